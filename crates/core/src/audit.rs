@@ -1,0 +1,115 @@
+//! The audit log: one fsynced JSON line per action in `<data>/audit.jsonl`.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub time: String,
+    pub user: String,
+    pub pid: u32,
+    pub env: String,
+    pub file: PathBuf,
+    pub verb: String,
+    /// One line saying what the plan was ("drop 3 tables (520 rows), apply V1, seed 500 jobs").
+    pub summary: String,
+    pub backup: Option<PathBuf>,
+    /// `ok`, `failed`, `refused` or `cancelled`.
+    pub outcome: String,
+    pub error: Option<String>,
+    pub duration_ms: u64,
+}
+
+pub fn os_user() -> String {
+    for k in ["USER", "LOGNAME", "USERNAME"] {
+        if let Ok(v) = std::env::var(k) {
+            if !v.is_empty() {
+                return v;
+            }
+        }
+    }
+    // SAFETY: getuid never fails.
+    format!("uid {}", unsafe { libc::getuid() })
+}
+
+/// Appends one entry and fsyncs it (a single `write` of the whole line, O_APPEND).
+pub fn append(log: &Path, entry: &AuditEntry) -> Result<()> {
+    let mut line = serde_json::to_vec(entry).map_err(|e| Error::InvalidInput(e.to_string()))?;
+    line.push(b'\n');
+    if let Some(dir) = log.parent() {
+        std::fs::create_dir_all(dir).map_err(Error::io("creating", dir))?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(log)
+        .map_err(Error::io("opening audit log", log))?;
+    f.write_all(&line).map_err(Error::io("writing audit log", log))?;
+    f.sync_data().map_err(Error::io("fsync audit log", log))?;
+    Ok(())
+}
+
+/// Reads the log, newest last, optionally only one env's entries. Unparseable lines are skipped
+/// (a line cut by a crash) and counted.
+pub fn read(log: &Path, env: Option<&str>) -> Result<(Vec<AuditEntry>, usize)> {
+    let text = match std::fs::read_to_string(log) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((vec![], 0)),
+        Err(e) => return Err(Error::io("reading audit log", log)(e)),
+    };
+    let mut bad = 0;
+    let mut out = vec![];
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        match serde_json::from_str::<AuditEntry>(line) {
+            Ok(e) if env.is_none_or(|x| x == e.env) => out.push(e),
+            Ok(_) => {}
+            Err(_) => bad += 1,
+        }
+    }
+    Ok((out, bad))
+}
+
+/// Records the outcome of a verb; a failure to log is reported in the logs, never hides the result.
+pub(crate) struct Recorder {
+    pub log: PathBuf,
+    pub env: String,
+    pub file: PathBuf,
+    pub verb: &'static str,
+    pub started: std::time::Instant,
+}
+
+impl Recorder {
+    pub fn new(log: PathBuf, env: &str, file: &Path, verb: &'static str) -> Recorder {
+        Recorder { log, env: env.into(), file: file.into(), verb, started: std::time::Instant::now() }
+    }
+
+    pub fn finish<T>(&self, summary: &str, backup: Option<&Path>, result: &Result<T>) -> Result<()> {
+        let (outcome, error) = match result {
+            Ok(_) => ("ok", None),
+            Err(e) if e.exit_code() == crate::error::exit::REFUSED => ("refused", Some(e.to_string())),
+            Err(Error::Cancelled) => ("cancelled", None),
+            Err(e) => ("failed", Some(e.to_string())),
+        };
+        let entry = AuditEntry {
+            time: crate::now_rfc3339(),
+            user: os_user(),
+            pid: std::process::id(),
+            env: self.env.clone(),
+            file: self.file.clone(),
+            verb: self.verb.into(),
+            summary: summary.into(),
+            backup: backup.map(Path::to_path_buf),
+            outcome: outcome.into(),
+            error,
+            duration_ms: self.started.elapsed().as_millis() as u64,
+        };
+        append(&self.log, &entry).inspect_err(|e| tracing::error!("audit log: {e}"))
+    }
+}

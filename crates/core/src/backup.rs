@@ -1,0 +1,276 @@
+//! Verified backups: consistent snapshot to a temp name, fsync, verify, no-overwrite rename, manifest.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
+
+use crate::db::{self, Access};
+use crate::error::{Error, Result};
+use crate::fsutil;
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reason {
+    Manual,
+    PreReset,
+    PreMigrate,
+    PreRestore,
+    PreRetag,
+    PreSeed,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Manual => "manual",
+            Reason::PreReset => "pre-reset",
+            Reason::PreMigrate => "pre-migrate",
+            Reason::PreRestore => "pre-restore",
+            Reason::PreRetag => "pre-retag",
+            Reason::PreSeed => "pre-seed",
+        }
+    }
+}
+
+/// The sidecar manifest (`<backup>.json`) and ledger entry of one backup.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BackupRecord {
+    pub path: PathBuf,
+    pub env: String,
+    pub source_path: PathBuf,
+    pub created_at: String,
+    pub tool_version: String,
+    pub schema_version: Option<i64>,
+    pub reason: Reason,
+    pub label: Option<String>,
+    pub size_bytes: u64,
+    pub sha256: String,
+    pub row_counts: BTreeMap<String, u64>,
+}
+
+/// Where a backup of `env` taken now for `reason` would go (the final name may get a `-N` suffix).
+pub fn default_path(backup_dir: &Path, env: &str, reason: Reason) -> PathBuf {
+    let ts = crate::now_compact();
+    backup_dir.join(format!("{env}-{ts}-{}.sqlite3", reason.as_str()))
+}
+
+/// Takes a verified snapshot of the database behind `src`.
+///
+/// The caller holds a transaction on `src` (a read snapshot, or `BEGIN IMMEDIATE` before a
+/// destructive step); `expected` are the row counts read in that same transaction. The copy goes to
+/// a temp name, is fsynced, `quick_check`ed and counted, then renamed to `dest` without ever
+/// overwriting (a taken name gets `-2`, `-3`, …), and the directory is fsynced.
+pub(crate) fn snapshot(
+    src: &Connection,
+    dest: &Path,
+    expected: &BTreeMap<String, u64>,
+    exact_name: bool,
+) -> Result<(PathBuf, u64, String)> {
+    let dir = dest.parent().ok_or_else(|| Error::InvalidInput(format!("{} has no directory", dest.display())))?;
+    let tmp = fsutil::temp_beside(dest);
+    let result = snapshot_to_temp(src, &tmp, expected).and_then(|()| {
+        let size = std::fs::metadata(&tmp).map_err(Error::io("reading", &tmp))?.len();
+        let sha = fsutil::sha256_file(&tmp)?;
+        let final_path = place(&tmp, dest, exact_name)?;
+        fsutil::fsync_dir(dir)?;
+        Ok((final_path, size, sha))
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn snapshot_to_temp(src: &Connection, tmp: &Path, expected: &BTreeMap<String, u64>) -> Result<()> {
+    drop(fsutil::create_new(tmp)?);
+    {
+        let mut dst = Connection::open(tmp).map_err(|e| db::classify(tmp, e, "creating backup".into()))?;
+        let b = rusqlite::backup::Backup::new(src, &mut dst).map_err(Error::sql("starting backup"))?;
+        // One step: the copy is one consistent read of the source.
+        b.run_to_completion(-1, Duration::ZERO, None)
+            .map_err(|e| db::classify(tmp, e, format!("copying into {}", tmp.display())))?;
+        drop(b);
+        crate::failpoint::hit("backup:mid_copy")?;
+        // A backup is one self-contained file: no WAL beside it.
+        dst.query_row("PRAGMA journal_mode=DELETE", [], |_| Ok(()))
+            .map_err(|e| db::classify(tmp, e, "finishing backup".into()))?;
+        dst.close().map_err(|(_, e)| db::classify(tmp, e, "closing backup".into()))?;
+    }
+    fsutil::fsync_file(tmp)?;
+    verify_file(tmp, Some(expected))
+}
+
+/// Header, `quick_check` and (when given) row counts of a backup file.
+pub fn verify_file(path: &Path, expected: Option<&BTreeMap<String, u64>>) -> Result<()> {
+    let fail = |detail: String| Error::BackupVerify { path: path.to_path_buf(), detail };
+    db::check_header(path).map_err(|e| fail(e.to_string()))?;
+    let conn = db::open(path, Access::ReadOnly, Duration::from_secs(1)).map_err(|e| fail(e.to_string()))?;
+    let problems = db::check(&conn, "quick_check").map_err(|e| fail(e.to_string()))?;
+    if !problems.is_empty() {
+        return Err(fail(format!("quick_check: {}", problems.join("; "))));
+    }
+    if let Some(expected) = expected {
+        let got = db::row_counts(&conn).map_err(|e| fail(e.to_string()))?;
+        if &got != expected {
+            return Err(fail(format!("row counts differ: source {expected:?}, backup {got:?}")));
+        }
+    }
+    Ok(())
+}
+
+/// Renames `tmp` to `dest`, or to `dest-2`, `dest-3`, … if taken. Never overwrites.
+fn place(tmp: &Path, dest: &Path, exact_name: bool) -> Result<PathBuf> {
+    if exact_name {
+        return match fsutil::rename_noreplace(tmp, dest) {
+            Ok(()) => Ok(dest.to_path_buf()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(Error::Refused(format!(
+                "{} already exists; it was not overwritten. Choose another name",
+                dest.display()
+            ))),
+            Err(e) => Err(Error::io("renaming backup into place", dest)(e)),
+        };
+    }
+    let stem = dest.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+    let ext = dest.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
+    for n in 1..1000 {
+        let candidate = if n == 1 { dest.to_path_buf() } else { dest.with_file_name(format!("{stem}-{n}{ext}")) };
+        match fsutil::rename_noreplace(tmp, &candidate) {
+            Ok(()) => return Ok(candidate),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(Error::io("renaming backup into place", &candidate)(e)),
+        }
+    }
+    Err(Error::InvalidInput(format!("no free backup name beside {}", dest.display())))
+}
+
+/// Writes the sidecar manifest (create-new, fsynced) and appends the ledger entry.
+pub(crate) fn record(rec: &BackupRecord, ledger: &Path) -> Result<()> {
+    let manifest = manifest_path(&rec.path);
+    let json = serde_json::to_vec_pretty(rec).map_err(|e| Error::InvalidInput(e.to_string()))?;
+    let tmp = fsutil::temp_beside(&manifest);
+    let mut f = fsutil::create_new(&tmp)?;
+    std::io::Write::write_all(&mut f, &json).map_err(Error::io("writing manifest", &tmp))?;
+    f.sync_all().map_err(Error::io("fsync", &tmp))?;
+    drop(f);
+    fsutil::rename_noreplace(&tmp, &manifest).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io("placing manifest", &manifest)(e)
+    })?;
+    if let Some(dir) = manifest.parent() {
+        fsutil::fsync_dir(dir)?;
+    }
+    let mut line = serde_json::to_vec(rec).map_err(|e| Error::InvalidInput(e.to_string()))?;
+    line.push(b'\n');
+    append_line(ledger, &line)
+}
+
+fn append_line(path: &Path, line: &[u8]) -> Result<()> {
+    use std::io::Write;
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d).map_err(Error::io("creating", d))?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(Error::io("opening ledger", path))?;
+    f.write_all(line).map_err(Error::io("writing ledger", path))?;
+    f.sync_data().map_err(Error::io("fsync ledger", path))
+}
+
+pub fn manifest_path(backup: &Path) -> PathBuf {
+    let mut n = backup.file_name().unwrap_or_default().to_os_string();
+    n.push(".json");
+    backup.with_file_name(n)
+}
+
+/// Reads a backup's manifest.
+pub fn read_manifest(backup: &Path) -> Result<BackupRecord> {
+    let p = manifest_path(backup);
+    let text = std::fs::read_to_string(&p).map_err(Error::io("reading manifest", &p))?;
+    serde_json::from_str(&text).map_err(|e| Error::InvalidInput(format!("manifest {}: {e}", p.display())))
+}
+
+/// The backups of an env (from their manifests), oldest first.
+pub fn list(target: &crate::env::EnvTarget) -> Result<Vec<BackupRecord>> {
+    let rd = match std::fs::read_dir(&target.backup_dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(e) => return Err(Error::io("reading backup dir", &target.backup_dir)(e)),
+    };
+    let mut out = vec![];
+    for e in rd.flatten() {
+        let p = e.path();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || !name.ends_with(".sqlite3") {
+            continue;
+        }
+        match read_manifest(&p) {
+            Ok(mut rec) => {
+                rec.path = p;
+                out.push(rec);
+            }
+            Err(err) => tracing::warn!("skipping {}: {err}", p.display()),
+        }
+    }
+    out.sort_by(|a, b| (&a.created_at, &a.path).cmp(&(&b.created_at, &b.path)));
+    Ok(out)
+}
+
+/// Options of a manual backup.
+#[derive(Debug, Clone, Default)]
+pub struct BackupOptions {
+    /// Export to this file instead of the env's backup dir (never overwritten).
+    pub output: Option<PathBuf>,
+    pub label: Option<String>,
+}
+
+/// `backup ENV`: a verified snapshot of the current committed state, without blocking writers.
+pub fn run(ws: &crate::config::Workspace, env: &str, opts: &BackupOptions) -> Result<BackupRecord> {
+    let target = ws.env(env)?;
+    let rec = crate::audit::Recorder::new(ws.audit_path(), &target.name, &target.path, "backup");
+    let result = (|| {
+        if let Some(label) = &opts.label {
+            if label.len() > 200 || label.chars().any(char::is_control) {
+                return Err(Error::InvalidInput("a backup label is at most 200 characters, without control characters".into()));
+            }
+        }
+        let output = opts.output.as_deref().map(check_output_path).transpose()?;
+        let conn = crate::session::inspect(ws, &target)?.ok_or_else(|| {
+            Error::InvalidInput(format!("{} does not exist; nothing to back up", target.path.display()))
+        })?;
+        crate::tag::require_identity(&conn, &target)?;
+        crate::plan::preflight_space(&target, false)?;
+        // One read transaction: the counts and the copy see the same committed state.
+        conn.execute_batch("BEGIN").map_err(Error::sql("starting a read transaction"))?;
+        crate::session::require_healthy(&conn, &target)?;
+        let counts = db::row_counts(&conn)?;
+        let r = crate::plan::backup_now(ws, &conn, &target, Reason::Manual, opts.label.clone(), &counts, output.as_deref());
+        let _ = conn.execute_batch("COMMIT");
+        r
+    })();
+    let path = result.as_ref().ok().map(|r| r.path.clone());
+    rec.finish("manual backup", path.as_deref(), &result)?;
+    result
+}
+
+/// An explicit export path: absolute after resolution, an existing directory, not a symlink, and
+/// never an existing file.
+pub fn check_output_path(p: &Path) -> Result<PathBuf> {
+    let s = p.as_os_str().as_encoded_bytes();
+    let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if s.is_empty() || s.contains(&0) || name.is_empty() || name == ".." || name.chars().any(char::is_control) || name.len() > 255 {
+        return Err(Error::InvalidInput(format!("invalid output path {:?}", p.to_string_lossy().escape_debug().to_string())));
+    }
+    let abs = std::path::absolute(p).map_err(Error::io("resolving", p))?;
+    let parent = abs.parent().unwrap_or(Path::new("/"));
+    let parent = std::fs::canonicalize(parent).map_err(Error::io("output directory", parent))?;
+    let out = parent.join(&name);
+    if std::fs::symlink_metadata(&out).is_ok() {
+        return Err(Error::Refused(format!("{} already exists; it was not overwritten. Choose another name", out.display())));
+    }
+    Ok(out)
+}

@@ -1,0 +1,190 @@
+//! Opening database files safely: the header check, connection pragmas, and read-only inspection.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::error::{Error, Result};
+
+pub const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+/// What is at a database path before SQLite is allowed to touch it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileState {
+    Missing,
+    Database,
+}
+
+/// Checks the 16-byte SQLite header of an existing file without modifying it.
+/// SQLite itself would treat a 0- or 1-byte file as an empty database; we refuse it.
+pub fn check_header(path: &Path) -> Result<FileState> {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FileState::Missing),
+        Err(e) => return Err(Error::io("reading", path)(e)),
+    };
+    let not_db = |reason: String| Error::NotADatabase { path: path.to_path_buf(), reason };
+    if !meta.is_file() {
+        return Err(not_db("it is not a regular file".into()));
+    }
+    if meta.len() < 100 {
+        return Err(not_db(format!("{} bytes, shorter than a SQLite header", meta.len())));
+    }
+    let mut head = [0u8; 16];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .map_err(Error::io("reading", path))?;
+    if &head != SQLITE_HEADER {
+        return Err(not_db("its header is not `SQLite format 3`".into()));
+    }
+    Ok(FileState::Database)
+}
+
+/// How a connection is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    ReadOnly,
+    ReadWrite,
+    /// Create the file if missing (only used on private temp files).
+    Create,
+}
+
+/// Opens a connection with the pragmas every connection gets:
+/// `busy_timeout`, `foreign_keys=ON` (outside any transaction) and, when writable, WAL.
+pub fn open(path: &Path, access: Access, busy_timeout: Duration) -> Result<Connection> {
+    let base = OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let flags = match access {
+        Access::ReadOnly => base | OpenFlags::SQLITE_OPEN_READ_ONLY,
+        Access::ReadWrite => base | OpenFlags::SQLITE_OPEN_READ_WRITE,
+        Access::Create => base | OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+    };
+    let ctx = || format!("opening {}", path.display());
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| classify(path, e, ctx()))?;
+    conn.busy_timeout(busy_timeout).map_err(Error::sql(ctx()))?;
+    conn.pragma_update(None, "foreign_keys", true).map_err(|e| classify(path, e, ctx()))?;
+    if access != Access::ReadOnly {
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+            .map_err(|e| classify(path, e, ctx()))?;
+        tracing::debug!(path = %path.display(), %mode, "opened read-write");
+    }
+    Ok(conn)
+}
+
+/// Turns SQLite's "not a database"/"corrupt"/"busy"/"read-only" into our typed errors.
+pub(crate) fn classify(path: &Path, e: rusqlite::Error, context: String) -> Error {
+    use rusqlite::ErrorCode::*;
+    match e.sqlite_error_code() {
+        Some(NotADatabase) => {
+            Error::NotADatabase { path: path.to_path_buf(), reason: e.to_string() }
+        }
+        Some(ReadOnly) | Some(CannotOpen) if is_read_only(path) => {
+            Error::ReadOnly { path: path.to_path_buf(), what: e.to_string() }
+        }
+        _ => Error::Sqlite { context, source: e },
+    }
+}
+
+fn is_read_only(path: &Path) -> bool {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap_or_default();
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let d = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).unwrap_or_default();
+    // SAFETY: access(2) on NUL-terminated paths we own.
+    unsafe {
+        (path.exists() && libc::access(c.as_ptr(), libc::W_OK) != 0)
+            || libc::access(d.as_ptr(), libc::W_OK) != 0
+    }
+}
+
+/// Names of user tables (everything except SQLite's internal ones), in name order.
+pub fn table_names(conn: &Connection) -> Result<Vec<String>> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+        )
+        .map_err(Error::sql("listing tables"))?;
+    let names = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+        .map_err(Error::sql("listing tables"))?;
+    Ok(names)
+}
+
+/// Row count of every user table (virtual tables included when their module is present).
+pub fn row_counts(conn: &Connection) -> Result<BTreeMap<String, u64>> {
+    let mut out = BTreeMap::new();
+    for t in table_names(conn)? {
+        let n: i64 = conn
+            .query_row(&format!("SELECT count(*) FROM {}", quote_ident(&t)), [], |r| r.get(0))
+            .map_err(Error::sql(format!("counting rows of {t}")))?;
+        out.insert(t, n as u64);
+    }
+    Ok(out)
+}
+
+/// Number of schema objects of any kind (0 = an empty database).
+pub fn schema_object_count(conn: &Connection) -> Result<i64> {
+    conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
+        .map_err(Error::sql("reading sqlite_schema"))
+}
+
+/// `PRAGMA quick_check` / `integrity_check`; returns the problems found (empty = ok).
+pub fn check(conn: &Connection, pragma: &str) -> Result<Vec<String>> {
+    debug_assert!(matches!(pragma, "quick_check" | "integrity_check"));
+    let mut stmt = conn.prepare(&format!("PRAGMA {pragma}")).map_err(Error::sql(pragma.to_string()))?;
+    let rows: Vec<String> = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .and_then(|rows| rows.collect())
+        .map_err(Error::sql(pragma.to_string()))?;
+    Ok(rows.into_iter().filter(|r| r != "ok").collect())
+}
+
+/// `PRAGMA foreign_key_check`, as readable lines (empty = ok).
+pub fn foreign_key_problems(conn: &Connection) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare("PRAGMA foreign_key_check").map_err(Error::sql("foreign_key_check"))?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(format!(
+                "{} row {} references missing {}",
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<i64>>(1)?.map(|v| v.to_string()).unwrap_or_default(),
+                r.get::<_, String>(2)?
+            ))
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(Error::sql("foreign_key_check"))?;
+    Ok(rows)
+}
+
+/// Quotes an SQL identifier.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_check_refuses_small_and_foreign_files_and_leaves_them_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases: [(&str, Vec<u8>); 4] = [
+            ("zero", vec![]),
+            ("one", vec![b'x']),
+            ("text", b"hello, this is a text file that is long enough to be a header. ".repeat(4)),
+            ("random", (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect()),
+        ];
+        for (name, bytes) in cases {
+            let p = dir.path().join(name);
+            std::fs::write(&p, &bytes).unwrap();
+            let e = check_header(&p).unwrap_err();
+            assert_eq!(e.exit_code(), 5, "{name}: {e}");
+            assert_eq!(std::fs::read(&p).unwrap(), bytes, "{name} unchanged");
+        }
+        assert_eq!(check_header(&dir.path().join("missing")).unwrap(), FileState::Missing);
+        assert_eq!(check_header(dir.path()).unwrap_err().exit_code(), 5);
+    }
+}

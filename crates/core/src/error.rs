@@ -1,0 +1,165 @@
+//! The one error type of the core: every failure says what happened and what to do next.
+
+use std::path::PathBuf;
+
+/// Process exit codes shared by every adapter (documented in the README).
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const FAILED: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const REFUSED: u8 = 3;
+    pub const BUSY: u8 = 4;
+    pub const NOT_A_DATABASE: u8 = 5;
+    pub const CANCELLED: u8 = 130;
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("unknown environment `{name}`; valid environments: {}", valid.join(", "))]
+    UnknownEnv { name: String, valid: Vec<String> },
+
+    #[error("invalid environment name `{name}`: {why}; valid environments: {}", valid.join(", "))]
+    InvalidEnvName { name: String, why: &'static str, valid: Vec<String> },
+
+    #[error("{0}")]
+    InvalidInput(String),
+
+    #[error("config {}: {message}", path.display())]
+    Config { path: PathBuf, message: String },
+
+    #[error("{} is not a SQLite database ({reason}); it was left unchanged. Check the path, or restore a backup with `pipeline-db restore`", path.display())]
+    NotADatabase { path: PathBuf, reason: String },
+
+    #[error("{} is corrupt ({detail}); nothing was changed. Restore a backup: `pipeline-db backups list {env}` then `pipeline-db restore {env} <backup>`", path.display())]
+    Corrupt { path: PathBuf, env: String, detail: String },
+
+    #[error("{} is tagged `{tagged}`, not `{requested}`; refusing to touch it. Run `pipeline-db env set {requested}` if that file really belongs to {requested}", path.display())]
+    TagMismatch { path: PathBuf, tagged: String, requested: String },
+
+    #[error("{} holds data but carries no pipeline-db environment tag; refusing to touch it. Run `pipeline-db env set {requested}` if it belongs to {requested}", path.display())]
+    Untagged { path: PathBuf, requested: String },
+
+    #[error("{} belongs to another application (application_id {found:#x}); refusing to touch it", path.display())]
+    ForeignApplication { path: PathBuf, found: i32 },
+
+    #[error("{0}")]
+    Refused(String),
+
+    #[error("{} is in use by another pipeline-db process (pid {pid}); waited {waited_ms} ms. Try again when it has finished", path.display())]
+    Busy { path: PathBuf, pid: String, waited_ms: u64 },
+
+    #[error("{} is locked by another connection (a write transaction is open); waited {waited_ms} ms. Close the other program or try again", path.display())]
+    DbLocked { path: PathBuf, waited_ms: u64 },
+
+    #[error("not enough free space in {}: {needed} bytes needed (backup + rebuild), {available} available. Free some space or prune backups (`pipeline-db backups prune`)", dir.display())]
+    NoSpace { dir: PathBuf, needed: u64, available: u64 },
+
+    #[error("{} is read-only ({what}); nothing was changed. Fix the permissions and try again", path.display())]
+    ReadOnly { path: PathBuf, what: String },
+
+    #[error("migration history of {} does not match the embedded migrations: {detail}. Nothing was changed; restore a backup or run `pipeline-db migrations list {env}` to see which version differs", path.display())]
+    Divergent { path: PathBuf, env: String, detail: String },
+
+    #[error("{} has schema version {found}, newer than this pipeline-db knows ({known}); upgrade pipeline-db", path.display())]
+    NewerSchema { path: PathBuf, found: i64, known: i64 },
+
+    #[error("{op} {}: {source}", path.display())]
+    Io { op: &'static str, path: PathBuf, #[source] source: std::io::Error },
+
+    #[error("{context}: {source}")]
+    Sqlite { context: String, #[source] source: rusqlite::Error },
+
+    #[error("backup of {} failed verification: {detail}; the backup was discarded and nothing was changed", path.display())]
+    BackupVerify { path: PathBuf, detail: String },
+
+    #[error("{verb} of {env} failed at step `{step}`: {source}. {state}")]
+    Step { verb: &'static str, env: String, step: &'static str, state: &'static str, #[source] source: Box<Error> },
+
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl Error {
+    /// The exit code an adapter should use for this error.
+    pub fn exit_code(&self) -> u8 {
+        use Error::*;
+        match self {
+            UnknownEnv { .. } | InvalidEnvName { .. } | InvalidInput(_) | Config { .. } => {
+                exit::USAGE
+            }
+            NotADatabase { .. } | Corrupt { .. } => exit::NOT_A_DATABASE,
+            TagMismatch { .. } | Untagged { .. } | ForeignApplication { .. } | Refused(_)
+            | NoSpace { .. } | ReadOnly { .. } | Divergent { .. } | NewerSchema { .. } => {
+                exit::REFUSED
+            }
+            Busy { .. } | DbLocked { .. } => exit::BUSY,
+            Sqlite { source, .. } => sqlite_exit_code(source),
+            Step { source, .. } => source.exit_code(),
+            Cancelled => exit::CANCELLED,
+            Io { .. } | BackupVerify { .. } => exit::FAILED,
+        }
+    }
+
+    /// A short machine-readable kind, for JSON output and the desktop.
+    pub fn kind(&self) -> &'static str {
+        use Error::*;
+        match self {
+            UnknownEnv { .. } | InvalidEnvName { .. } => "invalid_env",
+            InvalidInput(_) => "invalid_input",
+            Config { .. } => "config",
+            NotADatabase { .. } => "not_a_database",
+            Corrupt { .. } => "corrupt",
+            TagMismatch { .. } => "tag_mismatch",
+            Untagged { .. } => "untagged",
+            ForeignApplication { .. } => "foreign_application",
+            Refused(_) => "refused",
+            Busy { .. } | DbLocked { .. } => "busy",
+            NoSpace { .. } => "no_space",
+            ReadOnly { .. } => "read_only",
+            Divergent { .. } => "divergent",
+            NewerSchema { .. } => "newer_schema",
+            Io { .. } => "io",
+            Sqlite { .. } => "sqlite",
+            BackupVerify { .. } => "backup_verify",
+            Step { source, .. } => source.kind(),
+            Cancelled => "cancelled",
+        }
+    }
+
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io { op, path, source }
+    }
+
+    pub(crate) fn sql(context: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> Error {
+        let context = context.into();
+        move |source| Error::Sqlite { context, source }
+    }
+}
+
+fn sqlite_exit_code(e: &rusqlite::Error) -> u8 {
+    use rusqlite::ErrorCode::*;
+    match e.sqlite_error_code() {
+        Some(DatabaseBusy | DatabaseLocked) => exit::BUSY,
+        Some(NotADatabase | DatabaseCorrupt) => exit::NOT_A_DATABASE,
+        Some(ReadOnly) => exit::REFUSED,
+        _ => exit::FAILED,
+    }
+}
+
+/// Extension for attaching "which step failed" to a result.
+pub(crate) trait StepExt<T> {
+    fn step(self, verb: &'static str, env: &str, step: &'static str, state: &'static str) -> Result<T>;
+}
+
+impl<T> StepExt<T> for Result<T> {
+    fn step(self, verb: &'static str, env: &str, step: &'static str, state: &'static str) -> Result<T> {
+        self.map_err(|e| match e {
+            // Refusals and busy errors already say what to do; keep them as they are.
+            e @ (Error::Busy { .. } | Error::DbLocked { .. } | Error::Refused(_) | Error::Step { .. }) => e,
+            e => Error::Step { verb, env: env.to_string(), step, state, source: Box::new(e) },
+        })
+    }
+}

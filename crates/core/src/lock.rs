@@ -1,0 +1,91 @@
+//! The cross-process lock per database file: an advisory lock on `<db>.lock` holding the owner's pid.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+
+/// Held while a verb changes a database; released on drop (also when the process dies).
+#[derive(Debug)]
+pub struct EnvLock {
+    file: File,
+    path: PathBuf,
+}
+
+/// The lock file that guards `db_path`.
+pub fn lock_path(db_path: &Path) -> PathBuf {
+    let mut name = db_path.file_name().unwrap_or_default().to_os_string();
+    name.push(".lock");
+    db_path.with_file_name(name)
+}
+
+/// Takes the lock for `db_path`, waiting up to `timeout` for another process to finish.
+pub fn acquire(db_path: &Path, timeout: Duration, verb: &str) -> Result<EnvLock> {
+    let path = lock_path(db_path);
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+                Error::ReadOnly { path: path.clone(), what: format!("cannot create the lock file: {e}") }
+            }
+            _ => Error::io("opening lock file", &path)(e),
+        })?;
+    let start = Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => break,
+            Err(TryLockError::WouldBlock) if start.elapsed() < timeout => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(TryLockError::WouldBlock) => {
+                let mut owner = String::new();
+                let _ = file.read_to_string(&mut owner);
+                let pid = owner.split_whitespace().next().unwrap_or("unknown").to_string();
+                return Err(Error::Busy {
+                    path: db_path.to_path_buf(),
+                    pid,
+                    waited_ms: start.elapsed().as_millis() as u64,
+                });
+            }
+            Err(TryLockError::Error(e)) => return Err(Error::io("locking", &path)(e)),
+        }
+    }
+    // Record who holds it, for the "in use by pid N" message of the next process.
+    let _ = file.set_len(0);
+    let _ = file.rewind();
+    let _ = write!(file, "{} {}", std::process::id(), verb);
+    let _ = file.flush();
+    tracing::debug!(lock = %path.display(), verb, "lock taken");
+    Ok(EnvLock { file, path })
+}
+
+impl Drop for EnvLock {
+    fn drop(&mut self) {
+        let _ = self.file.set_len(0);
+        let _ = self.file.unlock();
+        tracing::debug!(lock = %self.path.display(), "lock released");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_lock_times_out_with_the_owner_pid() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("dev.sqlite3");
+        let _held = acquire(&db, Duration::from_millis(10), "reset").unwrap();
+        let e = acquire(&db, Duration::from_millis(100), "reset").unwrap_err();
+        assert_eq!(e.exit_code(), 4);
+        assert!(e.to_string().contains(&format!("pid {}", std::process::id())), "{e}");
+        drop(_held);
+        acquire(&db, Duration::from_millis(10), "reset").unwrap();
+    }
+}

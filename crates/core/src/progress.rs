@@ -1,0 +1,24 @@
+//! Progress reporting and cancellation for long work, implemented by each adapter.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Progress {
+    pub stage: &'static str,
+    pub done: u64,
+    pub total: u64,
+}
+
+/// What a long-running core call tells its caller, and how the caller can stop it.
+pub trait Observer: Sync {
+    fn stage(&self, _name: &'static str) {}
+    fn progress(&self, _p: &Progress) {}
+    /// Polled between batches; returning true rolls the work back and ends it with `Cancelled`.
+    fn cancelled(&self) -> bool {
+        false
+    }
+}
+
+/// Observes nothing.
+pub struct Quiet;
+impl Observer for Quiet {}

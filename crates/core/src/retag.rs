@@ -1,0 +1,82 @@
+//! `env set`: explicitly retag a database file as an environment, after confirmation and a backup.
+
+use serde::Serialize;
+
+use crate::audit::Recorder;
+use crate::backup::{BackupRecord, Reason};
+use crate::config::Workspace;
+use crate::db::{self, Access, FileState};
+use crate::error::{Error, Result, StepExt};
+use crate::plan::{self, BackupStep, Confirmation, Confirmed};
+use crate::session;
+use crate::tag::{self, Identity, APPLICATION_ID};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RetagPlan {
+    pub verb: &'static str,
+    pub env: String,
+    pub path: std::path::PathBuf,
+    pub current: Identity,
+    pub backup: BackupStep,
+    pub confirmation: Confirmation,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RetagOutcome {
+    pub plan: RetagPlan,
+    pub backup: BackupRecord,
+}
+
+pub fn plan(ws: &Workspace, env: &str) -> Result<RetagPlan> {
+    let target = ws.env(env)?;
+    if db::check_header(&target.path)? == FileState::Missing {
+        return Err(Error::InvalidInput(format!(
+            "{} does not exist; nothing to tag. Run `pipeline-db migrate {env}` to create it",
+            target.path.display()
+        )));
+    }
+    let conn = db::open(&target.path, Access::ReadOnly, ws.busy_timeout())?;
+    let app = tag::application_id(&conn)?;
+    if app != 0 && app != APPLICATION_ID {
+        return Err(Error::ForeignApplication { path: target.path.clone(), found: app });
+    }
+    let current = tag::identity(&conn)?;
+    // Taking a file away from a protected env, or giving it to one, needs the typed confirmation.
+    let from_protected = matches!(&current, Identity::Tagged(t) if ws.env(&t.env).map(|e| e.protected).unwrap_or(true));
+    let confirmation = if target.protected || from_protected { Confirmation::TypeEnvName } else { Confirmation::YesNo };
+    Ok(RetagPlan {
+        verb: "env set",
+        env: target.name.clone(),
+        path: target.path.clone(),
+        current,
+        backup: BackupStep::new(&target, Reason::PreRetag, true, "retagging is preceded by a verified backup"),
+        confirmation,
+    })
+}
+
+pub fn run(ws: &Workspace, env: &str, confirmed: &Confirmed) -> Result<RetagOutcome> {
+    let target = ws.env(env)?;
+    let rec = Recorder::new(ws.audit_path(), &target.name, &target.path, "env set");
+    let mut backup_path = None;
+    let result = (|| {
+        let plan = plan(ws, env)?;
+        confirmed.require(plan.confirmation, &target, "env set")?;
+        let lock = crate::lock::acquire(&target.path, ws.busy_timeout(), "env set")?;
+        let c = db::open(&target.path, Access::ReadWrite, ws.busy_timeout())?;
+        session::begin_immediate(&c, &target.path, ws.busy_timeout_ms)?;
+        let backup = plan::commit_or_rollback(&c, &target.path, || {
+            session::require_healthy(&c, &target)?;
+            let counts = db::row_counts(&c)?;
+            plan::preflight_space(&target, true)?;
+            let b = plan::backup_now(ws, &c, &target, Reason::PreRetag, None, &counts, None)
+                .step("env set", env, "backup", "The tag is unchanged.")?;
+            tag::write_tag(&c, env, None, "retag")?;
+            Ok(b)
+        })?;
+        drop(lock);
+        backup_path = Some(backup.path.clone());
+        Ok(RetagOutcome { plan, backup })
+    })();
+    rec.finish(&format!("tag as {env}"), backup_path.as_deref(), &result)?;
+    result
+}

@@ -1,0 +1,145 @@
+//! The preamble of every changing verb: header check, env-tag check, lock, write transaction, quick_check.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use crate::config::Workspace;
+use crate::db::{self, Access, FileState};
+use crate::env::EnvTarget;
+use crate::error::{Error, Result};
+use crate::lock::{self, EnvLock};
+use crate::tag;
+use crate::fsutil;
+
+/// A read-only look at an env's file, for plans and status. Takes no lock, writes nothing.
+pub(crate) fn inspect(ws: &Workspace, target: &EnvTarget) -> Result<Option<Connection>> {
+    match db::check_header(&target.path)? {
+        FileState::Missing => Ok(None),
+        FileState::Database => db::open(&target.path, Access::ReadOnly, ws.busy_timeout()).map(Some),
+    }
+}
+
+/// An existing database opened for a change: identity checked, lock held.
+pub(crate) struct Session {
+    pub conn: Connection,
+    _lock: EnvLock,
+}
+
+/// Opens an existing database for a change, in the order of the safety protocol:
+/// header → env tag (read-only) → lock → read-write open → tag again. `None` if the file is missing
+/// (the lock is then returned so the caller can create it).
+pub(crate) fn open_for_change(ws: &Workspace, target: &EnvTarget, verb: &str) -> Result<Opened> {
+    if db::check_header(&target.path)? == FileState::Database {
+        let ro = db::open(&target.path, Access::ReadOnly, ws.busy_timeout())?;
+        tag::require_identity(&ro, target)?;
+        drop(ro);
+    }
+    preflight_writable(target)?;
+    let lock = lock::acquire(&target.path, ws.busy_timeout(), verb)?;
+    clean_leftovers(ws, target);
+    match db::check_header(&target.path)? {
+        FileState::Missing => Ok(Opened::Missing(lock)),
+        FileState::Database => {
+            let conn = db::open(&target.path, Access::ReadWrite, ws.busy_timeout())?;
+            tag::require_identity(&conn, target)?;
+            Ok(Opened::Existing(Session { conn, _lock: lock }))
+        }
+    }
+}
+
+pub(crate) enum Opened {
+    Missing(EnvLock),
+    Existing(Session),
+}
+
+/// Refuses early, before any backup or write, when the database or its directory is read-only.
+fn preflight_writable(target: &EnvTarget) -> Result<()> {
+    let dir = target.path.parent().unwrap_or(Path::new("."));
+    if !dir.exists() {
+        return Err(Error::InvalidInput(format!(
+            "directory {} does not exist; create it or fix the env's path in the config",
+            dir.display()
+        )));
+    }
+    for (p, what) in [(dir, "its directory is not writable"), (target.path.as_path(), "the file is not writable")] {
+        if p.exists() && !writable(p) {
+            return Err(Error::ReadOnly { path: target.path.clone(), what: what.into() });
+        }
+    }
+    Ok(())
+}
+
+fn writable(p: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(p.as_os_str().as_bytes()) else { return false };
+    // SAFETY: access(2) on a NUL-terminated path we own.
+    unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
+}
+
+/// Temp files left by a killed process (ours are recognisable by name and dead pid).
+fn clean_leftovers(ws: &Workspace, target: &EnvTarget) {
+    if let Some(dir) = target.path.parent() {
+        fsutil::clean_temp_files(dir);
+    }
+    fsutil::clean_temp_files(&target.backup_dir);
+    let _ = ws;
+}
+
+/// `BEGIN IMMEDIATE`, mapping "busy" to our typed error.
+pub(crate) fn begin_immediate(conn: &Connection, path: &Path, timeout_ms: u64) -> Result<()> {
+    conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            Error::DbLocked { path: path.to_path_buf(), waited_ms: timeout_ms }
+        }
+        _ => db::classify(path, e, "starting a write transaction".into()),
+    })
+}
+
+/// Refuses a corrupt database, pointing to restore.
+pub(crate) fn require_healthy(conn: &Connection, target: &EnvTarget) -> Result<()> {
+    let problems = db::check(conn, "quick_check").map_err(|e| match e {
+        Error::Sqlite { source, .. } if matches!(source.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)) => {
+            Error::Corrupt { path: target.path.clone(), env: target.name.clone(), detail: source.to_string() }
+        }
+        e => e,
+    })?;
+    if !problems.is_empty() {
+        let detail = problems.iter().take(3).cloned().collect::<Vec<_>>().join("; ");
+        return Err(Error::Corrupt { path: target.path.clone(), env: target.name.clone(), detail });
+    }
+    Ok(())
+}
+
+/// Creates a missing database atomically: built under a temp name, then renamed into place
+/// without overwriting. `build` runs inside one transaction on the new file.
+pub(crate) fn create_new_db<T>(
+    ws: &Workspace,
+    target: &EnvTarget,
+    build: impl FnOnce(&Connection) -> Result<T>,
+) -> Result<T> {
+    if target.path.parent() == Some(ws.data_dir.as_path()) {
+        ws.ensure_data_dir()?;
+    }
+    let tmp = fsutil::temp_beside(&target.path);
+    let result = (|| {
+        drop(fsutil::create_new(&tmp)?);
+        let conn = db::open(&tmp, Access::ReadWrite, ws.busy_timeout())?;
+        conn.execute_batch("BEGIN IMMEDIATE").map_err(Error::sql("starting a write transaction"))?;
+        let out = build(&conn)?;
+        conn.execute_batch("COMMIT").map_err(|e| db::classify(&tmp, e, "committing".into()))?;
+        conn.close().map_err(|(_, e)| db::classify(&tmp, e, "closing".into()))?;
+        fsutil::fsync_file(&tmp)?;
+        fsutil::rename_noreplace(&tmp, &target.path).map_err(Error::io("placing new database", &target.path))?;
+        fsutil::fsync_dir(target.path.parent().unwrap_or(Path::new(".")))?;
+        Ok(out)
+    })();
+    if result.is_err() {
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut p = tmp.clone().into_os_string();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
+        }
+    }
+    result
+}
