@@ -1,1 +1,45 @@
-fn main(){}
+//! `pipeline-db`: parses the command line, confirms, displays. Every rule is a core call.
+
+mod cli;
+mod commands;
+mod ui;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use pipeline_db_core::{Workspace, WorkspaceOptions};
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    init_logging(cli.verbose);
+    let json = commands::wants_json(&cli.command);
+    let opts = WorkspaceOptions {
+        data_dir: cli.data_dir.clone(),
+        config: cli.config.clone(),
+        busy_timeout: cli.busy_timeout_ms.map(std::time::Duration::from_millis),
+    };
+    let result =
+        Workspace::load(&opts.with_env_vars()).and_then(|ws| commands::run(&ws, cli.command));
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            ui::print_error(&e, json);
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

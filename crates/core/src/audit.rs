@@ -33,8 +33,17 @@ pub fn os_user() -> String {
             }
         }
     }
-    // SAFETY: getuid never fails.
-    format!("uid {}", unsafe { libc::getuid() })
+    // SAFETY: getuid never fails; getpwuid returns a pointer to static storage or NULL, read at once.
+    unsafe {
+        let uid = libc::getuid();
+        let pw = libc::getpwuid(uid);
+        if !pw.is_null() && !(*pw).pw_name.is_null() {
+            return std::ffi::CStr::from_ptr((*pw).pw_name)
+                .to_string_lossy()
+                .into_owned();
+        }
+        format!("uid {uid}")
+    }
 }
 
 /// Appends one entry and fsyncs it (a single `write` of the whole line, O_APPEND).
@@ -51,7 +60,8 @@ pub fn append(log: &Path, entry: &AuditEntry) -> Result<()> {
         .custom_flags(libc::O_NOFOLLOW)
         .open(log)
         .map_err(Error::io("opening audit log", log))?;
-    f.write_all(&line).map_err(Error::io("writing audit log", log))?;
+    f.write_all(&line)
+        .map_err(Error::io("writing audit log", log))?;
     f.sync_data().map_err(Error::io("fsync audit log", log))?;
     Ok(())
 }
@@ -87,13 +97,26 @@ pub(crate) struct Recorder {
 
 impl Recorder {
     pub fn new(log: PathBuf, env: &str, file: &Path, verb: &'static str) -> Recorder {
-        Recorder { log, env: env.into(), file: file.into(), verb, started: std::time::Instant::now() }
+        Recorder {
+            log,
+            env: env.into(),
+            file: file.into(),
+            verb,
+            started: std::time::Instant::now(),
+        }
     }
 
-    pub fn finish<T>(&self, summary: &str, backup: Option<&Path>, result: &Result<T>) -> Result<()> {
+    pub fn finish<T>(
+        &self,
+        summary: &str,
+        backup: Option<&Path>,
+        result: &Result<T>,
+    ) -> Result<()> {
         let (outcome, error) = match result {
             Ok(_) => ("ok", None),
-            Err(e) if e.exit_code() == crate::error::exit::REFUSED => ("refused", Some(e.to_string())),
+            Err(e) if e.exit_code() == crate::error::exit::REFUSED => {
+                ("refused", Some(e.to_string()))
+            }
             Err(Error::Cancelled) => ("cancelled", None),
             Err(e) => ("failed", Some(e.to_string())),
         };

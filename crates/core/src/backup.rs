@@ -57,26 +57,53 @@ pub fn default_path(backup_dir: &Path, env: &str, reason: Reason) -> PathBuf {
     backup_dir.join(format!("{env}-{ts}-{}.sqlite3", reason.as_str()))
 }
 
-/// Takes a verified snapshot of the database behind `src`.
+/// Takes a verified snapshot of the database at `src_path`.
 ///
-/// The caller holds a transaction on `src` (a read snapshot, or `BEGIN IMMEDIATE` before a
-/// destructive step); `expected` are the row counts read in that same transaction. The copy goes to
-/// a temp name, is fsynced, `quick_check`ed and counted, then renamed to `dest` without ever
-/// overwriting (a taken name gets `-2`, `-3`, …), and the directory is fsynced.
+/// The copy is read through a fresh read-only connection in one read transaction (a connection
+/// that holds the write lock cannot be a backup source). Callers about to destroy data hold
+/// `BEGIN IMMEDIATE` on their own connection first, so the snapshot is exactly what they see:
+/// `expected` are the row counts they read, and the snapshot must match them. The copy goes to a
+/// temp name, is fsynced, `quick_check`ed and counted, then renamed to `dest` without ever
+/// overwriting (a taken name gets `-2`, `-3`, … unless `exact_name`), and the directory is fsynced.
 pub(crate) fn snapshot(
-    src: &Connection,
+    src_path: &Path,
     dest: &Path,
-    expected: &BTreeMap<String, u64>,
+    expected: Option<&BTreeMap<String, u64>>,
     exact_name: bool,
-) -> Result<(PathBuf, u64, String)> {
-    let dir = dest.parent().ok_or_else(|| Error::InvalidInput(format!("{} has no directory", dest.display())))?;
+) -> Result<Snapshot> {
+    let dir = dest
+        .parent()
+        .ok_or_else(|| Error::InvalidInput(format!("{} has no directory", dest.display())))?;
+    let src = db::open(src_path, Access::ReadOnly, Duration::from_secs(5))?;
+    src.execute_batch("BEGIN")
+        .map_err(Error::sql("starting a read transaction"))?;
+    let counts = db::row_counts(&src)?;
+    if let Some(exp) = expected {
+        if exp != &counts {
+            return Err(Error::BackupVerify {
+                path: src_path.to_path_buf(),
+                detail: format!(
+                    "the source changed under the lock: expected {exp:?}, read {counts:?}"
+                ),
+            });
+        }
+    }
+    let schema_version = crate::migrate::schema_version(&src)?;
     let tmp = fsutil::temp_beside(dest);
-    let result = snapshot_to_temp(src, &tmp, expected).and_then(|()| {
-        let size = std::fs::metadata(&tmp).map_err(Error::io("reading", &tmp))?.len();
+    let result = snapshot_to_temp(&src, &tmp, &counts).and_then(|()| {
+        let size = std::fs::metadata(&tmp)
+            .map_err(Error::io("reading", &tmp))?
+            .len();
         let sha = fsutil::sha256_file(&tmp)?;
         let final_path = place(&tmp, dest, exact_name)?;
         fsutil::fsync_dir(dir)?;
-        Ok((final_path, size, sha))
+        Ok(Snapshot {
+            path: final_path,
+            size_bytes: size,
+            sha256: sha,
+            row_counts: counts.clone(),
+            schema_version,
+        })
     });
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -84,20 +111,40 @@ pub(crate) fn snapshot(
     result
 }
 
+/// A verified copy in its final place.
+pub(crate) struct Snapshot {
+    pub path: PathBuf,
+    pub size_bytes: u64,
+    pub sha256: String,
+    pub row_counts: BTreeMap<String, u64>,
+    pub schema_version: Option<i64>,
+}
+
 fn snapshot_to_temp(src: &Connection, tmp: &Path, expected: &BTreeMap<String, u64>) -> Result<()> {
     drop(fsutil::create_new(tmp)?);
     {
-        let mut dst = Connection::open(tmp).map_err(|e| db::classify(tmp, e, "creating backup".into()))?;
-        let b = rusqlite::backup::Backup::new(src, &mut dst).map_err(Error::sql("starting backup"))?;
-        // One step: the copy is one consistent read of the source.
-        b.run_to_completion(-1, Duration::ZERO, None)
-            .map_err(|e| db::classify(tmp, e, format!("copying into {}", tmp.display())))?;
+        let mut dst =
+            Connection::open(tmp).map_err(|e| db::classify(tmp, e, "creating backup".into()))?;
+        let b =
+            rusqlite::backup::Backup::new(src, &mut dst).map_err(Error::sql("starting backup"))?;
+        // One step (-1 = all pages): the copy is one consistent read of the source.
+        loop {
+            use rusqlite::backup::StepResult;
+            match b
+                .step(-1)
+                .map_err(|e| db::classify(tmp, e, format!("copying into {}", tmp.display())))?
+            {
+                StepResult::Done => break,
+                _ => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
         drop(b);
         crate::failpoint::hit("backup:mid_copy")?;
         // A backup is one self-contained file: no WAL beside it.
         dst.query_row("PRAGMA journal_mode=DELETE", [], |_| Ok(()))
             .map_err(|e| db::classify(tmp, e, "finishing backup".into()))?;
-        dst.close().map_err(|(_, e)| db::classify(tmp, e, "closing backup".into()))?;
+        dst.close()
+            .map_err(|(_, e)| db::classify(tmp, e, "closing backup".into()))?;
     }
     fsutil::fsync_file(tmp)?;
     verify_file(tmp, Some(expected))
@@ -105,9 +152,13 @@ fn snapshot_to_temp(src: &Connection, tmp: &Path, expected: &BTreeMap<String, u6
 
 /// Header, `quick_check` and (when given) row counts of a backup file.
 pub fn verify_file(path: &Path, expected: Option<&BTreeMap<String, u64>>) -> Result<()> {
-    let fail = |detail: String| Error::BackupVerify { path: path.to_path_buf(), detail };
+    let fail = |detail: String| Error::BackupVerify {
+        path: path.to_path_buf(),
+        detail,
+    };
     db::check_header(path).map_err(|e| fail(e.to_string()))?;
-    let conn = db::open(path, Access::ReadOnly, Duration::from_secs(1)).map_err(|e| fail(e.to_string()))?;
+    let conn = db::open(path, Access::ReadOnly, Duration::from_secs(1))
+        .map_err(|e| fail(e.to_string()))?;
     let problems = db::check(&conn, "quick_check").map_err(|e| fail(e.to_string()))?;
     if !problems.is_empty() {
         return Err(fail(format!("quick_check: {}", problems.join("; "))));
@@ -115,7 +166,9 @@ pub fn verify_file(path: &Path, expected: Option<&BTreeMap<String, u64>>) -> Res
     if let Some(expected) = expected {
         let got = db::row_counts(&conn).map_err(|e| fail(e.to_string()))?;
         if &got != expected {
-            return Err(fail(format!("row counts differ: source {expected:?}, backup {got:?}")));
+            return Err(fail(format!(
+                "row counts differ: source {expected:?}, backup {got:?}"
+            )));
         }
     }
     Ok(())
@@ -126,24 +179,40 @@ fn place(tmp: &Path, dest: &Path, exact_name: bool) -> Result<PathBuf> {
     if exact_name {
         return match fsutil::rename_noreplace(tmp, dest) {
             Ok(()) => Ok(dest.to_path_buf()),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(Error::Refused(format!(
-                "{} already exists; it was not overwritten. Choose another name",
-                dest.display()
-            ))),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Err(Error::Refused(format!(
+                    "{} already exists; it was not overwritten. Choose another name",
+                    dest.display()
+                )))
+            }
             Err(e) => Err(Error::io("renaming backup into place", dest)(e)),
         };
     }
-    let stem = dest.file_stem().unwrap_or_default().to_string_lossy().into_owned();
-    let ext = dest.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
+    let stem = dest
+        .file_stem()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    let ext = dest
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
     for n in 1..1000 {
-        let candidate = if n == 1 { dest.to_path_buf() } else { dest.with_file_name(format!("{stem}-{n}{ext}")) };
+        let candidate = if n == 1 {
+            dest.to_path_buf()
+        } else {
+            dest.with_file_name(format!("{stem}-{n}{ext}"))
+        };
         match fsutil::rename_noreplace(tmp, &candidate) {
             Ok(()) => return Ok(candidate),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(Error::io("renaming backup into place", &candidate)(e)),
         }
     }
-    Err(Error::InvalidInput(format!("no free backup name beside {}", dest.display())))
+    Err(Error::InvalidInput(format!(
+        "no free backup name beside {}",
+        dest.display()
+    )))
 }
 
 /// Writes the sidecar manifest (create-new, fsynced) and appends the ledger entry.
@@ -177,7 +246,8 @@ fn append_line(path: &Path, line: &[u8]) -> Result<()> {
         .create(true)
         .open(path)
         .map_err(Error::io("opening ledger", path))?;
-    f.write_all(line).map_err(Error::io("writing ledger", path))?;
+    f.write_all(line)
+        .map_err(Error::io("writing ledger", path))?;
     f.sync_data().map_err(Error::io("fsync ledger", path))
 }
 
@@ -191,7 +261,8 @@ pub fn manifest_path(backup: &Path) -> PathBuf {
 pub fn read_manifest(backup: &Path) -> Result<BackupRecord> {
     let p = manifest_path(backup);
     let text = std::fs::read_to_string(&p).map_err(Error::io("reading manifest", &p))?;
-    serde_json::from_str(&text).map_err(|e| Error::InvalidInput(format!("manifest {}: {e}", p.display())))
+    serde_json::from_str(&text)
+        .map_err(|e| Error::InvalidInput(format!("manifest {}: {e}", p.display())))
 }
 
 /// The backups of an env (from their manifests), oldest first.
@@ -235,22 +306,30 @@ pub fn run(ws: &crate::config::Workspace, env: &str, opts: &BackupOptions) -> Re
     let result = (|| {
         if let Some(label) = &opts.label {
             if label.len() > 200 || label.chars().any(char::is_control) {
-                return Err(Error::InvalidInput("a backup label is at most 200 characters, without control characters".into()));
+                return Err(Error::InvalidInput(
+                    "a backup label is at most 200 characters, without control characters".into(),
+                ));
             }
         }
         let output = opts.output.as_deref().map(check_output_path).transpose()?;
         let conn = crate::session::inspect(ws, &target)?.ok_or_else(|| {
-            Error::InvalidInput(format!("{} does not exist; nothing to back up", target.path.display()))
+            Error::InvalidInput(format!(
+                "{} does not exist; nothing to back up",
+                target.path.display()
+            ))
         })?;
         crate::tag::require_identity(&conn, &target)?;
         crate::plan::preflight_space(&target, false)?;
-        // One read transaction: the counts and the copy see the same committed state.
-        conn.execute_batch("BEGIN").map_err(Error::sql("starting a read transaction"))?;
         crate::session::require_healthy(&conn, &target)?;
-        let counts = db::row_counts(&conn)?;
-        let r = crate::plan::backup_now(ws, &conn, &target, Reason::Manual, opts.label.clone(), &counts, output.as_deref());
-        let _ = conn.execute_batch("COMMIT");
-        r
+        drop(conn);
+        crate::plan::backup_now(
+            ws,
+            &target,
+            Reason::Manual,
+            opts.label.clone(),
+            None,
+            output.as_deref(),
+        )
     })();
     let path = result.as_ref().ok().map(|r| r.path.clone());
     rec.finish("manual backup", path.as_deref(), &result)?;
@@ -261,16 +340,31 @@ pub fn run(ws: &crate::config::Workspace, env: &str, opts: &BackupOptions) -> Re
 /// never an existing file.
 pub fn check_output_path(p: &Path) -> Result<PathBuf> {
     let s = p.as_os_str().as_encoded_bytes();
-    let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    if s.is_empty() || s.contains(&0) || name.is_empty() || name == ".." || name.chars().any(char::is_control) || name.len() > 255 {
-        return Err(Error::InvalidInput(format!("invalid output path {:?}", p.to_string_lossy().escape_debug().to_string())));
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if s.is_empty()
+        || s.contains(&0)
+        || name.is_empty()
+        || name == ".."
+        || name.chars().any(char::is_control)
+        || name.len() > 255
+    {
+        return Err(Error::InvalidInput(format!(
+            "invalid output path {:?}",
+            p.to_string_lossy().escape_debug().to_string()
+        )));
     }
     let abs = std::path::absolute(p).map_err(Error::io("resolving", p))?;
     let parent = abs.parent().unwrap_or(Path::new("/"));
     let parent = std::fs::canonicalize(parent).map_err(Error::io("output directory", parent))?;
     let out = parent.join(&name);
     if std::fs::symlink_metadata(&out).is_ok() {
-        return Err(Error::Refused(format!("{} already exists; it was not overwritten. Choose another name", out.display())));
+        return Err(Error::Refused(format!(
+            "{} already exists; it was not overwritten. Choose another name",
+            out.display()
+        )));
     }
     Ok(out)
 }

@@ -23,7 +23,11 @@ pub struct WorkspaceOptions {
 impl WorkspaceOptions {
     /// Fills unset fields from `PIPELINE_DB_HOME` and `PIPELINE_DB_CONFIG`.
     pub fn with_env_vars(mut self) -> Self {
-        let var = |k| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let var = |k| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
         self.data_dir = self.data_dir.or_else(|| var("PIPELINE_DB_HOME"));
         self.config = self.config.or_else(|| var("PIPELINE_DB_CONFIG"));
         self
@@ -62,7 +66,10 @@ pub struct Retention {
 
 impl Default for Retention {
     fn default() -> Self {
-        Retention { keep: 20, max_total_mib: 0 }
+        Retention {
+            keep: 20,
+            max_total_mib: 0,
+        }
     }
 }
 
@@ -97,12 +104,21 @@ impl Workspace {
             .or(config.busy_timeout_ms)
             .unwrap_or(DEFAULT_BUSY_TIMEOUT.as_millis() as u64);
         let envs = resolve_envs(&config, config_path.as_deref(), &data_dir)?;
-        Ok(Workspace { data_dir, config_path, busy_timeout_ms, retention: config.retention, envs })
+        Ok(Workspace {
+            data_dir,
+            config_path,
+            busy_timeout_ms,
+            retention: config.retention,
+            envs,
+        })
     }
 
     /// A workspace with only the built-in envs under `data_dir` (tests, embedding).
     pub fn at(data_dir: impl Into<PathBuf>) -> Result<Workspace> {
-        Workspace::load(&WorkspaceOptions { data_dir: Some(data_dir.into()), ..Default::default() })
+        Workspace::load(&WorkspaceOptions {
+            data_dir: Some(data_dir.into()),
+            ..Default::default()
+        })
     }
 
     pub fn busy_timeout(&self) -> Duration {
@@ -125,7 +141,10 @@ impl Workspace {
         self.envs
             .get(name)
             .cloned()
-            .ok_or_else(|| Error::UnknownEnv { name: name.to_string(), valid: self.env_names() })
+            .ok_or_else(|| Error::UnknownEnv {
+                name: name.to_string(),
+                valid: self.env_names(),
+            })
     }
 
     pub fn audit_path(&self) -> PathBuf {
@@ -138,7 +157,8 @@ impl Workspace {
 
     /// Creates the data dir if needed (the only directory we create on our own).
     pub fn ensure_data_dir(&self) -> Result<()> {
-        std::fs::create_dir_all(&self.data_dir).map_err(Error::io("creating data dir", &self.data_dir))
+        std::fs::create_dir_all(&self.data_dir)
+            .map_err(Error::io("creating data dir", &self.data_dir))
     }
 }
 
@@ -179,10 +199,17 @@ fn read_config(explicit: Option<&Path>, data_dir: &Path) -> Result<(Config, Opti
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => {
             return Ok((Config::default(), None))
         }
-        Err(e) => return Err(Error::Config { path, message: format!("cannot read it: {e}") }),
+        Err(e) => {
+            return Err(Error::Config {
+                path,
+                message: format!("cannot read it: {e}"),
+            })
+        }
     };
-    let config: Config = toml::from_str(&text)
-        .map_err(|e| Error::Config { path: path.clone(), message: e.message().to_string() })?;
+    let config: Config = toml::from_str(&text).map_err(|e| Error::Config {
+        path: path.clone(),
+        message: e.message().to_string(),
+    })?;
     Ok((config, Some(path)))
 }
 
@@ -196,7 +223,13 @@ fn resolve_envs(
         message,
     };
     let mut names: Vec<&str> = BUILTIN_ENVS.to_vec();
-    names.extend(config.envs.keys().map(String::as_str).filter(|n| !BUILTIN_ENVS.contains(n)));
+    names.extend(
+        config
+            .envs
+            .keys()
+            .map(String::as_str)
+            .filter(|n| !BUILTIN_ENVS.contains(n)),
+    );
     let mut out = BTreeMap::new();
     for name in names {
         check_env_name(name).map_err(|why| cfg_err(format!("env `{name}`: {why}")))?;
@@ -211,7 +244,10 @@ fn resolve_envs(
             None => data_dir.join(format!("{name}.sqlite3")),
         };
         if path.file_name().is_none() {
-            return Err(cfg_err(format!("env `{name}`: path {} names no file", path.display())));
+            return Err(cfg_err(format!(
+                "env `{name}`: path {} names no file",
+                path.display()
+            )));
         }
         let target = EnvTarget {
             name: name.to_string(),
@@ -257,7 +293,11 @@ mod tests {
     #[test]
     fn prod_cannot_be_unprotected() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(CONFIG_FILE_NAME), "[envs.prod]\nprotected = false\n").unwrap();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE_NAME),
+            "[envs.prod]\nprotected = false\n",
+        )
+        .unwrap();
         let err = Workspace::at(dir.path()).unwrap_err();
         assert!(err.to_string().contains("cannot be unprotected"), "{err}");
     }
@@ -270,7 +310,10 @@ mod tests {
         assert_eq!(e.exit_code(), 2);
         assert!(e.to_string().contains("dev, prod, test"), "{e}");
         assert_eq!(ws.env("../x").unwrap_err().exit_code(), 2);
-        assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "nothing created");
+        assert!(
+            std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+            "nothing created"
+        );
     }
 
     #[test]

@@ -5,7 +5,8 @@ use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags};
+pub use rusqlite::Connection;
+use rusqlite::OpenFlags;
 
 use crate::error::{Error, Result};
 
@@ -26,12 +27,18 @@ pub fn check_header(path: &Path) -> Result<FileState> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FileState::Missing),
         Err(e) => return Err(Error::io("reading", path)(e)),
     };
-    let not_db = |reason: String| Error::NotADatabase { path: path.to_path_buf(), reason };
+    let not_db = |reason: String| Error::NotADatabase {
+        path: path.to_path_buf(),
+        reason,
+    };
     if !meta.is_file() {
         return Err(not_db("it is not a regular file".into()));
     }
     if meta.len() < 100 {
-        return Err(not_db(format!("{} bytes, shorter than a SQLite header", meta.len())));
+        return Err(not_db(format!(
+            "{} bytes, shorter than a SQLite header",
+            meta.len()
+        )));
     }
     let mut head = [0u8; 16];
     std::fs::File::open(path)
@@ -64,7 +71,8 @@ pub fn open(path: &Path, access: Access, busy_timeout: Duration) -> Result<Conne
     let ctx = || format!("opening {}", path.display());
     let conn = Connection::open_with_flags(path, flags).map_err(|e| classify(path, e, ctx()))?;
     conn.busy_timeout(busy_timeout).map_err(Error::sql(ctx()))?;
-    conn.pragma_update(None, "foreign_keys", true).map_err(|e| classify(path, e, ctx()))?;
+    conn.pragma_update(None, "foreign_keys", true)
+        .map_err(|e| classify(path, e, ctx()))?;
     if access != Access::ReadOnly {
         let mode: String = conn
             .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
@@ -78,12 +86,14 @@ pub fn open(path: &Path, access: Access, busy_timeout: Duration) -> Result<Conne
 pub(crate) fn classify(path: &Path, e: rusqlite::Error, context: String) -> Error {
     use rusqlite::ErrorCode::*;
     match e.sqlite_error_code() {
-        Some(NotADatabase) => {
-            Error::NotADatabase { path: path.to_path_buf(), reason: e.to_string() }
-        }
-        Some(ReadOnly) | Some(CannotOpen) if is_read_only(path) => {
-            Error::ReadOnly { path: path.to_path_buf(), what: e.to_string() }
-        }
+        Some(NotADatabase) => Error::NotADatabase {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        },
+        Some(ReadOnly) | Some(CannotOpen) if is_read_only(path) => Error::ReadOnly {
+            path: path.to_path_buf(),
+            what: e.to_string(),
+        },
         _ => Error::Sqlite { context, source: e },
     }
 }
@@ -118,7 +128,11 @@ pub fn row_counts(conn: &Connection) -> Result<BTreeMap<String, u64>> {
     let mut out = BTreeMap::new();
     for t in table_names(conn)? {
         let n: i64 = conn
-            .query_row(&format!("SELECT count(*) FROM {}", quote_ident(&t)), [], |r| r.get(0))
+            .query_row(
+                &format!("SELECT count(*) FROM {}", quote_ident(&t)),
+                [],
+                |r| r.get(0),
+            )
             .map_err(Error::sql(format!("counting rows of {t}")))?;
         out.insert(t, n as u64);
     }
@@ -134,7 +148,9 @@ pub fn schema_object_count(conn: &Connection) -> Result<i64> {
 /// `PRAGMA quick_check` / `integrity_check`; returns the problems found (empty = ok).
 pub fn check(conn: &Connection, pragma: &str) -> Result<Vec<String>> {
     debug_assert!(matches!(pragma, "quick_check" | "integrity_check"));
-    let mut stmt = conn.prepare(&format!("PRAGMA {pragma}")).map_err(Error::sql(pragma.to_string()))?;
+    let mut stmt = conn
+        .prepare(&format!("PRAGMA {pragma}"))
+        .map_err(Error::sql(pragma.to_string()))?;
     let rows: Vec<String> = stmt
         .query_map([], |r| r.get::<_, String>(0))
         .and_then(|rows| rows.collect())
@@ -144,13 +160,17 @@ pub fn check(conn: &Connection, pragma: &str) -> Result<Vec<String>> {
 
 /// `PRAGMA foreign_key_check`, as readable lines (empty = ok).
 pub fn foreign_key_problems(conn: &Connection) -> Result<Vec<String>> {
-    let mut stmt = conn.prepare("PRAGMA foreign_key_check").map_err(Error::sql("foreign_key_check"))?;
+    let mut stmt = conn
+        .prepare("PRAGMA foreign_key_check")
+        .map_err(Error::sql("foreign_key_check"))?;
     let rows = stmt
         .query_map([], |r| {
             Ok(format!(
                 "{} row {} references missing {}",
                 r.get::<_, String>(0)?,
-                r.get::<_, Option<i64>>(1)?.map(|v| v.to_string()).unwrap_or_default(),
+                r.get::<_, Option<i64>>(1)?
+                    .map(|v| v.to_string())
+                    .unwrap_or_default(),
                 r.get::<_, String>(2)?
             ))
         })
@@ -174,8 +194,16 @@ mod tests {
         let cases: [(&str, Vec<u8>); 4] = [
             ("zero", vec![]),
             ("one", vec![b'x']),
-            ("text", b"hello, this is a text file that is long enough to be a header. ".repeat(4)),
-            ("random", (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect()),
+            (
+                "text",
+                b"hello, this is a text file that is long enough to be a header. ".repeat(4),
+            ),
+            (
+                "random",
+                (0..4096u32)
+                    .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+                    .collect(),
+            ),
         ];
         for (name, bytes) in cases {
             let p = dir.path().join(name);
@@ -184,7 +212,10 @@ mod tests {
             assert_eq!(e.exit_code(), 5, "{name}: {e}");
             assert_eq!(std::fs::read(&p).unwrap(), bytes, "{name} unchanged");
         }
-        assert_eq!(check_header(&dir.path().join("missing")).unwrap(), FileState::Missing);
+        assert_eq!(
+            check_header(&dir.path().join("missing")).unwrap(),
+            FileState::Missing
+        );
         assert_eq!(check_header(dir.path()).unwrap_err().exit_code(), 5);
     }
 }

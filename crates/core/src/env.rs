@@ -20,7 +20,10 @@ pub fn check_env_name(name: &str) -> Result<(), &'static str> {
     if bytes.len() > MAX_ENV_NAME {
         return Err("it is longer than 32 characters");
     }
-    if !bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_' || *b == b'-') {
+    if !bytes
+        .iter()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_' || *b == b'-')
+    {
         return Err("only a-z, 0-9, `_` and `-` are allowed");
     }
     Ok(())
@@ -39,7 +42,10 @@ pub struct EnvTarget {
 
 impl EnvTarget {
     pub fn file_name(&self) -> String {
-        self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+        self.path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
     }
 }
 
@@ -57,7 +63,17 @@ mod tests {
 
     #[test]
     fn rejects_odd_names() {
-        for bad in ["", "Dev", "1dev", "-x", "dev/..", "../prod", "dev prod", "dév", &"a".repeat(33)] {
+        for bad in [
+            "",
+            "Dev",
+            "1dev",
+            "-x",
+            "dev/..",
+            "../prod",
+            "dev prod",
+            "dév",
+            &"a".repeat(33),
+        ] {
             assert!(check_env_name(bad).is_err(), "{bad:?} should be rejected");
         }
         assert!(check_env_name(&"a".repeat(32)).is_ok());

@@ -21,7 +21,11 @@ pub enum Error {
     UnknownEnv { name: String, valid: Vec<String> },
 
     #[error("invalid environment name `{name}`: {why}; valid environments: {}", valid.join(", "))]
-    InvalidEnvName { name: String, why: &'static str, valid: Vec<String> },
+    InvalidEnvName {
+        name: String,
+        why: &'static str,
+        valid: Vec<String>,
+    },
 
     #[error("{0}")]
     InvalidInput(String),
@@ -33,10 +37,18 @@ pub enum Error {
     NotADatabase { path: PathBuf, reason: String },
 
     #[error("{} is corrupt ({detail}); nothing was changed. Restore a backup: `pipeline-db backups list {env}` then `pipeline-db restore {env} <backup>`", path.display())]
-    Corrupt { path: PathBuf, env: String, detail: String },
+    Corrupt {
+        path: PathBuf,
+        env: String,
+        detail: String,
+    },
 
     #[error("{} is tagged `{tagged}`, not `{requested}`; refusing to touch it. Run `pipeline-db env set {requested}` if that file really belongs to {requested}", path.display())]
-    TagMismatch { path: PathBuf, tagged: String, requested: String },
+    TagMismatch {
+        path: PathBuf,
+        tagged: String,
+        requested: String,
+    },
 
     #[error("{} holds data but carries no pipeline-db environment tag; refusing to touch it. Run `pipeline-db env set {requested}` if it belongs to {requested}", path.display())]
     Untagged { path: PathBuf, requested: String },
@@ -48,34 +60,66 @@ pub enum Error {
     Refused(String),
 
     #[error("{} is in use by another pipeline-db process (pid {pid}); waited {waited_ms} ms. Try again when it has finished", path.display())]
-    Busy { path: PathBuf, pid: String, waited_ms: u64 },
+    Busy {
+        path: PathBuf,
+        pid: String,
+        waited_ms: u64,
+    },
 
     #[error("{} is locked by another connection (a write transaction is open); waited {waited_ms} ms. Close the other program or try again", path.display())]
     DbLocked { path: PathBuf, waited_ms: u64 },
 
     #[error("not enough free space in {}: {needed} bytes needed (backup + rebuild), {available} available. Free some space or prune backups (`pipeline-db backups prune`)", dir.display())]
-    NoSpace { dir: PathBuf, needed: u64, available: u64 },
+    NoSpace {
+        dir: PathBuf,
+        needed: u64,
+        available: u64,
+    },
 
     #[error("{} is read-only ({what}); nothing was changed. Fix the permissions and try again", path.display())]
     ReadOnly { path: PathBuf, what: String },
 
     #[error("migration history of {} does not match the embedded migrations: {detail}. Nothing was changed; restore a backup or run `pipeline-db migrations list {env}` to see which version differs", path.display())]
-    Divergent { path: PathBuf, env: String, detail: String },
+    Divergent {
+        path: PathBuf,
+        env: String,
+        detail: String,
+    },
 
     #[error("{} has schema version {found}, newer than this pipeline-db knows ({known}); upgrade pipeline-db", path.display())]
-    NewerSchema { path: PathBuf, found: i64, known: i64 },
+    NewerSchema {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
 
     #[error("{op} {}: {source}", path.display())]
-    Io { op: &'static str, path: PathBuf, #[source] source: std::io::Error },
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 
     #[error("{context}: {source}")]
-    Sqlite { context: String, #[source] source: rusqlite::Error },
+    Sqlite {
+        context: String,
+        #[source]
+        source: rusqlite::Error,
+    },
 
     #[error("backup of {} failed verification: {detail}; the backup was discarded and nothing was changed", path.display())]
     BackupVerify { path: PathBuf, detail: String },
 
     #[error("{verb} of {env} failed at step `{step}`: {source}. {state}")]
-    Step { verb: &'static str, env: String, step: &'static str, state: &'static str, #[source] source: Box<Error> },
+    Step {
+        verb: &'static str,
+        env: String,
+        step: &'static str,
+        state: &'static str,
+        #[source]
+        source: Box<Error>,
+    },
 
     #[error("cancelled")]
     Cancelled,
@@ -90,10 +134,14 @@ impl Error {
                 exit::USAGE
             }
             NotADatabase { .. } | Corrupt { .. } => exit::NOT_A_DATABASE,
-            TagMismatch { .. } | Untagged { .. } | ForeignApplication { .. } | Refused(_)
-            | NoSpace { .. } | ReadOnly { .. } | Divergent { .. } | NewerSchema { .. } => {
-                exit::REFUSED
-            }
+            TagMismatch { .. }
+            | Untagged { .. }
+            | ForeignApplication { .. }
+            | Refused(_)
+            | NoSpace { .. }
+            | ReadOnly { .. }
+            | Divergent { .. }
+            | NewerSchema { .. } => exit::REFUSED,
             Busy { .. } | DbLocked { .. } => exit::BUSY,
             Sqlite { source, .. } => sqlite_exit_code(source),
             Step { source, .. } => source.exit_code(),
@@ -128,7 +176,10 @@ impl Error {
         }
     }
 
-    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+    pub(crate) fn io(
+        op: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Error {
         let path = path.into();
         move |source| Error::Io { op, path, source }
     }
@@ -151,15 +202,36 @@ fn sqlite_exit_code(e: &rusqlite::Error) -> u8 {
 
 /// Extension for attaching "which step failed" to a result.
 pub(crate) trait StepExt<T> {
-    fn step(self, verb: &'static str, env: &str, step: &'static str, state: &'static str) -> Result<T>;
+    fn step(
+        self,
+        verb: &'static str,
+        env: &str,
+        step: &'static str,
+        state: &'static str,
+    ) -> Result<T>;
 }
 
 impl<T> StepExt<T> for Result<T> {
-    fn step(self, verb: &'static str, env: &str, step: &'static str, state: &'static str) -> Result<T> {
+    fn step(
+        self,
+        verb: &'static str,
+        env: &str,
+        step: &'static str,
+        state: &'static str,
+    ) -> Result<T> {
         self.map_err(|e| match e {
             // Refusals and busy errors already say what to do; keep them as they are.
-            e @ (Error::Busy { .. } | Error::DbLocked { .. } | Error::Refused(_) | Error::Step { .. }) => e,
-            e => Error::Step { verb, env: env.to_string(), step, state, source: Box::new(e) },
+            e @ (Error::Busy { .. }
+            | Error::DbLocked { .. }
+            | Error::Refused(_)
+            | Error::Step { .. }) => e,
+            e => Error::Step {
+                verb,
+                env: env.to_string(),
+                step,
+                state,
+                source: Box::new(e),
+            },
         })
     }
 }

@@ -8,9 +8,13 @@ use crate::error::Result;
 
 #[cfg(feature = "failpoints")]
 pub fn hit(name: &str) -> Result<()> {
-    let Ok(spec) = std::env::var("PIPELINE_DB_FAILPOINT") else { return Ok(()) };
+    let Ok(spec) = std::env::var("PIPELINE_DB_FAILPOINT") else {
+        return Ok(());
+    };
     for item in spec.split(',') {
-        let Some((point, action)) = item.split_once('=') else { continue };
+        let Some((point, action)) = item.split_once('=') else {
+            continue;
+        };
         if point != name {
             continue;
         }

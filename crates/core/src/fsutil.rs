@@ -10,11 +10,15 @@ use crate::error::{Error, Result};
 pub const TEMP_MARKER: &str = ".pdb-tmp-";
 
 pub fn fsync_file(path: &Path) -> Result<()> {
-    File::open(path).and_then(|f| f.sync_all()).map_err(Error::io("fsync", path))
+    File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(Error::io("fsync", path))
 }
 
 pub fn fsync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|f| f.sync_all()).map_err(Error::io("fsync directory", dir))
+    File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(Error::io("fsync directory", dir))
 }
 
 /// Creates a new file; fails if anything (a file, a symlink) is already at `path`.
@@ -27,7 +31,10 @@ pub fn create_new(path: &Path) -> Result<File> {
         .open(path)
         .map_err(|e| match e.kind() {
             std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
-                Error::ReadOnly { path: path.to_path_buf(), what: e.to_string() }
+                Error::ReadOnly {
+                    path: path.to_path_buf(),
+                    what: e.to_string(),
+                }
             }
             _ => Error::io("creating", path)(e),
         })
@@ -40,7 +47,10 @@ pub fn temp_beside(final_path: &Path) -> PathBuf {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    final_path.with_file_name(format!(".{name}{TEMP_MARKER}{}-{nanos}", std::process::id()))
+    final_path.with_file_name(format!(
+        ".{name}{TEMP_MARKER}{}-{nanos}",
+        std::process::id()
+    ))
 }
 
 /// Renames `from` to `to` atomically, failing with `AlreadyExists` instead of replacing `to`.
@@ -52,7 +62,13 @@ pub fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
         let t = std::ffi::CString::new(to.as_os_str().as_bytes())?;
         // SAFETY: renameat2 with NUL-terminated paths we own.
         let rc = unsafe {
-            libc::renameat2(libc::AT_FDCWD, f.as_ptr(), libc::AT_FDCWD, t.as_ptr(), libc::RENAME_NOREPLACE)
+            libc::renameat2(
+                libc::AT_FDCWD,
+                f.as_ptr(),
+                libc::AT_FDCWD,
+                t.as_ptr(),
+                libc::RENAME_NOREPLACE,
+            )
         };
         if rc == 0 {
             return Ok(());
@@ -74,7 +90,8 @@ pub fn available_space(path: &Path) -> Result<u64> {
         p = p.parent().unwrap_or(Path::new("/"));
     }
     use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(|e| Error::InvalidInput(e.to_string()))?;
+    let c = std::ffi::CString::new(p.as_os_str().as_bytes())
+        .map_err(|e| Error::InvalidInput(e.to_string()))?;
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
     // SAFETY: statvfs writes into the struct we own.
     if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
@@ -86,12 +103,19 @@ pub fn available_space(path: &Path) -> Result<u64> {
 /// Removes our leftover temporary files (from a killed process) in `dir`; returns what it removed.
 /// Only files whose owner pid is no longer alive are touched.
 pub fn clean_temp_files(dir: &Path) -> Vec<PathBuf> {
-    let Ok(rd) = std::fs::read_dir(dir) else { return vec![] };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return vec![];
+    };
     let mut removed = vec![];
     for entry in rd.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(idx) = name.find(TEMP_MARKER) else { continue };
-        let pid: Option<i32> = name[idx + TEMP_MARKER.len()..].split('-').next().and_then(|p| p.parse().ok());
+        let Some(idx) = name.find(TEMP_MARKER) else {
+            continue;
+        };
+        let pid: Option<i32> = name[idx + TEMP_MARKER.len()..]
+            .split('-')
+            .next()
+            .and_then(|p| p.parse().ok());
         if pid.is_some_and(pid_alive) {
             continue;
         }
@@ -135,7 +159,10 @@ mod tests {
         let (a, b) = (d.path().join("a"), d.path().join("b"));
         std::fs::write(&a, "new").unwrap();
         std::fs::write(&b, "old").unwrap();
-        assert_eq!(rename_noreplace(&a, &b).unwrap_err().kind(), std::io::ErrorKind::AlreadyExists);
+        assert_eq!(
+            rename_noreplace(&a, &b).unwrap_err().kind(),
+            std::io::ErrorKind::AlreadyExists
+        );
         assert_eq!(std::fs::read_to_string(&b).unwrap(), "old");
         std::fs::remove_file(&b).unwrap();
         rename_noreplace(&a, &b).unwrap();
@@ -157,7 +184,9 @@ mod tests {
     fn cleans_only_dead_owners_temp_files() {
         let d = tempfile::tempdir().unwrap();
         let dead = d.path().join(format!(".x{TEMP_MARKER}999999999-1"));
-        let live = d.path().join(format!(".x{TEMP_MARKER}{}-1", std::process::id()));
+        let live = d
+            .path()
+            .join(format!(".x{TEMP_MARKER}{}-1", std::process::id()));
         std::fs::write(&dead, "").unwrap();
         std::fs::write(&live, "").unwrap();
         let removed = clean_temp_files(d.path());

@@ -35,7 +35,9 @@ pub fn now_rfc3339() -> String {
 
 /// Now, for file names: `20261126T121500Z` plus milliseconds.
 pub(crate) fn now_compact() -> String {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     let t = timefmt::format(now.as_secs() as i64).replace(['-', ':'], "");
     format!("{}{:03}Z", t.trim_end_matches('Z'), now.subsec_millis())
 }

@@ -32,7 +32,10 @@ pub fn acquire(db_path: &Path, timeout: Duration, verb: &str) -> Result<EnvLock>
         .open(&path)
         .map_err(|e| match e.kind() {
             std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
-                Error::ReadOnly { path: path.clone(), what: format!("cannot create the lock file: {e}") }
+                Error::ReadOnly {
+                    path: path.clone(),
+                    what: format!("cannot create the lock file: {e}"),
+                }
             }
             _ => Error::io("opening lock file", &path)(e),
         })?;
@@ -46,7 +49,11 @@ pub fn acquire(db_path: &Path, timeout: Duration, verb: &str) -> Result<EnvLock>
             Err(TryLockError::WouldBlock) => {
                 let mut owner = String::new();
                 let _ = file.read_to_string(&mut owner);
-                let pid = owner.split_whitespace().next().unwrap_or("unknown").to_string();
+                let pid = owner
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("unknown")
+                    .to_string();
                 return Err(Error::Busy {
                     path: db_path.to_path_buf(),
                     pid,
@@ -84,7 +91,11 @@ mod tests {
         let _held = acquire(&db, Duration::from_millis(10), "reset").unwrap();
         let e = acquire(&db, Duration::from_millis(100), "reset").unwrap_err();
         assert_eq!(e.exit_code(), 4);
-        assert!(e.to_string().contains(&format!("pid {}", std::process::id())), "{e}");
+        assert!(
+            e.to_string()
+                .contains(&format!("pid {}", std::process::id())),
+            "{e}"
+        );
         drop(_held);
         acquire(&db, Duration::from_millis(10), "reset").unwrap();
     }

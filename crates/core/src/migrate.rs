@@ -125,7 +125,11 @@ pub fn list(conn: Option<&Connection>) -> Result<Vec<MigrationInfo>> {
         });
         if info.state == MigrationState::Pending {
             let same = info.name == h.name && info.checksum.as_deref() == Some(h.checksum.as_str());
-            info.state = if same { MigrationState::Applied } else { MigrationState::Divergent };
+            info.state = if same {
+                MigrationState::Applied
+            } else {
+                MigrationState::Divergent
+            };
         }
         info.applied_checksum = Some(h.checksum);
         info.applied_on = Some(h.applied_on);
@@ -153,18 +157,37 @@ pub fn pending_or_refuse(conn: &Connection, path: &Path, env: &str) -> Result<Ve
                 m.applied_checksum.as_deref().unwrap_or("?"),
                 m.checksum.as_deref().unwrap_or("?")
             ),
-            _ => format!("V{} `{}` is applied but unknown to this pipeline-db", m.version, m.name),
+            _ => format!(
+                "V{} `{}` is applied but unknown to this pipeline-db",
+                m.version, m.name
+            ),
         })
         .collect();
-    if let Some(newest) = all.iter().filter(|m| m.state == MigrationState::Missing).map(|m| m.version).max() {
+    if let Some(newest) = all
+        .iter()
+        .filter(|m| m.state == MigrationState::Missing)
+        .map(|m| m.version)
+        .max()
+    {
         if newest > latest_version() {
-            return Err(Error::NewerSchema { path: path.to_path_buf(), found: newest, known: latest_version() });
+            return Err(Error::NewerSchema {
+                path: path.to_path_buf(),
+                found: newest,
+                known: latest_version(),
+            });
         }
     }
     if !bad.is_empty() {
-        return Err(Error::Divergent { path: path.to_path_buf(), env: env.to_string(), detail: bad.join("; ") });
+        return Err(Error::Divergent {
+            path: path.to_path_buf(),
+            env: env.to_string(),
+            detail: bad.join("; "),
+        });
     }
-    Ok(all.into_iter().filter(|m| m.state == MigrationState::Pending).collect())
+    Ok(all
+        .into_iter()
+        .filter(|m| m.state == MigrationState::Pending)
+        .collect())
 }
 
 /// Runs refinery's statements inside the caller's open transaction (no BEGIN/COMMIT of its own),
@@ -190,15 +213,23 @@ impl Query<Vec<Migration>> for InTx<'_> {
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
             let applied_on: String = r.get(2)?;
-            let applied_on = time::OffsetDateTime::parse(&applied_on, &time::format_description::well_known::Rfc3339)
-                .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+            let applied_on = time::OffsetDateTime::parse(
+                &applied_on,
+                &time::format_description::well_known::Rfc3339,
+            )
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
             // A tampered checksum that is not a number can never match: record it as 0.
             let checksum: String = r.get::<_, rusqlite::types::Value>(3).map(|v| match v {
                 rusqlite::types::Value::Integer(i) => i.to_string(),
                 rusqlite::types::Value::Text(t) => t,
                 _ => String::new(),
             })?;
-            out.push(Migration::applied(r.get(0)?, r.get(1)?, applied_on, checksum.parse().unwrap_or(0)));
+            out.push(Migration::applied(
+                r.get(0)?,
+                r.get(1)?,
+                applied_on,
+                checksum.parse().unwrap_or(0),
+            ));
         }
         Ok(out)
     }
@@ -208,13 +239,19 @@ impl Migrate for InTx<'_> {}
 
 /// Applies every pending embedded migration inside the caller's transaction, grouped, aborting on
 /// divergent or missing history. Returns the versions applied.
-pub(crate) fn apply_pending(conn: &Connection, path: &Path, env: &str) -> Result<Vec<MigrationInfo>> {
+pub(crate) fn apply_pending(
+    conn: &Connection,
+    path: &Path,
+    env: &str,
+) -> Result<Vec<MigrationInfo>> {
     let pending = pending_or_refuse(conn, path, env)?;
     let runner = embedded::migrations::runner()
         .set_grouped(true)
         .set_abort_divergent(true)
         .set_abort_missing(true);
-    runner.run(&mut InTx(conn)).map_err(|e| refinery_error(e, path, env))?;
+    runner
+        .run(&mut InTx(conn))
+        .map_err(|e| refinery_error(e, path, env))?;
     Ok(pending)
 }
 
@@ -222,10 +259,18 @@ fn refinery_error(e: refinery_core::Error, path: &Path, env: &str) -> Error {
     use refinery_core::error::Kind;
     match e.kind() {
         Kind::DivergentVersion(..) | Kind::MissingVersion(..) | Kind::RepeatedVersion(..) => {
-            Error::Divergent { path: path.to_path_buf(), env: env.to_string(), detail: e.to_string() }
+            Error::Divergent {
+                path: path.to_path_buf(),
+                env: env.to_string(),
+                detail: e.to_string(),
+            }
         }
         Kind::Connection(msg, source) => match source.downcast_ref::<rusqlite::Error>() {
-            Some(s) => crate::db::classify(path, clone_sqlite_err(s), format!("applying migrations ({msg})")),
+            Some(s) => crate::db::classify(
+                path,
+                clone_sqlite_err(s),
+                format!("applying migrations ({msg})"),
+            ),
             None => Error::Refused(format!("applying migrations to {}: {e}", path.display())),
         },
         _ => Error::Refused(format!("applying migrations to {}: {e}", path.display())),
@@ -234,7 +279,9 @@ fn refinery_error(e: refinery_core::Error, path: &Path, env: &str) -> Error {
 
 fn clone_sqlite_err(e: &rusqlite::Error) -> rusqlite::Error {
     match e {
-        rusqlite::Error::SqliteFailure(code, msg) => rusqlite::Error::SqliteFailure(*code, msg.clone()),
+        rusqlite::Error::SqliteFailure(code, msg) => {
+            rusqlite::Error::SqliteFailure(*code, msg.clone())
+        }
         other => rusqlite::Error::InvalidParameterName(other.to_string()),
     }
 }
@@ -249,7 +296,10 @@ fn schema_objects(conn: &Connection) -> Result<BTreeMap<(String, String), String
         .map_err(Error::sql("reading sqlite_schema"))?;
     let rows = stmt
         .query_map([HISTORY_TABLE, META_TABLE], |r| {
-            Ok(((r.get::<_, String>(0)?, r.get::<_, String>(1)?), normalize_sql(&r.get::<_, String>(2)?)))
+            Ok((
+                (r.get::<_, String>(0)?, r.get::<_, String>(1)?),
+                normalize_sql(&r.get::<_, String>(2)?),
+            ))
         })
         .and_then(|rows| rows.collect::<rusqlite::Result<BTreeMap<_, _>>>())
         .map_err(Error::sql("reading sqlite_schema"))?;
@@ -288,7 +338,8 @@ impl DriftReport {
 pub fn drift(conn: &Connection) -> Result<DriftReport> {
     let version = schema_version(conn)?.unwrap_or(0);
     let mem = Connection::open_in_memory().map_err(Error::sql("opening in-memory database"))?;
-    mem.execute_batch("BEGIN").map_err(Error::sql("in-memory schema"))?;
+    mem.execute_batch("BEGIN")
+        .map_err(Error::sql("in-memory schema"))?;
     if version > 0 {
         embedded::migrations::runner()
             .set_grouped(true)
@@ -311,10 +362,18 @@ pub fn drift(conn: &Connection) -> Result<DriftReport> {
             differences.push(item("extra", key, None, Some(sql)));
         }
     }
-    Ok(DriftReport { compared_with_version: version, differences })
+    Ok(DriftReport {
+        compared_with_version: version,
+        differences,
+    })
 }
 
-fn item(change: &'static str, key: &(String, String), e: Option<&String>, a: Option<&String>) -> DriftItem {
+fn item(
+    change: &'static str,
+    key: &(String, String),
+    e: Option<&String>,
+    a: Option<&String>,
+) -> DriftItem {
     DriftItem {
         change,
         object_type: key.0.clone(),
@@ -326,7 +385,12 @@ fn item(change: &'static str, key: &(String, String), e: Option<&String>, a: Opt
 
 /// Turns a free-form migration name into `snake_case`, or says why it cannot.
 pub fn snake_migration_name(name: &str) -> Result<String> {
-    let bad = |why: &str| Error::InvalidInput(format!("invalid migration name {:?}: {why}", name.escape_debug().to_string()));
+    let bad = |why: &str| {
+        Error::InvalidInput(format!(
+            "invalid migration name {:?}: {why}",
+            name.escape_debug().to_string()
+        ))
+    };
     let trimmed = name.trim();
     if trimmed.is_empty() {
         return Err(bad("it is empty"));
@@ -361,7 +425,11 @@ pub fn new_migration(dir: &Path, name: &str) -> Result<PathBuf> {
     let mut max = 0i64;
     for e in rd.flatten() {
         let n = e.file_name().to_string_lossy().into_owned();
-        if let Some(v) = n.strip_prefix('V').and_then(|r| r.split("__").next()).and_then(|v| v.parse::<i64>().ok()) {
+        if let Some(v) = n
+            .strip_prefix('V')
+            .and_then(|r| r.split("__").next())
+            .and_then(|v| v.parse::<i64>().ok())
+        {
             max = max.max(v);
         }
     }
@@ -389,7 +457,11 @@ mod tests {
         assert!(!m.is_empty());
         assert_eq!(m[0].version(), 1);
         for mig in &m {
-            assert!(!mig.sql().unwrap().contains('\r'), "V{} contains CR", mig.version());
+            assert!(
+                !mig.sql().unwrap().contains('\r'),
+                "V{} contains CR",
+                mig.version()
+            );
         }
     }
 
@@ -397,15 +469,31 @@ mod tests {
     fn crlf_changes_the_checksum() {
         let m = &embedded()[0];
         let sql = m.sql().unwrap();
-        let crlf = Migration::unapplied(&format!("V{}__{}", m.version(), m.name()), &sql.replace('\n', "\r\n")).unwrap();
+        let crlf = Migration::unapplied(
+            &format!("V{}__{}", m.version(), m.name()),
+            &sql.replace('\n', "\r\n"),
+        )
+        .unwrap();
         assert_ne!(crlf.checksum(), m.checksum());
     }
 
     #[test]
     fn snake_names() {
-        assert_eq!(snake_migration_name("Add job tags").unwrap(), "add_job_tags");
+        assert_eq!(
+            snake_migration_name("Add job tags").unwrap(),
+            "add_job_tags"
+        );
         assert_eq!(snake_migration_name("add-index--x").unwrap(), "add_index_x");
-        for bad in ["", "  ", "../x", "a/b", "x;drop", "1abc", "é", &"a".repeat(65)] {
+        for bad in [
+            "",
+            "  ",
+            "../x",
+            "a/b",
+            "x;drop",
+            "1abc",
+            "é",
+            &"a".repeat(65),
+        ] {
             assert!(snake_migration_name(bad).is_err(), "{bad:?}");
         }
     }
@@ -417,10 +505,18 @@ mod tests {
         apply_pending(&c, Path::new("x"), "dev").unwrap();
         c.execute_batch("COMMIT").unwrap();
         assert!(!drift(&c).unwrap().has_drift());
-        c.execute_batch("CREATE INDEX extra_idx ON jobs (output_dir); DROP INDEX jobs_created;").unwrap();
+        c.execute_batch("CREATE INDEX extra_idx ON jobs (output_dir); DROP INDEX jobs_created;")
+            .unwrap();
         let d = drift(&c).unwrap();
-        let kinds: Vec<_> = d.differences.iter().map(|i| (i.change, i.name.as_str())).collect();
-        assert!(kinds.contains(&("extra", "extra_idx")) && kinds.contains(&("missing", "jobs_created")), "{kinds:?}");
+        let kinds: Vec<_> = d
+            .differences
+            .iter()
+            .map(|i| (i.change, i.name.as_str()))
+            .collect();
+        assert!(
+            kinds.contains(&("extra", "extra_idx")) && kinds.contains(&("missing", "jobs_created")),
+            "{kinds:?}"
+        );
     }
 
     #[test]
@@ -428,11 +524,20 @@ mod tests {
         let c = Connection::open_in_memory().unwrap();
         c.execute_batch("BEGIN").unwrap();
         apply_pending(&c, Path::new("x"), "dev").unwrap();
-        c.execute_batch("COMMIT; UPDATE refinery_schema_history SET checksum = '123' WHERE version = 1").unwrap();
+        c.execute_batch(
+            "COMMIT; UPDATE refinery_schema_history SET checksum = '123' WHERE version = 1",
+        )
+        .unwrap();
         let e = pending_or_refuse(&c, Path::new("x"), "dev").unwrap_err();
         assert_eq!(e.exit_code(), 3);
         assert!(e.to_string().contains("V1"), "{e}");
-        c.execute_batch("UPDATE refinery_schema_history SET checksum = 'garbage'").unwrap();
-        assert_eq!(pending_or_refuse(&c, Path::new("x"), "dev").unwrap_err().exit_code(), 3);
+        c.execute_batch("UPDATE refinery_schema_history SET checksum = 'garbage'")
+            .unwrap();
+        assert_eq!(
+            pending_or_refuse(&c, Path::new("x"), "dev")
+                .unwrap_err()
+                .exit_code(),
+            3
+        );
     }
 }

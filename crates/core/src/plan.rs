@@ -20,7 +20,13 @@ pub struct TableRows {
 }
 
 pub fn table_rows(counts: &BTreeMap<String, u64>) -> Vec<TableRows> {
-    counts.iter().map(|(name, rows)| TableRows { name: name.clone(), rows: *rows }).collect()
+    counts
+        .iter()
+        .map(|(name, rows)| TableRows {
+            name: name.clone(),
+            rows: *rows,
+        })
+        .collect()
 }
 
 /// The backup a plan will take, or why none is needed.
@@ -35,7 +41,12 @@ pub struct BackupStep {
 }
 
 impl BackupStep {
-    pub fn new(target: &EnvTarget, reason: Reason, required: bool, why: impl Into<String>) -> BackupStep {
+    pub fn new(
+        target: &EnvTarget,
+        reason: Reason,
+        required: bool,
+        why: impl Into<String>,
+    ) -> BackupStep {
         BackupStep {
             required,
             reason,
@@ -79,7 +90,10 @@ pub struct Confirmed {
 
 impl Confirmed {
     pub fn forced() -> Confirmed {
-        Confirmed { yes: true, typed_env: None }
+        Confirmed {
+            yes: true,
+            typed_env: None,
+        }
     }
 
     /// Enforces the confirmation a plan asks for.
@@ -140,44 +154,53 @@ pub(crate) fn preflight_space(target: &EnvTarget, backup: bool) -> Result<Vec<Sp
     for (dir, needed) in checks {
         let available = fsutil::available_space(&dir)?;
         if available < needed {
-            return Err(Error::NoSpace { dir, needed, available });
+            return Err(Error::NoSpace {
+                dir,
+                needed,
+                available,
+            });
         }
-        out.push(SpaceCheck { dir, needed_bytes: needed, available_bytes: available });
+        out.push(SpaceCheck {
+            dir,
+            needed_bytes: needed,
+            available_bytes: available,
+        });
     }
     Ok(out)
 }
 
-/// Takes the verified pre-action backup from inside the caller's write transaction and records it.
+/// Takes the verified backup and records it (manifest + ledger). Before a destructive step the
+/// caller holds `BEGIN IMMEDIATE` and passes the row counts it read (`expected`).
 pub(crate) fn backup_now(
     ws: &Workspace,
-    conn: &Connection,
     target: &EnvTarget,
     reason: Reason,
     label: Option<String>,
-    counts: &BTreeMap<String, u64>,
+    expected: Option<&BTreeMap<String, u64>>,
     dest: Option<&Path>,
 ) -> Result<BackupRecord> {
     let dest_is_explicit = dest.is_some();
     let dest = match dest {
         Some(d) => d.to_path_buf(),
         None => {
-            std::fs::create_dir_all(&target.backup_dir).map_err(Error::io("creating backup dir", &target.backup_dir))?;
+            std::fs::create_dir_all(&target.backup_dir)
+                .map_err(Error::io("creating backup dir", &target.backup_dir))?;
             backup::default_path(&target.backup_dir, &target.name, reason)
         }
     };
-    let (path, size_bytes, sha256) = backup::snapshot(conn, &dest, counts, dest_is_explicit)?;
+    let snap = backup::snapshot(&target.path, &dest, expected, dest_is_explicit)?;
     let rec = BackupRecord {
-        path,
+        path: snap.path,
         env: target.name.clone(),
         source_path: target.path.clone(),
         created_at: crate::now_rfc3339(),
         tool_version: crate::tag::TOOL_VERSION.into(),
-        schema_version: crate::migrate::schema_version(conn)?,
+        schema_version: snap.schema_version,
         reason,
         label,
-        size_bytes,
-        sha256,
-        row_counts: counts.clone(),
+        size_bytes: snap.size_bytes,
+        sha256: snap.sha256,
+        row_counts: snap.row_counts,
     };
     backup::record(&rec, &ws.backups_root().join("ledger.jsonl"))?;
     tracing::info!(backup = %rec.path.display(), "verified backup written");
@@ -185,7 +208,11 @@ pub(crate) fn backup_now(
 }
 
 /// Runs `f` in the caller's open transaction: COMMIT on success, ROLLBACK on any error.
-pub(crate) fn commit_or_rollback<T>(conn: &Connection, path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+pub(crate) fn commit_or_rollback<T>(
+    conn: &Connection,
+    path: &Path,
+    f: impl FnOnce() -> Result<T>,
+) -> Result<T> {
     match f() {
         Ok(v) => {
             conn.execute_batch("COMMIT").map_err(|e| {

@@ -49,7 +49,10 @@ pub struct ResetPlan {
 impl ResetPlan {
     pub fn summary(&self) -> String {
         let seed = match &self.sample_data {
-            Some(s) => format!(", seed {} users / {} pipelines / {} jobs", s.users, s.pipelines, s.jobs),
+            Some(s) => format!(
+                ", seed {} users / {} pipelines / {} jobs",
+                s.users, s.pipelines, s.jobs
+            ),
             None => String::new(),
         };
         format!(
@@ -107,16 +110,25 @@ pub fn plan(ws: &Workspace, env: &str, opts: &ResetOptions) -> Result<ResetPlan>
         notes: vec![],
     };
     match &conn {
-        None => p.notes.push(format!("{} does not exist: it will be created; no backup is needed", target.path.display())),
+        None => p.notes.push(format!(
+            "{} does not exist: it will be created; no backup is needed",
+            target.path.display()
+        )),
         Some(c) => {
             p.identity = Some(tag::require_identity(c, &target)?);
             p.tables = plan::table_rows(&db::row_counts(c)?);
             p.total_rows = p.tables.iter().map(|t| t.rows).sum();
             p.other_objects = other_objects(c)?;
-            p.backup = Some(BackupStep::new(&target, Reason::PreReset, true, "every reset of an existing database is preceded by a verified backup"));
+            p.backup = Some(BackupStep::new(
+                &target,
+                Reason::PreReset,
+                true,
+                "every reset of an existing database is preceded by a verified backup",
+            ));
             p.space = plan::preflight_space(&target, true)?;
             if let Err(e) = migrate::pending_or_refuse(c, &target.path, &target.name) {
-                p.notes.push(format!("{e} — reset discards this history and rebuilds it"));
+                p.notes
+                    .push(format!("{e} — reset discards this history and rebuilds it"));
             }
         }
     }
@@ -126,7 +138,12 @@ pub fn plan(ws: &Workspace, env: &str, opts: &ResetOptions) -> Result<ResetPlan>
 /// Resets `env`. The order of work (each step in this file or the modules it calls):
 /// rules → header → env tag → lock → write transaction → quick_check → space → verified backup →
 /// drop all → migrations → tag → sample data → foreign_key_check → commit → integrity_check → audit.
-pub fn run(ws: &Workspace, env: &str, opts: &ResetOptions, obs: &dyn Observer) -> Result<ResetOutcome> {
+pub fn run(
+    ws: &Workspace,
+    env: &str,
+    opts: &ResetOptions,
+    obs: &dyn Observer,
+) -> Result<ResetOutcome> {
     let target = ws.env(env)?;
     let started = std::time::Instant::now();
     let rec = Recorder::new(ws.audit_path(), &target.name, &target.path, "reset");
@@ -135,7 +152,8 @@ pub fn run(ws: &Workspace, env: &str, opts: &ResetOptions, obs: &dyn Observer) -
     let result = (|| {
         let plan = plan(ws, env, opts)?;
         summary = plan.summary();
-        opts.confirmed.require(plan.confirmation, &target, "reset")?;
+        opts.confirmed
+            .require(plan.confirmation, &target, "reset")?;
         let out = execute(ws, &target, opts, plan, obs, started)?;
         backup_path = out.backup.as_ref().map(|b| b.path.clone());
         Ok(out)
@@ -164,22 +182,26 @@ fn execute(
         }
         Opened::Existing(s) => {
             let c = &s.conn;
-            c.pragma_update(None, "foreign_keys", false).map_err(Error::sql("foreign_keys off"))?;
+            c.pragma_update(None, "foreign_keys", false)
+                .map_err(Error::sql("foreign_keys off"))?;
             session::begin_immediate(c, &target.path, ws.busy_timeout_ms)?;
             let (backup, seeded) = plan::commit_or_rollback(c, &target.path, || {
                 session::require_healthy(c, target)?;
                 let counts = db::row_counts(c)?;
                 plan::preflight_space(target, true)?;
                 obs.stage("backing up");
-                let backup = plan::backup_now(ws, c, target, Reason::PreReset, None, &counts, None)
-                    .step("reset", env, "backup", UNCHANGED)?;
+                let backup =
+                    plan::backup_now(ws, target, Reason::PreReset, None, Some(&counts), None)
+                        .step("reset", env, "backup", UNCHANGED)?;
                 obs.stage("rebuilding");
                 drop_everything(c).step("reset", env, "drop", UNCHANGED)?;
                 crate::failpoint::hit("reset:after_drop").step("reset", env, "drop", UNCHANGED)?;
-                let seeded = rebuild(c, target, opts, obs).step("reset", env, "rebuild", UNCHANGED)?;
+                let seeded =
+                    rebuild(c, target, opts, obs).step("reset", env, "rebuild", UNCHANGED)?;
                 Ok((backup, seeded))
             })?;
-            c.pragma_update(None, "foreign_keys", true).map_err(Error::sql("foreign_keys on"))?;
+            c.pragma_update(None, "foreign_keys", true)
+                .map_err(Error::sql("foreign_keys on"))?;
             verify_after(c, target)?;
             (Some(backup), seeded, db::row_counts(c)?)
         }
@@ -194,7 +216,12 @@ fn execute(
 }
 
 /// Migrations, tag, optional sample data, then the foreign-key check — all in the open transaction.
-fn rebuild(c: &Connection, target: &EnvTarget, opts: &ResetOptions, obs: &dyn Observer) -> Result<Option<SeedCounts>> {
+fn rebuild(
+    c: &Connection,
+    target: &EnvTarget,
+    opts: &ResetOptions,
+    obs: &dyn Observer,
+) -> Result<Option<SeedCounts>> {
     migrate::apply_pending(c, &target.path, &target.name)?;
     tag::write_tag(c, &target.name, Some(opts.sample_data.is_some()), "reset")?;
     let seeded = match &opts.sample_data {
@@ -203,7 +230,10 @@ fn rebuild(c: &Connection, target: &EnvTarget, opts: &ResetOptions, obs: &dyn Ob
     };
     let fk = db::foreign_key_problems(c)?;
     if !fk.is_empty() {
-        return Err(Error::Refused(format!("foreign key check failed: {}", fk.join("; "))));
+        return Err(Error::Refused(format!(
+            "foreign key check failed: {}",
+            fk.join("; ")
+        )));
     }
     Ok(seeded)
 }
@@ -225,16 +255,30 @@ pub(crate) fn drop_everything(c: &Connection) -> Result<()> {
         rows
     };
     for (ty, name) in objects {
-        let sql = format!("DROP {} IF EXISTS {}", ty.to_uppercase(), db::quote_ident(&name));
-        c.execute_batch(&sql).map_err(Error::sql(format!("dropping {ty} {name}")))?;
+        let sql = format!(
+            "DROP {} IF EXISTS {}",
+            ty.to_uppercase(),
+            db::quote_ident(&name)
+        );
+        c.execute_batch(&sql)
+            .map_err(Error::sql(format!("dropping {ty} {name}")))?;
     }
     // SQLite's own bookkeeping: statistics go, the autoincrement counters are emptied.
-    for (t, sql) in [("sqlite_stat1", "DROP TABLE sqlite_stat1"), ("sqlite_stat4", "DROP TABLE sqlite_stat4"), ("sqlite_sequence", "DELETE FROM sqlite_sequence")] {
+    for (t, sql) in [
+        ("sqlite_stat1", "DROP TABLE sqlite_stat1"),
+        ("sqlite_stat4", "DROP TABLE sqlite_stat4"),
+        ("sqlite_sequence", "DELETE FROM sqlite_sequence"),
+    ] {
         let exists: i64 = c
-            .query_row("SELECT count(*) FROM sqlite_schema WHERE name = ?1", [t], |r| r.get(0))
+            .query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE name = ?1",
+                [t],
+                |r| r.get(0),
+            )
             .map_err(Error::sql("reading schema"))?;
         if exists > 0 {
-            c.execute_batch(sql).map_err(Error::sql(format!("clearing {t}")))?;
+            c.execute_batch(sql)
+                .map_err(Error::sql(format!("clearing {t}")))?;
         }
     }
     Ok(())
@@ -264,6 +308,9 @@ pub(crate) fn verify_after(c: &Connection, target: &EnvTarget) -> Result<()> {
     Err(Error::Corrupt {
         path: target.path.clone(),
         env: target.name.clone(),
-        detail: format!("after the change: {}", problems.into_iter().take(3).collect::<Vec<_>>().join("; ")),
+        detail: format!(
+            "after the change: {}",
+            problems.into_iter().take(3).collect::<Vec<_>>().join("; ")
+        ),
     })
 }

@@ -38,18 +38,30 @@ pub fn plan(ws: &Workspace, env: &str) -> Result<RetagPlan> {
     let conn = db::open(&target.path, Access::ReadOnly, ws.busy_timeout())?;
     let app = tag::application_id(&conn)?;
     if app != 0 && app != APPLICATION_ID {
-        return Err(Error::ForeignApplication { path: target.path.clone(), found: app });
+        return Err(Error::ForeignApplication {
+            path: target.path.clone(),
+            found: app,
+        });
     }
     let current = tag::identity(&conn)?;
     // Taking a file away from a protected env, or giving it to one, needs the typed confirmation.
     let from_protected = matches!(&current, Identity::Tagged(t) if ws.env(&t.env).map(|e| e.protected).unwrap_or(true));
-    let confirmation = if target.protected || from_protected { Confirmation::TypeEnvName } else { Confirmation::YesNo };
+    let confirmation = if target.protected || from_protected {
+        Confirmation::TypeEnvName
+    } else {
+        Confirmation::YesNo
+    };
     Ok(RetagPlan {
         verb: "env set",
         env: target.name.clone(),
         path: target.path.clone(),
         current,
-        backup: BackupStep::new(&target, Reason::PreRetag, true, "retagging is preceded by a verified backup"),
+        backup: BackupStep::new(
+            &target,
+            Reason::PreRetag,
+            true,
+            "retagging is preceded by a verified backup",
+        ),
         confirmation,
     })
 }
@@ -68,7 +80,7 @@ pub fn run(ws: &Workspace, env: &str, confirmed: &Confirmed) -> Result<RetagOutc
             session::require_healthy(&c, &target)?;
             let counts = db::row_counts(&c)?;
             plan::preflight_space(&target, true)?;
-            let b = plan::backup_now(ws, &c, &target, Reason::PreRetag, None, &counts, None)
+            let b = plan::backup_now(ws, &target, Reason::PreRetag, None, Some(&counts), None)
                 .step("env set", env, "backup", "The tag is unchanged.")?;
             tag::write_tag(&c, env, None, "retag")?;
             Ok(b)

@@ -8,15 +8,17 @@ use crate::config::Workspace;
 use crate::db::{self, Access, FileState};
 use crate::env::EnvTarget;
 use crate::error::{Error, Result};
+use crate::fsutil;
 use crate::lock::{self, EnvLock};
 use crate::tag;
-use crate::fsutil;
 
 /// A read-only look at an env's file, for plans and status. Takes no lock, writes nothing.
 pub(crate) fn inspect(ws: &Workspace, target: &EnvTarget) -> Result<Option<Connection>> {
     match db::check_header(&target.path)? {
         FileState::Missing => Ok(None),
-        FileState::Database => db::open(&target.path, Access::ReadOnly, ws.busy_timeout()).map(Some),
+        FileState::Database => {
+            db::open(&target.path, Access::ReadOnly, ws.busy_timeout()).map(Some)
+        }
     }
 }
 
@@ -34,6 +36,9 @@ pub(crate) fn open_for_change(ws: &Workspace, target: &EnvTarget, verb: &str) ->
         let ro = db::open(&target.path, Access::ReadOnly, ws.busy_timeout())?;
         tag::require_identity(&ro, target)?;
         drop(ro);
+    }
+    if target.path.parent() == Some(ws.data_dir.as_path()) {
+        ws.ensure_data_dir()?;
     }
     preflight_writable(target)?;
     let lock = lock::acquire(&target.path, ws.busy_timeout(), verb)?;
@@ -62,9 +67,15 @@ fn preflight_writable(target: &EnvTarget) -> Result<()> {
             dir.display()
         )));
     }
-    for (p, what) in [(dir, "its directory is not writable"), (target.path.as_path(), "the file is not writable")] {
+    for (p, what) in [
+        (dir, "its directory is not writable"),
+        (target.path.as_path(), "the file is not writable"),
+    ] {
         if p.exists() && !writable(p) {
-            return Err(Error::ReadOnly { path: target.path.clone(), what: what.into() });
+            return Err(Error::ReadOnly {
+                path: target.path.clone(),
+                what: what.into(),
+            });
         }
     }
     Ok(())
@@ -72,7 +83,9 @@ fn preflight_writable(target: &EnvTarget) -> Result<()> {
 
 fn writable(p: &Path) -> bool {
     use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = std::ffi::CString::new(p.as_os_str().as_bytes()) else { return false };
+    let Ok(c) = std::ffi::CString::new(p.as_os_str().as_bytes()) else {
+        return false;
+    };
     // SAFETY: access(2) on a NUL-terminated path we own.
     unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
 }
@@ -88,25 +101,47 @@ fn clean_leftovers(ws: &Workspace, target: &EnvTarget) {
 
 /// `BEGIN IMMEDIATE`, mapping "busy" to our typed error.
 pub(crate) fn begin_immediate(conn: &Connection, path: &Path, timeout_ms: u64) -> Result<()> {
-    conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| match e.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
-            Error::DbLocked { path: path.to_path_buf(), waited_ms: timeout_ms }
-        }
-        _ => db::classify(path, e, "starting a write transaction".into()),
-    })
+    conn.execute_batch("BEGIN IMMEDIATE")
+        .map_err(|e| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                Error::DbLocked {
+                    path: path.to_path_buf(),
+                    waited_ms: timeout_ms,
+                }
+            }
+            _ => db::classify(path, e, "starting a write transaction".into()),
+        })
 }
 
 /// Refuses a corrupt database, pointing to restore.
 pub(crate) fn require_healthy(conn: &Connection, target: &EnvTarget) -> Result<()> {
     let problems = db::check(conn, "quick_check").map_err(|e| match e {
-        Error::Sqlite { source, .. } if matches!(source.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)) => {
-            Error::Corrupt { path: target.path.clone(), env: target.name.clone(), detail: source.to_string() }
+        Error::Sqlite { source, .. }
+            if matches!(
+                source.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+            ) =>
+        {
+            Error::Corrupt {
+                path: target.path.clone(),
+                env: target.name.clone(),
+                detail: source.to_string(),
+            }
         }
         e => e,
     })?;
     if !problems.is_empty() {
-        let detail = problems.iter().take(3).cloned().collect::<Vec<_>>().join("; ");
-        return Err(Error::Corrupt { path: target.path.clone(), env: target.name.clone(), detail });
+        let detail = problems
+            .iter()
+            .take(3)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Err(Error::Corrupt {
+            path: target.path.clone(),
+            env: target.name.clone(),
+            detail,
+        });
     }
     Ok(())
 }
@@ -125,12 +160,16 @@ pub(crate) fn create_new_db<T>(
     let result = (|| {
         drop(fsutil::create_new(&tmp)?);
         let conn = db::open(&tmp, Access::ReadWrite, ws.busy_timeout())?;
-        conn.execute_batch("BEGIN IMMEDIATE").map_err(Error::sql("starting a write transaction"))?;
+        conn.execute_batch("BEGIN IMMEDIATE")
+            .map_err(Error::sql("starting a write transaction"))?;
         let out = build(&conn)?;
-        conn.execute_batch("COMMIT").map_err(|e| db::classify(&tmp, e, "committing".into()))?;
-        conn.close().map_err(|(_, e)| db::classify(&tmp, e, "closing".into()))?;
+        conn.execute_batch("COMMIT")
+            .map_err(|e| db::classify(&tmp, e, "committing".into()))?;
+        conn.close()
+            .map_err(|(_, e)| db::classify(&tmp, e, "closing".into()))?;
         fsutil::fsync_file(&tmp)?;
-        fsutil::rename_noreplace(&tmp, &target.path).map_err(Error::io("placing new database", &target.path))?;
+        fsutil::rename_noreplace(&tmp, &target.path)
+            .map_err(Error::io("placing new database", &target.path))?;
         fsutil::fsync_dir(target.path.parent().unwrap_or(Path::new(".")))?;
         Ok(out)
     })();

@@ -71,7 +71,9 @@ fn one(ws: &Workspace, t: &EnvTarget) -> EnvStatus {
 }
 
 fn fill(ws: &Workspace, t: &EnvTarget, s: &mut EnvStatus) -> Result<()> {
-    let Some(c) = session::inspect(ws, t)? else { return Ok(()) };
+    let Some(c) = session::inspect(ws, t)? else {
+        return Ok(());
+    };
     let id = tag::identity(&c)?;
     if let Identity::Tagged(tag) = &id {
         s.sample_data = Some(tag.sample_data);
@@ -82,7 +84,9 @@ fn fill(ws: &Workspace, t: &EnvTarget, s: &mut EnvStatus) -> Result<()> {
     for m in migrate::list(Some(&c))? {
         match m.state {
             MigrationState::Pending => s.pending_migrations.push(m.version),
-            MigrationState::Divergent | MigrationState::Missing => s.divergent_migrations.push(m.version),
+            MigrationState::Divergent | MigrationState::Missing => {
+                s.divergent_migrations.push(m.version)
+            }
             MigrationState::Applied => s.schema_version = Some(m.version),
         }
     }

@@ -75,7 +75,8 @@ pub fn read_tag(conn: &Connection) -> Result<Option<Tag>> {
 }
 
 pub fn application_id(conn: &Connection) -> Result<i32> {
-    conn.query_row("PRAGMA application_id", [], |r| r.get(0)).map_err(Error::sql("reading application_id"))
+    conn.query_row("PRAGMA application_id", [], |r| r.get(0))
+        .map_err(Error::sql("reading application_id"))
 }
 
 pub fn identity(conn: &Connection) -> Result<Identity> {
@@ -92,7 +93,10 @@ pub fn identity(conn: &Connection) -> Result<Identity> {
 pub fn require_identity(conn: &Connection, target: &EnvTarget) -> Result<Identity> {
     let app = application_id(conn)?;
     if app != 0 && app != APPLICATION_ID {
-        return Err(Error::ForeignApplication { path: target.path.clone(), found: app });
+        return Err(Error::ForeignApplication {
+            path: target.path.clone(),
+            found: app,
+        });
     }
     let id = identity(conn)?;
     match &id {
@@ -101,18 +105,26 @@ pub fn require_identity(conn: &Connection, target: &EnvTarget) -> Result<Identit
             tagged: t.env.clone(),
             requested: target.name.clone(),
         }),
-        Identity::Untagged => {
-            Err(Error::Untagged { path: target.path.clone(), requested: target.name.clone() })
-        }
+        Identity::Untagged => Err(Error::Untagged {
+            path: target.path.clone(),
+            requested: target.name.clone(),
+        }),
         _ => Ok(id),
     }
 }
 
 /// Writes the tag (inside the caller's transaction). Keeps `created_at` of an existing tag.
-pub fn write_tag(conn: &Connection, env: &str, sample_data: Option<bool>, action: &str) -> Result<()> {
+pub fn write_tag(
+    conn: &Connection,
+    env: &str,
+    sample_data: Option<bool>,
+    action: &str,
+) -> Result<()> {
     let now = crate::now_rfc3339();
-    conn.execute_batch(CREATE_META).map_err(Error::sql("creating the env tag table"))?;
-    conn.pragma_update(None, "application_id", APPLICATION_ID).map_err(Error::sql("setting application_id"))?;
+    conn.execute_batch(CREATE_META)
+        .map_err(Error::sql("creating the env tag table"))?;
+    conn.pragma_update(None, "application_id", APPLICATION_ID)
+        .map_err(Error::sql("setting application_id"))?;
     conn.execute(
         "INSERT INTO pipeline_db_meta (id, env, created_at, tool_version, sample_data, last_action, last_action_at)
          VALUES (1, ?1, ?2, ?3, coalesce(?4, 0), ?5, ?2)

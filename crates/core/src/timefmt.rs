@@ -41,15 +41,24 @@ pub fn format(epoch: i64) -> String {
 /// Parses `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SSZ` (UTC).
 pub fn parse(s: &str) -> Option<i64> {
     let b = s.as_bytes();
-    let num = |r: std::ops::Range<usize>| -> Option<i64> { std::str::from_utf8(b.get(r)?).ok()?.parse().ok() };
-    if !(b.len() == 10 || (b.len() == 20 && b[10] == b'T' && b[19] == b'Z')) || b[4] != b'-' || b[7] != b'-' {
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        std::str::from_utf8(b.get(r)?).ok()?.parse().ok()
+    };
+    if !(b.len() == 10 || (b.len() == 20 && b[10] == b'T' && b[19] == b'Z'))
+        || b[4] != b'-'
+        || b[7] != b'-'
+    {
         return None;
     }
     let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
         return None;
     }
-    let (hh, mm, ss) = if b.len() == 20 { (num(11..13)?, num(14..16)?, num(17..19)?) } else { (0, 0, 0) };
+    let (hh, mm, ss) = if b.len() == 20 {
+        (num(11..13)?, num(14..16)?, num(17..19)?)
+    } else {
+        (0, 0, 0)
+    };
     if hh > 23 || mm > 59 || ss > 59 {
         return None;
     }

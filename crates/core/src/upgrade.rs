@@ -34,7 +34,11 @@ impl MigratePlan {
             0 => "nothing to apply".into(),
             n => format!(
                 "apply {n} migrations ({})",
-                self.pending.iter().map(|m| format!("V{}", m.version)).collect::<Vec<_>>().join(", ")
+                self.pending
+                    .iter()
+                    .map(|m| format!("V{}", m.version))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         }
     }
@@ -66,17 +70,27 @@ pub fn plan(ws: &Workspace, env: &str) -> Result<MigratePlan> {
         notes: vec![],
     };
     match conn {
-        None => p.notes.push(format!("{} does not exist: it will be created and tagged `{}`", target.path.display(), target.name)),
+        None => p.notes.push(format!(
+            "{} does not exist: it will be created and tagged `{}`",
+            target.path.display(),
+            target.name
+        )),
         Some(c) => {
             p.identity = Some(tag::require_identity(&c, &target)?);
             p.current_version = migrate::schema_version(&c)?;
             p.pending = migrate::pending_or_refuse(&c, &target.path, &target.name)?;
             p.total_rows = db::row_counts(&c)?.values().sum();
             if !p.pending.is_empty() && p.total_rows > 0 {
-                p.backup = Some(BackupStep::new(&target, Reason::PreMigrate, true, "the database holds data and migrations are pending"));
+                p.backup = Some(BackupStep::new(
+                    &target,
+                    Reason::PreMigrate,
+                    true,
+                    "the database holds data and migrations are pending",
+                ));
                 p.space = plan::preflight_space(&target, true)?;
             } else if !p.pending.is_empty() {
-                p.notes.push("the database holds no rows: no backup is needed".into());
+                p.notes
+                    .push("the database holds no rows: no backup is needed".into());
             }
         }
     }
@@ -99,7 +113,11 @@ pub fn run(ws: &Workspace, env: &str) -> Result<MigrateOutcome> {
     result
 }
 
-fn execute(ws: &Workspace, target: &crate::env::EnvTarget, plan: MigratePlan) -> Result<MigrateOutcome> {
+fn execute(
+    ws: &Workspace,
+    target: &crate::env::EnvTarget,
+    plan: MigratePlan,
+) -> Result<MigrateOutcome> {
     let env = target.name.as_str();
     const UNCHANGED: &str = "The database is unchanged.";
     match session::open_for_change(ws, target, "migrate")? {
@@ -110,11 +128,17 @@ fn execute(ws: &Workspace, target: &crate::env::EnvTarget, plan: MigratePlan) ->
                 Ok(applied)
             })
             .step("migrate", env, "create", "Nothing was created.")?;
-            Ok(MigrateOutcome { plan, applied, backup: None, schema_version: Some(migrate::latest_version()) })
+            Ok(MigrateOutcome {
+                plan,
+                applied,
+                backup: None,
+                schema_version: Some(migrate::latest_version()),
+            })
         }
         Opened::Existing(s) => {
             let c = &s.conn;
-            c.pragma_update(None, "foreign_keys", false).map_err(Error::sql("foreign_keys off"))?;
+            c.pragma_update(None, "foreign_keys", false)
+                .map_err(Error::sql("foreign_keys off"))?;
             session::begin_immediate(c, &target.path, ws.busy_timeout_ms)?;
             let (applied, backup) = plan::commit_or_rollback(c, &target.path, || {
                 session::require_healthy(c, target)?;
@@ -125,24 +149,38 @@ fn execute(ws: &Workspace, target: &crate::env::EnvTarget, plan: MigratePlan) ->
                 let counts = db::row_counts(c)?;
                 let backup = if counts.values().sum::<u64>() > 0 {
                     plan::preflight_space(target, true)?;
-                    Some(plan::backup_now(ws, c, target, Reason::PreMigrate, None, &counts, None).step("migrate", env, "backup", UNCHANGED)?)
+                    Some(
+                        plan::backup_now(ws, target, Reason::PreMigrate, None, Some(&counts), None)
+                            .step("migrate", env, "backup", UNCHANGED)?,
+                    )
                 } else {
                     None
                 };
-                let applied = migrate::apply_pending(c, &target.path, env).step("migrate", env, "apply", UNCHANGED)?;
+                let applied = migrate::apply_pending(c, &target.path, env)
+                    .step("migrate", env, "apply", UNCHANGED)?;
                 tag::write_tag(c, env, None, "migrate")?;
                 let fk = db::foreign_key_problems(c)?;
                 if !fk.is_empty() {
-                    return Err(Error::Refused(format!("foreign key check failed after migrating: {}", fk.join("; "))));
+                    return Err(Error::Refused(format!(
+                        "foreign key check failed after migrating: {}",
+                        fk.join("; ")
+                    )));
                 }
-                crate::failpoint::hit("migrate:before_commit").step("migrate", env, "commit", UNCHANGED)?;
+                crate::failpoint::hit("migrate:before_commit")
+                    .step("migrate", env, "commit", UNCHANGED)?;
                 Ok((applied, backup))
             })?;
-            c.pragma_update(None, "foreign_keys", true).map_err(Error::sql("foreign_keys on"))?;
+            c.pragma_update(None, "foreign_keys", true)
+                .map_err(Error::sql("foreign_keys on"))?;
             if !applied.is_empty() {
                 crate::reset::verify_after(c, target)?;
             }
-            Ok(MigrateOutcome { plan, applied, backup, schema_version: migrate::schema_version(c)? })
+            Ok(MigrateOutcome {
+                plan,
+                applied,
+                backup,
+                schema_version: migrate::schema_version(c)?,
+            })
         }
     }
 }

@@ -2,8 +2,8 @@
 //! by natural keys, streamed through one prepared statement in bounded memory.
 
 mod catalog;
-mod verb;
 pub(crate) mod rng;
+mod verb;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -32,7 +32,13 @@ pub struct SeedOptions {
 
 impl Default for SeedOptions {
     fn default() -> Self {
-        SeedOptions { users: 6, pipelines: 20, jobs: 500, rng_seed: 42, as_of: None }
+        SeedOptions {
+            users: 6,
+            pipelines: 20,
+            jobs: 500,
+            rng_seed: 42,
+            as_of: None,
+        }
     }
 }
 
@@ -44,7 +50,7 @@ const SPREAD_DAYS: i64 = 90;
 impl SeedOptions {
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::InvalidInput(m));
-        if self.users == 0 && self.jobs > 0 || self.pipelines == 0 && self.jobs > 0 {
+        if self.jobs > 0 && (self.users == 0 || self.pipelines == 0) {
             return bad("jobs need at least one user and one pipeline".into());
         }
         if self.users > MAX_USERS || self.pipelines > MAX_PIPELINES || self.jobs > MAX_JOBS {
@@ -59,7 +65,9 @@ impl SeedOptions {
         match &self.as_of {
             None => Ok(timefmt::now_epoch() / 3600 * 3600),
             Some(s) => timefmt::parse(s).ok_or_else(|| {
-                Error::InvalidInput(format!("invalid --as-of {s:?}: use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ"))
+                Error::InvalidInput(format!(
+                    "invalid --as-of {s:?}: use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ"
+                ))
             }),
         }
     }
@@ -76,7 +84,11 @@ pub struct SeedCounts {
 }
 
 /// Inserts the sample data inside the caller's transaction.
-pub(crate) fn insert(conn: &Connection, opts: &SeedOptions, obs: &dyn Observer) -> Result<SeedCounts> {
+pub(crate) fn insert(
+    conn: &Connection,
+    opts: &SeedOptions,
+    obs: &dyn Observer,
+) -> Result<SeedCounts> {
     opts.validate()?;
     let as_of = opts.as_of_epoch()?;
     let mut counts = SeedCounts::default();
@@ -90,8 +102,13 @@ pub(crate) fn insert(conn: &Connection, opts: &SeedOptions, obs: &dyn Observer) 
 /// seed so that the same seed gives the same database.
 fn hash_password(password: &str, seed: u64) -> Result<String> {
     use argon2::password_hash::{PasswordHasher, SaltString};
-    let salt_bytes = [rng::mix(seed, password).to_le_bytes(), rng::mix(seed ^ 1, password).to_le_bytes()].concat();
-    let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| Error::InvalidInput(e.to_string()))?;
+    let salt_bytes = [
+        rng::mix(seed, password).to_le_bytes(),
+        rng::mix(seed ^ 1, password).to_le_bytes(),
+    ]
+    .concat();
+    let salt =
+        SaltString::encode_b64(&salt_bytes).map_err(|e| Error::InvalidInput(e.to_string()))?;
     argon2::Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
@@ -101,11 +118,20 @@ fn hash_password(password: &str, seed: u64) -> Result<String> {
 /// Verifies a password against a stored PHC string (used by tests and the docs' demo logins).
 pub fn verify_password(password: &str, phc: &str) -> bool {
     use argon2::password_hash::{PasswordHash, PasswordVerifier};
-    PasswordHash::new(phc).is_ok_and(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    PasswordHash::new(phc).is_ok_and(|h| {
+        argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
 }
 
 /// Returns the ids of the seeded users that run jobs (admins and analysts), by role.
-fn insert_users(conn: &Connection, opts: &SeedOptions, as_of: i64, counts: &mut SeedCounts) -> Result<Vec<i64>> {
+fn insert_users(
+    conn: &Connection,
+    opts: &SeedOptions,
+    as_of: i64,
+    counts: &mut SeedCounts,
+) -> Result<Vec<i64>> {
     let mut rng = Rng::new(rng::mix(opts.rng_seed, "users"));
     let mut hashes: HashMap<&str, String> = HashMap::new();
     let mut stmt = conn
@@ -119,8 +145,17 @@ fn insert_users(conn: &Connection, opts: &SeedOptions, as_of: i64, counts: &mut 
         let (username, role, password) = match catalog::DEMO_USERS.get(i) {
             Some(&(u, r, p)) => (u.to_string(), r, p),
             None => {
-                let role = match rng.below(10) { 0 => "admin", 1 | 2 => "viewer", _ => "analyst" };
-                let name = format!("{}.{}{}", rng.pick(catalog::FIRST), rng.pick(catalog::LAST), i);
+                let role = match rng.below(10) {
+                    0 => "admin",
+                    1 | 2 => "viewer",
+                    _ => "analyst",
+                };
+                let name = format!(
+                    "{}.{}{}",
+                    rng.pick(catalog::FIRST),
+                    rng.pick(catalog::LAST),
+                    i
+                );
                 (name, role, catalog::role_password(role))
             }
         };
@@ -150,7 +185,12 @@ fn insert_users(conn: &Connection, opts: &SeedOptions, as_of: i64, counts: &mut 
     ids_by_key(conn, "SELECT id FROM users WHERE username = ?1", &names)
 }
 
-fn insert_pipelines(conn: &Connection, opts: &SeedOptions, as_of: i64, counts: &mut SeedCounts) -> Result<Vec<PipelineRef>> {
+fn insert_pipelines(
+    conn: &Connection,
+    opts: &SeedOptions,
+    as_of: i64,
+    counts: &mut SeedCounts,
+) -> Result<Vec<PipelineRef>> {
     let mut rng = Rng::new(rng::mix(opts.rng_seed, "pipelines"));
     let mut stmt = conn
         .prepare(
@@ -187,7 +227,13 @@ fn insert_pipelines(conn: &Connection, opts: &SeedOptions, as_of: i64, counts: &
             .map_err(Error::sql("inserting pipelines"))?;
         counts.pipelines_inserted += n as u64;
         counts.skipped_existing += 1 - n as u64;
-        refs.push(PipelineRef { id: 0, short, upper: short.to_uppercase().replace('-', "_"), minutes, extra });
+        refs.push(PipelineRef {
+            id: 0,
+            short,
+            upper: short.to_uppercase().replace('-', "_"),
+            minutes,
+            extra,
+        });
         let id = ids_by_key(conn, "SELECT id FROM pipelines WHERE name = ?1", &[name])?;
         refs.last_mut().expect("just pushed").id = id[0];
     }
@@ -203,9 +249,14 @@ struct PipelineRef {
 }
 
 fn ids_by_key(conn: &Connection, sql: &str, keys: &[String]) -> Result<Vec<i64>> {
-    let mut stmt = conn.prepare_cached(sql).map_err(Error::sql("looking up ids"))?;
+    let mut stmt = conn
+        .prepare_cached(sql)
+        .map_err(Error::sql("looking up ids"))?;
     keys.iter()
-        .map(|k| stmt.query_row([k], |r| r.get(0)).map_err(Error::sql(format!("looking up {k}"))))
+        .map(|k| {
+            stmt.query_row([k], |r| r.get(0))
+                .map_err(Error::sql(format!("looking up {k}")))
+        })
         .collect()
 }
 
@@ -249,9 +300,11 @@ fn insert_jobs(
         // Creation times increase with i (ids follow time, as on the platform), with jitter.
         let slot = span as f64 / opts.jobs as f64;
         let created = start + (i as f64 * slot) as i64 + rng.below(slot.max(1.0) as u64) as i64;
-        let user = users[(rng.below(users.len() as u64 * 4) as usize).min(rng.below(users.len() as u64) as usize)];
+        let user = users[(rng.below(users.len() as u64 * 4) as usize)
+            .min(rng.below(users.len() as u64) as usize)];
         // Popular pipelines run more often: the smaller of two draws.
-        let p = &pipelines[(rng.below(pipelines.len() as u64) as usize).min(rng.below(pipelines.len() as u64) as usize)];
+        let p = &pipelines[(rng.below(pipelines.len() as u64) as usize)
+            .min(rng.below(pipelines.len() as u64) as usize)];
         let job = plan_job(&mut rng, created, as_of, p.minutes);
         fill_row(&mut row, &mut rng, session_prefix, i, p, &job);
         let [c, s, d] = &mut row.ts;
@@ -276,7 +329,11 @@ fn insert_jobs(
         counts.jobs_inserted += n as u64;
         counts.skipped_existing += 1 - n as u64;
         if (i + 1) % step == 0 || i + 1 == opts.jobs {
-            obs.progress(&Progress { stage: "seeding jobs", done: i + 1, total: opts.jobs });
+            obs.progress(&Progress {
+                stage: "seeding jobs",
+                done: i + 1,
+                total: opts.jobs,
+            });
             if obs.cancelled() {
                 return Err(Error::Cancelled);
             }
@@ -298,25 +355,61 @@ fn plan_job(rng: &mut Rng, created: i64, as_of: i64, minutes: u32) -> JobTimes {
     let run = (minutes as i64 * 60) * rng.range(50, 180) / 100;
     let roll = rng.below(1000);
     let status = if age_h < 48 {
-        match roll { 0..=199 => "pending", 200..=549 => "running", 550..=899 => "completed", _ => "failed" }
+        match roll {
+            0..=199 => "pending",
+            200..=549 => "running",
+            550..=899 => "completed",
+            _ => "failed",
+        }
     } else {
-        match roll { 0..=839 => "completed", _ => "failed" }
+        match roll {
+            0..=839 => "completed",
+            _ => "failed",
+        }
     };
     let started = created + queue;
     match status {
-        "pending" => JobTimes { status, started: None, completed: None },
-        "running" if started <= as_of => JobTimes { status, started: Some(started), completed: None },
-        "running" => JobTimes { status: "pending", started: None, completed: None },
+        "pending" => JobTimes {
+            status,
+            started: None,
+            completed: None,
+        },
+        "running" if started <= as_of => JobTimes {
+            status,
+            started: Some(started),
+            completed: None,
+        },
+        "running" => JobTimes {
+            status: "pending",
+            started: None,
+            completed: None,
+        },
         "failed" if rng.chance(150) => {
             // Failed before it started (bad samplesheet, image pull): no start, no output.
-            JobTimes { status, started: None, completed: Some(created + queue) }
+            JobTimes {
+                status,
+                started: None,
+                completed: Some(created + queue),
+            }
         }
         _ => {
-            let end = if status == "failed" { started + run * rng.range(5, 90) / 100 } else { started + run };
-            if end > as_of {
-                JobTimes { status: "running", started: Some(started.min(as_of)), completed: None }
+            let end = if status == "failed" {
+                started + run * rng.range(5, 90) / 100
             } else {
-                JobTimes { status, started: Some(started), completed: Some(end) }
+                started + run
+            };
+            if end > as_of {
+                JobTimes {
+                    status: "running",
+                    started: Some(started.min(as_of)),
+                    completed: None,
+                }
+            } else {
+                JobTimes {
+                    status,
+                    started: Some(started),
+                    completed: Some(end),
+                }
             }
         }
     }
@@ -336,11 +429,20 @@ fn fill_row(row: &mut JobRow, rng: &mut Rng, prefix: u64, i: u64, p: &PipelineRe
         i & 0xffff_ffff_ffff
     );
     row.run_name.clear();
-    let _ = write!(row.run_name, "{}_{}", rng.pick(catalog::ADJECTIVES), rng.pick(catalog::SCIENTISTS));
+    let _ = write!(
+        row.run_name,
+        "{}_{}",
+        rng.pick(catalog::ADJECTIVES),
+        rng.pick(catalog::SCIENTISTS)
+    );
     let project = rng.pick(catalog::PROJECTS);
     let batch = rng.range(1, 60);
     row.output_dir.clear();
-    let _ = write!(row.output_dir, "/data/results/{project}/{}/{}", p.short, row.run_name);
+    let _ = write!(
+        row.output_dir,
+        "/data/results/{project}/{}/{}",
+        p.short, row.run_name
+    );
     row.params.clear();
     let _ = write!(
         row.params,
@@ -355,7 +457,8 @@ fn fill_row(row: &mut JobRow, rng: &mut Rng, prefix: u64, i: u64, p: &PipelineRe
         row.error.clear();
         let template = rng.pick(catalog::ERRORS);
         let sample = format!("SAMPLE_{}", rng.range(1, 96));
-        row.error.push_str(&template.replace("{P}", &p.upper).replace("{S}", &sample));
+        row.error
+            .push_str(&template.replace("{P}", &p.upper).replace("{S}", &sample));
     }
 }
 
@@ -369,7 +472,11 @@ mod tests {
         assert!(h.starts_with("$argon2id$"));
         assert!(verify_password("admin-demo-pass", &h));
         assert!(!verify_password("wrong", &h));
-        assert_eq!(h, hash_password("admin-demo-pass", 42).unwrap(), "deterministic per seed");
+        assert_eq!(
+            h,
+            hash_password("admin-demo-pass", 42).unwrap(),
+            "deterministic per seed"
+        );
     }
 
     #[test]

@@ -14,7 +14,12 @@ fn splitmix(x: &mut u64) -> u64 {
 impl Rng {
     pub fn new(seed: u64) -> Rng {
         let mut s = seed;
-        Rng([splitmix(&mut s), splitmix(&mut s), splitmix(&mut s), splitmix(&mut s)])
+        Rng([
+            splitmix(&mut s),
+            splitmix(&mut s),
+            splitmix(&mut s),
+            splitmix(&mut s),
+        ])
     }
 
     pub fn next_u64(&mut self) -> u64 {

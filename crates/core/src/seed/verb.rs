@@ -38,11 +38,17 @@ pub struct SeedOutcome {
 pub fn plan(ws: &Workspace, env: &str, opts: &SeedOptions) -> Result<SeedPlan> {
     let target = ws.env(env)?;
     if target.protected {
-        return Err(Error::Refused(format!("{env} is protected: sample data is never written to it")));
+        return Err(Error::Refused(format!(
+            "{env} is protected: sample data is never written to it"
+        )));
     }
     opts.validate()?;
     let conn = session::inspect(ws, &target)?;
-    let demo = super::DEMO_USERS.iter().take(opts.users as usize).map(|(u, _, p)| (u.to_string(), p.to_string())).collect();
+    let demo = super::DEMO_USERS
+        .iter()
+        .take(opts.users as usize)
+        .map(|(u, _, p)| (u.to_string(), p.to_string()))
+        .collect();
     let mut p = SeedPlan {
         verb: "seed",
         env: target.name.clone(),
@@ -55,7 +61,10 @@ pub fn plan(ws: &Workspace, env: &str, opts: &SeedOptions) -> Result<SeedPlan> {
         notes: vec![],
     };
     match conn {
-        None => p.notes.push(format!("{} does not exist: it will be created, migrated and tagged", target.path.display())),
+        None => p.notes.push(format!(
+            "{} does not exist: it will be created, migrated and tagged",
+            target.path.display()
+        )),
         Some(c) => {
             tag::require_identity(&c, &target)?;
             let pending = migrate::pending_or_refuse(&c, &target.path, env)?;
@@ -67,7 +76,12 @@ pub fn plan(ws: &Workspace, env: &str, opts: &SeedOptions) -> Result<SeedPlan> {
             }
             p.tables = plan::table_rows(&db::row_counts(&c)?);
             if p.tables.iter().any(|t| t.rows > 0) {
-                p.backup = Some(BackupStep::new(&target, Reason::PreSeed, true, "the database holds data"));
+                p.backup = Some(BackupStep::new(
+                    &target,
+                    Reason::PreSeed,
+                    true,
+                    "the database holds data",
+                ));
             }
             p.notes.push("rows whose natural key exists (username, pipeline name, job session id) are skipped".into());
         }
@@ -75,7 +89,12 @@ pub fn plan(ws: &Workspace, env: &str, opts: &SeedOptions) -> Result<SeedPlan> {
     Ok(p)
 }
 
-pub fn run(ws: &Workspace, env: &str, opts: &SeedOptions, obs: &dyn Observer) -> Result<SeedOutcome> {
+pub fn run(
+    ws: &Workspace,
+    env: &str,
+    opts: &SeedOptions,
+    obs: &dyn Observer,
+) -> Result<SeedOutcome> {
     let target = ws.env(env)?;
     let rec = Recorder::new(ws.audit_path(), &target.name, &target.path, "seed");
     let started = std::time::Instant::now();
@@ -101,30 +120,66 @@ pub fn run(ws: &Workspace, env: &str, opts: &SeedOptions, obs: &dyn Observer) ->
                     let counts = db::row_counts(c)?;
                     let backup = if counts.values().any(|n| *n > 0) {
                         plan::preflight_space(&target, true)?;
-                        Some(plan::backup_now(ws, c, &target, Reason::PreSeed, None, &counts, None).step("seed", env, "backup", "The database is unchanged.")?)
+                        Some(
+                            plan::backup_now(
+                                ws,
+                                &target,
+                                Reason::PreSeed,
+                                None,
+                                Some(&counts),
+                                None,
+                            )
+                            .step(
+                                "seed",
+                                env,
+                                "backup",
+                                "The database is unchanged.",
+                            )?,
+                        )
                     } else {
                         None
                     };
                     fast_pragmas(c)?;
-                    let n = super::insert(c, opts, obs).step("seed", env, "insert", "The database is unchanged.")?;
+                    let n = super::insert(c, opts, obs).step(
+                        "seed",
+                        env,
+                        "insert",
+                        "The database is unchanged.",
+                    )?;
                     tag::write_tag(c, env, Some(true), "seed")?;
                     let fk = db::foreign_key_problems(c)?;
                     if !fk.is_empty() {
-                        return Err(Error::Refused(format!("foreign key check failed: {}", fk.join("; "))));
+                        return Err(Error::Refused(format!(
+                            "foreign key check failed: {}",
+                            fk.join("; ")
+                        )));
                     }
                     Ok((n, backup))
                 })?
             }
         };
         backup_path = backup.as_ref().map(|b: &BackupRecord| b.path.clone());
-        Ok(SeedOutcome { plan, counts, backup, duration_ms: started.elapsed().as_millis() as u64 })
+        Ok(SeedOutcome {
+            plan,
+            counts,
+            backup,
+            duration_ms: started.elapsed().as_millis() as u64,
+        })
     })();
-    rec.finish(&format!("seed {} users / {} pipelines / {} jobs", opts.users, opts.pipelines, opts.jobs), backup_path.as_deref(), &result)?;
+    rec.finish(
+        &format!(
+            "seed {} users / {} pipelines / {} jobs",
+            opts.users, opts.pipelines, opts.jobs
+        ),
+        backup_path.as_deref(),
+        &result,
+    )?;
     result
 }
 
 /// A larger page cache for the bulk insert (bounded: the seed must stay under 64 MB RSS).
 /// Durability is unchanged: the one commit at the end is synced as always.
 fn fast_pragmas(c: &rusqlite::Connection) -> Result<()> {
-    c.pragma_update(None, "cache_size", -16_384).map_err(Error::sql("cache_size"))
+    c.pragma_update(None, "cache_size", -16_384)
+        .map_err(Error::sql("cache_size"))
 }

@@ -1,0 +1,213 @@
+//! The command-line interface: clap types only. Each `///` is the help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Reset, migrate, seed, back up and inspect the per-environment SQLite databases of the pipeline
+/// platform. Every destructive step is preceded by a verified backup.
+#[derive(Debug, Parser)]
+#[command(
+    name = "pipeline-db",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Data directory (default: the platform data dir, e.g. ~/.local/share/pipeline-db)
+    #[arg(long, global = true, env = "PIPELINE_DB_HOME", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Config file (default: <data dir>/pipeline-db.toml)
+    #[arg(long, global = true, env = "PIPELINE_DB_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// How long to wait for a database another process is using, in milliseconds (default 5000)
+    #[arg(long, global = true, value_name = "MS")]
+    pub busy_timeout_ms: Option<u64>,
+    /// More log output on stderr (-v info, -vv debug); RUST_LOG also works
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Drop everything in ENV's database and rebuild it from the migrations (verified backup first)
+    Reset(ResetArgs),
+    /// Apply pending migrations to ENV (creates and tags the file if missing)
+    Migrate(MigrateArgs),
+    /// Inspect or create migrations
+    #[command(subcommand)]
+    Migrations(MigrationsCmd),
+    /// Add realistic sample data to ENV (never to protected envs)
+    Seed(SeedArgs),
+    /// Show every environment (or one): file, tag, schema, rows, backups
+    Status(StatusArgs),
+    /// Take a verified backup of ENV now
+    Backup(BackupArgs),
+    /// Inspect backups
+    #[command(subcommand)]
+    Backups(BackupsCmd),
+    /// Manage the environment tag stored inside a database
+    #[command(subcommand)]
+    Env(EnvCmd),
+    /// Show the audit log
+    Log(LogArgs),
+}
+
+/// Confirmation flags shared by destructive verbs.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ConfirmArgs {
+    /// Do not ask (dev/test). Protected envs also need --confirm-env
+    #[arg(long)]
+    pub force: bool,
+    /// Name the env again to confirm a change to a protected env without a prompt
+    #[arg(long, value_name = "NAME")]
+    pub confirm_env: Option<String>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct PlanArgs {
+    /// Print the plan and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Machine-readable output on stdout (the plan with --dry-run, else the outcome)
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ResetArgs {
+    /// Environment (dev, test, prod, or one from the config)
+    pub env: String,
+    #[command(flatten)]
+    pub confirm: ConfirmArgs,
+    /// Insert sample data after the reset (never on protected envs)
+    #[arg(long)]
+    pub with_sample_data: bool,
+    #[command(flatten)]
+    pub seed: SeedSizeArgs,
+    #[command(flatten)]
+    pub plan: PlanArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    pub env: String,
+    #[command(flatten)]
+    pub plan: PlanArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrationsCmd {
+    /// Applied, pending and divergent migrations, with checksums
+    List {
+        env: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create the next V<n>__<name>.sql with a header (like `alembic revision -m`)
+    New {
+        name: String,
+        /// Migrations directory
+        #[arg(long, default_value = "migrations")]
+        dir: PathBuf,
+    },
+    /// Compare the live schema with what the migrations produce; exit 1 on drift
+    Check {
+        env: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SeedSizeArgs {
+    /// Users to create (the first six are the documented demo accounts)
+    #[arg(long, default_value_t = 6)]
+    pub users: u32,
+    /// Pipelines to create (real nf-core pipelines)
+    #[arg(long, default_value_t = 20)]
+    pub pipelines: u32,
+    /// Jobs to create, spread over the last 90 days
+    #[arg(long, default_value_t = 500)]
+    pub jobs: u64,
+    /// Seed of the generator: the same seed gives the same data
+    #[arg(long, default_value_t = 42)]
+    pub rng_seed: u64,
+    /// Spread the jobs over the 90 days before this moment (YYYY-MM-DD[THH:MM:SSZ]); default now
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    pub env: String,
+    #[command(flatten)]
+    pub size: SeedSizeArgs,
+    #[command(flatten)]
+    pub plan: PlanArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    pub env: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    pub env: String,
+    /// Export to this file (e.g. on a USB stick); never overwrites
+    #[arg(long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// A note stored in the backup's manifest
+    #[arg(long)]
+    pub label: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupsCmd {
+    /// Backups per env: time, reason, size, checksum
+    List {
+        env: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EnvCmd {
+    /// Tag ENV's database file as ENV (after confirmation and a verified backup)
+    Set {
+        env: String,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
+        #[command(flatten)]
+        plan: PlanArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// Only this env's entries
+    #[arg(long)]
+    pub env: Option<String>,
+    /// Show only the last N entries
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn clap_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

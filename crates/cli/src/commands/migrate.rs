@@ -1,0 +1,82 @@
+//! `pipeline-db migrate`.
+
+use pipeline_db_core::upgrade::{self, MigratePlan};
+use pipeline_db_core::{exit, Result, Workspace};
+
+use crate::cli::MigrateArgs;
+use crate::ui;
+
+pub fn run(ws: &Workspace, a: MigrateArgs) -> Result<u8> {
+    let plan = upgrade::plan(ws, &a.env)?;
+    if a.plan.dry_run {
+        if a.plan.json {
+            ui::print_json(&plan)
+        } else {
+            print_plan(&plan)
+        }
+        return Ok(exit::OK);
+    }
+    let out = upgrade::run(ws, &a.env)?;
+    if a.plan.json {
+        ui::print_json(&out);
+        return Ok(exit::OK);
+    }
+    if let Some(b) = &out.backup {
+        println!("Backed up to {}", b.path.display());
+    }
+    match out.applied.len() {
+        0 => println!(
+            "{} is up to date (schema version {}).",
+            a.env,
+            out.schema_version.unwrap_or(0)
+        ),
+        n => println!(
+            "Applied {n} migrations to {} ({}); schema version {}.",
+            a.env,
+            out.applied
+                .iter()
+                .map(|m| format!("V{} {}", m.version, m.name))
+                .collect::<Vec<_>>()
+                .join(", "),
+            out.schema_version.unwrap_or(0)
+        ),
+    }
+    Ok(exit::OK)
+}
+
+fn print_plan(p: &MigratePlan) {
+    println!("Migrate plan for {}", p.env);
+    println!(
+        "  file:       {}{}",
+        p.path.display(),
+        if p.exists {
+            ""
+        } else {
+            " (missing: will be created)"
+        }
+    );
+    println!(
+        "  version:    {} -> {}",
+        p.current_version
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "none".into()),
+        p.target_version
+    );
+    for m in &p.pending {
+        println!(
+            "  apply:      V{} {} (checksum {})",
+            m.version,
+            m.name,
+            m.checksum.as_deref().unwrap_or("?")
+        );
+    }
+    if p.pending.is_empty() {
+        println!("  nothing to apply");
+    }
+    if let Some(b) = &p.backup {
+        println!("  backup:     {} ({})", b.path.display(), b.why);
+    }
+    for n in &p.notes {
+        println!("  note:       {n}");
+    }
+}

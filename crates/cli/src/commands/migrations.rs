@@ -1,0 +1,103 @@
+//! `pipeline-db migrations list|new|check`.
+
+use pipeline_db_core::migrate::{self, MigrationState};
+use pipeline_db_core::{db, exit, Result, Workspace};
+
+use crate::cli::MigrationsCmd;
+use crate::ui;
+
+pub fn run(ws: &Workspace, cmd: MigrationsCmd) -> Result<u8> {
+    match cmd {
+        MigrationsCmd::List { env, json } => list(ws, env.as_deref(), json),
+        MigrationsCmd::New { name, dir } => {
+            let path = migrate::new_migration(&dir, &name)?;
+            println!("Created {}", path.display());
+            Ok(exit::OK)
+        }
+        MigrationsCmd::Check { env, json } => check(ws, &env, json),
+    }
+}
+
+fn open_ro(ws: &Workspace, env: &str) -> Result<Option<db::Connection>> {
+    let t = ws.env(env)?;
+    match db::check_header(&t.path)? {
+        db::FileState::Missing => Ok(None),
+        db::FileState::Database => {
+            db::open(&t.path, db::Access::ReadOnly, ws.busy_timeout()).map(Some)
+        }
+    }
+}
+
+fn list(ws: &Workspace, env: Option<&str>, json: bool) -> Result<u8> {
+    let conn = match env {
+        Some(e) => open_ro(ws, e)?,
+        None => None,
+    };
+    let rows = migrate::list(conn.as_ref())?;
+    if json {
+        ui::print_json(&rows);
+        return Ok(exit::OK);
+    }
+    println!(
+        "{:<8} {:<28} {:<10} {:<22} applied on",
+        "version", "name", "state", "checksum"
+    );
+    for m in &rows {
+        let state = match m.state {
+            MigrationState::Applied => "applied",
+            MigrationState::Pending => "pending",
+            MigrationState::Divergent => "DIVERGENT",
+            MigrationState::Missing => "MISSING",
+        };
+        println!(
+            "V{:<7} {:<28} {:<10} {:<22} {}",
+            m.version,
+            m.name,
+            state,
+            m.checksum
+                .as_deref()
+                .or(m.applied_checksum.as_deref())
+                .unwrap_or(""),
+            m.applied_on.as_deref().unwrap_or("")
+        );
+    }
+    Ok(exit::OK)
+}
+
+fn check(ws: &Workspace, env: &str, json: bool) -> Result<u8> {
+    let t = ws.env(env)?;
+    let conn = open_ro(ws, env)?.ok_or_else(|| {
+        pipeline_db_core::Error::InvalidInput(format!(
+            "{} does not exist; run `pipeline-db migrate {env}`",
+            t.path.display()
+        ))
+    })?;
+    let report = migrate::drift(&conn)?;
+    if json {
+        ui::print_json(&report);
+    } else if !report.has_drift() {
+        println!(
+            "No drift: {} matches the migrations up to V{}.",
+            env, report.compared_with_version
+        );
+    } else {
+        println!(
+            "Drift in {} (compared with migrations up to V{}):",
+            env, report.compared_with_version
+        );
+        for d in &report.differences {
+            println!("  {:<8} {} {}", d.change, d.object_type, d.name);
+            if let Some(e) = &d.expected_sql {
+                println!("           expected: {e}");
+            }
+            if let Some(a) = &d.actual_sql {
+                println!("           actual:   {a}");
+            }
+        }
+    }
+    Ok(if report.has_drift() {
+        exit::FAILED
+    } else {
+        exit::OK
+    })
+}

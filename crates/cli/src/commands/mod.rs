@@ -1,0 +1,55 @@
+//! One module per verb; each `run` parses nothing and decides nothing: it calls core and displays.
+
+mod backup;
+mod env;
+mod log;
+mod migrate;
+mod migrations;
+mod reset;
+mod seed;
+mod status;
+
+use pipeline_db_core::{Result, Workspace};
+
+use crate::cli::{BackupsCmd, Command, EnvCmd, MigrationsCmd};
+
+pub fn run(ws: &Workspace, cmd: Command) -> Result<u8> {
+    match cmd {
+        Command::Reset(a) => reset::run(ws, a),
+        Command::Migrate(a) => migrate::run(ws, a),
+        Command::Migrations(m) => migrations::run(ws, m),
+        Command::Seed(a) => seed::run(ws, a),
+        Command::Status(a) => status::run(ws, a),
+        Command::Backup(a) => backup::run(ws, a),
+        Command::Backups(b) => backup::run_list(ws, b),
+        Command::Env(e) => env::run(ws, e),
+        Command::Log(a) => log::run(ws, a),
+    }
+}
+
+pub fn wants_json(cmd: &Command) -> bool {
+    match cmd {
+        Command::Reset(a) => a.plan.json,
+        Command::Migrate(a) => a.plan.json,
+        Command::Seed(a) => a.plan.json,
+        Command::Status(a) => a.json,
+        Command::Backup(a) => a.json,
+        Command::Log(a) => a.json,
+        Command::Migrations(
+            MigrationsCmd::List { json, .. } | MigrationsCmd::Check { json, .. },
+        ) => *json,
+        Command::Migrations(MigrationsCmd::New { .. }) => false,
+        Command::Backups(BackupsCmd::List { json, .. }) => *json,
+        Command::Env(EnvCmd::Set { plan, .. }) => plan.json,
+    }
+}
+
+/// Prints a plan's table list.
+fn print_tables(tables: &[pipeline_db_core::plan::TableRows]) {
+    if tables.is_empty() {
+        println!("  tables:     none");
+    }
+    for t in tables {
+        println!("  {:<28} {:>12} rows", t.name, t.rows);
+    }
+}

@@ -1,0 +1,119 @@
+//! `pipeline-db reset`.
+
+use pipeline_db_core::reset::{self, ResetOptions, ResetPlan};
+use pipeline_db_core::seed::SeedOptions;
+use pipeline_db_core::{exit, Result, Workspace};
+
+use crate::cli::{ResetArgs, SeedSizeArgs};
+use crate::ui;
+
+pub fn seed_options(s: &SeedSizeArgs) -> SeedOptions {
+    SeedOptions {
+        users: s.users,
+        pipelines: s.pipelines,
+        jobs: s.jobs,
+        rng_seed: s.rng_seed,
+        as_of: s.as_of.clone(),
+    }
+}
+
+pub fn run(ws: &Workspace, a: ResetArgs) -> Result<u8> {
+    let mut opts = ResetOptions {
+        sample_data: a.with_sample_data.then(|| seed_options(&a.seed)),
+        ..Default::default()
+    };
+    let plan = reset::plan(ws, &a.env, &opts)?;
+    if a.plan.dry_run {
+        if a.plan.json {
+            ui::print_json(&plan)
+        } else {
+            print_plan(&plan)
+        }
+        return Ok(exit::OK);
+    }
+    if !a.plan.json {
+        print_plan(&plan);
+    }
+    opts.confirmed = ui::confirm(plan.confirmation, &plan.env, "reset", &a.confirm)?;
+    let bar = ui::Bar::new();
+    let out = reset::run(ws, &a.env, &opts, &bar);
+    bar.finish();
+    let out = out?;
+    if a.plan.json {
+        ui::print_json(&out);
+    } else {
+        if let Some(b) = &out.backup {
+            println!(
+                "Backed up to {} ({}, sha256 {}…)",
+                b.path.display(),
+                ui::human_bytes(b.size_bytes),
+                &b.sha256[..12]
+            );
+        }
+        let rows: u64 = out.row_counts_after.iter().map(|t| t.rows).sum();
+        println!(
+            "Reset {} in {} ms: {} tables, {rows} rows now.",
+            out.plan.env,
+            out.duration_ms,
+            out.row_counts_after.len()
+        );
+    }
+    Ok(exit::OK)
+}
+
+fn print_plan(p: &ResetPlan) {
+    let prot = if p.protected { "  [PROTECTED]" } else { "" };
+    println!("Reset plan for {}{prot}", p.env);
+    println!(
+        "  file:       {}{}",
+        p.path.display(),
+        if p.exists {
+            format!(" ({})", ui::human_bytes(p.size_bytes))
+        } else {
+            " (missing: will be created)".into()
+        }
+    );
+    if let Some(id) = &p.identity {
+        println!(
+            "  env tag:    {}",
+            serde_json::to_value(id)
+                .ok()
+                .and_then(|v| v.get("env").cloned())
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "none (empty database)".into())
+        );
+    }
+    if p.exists {
+        println!("  will drop ({} rows in all):", p.total_rows);
+        super::print_tables(&p.tables);
+        if !p.other_objects.is_empty() {
+            println!(
+                "  and {} other objects ({})",
+                p.other_objects.len(),
+                p.other_objects.join(", ")
+            );
+        }
+    }
+    match &p.backup {
+        Some(b) => println!(
+            "  backup:     {} (verified before anything is dropped)",
+            b.path.display()
+        ),
+        None => println!("  backup:     none needed (nothing exists yet)"),
+    }
+    let migs: Vec<String> = p
+        .migrations
+        .iter()
+        .map(|m| format!("V{} {}", m.version, m.name))
+        .collect();
+    println!("  rebuild:    {}", migs.join(", "));
+    if let Some(s) = &p.sample_data {
+        println!(
+            "  sample:     {} users, {} pipelines, {} jobs (seed {})",
+            s.users, s.pipelines, s.jobs, s.rng_seed
+        );
+    }
+    for n in &p.notes {
+        println!("  note:       {n}");
+    }
+}

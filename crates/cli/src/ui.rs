@@ -1,0 +1,139 @@
+//! Terminal interaction: prompts scaled to risk, progress bars, errors, JSON on stdout.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use pipeline_db_core::{Confirmation, Confirmed, Error, Observer, Progress};
+use serde::Serialize;
+
+use crate::cli::ConfirmArgs;
+
+pub fn print_json<T: Serialize>(value: &T) {
+    match serde_json::to_string_pretty(value) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("error: cannot serialize output: {e}"),
+    }
+}
+
+pub fn print_error(e: &Error, json: bool) {
+    eprintln!("error: {e}");
+    if json {
+        print_json(&serde_json::json!({
+            "error": { "kind": e.kind(), "message": e.to_string(), "exit_code": e.exit_code() }
+        }));
+    }
+}
+
+/// Asks for the confirmation a plan needs. Without a TTY and without the flags, refuses (exit 3)
+/// instead of waiting for input that will never come. `n`, an empty answer or EOF cancel (130).
+pub fn confirm(
+    needed: Confirmation,
+    env: &str,
+    verb: &str,
+    args: &ConfirmArgs,
+) -> Result<Confirmed, Error> {
+    let mut c = Confirmed {
+        yes: args.force,
+        typed_env: args.confirm_env.clone(),
+    };
+    if needed == Confirmation::None {
+        return Ok(c);
+    }
+    let satisfied = match needed {
+        Confirmation::YesNo => c.yes,
+        _ => c.yes && c.typed_env.is_some(),
+    };
+    if satisfied {
+        return Ok(c);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Refused(match needed {
+            Confirmation::TypeEnvName => format!(
+                "{verb} of {env} needs confirmation and there is no terminal to ask: pass --force --confirm-env {env}"
+            ),
+            _ => format!("{verb} of {env} needs confirmation and there is no terminal to ask: pass --force"),
+        }));
+    }
+    match needed {
+        Confirmation::TypeEnvName => {
+            let answer = ask(&format!("{env} is protected. Type `{env}` to {verb} it: "))?;
+            if answer != env {
+                eprintln!("`{answer}` is not `{env}`; nothing was changed.");
+                return Err(Error::Cancelled);
+            }
+            c.yes = true;
+            c.typed_env = Some(answer);
+        }
+        _ => {
+            let answer = ask(&format!("{verb} {env}? [y/N] "))?;
+            if !matches!(answer.to_lowercase().as_str(), "y" | "yes") {
+                return Err(Error::Cancelled);
+            }
+            c.yes = true;
+        }
+    }
+    Ok(c)
+}
+
+fn ask(prompt: &str) -> Result<String, Error> {
+    eprint!("{prompt}");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    match std::io::stdin().lock().read_line(&mut line) {
+        Ok(0) | Err(_) => Err(Error::Cancelled),
+        Ok(_) => Ok(line.trim().to_string()),
+    }
+}
+
+/// A progress bar on stderr (hidden when stderr is not a terminal).
+pub struct Bar {
+    bar: ProgressBar,
+}
+
+impl Bar {
+    pub fn new() -> Bar {
+        let bar = ProgressBar::new(0);
+        if !std::io::stderr().is_terminal() {
+            bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+        }
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{msg:>14} [{bar:30}] {human_pos}/{human_len} ({per_sec}, eta {eta})",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        Bar { bar }
+    }
+
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl Observer for Bar {
+    fn stage(&self, name: &'static str) {
+        self.bar.set_message(name);
+    }
+
+    fn progress(&self, p: &Progress) {
+        self.bar.set_length(p.total);
+        self.bar.set_position(p.done);
+        self.bar.set_message(p.stage);
+    }
+}
+
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
