@@ -2,6 +2,8 @@
 # and `make test` (everything CI runs).
 CARGO ?= cargo
 FEATURES := --features pipeline-db-cli/failpoints
+# Tested packages (the desktop crate has its own target: it needs Tauri's system libraries).
+TEST_PKGS := -p pipeline-db-core -p pipeline-db-cli -p pipeline-db-e2e
 
 .PHONY: demo build test lint fmt bench bench-quick
 
@@ -14,12 +16,44 @@ demo: build
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --workspace --all-targets $(FEATURES) -- -D warnings
+	$(CARGO) clippy $(TEST_PKGS) --all-targets $(FEATURES) -- -D warnings
 	@if $(CARGO) tree -p pipeline-db-core -e normal | grep -qE '(^| )(tauri|clap|indicatif) v'; then \
 		echo "crates/core must not depend on tauri, clap or indicatif"; exit 1; fi
 
+# The e2e tests run the real binary: build it (with the test-only failpoints) first.
 test: lint
-	$(CARGO) test --workspace $(FEATURES)
+	$(CARGO) build -p pipeline-db-cli $(FEATURES)
+	$(CARGO) test $(TEST_PKGS) $(FEATURES)
 
 fmt:
 	$(CARGO) fmt --all
+
+# ---- Desktop app (Tauri v2, src-tauri/ + ui/). Not a default member and not part of `make test`:
+# it needs WebKitGTK. `make desktop-deps` once, then `make desktop` (run) / `make test-desktop`.
+DESKTOP_BIN := target/debug/pipeline-db-desktop
+DESKTOP_APT := libwebkit2gtk-4.1-dev build-essential file libxdo-dev libssl-dev \
+	libayatana-appindicator3-dev librsvg2-dev pkg-config xvfb xauth imagemagick webkit2gtk-driver \
+	dbus-x11 at-spi2-core x11-utils xdotool curl
+
+.PHONY: desktop-deps desktop-build desktop test-desktop
+
+desktop-deps:
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DESKTOP_APT)
+	command -v tauri-driver >/dev/null || $(CARGO) install tauri-driver --locked
+	cd ui && npm ci --no-audit --no-fund
+
+desktop-build:
+	cd ui && npm run build
+	$(CARGO) build -p pipeline-db-desktop
+
+desktop: desktop-build
+	./$(DESKTOP_BIN)
+
+# Vitest, clippy + mock-runtime command tests, then the WebDriver E2E under Xvfb (screenshots in
+# docs/screenshots/).
+test-desktop: desktop-build
+	cd ui && npm test
+	$(CARGO) clippy -p pipeline-db-desktop --all-targets -- -D warnings
+	$(CARGO) test -p pipeline-db-desktop
+	tests/e2e/run.sh $(DESKTOP_BIN)

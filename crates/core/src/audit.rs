@@ -136,3 +136,18 @@ impl Recorder {
         append(&self.log, &entry).inspect_err(|e| tracing::error!("audit log: {e}"))
     }
 }
+
+/// Records an action refused while it was being planned (before `run` was reached), so that the
+/// log shows every attempt. Usage errors (an env that does not resolve) are not recorded.
+pub fn record_refusal(ws: &crate::Workspace, env: &str, verb: &'static str, err: &Error) {
+    let Ok(target) = ws.env(env) else { return };
+    let rec = Recorder::new(ws.audit_path(), &target.name, &target.path, verb);
+    let _ = rec.finish::<()>("refused while planning", None, &Err(clone_for_log(err)));
+}
+
+fn clone_for_log(err: &Error) -> Error {
+    match err.exit_code() {
+        crate::error::exit::REFUSED => Error::Refused(err.to_string()),
+        _ => Error::InvalidInput(err.to_string()),
+    }
+}

@@ -22,7 +22,15 @@ pub fn run(ws: &Workspace, a: ResetArgs) -> Result<u8> {
         sample_data: a.with_sample_data.then(|| seed_options(&a.seed)),
         ..Default::default()
     };
-    let plan = reset::plan(ws, &a.env, &opts)?;
+    let plan = match reset::plan(ws, &a.env, &opts) {
+        Ok(p) => p,
+        Err(e) => {
+            if !a.plan.dry_run {
+                pipeline_db_core::audit::record_refusal(ws, &a.env, "reset", &e);
+            }
+            return Err(e);
+        }
+    };
     if a.plan.dry_run {
         if a.plan.json {
             ui::print_json(&plan)

@@ -7,8 +7,8 @@ use crate::ui;
 
 pub fn run(ws: &Workspace, a: SeedArgs) -> Result<u8> {
     let opts = super::reset::seed_options(&a.size);
-    let plan = seed::plan(ws, &a.env, &opts)?;
     if a.plan.dry_run {
+        let plan = seed::plan(ws, &a.env, &opts)?;
         if a.plan.json {
             ui::print_json(&plan);
         } else {

@@ -1,0 +1,143 @@
+//! Helpers shared by the end-to-end tests: a private data dir per test, the real binary, and a
+//! fingerprint of a database's contents.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use sha2::{Digest, Sha256};
+
+/// A private data dir and the `pipeline-db` binary pointed at it.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+impl Default for Env {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Env {
+    pub fn new() -> Env {
+        Env { dir: tempfile::tempdir().expect("tempdir") }
+    }
+
+    pub fn data(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn db(&self, env: &str) -> PathBuf {
+        self.data().join(format!("{env}.sqlite3"))
+    }
+
+    /// `pipeline-db` with `--data-dir` set, no stdin, a short busy timeout, logs quiet.
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(bin());
+        c.arg("--data-dir").arg(self.data());
+        c.env_remove("PIPELINE_DB_HOME").env_remove("PIPELINE_DB_CONFIG").env_remove("PIPELINE_DB_FAILPOINT");
+        c.env("RUST_LOG", "warn");
+        c.write_stdin(Vec::<u8>::new());
+        c
+    }
+
+    /// Runs a command that must succeed; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.cmd().args(args).output().expect("run");
+        assert!(
+            out.status.success(),
+            "{args:?} failed ({:?}):\n{}\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs a command; returns (exit code, stdout, stderr).
+    pub fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let out = self.cmd().args(args).output().expect("run");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// dev reset with a small, fixed sample.
+    pub fn seeded(&self, env: &str) {
+        self.ok(&["reset", env, "--force", "--with-sample-data", "--jobs", "300", "--as-of", "2026-06-01"]);
+    }
+}
+
+/// The `pipeline-db` binary built for this test run.
+pub fn bin() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("pipeline-db")
+}
+
+/// Per-table row counts and a hash of each table's rows in rowid order.
+pub type Fingerprint = BTreeMap<String, (u64, String)>;
+
+pub fn fingerprint(path: &Path) -> Fingerprint {
+    let c = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).expect("open");
+    fingerprint_conn(&c)
+}
+
+pub fn fingerprint_conn(c: &rusqlite::Connection) -> Fingerprint {
+    let tables: Vec<String> = c
+        .prepare("SELECT name FROM sqlite_schema WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let mut out = BTreeMap::new();
+    for t in tables {
+        let mut stmt = c.prepare(&format!("SELECT * FROM \"{t}\" ORDER BY rowid")).unwrap();
+        let n = stmt.column_count();
+        let mut rows = stmt.query([]).unwrap();
+        let mut h = Sha256::new();
+        let mut count = 0u64;
+        while let Some(r) = rows.next().unwrap() {
+            count += 1;
+            for i in 0..n {
+                let v: rusqlite::types::Value = r.get(i).unwrap();
+                h.update(format!("{v:?}\u{1f}").as_bytes());
+            }
+            h.update(b"\x1e");
+        }
+        out.insert(t, (count, hex::encode(h.finalize())));
+    }
+    out
+}
+
+/// The data tables only (what sample-data determinism is about).
+pub fn data_fingerprint(path: &Path) -> Fingerprint {
+    let mut f = fingerprint(path);
+    f.retain(|k, _| ["users", "pipelines", "jobs"].contains(&k.as_str()));
+    f
+}
+
+/// Files in a directory tree, relative, sorted.
+pub fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = vec![];
+    fn walk(base: &Path, d: &Path, out: &mut Vec<String>) {
+        if let Ok(rd) = std::fs::read_dir(d) {
+            for e in rd.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(base, &p, out);
+                } else {
+                    out.push(p.strip_prefix(base).unwrap().to_string_lossy().into_owned());
+                }
+            }
+        }
+    }
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+pub fn sha256(path: &Path) -> String {
+    hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
+}
