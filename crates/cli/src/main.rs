@@ -18,8 +18,12 @@ fn main() -> ExitCode {
         config: cli.config.clone(),
         busy_timeout: cli.busy_timeout_ms.map(std::time::Duration::from_millis),
     };
-    let result =
-        Workspace::load(&opts.with_env_vars()).and_then(|ws| commands::run(&ws, cli.command));
+    let result = Workspace::load(&opts.with_env_vars()).and_then(|ws| {
+        for p in ws.clean_leftovers() {
+            tracing::info!("removed {} (left by a killed pipeline-db)", p.display());
+        }
+        commands::run(&ws, cli.command)
+    });
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

@@ -147,6 +147,21 @@ impl Workspace {
             })
     }
 
+    /// Removes temporary files left by killed pipeline-db processes (recognised by our marker and
+    /// a dead owner pid) beside every env's database and in its backup dir. Creates nothing.
+    pub fn clean_leftovers(&self) -> Vec<PathBuf> {
+        let mut removed = vec![];
+        for t in self.envs.values() {
+            if let Some(dir) = t.path.parent() {
+                removed.extend(crate::fsutil::clean_temp_files(dir));
+            }
+            removed.extend(crate::fsutil::clean_temp_files(&t.backup_dir));
+        }
+        removed.sort();
+        removed.dedup();
+        removed
+    }
+
     pub fn audit_path(&self) -> PathBuf {
         self.data_dir.join("audit.jsonl")
     }

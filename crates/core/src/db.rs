@@ -73,6 +73,7 @@ pub fn open(path: &Path, access: Access, busy_timeout: Duration) -> Result<Conne
     conn.busy_timeout(busy_timeout).map_err(Error::sql(ctx()))?;
     conn.pragma_update(None, "foreign_keys", true)
         .map_err(|e| classify(path, e, ctx()))?;
+    test_limits(&conn)?;
     if access != Access::ReadOnly {
         let mode: String = conn
             .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
@@ -80,6 +81,24 @@ pub fn open(path: &Path, access: Access, busy_timeout: Duration) -> Result<Conne
         tracing::debug!(path = %path.display(), %mode, "opened read-write");
     }
     Ok(conn)
+}
+
+/// Test-only: `PIPELINE_DB_TEST_MAX_PAGE_COUNT` caps the database size (disk-full tests).
+#[cfg(feature = "failpoints")]
+fn test_limits(conn: &Connection) -> Result<()> {
+    if let Some(n) = std::env::var("PIPELINE_DB_TEST_MAX_PAGE_COUNT")
+        .ok()
+        .and_then(|v| v.parse::<i64>().ok())
+    {
+        conn.query_row(&format!("PRAGMA max_page_count = {n}"), [], |_| Ok(()))
+            .map_err(Error::sql("max_page_count"))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "failpoints"))]
+fn test_limits(_conn: &Connection) -> Result<()> {
+    Ok(())
 }
 
 /// Turns SQLite's "not a database"/"corrupt"/"busy"/"read-only" into our typed errors.

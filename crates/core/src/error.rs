@@ -76,6 +76,13 @@ pub enum Error {
         available: u64,
     },
 
+    #[error("disk full in {} ({available} bytes free): {detail}. Nothing was changed; free some space or prune backups (`pipeline-db backups prune`)", dir.display())]
+    DiskFull {
+        dir: PathBuf,
+        available: u64,
+        detail: String,
+    },
+
     #[error("{} is read-only ({what}); nothing was changed. Fix the permissions and try again", path.display())]
     ReadOnly { path: PathBuf, what: String },
 
@@ -146,7 +153,7 @@ impl Error {
             Sqlite { source, .. } => sqlite_exit_code(source),
             Step { source, .. } => source.exit_code(),
             Cancelled => exit::CANCELLED,
-            Io { .. } | BackupVerify { .. } => exit::FAILED,
+            Io { .. } | BackupVerify { .. } | DiskFull { .. } => exit::FAILED,
         }
     }
 
@@ -164,7 +171,7 @@ impl Error {
             ForeignApplication { .. } => "foreign_application",
             Refused(_) => "refused",
             Busy { .. } | DbLocked { .. } => "busy",
-            NoSpace { .. } => "no_space",
+            NoSpace { .. } | DiskFull { .. } => "no_space",
             ReadOnly { .. } => "read_only",
             Divergent { .. } => "divergent",
             NewerSchema { .. } => "newer_schema",
