@@ -1,0 +1,484 @@
+//! Read-only views for the desktop's data browser and charts: keyset-paged listings (never
+//! OFFSET), one job's detail, migration state, and chart aggregates. Opens files read-only after
+//! the header and env-tag checks; writes nothing, takes no lock.
+
+use rusqlite::types::Value;
+use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
+
+use crate::backup;
+use crate::config::Workspace;
+use crate::error::{Error, Result};
+use crate::migrate::{self, DriftReport, MigrationInfo};
+use crate::{session, tag};
+
+/// Upper bound of one page.
+pub const MAX_PAGE: u32 = 500;
+pub const JOB_STATUSES: [&str; 4] = ["pending", "running", "completed", "failed"];
+
+/// Filters of the jobs listing; dates are `YYYY-MM-DD[THH:MM:SSZ]`, `to` is exclusive.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct JobFilter {
+    pub status: Option<String>,
+    pub pipeline_id: Option<i64>,
+    pub user_id: Option<i64>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Order {
+    #[default]
+    NewestFirst,
+    OldestFirst,
+}
+
+/// Where the next page of jobs starts: the last row seen.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct JobCursor {
+    pub created_at: String,
+    pub id: i64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Page<T, C> {
+    pub rows: Vec<T>,
+    /// `None` on the last page.
+    pub next: Option<C>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct JobRow {
+    pub id: i64,
+    pub run_name: String,
+    pub status: String,
+    pub pipeline_id: i64,
+    pub pipeline: String,
+    pub user_id: i64,
+    pub username: String,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub completed_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct JobDetail {
+    pub row: JobRow,
+    pub session_id: String,
+    /// `params`, pretty-printed.
+    pub params_pretty: String,
+    pub output_dir: Option<String>,
+    pub error_message: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct UserRow {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub role: String,
+    pub is_active: bool,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PipelineRow {
+    pub id: i64,
+    pub name: String,
+    pub description: Option<String>,
+    pub repository_url: Option<String>,
+    pub revision: Option<String>,
+    pub created_at: String,
+}
+
+/// Opens `env` read-only after the header and tag checks; a missing file is an actionable error.
+fn open(ws: &Workspace, env: &str) -> Result<Connection> {
+    let target = ws.env(env)?;
+    let conn = session::inspect(ws, &target)?.ok_or_else(|| {
+        Error::InvalidInput(format!(
+            "{} does not exist yet: migrate {env} or reset it with sample data first",
+            target.path.display()
+        ))
+    })?;
+    tag::require_identity(&conn, &target)?;
+    Ok(conn)
+}
+
+fn check_date(d: &Option<String>, what: &str) -> Result<()> {
+    let ok = |s: &str| {
+        (10..=20).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || b"-:TZ".contains(&b))
+    };
+    match d {
+        Some(s) if !ok(s) => Err(Error::InvalidInput(format!(
+            "invalid {what} date {s:?}: use YYYY-MM-DD"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+impl JobFilter {
+    fn validate(&self) -> Result<()> {
+        if let Some(s) = &self.status {
+            if !JOB_STATUSES.contains(&s.as_str()) {
+                return Err(Error::InvalidInput(format!(
+                    "unknown job status {s:?}; one of: {}",
+                    JOB_STATUSES.join(", ")
+                )));
+            }
+        }
+        check_date(&self.from, "from")?;
+        check_date(&self.to, "to")
+    }
+
+    /// The WHERE clause (only the filters that are set, so SQLite can pick an index) and its values.
+    fn clause(&self, after: Option<&JobCursor>, order: Order) -> (String, Vec<Value>) {
+        let mut parts = vec![];
+        let mut vals = vec![];
+        let mut push = |sql: &str, v: Vec<Value>| {
+            parts.push(sql.to_string());
+            vals.extend(v);
+        };
+        if let Some(s) = &self.status {
+            push("j.status = ?", vec![Value::Text(s.clone())]);
+        }
+        if let Some(p) = self.pipeline_id {
+            push("j.pipeline_id = ?", vec![Value::Integer(p)]);
+        }
+        if let Some(u) = self.user_id {
+            push("j.user_id = ?", vec![Value::Integer(u)]);
+        }
+        if let Some(f) = &self.from {
+            push("j.created_at >= ?", vec![Value::Text(f.clone())]);
+        }
+        if let Some(t) = &self.to {
+            push("j.created_at < ?", vec![Value::Text(t.clone())]);
+        }
+        if let Some(c) = after {
+            let op = match order {
+                Order::NewestFirst => "<",
+                Order::OldestFirst => ">",
+            };
+            push(
+                &format!("(j.created_at, j.id) {op} (?, ?)"),
+                vec![Value::Text(c.created_at.clone()), Value::Integer(c.id)],
+            );
+        }
+        let sql = if parts.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", parts.join(" AND "))
+        };
+        (sql, vals)
+    }
+}
+
+const JOB_COLUMNS: &str = "j.id, j.run_name, j.status, j.pipeline_id, p.name, j.user_id, \
+     u.username, j.created_at, j.started_at, j.completed_at";
+
+fn job_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRow> {
+    Ok(JobRow {
+        id: r.get(0)?,
+        run_name: r.get(1)?,
+        status: r.get(2)?,
+        pipeline_id: r.get(3)?,
+        pipeline: r.get(4)?,
+        user_id: r.get(5)?,
+        username: r.get(6)?,
+        created_at: r.get(7)?,
+        started_at: r.get(8)?,
+        completed_at: r.get(9)?,
+    })
+}
+
+/// One page of jobs, ordered by (created_at, id), starting after `after`.
+pub fn jobs(
+    ws: &Workspace,
+    env: &str,
+    filter: &JobFilter,
+    order: Order,
+    after: Option<&JobCursor>,
+    limit: u32,
+) -> Result<Page<JobRow, JobCursor>> {
+    filter.validate()?;
+    let conn = open(ws, env)?;
+    let limit = limit.clamp(1, MAX_PAGE);
+    let (clause, mut vals) = filter.clause(after, order);
+    let dir = match order {
+        Order::NewestFirst => "DESC",
+        Order::OldestFirst => "ASC",
+    };
+    let sql = format!(
+        "SELECT {JOB_COLUMNS} FROM jobs j JOIN pipelines p ON p.id = j.pipeline_id \
+         JOIN users u ON u.id = j.user_id {clause} \
+         ORDER BY j.created_at {dir}, j.id {dir} LIMIT ?"
+    );
+    vals.push(Value::Integer(limit as i64 + 1));
+    let mut rows = query(&conn, &sql, vals, job_row, "listing jobs")?;
+    let next = if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| JobCursor {
+            created_at: r.created_at.clone(),
+            id: r.id,
+        })
+    } else {
+        None
+    };
+    Ok(Page { rows, next })
+}
+
+fn query<T>(
+    conn: &Connection,
+    sql: &str,
+    vals: Vec<Value>,
+    f: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    what: &str,
+) -> Result<Vec<T>> {
+    let mut stmt = conn.prepare(sql).map_err(Error::sql(what))?;
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(vals), f)
+        .and_then(|r| r.collect::<rusqlite::Result<Vec<T>>>())
+        .map_err(Error::sql(what))?;
+    Ok(rows)
+}
+
+/// One job with its parameters pretty-printed; `None` if there is no such job.
+pub fn job(ws: &Workspace, env: &str, id: i64) -> Result<Option<JobDetail>> {
+    let conn = open(ws, env)?;
+    let sql = format!(
+        "SELECT {JOB_COLUMNS}, j.session_id, j.params, j.output_dir, j.error_message \
+         FROM jobs j JOIN pipelines p ON p.id = j.pipeline_id JOIN users u ON u.id = j.user_id \
+         WHERE j.id = ?"
+    );
+    let mut found = query(
+        &conn,
+        &sql,
+        vec![Value::Integer(id)],
+        |r| {
+            let params: String = r.get(11)?;
+            let pretty = serde_json::from_str::<serde_json::Value>(&params)
+                .and_then(|v| serde_json::to_string_pretty(&v))
+                .unwrap_or(params);
+            Ok(JobDetail {
+                row: job_row(r)?,
+                session_id: r.get(10)?,
+                params_pretty: pretty,
+                output_dir: r.get(12)?,
+                error_message: r.get(13)?,
+            })
+        },
+        "reading a job",
+    )?;
+    Ok(found.pop())
+}
+
+/// One page of users by id.
+pub fn users(
+    ws: &Workspace,
+    env: &str,
+    after_id: Option<i64>,
+    limit: u32,
+) -> Result<Page<UserRow, i64>> {
+    let conn = open(ws, env)?;
+    let limit = limit.clamp(1, MAX_PAGE);
+    let sql = "SELECT id, username, email, role, is_active, created_at FROM users \
+               WHERE id > ? ORDER BY id LIMIT ?";
+    let vals = vec![
+        Value::Integer(after_id.unwrap_or(i64::MIN)),
+        Value::Integer(limit as i64 + 1),
+    ];
+    let rows = query(
+        &conn,
+        sql,
+        vals,
+        |r| {
+            Ok(UserRow {
+                id: r.get(0)?,
+                username: r.get(1)?,
+                email: r.get(2)?,
+                role: r.get(3)?,
+                is_active: r.get::<_, i64>(4)? != 0,
+                created_at: r.get(5)?,
+            })
+        },
+        "listing users",
+    )?;
+    Ok(paged(rows, limit, |u| u.id))
+}
+
+/// One page of pipelines by id.
+pub fn pipelines(
+    ws: &Workspace,
+    env: &str,
+    after_id: Option<i64>,
+    limit: u32,
+) -> Result<Page<PipelineRow, i64>> {
+    let conn = open(ws, env)?;
+    let limit = limit.clamp(1, MAX_PAGE);
+    let sql = "SELECT id, name, description, repository_url, revision, created_at FROM pipelines \
+               WHERE id > ? ORDER BY id LIMIT ?";
+    let vals = vec![
+        Value::Integer(after_id.unwrap_or(i64::MIN)),
+        Value::Integer(limit as i64 + 1),
+    ];
+    let rows = query(
+        &conn,
+        sql,
+        vals,
+        |r| {
+            Ok(PipelineRow {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                description: r.get(2)?,
+                repository_url: r.get(3)?,
+                revision: r.get(4)?,
+                created_at: r.get(5)?,
+            })
+        },
+        "listing pipelines",
+    )?;
+    Ok(paged(rows, limit, |p| p.id))
+}
+
+fn paged<T>(mut rows: Vec<T>, limit: u32, key: impl Fn(&T) -> i64) -> Page<T, i64> {
+    let next = if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        rows.last().map(key)
+    } else {
+        None
+    };
+    Page { rows, next }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Count {
+    pub key: String,
+    pub n: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DayCount {
+    pub day: String,
+    pub status: String,
+    pub n: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PipelineRate {
+    pub pipeline: String,
+    pub completed: u64,
+    pub failed: u64,
+    pub total: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct BackupPoint {
+    pub created_at: String,
+    pub size_bytes: u64,
+    pub reason: String,
+}
+
+/// Everything the charts page draws, for jobs created since `days` days before now.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Charts {
+    pub since: String,
+    pub status_counts: Vec<Count>,
+    pub per_day: Vec<DayCount>,
+    pub per_pipeline: Vec<PipelineRate>,
+    pub backups: Vec<BackupPoint>,
+}
+
+pub fn charts(ws: &Workspace, env: &str, days: u32) -> Result<Charts> {
+    let conn = open(ws, env)?;
+    let since =
+        crate::timefmt::format(crate::timefmt::now_epoch() - i64::from(days.min(3660)) * 86_400);
+    let status_counts = query(
+        &conn,
+        "SELECT status, count(*) FROM jobs GROUP BY status ORDER BY status",
+        vec![],
+        |r| {
+            Ok(Count {
+                key: r.get(0)?,
+                n: r.get::<_, i64>(1)? as u64,
+            })
+        },
+        "counting jobs by status",
+    )?;
+    let mut per_day = vec![];
+    // One range scan of the (status, created_at) index per status: no table lookups.
+    for s in JOB_STATUSES {
+        per_day.extend(query(
+            &conn,
+            "SELECT substr(created_at, 1, 10) AS d, count(*) FROM jobs \
+             WHERE status = ? AND created_at >= ? GROUP BY d ORDER BY d",
+            vec![Value::Text(s.into()), Value::Text(since.clone())],
+            |r| {
+                Ok(DayCount {
+                    day: r.get(0)?,
+                    status: s.into(),
+                    n: r.get::<_, i64>(1)? as u64,
+                })
+            },
+            "counting jobs per day",
+        )?);
+    }
+    per_day.sort_by(|a, b| (&a.day, &a.status).cmp(&(&b.day, &b.status)));
+    let per_pipeline = query(
+        &conn,
+        "SELECT p.name, sum(j.status = 'completed'), sum(j.status = 'failed'), count(*) \
+         FROM jobs j JOIN pipelines p ON p.id = j.pipeline_id WHERE j.created_at >= ? \
+         GROUP BY j.pipeline_id ORDER BY p.name",
+        vec![Value::Text(since.clone())],
+        |r| {
+            Ok(PipelineRate {
+                pipeline: r.get(0)?,
+                completed: r.get::<_, i64>(1)? as u64,
+                failed: r.get::<_, i64>(2)? as u64,
+                total: r.get::<_, i64>(3)? as u64,
+            })
+        },
+        "success rate per pipeline",
+    )?;
+    let backups = backup::list(&ws.env(env)?)?
+        .into_iter()
+        .map(|b| BackupPoint {
+            created_at: b.created_at,
+            size_bytes: b.size_bytes,
+            reason: b.reason.as_str().into(),
+        })
+        .collect();
+    Ok(Charts {
+        since,
+        status_counts,
+        per_day,
+        per_pipeline,
+        backups,
+    })
+}
+
+/// Migrations (applied / pending / divergent) and schema drift of an env.
+#[derive(Debug, Clone, Serialize)]
+pub struct MigrationsView {
+    pub migrations: Vec<MigrationInfo>,
+    pub drift: Option<DriftReport>,
+}
+
+pub fn migrations(ws: &Workspace, env: &str) -> Result<MigrationsView> {
+    let target = ws.env(env)?;
+    match session::inspect(ws, &target)? {
+        None => Ok(MigrationsView {
+            migrations: migrate::list(None)?,
+            drift: None,
+        }),
+        Some(c) => {
+            tag::require_identity(&c, &target)?;
+            Ok(MigrationsView {
+                migrations: migrate::list(Some(&c))?,
+                drift: Some(migrate::drift(&c)?),
+            })
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! Read-only commands: workspace, status cards, backups, migrations, audit log.
+
+use pipeline_db_core::audit::AuditEntry;
+use pipeline_db_core::backup::BackupRecord;
+use pipeline_db_core::browse::MigrationsView;
+use pipeline_db_core::status::EnvStatus;
+use pipeline_db_core::{audit, backup, browse, status};
+use serde::Serialize;
+use tauri::State;
+
+use super::blocking;
+use crate::error::CmdResult;
+use crate::AppState;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkspaceInfo {
+    pub data_dir: std::path::PathBuf,
+    pub config_path: Option<std::path::PathBuf>,
+    pub envs: Vec<pipeline_db_core::env::EnvTarget>,
+    pub retention: pipeline_db_core::config::Retention,
+    /// Core verbs not wired in this build (the window shows them as "not available yet").
+    pub unavailable: Vec<&'static str>,
+}
+
+#[tauri::command]
+pub fn workspace_info(state: State<'_, AppState>) -> WorkspaceInfo {
+    let ws = &state.ws;
+    WorkspaceInfo {
+        data_dir: ws.data_dir.clone(),
+        config_path: ws.config_path.clone(),
+        envs: ws.envs.values().cloned().collect(),
+        retention: ws.retention.clone(),
+        unavailable: vec!["restore", "undo", "check", "prune", "verify"],
+    }
+}
+
+#[tauri::command]
+pub async fn status(state: State<'_, AppState>) -> CmdResult<Vec<EnvStatus>> {
+    let ws = state.ws.clone();
+    blocking(move || Ok(status::status(&ws, None)?)).await
+}
+
+#[tauri::command]
+pub async fn list_backups(state: State<'_, AppState>, env: String) -> CmdResult<Vec<BackupRecord>> {
+    let ws = state.ws.clone();
+    blocking(move || Ok(backup::list(&ws.env(&env)?)?)).await
+}
+
+#[tauri::command]
+pub async fn migrations(state: State<'_, AppState>, env: String) -> CmdResult<MigrationsView> {
+    let ws = state.ws.clone();
+    blocking(move || Ok(browse::migrations(&ws, &env)?)).await
+}
+
+/// The audit log, newest first, optionally one env's.
+#[tauri::command]
+pub async fn audit_log(
+    state: State<'_, AppState>,
+    env: Option<String>,
+) -> CmdResult<Vec<AuditEntry>> {
+    let ws = state.ws.clone();
+    blocking(move || {
+        let (mut entries, _bad) = audit::read(&ws.audit_path(), env.as_deref())?;
+        entries.reverse();
+        Ok(entries)
+    })
+    .await
+}
+
+/// Diagnostics only: registered but granted to no window (the ACL test relies on it).
+#[tauri::command]
+pub fn debug_token_count(state: State<'_, AppState>) -> usize {
+    state.tokens.outstanding()
+}

@@ -1,0 +1,20 @@
+//! Every `#[tauri::command]`, each a thin call into core. Listed once in `lib.rs`
+//! (`generate_handler!`), once in `build.rs` (`AppManifest::commands`) and granted in
+//! `capabilities/main.json`.
+
+pub mod actions;
+pub mod browse;
+pub mod guard;
+pub mod info;
+pub mod progress;
+
+use crate::error::{CmdError, CmdResult};
+
+/// Runs core work off the UI thread.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> CmdResult<T> + Send + 'static,
+) -> CmdResult<T> {
+    tauri::async_runtime::spawn_blocking(f)
+        .await
+        .map_err(|e| CmdError::internal(format!("the background task failed: {e}")))?
+}

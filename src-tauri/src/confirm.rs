@@ -1,0 +1,83 @@
+//! Native dialogs raised from Rust (the webview cannot click them), behind small traits so tests
+//! inject accept/deny. The real ones use rfd's GTK backend, called off the main thread.
+
+use std::path::{Path, PathBuf};
+
+/// A protected action awaiting the user's final word.
+#[derive(Debug, Clone)]
+pub struct ProtectedAction<'a> {
+    pub verb: &'a str,
+    pub env: &'a str,
+    pub path: &'a Path,
+    pub summary: &'a str,
+}
+
+pub trait Confirmer: Send + Sync {
+    /// True only if the user explicitly accepted.
+    fn confirm(&self, action: &ProtectedAction<'_>) -> bool;
+}
+
+pub trait SavePicker: Send + Sync {
+    /// Where to export a backup, or `None` if the user cancelled.
+    fn save_path(&self, title: &str, suggested_name: &str) -> Option<PathBuf>;
+}
+
+/// The title of the native confirmation dialog (E2E tests find it by this name).
+pub fn dialog_title(action: &ProtectedAction<'_>) -> String {
+    format!("Confirm {} of {}", action.verb, action.env.to_uppercase())
+}
+
+pub struct NativeDialogs;
+
+impl Confirmer for NativeDialogs {
+    fn confirm(&self, a: &ProtectedAction<'_>) -> bool {
+        let ok = format!("{} {}", capitalize(a.verb), a.env);
+        let answer = rfd::MessageDialog::new()
+            .set_level(rfd::MessageLevel::Warning)
+            .set_title(dialog_title(a))
+            .set_description(format!(
+                "You are about to {} the PROTECTED environment {}.\n\nFile: {}\n{}\n\nA verified backup is taken first.",
+                a.verb,
+                a.env,
+                a.path.display(),
+                a.summary
+            ))
+            .set_buttons(rfd::MessageButtons::OkCancelCustom(ok.clone(), "Cancel".into()))
+            .show();
+        matches!(answer, rfd::MessageDialogResult::Custom(s) if s == ok)
+    }
+}
+
+impl SavePicker for NativeDialogs {
+    fn save_path(&self, title: &str, suggested_name: &str) -> Option<PathBuf> {
+        rfd::FileDialog::new()
+            .set_title(title)
+            .set_file_name(suggested_name)
+            .save_file()
+    }
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+/// Test doubles: always the same answer.
+pub struct Always(pub bool);
+
+impl Confirmer for Always {
+    fn confirm(&self, _: &ProtectedAction<'_>) -> bool {
+        self.0
+    }
+}
+
+/// A save dialog that answers a fixed path (or cancel).
+pub struct FixedSave(pub Option<PathBuf>);
+
+impl SavePicker for FixedSave {
+    fn save_path(&self, _: &str, _: &str) -> Option<PathBuf> {
+        self.0.clone()
+    }
+}

@@ -1,0 +1,45 @@
+//! What every command shares: the workspace, the token store, the native dialogs, seed cancel flag.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use pipeline_db_core::Workspace;
+
+use crate::confirm::{Confirmer, NativeDialogs, SavePicker};
+use crate::tokens::{TokenStore, TOKEN_TTL};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub ws: Arc<Workspace>,
+    pub tokens: Arc<TokenStore>,
+    pub confirmer: Arc<dyn Confirmer>,
+    pub saver: Arc<dyn SavePicker>,
+    pub cancel: Arc<AtomicBool>,
+}
+
+impl AppState {
+    /// The real app: native dialogs, 2-minute tokens.
+    pub fn new(ws: Workspace) -> AppState {
+        AppState::with(
+            ws,
+            Arc::new(NativeDialogs),
+            Arc::new(NativeDialogs),
+            TokenStore::new(TOKEN_TTL),
+        )
+    }
+
+    pub fn with(
+        ws: Workspace,
+        confirmer: Arc<dyn Confirmer>,
+        saver: Arc<dyn SavePicker>,
+        tokens: TokenStore,
+    ) -> AppState {
+        AppState {
+            ws: Arc::new(ws),
+            tokens: Arc::new(tokens),
+            confirmer,
+            saver,
+            cancel: Arc::new(AtomicBool::new(false)),
+        }
+    }
+}

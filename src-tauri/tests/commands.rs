@@ -1,0 +1,392 @@
+//! Command tests on Tauri's mock runtime, built with the real `generate_context!` so the ACL of
+//! `capabilities/main.json` applies. Every test has its own data dir.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use pipeline_db_core::seed::SeedOptions;
+use pipeline_db_core::{backup, seed, status, upgrade, Quiet, Workspace};
+use pipeline_db_desktop::confirm::{Always, FixedSave};
+use pipeline_db_desktop::tokens::{TokenStore, TOKEN_TTL};
+use pipeline_db_desktop::AppState;
+use serde_json::{json, Value};
+use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
+use tauri::webview::InvokeRequest;
+use tauri::{Listener, WebviewWindow};
+
+struct Harness {
+    _app: tauri::App<MockRuntime>,
+    window: WebviewWindow<MockRuntime>,
+    ws: Workspace,
+    _dir: tempfile::TempDir,
+}
+
+struct Options {
+    accept: bool,
+    ttl: Duration,
+    save_to: Option<PathBuf>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            accept: true,
+            ttl: TOKEN_TTL,
+            save_to: None,
+        }
+    }
+}
+
+fn harness(o: Options) -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = Workspace::at(dir.path()).unwrap();
+    let state = AppState::with(
+        ws.clone(),
+        Arc::new(Always(o.accept)),
+        Arc::new(FixedSave(o.save_to)),
+        TokenStore::new(o.ttl),
+    );
+    let app = pipeline_db_desktop::builder(mock_builder(), state)
+        .build(tauri::generate_context!("../tauri.conf.json"))
+        .unwrap();
+    let window = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .unwrap();
+    Harness {
+        _app: app,
+        window,
+        ws,
+        _dir: dir,
+    }
+}
+
+impl Harness {
+    fn invoke(&self, cmd: &str, body: Value) -> Result<Value, Value> {
+        get_ipc_response(
+            &self.window,
+            InvokeRequest {
+                cmd: cmd.into(),
+                callback: tauri::ipc::CallbackFn(0),
+                error: tauri::ipc::CallbackFn(1),
+                url: "tauri://localhost".parse().unwrap(),
+                body: tauri::ipc::InvokeBody::Json(body),
+                headers: Default::default(),
+                invoke_key: INVOKE_KEY.to_string(),
+            },
+        )
+        .map(|b| b.deserialize::<Value>().unwrap())
+    }
+
+    fn token(&self, plan_cmd: &str, body: Value) -> String {
+        let planned = self.invoke(plan_cmd, body).expect("plan");
+        planned["issued"]["token"].as_str().unwrap().to_string()
+    }
+
+    /// Creates `env` with a little sample data through core (not through the window).
+    fn seeded(&self, env: &str, jobs: u64) {
+        let opts = SeedOptions {
+            users: 2,
+            pipelines: 3,
+            jobs,
+            ..Default::default()
+        };
+        seed::run(&self.ws, env, &opts, &Quiet).unwrap();
+    }
+
+    fn rows(&self, env: &str) -> std::collections::BTreeMap<String, u64> {
+        status::status(&self.ws, Some(env)).unwrap()[0]
+            .row_counts
+            .clone()
+    }
+
+    fn backups(&self, env: &str) -> Vec<String> {
+        backup::list(&self.ws.env(env).unwrap())
+            .unwrap()
+            .into_iter()
+            .map(|b| b.reason.as_str().to_string())
+            .collect()
+    }
+}
+
+fn reset_body(env: &str, token: Option<&str>, typed: Option<&str>) -> Value {
+    json!({"env": env, "sampleData": false, "answer": {"token": token, "typedEnv": typed}})
+}
+
+fn kind(e: &Value) -> &str {
+    e["kind"].as_str().unwrap_or_default()
+}
+
+#[test]
+fn reset_without_a_token_is_rejected_and_nothing_changes() {
+    let h = harness(Options::default());
+    h.seeded("dev", 20);
+    let before = h.rows("dev");
+    let e = h
+        .invoke("reset_env", reset_body("dev", None, None))
+        .unwrap_err();
+    assert_eq!(kind(&e), "token", "{e}");
+    let e = h
+        .invoke("reset_env", reset_body("dev", Some("forged"), None))
+        .unwrap_err();
+    assert_eq!(kind(&e), "token", "{e}");
+    assert_eq!(h.rows("dev"), before);
+    assert!(!h.backups("dev").contains(&"pre-reset".to_string()));
+}
+
+#[test]
+fn a_confirmed_reset_runs_once_and_a_replay_is_rejected() {
+    let h = harness(Options::default());
+    h.seeded("dev", 20);
+    let t = h.token("plan_reset", json!({"env": "dev", "sampleData": false}));
+    let out = h
+        .invoke("reset_env", reset_body("dev", Some(&t), None))
+        .unwrap();
+    assert!(out["backup"]["path"].is_string(), "{out}");
+    assert_eq!(h.rows("dev")["jobs"], 0);
+    let backups_after_first = h.backups("dev");
+    let e = h
+        .invoke("reset_env", reset_body("dev", Some(&t), None))
+        .unwrap_err();
+    assert_eq!(kind(&e), "token");
+    assert!(
+        e["message"].as_str().unwrap().contains("already used"),
+        "{e}"
+    );
+    assert_eq!(h.backups("dev"), backups_after_first, "no second backup");
+}
+
+#[test]
+fn a_plan_made_stale_by_a_change_is_rejected() {
+    let h = harness(Options::default());
+    h.seeded("dev", 20);
+    let t = h.token("plan_reset", json!({"env": "dev", "sampleData": false}));
+    h.seeded("dev", 40); // the database changes after the plan was shown
+    let before = h.rows("dev");
+    let backups = h.backups("dev");
+    let e = h
+        .invoke("reset_env", reset_body("dev", Some(&t), None))
+        .unwrap_err();
+    assert_eq!(kind(&e), "token");
+    assert!(
+        e["message"].as_str().unwrap().contains("changed since"),
+        "{e}"
+    );
+    assert_eq!(h.rows("dev"), before);
+    assert_eq!(h.backups("dev"), backups);
+}
+
+#[test]
+fn a_token_for_another_env_or_verb_is_rejected() {
+    let h = harness(Options::default());
+    h.seeded("dev", 10);
+    h.seeded("test", 10);
+    let before = h.rows("test");
+    let t = h.token("plan_reset", json!({"env": "dev", "sampleData": false}));
+    let e = h
+        .invoke("reset_env", reset_body("test", Some(&t), None))
+        .unwrap_err();
+    assert!(
+        e["message"].as_str().unwrap().contains("not reset of test"),
+        "{e}"
+    );
+    let t = h.token("plan_backup", json!({"env": "dev", "export": false}));
+    let e = h
+        .invoke("reset_env", reset_body("dev", Some(&t), None))
+        .unwrap_err();
+    assert_eq!(kind(&e), "token", "{e}");
+    assert_eq!(h.rows("test"), before);
+    assert_eq!(h.rows("dev")["jobs"], 10);
+}
+
+#[test]
+fn an_expired_token_is_rejected() {
+    let h = harness(Options {
+        ttl: Duration::ZERO,
+        ..Default::default()
+    });
+    h.seeded("dev", 10);
+    let t = h.token("plan_reset", json!({"env": "dev", "sampleData": false}));
+    let e = h
+        .invoke("reset_env", reset_body("dev", Some(&t), None))
+        .unwrap_err();
+    assert_eq!(kind(&e), "token", "{e}");
+    assert_eq!(h.rows("dev")["jobs"], 10);
+}
+
+fn with_prod(h: &Harness) {
+    upgrade::run(&h.ws, "prod").unwrap();
+}
+
+#[test]
+fn prod_denied_in_the_native_dialog_changes_nothing() {
+    let h = harness(Options {
+        accept: false,
+        ..Default::default()
+    });
+    with_prod(&h);
+    let before = status::status(&h.ws, Some("prod")).unwrap()[0].clone();
+    let t = h.token("plan_reset", json!({"env": "prod", "sampleData": false}));
+    let e = h
+        .invoke("reset_env", reset_body("prod", Some(&t), Some("prod")))
+        .unwrap_err();
+    assert_eq!(kind(&e), "cancelled", "{e}");
+    let after = status::status(&h.ws, Some("prod")).unwrap()[0].clone();
+    assert_eq!(after.last_action_at, before.last_action_at);
+    assert_eq!(after.last_action.as_deref(), Some("migrate"));
+    assert!(h.backups("prod").is_empty());
+}
+
+#[test]
+fn prod_needs_the_typed_name_even_when_the_dialog_would_accept() {
+    let h = harness(Options::default());
+    with_prod(&h);
+    for typed in [None, Some("PROD"), Some("dev")] {
+        let t = h.token("plan_reset", json!({"env": "prod", "sampleData": false}));
+        let e = h
+            .invoke("reset_env", reset_body("prod", Some(&t), typed))
+            .unwrap_err();
+        assert_eq!(kind(&e), "refused", "{typed:?}: {e}");
+    }
+    assert!(h.backups("prod").is_empty());
+    let t = h.token("plan_reset", json!({"env": "prod", "sampleData": false}));
+    let out = h
+        .invoke("reset_env", reset_body("prod", Some(&t), Some("prod")))
+        .unwrap();
+    assert!(
+        out["backup"]["path"].is_string(),
+        "prod reset takes a backup: {out}"
+    );
+}
+
+#[test]
+fn prod_cannot_be_seeded_from_the_window() {
+    let h = harness(Options::default());
+    with_prod(&h);
+    let e = h
+        .invoke("plan_seed", json!({"env": "prod", "jobs": 5}))
+        .unwrap_err();
+    assert_eq!(kind(&e), "refused", "{e}");
+    let e = h
+        .invoke("plan_reset", json!({"env": "prod", "sampleData": true}))
+        .unwrap_err();
+    assert_eq!(kind(&e), "refused", "{e}");
+}
+
+#[test]
+fn migrate_then_seed_through_tokens_streams_progress_events() {
+    let h = harness(Options::default());
+    let events = Arc::new(Mutex::new(Vec::<Value>::new()));
+    let sink = events.clone();
+    h.window.listen_any("progress", move |e| {
+        sink.lock()
+            .unwrap()
+            .push(serde_json::from_str(e.payload()).unwrap())
+    });
+    let t = h.token("plan_migrate", json!({"env": "dev"}));
+    h.invoke("migrate_env", json!({"env": "dev", "answer": {"token": t}}))
+        .unwrap();
+    let t = h.token("plan_seed", json!({"env": "dev", "jobs": 300}));
+    let out = h
+        .invoke(
+            "seed_env",
+            json!({"env": "dev", "jobs": 300, "answer": {"token": t}}),
+        )
+        .unwrap();
+    assert_eq!(out["counts"]["jobs_inserted"], 300, "{out}");
+    let events = events.lock().unwrap();
+    let last = events
+        .iter()
+        .rfind(|e| e["op"] == "seed" && e["total"].as_u64() > Some(0))
+        .unwrap_or_else(|| panic!("no seed progress among {events:?}"));
+    assert_eq!(last["done"], last["total"], "{last}");
+}
+
+#[test]
+fn export_goes_to_the_file_chosen_in_the_save_dialog() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let dest = out_dir.path().join("dev-export.sqlite3");
+    let h = harness(Options {
+        save_to: Some(dest.clone()),
+        ..Default::default()
+    });
+    h.seeded("dev", 5);
+    let t = h.token("plan_backup", json!({"env": "dev", "export": true}));
+    let rec = h
+        .invoke(
+            "backup_env",
+            json!({"env": "dev", "export": true, "label": null, "answer": {"token": t}}),
+        )
+        .unwrap();
+    assert_eq!(Path::new(rec["path"].as_str().unwrap()), dest);
+    assert!(dest.exists());
+}
+
+#[test]
+fn a_cancelled_save_dialog_writes_nothing() {
+    let h = harness(Options::default()); // FixedSave(None): the user cancels
+    h.seeded("dev", 5);
+    let before = h.backups("dev");
+    let t = h.token("plan_backup", json!({"env": "dev", "export": true}));
+    let e = h
+        .invoke(
+            "backup_env",
+            json!({"env": "dev", "export": true, "label": null, "answer": {"token": t}}),
+        )
+        .unwrap_err();
+    assert_eq!(kind(&e), "cancelled", "{e}");
+    assert_eq!(h.backups("dev"), before);
+}
+
+#[test]
+fn the_acl_denies_a_command_no_capability_grants() {
+    let h = harness(Options::default());
+    let e = h.invoke("debug_token_count", json!({})).unwrap_err();
+    assert!(e.to_string().contains("not allowed"), "{e}");
+    let e = h.invoke("no_such_command", json!({})).unwrap_err();
+    assert!(e.to_string().contains("not allowed"), "{e}");
+    let envs = h.invoke("status", json!({})).unwrap();
+    assert_eq!(envs.as_array().unwrap().len(), 3, "{envs}");
+}
+
+#[test]
+fn the_browser_pages_and_filters_jobs() {
+    let h = harness(Options::default());
+    h.seeded("dev", 120);
+    let mut seen = std::collections::BTreeSet::new();
+    let mut after = Value::Null;
+    loop {
+        let page = h
+            .invoke(
+                "browse_jobs",
+                json!({"env": "dev", "filter": {}, "order": "newest_first", "after": after, "limit": 50}),
+            )
+            .unwrap();
+        for r in page["rows"].as_array().unwrap() {
+            assert!(seen.insert(r["id"].as_i64().unwrap()), "a row came twice");
+        }
+        after = page["next"].clone();
+        if after.is_null() {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 120);
+    let page = h
+        .invoke(
+            "browse_jobs",
+            json!({"env": "dev", "filter": {"status": "failed"}, "after": null}),
+        )
+        .unwrap();
+    assert!(page["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["status"] == "failed"));
+    let e = h
+        .invoke(
+            "browse_jobs",
+            json!({"env": "dev", "filter": {"status": "nope"}, "after": null}),
+        )
+        .unwrap_err();
+    assert_eq!(kind(&e), "invalid_input", "{e}");
+}

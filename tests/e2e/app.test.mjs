@@ -1,0 +1,166 @@
+// End-to-end in the real webview: the app binary under Xvfb, driven through tauri-driver +
+// WebKitWebDriver; native GTK dialogs driven with xdotool. Run by `run.sh` (which sets
+// PIPELINE_DB_HOME to an empty dir, starts Xvfb and tauri-driver).
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import assert from "node:assert/strict";
+import { Session, sleep } from "./webdriver.mjs";
+
+const APP = process.env.APP;
+const DATA = process.env.PIPELINE_DB_HOME;
+const SHOTS = process.env.SHOTS;
+const EXPORT_DIR = process.env.EXPORT_DIR;
+mkdirSync(SHOTS, { recursive: true });
+
+const steps = [];
+async function step(name, f) {
+  const t0 = Date.now();
+  await f();
+  steps.push(`ok   ${name} (${Date.now() - t0} ms)`);
+  console.log(`ok   ${name}`);
+}
+
+async function shot(s, name) {
+  await sleep(700); // paint lags the DOM
+  writeFileSync(join(SHOTS, `${name}.png`), await s.screenshot());
+}
+
+/** Waits for a native window whose title contains `title`, focuses it, sends `keys`. */
+async function nativeDialog(title, keys, timeoutMs = 15000) {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    let ids = "";
+    try {
+      ids = execFileSync("xdotool", ["search", "--name", title], { encoding: "utf8" }).trim();
+    } catch {
+      /* not there yet */
+    }
+    if (ids) {
+      const w = ids.split("\n").pop();
+      await sleep(600);
+      if (process.env.SHOT_DIALOG) {
+        execFileSync("import", ["-window", "root", join(SHOTS, `${process.env.SHOT_DIALOG}.png`)]);
+      }
+      for (const k of keys) {
+        const args = k.type !== undefined ? ["type", "--window", w, "--delay", "20", k.type] : ["key", "--window", w, ...k.key];
+        execFileSync("xdotool", ["windowfocus", "--sync", w]);
+        execFileSync("xdotool", args);
+        await sleep(250);
+      }
+      return;
+    }
+    await sleep(200);
+  }
+  throw new Error(`no native window named ${title}`);
+}
+
+const toastOk = (s, test = () => true) => s.waitFor('[data-testid="toast-ok"]', test, 60000);
+async function dismissToasts(s) {
+  await s.exec("document.querySelectorAll('.toasts .toast').forEach(t => t.remove())");
+}
+
+async function confirmPlan(s) {
+  await s.waitFor('[data-testid="plan-modal"]');
+  await s.click('[data-testid="plan-confirm"]');
+}
+
+const s = await Session.start("http://127.0.0.1:4444", APP);
+try {
+  await step("window shows one card per env, prod protected", async () => {
+    await s.waitFor('[data-testid="env-card-dev"]');
+    await s.waitFor('[data-testid="env-card-test"]');
+    const prod = await s.waitFor('[data-testid="env-card-prod"]');
+    assert.match(await s.text(prod), /PROTECTED/);
+    assert.equal(await s.text(await s.find('[data-testid="health-dev"]')), "missing");
+    assert.match(await s.exec("return document.title"), /DEV/);
+    await shot(s, "01-empty-dashboard");
+  });
+
+  await step("migrate dev through the plan modal", async () => {
+    await s.click('[data-testid="act-migrate-dev"]');
+    await confirmPlan(s);
+    await toastOk(s);
+    await s.waitFor('[data-testid="health-dev"]', (t) => t === "ok");
+    await dismissToasts(s);
+  });
+
+  await step("seed dev with sample data", async () => {
+    await s.click('[data-testid="act-seed-dev"]');
+    await confirmPlan(s);
+    await toastOk(s, (t) => /jobs inserted/.test(t));
+    await s.waitFor('[data-testid="rows-dev"]', (t) => /jobs 500/.test(t));
+    await dismissToasts(s);
+    await shot(s, "02-dashboard");
+  });
+
+  await step("data browser lists jobs and filters by status", async () => {
+    await s.click('[data-testid="nav-data"]');
+    await s.waitFor('[data-testid="jobs-table"] tbody .status');
+    assert.equal((await s.findAll('[data-testid="jobs-table"] tbody tr')).length, 50);
+    await s.select('[data-testid="filter-status"]', "failed");
+    await s.click('[data-testid="filter-apply"]');
+    await sleep(500);
+    const statuses = await s.exec(
+      "return [...document.querySelectorAll('[data-testid=jobs-table] tbody .status')].map(e => e.textContent)",
+    );
+    assert.ok(statuses.length > 0, "some failed jobs");
+    assert.ok(statuses.every((x) => x === "failed"), JSON.stringify(statuses));
+    await s.click('[data-testid="jobs-table"] tbody tr td:nth-child(2)');
+    await s.waitFor('[data-testid="job-detail"]', (t) => /error|failed/i.test(t));
+    await shot(s, "03-data-browser");
+  });
+
+  await step("charts render", async () => {
+    await s.click('[data-testid="nav-charts"]');
+    await s.waitFor('[data-testid="charts"]');
+    await sleep(800);
+    const drawn = await s.exec(
+      "return [...document.querySelectorAll('[data-testid=charts] canvas')].map(c => c.width > 0 && c.height > 0)",
+    );
+    assert.deepEqual(drawn, [true, true, true, true]);
+    await shot(s, "04-charts");
+  });
+
+  await step("reset dev through the plan modal: counts drop, a backup appears", async () => {
+    await s.click('[data-testid="nav-envs"]');
+    await s.click('[data-testid="act-reset-dev"]');
+    const modal = await s.waitFor('[data-testid="plan-modal"]');
+    assert.match(await s.text(modal), /500/);
+    await shot(s, "05-plan-modal");
+    await s.click('[data-testid="plan-confirm"]');
+    await toastOk(s, (t) => /Backup: .*pre-reset/.test(t));
+    await s.waitFor('[data-testid="rows-dev"]', (t) => /jobs 0/.test(t));
+    await s.waitFor('[data-testid="last-backup-dev"]', (t) => t !== "never");
+    await dismissToasts(s);
+  });
+
+  await step("prod reset: typed name, then Cancel in the native dialog changes nothing", async () => {
+    await s.click('[data-testid="act-reset-prod"]');
+    await s.waitFor('[data-testid="plan-modal"]', (t) => /PROTECTED/.test(t));
+    const confirm = await s.find('[data-testid="plan-confirm"]');
+    assert.equal(await s.exec("return document.querySelector('[data-testid=plan-confirm]').disabled"), true);
+    await s.type('[data-testid="typed-env"]', "prod");
+    await shot(s, "06-prod-plan-modal");
+    await s.clickEl(confirm);
+    process.env.SHOT_DIALOG = "07-native-prod-dialog";
+    await nativeDialog("Confirm reset of PROD", [{ key: ["Escape"] }]);
+    delete process.env.SHOT_DIALOG;
+    await s.waitFor('[data-testid="toast-error"]', (t) => /cancelled/.test(t), 20000);
+    assert.equal(await s.text(await s.find('[data-testid="health-prod"]')), "missing");
+    assert.ok(!existsSync(join(DATA, "prod.sqlite3")), "prod was not created");
+    await dismissToasts(s);
+  });
+
+  await step("export a backup through the native save dialog", async () => {
+    const dest = join(EXPORT_DIR, "dev-export.sqlite3");
+    await s.click('[data-testid="act-export-dev"]');
+    await confirmPlan(s);
+    await nativeDialog("Export backup of dev", [{ key: ["ctrl+a"] }, { type: dest }, { key: ["Return"] }]);
+    await toastOk(s, (t) => t.includes(dest));
+    assert.ok(existsSync(dest), `${dest} exists`);
+  });
+} finally {
+  await s.end().catch(() => {});
+}
+console.log(steps.join("\n"));

@@ -1,0 +1,28 @@
+// When the plan modal's confirm button may be pressed. The Rust side checks the same things again
+// (token, typed name, native dialog): this only keeps the window honest and helpful.
+import type { Planned } from "./types";
+
+export function needsTypedName(p: Planned): boolean {
+  return p.confirmation === "type_env_name";
+}
+
+/** Exact, case-sensitive match of the env name (surrounding spaces are not forgiven). */
+export function canConfirm(p: Planned, typed: string, now: number, issuedAt: number): boolean {
+  if (now - issuedAt >= p.issued.expires_in_ms) return false;
+  return needsTypedName(p) ? typed === p.plan.env : true;
+}
+
+export function secondsLeft(p: Planned, now: number, issuedAt: number): number {
+  return Math.max(0, Math.ceil((p.issued.expires_in_ms - (now - issuedAt)) / 1000));
+}
+
+/** Rows the plan will remove (reset: every table's rows). */
+export function rowsAtRisk(p: Planned): number {
+  if (p.plan.verb !== "reset") return 0;
+  return (p.plan.tables ?? []).reduce((n, t) => n + t.rows, 0);
+}
+
+export function confirmLabel(p: Planned): string {
+  const verb = p.plan.verb === "export" ? "Export" : p.plan.verb[0].toUpperCase() + p.plan.verb.slice(1);
+  return `${verb} ${p.plan.env}`;
+}

@@ -1,0 +1,49 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { cleanup, fireEvent, render, screen } from "@testing-library/svelte";
+import PlanModal from "../src/components/PlanModal.svelte";
+import { planned } from "./fixtures";
+
+describe("PlanModal", () => {
+  afterEach(cleanup);
+
+  it("renders the plan: file, tables with row counts, rows at risk", () => {
+    render(PlanModal, { planned: planned("dev", false), issuedAt: 0, now: () => 0, onconfirm: vi.fn(), oncancel: vi.fn() });
+    expect(screen.getByTestId("plan-modal").textContent).toContain("/data/dev.sqlite3");
+    expect(screen.getByTestId("plan-tables").textContent).toContain("jobs");
+    expect(screen.getByTestId("rows-at-risk").textContent).toBe("506");
+    expect(screen.queryByTestId("typed-env")).toBeNull();
+  });
+
+  it("dev: confirm sends, cancel cancels", async () => {
+    const onconfirm = vi.fn();
+    const oncancel = vi.fn();
+    render(PlanModal, { planned: planned("dev", false), issuedAt: 0, now: () => 0, onconfirm, oncancel });
+    await fireEvent.click(screen.getByTestId("plan-confirm"));
+    expect(onconfirm).toHaveBeenCalledWith("");
+    await fireEvent.click(screen.getByTestId("plan-cancel"));
+    expect(oncancel).toHaveBeenCalled();
+  });
+
+  it("prod: the button stays disabled until the env name is typed exactly", async () => {
+    const onconfirm = vi.fn();
+    render(PlanModal, { planned: planned("prod", true), issuedAt: 0, now: () => 0, onconfirm, oncancel: vi.fn() });
+    const button = screen.getByTestId("plan-confirm") as HTMLButtonElement;
+    const input = screen.getByTestId("typed-env") as HTMLInputElement;
+    expect(screen.getByTestId("plan-modal").textContent).toContain("PROTECTED");
+    expect(button.disabled).toBe(true);
+    await fireEvent.input(input, { target: { value: "Prod" } });
+    expect(button.disabled).toBe(true);
+    await fireEvent.click(button);
+    expect(onconfirm).not.toHaveBeenCalled();
+    await fireEvent.input(input, { target: { value: "prod" } });
+    expect(button.disabled).toBe(false);
+    await fireEvent.click(button);
+    expect(onconfirm).toHaveBeenCalledWith("prod");
+  });
+
+  it("an expired plan cannot be confirmed", () => {
+    render(PlanModal, { planned: planned("dev", false), issuedAt: 0, now: () => 121_000, onconfirm: vi.fn(), oncancel: vi.fn() });
+    expect((screen.getByTestId("plan-confirm") as HTMLButtonElement).disabled).toBe(true);
+    expect(screen.getByTestId("plan-expiry").textContent).toContain("expired");
+  });
+});
