@@ -3,9 +3,9 @@
 CARGO ?= cargo
 FEATURES := --features pipeline-db-cli/failpoints
 # Tested packages (the desktop crate has its own target: it needs Tauri's system libraries).
-TEST_PKGS := -p pipeline-db-core -p pipeline-db-cli -p pipeline-db-e2e
+TEST_PKGS := -p pipeline-db-core -p pipeline-db-cli -p pipeline-db-e2e -p pipeline-db-bench
 
-.PHONY: demo build test lint fmt bench bench-quick
+.PHONY: demo build test lint fmt bench bench-quick bench-ci
 
 build:
 	$(CARGO) build --release -p pipeline-db-cli
@@ -27,6 +27,23 @@ test: lint
 
 fmt:
 	$(CARGO) fmt --all
+
+# Benchmarks (issue 5): the release CLI side by side with SQLite's own limits, at 10k, 100k and 1M
+# jobs; prints the table, appends it to bench/results.md and draws bench/seed.svg. `bench-quick`
+# (10k only, about a minute) is what CI runs to prove the benchmark works; nothing asserts on time.
+bench:
+	$(CARGO) build --release -p pipeline-db-cli -p pipeline-db-bench
+	./target/release/pipeline-db-bench
+
+bench-quick:
+	$(CARGO) build --release -p pipeline-db-cli -p pipeline-db-bench
+	./target/release/pipeline-db-bench --quick
+
+# CI proves the benchmark still runs without a release build: the quick run against the debug binary
+# `make test` built (figures not comparable, not appended to bench/results.md).
+bench-ci:
+	$(CARGO) run -p pipeline-db-bench --features pipeline-db-core/failpoints -- \
+		--quick --cli target/debug/pipeline-db --no-append --chart target/bench-ci-seed.svg
 
 # ---- Desktop app (Tauri v2, src-tauri/ + ui/). Not a default member and not part of `make test`:
 # it needs WebKitGTK. `make desktop-deps` once, then `make desktop` (run) / `make test-desktop`.

@@ -268,7 +268,69 @@ struct JobRow {
     params: String,
     output_dir: String,
     error: String,
-    ts: [[u8; 20]; 3],
+    user: i64,
+    pipeline: i64,
+    status: &'static str,
+    created: i64,
+    started: Option<i64>,
+    completed: Option<i64>,
+}
+
+/// Rows per INSERT statement. One multi-row statement costs the per-statement work (bind, step,
+/// reset, cursor setup, and the ephemeral table SQLite builds for the `status IN (…)` CHECK) once
+/// per batch instead of once per row; 64 × 11 parameters stays far below SQLite's limit.
+const BATCH: usize = 64;
+const JOB_COLUMNS: usize = 11;
+
+fn jobs_insert_sql(rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO jobs (session_id, run_name, user_id, pipeline_id, status, params, output_dir,
+                           error_message, created_at, started_at, completed_at) VALUES ",
+    );
+    for r in 0..rows {
+        let b = r * JOB_COLUMNS;
+        let _ = write!(
+            sql,
+            "{}(?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{})",
+            if r == 0 { "" } else { ", " },
+            b + 1,
+            b + 2,
+            b + 3,
+            b + 4,
+            b + 5,
+            b + 6,
+            b + 7,
+            b + 8,
+            b + 9,
+            b + 10,
+            b + 11
+        );
+    }
+    sql.push_str(" ON CONFLICT (session_id) DO NOTHING");
+    sql
+}
+
+/// Binds `rows` to a statement of `rows.len()` rows and runs it; returns the rows inserted.
+fn insert_batch(stmt: &mut rusqlite::Statement<'_>, rows: &[JobRow]) -> Result<u64> {
+    let sql = Error::sql("inserting jobs");
+    let mut ts = [0u8; 20];
+    for (r, row) in rows.iter().enumerate() {
+        let b = r * JOB_COLUMNS;
+        let mut bind = |k: usize, v: &dyn rusqlite::ToSql| stmt.raw_bind_parameter(b + k, v);
+        bind(1, &row.session)
+            .and_then(|()| bind(2, &row.run_name))
+            .and_then(|()| bind(3, &row.user))
+            .and_then(|()| bind(4, &row.pipeline))
+            .and_then(|()| bind(5, &row.status))
+            .and_then(|()| bind(6, &row.params))
+            .and_then(|()| bind(7, &row.started.map(|_| row.output_dir.as_str())))
+            .and_then(|()| bind(8, &(row.status == "failed").then_some(row.error.as_str())))
+            .and_then(|()| bind(9, &timefmt::format_into(row.created, &mut ts)))
+            .and_then(|()| bind(10, &row.started.map(|t| timefmt::format_into(t, &mut ts))))
+            .and_then(|()| bind(11, &row.completed.map(|t| timefmt::format_into(t, &mut ts))))
+            .map_err(Error::sql("binding a job row"))?;
+    }
+    stmt.raw_execute().map(|n| n as u64).map_err(sql)
 }
 
 fn insert_jobs(
@@ -285,16 +347,13 @@ fn insert_jobs(
     }
     let mut rng = Rng::new(rng::mix(opts.rng_seed, "jobs"));
     let session_prefix = rng::mix(opts.rng_seed, "session");
-    let mut stmt = conn
-        .prepare(
-            "INSERT INTO jobs (session_id, run_name, user_id, pipeline_id, status, params, output_dir,
-                               error_message, created_at, started_at, completed_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT (session_id) DO NOTHING",
-        )
+    let mut full = conn
+        .prepare(&jobs_insert_sql(BATCH))
         .map_err(Error::sql("preparing jobs insert"))?;
     let span = SPREAD_DAYS * 86_400;
     let start = as_of - span;
-    let mut row = JobRow::default();
+    let mut rows: Vec<JobRow> = (0..BATCH).map(|_| JobRow::default()).collect();
+    let mut filled = 0;
     let step = (opts.jobs / 200).clamp(1, 10_000);
     for i in 0..opts.jobs {
         // Creation times increase with i (ids follow time, as on the platform), with jitter.
@@ -306,32 +365,31 @@ fn insert_jobs(
         let p = &pipelines[(rng.below(pipelines.len() as u64) as usize)
             .min(rng.below(pipelines.len() as u64) as usize)];
         let job = plan_job(&mut rng, created, as_of, p.minutes);
-        fill_row(&mut row, &mut rng, session_prefix, i, p, &job);
-        let [c, s, d] = &mut row.ts;
-        let created_s = timefmt::format_into(created, c);
-        let started_s = job.started.map(|t| timefmt::format_into(t, s).to_owned());
-        let done_s = job.completed.map(|t| timefmt::format_into(t, d).to_owned());
-        let n = stmt
-            .execute(params![
-                row.session,
-                row.run_name,
-                user,
-                p.id,
-                job.status,
-                row.params,
-                job.started.map(|_| row.output_dir.as_str()),
-                (job.status == "failed").then_some(row.error.as_str()),
-                created_s,
-                started_s,
-                done_s,
-            ])
-            .map_err(Error::sql("inserting jobs"))?;
-        counts.jobs_inserted += n as u64;
-        counts.skipped_existing += 1 - n as u64;
-        if (i + 1) % step == 0 || i + 1 == opts.jobs {
+        let row = &mut rows[filled];
+        fill_row(row, &mut rng, session_prefix, i, p, &job);
+        (row.user, row.pipeline, row.status) = (user, p.id, job.status);
+        (row.created, row.started, row.completed) = (created, job.started, job.completed);
+        filled += 1;
+        let done = i + 1;
+        if filled < BATCH && done < opts.jobs {
+            continue;
+        }
+        let n = if filled == BATCH {
+            insert_batch(&mut full, &rows)?
+        } else {
+            let mut tail = conn
+                .prepare(&jobs_insert_sql(filled))
+                .map_err(Error::sql("preparing jobs insert"))?;
+            insert_batch(&mut tail, &rows[..filled])?
+        };
+        counts.jobs_inserted += n;
+        counts.skipped_existing += filled as u64 - n;
+        let crossed = done / step != (done - filled as u64) / step;
+        filled = 0;
+        if crossed || done == opts.jobs {
             obs.progress(&Progress {
                 stage: "seeding jobs",
-                done: i + 1,
+                done,
                 total: opts.jobs,
             });
             if obs.cancelled() {
