@@ -204,7 +204,18 @@ pub fn jobs(
     limit: u32,
 ) -> Result<Page<JobRow, JobCursor>> {
     filter.validate()?;
-    let conn = open(ws, env)?;
+    jobs_page(&open(ws, env)?, filter, order, after, limit)
+}
+
+/// [`jobs`] on an open connection (the benchmark times the query alone).
+pub fn jobs_page(
+    conn: &Connection,
+    filter: &JobFilter,
+    order: Order,
+    after: Option<&JobCursor>,
+    limit: u32,
+) -> Result<Page<JobRow, JobCursor>> {
+    filter.validate()?;
     let limit = limit.clamp(1, MAX_PAGE);
     let (clause, mut vals) = filter.clause(after, order);
     let dir = match order {
@@ -217,7 +228,7 @@ pub fn jobs(
          ORDER BY j.created_at {dir}, j.id {dir} LIMIT ?"
     );
     vals.push(Value::Integer(limit as i64 + 1));
-    let mut rows = query(&conn, &sql, vals, job_row, "listing jobs")?;
+    let mut rows = query(conn, &sql, vals, job_row, "listing jobs")?;
     let next = if rows.len() > limit as usize {
         rows.truncate(limit as usize);
         rows.last().map(|r| JobCursor {
@@ -395,53 +406,9 @@ pub fn charts(ws: &Workspace, env: &str, days: u32) -> Result<Charts> {
     let conn = open(ws, env)?;
     let since =
         crate::timefmt::format(crate::timefmt::now_epoch() - i64::from(days.min(3660)) * 86_400);
-    let status_counts = query(
-        &conn,
-        "SELECT status, count(*) FROM jobs GROUP BY status ORDER BY status",
-        vec![],
-        |r| {
-            Ok(Count {
-                key: r.get(0)?,
-                n: r.get::<_, i64>(1)? as u64,
-            })
-        },
-        "counting jobs by status",
-    )?;
-    let mut per_day = vec![];
-    // One range scan of the (status, created_at) index per status: no table lookups.
-    for s in JOB_STATUSES {
-        per_day.extend(query(
-            &conn,
-            "SELECT substr(created_at, 1, 10) AS d, count(*) FROM jobs \
-             WHERE status = ? AND created_at >= ? GROUP BY d ORDER BY d",
-            vec![Value::Text(s.into()), Value::Text(since.clone())],
-            |r| {
-                Ok(DayCount {
-                    day: r.get(0)?,
-                    status: s.into(),
-                    n: r.get::<_, i64>(1)? as u64,
-                })
-            },
-            "counting jobs per day",
-        )?);
-    }
-    per_day.sort_by(|a, b| (&a.day, &a.status).cmp(&(&b.day, &b.status)));
-    let per_pipeline = query(
-        &conn,
-        "SELECT p.name, sum(j.status = 'completed'), sum(j.status = 'failed'), count(*) \
-         FROM jobs j JOIN pipelines p ON p.id = j.pipeline_id WHERE j.created_at >= ? \
-         GROUP BY j.pipeline_id ORDER BY p.name",
-        vec![Value::Text(since.clone())],
-        |r| {
-            Ok(PipelineRate {
-                pipeline: r.get(0)?,
-                completed: r.get::<_, i64>(1)? as u64,
-                failed: r.get::<_, i64>(2)? as u64,
-                total: r.get::<_, i64>(3)? as u64,
-            })
-        },
-        "success rate per pipeline",
-    )?;
+    let status_counts = status_counts(&conn)?;
+    let per_day = jobs_per_day(&conn, &since)?;
+    let per_pipeline = success_per_pipeline(&conn, &since)?;
     let backups = backup::list(&ws.env(env)?)?
         .into_iter()
         .map(|b| BackupPoint {
@@ -457,6 +424,66 @@ pub fn charts(ws: &Workspace, env: &str, days: u32) -> Result<Charts> {
         per_pipeline,
         backups,
     })
+}
+
+/// Jobs per status (the charts' distribution).
+pub fn status_counts(conn: &Connection) -> Result<Vec<Count>> {
+    query(
+        conn,
+        "SELECT status, count(*) FROM jobs GROUP BY status ORDER BY status",
+        vec![],
+        |r| {
+            Ok(Count {
+                key: r.get(0)?,
+                n: r.get::<_, i64>(1)? as u64,
+            })
+        },
+        "counting jobs by status",
+    )
+}
+
+/// Jobs per day and status, created at or after `since`.
+pub fn jobs_per_day(conn: &Connection, since: &str) -> Result<Vec<DayCount>> {
+    let mut per_day = vec![];
+    // One range scan of the (status, created_at) index per status: no table lookups.
+    for s in JOB_STATUSES {
+        per_day.extend(query(
+            conn,
+            "SELECT substr(created_at, 1, 10) AS d, count(*) FROM jobs \
+             WHERE status = ? AND created_at >= ? GROUP BY d ORDER BY d",
+            vec![Value::Text(s.into()), Value::Text(since.into())],
+            |r| {
+                Ok(DayCount {
+                    day: r.get(0)?,
+                    status: s.into(),
+                    n: r.get::<_, i64>(1)? as u64,
+                })
+            },
+            "counting jobs per day",
+        )?);
+    }
+    per_day.sort_by(|a, b| (&a.day, &a.status).cmp(&(&b.day, &b.status)));
+    Ok(per_day)
+}
+
+/// Completed / failed / total jobs per pipeline, created at or after `since`.
+pub fn success_per_pipeline(conn: &Connection, since: &str) -> Result<Vec<PipelineRate>> {
+    query(
+        conn,
+        "SELECT p.name, sum(j.status = 'completed'), sum(j.status = 'failed'), count(*) \
+         FROM jobs j JOIN pipelines p ON p.id = j.pipeline_id WHERE j.created_at >= ? \
+         GROUP BY j.pipeline_id ORDER BY p.name",
+        vec![Value::Text(since.into())],
+        |r| {
+            Ok(PipelineRate {
+                pipeline: r.get(0)?,
+                completed: r.get::<_, i64>(1)? as u64,
+                failed: r.get::<_, i64>(2)? as u64,
+                total: r.get::<_, i64>(3)? as u64,
+            })
+        },
+        "success rate per pipeline",
+    )
 }
 
 /// Migrations (applied / pending / divergent) and schema drift of an env.
