@@ -53,6 +53,12 @@ pub enum Command {
     Env(EnvCmd),
     /// Show the audit log
     Log(LogArgs),
+    /// Replace ENV's database with a verified backup (the current one is backed up first)
+    Restore(RestoreArgs),
+    /// Restore the pre-action backup of the last destructive action on ENV
+    Undo(UndoArgs),
+    /// Check ENV's database: header, integrity, foreign keys, drift, tag, migrations, backups
+    Check(CheckArgs),
 }
 
 /// Confirmation flags shared by destructive verbs.
@@ -119,6 +125,12 @@ pub enum MigrationsCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Re-record checksums of applied migrations that differ only in line endings/BOM/whitespace
+    Repair {
+        env: String,
+        #[command(flatten)]
+        plan: PlanArgs,
+    },
 }
 
 #[derive(Debug, Args, Clone)]
@@ -177,6 +189,55 @@ pub enum BackupsCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Verify a backup (sha256 against its manifest, header, quick_check); exit 1 if any fails
+    Verify {
+        /// Backup name (in an env's backup dir) or path
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        name: Option<String>,
+        /// Verify every backup (of --env, or of all envs)
+        #[arg(long)]
+        all: bool,
+        #[arg(long, requires = "all")]
+        env: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete old backups by the retention rules (never the newest verified one nor undo's)
+    Prune {
+        env: Option<String>,
+        /// Keep this many backups per env (default: the config's retention.keep)
+        #[arg(long, value_name = "N")]
+        keep: Option<usize>,
+        #[command(flatten)]
+        plan: PlanArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    pub env: String,
+    /// Backup name (in ENV's backup dir, see `backups list`) or a path to a backup file
+    pub backup: String,
+    #[command(flatten)]
+    pub confirm: ConfirmArgs,
+    #[command(flatten)]
+    pub plan: PlanArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct UndoArgs {
+    pub env: String,
+    #[command(flatten)]
+    pub confirm: ConfirmArgs,
+    #[command(flatten)]
+    pub plan: PlanArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    pub env: String,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

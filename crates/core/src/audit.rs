@@ -23,6 +23,10 @@ pub struct AuditEntry {
     pub outcome: String,
     pub error: Option<String>,
     pub duration_ms: u64,
+    /// What the database held right after a successful action that took a pre-action backup
+    /// (`undo` compares it with the present to say what undoing would lose).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<crate::fingerprint::Fingerprint>,
 }
 
 pub fn os_user() -> String {
@@ -106,6 +110,20 @@ impl Recorder {
         }
     }
 
+    /// The database's fingerprint now (`None` if it cannot be read: undo then asks again).
+    fn fingerprint_now(&self) -> Option<crate::fingerprint::Fingerprint> {
+        let conn = crate::db::open(
+            &self.file,
+            crate::db::Access::ReadOnly,
+            std::time::Duration::from_secs(5),
+        )
+        .ok()?;
+        conn.execute_batch("BEGIN").ok()?;
+        crate::fingerprint::of(&conn)
+            .inspect_err(|e| tracing::warn!("fingerprint after {}: {e}", self.verb))
+            .ok()
+    }
+
     pub fn finish<T>(
         &self,
         summary: &str,
@@ -132,6 +150,10 @@ impl Recorder {
             outcome: outcome.into(),
             error,
             duration_ms: self.started.elapsed().as_millis() as u64,
+            after: match (result, backup) {
+                (Ok(_), Some(_)) if self.verb != "backup" => self.fingerprint_now(),
+                _ => None,
+            },
         };
         append(&self.log, &entry).inspect_err(|e| tracing::error!("audit log: {e}"))
     }

@@ -20,6 +20,7 @@ pub enum Reason {
     PreRestore,
     PreRetag,
     PreSeed,
+    PreRepair,
 }
 
 impl Reason {
@@ -31,6 +32,7 @@ impl Reason {
             Reason::PreRestore => "pre-restore",
             Reason::PreRetag => "pre-retag",
             Reason::PreSeed => "pre-seed",
+            Reason::PreRepair => "pre-repair",
         }
     }
 }
@@ -336,35 +338,7 @@ pub fn run(ws: &crate::config::Workspace, env: &str, opts: &BackupOptions) -> Re
     result
 }
 
-/// An explicit export path: absolute after resolution, an existing directory, not a symlink, and
-/// never an existing file.
+/// An explicit export path; see [`crate::names::check_output_path`].
 pub fn check_output_path(p: &Path) -> Result<PathBuf> {
-    let s = p.as_os_str().as_encoded_bytes();
-    let name = p
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    if s.is_empty()
-        || s.contains(&0)
-        || name.is_empty()
-        || name == ".."
-        || name.chars().any(char::is_control)
-        || name.len() > 255
-    {
-        return Err(Error::InvalidInput(format!(
-            "invalid output path {:?}",
-            p.to_string_lossy().escape_debug().to_string()
-        )));
-    }
-    let abs = std::path::absolute(p).map_err(Error::io("resolving", p))?;
-    let parent = abs.parent().unwrap_or(Path::new("/"));
-    let parent = std::fs::canonicalize(parent).map_err(Error::io("output directory", parent))?;
-    let out = parent.join(&name);
-    if std::fs::symlink_metadata(&out).is_ok() {
-        return Err(Error::Refused(format!(
-            "{} already exists; it was not overwritten. Choose another name",
-            out.display()
-        )));
-    }
-    Ok(out)
+    crate::names::check_output_path(p)
 }

@@ -190,6 +190,57 @@ pub fn pending_or_refuse(conn: &Connection, path: &Path, env: &str) -> Result<Ve
         .collect())
 }
 
+/// refinery's checksum of a migration file `V<n>__<name>.sql` holding `sql`.
+pub fn checksum_of(file_stem: &str, sql: &str) -> Result<String> {
+    Migration::unapplied(file_stem, sql)
+        .map(|m| m.checksum().to_string())
+        .map_err(|e| Error::InvalidInput(format!("migration {file_stem}: {e}")))
+}
+
+/// Checksums of `m`'s SQL as it might have been saved by another editor: CRLF line endings, a
+/// UTF-8 BOM, trailing whitespace stripped or added at the end of the file, trailing whitespace
+/// on lines stripped, or (an editor having stripped it since) present on one line. A checksum
+/// cannot be reversed, so whitespace on several lines that the file no longer has is not found.
+pub(crate) fn whitespace_variant_checksums(m: &Migration) -> Result<Vec<String>> {
+    let stem = format!("V{}__{}", m.version(), m.name());
+    let base = m.sql().unwrap_or_default();
+    let lines: Vec<&str> = base.split('\n').collect();
+    let stripped: String = lines
+        .iter()
+        .map(|l| l.trim_end_matches([' ', '\t']))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut out = std::collections::BTreeSet::new();
+    for body in [base.to_string(), stripped] {
+        let trimmed = body.trim_end().to_string();
+        for suffix in ["", "\n", "\n\n", " ", " \n", "\n ", "\t\n"] {
+            let ending = format!("{trimmed}{suffix}");
+            for crlf in [false, true] {
+                let text = if crlf {
+                    ending.replace('\n', "\r\n")
+                } else {
+                    ending.clone()
+                };
+                for bom in ["", "\u{feff}"] {
+                    out.insert(checksum_of(&stem, &format!("{bom}{text}"))?);
+                }
+            }
+        }
+    }
+    // One line with trailing blanks the file no longer has (bounded work on huge files).
+    if base.len().saturating_mul(lines.len()) <= 64 << 20 {
+        for i in 0..lines.len() {
+            for pad in [" ", "  ", "   ", "    ", "\t"] {
+                let mut v = lines.clone();
+                let padded = format!("{}{pad}", v[i]);
+                v[i] = &padded;
+                out.insert(checksum_of(&stem, &v.join("\n"))?);
+            }
+        }
+    }
+    Ok(out.into_iter().collect())
+}
+
 /// Runs refinery's statements inside the caller's open transaction (no BEGIN/COMMIT of its own),
 /// so that a migration, its history row and whatever else the verb does commit together.
 struct InTx<'c>(&'c Connection);

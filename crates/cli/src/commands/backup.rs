@@ -1,6 +1,7 @@
 //! `pipeline-db backup` and `backups list`.
 
 use pipeline_db_core::backup::{self, BackupOptions};
+use pipeline_db_core::verify;
 use pipeline_db_core::{exit, Result, Workspace};
 
 use crate::cli::{BackupArgs, BackupsCmd};
@@ -29,37 +30,156 @@ pub fn run(ws: &Workspace, a: BackupArgs) -> Result<u8> {
     Ok(exit::OK)
 }
 
-pub fn run_list(ws: &Workspace, cmd: BackupsCmd) -> Result<u8> {
-    let BackupsCmd::List { env, json } = cmd;
+pub fn run_backups(ws: &Workspace, cmd: BackupsCmd) -> Result<u8> {
+    match cmd {
+        BackupsCmd::List { env, json } => run_list(ws, env, json),
+        BackupsCmd::Verify {
+            name,
+            all,
+            env,
+            json,
+        } => run_verify(ws, name, all, env, json),
+        BackupsCmd::Prune { env, keep, plan } => run_prune(ws, env, keep, plan),
+    }
+}
+
+/// One listed backup with how far it can be trusted.
+#[derive(serde::Serialize)]
+struct Listed {
+    #[serde(flatten)]
+    record: backup::BackupRecord,
+    trust: verify::Trust,
+    undo_target: bool,
+}
+
+fn run_list(ws: &Workspace, env: Option<String>, json: bool) -> Result<u8> {
     let targets = match &env {
         Some(e) => vec![ws.env(e)?],
         None => ws.envs.values().cloned().collect(),
     };
+    let log = verify::latest(ws);
     let mut all = vec![];
     for t in &targets {
-        all.extend(backup::list(t)?);
+        let undo = pipeline_db_core::undo::target_backup(ws, &t.name)?;
+        for record in backup::list(t)? {
+            all.push(Listed {
+                trust: verify::trust(&record, &log),
+                undo_target: undo.as_ref() == Some(&record.path),
+                record,
+            });
+        }
     }
     if json {
         ui::print_json(&all);
         return Ok(exit::OK);
     }
     for t in &targets {
-        let mine: Vec<_> = all.iter().filter(|b| b.env == t.name).collect();
-        let total: u64 = mine.iter().map(|b| b.size_bytes).sum();
+        let mine: Vec<_> = all.iter().filter(|b| b.record.env == t.name).collect();
+        let total: u64 = mine.iter().map(|b| b.record.size_bytes).sum();
         println!(
-            "{}: {} backups, {}",
+            "{}: {} backups, {} on disk",
             t.name,
             mine.len(),
             ui::human_bytes(total)
         );
         for b in mine {
+            let trust = match &b.trust {
+                verify::Trust::VerifiedWhenWritten => "verified".to_string(),
+                verify::Trust::Verified { .. } => "re-verified".to_string(),
+                verify::Trust::Failed { .. } => "FAILED".to_string(),
+            };
             println!(
-                "  {}  {:<12} {:>10}  {}",
-                b.created_at,
-                b.reason.as_str(),
-                ui::human_bytes(b.size_bytes),
-                b.path.display()
+                "  {}  {:<12} {:>10}  {:<11} {}{}",
+                b.record.created_at,
+                b.record.reason.as_str(),
+                ui::human_bytes(b.record.size_bytes),
+                trust,
+                b.record.path.display(),
+                if b.undo_target { "  (undo)" } else { "" }
             );
+        }
+    }
+    Ok(exit::OK)
+}
+
+fn run_verify(
+    ws: &Workspace,
+    name: Option<String>,
+    all: bool,
+    env: Option<String>,
+    json: bool,
+) -> Result<u8> {
+    let reports = match (all, name) {
+        (true, _) => verify::verify_all(ws, env.as_deref())?,
+        (false, Some(n)) => vec![verify::verify_named(ws, &n)?],
+        (false, None) => {
+            return Err(pipeline_db_core::Error::InvalidInput(
+                "give a backup name or --all".into(),
+            ))
+        }
+    };
+    if json {
+        ui::print_json(&reports);
+    } else {
+        for r in &reports {
+            match &r.problem {
+                None => println!(
+                    "ok      {}{}",
+                    r.path.display(),
+                    if r.has_manifest {
+                        ""
+                    } else {
+                        " (no manifest: sha256 not checked)"
+                    }
+                ),
+                Some(p) => println!("FAILED  {}: {p}", r.path.display()),
+            }
+        }
+        if reports.is_empty() {
+            println!("No backups to verify.");
+        }
+    }
+    Ok(if reports.iter().all(|r| r.ok) {
+        exit::OK
+    } else {
+        exit::FAILED
+    })
+}
+
+fn run_prune(
+    ws: &Workspace,
+    env: Option<String>,
+    keep: Option<usize>,
+    flags: crate::cli::PlanArgs,
+) -> Result<u8> {
+    let plans = pipeline_db_core::prune::run(ws, env.as_deref(), keep, flags.dry_run)?;
+    if flags.json {
+        ui::print_json(&plans);
+        return Ok(exit::OK);
+    }
+    for p in &plans {
+        let verb = if p.deleted { "deleted" } else { "would delete" };
+        println!(
+            "{}: {verb} {} of its backups, freeing {} (keep {}{})",
+            p.env,
+            p.delete.len(),
+            ui::human_bytes(p.frees_bytes),
+            p.keep,
+            p.max_total_bytes
+                .map(|m| format!(", at most {}", ui::human_bytes(m)))
+                .unwrap_or_default()
+        );
+        for d in &p.delete {
+            println!(
+                "  - {} ({}, {}): {}",
+                d.path.display(),
+                d.created_at,
+                ui::human_bytes(d.size_bytes),
+                d.why
+            );
+        }
+        for k in &p.protected {
+            println!("  = {}: {}", k.path.display(), k.why);
         }
     }
     Ok(exit::OK)

@@ -15,6 +15,7 @@ pub fn run(ws: &Workspace, cmd: MigrationsCmd) -> Result<u8> {
             Ok(exit::OK)
         }
         MigrationsCmd::Check { env, json } => check(ws, &env, json),
+        MigrationsCmd::Repair { env, plan } => repair(ws, &env, plan),
     }
 }
 
@@ -100,4 +101,46 @@ fn check(ws: &Workspace, env: &str, json: bool) -> Result<u8> {
     } else {
         exit::OK
     })
+}
+
+fn repair(ws: &Workspace, env: &str, flags: crate::cli::PlanArgs) -> Result<u8> {
+    use pipeline_db_core::repair;
+    let plan = repair::plan(ws, env)?;
+    if flags.dry_run {
+        if flags.json {
+            ui::print_json(&plan);
+        } else {
+            print_repair(&plan);
+        }
+        return Ok(exit::OK);
+    }
+    let out = repair::run(ws, env)?;
+    if flags.json {
+        ui::print_json(&out);
+        return Ok(exit::OK);
+    }
+    print_repair(&out.plan);
+    if let Some(b) = &out.backup {
+        println!(
+            "Re-recorded {} checksums of {env} (backup {}).",
+            out.plan.fixes.len(),
+            b.path.display()
+        );
+    }
+    Ok(exit::OK)
+}
+
+fn print_repair(p: &pipeline_db_core::repair::RepairPlan) {
+    if p.fixes.is_empty() {
+        println!(
+            "Nothing to repair: the history of {} matches the migrations.",
+            p.env
+        );
+    }
+    for f in &p.fixes {
+        println!(
+            "  V{} {}: recorded {} -> {} (differs only in line endings / BOM / trailing whitespace)",
+            f.version, f.name, f.recorded, f.embedded
+        );
+    }
 }

@@ -1,0 +1,101 @@
+//! `pipeline-db restore`.
+
+use pipeline_db_core::restore::{self, RestoreOutcome, RestorePlan};
+use pipeline_db_core::{exit, Result, Workspace};
+
+use crate::cli::RestoreArgs;
+use crate::ui;
+
+pub fn run(ws: &Workspace, a: RestoreArgs) -> Result<u8> {
+    let plan = match restore::plan(ws, &a.env, &a.backup) {
+        Ok(p) => p,
+        Err(e) => {
+            if !a.plan.dry_run {
+                pipeline_db_core::audit::record_refusal(ws, &a.env, "restore", &e);
+            }
+            return Err(e);
+        }
+    };
+    if a.plan.dry_run {
+        if a.plan.json {
+            ui::print_json(&plan);
+        } else {
+            print_plan(&plan);
+        }
+        return Ok(exit::OK);
+    }
+    if !a.plan.json {
+        print_plan(&plan);
+    }
+    let confirmed = ui::confirm(plan.confirmation, &plan.env, "restore", &a.confirm)?;
+    let out = restore::run(ws, &a.env, &a.backup, &confirmed)?;
+    print_outcome(&out, a.plan.json);
+    Ok(exit::OK)
+}
+
+pub fn print_plan(p: &RestorePlan) {
+    let prot = if p.protected { "  [PROTECTED]" } else { "" };
+    println!("Restore plan for {}{prot}", p.env);
+    let s = &p.source;
+    println!("  from:       {}", s.path.display());
+    println!(
+        "  verified:   header, quick_check{}; schema {}",
+        match s.verification.sha256_matches {
+            Some(true) => ", sha256 matches the manifest",
+            _ => " (no manifest: sha256 not checked)",
+        },
+        s.verification
+            .schema_version
+            .map(|v| format!("V{v}"))
+            .unwrap_or_else(|| "none".into())
+    );
+    println!("  backup holds ({} rows in all):", s.total_rows);
+    super::print_tables(&s.tables);
+    if p.exists {
+        println!(
+            "  will replace {} in {}",
+            pipeline_db_core::plan::summarize(&p.tables),
+            p.path.display()
+        );
+    }
+    match &p.backup {
+        Some(b) => println!(
+            "  backup:     {} (verified before anything is replaced)",
+            b.path.display()
+        ),
+        None => println!("  backup:     none needed (nothing exists yet)"),
+    }
+    for n in &p.notes {
+        println!("  note:       {n}");
+    }
+}
+
+pub fn print_outcome(out: &RestoreOutcome, json: bool) {
+    if json {
+        ui::print_json(out);
+        return;
+    }
+    if let Some(b) = &out.backup {
+        println!(
+            "Backed up the replaced database to {} ({}, sha256 {}…)",
+            b.path.display(),
+            ui::human_bytes(b.size_bytes),
+            &b.sha256[..12]
+        );
+    }
+    let rows: u64 = out.row_counts_after.iter().map(|t| t.rows).sum();
+    println!(
+        "Restored {} from {} in {} ms: {} tables, {rows} rows, tagged {}.",
+        out.plan.env,
+        out.plan.source.path.display(),
+        out.duration_ms,
+        out.row_counts_after.len(),
+        out.plan.env
+    );
+    if out.plan.migrate_after {
+        println!(
+            "The restored schema is older than this pipeline-db's: run `pipeline-db migrate {}`.",
+            out.plan.env
+        );
+    }
+}

@@ -1,0 +1,620 @@
+//! CLI tests of the backup verbs: restore, undo, check, backups verify/prune/list, migrations repair.
+//! Real binary, real SQLite files in a temp data dir.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use rusqlite::Connection;
+use serde_json::Value;
+use tempfile::TempDir;
+
+fn cmd(dir: &Path) -> Command {
+    let mut c = Command::cargo_bin("pipeline-db").unwrap();
+    c.env_remove("PIPELINE_DB_HOME")
+        .env_remove("PIPELINE_DB_CONFIG")
+        .env_remove("PIPELINE_DB_FAILPOINT")
+        .arg("--data-dir")
+        .arg(dir);
+    c
+}
+
+/// Runs and returns (exit code, stdout, stderr).
+fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = cmd(dir).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let (code, out, err) = run(dir, args);
+    assert_eq!(code, 0, "{args:?} failed: {err}\n{out}");
+    out
+}
+
+fn json(dir: &Path, args: &[&str]) -> Value {
+    serde_json::from_str(&ok(dir, args)).unwrap()
+}
+
+fn db(dir: &Path, env: &str) -> PathBuf {
+    dir.join(format!("{env}.sqlite3"))
+}
+
+/// Every row of every table, as text: equal dumps = same content.
+fn dump(path: &Path) -> String {
+    let c = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let tables: Vec<String> = c
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let mut out = String::new();
+    for t in tables {
+        let mut s = c
+            .prepare(&format!("SELECT * FROM \"{t}\" ORDER BY rowid"))
+            .unwrap();
+        let n = s.column_count();
+        let mut rows = s.query([]).unwrap();
+        out.push_str(&format!("## {t}\n"));
+        while let Some(r) = rows.next().unwrap() {
+            for i in 0..n {
+                out.push_str(&format!("{:?}|", r.get_ref(i).unwrap()));
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn scalar(path: &Path, sql: &str) -> String {
+    let c = Connection::open(path).unwrap();
+    c.query_row(sql, [], |r| r.get::<_, rusqlite::types::Value>(0))
+        .map(|v| format!("{v:?}"))
+        .unwrap()
+}
+
+fn audit(dir: &Path) -> Vec<Value> {
+    std::fs::read_to_string(dir.join("audit.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn backups(dir: &Path, env: &str) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir.join("backups").join(env))
+        .map(|rd| rd.flatten().map(|e| e.path()).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|p: &PathBuf| p.extension().is_some_and(|e| e == "sqlite3"))
+        .collect();
+    v.sort();
+    v
+}
+
+fn dev_with_jobs(dir: &Path, jobs: &str) {
+    ok(
+        dir,
+        &[
+            "reset",
+            "dev",
+            "--with-sample-data",
+            "--jobs",
+            jobs,
+            "--force",
+        ],
+    );
+}
+
+fn flip_byte(path: &Path, at: usize) {
+    let mut b = std::fs::read(path).unwrap();
+    b[at] ^= 0xff;
+    std::fs::write(path, b).unwrap();
+}
+
+#[test]
+fn restore_of_a_prod_backup_into_dev_is_retagged_dev_and_audited() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    ok(dir, &["reset", "prod", "--force", "--confirm-env", "prod"]);
+    let b = json(dir, &["backup", "prod", "--json"]);
+    let prod_backup = b["path"].as_str().unwrap().to_string();
+    dev_with_jobs(dir, "40");
+    let plan = json(
+        dir,
+        &["restore", "dev", &prod_backup, "--dry-run", "--json"],
+    );
+    let notes = plan["notes"].to_string();
+    assert!(
+        notes.contains("taken from prod; it will be tagged dev"),
+        "{notes}"
+    );
+    assert_eq!(
+        scalar(&db(dir, "dev"), "SELECT count(*) FROM jobs"),
+        "Integer(40)"
+    );
+
+    let out = json(dir, &["restore", "dev", &prod_backup, "--force", "--json"]);
+    let dev = db(dir, "dev");
+    assert_eq!(
+        scalar(&dev, "SELECT env FROM pipeline_db_meta"),
+        "Text(\"dev\")"
+    );
+    assert_eq!(scalar(&dev, "SELECT count(*) FROM jobs"), "Integer(0)");
+    assert_eq!(scalar(&dev, "PRAGMA integrity_check"), "Text(\"ok\")");
+    let pre = PathBuf::from(out["backup"]["path"].as_str().unwrap());
+    assert!(pre.to_string_lossy().contains("pre-restore"));
+    assert_eq!(scalar(&pre, "SELECT count(*) FROM jobs"), "Integer(40)");
+    let last = audit(dir).pop().unwrap();
+    assert_eq!(
+        (last["verb"].as_str(), last["outcome"].as_str()),
+        (Some("restore"), Some("ok"))
+    );
+    assert_eq!(last["env"], "dev");
+    assert_eq!(last["backup"].as_str(), Some(pre.to_str().unwrap()));
+    // Prod is untouched and still tagged prod.
+    assert_eq!(
+        scalar(&db(dir, "prod"), "SELECT env FROM pipeline_db_meta"),
+        "Text(\"prod\")"
+    );
+}
+
+#[test]
+fn restore_into_prod_needs_the_typed_confirmation() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    ok(dir, &["reset", "prod", "--force", "--confirm-env", "prod"]);
+    let b = json(dir, &["backup", "prod", "--json"]);
+    let p = b["path"].as_str().unwrap();
+    let (code, _, err) = run(dir, &["restore", "prod", p, "--force"]);
+    assert_eq!(code, 3, "{err}");
+    ok(
+        dir,
+        &["restore", "prod", p, "--force", "--confirm-env", "prod"],
+    );
+}
+
+#[test]
+fn restore_refuses_a_backup_with_a_newer_schema_and_changes_nothing() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    dev_with_jobs(dir, "10");
+    let newer = dir.join("newer.sqlite3");
+    std::fs::copy(db(dir, "dev"), &newer).unwrap();
+    Connection::open(&newer)
+        .unwrap()
+        .execute_batch(
+            "PRAGMA journal_mode=DELETE; INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+             VALUES (99, 'future', '2030-01-01T00:00:00Z', '1'); DELETE FROM jobs;",
+        )
+        .unwrap();
+    let before = dump(&db(dir, "dev"));
+    let (code, _, err) = run(dir, &["restore", "dev", newer.to_str().unwrap(), "--force"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("newer"), "{err}");
+    assert_eq!(dump(&db(dir, "dev")), before);
+    assert!(
+        backups(dir, "dev").is_empty(),
+        "no pre-restore backup for a refused restore"
+    );
+}
+
+#[test]
+fn restore_leaves_the_database_unchanged_when_the_backup_fails_verification() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    dev_with_jobs(dir, "20");
+    let b = json(dir, &["backup", "dev", "--json"]);
+    let good = PathBuf::from(b["path"].as_str().unwrap());
+    ok(dir, &["reset", "dev", "--force"]);
+    let before = dump(&db(dir, "dev"));
+    let n_backups = backups(dir, "dev").len();
+
+    // 1. A byte flipped inside the file: sha256 no longer matches the manifest.
+    let flipped = good.with_file_name("flipped.sqlite3");
+    std::fs::copy(&good, &flipped).unwrap();
+    std::fs::copy(
+        pipeline_db_core::backup::manifest_path(&good),
+        pipeline_db_core::backup::manifest_path(&flipped),
+    )
+    .unwrap();
+    let len = std::fs::metadata(&flipped).unwrap().len() as usize;
+    flip_byte(&flipped, len - 100);
+    // 2. The manifest's sha256 edited.
+    let tampered = good.with_file_name("tampered.sqlite3");
+    std::fs::copy(&good, &tampered).unwrap();
+    let mut m: Value = serde_json::from_str(
+        &std::fs::read_to_string(pipeline_db_core::backup::manifest_path(&good)).unwrap(),
+    )
+    .unwrap();
+    m["sha256"] = Value::String("0".repeat(64));
+    std::fs::write(
+        pipeline_db_core::backup::manifest_path(&tampered),
+        m.to_string(),
+    )
+    .unwrap();
+    // 3. Not a database at all, no manifest.
+    let junk = dir.join("junk.sqlite3");
+    std::fs::write(&junk, vec![7u8; 5000]).unwrap();
+
+    for (name, arg) in [
+        ("flipped", "flipped.sqlite3".to_string()),
+        ("tampered", "tampered".to_string()),
+        ("junk", junk.to_string_lossy().into_owned()),
+    ] {
+        let (code, _, err) = run(dir, &["restore", "dev", &arg, "--force"]);
+        assert_eq!(code, 1, "{name}: {err}");
+        assert!(err.contains("failed verification"), "{name}: {err}");
+        assert_eq!(dump(&db(dir, "dev")), before, "{name}: dev changed");
+        assert_eq!(
+            backups(dir, "dev").len(),
+            n_backups + 2,
+            "{name}: a pre-restore backup was taken"
+        );
+    }
+    let log = audit(dir);
+    assert!(log
+        .iter()
+        .rev()
+        .take(3)
+        .all(|e| e["verb"] == "restore" && e["outcome"] == "failed"));
+    // The untampered backup restores fine.
+    ok(
+        dir,
+        &[
+            "restore",
+            "dev",
+            good.file_name().unwrap().to_str().unwrap(),
+            "--force",
+        ],
+    );
+    assert_eq!(
+        scalar(&db(dir, "dev"), "SELECT count(*) FROM jobs"),
+        "Integer(20)"
+    );
+}
+
+#[test]
+fn restore_interrupted_mid_copy_leaves_the_old_database() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    dev_with_jobs(dir, "300");
+    let b = json(dir, &["backup", "dev", "--json"]);
+    let p = b["path"].as_str().unwrap().to_string();
+    ok(dir, &["reset", "dev", "--force"]);
+    let before = dump(&db(dir, "dev"));
+    for action in ["error", "abort"] {
+        let out = cmd(dir)
+            .env(
+                "PIPELINE_DB_FAILPOINT",
+                format!("restore:mid_copy={action}"),
+            )
+            .args(["restore", "dev", &p, "--force"])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{action}");
+        assert_eq!(dump(&db(dir, "dev")), before, "{action}: dev changed");
+        assert_eq!(
+            scalar(&db(dir, "dev"), "PRAGMA integrity_check"),
+            "Text(\"ok\")"
+        );
+    }
+    ok(dir, &["restore", "dev", &p, "--force"]);
+    assert_eq!(
+        scalar(&db(dir, "dev"), "SELECT count(*) FROM jobs"),
+        "Integer(300)"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(".pdb-tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn undo_restores_the_pre_action_backup_and_asks_again_after_changes() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    dev_with_jobs(dir, "25");
+    let with_jobs = dump(&db(dir, "dev"));
+    ok(dir, &["reset", "dev", "--force"]);
+    assert_eq!(
+        scalar(&db(dir, "dev"), "SELECT count(*) FROM jobs"),
+        "Integer(0)"
+    );
+    let plan = json(dir, &["undo", "dev", "--dry-run", "--json"]);
+    assert_eq!(plan["action"]["verb"], "reset");
+    assert_eq!(plan["changed_since"].as_array().unwrap().len(), 0);
+    ok(dir, &["undo", "dev", "--force"]);
+    let after_undo = dump(&db(dir, "dev"));
+    // Same rows except the tag's last action.
+    assert_eq!(
+        scalar(&db(dir, "dev"), "SELECT count(*) FROM jobs"),
+        "Integer(25)",
+        "{with_jobs}"
+    );
+    assert_eq!(audit(dir).last().unwrap()["verb"], "undo");
+
+    // Undo again (= the undo is undone) after someone changed the database: asks again.
+    Connection::open(db(dir, "dev"))
+        .unwrap()
+        .execute_batch("DELETE FROM jobs WHERE id IN (SELECT id FROM jobs LIMIT 5)")
+        .unwrap();
+    let plan = json(dir, &["undo", "dev", "--dry-run", "--json"]);
+    assert!(
+        plan["changed_since"]
+            .to_string()
+            .contains("jobs: 25 rows then, 20 rows now"),
+        "{plan}"
+    );
+    assert_eq!(plan["confirmation"], "type_env_name");
+    let (code, _, err) = run(dir, &["undo", "dev", "--force"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("changed since"), "{err}");
+    assert_ne!(dump(&db(dir, "dev")), after_undo);
+    ok(dir, &["undo", "dev", "--force", "--confirm-env", "dev"]);
+    assert_eq!(
+        scalar(&db(dir, "dev"), "SELECT count(*) FROM jobs"),
+        "Integer(0)"
+    );
+}
+
+#[test]
+fn undo_with_nothing_to_undo_is_a_usage_error() {
+    let d = TempDir::new().unwrap();
+    let (code, _, err) = run(d.path(), &["undo", "dev", "--force"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("nothing to undo"), "{err}");
+}
+
+#[test]
+fn prune_keeps_the_newest_verified_backup_and_the_undo_target() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    dev_with_jobs(dir, "5");
+    ok(dir, &["reset", "dev", "--force"]); // b1: the pre-reset backup undo would restore
+    for _ in 0..3 {
+        ok(dir, &["backup", "dev"]); // b2, b3, b4 (manual)
+    }
+    let all = backups(dir, "dev");
+    assert_eq!(all.len(), 4, "{all:?}");
+    let (b1, b2, b3, b4) = (&all[0], &all[1], &all[2], &all[3]);
+    assert!(b1.to_string_lossy().contains("pre-reset"));
+    let len = std::fs::metadata(b4).unwrap().len() as usize;
+    flip_byte(b4, len - 10); // the newest no longer verifies
+
+    let plan = json(
+        dir,
+        &[
+            "backups",
+            "prune",
+            "dev",
+            "--keep",
+            "1",
+            "--dry-run",
+            "--json",
+        ],
+    );
+    assert_eq!(backups(dir, "dev").len(), 4, "dry run deleted something");
+    let delete: Vec<&str> = plan[0]["delete"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(delete, vec![b2.to_str().unwrap()]);
+    assert!(plan[0]["frees_bytes"].as_u64().unwrap() > 0);
+    let out = ok(dir, &["backups", "prune", "dev", "--keep", "1"]);
+    assert!(
+        out.contains("the newest verified backup") && out.contains("undo"),
+        "{out}"
+    );
+    assert_eq!(
+        backups(dir, "dev"),
+        vec![b1.clone(), b3.clone(), b4.clone()]
+    );
+    assert!(!pipeline_db_core::backup::manifest_path(b2).exists());
+    assert_eq!(audit(dir).last().unwrap()["verb"], "backups prune");
+
+    // list shows the trust state and the undo target.
+    let list = json(dir, &["backups", "list", "dev", "--json"]);
+    let by_path = |p: &Path| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["path"] == p.to_str().unwrap())
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_path(b1)["undo_target"], true);
+    assert_eq!(by_path(b4)["trust"]["state"], "failed");
+    assert_eq!(by_path(b3)["trust"]["state"], "verified");
+}
+
+#[test]
+fn backups_verify_detects_tampering() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    dev_with_jobs(dir, "5");
+    let b = json(dir, &["backup", "dev", "--json"]);
+    let p = PathBuf::from(b["path"].as_str().unwrap());
+    let name = p.file_name().unwrap().to_str().unwrap().to_string();
+    ok(dir, &["backups", "verify", &name]);
+    ok(dir, &["backups", "verify", "--all"]);
+    let len = std::fs::metadata(&p).unwrap().len() as usize;
+    flip_byte(&p, len / 2);
+    let (code, out, _) = run(dir, &["backups", "verify", &name]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("sha256"), "{out}");
+    assert_eq!(run(dir, &["backups", "verify", "--all"]).0, 1);
+    assert_eq!(run(dir, &["backups", "verify", "../x"]).0, 2);
+}
+
+#[test]
+fn odd_backup_names_are_rejected() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    dev_with_jobs(dir, "5");
+    let before = dump(&db(dir, "dev"));
+    let long = "a".repeat(300);
+    for bad in [
+        "..",
+        ".hidden.sqlite3",
+        "a\u{1}b",
+        long.as_str(),
+        "\u{202e}x",
+        "no-such-backup",
+    ] {
+        let (code, _, err) = run(dir, &["restore", "dev", bad, "--force"]);
+        assert_eq!(code, 2, "{bad:?}: {err}");
+    }
+    for bad in ["../x.sqlite3", "/etc/passwd"] {
+        let (code, _, err) = run(dir, &["restore", "dev", bad, "--force"]);
+        assert_ne!(code, 0, "{bad:?}: {err}");
+    }
+    let (code, _, err) = run(
+        dir,
+        &[
+            "backup",
+            "dev",
+            "--output",
+            &format!("{}/../x.sqlite3", dir.display()),
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(dump(&db(dir, "dev")), before);
+}
+
+#[test]
+fn check_reports_a_healthy_database() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    dev_with_jobs(dir, "5");
+    ok(dir, &["backup", "dev"]);
+    let r = json(dir, &["check", "dev", "--json"]);
+    assert_eq!(r["corrupt"], false);
+    assert!(
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["ok"] == true),
+        "{r}"
+    );
+    assert!(r["last_verified_backup_age_secs"].as_i64().unwrap() >= 0);
+    // Drift is a problem (exit 1), not corruption.
+    Connection::open(db(dir, "dev"))
+        .unwrap()
+        .execute_batch("CREATE INDEX extra_idx ON jobs (status)")
+        .unwrap();
+    let (code, out, _) = run(dir, &["check", "dev"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("extra index extra_idx"), "{out}");
+}
+
+#[test]
+fn check_keeps_a_byte_identical_evidence_copy_of_a_corrupt_database() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    dev_with_jobs(dir, "400");
+    let path = db(dir, "dev");
+    // Everything in the main file, no WAL beside it.
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE;")
+        .unwrap();
+    assert!(!dir.join("dev.sqlite3-wal").exists());
+    let mut bytes = std::fs::read(&path).unwrap();
+    let page = 4096;
+    for b in &mut bytes[page..page * 8] {
+        *b = 0x55; // garble pages 2..8
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let (code, out, err) = run(dir, &["check", "dev"]);
+    assert_eq!(code, 5, "{out}{err}");
+    assert!(out.contains("restore") && out.contains("undo"), "{out}");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        bytes,
+        "check changed the file"
+    );
+    let evidence: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().contains("dev.sqlite3.corrupt-"))
+        .collect();
+    assert_eq!(evidence.len(), 1, "{evidence:?}");
+    assert_eq!(std::fs::read(&evidence[0]).unwrap(), bytes);
+
+    // Not a database at all: same rule.
+    std::fs::write(&path, b"this is not sqlite").unwrap();
+    let r = cmd(dir).args(["check", "dev", "--json"]).output().unwrap();
+    assert_eq!(r.status.code(), Some(5));
+    let v: Value = serde_json::from_slice(&r.stdout).unwrap();
+    let ev = PathBuf::from(v["evidence"][0].as_str().unwrap());
+    assert_eq!(std::fs::read(ev).unwrap(), b"this is not sqlite");
+}
+
+fn set_v1_checksum(dir: &Path, sql: &str) {
+    let sum = pipeline_db_core::migrate::checksum_of("V1__initial", sql).unwrap();
+    Connection::open(db(dir, "dev"))
+        .unwrap()
+        .execute(
+            "UPDATE refinery_schema_history SET checksum = ?1 WHERE version = 1",
+            [sum],
+        )
+        .unwrap();
+}
+
+#[test]
+fn migrations_repair_fixes_only_whitespace_differences() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    dev_with_jobs(dir, "5");
+    let m = &pipeline_db_core::migrate::embedded()[0];
+    let sql = m.sql().unwrap().to_string();
+    let first_line_padded = sql.replacen('\n', "   \n", 1);
+    for (case, variant) in [
+        ("crlf", sql.replace('\n', "\r\n")),
+        ("bom", format!("\u{feff}{sql}")),
+        ("trailing whitespace", first_line_padded),
+    ] {
+        set_v1_checksum(dir, &variant);
+        let (code, _, err) = run(dir, &["migrate", "dev"]);
+        assert_eq!(
+            code, 3,
+            "{case}: migrate should refuse divergent history: {err}"
+        );
+        let out = ok(dir, &["migrations", "repair", "dev"]);
+        assert!(out.contains("V1"), "{case}: {out}");
+        ok(dir, &["migrate", "dev"]);
+        let last = audit(dir)
+            .into_iter()
+            .rev()
+            .find(|e| e["verb"] == "migrations repair")
+            .unwrap();
+        assert_eq!(last["outcome"], "ok", "{case}");
+        assert!(
+            last["backup"].as_str().unwrap().contains("pre-repair"),
+            "{case}"
+        );
+    }
+    let before = dump(&db(dir, "dev"));
+    set_v1_checksum(dir, &format!("{sql}\nDROP TABLE jobs;\n"));
+    let edited = dump(&db(dir, "dev"));
+    let (code, _, err) = run(dir, &["migrations", "repair", "dev"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("V1"), "{err}");
+    assert_eq!(
+        dump(&db(dir, "dev")),
+        edited,
+        "a refused repair changed the database"
+    );
+    assert_ne!(before, edited);
+}

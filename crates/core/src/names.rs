@@ -1,0 +1,270 @@
+//! Backup names and export paths: what a user may type, and where it may resolve to.
+
+use std::path::{Component, Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// Longest file name we accept (bytes), the common filesystem limit.
+pub const MAX_NAME_BYTES: usize = 255;
+
+/// Characters that make a name look like something else: bidi overrides, zero-width marks, BOM.
+fn is_deceptive(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
+fn invalid(what: &str, value: &str, why: &str) -> Error {
+    Error::InvalidInput(format!(
+        "invalid {what} {:?}: {why}",
+        value.escape_debug().to_string()
+    ))
+}
+
+/// Why a single file name is unacceptable, if it is.
+fn name_problem(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        return Some("it is empty");
+    }
+    if name.len() > MAX_NAME_BYTES {
+        return Some("it is longer than 255 bytes");
+    }
+    if name.contains('\0') {
+        return Some("it contains a NUL byte");
+    }
+    if name.chars().any(|c| c.is_control() || is_deceptive(c)) {
+        return Some("it contains control or invisible characters");
+    }
+    if name == "." || name == ".." {
+        return Some("`.` and `..` are not names");
+    }
+    None
+}
+
+/// A backup name as typed where a *name* is expected: one plain file name, not hidden, no
+/// directory part, no `..`, no NUL or control characters, at most 255 bytes.
+pub fn check_backup_name(name: &str) -> Result<()> {
+    if let Some(why) = name_problem(name) {
+        return Err(invalid("backup name", name, why));
+    }
+    if name.contains('/') || name.contains('\\') {
+        return Err(invalid(
+            "backup name",
+            name,
+            "a name has no directory part; give a path with `/` to use a file elsewhere",
+        ));
+    }
+    if name.starts_with('.') {
+        return Err(invalid(
+            "backup name",
+            name,
+            "hidden and temporary files are not backups",
+        ));
+    }
+    Ok(())
+}
+
+/// Resolves a backup name inside `dir`: the file must exist, be a regular file (not a symlink),
+/// and its resolved parent must be `dir` itself.
+pub fn resolve_in_dir(dir: &Path, name: &str) -> Result<PathBuf> {
+    check_backup_name(name)?;
+    let mut path = dir.join(name);
+    if std::fs::symlink_metadata(&path).is_err() && !name.ends_with(".sqlite3") {
+        path = dir.join(format!("{name}.sqlite3"));
+    }
+    let meta = std::fs::symlink_metadata(&path).map_err(|_| {
+        Error::InvalidInput(format!(
+            "no backup named `{name}` in {}; see `pipeline-db backups list`",
+            dir.display()
+        ))
+    })?;
+    if !meta.file_type().is_file() {
+        return Err(Error::Refused(format!(
+            "{} is not a regular file (a symlink or directory); refusing to use it",
+            path.display()
+        )));
+    }
+    let canon_dir = std::fs::canonicalize(dir).map_err(Error::io("resolving", dir))?;
+    let canon = std::fs::canonicalize(&path).map_err(Error::io("resolving", &path))?;
+    if canon.parent() != Some(canon_dir.as_path()) {
+        return Err(Error::Refused(format!(
+            "{} resolves outside {}; refusing to use it",
+            path.display(),
+            dir.display()
+        )));
+    }
+    Ok(canon)
+}
+
+/// Checks every component of a user-given path: no `..`, NUL, control characters, over-long names.
+fn check_path_components(what: &str, p: &Path) -> Result<String> {
+    let text = p.to_str().ok_or_else(|| {
+        Error::InvalidInput(format!("invalid {what} {}: it is not UTF-8", p.display()))
+    })?;
+    if text.is_empty() {
+        return Err(invalid(what, text, "it is empty"));
+    }
+    for c in p.components() {
+        match c {
+            Component::ParentDir => return Err(invalid(what, text, "it contains `..`")),
+            Component::Normal(n) => {
+                if let Some(why) = name_problem(&n.to_string_lossy()) {
+                    return Err(invalid(what, text, why));
+                }
+            }
+            _ => {}
+        }
+    }
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| invalid(what, text, "it names no file"))?;
+    if text.ends_with('/') {
+        return Err(invalid(what, text, "it names a directory, not a file"));
+    }
+    Ok(name)
+}
+
+/// An explicit export path (`backup --output`): no `..`, NUL, control characters or over-long
+/// names; its directory must exist and is resolved (symlinks in it followed once, here); the file
+/// itself must not exist (never overwritten, never a symlink followed). Returns the resolved path.
+pub fn check_output_path(p: &Path) -> Result<PathBuf> {
+    let name = check_path_components("output path", p)?;
+    let abs = std::path::absolute(p).map_err(Error::io("resolving", p))?;
+    let parent = abs.parent().unwrap_or(Path::new("/"));
+    let parent = std::fs::canonicalize(parent).map_err(Error::io("output directory", parent))?;
+    if !parent.is_dir() {
+        return Err(Error::InvalidInput(format!(
+            "{} is not a directory",
+            parent.display()
+        )));
+    }
+    let out = parent.join(&name);
+    if std::fs::symlink_metadata(&out).is_ok() {
+        return Err(Error::Refused(format!(
+            "{} already exists; it was not overwritten. Choose another name",
+            out.display()
+        )));
+    }
+    Ok(out)
+}
+
+/// A backup given as a path (`restore ENV ./x.sqlite3`): same character rules, must be an existing
+/// regular file. Returns the resolved path.
+pub fn check_input_path(p: &Path) -> Result<PathBuf> {
+    check_path_components("backup path", p)?;
+    let meta = std::fs::metadata(p)
+        .map_err(|e| Error::InvalidInput(format!("cannot read backup {}: {e}", p.display())))?;
+    if !meta.is_file() {
+        return Err(Error::InvalidInput(format!(
+            "{} is not a regular file",
+            p.display()
+        )));
+    }
+    std::fs::canonicalize(p).map_err(Error::io("resolving", p))
+}
+
+/// A backup argument: a plain name is looked up in `dir`; anything with a `/` is a path.
+pub fn resolve_backup_arg(dir: &Path, arg: &str) -> Result<PathBuf> {
+    if arg.contains('/') {
+        check_input_path(Path::new(arg))
+    } else {
+        resolve_in_dir(dir, arg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn rejects_the_classic_bad_names() {
+        let long = "a".repeat(300);
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../x",
+            "/etc/passwd",
+            "a/b",
+            "x\0y",
+            "x\ny",
+            "\u{202E}gpj.exe",
+            ".hidden",
+            long.as_str(),
+        ] {
+            assert!(check_backup_name(bad).is_err(), "{bad:?} accepted");
+        }
+        for good in [
+            "dev-20261126T120000000Z-manual.sqlite3",
+            "démo été.sqlite3",
+            "x",
+        ] {
+            check_backup_name(good).unwrap();
+        }
+    }
+
+    #[test]
+    fn output_path_refuses_dotdot_existing_files_and_symlinks() {
+        let d = tempfile::tempdir().unwrap();
+        let sub = d.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        assert!(check_output_path(&sub.join("../x.sqlite3")).is_err());
+        assert!(check_output_path(Path::new("/etc/passwd")).is_err());
+        let target = d.path().join("elsewhere");
+        std::fs::write(&target, "keep").unwrap();
+        let link = sub.join("link.sqlite3");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert_eq!(check_output_path(&link).unwrap_err().exit_code(), 3);
+        assert_eq!(
+            check_output_path(&sub.join("new.sqlite3")).unwrap(),
+            std::fs::canonicalize(&sub).unwrap().join("new.sqlite3")
+        );
+    }
+
+    #[test]
+    fn resolve_in_dir_refuses_symlinks_out_of_the_dir() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("b");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(d.path().join("secret"), "x").unwrap();
+        std::os::unix::fs::symlink(d.path().join("secret"), dir.join("s.sqlite3")).unwrap();
+        assert_eq!(
+            resolve_in_dir(&dir, "s.sqlite3").unwrap_err().exit_code(),
+            3
+        );
+        std::fs::write(dir.join("ok.sqlite3"), "x").unwrap();
+        assert!(resolve_in_dir(&dir, "ok")
+            .unwrap()
+            .ends_with("b/ok.sqlite3"));
+        assert_eq!(resolve_in_dir(&dir, "missing").unwrap_err().exit_code(), 2);
+    }
+
+    proptest! {
+        /// Whatever is accepted as a name stays inside the directory it is joined to.
+        #[test]
+        fn accepted_names_never_escape(name in "\\PC{0,80}|[./a\\x00-\\x1f]{0,12}") {
+            if check_backup_name(&name).is_ok() {
+                let joined = Path::new("/base").join(&name);
+                prop_assert_eq!(joined.parent(), Some(Path::new("/base")));
+                prop_assert!(!name.contains('\0') && !name.chars().any(char::is_control));
+                prop_assert!(name.len() <= MAX_NAME_BYTES && name != "..");
+            }
+        }
+
+        /// Names with a path separator, NUL or control character are always refused.
+        #[test]
+        fn names_with_bad_characters_are_refused(
+            a in "[a-z]{0,10}", bad in "[/\\x00-\\x1f\\x7f]", b in "[a-z]{0,10}"
+        ) {
+            let name = format!("{a}{bad}{b}");
+            prop_assert!(check_backup_name(&name).is_err());
+        }
+
+        /// Output paths with a `..` component are always refused, before touching the disk.
+        #[test]
+        fn output_paths_with_dotdot_are_refused(a in "[a-z]{1,8}", b in "[a-z]{1,8}") {
+            let p = format!("/tmp/{a}/../{b}.sqlite3");
+            prop_assert!(check_output_path(Path::new(&p)).is_err());
+        }
+    }
+}

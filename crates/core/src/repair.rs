@@ -1,0 +1,231 @@
+//! `migrations repair`: after a verified backup, re-record the checksums of applied migrations
+//! whose recorded checksum is the embedded file's modulo line endings, BOM or trailing
+//! whitespace. Any other difference stays a refusal naming the version.
+
+use rusqlite::Connection;
+use serde::Serialize;
+
+use crate::audit::Recorder;
+use crate::backup::{BackupRecord, Reason};
+use crate::config::Workspace;
+use crate::db;
+use crate::env::EnvTarget;
+use crate::error::{Error, Result, StepExt};
+use crate::migrate::{self, MigrationState};
+use crate::plan::{self, BackupStep};
+use crate::session::{self, Opened};
+use crate::tag;
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ChecksumFix {
+    pub version: i64,
+    pub name: String,
+    pub recorded: String,
+    pub embedded: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RepairPlan {
+    pub verb: &'static str,
+    pub env: String,
+    pub path: std::path::PathBuf,
+    pub fixes: Vec<ChecksumFix>,
+    pub backup: Option<BackupStep>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RepairOutcome {
+    pub plan: RepairPlan,
+    pub backup: Option<BackupRecord>,
+}
+
+/// The fixable differences of the history, or a refusal naming every version that differs in more
+/// than whitespace (or is unknown to this pipeline-db).
+fn fixes(c: &Connection, target: &EnvTarget) -> Result<Vec<ChecksumFix>> {
+    let embedded = migrate::embedded();
+    let mut out = vec![];
+    let mut refused = vec![];
+    for m in migrate::list(Some(c))? {
+        match m.state {
+            MigrationState::Divergent => {
+                let file = embedded.iter().find(|e| e.version() as i64 == m.version);
+                let recorded = m.applied_checksum.clone().unwrap_or_default();
+                let same_text = match file {
+                    Some(f) => migrate::whitespace_variant_checksums(f)?.contains(&recorded),
+                    None => false,
+                };
+                if same_text {
+                    out.push(ChecksumFix {
+                        version: m.version,
+                        name: m.name.clone(),
+                        recorded,
+                        embedded: m.checksum.clone().unwrap_or_default(),
+                    });
+                } else {
+                    refused.push(format!(
+                        "V{} `{}` differs in more than line endings, BOM or trailing whitespace (or its name changed)",
+                        m.version, m.name
+                    ));
+                }
+            }
+            MigrationState::Missing => refused.push(format!(
+                "V{} `{}` is applied but unknown to this pipeline-db",
+                m.version, m.name
+            )),
+            _ => {}
+        }
+    }
+    if !refused.is_empty() {
+        return Err(Error::Divergent {
+            path: target.path.clone(),
+            env: target.name.clone(),
+            detail: format!(
+                "{}; repair only fixes whitespace differences",
+                refused.join("; ")
+            ),
+        });
+    }
+    Ok(out)
+}
+
+pub fn plan(ws: &Workspace, env: &str) -> Result<RepairPlan> {
+    let target = ws.env(env)?;
+    let conn = session::inspect(ws, &target)?.ok_or_else(|| {
+        Error::InvalidInput(format!(
+            "{} does not exist; nothing to repair",
+            target.path.display()
+        ))
+    })?;
+    tag::require_identity(&conn, &target)?;
+    let fixes = fixes(&conn, &target)?;
+    let backup = (!fixes.is_empty()).then(|| {
+        BackupStep::new(
+            &target,
+            Reason::PreRepair,
+            true,
+            "the history is rewritten only after a verified backup",
+        )
+    });
+    Ok(RepairPlan {
+        verb: "migrations repair",
+        env: target.name.clone(),
+        path: target.path.clone(),
+        fixes,
+        backup,
+    })
+}
+
+pub fn run(ws: &Workspace, env: &str) -> Result<RepairOutcome> {
+    let target = ws.env(env)?;
+    let rec = Recorder::new(
+        ws.audit_path(),
+        &target.name,
+        &target.path,
+        "migrations repair",
+    );
+    let mut summary = String::from("migrations repair");
+    let mut backup_path = None;
+    let result = (|| {
+        let p = plan(ws, env)?;
+        let versions: Vec<String> = p.fixes.iter().map(|f| format!("V{}", f.version)).collect();
+        summary = format!("re-record checksums of {}", versions.join(", "));
+        if p.fixes.is_empty() {
+            return Ok(RepairOutcome {
+                plan: p,
+                backup: None,
+            });
+        }
+        let out = execute(ws, &target, p)?;
+        backup_path = out.backup.as_ref().map(|b| b.path.clone());
+        Ok(out)
+    })();
+    rec.finish(&summary, backup_path.as_deref(), &result)?;
+    result
+}
+
+fn execute(ws: &Workspace, target: &EnvTarget, mut p: RepairPlan) -> Result<RepairOutcome> {
+    let env = target.name.as_str();
+    let Opened::Existing(s) = session::open_for_change(ws, target, "migrations repair")? else {
+        return Err(Error::InvalidInput(format!(
+            "{} does not exist",
+            target.path.display()
+        )));
+    };
+    let c = &s.conn;
+    session::begin_immediate(c, &target.path, ws.busy_timeout_ms)?;
+    let backup = plan::commit_or_rollback(c, &target.path, || {
+        session::require_healthy(c, target)?;
+        p.fixes = fixes(c, target)?;
+        let counts = db::row_counts(c)?;
+        plan::preflight_space(target, true)?;
+        let b = plan::backup_now(ws, target, Reason::PreRepair, None, Some(&counts), None).step(
+            "migrations repair",
+            env,
+            "backup",
+            "The history is unchanged.",
+        )?;
+        for f in &p.fixes {
+            c.execute(
+                "UPDATE refinery_schema_history SET checksum = ?1 WHERE version = ?2 AND CAST(checksum AS TEXT) = ?3",
+                rusqlite::params![f.embedded, f.version, f.recorded],
+            )
+            .map_err(Error::sql(format!("re-recording the checksum of V{}", f.version)))?;
+        }
+        migrate::pending_or_refuse(c, &target.path, env)?;
+        tag::write_tag(c, env, None, "migrations repair")?;
+        Ok(b)
+    })?;
+    Ok(RepairOutcome {
+        plan: p,
+        backup: Some(backup),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target() -> EnvTarget {
+        EnvTarget {
+            name: "dev".into(),
+            path: "x".into(),
+            protected: false,
+            backup_dir: "b".into(),
+        }
+    }
+
+    fn with_recorded(sql: &str) -> Connection {
+        let c = Connection::open_in_memory().unwrap();
+        c.execute_batch("BEGIN").unwrap();
+        migrate::apply_pending(&c, std::path::Path::new("x"), "dev").unwrap();
+        c.execute_batch("COMMIT").unwrap();
+        let sum = migrate::checksum_of("V1__initial", sql).unwrap();
+        c.execute(
+            "UPDATE refinery_schema_history SET checksum = ?1 WHERE version = 1",
+            [sum],
+        )
+        .unwrap();
+        c
+    }
+
+    #[test]
+    fn whitespace_variants_are_fixable_and_edits_are_not() {
+        let m = &migrate::embedded()[0];
+        let sql = m.sql().unwrap();
+        for variant in [
+            sql.replace('\n', "\r\n"),
+            format!("\u{feff}{sql}"),
+            sql.replacen('\n', "  \n", 1),
+            format!("{}\n\n", sql.trim_end()),
+        ] {
+            let c = with_recorded(&variant);
+            let f = fixes(&c, &target()).unwrap();
+            assert_eq!(f.len(), 1, "{:?}", &variant[..40]);
+            assert_eq!(f[0].embedded, m.checksum().to_string());
+        }
+        let c = with_recorded(&format!("{sql}\n-- edited"));
+        let e = fixes(&c, &target()).unwrap_err();
+        assert!(e.to_string().contains("V1"), "{e}");
+        assert_eq!(e.exit_code(), 3);
+    }
+}

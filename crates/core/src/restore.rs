@@ -1,0 +1,386 @@
+//! `restore`: verify a backup, back up the current database, then copy the backup *into* the live
+//! database through SQLite's backup API inside the lock (the file is never renamed or replaced,
+//! so a desktop holding it open sees the new content), retagged to the target env.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rusqlite::Connection;
+use serde::Serialize;
+
+use crate::audit::Recorder;
+use crate::backup::{self, BackupRecord, Reason};
+use crate::config::Workspace;
+use crate::db::{self, Access};
+use crate::env::EnvTarget;
+use crate::error::{Error, Result, StepExt};
+use crate::fsutil;
+use crate::plan::{self, BackupStep, Confirmation, Confirmed, SpaceCheck, TableRows};
+use crate::session::{self, Opened};
+use crate::tag::{self, Identity};
+use crate::verify::{self, VerifyReport};
+
+/// The backup a restore reads from.
+#[derive(Debug, Clone, Serialize)]
+pub struct RestoreSource {
+    pub path: PathBuf,
+    pub manifest: Option<BackupRecord>,
+    pub verification: VerifyReport,
+    pub tables: Vec<TableRows>,
+    pub total_rows: u64,
+}
+
+/// What a restore will do. Printed by `--dry-run`/`--json`, rendered by the desktop.
+#[derive(Debug, Clone, Serialize)]
+pub struct RestorePlan {
+    pub verb: &'static str,
+    pub env: String,
+    pub path: PathBuf,
+    pub protected: bool,
+    pub exists: bool,
+    pub identity: Option<Identity>,
+    /// What the database holds now (all of it is replaced).
+    pub tables: Vec<TableRows>,
+    pub total_rows: u64,
+    pub source: RestoreSource,
+    pub backup: Option<BackupStep>,
+    pub space: Vec<SpaceCheck>,
+    pub confirmation: Confirmation,
+    /// The backup's schema is older than this pipeline-db's: `migrate ENV` afterwards.
+    pub migrate_after: bool,
+    pub notes: Vec<String>,
+}
+
+impl RestorePlan {
+    pub fn summary(&self) -> String {
+        format!(
+            "replace {} with {} from {}",
+            plan::summarize(&self.tables),
+            plan::summarize(&self.source.tables),
+            self.source.path.display()
+        )
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RestoreOutcome {
+    pub plan: RestorePlan,
+    /// The pre-restore backup of what was replaced (none if the database did not exist).
+    pub backup: Option<BackupRecord>,
+    pub row_counts_after: Vec<TableRows>,
+    pub duration_ms: u64,
+}
+
+/// Plans `restore ENV BACKUP`: BACKUP is a name in ENV's backup dir or a path.
+pub fn plan(ws: &Workspace, env: &str, backup_arg: &str) -> Result<RestorePlan> {
+    let target = ws.env(env)?;
+    let path = crate::names::resolve_backup_arg(&target.backup_dir, backup_arg)?;
+    plan_path(ws, &target, &path, "restore")
+}
+
+/// Plans a restore of the backup file at `path` (also used by `undo`).
+pub(crate) fn plan_path(
+    ws: &Workspace,
+    target: &EnvTarget,
+    path: &Path,
+    verb: &'static str,
+) -> Result<RestorePlan> {
+    let source = inspect_source(path)?;
+    let conn = session::inspect(ws, target)?;
+    let mut p = RestorePlan {
+        verb,
+        env: target.name.clone(),
+        path: target.path.clone(),
+        protected: target.protected,
+        exists: conn.is_some(),
+        identity: None,
+        tables: vec![],
+        total_rows: 0,
+        backup: None,
+        space: vec![],
+        confirmation: Confirmation::for_target(target, conn.is_some()),
+        migrate_after: false,
+        notes: vec![],
+        source,
+    };
+    if let Some(c) = &conn {
+        p.identity = Some(tag::require_identity(c, target)?);
+        p.tables = plan::table_rows(&db::row_counts(c)?);
+        p.total_rows = p.tables.iter().map(|t| t.rows).sum();
+        p.backup = Some(BackupStep::new(
+            target,
+            Reason::PreRestore,
+            true,
+            "the current database is backed up (verified) before it is replaced",
+        ));
+    }
+    p.space = preflight(target, &p.source.path)?;
+    add_notes(&mut p, target);
+    Ok(p)
+}
+
+/// Verifies the backup and reads what it holds; refuses a failed verification or a newer schema.
+fn inspect_source(path: &Path) -> Result<RestoreSource> {
+    let verification = verify::verify(path, None);
+    if let Some(e) = verification.error() {
+        return Err(e);
+    }
+    let known = crate::migrate::latest_version();
+    if let Some(v) = verification.schema_version.filter(|v| *v > known) {
+        return Err(Error::NewerSchema {
+            path: path.to_path_buf(),
+            found: v,
+            known,
+        });
+    }
+    let conn = db::open(path, Access::ReadOnly, Duration::from_secs(1))?;
+    let tables = plan::table_rows(&db::row_counts(&conn)?);
+    Ok(RestoreSource {
+        path: path.to_path_buf(),
+        manifest: backup::read_manifest(path).ok(),
+        total_rows: tables.iter().map(|t| t.rows).sum(),
+        tables,
+        verification,
+    })
+}
+
+fn add_notes(p: &mut RestorePlan, target: &EnvTarget) {
+    let env = &target.name;
+    let v = &p.source.verification;
+    match &v.tagged_env {
+        Some(from) if from != env => p.notes.push(format!(
+            "this backup was taken from {from}; it will be tagged {env}"
+        )),
+        Some(_) => {}
+        None => p.notes.push(format!(
+            "this backup carries no env tag; it will be tagged {env}"
+        )),
+    }
+    if !v.has_manifest {
+        p.notes.push(
+            "no manifest beside this backup: its sha256 cannot be checked (header and quick_check were)"
+                .into(),
+        );
+    }
+    let latest = crate::migrate::latest_version();
+    if v.schema_version.unwrap_or(0) < latest {
+        p.migrate_after = true;
+        p.notes.push(format!(
+            "the backup has schema version {}, older than V{latest}: run `pipeline-db migrate {env}` after restoring",
+            v.schema_version.map(|s| format!("V{s}")).unwrap_or_else(|| "none".into())
+        ));
+    }
+    if !p.exists {
+        p.notes.push(format!(
+            "{} does not exist: it will be created from the backup; no pre-restore backup is needed",
+            target.path.display()
+        ));
+    }
+}
+
+/// Room for the staging copy, the pre-restore backup and the copied pages.
+fn preflight(target: &EnvTarget, source: &Path) -> Result<Vec<SpaceCheck>> {
+    let src = std::fs::metadata(source).map(|m| m.len()).unwrap_or(0);
+    let dir = target.path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let needed = 2 * src + plan::db_bytes(&target.path) + 64 * 1024;
+    let available = fsutil::available_space(&dir)?;
+    if available < needed {
+        return Err(Error::NoSpace {
+            dir,
+            needed,
+            available,
+        });
+    }
+    let mut out = vec![SpaceCheck {
+        dir,
+        needed_bytes: needed,
+        available_bytes: available,
+    }];
+    if target.path.exists() {
+        out.extend(plan::preflight_space(target, true)?);
+    }
+    Ok(out)
+}
+
+/// Restores `backup_arg` into `env` after the confirmation the plan asks for.
+pub fn run(
+    ws: &Workspace,
+    env: &str,
+    backup_arg: &str,
+    confirmed: &Confirmed,
+) -> Result<RestoreOutcome> {
+    let target = ws.env(env)?;
+    let path = crate::names::resolve_backup_arg(&target.backup_dir, backup_arg)?;
+    run_path(ws, &target, &path, "restore", |p| {
+        confirmed.require(p.confirmation, &target, "restore")
+    })
+}
+
+/// Plans, lets `confirm` accept or refuse the plan, restores and audit-logs (as `verb`).
+pub(crate) fn run_path(
+    ws: &Workspace,
+    target: &EnvTarget,
+    path: &Path,
+    verb: &'static str,
+    confirm: impl FnOnce(&RestorePlan) -> Result<()>,
+) -> Result<RestoreOutcome> {
+    let started = Instant::now();
+    let rec = Recorder::new(ws.audit_path(), &target.name, &target.path, verb);
+    let mut summary = format!("{verb} from {}", path.display());
+    let mut backup_path = None;
+    let result = (|| {
+        let plan = plan_path(ws, target, path, verb)?;
+        summary = plan.summary();
+        confirm(&plan)?;
+        let out = execute(ws, target, plan, started)?;
+        backup_path = out.backup.as_ref().map(|b| b.path.clone());
+        Ok(out)
+    })();
+    rec.finish(&summary, backup_path.as_deref(), &result)?;
+    result
+}
+
+fn execute(
+    ws: &Workspace,
+    target: &EnvTarget,
+    plan: RestorePlan,
+    started: Instant,
+) -> Result<RestoreOutcome> {
+    const UNCHANGED: &str = "The database is unchanged.";
+    let env = target.name.as_str();
+    let opened = session::open_for_change(ws, target, "restore")?;
+    let staging = fsutil::temp_beside(&target.path);
+    let result = (|| {
+        stage(&plan.source, &staging, env).step("restore", env, "verify", UNCHANGED)?;
+        match opened {
+            Opened::Missing(_lock) => {
+                fsutil::rename_noreplace(&staging, &target.path)
+                    .map_err(Error::io("placing restored database", &target.path))?;
+                fsutil::fsync_dir(target.path.parent().unwrap_or(Path::new(".")))?;
+                let c = db::open(&target.path, Access::ReadWrite, ws.busy_timeout())?;
+                crate::reset::verify_after(&c, target)?;
+                Ok((None, db::row_counts(&c)?))
+            }
+            Opened::Existing(mut s) => {
+                let backup = pre_restore_backup(ws, target, &s.conn)?;
+                copy_into(&staging, &mut s.conn, &target.path, ws.busy_timeout())
+                    .step("restore", env, "copy", UNCHANGED)?;
+                crate::reset::verify_after(&s.conn, target)?;
+                Ok((Some(backup), db::row_counts(&s.conn)?))
+            }
+        }
+    })();
+    let _ = std::fs::remove_file(&staging);
+    let (backup, counts) = result?;
+    Ok(RestoreOutcome {
+        plan,
+        backup,
+        row_counts_after: plan::table_rows(&counts),
+        duration_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+/// Copies the backup to a private staging file, verifies *that copy* (what will be restored is
+/// exactly what was checked), and tags it `env` — so the restore itself is one atomic commit.
+fn stage(source: &RestoreSource, staging: &Path, env: &str) -> Result<()> {
+    {
+        let mut from =
+            std::fs::File::open(&source.path).map_err(Error::io("reading", &source.path))?;
+        let mut to = fsutil::create_new(staging)?;
+        std::io::copy(&mut from, &mut to).map_err(Error::io("copying backup to", staging))?;
+        to.sync_all().map_err(Error::io("fsync", staging))?;
+    }
+    let mut v = verify::verify(staging, source.manifest.as_ref());
+    v.path = source.path.clone();
+    if let Some(e) = v.error() {
+        return Err(e);
+    }
+    if v.schema_version.unwrap_or(0) > crate::migrate::latest_version() {
+        return Err(Error::NewerSchema {
+            path: source.path.clone(),
+            found: v.schema_version.unwrap_or(0),
+            known: crate::migrate::latest_version(),
+        });
+    }
+    let c = Connection::open(staging)
+        .map_err(|e| db::classify(staging, e, "opening staging copy".into()))?;
+    c.query_row("PRAGMA journal_mode=DELETE", [], |_| Ok(()))
+        .map_err(Error::sql("staging copy"))?;
+    c.execute_batch("BEGIN IMMEDIATE")
+        .map_err(Error::sql("staging copy"))?;
+    tag::write_tag(&c, env, None, "restore")?;
+    c.execute_batch("COMMIT")
+        .map_err(Error::sql("tagging staging copy"))?;
+    c.close()
+        .map_err(|(_, e)| db::classify(staging, e, "closing staging copy".into()))?;
+    fsutil::fsync_file(staging)
+}
+
+/// Under the lock, inside `BEGIN IMMEDIATE`: quick_check, space, verified backup of what is there.
+/// Returns after ROLLBACK (the backup API cannot write into a connection with an open
+/// transaction), refusing if another connection committed in between.
+fn pre_restore_backup(ws: &Workspace, target: &EnvTarget, c: &Connection) -> Result<BackupRecord> {
+    let env = target.name.as_str();
+    session::begin_immediate(c, &target.path, ws.busy_timeout_ms)?;
+    let (backup, seen) =
+        plan::commit_or_rollback(c, &target.path, || {
+            session::require_healthy(c, target)?;
+            let counts = db::row_counts(c)?;
+            plan::preflight_space(target, true)?;
+            let b = plan::backup_now(ws, target, Reason::PreRestore, None, Some(&counts), None)
+                .step("restore", env, "backup", "The database is unchanged.")?;
+            Ok((b, data_version(c)?))
+        })?;
+    if data_version(c)? != seen {
+        return Err(Error::Refused(format!(
+            "{} changed right after it was backed up (another program wrote to it); nothing was restored. Try again",
+            target.path.display()
+        )));
+    }
+    Ok(backup)
+}
+
+fn data_version(c: &Connection) -> Result<i64> {
+    c.query_row("PRAGMA data_version", [], |r| r.get(0))
+        .map_err(Error::sql("reading data_version"))
+}
+
+/// Copies `staging` into the live connection's database with the backup API: all pages are
+/// written in one write transaction on the live database (readers see old or new, a crash leaves
+/// old), in steps so that progress — and the `restore:mid_copy` failpoint — sit mid-copy.
+fn copy_into(
+    staging: &Path,
+    live: &mut Connection,
+    live_path: &Path,
+    timeout: Duration,
+) -> Result<()> {
+    use rusqlite::backup::{Backup, StepResult};
+    let src = db::open(staging, Access::ReadOnly, timeout)?;
+    let b = Backup::new(&src, live)
+        .map_err(|e| db::classify(live_path, e, "starting restore copy".into()))?;
+    let start = Instant::now();
+    let mut first = true;
+    loop {
+        // One page first, so that the failpoint below is reached with the copy half done.
+        let step = b
+            .step(if first { 1 } else { 256 })
+            .map_err(|e| db::classify(live_path, e, "copying backup into the database".into()))?;
+        match step {
+            StepResult::Done => break,
+            StepResult::More => {
+                if first {
+                    crate::failpoint::hit("restore:mid_copy")?;
+                    first = false;
+                }
+            }
+            _ if start.elapsed() > timeout => {
+                return Err(Error::DbLocked {
+                    path: live_path.to_path_buf(),
+                    waited_ms: start.elapsed().as_millis() as u64,
+                })
+            }
+            _ => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,109 @@
+//! `undo`: restore the pre-action backup of the last destructive action in the audit log, saying
+//! what would be lost if the database changed since.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::audit::{self, AuditEntry};
+use crate::config::Workspace;
+use crate::error::{Error, Result};
+use crate::plan::{Confirmation, Confirmed};
+use crate::restore::{self, RestoreOutcome, RestorePlan};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UndoPlan {
+    pub env: String,
+    /// The action being undone (its `backup` is what will be restored).
+    pub action: AuditEntry,
+    pub restore: RestorePlan,
+    /// How the database differs from what the action left (this would be lost).
+    pub changed_since: Vec<String>,
+    /// The action recorded no fingerprint, so changes since cannot be ruled out.
+    pub change_unknown: bool,
+    pub confirmation: Confirmation,
+}
+
+/// The last successful action on `env` that took a pre-action backup (manual backups excluded).
+pub fn last_action(ws: &Workspace, env: &str) -> Result<Option<AuditEntry>> {
+    let (entries, _) = audit::read(&ws.audit_path(), Some(env))?;
+    Ok(entries
+        .into_iter()
+        .rev()
+        .find(|e| e.outcome == "ok" && e.backup.is_some() && e.verb != "backup"))
+}
+
+/// The backup `undo ENV` would restore (prune never deletes it).
+pub fn target_backup(ws: &Workspace, env: &str) -> Result<Option<PathBuf>> {
+    Ok(last_action(ws, env)?.and_then(|e| e.backup))
+}
+
+pub fn plan(ws: &Workspace, env: &str) -> Result<UndoPlan> {
+    let target = ws.env(env)?;
+    let action = last_action(ws, env)?.ok_or_else(|| {
+        Error::InvalidInput(format!(
+            "nothing to undo for {env}: the audit log has no successful action with a pre-action backup (see `pipeline-db log --env {env}`)"
+        ))
+    })?;
+    let backup = action.backup.clone().unwrap_or_default();
+    if !backup.exists() {
+        return Err(Error::Refused(format!(
+            "cannot undo the last {} of {env}: its backup {} no longer exists. Pick another with `pipeline-db backups list {env}`",
+            action.verb,
+            backup.display()
+        )));
+    }
+    let restore = restore::plan_path(ws, &target, &backup, "undo")?;
+    let (changed_since, change_unknown) = match &action.after {
+        Some(after) => (changed(ws, &target, after)?, false),
+        None => (vec![], true),
+    };
+    let confirmation = if changed_since.is_empty() && !change_unknown {
+        restore.confirmation
+    } else {
+        Confirmation::TypeEnvName
+    };
+    Ok(UndoPlan {
+        env: target.name.clone(),
+        action,
+        restore,
+        changed_since,
+        change_unknown,
+        confirmation,
+    })
+}
+
+fn changed(
+    ws: &Workspace,
+    target: &crate::env::EnvTarget,
+    after: &crate::fingerprint::Fingerprint,
+) -> Result<Vec<String>> {
+    let Some(conn) = crate::session::inspect(ws, target)? else {
+        return Ok(vec!["the database file no longer exists".into()]);
+    };
+    conn.execute_batch("BEGIN").map_err(Error::sql("reading"))?;
+    let now = crate::fingerprint::of(&conn)?;
+    Ok(crate::fingerprint::differences(after, &now))
+}
+
+/// Undoes the last action after the confirmation the undo plan asks for.
+pub fn run(ws: &Workspace, env: &str, confirmed: &Confirmed) -> Result<RestoreOutcome> {
+    let target = ws.env(env)?;
+    let p = plan(ws, env)?;
+    let needed = p.confirmation;
+    if needed == Confirmation::TypeEnvName && !target.protected && confirmed.typed_env.is_none() {
+        return Err(Error::Refused(format!(
+            "{env} changed since the last {} ({}); undoing it loses those changes. Type `{env}` at the prompt or pass --confirm-env {env}",
+            p.action.verb,
+            if p.change_unknown {
+                "no fingerprint was recorded, so changes cannot be ruled out".to_string()
+            } else {
+                p.changed_since.join("; ")
+            }
+        )));
+    }
+    let backup = p.action.backup.clone().unwrap_or_default();
+    restore::run_path(ws, &target, &backup, "undo", |_| {
+        confirmed.require(needed, &target, "undo")
+    })
+}
