@@ -618,3 +618,82 @@ fn migrations_repair_fixes_only_whitespace_differences() {
     );
     assert_ne!(before, edited);
 }
+
+#[test]
+fn restore_over_a_damaged_database_keeps_it_as_evidence() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    dev_with_jobs(dir, "400");
+    let b = json(dir, &["backup", "dev", "--json"]);
+    let good = b["path"].as_str().unwrap().to_string();
+    let path = db(dir, "dev");
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE;")
+        .unwrap();
+    let mut bytes = std::fs::read(&path).unwrap();
+    for x in &mut bytes[4096..4096 * 8] {
+        *x = 0x55;
+    }
+    for (case, damaged) in [
+        ("garbled pages", bytes),
+        ("not a database", b"junk".repeat(2000)),
+    ] {
+        std::fs::write(&path, &damaged).unwrap();
+        let _ = std::fs::remove_file(dir.join("dev.sqlite3-wal"));
+        assert_eq!(run(dir, &["check", "dev"]).0, 5, "{case}");
+        let out = json(dir, &["restore", "dev", &good, "--force", "--json"]);
+        assert!(out["plan"]["current_damaged"].is_string(), "{case}: {out}");
+        let ev = PathBuf::from(out["evidence"][0].as_str().unwrap());
+        assert_eq!(
+            std::fs::read(&ev).unwrap(),
+            damaged,
+            "{case}: evidence differs"
+        );
+        assert_eq!(
+            scalar(&path, "PRAGMA integrity_check"),
+            "Text(\"ok\")",
+            "{case}"
+        );
+        assert_eq!(
+            scalar(&path, "SELECT count(*) FROM jobs"),
+            "Integer(400)",
+            "{case}"
+        );
+        assert_eq!(run(dir, &["check", "dev"]).0, 0, "{case}");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE;")
+            .unwrap();
+    }
+}
+
+#[test]
+fn restore_of_an_older_schema_suggests_migrate() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    dev_with_jobs(dir, "5");
+    let empty = dir.join("empty.sqlite3");
+    Connection::open(&empty)
+        .unwrap()
+        .execute_batch("CREATE TABLE t (x); DROP TABLE t;")
+        .unwrap();
+    let plan = json(
+        dir,
+        &[
+            "restore",
+            "dev",
+            empty.to_str().unwrap(),
+            "--dry-run",
+            "--json",
+        ],
+    );
+    assert_eq!(plan["migrate_after"], true);
+    let out = ok(dir, &["restore", "dev", empty.to_str().unwrap(), "--force"]);
+    assert!(out.contains("pipeline-db migrate dev"), "{out}");
+    ok(dir, &["migrate", "dev"]);
+    assert_eq!(
+        scalar(&db(dir, "dev"), "SELECT env FROM pipeline_db_meta"),
+        "Text(\"dev\")"
+    );
+}

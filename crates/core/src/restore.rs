@@ -2,6 +2,7 @@
 //! database through SQLite's backup API inside the lock (the file is never renamed or replaced,
 //! so a desktop holding it open sees the new content), retagged to the target env.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -48,6 +49,8 @@ pub struct RestorePlan {
     pub confirmation: Confirmation,
     /// The backup's schema is older than this pipeline-db's: `migrate ENV` afterwards.
     pub migrate_after: bool,
+    /// Why the current database cannot be read (it is then kept as an evidence copy).
+    pub current_damaged: Option<String>,
     pub notes: Vec<String>,
 }
 
@@ -67,6 +70,8 @@ pub struct RestoreOutcome {
     pub plan: RestorePlan,
     /// The pre-restore backup of what was replaced (none if the database did not exist).
     pub backup: Option<BackupRecord>,
+    /// Byte-identical copies of a damaged database that was replaced.
+    pub evidence: Vec<PathBuf>,
     pub row_counts_after: Vec<TableRows>,
     pub duration_ms: u64,
 }
@@ -86,37 +91,79 @@ pub(crate) fn plan_path(
     verb: &'static str,
 ) -> Result<RestorePlan> {
     let source = inspect_source(path)?;
-    let conn = session::inspect(ws, target)?;
+    let exists = target.path.exists();
     let mut p = RestorePlan {
         verb,
         env: target.name.clone(),
         path: target.path.clone(),
         protected: target.protected,
-        exists: conn.is_some(),
+        exists,
         identity: None,
         tables: vec![],
         total_rows: 0,
         backup: None,
         space: vec![],
-        confirmation: Confirmation::for_target(target, conn.is_some()),
+        confirmation: Confirmation::for_target(target, exists),
         migrate_after: false,
+        current_damaged: None,
         notes: vec![],
         source,
     };
-    if let Some(c) = &conn {
-        p.identity = Some(tag::require_identity(c, target)?);
-        p.tables = plan::table_rows(&db::row_counts(c)?);
-        p.total_rows = p.tables.iter().map(|t| t.rows).sum();
-        p.backup = Some(BackupStep::new(
-            target,
-            Reason::PreRestore,
-            true,
-            "the current database is backed up (verified) before it is replaced",
-        ));
+    match inspect_live(ws, target) {
+        Ok(None) => {}
+        Ok(Some((identity, counts))) => {
+            p.identity = Some(identity);
+            p.tables = plan::table_rows(&counts);
+            p.total_rows = p.tables.iter().map(|t| t.rows).sum();
+            p.backup = Some(BackupStep::new(
+                target,
+                Reason::PreRestore,
+                true,
+                "the current database is backed up (verified) before it is replaced",
+            ));
+        }
+        // A damaged database cannot be backed up verified: it is kept byte for byte instead.
+        Err(e) if e.exit_code() == crate::error::exit::NOT_A_DATABASE => {
+            p.notes.push(format!(
+                "the current database is damaged ({e}); it is kept as a byte-identical evidence copy `{}.corrupt-<time>` instead of a verified backup",
+                target.path.display()
+            ));
+            p.current_damaged = Some(e.to_string());
+        }
+        Err(e) => return Err(e),
     }
     p.space = preflight(target, &p.source.path)?;
     add_notes(&mut p, target);
     Ok(p)
+}
+
+/// Identity and row counts of the live database after a `quick_check`; `None` if missing.
+fn inspect_live(
+    ws: &Workspace,
+    target: &EnvTarget,
+) -> Result<Option<(Identity, BTreeMap<String, u64>)>> {
+    let Some(c) = session::inspect(ws, target)? else {
+        return Ok(None);
+    };
+    let corrupt = |e: Error| match e {
+        Error::Sqlite { source, .. }
+            if matches!(
+                source.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+            ) =>
+        {
+            Error::Corrupt {
+                path: target.path.clone(),
+                env: target.name.clone(),
+                detail: source.to_string(),
+            }
+        }
+        e => e,
+    };
+    session::require_healthy(&c, target)?;
+    let identity = tag::require_identity(&c, target).map_err(corrupt)?;
+    let counts = db::row_counts(&c).map_err(corrupt)?;
+    Ok(Some((identity, counts)))
 }
 
 /// Verifies the backup and reads what it holds; refuses a failed verification or a newer schema.
@@ -248,9 +295,16 @@ fn execute(
 ) -> Result<RestoreOutcome> {
     const UNCHANGED: &str = "The database is unchanged.";
     let env = target.name.as_str();
-    let opened = session::open_for_change(ws, target, "restore")?;
     let staging = fsutil::temp_beside(&target.path);
+    let mut evidence = vec![];
     let result = (|| {
+        if plan.current_damaged.is_some() {
+            let _lock = crate::lock::acquire(&target.path, ws.busy_timeout(), "restore")?;
+            stage(&plan.source, &staging, env).step("restore", env, "verify", UNCHANGED)?;
+            evidence = crate::check::keep_evidence(&target.path)?;
+            return replace_damaged(ws, target, &staging).map(|c| (None, c));
+        }
+        let opened = session::open_for_change(ws, target, "restore")?;
         stage(&plan.source, &staging, env).step("restore", env, "verify", UNCHANGED)?;
         match opened {
             Opened::Missing(_lock) => {
@@ -275,9 +329,44 @@ fn execute(
     Ok(RestoreOutcome {
         plan,
         backup,
+        evidence,
         row_counts_after: plan::table_rows(&counts),
         duration_ms: started.elapsed().as_millis() as u64,
     })
+}
+
+/// Restores over a damaged database (its evidence copy already kept): through the backup API
+/// when SQLite can still open it, else — a file that is not a database cannot be held open as
+/// one — by renaming the staged copy over it, after removing its WAL and shared-memory files.
+fn replace_damaged(
+    ws: &Workspace,
+    target: &EnvTarget,
+    staging: &Path,
+) -> Result<BTreeMap<String, u64>> {
+    let via_api = (|| {
+        if db::check_header(&target.path)? != db::FileState::Database {
+            return Err(Error::InvalidInput("missing".into()));
+        }
+        let mut c = db::open(&target.path, Access::ReadWrite, ws.busy_timeout())?;
+        copy_into(staging, &mut c, &target.path, ws.busy_timeout())?;
+        crate::reset::verify_after(&c, target)
+    })();
+    if let Err(e) = via_api {
+        tracing::warn!(
+            "restoring over the damaged file through the backup API failed ({e}); replacing it"
+        );
+        for suffix in ["-wal", "-shm"] {
+            let mut p = target.path.as_os_str().to_owned();
+            p.push(suffix);
+            let _ = std::fs::remove_file(PathBuf::from(p));
+        }
+        std::fs::rename(staging, &target.path)
+            .map_err(Error::io("replacing damaged database", &target.path))?;
+        fsutil::fsync_dir(target.path.parent().unwrap_or(Path::new(".")))?;
+    }
+    let c = db::open(&target.path, Access::ReadWrite, ws.busy_timeout())?;
+    crate::reset::verify_after(&c, target)?;
+    db::row_counts(&c)
 }
 
 /// Copies the backup to a private staging file, verifies *that copy* (what will be restored is

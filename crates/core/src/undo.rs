@@ -78,12 +78,23 @@ fn changed(
     target: &crate::env::EnvTarget,
     after: &crate::fingerprint::Fingerprint,
 ) -> Result<Vec<String>> {
-    let Some(conn) = crate::session::inspect(ws, target)? else {
-        return Ok(vec!["the database file no longer exists".into()]);
-    };
-    conn.execute_batch("BEGIN").map_err(Error::sql("reading"))?;
-    let now = crate::fingerprint::of(&conn)?;
-    Ok(crate::fingerprint::differences(after, &now))
+    let now = (|| {
+        let Some(conn) = crate::session::inspect(ws, target)? else {
+            return Ok(None);
+        };
+        conn.execute_batch("BEGIN").map_err(Error::sql("reading"))?;
+        crate::fingerprint::of(&conn).map(Some)
+    })();
+    Ok(match now {
+        Ok(Some(now)) => crate::fingerprint::differences(after, &now),
+        Ok(None) => vec!["the database file no longer exists".into()],
+        Err(e) if e.exit_code() == crate::error::exit::NOT_A_DATABASE => {
+            vec![format!(
+                "the database cannot be read ({e}); it will be kept as evidence"
+            )]
+        }
+        Err(e) => return Err(e),
+    })
 }
 
 /// Undoes the last action after the confirmation the undo plan asks for.

@@ -83,6 +83,12 @@ pub fn print_outcome(out: &RestoreOutcome, json: bool) {
             &b.sha256[..12]
         );
     }
+    for e in &out.evidence {
+        println!(
+            "Kept the damaged database as evidence: {} (byte-identical)",
+            e.display()
+        );
+    }
     let rows: u64 = out.row_counts_after.iter().map(|t| t.rows).sum();
     println!(
         "Restored {} from {} in {} ms: {} tables, {rows} rows, tagged {}.",
