@@ -117,6 +117,54 @@ pub(crate) fn classify(path: &Path, e: rusqlite::Error, context: String) -> Erro
     }
 }
 
+/// A failure caused by a full disk (SQLite's SQLITE_FULL, or ENOSPC/EFBIG from a write), wherever it
+/// surfaced, becomes `DiskFull` naming the directory and its free space.
+pub fn promote_disk_full(path: &Path, e: Error) -> Error {
+    let full = |e: &Error| match e {
+        Error::Sqlite { source, .. } => {
+            source.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull)
+        }
+        Error::Io { source, .. } => {
+            matches!(source.raw_os_error(), Some(libc::ENOSPC | libc::EFBIG))
+        }
+        _ => false,
+    };
+    let inner = match &e {
+        Error::Step { source, .. } => source.as_ref(),
+        other => other,
+    };
+    if !full(inner) {
+        return e;
+    }
+    let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let available = crate::fsutil::available_space(&dir).unwrap_or(0);
+    let detail = inner.to_string();
+    match e {
+        Error::Step {
+            verb,
+            env,
+            step,
+            state,
+            ..
+        } => Error::Step {
+            verb,
+            env,
+            step,
+            state,
+            source: Box::new(Error::DiskFull {
+                dir,
+                available,
+                detail,
+            }),
+        },
+        _ => Error::DiskFull {
+            dir,
+            available,
+            detail,
+        },
+    }
+}
+
 fn is_read_only(path: &Path) -> bool {
     let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap_or_default();
     let dir = path.parent().unwrap_or(Path::new("."));

@@ -228,7 +228,7 @@ pub(crate) fn commit_or_rollback<T>(
                     tracing::error!("rollback failed: {re}");
                 }
             }
-            Err(e)
+            Err(crate::db::promote_disk_full(path, e))
         }
     }
 }

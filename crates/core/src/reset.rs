@@ -186,7 +186,6 @@ fn execute(
                 .map_err(Error::sql("foreign_keys off"))?;
             session::begin_immediate(c, &target.path, ws.busy_timeout_ms)?;
             let (backup, seeded) = plan::commit_or_rollback(c, &target.path, || {
-                session::require_healthy(c, target)?;
                 let counts = db::row_counts(c)?;
                 plan::preflight_space(target, true)?;
                 obs.stage("backing up");

@@ -74,10 +74,12 @@ pub fn run(ws: &Workspace, env: &str, confirmed: &Confirmed) -> Result<RetagOutc
         let plan = plan(ws, env)?;
         confirmed.require(plan.confirmation, &target, "env set")?;
         let lock = crate::lock::acquire(&target.path, ws.busy_timeout(), "env set")?;
+        let ro = db::open(&target.path, Access::ReadOnly, ws.busy_timeout())?;
+        session::require_healthy(&ro, &target)?;
+        drop(ro);
         let c = db::open(&target.path, Access::ReadWrite, ws.busy_timeout())?;
         session::begin_immediate(&c, &target.path, ws.busy_timeout_ms)?;
         let backup = plan::commit_or_rollback(&c, &target.path, || {
-            session::require_healthy(&c, &target)?;
             let counts = db::row_counts(&c)?;
             plan::preflight_space(&target, true)?;
             let b = plan::backup_now(ws, &target, Reason::PreRetag, None, Some(&counts), None)

@@ -34,7 +34,7 @@ pub(crate) struct Session {
 pub(crate) fn open_for_change(ws: &Workspace, target: &EnvTarget, verb: &str) -> Result<Opened> {
     if db::check_header(&target.path)? == FileState::Database {
         let ro = db::open(&target.path, Access::ReadOnly, ws.busy_timeout())?;
-        tag::require_identity(&ro, target)?;
+        tag::require_identity(&ro, target).map_err(|e| corrupt_if_malformed(e, target))?;
         drop(ro);
     }
     if target.path.parent() == Some(ws.data_dir.as_path()) {
@@ -46,6 +46,11 @@ pub(crate) fn open_for_change(ws: &Workspace, target: &EnvTarget, verb: &str) ->
     match db::check_header(&target.path)? {
         FileState::Missing => Ok(Opened::Missing(lock)),
         FileState::Database => {
+            // Health first, read-only: a corrupt file is refused before any read-write open
+            // (which would switch it to WAL) can change a byte of it.
+            let ro = db::open(&target.path, Access::ReadOnly, ws.busy_timeout())?;
+            require_healthy(&ro, target)?;
+            drop(ro);
             let conn = db::open(&target.path, Access::ReadWrite, ws.busy_timeout())?;
             tag::require_identity(&conn, target)?;
             Ok(Opened::Existing(Session { conn, _lock: lock }))
@@ -113,9 +118,9 @@ pub(crate) fn begin_immediate(conn: &Connection, path: &Path, timeout_ms: u64) -
         })
 }
 
-/// Refuses a corrupt database, pointing to restore.
-pub(crate) fn require_healthy(conn: &Connection, target: &EnvTarget) -> Result<()> {
-    let problems = db::check(conn, "quick_check").map_err(|e| match e {
+/// An SQLite "malformed"/"not a database" error while reading becomes our `Corrupt` (exit 5).
+pub(crate) fn corrupt_if_malformed(e: Error, target: &EnvTarget) -> Error {
+    match e {
         Error::Sqlite { source, .. }
             if matches!(
                 source.sqlite_error_code(),
@@ -129,7 +134,12 @@ pub(crate) fn require_healthy(conn: &Connection, target: &EnvTarget) -> Result<(
             }
         }
         e => e,
-    })?;
+    }
+}
+
+/// Refuses a corrupt database, pointing to restore.
+pub(crate) fn require_healthy(conn: &Connection, target: &EnvTarget) -> Result<()> {
+    let problems = db::check(conn, "quick_check").map_err(|e| corrupt_if_malformed(e, target))?;
     if !problems.is_empty() {
         let detail = problems
             .iter()

@@ -141,7 +141,6 @@ fn execute(
                 .map_err(Error::sql("foreign_keys off"))?;
             session::begin_immediate(c, &target.path, ws.busy_timeout_ms)?;
             let (applied, backup) = plan::commit_or_rollback(c, &target.path, || {
-                session::require_healthy(c, target)?;
                 let pending = migrate::pending_or_refuse(c, &target.path, env)?;
                 if pending.is_empty() {
                     return Ok((vec![], None));

@@ -116,7 +116,6 @@ pub fn run(
                 let c = &s.conn;
                 session::begin_immediate(c, &target.path, ws.busy_timeout_ms)?;
                 plan::commit_or_rollback(c, &target.path, || {
-                    session::require_healthy(c, &target)?;
                     let counts = db::row_counts(c)?;
                     let backup = if counts.values().any(|n| *n > 0) {
                         plan::preflight_space(&target, true)?;
