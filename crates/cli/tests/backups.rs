@@ -697,3 +697,31 @@ fn restore_of_an_older_schema_suggests_migrate() {
         "Text(\"dev\")"
     );
 }
+
+#[test]
+fn restore_of_a_backup_with_another_page_size_converts_it() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    dev_with_jobs(dir, "50");
+    let small = dir.join("small-pages.sqlite3");
+    {
+        let src = Connection::open(db(dir, "dev")).unwrap();
+        src.execute("VACUUM INTO ?1", [small.to_str().unwrap()])
+            .unwrap();
+        let c = Connection::open(&small).unwrap();
+        c.execute_batch("PRAGMA journal_mode=DELETE; PRAGMA page_size=1024; VACUUM;")
+            .unwrap();
+        assert_eq!(scalar(&small, "PRAGMA page_size"), "Integer(1024)");
+    }
+    let expected = dump(&small);
+    ok(dir, &["reset", "dev", "--force"]);
+    ok(dir, &["restore", "dev", small.to_str().unwrap(), "--force"]);
+    assert_eq!(
+        scalar(&db(dir, "dev"), "SELECT count(*) FROM jobs"),
+        "Integer(50)"
+    );
+    assert_eq!(scalar(&db(dir, "dev"), "PRAGMA page_size"), "Integer(4096)");
+    let (a, b) = (dump(&db(dir, "dev")), expected);
+    // Same rows; only the tag's last action differs.
+    assert_eq!(a.lines().count(), b.lines().count());
+}

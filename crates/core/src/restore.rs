@@ -300,12 +300,16 @@ fn execute(
     let result = (|| {
         if plan.current_damaged.is_some() {
             let _lock = crate::lock::acquire(&target.path, ws.busy_timeout(), "restore")?;
-            stage(&plan.source, &staging, env).step("restore", env, "verify", UNCHANGED)?;
+            stage(&plan.source, &staging, env, None).step("restore", env, "verify", UNCHANGED)?;
             evidence = crate::check::keep_evidence(&target.path)?;
             return replace_damaged(ws, target, &staging).map(|c| (None, c));
         }
         let opened = session::open_for_change(ws, target, "restore")?;
-        stage(&plan.source, &staging, env).step("restore", env, "verify", UNCHANGED)?;
+        let page_size = match &opened {
+            Opened::Existing(s) => Some(page_size(&s.conn)?),
+            Opened::Missing(_) => None,
+        };
+        stage(&plan.source, &staging, env, page_size).step("restore", env, "verify", UNCHANGED)?;
         match opened {
             Opened::Missing(_lock) => {
                 fsutil::rename_noreplace(&staging, &target.path)
@@ -371,7 +375,8 @@ fn replace_damaged(
 
 /// Copies the backup to a private staging file, verifies *that copy* (what will be restored is
 /// exactly what was checked), and tags it `env` — so the restore itself is one atomic commit.
-fn stage(source: &RestoreSource, staging: &Path, env: &str) -> Result<()> {
+/// A WAL database cannot change its page size, so the staging copy takes the live one's.
+fn stage(source: &RestoreSource, staging: &Path, env: &str, page: Option<i64>) -> Result<()> {
     {
         let mut from =
             std::fs::File::open(&source.path).map_err(Error::io("reading", &source.path))?;
@@ -400,6 +405,10 @@ fn stage(source: &RestoreSource, staging: &Path, env: &str) -> Result<()> {
     tag::write_tag(&c, env, None, "restore")?;
     c.execute_batch("COMMIT")
         .map_err(Error::sql("tagging staging copy"))?;
+    if let Some(p) = page.filter(|p| page_size(&c).is_ok_and(|now| now != *p)) {
+        c.execute_batch(&format!("PRAGMA page_size = {p}; VACUUM;"))
+            .map_err(Error::sql("converting the staging copy's page size"))?;
+    }
     c.close()
         .map_err(|(_, e)| db::classify(staging, e, "closing staging copy".into()))?;
     fsutil::fsync_file(staging)
@@ -427,6 +436,11 @@ fn pre_restore_backup(ws: &Workspace, target: &EnvTarget, c: &Connection) -> Res
         )));
     }
     Ok(backup)
+}
+
+fn page_size(c: &Connection) -> Result<i64> {
+    c.query_row("PRAGMA page_size", [], |r| r.get(0))
+        .map_err(Error::sql("reading page_size"))
 }
 
 fn data_version(c: &Connection) -> Result<i64> {
