@@ -473,6 +473,9 @@ fn odd_backup_names_are_rejected() {
         let (code, _, err) = run(dir, &["restore", "dev", bad, "--force"]);
         assert_eq!(code, 2, "{bad:?}: {err}");
     }
+    let live = db(dir, "dev");
+    let (code, _, err) = run(dir, &["restore", "dev", live.to_str().unwrap(), "--force"]);
+    assert_eq!(code, 2, "the live database is not a backup: {err}");
     for bad in ["../x.sqlite3", "/etc/passwd"] {
         let (code, _, err) = run(dir, &["restore", "dev", bad, "--force"]);
         assert_ne!(code, 0, "{bad:?}: {err}");

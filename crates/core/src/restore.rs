@@ -90,6 +90,7 @@ pub(crate) fn plan_path(
     path: &Path,
     verb: &'static str,
 ) -> Result<RestorePlan> {
+    refuse_live_files(ws, path)?;
     let source = inspect_source(path)?;
     let exists = target.path.exists();
     let mut p = RestorePlan {
@@ -164,6 +165,29 @@ fn inspect_live(
     let identity = tag::require_identity(&c, target).map_err(corrupt)?;
     let counts = db::row_counts(&c).map_err(corrupt)?;
     Ok(Some((identity, counts)))
+}
+
+/// A live database (or one with a WAL beside it) is not a backup: copying its file would miss
+/// what its WAL holds. Take a backup of it with `pipeline-db backup` instead.
+fn refuse_live_files(ws: &Workspace, path: &Path) -> Result<()> {
+    let canon = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    if let Some(t) = ws.envs.values().find(|t| t.path == canon) {
+        return Err(Error::InvalidInput(format!(
+            "{} is the live database of {}, not a backup; run `pipeline-db backup {}` and restore that",
+            path.display(),
+            t.name,
+            t.name
+        )));
+    }
+    let mut wal = canon.clone().into_os_string();
+    wal.push("-wal");
+    if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
+        return Err(Error::Refused(format!(
+            "{} has a write-ahead log beside it (it is open somewhere, or was not closed cleanly): its file alone is not a complete backup. Close the program using it, or back it up with SQLite first",
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Verifies the backup and reads what it holds; refuses a failed verification or a newer schema.
