@@ -237,13 +237,22 @@ fn restore_leaves_the_database_unchanged_when_the_backup_fails_verification() {
         m.to_string(),
     )
     .unwrap();
-    // 3. Not a database at all, no manifest.
+    // 3. The manifest is not JSON any more: no silent fallback to "no manifest".
+    let bad_manifest = good.with_file_name("badmanifest.sqlite3");
+    std::fs::copy(&good, &bad_manifest).unwrap();
+    std::fs::write(
+        pipeline_db_core::backup::manifest_path(&bad_manifest),
+        "{ not json",
+    )
+    .unwrap();
+    // 4. Not a database at all, no manifest.
     let junk = dir.join("junk.sqlite3");
     std::fs::write(&junk, vec![7u8; 5000]).unwrap();
 
     for (name, arg) in [
         ("flipped", "flipped.sqlite3".to_string()),
         ("tampered", "tampered".to_string()),
+        ("bad manifest", "badmanifest.sqlite3".to_string()),
         ("junk", junk.to_string_lossy().into_owned()),
     ] {
         let (code, _, err) = run(dir, &["restore", "dev", &arg, "--force"]);
@@ -252,7 +261,7 @@ fn restore_leaves_the_database_unchanged_when_the_backup_fails_verification() {
         assert_eq!(dump(&db(dir, "dev")), before, "{name}: dev changed");
         assert_eq!(
             backups(dir, "dev").len(),
-            n_backups + 2,
+            n_backups + 3,
             "{name}: a pre-restore backup was taken"
         );
     }
@@ -260,7 +269,7 @@ fn restore_leaves_the_database_unchanged_when_the_backup_fails_verification() {
     assert!(log
         .iter()
         .rev()
-        .take(3)
+        .take(4)
         .all(|e| e["verb"] == "restore" && e["outcome"] == "failed"));
     // The untampered backup restores fine.
     ok(

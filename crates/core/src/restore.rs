@@ -80,7 +80,7 @@ pub struct RestoreOutcome {
 pub fn plan(ws: &Workspace, env: &str, backup_arg: &str) -> Result<RestorePlan> {
     let target = ws.env(env)?;
     let path = crate::names::resolve_backup_arg(&target.backup_dir, backup_arg)?;
-    plan_path(ws, &target, &path, "restore")
+    plan_path(ws, &target, &path, "restore", true)
 }
 
 /// Plans a restore of the backup file at `path` (also used by `undo`).
@@ -89,9 +89,10 @@ pub(crate) fn plan_path(
     target: &EnvTarget,
     path: &Path,
     verb: &'static str,
+    full: bool,
 ) -> Result<RestorePlan> {
     refuse_live_files(ws, path)?;
-    let source = inspect_source(path)?;
+    let source = inspect_source(path, full)?;
     let exists = target.path.exists();
     let mut p = RestorePlan {
         verb,
@@ -190,9 +191,13 @@ fn refuse_live_files(ws: &Workspace, path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Verifies the backup and reads what it holds; refuses a failed verification or a newer schema.
-fn inspect_source(path: &Path) -> Result<RestoreSource> {
-    let verification = verify::verify(path, None);
+/// Verifies the backup (`full`: also sha256 and `quick_check`) and reads what it holds; refuses a
+/// failed verification or a newer schema.
+fn inspect_source(path: &Path, full: bool) -> Result<RestoreSource> {
+    let verification = match full {
+        true => verify::verify(path, None),
+        false => verify::describe(path),
+    };
     if let Some(e) = verification.error() {
         return Err(e);
     }
@@ -300,7 +305,8 @@ pub(crate) fn run_path(
     let mut summary = format!("{verb} from {}", path.display());
     let mut backup_path = None;
     let result = (|| {
-        let plan = plan_path(ws, target, path, verb)?;
+        // The staged copy is fully verified under the lock: here header, schema and tag suffice.
+        let plan = plan_path(ws, target, path, verb, false)?;
         summary = plan.summary();
         confirm(&plan)?;
         let out = execute(ws, target, plan, started)?;
@@ -314,7 +320,7 @@ pub(crate) fn run_path(
 fn execute(
     ws: &Workspace,
     target: &EnvTarget,
-    plan: RestorePlan,
+    mut plan: RestorePlan,
     started: Instant,
 ) -> Result<RestoreOutcome> {
     const UNCHANGED: &str = "The database is unchanged.";
@@ -324,7 +330,8 @@ fn execute(
     let result = (|| {
         if plan.current_damaged.is_some() {
             let _lock = crate::lock::acquire(&target.path, ws.busy_timeout(), "restore")?;
-            stage(&plan.source, &staging, env, None).step("restore", env, "verify", UNCHANGED)?;
+            plan.source.verification = stage(&plan.source, &staging, env, None)
+                .step("restore", env, "verify", UNCHANGED)?;
             evidence = crate::check::keep_evidence(&target.path)?;
             return replace_damaged(ws, target, &staging).map(|c| (None, c));
         }
@@ -333,7 +340,8 @@ fn execute(
             Opened::Existing(s) => Some(page_size(&s.conn)?),
             Opened::Missing(_) => None,
         };
-        stage(&plan.source, &staging, env, page_size).step("restore", env, "verify", UNCHANGED)?;
+        plan.source.verification = stage(&plan.source, &staging, env, page_size)
+            .step("restore", env, "verify", UNCHANGED)?;
         match opened {
             Opened::Missing(_lock) => {
                 fsutil::rename_noreplace(&staging, &target.path)
@@ -400,7 +408,12 @@ fn replace_damaged(
 /// Copies the backup to a private staging file, verifies *that copy* (what will be restored is
 /// exactly what was checked), and tags it `env` — so the restore itself is one atomic commit.
 /// A WAL database cannot change its page size, so the staging copy takes the live one's.
-fn stage(source: &RestoreSource, staging: &Path, env: &str, page: Option<i64>) -> Result<()> {
+fn stage(
+    source: &RestoreSource,
+    staging: &Path,
+    env: &str,
+    page: Option<i64>,
+) -> Result<VerifyReport> {
     {
         let mut from =
             std::fs::File::open(&source.path).map_err(Error::io("reading", &source.path))?;
@@ -435,7 +448,8 @@ fn stage(source: &RestoreSource, staging: &Path, env: &str, page: Option<i64>) -
     }
     c.close()
         .map_err(|(_, e)| db::classify(staging, e, "closing staging copy".into()))?;
-    fsutil::fsync_file(staging)
+    fsutil::fsync_file(staging)?;
+    Ok(v)
 }
 
 /// Under the lock, inside `BEGIN IMMEDIATE`: quick_check, space, verified backup of what is there.

@@ -53,7 +53,7 @@ pub fn plan(ws: &Workspace, env: &str) -> Result<UndoPlan> {
             backup.display()
         )));
     }
-    let restore = restore::plan_path(ws, &target, &backup, "undo")?;
+    let restore = restore::plan_path(ws, &target, &backup, "undo", true)?;
     let (changed_since, change_unknown) = match &action.after {
         Some(after) => (changed(ws, &target, after)?, false),
         None => (vec![], true),

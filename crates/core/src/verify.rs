@@ -42,12 +42,23 @@ impl VerifyReport {
 
 /// Verifies `path` (never changes it). `manifest` overrides the sidecar (used for staging copies).
 pub fn verify(path: &Path, manifest: Option<&BackupRecord>) -> VerifyReport {
-    let sidecar = match manifest {
-        Some(m) => Some(m.clone()),
-        None => backup::manifest_path(path)
-            .exists()
-            .then(|| backup::read_manifest(path))
-            .and_then(Result::ok),
+    inspect(path, manifest, true)
+}
+
+/// Header, schema version and tag only — no sha256, no `quick_check` (for a plan re-made just
+/// before the staged copy is fully verified).
+pub(crate) fn describe(path: &Path) -> VerifyReport {
+    inspect(path, None, false)
+}
+
+fn inspect(path: &Path, manifest: Option<&BackupRecord>, full: bool) -> VerifyReport {
+    let (sidecar, manifest_problem) = match manifest {
+        Some(m) => (Some(m.clone()), None),
+        None if backup::manifest_path(path).exists() => match backup::read_manifest(path) {
+            Ok(m) => (Some(m), None),
+            Err(e) => (None, Some(format!("its manifest cannot be read: {e}"))),
+        },
+        None => (None, None),
     };
     let mut r = VerifyReport {
         path: path.to_path_buf(),
@@ -59,17 +70,21 @@ pub fn verify(path: &Path, manifest: Option<&BackupRecord>) -> VerifyReport {
         tagged_env: None,
         problem: None,
     };
-    if let Err(e) = check(path, sidecar.as_ref(), &mut r) {
-        r.problem = Some(e);
-    } else {
-        r.ok = true;
+    match manifest_problem.map_or_else(|| check(path, sidecar.as_ref(), full, &mut r), Err) {
+        Err(e) => r.problem = Some(e),
+        Ok(()) => r.ok = true,
     }
     r
 }
 
-fn check(path: &Path, manifest: Option<&BackupRecord>, r: &mut VerifyReport) -> Result<(), String> {
+fn check(
+    path: &Path,
+    manifest: Option<&BackupRecord>,
+    full: bool,
+    r: &mut VerifyReport,
+) -> Result<(), String> {
     db::check_header(path).map_err(|e| e.to_string())?;
-    if let Some(m) = manifest {
+    if let Some(m) = manifest.filter(|_| full) {
         let sha = crate::fsutil::sha256_file(path).map_err(|e| e.to_string())?;
         r.sha256_matches = Some(sha == m.sha256);
         if sha != m.sha256 {
@@ -81,7 +96,10 @@ fn check(path: &Path, manifest: Option<&BackupRecord>, r: &mut VerifyReport) -> 
     }
     let conn =
         db::open(path, Access::ReadOnly, Duration::from_secs(1)).map_err(|e| e.to_string())?;
-    let problems = db::check(&conn, "quick_check").map_err(|e| e.to_string())?;
+    let problems = match full {
+        true => db::check(&conn, "quick_check").map_err(|e| e.to_string())?,
+        false => vec![],
+    };
     if !problems.is_empty() {
         return Err(format!("quick_check: {}", problems.join("; ")));
     }
