@@ -125,6 +125,12 @@ pub fn run(
 }
 
 fn prune_one(ws: &Workspace, t: &EnvTarget, keep: Option<usize>) -> Result<PrunePlan> {
+    // Nothing to delete: no lock, no audit line, no lock file created in a missing directory.
+    let mut first = plan(ws, t, keep)?;
+    if first.delete.is_empty() {
+        first.deleted = true;
+        return Ok(first);
+    }
     let rec = crate::audit::Recorder::new(ws.audit_path(), &t.name, &t.path, "backups prune");
     let mut summary = String::from("prune backups");
     let result = (|| {
