@@ -737,3 +737,52 @@ fn restore_of_a_backup_with_another_page_size_converts_it() {
     // Same rows; only the tag's last action differs.
     assert_eq!(a.lines().count(), b.lines().count());
 }
+
+#[test]
+fn prune_applies_the_configured_count_and_size_limits() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    dev_with_jobs(dir, "3000");
+    for _ in 0..4 {
+        ok(dir, &["backup", "dev"]);
+    }
+    let all = backups(dir, "dev");
+    let sizes: Vec<u64> = all
+        .iter()
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .collect();
+    let total: u64 = sizes.iter().sum();
+    // A bound of half the total in whole MiB (at least 1): the oldest go until it holds.
+    let bound_mib = (total / 2 / (1 << 20)).max(1);
+    assert!(
+        total > bound_mib << 20,
+        "backups too small for this test: {total}"
+    );
+    std::fs::write(
+        dir.join("pipeline-db.toml"),
+        format!("[retention]\nkeep = 3\nmax_total_mib = {bound_mib}\n"),
+    )
+    .unwrap();
+    let mut remaining = total;
+    let mut expect_deleted = vec![];
+    for (i, (p, s)) in all.iter().zip(&sizes).enumerate() {
+        let over_count = i < all.len() - 3;
+        if i + 1 < all.len() && (over_count || remaining > bound_mib << 20) {
+            remaining -= s;
+            expect_deleted.push(p.clone());
+        }
+    }
+    let out = ok(dir, &["backups", "prune", "dev"]);
+    let left = backups(dir, "dev");
+    for p in &all {
+        assert_eq!(
+            left.contains(p),
+            !expect_deleted.contains(p),
+            "{p:?}\n{out}"
+        );
+    }
+    assert!(
+        left.contains(all.last().unwrap()),
+        "the newest verified backup is kept"
+    );
+}
