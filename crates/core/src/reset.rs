@@ -184,6 +184,9 @@ fn execute(
             let c = &s.conn;
             c.pragma_update(None, "foreign_keys", false)
                 .map_err(Error::sql("foreign_keys off"))?;
+            if opts.sample_data.is_some() {
+                seed::bulk_insert_pragmas(c)?;
+            }
             session::begin_immediate(c, &target.path, ws.busy_timeout_ms)?;
             let (backup, seeded) = plan::commit_or_rollback(c, &target.path, || {
                 let counts = db::row_counts(c)?;

@@ -170,6 +170,8 @@ pub(crate) fn create_new_db<T>(
     let result = (|| {
         drop(fsutil::create_new(&tmp)?);
         let conn = db::open(&tmp, Access::ReadWrite, ws.busy_timeout())?;
+        // A new database is built by bulk inserts (migrations, sample data).
+        crate::seed::bulk_insert_pragmas(&conn)?;
         conn.execute_batch("BEGIN IMMEDIATE")
             .map_err(Error::sql("starting a write transaction"))?;
         let out = build(&conn)?;

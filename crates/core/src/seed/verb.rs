@@ -106,7 +106,6 @@ pub fn run(
                 let counts = session::create_new_db(ws, &target, |c| {
                     migrate::apply_pending(c, &target.path, env)?;
                     tag::write_tag(c, env, Some(true), "seed")?;
-                    fast_pragmas(c)?;
                     super::insert(c, opts, obs)
                 })
                 .step("seed", env, "insert", "Nothing was created.")?;
@@ -114,6 +113,7 @@ pub fn run(
             }
             Opened::Existing(s) => {
                 let c = &s.conn;
+                super::bulk_insert_pragmas(c)?;
                 session::begin_immediate(c, &target.path, ws.busy_timeout_ms)?;
                 plan::commit_or_rollback(c, &target.path, || {
                     let counts = db::row_counts(c)?;
@@ -138,7 +138,6 @@ pub fn run(
                     } else {
                         None
                     };
-                    fast_pragmas(c)?;
                     let n = super::insert(c, opts, obs).step(
                         "seed",
                         env,
@@ -174,11 +173,4 @@ pub fn run(
         &result,
     )?;
     result
-}
-
-/// A larger page cache for the bulk insert (bounded: the seed must stay under 64 MB RSS).
-/// Durability is unchanged: the one commit at the end is synced as always.
-fn fast_pragmas(c: &rusqlite::Connection) -> Result<()> {
-    c.pragma_update(None, "cache_size", -16_384)
-        .map_err(Error::sql("cache_size"))
 }
