@@ -786,3 +786,24 @@ fn prune_applies_the_configured_count_and_size_limits() {
         "the newest verified backup is kept"
     );
 }
+
+#[test]
+fn a_backup_dir_that_is_a_symlink_elsewhere_is_refused() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    dev_with_jobs(dir, "5");
+    let elsewhere = TempDir::new().unwrap();
+    std::fs::create_dir_all(dir.join("backups")).unwrap();
+    std::os::unix::fs::symlink(elsewhere.path(), dir.join("backups").join("dev")).unwrap();
+    let before = dump(&db(dir, "dev"));
+    let (code, _, err) = run(dir, &["backup", "dev"]);
+    assert_eq!(code, 3, "{err}");
+    let (code, _, err) = run(dir, &["reset", "dev", "--force"]);
+    assert_eq!(code, 3, "{err}");
+    assert_eq!(dump(&db(dir, "dev")), before);
+    assert_eq!(
+        std::fs::read_dir(elsewhere.path()).unwrap().count(),
+        0,
+        "wrote outside the data dir"
+    );
+}

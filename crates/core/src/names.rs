@@ -94,6 +94,20 @@ pub fn resolve_in_dir(dir: &Path, name: &str) -> Result<PathBuf> {
     Ok(canon)
 }
 
+/// A directory we write into on our own (the backup dir) must be itself, not a symlink to
+/// somewhere else: nothing is written outside the data dir except an explicit `--output`.
+pub fn check_resolves_to_itself(dir: &Path) -> Result<()> {
+    let canon = std::fs::canonicalize(dir).map_err(Error::io("resolving", dir))?;
+    if canon != dir {
+        return Err(Error::Refused(format!(
+            "{} resolves to {} (a symlink?); refusing to write backups outside the data dir. Make it a plain directory",
+            dir.display(),
+            canon.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Checks every component of a user-given path: no `..`, NUL, control characters, over-long names.
 fn check_path_components(what: &str, p: &Path) -> Result<String> {
     let text = p.to_str().ok_or_else(|| {

@@ -186,6 +186,7 @@ pub(crate) fn backup_now(
         None => {
             std::fs::create_dir_all(&target.backup_dir)
                 .map_err(Error::io("creating backup dir", &target.backup_dir))?;
+            crate::names::check_resolves_to_itself(&target.backup_dir)?;
             backup::default_path(&target.backup_dir, &target.name, reason)
         }
     };
