@@ -97,6 +97,8 @@ pub(crate) struct Recorder {
     pub file: PathBuf,
     pub verb: &'static str,
     pub started: std::time::Instant,
+    /// A fingerprint taken by the verb itself while it still held the lock (else taken at finish).
+    after: std::sync::Mutex<Option<crate::fingerprint::Fingerprint>>,
 }
 
 impl Recorder {
@@ -107,6 +109,14 @@ impl Recorder {
             file: file.into(),
             verb,
             started: std::time::Instant::now(),
+            after: Default::default(),
+        }
+    }
+
+    /// Records what the action left, read while the verb still holds the env's lock.
+    pub fn set_after(&self, fp: crate::fingerprint::Fingerprint) {
+        if let Ok(mut a) = self.after.lock() {
+            *a = Some(fp);
         }
     }
 
@@ -151,7 +161,12 @@ impl Recorder {
             error,
             duration_ms: self.started.elapsed().as_millis() as u64,
             after: match (result, backup) {
-                (Ok(_), Some(_)) if self.verb != "backup" => self.fingerprint_now(),
+                (Ok(_), Some(_)) if self.verb != "backup" => self
+                    .after
+                    .lock()
+                    .ok()
+                    .and_then(|mut a| a.take())
+                    .or_else(|| self.fingerprint_now()),
                 _ => None,
             },
         };

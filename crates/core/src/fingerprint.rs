@@ -32,6 +32,15 @@ pub fn of(conn: &Connection) -> Result<Fingerprint> {
     Ok(Fingerprint { tables })
 }
 
+/// Fingerprints in one read transaction of its own (the connection must be in autocommit).
+pub fn of_snapshot(conn: &Connection) -> Result<Fingerprint> {
+    conn.execute_batch("BEGIN")
+        .map_err(Error::sql("starting a read transaction"))?;
+    let fp = of(conn);
+    let _ = conn.execute_batch("ROLLBACK");
+    fp
+}
+
 fn table(conn: &Connection, name: &str) -> Result<TablePrint> {
     let q = db::quote_ident(name);
     let ctx = || format!("fingerprinting {name}");

@@ -309,7 +309,7 @@ pub(crate) fn run_path(
         let plan = plan_path(ws, target, path, verb, false)?;
         summary = plan.summary();
         confirm(&plan)?;
-        let out = execute(ws, target, plan, started)?;
+        let out = execute(ws, target, plan, started, &rec)?;
         backup_path = out.backup.as_ref().map(|b| b.path.clone());
         Ok(out)
     })();
@@ -322,6 +322,7 @@ fn execute(
     target: &EnvTarget,
     mut plan: RestorePlan,
     started: Instant,
+    rec: &Recorder,
 ) -> Result<RestoreOutcome> {
     const UNCHANGED: &str = "The database is unchanged.";
     let env = target.name.as_str();
@@ -356,6 +357,9 @@ fn execute(
                 copy_into(&staging, &mut s.conn, &target.path, ws.busy_timeout())
                     .step("restore", env, "copy", UNCHANGED)?;
                 crate::reset::verify_after(&s.conn, target)?;
+                if let Ok(fp) = crate::fingerprint::of_snapshot(&s.conn) {
+                    rec.set_after(fp);
+                }
                 Ok((Some(backup), db::row_counts(&s.conn)?))
             }
         }
