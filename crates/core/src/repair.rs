@@ -135,7 +135,7 @@ pub fn run(ws: &Workspace, env: &str) -> Result<RepairOutcome> {
                 backup: None,
             });
         }
-        let out = execute(ws, &target, p)?;
+        let out = execute(ws, &target, p, &rec)?;
         backup_path = out.backup.as_ref().map(|b| b.path.clone());
         Ok(out)
     })();
@@ -143,7 +143,12 @@ pub fn run(ws: &Workspace, env: &str) -> Result<RepairOutcome> {
     result
 }
 
-fn execute(ws: &Workspace, target: &EnvTarget, mut p: RepairPlan) -> Result<RepairOutcome> {
+fn execute(
+    ws: &Workspace,
+    target: &EnvTarget,
+    mut p: RepairPlan,
+    rec: &Recorder,
+) -> Result<RepairOutcome> {
     let env = target.name.as_str();
     let Opened::Existing(s) = session::open_for_change(ws, target, "migrations repair")? else {
         return Err(Error::InvalidInput(format!(
@@ -175,6 +180,9 @@ fn execute(ws: &Workspace, target: &EnvTarget, mut p: RepairPlan) -> Result<Repa
         tag::write_tag(c, env, None, "migrations repair")?;
         Ok(b)
     })?;
+    if let Ok(fp) = crate::fingerprint::of_snapshot(c) {
+        rec.set_after(fp);
+    }
     Ok(RepairOutcome {
         plan: p,
         backup: Some(backup),
