@@ -807,3 +807,35 @@ fn a_backup_dir_that_is_a_symlink_elsewhere_is_refused() {
         "wrote outside the data dir"
     );
 }
+
+#[test]
+fn restore_writes_into_the_live_file_and_an_open_connection_sees_the_new_content() {
+    use std::os::unix::fs::MetadataExt;
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    dev_with_jobs(dir, "60");
+    let b = json(dir, &["backup", "dev", "--json"]);
+    let p = b["path"].as_str().unwrap().to_string();
+    ok(dir, &["reset", "dev", "--force"]);
+    let path = db(dir, "dev");
+    let inode = std::fs::metadata(&path).unwrap().ino();
+    // A reader (like the desktop) keeps the database open across the restore.
+    let reader =
+        Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let count = |c: &Connection| -> i64 {
+        c.query_row("SELECT count(*) FROM jobs", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(count(&reader), 0);
+    ok(dir, &["restore", "dev", &p, "--force"]);
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().ino(),
+        inode,
+        "the file was replaced"
+    );
+    assert_eq!(
+        count(&reader),
+        60,
+        "the open connection does not see the restore"
+    );
+}
