@@ -118,3 +118,59 @@ pub fn run(ws: &Workspace, env: &str, confirmed: &Confirmed) -> Result<RestoreOu
         confirmed.require(needed, &target, "undo")
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(verb: &str, outcome: &str, backup: Option<&str>) -> AuditEntry {
+        AuditEntry {
+            time: "2026-11-26T12:00:00Z".into(),
+            user: "u".into(),
+            pid: 1,
+            env: "dev".into(),
+            file: "dev.sqlite3".into(),
+            verb: verb.into(),
+            summary: String::new(),
+            backup: backup.map(PathBuf::from),
+            outcome: outcome.into(),
+            error: None,
+            duration_ms: 0,
+            after: None,
+        }
+    }
+
+    #[test]
+    fn the_undo_target_is_the_last_successful_action_with_a_pre_action_backup() {
+        let d = tempfile::tempdir().unwrap();
+        let ws = Workspace::at(d.path()).unwrap();
+        let log = ws.audit_path();
+        assert_eq!(target_backup(&ws, "dev").unwrap(), None);
+        for e in [
+            entry("reset", "ok", Some("b1")),
+            entry("seed", "ok", Some("b2")),
+            entry("reset", "failed", Some("b3")),
+            entry("backup", "ok", Some("manual")),
+            entry("migrate", "ok", None),
+            entry("backups prune", "ok", None),
+        ] {
+            audit::append(&log, &e).unwrap();
+        }
+        let mut other = entry("reset", "ok", Some("t1"));
+        other.env = "test".into();
+        audit::append(&log, &other).unwrap();
+        assert_eq!(
+            target_backup(&ws, "dev").unwrap(),
+            Some(PathBuf::from("b2"))
+        );
+        assert_eq!(
+            target_backup(&ws, "test").unwrap(),
+            Some(PathBuf::from("t1"))
+        );
+        assert_eq!(
+            plan(&ws, "dev").unwrap_err().exit_code(),
+            3,
+            "b2 does not exist"
+        );
+    }
+}
