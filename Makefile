@@ -23,6 +23,7 @@ lint:
 # The e2e tests run the real binary: build it (with the test-only failpoints) first.
 test: lint
 	$(CARGO) build -p pipeline-db-cli $(FEATURES)
+	$(CARGO) build --release -p pipeline-db-cli
 	$(CARGO) test $(TEST_PKGS) $(FEATURES)
 
 fmt:

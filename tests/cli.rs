@@ -12,8 +12,16 @@ const AS_OF: &str = "2026-06-01";
 #[test]
 fn unknown_or_malformed_env_is_a_usage_error_and_touches_nothing() {
     let e = Env::new();
-    for bad in ["staging", "Dev", "../prod", "dev/x", "", "dev prod", "dév", "-x"] {
-        for verb in [&["reset", bad, "--force"][..], &["migrate", bad], &["seed", bad], &["status", bad], &["backup", bad]] {
+    for bad in [
+        "staging", "Dev", "../prod", "dev/x", "", "dev prod", "dév", "-x",
+    ] {
+        for verb in [
+            &["reset", bad, "--force"][..],
+            &["migrate", bad],
+            &["seed", bad],
+            &["status", bad],
+            &["backup", bad],
+        ] {
             let (code, _, err) = e.run(verb);
             assert_eq!(code, 2, "{verb:?}: {err}");
             if bad == "staging" {
@@ -21,14 +29,20 @@ fn unknown_or_malformed_env_is_a_usage_error_and_touches_nothing() {
             }
         }
     }
-    assert!(files_under(e.data()).is_empty(), "no file created: {:?}", files_under(e.data()));
+    assert!(
+        files_under(e.data()).is_empty(),
+        "no file created: {:?}",
+        files_under(e.data())
+    );
 }
 
 #[test]
 fn non_database_files_are_refused_and_left_byte_for_byte() {
     let e = Env::new();
     std::fs::create_dir_all(e.data()).unwrap();
-    let random: Vec<u8> = (0..8192u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 7) as u8).collect();
+    let random: Vec<u8> = (0..8192u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 7) as u8)
+        .collect();
     let mut half_header = b"SQLite format 3\0".to_vec();
     half_header.extend_from_slice(&[0u8; 20]);
     let cases: Vec<(&str, Vec<u8>)> = vec![
@@ -40,13 +54,26 @@ fn non_database_files_are_refused_and_left_byte_for_byte() {
     ];
     for (name, bytes) in cases {
         std::fs::write(e.db("dev"), &bytes).unwrap();
-        for verb in [&["reset", "dev", "--force"][..], &["migrate", "dev"], &["seed", "dev"], &["backup", "dev"], &["env", "set", "dev", "--force"]] {
+        for verb in [
+            &["reset", "dev", "--force"][..],
+            &["migrate", "dev"],
+            &["seed", "dev"],
+            &["backup", "dev"],
+            &["env", "set", "dev", "--force"],
+        ] {
             let (code, _, err) = e.run(verb);
             assert_eq!(code, 5, "{name} {verb:?}: {err}");
             assert!(err.contains("dev.sqlite3"), "names the file: {err}");
         }
-        assert_eq!(std::fs::read(e.db("dev")).unwrap(), bytes, "{name} unchanged");
-        assert!(!e.data().join("backups").exists(), "{name}: no backup of a non-database");
+        assert_eq!(
+            std::fs::read(e.db("dev")).unwrap(),
+            bytes,
+            "{name} unchanged"
+        );
+        assert!(
+            !e.data().join("backups").exists(),
+            "{name}: no backup of a non-database"
+        );
     }
 }
 
@@ -63,14 +90,22 @@ fn status_on_empty_data_dir_creates_nothing() {
 fn config_adds_envs_and_protects_them() {
     let e = Env::new();
     std::fs::create_dir_all(e.data()).unwrap();
-    std::fs::write(e.data().join("pipeline-db.toml"), "[envs.staging]\nprotected = true\n").unwrap();
+    std::fs::write(
+        e.data().join("pipeline-db.toml"),
+        "[envs.staging]\nprotected = true\n",
+    )
+    .unwrap();
     e.ok(&["migrate", "staging"]);
     let (code, _, err) = e.run(&["seed", "staging"]);
     assert_eq!(code, 3, "{err}");
     let (code, _, err) = e.run(&["reset", "staging", "--force"]);
     assert_eq!(code, 3, "protected: --force alone is not enough: {err}");
     e.ok(&["reset", "staging", "--force", "--confirm-env", "staging"]);
-    std::fs::write(e.data().join("pipeline-db.toml"), "[envs.prod]\nprotected = false\n").unwrap();
+    std::fs::write(
+        e.data().join("pipeline-db.toml"),
+        "[envs.prod]\nprotected = false\n",
+    )
+    .unwrap();
     let (code, _, err) = e.run(&["status"]);
     assert_eq!(code, 2, "{err}");
 }
@@ -80,7 +115,8 @@ fn config_adds_envs_and_protects_them() {
 #[test]
 fn reset_creates_a_missing_file_without_backup_and_tags_it() {
     let e = Env::new();
-    let plan: serde_json::Value = serde_json::from_str(&e.ok(&["reset", "dev", "--dry-run", "--json"])).unwrap();
+    let plan: serde_json::Value =
+        serde_json::from_str(&e.ok(&["reset", "dev", "--dry-run", "--json"])).unwrap();
     assert_eq!(plan["exists"], false);
     assert!(plan["backup"].is_null());
     assert!(!e.db("dev").exists(), "dry run creates nothing");
@@ -90,7 +126,9 @@ fn reset_creates_a_missing_file_without_backup_and_tags_it() {
     assert_eq!(st[0]["schema_version"], 1);
     assert_eq!(st[0]["health"], "ok");
     let c = rusqlite::Connection::open(e.db("dev")).unwrap();
-    let app: i32 = c.query_row("PRAGMA application_id", [], |r| r.get(0)).unwrap();
+    let app: i32 = c
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(app, pipeline_db_core_app_id());
 }
 
@@ -106,15 +144,27 @@ fn reset_takes_a_verified_backup_equal_to_the_old_database() {
     let out: serde_json::Value =
         serde_json::from_str(&e.ok(&["reset", "dev", "--force", "--json"])).unwrap();
     let backup = std::path::PathBuf::from(out["backup"]["path"].as_str().unwrap());
-    assert!(backup.starts_with(e.data().join("backups/dev")), "{backup:?}");
-    assert_eq!(fingerprint(&backup), old, "backup holds exactly the old data");
+    assert!(
+        backup.starts_with(e.data().join("backups/dev")),
+        "{backup:?}"
+    );
+    assert_eq!(
+        fingerprint(&backup),
+        old,
+        "backup holds exactly the old data"
+    );
     assert_eq!(sha256(&backup), out["backup"]["sha256"].as_str().unwrap());
-    let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(format!("{}.json", backup.display())).unwrap()).unwrap();
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{}.json", backup.display())).unwrap(),
+    )
+    .unwrap();
     assert_eq!(manifest["reason"], "pre-reset");
     assert_eq!(manifest["row_counts"]["jobs"], 300);
     let now = fingerprint(&e.db("dev"));
-    assert_eq!(now["jobs"].0, 0, "reset without sample data empties the tables");
+    assert_eq!(
+        now["jobs"].0, 0,
+        "reset without sample data empties the tables"
+    );
     assert_eq!(now["refinery_schema_history"].0, 1);
 }
 
@@ -133,8 +183,14 @@ fn reset_drops_objects_the_tool_does_not_know() {
         )
         .unwrap();
     }
-    let plan: serde_json::Value = serde_json::from_str(&e.ok(&["reset", "dev", "--dry-run", "--json"])).unwrap();
-    let tables: Vec<&str> = plan["tables"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    let plan: serde_json::Value =
+        serde_json::from_str(&e.ok(&["reset", "dev", "--dry-run", "--json"])).unwrap();
+    let tables: Vec<&str> = plan["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
     assert!(tables.contains(&"notes"), "{tables:?}");
     e.ok(&["reset", "dev", "--force"]);
     let c = rusqlite::Connection::open(e.db("dev")).unwrap();
@@ -155,7 +211,10 @@ fn reset_without_tty_and_without_force_refuses_and_changes_nothing() {
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("--force"), "{err}");
     assert_eq!(sha256(&e.db("dev")), before);
-    assert!(!e.data().join("backups/dev").exists() || files_under(&e.data().join("backups/dev")).is_empty());
+    assert!(
+        !e.data().join("backups/dev").exists()
+            || files_under(&e.data().join("backups/dev")).is_empty()
+    );
 }
 
 #[test]
@@ -167,15 +226,30 @@ fn prod_needs_confirm_env_and_never_gets_sample_data() {
     assert!(err.contains("--confirm-env prod"), "{err}");
     let (code, _, _) = e.run(&["reset", "prod", "--force", "--confirm-env", "dev"]);
     assert_eq!(code, 3, "the wrong name is refused");
-    let (code, _, err) = e.run(&["reset", "prod", "--force", "--confirm-env", "prod", "--with-sample-data"]);
+    let (code, _, err) = e.run(&[
+        "reset",
+        "prod",
+        "--force",
+        "--confirm-env",
+        "prod",
+        "--with-sample-data",
+    ]);
     assert_eq!(code, 3, "{err}");
     let (code, _, err) = e.run(&["seed", "prod"]);
     assert_eq!(code, 3, "{err}");
     e.ok(&["reset", "prod", "--force", "--confirm-env", "prod"]);
     let log = e.ok(&["log", "--env", "prod", "--json"]);
     let entries: serde_json::Value = serde_json::from_str(&log).unwrap();
-    let outcomes: Vec<&str> = entries.as_array().unwrap().iter().map(|x| x["outcome"].as_str().unwrap()).collect();
-    assert_eq!(outcomes, ["ok", "refused", "refused", "refused", "refused", "ok"]);
+    let outcomes: Vec<&str> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["ok", "refused", "refused", "refused", "refused", "ok"]
+    );
 }
 
 #[test]
@@ -184,19 +258,34 @@ fn a_file_tagged_for_another_env_is_refused() {
     e.ok(&["migrate", "prod"]);
     std::fs::copy(e.db("prod"), e.db("dev")).unwrap();
     let before = sha256(&e.db("dev"));
-    for verb in [&["reset", "dev", "--force"][..], &["migrate", "dev"], &["seed", "dev"], &["backup", "dev"]] {
+    for verb in [
+        &["reset", "dev", "--force"][..],
+        &["migrate", "dev"],
+        &["seed", "dev"],
+        &["backup", "dev"],
+    ] {
         let (code, _, err) = e.run(verb);
         assert_eq!(code, 3, "{verb:?}: {err}");
-        assert!(err.contains("is tagged `prod`") && err.contains("env set dev"), "{err}");
+        assert!(
+            err.contains("is tagged `prod`") && err.contains("env set dev"),
+            "{err}"
+        );
     }
     assert_eq!(sha256(&e.db("dev")), before);
     // Explicit retag: confirmation + backup, then dev verbs work.
     let (code, _, err) = e.run(&["env", "set", "dev", "--force"]);
-    assert_eq!(code, 3, "taking a file from prod needs the typed name: {err}");
+    assert_eq!(
+        code, 3,
+        "taking a file from prod needs the typed name: {err}"
+    );
     e.ok(&["env", "set", "dev", "--force", "--confirm-env", "dev"]);
     e.ok(&["seed", "dev", "--jobs", "10", "--as-of", AS_OF]);
     let b = files_under(&e.data().join("backups/dev"));
-    assert!(b.iter().any(|n| n.contains("pre-retag") && n.ends_with(".sqlite3")), "{b:?}");
+    assert!(
+        b.iter()
+            .any(|n| n.contains("pre-retag") && n.ends_with(".sqlite3")),
+        "{b:?}"
+    );
 }
 
 #[test]
@@ -205,7 +294,8 @@ fn a_foreign_database_without_tag_is_refused() {
     std::fs::create_dir_all(e.data()).unwrap();
     {
         let c = rusqlite::Connection::open(e.db("dev")).unwrap();
-        c.execute_batch("CREATE TABLE precious (x); INSERT INTO precious VALUES (1);").unwrap();
+        c.execute_batch("CREATE TABLE precious (x); INSERT INTO precious VALUES (1);")
+            .unwrap();
     }
     let before = sha256(&e.db("dev"));
     let (code, _, err) = e.run(&["reset", "dev", "--force"]);
@@ -219,14 +309,26 @@ fn an_error_after_the_drop_step_leaves_the_database_as_before() {
     let e = Env::new();
     e.seeded("dev");
     let old = fingerprint(&e.db("dev"));
-    let (code, _, err) = e.run_with_failpoint(&["reset", "dev", "--force"], "reset:after_drop=error");
+    let (code, _, err) =
+        e.run_with_failpoint(&["reset", "dev", "--force"], "reset:after_drop=error");
     assert_eq!(code, 1, "{err}");
-    assert!(err.contains("step `drop`") && err.contains("unchanged"), "{err}");
+    assert!(
+        err.contains("step `drop`") && err.contains("unchanged"),
+        "{err}"
+    );
     assert_eq!(fingerprint(&e.db("dev")), old);
-    let (code, _, err) = e.run_with_failpoint(&["reset", "dev", "--force"], "reset:after_drop=abort");
+    let (code, _, err) =
+        e.run_with_failpoint(&["reset", "dev", "--force"], "reset:after_drop=abort");
     assert_ne!(code, 0, "{err}");
-    assert_eq!(fingerprint(&e.db("dev")), old, "a crash after the drop loses nothing");
-    let ic: String = rusqlite::Connection::open(e.db("dev")).unwrap().query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(
+        fingerprint(&e.db("dev")),
+        old,
+        "a crash after the drop loses nothing"
+    );
+    let ic: String = rusqlite::Connection::open(e.db("dev"))
+        .unwrap()
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(ic, "ok");
 }
 
@@ -236,7 +338,12 @@ trait FailpointExt {
 
 impl FailpointExt for Env {
     fn run_with_failpoint(&self, args: &[&str], fp: &str) -> (i32, String, String) {
-        let out = self.cmd().env("PIPELINE_DB_FAILPOINT", fp).args(args).output().unwrap();
+        let out = self
+            .cmd()
+            .env("PIPELINE_DB_FAILPOINT", fp)
+            .args(args)
+            .output()
+            .unwrap();
         (
             out.status.code().unwrap_or(-1),
             String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -257,13 +364,19 @@ fn a_database_held_by_another_write_transaction_is_busy_after_the_timeout() {
     let t = Instant::now();
     let (code, _, err) = e.run(&["--busy-timeout-ms", "700", "reset", "dev", "--force"]);
     assert_eq!(code, 4, "{err}");
-    assert!(t.elapsed() >= Duration::from_millis(700), "waited for the timeout");
+    assert!(
+        t.elapsed() >= Duration::from_millis(700),
+        "waited for the timeout"
+    );
     assert!(err.contains("locked by another connection"), "{err}");
     holder.execute_batch("ROLLBACK").unwrap();
     drop(holder);
     assert_eq!(fingerprint(&e.db("dev")), old);
     let backups = files_under(&e.data().join("backups/dev"));
-    assert!(backups.iter().all(|b| !b.contains("pre-reset")), "no backup for an action that never started: {backups:?}");
+    assert!(
+        backups.iter().all(|b| !b.contains("pre-reset")),
+        "no backup for an action that never started: {backups:?}"
+    );
 }
 
 #[test]
@@ -271,9 +384,16 @@ fn a_second_pipeline_db_process_waits_then_fails_with_the_owner_pid() {
     let e = Env::new();
     e.seeded("dev");
     let mut slow = e.cmd();
-    slow.env("PIPELINE_DB_FAILPOINT", "reset:after_drop=sleep:3000").args(["reset", "dev", "--force"]);
+    slow.env("PIPELINE_DB_FAILPOINT", "reset:after_drop=sleep:3000")
+        .args(["reset", "dev", "--force"]);
     let mut child = std::process::Command::new(pipeline_db_e2e::bin())
-        .args(["--data-dir", e.data().to_str().unwrap(), "reset", "dev", "--force"])
+        .args([
+            "--data-dir",
+            e.data().to_str().unwrap(),
+            "reset",
+            "dev",
+            "--force",
+        ])
         .env("PIPELINE_DB_FAILPOINT", "reset:after_drop=sleep:3000")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
@@ -283,7 +403,11 @@ fn a_second_pipeline_db_process_waits_then_fails_with_the_owner_pid() {
     // Wait until the first process holds the lock.
     let lock = e.data().join("dev.sqlite3.lock");
     let t = Instant::now();
-    while std::fs::read_to_string(&lock).map(|s| s.is_empty()).unwrap_or(true) && t.elapsed() < Duration::from_secs(10) {
+    while std::fs::read_to_string(&lock)
+        .map(|s| s.is_empty())
+        .unwrap_or(true)
+        && t.elapsed() < Duration::from_secs(10)
+    {
         std::thread::sleep(Duration::from_millis(20));
     }
     let (code, _, err) = e.run(&["--busy-timeout-ms", "300", "migrate", "dev"]);
@@ -297,13 +421,15 @@ fn a_second_pipeline_db_process_waits_then_fails_with_the_owner_pid() {
 #[test]
 fn migrate_creates_tags_and_is_idempotent() {
     let e = Env::new();
-    let plan: serde_json::Value = serde_json::from_str(&e.ok(&["migrate", "test", "--dry-run", "--json"])).unwrap();
+    let plan: serde_json::Value =
+        serde_json::from_str(&e.ok(&["migrate", "test", "--dry-run", "--json"])).unwrap();
     assert_eq!(plan["pending"].as_array().unwrap().len(), 1);
     assert!(!e.db("test").exists());
     e.ok(&["migrate", "test"]);
     let out = e.ok(&["migrate", "test"]);
     assert!(out.contains("up to date"), "{out}");
-    let list: serde_json::Value = serde_json::from_str(&e.ok(&["migrations", "list", "test", "--json"])).unwrap();
+    let list: serde_json::Value =
+        serde_json::from_str(&e.ok(&["migrations", "list", "test", "--json"])).unwrap();
     assert_eq!(list[0]["state"], "applied");
     assert_eq!(list[0]["checksum"], list[0]["applied_checksum"]);
     let all = e.ok(&["migrations", "list"]);
@@ -316,7 +442,11 @@ fn a_tampered_migration_checksum_is_refused_before_any_ddl() {
     e.seeded("dev");
     {
         let c = rusqlite::Connection::open(e.db("dev")).unwrap();
-        c.execute("UPDATE refinery_schema_history SET checksum = '42' WHERE version = 1", []).unwrap();
+        c.execute(
+            "UPDATE refinery_schema_history SET checksum = '42' WHERE version = 1",
+            [],
+        )
+        .unwrap();
     }
     let old = fingerprint(&e.db("dev"));
     let (code, _, err) = e.run(&["migrate", "dev"]);
@@ -334,10 +464,19 @@ fn drift_is_reported_with_exit_1() {
     let e = Env::new();
     e.ok(&["migrate", "dev"]);
     assert_eq!(e.run(&["migrations", "check", "dev"]).0, 0);
-    rusqlite::Connection::open(e.db("dev")).unwrap().execute_batch("DROP INDEX jobs_created; CREATE TABLE scratch (x);").unwrap();
+    rusqlite::Connection::open(e.db("dev"))
+        .unwrap()
+        .execute_batch("DROP INDEX jobs_created; CREATE TABLE scratch (x);")
+        .unwrap();
     let (code, out, _) = e.run(&["migrations", "check", "dev"]);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("missing") && out.contains("jobs_created") && out.contains("extra") && out.contains("scratch"), "{out}");
+    assert!(
+        out.contains("missing")
+            && out.contains("jobs_created")
+            && out.contains("extra")
+            && out.contains("scratch"),
+        "{out}"
+    );
     let (code, json, _) = e.run(&["migrations", "check", "dev", "--json"]);
     assert_eq!(code, 1);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
@@ -350,7 +489,13 @@ fn migrations_new_creates_the_next_file_and_rejects_bad_names() {
     let dir = e.data().join("migrations");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("V1__initial.sql"), "-- x\n").unwrap();
-    e.ok(&["migrations", "new", "Add job tags", "--dir", dir.to_str().unwrap()]);
+    e.ok(&[
+        "migrations",
+        "new",
+        "Add job tags",
+        "--dir",
+        dir.to_str().unwrap(),
+    ]);
     let f = dir.join("V2__add_job_tags.sql");
     let text = std::fs::read_to_string(&f).unwrap();
     assert!(text.starts_with("-- V2__add_job_tags"), "{text}");
@@ -364,9 +509,14 @@ fn migrations_new_creates_the_next_file_and_rejects_bad_names() {
 
 #[test]
 fn repository_migrations_are_lf_only_and_gitattributes_keeps_them_so() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
     let attrs = std::fs::read_to_string(root.join(".gitattributes")).unwrap();
-    assert!(attrs.lines().any(|l| l.trim() == "*.sql text eol=lf"), "{attrs}");
+    assert!(
+        attrs.lines().any(|l| l.trim() == "*.sql text eol=lf"),
+        "{attrs}"
+    );
     let mut n = 0;
     for entry in std::fs::read_dir(root.join("migrations")).unwrap() {
         let p = entry.unwrap().path();
@@ -374,7 +524,11 @@ fn repository_migrations_are_lf_only_and_gitattributes_keeps_them_so() {
             n += 1;
             let bytes = std::fs::read(&p).unwrap();
             assert!(!bytes.contains(&b'\r'), "{} contains CR", p.display());
-            assert!(!bytes.starts_with(&[0xEF, 0xBB, 0xBF]), "{} has a BOM", p.display());
+            assert!(
+                !bytes.starts_with(&[0xEF, 0xBB, 0xBF]),
+                "{} has a BOM",
+                p.display()
+            );
         }
     }
     assert!(n >= 1);
@@ -386,33 +540,95 @@ fn repository_migrations_are_lf_only_and_gitattributes_keeps_them_so() {
 fn sample_data_is_deterministic_realistic_and_consistent() {
     let (a, b) = (Env::new(), Env::new());
     for e in [&a, &b] {
-        e.ok(&["seed", "dev", "--jobs", "2000", "--rng-seed", "7", "--as-of", AS_OF]);
+        e.ok(&[
+            "seed",
+            "dev",
+            "--jobs",
+            "2000",
+            "--rng-seed",
+            "7",
+            "--as-of",
+            AS_OF,
+        ]);
     }
-    assert_eq!(data_fingerprint(&a.db("dev")), data_fingerprint(&b.db("dev")), "same seed, same data");
+    assert_eq!(
+        data_fingerprint(&a.db("dev")),
+        data_fingerprint(&b.db("dev")),
+        "same seed, same data"
+    );
     let c = Env::new();
-    c.ok(&["seed", "dev", "--jobs", "2000", "--rng-seed", "8", "--as-of", AS_OF]);
-    assert_ne!(data_fingerprint(&a.db("dev"))["jobs"], data_fingerprint(&c.db("dev"))["jobs"]);
+    c.ok(&[
+        "seed",
+        "dev",
+        "--jobs",
+        "2000",
+        "--rng-seed",
+        "8",
+        "--as-of",
+        AS_OF,
+    ]);
+    assert_ne!(
+        data_fingerprint(&a.db("dev"))["jobs"],
+        data_fingerprint(&c.db("dev"))["jobs"]
+    );
 
     let conn = rusqlite::Connection::open(a.db("dev")).unwrap();
-    let fk: i64 = conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0)).unwrap();
+    let fk: i64 = conn
+        .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
     assert_eq!(fk, 0);
-    let roles: i64 = conn.query_row("SELECT count(DISTINCT role) FROM users", [], |r| r.get(0)).unwrap();
+    let roles: i64 = conn
+        .query_row("SELECT count(DISTINCT role) FROM users", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(roles, 3, "every role is covered");
-    let statuses: i64 = conn.query_row("SELECT count(DISTINCT status) FROM jobs", [], |r| r.get(0)).unwrap();
+    let statuses: i64 = conn
+        .query_row("SELECT count(DISTINCT status) FROM jobs", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(statuses, 4);
-    let names: String = conn.query_row("SELECT group_concat(name) FROM pipelines", [], |r| r.get(0)).unwrap();
-    assert!(names.contains("nf-core/rnaseq") && names.contains("nf-core/sarek"), "{names}");
-    let bad_out: i64 = conn.query_row("SELECT count(*) FROM jobs WHERE output_dir IS NOT NULL AND started_at IS NULL", [], |r| r.get(0)).unwrap();
+    let names: String = conn
+        .query_row("SELECT group_concat(name) FROM pipelines", [], |r| r.get(0))
+        .unwrap();
+    assert!(
+        names.contains("nf-core/rnaseq") && names.contains("nf-core/sarek"),
+        "{names}"
+    );
+    let bad_out: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM jobs WHERE output_dir IS NOT NULL AND started_at IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
     assert_eq!(bad_out, 0);
     let params_ok: i64 = conn
         .query_row("SELECT count(*) FROM jobs WHERE json_extract(params, '$.input') LIKE 's3://%' AND json_extract(params, '$.genome') IS NOT NULL", [], |r| r.get(0))
         .unwrap();
     assert_eq!(params_ok, 2000);
-    let span: (String, String) = conn.query_row("SELECT min(created_at), max(created_at) FROM jobs", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
-    assert!(span.0.as_str() >= "2026-03-03" && span.1.as_str() < "2026-06-01", "{span:?}");
-    let hash: String = conn.query_row("SELECT hashed_password FROM users WHERE username = 'admin'", [], |r| r.get(0)).unwrap();
+    let span: (String, String) = conn
+        .query_row(
+            "SELECT min(created_at), max(created_at) FROM jobs",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!(
+        span.0.as_str() >= "2026-03-03" && span.1.as_str() < "2026-06-01",
+        "{span:?}"
+    );
+    let hash: String = conn
+        .query_row(
+            "SELECT hashed_password FROM users WHERE username = 'admin'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
     assert!(hash.starts_with("$argon2id$"), "{hash}");
-    assert!(pipeline_db_core::seed::verify_password("admin-demo-pass", &hash), "documented demo login works");
+    assert!(
+        pipeline_db_core::seed::verify_password("admin-demo-pass", &hash),
+        "documented demo login works"
+    );
 }
 
 #[test]
@@ -420,10 +636,15 @@ fn reseeding_with_the_same_seed_adds_nothing() {
     let e = Env::new();
     e.ok(&["seed", "dev", "--jobs", "500", "--as-of", AS_OF]);
     let before = data_fingerprint(&e.db("dev"));
-    let out: serde_json::Value = serde_json::from_str(&e.ok(&["seed", "dev", "--jobs", "500", "--as-of", AS_OF, "--json"])).unwrap();
+    let out: serde_json::Value =
+        serde_json::from_str(&e.ok(&["seed", "dev", "--jobs", "500", "--as-of", AS_OF, "--json"]))
+            .unwrap();
     assert_eq!(out["counts"]["jobs_inserted"], 0);
     assert_eq!(out["counts"]["users_inserted"], 0);
-    assert!(out["backup"]["path"].is_string(), "seeding a database with data is preceded by a backup");
+    assert!(
+        out["backup"]["path"].is_string(),
+        "seeding a database with data is preceded by a backup"
+    );
     assert_eq!(data_fingerprint(&e.db("dev")), before);
 }
 
@@ -459,7 +680,9 @@ fn the_schema_enforces_the_model_rules() {
 fn status_backup_and_log_report_what_happened() {
     let e = Env::new();
     e.seeded("dev");
-    let rec: serde_json::Value = serde_json::from_str(&e.ok(&["backup", "dev", "--label", "before demo", "--json"])).unwrap();
+    let rec: serde_json::Value =
+        serde_json::from_str(&e.ok(&["backup", "dev", "--label", "before demo", "--json"]))
+            .unwrap();
     assert_eq!(rec["reason"], "manual");
     assert_eq!(rec["label"], "before demo");
     let export = e.data().join("export.sqlite3");
@@ -468,16 +691,35 @@ fn status_backup_and_log_report_what_happened() {
     let (code, _, err) = e.run(&["backup", "dev", "--output", export.to_str().unwrap()]);
     assert_eq!(code, 3, "an existing export is never overwritten: {err}");
     let st: serde_json::Value = serde_json::from_str(&e.ok(&["status", "--json"])).unwrap();
-    let dev = st.as_array().unwrap().iter().find(|s| s["env"] == "dev").unwrap();
+    let dev = st
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["env"] == "dev")
+        .unwrap();
     assert_eq!(dev["row_counts"]["jobs"], 300);
     assert_eq!(dev["sample_data"], true);
     assert_eq!(dev["last_action"], "reset");
     assert!(dev["last_backup"]["path"].is_string());
     let log: serde_json::Value = serde_json::from_str(&e.ok(&["log", "--json"])).unwrap();
-    let verbs: Vec<&str> = log.as_array().unwrap().iter().map(|x| x["verb"].as_str().unwrap()).collect();
+    let verbs: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["verb"].as_str().unwrap())
+        .collect();
     assert_eq!(verbs, ["reset", "backup", "backup", "backup"]);
     for entry in log.as_array().unwrap() {
-        for k in ["time", "user", "env", "file", "verb", "summary", "outcome", "duration_ms"] {
+        for k in [
+            "time",
+            "user",
+            "env",
+            "file",
+            "verb",
+            "summary",
+            "outcome",
+            "duration_ms",
+        ] {
             assert!(!entry[k].is_null(), "{k} in {entry}");
         }
     }
@@ -501,7 +743,9 @@ fn json_errors_go_to_stdout_as_json_and_messages_to_stderr() {
 
 #[test]
 fn reset_db_sh_keeps_the_platform_interface() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
     let script = root.join("scripts/reset_db.sh");
     let e = Env::new();
     let run = |args: &[&str]| {
@@ -517,21 +761,47 @@ fn reset_db_sh_keeps_the_platform_interface() {
     assert_eq!(run(&[]).status.code(), Some(2));
     assert_eq!(run(&["staging"]).status.code(), Some(2));
     assert_eq!(run(&["dev", "--yes"]).status.code(), Some(2));
-    assert_eq!(run(&["dev"]).status.code(), Some(3), "no TTY and no --force: refused, never hangs");
+    assert_eq!(
+        run(&["dev"]).status.code(),
+        Some(3),
+        "no TTY and no --force: refused, never hangs"
+    );
     assert!(!e.db("dev").exists());
     let out = run(&["dev", "--force", "--with-sample-data"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(fingerprint(&e.db("dev"))["jobs"].0, 500, "the default sample");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        fingerprint(&e.db("dev"))["jobs"].0,
+        500,
+        "the default sample"
+    );
     assert_eq!(run(&["dev", "--force"]).status.code(), Some(0));
     assert_eq!(fingerprint(&e.db("dev"))["jobs"].0, 0);
-    assert_eq!(run(&["prod", "--force"]).status.code(), Some(3), "prod: --force is never enough");
-    assert_eq!(run(&["prod", "--with-sample-data", "--force"]).status.code(), Some(3));
+    assert_eq!(
+        run(&["prod", "--force"]).status.code(),
+        Some(3),
+        "prod: --force is never enough"
+    );
+    assert_eq!(
+        run(&["prod", "--with-sample-data", "--force"])
+            .status
+            .code(),
+        Some(3)
+    );
 }
 
 // ---------- interactive confirmation through a real terminal ----------
 
 fn spawn_pty(e: &Env, args: &str) -> expectrl::Session {
-    let cmd = format!("{} --data-dir {} {args}", pipeline_db_e2e::bin().display(), e.data().display());
+    let cmd = format!(
+        "{} --data-dir {} {args}",
+        pipeline_db_e2e::bin().display(),
+        e.data().display()
+    );
     let mut p = expectrl::spawn(cmd).expect("spawn in a pty");
     p.set_expect_timeout(Some(Duration::from_secs(20)));
     p
@@ -580,7 +850,10 @@ fn dev_reset_asks_yes_or_no_and_no_cancels_with_130() {
     p.send_line("").unwrap();
     assert_eq!(exit_code(&mut p), 130);
     assert_eq!(fingerprint(&e.db("dev")), old);
-    let mut p = spawn_pty(&e, "reset dev --with-sample-data --jobs 50 --as-of 2026-06-01");
+    let mut p = spawn_pty(
+        &e,
+        "reset dev --with-sample-data --jobs 50 --as-of 2026-06-01",
+    );
     p.expect("[y/N]").unwrap();
     p.send_line("y").unwrap();
     p.expect("Reset dev").unwrap();

@@ -20,7 +20,9 @@ impl Default for Env {
 
 impl Env {
     pub fn new() -> Env {
-        Env { dir: tempfile::tempdir().expect("tempdir") }
+        Env {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
     }
 
     pub fn data(&self) -> &Path {
@@ -35,7 +37,9 @@ impl Env {
     pub fn cmd(&self) -> Command {
         let mut c = Command::new(bin());
         c.arg("--data-dir").arg(self.data());
-        c.env_remove("PIPELINE_DB_HOME").env_remove("PIPELINE_DB_CONFIG").env_remove("PIPELINE_DB_FAILPOINT");
+        c.env_remove("PIPELINE_DB_HOME")
+            .env_remove("PIPELINE_DB_CONFIG")
+            .env_remove("PIPELINE_DB_FAILPOINT");
         c.env("RUST_LOG", "warn");
         c.write_stdin(Vec::<u8>::new());
         c
@@ -66,7 +70,16 @@ impl Env {
 
     /// dev reset with a small, fixed sample.
     pub fn seeded(&self, env: &str) {
-        self.ok(&["reset", env, "--force", "--with-sample-data", "--jobs", "300", "--as-of", "2026-06-01"]);
+        self.ok(&[
+            "reset",
+            env,
+            "--force",
+            "--with-sample-data",
+            "--jobs",
+            "300",
+            "--as-of",
+            "2026-06-01",
+        ]);
     }
 }
 
@@ -79,7 +92,8 @@ pub fn bin() -> PathBuf {
 pub type Fingerprint = BTreeMap<String, (u64, String)>;
 
 pub fn fingerprint(path: &Path) -> Fingerprint {
-    let c = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).expect("open");
+    let c = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .expect("open");
     fingerprint_conn(&c)
 }
 
@@ -93,7 +107,9 @@ pub fn fingerprint_conn(c: &rusqlite::Connection) -> Fingerprint {
         .unwrap();
     let mut out = BTreeMap::new();
     for t in tables {
-        let mut stmt = c.prepare(&format!("SELECT * FROM \"{t}\" ORDER BY rowid")).unwrap();
+        let mut stmt = c
+            .prepare(&format!("SELECT * FROM \"{t}\" ORDER BY rowid"))
+            .unwrap();
         let n = stmt.column_count();
         let mut rows = stmt.query([]).unwrap();
         let mut h = Sha256::new();

@@ -1,5 +1,11 @@
 //! `pipeline-db`: parses the command line, confirms, displays. Every rule is a core call.
 
+/// Output that never panics: a closed pipe or a failing disk must not turn into a crash, so write
+/// errors on stdout/stderr are ignored (the exit code still tells the outcome).
+macro_rules! outln { ($($t:tt)*) => {{ use std::io::Write as _; let _ = writeln!(std::io::stdout(), $($t)*); }} }
+macro_rules! errln { ($($t:tt)*) => {{ use std::io::Write as _; let _ = writeln!(std::io::stderr(), $($t)*); }} }
+macro_rules! errp { ($($t:tt)*) => {{ use std::io::Write as _; let _ = write!(std::io::stderr(), $($t)*); }} }
+
 mod cli;
 mod commands;
 mod ui;

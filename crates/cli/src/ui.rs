@@ -10,13 +10,13 @@ use crate::cli::ConfirmArgs;
 
 pub fn print_json<T: Serialize>(value: &T) {
     match serde_json::to_string_pretty(value) {
-        Ok(s) => println!("{s}"),
-        Err(e) => eprintln!("error: cannot serialize output: {e}"),
+        Ok(s) => outln!("{s}"),
+        Err(e) => errln!("error: cannot serialize output: {e}"),
     }
 }
 
 pub fn print_error(e: &Error, json: bool) {
-    eprintln!("error: {e}");
+    errln!("error: {e}");
     if json {
         print_json(&serde_json::json!({
             "error": { "kind": e.kind(), "message": e.to_string(), "exit_code": e.exit_code() }
@@ -54,7 +54,7 @@ pub fn confirm(
         Confirmation::TypeEnvName => {
             let answer = ask(&format!("{env} is protected. Type `{env}` to {verb} it: "))?;
             if answer != env {
-                eprintln!("`{answer}` is not `{env}`; nothing was changed.");
+                errln!("`{answer}` is not `{env}`; nothing was changed.");
                 return Err(Error::Cancelled);
             }
             c.yes = true;
@@ -72,7 +72,7 @@ pub fn confirm(
 }
 
 fn ask(prompt: &str) -> Result<String, Error> {
-    eprint!("{prompt}");
+    errp!("{prompt}");
     let _ = std::io::stderr().flush();
     let mut line = String::new();
     match std::io::stdin().lock().read_line(&mut line) {

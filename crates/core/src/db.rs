@@ -113,6 +113,7 @@ pub(crate) fn classify(path: &Path, e: rusqlite::Error, context: String) -> Erro
             path: path.to_path_buf(),
             what: e.to_string(),
         },
+        Some(DiskFull) => promote_disk_full(path, Error::Sqlite { context, source: e }),
         _ => Error::Sqlite { context, source: e },
     }
 }

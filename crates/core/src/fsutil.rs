@@ -103,12 +103,9 @@ pub fn available_space(path: &Path) -> Result<u64> {
 /// Removes our leftover temporary files (from a killed process) in `dir`; returns what it removed.
 /// Only files whose owner pid is no longer alive are touched.
 pub fn clean_temp_files(dir: &Path) -> Vec<PathBuf> {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return vec![];
-    };
     let mut removed = vec![];
-    for entry in rd.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
+    for name in list_dir(dir) {
+        let name = name.to_string_lossy().into_owned();
         let Some(idx) = name.find(TEMP_MARKER) else {
             continue;
         };
@@ -119,7 +116,7 @@ pub fn clean_temp_files(dir: &Path) -> Vec<PathBuf> {
         if pid.is_some_and(pid_alive) {
             continue;
         }
-        let path = entry.path();
+        let path = dir.join(&name);
         if std::fs::remove_file(&path).is_ok() {
             tracing::info!(path = %path.display(), "removed leftover temporary file");
             removed.push(path);
@@ -147,6 +144,36 @@ pub fn sha256_file(path: &Path) -> Result<String> {
         h.update(&buf[..n]);
     }
     Ok(hex::encode(h.finalize()))
+}
+
+/// The names in a directory (empty if it cannot be read). Unlike `std::fs::read_dir`, an error from
+/// `closedir` is ignored instead of panicking (seen under injected I/O faults).
+pub fn list_dir(dir: &Path) -> Vec<std::ffi::OsString> {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return vec![];
+    };
+    let mut out = vec![];
+    // SAFETY: opendir/readdir/closedir on a NUL-terminated path; each entry's name is copied
+    // before the next readdir call, and the stream is closed exactly once.
+    unsafe {
+        let d = libc::opendir(c.as_ptr());
+        if d.is_null() {
+            return out;
+        }
+        loop {
+            let e = libc::readdir(d);
+            if e.is_null() {
+                break;
+            }
+            let name = std::ffi::CStr::from_ptr((*e).d_name.as_ptr()).to_bytes();
+            if name != b"." && name != b".." {
+                out.push(std::ffi::OsString::from_vec(name.to_vec()));
+            }
+        }
+        libc::closedir(d);
+    }
+    out
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ pub fn run(ws: &Workspace, a: BackupArgs) -> Result<u8> {
     if a.json {
         ui::print_json(&rec);
     } else {
-        println!(
+        outln!(
             "Backed up {} to {} ({}, sha256 {}), verified.",
             a.env,
             rec.path.display(),
@@ -76,7 +76,7 @@ fn run_list(ws: &Workspace, env: Option<String>, json: bool) -> Result<u8> {
     for t in &targets {
         let mine: Vec<_> = all.iter().filter(|b| b.record.env == t.name).collect();
         let total: u64 = mine.iter().map(|b| b.record.size_bytes).sum();
-        println!(
+        outln!(
             "{}: {} backups, {} on disk",
             t.name,
             mine.len(),
@@ -88,7 +88,7 @@ fn run_list(ws: &Workspace, env: Option<String>, json: bool) -> Result<u8> {
                 verify::Trust::Verified { .. } => "re-verified".to_string(),
                 verify::Trust::Failed { .. } => "FAILED".to_string(),
             };
-            println!(
+            outln!(
                 "  {}  {:<12} {:>10}  {:<11} {}{}",
                 b.record.created_at,
                 b.record.reason.as_str(),
@@ -123,7 +123,7 @@ fn run_verify(
     } else {
         for r in &reports {
             match &r.problem {
-                None => println!(
+                None => outln!(
                     "ok      {}{}",
                     r.path.display(),
                     if r.has_manifest {
@@ -132,11 +132,11 @@ fn run_verify(
                         " (no manifest: sha256 not checked)"
                     }
                 ),
-                Some(p) => println!("FAILED  {}: {p}", r.path.display()),
+                Some(p) => outln!("FAILED  {}: {p}", r.path.display()),
             }
         }
         if reports.is_empty() {
-            println!("No backups to verify.");
+            outln!("No backups to verify.");
         }
     }
     Ok(if reports.iter().all(|r| r.ok) {
@@ -159,7 +159,7 @@ fn run_prune(
     }
     for p in &plans {
         let verb = if p.deleted { "deleted" } else { "would delete" };
-        println!(
+        outln!(
             "{}: {verb} {} of its backups, freeing {} (keep {}{})",
             p.env,
             p.delete.len(),
@@ -170,7 +170,7 @@ fn run_prune(
                 .unwrap_or_default()
         );
         for d in &p.delete {
-            println!(
+            outln!(
                 "  - {} ({}, {}): {}",
                 d.path.display(),
                 d.created_at,
@@ -179,7 +179,7 @@ fn run_prune(
             );
         }
         for k in &p.protected {
-            println!("  = {}: {}", k.path.display(), k.why);
+            outln!("  = {}: {}", k.path.display(), k.why);
         }
     }
     Ok(exit::OK)

@@ -11,9 +11,9 @@ pub fn run(ws: &Workspace, a: CheckArgs) -> Result<u8> {
         ui::print_json(&r);
         return Ok(r.exit_code());
     }
-    println!("Check of {} ({})", r.env, r.path.display());
+    outln!("Check of {} ({})", r.env, r.path.display());
     for f in &r.findings {
-        println!(
+        outln!(
             "  {:<5} {:<13} {}",
             if f.ok { "ok" } else { "FAIL" },
             f.check,
@@ -21,13 +21,13 @@ pub fn run(ws: &Workspace, a: CheckArgs) -> Result<u8> {
         );
     }
     if let Some(age) = r.last_verified_backup_age_secs {
-        println!("  newest verified backup is {}", human_age(age));
+        outln!("  newest verified backup is {}", human_age(age));
     }
     if r.corrupt {
-        println!("  {} IS CORRUPT.", r.env);
+        outln!("  {} IS CORRUPT.", r.env);
     }
     for a in &r.advice {
-        println!("  -> {a}");
+        outln!("  -> {a}");
     }
     Ok(r.exit_code())
 }

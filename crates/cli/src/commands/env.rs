@@ -17,16 +17,16 @@ pub fn run(ws: &Workspace, cmd: EnvCmd) -> Result<u8> {
         return Ok(exit::OK);
     }
     if !flags.json {
-        println!(
+        outln!(
             "Retag plan: {} will be tagged `{}`",
             plan.path.display(),
             plan.env
         );
-        println!(
+        outln!(
             "  currently:  {}",
             serde_json::to_string(&plan.current).unwrap_or_default()
         );
-        println!("  backup:     {}", plan.backup.path.display());
+        outln!("  backup:     {}", plan.backup.path.display());
     }
     if flags.dry_run {
         return Ok(exit::OK);
@@ -36,7 +36,7 @@ pub fn run(ws: &Workspace, cmd: EnvCmd) -> Result<u8> {
     if flags.json {
         ui::print_json(&out);
     } else {
-        println!(
+        outln!(
             "Tagged {} as {} (backup {}).",
             out.plan.path.display(),
             env,

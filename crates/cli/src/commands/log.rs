@@ -18,10 +18,10 @@ pub fn run(ws: &Workspace, a: LogArgs) -> Result<u8> {
         return Ok(exit::OK);
     }
     if entries.is_empty() {
-        println!("No actions recorded in {} yet.", ws.audit_path().display());
+        outln!("No actions recorded in {} yet.", ws.audit_path().display());
     }
     for e in &entries {
-        println!(
+        outln!(
             "{}  {:<6} {:<8} {:<9} {:>6} ms  {}  {}{}",
             e.time,
             e.env,
@@ -37,7 +37,7 @@ pub fn run(ws: &Workspace, a: LogArgs) -> Result<u8> {
         );
     }
     if bad > 0 {
-        eprintln!(
+        errln!(
             "warning: {bad} unreadable lines in {}",
             ws.audit_path().display()
         );

@@ -22,15 +22,15 @@ pub fn run(ws: &Workspace, a: MigrateArgs) -> Result<u8> {
         return Ok(exit::OK);
     }
     if let Some(b) = &out.backup {
-        println!("Backed up to {}", b.path.display());
+        outln!("Backed up to {}", b.path.display());
     }
     match out.applied.len() {
-        0 => println!(
+        0 => outln!(
             "{} is up to date (schema version {}).",
             a.env,
             out.schema_version.unwrap_or(0)
         ),
-        n => println!(
+        n => outln!(
             "Applied {n} migrations to {} ({}); schema version {}.",
             a.env,
             out.applied
@@ -45,8 +45,8 @@ pub fn run(ws: &Workspace, a: MigrateArgs) -> Result<u8> {
 }
 
 fn print_plan(p: &MigratePlan) {
-    println!("Migrate plan for {}", p.env);
-    println!(
+    outln!("Migrate plan for {}", p.env);
+    outln!(
         "  file:       {}{}",
         p.path.display(),
         if p.exists {
@@ -55,7 +55,7 @@ fn print_plan(p: &MigratePlan) {
             " (missing: will be created)"
         }
     );
-    println!(
+    outln!(
         "  version:    {} -> {}",
         p.current_version
             .map(|v| v.to_string())
@@ -63,7 +63,7 @@ fn print_plan(p: &MigratePlan) {
         p.target_version
     );
     for m in &p.pending {
-        println!(
+        outln!(
             "  apply:      V{} {} (checksum {})",
             m.version,
             m.name,
@@ -71,12 +71,12 @@ fn print_plan(p: &MigratePlan) {
         );
     }
     if p.pending.is_empty() {
-        println!("  nothing to apply");
+        outln!("  nothing to apply");
     }
     if let Some(b) = &p.backup {
-        println!("  backup:     {} ({})", b.path.display(), b.why);
+        outln!("  backup:     {} ({})", b.path.display(), b.why);
     }
     for n in &p.notes {
-        println!("  note:       {n}");
+        outln!("  note:       {n}");
     }
 }

@@ -11,7 +11,7 @@ pub fn run(ws: &Workspace, cmd: MigrationsCmd) -> Result<u8> {
         MigrationsCmd::List { env, json } => list(ws, env.as_deref(), json),
         MigrationsCmd::New { name, dir } => {
             let path = migrate::new_migration(&dir, &name)?;
-            println!("Created {}", path.display());
+            outln!("Created {}", path.display());
             Ok(exit::OK)
         }
         MigrationsCmd::Check { env, json } => check(ws, &env, json),
@@ -39,9 +39,12 @@ fn list(ws: &Workspace, env: Option<&str>, json: bool) -> Result<u8> {
         ui::print_json(&rows);
         return Ok(exit::OK);
     }
-    println!(
+    outln!(
         "{:<8} {:<28} {:<10} {:<22} applied on",
-        "version", "name", "state", "checksum"
+        "version",
+        "name",
+        "state",
+        "checksum"
     );
     for m in &rows {
         let state = match m.state {
@@ -50,7 +53,7 @@ fn list(ws: &Workspace, env: Option<&str>, json: bool) -> Result<u8> {
             MigrationState::Divergent => "DIVERGENT",
             MigrationState::Missing => "MISSING",
         };
-        println!(
+        outln!(
             "V{:<7} {:<28} {:<10} {:<22} {}",
             m.version,
             m.name,
@@ -77,22 +80,24 @@ fn check(ws: &Workspace, env: &str, json: bool) -> Result<u8> {
     if json {
         ui::print_json(&report);
     } else if !report.has_drift() {
-        println!(
+        outln!(
             "No drift: {} matches the migrations up to V{}.",
-            env, report.compared_with_version
+            env,
+            report.compared_with_version
         );
     } else {
-        println!(
+        outln!(
             "Drift in {} (compared with migrations up to V{}):",
-            env, report.compared_with_version
+            env,
+            report.compared_with_version
         );
         for d in &report.differences {
-            println!("  {:<8} {} {}", d.change, d.object_type, d.name);
+            outln!("  {:<8} {} {}", d.change, d.object_type, d.name);
             if let Some(e) = &d.expected_sql {
-                println!("           expected: {e}");
+                outln!("           expected: {e}");
             }
             if let Some(a) = &d.actual_sql {
-                println!("           actual:   {a}");
+                outln!("           actual:   {a}");
             }
         }
     }
@@ -121,7 +126,7 @@ fn repair(ws: &Workspace, env: &str, flags: crate::cli::PlanArgs) -> Result<u8> 
     }
     print_repair(&out.plan);
     if let Some(b) = &out.backup {
-        println!(
+        outln!(
             "Re-recorded {} checksums of {env} (backup {}).",
             out.plan.fixes.len(),
             b.path.display()
@@ -132,13 +137,13 @@ fn repair(ws: &Workspace, env: &str, flags: crate::cli::PlanArgs) -> Result<u8> 
 
 fn print_repair(p: &pipeline_db_core::repair::RepairPlan) {
     if p.fixes.is_empty() {
-        println!(
+        outln!(
             "Nothing to repair: the history of {} matches the migrations.",
             p.env
         );
     }
     for f in &p.fixes {
-        println!(
+        outln!(
             "  V{} {}: recorded {} -> {} (differs only in line endings / BOM / trailing whitespace)",
             f.version, f.name, f.recorded, f.embedded
         );

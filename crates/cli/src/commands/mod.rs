@@ -58,9 +58,9 @@ pub fn wants_json(cmd: &Command) -> bool {
 /// Prints a plan's table list.
 fn print_tables(tables: &[pipeline_db_core::plan::TableRows]) {
     if tables.is_empty() {
-        println!("  tables:     none");
+        outln!("  tables:     none");
     }
     for t in tables {
-        println!("  {:<28} {:>12} rows", t.name, t.rows);
+        outln!("  {:<28} {:>12} rows", t.name, t.rows);
     }
 }

@@ -51,7 +51,7 @@ pub fn run(ws: &Workspace, a: ResetArgs) -> Result<u8> {
         ui::print_json(&out);
     } else {
         if let Some(b) = &out.backup {
-            println!(
+            outln!(
                 "Backed up to {} ({}, sha256 {}…)",
                 b.path.display(),
                 ui::human_bytes(b.size_bytes),
@@ -59,7 +59,7 @@ pub fn run(ws: &Workspace, a: ResetArgs) -> Result<u8> {
             );
         }
         let rows: u64 = out.row_counts_after.iter().map(|t| t.rows).sum();
-        println!(
+        outln!(
             "Reset {} in {} ms: {} tables, {rows} rows now.",
             out.plan.env,
             out.duration_ms,
@@ -71,8 +71,8 @@ pub fn run(ws: &Workspace, a: ResetArgs) -> Result<u8> {
 
 fn print_plan(p: &ResetPlan) {
     let prot = if p.protected { "  [PROTECTED]" } else { "" };
-    println!("Reset plan for {}{prot}", p.env);
-    println!(
+    outln!("Reset plan for {}{prot}", p.env);
+    outln!(
         "  file:       {}{}",
         p.path.display(),
         if p.exists {
@@ -82,7 +82,7 @@ fn print_plan(p: &ResetPlan) {
         }
     );
     if let Some(id) = &p.identity {
-        println!(
+        outln!(
             "  env tag:    {}",
             serde_json::to_value(id)
                 .ok()
@@ -92,10 +92,10 @@ fn print_plan(p: &ResetPlan) {
         );
     }
     if p.exists {
-        println!("  will drop ({} rows in all):", p.total_rows);
+        outln!("  will drop ({} rows in all):", p.total_rows);
         super::print_tables(&p.tables);
         if !p.other_objects.is_empty() {
-            println!(
+            outln!(
                 "  and {} other objects ({})",
                 p.other_objects.len(),
                 p.other_objects.join(", ")
@@ -103,25 +103,28 @@ fn print_plan(p: &ResetPlan) {
         }
     }
     match &p.backup {
-        Some(b) => println!(
+        Some(b) => outln!(
             "  backup:     {} (verified before anything is dropped)",
             b.path.display()
         ),
-        None => println!("  backup:     none needed (nothing exists yet)"),
+        None => outln!("  backup:     none needed (nothing exists yet)"),
     }
     let migs: Vec<String> = p
         .migrations
         .iter()
         .map(|m| format!("V{} {}", m.version, m.name))
         .collect();
-    println!("  rebuild:    {}", migs.join(", "));
+    outln!("  rebuild:    {}", migs.join(", "));
     if let Some(s) = &p.sample_data {
-        println!(
+        outln!(
             "  sample:     {} users, {} pipelines, {} jobs (seed {})",
-            s.users, s.pipelines, s.jobs, s.rng_seed
+            s.users,
+            s.pipelines,
+            s.jobs,
+            s.rng_seed
         );
     }
     for n in &p.notes {
-        println!("  note:       {n}");
+        outln!("  note:       {n}");
     }
 }

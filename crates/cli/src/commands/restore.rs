@@ -35,10 +35,10 @@ pub fn run(ws: &Workspace, a: RestoreArgs) -> Result<u8> {
 
 pub fn print_plan(p: &RestorePlan) {
     let prot = if p.protected { "  [PROTECTED]" } else { "" };
-    println!("Restore plan for {}{prot}", p.env);
+    outln!("Restore plan for {}{prot}", p.env);
     let s = &p.source;
-    println!("  from:       {}", s.path.display());
-    println!(
+    outln!("  from:       {}", s.path.display());
+    outln!(
         "  verified:   header, quick_check{}; schema {}",
         match s.verification.sha256_matches {
             Some(true) => ", sha256 matches the manifest",
@@ -49,24 +49,24 @@ pub fn print_plan(p: &RestorePlan) {
             .map(|v| format!("V{v}"))
             .unwrap_or_else(|| "none".into())
     );
-    println!("  backup holds ({} rows in all):", s.total_rows);
+    outln!("  backup holds ({} rows in all):", s.total_rows);
     super::print_tables(&s.tables);
     if p.exists {
-        println!(
+        outln!(
             "  will replace {} in {}",
             pipeline_db_core::plan::summarize(&p.tables),
             p.path.display()
         );
     }
     match &p.backup {
-        Some(b) => println!(
+        Some(b) => outln!(
             "  backup:     {} (verified before anything is replaced)",
             b.path.display()
         ),
-        None => println!("  backup:     none needed (nothing exists yet)"),
+        None => outln!("  backup:     none needed (nothing exists yet)"),
     }
     for n in &p.notes {
-        println!("  note:       {n}");
+        outln!("  note:       {n}");
     }
 }
 
@@ -76,7 +76,7 @@ pub fn print_outcome(out: &RestoreOutcome, json: bool) {
         return;
     }
     if let Some(b) = &out.backup {
-        println!(
+        outln!(
             "Backed up the replaced database to {} ({}, sha256 {}…)",
             b.path.display(),
             ui::human_bytes(b.size_bytes),
@@ -84,13 +84,13 @@ pub fn print_outcome(out: &RestoreOutcome, json: bool) {
         );
     }
     for e in &out.evidence {
-        println!(
+        outln!(
             "Kept the damaged database as evidence: {} (byte-identical)",
             e.display()
         );
     }
     let rows: u64 = out.row_counts_after.iter().map(|t| t.rows).sum();
-    println!(
+    outln!(
         "Restored {} from {} in {} ms: {} tables, {rows} rows, tagged {}.",
         out.plan.env,
         out.plan.source.path.display(),
@@ -99,7 +99,7 @@ pub fn print_outcome(out: &RestoreOutcome, json: bool) {
         out.plan.env
     );
     if out.plan.migrate_after {
-        println!(
+        outln!(
             "The restored schema is older than this pipeline-db's: run `pipeline-db migrate {}`.",
             out.plan.env
         );

@@ -12,16 +12,19 @@ pub fn run(ws: &Workspace, a: SeedArgs) -> Result<u8> {
         if a.plan.json {
             ui::print_json(&plan);
         } else {
-            println!("Seed plan for {} ({})", plan.env, plan.path.display());
-            println!(
+            outln!("Seed plan for {} ({})", plan.env, plan.path.display());
+            outln!(
                 "  add:        {} users, {} pipelines, {} jobs (seed {})",
-                opts.users, opts.pipelines, opts.jobs, opts.rng_seed
+                opts.users,
+                opts.pipelines,
+                opts.jobs,
+                opts.rng_seed
             );
             if let Some(b) = &plan.backup {
-                println!("  backup:     {} ({})", b.path.display(), b.why);
+                outln!("  backup:     {} ({})", b.path.display(), b.why);
             }
             for n in &plan.notes {
-                println!("  note:       {n}");
+                outln!("  note:       {n}");
             }
         }
         return Ok(exit::OK);
@@ -34,10 +37,10 @@ pub fn run(ws: &Workspace, a: SeedArgs) -> Result<u8> {
         ui::print_json(&out);
     } else {
         if let Some(b) = &out.backup {
-            println!("Backed up to {}", b.path.display());
+            outln!("Backed up to {}", b.path.display());
         }
         let c = &out.counts;
-        println!(
+        outln!(
             "Seeded {} in {} ms: {} users, {} pipelines, {} jobs added ({} already there).",
             a.env,
             out.duration_ms,

@@ -12,7 +12,7 @@ pub fn run(ws: &Workspace, a: StatusArgs) -> Result<u8> {
     if a.json {
         ui::print_json(&all);
     } else {
-        println!("Data dir: {}", ws.data_dir.display());
+        outln!("Data dir: {}", ws.data_dir.display());
         for s in &all {
             print_one(s);
         }
@@ -22,8 +22,8 @@ pub fn run(ws: &Workspace, a: StatusArgs) -> Result<u8> {
 
 fn print_one(s: &EnvStatus) {
     let prot = if s.protected { " [PROTECTED]" } else { "" };
-    println!("\n{}{prot}: {}", s.env, s.health);
-    println!(
+    outln!("\n{}{prot}: {}", s.env, s.health);
+    outln!(
         "  file:        {}{}",
         s.path.display(),
         if s.exists {
@@ -33,21 +33,23 @@ fn print_one(s: &EnvStatus) {
         }
     );
     if let Some(e) = &s.error {
-        println!("  problem:     {e}");
+        outln!("  problem:     {e}");
     }
     match &s.identity {
-        Some(Identity::Tagged(t)) => println!(
+        Some(Identity::Tagged(t)) => outln!(
             "  env tag:     {} (created {}, by pipeline-db {})",
-            t.env, t.created_at, t.tool_version
+            t.env,
+            t.created_at,
+            t.tool_version
         ),
-        Some(Identity::Untagged) => println!("  env tag:     NONE (not created by pipeline-db)"),
-        Some(Identity::Empty) => println!("  env tag:     none (empty database)"),
+        Some(Identity::Untagged) => outln!("  env tag:     NONE (not created by pipeline-db)"),
+        Some(Identity::Empty) => outln!("  env tag:     none (empty database)"),
         None => {}
     }
     if !s.exists {
         return;
     }
-    println!(
+    outln!(
         "  schema:      V{}{}{}",
         s.schema_version.unwrap_or(0),
         if s.pending_migrations.is_empty() {
@@ -66,7 +68,7 @@ fn print_one(s: &EnvStatus) {
         .iter()
         .map(|(t, n)| format!("{t} {n}"))
         .collect();
-    println!(
+    outln!(
         "  rows:        {}",
         if rows.is_empty() {
             "no tables".into()
@@ -75,19 +77,19 @@ fn print_one(s: &EnvStatus) {
         }
     );
     if let Some(sd) = s.sample_data {
-        println!("  sample data: {}", if sd { "yes" } else { "no" });
+        outln!("  sample data: {}", if sd { "yes" } else { "no" });
     }
     match &s.last_backup {
-        Some(b) => println!(
+        Some(b) => outln!(
             "  last backup: {} ({}, {})",
             b.created_at,
             b.reason.as_str(),
             b.path.display()
         ),
-        None => println!("  last backup: never"),
+        None => outln!("  last backup: never"),
     }
     if let Some(a) = &s.last_action {
-        println!(
+        outln!(
             "  last action: {a} at {}",
             s.last_action_at.as_deref().unwrap_or("?")
         );

@@ -34,18 +34,21 @@ pub fn run(ws: &Workspace, a: UndoArgs) -> Result<u8> {
 }
 
 fn print_plan(p: &UndoPlan) {
-    println!(
+    outln!(
         "Undo the {} of {} at {} ({})",
-        p.action.verb, p.env, p.action.time, p.action.summary
+        p.action.verb,
+        p.env,
+        p.action.time,
+        p.action.summary
     );
     super::restore::print_plan(&p.restore);
     if p.change_unknown {
-        println!("  WARNING:    that action recorded no fingerprint; changes made since cannot be ruled out and would be lost");
+        outln!("  WARNING:    that action recorded no fingerprint; changes made since cannot be ruled out and would be lost");
     }
     if !p.changed_since.is_empty() {
-        println!("  WARNING:    {} changed since; undoing loses:", p.env);
+        outln!("  WARNING:    {} changed since; undoing loses:", p.env);
         for c in &p.changed_since {
-            println!("              {c}");
+            outln!("              {c}");
         }
     }
 }

@@ -1,0 +1,178 @@
+//! Case 2: disk full — a small tmpfs as the data dir filled while the pre-action backup or the
+//! reset itself runs, `PRAGMA max_page_count`, and `ulimit -f` (EFBIG, SIGXFSZ ignored).
+
+use std::io::Write;
+use std::path::Path;
+
+use super::*;
+
+const RESET: [&str; 10] = [
+    "reset",
+    "dev",
+    "--force",
+    "--with-sample-data",
+    "--jobs",
+    "3000",
+    "--rng-seed",
+    "9",
+    "--as-of",
+    AS_OF,
+];
+
+pub fn all(r: &mut Report) {
+    let template = seeded_template(2000);
+    if is_root() {
+        tmpfs_case(
+            r,
+            &template,
+            "disk full during the pre-action backup",
+            "backup:before_copy",
+        );
+        tmpfs_case(
+            r,
+            &template,
+            "disk full during the reset itself",
+            "reset:after_drop",
+        );
+    } else {
+        r.not_run("disk full (tmpfs)", "needs root to mount a tmpfs");
+    }
+    page_count_case(r, &template);
+    ulimit_case(r, &template);
+}
+
+/// Fills the filesystem holding `dir` (leaves a few KiB); returns the ballast file.
+fn fill(dir: &Path) -> std::path::PathBuf {
+    let ballast = dir.join("ballast.bin");
+    let mut f = std::fs::File::create(&ballast).unwrap();
+    let block = vec![0xA5u8; 64 * 1024];
+    while f.write_all(&block).is_ok() {}
+    let small = vec![0u8; 4096];
+    while f.write_all(&small).is_ok() {}
+    let _ = f.sync_all();
+    ballast
+}
+
+fn tmpfs_case(r: &mut Report, template: &tempfile::TempDir, name: &str, point: &str) {
+    let old = fingerprint(&db(template.path())).unwrap();
+    let size = files_under(template.path())
+        .iter()
+        .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        .sum::<u64>();
+    let mut t = Tally::default();
+    for _ in 0..5 {
+        // Room for the preflight (2x the database), not for what comes after the ballast.
+        let Some(fs) = Tmpfs::new(size * 3 / 1024 + 512) else {
+            r.not_run(name, "mount -t tmpfs failed");
+            return;
+        };
+        copy_tree(template.path(), fs.dir.path());
+        let child = cli(fs.dir.path(), &RESET)
+            .env("PIPELINE_DB_FAILPOINT", format!("{point}=sleep:1500"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        let ballast = fill(fs.dir.path());
+        let out = child.wait_with_output().unwrap();
+        let err = stderr(&out);
+        std::fs::remove_file(&ballast).unwrap();
+        if out.status.success() {
+            t.fail("reset succeeded on a full disk");
+        } else if !(err.contains("disk full") || err.contains("No space left"))
+            || !err.contains(&fs.dir.path().display().to_string())
+        {
+            t.fail(format!(
+                "message does not name the directory and the problem: {err}"
+            ));
+        }
+        if point == "backup:before_copy" {
+            let backups: Vec<_> = files_under(&fs.dir.path().join("backups"))
+                .into_iter()
+                .filter(|p| p.to_string_lossy().contains("pre-reset"))
+                .collect();
+            if !backups.is_empty() {
+                t.fail(format!(
+                    "a pre-reset backup appeared although the copy failed: {backups:?}"
+                ));
+            }
+        }
+        let zero: Vec<_> = files_under(fs.dir.path())
+            .into_iter()
+            .filter(|p| {
+                std::fs::metadata(p).map(|m| m.len() == 0).unwrap_or(false)
+                    && !p.to_string_lossy().ends_with(".lock")
+                    && !p.to_string_lossy().ends_with("-wal")
+            })
+            .collect();
+        if !zero.is_empty() {
+            t.fail(format!("0-byte leftovers: {zero:?}"));
+        }
+        judge(&mut t, fs.dir.path(), &old, &old, true);
+    }
+    r.add(name, t);
+}
+
+fn page_count_case(r: &mut Report, template: &tempfile::TempDir) {
+    let old = fingerprint(&db(template.path())).unwrap();
+    let pages: i64 = rusqlite::Connection::open(db(template.path()))
+        .unwrap()
+        .query_row("PRAGMA page_count", [], |r| r.get(0))
+        .unwrap();
+    let mut t = Tally::default();
+    for extra in [0, 5, 20] {
+        let d = fresh_copy(template.path());
+        let out = cli(d.path(), &RESET)
+            .env(
+                "PIPELINE_DB_TEST_MAX_PAGE_COUNT",
+                (pages + extra).to_string(),
+            )
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        if out.status.success() || !err.contains("disk full") {
+            t.fail(format!(
+                "max_page_count: expected a disk-full error, got {:?}: {err}",
+                out.status.code()
+            ));
+        }
+        judge(&mut t, d.path(), &old, &old, true);
+    }
+    r.add("disk full: PRAGMA max_page_count", t);
+}
+
+fn ulimit_case(r: &mut Report, template: &tempfile::TempDir) {
+    let old = fingerprint(&db(template.path())).unwrap();
+    let size_kib = std::fs::metadata(db(template.path())).unwrap().len() / 1024;
+    let mut t = Tally::default();
+    for limit in [size_kib / 4, size_kib / 2, size_kib - 8] {
+        let d = fresh_copy(template.path());
+        let script = format!(
+            "trap '' XFSZ; ulimit -f {limit}; exec \"$0\" --data-dir \"$1\" {}",
+            RESET.join(" ")
+        );
+        let out = std::process::Command::new("bash")
+            .args([
+                "-c",
+                &script,
+                bin().to_str().unwrap(),
+                d.path().to_str().unwrap(),
+            ])
+            .env("RUST_LOG", "error")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        if out.status.success() {
+            t.fail(format!("ulimit -f {limit}: reset succeeded"));
+        } else if out.status.code().is_none() || err.contains("panicked") {
+            t.fail(format!(
+                "ulimit -f {limit}: died instead of a clear error: {:?} {err}",
+                out.status
+            ));
+        }
+        judge(&mut t, d.path(), &old, &old, true);
+    }
+    r.add("disk full: ulimit -f (EFBIG)", t);
+}

@@ -1,0 +1,61 @@
+//! Case 3: random I/O errors injected with libfiu (`fiu-run -x`, Debian fiu-utils) into reset at
+//! three probabilities: every run ends OLD or NEW with a clear error, never a panic or a crash.
+
+use super::*;
+
+pub fn all(r: &mut Report) {
+    if Command::new("fiu-run").arg("-h").output().is_err() {
+        r.not_run(
+            "random I/O errors (libfiu)",
+            "fiu-run not installed (apt-get install fiu-utils)",
+        );
+        return;
+    }
+    let template = seeded_template(1000);
+    let args = [
+        "reset",
+        "dev",
+        "--force",
+        "--with-sample-data",
+        "--jobs",
+        "1500",
+        "--rng-seed",
+        "9",
+        "--as-of",
+        AS_OF,
+    ];
+    let old = fingerprint(&db(template.path())).unwrap();
+    let (new, _) = new_state(template.path(), &args);
+    for p in ["0.0005", "0.005", "0.05"] {
+        let mut t = Tally::default();
+        for _ in 0..20 {
+            let d = fresh_copy(template.path());
+            let out = Command::new("fiu-run")
+                .args([
+                    "-x",
+                    "-c",
+                    &format!("enable_random name=posix/io/*,probability={p}"),
+                ])
+                .arg(bin())
+                .arg("--data-dir")
+                .arg(d.path())
+                .args(args)
+                .env("RUST_LOG", "error")
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            let err = stderr(&out);
+            match out.status.code() {
+                None => t.fail(format!("killed by a signal: {:?} {err}", out.status)),
+                Some(101) => t.fail(format!("panicked: {err}")),
+                Some(0) => {}
+                Some(_) if !err.contains("error:") => {
+                    t.fail(format!("failed without a clear error: {err}"))
+                }
+                Some(_) => {}
+            }
+            judge(&mut t, d.path(), &old, &new, true);
+        }
+        r.add(&format!("random I/O errors (libfiu) p={p}"), t);
+    }
+}

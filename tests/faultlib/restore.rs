@@ -1,0 +1,139 @@
+//! Case 1 (restore) and case 12: kill -9 during restore; a prod backup restored into dev is retagged
+//! dev and audit-logged; a backup with a newer schema is refused.
+
+use std::time::Duration;
+
+use super::*;
+
+pub fn all(r: &mut Report) {
+    let template = seeded_template(300);
+    // The backup to restore: a bigger, different dev, exported outside the data dir.
+    let other = tempfile::tempdir().unwrap();
+    must(
+        other.path(),
+        &[
+            "seed",
+            "dev",
+            "--jobs",
+            "4000",
+            "--rng-seed",
+            "77",
+            "--as-of",
+            AS_OF,
+        ],
+    );
+    let exported = other.path().join("export.sqlite3");
+    must(
+        other.path(),
+        &["backup", "dev", "--output", exported.to_str().unwrap()],
+    );
+    let args = ["restore", "dev", exported.to_str().unwrap(), "--force"];
+    kill_during_restore(r, &template, &args);
+    prod_into_dev(r);
+    newer_schema(r, &template);
+}
+
+fn kill_during_restore(r: &mut Report, template: &tempfile::TempDir, args: &[&str]) {
+    let old = fingerprint(&db(template.path())).unwrap();
+    let (new, took) = new_state(template.path(), args);
+    let mut t = Tally::default();
+    let mut rng = Lcg(4242);
+    for i in 0..50 {
+        let d = fresh_copy(template.path());
+        if i < 25 {
+            let o = cli(d.path(), args)
+                .env("PIPELINE_DB_FAILPOINT", "restore:mid_copy=abort")
+                .output()
+                .unwrap();
+            if o.status.success() {
+                t.fail("failpoint restore:mid_copy was never reached");
+            }
+        } else {
+            let delay =
+                Duration::from_millis(rng.next((took.as_millis() as u64 * 12 / 10).max(20)));
+            let mut child = cli(d.path(), args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(delay);
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        judge(&mut t, d.path(), &old, &new, true);
+    }
+    r.add("kill -9 during restore", t);
+}
+
+fn prod_into_dev(r: &mut Report) {
+    let mut t = Tally::default();
+    for _ in 0..3 {
+        t.runs += 1;
+        let d = tempfile::tempdir().unwrap();
+        must(d.path(), &["migrate", "prod"]);
+        rusqlite::Connection::open(d.path().join("prod.sqlite3")).unwrap()
+            .execute_batch("INSERT INTO users (username,email,hashed_password,role) VALUES ('p','p@x.org','$argon2id$x','admin')").unwrap();
+        let b = d.path().join("prod-export.sqlite3");
+        must(
+            d.path(),
+            &["backup", "prod", "--output", b.to_str().unwrap()],
+        );
+        must(d.path(), &["seed", "dev", "--jobs", "50", "--as-of", AS_OF]);
+        let plan = run(
+            d.path(),
+            &["restore", "dev", b.to_str().unwrap(), "--dry-run", "--json"],
+        );
+        if !String::from_utf8_lossy(&plan.stdout).contains("prod") {
+            t.fail(format!(
+                "the plan does not say the backup came from prod: {}",
+                String::from_utf8_lossy(&plan.stdout)
+            ));
+        }
+        must(
+            d.path(),
+            &["restore", "dev", b.to_str().unwrap(), "--force"],
+        );
+        let st: serde_json::Value =
+            serde_json::from_slice(&run(d.path(), &["status", "dev", "--json"]).stdout).unwrap();
+        if st[0]["identity"]["env"] != "dev" || st[0]["row_counts"]["users"] != 1 {
+            t.fail(format!("after restore: {}", st[0]));
+        } else {
+            t.new += 1;
+        }
+        let log =
+            String::from_utf8_lossy(&run(d.path(), &["log", "--env", "dev", "--json"]).stdout)
+                .into_owned();
+        if !log.contains("\"restore\"") {
+            t.fail("restore is not in the audit log");
+        }
+        check_backups(&mut t, d.path());
+    }
+    r.add("prod backup restored into dev is retagged dev", t);
+}
+
+fn newer_schema(r: &mut Report, template: &tempfile::TempDir) {
+    let mut t = Tally::default();
+    let d = fresh_copy(template.path());
+    let old = fingerprint(&db(d.path())).unwrap();
+    let newer = d.path().join("newer.sqlite3");
+    must(
+        d.path(),
+        &["backup", "dev", "--output", newer.to_str().unwrap()],
+    );
+    rusqlite::Connection::open(&newer).unwrap()
+        .execute_batch("INSERT INTO refinery_schema_history (version, name, applied_on, checksum) VALUES (99, 'future', '2030-01-01T00:00:00Z', '1')").unwrap();
+    let _ = std::fs::remove_file(format!("{}.json", newer.display()));
+    let o = run(
+        d.path(),
+        &["restore", "dev", newer.to_str().unwrap(), "--force"],
+    );
+    if o.status.code() != Some(3) {
+        t.fail(format!(
+            "newer schema: exit {:?}: {}",
+            o.status.code(),
+            stderr(&o)
+        ));
+    }
+    judge(&mut t, d.path(), &old, &old, true);
+    r.add("backup with a newer schema is refused", t);
+}
