@@ -71,6 +71,9 @@ pub fn all(r: &mut Report) {
             let evidence: Vec<_> = files_under(d.path())
                 .into_iter()
                 .filter(|p| p.to_string_lossy().contains(".corrupt-"))
+                .filter(|p| {
+                    !p.to_string_lossy().ends_with("-wal") && !p.to_string_lossy().ends_with("-shm")
+                })
                 .collect();
             match evidence.as_slice() {
                 [e] if std::fs::read(e).unwrap() == bytes => t.old += 1,

@@ -124,7 +124,8 @@ fn odd_names(r: &mut Report, template: &tempfile::TempDir) {
         let argv: Vec<&str> = args.iter().map(String::as_str).collect();
         let o = run(d.path(), &argv);
         let code = o.status.code();
-        if !matches!(code, Some(2) | Some(3) | Some(5)) {
+        // Refused (usage, safety rule, not a database) or failed verification: never accepted.
+        if !matches!(code, Some(1) | Some(2) | Some(3) | Some(5)) {
             t.fail(format!(
                 "{:?}: exit {code:?}, expected a refusal: {}",
                 &argv[..2],

@@ -90,7 +90,7 @@ fn fixes(c: &Connection, target: &EnvTarget) -> Result<Vec<ChecksumFix>> {
 
 pub fn plan(ws: &Workspace, env: &str) -> Result<RepairPlan> {
     let target = ws.env(env)?;
-    let conn = session::inspect(ws, &target)?.ok_or_else(|| {
+    let conn = session::inspect_for_change(ws, &target)?.ok_or_else(|| {
         Error::InvalidInput(format!(
             "{} does not exist; nothing to repair",
             target.path.display()

@@ -90,7 +90,7 @@ fn check_rules(target: &EnvTarget, opts: &ResetOptions) -> Result<()> {
 pub fn plan(ws: &Workspace, env: &str, opts: &ResetOptions) -> Result<ResetPlan> {
     let target = ws.env(env)?;
     check_rules(&target, opts)?;
-    let conn = session::inspect(ws, &target)?;
+    let conn = session::inspect_for_change(ws, &target)?;
     let mut p = ResetPlan {
         verb: "reset",
         env: target.name.clone(),

@@ -144,7 +144,7 @@ fn inspect_live(
     ws: &Workspace,
     target: &EnvTarget,
 ) -> Result<Option<(Identity, BTreeMap<String, u64>)>> {
-    let Some(c) = session::inspect(ws, target)? else {
+    let Some(c) = session::inspect_for_change(ws, target)? else {
         return Ok(None);
     };
     let corrupt = |e: Error| match e {

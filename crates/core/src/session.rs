@@ -22,6 +22,15 @@ pub(crate) fn inspect(ws: &Workspace, target: &EnvTarget) -> Result<Option<Conne
     }
 }
 
+/// `inspect` for the plan of a changing verb: a read-only file or directory is refused first,
+/// before anything opens the file.
+pub(crate) fn inspect_for_change(ws: &Workspace, target: &EnvTarget) -> Result<Option<Connection>> {
+    if db::check_header(&target.path)? == FileState::Database {
+        preflight_writable(target)?;
+    }
+    inspect(ws, target)
+}
+
 /// An existing database opened for a change: identity checked, lock held.
 pub(crate) struct Session {
     pub conn: Connection,
@@ -33,6 +42,9 @@ pub(crate) struct Session {
 /// (the lock is then returned so the caller can create it).
 pub(crate) fn open_for_change(ws: &Workspace, target: &EnvTarget, verb: &str) -> Result<Opened> {
     if db::check_header(&target.path)? == FileState::Database {
+        // Refuse a read-only file or directory before even a read-only open (which can create
+        // the -wal/-shm files of a WAL database).
+        preflight_writable(target)?;
         let ro = db::open(&target.path, Access::ReadOnly, ws.busy_timeout())?;
         tag::require_identity(&ro, target).map_err(|e| corrupt_if_malformed(e, target))?;
         drop(ro);

@@ -79,7 +79,7 @@ fn changed(
     after: &crate::fingerprint::Fingerprint,
 ) -> Result<Vec<String>> {
     let now = (|| {
-        let Some(conn) = crate::session::inspect(ws, target)? else {
+        let Some(conn) = crate::session::inspect_for_change(ws, target)? else {
             return Ok(None);
         };
         conn.execute_batch("BEGIN").map_err(Error::sql("reading"))?;

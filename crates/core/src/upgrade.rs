@@ -54,7 +54,7 @@ pub struct MigrateOutcome {
 
 pub fn plan(ws: &Workspace, env: &str) -> Result<MigratePlan> {
     let target = ws.env(env)?;
-    let conn = session::inspect(ws, &target)?;
+    let conn = session::inspect_for_change(ws, &target)?;
     let mut p = MigratePlan {
         verb: "migrate",
         env: target.name.clone(),

@@ -43,7 +43,7 @@ pub fn plan(ws: &Workspace, env: &str, opts: &SeedOptions) -> Result<SeedPlan> {
         )));
     }
     opts.validate()?;
-    let conn = session::inspect(ws, &target)?;
+    let conn = session::inspect_for_change(ws, &target)?;
     let demo = super::DEMO_USERS
         .iter()
         .take(opts.users as usize)
