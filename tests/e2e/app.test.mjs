@@ -32,18 +32,19 @@ async function nativeDialog(title, keys, timeoutMs = 15000) {
   while (Date.now() < end) {
     let ids = "";
     try {
-      ids = execFileSync("xdotool", ["search", "--name", title], { encoding: "utf8" }).trim();
+      ids = execFileSync("xdotool", ["search", "--onlyvisible", "--name", title], { encoding: "utf8" }).trim();
     } catch {
       /* not there yet */
     }
     if (ids) {
-      const w = ids.split("\n").pop();
+      const w = ids.split("\n")[0];
       await sleep(600);
       if (process.env.SHOT_DIALOG) {
         execFileSync("import", ["-window", "root", join(SHOTS, `${process.env.SHOT_DIALOG}.png`)]);
       }
       for (const k of keys) {
-        const args = k.type !== undefined ? ["type", "--window", w, "--delay", "20", k.type] : ["key", "--window", w, ...k.key];
+        // No window manager: focus the dialog, then type into whatever has the focus.
+        const args = k.type !== undefined ? ["type", "--delay", "20", k.type] : ["key", ...k.key];
         execFileSync("xdotool", ["windowfocus", "--sync", w]);
         execFileSync("xdotool", args);
         await sleep(250);

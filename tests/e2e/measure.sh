@@ -13,7 +13,7 @@ Xvfb "$display" -screen 0 1280x800x24 -nolisten tcp >/dev/null 2>&1 &
 xvfb=$!
 export DISPLAY="$display" DBUS_SESSION_BUS_ADDRESS="disabled:"
 for _ in $(seq 50); do xdpyinfo >/dev/null 2>&1 && break; sleep 0.1; done
-badge() { import -window root -crop 1x1+145+24 -depth 8 txt:- 2>/dev/null | grep -o '#[0-9A-F]\{6\}' | head -1; }
+badge() { import -window root -crop 1x1+125+24 -depth 8 txt:- 2>/dev/null | grep -o '#[0-9A-F]\{6\}' | head -1; }
 start=$(date +%s%N)
 "$app" >/dev/null 2>&1 &
 pid=$!

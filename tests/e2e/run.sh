@@ -6,7 +6,9 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 app="$(realpath "${1:-$root/target/debug/pipeline-db-desktop}")"
 work="$(mktemp -d)"
-export APP="$app" SHOTS="${SHOTS:-$root/docs/screenshots}" PIPELINE_DB_HOME="$work/data" EXPORT_DIR="$work/export"
+# E2E_SCRIPT / E2E_DATA: another script (jobs1m.mjs) on an existing data dir.
+script="$root/tests/e2e/${E2E_SCRIPT:-app.test.mjs}"
+export APP="$app" SHOTS="${SHOTS:-$root/docs/screenshots}" PIPELINE_DB_HOME="${E2E_DATA:-$work/data}" EXPORT_DIR="$work/export"
 mkdir -p "$PIPELINE_DB_HOME" "$EXPORT_DIR"
 driver="${TAURI_DRIVER:-$(command -v tauri-driver || echo "$HOME/.cargo/bin/tauri-driver")}"
 
@@ -32,7 +34,7 @@ pids+=("$DBUS_SESSION_BUS_PID")
 pids+=($!)
 for _ in $(seq 100); do curl -sf http://127.0.0.1:4444/status >/dev/null 2>&1 && break; sleep 0.1; done
 
-if ! node "$root/tests/e2e/app.test.mjs"; then
+if ! node "$script"; then
   echo "--- tauri-driver log"; tail -50 "$work/driver.log"
   exit 1
 fi

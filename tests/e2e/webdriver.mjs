@@ -6,10 +6,17 @@ export class Session {
   }
 
   static async start(base, application) {
-    const r = await call(base, "POST", "/session", {
-      capabilities: { alwaysMatch: { "tauri:options": { application, args: [] } } },
-    });
-    return new Session(base, r.sessionId);
+    const caps = { capabilities: { alwaysMatch: { "tauri:options": { application, args: [] } } } };
+    // tauri-driver can answer before WebKitWebDriver listens: retry the first request briefly.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const r = await call(base, "POST", "/session", caps);
+        return new Session(base, r.sessionId);
+      } catch (e) {
+        if (attempt >= 5) throw e;
+        await sleep(1000);
+      }
+    }
   }
 
   cmd(method, path, body) {
