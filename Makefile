@@ -72,6 +72,6 @@ desktop: desktop-build
 # docs/screenshots/).
 test-desktop: desktop-build
 	cd ui && npm test
-	$(CARGO) clippy -p pipeline-db-desktop --all-targets -- -D warnings
+	$(CARGO) clippy -p pipeline-db-desktop --all-targets --no-deps -- -D warnings
 	$(CARGO) test -p pipeline-db-desktop
 	tests/e2e/run.sh $(DESKTOP_BIN)

@@ -17,9 +17,11 @@ pub trait Confirmer: Send + Sync {
     fn confirm(&self, action: &ProtectedAction<'_>) -> bool;
 }
 
-pub trait SavePicker: Send + Sync {
+pub trait FilePicker: Send + Sync {
     /// Where to export a backup, or `None` if the user cancelled.
     fn save_path(&self, title: &str, suggested_name: &str) -> Option<PathBuf>;
+    /// A backup file to restore from, or `None` if the user cancelled.
+    fn open_path(&self, title: &str, start_dir: &Path) -> Option<PathBuf>;
 }
 
 /// The title of the native confirmation dialog (E2E tests find it by this name).
@@ -48,12 +50,19 @@ impl Confirmer for NativeDialogs {
     }
 }
 
-impl SavePicker for NativeDialogs {
+impl FilePicker for NativeDialogs {
     fn save_path(&self, title: &str, suggested_name: &str) -> Option<PathBuf> {
         rfd::FileDialog::new()
             .set_title(title)
             .set_file_name(suggested_name)
             .save_file()
+    }
+
+    fn open_path(&self, title: &str, start_dir: &Path) -> Option<PathBuf> {
+        rfd::FileDialog::new()
+            .set_title(title)
+            .set_directory(start_dir)
+            .pick_file()
     }
 }
 
@@ -73,11 +82,15 @@ impl Confirmer for Always {
     }
 }
 
-/// A save dialog that answers a fixed path (or cancel).
-pub struct FixedSave(pub Option<PathBuf>);
+/// File dialogs that answer a fixed path (or cancel).
+pub struct FixedFile(pub Option<PathBuf>);
 
-impl SavePicker for FixedSave {
+impl FilePicker for FixedFile {
     fn save_path(&self, _: &str, _: &str) -> Option<PathBuf> {
+        self.0.clone()
+    }
+
+    fn open_path(&self, _: &str, _: &Path) -> Option<PathBuf> {
         self.0.clone()
     }
 }

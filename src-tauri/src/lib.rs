@@ -15,7 +15,7 @@ pub fn builder<R: tauri::Runtime>(
     builder: tauri::Builder<R>,
     state: AppState,
 ) -> tauri::Builder<R> {
-    use commands::{actions, browse, info};
+    use commands::{actions, browse, info, recovery};
     builder
         .manage(state)
         .invoke_handler(tauri::generate_handler![
@@ -30,6 +30,11 @@ pub fn builder<R: tauri::Runtime>(
             actions::cancel_seed,
             actions::plan_backup,
             actions::backup_env,
+            recovery::plan_restore,
+            recovery::restore_env,
+            recovery::plan_undo,
+            recovery::undo_env,
+            recovery::check_env,
             info::list_backups,
             info::migrations,
             info::audit_log,

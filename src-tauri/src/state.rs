@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use pipeline_db_core::Workspace;
 
-use crate::confirm::{Confirmer, NativeDialogs, SavePicker};
+use crate::confirm::{Confirmer, FilePicker, NativeDialogs};
 use crate::tokens::{TokenStore, TOKEN_TTL};
 
 #[derive(Clone)]
@@ -13,7 +13,7 @@ pub struct AppState {
     pub ws: Arc<Workspace>,
     pub tokens: Arc<TokenStore>,
     pub confirmer: Arc<dyn Confirmer>,
-    pub saver: Arc<dyn SavePicker>,
+    pub files: Arc<dyn FilePicker>,
     pub cancel: Arc<AtomicBool>,
 }
 
@@ -31,14 +31,14 @@ impl AppState {
     pub fn with(
         ws: Workspace,
         confirmer: Arc<dyn Confirmer>,
-        saver: Arc<dyn SavePicker>,
+        files: Arc<dyn FilePicker>,
         tokens: TokenStore,
     ) -> AppState {
         AppState {
             ws: Arc::new(ws),
             tokens: Arc::new(tokens),
             confirmer,
-            saver,
+            files,
             cancel: Arc::new(AtomicBool::new(false)),
         }
     }

@@ -134,6 +134,7 @@ fn strip_volatile(v: &mut serde_json::Value) {
             m.remove("space");
             m.remove("size_bytes");
             m.remove("available_bytes");
+            m.remove("verified_at");
             if let Some(serde_json::Value::Object(b)) = m.get_mut("backup") {
                 b.remove("path");
             }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use pipeline_db_core::seed::SeedOptions;
 use pipeline_db_core::{backup, seed, status, upgrade, Quiet, Workspace};
-use pipeline_db_desktop::confirm::{Always, FixedSave};
+use pipeline_db_desktop::confirm::{Always, FixedFile};
 use pipeline_db_desktop::tokens::{TokenStore, TOKEN_TTL};
 use pipeline_db_desktop::AppState;
 use serde_json::{json, Value};
@@ -44,7 +44,7 @@ fn harness(o: Options) -> Harness {
     let state = AppState::with(
         ws.clone(),
         Arc::new(Always(o.accept)),
-        Arc::new(FixedSave(o.save_to)),
+        Arc::new(FixedFile(o.save_to)),
         TokenStore::new(o.ttl),
     );
     let app = pipeline_db_desktop::builder(mock_builder(), state)
@@ -324,7 +324,7 @@ fn export_goes_to_the_file_chosen_in_the_save_dialog() {
 
 #[test]
 fn a_cancelled_save_dialog_writes_nothing() {
-    let h = harness(Options::default()); // FixedSave(None): the user cancels
+    let h = harness(Options::default()); // FixedFile(None): the user cancels
     h.seeded("dev", 5);
     let before = h.backups("dev");
     let t = h.token("plan_backup", json!({"env": "dev", "export": true}));
@@ -389,4 +389,80 @@ fn the_browser_pages_and_filters_jobs() {
         )
         .unwrap_err();
     assert_eq!(kind(&e), "invalid_input", "{e}");
+}
+
+#[test]
+fn undo_restores_what_the_reset_replaced_and_needs_its_own_token() {
+    let h = harness(Options::default());
+    h.seeded("dev", 30);
+    let t = h.token("plan_reset", json!({"env": "dev", "sampleData": false}));
+    h.invoke("reset_env", reset_body("dev", Some(&t), None))
+        .unwrap();
+    assert_eq!(h.rows("dev")["jobs"], 0);
+    let e = h
+        .invoke("undo_env", json!({"env": "dev", "answer": {"token": null}}))
+        .unwrap_err();
+    assert_eq!(kind(&e), "token", "{e}");
+    assert_eq!(h.rows("dev")["jobs"], 0, "nothing restored without a token");
+    let t = h.token("plan_undo", json!({"env": "dev"}));
+    h.invoke("undo_env", json!({"env": "dev", "answer": {"token": t}}))
+        .unwrap();
+    assert_eq!(h.rows("dev")["jobs"], 30);
+}
+
+#[test]
+fn restore_from_a_file_picked_in_the_open_dialog() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let copy = out_dir.path().join("dev-copy.sqlite3");
+    let h = harness(Options {
+        save_to: Some(copy.clone()),
+        ..Default::default()
+    });
+    h.seeded("dev", 12);
+    let t = h.token("plan_backup", json!({"env": "dev", "export": true}));
+    h.invoke(
+        "backup_env",
+        json!({"env": "dev", "export": true, "label": null, "answer": {"token": t}}),
+    )
+    .unwrap();
+    h.seeded("dev", 40);
+    assert_eq!(h.rows("dev")["jobs"], 40);
+    let planned = h
+        .invoke("plan_restore", json!({"env": "dev", "backup": null}))
+        .unwrap();
+    assert_eq!(
+        Path::new(planned["plan"]["source"]["path"].as_str().unwrap()),
+        copy
+    );
+    let t = planned["issued"]["token"].as_str().unwrap();
+    let backup = copy.to_string_lossy();
+    // A token for this plan does not restore another file.
+    let e = h
+        .invoke(
+            "restore_env",
+            json!({"env": "test", "backup": backup, "answer": {"token": t}}),
+        )
+        .unwrap_err();
+    assert_eq!(kind(&e), "token", "{e}");
+    let t = h.token("plan_restore", json!({"env": "dev", "backup": backup}));
+    h.invoke(
+        "restore_env",
+        json!({"env": "dev", "backup": backup, "answer": {"token": t}}),
+    )
+    .unwrap();
+    assert_eq!(h.rows("dev")["jobs"], 12);
+    assert!(h.backups("dev").contains(&"pre-restore".to_string()));
+}
+
+#[test]
+fn check_reports_a_healthy_database() {
+    let h = harness(Options::default());
+    h.seeded("dev", 5);
+    let r = h.invoke("check_env", json!({"env": "dev"})).unwrap();
+    assert_eq!(r["corrupt"], false, "{r}");
+    assert!(r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["check"] == "integrity" && f["ok"] == true));
 }

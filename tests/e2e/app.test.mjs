@@ -136,6 +136,21 @@ try {
     await dismissToasts(s);
   });
 
+  await step("undo the reset: the 500 jobs come back", async () => {
+    await s.click('[data-testid="act-undo-dev"]');
+    await s.waitFor('[data-testid="plan-modal"]', (t) => /undoes reset/.test(t));
+    await s.click('[data-testid="plan-confirm"]');
+    await toastOk(s);
+    await s.waitFor('[data-testid="rows-dev"]', (t) => /jobs 500/.test(t));
+    await dismissToasts(s);
+  });
+
+  await step("check dev", async () => {
+    await s.click('[data-testid="act-check-dev"]');
+    await toastOk(s, (t) => /checks passed/.test(t));
+    await dismissToasts(s);
+  });
+
   await step("prod reset: typed name, then Cancel in the native dialog changes nothing", async () => {
     await s.click('[data-testid="act-reset-prod"]');
     await s.waitFor('[data-testid="plan-modal"]', (t) => /PROTECTED/.test(t));
@@ -160,6 +175,17 @@ try {
     await nativeDialog("Export backup of dev", [{ key: ["ctrl+a"] }, { type: dest }, { key: ["Return"] }]);
     await toastOk(s, (t) => t.includes(dest));
     assert.ok(existsSync(dest), `${dest} exists`);
+    await dismissToasts(s);
+  });
+
+  await step("restore dev from a file picked in the native open dialog", async () => {
+    const src = join(EXPORT_DIR, "dev-export.sqlite3");
+    await s.click('[data-testid="act-restore-dev"]');
+    await nativeDialog("Restore dev from a backup file", [{ key: ["ctrl+l"] }, { type: src }, { key: ["Return"] }]);
+    await s.waitFor('[data-testid="plan-source"]', (t) => t.includes(src));
+    await s.click('[data-testid="plan-confirm"]');
+    await toastOk(s, (t) => /pre-restore/.test(t));
+    await s.waitFor('[data-testid="rows-dev"]', (t) => /jobs 500/.test(t));
   });
 } finally {
   await s.end().catch(() => {});

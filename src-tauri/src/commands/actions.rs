@@ -249,7 +249,7 @@ pub async fn backup_env(
         let output = if export {
             let name = format!("{env}-export.sqlite3");
             let title = format!("Export backup of {env}");
-            Some(st.saver.save_path(&title, &name).ok_or_else(|| {
+            Some(st.files.save_path(&title, &name).ok_or_else(|| {
                 CmdError::cancelled("export cancelled in the save dialog; nothing was written")
             })?)
         } else {

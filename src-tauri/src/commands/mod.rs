@@ -7,6 +7,7 @@ pub mod browse;
 pub mod guard;
 pub mod info;
 pub mod progress;
+pub mod recovery;
 
 use crate::error::{CmdError, CmdResult};
 

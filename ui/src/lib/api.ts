@@ -1,7 +1,7 @@
 // The only place the window talks to Rust: one typed function per command.
 import { invoke } from "@tauri-apps/api/core";
 import type {
-  AnyPlan, AuditEntry, BackupRecord, Charts, EnvStatus, JobCursor, JobDetail, JobFilter, JobRow,
+  AnyPlan, AuditEntry, CheckReport, BackupRecord, Charts, EnvStatus, JobCursor, JobDetail, JobFilter, JobRow,
   MigrationsView, Order, Page, PipelineRow, Planned, UserRow, WorkspaceInfo,
 } from "./types";
 
@@ -11,7 +11,27 @@ export interface Answer {
 }
 
 /** The verbs that go through a plan + token. */
-export type Verb = "reset" | "reset_sample" | "migrate" | "seed" | "backup" | "export";
+export type Verb = "reset" | "reset_sample" | "migrate" | "seed" | "backup" | "export" | "restore" | "undo";
+
+interface UndoPlan {
+  env: string;
+  action: { verb: string; time: string; summary: string };
+  restore: AnyPlan;
+  changed_since: string[];
+  change_unknown: boolean;
+}
+
+/** The undo plan wraps a restore plan: show it as one (the token stays the undo's). */
+export function undoAsPlan(p: Planned<UndoPlan>): Planned<AnyPlan> {
+  const r = p.plan.restore;
+  const notes = [
+    `undoes ${p.plan.action.verb} of ${p.plan.action.time} (${p.plan.action.summary})`,
+    ...p.plan.changed_since.map((c) => `changed since, and lost by the undo: ${c}`),
+    ...(p.plan.change_unknown ? ["changes since that action cannot be ruled out"] : []),
+    ...(r.notes ?? []),
+  ];
+  return { ...p, plan: { ...r, verb: "undo", notes } };
+}
 
 export const api = {
   workspaceInfo: () => invoke<WorkspaceInfo>("workspace_info"),
@@ -21,8 +41,13 @@ export const api = {
   auditLog: (env: string | null) => invoke<AuditEntry[]>("audit_log", { env }),
   cancelSeed: () => invoke<void>("cancel_seed"),
 
-  plan(verb: Verb, env: string): Promise<Planned<AnyPlan>> {
+  /** `backup`: restore from this backup; null = pick a file in the native open dialog. */
+  async plan(verb: Verb, env: string, backup: string | null = null): Promise<Planned<AnyPlan>> {
     switch (verb) {
+      case "restore":
+        return invoke("plan_restore", { env, backup });
+      case "undo":
+        return undoAsPlan(await invoke<Planned<UndoPlan>>("plan_undo", { env }));
       case "reset":
       case "reset_sample":
         return invoke("plan_reset", { env, sampleData: verb === "reset_sample" });
@@ -36,8 +61,12 @@ export const api = {
     }
   },
 
-  run(verb: Verb, env: string, answer: Answer): Promise<unknown> {
+  run(verb: Verb, env: string, answer: Answer, plan?: AnyPlan): Promise<unknown> {
     switch (verb) {
+      case "restore":
+        return invoke("restore_env", { env, backup: plan?.source?.path, answer });
+      case "undo":
+        return invoke("undo_env", { env, answer });
       case "reset":
       case "reset_sample":
         return invoke("reset_env", { env, sampleData: verb === "reset_sample", answer });
@@ -59,6 +88,7 @@ export const api = {
     invoke<Page<PipelineRow, number>>("browse_pipelines", { env, after }),
   jobDetail: (env: string, id: number) => invoke<JobDetail | null>("job_detail", { env, id }),
   chartData: (env: string, days: number) => invoke<Charts>("chart_data", { env, days }),
+  check: (env: string) => invoke<CheckReport>("check_env", { env }),
 };
 
 /** Core's message from a rejected invoke (a `CmdError`), or the raw text. */

@@ -94,6 +94,8 @@ export interface AnyPlan {
   row_counts?: Record<string, number>;
   notes?: string[];
   export?: boolean;
+  /** restore / undo: where the data comes from. */
+  source?: { path: string; total_rows: number; tables: TableRows[] };
 }
 
 export interface Issued {
@@ -199,4 +201,15 @@ export interface AuditEntry {
 export interface MigrationsView {
   migrations: MigrationInfo[];
   drift: { compared_with_version: number; differences: { change: string; object_type: string; name: string }[] } | null;
+}
+
+export interface CheckReport {
+  env: string;
+  path: string;
+  exists: boolean;
+  corrupt: boolean;
+  findings: { check: string; ok: boolean; detail: string }[];
+  evidence: string[];
+  last_verified_backup: string | null;
+  advice: string[];
 }

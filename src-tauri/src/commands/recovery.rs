@@ -1,0 +1,122 @@
+//! Restore (from the backup list or a file picked in the native open dialog), Undo last action,
+//! and Check: thin calls into core's `restore`, `undo` and `check`, behind the same token gate.
+
+use std::path::PathBuf;
+
+use pipeline_db_core::check::{self, CheckReport};
+use pipeline_db_core::restore::{self, RestoreOutcome, RestorePlan};
+use pipeline_db_core::undo::{self, UndoPlan};
+use tauri::State;
+
+use super::blocking;
+use super::guard::{self, Answer, Gate, Planned};
+use crate::error::{CmdError, CmdResult};
+use crate::AppState;
+
+fn restore_gate(p: &RestorePlan) -> Gate<'_> {
+    Gate {
+        verb: "restore",
+        env: &p.env,
+        path: &p.path,
+        protected: p.protected,
+        summary: p.summary(),
+    }
+}
+
+/// Plans a restore of `env` from `backup` (a name in its backup dir or a path); without one,
+/// the native open dialog (raised from Rust) picks the file.
+#[tauri::command]
+pub async fn plan_restore(
+    state: State<'_, AppState>,
+    env: String,
+    backup: Option<String>,
+) -> CmdResult<Planned<RestorePlan>> {
+    let st = state.inner().clone();
+    blocking(move || {
+        let backup = match backup {
+            Some(b) => b,
+            None => pick(&st, &env)?,
+        };
+        let p = restore::plan(&st.ws, &env, &backup)?;
+        Ok(guard::issue(&st, restore_gate(&p), &p))
+    })
+    .await
+}
+
+fn pick(st: &AppState, env: &str) -> CmdResult<String> {
+    let dir = st.ws.env(env)?.backup_dir;
+    let start = if dir.exists() {
+        dir
+    } else {
+        st.ws.data_dir.clone()
+    };
+    let title = format!("Restore {env} from a backup file");
+    st.files
+        .open_path(&title, &start)
+        .map(|p: PathBuf| p.to_string_lossy().into_owned())
+        .ok_or_else(|| CmdError::cancelled("no file chosen; nothing was changed"))
+}
+
+#[tauri::command]
+pub async fn restore_env(
+    state: State<'_, AppState>,
+    env: String,
+    backup: String,
+    answer: Answer,
+) -> CmdResult<RestoreOutcome> {
+    let st = state.inner().clone();
+    blocking(move || {
+        let p = restore::plan(&st.ws, &env, &backup)?;
+        let confirmed = guard::authorize(&st, &restore_gate(&p), &p, &answer)?;
+        Ok(restore::run(&st.ws, &env, &backup, &confirmed)?)
+    })
+    .await
+}
+
+fn undo_gate(p: &UndoPlan) -> Gate<'_> {
+    Gate {
+        verb: "undo",
+        env: &p.env,
+        path: &p.restore.path,
+        protected: p.restore.protected,
+        summary: format!(
+            "undo {} ({}): {}",
+            p.action.verb,
+            p.action.time,
+            p.restore.summary()
+        ),
+    }
+}
+
+#[tauri::command]
+pub async fn plan_undo(state: State<'_, AppState>, env: String) -> CmdResult<Planned<UndoPlan>> {
+    let st = state.inner().clone();
+    blocking(move || {
+        let p = undo::plan(&st.ws, &env)?;
+        Ok(guard::issue(&st, undo_gate(&p), &p))
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn undo_env(
+    state: State<'_, AppState>,
+    env: String,
+    answer: Answer,
+) -> CmdResult<RestoreOutcome> {
+    let st = state.inner().clone();
+    blocking(move || {
+        let p = undo::plan(&st.ws, &env)?;
+        let confirmed = guard::authorize(&st, &undo_gate(&p), &p, &answer)?;
+        Ok(undo::run(&st.ws, &env, &confirmed)?)
+    })
+    .await
+}
+
+/// Integrity, foreign keys, drift, tag, migrations and backup age (changes nothing in the
+/// database; a corrupt file is copied aside as evidence).
+#[tauri::command]
+pub async fn check_env(state: State<'_, AppState>, env: String) -> CmdResult<CheckReport> {
+    let st = state.inner().clone();
+    blocking(move || Ok(check::run(&st.ws, &env)?)).await
+}

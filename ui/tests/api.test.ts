@@ -1,0 +1,29 @@
+import { describe, expect, it } from "vitest";
+import { undoAsPlan } from "../src/lib/api";
+
+describe("undo plan shaping", () => {
+  it("shows the wrapped restore plan as an undo, with what would be lost", () => {
+    const p = undoAsPlan({
+      plan: {
+        env: "dev",
+        action: { verb: "reset", time: "2026-11-26T13:00:00Z", summary: "drop 3 tables" },
+        restore: { verb: "restore", env: "dev", path: "/d/dev.sqlite3", notes: ["from dev"], source: { path: "/b/x.sqlite3", total_rows: 9, tables: [] } },
+        changed_since: ["jobs: 3 rows added"],
+        change_unknown: false,
+      },
+      summary: "undo reset",
+      protected: false,
+      confirmation: "yes_no",
+      issued: { token: "t", expires_in_ms: 1000, plan_hash: "h" },
+    });
+    expect(p.plan.verb).toBe("undo");
+    expect(p.plan.path).toBe("/d/dev.sqlite3");
+    expect(p.plan.source?.path).toBe("/b/x.sqlite3");
+    expect(p.plan.notes).toEqual([
+      "undoes reset of 2026-11-26T13:00:00Z (drop 3 tables)",
+      "changed since, and lost by the undo: jobs: 3 rows added",
+      "from dev",
+    ]);
+    expect(p.issued.token).toBe("t");
+  });
+});
