@@ -19,6 +19,7 @@ struct Harness {
     _app: tauri::App<MockRuntime>,
     window: WebviewWindow<MockRuntime>,
     ws: Workspace,
+    state: AppState,
     _dir: tempfile::TempDir,
 }
 
@@ -47,7 +48,7 @@ fn harness(o: Options) -> Harness {
         Arc::new(FixedFile(o.save_to)),
         TokenStore::new(o.ttl),
     );
-    let app = pipeline_db_desktop::builder(mock_builder(), state)
+    let app = pipeline_db_desktop::builder(mock_builder(), state.clone())
         .build(tauri::generate_context!("../tauri.conf.json"))
         .unwrap();
     let window = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
@@ -57,6 +58,7 @@ fn harness(o: Options) -> Harness {
         _app: app,
         window,
         ws,
+        state,
         _dir: dir,
     }
 }
@@ -465,4 +467,25 @@ fn check_reports_a_healthy_database() {
         .unwrap()
         .iter()
         .any(|f| f["check"] == "integrity" && f["ok"] == true));
+}
+
+#[test]
+fn cancelling_a_seed_from_the_progress_bar_rolls_it_back() {
+    let h = harness(Options::default());
+    h.seeded("dev", 10);
+    let cancel = h.state.cancel.clone();
+    h.window.listen_any("progress", move |e| {
+        if e.payload().contains("seeding jobs") {
+            cancel.store(true, std::sync::atomic::Ordering::SeqCst); // what `cancel_seed` does
+        }
+    });
+    let t = h.token("plan_seed", json!({"env": "dev", "jobs": 2000}));
+    let e = h
+        .invoke(
+            "seed_env",
+            json!({"env": "dev", "jobs": 2000, "answer": {"token": t}}),
+        )
+        .unwrap_err();
+    assert_eq!(kind(&e), "cancelled", "{e}");
+    assert_eq!(h.rows("dev")["jobs"], 10, "rolled back");
 }
