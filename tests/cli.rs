@@ -860,3 +860,109 @@ fn dev_reset_asks_yes_or_no_and_no_cancels_with_130() {
     assert_eq!(exit_code(&mut p), 0);
     assert_eq!(fingerprint(&e.db("dev"))["jobs"].0, 50);
 }
+
+// ---------- findings of the review ----------
+
+#[test]
+fn a_leftover_wal_beside_a_missing_database_is_never_applied_to_a_new_one() {
+    let e = Env::new();
+    e.seeded("dev");
+    {
+        // Another process commits deletes into the WAL and dies without a checkpoint.
+        let c = rusqlite::Connection::open(e.db("dev")).unwrap();
+        c.execute_batch("PRAGMA wal_autocheckpoint=0; DELETE FROM jobs;")
+            .unwrap();
+        let wal = format!("{}-wal", e.db("dev").display());
+        std::fs::copy(&wal, e.data().join("saved-wal")).unwrap();
+        drop(c);
+        std::fs::copy(e.data().join("saved-wal"), &wal).unwrap();
+    }
+    std::fs::remove_file(e.db("dev")).unwrap();
+    let wal = std::path::PathBuf::from(format!("{}-wal", e.db("dev").display()));
+    let wal_bytes = std::fs::read(&wal).unwrap();
+    assert!(!wal_bytes.is_empty());
+    for verb in [
+        &["reset", "dev", "--force"][..],
+        &["migrate", "dev"],
+        &["seed", "dev"],
+    ] {
+        let (code, _, err) = e.run(verb);
+        assert_eq!(code, 3, "{verb:?}: {err}");
+        assert!(
+            err.contains("-wal") && err.contains("last commits"),
+            "{err}"
+        );
+        assert!(!e.db("dev").exists());
+        assert_eq!(std::fs::read(&wal).unwrap(), wal_bytes, "the WAL is kept");
+    }
+    std::fs::write(&wal, b"").unwrap();
+    e.ok(&["reset", "dev", "--force"]);
+    assert!(e.run(&["check", "dev"]).0 == 0, "a fresh, healthy database");
+}
+
+#[test]
+fn an_unwritable_audit_log_stops_the_action_before_any_change() {
+    let e = Env::new();
+    e.seeded("dev");
+    let old = fingerprint(&e.db("dev"));
+    std::fs::rename(e.data().join("audit.jsonl"), e.data().join("audit.old")).unwrap();
+    std::fs::create_dir(e.data().join("audit.jsonl")).unwrap();
+    let backups_before = files_under(&e.data().join("backups"));
+    let (code, _, err) = e.run(&["reset", "dev", "--force"]);
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("audit.jsonl"), "{err}");
+    assert_eq!(fingerprint(&e.db("dev")), old);
+    assert_eq!(
+        files_under(&e.data().join("backups")),
+        backups_before,
+        "no backup either"
+    );
+}
+
+#[test]
+fn lock_and_log_files_are_never_followed_through_symlinks() {
+    let e = Env::new();
+    e.seeded("dev");
+    let outside = tempfile::tempdir().unwrap();
+    let victim = outside.path().join("victim.txt");
+    std::fs::write(&victim, "precious").unwrap();
+    let lock = e.data().join("dev.sqlite3.lock");
+    std::fs::remove_file(&lock).ok();
+    std::os::unix::fs::symlink(&victim, &lock).unwrap();
+    let (code, _, err) = e.run(&["migrate", "dev"]);
+    assert_ne!(code, 0, "{err}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    std::fs::remove_file(&lock).unwrap();
+    let ledger = e.data().join("backups/ledger.jsonl");
+    std::fs::create_dir_all(e.data().join("backups")).unwrap();
+    std::fs::remove_file(&ledger).ok();
+    std::os::unix::fs::symlink(&victim, &ledger).unwrap();
+    let (code, _, _) = e.run(&["backup", "dev"]);
+    assert_ne!(code, 0);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+}
+
+#[test]
+fn seed_dates_out_of_range_are_usage_errors_not_panics() {
+    let e = Env::new();
+    for bad in ["0001-01-01", "1970-01-01", "2026-13-01", "yesterday"] {
+        let (code, _, err) = e.run(&["seed", "dev", "--as-of", bad]);
+        assert_eq!(code, 2, "{bad}: {err}");
+    }
+    assert!(!e.db("dev").exists());
+}
+
+#[test]
+fn an_export_never_lands_on_a_live_database() {
+    let e = Env::new();
+    e.seeded("dev");
+    e.ok(&["migrate", "prod"]);
+    let prod = fingerprint(&e.db("prod"));
+    std::fs::remove_file(e.db("prod")).ok();
+    for target in [e.db("prod"), e.data().join("dev.sqlite3-wal")] {
+        let (code, _, err) = e.run(&["backup", "dev", "--output", target.to_str().unwrap()]);
+        assert_eq!(code, 3, "{err}");
+    }
+    assert!(!e.db("prod").exists());
+    let _ = prod;
+}

@@ -1,7 +1,5 @@
 //! The audit log: one fsynced JSON line per action in `<data>/audit.jsonl`.
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -57,17 +55,7 @@ pub fn append(log: &Path, entry: &AuditEntry) -> Result<()> {
     if let Some(dir) = log.parent() {
         std::fs::create_dir_all(dir).map_err(Error::io("creating", dir))?;
     }
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(log)
-        .map_err(Error::io("opening audit log", log))?;
-    f.write_all(&line)
-        .map_err(Error::io("writing audit log", log))?;
-    f.sync_data().map_err(Error::io("fsync audit log", log))?;
-    Ok(())
+    crate::fsutil::append_line(log, &line)
 }
 
 /// Reads the log, newest last, optionally only one env's entries. Unparseable lines are skipped
@@ -170,7 +158,12 @@ impl Recorder {
                 _ => None,
             },
         };
-        append(&self.log, &entry).inspect_err(|e| tracing::error!("audit log: {e}"))
+        // The log was checked writable before the action (`require_writable`); a failure now must
+        // not hide what happened to the database, so it is reported, not returned.
+        if let Err(e) = append(&self.log, &entry) {
+            tracing::error!("audit log: {e}");
+        }
+        Ok(())
     }
 }
 
@@ -187,4 +180,22 @@ fn clone_for_log(err: &Error) -> Error {
         crate::error::exit::REFUSED => Error::Refused(err.to_string()),
         _ => Error::InvalidInput(err.to_string()),
     }
+}
+
+/// Refuses an action whose audit line could not be written, before anything changes.
+pub fn require_writable(log: &Path) -> Result<()> {
+    crate::fsutil::check_appendable(log).map_err(|e| match e {
+        Error::Io { source, .. }
+            if matches!(
+                source.kind(),
+                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+            ) || source.raw_os_error() == Some(libc::ELOOP) =>
+        {
+            Error::ReadOnly {
+                path: log.to_path_buf(),
+                what: format!("the audit log cannot be written ({source}); every action is logged"),
+            }
+        }
+        e => e,
+    })
 }

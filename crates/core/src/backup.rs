@@ -239,18 +239,7 @@ pub(crate) fn record(rec: &BackupRecord, ledger: &Path) -> Result<()> {
 }
 
 fn append_line(path: &Path, line: &[u8]) -> Result<()> {
-    use std::io::Write;
-    if let Some(d) = path.parent() {
-        std::fs::create_dir_all(d).map_err(Error::io("creating", d))?;
-    }
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(path)
-        .map_err(Error::io("opening ledger", path))?;
-    f.write_all(line)
-        .map_err(Error::io("writing ledger", path))?;
-    f.sync_data().map_err(Error::io("fsync ledger", path))
+    fsutil::append_line(path, line)
 }
 
 pub fn manifest_path(backup: &Path) -> PathBuf {
@@ -314,6 +303,9 @@ pub fn run(ws: &crate::config::Workspace, env: &str, opts: &BackupOptions) -> Re
             }
         }
         let output = opts.output.as_deref().map(check_output_path).transpose()?;
+        if let Some(out) = &output {
+            refuse_live_names(ws, out)?;
+        }
         let conn = crate::session::inspect(ws, &target)?.ok_or_else(|| {
             Error::InvalidInput(format!(
                 "{} does not exist; nothing to back up",
@@ -341,4 +333,29 @@ pub fn run(ws: &crate::config::Workspace, env: &str, opts: &BackupOptions) -> Re
 /// An explicit export path; see [`crate::names::check_output_path`].
 pub fn check_output_path(p: &Path) -> Result<PathBuf> {
     crate::names::check_output_path(p)
+}
+
+/// An export must not land on (or beside) any env's live database, nor beside an existing manifest.
+fn refuse_live_names(ws: &crate::config::Workspace, out: &Path) -> Result<()> {
+    for t in ws.envs.values() {
+        for suffix in ["", "-wal", "-shm", "-journal", ".lock"] {
+            let mut live = t.path.as_os_str().to_owned();
+            live.push(suffix);
+            if out == Path::new(&live) {
+                return Err(Error::Refused(format!(
+                    "{} is {}'s live database (or one of its files); export somewhere else",
+                    out.display(),
+                    t.name
+                )));
+            }
+        }
+    }
+    let manifest = manifest_path(out);
+    if std::fs::symlink_metadata(&manifest).is_ok() {
+        return Err(Error::Refused(format!(
+            "{} already exists; the export's manifest would not fit beside it. Choose another name",
+            manifest.display()
+        )));
+    }
+    Ok(())
 }

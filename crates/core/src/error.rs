@@ -128,6 +128,9 @@ pub enum Error {
         source: Box<Error>,
     },
 
+    #[error("{0}; nothing was changed")]
+    CheckFailed(String),
+
     #[error("cancelled")]
     Cancelled,
 }
@@ -153,7 +156,7 @@ impl Error {
             Sqlite { source, .. } => sqlite_exit_code(source),
             Step { source, .. } => source.exit_code(),
             Cancelled => exit::CANCELLED,
-            Io { .. } | BackupVerify { .. } | DiskFull { .. } => exit::FAILED,
+            Io { .. } | BackupVerify { .. } | DiskFull { .. } | CheckFailed(_) => exit::FAILED,
         }
     }
 
@@ -179,6 +182,7 @@ impl Error {
             Sqlite { .. } => "sqlite",
             BackupVerify { .. } => "backup_verify",
             Step { source, .. } => source.kind(),
+            CheckFailed(_) => "check_failed",
             Cancelled => "cancelled",
         }
     }

@@ -127,7 +127,10 @@ pub fn clean_temp_files(dir: &Path) -> Vec<PathBuf> {
 
 fn pid_alive(pid: i32) -> bool {
     // SAFETY: kill with signal 0 only checks for existence.
-    pid == std::process::id() as i32 || unsafe { libc::kill(pid, 0) == 0 }
+    // EPERM: the process exists but belongs to another user.
+    pid == std::process::id() as i32
+        || unsafe { libc::kill(pid, 0) == 0 }
+        || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 /// sha256 of a file, streamed.
@@ -174,6 +177,29 @@ pub fn list_dir(dir: &Path) -> Vec<std::ffi::OsString> {
         libc::closedir(d);
     }
     out
+}
+
+/// Appends one line to a log file (created 0600 with its directory), in one write, fsynced. Never
+/// follows a symlink at `path`.
+pub fn append_line(path: &Path, line: &[u8]) -> Result<()> {
+    use std::io::Write;
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d).map_err(Error::io("creating", d))?;
+    }
+    let mut f = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(Error::io("opening", path))?;
+    f.write_all(line).map_err(Error::io("writing", path))?;
+    f.sync_data().map_err(Error::io("fsync", path))
+}
+
+/// Fails unless a log line could be appended to `path` (creates it empty if missing).
+pub fn check_appendable(path: &Path) -> Result<()> {
+    append_line(path, b"")
 }
 
 #[cfg(test)]

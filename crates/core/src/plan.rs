@@ -179,6 +179,7 @@ pub(crate) fn backup_now(
     expected: Option<&BTreeMap<String, u64>>,
     dest: Option<&Path>,
 ) -> Result<BackupRecord> {
+    crate::audit::require_writable(&ws.audit_path())?;
     crate::failpoint::hit("backup:before_copy")?;
     let dest_is_explicit = dest.is_some();
     let dest = match dest {

@@ -232,7 +232,7 @@ fn rebuild(
     };
     let fk = db::foreign_key_problems(c)?;
     if !fk.is_empty() {
-        return Err(Error::Refused(format!(
+        return Err(Error::CheckFailed(format!(
             "foreign key check failed: {}",
             fk.join("; ")
         )));

@@ -345,6 +345,7 @@ fn execute(
             .step("restore", env, "verify", UNCHANGED)?;
         match opened {
             Opened::Missing(_lock) => {
+                session::clear_stale_sidecars(&target.path)?;
                 fsutil::rename_noreplace(&staging, &target.path)
                     .map_err(Error::io("placing restored database", &target.path))?;
                 fsutil::fsync_dir(target.path.parent().unwrap_or(Path::new(".")))?;

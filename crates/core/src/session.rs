@@ -53,6 +53,7 @@ pub(crate) fn open_for_change(ws: &Workspace, target: &EnvTarget, verb: &str) ->
         ws.ensure_data_dir()?;
     }
     preflight_writable(target)?;
+    crate::audit::require_writable(&ws.audit_path())?;
     let lock = lock::acquire(&target.path, ws.busy_timeout(), verb)?;
     clean_leftovers(ws, target);
     match db::check_header(&target.path)? {
@@ -168,6 +169,37 @@ pub(crate) fn require_healthy(conn: &Connection, target: &EnvTarget) -> Result<(
     Ok(())
 }
 
+/// A `-wal` or `-journal` left beside a database file that no longer exists would be applied to
+/// the new file SQLite opens at that path. Refuse if it holds data (it may be the last commits of
+/// the deleted database); remove it (and `-shm`) if it is empty.
+pub(crate) fn clear_stale_sidecars(db_path: &Path) -> Result<()> {
+    let side = |suffix: &str| {
+        let mut p = db_path.as_os_str().to_owned();
+        p.push(suffix);
+        std::path::PathBuf::from(p)
+    };
+    for suffix in ["-wal", "-journal"] {
+        let p = side(suffix);
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.len() > 0 || !m.is_file() => {
+                return Err(Error::Refused(format!(
+                    "{} is missing but {} ({} bytes) is still beside it; it may hold the last commits of the deleted database. Move it somewhere safe (or restore a backup) and try again",
+                    db_path.display(),
+                    p.display(),
+                    m.len()
+                )))
+            }
+            Ok(_) => std::fs::remove_file(&p).map_err(Error::io("removing empty", &p))?,
+            Err(_) => {}
+        }
+    }
+    let shm = side("-shm");
+    if shm.exists() {
+        std::fs::remove_file(&shm).map_err(Error::io("removing stale", &shm))?;
+    }
+    Ok(())
+}
+
 /// Creates a missing database atomically: built under a temp name, then renamed into place
 /// without overwriting. `build` runs inside one transaction on the new file.
 pub(crate) fn create_new_db<T>(
@@ -178,6 +210,7 @@ pub(crate) fn create_new_db<T>(
     if target.path.parent() == Some(ws.data_dir.as_path()) {
         ws.ensure_data_dir()?;
     }
+    clear_stale_sidecars(&target.path)?;
     let tmp = fsutil::temp_beside(&target.path);
     let result = (|| {
         drop(fsutil::create_new(&tmp)?);
@@ -192,9 +225,13 @@ pub(crate) fn create_new_db<T>(
         conn.close()
             .map_err(|(_, e)| db::classify(&tmp, e, "closing".into()))?;
         fsutil::fsync_file(&tmp)?;
+        clear_stale_sidecars(&target.path)?;
         fsutil::rename_noreplace(&tmp, &target.path)
             .map_err(Error::io("placing new database", &target.path))?;
         fsutil::fsync_dir(target.path.parent().unwrap_or(Path::new(".")))?;
+        // The same post-change checks as for an existing database.
+        let ro = db::open(&target.path, Access::ReadOnly, ws.busy_timeout())?;
+        crate::reset::verify_after(&ro, target)?;
         Ok(out)
     })();
     if result.is_err() {

@@ -160,7 +160,7 @@ fn execute(
                 tag::write_tag(c, env, None, "migrate")?;
                 let fk = db::foreign_key_problems(c)?;
                 if !fk.is_empty() {
-                    return Err(Error::Refused(format!(
+                    return Err(Error::CheckFailed(format!(
                         "foreign key check failed after migrating: {}",
                         fk.join("; ")
                     )));

@@ -123,19 +123,12 @@ fn log_path(ws: &Workspace) -> PathBuf {
 /// Appends a verification result to the log (best effort: a failure to log is only logged).
 pub fn record(ws: &Workspace, r: &VerifyReport) {
     let res = (|| {
-        use std::io::Write;
         let log = log_path(ws);
         std::fs::create_dir_all(ws.backups_root())
             .map_err(Error::io("creating", ws.backups_root()))?;
         let mut line = serde_json::to_vec(r).map_err(|e| Error::InvalidInput(e.to_string()))?;
         line.push(b'\n');
-        let mut f = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(&log)
-            .map_err(Error::io("opening", &log))?;
-        f.write_all(&line).map_err(Error::io("writing", &log))?;
-        f.sync_data().map_err(Error::io("fsync", &log))
+        crate::fsutil::append_line(&log, &line)
     })();
     if let Err(e) = res {
         tracing::warn!("verification log: {e}");

@@ -7,8 +7,9 @@ use crate::cli::MigrateArgs;
 use crate::ui;
 
 pub fn run(ws: &Workspace, a: MigrateArgs) -> Result<u8> {
-    let plan = upgrade::plan(ws, &a.env)?;
+    // Only a dry run stops at the plan; `run` plans again and records a refusal in the audit log.
     if a.plan.dry_run {
+        let plan = upgrade::plan(ws, &a.env)?;
         if a.plan.json {
             ui::print_json(&plan)
         } else {

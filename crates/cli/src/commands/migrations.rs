@@ -110,8 +110,9 @@ fn check(ws: &Workspace, env: &str, json: bool) -> Result<u8> {
 
 fn repair(ws: &Workspace, env: &str, flags: crate::cli::PlanArgs) -> Result<u8> {
     use pipeline_db_core::repair;
-    let plan = repair::plan(ws, env)?;
+    // Only a dry run stops at the plan; `run` plans again and records a refusal in the audit log.
     if flags.dry_run {
+        let plan = repair::plan(ws, env)?;
         if flags.json {
             ui::print_json(&plan);
         } else {

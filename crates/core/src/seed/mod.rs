@@ -62,6 +62,19 @@ impl SeedOptions {
     }
 
     pub fn as_of_epoch(&self) -> Result<i64> {
+        // Generated rows reach ~2 years before --as-of; keep them after 1970.
+        const EARLIEST: i64 = 157_766_400; // 1975-01-01
+        let t = self.as_of_raw()?;
+        if t < EARLIEST {
+            return Err(Error::InvalidInput(
+                "--as-of must be 1975-01-01 or later (generated rows reach two years before it)"
+                    .into(),
+            ));
+        }
+        Ok(t)
+    }
+
+    fn as_of_raw(&self) -> Result<i64> {
         match &self.as_of {
             None => Ok(timefmt::now_epoch() / 3600 * 3600),
             Some(s) => timefmt::parse(s).ok_or_else(|| {

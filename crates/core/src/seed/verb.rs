@@ -147,7 +147,7 @@ pub fn run(
                     tag::write_tag(c, env, Some(true), "seed")?;
                     let fk = db::foreign_key_problems(c)?;
                     if !fk.is_empty() {
-                        return Err(Error::Refused(format!(
+                        return Err(Error::CheckFailed(format!(
                             "foreign key check failed: {}",
                             fk.join("; ")
                         )));
