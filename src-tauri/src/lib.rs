@@ -15,7 +15,7 @@ pub fn builder<R: tauri::Runtime>(
     builder: tauri::Builder<R>,
     state: AppState,
 ) -> tauri::Builder<R> {
-    use commands::{actions, browse, info, recovery};
+    use commands::{actions, backups, browse, info, recovery};
     builder
         .manage(state)
         .invoke_handler(tauri::generate_handler![
@@ -35,6 +35,9 @@ pub fn builder<R: tauri::Runtime>(
             recovery::plan_undo,
             recovery::undo_env,
             recovery::check_env,
+            backups::verify_backup,
+            backups::plan_prune,
+            backups::prune_backups,
             info::list_backups,
             info::migrations,
             info::audit_log,

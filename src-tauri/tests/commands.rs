@@ -27,6 +27,8 @@ struct Options {
     accept: bool,
     ttl: Duration,
     save_to: Option<PathBuf>,
+    /// Written to `pipeline-db.toml` before the workspace is loaded.
+    config: Option<&'static str>,
 }
 
 impl Default for Options {
@@ -35,12 +37,16 @@ impl Default for Options {
             accept: true,
             ttl: TOKEN_TTL,
             save_to: None,
+            config: None,
         }
     }
 }
 
 fn harness(o: Options) -> Harness {
     let dir = tempfile::tempdir().unwrap();
+    if let Some(toml) = o.config {
+        std::fs::write(dir.path().join("pipeline-db.toml"), toml).unwrap();
+    }
     let ws = Workspace::at(dir.path()).unwrap();
     let state = AppState::with(
         ws.clone(),
@@ -488,4 +494,51 @@ fn cancelling_a_seed_from_the_progress_bar_rolls_it_back() {
         .unwrap_err();
     assert_eq!(kind(&e), "cancelled", "{e}");
     assert_eq!(h.rows("dev")["jobs"], 10, "rolled back");
+}
+
+#[test]
+fn prune_previews_what_it_frees_and_deletes_only_with_its_token() {
+    let h = harness(Options {
+        config: Some("[retention]\nkeep = 1\nmax_total_mib = 0\n"),
+        ..Default::default()
+    });
+    h.seeded("dev", 5);
+    for _ in 0..3 {
+        let t = h.token("plan_backup", json!({"env": "dev", "export": false}));
+        h.invoke(
+            "backup_env",
+            json!({"env": "dev", "export": false, "label": null, "answer": {"token": t}}),
+        )
+        .unwrap();
+    }
+    let before = h.backups("dev").len();
+    let planned = h.invoke("plan_prune", json!({"env": "dev"})).unwrap();
+    let to_delete = planned["plan"]["delete"].as_array().unwrap().len();
+    assert!(to_delete > 0, "{planned}");
+    assert!(planned["plan"]["frees_bytes"].as_u64().unwrap() > 0);
+    let e = h
+        .invoke(
+            "prune_backups",
+            json!({"env": "dev", "answer": {"token": null}}),
+        )
+        .unwrap_err();
+    assert_eq!(kind(&e), "token", "{e}");
+    assert_eq!(
+        h.backups("dev").len(),
+        before,
+        "nothing deleted without a token"
+    );
+    let t = planned["issued"]["token"].as_str().unwrap();
+    h.invoke(
+        "prune_backups",
+        json!({"env": "dev", "answer": {"token": t}}),
+    )
+    .unwrap();
+    assert_eq!(h.backups("dev").len(), before - to_delete);
+    let last = h.ws.env("dev").unwrap();
+    let kept = pipeline_db_core::backup::list(&last).unwrap();
+    let r = h
+        .invoke("verify_backup", json!({"backup": kept[0].path}))
+        .unwrap();
+    assert_eq!(r["ok"], true, "{r}");
 }

@@ -27,3 +27,25 @@ describe("undo plan shaping", () => {
     expect(p.issued.token).toBe("t");
   });
 });
+
+import { pruneAsPlan } from "../src/lib/api";
+
+describe("prune plan shaping", () => {
+  it("lists what is deleted and what it frees", () => {
+    const p = pruneAsPlan({
+      plan: {
+        env: "dev", keep: 1, total_bytes_before: 3072, frees_bytes: 2048,
+        delete: [{ path: "/b/1.sqlite3", created_at: "t1", size_bytes: 2048, why: "beyond keep = 1" }],
+        protected: [{ path: "/b/2.sqlite3", created_at: "t2", size_bytes: 1024, why: "newest verified" }],
+      },
+      summary: "s", protected: false, confirmation: "yes_no",
+      issued: { token: "t", expires_in_ms: 1000, plan_hash: "h" },
+    });
+    expect(p.plan.verb).toBe("prune");
+    expect(p.plan.notes).toEqual([
+      "frees 2.0 KiB of 3.0 KiB; keeps the newest 1",
+      "delete /b/1.sqlite3 (2.0 KiB, beyond keep = 1)",
+      "keep /b/2.sqlite3 (newest verified)",
+    ]);
+  });
+});

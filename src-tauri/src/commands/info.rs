@@ -30,7 +30,7 @@ pub fn workspace_info(state: State<'_, AppState>) -> WorkspaceInfo {
         config_path: ws.config_path.clone(),
         envs: ws.envs.values().cloned().collect(),
         retention: ws.retention.clone(),
-        unavailable: vec!["prune", "verify", "open_file"],
+        unavailable: vec!["open_file"],
     }
 }
 

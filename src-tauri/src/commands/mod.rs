@@ -3,6 +3,7 @@
 //! `capabilities/main.json`.
 
 pub mod actions;
+pub mod backups;
 pub mod browse;
 pub mod guard;
 pub mod info;

@@ -1,5 +1,6 @@
 // The only place the window talks to Rust: one typed function per command.
 import { invoke } from "@tauri-apps/api/core";
+import { bytes } from "./format";
 import type {
   AnyPlan, AuditEntry, CheckReport, BackupRecord, Charts, EnvStatus, JobCursor, JobDetail, JobFilter, JobRow,
   MigrationsView, Order, Page, PipelineRow, Planned, UserRow, WorkspaceInfo,
@@ -11,7 +12,35 @@ export interface Answer {
 }
 
 /** The verbs that go through a plan + token. */
-export type Verb = "reset" | "reset_sample" | "migrate" | "seed" | "backup" | "export" | "restore" | "undo";
+export type Verb =
+  | "reset" | "reset_sample" | "migrate" | "seed" | "backup" | "export" | "restore" | "undo" | "prune";
+
+interface PruneItem {
+  path: string;
+  created_at: string;
+  size_bytes: number;
+  why: string;
+}
+interface PrunePlan {
+  env: string;
+  keep: number;
+  delete: PruneItem[];
+  protected: PruneItem[];
+  total_bytes_before: number;
+  frees_bytes: number;
+}
+
+/** The prune preview as a plan: what is deleted, what it frees, what is kept and why. */
+export function pruneAsPlan(p: Planned<PrunePlan>): Planned<AnyPlan> {
+  const q = p.plan;
+  const notes = [
+    `frees ${bytes(q.frees_bytes)} of ${bytes(q.total_bytes_before)}; keeps the newest ${q.keep}`,
+    ...q.delete.map((d) => `delete ${d.path} (${bytes(d.size_bytes)}, ${d.why})`),
+    ...q.protected.map((d) => `keep ${d.path} (${d.why})`),
+  ];
+  if (q.delete.length === 0) notes.unshift("nothing to delete");
+  return { ...p, plan: { verb: "prune", env: q.env, path: `backups of ${q.env}`, notes } };
+}
 
 interface UndoPlan {
   env: string;
@@ -48,6 +77,8 @@ export const api = {
         return invoke("plan_restore", { env, backup });
       case "undo":
         return undoAsPlan(await invoke<Planned<UndoPlan>>("plan_undo", { env }));
+      case "prune":
+        return pruneAsPlan(await invoke<Planned<PrunePlan>>("plan_prune", { env }));
       case "reset":
       case "reset_sample":
         return invoke("plan_reset", { env, sampleData: verb === "reset_sample" });
@@ -67,6 +98,8 @@ export const api = {
         return invoke("restore_env", { env, backup: plan?.source?.path, answer });
       case "undo":
         return invoke("undo_env", { env, answer });
+      case "prune":
+        return invoke("prune_backups", { env, answer });
       case "reset":
       case "reset_sample":
         return invoke("reset_env", { env, sampleData: verb === "reset_sample", answer });
@@ -89,6 +122,8 @@ export const api = {
   jobDetail: (env: string, id: number) => invoke<JobDetail | null>("job_detail", { env, id }),
   chartData: (env: string, days: number) => invoke<Charts>("chart_data", { env, days }),
   check: (env: string) => invoke<CheckReport>("check_env", { env }),
+  verifyBackup: (backup: string) =>
+    invoke<{ ok: boolean; problem: string | null; sha256_matches: boolean | null }>("verify_backup", { backup }),
 };
 
 /** Core's message from a rejected invoke (a `CmdError`), or the raw text. */

@@ -1,0 +1,64 @@
+//! Backup housekeeping: verify one backup (read-only) and prune with a preview of what it frees
+//! (deleting backups goes through the same token gate as the other changing verbs).
+
+use pipeline_db_core::env::EnvTarget;
+use pipeline_db_core::prune::{self, PrunePlan};
+use pipeline_db_core::verify::{self, VerifyReport};
+use tauri::State;
+
+use super::blocking;
+use super::guard::{self, Answer, Gate, Planned};
+use crate::error::CmdResult;
+use crate::AppState;
+
+#[tauri::command]
+pub async fn verify_backup(state: State<'_, AppState>, backup: String) -> CmdResult<VerifyReport> {
+    let st = state.inner().clone();
+    blocking(move || Ok(verify::verify_named(&st.ws, &backup)?)).await
+}
+
+fn prune_gate<'a>(p: &'a PrunePlan, target: &'a EnvTarget) -> Gate<'a> {
+    Gate {
+        verb: "prune",
+        env: &p.env,
+        path: &target.backup_dir,
+        protected: target.protected,
+        summary: format!(
+            "delete {} backups, free {} bytes (keep {})",
+            p.delete.len(),
+            p.frees_bytes,
+            p.keep
+        ),
+    }
+}
+
+fn plan_of(st: &AppState, env: &str) -> CmdResult<(PrunePlan, EnvTarget)> {
+    let target = st.ws.env(env)?;
+    Ok((prune::plan(&st.ws, &target, None)?, target))
+}
+
+/// What pruning `env`'s backups (retention from the config) would delete and free.
+#[tauri::command]
+pub async fn plan_prune(state: State<'_, AppState>, env: String) -> CmdResult<Planned<PrunePlan>> {
+    let st = state.inner().clone();
+    blocking(move || {
+        let (p, target) = plan_of(&st, &env)?;
+        Ok(guard::issue(&st, prune_gate(&p, &target), &p))
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn prune_backups(
+    state: State<'_, AppState>,
+    env: String,
+    answer: Answer,
+) -> CmdResult<Vec<PrunePlan>> {
+    let st = state.inner().clone();
+    blocking(move || {
+        let (p, target) = plan_of(&st, &env)?;
+        guard::authorize(&st, &prune_gate(&p, &target), &p, &answer)?;
+        Ok(prune::run(&st.ws, Some(&env), None, false)?)
+    })
+    .await
+}
