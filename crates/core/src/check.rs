@@ -285,10 +285,19 @@ pub fn keep_evidence(path: &Path) -> Result<Vec<PathBuf>> {
         let mut dst = path.as_os_str().to_owned();
         dst.push(format!(".corrupt-{ts}{suffix}"));
         let dst = PathBuf::from(dst);
-        let mut from = std::fs::File::open(&src).map_err(Error::io("reading", &src))?;
-        let mut to = fsutil::create_new(&dst)?;
-        std::io::copy(&mut from, &mut to).map_err(Error::io("writing evidence", &dst))?;
-        to.sync_all().map_err(Error::io("fsync", &dst))?;
+        // Copied under a temp name, then renamed: a failed copy never looks like evidence.
+        let tmp = fsutil::temp_beside(&dst);
+        let copied = (|| {
+            let mut from = std::fs::File::open(&src).map_err(Error::io("reading", &src))?;
+            let mut to = fsutil::create_new(&tmp)?;
+            std::io::copy(&mut from, &mut to).map_err(Error::io("writing evidence", &tmp))?;
+            to.sync_all().map_err(Error::io("fsync", &tmp))?;
+            fsutil::rename_noreplace(&tmp, &dst).map_err(Error::io("placing evidence", &dst))
+        })();
+        if let Err(e) = copied {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
         out.push(dst);
     }
     fsutil::fsync_dir(path.parent().unwrap_or(Path::new(".")))?;

@@ -105,7 +105,8 @@ pub(crate) fn plan_path(
         total_rows: 0,
         backup: None,
         space: vec![],
-        confirmation: Confirmation::for_target(target, exists),
+        // A protected env always needs the typed name, even when its file is missing.
+        confirmation: Confirmation::for_target(target, exists || target.protected),
         migrate_after: false,
         current_damaged: None,
         notes: vec![],
