@@ -151,6 +151,21 @@ try {
     await dismissToasts(s);
   });
 
+  await step("a big seed shows progress with counts and ETA, and Cancel rolls it back", async () => {
+    await s.exec(
+      "const i = document.querySelector('[data-testid=seed-jobs-dev]'); i.value = '200000'; i.dispatchEvent(new Event('input', {bubbles: true}));",
+    );
+    await s.click('[data-testid="act-seed-dev"]');
+    await s.waitFor('[data-testid="plan-seed"]', (t) => /200,000 jobs/.test(t));
+    await s.click('[data-testid="plan-confirm"]');
+    await s.waitFor('[data-testid="progress"]', (t) => /seeding jobs: [1-9][\d,]* \/ 200,000 .* left/.test(t), 60000);
+    await shot(s, "08-seed-progress");
+    await s.click('[data-testid="progress-cancel"]');
+    await s.waitFor('[data-testid="toast-error"]', (t) => /cancel/i.test(t), 60000);
+    await s.waitFor('[data-testid="rows-dev"]', (t) => /jobs 500\b/.test(t));
+    await dismissToasts(s);
+  });
+
   await step("prod reset: typed name, then Cancel in the native dialog changes nothing", async () => {
     await s.click('[data-testid="act-reset-prod"]');
     await s.waitFor('[data-testid="plan-modal"]', (t) => /PROTECTED/.test(t));

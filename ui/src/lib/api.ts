@@ -71,7 +71,7 @@ export const api = {
   cancelSeed: () => invoke<void>("cancel_seed"),
 
   /** `backup`: restore from this backup; null = pick a file in the native open dialog. */
-  async plan(verb: Verb, env: string, backup: string | null = null): Promise<Planned<AnyPlan>> {
+  async plan(verb: Verb, env: string, backup: string | null = null, jobs: number | null = null): Promise<Planned<AnyPlan>> {
     switch (verb) {
       case "restore":
         return invoke("plan_restore", { env, backup });
@@ -85,7 +85,7 @@ export const api = {
       case "migrate":
         return invoke("plan_migrate", { env });
       case "seed":
-        return invoke("plan_seed", { env, jobs: null });
+        return invoke("plan_seed", { env, jobs });
       case "backup":
       case "export":
         return invoke("plan_backup", { env, export: verb === "export" });
@@ -106,7 +106,7 @@ export const api = {
       case "migrate":
         return invoke("migrate_env", { env, answer });
       case "seed":
-        return invoke("seed_env", { env, jobs: null, answer });
+        return invoke("seed_env", { env, jobs: plan?.options?.jobs ?? null, answer });
       case "backup":
       case "export":
         return invoke("backup_env", { env, export: verb === "export", label: null, answer });

@@ -94,6 +94,8 @@ export interface AnyPlan {
   row_counts?: Record<string, number>;
   notes?: string[];
   export?: boolean;
+  /** seed: how much sample data. */
+  options?: { users: number; pipelines: number; jobs: number };
   /** restore / undo: where the data comes from. */
   source?: { path: string; total_rows: number; tables: TableRows[] };
 }
