@@ -20,6 +20,7 @@ struct Args {
     quick: bool,
     sizes: Vec<u64>,
     cli: PathBuf,
+    desktop: PathBuf,
     results: PathBuf,
     chart: PathBuf,
     scratch: Option<PathBuf>,
@@ -27,7 +28,7 @@ struct Args {
 }
 
 const HELP: &str = "pipeline-db-bench [--quick] [--sizes 10000,100000,1000000] [--cli PATH]
-    [--results bench/results.md] [--chart bench/seed.svg] [--scratch DIR] [--no-append]";
+    [--desktop PATH] [--results bench/results.md] [--chart bench/seed.svg] [--scratch DIR] [--no-append]";
 
 fn parse_args() -> Result<Args> {
     let root = workspace_root();
@@ -35,6 +36,7 @@ fn parse_args() -> Result<Args> {
         quick: false,
         sizes: vec![10_000, 100_000, 1_000_000],
         cli: root.join("target/release/pipeline-db"),
+        desktop: root.join("target/release/pipeline-db-desktop"),
         results: root.join("bench/results.md"),
         chart: root.join("bench/seed.svg"),
         scratch: None,
@@ -53,6 +55,7 @@ fn parse_args() -> Result<Args> {
                     .context("--sizes: comma-separated job counts")?
             }
             "--cli" => a.cli = value()?.into(),
+            "--desktop" => a.desktop = value()?.into(),
             "--results" => a.results = value()?.into(),
             "--chart" => a.chart = value()?.into(),
             "--scratch" => a.scratch = Some(value()?.into()),
@@ -109,6 +112,7 @@ fn main() -> Result<()> {
     );
     let m = measures::Bench {
         cli: args.cli.clone(),
+        desktop: args.desktop.clone(),
         scratch: scratch.0.clone(),
     };
     let out = m.all(&args.sizes)?;
