@@ -143,6 +143,15 @@ fn chart_aggregates_add_up() {
     assert_eq!(total, 150);
     assert_eq!(c.per_day.iter().map(|d| d.n).sum::<u64>(), 150);
     assert_eq!(c.per_pipeline.iter().map(|p| p.total).sum::<u64>(), 150);
+    let of = |k: &str| {
+        c.status_counts
+            .iter()
+            .find(|s| s.key == k)
+            .map_or(0, |s| s.n)
+    };
+    let sum = |f: fn(&browse::PipelineRate) -> u64| c.per_pipeline.iter().map(f).sum::<u64>();
+    assert_eq!(sum(|p| p.completed), of("completed"));
+    assert_eq!(sum(|p| p.failed), of("failed"));
     assert!(c
         .per_pipeline
         .iter()
