@@ -26,6 +26,13 @@ try {
   await s.select('[data-testid="filter-pipeline"]', "3");
   await timed("status = failed + pipeline", () => click('[data-testid="filter-apply"]'));
   for (let i = 0; i < 5; i++) await timed(`page ${i + 2} of that filter`, () => click('[data-testid="page-next"]'));
+  for (const days of [30, 90]) {
+    const t0 = Date.now();
+    if (days === 30) await s.click('[data-testid="nav-charts"]');
+    else await click('[data-testid="days-90"]');
+    await s.waitFor(`[data-testid="charts"][data-loaded="dev:${days}"]`, () => true, 60000);
+    console.log(`charts, last ${days} days: ${Date.now() - t0} ms until the data is in the page`);
+  }
 } finally {
   await s.end().catch(() => {});
 }
