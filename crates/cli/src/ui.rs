@@ -16,7 +16,20 @@ pub fn print_json<T: Serialize>(value: &T) {
 }
 
 pub fn print_error(e: &Error, json: bool) {
-    errln!("error: {e}");
+    // The one line that says what went wrong must get out: a failed write (a transient I/O
+    // error on stderr) is retried a few times before giving up.
+    let line = format!("error: {e}\n");
+    for _ in 0..5 {
+        use std::io::Write as _;
+        let mut err = std::io::stderr().lock();
+        if err
+            .write_all(line.as_bytes())
+            .and_then(|()| err.flush())
+            .is_ok()
+        {
+            break;
+        }
+    }
     if json {
         print_json(&serde_json::json!({
             "error": { "kind": e.kind(), "message": e.to_string(), "exit_code": e.exit_code() }
