@@ -148,21 +148,7 @@ fn inspect_live(
     let Some(c) = session::inspect_for_change(ws, target)? else {
         return Ok(None);
     };
-    let corrupt = |e: Error| match e {
-        Error::Sqlite { source, .. }
-            if matches!(
-                source.sqlite_error_code(),
-                Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
-            ) =>
-        {
-            Error::Corrupt {
-                path: target.path.clone(),
-                env: target.name.clone(),
-                detail: source.to_string(),
-            }
-        }
-        e => e,
-    };
+    let corrupt = |e: Error| session::corrupt_if_malformed(e, target);
     session::require_healthy(&c, target)?;
     let identity = tag::require_identity(&c, target).map_err(corrupt)?;
     let counts = db::row_counts(&c).map_err(corrupt)?;
