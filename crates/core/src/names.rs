@@ -5,7 +5,9 @@ use std::path::{Component, Path, PathBuf};
 use crate::error::{Error, Result};
 
 /// Longest file name we accept (bytes), the common filesystem limit.
-pub const MAX_NAME_BYTES: usize = 255;
+/// Leaves room under the filesystem's 255-byte limit for our temp and sidecar suffixes
+/// (`.<name>.pdb-tmp-<pid>-<nanos>`, `-journal`, `.json`).
+pub const MAX_NAME_BYTES: usize = 200;
 
 /// Characters that make a name look like something else: bidi overrides, zero-width marks, BOM.
 fn is_deceptive(c: char) -> bool {
@@ -25,7 +27,7 @@ fn name_problem(name: &str) -> Option<&'static str> {
         return Some("it is empty");
     }
     if name.len() > MAX_NAME_BYTES {
-        return Some("it is longer than 255 bytes");
+        return Some("it is longer than 200 bytes");
     }
     if name.contains('\0') {
         return Some("it contains a NUL byte");
@@ -40,7 +42,7 @@ fn name_problem(name: &str) -> Option<&'static str> {
 }
 
 /// A backup name as typed where a *name* is expected: one plain file name, not hidden, no
-/// directory part, no `..`, no NUL or control characters, at most 255 bytes.
+/// directory part, no `..`, no NUL or control characters, at most 200 bytes.
 pub fn check_backup_name(name: &str) -> Result<()> {
     if let Some(why) = name_problem(name) {
         return Err(invalid("backup name", name, why));
@@ -187,6 +189,12 @@ pub fn resolve_backup_arg(dir: &Path, arg: &str) -> Result<PathBuf> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn names_leave_room_for_temp_and_sidecar_suffixes() {
+        assert!(super::check_backup_name(&format!("{}.sqlite3", "a".repeat(192))).is_ok());
+        assert!(super::check_backup_name(&format!("{}.sqlite3", "a".repeat(193))).is_err());
+    }
+
     use super::*;
     use proptest::prelude::*;
 
