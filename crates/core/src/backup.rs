@@ -72,11 +72,12 @@ pub(crate) fn snapshot(
     dest: &Path,
     expected: Option<&BTreeMap<String, u64>>,
     exact_name: bool,
+    busy_timeout: Duration,
 ) -> Result<Snapshot> {
     let dir = dest
         .parent()
         .ok_or_else(|| Error::InvalidInput(format!("{} has no directory", dest.display())))?;
-    let src = db::open(src_path, Access::ReadOnly, Duration::from_secs(5))?;
+    let src = db::open(src_path, Access::ReadOnly, busy_timeout)?;
     src.execute_batch("BEGIN")
         .map_err(Error::sql("starting a read transaction"))?;
     let counts = db::row_counts(&src)?;
@@ -92,7 +93,7 @@ pub(crate) fn snapshot(
     }
     let schema_version = crate::migrate::schema_version(&src)?;
     let tmp = fsutil::temp_beside(dest);
-    let result = snapshot_to_temp(&src, &tmp).and_then(|()| {
+    let result = snapshot_to_temp(&src, &tmp, src_path, busy_timeout).and_then(|()| {
         let size = std::fs::metadata(&tmp)
             .map_err(Error::io("reading", &tmp))?
             .len();
@@ -131,14 +132,21 @@ pub(crate) struct Snapshot {
     pub schema_version: Option<i64>,
 }
 
-fn snapshot_to_temp(src: &Connection, tmp: &Path) -> Result<()> {
+fn snapshot_to_temp(
+    src: &Connection,
+    tmp: &Path,
+    src_path: &Path,
+    busy_timeout: Duration,
+) -> Result<()> {
     drop(fsutil::create_new(tmp)?);
     {
         let mut dst =
             Connection::open(tmp).map_err(|e| db::classify(tmp, e, "creating backup".into()))?;
         let b =
             rusqlite::backup::Backup::new(src, &mut dst).map_err(Error::sql("starting backup"))?;
-        // One step (-1 = all pages): the copy is one consistent read of the source.
+        // One step (-1 = all pages): the copy is one consistent read of the source. A busy source
+        // is retried until the busy timeout, then reported.
+        let started = std::time::Instant::now();
         loop {
             use rusqlite::backup::StepResult;
             match b
@@ -146,6 +154,12 @@ fn snapshot_to_temp(src: &Connection, tmp: &Path) -> Result<()> {
                 .map_err(|e| db::classify(tmp, e, format!("copying into {}", tmp.display())))?
             {
                 StepResult::Done => break,
+                _ if started.elapsed() > busy_timeout => {
+                    return Err(Error::DbLocked {
+                        path: src_path.to_path_buf(),
+                        waited_ms: started.elapsed().as_millis() as u64,
+                    })
+                }
                 _ => std::thread::sleep(Duration::from_millis(20)),
             }
         }

@@ -191,7 +191,13 @@ pub(crate) fn backup_now(
             backup::default_path(&target.backup_dir, &target.name, reason)
         }
     };
-    let snap = backup::snapshot(&target.path, &dest, expected, dest_is_explicit)?;
+    let snap = backup::snapshot(
+        &target.path,
+        &dest,
+        expected,
+        dest_is_explicit,
+        ws.busy_timeout(),
+    )?;
     let rec = BackupRecord {
         path: snap.path,
         env: target.name.clone(),
