@@ -850,6 +850,13 @@ fn dev_reset_asks_yes_or_no_and_no_cancels_with_130() {
     p.send_line("").unwrap();
     assert_eq!(exit_code(&mut p), 130);
     assert_eq!(fingerprint(&e.db("dev")), old);
+    let log: serde_json::Value =
+        serde_json::from_str(&e.ok(&["log", "--env", "dev", "--json"])).unwrap();
+    let last = log.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (last["verb"].as_str(), last["outcome"].as_str()),
+        (Some("reset"), Some("cancelled"))
+    );
     let mut p = spawn_pty(
         &e,
         "reset dev --with-sample-data --jobs 50 --as-of 2026-06-01",

@@ -167,15 +167,22 @@ impl Recorder {
     }
 }
 
-/// Records an action refused while it was being planned (before `run` was reached), so that the
+/// Records an action cancelled at the prompt, or refused while it was being planned (before `run` was reached), so that the
 /// log shows every attempt. Usage errors (an env that does not resolve) are not recorded.
 pub fn record_refusal(ws: &crate::Workspace, env: &str, verb: &'static str, err: &Error) {
     let Ok(target) = ws.env(env) else { return };
     let rec = Recorder::new(ws.audit_path(), &target.name, &target.path, verb);
-    let _ = rec.finish::<()>("refused while planning", None, &Err(clone_for_log(err)));
+    let summary = match err {
+        Error::Cancelled => "cancelled at the prompt",
+        _ => "refused while planning",
+    };
+    let _ = rec.finish::<()>(summary, None, &Err(clone_for_log(err)));
 }
 
 fn clone_for_log(err: &Error) -> Error {
+    if matches!(err, Error::Cancelled) {
+        return Error::Cancelled;
+    }
     match err.exit_code() {
         crate::error::exit::REFUSED => Error::Refused(err.to_string()),
         _ => Error::InvalidInput(err.to_string()),

@@ -31,7 +31,11 @@ pub fn run(ws: &Workspace, cmd: EnvCmd) -> Result<u8> {
     if flags.dry_run {
         return Ok(exit::OK);
     }
-    let confirmed = ui::confirm(plan.confirmation, &env, "retag", &confirm)?;
+    let confirmed = ui::confirm(plan.confirmation, &env, "retag", &confirm).inspect_err(|e| {
+        if matches!(e, pipeline_db_core::Error::Cancelled) {
+            pipeline_db_core::audit::record_refusal(ws, &env, "env set", e);
+        }
+    })?;
     let out = retag::run(ws, &env, &confirmed)?;
     if flags.json {
         ui::print_json(&out);

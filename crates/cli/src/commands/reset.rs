@@ -42,7 +42,12 @@ pub fn run(ws: &Workspace, a: ResetArgs) -> Result<u8> {
     if !a.plan.json {
         print_plan(&plan);
     }
-    opts.confirmed = ui::confirm(plan.confirmation, &plan.env, "reset", &a.confirm)?;
+    opts.confirmed =
+        ui::confirm(plan.confirmation, &plan.env, "reset", &a.confirm).inspect_err(|e| {
+            if matches!(e, pipeline_db_core::Error::Cancelled) {
+                pipeline_db_core::audit::record_refusal(ws, &plan.env, "reset", e);
+            }
+        })?;
     let bar = ui::Bar::new();
     let out = reset::run(ws, &a.env, &opts, &bar);
     bar.finish();

@@ -27,7 +27,12 @@ pub fn run(ws: &Workspace, a: RestoreArgs) -> Result<u8> {
     if !a.plan.json {
         print_plan(&plan);
     }
-    let confirmed = ui::confirm(plan.confirmation, &plan.env, "restore", &a.confirm)?;
+    let confirmed =
+        ui::confirm(plan.confirmation, &plan.env, "restore", &a.confirm).inspect_err(|e| {
+            if matches!(e, pipeline_db_core::Error::Cancelled) {
+                pipeline_db_core::audit::record_refusal(ws, &plan.env, "restore", e);
+            }
+        })?;
     let out = restore::run(ws, &a.env, &a.backup, &confirmed)?;
     print_outcome(&out, a.plan.json);
     Ok(exit::OK)

@@ -27,7 +27,12 @@ pub fn run(ws: &Workspace, a: UndoArgs) -> Result<u8> {
     if !a.plan.json {
         print_plan(&plan);
     }
-    let confirmed = ui::confirm(plan.confirmation, &plan.env, "undo", &a.confirm)?;
+    let confirmed =
+        ui::confirm(plan.confirmation, &plan.env, "undo", &a.confirm).inspect_err(|e| {
+            if matches!(e, pipeline_db_core::Error::Cancelled) {
+                pipeline_db_core::audit::record_refusal(ws, &plan.env, "undo", e);
+            }
+        })?;
     let out = undo::run(ws, &a.env, &confirmed)?;
     super::restore::print_outcome(&out, a.plan.json);
     Ok(exit::OK)
