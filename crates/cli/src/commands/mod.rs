@@ -55,6 +55,61 @@ pub fn wants_json(cmd: &Command) -> bool {
     }
 }
 
+/// The shared front half of a confirmed destructive verb: plan (a refusal is audit-logged unless
+/// it is a dry run), a dry run prints the plan and stops (`None`), otherwise the plan is shown and
+/// the user confirms (a cancel is audit-logged). Core enforces the confirmation it gets.
+/// A plan that says how it must be confirmed.
+trait Confirmable: serde::Serialize {
+    fn confirmation(&self) -> pipeline_db_core::Confirmation;
+}
+
+macro_rules! confirmable {
+    ($($t:ty),*) => {$(impl Confirmable for $t {
+        fn confirmation(&self) -> pipeline_db_core::Confirmation { self.confirmation }
+    })*};
+}
+confirmable!(
+    pipeline_db_core::reset::ResetPlan,
+    pipeline_db_core::restore::RestorePlan,
+    pipeline_db_core::undo::UndoPlan
+);
+
+fn plan_and_confirm<P: Confirmable>(
+    ws: &Workspace,
+    env: &str,
+    verb: &'static str,
+    flags: &crate::cli::PlanArgs,
+    confirm: &crate::cli::ConfirmArgs,
+    plan: Result<P>,
+    print: impl Fn(&P),
+) -> Result<Option<pipeline_db_core::Confirmed>> {
+    let record =
+        |e: &pipeline_db_core::Error| pipeline_db_core::audit::record_refusal(ws, env, verb, e);
+    let plan = plan.inspect_err(|e| {
+        if !flags.dry_run {
+            record(e)
+        }
+    })?;
+    if flags.dry_run {
+        if flags.json {
+            crate::ui::print_json(&plan)
+        } else {
+            print(&plan)
+        }
+        return Ok(None);
+    }
+    if !flags.json {
+        print(&plan);
+    }
+    let confirmed =
+        crate::ui::confirm(plan.confirmation(), env, verb, confirm).inspect_err(|e| {
+            if matches!(e, pipeline_db_core::Error::Cancelled) {
+                record(e)
+            }
+        })?;
+    Ok(Some(confirmed))
+}
+
 /// Prints a plan's table list.
 fn print_tables(tables: &[pipeline_db_core::plan::TableRows]) {
     if tables.is_empty() {

@@ -22,32 +22,19 @@ pub fn run(ws: &Workspace, a: ResetArgs) -> Result<u8> {
         sample_data: a.with_sample_data.then(|| seed_options(&a.seed)),
         ..Default::default()
     };
-    let plan = match reset::plan(ws, &a.env, &opts) {
-        Ok(p) => p,
-        Err(e) => {
-            if !a.plan.dry_run {
-                pipeline_db_core::audit::record_refusal(ws, &a.env, "reset", &e);
-            }
-            return Err(e);
-        }
-    };
-    if a.plan.dry_run {
-        if a.plan.json {
-            ui::print_json(&plan)
-        } else {
-            print_plan(&plan)
-        }
+    let Some(confirmed) = super::plan_and_confirm(
+        ws,
+        &a.env,
+        "reset",
+        &a.plan,
+        &a.confirm,
+        reset::plan(ws, &a.env, &opts),
+        print_plan,
+    )?
+    else {
         return Ok(exit::OK);
-    }
-    if !a.plan.json {
-        print_plan(&plan);
-    }
-    opts.confirmed =
-        ui::confirm(plan.confirmation, &plan.env, "reset", &a.confirm).inspect_err(|e| {
-            if matches!(e, pipeline_db_core::Error::Cancelled) {
-                pipeline_db_core::audit::record_refusal(ws, &plan.env, "reset", e);
-            }
-        })?;
+    };
+    opts.confirmed = confirmed;
     let bar = ui::Bar::new();
     let out = reset::run(ws, &a.env, &opts, &bar);
     bar.finish();

@@ -7,32 +7,18 @@ use crate::cli::RestoreArgs;
 use crate::ui;
 
 pub fn run(ws: &Workspace, a: RestoreArgs) -> Result<u8> {
-    let plan = match restore::plan(ws, &a.env, &a.backup) {
-        Ok(p) => p,
-        Err(e) => {
-            if !a.plan.dry_run {
-                pipeline_db_core::audit::record_refusal(ws, &a.env, "restore", &e);
-            }
-            return Err(e);
-        }
-    };
-    if a.plan.dry_run {
-        if a.plan.json {
-            ui::print_json(&plan);
-        } else {
-            print_plan(&plan);
-        }
+    let Some(confirmed) = super::plan_and_confirm(
+        ws,
+        &a.env,
+        "restore",
+        &a.plan,
+        &a.confirm,
+        restore::plan(ws, &a.env, &a.backup),
+        print_plan,
+    )?
+    else {
         return Ok(exit::OK);
-    }
-    if !a.plan.json {
-        print_plan(&plan);
-    }
-    let confirmed =
-        ui::confirm(plan.confirmation, &plan.env, "restore", &a.confirm).inspect_err(|e| {
-            if matches!(e, pipeline_db_core::Error::Cancelled) {
-                pipeline_db_core::audit::record_refusal(ws, &plan.env, "restore", e);
-            }
-        })?;
+    };
     let out = restore::run(ws, &a.env, &a.backup, &confirmed)?;
     print_outcome(&out, a.plan.json);
     Ok(exit::OK)

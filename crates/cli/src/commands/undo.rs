@@ -4,35 +4,20 @@ use pipeline_db_core::undo::{self, UndoPlan};
 use pipeline_db_core::{exit, Result, Workspace};
 
 use crate::cli::UndoArgs;
-use crate::ui;
 
 pub fn run(ws: &Workspace, a: UndoArgs) -> Result<u8> {
-    let plan = match undo::plan(ws, &a.env) {
-        Ok(p) => p,
-        Err(e) => {
-            if !a.plan.dry_run {
-                pipeline_db_core::audit::record_refusal(ws, &a.env, "undo", &e);
-            }
-            return Err(e);
-        }
-    };
-    if a.plan.dry_run {
-        if a.plan.json {
-            ui::print_json(&plan);
-        } else {
-            print_plan(&plan);
-        }
+    let Some(confirmed) = super::plan_and_confirm(
+        ws,
+        &a.env,
+        "undo",
+        &a.plan,
+        &a.confirm,
+        undo::plan(ws, &a.env),
+        print_plan,
+    )?
+    else {
         return Ok(exit::OK);
-    }
-    if !a.plan.json {
-        print_plan(&plan);
-    }
-    let confirmed =
-        ui::confirm(plan.confirmation, &plan.env, "undo", &a.confirm).inspect_err(|e| {
-            if matches!(e, pipeline_db_core::Error::Cancelled) {
-                pipeline_db_core::audit::record_refusal(ws, &plan.env, "undo", e);
-            }
-        })?;
+    };
     let out = undo::run(ws, &a.env, &confirmed)?;
     super::restore::print_outcome(&out, a.plan.json);
     Ok(exit::OK)
