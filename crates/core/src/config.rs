@@ -54,9 +54,9 @@ pub struct EnvConfig {
     pub protected: Option<bool>,
 }
 
-/// Backup retention, used by `backups prune`.
+/// Backup retention, used by `backups prune`. A missing key takes its default.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Retention {
     /// Backups kept per environment.
     pub keep: usize,
@@ -228,7 +228,7 @@ fn read_config(explicit: Option<&Path>, data_dir: &Path) -> Result<(Config, Opti
     Ok((config, Some(path)))
 }
 
-fn resolve_envs(
+pub(crate) fn resolve_envs(
     config: &Config,
     config_path: Option<&Path>,
     data_dir: &Path,

@@ -25,6 +25,7 @@ pub mod restore;
 pub mod retag;
 pub mod seed;
 mod session;
+pub mod settings;
 pub mod status;
 pub mod tag;
 pub mod timefmt;
