@@ -48,9 +48,12 @@ pub enum Command {
     /// Inspect backups
     #[command(subcommand)]
     Backups(BackupsCmd),
-    /// Manage the environment tag stored inside a database
+    /// Manage environments: add an existing database file, remove, repoint, retag
     #[command(subcommand)]
     Env(EnvCmd),
+    /// Show or change the config file (data dir, envs, retention, busy timeout)
+    #[command(subcommand)]
+    Config(ConfigCmd),
     /// Show the audit log
     Log(LogArgs),
     /// Replace ENV's database with a verified backup (the current one is backed up first)
@@ -247,6 +250,67 @@ pub enum EnvCmd {
         env: String,
         #[command(flatten)]
         confirm: ConfirmArgs,
+        #[command(flatten)]
+        plan: PlanArgs,
+    },
+    /// Add an existing SQLite file as a new environment NAME. The file is only read: header,
+    /// application id and env tag are checked; an untagged file must then be tagged with `env set`
+    Add {
+        name: String,
+        /// The database file (stored in the config as an absolute path)
+        path: PathBuf,
+        /// Protect the env (typed confirmation for every change, never seeded); prod always is
+        #[arg(long)]
+        protected: bool,
+        #[command(flatten)]
+        plan: PlanArgs,
+    },
+    /// Remove an added env from the config; its database file and backups are left in place
+    Remove {
+        name: String,
+        #[command(flatten)]
+        plan: PlanArgs,
+    },
+    /// Point ENV at another database file (checked like `env add`; a missing file is created by
+    /// `migrate`), or back to the default <data dir>/ENV.sqlite3 with --default
+    Path {
+        env: String,
+        #[arg(required_unless_present = "default", conflicts_with = "default")]
+        path: Option<PathBuf>,
+        /// Back to the default file in the data dir
+        #[arg(long)]
+        default: bool,
+        #[command(flatten)]
+        plan: PlanArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCmd {
+    /// Data dir, config file, envs with their files, retention and busy timeout
+    Show {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change one setting in the config file (comments and other keys are kept)
+    #[command(subcommand)]
+    Set(ConfigSetCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigSetCmd {
+    /// Backups kept per env by `backups prune` (1 to 1000), optionally a disk bound per env
+    Retention {
+        keep: usize,
+        /// Upper bound on one env's backups in MiB (0 = no bound)
+        #[arg(long, value_name = "MIB")]
+        max_total_mib: Option<u64>,
+        #[command(flatten)]
+        plan: PlanArgs,
+    },
+    /// How long to wait for a database another process is using, in milliseconds (0 to 600000)
+    BusyTimeout {
+        ms: u64,
         #[command(flatten)]
         plan: PlanArgs,
     },

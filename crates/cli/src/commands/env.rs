@@ -1,16 +1,18 @@
-//! `pipeline-db env set`.
+//! `pipeline-db env set` (retag); `env add`, `env remove` and `env path` are in `settings.rs`.
 
 use pipeline_db_core::{exit, retag, Result, Workspace};
 
-use crate::cli::EnvCmd;
+use crate::cli::{ConfirmArgs, EnvCmd, PlanArgs};
 use crate::ui;
 
 pub fn run(ws: &Workspace, cmd: EnvCmd) -> Result<u8> {
-    let EnvCmd::Set {
-        env,
-        confirm,
-        plan: flags,
-    } = cmd;
+    match cmd {
+        EnvCmd::Set { env, confirm, plan } => set(ws, env, confirm, plan),
+        other => super::settings::run_env(ws, other),
+    }
+}
+
+fn set(ws: &Workspace, env: String, confirm: ConfirmArgs, flags: PlanArgs) -> Result<u8> {
     let plan = retag::plan(ws, &env)?;
     if flags.json && flags.dry_run {
         ui::print_json(&plan);

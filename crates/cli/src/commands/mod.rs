@@ -9,12 +9,13 @@ mod migrations;
 mod reset;
 mod restore;
 mod seed;
+mod settings;
 mod status;
 mod undo;
 
 use pipeline_db_core::{Result, Workspace};
 
-use crate::cli::{BackupsCmd, Command, EnvCmd, MigrationsCmd};
+use crate::cli::{BackupsCmd, Command, ConfigCmd, ConfigSetCmd, EnvCmd, MigrationsCmd};
 
 pub fn run(ws: &Workspace, cmd: Command) -> Result<u8> {
     match cmd {
@@ -26,6 +27,7 @@ pub fn run(ws: &Workspace, cmd: Command) -> Result<u8> {
         Command::Backup(a) => backup::run(ws, a),
         Command::Backups(b) => backup::run_backups(ws, b),
         Command::Env(e) => env::run(ws, e),
+        Command::Config(c) => settings::run_config(ws, c),
         Command::Log(a) => log::run(ws, a),
         Command::Restore(a) => restore::run(ws, a),
         Command::Undo(a) => undo::run(ws, a),
@@ -51,7 +53,16 @@ pub fn wants_json(cmd: &Command) -> bool {
         Command::Migrations(MigrationsCmd::Repair { plan, .. }) => plan.json,
         Command::Backups(BackupsCmd::List { json, .. } | BackupsCmd::Verify { json, .. }) => *json,
         Command::Backups(BackupsCmd::Prune { plan, .. }) => plan.json,
-        Command::Env(EnvCmd::Set { plan, .. }) => plan.json,
+        Command::Env(
+            EnvCmd::Set { plan, .. }
+            | EnvCmd::Add { plan, .. }
+            | EnvCmd::Remove { plan, .. }
+            | EnvCmd::Path { plan, .. },
+        ) => plan.json,
+        Command::Config(ConfigCmd::Show { json }) => *json,
+        Command::Config(ConfigCmd::Set(
+            ConfigSetCmd::Retention { plan, .. } | ConfigSetCmd::BusyTimeout { plan, .. },
+        )) => plan.json,
     }
 }
 

@@ -1,0 +1,227 @@
+//! End-to-end tests of the settings verbs (`env add|remove|path`, `config show|set`) with the real
+//! binary: every refusal leaves the config and the database file byte for byte as they were.
+
+use std::path::{Path, PathBuf};
+
+use pipeline_db_e2e::{sha256, Env};
+use rusqlite::Connection;
+
+/// A database outside the data dir with one table of data; `setup` may tag it.
+fn db_file(dir: &Path, name: &str, setup: impl FnOnce(&Connection)) -> PathBuf {
+    let p = dir.join(name);
+    let c = Connection::open(&p).unwrap();
+    c.execute_batch("CREATE TABLE legacy (x INTEGER); INSERT INTO legacy VALUES (1), (2);")
+        .unwrap();
+    setup(&c);
+    p
+}
+
+fn tagged(dir: &Path, name: &str, env: &str) -> PathBuf {
+    db_file(dir, name, |c| {
+        pipeline_db_core::tag::write_tag(c, env, None, "test").unwrap()
+    })
+}
+
+fn config(e: &Env) -> PathBuf {
+    e.data().join("pipeline-db.toml")
+}
+
+fn read(p: &Path) -> Option<Vec<u8>> {
+    std::fs::read(p).ok()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn add_untagged_file_then_tag_it_and_migrate() {
+    let e = Env::new();
+    let outside = tempfile::tempdir().unwrap();
+    let legacy = db_file(outside.path(), "legacy.db", |_| {});
+    let before = sha256(&legacy);
+    let out = e.ok(&["env", "add", "demo", s(&legacy)]);
+    assert!(
+        out.contains("env set demo"),
+        "says it must be tagged: {out}"
+    );
+    assert_eq!(sha256(&legacy), before, "env add never writes the file");
+    let cfg = std::fs::read_to_string(config(&e)).unwrap();
+    assert!(cfg.contains("[envs.demo]"), "{cfg}");
+    let status = e.ok(&["status", "demo", "--json"]);
+    assert!(status.contains("legacy.db"), "{status}");
+    let (code, _, err) = e.run(&["migrate", "demo"]);
+    assert_eq!(code, 3, "untagged data is refused until tagged: {err}");
+    e.ok(&["env", "set", "demo", "--force"]);
+    e.ok(&["migrate", "demo"]);
+    let log = e.ok(&["log", "--json"]);
+    assert!(log.contains("\"env add\""), "audit-logged: {log}");
+}
+
+#[test]
+fn add_refusals_have_their_exit_codes_and_change_nothing() {
+    let e = Env::new();
+    e.ok(&["migrate", "dev"]);
+    let outside = tempfile::tempdir().unwrap();
+    let o = outside.path();
+    let text = o.join("notes.db");
+    std::fs::write(&text, b"id,name\n1,alice\n".repeat(20)).unwrap();
+    let empty = o.join("empty.db");
+    std::fs::write(&empty, b"").unwrap();
+    let staging = tagged(o, "staging.db", "staging");
+    let foreign = db_file(o, "foreign.db", |c| {
+        c.pragma_update(None, "application_id", 0x4142_4344)
+            .unwrap()
+    });
+    let dev_file = e.db("dev");
+    let missing = o.join("missing.db");
+    let cases: Vec<(&str, &Path, i32, &str)> = vec![
+        ("demo", &text, 5, "not a SQLite database"),
+        ("demo", &empty, 5, "not a SQLite database"),
+        ("demo", &staging, 3, "env add staging"),
+        ("demo", &foreign, 3, "another application"),
+        ("dev", &staging, 3, "env path dev"),
+        ("demo", &dev_file, 3, "database of env `dev`"),
+        ("Demo", &staging, 2, "invalid environment name"),
+        ("../x", &staging, 2, "invalid environment name"),
+        ("demo", &missing, 2, "does not exist"),
+    ];
+    for (name, path, code, msg) in cases {
+        let file = read(path);
+        let (got, _, err) = e.run(&["env", "add", name, s(path)]);
+        assert_eq!(got, code, "{name} {}: {err}", path.display());
+        assert!(err.contains(msg), "{name} {}: {err}", path.display());
+        assert_eq!(read(path), file, "file byte for byte");
+        assert!(!config(&e).exists(), "no config written");
+    }
+    assert!(!missing.exists());
+}
+
+#[test]
+fn dry_run_json_prints_the_plan_and_writes_nothing() {
+    let e = Env::new();
+    let outside = tempfile::tempdir().unwrap();
+    let staging = tagged(outside.path(), "staging.db", "staging");
+    let out = e.ok(&[
+        "env",
+        "add",
+        "staging",
+        s(&staging),
+        "--protected",
+        "--dry-run",
+        "--json",
+    ]);
+    let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(plan["verb"], "env add");
+    assert_eq!(plan["file"]["identity"]["env"], "staging");
+    assert_eq!(plan["changes"].as_array().unwrap().len(), 2, "{plan}");
+    assert!(!config(&e).exists());
+    let out = e.ok(&[
+        "env",
+        "add",
+        "staging",
+        s(&staging),
+        "--protected",
+        "--json",
+    ]);
+    let outcome: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(outcome["written"], true);
+    let show: serde_json::Value =
+        serde_json::from_str(&e.ok(&["config", "show", "--json"])).unwrap();
+    assert_eq!(show["workspace"]["envs"]["staging"]["protected"], true);
+}
+
+#[test]
+fn remove_keeps_the_file_and_builtins_cannot_be_removed() {
+    let e = Env::new();
+    let outside = tempfile::tempdir().unwrap();
+    let staging = tagged(outside.path(), "staging.db", "staging");
+    e.ok(&["env", "add", "staging", s(&staging)]);
+    e.ok(&["backup", "staging"]);
+    let before = sha256(&staging);
+    e.ok(&["env", "remove", "staging"]);
+    assert_eq!(sha256(&staging), before);
+    assert!(e
+        .data()
+        .join("backups/staging")
+        .read_dir()
+        .unwrap()
+        .next()
+        .is_some());
+    let (code, _, _) = e.run(&["status", "staging"]);
+    assert_eq!(code, 2, "gone from the config");
+    let cfg = read(&config(&e));
+    let (code, _, err) = e.run(&["env", "remove", "prod"]);
+    assert_eq!(code, 3, "{err}");
+    assert_eq!(read(&config(&e)), cfg);
+}
+
+#[test]
+fn env_path_repoints_and_resets_to_default() {
+    let e = Env::new();
+    let outside = tempfile::tempdir().unwrap();
+    let fresh = outside.path().join("fresh.db");
+    let out = e.ok(&["env", "path", "test", s(&fresh)]);
+    assert!(out.contains("migrate test"), "{out}");
+    e.ok(&["migrate", "test"]);
+    assert!(fresh.exists(), "migrate created the new file");
+    let staging = tagged(outside.path(), "staging.db", "staging");
+    let (code, _, _) = e.run(&["env", "path", "dev", s(&staging)]);
+    assert_eq!(code, 3, "tagged for another env");
+    e.ok(&["env", "path", "test", "--default"]);
+    let show = e.ok(&["config", "show"]);
+    assert!(show.contains(s(&e.db("test"))), "{show}");
+    assert!(fresh.exists(), "the old file is left");
+}
+
+#[test]
+fn retention_and_busy_timeout_keep_comments_in_an_explicit_config() {
+    let e = Env::new();
+    let outside = tempfile::tempdir().unwrap();
+    let cfg = outside.path().join("team.toml");
+    std::fs::write(
+        &cfg,
+        "# shared by the team\n[retention]\nkeep = 20 # default\n",
+    )
+    .unwrap();
+    let with_cfg = |args: &[&str]| {
+        let mut a = vec!["--config", s(&cfg)];
+        a.extend_from_slice(args);
+        e.run(&a)
+    };
+    for bad in ["0", "1001"] {
+        let (code, _, err) = with_cfg(&["config", "set", "retention", bad]);
+        assert_eq!(code, 2, "{err}");
+    }
+    assert_eq!(with_cfg(&["config", "set", "busy-timeout", "600001"]).0, 2);
+    let (code, _, err) = with_cfg(&["config", "set", "retention", "3", "--max-total-mib", "50"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(with_cfg(&["config", "set", "busy-timeout", "1500"]).0, 0);
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(
+        text.contains("# shared by the team") && text.contains("keep = 3"),
+        "{text}"
+    );
+    let (_, show, _) = with_cfg(&["config", "show", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&show).unwrap();
+    assert_eq!(v["workspace"]["retention"]["keep"], 3);
+    assert_eq!(v["workspace"]["retention"]["max_total_mib"], 50);
+    assert_eq!(v["workspace"]["busy_timeout_ms"], 1500);
+    assert!(
+        !config(&e).exists(),
+        "the explicit config was edited, not the data dir's"
+    );
+}
+
+#[test]
+fn symlinked_config_is_refused() {
+    let e = Env::new();
+    let outside = tempfile::tempdir().unwrap();
+    let real = outside.path().join("real.toml");
+    std::fs::write(&real, "# real\n").unwrap();
+    std::os::unix::fs::symlink(&real, config(&e)).unwrap();
+    let (code, _, err) = e.run(&["config", "set", "retention", "4"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("symlink"), "{err}");
+    assert_eq!(std::fs::read_to_string(&real).unwrap(), "# real\n");
+}
