@@ -41,6 +41,10 @@ fn pipeline_db_desktop_commands() -> &'static [&'static str] {
         "browse_pipelines",
         "job_detail",
         "chart_data",
+        "open_existing_env",
+        "set_env_path",
+        "remove_env",
+        "set_retention",
         "debug_token_count",
     ]
 }

@@ -15,7 +15,7 @@ pub fn builder<R: tauri::Runtime>(
     builder: tauri::Builder<R>,
     state: AppState,
 ) -> tauri::Builder<R> {
-    use commands::{actions, backups, browse, info, recovery};
+    use commands::{actions, backups, browse, info, recovery, settings};
     builder
         .manage(state)
         .invoke_handler(tauri::generate_handler![
@@ -46,6 +46,10 @@ pub fn builder<R: tauri::Runtime>(
             browse::browse_pipelines,
             browse::job_detail,
             browse::chart_data,
+            settings::open_existing_env,
+            settings::set_env_path,
+            settings::remove_env,
+            settings::set_retention,
             info::debug_token_count,
         ])
 }

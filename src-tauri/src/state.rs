@@ -1,7 +1,7 @@
 //! What every command shares: the workspace, the token store, the native dialogs, seed cancel flag.
 
 use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use pipeline_db_core::Workspace;
 
@@ -10,7 +10,8 @@ use crate::tokens::{TokenStore, TOKEN_TTL};
 
 #[derive(Clone)]
 pub struct AppState {
-    pub ws: Arc<Workspace>,
+    /// Replaced as a whole when Settings change the config (`ws()` hands out a snapshot).
+    ws: Arc<RwLock<Arc<Workspace>>>,
     pub tokens: Arc<TokenStore>,
     pub confirmer: Arc<dyn Confirmer>,
     pub files: Arc<dyn FilePicker>,
@@ -35,11 +36,21 @@ impl AppState {
         tokens: TokenStore,
     ) -> AppState {
         AppState {
-            ws: Arc::new(ws),
+            ws: Arc::new(RwLock::new(Arc::new(ws))),
             tokens: Arc::new(tokens),
             confirmer,
             files,
             cancel: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// The workspace as it is now (a command keeps its snapshot for its whole run).
+    pub fn ws(&self) -> Arc<Workspace> {
+        self.ws.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Swaps in the workspace reloaded after a config change.
+    pub fn set_ws(&self, ws: Workspace) {
+        *self.ws.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(ws);
     }
 }

@@ -186,8 +186,9 @@ fn run(
     result
 }
 
-fn plan_attach(ws: &Workspace, req: &Attach) -> Result<SettingsPlan> {
-    let name = req.name.as_str();
+/// The checks of `env add` on the name alone (a window asks before it opens a file dialog):
+/// valid (exit 2) and not the name of an existing env (exit 3).
+pub fn check_new_env_name(ws: &Workspace, name: &str) -> Result<()> {
     valid_name(ws, name)?;
     if let Some(t) = ws.envs.get(name) {
         let hint = if BUILTIN_ENVS.contains(&name) {
@@ -200,6 +201,12 @@ fn plan_attach(ws: &Workspace, req: &Attach) -> Result<SettingsPlan> {
             t.path.display()
         )));
     }
+    Ok(())
+}
+
+fn plan_attach(ws: &Workspace, req: &Attach) -> Result<SettingsPlan> {
+    let name = req.name.as_str();
+    check_new_env_name(ws, name)?;
     let mut e = Editor::open(ws, "env add", Some(name))?;
     e.checks
         .push(format!("name `{name}` is valid and not in use"));

@@ -43,8 +43,9 @@ pub async fn plan_reset(
     sample_data: bool,
 ) -> CmdResult<Planned<ResetPlan>> {
     let st = state.inner().clone();
+    let ws = st.ws();
     blocking(move || {
-        let p = reset::plan(&st.ws, &env, &reset_options(sample_data))?;
+        let p = reset::plan(&ws, &env, &reset_options(sample_data))?;
         Ok(guard::issue(&st, reset_gate(&p), &p))
     })
     .await
@@ -59,15 +60,16 @@ pub async fn reset_env<R: Runtime>(
     answer: Answer,
 ) -> CmdResult<ResetOutcome> {
     let st = state.inner().clone();
+    let ws = st.ws();
     blocking(move || {
-        let p = reset::plan(&st.ws, &env, &reset_options(sample_data))?;
+        let p = reset::plan(&ws, &env, &reset_options(sample_data))?;
         let confirmed = guard::authorize(&st, &reset_gate(&p), &p, &answer)?;
         let opts = ResetOptions {
             confirmed,
             ..reset_options(sample_data)
         };
         let obs = EventObserver::new(app, "reset", st.cancel.clone());
-        Ok(reset::run(&st.ws, &env, &opts, &obs)?)
+        Ok(reset::run(&ws, &env, &opts, &obs)?)
     })
     .await
 }
@@ -88,9 +90,10 @@ pub async fn plan_migrate(
     env: String,
 ) -> CmdResult<Planned<MigratePlan>> {
     let st = state.inner().clone();
+    let ws = st.ws();
     blocking(move || {
-        let p = upgrade::plan(&st.ws, &env)?;
-        Ok(guard::issue(&st, migrate_gate(&st.ws, &p)?, &p))
+        let p = upgrade::plan(&ws, &env)?;
+        Ok(guard::issue(&st, migrate_gate(&ws, &p)?, &p))
     })
     .await
 }
@@ -102,10 +105,11 @@ pub async fn migrate_env(
     answer: Answer,
 ) -> CmdResult<MigrateOutcome> {
     let st = state.inner().clone();
+    let ws = st.ws();
     blocking(move || {
-        let p = upgrade::plan(&st.ws, &env)?;
-        guard::authorize(&st, &migrate_gate(&st.ws, &p)?, &p, &answer)?;
-        Ok(upgrade::run(&st.ws, &env)?)
+        let p = upgrade::plan(&ws, &env)?;
+        guard::authorize(&st, &migrate_gate(&ws, &p)?, &p, &answer)?;
+        Ok(upgrade::run(&ws, &env)?)
     })
     .await
 }
@@ -139,8 +143,9 @@ pub async fn plan_seed(
     jobs: Option<u64>,
 ) -> CmdResult<Planned<SeedPlan>> {
     let st = state.inner().clone();
+    let ws = st.ws();
     blocking(move || {
-        let p = seed::plan(&st.ws, &env, &seed_options(jobs))?;
+        let p = seed::plan(&ws, &env, &seed_options(jobs))?;
         Ok(guard::issue(&st, seed_gate(&p), &p))
     })
     .await
@@ -155,12 +160,13 @@ pub async fn seed_env<R: Runtime>(
     answer: Answer,
 ) -> CmdResult<SeedOutcome> {
     let st = state.inner().clone();
+    let ws = st.ws();
     blocking(move || {
         let opts = seed_options(jobs);
-        let p = seed::plan(&st.ws, &env, &opts)?;
+        let p = seed::plan(&ws, &env, &opts)?;
         guard::authorize(&st, &seed_gate(&p), &p, &answer)?;
         let obs = EventObserver::new(app, "seed", st.cancel.clone());
-        Ok(seed::run(&st.ws, &env, &opts, &obs)?)
+        Ok(seed::run(&ws, &env, &opts, &obs)?)
     })
     .await
 }
@@ -227,8 +233,9 @@ pub async fn plan_backup(
     export: bool,
 ) -> CmdResult<Planned<BackupPlan>> {
     let st = state.inner().clone();
+    let ws = st.ws();
     blocking(move || {
-        let p = backup_plan(&st.ws, &env, export)?;
+        let p = backup_plan(&ws, &env, export)?;
         Ok(guard::issue(&st, backup_gate(&p), &p))
     })
     .await
@@ -243,8 +250,9 @@ pub async fn backup_env(
     answer: Answer,
 ) -> CmdResult<BackupRecord> {
     let st = state.inner().clone();
+    let ws = st.ws();
     blocking(move || {
-        let p = backup_plan(&st.ws, &env, export)?;
+        let p = backup_plan(&ws, &env, export)?;
         guard::authorize(&st, &backup_gate(&p), &p, &answer)?;
         let output = if export {
             let name = format!("{env}-export.sqlite3");
@@ -255,7 +263,7 @@ pub async fn backup_env(
         } else {
             None
         };
-        Ok(backup::run(&st.ws, &env, &BackupOptions { output, label })?)
+        Ok(backup::run(&ws, &env, &BackupOptions { output, label })?)
     })
     .await
 }

@@ -4,6 +4,7 @@
 use pipeline_db_core::env::EnvTarget;
 use pipeline_db_core::prune::{self, PrunePlan};
 use pipeline_db_core::verify::{self, VerifyReport};
+use pipeline_db_core::Workspace;
 use tauri::State;
 
 use super::blocking;
@@ -14,7 +15,8 @@ use crate::AppState;
 #[tauri::command]
 pub async fn verify_backup(state: State<'_, AppState>, backup: String) -> CmdResult<VerifyReport> {
     let st = state.inner().clone();
-    blocking(move || Ok(verify::verify_named(&st.ws, &backup)?)).await
+    let ws = st.ws();
+    blocking(move || Ok(verify::verify_named(&ws, &backup)?)).await
 }
 
 fn prune_gate<'a>(p: &'a PrunePlan, target: &'a EnvTarget) -> Gate<'a> {
@@ -32,17 +34,18 @@ fn prune_gate<'a>(p: &'a PrunePlan, target: &'a EnvTarget) -> Gate<'a> {
     }
 }
 
-fn plan_of(st: &AppState, env: &str) -> CmdResult<(PrunePlan, EnvTarget)> {
-    let target = st.ws.env(env)?;
-    Ok((prune::plan(&st.ws, &target, None)?, target))
+fn plan_of(ws: &Workspace, env: &str) -> CmdResult<(PrunePlan, EnvTarget)> {
+    let target = ws.env(env)?;
+    Ok((prune::plan(ws, &target, None)?, target))
 }
 
 /// What pruning `env`'s backups (retention from the config) would delete and free.
 #[tauri::command]
 pub async fn plan_prune(state: State<'_, AppState>, env: String) -> CmdResult<Planned<PrunePlan>> {
     let st = state.inner().clone();
+    let ws = st.ws();
     blocking(move || {
-        let (p, target) = plan_of(&st, &env)?;
+        let (p, target) = plan_of(&ws, &env)?;
         Ok(guard::issue(&st, prune_gate(&p, &target), &p))
     })
     .await
@@ -55,10 +58,11 @@ pub async fn prune_backups(
     answer: Answer,
 ) -> CmdResult<Vec<PrunePlan>> {
     let st = state.inner().clone();
+    let ws = st.ws();
     blocking(move || {
-        let (p, target) = plan_of(&st, &env)?;
+        let (p, target) = plan_of(&ws, &env)?;
         guard::authorize(&st, &prune_gate(&p, &target), &p, &answer)?;
-        Ok(prune::run(&st.ws, Some(&env), None, false)?)
+        Ok(prune::run(&ws, Some(&env), None, false)?)
     })
     .await
 }

@@ -20,7 +20,7 @@ pub async fn browse_jobs(
     after: Option<JobCursor>,
     limit: Option<u32>,
 ) -> CmdResult<Page<JobRow, JobCursor>> {
-    let ws = state.ws.clone();
+    let ws = state.ws();
     blocking(move || {
         let order = order.unwrap_or_default();
         let limit = limit.unwrap_or(PAGE);
@@ -42,7 +42,7 @@ pub async fn browse_users(
     env: String,
     after: Option<i64>,
 ) -> CmdResult<Page<UserRow, i64>> {
-    let ws = state.ws.clone();
+    let ws = state.ws();
     blocking(move || Ok(browse::users(&ws, &env, after, PAGE)?)).await
 }
 
@@ -52,7 +52,7 @@ pub async fn browse_pipelines(
     env: String,
     after: Option<i64>,
 ) -> CmdResult<Page<PipelineRow, i64>> {
-    let ws = state.ws.clone();
+    let ws = state.ws();
     blocking(move || Ok(browse::pipelines(&ws, &env, after, PAGE)?)).await
 }
 
@@ -62,12 +62,12 @@ pub async fn job_detail(
     env: String,
     id: i64,
 ) -> CmdResult<Option<JobDetail>> {
-    let ws = state.ws.clone();
+    let ws = state.ws();
     blocking(move || Ok(browse::job(&ws, &env, id)?)).await
 }
 
 #[tauri::command]
 pub async fn chart_data(state: State<'_, AppState>, env: String, days: u32) -> CmdResult<Charts> {
-    let ws = state.ws.clone();
+    let ws = state.ws();
     blocking(move || Ok(browse::charts(&ws, &env, days)?)).await
 }

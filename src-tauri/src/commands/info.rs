@@ -15,7 +15,11 @@ use crate::AppState;
 #[derive(Debug, Clone, Serialize)]
 pub struct WorkspaceInfo {
     pub data_dir: std::path::PathBuf,
+    /// The config that was loaded (`None`: none yet).
     pub config_path: Option<std::path::PathBuf>,
+    /// Where Settings write: the loaded config, else `<data_dir>/pipeline-db.toml`.
+    pub config_file: std::path::PathBuf,
+    pub busy_timeout_ms: u64,
     pub envs: Vec<pipeline_db_core::env::EnvTarget>,
     pub retention: pipeline_db_core::config::Retention,
     /// Core verbs not wired in this build (the window shows them as "not available yet").
@@ -24,31 +28,33 @@ pub struct WorkspaceInfo {
 
 #[tauri::command]
 pub fn workspace_info(state: State<'_, AppState>) -> WorkspaceInfo {
-    let ws = &state.ws;
+    let ws = &state.ws();
     WorkspaceInfo {
         data_dir: ws.data_dir.clone(),
         config_path: ws.config_path.clone(),
+        config_file: pipeline_db_core::settings::config_target(ws),
+        busy_timeout_ms: ws.busy_timeout_ms,
         envs: ws.envs.values().cloned().collect(),
         retention: ws.retention.clone(),
-        unavailable: vec!["open_file"],
+        unavailable: vec![],
     }
 }
 
 #[tauri::command]
 pub async fn status(state: State<'_, AppState>) -> CmdResult<Vec<EnvStatus>> {
-    let ws = state.ws.clone();
+    let ws = state.ws();
     blocking(move || Ok(status::status(&ws, None)?)).await
 }
 
 #[tauri::command]
 pub async fn list_backups(state: State<'_, AppState>, env: String) -> CmdResult<Vec<BackupRecord>> {
-    let ws = state.ws.clone();
+    let ws = state.ws();
     blocking(move || Ok(backup::list(&ws.env(&env)?)?)).await
 }
 
 #[tauri::command]
 pub async fn migrations(state: State<'_, AppState>, env: String) -> CmdResult<MigrationsView> {
-    let ws = state.ws.clone();
+    let ws = state.ws();
     blocking(move || Ok(browse::migrations(&ws, &env)?)).await
 }
 
@@ -58,7 +64,7 @@ pub async fn audit_log(
     state: State<'_, AppState>,
     env: Option<String>,
 ) -> CmdResult<Vec<AuditEntry>> {
-    let ws = state.ws.clone();
+    let ws = state.ws();
     blocking(move || {
         let (mut entries, _bad) = audit::read(&ws.audit_path(), env.as_deref())?;
         entries.reverse();

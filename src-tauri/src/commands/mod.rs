@@ -9,6 +9,7 @@ pub mod guard;
 pub mod info;
 pub mod progress;
 pub mod recovery;
+pub mod settings;
 
 use crate::error::{CmdError, CmdResult};
 

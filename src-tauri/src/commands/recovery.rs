@@ -32,23 +32,25 @@ pub async fn plan_restore(
     backup: Option<String>,
 ) -> CmdResult<Planned<RestorePlan>> {
     let st = state.inner().clone();
+    let ws = st.ws();
     blocking(move || {
         let backup = match backup {
             Some(b) => b,
             None => pick(&st, &env)?,
         };
-        let p = restore::plan(&st.ws, &env, &backup)?;
+        let p = restore::plan(&ws, &env, &backup)?;
         Ok(guard::issue(&st, restore_gate(&p), &p))
     })
     .await
 }
 
 fn pick(st: &AppState, env: &str) -> CmdResult<String> {
-    let dir = st.ws.env(env)?.backup_dir;
+    let ws = st.ws();
+    let dir = ws.env(env)?.backup_dir;
     let start = if dir.exists() {
         dir
     } else {
-        st.ws.data_dir.clone()
+        ws.data_dir.clone()
     };
     let title = format!("Restore {env} from a backup file");
     st.files
@@ -65,10 +67,11 @@ pub async fn restore_env(
     answer: Answer,
 ) -> CmdResult<RestoreOutcome> {
     let st = state.inner().clone();
+    let ws = st.ws();
     blocking(move || {
-        let p = restore::plan(&st.ws, &env, &backup)?;
+        let p = restore::plan(&ws, &env, &backup)?;
         let confirmed = guard::authorize(&st, &restore_gate(&p), &p, &answer)?;
-        Ok(restore::run(&st.ws, &env, &backup, &confirmed)?)
+        Ok(restore::run(&ws, &env, &backup, &confirmed)?)
     })
     .await
 }
@@ -91,8 +94,9 @@ fn undo_gate(p: &UndoPlan) -> Gate<'_> {
 #[tauri::command]
 pub async fn plan_undo(state: State<'_, AppState>, env: String) -> CmdResult<Planned<UndoPlan>> {
     let st = state.inner().clone();
+    let ws = st.ws();
     blocking(move || {
-        let p = undo::plan(&st.ws, &env)?;
+        let p = undo::plan(&ws, &env)?;
         Ok(guard::issue(&st, undo_gate(&p), &p))
     })
     .await
@@ -105,10 +109,11 @@ pub async fn undo_env(
     answer: Answer,
 ) -> CmdResult<RestoreOutcome> {
     let st = state.inner().clone();
+    let ws = st.ws();
     blocking(move || {
-        let p = undo::plan(&st.ws, &env)?;
+        let p = undo::plan(&ws, &env)?;
         let confirmed = guard::authorize(&st, &undo_gate(&p), &p, &answer)?;
-        Ok(undo::run(&st.ws, &env, &confirmed)?)
+        Ok(undo::run(&ws, &env, &confirmed)?)
     })
     .await
 }
@@ -118,5 +123,6 @@ pub async fn undo_env(
 #[tauri::command]
 pub async fn check_env(state: State<'_, AppState>, env: String) -> CmdResult<CheckReport> {
     let st = state.inner().clone();
-    blocking(move || Ok(check::run(&st.ws, &env)?)).await
+    let ws = st.ws();
+    blocking(move || Ok(check::run(&ws, &env)?)).await
 }

@@ -3,7 +3,7 @@ import { invoke } from "@tauri-apps/api/core";
 import { bytes } from "./format";
 import type {
   AnyPlan, AuditEntry, CheckReport, BackupRecord, Charts, EnvStatus, JobCursor, JobDetail, JobFilter, JobRow,
-  MigrationsView, Order, Page, PipelineRow, Planned, UserRow, WorkspaceInfo,
+  MigrationsView, Order, Page, PipelineRow, Planned, SettingsOutcome, UserRow, WorkspaceInfo,
 } from "./types";
 
 export interface Answer {
@@ -122,6 +122,15 @@ export const api = {
   jobDetail: (env: string, id: number) => invoke<JobDetail | null>("job_detail", { env, id }),
   chartData: (env: string, days: number) => invoke<Charts>("chart_data", { env, days }),
   check: (env: string) => invoke<CheckReport>("check_env", { env }),
+  /** Settings: each edits the config through core; the window reloads the workspace after. */
+  openExistingEnv: (name: string, isProtected: boolean) =>
+    invoke<SettingsOutcome>("open_existing_env", { name, protected: isProtected }),
+  /** `choose`: pick the file in the native open dialog; else `path`, or null for the default. */
+  setEnvPath: (env: string, path: string | null, choose = false) =>
+    invoke<SettingsOutcome>("set_env_path", { env, path, choose }),
+  removeEnv: (env: string) => invoke<SettingsOutcome>("remove_env", { env }),
+  setRetention: (keep: number, maxTotalMib: number | null) =>
+    invoke<SettingsOutcome>("set_retention", { keep, maxTotalMib }),
   verifyBackup: (backup: string) =>
     invoke<{ ok: boolean; problem: string | null; sha256_matches: boolean | null }>("verify_backup", { backup }),
 };

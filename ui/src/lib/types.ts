@@ -54,6 +54,9 @@ export interface EnvTarget {
 export interface WorkspaceInfo {
   data_dir: string;
   config_path: string | null;
+  /** Where Settings write (the loaded config, else <data_dir>/pipeline-db.toml). */
+  config_file: string;
+  busy_timeout_ms: number;
   envs: EnvTarget[];
   retention: { keep: number; max_total_mib: number };
   unavailable: string[];
@@ -214,4 +217,19 @@ export interface CheckReport {
   evidence: string[];
   last_verified_backup: string | null;
   advice: string[];
+}
+
+/** Core's `settings::SettingsOutcome`: what was checked and written by a Settings change. */
+export interface SettingsOutcome {
+  plan: {
+    verb: string;
+    config_path: string;
+    creates_config: boolean;
+    env: string | null;
+    file: { path: string; exists: boolean; needs_tag: boolean; identity: { state: string; env?: string } | null } | null;
+    checks: string[];
+    changes: string[];
+    notes: string[];
+  };
+  written: boolean;
 }

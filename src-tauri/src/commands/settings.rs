@@ -1,0 +1,146 @@
+//! Settings: add an existing database file as an env (picked in the native open dialog raised
+//! here, never a path from the webview), repoint or remove an env, set retention. Each is one
+//! core `settings` call; the workspace is then reloaded so every later command sees the change.
+//! Changing the file of a protected env, or removing one, also needs the native confirmation.
+
+use std::path::PathBuf;
+
+use pipeline_db_core::settings::{self, Attach, SettingsOutcome};
+use tauri::State;
+
+use super::blocking;
+use crate::confirm::ProtectedAction;
+use crate::error::{CmdError, CmdResult};
+use crate::AppState;
+
+/// Applies a change through core, then swaps in the reloaded workspace.
+fn apply(
+    st: &AppState,
+    change: impl FnOnce(&pipeline_db_core::Workspace) -> pipeline_db_core::Result<SettingsOutcome>,
+) -> CmdResult<SettingsOutcome> {
+    let ws = st.ws();
+    let out = change(&ws)?;
+    st.set_ws(settings::reload(&ws)?);
+    Ok(out)
+}
+
+/// A protected env's file changes only after the native dialog (raised from Rust) accepts.
+fn confirm_protected(st: &AppState, verb: &str, env: &str, summary: &str) -> CmdResult<()> {
+    let ws = st.ws();
+    let target = ws.env(env)?;
+    if !target.protected {
+        return Ok(());
+    }
+    let action = ProtectedAction {
+        verb,
+        env,
+        path: &target.path,
+        summary,
+    };
+    if st.confirmer.confirm(&action) {
+        Ok(())
+    } else {
+        Err(CmdError::cancelled(format!(
+            "{verb} of {env} cancelled in the confirmation dialog; nothing was changed"
+        )))
+    }
+}
+
+fn pick_file(st: &AppState, title: &str) -> CmdResult<PathBuf> {
+    let start = st.ws().data_dir.clone();
+    let start = if start.is_dir() {
+        start
+    } else {
+        std::env::current_dir().unwrap_or_else(|_| "/".into())
+    };
+    st.files
+        .open_path(title, &start)
+        .ok_or_else(|| CmdError::cancelled("no file chosen; nothing was changed"))
+}
+
+/// Title of the open dialog of "Open an existing database…" (E2E tests find it by this name).
+pub fn open_dialog_title(name: &str) -> String {
+    format!("Open an existing SQLite database as environment {name}")
+}
+
+/// "Open an existing database…": the native open dialog, then core's checks (header, tag,
+/// application id); the file itself is only read.
+#[tauri::command]
+pub async fn open_existing_env(
+    state: State<'_, AppState>,
+    name: String,
+    protected: bool,
+) -> CmdResult<SettingsOutcome> {
+    let st = state.inner().clone();
+    blocking(move || {
+        // A malformed or taken name is refused before the dialog opens.
+        settings::check_new_env_name(&st.ws(), &name)?;
+        let path = pick_file(&st, &open_dialog_title(&name))?;
+        apply(&st, |ws| {
+            settings::attach(
+                ws,
+                &Attach {
+                    name,
+                    path,
+                    protected,
+                },
+                false,
+            )
+        })
+    })
+    .await
+}
+
+/// Points `env` at a file chosen in the native open dialog (`choose`), at a typed `path`, or,
+/// with neither, back to its default file.
+#[tauri::command]
+pub async fn set_env_path(
+    state: State<'_, AppState>,
+    env: String,
+    path: Option<String>,
+    choose: bool,
+) -> CmdResult<SettingsOutcome> {
+    let st = state.inner().clone();
+    blocking(move || {
+        let path = match (choose, path) {
+            (true, _) => Some(pick_file(
+                &st,
+                &format!("Database file for environment {env}"),
+            )?),
+            (false, p) => p.filter(|p| !p.trim().is_empty()).map(PathBuf::from),
+        };
+        let plan = settings::set_env_path(&st.ws(), &env, path.as_deref(), true)?;
+        confirm_protected(&st, "repoint", &env, &plan.plan.changes.join("; "))?;
+        apply(&st, |ws| {
+            settings::set_env_path(ws, &env, path.as_deref(), false)
+        })
+    })
+    .await
+}
+
+/// Removes an added env from the config (its file and backups stay).
+#[tauri::command]
+pub async fn remove_env(state: State<'_, AppState>, env: String) -> CmdResult<SettingsOutcome> {
+    let st = state.inner().clone();
+    blocking(move || {
+        let plan = settings::detach(&st.ws(), &env, true)?;
+        confirm_protected(&st, "remove", &env, &plan.plan.changes.join("; "))?;
+        apply(&st, |ws| settings::detach(ws, &env, false))
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn set_retention(
+    state: State<'_, AppState>,
+    keep: usize,
+    max_total_mib: Option<u64>,
+) -> CmdResult<SettingsOutcome> {
+    let st = state.inner().clone();
+    blocking(move || {
+        apply(&st, |ws| {
+            settings::set_retention(ws, keep, max_total_mib, false)
+        })
+    })
+    .await
+}

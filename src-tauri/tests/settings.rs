@@ -1,0 +1,227 @@
+//! Settings commands on Tauri's mock runtime with the real `generate_context!` (so the ACL of
+//! `capabilities/main.json` applies): the native open dialog and the prod confirmation are test
+//! doubles; every refusal leaves the config and the chosen file as they were.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use pipeline_db_core::db::{self, Access};
+use pipeline_db_core::{tag, Workspace};
+use pipeline_db_desktop::confirm::{Always, FixedFile};
+use pipeline_db_desktop::tokens::{TokenStore, TOKEN_TTL};
+use pipeline_db_desktop::AppState;
+use serde_json::{json, Value};
+use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
+use tauri::webview::InvokeRequest;
+use tauri::WebviewWindow;
+
+struct Harness {
+    _app: tauri::App<MockRuntime>,
+    window: WebviewWindow<MockRuntime>,
+    dir: tempfile::TempDir,
+}
+
+/// `pick`: what the native open dialog answers; `accept`: the native confirmation's answer.
+fn harness(dir: tempfile::TempDir, pick: Option<PathBuf>, accept: bool) -> Harness {
+    let ws = Workspace::at(dir.path().join("data")).unwrap();
+    let state = AppState::with(
+        ws,
+        Arc::new(Always(accept)),
+        Arc::new(FixedFile(pick)),
+        TokenStore::new(TOKEN_TTL),
+    );
+    let app = pipeline_db_desktop::builder(mock_builder(), state)
+        .build(tauri::generate_context!("../tauri.conf.json"))
+        .unwrap();
+    let window = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .unwrap();
+    Harness {
+        _app: app,
+        window,
+        dir,
+    }
+}
+
+impl Harness {
+    fn invoke(&self, cmd: &str, body: Value) -> Result<Value, Value> {
+        get_ipc_response(
+            &self.window,
+            InvokeRequest {
+                cmd: cmd.into(),
+                callback: tauri::ipc::CallbackFn(0),
+                error: tauri::ipc::CallbackFn(1),
+                url: "tauri://localhost".parse().unwrap(),
+                body: tauri::ipc::InvokeBody::Json(body),
+                headers: Default::default(),
+                invoke_key: INVOKE_KEY.to_string(),
+            },
+        )
+        .map(|b| b.deserialize::<Value>().unwrap())
+    }
+
+    fn config(&self) -> Option<String> {
+        std::fs::read_to_string(self.dir.path().join("data/pipeline-db.toml")).ok()
+    }
+
+    fn env_names(&self) -> Vec<String> {
+        let info = self.invoke("workspace_info", json!({})).unwrap();
+        info["envs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["name"].as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+/// A database with data, tagged `env` (or untagged).
+fn database(dir: &Path, name: &str, env: Option<&str>) -> PathBuf {
+    let p = dir.join(name);
+    let c = db::open(&p, Access::Create, Duration::from_secs(1)).unwrap();
+    c.execute_batch("CREATE TABLE legacy (x INTEGER); INSERT INTO legacy VALUES (1);")
+        .unwrap();
+    if let Some(env) = env {
+        tag::write_tag(&c, env, None, "test").unwrap();
+    }
+    drop(c);
+    p
+}
+
+fn kind(e: &Value) -> &str {
+    e["kind"].as_str().unwrap_or_default()
+}
+
+#[test]
+fn open_existing_file_adds_an_env_that_every_command_then_sees() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = database(dir.path(), "legacy.db", None);
+    let before = std::fs::read(&file).unwrap();
+    let h = harness(dir, Some(file.clone()), true);
+    let out = h
+        .invoke(
+            "open_existing_env",
+            json!({"name": "demo", "protected": false}),
+        )
+        .unwrap();
+    assert_eq!(out["written"], true);
+    assert_eq!(out["plan"]["file"]["needs_tag"], true, "{out}");
+    assert_eq!(std::fs::read(&file).unwrap(), before, "file never written");
+    assert!(h.env_names().contains(&"demo".to_string()));
+    let status = h.invoke("status", json!({})).unwrap();
+    assert!(
+        status
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["env"] == "demo"),
+        "a card for demo: {status}"
+    );
+    // The reloaded workspace resolves demo; changing verbs refuse its untagged data.
+    let e = h
+        .invoke("plan_migrate", json!({"env": "demo"}))
+        .unwrap_err();
+    assert_eq!(kind(&e), "untagged", "{e}");
+}
+
+#[test]
+fn refusals_change_nothing_and_carry_cores_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let staging = database(dir.path(), "staging.db", Some("staging"));
+    let text = dir.path().join("notes.db");
+    std::fs::write(&text, "not a database at all, just some text ".repeat(10)).unwrap();
+    let cases = [
+        (Some(staging.clone()), "demo", "refused", "env add staging"),
+        (
+            Some(text.clone()),
+            "demo",
+            "not_a_database",
+            "not a SQLite database",
+        ),
+        (None, "demo", "cancelled", "no file chosen"),
+        (Some(staging.clone()), "Demo", "invalid_env", "lowercase"),
+        (Some(staging.clone()), "dev", "refused", "already exists"),
+    ];
+    for (pick, name, want, msg) in cases {
+        let h = harness(tempfile::tempdir().unwrap(), pick.clone(), true);
+        let before = pick.as_ref().map(|p| std::fs::read(p).unwrap());
+        let e = h
+            .invoke(
+                "open_existing_env",
+                json!({"name": name, "protected": false}),
+            )
+            .unwrap_err();
+        assert_eq!(kind(&e), want, "{name}: {e}");
+        assert!(e["message"].as_str().unwrap().contains(msg), "{e}");
+        assert_eq!(h.config(), None, "no config written");
+        assert_eq!(pick.as_ref().map(|p| std::fs::read(p).unwrap()), before);
+        assert_eq!(h.env_names(), ["dev", "prod", "test"], "no env added");
+    }
+}
+
+#[test]
+fn repointing_or_removing_a_protected_env_needs_the_native_confirmation() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = database(dir.path(), "p.db", Some("prod"));
+    let h = harness(dir, None, false);
+    let body = json!({"env": "prod", "path": p.to_str().unwrap(), "choose": false});
+    let e = h.invoke("set_env_path", body.clone()).unwrap_err();
+    assert_eq!(kind(&e), "cancelled", "{e}");
+    assert_eq!(h.config(), None);
+    let h = harness(tempfile::tempdir().unwrap(), None, true);
+    h.invoke("set_env_path", body).unwrap();
+    let info = h.invoke("workspace_info", json!({})).unwrap();
+    let prod = info["envs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "prod")
+        .unwrap()
+        .clone();
+    assert_eq!(prod["path"], p.to_str().unwrap());
+    assert_eq!(prod["protected"], true);
+}
+
+#[test]
+fn remove_and_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = database(dir.path(), "s.db", Some("staging"));
+    let h = harness(dir, Some(file.clone()), true);
+    h.invoke(
+        "open_existing_env",
+        json!({"name": "staging", "protected": false}),
+    )
+    .unwrap();
+    let e = h.invoke("remove_env", json!({"env": "dev"})).unwrap_err();
+    assert_eq!(kind(&e), "refused", "{e}");
+    h.invoke("remove_env", json!({"env": "staging"})).unwrap();
+    assert!(!h.env_names().contains(&"staging".to_string()));
+    assert!(file.exists(), "the file stays");
+    let e = h
+        .invoke("set_retention", json!({"keep": 0, "maxTotalMib": null}))
+        .unwrap_err();
+    assert_eq!(kind(&e), "invalid_input", "{e}");
+    h.invoke("set_retention", json!({"keep": 4, "maxTotalMib": 100}))
+        .unwrap();
+    let info = h.invoke("workspace_info", json!({})).unwrap();
+    assert_eq!(info["retention"], json!({"keep": 4, "max_total_mib": 100}));
+    assert!(h.config().unwrap().contains("keep = 4"));
+}
+
+#[test]
+fn a_token_issued_before_a_repoint_is_rejected_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let elsewhere = dir.path().join("elsewhere.db");
+    let h = harness(dir, None, true);
+    let planned = h.invoke("plan_migrate", json!({"env": "dev"})).unwrap();
+    let token = planned["issued"]["token"].as_str().unwrap().to_string();
+    let body = json!({"env": "dev", "path": elsewhere.to_str().unwrap(), "choose": false});
+    h.invoke("set_env_path", body).unwrap();
+    let answer = json!({"token": token, "typedEnv": null});
+    let e = h
+        .invoke("migrate_env", json!({"env": "dev", "answer": answer}))
+        .unwrap_err();
+    assert_eq!(kind(&e), "token", "bound to the old file: {e}");
+    assert!(!elsewhere.exists(), "nothing created at the new path");
+}
