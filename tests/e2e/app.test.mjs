@@ -2,7 +2,7 @@
 // WebKitWebDriver; native GTK dialogs driven with xdotool. Run by `run.sh` (which sets
 // PIPELINE_DB_HOME to an empty dir, starts Xvfb and tauri-driver).
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import assert from "node:assert/strict";
 import { Session, sleep } from "./webdriver.mjs";
@@ -54,6 +54,28 @@ async function nativeDialog(title, keys, timeoutMs = 15000) {
     await sleep(200);
   }
   throw new Error(`no native window named ${title}`);
+}
+
+/** The smallest valid SQLite database: one 512-byte page, no schema objects, no application id
+ * (what a freshly created, never-written database file is after its first page is flushed). */
+function emptyDatabase() {
+  const b = Buffer.alloc(512);
+  b.write("SQLite format 3\0", 0, "latin1");
+  b.writeUInt16BE(512, 16); // page size
+  b[18] = 1; // rollback-journal file format (write, read)
+  b[19] = 1;
+  b[21] = 64; // payload fractions
+  b[22] = 32;
+  b[23] = 32;
+  b.writeUInt32BE(1, 24); // change counter
+  b.writeUInt32BE(1, 28); // size in pages
+  b.writeUInt32BE(4, 44); // schema format
+  b.writeUInt32BE(1, 56); // UTF-8
+  b.writeUInt32BE(1, 92); // version-valid-for = change counter
+  b.writeUInt32BE(3046000, 96);
+  b[100] = 0x0d; // page 1: an empty table b-tree leaf
+  b.writeUInt16BE(512, 105); // cell content area starts at the end of the page
+  return b;
 }
 
 const toastOk = (s, test = () => true) => s.waitFor('[data-testid="toast-ok"]', test, 60000);
@@ -201,6 +223,33 @@ try {
     await s.click('[data-testid="plan-confirm"]');
     await toastOk(s, (t) => /pre-restore/.test(t));
     await s.waitFor('[data-testid="rows-dev"]', (t) => /jobs 500/.test(t));
+  });
+
+  await step("Settings: open an existing database as env demo in the native open dialog; its card appears", async () => {
+    const title = "Open an existing SQLite database as environment demo";
+    const demo = join(EXPORT_DIR, "demo.sqlite3");
+    writeFileSync(demo, emptyDatabase());
+    await dismissToasts(s);
+    await s.click('[data-testid="nav-settings"]');
+    await s.waitFor('[data-testid="settings-panel"]');
+    await s.type('[data-testid="attach-name"]', "demo");
+    // The exported dev backup is tagged dev: refused with core's message, nothing written.
+    await s.click('[data-testid="attach-open"]');
+    await nativeDialog(title, [{ key: ["ctrl+l"] }, { type: join(EXPORT_DIR, "dev-export.sqlite3") }, { key: ["Return"] }]);
+    await s.waitFor('[data-testid="settings-error"]', (t) => /tagged `dev`, not `demo`/.test(t));
+    assert.ok(!existsSync(join(DATA, "pipeline-db.toml")), "no config written by a refusal");
+    await dismissToasts(s);
+    await s.click('[data-testid="attach-open"]');
+    await nativeDialog(title, [{ key: ["ctrl+l"] }, { type: demo }, { key: ["Return"] }]);
+    await toastOk(s, (t) => /Added environment demo/.test(t));
+    await s.waitFor('[data-testid="settings-env-demo"]');
+    await shot(s, "09-settings");
+    assert.match(readFileSync(join(DATA, "pipeline-db.toml"), "utf8"), /\[envs\.demo\]/);
+    await s.click('[data-testid="nav-envs"]');
+    await s.waitFor('[data-testid="env-card-demo"]');
+    await s.click('[data-testid="act-migrate-demo"]');
+    await confirmPlan(s);
+    await s.waitFor('[data-testid="health-demo"]', (t) => t === "ok", 30000);
   });
 } finally {
   await s.end().catch(() => {});
