@@ -89,6 +89,45 @@ fn attach_untagged_file_adds_env_and_never_writes_the_file() {
     );
 }
 
+/// A WAL database with no sidecars is inspected without creating `-wal`/`-shm` beside it, even
+/// under an awkward name; with a sidecar present its pages are seen (the tag committed in the WAL).
+#[test]
+fn inspection_leaves_no_sidecars_and_sees_the_wal() {
+    let t = T::new();
+    let name = "my db #1 ?x=%20.db";
+    let db = t.db(name, |c| {
+        c.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
+            .unwrap();
+        tag::write_tag(c, "staging", None, "test").unwrap();
+    });
+    let side = |s: &str| t.dir.path().join(format!("{name}{s}"));
+    assert!(!side("-wal").exists(), "closing checkpointed the WAL");
+    let before = bytes(&db);
+    let out = attach(&t.ws(), &attach_req("staging", &db), false).unwrap();
+    assert!(!out.plan.file.unwrap().needs_tag);
+    assert_eq!(bytes(&db), before);
+    assert!(
+        !side("-wal").exists() && !side("-shm").exists(),
+        "no sidecar created"
+    );
+
+    let t2 = T::new();
+    let db2 = t2.tagged("live.db", "qa");
+    let keep_open = Connection::open(&db2).unwrap();
+    keep_open
+        .query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
+        .unwrap();
+    keep_open
+        .execute("UPDATE pipeline_db_meta SET env = 'uat'", [])
+        .unwrap();
+    assert!(t2.dir.path().join("live.db-wal").exists());
+    let e = attach(&t2.ws(), &attach_req("qa", &db2), true).unwrap_err();
+    assert!(
+        e.to_string().contains("tagged `uat`"),
+        "the WAL's tag is seen: {e}"
+    );
+}
+
 #[test]
 fn attach_tagged_file_protected() {
     let t = T::new();
