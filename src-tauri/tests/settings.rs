@@ -164,12 +164,12 @@ fn refusals_change_nothing_and_carry_cores_message() {
 fn repointing_or_removing_a_protected_env_needs_the_native_confirmation() {
     let dir = tempfile::tempdir().unwrap();
     let p = database(dir.path(), "p.db", Some("prod"));
-    let h = harness(dir, None, false);
-    let body = json!({"env": "prod", "path": p.to_str().unwrap(), "choose": false});
+    let h = harness(tempfile::tempdir().unwrap(), Some(p.clone()), false);
+    let body = json!({"env": "prod", "choice": "existing"});
     let e = h.invoke("set_env_path", body.clone()).unwrap_err();
     assert_eq!(kind(&e), "cancelled", "{e}");
     assert_eq!(h.config(), None);
-    let h = harness(tempfile::tempdir().unwrap(), None, true);
+    let h = harness(dir, Some(p.clone()), true);
     h.invoke("set_env_path", body).unwrap();
     let info = h.invoke("workspace_info", json!({})).unwrap();
     let prod = info["envs"]
@@ -181,6 +181,18 @@ fn repointing_or_removing_a_protected_env_needs_the_native_confirmation() {
         .clone();
     assert_eq!(prod["path"], p.to_str().unwrap());
     assert_eq!(prod["protected"], true);
+
+    let dir = tempfile::tempdir().unwrap();
+    let v = database(dir.path(), "v.db", Some("vault"));
+    let h = harness(dir, Some(v), false);
+    h.invoke(
+        "open_existing_env",
+        json!({"name": "vault", "protected": true}),
+    )
+    .unwrap();
+    let e = h.invoke("remove_env", json!({"env": "vault"})).unwrap_err();
+    assert_eq!(kind(&e), "cancelled", "{e}");
+    assert!(h.env_names().contains(&"vault".to_string()));
 }
 
 #[test]
@@ -213,15 +225,38 @@ fn remove_and_retention() {
 fn a_token_issued_before_a_repoint_is_rejected_after_it() {
     let dir = tempfile::tempdir().unwrap();
     let elsewhere = dir.path().join("elsewhere.db");
-    let h = harness(dir, None, true);
+    let h = harness(dir, Some(elsewhere.clone()), true);
     let planned = h.invoke("plan_migrate", json!({"env": "dev"})).unwrap();
     let token = planned["issued"]["token"].as_str().unwrap().to_string();
-    let body = json!({"env": "dev", "path": elsewhere.to_str().unwrap(), "choose": false});
-    h.invoke("set_env_path", body).unwrap();
+    let out = h
+        .invoke("set_env_path", json!({"env": "dev", "choice": "new"}))
+        .unwrap();
+    assert_eq!(out["plan"]["file"]["exists"], false, "{out}");
     let answer = json!({"token": token, "typedEnv": null});
     let e = h
         .invoke("migrate_env", json!({"env": "dev", "answer": answer}))
         .unwrap_err();
     assert_eq!(kind(&e), "token", "bound to the old file: {e}");
     assert!(!elsewhere.exists(), "nothing created at the new path");
+}
+
+#[test]
+fn paths_come_from_native_dialogs_not_from_the_webview() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = harness(dir, None, true);
+    // A typed path is not part of the command: the old shape is rejected before core runs.
+    let e = h
+        .invoke("set_env_path", json!({"env": "dev", "path": "/tmp/x.db"}))
+        .unwrap_err();
+    assert!(e.to_string().contains("choice"), "{e}");
+    for choice in ["existing", "new"] {
+        let e = h
+            .invoke("set_env_path", json!({"env": "dev", "choice": choice}))
+            .unwrap_err();
+        assert_eq!(kind(&e), "cancelled", "{choice}: {e}");
+    }
+    assert_eq!(h.config(), None);
+    h.invoke("set_env_path", json!({"env": "dev", "choice": "default"}))
+        .unwrap();
+    assert!(h.config().is_some());
 }

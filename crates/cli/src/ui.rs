@@ -97,6 +97,7 @@ fn ask(prompt: &str) -> Result<String, Error> {
 /// A progress bar on stderr (hidden when stderr is not a terminal).
 pub struct Bar {
     bar: ProgressBar,
+    bytes: std::sync::atomic::AtomicBool,
 }
 
 impl Bar {
@@ -112,7 +113,10 @@ impl Bar {
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
         );
-        Bar { bar }
+        Bar {
+            bar,
+            bytes: std::sync::atomic::AtomicBool::new(false),
+        }
     }
 
     pub fn finish(&self) {
@@ -126,9 +130,37 @@ impl Observer for Bar {
     }
 
     fn progress(&self, p: &Progress) {
+        self.set_unit(false);
         self.bar.set_length(p.total);
         self.bar.set_position(p.done);
         self.bar.set_message(p.stage);
+    }
+
+    fn bytes(&self, p: &Progress) {
+        self.set_unit(true);
+        self.bar.set_length(p.total);
+        self.bar.set_position(p.done);
+        self.bar.set_message(p.stage);
+    }
+}
+
+impl Bar {
+    /// Counts (rows) or sizes (bytes), switched only when the unit changes.
+    fn set_unit(&self, bytes: bool) {
+        if self.bytes.swap(bytes, std::sync::atomic::Ordering::Relaxed) == bytes {
+            return;
+        }
+        let t = if bytes {
+            "{msg:>14} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})"
+        } else {
+            "{msg:>14} [{bar:30}] {human_pos}/{human_len} ({per_sec}, eta {eta})"
+        };
+        self.bar.set_style(
+            ProgressStyle::with_template(t)
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        self.bar.reset_eta();
     }
 }
 

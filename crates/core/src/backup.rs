@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::db::{self, Access};
 use crate::error::{Error, Result};
 use crate::fsutil;
+use crate::progress::{Observer, Progress};
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
@@ -73,6 +74,7 @@ pub(crate) fn snapshot(
     expected: Option<&BTreeMap<String, u64>>,
     exact_name: bool,
     busy_timeout: Duration,
+    obs: &dyn Observer,
 ) -> Result<Snapshot> {
     let dir = dest
         .parent()
@@ -93,19 +95,40 @@ pub(crate) fn snapshot(
     }
     let schema_version = crate::migrate::schema_version(&src)?;
     let tmp = fsutil::temp_beside(dest);
-    let result = snapshot_to_temp(&src, &tmp, src_path, busy_timeout).and_then(|()| {
+    let copied = crate::timing::step("backup: snapshot (copy + fsync)", || {
+        snapshot_to_temp(&src, &tmp, src_path, busy_timeout, obs)
+    });
+    let result = copied.and_then(|()| {
         let size = std::fs::metadata(&tmp)
             .map_err(Error::io("reading", &tmp))?
             .len();
         // The sha256 of the finished, fsynced copy runs on a second core while SQLite verifies
         // it (quick_check + row counts): the two reads overlap instead of adding up.
-        let sha = std::thread::scope(|s| {
-            let hashing = s.spawn(|| fsutil::sha256_file(&tmp));
-            let verified = verify_file(&tmp, Some(&counts));
-            let sha = hashing
-                .join()
-                .unwrap_or_else(|_| Err(Error::InvalidInput("sha256 thread panicked".into())));
-            verified.and(sha)
+        let sha = crate::timing::step("backup: verify (quick_check ∥ sha256)", || {
+            std::thread::scope(|s| {
+                let hashing = s.spawn(|| {
+                    let t = std::time::Instant::now();
+                    let report = |done| {
+                        obs.bytes(&Progress {
+                            stage: "verifying",
+                            done,
+                            total: size,
+                        })
+                    };
+                    crate::hash::file_with_progress(&tmp, &report).map(|sha| (sha, t.elapsed()))
+                });
+                let t = std::time::Instant::now();
+                let verified = verify_file(&tmp, Some(&counts));
+                crate::timing::record_duration("backup: quick_check + counts", t.elapsed());
+                let sha = hashing
+                    .join()
+                    .unwrap_or_else(|_| Err(Error::InvalidInput("sha256 thread panicked".into())));
+                let sha = sha.map(|(sha, took)| {
+                    crate::timing::record_duration("backup: sha256", took);
+                    sha
+                });
+                verified.and(sha)
+            })
         })?;
         let final_path = place(&tmp, dest, exact_name)?;
         fsutil::fsync_dir(dir)?;
@@ -132,11 +155,17 @@ pub(crate) struct Snapshot {
     pub schema_version: Option<i64>,
 }
 
+/// Pages copied per backup step: small enough for smooth progress and a prompt cancel, large
+/// enough that the per-step overhead does not show. The source's read transaction stays open
+/// across steps, so all steps copy one snapshot.
+const PAGES_PER_STEP: i32 = 2048;
+
 fn snapshot_to_temp(
     src: &Connection,
     tmp: &Path,
     src_path: &Path,
     busy_timeout: Duration,
+    obs: &dyn Observer,
 ) -> Result<()> {
     drop(fsutil::create_new(tmp)?);
     {
@@ -144,16 +173,27 @@ fn snapshot_to_temp(
             Connection::open(tmp).map_err(|e| db::classify(tmp, e, "creating backup".into()))?;
         let b =
             rusqlite::backup::Backup::new(src, &mut dst).map_err(Error::sql("starting backup"))?;
-        // One step (-1 = all pages): the copy is one consistent read of the source. A busy source
-        // is retried until the busy timeout, then reported.
+        // The caller's open read transaction on `src` makes every step read the same snapshot.
+        // A busy source is retried until the busy timeout, then reported.
         let started = std::time::Instant::now();
         loop {
             use rusqlite::backup::StepResult;
-            match b
-                .step(-1)
-                .map_err(|e| db::classify(tmp, e, format!("copying into {}", tmp.display())))?
-            {
+            let step = b
+                .step(PAGES_PER_STEP)
+                .map_err(|e| db::classify(tmp, e, format!("copying into {}", tmp.display())))?;
+            let p = b.progress();
+            let page = i64::from(page_size(src));
+            obs.bytes(&Progress {
+                stage: "copying",
+                done: (i64::from(p.pagecount - p.remaining) * page) as u64,
+                total: (i64::from(p.pagecount) * page) as u64,
+            });
+            if obs.cancelled() {
+                return Err(Error::Cancelled);
+            }
+            match step {
                 StepResult::Done => break,
+                StepResult::More => {}
                 _ if started.elapsed() > busy_timeout => {
                     return Err(Error::DbLocked {
                         path: src_path.to_path_buf(),
@@ -171,7 +211,12 @@ fn snapshot_to_temp(
         dst.close()
             .map_err(|(_, e)| db::classify(tmp, e, "closing backup".into()))?;
     }
-    fsutil::fsync_file(tmp)
+    crate::timing::step("backup: fsync", || fsutil::fsync_file(tmp))
+}
+
+fn page_size(c: &Connection) -> i32 {
+    c.query_row("PRAGMA page_size", [], |r| r.get(0))
+        .unwrap_or(4096)
 }
 
 /// Header, `quick_check` and (when given) row counts of a backup file.
@@ -314,6 +359,18 @@ pub struct BackupOptions {
 
 /// `backup ENV`: a verified snapshot of the current committed state, without blocking writers.
 pub fn run(ws: &crate::config::Workspace, env: &str, opts: &BackupOptions) -> Result<BackupRecord> {
+    run_observed(ws, env, opts, &crate::Quiet)
+}
+
+/// [`run`], reporting progress (bytes copied, then verified) to `obs`, which can cancel it (the
+/// unfinished copy is removed; nothing else was changed).
+pub fn run_observed(
+    ws: &crate::config::Workspace,
+    env: &str,
+    opts: &BackupOptions,
+    obs: &dyn Observer,
+) -> Result<BackupRecord> {
+    crate::timing::reset();
     let target = ws.env(env)?;
     let rec = crate::audit::Recorder::new(ws.audit_path(), &target.name, &target.path, "backup");
     let result = (|| {
@@ -336,8 +393,9 @@ pub fn run(ws: &crate::config::Workspace, env: &str, opts: &BackupOptions) -> Re
         })?;
         crate::tag::require_identity(&conn, &target)?;
         crate::plan::preflight_space(&target, false)?;
-        crate::session::require_healthy(&conn, &target)?;
-        drop(conn);
+        // No quick_check of the source first: the copy's quick_check reads the very same pages
+        // (the backup API copies them verbatim). Only when it fails is the source checked, to say
+        // which of the two is damaged.
         crate::plan::backup_now(
             ws,
             &target,
@@ -345,7 +403,15 @@ pub fn run(ws: &crate::config::Workspace, env: &str, opts: &BackupOptions) -> Re
             opts.label.clone(),
             None,
             output.as_deref(),
+            obs,
         )
+        .map_err(|e| match e {
+            Error::BackupVerify { .. } => match crate::session::require_healthy(&conn, &target) {
+                Err(corrupt @ Error::Corrupt { .. }) => corrupt,
+                _ => e,
+            },
+            e => crate::session::corrupt_if_malformed(e, &target),
+        })
     })();
     let path = result.as_ref().ok().map(|r| r.path.clone());
     rec.finish("manual backup", path.as_deref(), &result)?;

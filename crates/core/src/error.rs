@@ -231,10 +231,11 @@ impl<T> StepExt<T> for Result<T> {
         state: &'static str,
     ) -> Result<T> {
         self.map_err(|e| match e {
-            // Refusals and busy errors already say what to do; keep them as they are.
+            // Refusals, busy errors and a user's cancel already say what happened; keep them.
             e @ (Error::Busy { .. }
             | Error::DbLocked { .. }
             | Error::Refused(_)
+            | Error::Cancelled
             | Error::Step { .. }) => e,
             e => Error::Step {
                 verb,

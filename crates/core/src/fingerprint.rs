@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
-use sha2::Digest;
 
 use crate::db;
 use crate::error::{Error, Result};
@@ -52,7 +51,7 @@ fn table(conn: &Connection, name: &str) -> Result<TablePrint> {
     let mut stmt = conn.prepare(&sql).map_err(Error::sql(ctx()))?;
     let ncol = stmt.column_count();
     let mut rows = stmt.query([]).map_err(Error::sql(ctx()))?;
-    let mut h = sha2::Sha256::new();
+    let mut h = crate::hash::Sha256::new();
     let mut n = 0u64;
     while let Some(r) = rows.next().map_err(Error::sql(ctx()))? {
         n += 1;
@@ -63,11 +62,11 @@ fn table(conn: &Connection, name: &str) -> Result<TablePrint> {
     }
     Ok(TablePrint {
         rows: n,
-        hash: hex::encode(&h.finalize()[..16]),
+        hash: hex::encode(&h.finish()[..16]),
     })
 }
 
-fn hash_value(h: &mut sha2::Sha256, v: ValueRef<'_>) {
+fn hash_value(h: &mut crate::hash::Sha256, v: ValueRef<'_>) {
     match v {
         ValueRef::Null => h.update(b"N"),
         ValueRef::Integer(i) => {

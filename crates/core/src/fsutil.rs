@@ -133,20 +133,9 @@ fn pid_alive(pid: i32) -> bool {
         || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
-/// sha256 of a file, streamed.
+/// sha256 of a file, streamed (see [`crate::hash`]).
 pub fn sha256_file(path: &Path) -> Result<String> {
-    use sha2::Digest;
-    let mut f = File::open(path).map_err(Error::io("reading", path))?;
-    let mut h = sha2::Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = std::io::Read::read(&mut f, &mut buf).map_err(Error::io("reading", path))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex::encode(h.finalize()))
+    crate::hash::file(path)
 }
 
 /// The names in a directory (empty if it cannot be read). Unlike `std::fs::read_dir`, an error from

@@ -178,6 +178,7 @@ pub(crate) fn backup_now(
     label: Option<String>,
     expected: Option<&BTreeMap<String, u64>>,
     dest: Option<&Path>,
+    obs: &dyn crate::Observer,
 ) -> Result<BackupRecord> {
     crate::audit::require_writable(&ws.audit_path())?;
     crate::failpoint::hit("backup:before_copy")?;
@@ -197,6 +198,7 @@ pub(crate) fn backup_now(
         expected,
         dest_is_explicit,
         ws.busy_timeout(),
+        obs,
     )?;
     let rec = BackupRecord {
         path: snap.path,

@@ -13,6 +13,10 @@ pub struct Progress {
 pub trait Observer: Sync {
     fn stage(&self, _name: &'static str) {}
     fn progress(&self, _p: &Progress) {}
+    /// Progress counted in bytes (copies, hashes); adapters may show it as sizes.
+    fn bytes(&self, p: &Progress) {
+        self.progress(p)
+    }
     /// Polled between batches; returning true rolls the work back and ends it with `Cancelled`.
     fn cancelled(&self) -> bool {
         false

@@ -163,7 +163,16 @@ fn execute(
         p.fixes = fixes(c, target)?;
         let counts = db::row_counts(c)?;
         plan::preflight_space(target, true)?;
-        let b = plan::backup_now(ws, target, Reason::PreRepair, None, Some(&counts), None).step(
+        let b = plan::backup_now(
+            ws,
+            target,
+            Reason::PreRepair,
+            None,
+            Some(&counts),
+            None,
+            &crate::Quiet,
+        )
+        .step(
             "migrations repair",
             env,
             "backup",

@@ -70,6 +70,8 @@ pub struct ResetOutcome {
     pub seeded: Option<SeedCounts>,
     pub row_counts_after: Vec<TableRows>,
     pub duration_ms: u64,
+    /// Where the time went, step by step.
+    pub timings: Vec<crate::timing::StepTime>,
 }
 
 /// Rules that hold before anything is opened.
@@ -146,6 +148,7 @@ pub fn run(
 ) -> Result<ResetOutcome> {
     let target = ws.env(env)?;
     let started = std::time::Instant::now();
+    crate::timing::reset();
     let rec = Recorder::new(ws.audit_path(), &target.name, &target.path, "reset");
     let mut summary = String::from("reset");
     let mut backup_path = None;
@@ -193,18 +196,20 @@ fn execute(
                 plan::preflight_space(target, true)?;
                 obs.stage("backing up");
                 let backup =
-                    plan::backup_now(ws, target, Reason::PreReset, None, Some(&counts), None)
+                    plan::backup_now(ws, target, Reason::PreReset, None, Some(&counts), None, obs)
                         .step("reset", env, "backup", UNCHANGED)?;
                 obs.stage("rebuilding");
-                drop_everything(c).step("reset", env, "drop", UNCHANGED)?;
+                crate::timing::step("reset: drop everything", || drop_everything(c))
+                    .step("reset", env, "drop", UNCHANGED)?;
                 crate::failpoint::hit("reset:after_drop").step("reset", env, "drop", UNCHANGED)?;
                 let seeded =
-                    rebuild(c, target, opts, obs).step("reset", env, "rebuild", UNCHANGED)?;
+                    crate::timing::step("reset: rebuild", || rebuild(c, target, opts, obs))
+                        .step("reset", env, "rebuild", UNCHANGED)?;
                 Ok((backup, seeded))
             })?;
             c.pragma_update(None, "foreign_keys", true)
                 .map_err(Error::sql("foreign_keys on"))?;
-            verify_after(c, target)?;
+            crate::timing::step("reset: verify after", || verify_after(c, target))?;
             (Some(backup), seeded, db::row_counts(c)?)
         }
     };
@@ -214,6 +219,7 @@ fn execute(
         seeded,
         row_counts_after: plan::table_rows(&conn_counts),
         duration_ms: started.elapsed().as_millis() as u64,
+        timings: crate::timing::take(),
     })
 }
 

@@ -17,6 +17,7 @@ use crate::env::EnvTarget;
 use crate::error::{Error, Result, StepExt};
 use crate::fsutil;
 use crate::plan::{self, BackupStep, Confirmation, Confirmed, SpaceCheck, TableRows};
+use crate::progress::{Observer, Progress};
 use crate::session::{self, Opened};
 use crate::tag::{self, Identity};
 use crate::verify::{self, VerifyReport};
@@ -74,6 +75,8 @@ pub struct RestoreOutcome {
     pub evidence: Vec<PathBuf>,
     pub row_counts_after: Vec<TableRows>,
     pub duration_ms: u64,
+    /// Where the time went, step by step.
+    pub timings: Vec<crate::timing::StepTime>,
 }
 
 /// Plans `restore ENV BACKUP`: BACKUP is a name in ENV's backup dir or a path.
@@ -272,11 +275,29 @@ pub fn run(
     backup_arg: &str,
     confirmed: &Confirmed,
 ) -> Result<RestoreOutcome> {
+    run_observed(ws, env, backup_arg, confirmed, &crate::Quiet)
+}
+
+/// [`run`], reporting progress (staging, verifying, the pre-restore backup, the page copy) to
+/// `obs`, which can cancel it at any point before the copy completes: the copy's write
+/// transaction is rolled back and the database is unchanged.
+pub fn run_observed(
+    ws: &Workspace,
+    env: &str,
+    backup_arg: &str,
+    confirmed: &Confirmed,
+    obs: &dyn Observer,
+) -> Result<RestoreOutcome> {
     let target = ws.env(env)?;
     let path = crate::names::resolve_backup_arg(&target.backup_dir, backup_arg)?;
-    run_path(ws, &target, &path, "restore", |p| {
-        confirmed.require(p.confirmation, &target, "restore")
-    })
+    run_path(
+        ws,
+        &target,
+        &path,
+        "restore",
+        |p| confirmed.require(p.confirmation, &target, "restore"),
+        obs,
+    )
 }
 
 /// Plans, lets `confirm` accept or refuse the plan, restores and audit-logs (as `verb`).
@@ -286,17 +307,20 @@ pub(crate) fn run_path(
     path: &Path,
     verb: &'static str,
     confirm: impl FnOnce(&RestorePlan) -> Result<()>,
+    obs: &dyn Observer,
 ) -> Result<RestoreOutcome> {
     let started = Instant::now();
+    crate::timing::reset();
     let rec = Recorder::new(ws.audit_path(), &target.name, &target.path, verb);
     let mut summary = format!("{verb} from {}", path.display());
     let mut backup_path = None;
     let result = (|| {
         // The staged copy is fully verified under the lock: here header, schema and tag suffice.
-        let plan = plan_path(ws, target, path, verb, false)?;
+        let plan =
+            crate::timing::step("restore: plan", || plan_path(ws, target, path, verb, false))?;
         summary = plan.summary();
         confirm(&plan)?;
-        let out = execute(ws, target, plan, started, &rec)?;
+        let out = execute(ws, target, plan, started, &rec, obs)?;
         backup_path = out.backup.as_ref().map(|b| b.path.clone());
         Ok(out)
     })();
@@ -310,6 +334,7 @@ fn execute(
     mut plan: RestorePlan,
     started: Instant,
     rec: &Recorder,
+    obs: &dyn Observer,
 ) -> Result<RestoreOutcome> {
     const UNCHANGED: &str = "The database is unchanged.";
     let env = target.name.as_str();
@@ -318,7 +343,7 @@ fn execute(
     let result = (|| {
         if plan.current_damaged.is_some() {
             let _lock = crate::lock::acquire(&target.path, ws.busy_timeout(), "restore")?;
-            plan.source.verification = stage(&plan.source, &staging, env, None)
+            plan.source.verification = stage(&plan.source, &staging, env, None, obs)
                 .step("restore", env, "verify", UNCHANGED)?;
             evidence = crate::check::keep_evidence(&target.path)?;
             return replace_damaged(ws, target, &staging).map(|c| (None, c));
@@ -328,8 +353,10 @@ fn execute(
             Opened::Existing(s) => Some(page_size(&s.conn)?),
             Opened::Missing(_) => None,
         };
-        plan.source.verification = stage(&plan.source, &staging, env, page_size)
-            .step("restore", env, "verify", UNCHANGED)?;
+        plan.source.verification = crate::timing::step("restore: stage + verify", || {
+            stage(&plan.source, &staging, env, page_size, obs)
+        })
+        .step("restore", env, "verify", UNCHANGED)?;
         match opened {
             Opened::Missing(_lock) => {
                 session::clear_stale_sidecars(&target.path)?;
@@ -341,12 +368,30 @@ fn execute(
                 Ok((None, db::row_counts(&c)?))
             }
             Opened::Existing(mut s) => {
-                let backup = pre_restore_backup(ws, target, &s.conn)?;
-                copy_into(&staging, &mut s.conn, &target.path, ws.busy_timeout())
-                    .step("restore", env, "copy", UNCHANGED)?;
-                crate::reset::verify_after(&s.conn, target)?;
-                if let Ok(fp) = crate::fingerprint::of_snapshot(&s.conn) {
-                    rec.set_after(fp);
+                // Undo's "after" fingerprint is taken from the staged copy on a second core while
+                // the copy runs: the restored rows are exactly the staged ones (page copy, counts
+                // checked after).
+                let (backup, fp) = std::thread::scope(|sc| {
+                    let fp = sc.spawn(|| {
+                        let t = Instant::now();
+                        let fp = fingerprint_file(&staging);
+                        (fp, t.elapsed())
+                    });
+                    let backup = copy_in(ws, target, &mut s.conn, &staging, obs);
+                    let (fp, took) = fp.join().unwrap_or_else(|_| {
+                        let e = Error::InvalidInput("fingerprint thread panicked".into());
+                        (Err(e), Duration::ZERO)
+                    });
+                    crate::timing::record_duration(
+                        "restore: fingerprint for undo (in parallel)",
+                        took,
+                    );
+                    (backup, fp)
+                });
+                let backup = backup?;
+                match fp {
+                    Ok(fp) => rec.set_after(fp),
+                    Err(e) => tracing::warn!("fingerprint after restore: {e}"),
                 }
                 Ok((Some(backup), db::row_counts(&s.conn)?))
             }
@@ -360,7 +405,34 @@ fn execute(
         evidence,
         row_counts_after: plan::table_rows(&counts),
         duration_ms: started.elapsed().as_millis() as u64,
+        timings: crate::timing::take(),
     })
+}
+
+/// The pre-restore backup, the page copy into the live database, then the check after.
+fn copy_in(
+    ws: &Workspace,
+    target: &EnvTarget,
+    live: &mut Connection,
+    staging: &Path,
+    obs: &dyn Observer,
+) -> Result<BackupRecord> {
+    const UNCHANGED: &str = "The database is unchanged.";
+    let env = target.name.as_str();
+    let backup = pre_restore_backup(ws, target, live, obs)?;
+    crate::timing::step("restore: copy into the live database", || {
+        copy_into(staging, live, &target.path, ws.busy_timeout(), obs)
+    })
+    .step("restore", env, "copy", UNCHANGED)?;
+    crate::timing::step("restore: checkpoint + verify after", || {
+        verify_restored(live, target, staging)
+    })?;
+    Ok(backup)
+}
+
+fn fingerprint_file(path: &Path) -> Result<crate::fingerprint::Fingerprint> {
+    let c = db::open(path, Access::ReadOnly, Duration::from_secs(1))?;
+    crate::fingerprint::of_snapshot(&c)
 }
 
 /// Restores over a damaged database (its evidence copy already kept): through the backup API
@@ -376,7 +448,13 @@ fn replace_damaged(
             return Err(Error::InvalidInput("missing".into()));
         }
         let mut c = db::open(&target.path, Access::ReadWrite, ws.busy_timeout())?;
-        copy_into(staging, &mut c, &target.path, ws.busy_timeout())?;
+        copy_into(
+            staging,
+            &mut c,
+            &target.path,
+            ws.busy_timeout(),
+            &crate::Quiet,
+        )?;
         crate::reset::verify_after(&c, target)
     })();
     if let Err(e) = via_api {
@@ -405,15 +483,26 @@ fn stage(
     staging: &Path,
     env: &str,
     page: Option<i64>,
+    obs: &dyn Observer,
 ) -> Result<VerifyReport> {
-    {
-        let mut from =
-            std::fs::File::open(&source.path).map_err(Error::io("reading", &source.path))?;
+    // One read of the backup gives the staged copy and the sha256 of exactly the bytes written.
+    let sha = crate::timing::step("restore: stage copy (hashed) + fsync", || {
         let mut to = fsutil::create_new(staging)?;
-        std::io::copy(&mut from, &mut to).map_err(Error::io("copying backup to", staging))?;
-        to.sync_all().map_err(Error::io("fsync", staging))?;
-    }
-    let mut v = verify::verify(staging, source.manifest.as_ref());
+        let total = std::fs::metadata(&source.path)
+            .map(|m| m.len())
+            .unwrap_or(0);
+        let report = |done| {
+            obs.bytes(&Progress {
+                stage: "staging",
+                done,
+                total,
+            })
+        };
+        crate::hash::copy_hashed(&source.path, &mut to, staging, &report)
+    })?;
+    let mut v = crate::timing::step("restore: verify staged copy", || {
+        verify::verify_hashed(staging, source.manifest.as_ref(), &sha)
+    });
     v.path = source.path.clone();
     if let Some(e) = v.error() {
         return Err(e);
@@ -427,6 +516,7 @@ fn stage(
     }
     let c = Connection::open(staging)
         .map_err(|e| db::classify(staging, e, "opening staging copy".into()))?;
+    refuse_foreign_key_problems(&c, &source.path)?;
     c.query_row("PRAGMA journal_mode=DELETE", [], |_| Ok(()))
         .map_err(Error::sql("staging copy"))?;
     c.execute_batch("BEGIN IMMEDIATE")
@@ -447,18 +537,31 @@ fn stage(
 /// Under the lock, inside `BEGIN IMMEDIATE`: quick_check, space, verified backup of what is there.
 /// Returns after ROLLBACK (the backup API cannot write into a connection with an open
 /// transaction), refusing if another connection committed in between.
-fn pre_restore_backup(ws: &Workspace, target: &EnvTarget, c: &Connection) -> Result<BackupRecord> {
+fn pre_restore_backup(
+    ws: &Workspace,
+    target: &EnvTarget,
+    c: &Connection,
+    obs: &dyn Observer,
+) -> Result<BackupRecord> {
     let env = target.name.as_str();
     session::begin_immediate(c, &target.path, ws.busy_timeout_ms)?;
-    let (backup, seen) =
-        plan::commit_or_rollback(c, &target.path, || {
-            session::require_healthy(c, target)?;
-            let counts = db::row_counts(c)?;
-            plan::preflight_space(target, true)?;
-            let b = plan::backup_now(ws, target, Reason::PreRestore, None, Some(&counts), None)
-                .step("restore", env, "backup", "The database is unchanged.")?;
-            Ok((b, data_version(c)?))
-        })?;
+    let (backup, seen) = plan::commit_or_rollback(c, &target.path, || {
+        // No second quick_check of the live file here: open_for_change checked it under this
+        // lock, and the backup's own quick_check checks the very pages it copies.
+        let counts = db::row_counts(c)?;
+        plan::preflight_space(target, true)?;
+        let b = plan::backup_now(
+            ws,
+            target,
+            Reason::PreRestore,
+            None,
+            Some(&counts),
+            None,
+            obs,
+        )
+        .step("restore", env, "backup", "The database is unchanged.")?;
+        Ok((b, data_version(c)?))
+    })?;
     if data_version(c)? != seen {
         return Err(Error::Refused(format!(
             "{} changed right after it was backed up (another program wrote to it); nothing was restored. Try again",
@@ -466,6 +569,43 @@ fn pre_restore_backup(ws: &Workspace, target: &EnvTarget, c: &Connection) -> Res
         )));
     }
     Ok(backup)
+}
+
+/// A backup whose rows break a foreign key is refused before anything is touched.
+fn refuse_foreign_key_problems(c: &Connection, backup: &Path) -> Result<()> {
+    let fk = db::foreign_key_problems(c)?;
+    if fk.is_empty() {
+        return Ok(());
+    }
+    Err(Error::CheckFailed(format!(
+        "{} has rows that break a foreign key ({}); nothing was restored. Choose another backup, or open it with sqlite3 to repair it",
+        backup.display(),
+        fk.into_iter().take(3).collect::<Vec<_>>().join("; ")
+    )))
+}
+
+/// After the page copy: the WAL is checkpointed into the file (so the restored content does not
+/// live only in the log), then `quick_check` and the row counts must equal what was staged.
+/// (The staged copy passed the full verification and the foreign-key check; the backup API
+/// copies its pages verbatim.)
+fn verify_restored(c: &Connection, target: &EnvTarget, staging: &Path) -> Result<()> {
+    let _ = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+    session::require_healthy(c, target)?;
+    let staged = plan::table_rows(&db::row_counts(&db::open(
+        staging,
+        Access::ReadOnly,
+        Duration::from_secs(1),
+    )?)?);
+    let now = plan::table_rows(&db::row_counts(c)?);
+    if now != staged {
+        return Err(Error::CheckFailed(format!(
+            "after restoring, {} holds {} but the backup held {}",
+            target.path.display(),
+            plan::summarize(&now),
+            plan::summarize(&staged)
+        )));
+    }
+    Ok(())
 }
 
 fn page_size(c: &Connection) -> Result<i64> {
@@ -486,18 +626,30 @@ fn copy_into(
     live: &mut Connection,
     live_path: &Path,
     timeout: Duration,
+    obs: &dyn Observer,
 ) -> Result<()> {
     use rusqlite::backup::{Backup, StepResult};
     let src = db::open(staging, Access::ReadOnly, timeout)?;
     let b = Backup::new(&src, live)
         .map_err(|e| db::classify(live_path, e, "starting restore copy".into()))?;
+    let page = page_size(&src)? as u64;
     let start = Instant::now();
     let mut first = true;
     loop {
         // One page first, so that the failpoint below is reached with the copy half done.
         let step = b
-            .step(if first { 1 } else { 256 })
+            .step(if first { 1 } else { 2048 })
             .map_err(|e| db::classify(live_path, e, "copying backup into the database".into()))?;
+        let p = b.progress();
+        obs.bytes(&Progress {
+            stage: "restoring",
+            done: (p.pagecount - p.remaining) as u64 * page,
+            total: p.pagecount as u64 * page,
+        });
+        // Dropping the unfinished backup rolls its write transaction on the live db back.
+        if obs.cancelled() {
+            return Err(Error::Cancelled);
+        }
         match step {
             StepResult::Done => break,
             StepResult::More => {

@@ -82,8 +82,16 @@ pub fn run(ws: &Workspace, env: &str, confirmed: &Confirmed) -> Result<RetagOutc
         let backup = plan::commit_or_rollback(&c, &target.path, || {
             let counts = db::row_counts(&c)?;
             plan::preflight_space(&target, true)?;
-            let b = plan::backup_now(ws, &target, Reason::PreRetag, None, Some(&counts), None)
-                .step("env set", env, "backup", "The tag is unchanged.")?;
+            let b = plan::backup_now(
+                ws,
+                &target,
+                Reason::PreRetag,
+                None,
+                Some(&counts),
+                None,
+                &crate::Quiet,
+            )
+            .step("env set", env, "backup", "The tag is unchanged.")?;
             tag::write_tag(&c, env, None, "retag")?;
             Ok(b)
         })?;

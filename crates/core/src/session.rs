@@ -62,7 +62,7 @@ pub(crate) fn open_for_change(ws: &Workspace, target: &EnvTarget, verb: &str) ->
             // Health first, read-only: a corrupt file is refused before any read-write open
             // (which would switch it to WAL) can change a byte of it.
             let ro = db::open(&target.path, Access::ReadOnly, ws.busy_timeout())?;
-            require_healthy(&ro, target)?;
+            crate::timing::step("open: quick_check", || require_healthy(&ro, target))?;
             drop(ro);
             let conn = db::open(&target.path, Access::ReadWrite, ws.busy_timeout())?;
             tag::require_identity(&conn, target)?;

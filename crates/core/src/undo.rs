@@ -99,6 +99,16 @@ fn changed(
 
 /// Undoes the last action after the confirmation the undo plan asks for.
 pub fn run(ws: &Workspace, env: &str, confirmed: &Confirmed) -> Result<RestoreOutcome> {
+    run_observed(ws, env, confirmed, &crate::Quiet)
+}
+
+/// [`run`], reporting the restore's progress to `obs` (see [`restore::run_observed`]).
+pub fn run_observed(
+    ws: &Workspace,
+    env: &str,
+    confirmed: &Confirmed,
+    obs: &dyn crate::Observer,
+) -> Result<RestoreOutcome> {
     let target = ws.env(env)?;
     let p = plan(ws, env)?;
     let needed = p.confirmation;
@@ -114,9 +124,14 @@ pub fn run(ws: &Workspace, env: &str, confirmed: &Confirmed) -> Result<RestoreOu
         )));
     }
     let backup = p.action.backup.clone().unwrap_or_default();
-    restore::run_path(ws, &target, &backup, "undo", |_| {
-        confirmed.require(needed, &target, "undo")
-    })
+    restore::run_path(
+        ws,
+        &target,
+        &backup,
+        "undo",
+        |_| confirmed.require(needed, &target, "undo"),
+        obs,
+    )
 }
 
 #[cfg(test)]

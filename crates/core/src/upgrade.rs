@@ -98,6 +98,15 @@ pub fn plan(ws: &Workspace, env: &str) -> Result<MigratePlan> {
 }
 
 pub fn run(ws: &Workspace, env: &str) -> Result<MigrateOutcome> {
+    run_observed(ws, env, &crate::Quiet)
+}
+
+/// [`run`], reporting the pre-migrate backup's progress to `obs` (which can also cancel it).
+pub fn run_observed(
+    ws: &Workspace,
+    env: &str,
+    obs: &dyn crate::Observer,
+) -> Result<MigrateOutcome> {
     let target = ws.env(env)?;
     let rec = Recorder::new(ws.audit_path(), &target.name, &target.path, "migrate");
     let mut summary = String::from("migrate");
@@ -105,7 +114,7 @@ pub fn run(ws: &Workspace, env: &str) -> Result<MigrateOutcome> {
     let result = (|| {
         let plan = plan(ws, env)?;
         summary = plan.summary();
-        let out = execute(ws, &target, plan)?;
+        let out = execute(ws, &target, plan, obs)?;
         backup_path = out.backup.as_ref().map(|b| b.path.clone());
         Ok(out)
     })();
@@ -117,6 +126,7 @@ fn execute(
     ws: &Workspace,
     target: &crate::env::EnvTarget,
     plan: MigratePlan,
+    obs: &dyn crate::Observer,
 ) -> Result<MigrateOutcome> {
     let env = target.name.as_str();
     const UNCHANGED: &str = "The database is unchanged.";
@@ -149,8 +159,16 @@ fn execute(
                 let backup = if counts.values().sum::<u64>() > 0 {
                     plan::preflight_space(target, true)?;
                     Some(
-                        plan::backup_now(ws, target, Reason::PreMigrate, None, Some(&counts), None)
-                            .step("migrate", env, "backup", UNCHANGED)?,
+                        plan::backup_now(
+                            ws,
+                            target,
+                            Reason::PreMigrate,
+                            None,
+                            Some(&counts),
+                            None,
+                            obs,
+                        )
+                        .step("migrate", env, "backup", UNCHANGED)?,
                     )
                 } else {
                     None

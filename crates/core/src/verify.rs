@@ -42,16 +42,30 @@ impl VerifyReport {
 
 /// Verifies `path` (never changes it). `manifest` overrides the sidecar (used for staging copies).
 pub fn verify(path: &Path, manifest: Option<&BackupRecord>) -> VerifyReport {
-    inspect(path, manifest, true)
+    inspect(path, manifest, true, None)
+}
+
+/// [`verify`] of a file whose sha256 the caller computed while writing it (a staged copy).
+pub(crate) fn verify_hashed(
+    path: &Path,
+    manifest: Option<&BackupRecord>,
+    sha256: &str,
+) -> VerifyReport {
+    inspect(path, manifest, true, Some(sha256))
 }
 
 /// Header, schema version and tag only — no sha256, no `quick_check` (for a plan re-made just
 /// before the staged copy is fully verified).
 pub(crate) fn describe(path: &Path) -> VerifyReport {
-    inspect(path, None, false)
+    inspect(path, None, false, None)
 }
 
-fn inspect(path: &Path, manifest: Option<&BackupRecord>, full: bool) -> VerifyReport {
+fn inspect(
+    path: &Path,
+    manifest: Option<&BackupRecord>,
+    full: bool,
+    known_sha: Option<&str>,
+) -> VerifyReport {
     let (sidecar, manifest_problem) = match manifest {
         Some(m) => (Some(m.clone()), None),
         None if backup::manifest_path(path).exists() => match backup::read_manifest(path) {
@@ -70,30 +84,56 @@ fn inspect(path: &Path, manifest: Option<&BackupRecord>, full: bool) -> VerifyRe
         tagged_env: None,
         problem: None,
     };
-    match manifest_problem.map_or_else(|| check(path, sidecar.as_ref(), full, &mut r), Err) {
+    match manifest_problem.map_or_else(
+        || check(path, sidecar.as_ref(), full, known_sha, &mut r),
+        Err,
+    ) {
         Err(e) => r.problem = Some(e),
         Ok(()) => r.ok = true,
     }
     r
 }
 
+/// The sha256 (read on a second core, unless the caller hashed the bytes already) and SQLite's
+/// checks run side by side; a sha256 mismatch is reported first, as the more precise finding.
 fn check(
     path: &Path,
     manifest: Option<&BackupRecord>,
     full: bool,
+    known_sha: Option<&str>,
     r: &mut VerifyReport,
 ) -> Result<(), String> {
     db::check_header(path).map_err(|e| e.to_string())?;
-    if let Some(m) = manifest.filter(|_| full) {
-        let sha = crate::fsutil::sha256_file(path).map_err(|e| e.to_string())?;
-        r.sha256_matches = Some(sha == m.sha256);
-        if sha != m.sha256 {
-            return Err(format!(
-                "sha256 {sha} differs from the manifest's {}: the file was changed or damaged after it was written",
-                m.sha256
-            ));
+    let want = manifest.filter(|_| full).map(|m| m.sha256.as_str());
+    std::thread::scope(|s| {
+        let hashing = match (want, known_sha) {
+            (Some(_), None) => Some(s.spawn(|| crate::hash::file(path))),
+            _ => None,
+        };
+        let sqlite = check_sqlite(path, full, r);
+        let sha = match (known_sha, hashing) {
+            (Some(k), _) => Some(Ok(k.to_string())),
+            (None, Some(h)) => Some(
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::InvalidInput("sha256 thread panicked".into()))),
+            ),
+            (None, None) => None,
+        };
+        if let (Some(want), Some(sha)) = (want, sha) {
+            let sha = sha.map_err(|e| e.to_string())?;
+            r.sha256_matches = Some(sha == want);
+            if sha != want {
+                return Err(format!(
+                    "sha256 {sha} differs from the manifest's {want}: the file was changed or damaged after it was written"
+                ));
+            }
         }
-    }
+        sqlite
+    })
+}
+
+/// `quick_check` (when `full`), schema version, application id and env tag.
+fn check_sqlite(path: &Path, full: bool, r: &mut VerifyReport) -> Result<(), String> {
     let conn =
         db::open(path, Access::ReadOnly, Duration::from_secs(1)).map_err(|e| e.to_string())?;
     let problems = match full {

@@ -91,23 +91,43 @@ pub async fn open_existing_env(
     .await
 }
 
-/// Points `env` at a file chosen in the native open dialog (`choose`), at a typed `path`, or,
-/// with neither, back to its default file.
+/// Where `set_env_path` takes the new file from: always a native dialog raised here (or the
+/// default), never a path typed in the webview.
+#[derive(Debug, Clone, Copy, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PathChoice {
+    /// An existing database, picked in the open dialog (checked like "Open an existing database").
+    Existing,
+    /// A new file location, picked in the save dialog (created by the next Migrate or Reset).
+    New,
+    /// Back to `<data_dir>/<env>.sqlite3`.
+    Default,
+}
+
+/// Points `env` at another file (or back to its default).
 #[tauri::command]
 pub async fn set_env_path(
     state: State<'_, AppState>,
     env: String,
-    path: Option<String>,
-    choose: bool,
+    choice: PathChoice,
 ) -> CmdResult<SettingsOutcome> {
     let st = state.inner().clone();
     blocking(move || {
-        let path = match (choose, path) {
-            (true, _) => Some(pick_file(
+        st.ws().env(&env)?;
+        let path = match choice {
+            PathChoice::Existing => Some(pick_file(
                 &st,
                 &format!("Database file for environment {env}"),
             )?),
-            (false, p) => p.filter(|p| !p.trim().is_empty()).map(PathBuf::from),
+            PathChoice::New => Some(
+                st.files
+                    .save_path(
+                        &format!("New database file for environment {env}"),
+                        &format!("{env}.sqlite3"),
+                    )
+                    .ok_or_else(|| CmdError::cancelled("no file chosen; nothing was changed"))?,
+            ),
+            PathChoice::Default => None,
         };
         let plan = settings::set_env_path(&st.ws(), &env, path.as_deref(), true)?;
         confirm_protected(&st, "repoint", &env, &plan.plan.changes.join("; "))?;

@@ -125,9 +125,10 @@ export const api = {
   /** Settings: each edits the config through core; the window reloads the workspace after. */
   openExistingEnv: (name: string, isProtected: boolean) =>
     invoke<SettingsOutcome>("open_existing_env", { name, protected: isProtected }),
-  /** `choose`: pick the file in the native open dialog; else `path`, or null for the default. */
-  setEnvPath: (env: string, path: string | null, choose = false) =>
-    invoke<SettingsOutcome>("set_env_path", { env, path, choose }),
+  /** The new file comes from a native dialog raised by Rust ("existing": open, "new": save), or
+   * is the default one; the webview never sends a path. */
+  setEnvPath: (env: string, choice: "existing" | "new" | "default") =>
+    invoke<SettingsOutcome>("set_env_path", { env, choice }),
   removeEnv: (env: string) => invoke<SettingsOutcome>("remove_env", { env }),
   setRetention: (keep: number, maxTotalMib: number | null) =>
     invoke<SettingsOutcome>("set_retention", { keep, maxTotalMib }),

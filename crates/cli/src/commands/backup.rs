@@ -8,16 +8,24 @@ use crate::cli::{BackupArgs, BackupsCmd};
 use crate::ui;
 
 pub fn run(ws: &Workspace, a: BackupArgs) -> Result<u8> {
-    let rec = backup::run(
+    let bar = ui::Bar::new();
+    let rec = backup::run_observed(
         ws,
         &a.env,
         &BackupOptions {
             output: a.output,
             label: a.label,
         },
-    )?;
+        &bar,
+    );
+    bar.finish();
+    let rec = rec?;
     if a.json {
-        ui::print_json(&rec);
+        // The record (as in the manifest) plus where the time went.
+        ui::print_json(&Timed {
+            record: &rec,
+            timings: pipeline_db_core::timing::take(),
+        });
     } else {
         outln!(
             "Backed up {} to {} ({}, sha256 {}), verified.",
@@ -28,6 +36,13 @@ pub fn run(ws: &Workspace, a: BackupArgs) -> Result<u8> {
         );
     }
     Ok(exit::OK)
+}
+
+#[derive(serde::Serialize)]
+struct Timed<'a> {
+    #[serde(flatten)]
+    record: &'a backup::BackupRecord,
+    timings: Vec<pipeline_db_core::timing::StepTime>,
 }
 
 pub fn run_backups(ws: &Workspace, cmd: BackupsCmd) -> Result<u8> {

@@ -17,7 +17,10 @@ pub fn run(ws: &Workspace, a: MigrateArgs) -> Result<u8> {
         }
         return Ok(exit::OK);
     }
-    let out = upgrade::run(ws, &a.env)?;
+    let bar = ui::Bar::new();
+    let out = upgrade::run_observed(ws, &a.env, &bar);
+    bar.finish();
+    let out = out?;
     if a.plan.json {
         ui::print_json(&out);
         return Ok(exit::OK);

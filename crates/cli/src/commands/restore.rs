@@ -19,7 +19,10 @@ pub fn run(ws: &Workspace, a: RestoreArgs) -> Result<u8> {
     else {
         return Ok(exit::OK);
     };
-    let out = restore::run(ws, &a.env, &a.backup, &confirmed)?;
+    let bar = ui::Bar::new();
+    let out = restore::run_observed(ws, &a.env, &a.backup, &confirmed, &bar);
+    bar.finish();
+    let out = out?;
     print_outcome(&out, a.plan.json);
     Ok(exit::OK)
 }

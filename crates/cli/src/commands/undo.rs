@@ -18,7 +18,10 @@ pub fn run(ws: &Workspace, a: UndoArgs) -> Result<u8> {
     else {
         return Ok(exit::OK);
     };
-    let out = undo::run(ws, &a.env, &confirmed)?;
+    let bar = crate::ui::Bar::new();
+    let out = undo::run_observed(ws, &a.env, &confirmed, &bar);
+    bar.finish();
+    let out = out?;
     super::restore::print_outcome(&out, a.plan.json);
     Ok(exit::OK)
 }

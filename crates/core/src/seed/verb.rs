@@ -127,6 +127,7 @@ pub fn run(
                                 None,
                                 Some(&counts),
                                 None,
+                                obs,
                             )
                             .step(
                                 "seed",
