@@ -542,3 +542,85 @@ fn prune_previews_what_it_frees_and_deletes_only_with_its_token() {
         .unwrap();
     assert_eq!(r["ok"], true, "{r}");
 }
+
+/// Collects every `progress` event the window receives.
+fn progress_sink(h: &Harness) -> Arc<Mutex<Vec<Value>>> {
+    let events = Arc::new(Mutex::new(Vec::<Value>::new()));
+    let sink = events.clone();
+    h.window.listen_any("progress", move |e| {
+        sink.lock()
+            .unwrap()
+            .push(serde_json::from_str(e.payload()).unwrap())
+    });
+    events
+}
+
+#[test]
+fn backup_and_restore_stream_byte_progress_with_an_eta() {
+    let h = harness(Options::default());
+    h.seeded("dev", 200);
+    let events = progress_sink(&h);
+    let t = h.token("plan_backup", json!({"env": "dev", "export": false}));
+    let rec = h
+        .invoke(
+            "backup_env",
+            json!({"env": "dev", "export": false, "label": null, "answer": {"token": t}}),
+        )
+        .unwrap();
+    let size = rec["size_bytes"].as_u64().unwrap();
+    let backup = rec["path"].as_str().unwrap().to_string();
+    h.seeded("dev", 300);
+    let t = h.token("plan_restore", json!({"env": "dev", "backup": backup}));
+    h.invoke(
+        "restore_env",
+        json!({"env": "dev", "backup": backup, "answer": {"token": t}}),
+    )
+    .unwrap();
+    assert_eq!(h.rows("dev")["jobs"], 200);
+    let events = events.lock().unwrap();
+    let last = |op: &str, stage: &str| {
+        events
+            .iter()
+            .rfind(|e| e["op"] == op && e["stage"] == stage)
+            .unwrap_or_else(|| panic!("no {op}/{stage} among {events:?}"))
+            .clone()
+    };
+    let verified = last("backup", "verifying");
+    assert_eq!(verified["unit"], "bytes");
+    assert_eq!(verified["done"].as_u64(), Some(size), "{verified}");
+    assert_eq!(verified["total"].as_u64(), Some(size), "{verified}");
+    assert_eq!(verified["eta_ms"], 0, "{verified}");
+    for stage in ["staging", "copying", "verifying", "restoring"] {
+        let e = last("restore", stage);
+        assert_eq!(e["unit"], "bytes", "{e}");
+        assert_eq!(e["done"], e["total"], "{stage} reaches its total: {e}");
+    }
+}
+
+#[test]
+fn cancelling_a_restore_mid_copy_leaves_the_database_unchanged() {
+    let h = harness(Options::default());
+    h.seeded("dev", 50);
+    let b = backup::run(&h.ws, "dev", &Default::default()).unwrap();
+    h.seeded("dev", 120);
+    let cancel = h.state.cancel.clone();
+    h.window.listen_any("progress", move |e| {
+        if e.payload().contains("\"stage\":\"restoring\"") {
+            cancel.store(true, std::sync::atomic::Ordering::SeqCst); // what the Cancel button does
+        }
+    });
+    let backup = b.path.to_string_lossy();
+    let t = h.token("plan_restore", json!({"env": "dev", "backup": backup}));
+    let e = h
+        .invoke(
+            "restore_env",
+            json!({"env": "dev", "backup": backup, "answer": {"token": t}}),
+        )
+        .unwrap_err();
+    assert_eq!(kind(&e), "cancelled", "{e}");
+    assert_eq!(
+        h.rows("dev")["jobs"],
+        120,
+        "the copy's transaction was rolled back"
+    );
+}

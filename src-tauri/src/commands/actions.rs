@@ -99,7 +99,8 @@ pub async fn plan_migrate(
 }
 
 #[tauri::command]
-pub async fn migrate_env(
+pub async fn migrate_env<R: Runtime>(
+    app: AppHandle<R>,
     state: State<'_, AppState>,
     env: String,
     answer: Answer,
@@ -109,7 +110,8 @@ pub async fn migrate_env(
     blocking(move || {
         let p = upgrade::plan(&ws, &env)?;
         guard::authorize(&st, &migrate_gate(&ws, &p)?, &p, &answer)?;
-        Ok(upgrade::run(&ws, &env)?)
+        let obs = EventObserver::new(app, "migrate", st.cancel.clone());
+        Ok(upgrade::run_observed(&ws, &env, &obs)?)
     })
     .await
 }
@@ -171,7 +173,8 @@ pub async fn seed_env<R: Runtime>(
     .await
 }
 
-/// Asks the running seed (or reset with sample data) to stop; core rolls it back.
+/// Asks the running long action (seed, reset with sample data, backup, export, restore, undo,
+/// migrate's backup) to stop; core rolls it back or removes its unfinished copy.
 #[tauri::command]
 pub fn cancel_seed(state: State<'_, AppState>) {
     state.cancel.store(true, Ordering::SeqCst);
@@ -242,7 +245,8 @@ pub async fn plan_backup(
 }
 
 #[tauri::command]
-pub async fn backup_env(
+pub async fn backup_env<R: Runtime>(
+    app: AppHandle<R>,
     state: State<'_, AppState>,
     env: String,
     export: bool,
@@ -263,7 +267,14 @@ pub async fn backup_env(
         } else {
             None
         };
-        Ok(backup::run(&ws, &env, &BackupOptions { output, label })?)
+        let op = if export { "export" } else { "backup" };
+        let obs = EventObserver::new(app, op, st.cancel.clone());
+        Ok(backup::run_observed(
+            &ws,
+            &env,
+            &BackupOptions { output, label },
+            &obs,
+        )?)
     })
     .await
 }

@@ -2,7 +2,7 @@
 //! Cancel sets the flag that core polls between batches.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use pipeline_db_core::{Observer, Progress};
@@ -15,8 +15,11 @@ pub const EVENT: &str = "progress";
 pub struct ProgressEvent {
     pub op: String,
     pub stage: String,
+    /// `rows` or `bytes` (copies and hashes of files).
+    pub unit: &'static str,
     pub done: u64,
     pub total: u64,
+    /// Time in this stage so far; the ETA is for this stage.
     pub elapsed_ms: u64,
     pub eta_ms: Option<u64>,
 }
@@ -25,7 +28,8 @@ pub struct EventObserver<R: Runtime> {
     pub app: AppHandle<R>,
     pub op: String,
     pub cancel: Arc<AtomicBool>,
-    pub started: Instant,
+    /// The current stage and when it started (progress of the copy, then of the verification…).
+    stage: Mutex<(String, Instant)>,
 }
 
 impl<R: Runtime> EventObserver<R> {
@@ -35,16 +39,24 @@ impl<R: Runtime> EventObserver<R> {
             app,
             op: op.into(),
             cancel,
-            started: Instant::now(),
+            stage: Mutex::new((String::new(), Instant::now())),
         }
     }
 
-    fn send(&self, stage: &str, done: u64, total: u64) {
-        let elapsed = self.started.elapsed().as_millis() as u64;
+    fn send(&self, stage: &str, unit: &'static str, done: u64, total: u64) {
+        let started = {
+            let mut cur = self.stage.lock().unwrap_or_else(|e| e.into_inner());
+            if cur.0 != stage {
+                *cur = (stage.to_string(), Instant::now());
+            }
+            cur.1
+        };
+        let elapsed = started.elapsed().as_millis() as u64;
         let eta_ms = (done > 0 && total >= done).then(|| elapsed * (total - done) / done);
         let ev = ProgressEvent {
             op: self.op.clone(),
             stage: stage.into(),
+            unit,
             done,
             total,
             elapsed_ms: elapsed,
@@ -58,11 +70,15 @@ impl<R: Runtime> EventObserver<R> {
 
 impl<R: Runtime> Observer for EventObserver<R> {
     fn stage(&self, name: &'static str) {
-        self.send(name, 0, 0);
+        self.send(name, "rows", 0, 0);
     }
 
     fn progress(&self, p: &Progress) {
-        self.send(p.stage, p.done, p.total);
+        self.send(p.stage, "rows", p.done, p.total);
+    }
+
+    fn bytes(&self, p: &Progress) {
+        self.send(p.stage, "bytes", p.done, p.total);
     }
 
     fn cancelled(&self) -> bool {

@@ -6,10 +6,11 @@ use std::path::PathBuf;
 use pipeline_db_core::check::{self, CheckReport};
 use pipeline_db_core::restore::{self, RestoreOutcome, RestorePlan};
 use pipeline_db_core::undo::{self, UndoPlan};
-use tauri::State;
+use tauri::{AppHandle, Runtime, State};
 
 use super::blocking;
 use super::guard::{self, Answer, Gate, Planned};
+use super::progress::EventObserver;
 use crate::error::{CmdError, CmdResult};
 use crate::AppState;
 
@@ -60,7 +61,8 @@ fn pick(st: &AppState, env: &str) -> CmdResult<String> {
 }
 
 #[tauri::command]
-pub async fn restore_env(
+pub async fn restore_env<R: Runtime>(
+    app: AppHandle<R>,
     state: State<'_, AppState>,
     env: String,
     backup: String,
@@ -71,7 +73,8 @@ pub async fn restore_env(
     blocking(move || {
         let p = restore::plan(&ws, &env, &backup)?;
         let confirmed = guard::authorize(&st, &restore_gate(&p), &p, &answer)?;
-        Ok(restore::run(&ws, &env, &backup, &confirmed)?)
+        let obs = EventObserver::new(app, "restore", st.cancel.clone());
+        Ok(restore::run_observed(&ws, &env, &backup, &confirmed, &obs)?)
     })
     .await
 }
@@ -103,7 +106,8 @@ pub async fn plan_undo(state: State<'_, AppState>, env: String) -> CmdResult<Pla
 }
 
 #[tauri::command]
-pub async fn undo_env(
+pub async fn undo_env<R: Runtime>(
+    app: AppHandle<R>,
     state: State<'_, AppState>,
     env: String,
     answer: Answer,
@@ -113,7 +117,8 @@ pub async fn undo_env(
     blocking(move || {
         let p = undo::plan(&ws, &env)?;
         let confirmed = guard::authorize(&st, &undo_gate(&p), &p, &answer)?;
-        Ok(undo::run(&ws, &env, &confirmed)?)
+        let obs = EventObserver::new(app, "undo", st.cancel.clone());
+        Ok(undo::run_observed(&ws, &env, &confirmed, &obs)?)
     })
     .await
 }

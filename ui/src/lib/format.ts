@@ -30,3 +30,16 @@ export function eta(ms: number | null): string {
   const s = Math.ceil(ms / 1000);
   return s < 60 ? `${s} s left` : `${Math.floor(s / 60)} min ${s % 60} s left`;
 }
+
+/** "copying: 312 MiB / 624 MiB · 2 s left" (sizes for byte progress, counts for rows). */
+export function progressText(p: {
+  stage: string;
+  unit?: string;
+  done: number;
+  total: number;
+  eta_ms: number | null;
+}): string {
+  const amount = p.unit === "bytes" ? bytes : count;
+  const left = eta(p.eta_ms);
+  return `${p.stage}: ${amount(p.done)} / ${amount(p.total)}${left ? ` · ${left}` : ""}`;
+}

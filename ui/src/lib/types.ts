@@ -126,6 +126,8 @@ export interface CmdError {
 export interface ProgressEvent {
   op: string;
   stage: string;
+  /** "rows" or "bytes". */
+  unit: string;
   done: number;
   total: number;
   elapsed_ms: number;
