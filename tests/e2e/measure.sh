@@ -27,11 +27,16 @@ if [ -z "$paint" ]; then echo "no first paint within 30 s (badge pixel: $c)"; ki
 echo "cold start to first paint: $(( (paint - start) / 1000000 )) ms"
 sleep 10
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+# PSS splits each shared page among the processes mapping it: the sum over the app's processes
+# is the memory the app as a whole occupies (RSS counts WebKit's shared libraries once per process).
+pss() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }
 descendants() { for c in $(pgrep -P "$1"); do echo "$c"; descendants "$c"; done; }
-total=$(rss $pid); detail="app $(rss $pid) KiB"
+total=$(rss $pid); ptotal=$(pss $pid); detail="app $(rss $pid) KiB"
 for c in $(descendants $pid); do
-  r=$(rss "$c"); total=$((total + r)); detail="$detail, $(cat /proc/$c/comm 2>/dev/null) $r KiB"
+  r=$(rss "$c"); total=$((total + r)); ptotal=$((ptotal + $(pss "$c")))
+  detail="$detail, $(cat /proc/$c/comm 2>/dev/null) $r KiB"
 done
 echo "idle RSS after 10 s: $((total / 1024)) MiB ($detail)"
+echo "idle PSS after 10 s: $((ptotal / 1024)) MiB (shared pages split between the processes)"
 kill $pid; wait $pid 2>/dev/null || true
 kill $xvfb; wait $xvfb 2>/dev/null || true

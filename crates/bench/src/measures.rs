@@ -321,8 +321,11 @@ fn cold_start_row(desktop: &Path, home: &Path, notes: &mut Vec<String>) -> Row {
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
         .unwrap_or_default();
     match parse_cold_start(&text) {
-        Some((ms, mib)) => row
-            .ours(format!("{ms} ms, {mib} MB"))
+        Some((ms, mib, pss)) => row
+            .ours(format!(
+                "{ms} ms, {mib} MB RSS{}",
+                pss.map(|p| format!(" ({p} MB PSS)")).unwrap_or_default()
+            ))
             .goal(goal, Some(ms < 1500 && mib < 150)),
         None => {
             notes.push(format!("desktop measure failed: {}", text.trim()));
@@ -331,8 +334,9 @@ fn cold_start_row(desktop: &Path, home: &Path, notes: &mut Vec<String>) -> Row {
     }
 }
 
-/// `cold start to first paint: 812 ms` and `idle RSS after 10 s: 97 MiB (…)`.
-fn parse_cold_start(text: &str) -> Option<(u64, u64)> {
+/// `cold start to first paint: 812 ms`, `idle RSS after 10 s: 97 MiB (…)` and (newer script)
+/// `idle PSS after 10 s: 61 MiB`.
+fn parse_cold_start(text: &str) -> Option<(u64, u64, Option<u64>)> {
     let num = |prefix: &str| {
         text.lines()
             .find_map(|l| l.strip_prefix(prefix))
@@ -342,6 +346,7 @@ fn parse_cold_start(text: &str) -> Option<(u64, u64)> {
     Some((
         num("cold start to first paint: ")?,
         num("idle RSS after 10 s: ")?,
+        num("idle PSS after 10 s: "),
     ))
 }
 
@@ -390,7 +395,9 @@ mod tests {
     #[test]
     fn cold_start_output_is_parsed() {
         let out = "cold start to first paint: 812 ms\nidle RSS after 10 s: 97 MiB (app 1 KiB)\n";
-        assert_eq!(super::parse_cold_start(out), Some((812, 97)));
+        assert_eq!(super::parse_cold_start(out), Some((812, 97, None)));
+        let out = format!("{out}idle PSS after 10 s: 61 MiB (shared pages split)\n");
+        assert_eq!(super::parse_cold_start(&out), Some((812, 97, Some(61))));
         assert_eq!(super::parse_cold_start("no first paint within 30 s"), None);
     }
 }
