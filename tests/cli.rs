@@ -123,7 +123,10 @@ fn reset_creates_a_missing_file_without_backup_and_tags_it() {
     e.ok(&["reset", "dev", "--force"]);
     let st: serde_json::Value = serde_json::from_str(&e.ok(&["status", "dev", "--json"])).unwrap();
     assert_eq!(st[0]["identity"]["env"], "dev");
-    assert_eq!(st[0]["schema_version"], 1);
+    assert_eq!(
+        st[0]["schema_version"],
+        pipeline_db_core::migrate::latest_version()
+    );
     assert_eq!(st[0]["health"], "ok");
     let c = rusqlite::Connection::open(e.db("dev")).unwrap();
     let app: i32 = c
@@ -165,7 +168,10 @@ fn reset_takes_a_verified_backup_equal_to_the_old_database() {
         now["jobs"].0, 0,
         "reset without sample data empties the tables"
     );
-    assert_eq!(now["refinery_schema_history"].0, 1);
+    assert_eq!(
+        now["refinery_schema_history"].0,
+        pipeline_db_core::migrate::latest_version() as u64
+    );
 }
 
 #[test]
@@ -423,7 +429,10 @@ fn migrate_creates_tags_and_is_idempotent() {
     let e = Env::new();
     let plan: serde_json::Value =
         serde_json::from_str(&e.ok(&["migrate", "test", "--dry-run", "--json"])).unwrap();
-    assert_eq!(plan["pending"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        plan["pending"].as_array().unwrap().len() as i64,
+        pipeline_db_core::migrate::latest_version()
+    );
     assert!(!e.db("test").exists());
     e.ok(&["migrate", "test"]);
     let out = e.ok(&["migrate", "test"]);

@@ -107,9 +107,12 @@ pub fn fingerprint_conn(c: &rusqlite::Connection) -> Fingerprint {
         .unwrap();
     let mut out = BTreeMap::new();
     for t in tables {
-        let mut stmt = c
-            .prepare(&format!("SELECT * FROM \"{t}\" ORDER BY rowid"))
-            .unwrap();
+        // WITHOUT ROWID tables (job_daily_stats) scan in primary key order.
+        let order = match c.prepare(&format!("SELECT rowid FROM \"{t}\" LIMIT 0")) {
+            Ok(_) => " ORDER BY rowid",
+            Err(_) => "",
+        };
+        let mut stmt = c.prepare(&format!("SELECT * FROM \"{t}\"{order}")).unwrap();
         let n = stmt.column_count();
         let mut rows = stmt.query([]).unwrap();
         let mut h = Sha256::new();

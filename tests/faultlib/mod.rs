@@ -186,6 +186,13 @@ pub fn fingerprint(path: &Path) -> Result<Fp, String> {
                 "SELECT version, name, checksum FROM refinery_schema_history ORDER BY version"
                     .into()
             }
+            // WITHOUT ROWID tables (job_daily_stats) scan in primary key order.
+            _ if c
+                .prepare(&format!("SELECT rowid FROM \"{t}\" LIMIT 0"))
+                .is_err() =>
+            {
+                format!("SELECT * FROM \"{t}\"")
+            }
             _ => format!("SELECT * FROM \"{t}\" ORDER BY rowid"),
         };
         let mut stmt = c.prepare(&sql).map_err(|e| e.to_string())?;

@@ -25,10 +25,13 @@ struct Args {
     chart: PathBuf,
     scratch: Option<PathBuf>,
     append: bool,
+    /// `--queries DIR`: only the desktop query rows, on DIR/dev.sqlite3 (read-only).
+    queries: Option<PathBuf>,
 }
 
 const HELP: &str = "pipeline-db-bench [--quick] [--sizes 10000,100000,1000000] [--cli PATH]
-    [--desktop PATH] [--results bench/results.md] [--chart bench/seed.svg] [--scratch DIR] [--no-append]";
+    [--desktop PATH] [--results bench/results.md] [--chart bench/seed.svg] [--scratch DIR] [--no-append]
+pipeline-db-bench --queries DATA_DIR   (only the desktop query rows, on DATA_DIR/dev.sqlite3, read-only)";
 
 fn parse_args() -> Result<Args> {
     let root = workspace_root();
@@ -41,6 +44,7 @@ fn parse_args() -> Result<Args> {
         chart: root.join("bench/seed.svg"),
         scratch: None,
         append: true,
+        queries: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -60,6 +64,7 @@ fn parse_args() -> Result<Args> {
             "--chart" => a.chart = value()?.into(),
             "--scratch" => a.scratch = Some(value()?.into()),
             "--no-append" => a.append = false,
+            "--queries" => a.queries = Some(value()?.into()),
             "-h" | "--help" => {
                 println!("{HELP}");
                 std::process::exit(0);
@@ -93,8 +98,24 @@ impl Drop for Scratch {
     }
 }
 
+/// The desktop query rows alone, on an existing database (nothing written or appended).
+fn queries_only(home: &Path) -> Result<()> {
+    let db = home.join("dev.sqlite3");
+    let conn =
+        rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .with_context(|| format!("opening {}", db.display()))?;
+    let n: i64 = conn.query_row("SELECT count(*) FROM jobs", [], |r| r.get(0))?;
+    drop(conn);
+    let rows = desktop::rows(home, n as u64)?;
+    println!("{}", report::markdown(&rows));
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let args = parse_args()?;
+    if let Some(home) = &args.queries {
+        return queries_only(home);
+    }
     if !args.cli.is_file() {
         bail!(
             "{} not found: build it first with `cargo build --release -p pipeline-db-cli` (or `make bench`)",

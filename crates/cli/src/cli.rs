@@ -128,7 +128,8 @@ pub enum MigrationsCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Re-record checksums of applied migrations that differ only in line endings/BOM/whitespace
+    /// Re-record checksums of applied migrations that differ only in line endings/BOM/whitespace,
+    /// and rebuild the job summary table if it differs from the jobs (verified backup first)
     Repair {
         env: String,
         #[command(flatten)]

@@ -54,9 +54,12 @@ fn dump(path: &Path) -> String {
         .unwrap();
     let mut out = String::new();
     for t in tables {
-        let mut s = c
-            .prepare(&format!("SELECT * FROM \"{t}\" ORDER BY rowid"))
-            .unwrap();
+        // WITHOUT ROWID tables (job_daily_stats) scan in primary key order.
+        let order = match c.prepare(&format!("SELECT rowid FROM \"{t}\" LIMIT 0")) {
+            Ok(_) => " ORDER BY rowid",
+            Err(_) => "",
+        };
+        let mut s = c.prepare(&format!("SELECT * FROM \"{t}\"{order}")).unwrap();
         let n = s.column_count();
         let mut rows = s.query([]).unwrap();
         out.push_str(&format!("## {t}\n"));

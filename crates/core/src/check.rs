@@ -11,11 +11,13 @@ use crate::db::{self, Access, FileState};
 use crate::error::{exit, Error, Result};
 use crate::fsutil;
 use crate::migrate::{self, MigrationState};
+use crate::stats;
 use crate::tag::{self, Identity};
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Finding {
-    /// `header`, `integrity`, `foreign_keys`, `drift`, `env_tag`, `migrations`, `backup`.
+    /// `header`, `integrity`, `foreign_keys`, `drift`, `job_summary`, `env_tag`, `migrations`,
+    /// `backup`.
     pub check: &'static str,
     pub ok: bool,
     pub detail: String,
@@ -165,6 +167,52 @@ fn inspect(ws: &Workspace, target: &crate::env::EnvTarget, r: &mut CheckReport) 
                 drift.compared_with_version
             )
         },
+    ));
+    summary_finding(&conn, &target.name, r)
+}
+
+/// The job summary table (V2) against a recount of the jobs; no finding on older schemas.
+fn summary_finding(conn: &rusqlite::Connection, env: &str, r: &mut CheckReport) -> Result<()> {
+    if !stats::present(conn)? {
+        return Ok(());
+    }
+    let diffs = stats::differences(conn)?;
+    if diffs.is_empty() {
+        r.findings.push(finding(
+            "job_summary",
+            true,
+            format!("{} matches a recount of the jobs", stats::TABLE),
+        ));
+        return Ok(());
+    }
+    let n = |v: Option<u64>| v.map_or("no row".to_string(), |n| n.to_string());
+    let shown: Vec<String> = diffs
+        .iter()
+        .take(3)
+        .map(|d| {
+            format!(
+                "{} pipeline {} {}: summary {}, jobs {}",
+                d.day,
+                d.pipeline_id,
+                d.status,
+                n(d.summary),
+                n(d.recount)
+            )
+        })
+        .collect();
+    r.findings.push(finding(
+        "job_summary",
+        false,
+        format!(
+            "{} differs from a recount of the jobs in {} (day, pipeline, status) groups: {}",
+            stats::TABLE,
+            diffs.len(),
+            shown.join("; ")
+        ),
+    ));
+    r.advice.push(format!(
+        "rebuild the job summary from the jobs with `pipeline-db migrations repair {env}` (verified \
+         backup first); it drifts when jobs are written with INSERT OR REPLACE or with its triggers dropped"
     ));
     Ok(())
 }

@@ -27,6 +27,7 @@ pub mod retag;
 pub mod seed;
 mod session;
 pub mod settings;
+pub mod stats;
 pub mod status;
 pub mod tag;
 pub mod timefmt;

@@ -1,6 +1,7 @@
 //! `migrations repair`: after a verified backup, re-record the checksums of applied migrations
 //! whose recorded checksum is the embedded file's modulo line endings, BOM or trailing
-//! whitespace. Any other difference stays a refusal naming the version.
+//! whitespace (any other difference stays a refusal naming the version), and rebuild the job
+//! summary table from the jobs if it drifted (`check` reports both).
 
 use rusqlite::Connection;
 use serde::Serialize;
@@ -14,6 +15,7 @@ use crate::error::{Error, Result, StepExt};
 use crate::migrate::{self, MigrationState};
 use crate::plan::{self, BackupStep};
 use crate::session::{self, Opened};
+use crate::stats;
 use crate::tag;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -30,7 +32,24 @@ pub struct RepairPlan {
     pub env: String,
     pub path: std::path::PathBuf,
     pub fixes: Vec<ChecksumFix>,
+    /// (day, pipeline, status) groups where `job_daily_stats` differs from a recount of the jobs;
+    /// non-zero: the table is rebuilt.
+    pub summary_differences: usize,
     pub backup: Option<BackupStep>,
+}
+
+impl RepairPlan {
+    fn is_empty(&self) -> bool {
+        self.fixes.is_empty() && self.summary_differences == 0
+    }
+}
+
+fn summary_differences(c: &Connection) -> Result<usize> {
+    Ok(if stats::present(c)? {
+        stats::differences(c)?.len()
+    } else {
+        0
+    })
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -97,22 +116,23 @@ pub fn plan(ws: &Workspace, env: &str) -> Result<RepairPlan> {
         ))
     })?;
     tag::require_identity(&conn, &target)?;
-    let fixes = fixes(&conn, &target)?;
-    let backup = (!fixes.is_empty()).then(|| {
-        BackupStep::new(
-            &target,
-            Reason::PreRepair,
-            true,
-            "the history is rewritten only after a verified backup",
-        )
-    });
-    Ok(RepairPlan {
+    let mut p = RepairPlan {
         verb: "migrations repair",
         env: target.name.clone(),
         path: target.path.clone(),
-        fixes,
-        backup,
-    })
+        fixes: fixes(&conn, &target)?,
+        summary_differences: summary_differences(&conn)?,
+        backup: None,
+    };
+    if !p.is_empty() {
+        p.backup = Some(BackupStep::new(
+            &target,
+            Reason::PreRepair,
+            true,
+            "the history or the job summary is rewritten only after a verified backup",
+        ));
+    }
+    Ok(p)
 }
 
 pub fn run(ws: &Workspace, env: &str) -> Result<RepairOutcome> {
@@ -129,7 +149,10 @@ pub fn run(ws: &Workspace, env: &str) -> Result<RepairOutcome> {
         let p = plan(ws, env)?;
         let versions: Vec<String> = p.fixes.iter().map(|f| format!("V{}", f.version)).collect();
         summary = format!("re-record checksums of {}", versions.join(", "));
-        if p.fixes.is_empty() {
+        if p.summary_differences > 0 {
+            summary.push_str(&format!("; rebuild {}", stats::TABLE));
+        }
+        if p.is_empty() {
             return Ok(RepairOutcome {
                 plan: p,
                 backup: None,
@@ -161,6 +184,7 @@ fn execute(
     let backup = plan::commit_or_rollback(c, &target.path, || {
         session::require_healthy(c, target)?;
         p.fixes = fixes(c, target)?;
+        p.summary_differences = summary_differences(c)?;
         let counts = db::row_counts(c)?;
         plan::preflight_space(target, true)?;
         let b = plan::backup_now(
@@ -184,6 +208,9 @@ fn execute(
                 rusqlite::params![f.embedded, f.version, f.recorded],
             )
             .map_err(Error::sql(format!("re-recording the checksum of V{}", f.version)))?;
+        }
+        if p.summary_differences > 0 {
+            stats::rebuild(c)?;
         }
         migrate::pending_or_refuse(c, &target.path, env)?;
         tag::write_tag(c, env, None, "migrations repair")?;

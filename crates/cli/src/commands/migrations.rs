@@ -128,8 +128,13 @@ fn repair(ws: &Workspace, env: &str, flags: crate::cli::PlanArgs) -> Result<u8> 
     print_repair(&out.plan);
     if let Some(b) = &out.backup {
         outln!(
-            "Re-recorded {} checksums of {env} (backup {}).",
+            "Re-recorded {} checksums of {env}{} (backup {}).",
             out.plan.fixes.len(),
+            if out.plan.summary_differences > 0 {
+                " and rebuilt its job summary"
+            } else {
+                ""
+            },
             b.path.display()
         );
     }
@@ -137,10 +142,16 @@ fn repair(ws: &Workspace, env: &str, flags: crate::cli::PlanArgs) -> Result<u8> 
 }
 
 fn print_repair(p: &pipeline_db_core::repair::RepairPlan) {
-    if p.fixes.is_empty() {
+    if p.fixes.is_empty() && p.summary_differences == 0 {
         outln!(
-            "Nothing to repair: the history of {} matches the migrations.",
+            "Nothing to repair: the history of {} matches the migrations and its job summary the jobs.",
             p.env
+        );
+    }
+    if p.summary_differences > 0 {
+        outln!(
+            "  job_daily_stats: {} (day, pipeline, status) groups differ from the jobs; rebuilt from a recount",
+            p.summary_differences
         );
     }
     for f in &p.fixes {

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::progress::{Observer, Progress};
+use crate::stats::Tally;
 use crate::timefmt;
 pub use catalog::DEMO_USERS;
 use rng::Rng;
@@ -122,7 +123,16 @@ pub(crate) fn insert(
     let mut counts = SeedCounts::default();
     let users = insert_users(conn, opts, as_of, &mut counts)?;
     let pipelines = insert_pipelines(conn, opts, as_of, &mut counts)?;
-    insert_jobs(conn, opts, as_of, &users, &pipelines, obs, &mut counts)?;
+    // The job summary's triggers would cost an upsert per job: off for the bulk insert, the new
+    // jobs' groups counted while inserting and added after it, in this same transaction.
+    crate::stats::with_triggers_off(conn, |tally| {
+        let jobs = Jobs {
+            users: &users,
+            pipelines: &pipelines,
+            as_of,
+        };
+        insert_jobs(conn, opts, &jobs, obs, &mut counts, tally)
+    })?;
     Ok(counts)
 }
 
@@ -361,15 +371,22 @@ fn insert_batch(stmt: &mut rusqlite::Statement<'_>, rows: &[JobRow]) -> Result<u
     stmt.raw_execute().map(|n| n as u64).map_err(sql)
 }
 
+/// What jobs are made of: the seeded users and pipelines, and the moment they lead up to.
+struct Jobs<'a> {
+    users: &'a [i64],
+    pipelines: &'a [PipelineRef],
+    as_of: i64,
+}
+
 fn insert_jobs(
     conn: &Connection,
     opts: &SeedOptions,
-    as_of: i64,
-    users: &[i64],
-    pipelines: &[PipelineRef],
+    jobs: &Jobs<'_>,
     obs: &dyn Observer,
     counts: &mut SeedCounts,
+    tally: &mut Tally,
 ) -> Result<()> {
+    let (users, pipelines, as_of) = (jobs.users, jobs.pipelines, jobs.as_of);
     if opts.jobs == 0 {
         return Ok(());
     }
@@ -412,6 +429,13 @@ fn insert_jobs(
         };
         counts.jobs_inserted += n;
         counts.skipped_existing += filled as u64 - n;
+        if n == filled as u64 {
+            for r in &rows[..filled] {
+                tally.add(r.created, r.pipeline, r.status);
+            }
+        } else {
+            tally.lose_track();
+        }
         let crossed = done / step != (done - filled as u64) / step;
         filled = 0;
         if crossed || done == opts.jobs {
