@@ -448,25 +448,28 @@ fn since_split(conn: &Connection, since: &str) -> Result<Option<SinceSplit>> {
 }
 
 /// Jobs per status (the charts' distribution), from the summary table when the schema has it.
+/// The summary's few thousand rows are summed here, not by a GROUP BY: SQLite's sorter costs
+/// several times the scan.
 pub fn status_counts(conn: &Connection) -> Result<Vec<Count>> {
+    use std::collections::BTreeMap;
     if !stats::present(conn)? {
         return status_counts_from_jobs(conn);
     }
-    query(
+    let rows: Vec<(String, u64)> = query(
         conn,
-        &format!(
-            "SELECT status, sum(jobs) FROM {} GROUP BY status ORDER BY status",
-            stats::TABLE
-        ),
+        &format!("SELECT status, jobs FROM {}", stats::TABLE),
         vec![],
-        |r| {
-            Ok(Count {
-                key: r.get(0)?,
-                n: r.get::<_, i64>(1)? as u64,
-            })
-        },
+        |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)),
         "counting jobs by status",
-    )
+    )?;
+    let mut by_status: BTreeMap<String, u64> = BTreeMap::new();
+    for (status, n) in rows {
+        *by_status.entry(status).or_default() += n;
+    }
+    Ok(by_status
+        .into_iter()
+        .map(|(key, n)| Count { key, n })
+        .collect())
 }
 
 /// [`status_counts`] recounted from `jobs` (schemas before V2; the tests' oracle).
@@ -488,45 +491,45 @@ pub fn status_counts_from_jobs(conn: &Connection) -> Result<Vec<Count>> {
 /// Jobs per day and status, created at or after `since`: whole days from the summary table,
 /// `since`'s own day from `jobs` (see [`SinceSplit`]).
 pub fn jobs_per_day(conn: &Connection, since: &str) -> Result<Vec<DayCount>> {
+    use std::collections::BTreeMap;
     let Some(split) = since_split(conn, since)? else {
         return jobs_per_day_from_jobs(conn, since);
     };
-    let day_count = |r: &rusqlite::Row<'_>| {
-        Ok(DayCount {
-            day: r.get(0)?,
-            status: r.get(1)?,
-            n: r.get::<_, i64>(2)? as u64,
-        })
-    };
     let what = "counting jobs per day";
-    let mut per_day = query(
+    let rows: Vec<(String, String, u64)> = query(
         conn,
         &format!(
-            "SELECT day, status, sum(jobs) FROM {} WHERE day > ? GROUP BY day, status",
+            "SELECT day, status, jobs FROM {} WHERE day > ?",
             stats::TABLE
         ),
         vec![Value::Text(split.first_day.clone())],
-        day_count,
+        |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64)),
         what,
     )?;
+    let mut per_day: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for (day, status, n) in rows {
+        *per_day.entry((day, status)).or_default() += n;
+    }
     // One short range of the (status, created_at) index per status: no table lookups.
     for s in JOB_STATUSES {
-        per_day.extend(query(
-            conn,
-            "SELECT ?, status, count(*) FROM jobs \
-             WHERE status = ? AND created_at >= ? AND created_at < ? GROUP BY status",
-            vec![
-                Value::Text(split.first_day.clone()),
-                Value::Text(s.into()),
-                Value::Text(since.into()),
-                Value::Text(split.first_day_end.clone()),
-            ],
-            day_count,
-            what,
-        )?);
+        let n: i64 = conn
+            .prepare_cached(
+                "SELECT count(*) FROM jobs WHERE status = ? AND created_at >= ? AND created_at < ?",
+            )
+            .and_then(|mut st| {
+                st.query_row(rusqlite::params![s, since, split.first_day_end], |r| {
+                    r.get(0)
+                })
+            })
+            .map_err(Error::sql(what))?;
+        if n > 0 {
+            per_day.insert((split.first_day.clone(), s.to_string()), n as u64);
+        }
     }
-    per_day.sort_by(|a, b| (&a.day, &a.status).cmp(&(&b.day, &b.status)));
-    Ok(per_day)
+    Ok(per_day
+        .into_iter()
+        .map(|((day, status), n)| DayCount { day, status, n })
+        .collect())
 }
 
 /// [`jobs_per_day`] recounted from `jobs` (schemas before V2; the tests' oracle).
@@ -560,11 +563,20 @@ pub fn success_per_pipeline(conn: &Connection, since: &str) -> Result<Vec<Pipeli
     let Some(split) = since_split(conn, since)? else {
         return success_per_pipeline_from_jobs(conn, since);
     };
+    // Whole days: the summary's rows (kind 0). `since`'s day: totals per pipeline from covering
+    // ranges of `jobs_pipeline_created`, one per pipeline (kind 1; jobs reference pipelines by a
+    // foreign key), and the rarer statuses from `jobs_status_created` (kind 2); completed = total
+    // - the others, as in the recount.
     let sql = format!(
-        "SELECT pipeline_id, status, sum(jobs) FROM {} WHERE day > ?1 GROUP BY 1, 2 \
+        "SELECT 0, pipeline_id, status, jobs FROM {} WHERE day > ?1 \
          UNION ALL \
-         SELECT pipeline_id, status, count(*) FROM jobs \
-         WHERE created_at >= ?2 AND created_at < ?3 GROUP BY 1, 2",
+         SELECT 1, pipeline_id, '', count(*) FROM jobs \
+         WHERE pipeline_id IN (SELECT id FROM pipelines) \
+           AND created_at >= ?2 AND created_at < ?3 GROUP BY 2 \
+         UNION ALL \
+         SELECT 2, pipeline_id, status, count(*) FROM jobs \
+         WHERE status IN ('failed', 'pending', 'running') \
+           AND created_at >= ?2 AND created_at < ?3 GROUP BY 2, 3",
         stats::TABLE
     );
     let vals = vec![
@@ -572,18 +584,20 @@ pub fn success_per_pipeline(conn: &Connection, since: &str) -> Result<Vec<Pipeli
         Value::Text(since.into()),
         Value::Text(split.first_day_end),
     ];
-    let rows: Vec<(i64, String, u64)> = query(
+    let rows: Vec<(i64, i64, String, u64)> = query(
         conn,
         &sql,
         vals,
-        |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64)),
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, i64>(3)? as u64)),
         "success rate per pipeline",
     )?;
     // (total, failed, pending + running) per pipeline
     let mut by_id: BTreeMap<i64, (u64, u64, u64)> = BTreeMap::new();
-    for (id, status, n) in rows {
+    for (kind, id, status, n) in rows {
         let e = by_id.entry(id).or_default();
-        e.0 += n;
+        if kind < 2 {
+            e.0 += n;
+        }
         match status.as_str() {
             "failed" => e.1 += n,
             "pending" | "running" => e.2 += n,
