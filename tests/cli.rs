@@ -982,3 +982,28 @@ fn an_export_never_lands_on_a_live_database() {
     assert!(!e.db("prod").exists());
     let _ = prod;
 }
+
+#[test]
+fn check_reports_a_drifted_job_summary_and_migrations_repair_rebuilds_it() {
+    let e = Env::new();
+    e.seeded("dev");
+    rusqlite::Connection::open(e.db("dev"))
+        .unwrap()
+        .execute_batch(
+            "UPDATE job_daily_stats SET jobs = jobs + 1
+             WHERE day = (SELECT min(day) FROM job_daily_stats)",
+        )
+        .unwrap();
+    let (code, out, err) = e.run(&["check", "dev"]);
+    let all = format!("{out}{err}");
+    assert_eq!(code, 1, "{all}");
+    assert!(
+        all.contains("job_summary") && all.contains("migrations repair dev"),
+        "{all}"
+    );
+    let out = e.ok(&["migrations", "repair", "dev"]);
+    assert!(out.contains("rebuilt its job summary"), "{out}");
+    let (code, out, err) = e.run(&["check", "dev"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("job_daily_stats matches"), "{out}");
+}
