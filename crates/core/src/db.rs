@@ -74,6 +74,11 @@ pub fn open(path: &Path, access: Access, busy_timeout: Duration) -> Result<Conne
     conn.pragma_update(None, "foreign_keys", true)
         .map_err(|e| classify(path, e, ctx()))?;
     test_limits(&conn)?;
+    if access == Access::ReadOnly {
+        // The first read is where a read-only connection meets a hot journal: say so here.
+        conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
+            .map_err(|e| classify(path, e, ctx()))?;
+    }
     if access != Access::ReadOnly {
         let mode: String = conn
             .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
@@ -104,6 +109,12 @@ fn test_limits(_conn: &Connection) -> Result<()> {
 /// Turns SQLite's "not a database"/"corrupt"/"busy"/"read-only" into our typed errors.
 pub(crate) fn classify(path: &Path, e: rusqlite::Error, context: String) -> Error {
     use rusqlite::ErrorCode::*;
+    // SQLITE_READONLY_ROLLBACK: a read-only connection found a journal it would have to roll back.
+    if e.sqlite_error().map(|s| s.extended_code) == Some(776) {
+        return Error::HotJournal {
+            path: path.to_path_buf(),
+        };
+    }
     match e.sqlite_error_code() {
         Some(NotADatabase) => Error::NotADatabase {
             path: path.to_path_buf(),
@@ -254,6 +265,46 @@ pub fn quote_ident(name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_hot_rollback_journal_is_named_and_left_alone() {
+        use super::*;
+        let d = tempfile::tempdir().unwrap();
+        let (live, crashed) = (d.path().join("a.sqlite3"), d.path().join("b"));
+        std::fs::create_dir(&crashed).unwrap();
+        let c = Connection::open(&live).unwrap();
+        c.execute_batch(
+            "PRAGMA journal_mode=DELETE; CREATE TABLE t(x);
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300)
+             INSERT INTO t SELECT randomblob(1000) FROM n;
+             PRAGMA cache_size = 2; BEGIN; UPDATE t SET x = randomblob(1000);",
+        )
+        .unwrap();
+        // The files as a crash in the middle of that write would leave them.
+        for (from, to) in [
+            ("a.sqlite3", "a.sqlite3"),
+            ("a.sqlite3-journal", "a.sqlite3-journal"),
+        ] {
+            std::fs::copy(d.path().join(from), crashed.join(to)).unwrap();
+        }
+        let db = crashed.join("a.sqlite3");
+        let before = (
+            std::fs::read(&db).unwrap(),
+            std::fs::read(crashed.join("a.sqlite3-journal")).unwrap(),
+        );
+        let err = open(&db, Access::ReadOnly, Duration::from_millis(100)).unwrap_err();
+        assert!(matches!(err, Error::HotJournal { .. }), "{err}");
+        assert_eq!(err.exit_code(), crate::exit::REFUSED);
+        assert!(
+            err.to_string().contains("sqlite3"),
+            "names the next step: {err}"
+        );
+        let after = (
+            std::fs::read(&db).unwrap(),
+            std::fs::read(crashed.join("a.sqlite3-journal")).unwrap(),
+        );
+        assert!(before == after, "neither file was touched");
+    }
+
     use super::*;
 
     #[test]

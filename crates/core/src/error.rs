@@ -86,6 +86,9 @@ pub enum Error {
     #[error("{} is read-only ({what}); nothing was changed. Fix the permissions and try again", path.display())]
     ReadOnly { path: PathBuf, what: String },
 
+    #[error("{} has a hot rollback journal beside it ({}-journal): a program crashed in the middle of a write, and the file is not consistent until that write is rolled back. pipeline-db opens databases read-only first and never rolls back another program's journal; nothing was changed. Close the program that uses it, or open it once with `sqlite3 {} \"PRAGMA quick_check\"` (which rolls the write back), then try again", path.display(), path.display(), path.display())]
+    HotJournal { path: PathBuf },
+
     #[error("migration history of {} does not match the embedded migrations: {detail}. Nothing was changed; restore a backup or run `pipeline-db migrations list {env}` to see which version differs", path.display())]
     Divergent {
         path: PathBuf,
@@ -150,6 +153,7 @@ impl Error {
             | Refused(_)
             | NoSpace { .. }
             | ReadOnly { .. }
+            | HotJournal { .. }
             | Divergent { .. }
             | NewerSchema { .. } => exit::REFUSED,
             Busy { .. } | DbLocked { .. } => exit::BUSY,
@@ -176,6 +180,7 @@ impl Error {
             Busy { .. } | DbLocked { .. } => "busy",
             NoSpace { .. } | DiskFull { .. } => "no_space",
             ReadOnly { .. } => "read_only",
+            HotJournal { .. } => "hot_journal",
             Divergent { .. } => "divergent",
             NewerSchema { .. } => "newer_schema",
             Io { .. } => "io",
