@@ -236,13 +236,10 @@ impl Bench {
         let bytes = file_len(backup);
         let cp = reference::cp_fsync(backup, &self.scratch.join("cp.sqlite3"))?;
         let (o, r) = (mbps(bytes, run.wall), mbps(bytes, cp));
-        let steps = serde_json::from_str(&run.stdout)
-            .map(|v: serde_json::Value| Steps::from_json(&v))
-            .unwrap_or_default();
-        notes.push(format!(
-            "profile of `restore` ({}, includes its verified pre-restore backup of the live database): {}",
-            size(n),
-            steps.line(run.wall)
+        notes.push(profile(
+            "`restore` (includes its verified pre-restore backup of the live database)",
+            n,
+            &run,
         ));
         Ok(row
             .ours(format!("{} · {o:.0} MB/s", dur(run.wall)))
@@ -262,14 +259,7 @@ impl Bench {
             self.cli(home, &["reset", "dev", "--force", "--json"]),
             &self.scratch,
         )?;
-        let steps = serde_json::from_str(&run.stdout)
-            .map(|v: serde_json::Value| Steps::from_json(&v))
-            .unwrap_or_default();
-        notes.push(format!(
-            "profile of `reset` ({}): {}",
-            size(n),
-            steps.line(run.wall)
-        ));
+        notes.push(profile("`reset`", n, &run));
         let r = cp + empty;
         let ratio = run.wall.as_secs_f64() / r.as_secs_f64();
         Ok(Row::new(format!(
@@ -348,6 +338,14 @@ fn parse_cold_start(text: &str) -> Option<(u64, u64, Option<u64>)> {
         num("idle RSS after 10 s: ")?,
         num("idle PSS after 10 s: "),
     ))
+}
+
+/// "profile of WHAT (1M): step 1.2 s · …" from a verb's `--json` output.
+fn profile(what: &str, n: u64, run: &proc::Run) -> String {
+    let steps = serde_json::from_str(&run.stdout)
+        .map(|v: serde_json::Value| Steps::from_json(&v))
+        .unwrap_or_default();
+    format!("profile of {what} ({}): {}", size(n), steps.line(run.wall))
 }
 
 /// The step timings a verb's `--json` outcome carries (`timings: [{step, ms}]`).
