@@ -1,21 +1,10 @@
 //! The read-only browser: keyset paging visits every row once in order, filters hold, charts add up.
 
-use pipeline_db_core::browse::{self, JobCursor, JobFilter, Order};
-use pipeline_db_core::seed::{self, SeedOptions};
-use pipeline_db_core::{Quiet, Workspace};
+mod common;
+use common::seeded;
 
-fn seeded(jobs: u64) -> (tempfile::TempDir, Workspace) {
-    let dir = tempfile::tempdir().unwrap();
-    let ws = Workspace::at(dir.path()).unwrap();
-    let opts = SeedOptions {
-        users: 3,
-        pipelines: 4,
-        jobs,
-        ..Default::default()
-    };
-    seed::run(&ws, "dev", &opts, &Quiet).unwrap();
-    (dir, ws)
-}
+use pipeline_db_core::browse::{self, JobCursor, JobFilter, Order};
+use pipeline_db_core::Workspace;
 
 fn all_pages(ws: &Workspace, f: &JobFilter, order: Order, limit: u32) -> Vec<browse::JobRow> {
     let mut out = vec![];

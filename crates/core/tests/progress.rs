@@ -1,6 +1,9 @@
 //! Long copies report their progress in bytes and can be cancelled without leaving anything
 //! behind: a cancelled backup leaves no file, a cancelled restore leaves the database unchanged.
 
+mod common;
+use common::seeded;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
@@ -57,19 +60,6 @@ impl Observer for Recorder {
     fn cancelled(&self) -> bool {
         self.cancel.load(Ordering::SeqCst)
     }
-}
-
-fn seeded(jobs: u64) -> (tempfile::TempDir, Workspace) {
-    let dir = tempfile::tempdir().unwrap();
-    let ws = Workspace::at(dir.path()).unwrap();
-    let opts = SeedOptions {
-        users: 3,
-        pipelines: 4,
-        jobs,
-        ..Default::default()
-    };
-    seed::run(&ws, "dev", &opts, &Quiet).unwrap();
-    (dir, ws)
 }
 
 fn files_in(dir: &std::path::Path) -> Vec<String> {
