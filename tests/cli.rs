@@ -125,7 +125,7 @@ fn reset_creates_a_missing_file_without_backup_and_tags_it() {
     assert_eq!(st[0]["identity"]["env"], "dev");
     assert_eq!(
         st[0]["schema_version"],
-        pipeline_db_core::migrate::latest_version()
+        pipeline_db_core::schema::migrations::latest_version()
     );
     assert_eq!(st[0]["health"], "ok");
     let c = rusqlite::Connection::open(e.db("dev")).unwrap();
@@ -170,7 +170,7 @@ fn reset_takes_a_verified_backup_equal_to_the_old_database() {
     );
     assert_eq!(
         now["refinery_schema_history"].0,
-        pipeline_db_core::migrate::latest_version() as u64
+        pipeline_db_core::schema::migrations::latest_version() as u64
     );
 }
 
@@ -431,7 +431,7 @@ fn migrate_creates_tags_and_is_idempotent() {
         serde_json::from_str(&e.ok(&["migrate", "test", "--dry-run", "--json"])).unwrap();
     assert_eq!(
         plan["pending"].as_array().unwrap().len() as i64,
-        pipeline_db_core::migrate::latest_version()
+        pipeline_db_core::schema::migrations::latest_version()
     );
     assert!(!e.db("test").exists());
     e.ok(&["migrate", "test"]);
@@ -635,7 +635,7 @@ fn sample_data_is_deterministic_realistic_and_consistent() {
         .unwrap();
     assert!(hash.starts_with("$argon2id$"), "{hash}");
     assert!(
-        pipeline_db_core::seed::verify_password("admin-demo-pass", &hash),
+        pipeline_db_core::schema::sample::verify_password("admin-demo-pass", &hash),
         "documented demo login works"
     );
 }

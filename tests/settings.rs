@@ -18,7 +18,7 @@ fn db_file(dir: &Path, name: &str, setup: impl FnOnce(&Connection)) -> PathBuf {
 
 fn tagged(dir: &Path, name: &str, env: &str) -> PathBuf {
     db_file(dir, name, |c| {
-        pipeline_db_core::tag::write_tag(c, env, None, "test").unwrap()
+        pipeline_db_core::schema::tag::write_tag(c, env, None, "test").unwrap()
     })
 }
 

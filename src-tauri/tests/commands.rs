@@ -5,8 +5,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use pipeline_db_core::seed::SeedOptions;
-use pipeline_db_core::{backup, seed, status, upgrade, Quiet, Workspace};
+use pipeline_db_core::verbs::seed::SeedOptions;
+use pipeline_db_core::{
+    verbs::backup, verbs::migrate, verbs::seed, verbs::status, Quiet, Workspace,
+};
 use pipeline_db_desktop::confirm::{Always, FixedFile};
 use pipeline_db_desktop::tokens::{TokenStore, TOKEN_TTL};
 use pipeline_db_desktop::AppState;
@@ -536,7 +538,7 @@ fn prune_previews_what_it_frees_and_deletes_only_with_its_token() {
     .unwrap();
     assert_eq!(h.backups("dev").len(), before - to_delete);
     let last = h.ws.env("dev").unwrap();
-    let kept = pipeline_db_core::backup::list(&last).unwrap();
+    let kept = pipeline_db_core::verbs::backup::list(&last).unwrap();
     let r = h
         .invoke("verify_backup", json!({"backup": kept[0].path}))
         .unwrap();

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use pipeline_db_core::db::{self, Access};
-use pipeline_db_core::{tag, Workspace};
+use pipeline_db_core::storage::db::{self, Access};
+use pipeline_db_core::{schema::tag, Workspace};
 use pipeline_db_desktop::confirm::{Always, FixedFile};
 use pipeline_db_desktop::tokens::{TokenStore, TOKEN_TTL};
 use pipeline_db_desktop::AppState;

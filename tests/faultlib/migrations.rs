@@ -22,7 +22,7 @@ pub fn all(r: &mut Report) {
         ("edited applied SQL", format!("UPDATE refinery_schema_history SET checksum = '{}' WHERE version = 1", checksum("V1__initial", &format!("{sql}\nCREATE TABLE sneaky (x);\n"))), false),
         ("CRLF line endings", format!("UPDATE refinery_schema_history SET checksum = '{}' WHERE version = 1", checksum("V1__initial", &sql.replace('\n', "\r\n"))), true),
         ("edited history checksum", "UPDATE refinery_schema_history SET checksum = '12345' WHERE version = 1".into(), false),
-        ("missing migration file", format!("INSERT INTO refinery_schema_history (version, name, applied_on, checksum) VALUES ({}, 'gone', '2026-01-01T00:00:00Z', '1')", pipeline_db_core::migrate::latest_version() + 1), false),
+        ("missing migration file", format!("INSERT INTO refinery_schema_history (version, name, applied_on, checksum) VALUES ({}, 'gone', '2026-01-01T00:00:00Z', '1')", pipeline_db_core::schema::migrations::latest_version() + 1), false),
     ];
     let mut t = Tally::default();
     for (name, tamper, repairable) in cases {

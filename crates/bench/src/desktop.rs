@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use pipeline_db_core::browse::{self, JobFilter, Order};
-use pipeline_db_core::db::{self, Access};
+use pipeline_db_core::storage::db::{self, Access};
 
 use crate::report::{dur, size, Row};
 
@@ -51,8 +51,9 @@ pub fn rows(home: &Path, n: u64) -> Result<Vec<Row>> {
         Access::ReadOnly,
         Duration::from_secs(5),
     )?;
-    let since =
-        pipeline_db_core::timefmt::format(pipeline_db_core::timefmt::now_epoch() - 90 * 86_400);
+    let since = pipeline_db_core::storage::time::format(
+        pipeline_db_core::storage::time::now_epoch() - 90 * 86_400,
+    );
     let mut out = vec![];
     let t = p95(|| {
         let c = browse::status_counts(&conn)?;

@@ -64,7 +64,7 @@ fn create_schema(path: &Path) -> Result<Connection> {
     conn.pragma_update(None, "foreign_keys", true)?;
     conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))?;
     conn.execute_batch("BEGIN IMMEDIATE")?;
-    for m in pipeline_db_core::migrate::embedded() {
+    for m in pipeline_db_core::schema::migrations::embedded() {
         conn.execute_batch(m.sql().unwrap_or_default())
             .with_context(|| format!("applying {}", m.name()))?;
     }
@@ -94,7 +94,7 @@ pub fn seed(path: &Path, jobs: u64) -> Result<Duration> {
         ))?;
     }
     let span = 90 * 86_400_i64;
-    let start = pipeline_db_core::timefmt::now_epoch() - span - 86_400;
+    let start = pipeline_db_core::storage::time::now_epoch() - span - 86_400;
     let n = conn
         .execute(JOBS_SQL, rusqlite::params![jobs as i64, start, span])
         .context("reference INSERT … SELECT")?;

@@ -221,8 +221,8 @@ fn restore_leaves_the_database_unchanged_when_the_backup_fails_verification() {
     let flipped = good.with_file_name("flipped.sqlite3");
     std::fs::copy(&good, &flipped).unwrap();
     std::fs::copy(
-        pipeline_db_core::backup::manifest_path(&good),
-        pipeline_db_core::backup::manifest_path(&flipped),
+        pipeline_db_core::backups::record::manifest_path(&good),
+        pipeline_db_core::backups::record::manifest_path(&flipped),
     )
     .unwrap();
     let len = std::fs::metadata(&flipped).unwrap().len() as usize;
@@ -231,12 +231,12 @@ fn restore_leaves_the_database_unchanged_when_the_backup_fails_verification() {
     let tampered = good.with_file_name("tampered.sqlite3");
     std::fs::copy(&good, &tampered).unwrap();
     let mut m: Value = serde_json::from_str(
-        &std::fs::read_to_string(pipeline_db_core::backup::manifest_path(&good)).unwrap(),
+        &std::fs::read_to_string(pipeline_db_core::backups::record::manifest_path(&good)).unwrap(),
     )
     .unwrap();
     m["sha256"] = Value::String("0".repeat(64));
     std::fs::write(
-        pipeline_db_core::backup::manifest_path(&tampered),
+        pipeline_db_core::backups::record::manifest_path(&tampered),
         m.to_string(),
     )
     .unwrap();
@@ -244,7 +244,7 @@ fn restore_leaves_the_database_unchanged_when_the_backup_fails_verification() {
     let bad_manifest = good.with_file_name("badmanifest.sqlite3");
     std::fs::copy(&good, &bad_manifest).unwrap();
     std::fs::write(
-        pipeline_db_core::backup::manifest_path(&bad_manifest),
+        pipeline_db_core::backups::record::manifest_path(&bad_manifest),
         "{ not json",
     )
     .unwrap();
@@ -430,7 +430,7 @@ fn prune_keeps_the_newest_verified_backup_and_the_undo_target() {
         backups(dir, "dev"),
         vec![b1.clone(), b3.clone(), b4.clone()]
     );
-    assert!(!pipeline_db_core::backup::manifest_path(b2).exists());
+    assert!(!pipeline_db_core::backups::record::manifest_path(b2).exists());
     assert_eq!(audit(dir).last().unwrap()["verb"], "backups prune");
 
     // list shows the trust state and the undo target.
@@ -577,7 +577,7 @@ fn check_keeps_a_byte_identical_evidence_copy_of_a_corrupt_database() {
 }
 
 fn set_v1_checksum(dir: &Path, sql: &str) {
-    let sum = pipeline_db_core::migrate::checksum_of("V1__initial", sql).unwrap();
+    let sum = pipeline_db_core::schema::migrations::checksum_of("V1__initial", sql).unwrap();
     Connection::open(db(dir, "dev"))
         .unwrap()
         .execute(
@@ -592,7 +592,7 @@ fn migrations_repair_fixes_only_whitespace_differences() {
     let d = TempDir::new().unwrap();
     let dir = d.path();
     dev_with_jobs(dir, "5");
-    let m = &pipeline_db_core::migrate::embedded()[0];
+    let m = &pipeline_db_core::schema::migrations::embedded()[0];
     let sql = m.sql().unwrap().to_string();
     let first_line_padded = sql.replacen('\n', "   \n", 1);
     for (case, variant) in [

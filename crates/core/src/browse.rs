@@ -6,11 +6,11 @@ use rusqlite::types::Value;
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
-use crate::backup;
-use crate::config::Workspace;
 use crate::error::{Error, Result};
-use crate::migrate::{self, DriftReport, MigrationInfo};
-use crate::{session, stats, tag};
+use crate::safety::session;
+use crate::schema::migrations::{self, DriftReport, MigrationInfo};
+use crate::schema::{stats, tag};
+use crate::workspace::config::Workspace;
 
 /// Upper bound of one page.
 pub const MAX_PAGE: u32 = 500;
@@ -404,12 +404,13 @@ pub struct Charts {
 
 pub fn charts(ws: &Workspace, env: &str, days: u32) -> Result<Charts> {
     let conn = open(ws, env)?;
-    let since =
-        crate::timefmt::format(crate::timefmt::now_epoch() - i64::from(days.min(3660)) * 86_400);
+    let since = crate::storage::time::format(
+        crate::storage::time::now_epoch() - i64::from(days.min(3660)) * 86_400,
+    );
     let status_counts = status_counts(&conn)?;
     let per_day = jobs_per_day(&conn, &since)?;
     let per_pipeline = success_per_pipeline(&conn, &since)?;
-    let backups = backup::list(&ws.env(env)?)?
+    let backups = crate::backups::record::list(&ws.env(env)?)?
         .into_iter()
         .map(|b| BackupPoint {
             created_at: b.created_at,
@@ -683,14 +684,14 @@ pub fn migrations(ws: &Workspace, env: &str) -> Result<MigrationsView> {
     let target = ws.env(env)?;
     match session::inspect(ws, &target)? {
         None => Ok(MigrationsView {
-            migrations: migrate::list(None)?,
+            migrations: migrations::list(None)?,
             drift: None,
         }),
         Some(c) => {
             tag::require_identity(&c, &target)?;
             Ok(MigrationsView {
-                migrations: migrate::list(Some(&c))?,
-                drift: Some(migrate::drift(&c)?),
+                migrations: migrations::list(Some(&c))?,
+                drift: Some(migrations::drift(&c)?),
             })
         }
     }

@@ -7,9 +7,11 @@ use common::seeded;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-use pipeline_db_core::backup::{self, BackupOptions};
-use pipeline_db_core::seed::{self, SeedOptions};
-use pipeline_db_core::{restore, status, Confirmed, Error, Observer, Progress, Quiet, Workspace};
+use pipeline_db_core::verbs::backup::{self, BackupOptions};
+use pipeline_db_core::verbs::seed::{self, SeedOptions};
+use pipeline_db_core::{
+    verbs::restore, verbs::status, Confirmed, Error, Observer, Progress, Quiet, Workspace,
+};
 
 /// Records every report; cancels once a report of `cancel_at` arrives.
 #[derive(Default)]
@@ -108,7 +110,11 @@ fn a_cancelled_backup_leaves_no_file() {
         before,
         "no backup, no temp file, no manifest"
     );
-    assert!(backup::list(&ws.env("dev").unwrap()).unwrap().is_empty());
+    assert!(
+        pipeline_db_core::backups::record::list(&ws.env("dev").unwrap())
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]

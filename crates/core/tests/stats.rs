@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use pipeline_db_core::browse;
-use pipeline_db_core::db::{self, Access};
-use pipeline_db_core::seed::{self, SeedOptions};
-use pipeline_db_core::{check, repair, stats, Confirmed, Quiet, Workspace};
+use pipeline_db_core::storage::db::{self, Access};
+use pipeline_db_core::verbs::seed::{self, SeedOptions};
+use pipeline_db_core::{schema::stats, verbs::check, verbs::repair, Confirmed, Quiet, Workspace};
 use proptest::prelude::*;
 use rusqlite::Connection;
 
@@ -131,7 +131,7 @@ fn the_seed_puts_back_the_migrations_triggers_exactly() {
             "job_daily_stats_update"
         ]
     );
-    let drift = pipeline_db_core::migrate::drift(&c).unwrap();
+    let drift = pipeline_db_core::schema::migrations::drift(&c).unwrap();
     assert!(!drift.has_drift(), "{drift:?}");
     // and they work: a job inserted after the seed is counted
     c.execute_batch(
@@ -146,11 +146,11 @@ fn the_seed_puts_back_the_migrations_triggers_exactly() {
 #[test]
 fn reset_with_sample_data_keeps_the_summary_in_step() {
     let (_d, ws) = seeded(30);
-    let ro = pipeline_db_core::reset::ResetOptions {
+    let ro = pipeline_db_core::verbs::reset::ResetOptions {
         sample_data: Some(opts(400)),
         confirmed: Confirmed::forced(),
     };
-    pipeline_db_core::reset::run(&ws, "dev", &ro, &Quiet).unwrap();
+    pipeline_db_core::verbs::reset::run(&ws, "dev", &ro, &Quiet).unwrap();
     let c = open(&dev_path(&ws));
     assert_in_step(&c);
     assert_eq!(
@@ -175,10 +175,12 @@ fn downgrade_to_v1(path: &Path) {
     )
     .unwrap();
     assert_eq!(
-        pipeline_db_core::migrate::schema_version(&c).unwrap(),
+        pipeline_db_core::schema::migrations::schema_version(&c).unwrap(),
         Some(1)
     );
-    assert!(!pipeline_db_core::migrate::drift(&c).unwrap().has_drift());
+    assert!(!pipeline_db_core::schema::migrations::drift(&c)
+        .unwrap()
+        .has_drift());
 }
 
 #[test]
@@ -197,7 +199,7 @@ fn migrating_a_v1_database_backfills_the_summary() {
             browse::jobs_per_day_from_jobs(&c, "2026-05-01").unwrap()
         );
     }
-    let out = pipeline_db_core::upgrade::run(&ws, "dev").unwrap();
+    let out = pipeline_db_core::verbs::migrate::run(&ws, "dev").unwrap();
     assert_eq!(out.schema_version, Some(2));
     let c = open(&path);
     assert_in_step(&c);
@@ -216,23 +218,27 @@ fn a_restored_v1_backup_migrates_with_its_jobs_counted() {
     let (_d, ws) = seeded(300);
     let path = dev_path(&ws);
     downgrade_to_v1(&path);
-    let b = pipeline_db_core::backup::run(&ws, "dev", &Default::default()).unwrap();
+    let b = pipeline_db_core::verbs::backup::run(&ws, "dev", &Default::default()).unwrap();
     // The live database moves on (V2, other data), then the V1 backup comes back.
-    pipeline_db_core::upgrade::run(&ws, "dev").unwrap();
+    pipeline_db_core::verbs::migrate::run(&ws, "dev").unwrap();
     let more = SeedOptions {
         rng_seed: 9,
         ..opts(100)
     };
     seed::run(&ws, "dev", &more, &Quiet).unwrap();
-    let r =
-        pipeline_db_core::restore::run(&ws, "dev", b.path.to_str().unwrap(), &Confirmed::forced())
-            .unwrap();
+    let r = pipeline_db_core::verbs::restore::run(
+        &ws,
+        "dev",
+        b.path.to_str().unwrap(),
+        &Confirmed::forced(),
+    )
+    .unwrap();
     assert!(r.plan.migrate_after, "{:?}", r.plan.notes);
     {
         let c = open(&path);
         assert!(!stats::present(&c).unwrap());
     }
-    pipeline_db_core::upgrade::run(&ws, "dev").unwrap();
+    pipeline_db_core::verbs::migrate::run(&ws, "dev").unwrap();
     let c = open(&path);
     assert_in_step(&c);
     assert_eq!(
@@ -354,11 +360,11 @@ fn nth_id(c: &Connection, table: &str, k: usize) -> Option<i64> {
 }
 
 fn ts(epoch: i64) -> String {
-    pipeline_db_core::timefmt::format(epoch)
+    pipeline_db_core::storage::time::format(epoch)
 }
 
 fn apply(c: &Connection, op: &Op, serial: &mut u64) {
-    let base = pipeline_db_core::timefmt::parse("2026-06-10T12:00:00Z").unwrap();
+    let base = pipeline_db_core::storage::time::parse("2026-06-10T12:00:00Z").unwrap();
     let pipeline = |k: usize| nth_id(c, "pipelines", k);
     match *op {
         Op::Insert {
@@ -409,7 +415,7 @@ fn apply(c: &Connection, op: &Op, serial: &mut u64) {
                         |r| Ok((r.get(0)?, r.get(1)?)),
                     )
                     .unwrap();
-                let t = pipeline_db_core::timefmt::parse(&created).unwrap() + minutes * 60;
+                let t = pipeline_db_core::storage::time::parse(&created).unwrap() + minutes * 60;
                 c.execute(SET_STATE, rusqlite::params![id, status, ts(t)])
                     .unwrap();
             }

@@ -5,11 +5,12 @@
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
-use pipeline_db_core::backup::{BackupOptions, BackupRecord};
-use pipeline_db_core::reset::{self, ResetOptions, ResetOutcome, ResetPlan};
-use pipeline_db_core::seed::{self, SeedOptions, SeedOutcome, SeedPlan};
-use pipeline_db_core::upgrade::{self, MigrateOutcome, MigratePlan};
-use pipeline_db_core::{backup, status, Workspace};
+use pipeline_db_core::backups::record::BackupRecord;
+use pipeline_db_core::verbs::backup::BackupOptions;
+use pipeline_db_core::verbs::migrate::{self, MigrateOutcome, MigratePlan};
+use pipeline_db_core::verbs::reset::{self, ResetOptions, ResetOutcome, ResetPlan};
+use pipeline_db_core::verbs::seed::{self, SeedOptions, SeedOutcome, SeedPlan};
+use pipeline_db_core::{verbs::backup, verbs::status, Workspace};
 use serde::Serialize;
 use tauri::{AppHandle, Runtime, State};
 

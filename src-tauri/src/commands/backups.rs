@@ -1,9 +1,9 @@
 //! Backup housekeeping: verify one backup (read-only) and prune with a preview of what it frees
 //! (deleting backups goes through the same token gate as the other changing verbs).
 
-use pipeline_db_core::env::EnvTarget;
-use pipeline_db_core::prune::{self, PrunePlan};
-use pipeline_db_core::verify::{self, VerifyReport};
+use pipeline_db_core::backups::verify::{self, VerifyReport};
+use pipeline_db_core::verbs::prune::{self, PrunePlan};
+use pipeline_db_core::workspace::env::EnvTarget;
 use pipeline_db_core::Workspace;
 use tauri::State;
 

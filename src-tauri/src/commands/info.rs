@@ -1,10 +1,10 @@
 //! Read-only commands: workspace, status cards, backups, migrations, audit log.
 
-use pipeline_db_core::audit::AuditEntry;
-use pipeline_db_core::backup::BackupRecord;
+use pipeline_db_core::backups::record::BackupRecord;
 use pipeline_db_core::browse::MigrationsView;
-use pipeline_db_core::status::EnvStatus;
-use pipeline_db_core::{audit, backup, browse, status};
+use pipeline_db_core::safety::audit::AuditEntry;
+use pipeline_db_core::verbs::status::EnvStatus;
+use pipeline_db_core::{browse, safety::audit, verbs::backup, verbs::status};
 use serde::Serialize;
 use tauri::State;
 
@@ -20,8 +20,8 @@ pub struct WorkspaceInfo {
     /// Where Settings write: the loaded config, else `<data_dir>/pipeline-db.toml`.
     pub config_file: std::path::PathBuf,
     pub busy_timeout_ms: u64,
-    pub envs: Vec<pipeline_db_core::env::EnvTarget>,
-    pub retention: pipeline_db_core::config::Retention,
+    pub envs: Vec<pipeline_db_core::workspace::env::EnvTarget>,
+    pub retention: pipeline_db_core::workspace::config::Retention,
     /// Core verbs not wired in this build (the window shows them as "not available yet").
     pub unavailable: Vec<&'static str>,
 }
@@ -32,7 +32,7 @@ pub fn workspace_info(state: State<'_, AppState>) -> WorkspaceInfo {
     WorkspaceInfo {
         data_dir: ws.data_dir.clone(),
         config_path: ws.config_path.clone(),
-        config_file: pipeline_db_core::settings::config_target(ws),
+        config_file: pipeline_db_core::verbs::settings::config_target(ws),
         busy_timeout_ms: ws.busy_timeout_ms,
         envs: ws.envs.values().cloned().collect(),
         retention: ws.retention.clone(),

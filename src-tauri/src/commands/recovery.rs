@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
-use pipeline_db_core::check::{self, CheckReport};
-use pipeline_db_core::restore::{self, RestoreOutcome, RestorePlan};
-use pipeline_db_core::undo::{self, UndoPlan};
+use pipeline_db_core::verbs::check::{self, CheckReport};
+use pipeline_db_core::verbs::restore::{self, RestoreOutcome, RestorePlan};
+use pipeline_db_core::verbs::undo::{self, UndoPlan};
 use tauri::{AppHandle, Runtime, State};
 
 use super::blocking;

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use pipeline_db_core::settings::{self, Attach, SettingsOutcome};
+use pipeline_db_core::verbs::settings::{self, Attach, SettingsOutcome};
 use tauri::State;
 
 use super::blocking;

@@ -1,7 +1,7 @@
 //! `pipeline-db backup` and `backups list`.
 
-use pipeline_db_core::backup::{self, BackupOptions};
-use pipeline_db_core::verify;
+use pipeline_db_core::backups::verify;
+use pipeline_db_core::verbs::backup::{self, BackupOptions};
 use pipeline_db_core::{exit, Result, Workspace};
 
 use crate::cli::{BackupArgs, BackupsCmd};
@@ -24,7 +24,7 @@ pub fn run(ws: &Workspace, a: BackupArgs) -> Result<u8> {
         // The record (as in the manifest) plus where the time went.
         ui::print_json(&Timed {
             record: &rec,
-            timings: pipeline_db_core::timing::take(),
+            timings: pipeline_db_core::storage::timing::take(),
         });
     } else {
         outln!(
@@ -41,8 +41,8 @@ pub fn run(ws: &Workspace, a: BackupArgs) -> Result<u8> {
 #[derive(serde::Serialize)]
 struct Timed<'a> {
     #[serde(flatten)]
-    record: &'a backup::BackupRecord,
-    timings: Vec<pipeline_db_core::timing::StepTime>,
+    record: &'a pipeline_db_core::backups::record::BackupRecord,
+    timings: Vec<pipeline_db_core::storage::timing::StepTime>,
 }
 
 pub fn run_backups(ws: &Workspace, cmd: BackupsCmd) -> Result<u8> {
@@ -62,7 +62,7 @@ pub fn run_backups(ws: &Workspace, cmd: BackupsCmd) -> Result<u8> {
 #[derive(serde::Serialize)]
 struct Listed {
     #[serde(flatten)]
-    record: backup::BackupRecord,
+    record: pipeline_db_core::backups::record::BackupRecord,
     trust: verify::Trust,
     undo_target: bool,
 }
@@ -75,8 +75,8 @@ fn run_list(ws: &Workspace, env: Option<String>, json: bool) -> Result<u8> {
     let log = verify::latest(ws);
     let mut all = vec![];
     for t in &targets {
-        let undo = pipeline_db_core::undo::target_backup(ws, &t.name)?;
-        for record in backup::list(t)? {
+        let undo = pipeline_db_core::verbs::undo::target_backup(ws, &t.name)?;
+        for record in pipeline_db_core::backups::record::list(t)? {
             all.push(Listed {
                 trust: verify::trust(&record, &log),
                 undo_target: undo.as_ref() == Some(&record.path),
@@ -167,7 +167,7 @@ fn run_prune(
     keep: Option<usize>,
     flags: crate::cli::PlanArgs,
 ) -> Result<u8> {
-    let plans = pipeline_db_core::prune::run(ws, env.as_deref(), keep, flags.dry_run)?;
+    let plans = pipeline_db_core::verbs::prune::run(ws, env.as_deref(), keep, flags.dry_run)?;
     if flags.json {
         ui::print_json(&plans);
         return Ok(exit::OK);

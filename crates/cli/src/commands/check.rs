@@ -1,6 +1,6 @@
 //! `pipeline-db check`.
 
-use pipeline_db_core::{check, Result, Workspace};
+use pipeline_db_core::{verbs::check, Result, Workspace};
 
 use crate::cli::CheckArgs;
 use crate::ui;

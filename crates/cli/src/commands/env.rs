@@ -1,6 +1,6 @@
 //! `pipeline-db env set` (retag); `env add`, `env remove` and `env path` are in `settings.rs`.
 
-use pipeline_db_core::{exit, retag, Result, Workspace};
+use pipeline_db_core::{exit, verbs::retag, Result, Workspace};
 
 use crate::cli::{ConfirmArgs, EnvCmd, PlanArgs};
 use crate::ui;
@@ -35,7 +35,7 @@ fn set(ws: &Workspace, env: String, confirm: ConfirmArgs, flags: PlanArgs) -> Re
     }
     let confirmed = ui::confirm(plan.confirmation, &env, "retag", &confirm).inspect_err(|e| {
         if matches!(e, pipeline_db_core::Error::Cancelled) {
-            pipeline_db_core::audit::record_refusal(ws, &env, "env set", e);
+            pipeline_db_core::safety::audit::record_refusal(ws, &env, "env set", e);
         }
     })?;
     let out = retag::run(ws, &env, &confirmed)?;

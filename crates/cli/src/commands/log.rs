@@ -1,6 +1,6 @@
 //! `pipeline-db log`.
 
-use pipeline_db_core::{audit, exit, Result, Workspace};
+use pipeline_db_core::{exit, safety::audit, Result, Workspace};
 
 use crate::cli::LogArgs;
 use crate::ui;

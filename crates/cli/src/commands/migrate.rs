@@ -1,6 +1,6 @@
 //! `pipeline-db migrate`.
 
-use pipeline_db_core::upgrade::{self, MigratePlan};
+use pipeline_db_core::verbs::migrate::{self, MigratePlan};
 use pipeline_db_core::{exit, Result, Workspace};
 
 use crate::cli::MigrateArgs;
@@ -9,7 +9,7 @@ use crate::ui;
 pub fn run(ws: &Workspace, a: MigrateArgs) -> Result<u8> {
     // Only a dry run stops at the plan; `run` plans again and records a refusal in the audit log.
     if a.plan.dry_run {
-        let plan = upgrade::plan(ws, &a.env)?;
+        let plan = migrate::plan(ws, &a.env)?;
         if a.plan.json {
             ui::print_json(&plan)
         } else {
@@ -18,7 +18,7 @@ pub fn run(ws: &Workspace, a: MigrateArgs) -> Result<u8> {
         return Ok(exit::OK);
     }
     let bar = ui::Bar::new();
-    let out = upgrade::run_observed(ws, &a.env, &bar);
+    let out = migrate::run_observed(ws, &a.env, &bar);
     bar.finish();
     let out = out?;
     if a.plan.json {

@@ -1,7 +1,7 @@
 //! `pipeline-db migrations list|new|check`.
 
-use pipeline_db_core::migrate::{self, MigrationState};
-use pipeline_db_core::{db, exit, Result, Workspace};
+use pipeline_db_core::schema::migrations::{self, MigrationState};
+use pipeline_db_core::{exit, storage::db, Result, Workspace};
 
 use crate::cli::MigrationsCmd;
 use crate::ui;
@@ -10,7 +10,7 @@ pub fn run(ws: &Workspace, cmd: MigrationsCmd) -> Result<u8> {
     match cmd {
         MigrationsCmd::List { env, json } => list(ws, env.as_deref(), json),
         MigrationsCmd::New { name, dir } => {
-            let path = migrate::new_migration(&dir, &name)?;
+            let path = migrations::new_migration(&dir, &name)?;
             outln!("Created {}", path.display());
             Ok(exit::OK)
         }
@@ -34,7 +34,7 @@ fn list(ws: &Workspace, env: Option<&str>, json: bool) -> Result<u8> {
         Some(e) => open_ro(ws, e)?,
         None => None,
     };
-    let rows = migrate::list(conn.as_ref())?;
+    let rows = migrations::list(conn.as_ref())?;
     if json {
         ui::print_json(&rows);
         return Ok(exit::OK);
@@ -76,7 +76,7 @@ fn check(ws: &Workspace, env: &str, json: bool) -> Result<u8> {
             t.path.display()
         ))
     })?;
-    let report = migrate::drift(&conn)?;
+    let report = migrations::drift(&conn)?;
     if json {
         ui::print_json(&report);
     } else if !report.has_drift() {
@@ -109,7 +109,7 @@ fn check(ws: &Workspace, env: &str, json: bool) -> Result<u8> {
 }
 
 fn repair(ws: &Workspace, env: &str, flags: crate::cli::PlanArgs) -> Result<u8> {
-    use pipeline_db_core::repair;
+    use pipeline_db_core::verbs::repair;
     // Only a dry run stops at the plan; `run` plans again and records a refusal in the audit log.
     if flags.dry_run {
         let plan = repair::plan(ws, env)?;
@@ -141,7 +141,7 @@ fn repair(ws: &Workspace, env: &str, flags: crate::cli::PlanArgs) -> Result<u8> 
     Ok(exit::OK)
 }
 
-fn print_repair(p: &pipeline_db_core::repair::RepairPlan) {
+fn print_repair(p: &pipeline_db_core::verbs::repair::RepairPlan) {
     if p.fixes.is_empty() && p.summary_differences == 0 {
         outln!(
             "Nothing to repair: the history of {} matches the migrations and its job summary the jobs.",

@@ -80,9 +80,9 @@ macro_rules! confirmable {
     })*};
 }
 confirmable!(
-    pipeline_db_core::reset::ResetPlan,
-    pipeline_db_core::restore::RestorePlan,
-    pipeline_db_core::undo::UndoPlan
+    pipeline_db_core::verbs::reset::ResetPlan,
+    pipeline_db_core::verbs::restore::RestorePlan,
+    pipeline_db_core::verbs::undo::UndoPlan
 );
 
 fn plan_and_confirm<P: Confirmable>(
@@ -94,8 +94,9 @@ fn plan_and_confirm<P: Confirmable>(
     plan: Result<P>,
     print: impl Fn(&P),
 ) -> Result<Option<pipeline_db_core::Confirmed>> {
-    let record =
-        |e: &pipeline_db_core::Error| pipeline_db_core::audit::record_refusal(ws, env, verb, e);
+    let record = |e: &pipeline_db_core::Error| {
+        pipeline_db_core::safety::audit::record_refusal(ws, env, verb, e)
+    };
     let plan = plan.inspect_err(|e| {
         if !flags.dry_run {
             record(e)

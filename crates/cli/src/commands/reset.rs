@@ -1,7 +1,7 @@
 //! `pipeline-db reset`.
 
-use pipeline_db_core::reset::{self, ResetOptions, ResetPlan};
-use pipeline_db_core::seed::SeedOptions;
+use pipeline_db_core::verbs::reset::{self, ResetOptions, ResetPlan};
+use pipeline_db_core::verbs::seed::SeedOptions;
 use pipeline_db_core::{exit, Result, Workspace};
 
 use crate::cli::{ResetArgs, SeedSizeArgs};

@@ -1,6 +1,6 @@
 //! `pipeline-db restore`.
 
-use pipeline_db_core::restore::{self, RestoreOutcome, RestorePlan};
+use pipeline_db_core::verbs::restore::{self, RestoreOutcome, RestorePlan};
 use pipeline_db_core::{exit, Result, Workspace};
 
 use crate::cli::RestoreArgs;

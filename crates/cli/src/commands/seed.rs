@@ -1,6 +1,6 @@
 //! `pipeline-db seed`.
 
-use pipeline_db_core::{exit, seed, Result, Workspace};
+use pipeline_db_core::{exit, verbs::seed, Result, Workspace};
 
 use crate::cli::SeedArgs;
 use crate::ui;

@@ -1,6 +1,6 @@
 //! `pipeline-db env add|remove|path` and `pipeline-db config show|set`: core's settings edits, displayed.
 
-use pipeline_db_core::settings::{self, Attach, SettingsOutcome};
+use pipeline_db_core::verbs::settings::{self, Attach, SettingsOutcome};
 use pipeline_db_core::{exit, Result, Workspace};
 
 use crate::cli::{ConfigCmd, ConfigSetCmd, EnvCmd, PlanArgs};

@@ -1,7 +1,7 @@
 //! `pipeline-db status`.
 
-use pipeline_db_core::status::{self, EnvStatus};
-use pipeline_db_core::tag::Identity;
+use pipeline_db_core::schema::tag::Identity;
+use pipeline_db_core::verbs::status::{self, EnvStatus};
 use pipeline_db_core::{exit, Result, Workspace};
 
 use crate::cli::StatusArgs;

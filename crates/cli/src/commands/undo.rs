@@ -1,6 +1,6 @@
 //! `pipeline-db undo`.
 
-use pipeline_db_core::undo::{self, UndoPlan};
+use pipeline_db_core::verbs::undo::{self, UndoPlan};
 use pipeline_db_core::{exit, Result, Workspace};
 
 use crate::cli::UndoArgs;

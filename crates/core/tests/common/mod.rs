@@ -1,6 +1,6 @@
 //! Shared by the core integration tests: a data dir whose dev env holds a little sample data.
 
-use pipeline_db_core::seed::{self, SeedOptions};
+use pipeline_db_core::verbs::seed::{self, SeedOptions};
 use pipeline_db_core::{Quiet, Workspace};
 
 /// A temp data dir with dev seeded (3 users, 4 pipelines, `jobs` jobs).

@@ -1,0 +1,7 @@
+//! Backups: records (manifest, ledger, listing), verified snapshots, re-verification, names.
+
+pub mod names;
+pub mod record;
+pub(crate) mod snapshot;
+pub(crate) mod take;
+pub mod verify;

@@ -1,0 +1,129 @@
+//! Backup records: the reason, the manifest beside each backup, the ledger, the listing per env.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::storage::fs;
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reason {
+    Manual,
+    PreReset,
+    PreMigrate,
+    PreRestore,
+    PreRetag,
+    PreSeed,
+    PreRepair,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Manual => "manual",
+            Reason::PreReset => "pre-reset",
+            Reason::PreMigrate => "pre-migrate",
+            Reason::PreRestore => "pre-restore",
+            Reason::PreRetag => "pre-retag",
+            Reason::PreSeed => "pre-seed",
+            Reason::PreRepair => "pre-repair",
+        }
+    }
+}
+
+/// The sidecar manifest (`<backup>.json`) and ledger entry of one backup.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BackupRecord {
+    pub path: PathBuf,
+    pub env: String,
+    pub source_path: PathBuf,
+    pub created_at: String,
+    pub tool_version: String,
+    pub schema_version: Option<i64>,
+    pub reason: Reason,
+    pub label: Option<String>,
+    pub size_bytes: u64,
+    pub sha256: String,
+    pub row_counts: BTreeMap<String, u64>,
+}
+
+/// Where a backup of `env` taken now for `reason` would go (the final name may get a `-N` suffix).
+pub fn default_path(backup_dir: &Path, env: &str, reason: Reason) -> PathBuf {
+    let ts = crate::now_compact();
+    backup_dir.join(format!("{env}-{ts}-{}.sqlite3", reason.as_str()))
+}
+
+/// Takes a verified snapshot of the database at `src_path`.
+///
+/// The copy is read through a fresh read-only connection in one read transaction (a connection
+/// that holds the write lock cannot be a backup source). Callers about to destroy data hold
+/// `BEGIN IMMEDIATE` on their own connection first, so the snapshot is exactly what they see:
+/// `expected` are the row counts they read, and the snapshot must match them. The copy goes to a
+/// temp name, is fsynced, `quick_check`ed and counted, then renamed to `dest` without ever
+/// Writes the sidecar manifest (create-new, fsynced) and appends the ledger entry.
+pub(crate) fn record(rec: &BackupRecord, ledger: &Path) -> Result<()> {
+    let manifest = manifest_path(&rec.path);
+    let json = serde_json::to_vec_pretty(rec).map_err(|e| Error::InvalidInput(e.to_string()))?;
+    let tmp = fs::temp_beside(&manifest);
+    let mut f = fs::create_new(&tmp)?;
+    std::io::Write::write_all(&mut f, &json).map_err(Error::io("writing manifest", &tmp))?;
+    f.sync_all().map_err(Error::io("fsync", &tmp))?;
+    drop(f);
+    fs::rename_noreplace(&tmp, &manifest).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io("placing manifest", &manifest)(e)
+    })?;
+    if let Some(dir) = manifest.parent() {
+        fs::fsync_dir(dir)?;
+    }
+    let mut line = serde_json::to_vec(rec).map_err(|e| Error::InvalidInput(e.to_string()))?;
+    line.push(b'\n');
+    append_line(ledger, &line)
+}
+
+fn append_line(path: &Path, line: &[u8]) -> Result<()> {
+    fs::append_line(path, line)
+}
+
+pub fn manifest_path(backup: &Path) -> PathBuf {
+    let mut n = backup.file_name().unwrap_or_default().to_os_string();
+    n.push(".json");
+    backup.with_file_name(n)
+}
+
+/// Reads a backup's manifest.
+pub fn read_manifest(backup: &Path) -> Result<BackupRecord> {
+    let p = manifest_path(backup);
+    let text = std::fs::read_to_string(&p).map_err(Error::io("reading manifest", &p))?;
+    serde_json::from_str(&text)
+        .map_err(|e| Error::InvalidInput(format!("manifest {}: {e}", p.display())))
+}
+
+/// The backups of an env (from their manifests), oldest first.
+pub fn list(target: &crate::workspace::env::EnvTarget) -> Result<Vec<BackupRecord>> {
+    let rd = match std::fs::read_dir(&target.backup_dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(e) => return Err(Error::io("reading backup dir", &target.backup_dir)(e)),
+    };
+    let mut out = vec![];
+    for e in rd.flatten() {
+        let p = e.path();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || !name.ends_with(".sqlite3") {
+            continue;
+        }
+        match read_manifest(&p) {
+            Ok(mut rec) => {
+                rec.path = p;
+                out.push(rec);
+            }
+            Err(err) => tracing::warn!("skipping {}: {err}", p.display()),
+        }
+    }
+    out.sort_by(|a, b| (&a.created_at, &a.path).cmp(&(&b.created_at, &b.path)));
+    Ok(out)
+}

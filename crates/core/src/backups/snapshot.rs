@@ -1,0 +1,233 @@
+//! Verified snapshots: consistent copy to a temp name, fsync, verify, no-overwrite rename.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+use crate::error::{Error, Result};
+use crate::progress::{Observer, Progress};
+use crate::storage::db::{self, Access};
+use crate::storage::fs;
+
+/// overwriting (a taken name gets `-2`, `-3`, … unless `exact_name`), and the directory is fsynced.
+pub(crate) fn snapshot(
+    src_path: &Path,
+    dest: &Path,
+    expected: Option<&BTreeMap<String, u64>>,
+    exact_name: bool,
+    busy_timeout: Duration,
+    obs: &dyn Observer,
+) -> Result<Snapshot> {
+    let dir = dest
+        .parent()
+        .ok_or_else(|| Error::InvalidInput(format!("{} has no directory", dest.display())))?;
+    let src = db::open(src_path, Access::ReadOnly, busy_timeout)?;
+    src.execute_batch("BEGIN")
+        .map_err(Error::sql("starting a read transaction"))?;
+    let counts = db::row_counts(&src)?;
+    if let Some(exp) = expected {
+        if exp != &counts {
+            return Err(Error::BackupVerify {
+                path: src_path.to_path_buf(),
+                detail: format!(
+                    "the source changed under the lock: expected {exp:?}, read {counts:?}"
+                ),
+            });
+        }
+    }
+    let schema_version = crate::schema::migrations::schema_version(&src)?;
+    let tmp = fs::temp_beside(dest);
+    let copied = crate::storage::timing::step("backup: snapshot (copy + fsync)", || {
+        snapshot_to_temp(&src, &tmp, src_path, busy_timeout, obs)
+    });
+    let result = copied.and_then(|()| {
+        let size = std::fs::metadata(&tmp)
+            .map_err(Error::io("reading", &tmp))?
+            .len();
+        // The sha256 of the finished, fsynced copy runs on a second core while SQLite verifies
+        // it (quick_check + row counts): the two reads overlap instead of adding up.
+        let sha = crate::storage::timing::step("backup: verify (quick_check ∥ sha256)", || {
+            std::thread::scope(|s| {
+                let hashing = s.spawn(|| {
+                    let t = std::time::Instant::now();
+                    let report = |done| {
+                        obs.bytes(&Progress {
+                            stage: "verifying",
+                            done,
+                            total: size,
+                        })
+                    };
+                    crate::storage::hash::file_with_progress(&tmp, &report)
+                        .map(|sha| (sha, t.elapsed()))
+                });
+                let t = std::time::Instant::now();
+                let verified = verify_file(&tmp, Some(&counts));
+                crate::storage::timing::record_duration(
+                    "backup: quick_check + counts",
+                    t.elapsed(),
+                );
+                let sha = hashing
+                    .join()
+                    .unwrap_or_else(|_| Err(Error::InvalidInput("sha256 thread panicked".into())));
+                let sha = sha.map(|(sha, took)| {
+                    crate::storage::timing::record_duration("backup: sha256", took);
+                    sha
+                });
+                verified.and(sha)
+            })
+        })?;
+        let final_path = place(&tmp, dest, exact_name)?;
+        fs::fsync_dir(dir)?;
+        Ok(Snapshot {
+            path: final_path,
+            size_bytes: size,
+            sha256: sha,
+            row_counts: counts.clone(),
+            schema_version,
+        })
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// A verified copy in its final place.
+pub(crate) struct Snapshot {
+    pub path: PathBuf,
+    pub size_bytes: u64,
+    pub sha256: String,
+    pub row_counts: BTreeMap<String, u64>,
+    pub schema_version: Option<i64>,
+}
+
+/// Pages copied per backup step: small enough for smooth progress and a prompt cancel, large
+/// enough that the per-step overhead does not show. The source's read transaction stays open
+/// across steps, so all steps copy one snapshot.
+const PAGES_PER_STEP: i32 = 2048;
+
+fn snapshot_to_temp(
+    src: &Connection,
+    tmp: &Path,
+    src_path: &Path,
+    busy_timeout: Duration,
+    obs: &dyn Observer,
+) -> Result<()> {
+    drop(fs::create_new(tmp)?);
+    {
+        let mut dst =
+            Connection::open(tmp).map_err(|e| db::classify(tmp, e, "creating backup".into()))?;
+        let b =
+            rusqlite::backup::Backup::new(src, &mut dst).map_err(Error::sql("starting backup"))?;
+        // The caller's open read transaction on `src` makes every step read the same snapshot.
+        // A busy source is retried until the busy timeout, then reported.
+        let started = std::time::Instant::now();
+        loop {
+            use rusqlite::backup::StepResult;
+            let step = b
+                .step(PAGES_PER_STEP)
+                .map_err(|e| db::classify(tmp, e, format!("copying into {}", tmp.display())))?;
+            let p = b.progress();
+            let page = i64::from(page_size(src));
+            obs.bytes(&Progress {
+                stage: "copying",
+                done: (i64::from(p.pagecount - p.remaining) * page) as u64,
+                total: (i64::from(p.pagecount) * page) as u64,
+            });
+            if obs.cancelled() {
+                return Err(Error::Cancelled);
+            }
+            match step {
+                StepResult::Done => break,
+                StepResult::More => {}
+                _ if started.elapsed() > busy_timeout => {
+                    return Err(Error::DbLocked {
+                        path: src_path.to_path_buf(),
+                        waited_ms: started.elapsed().as_millis() as u64,
+                    })
+                }
+                _ => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+        drop(b);
+        crate::storage::failpoint::hit("backup:mid_copy")?;
+        // A backup is one self-contained file: no WAL beside it.
+        dst.query_row("PRAGMA journal_mode=DELETE", [], |_| Ok(()))
+            .map_err(|e| db::classify(tmp, e, "finishing backup".into()))?;
+        dst.close()
+            .map_err(|(_, e)| db::classify(tmp, e, "closing backup".into()))?;
+    }
+    crate::storage::timing::step("backup: fsync", || fs::fsync_file(tmp))
+}
+
+fn page_size(c: &Connection) -> i32 {
+    c.query_row("PRAGMA page_size", [], |r| r.get(0))
+        .unwrap_or(4096)
+}
+
+/// Header, `quick_check` and (when given) row counts of a backup file.
+pub fn verify_file(path: &Path, expected: Option<&BTreeMap<String, u64>>) -> Result<()> {
+    let fail = |detail: String| Error::BackupVerify {
+        path: path.to_path_buf(),
+        detail,
+    };
+    db::check_header(path).map_err(|e| fail(e.to_string()))?;
+    let conn = db::open(path, Access::ReadOnly, Duration::from_secs(1))
+        .map_err(|e| fail(e.to_string()))?;
+    let problems = db::check(&conn, "quick_check").map_err(|e| fail(e.to_string()))?;
+    if !problems.is_empty() {
+        return Err(fail(format!("quick_check: {}", problems.join("; "))));
+    }
+    if let Some(expected) = expected {
+        let got = db::row_counts(&conn).map_err(|e| fail(e.to_string()))?;
+        if &got != expected {
+            return Err(fail(format!(
+                "row counts differ: source {expected:?}, backup {got:?}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Renames `tmp` to `dest`, or to `dest-2`, `dest-3`, … if taken. Never overwrites.
+fn place(tmp: &Path, dest: &Path, exact_name: bool) -> Result<PathBuf> {
+    if exact_name {
+        return match fs::rename_noreplace(tmp, dest) {
+            Ok(()) => Ok(dest.to_path_buf()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Err(Error::Refused(format!(
+                    "{} already exists; it was not overwritten. Choose another name",
+                    dest.display()
+                )))
+            }
+            Err(e) => Err(Error::io("renaming backup into place", dest)(e)),
+        };
+    }
+    let stem = dest
+        .file_stem()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    let ext = dest
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    for n in 1..1000 {
+        let candidate = if n == 1 {
+            dest.to_path_buf()
+        } else {
+            dest.with_file_name(format!("{stem}-{n}{ext}"))
+        };
+        match fs::rename_noreplace(tmp, &candidate) {
+            Ok(()) => return Ok(candidate),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(Error::io("renaming backup into place", &candidate)(e)),
+        }
+    }
+    Err(Error::InvalidInput(format!(
+        "no free backup name beside {}",
+        dest.display()
+    )))
+}

@@ -1,0 +1,58 @@
+//! The verified pre-action backup: snapshot, verify, place, manifest and ledger.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::backups::record::{BackupRecord, Reason};
+use crate::error::{Error, Result};
+use crate::workspace::config::Workspace;
+use crate::workspace::env::EnvTarget;
+
+/// Takes the verified backup and records it (manifest + ledger). Before a destructive step the
+/// caller holds `BEGIN IMMEDIATE` and passes the row counts it read (`expected`).
+pub(crate) fn backup_now(
+    ws: &Workspace,
+    target: &EnvTarget,
+    reason: Reason,
+    label: Option<String>,
+    expected: Option<&BTreeMap<String, u64>>,
+    dest: Option<&Path>,
+    obs: &dyn crate::Observer,
+) -> Result<BackupRecord> {
+    crate::safety::audit::require_writable(&ws.audit_path())?;
+    crate::storage::failpoint::hit("backup:before_copy")?;
+    let dest_is_explicit = dest.is_some();
+    let dest = match dest {
+        Some(d) => d.to_path_buf(),
+        None => {
+            std::fs::create_dir_all(&target.backup_dir)
+                .map_err(Error::io("creating backup dir", &target.backup_dir))?;
+            crate::backups::names::check_resolves_to_itself(&target.backup_dir)?;
+            crate::backups::record::default_path(&target.backup_dir, &target.name, reason)
+        }
+    };
+    let snap = crate::backups::snapshot::snapshot(
+        &target.path,
+        &dest,
+        expected,
+        dest_is_explicit,
+        ws.busy_timeout(),
+        obs,
+    )?;
+    let rec = BackupRecord {
+        path: snap.path,
+        env: target.name.clone(),
+        source_path: target.path.clone(),
+        created_at: crate::now_rfc3339(),
+        tool_version: crate::schema::tag::TOOL_VERSION.into(),
+        schema_version: snap.schema_version,
+        reason,
+        label,
+        size_bytes: snap.size_bytes,
+        sha256: snap.sha256,
+        row_counts: snap.row_counts,
+    };
+    crate::backups::record::record(&rec, &ws.backups_root().join("ledger.jsonl"))?;
+    tracing::info!(backup = %rec.path.display(), "verified backup written");
+    Ok(rec)
+}

@@ -1,0 +1,276 @@
+//! Verifying backups after the fact (`backups verify`, restore, prune): header, sha256 against the
+//! manifest, `quick_check`, schema version; results kept in `<data>/backups/verifications.jsonl`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::backups::record::BackupRecord;
+use crate::error::{Error, Result};
+use crate::schema::tag::{self, Identity};
+use crate::storage::db::{self, Access};
+use crate::workspace::config::Workspace;
+
+/// The result of verifying one backup file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct VerifyReport {
+    pub path: PathBuf,
+    pub ok: bool,
+    pub verified_at: String,
+    /// Whether a sidecar manifest was found (without one the sha256 cannot be checked).
+    pub has_manifest: bool,
+    /// `Some(true)` = sha256 equals the manifest's; `None` = no manifest.
+    pub sha256_matches: Option<bool>,
+    pub schema_version: Option<i64>,
+    /// The env the data inside says it belongs to.
+    pub tagged_env: Option<String>,
+    /// What failed, if anything.
+    pub problem: Option<String>,
+}
+
+impl VerifyReport {
+    /// The typed error for a failed verification (`None` when it passed).
+    pub fn error(&self) -> Option<Error> {
+        self.problem.as_ref().map(|p| Error::BackupVerify {
+            path: self.path.clone(),
+            detail: p.clone(),
+        })
+    }
+}
+
+/// Verifies `path` (never changes it). `manifest` overrides the sidecar (used for staging copies).
+pub fn verify(path: &Path, manifest: Option<&BackupRecord>) -> VerifyReport {
+    inspect(path, manifest, true, None)
+}
+
+/// [`verify`] of a file whose sha256 the caller computed while writing it (a staged copy).
+pub(crate) fn verify_hashed(
+    path: &Path,
+    manifest: Option<&BackupRecord>,
+    sha256: &str,
+) -> VerifyReport {
+    inspect(path, manifest, true, Some(sha256))
+}
+
+/// Header, schema version and tag only — no sha256, no `quick_check` (for a plan re-made just
+/// before the staged copy is fully verified).
+pub(crate) fn describe(path: &Path) -> VerifyReport {
+    inspect(path, None, false, None)
+}
+
+fn inspect(
+    path: &Path,
+    manifest: Option<&BackupRecord>,
+    full: bool,
+    known_sha: Option<&str>,
+) -> VerifyReport {
+    let (sidecar, manifest_problem) = match manifest {
+        Some(m) => (Some(m.clone()), None),
+        None if crate::backups::record::manifest_path(path).exists() => {
+            match crate::backups::record::read_manifest(path) {
+                Ok(m) => (Some(m), None),
+                Err(e) => (None, Some(format!("its manifest cannot be read: {e}"))),
+            }
+        }
+        None => (None, None),
+    };
+    let mut r = VerifyReport {
+        path: path.to_path_buf(),
+        ok: false,
+        verified_at: crate::now_rfc3339(),
+        has_manifest: sidecar.is_some(),
+        sha256_matches: None,
+        schema_version: None,
+        tagged_env: None,
+        problem: None,
+    };
+    match manifest_problem.map_or_else(
+        || check(path, sidecar.as_ref(), full, known_sha, &mut r),
+        Err,
+    ) {
+        Err(e) => r.problem = Some(e),
+        Ok(()) => r.ok = true,
+    }
+    r
+}
+
+/// The sha256 (read on a second core, unless the caller hashed the bytes already) and SQLite's
+/// checks run side by side; a sha256 mismatch is reported first, as the more precise finding.
+fn check(
+    path: &Path,
+    manifest: Option<&BackupRecord>,
+    full: bool,
+    known_sha: Option<&str>,
+    r: &mut VerifyReport,
+) -> Result<(), String> {
+    db::check_header(path).map_err(|e| e.to_string())?;
+    let want = manifest.filter(|_| full).map(|m| m.sha256.as_str());
+    std::thread::scope(|s| {
+        let hashing = match (want, known_sha) {
+            (Some(_), None) => Some(s.spawn(|| crate::storage::hash::file(path))),
+            _ => None,
+        };
+        let sqlite = check_sqlite(path, full, r);
+        let sha = match (known_sha, hashing) {
+            (Some(k), _) => Some(Ok(k.to_string())),
+            (None, Some(h)) => Some(
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::InvalidInput("sha256 thread panicked".into()))),
+            ),
+            (None, None) => None,
+        };
+        if let (Some(want), Some(sha)) = (want, sha) {
+            let sha = sha.map_err(|e| e.to_string())?;
+            r.sha256_matches = Some(sha == want);
+            if sha != want {
+                return Err(format!(
+                    "sha256 {sha} differs from the manifest's {want}: the file was changed or damaged after it was written"
+                ));
+            }
+        }
+        sqlite
+    })
+}
+
+/// `quick_check` (when `full`), schema version, application id and env tag.
+fn check_sqlite(path: &Path, full: bool, r: &mut VerifyReport) -> Result<(), String> {
+    let conn =
+        db::open(path, Access::ReadOnly, Duration::from_secs(1)).map_err(|e| e.to_string())?;
+    let problems = match full {
+        true => db::check(&conn, "quick_check").map_err(|e| e.to_string())?,
+        false => vec![],
+    };
+    if !problems.is_empty() {
+        return Err(format!("quick_check: {}", problems.join("; ")));
+    }
+    r.schema_version =
+        crate::schema::migrations::schema_version(&conn).map_err(|e| e.to_string())?;
+    let app = tag::application_id(&conn).map_err(|e| e.to_string())?;
+    if app != 0 && app != tag::APPLICATION_ID {
+        return Err(format!(
+            "it belongs to another application (application_id {app:#x})"
+        ));
+    }
+    if let Identity::Tagged(t) = tag::identity(&conn).map_err(|e| e.to_string())? {
+        r.tagged_env = Some(t.env);
+    }
+    Ok(())
+}
+
+fn log_path(ws: &Workspace) -> PathBuf {
+    ws.backups_root().join("verifications.jsonl")
+}
+
+/// Appends a verification result to the log (best effort: a failure to log is only logged).
+pub fn record(ws: &Workspace, r: &VerifyReport) {
+    let res = (|| {
+        let log = log_path(ws);
+        std::fs::create_dir_all(ws.backups_root())
+            .map_err(Error::io("creating", ws.backups_root()))?;
+        let mut line = serde_json::to_vec(r).map_err(|e| Error::InvalidInput(e.to_string()))?;
+        line.push(b'\n');
+        crate::storage::fs::append_line(&log, &line)
+    })();
+    if let Err(e) = res {
+        tracing::warn!("verification log: {e}");
+    }
+}
+
+/// The latest recorded verification of each backup path.
+pub fn latest(ws: &Workspace) -> HashMap<PathBuf, VerifyReport> {
+    let text = std::fs::read_to_string(log_path(ws)).unwrap_or_default();
+    let mut out = HashMap::new();
+    for line in text.lines() {
+        if let Ok(r) = serde_json::from_str::<VerifyReport>(line) {
+            out.insert(r.path.clone(), r);
+        }
+    }
+    out
+}
+
+/// How much a backup can be trusted, as `backups list` shows it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum Trust {
+    /// Verified when written (its manifest exists) and not checked since.
+    VerifiedWhenWritten,
+    /// Re-verified by `backups verify` (or restore/prune) at this time.
+    Verified { at: String },
+    /// The last verification failed, or the file no longer has its recorded size.
+    Failed { at: Option<String>, problem: String },
+}
+
+/// The trust state of a listed backup from the log and a cheap size check (no hashing).
+pub fn trust(rec: &BackupRecord, log: &HashMap<PathBuf, VerifyReport>) -> Trust {
+    let size = std::fs::metadata(&rec.path).map(|m| m.len()).ok();
+    if size != Some(rec.size_bytes) {
+        return Trust::Failed {
+            at: None,
+            problem: format!(
+                "size is {} bytes, the manifest says {}",
+                size.map(|s| s.to_string())
+                    .unwrap_or_else(|| "unknown".into()),
+                rec.size_bytes
+            ),
+        };
+    }
+    match log.get(&rec.path) {
+        Some(r) if r.ok => Trust::Verified {
+            at: r.verified_at.clone(),
+        },
+        Some(r) => Trust::Failed {
+            at: Some(r.verified_at.clone()),
+            problem: r.problem.clone().unwrap_or_default(),
+        },
+        None => Trust::VerifiedWhenWritten,
+    }
+}
+
+/// `backups verify NAME`: resolves a name (in any env's backup dir) or path, verifies, records.
+pub fn verify_named(ws: &Workspace, arg: &str) -> Result<VerifyReport> {
+    let path = if arg.contains('/') {
+        crate::backups::names::check_input_path(Path::new(arg))?
+    } else {
+        crate::backups::names::check_backup_name(arg)?;
+        let found: Vec<PathBuf> = ws
+            .envs
+            .values()
+            .filter_map(|t| crate::backups::names::resolve_in_dir(&t.backup_dir, arg).ok())
+            .collect();
+        match found.as_slice() {
+            [one] => one.clone(),
+            [] => {
+                return Err(Error::InvalidInput(format!(
+                    "no backup named `{arg}`; see `pipeline-db backups list`"
+                )))
+            }
+            _ => {
+                return Err(Error::InvalidInput(format!(
+                    "`{arg}` names backups of several envs; give its path"
+                )))
+            }
+        }
+    };
+    let r = verify(&path, None);
+    record(ws, &r);
+    Ok(r)
+}
+
+/// `backups verify --all [ENV]`: every listed backup.
+pub fn verify_all(ws: &Workspace, env: Option<&str>) -> Result<Vec<VerifyReport>> {
+    let targets = match env {
+        Some(e) => vec![ws.env(e)?],
+        None => ws.envs.values().cloned().collect(),
+    };
+    let mut out = vec![];
+    for t in &targets {
+        for b in crate::backups::record::list(t)? {
+            let r = verify(&b.path, Some(&b));
+            record(ws, &r);
+            out.push(r);
+        }
+    }
+    Ok(out)
+}

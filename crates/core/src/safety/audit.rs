@@ -1,0 +1,208 @@
+//! The audit log: one fsynced JSON line per action in `<data>/audit.jsonl`.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub time: String,
+    pub user: String,
+    pub pid: u32,
+    pub env: String,
+    pub file: PathBuf,
+    pub verb: String,
+    /// One line saying what the plan was ("drop 3 tables (520 rows), apply V1, seed 500 jobs").
+    pub summary: String,
+    pub backup: Option<PathBuf>,
+    /// `ok`, `failed`, `refused` or `cancelled`.
+    pub outcome: String,
+    pub error: Option<String>,
+    pub duration_ms: u64,
+    /// What the database held right after a successful action that took a pre-action backup
+    /// (`undo` compares it with the present to say what undoing would lose).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<crate::storage::fingerprint::Fingerprint>,
+}
+
+pub fn os_user() -> String {
+    for k in ["USER", "LOGNAME", "USERNAME"] {
+        if let Ok(v) = std::env::var(k) {
+            if !v.is_empty() {
+                return v;
+            }
+        }
+    }
+    // SAFETY: getuid never fails; getpwuid returns a pointer to static storage or NULL, read at once.
+    unsafe {
+        let uid = libc::getuid();
+        let pw = libc::getpwuid(uid);
+        if !pw.is_null() && !(*pw).pw_name.is_null() {
+            return std::ffi::CStr::from_ptr((*pw).pw_name)
+                .to_string_lossy()
+                .into_owned();
+        }
+        format!("uid {uid}")
+    }
+}
+
+/// Appends one entry and fsyncs it (a single `write` of the whole line, O_APPEND).
+pub fn append(log: &Path, entry: &AuditEntry) -> Result<()> {
+    let mut line = serde_json::to_vec(entry).map_err(|e| Error::InvalidInput(e.to_string()))?;
+    line.push(b'\n');
+    if let Some(dir) = log.parent() {
+        std::fs::create_dir_all(dir).map_err(Error::io("creating", dir))?;
+    }
+    crate::storage::fs::append_line(log, &line)
+}
+
+/// Reads the log, newest last, optionally only one env's entries. Unparseable lines are skipped
+/// (a line cut by a crash) and counted.
+pub fn read(log: &Path, env: Option<&str>) -> Result<(Vec<AuditEntry>, usize)> {
+    let text = match std::fs::read_to_string(log) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((vec![], 0)),
+        Err(e) => return Err(Error::io("reading audit log", log)(e)),
+    };
+    let mut bad = 0;
+    let mut out = vec![];
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        match serde_json::from_str::<AuditEntry>(line) {
+            Ok(e) if env.is_none_or(|x| x == e.env) => out.push(e),
+            Ok(_) => {}
+            Err(_) => bad += 1,
+        }
+    }
+    Ok((out, bad))
+}
+
+/// Records the outcome of a verb; a failure to log is reported in the logs, never hides the result.
+pub(crate) struct Recorder {
+    pub log: PathBuf,
+    pub env: String,
+    pub file: PathBuf,
+    pub verb: &'static str,
+    pub started: std::time::Instant,
+    /// A fingerprint taken by the verb itself while it still held the lock (else taken at finish).
+    after: std::sync::Mutex<Option<crate::storage::fingerprint::Fingerprint>>,
+}
+
+impl Recorder {
+    pub fn new(log: PathBuf, env: &str, file: &Path, verb: &'static str) -> Recorder {
+        Recorder {
+            log,
+            env: env.into(),
+            file: file.into(),
+            verb,
+            started: std::time::Instant::now(),
+            after: Default::default(),
+        }
+    }
+
+    /// Records what the action left, read while the verb still holds the env's lock.
+    pub fn set_after(&self, fp: crate::storage::fingerprint::Fingerprint) {
+        if let Ok(mut a) = self.after.lock() {
+            *a = Some(fp);
+        }
+    }
+
+    /// The database's fingerprint now (`None` if it cannot be read: undo then asks again).
+    fn fingerprint_now(&self) -> Option<crate::storage::fingerprint::Fingerprint> {
+        let conn = crate::storage::db::open(
+            &self.file,
+            crate::storage::db::Access::ReadOnly,
+            std::time::Duration::from_secs(5),
+        )
+        .ok()?;
+        conn.execute_batch("BEGIN").ok()?;
+        crate::storage::fingerprint::of(&conn)
+            .inspect_err(|e| tracing::warn!("fingerprint after {}: {e}", self.verb))
+            .ok()
+    }
+
+    pub fn finish<T>(
+        &self,
+        summary: &str,
+        backup: Option<&Path>,
+        result: &Result<T>,
+    ) -> Result<()> {
+        let (outcome, error) = match result {
+            Ok(_) => ("ok", None),
+            Err(e) if e.exit_code() == crate::error::exit::REFUSED => {
+                ("refused", Some(e.to_string()))
+            }
+            Err(Error::Cancelled) => ("cancelled", None),
+            Err(e) => ("failed", Some(e.to_string())),
+        };
+        let entry = AuditEntry {
+            time: crate::now_rfc3339(),
+            user: os_user(),
+            pid: std::process::id(),
+            env: self.env.clone(),
+            file: self.file.clone(),
+            verb: self.verb.into(),
+            summary: summary.into(),
+            backup: backup.map(Path::to_path_buf),
+            outcome: outcome.into(),
+            error,
+            duration_ms: self.started.elapsed().as_millis() as u64,
+            after: match (result, backup) {
+                (Ok(_), Some(_)) if self.verb != "backup" => self
+                    .after
+                    .lock()
+                    .ok()
+                    .and_then(|mut a| a.take())
+                    .or_else(|| self.fingerprint_now()),
+                _ => None,
+            },
+        };
+        // The log was checked writable before the action (`require_writable`); a failure now must
+        // not hide what happened to the database, so it is reported, not returned.
+        if let Err(e) = append(&self.log, &entry) {
+            tracing::error!("audit log: {e}");
+        }
+        Ok(())
+    }
+}
+
+/// Records an action cancelled at the prompt, or refused while it was being planned (before `run` was reached), so that the
+/// log shows every attempt. Usage errors (an env that does not resolve) are not recorded.
+pub fn record_refusal(ws: &crate::Workspace, env: &str, verb: &'static str, err: &Error) {
+    let Ok(target) = ws.env(env) else { return };
+    let rec = Recorder::new(ws.audit_path(), &target.name, &target.path, verb);
+    let summary = match err {
+        Error::Cancelled => "cancelled at the prompt",
+        _ => "refused while planning",
+    };
+    let _ = rec.finish::<()>(summary, None, &Err(clone_for_log(err)));
+}
+
+fn clone_for_log(err: &Error) -> Error {
+    if matches!(err, Error::Cancelled) {
+        return Error::Cancelled;
+    }
+    match err.exit_code() {
+        crate::error::exit::REFUSED => Error::Refused(err.to_string()),
+        _ => Error::InvalidInput(err.to_string()),
+    }
+}
+
+/// Refuses an action whose audit line could not be written, before anything changes.
+pub fn require_writable(log: &Path) -> Result<()> {
+    crate::storage::fs::check_appendable(log).map_err(|e| match e {
+        Error::Io { source, .. }
+            if matches!(
+                source.kind(),
+                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+            ) || source.raw_os_error() == Some(libc::ELOOP) =>
+        {
+            Error::ReadOnly {
+                path: log.to_path_buf(),
+                what: format!("the audit log cannot be written ({source}); every action is logged"),
+            }
+        }
+        e => e,
+    })
+}

@@ -1,0 +1,9 @@
+//! The safety protocol: env lock, the ordered opening of a database for a change, health checks,
+//! free space, confirmation, the audit log, and the change ritual every changing verb runs.
+
+pub mod audit;
+pub mod confirm;
+pub(crate) mod health;
+pub mod lock;
+pub(crate) mod session;
+pub mod space;

@@ -1,0 +1,233 @@
+//! The preamble of every changing verb: header check, env-tag check, lock, write transaction, quick_check.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use crate::error::{Error, Result};
+use crate::safety::health::{corrupt_if_malformed, require_healthy};
+use crate::safety::lock::{self, EnvLock};
+use crate::schema::tag;
+use crate::storage::db::{self, Access, FileState};
+use crate::storage::fs;
+use crate::workspace::config::Workspace;
+use crate::workspace::env::EnvTarget;
+
+/// A read-only look at an env's file, for plans and status. Takes no lock, writes nothing.
+pub(crate) fn inspect(ws: &Workspace, target: &EnvTarget) -> Result<Option<Connection>> {
+    match db::check_header(&target.path)? {
+        FileState::Missing => Ok(None),
+        FileState::Database => {
+            db::open(&target.path, Access::ReadOnly, ws.busy_timeout()).map(Some)
+        }
+    }
+}
+
+/// `inspect` for the plan of a changing verb: a read-only file or directory is refused first,
+/// before anything opens the file.
+pub(crate) fn inspect_for_change(ws: &Workspace, target: &EnvTarget) -> Result<Option<Connection>> {
+    if db::check_header(&target.path)? == FileState::Database {
+        preflight_writable(target)?;
+    }
+    inspect(ws, target)
+}
+
+/// An existing database opened for a change: identity checked, lock held.
+pub(crate) struct Session {
+    pub conn: Connection,
+    _lock: EnvLock,
+}
+
+/// Opens an existing database for a change, in the order of the safety protocol:
+/// header → env tag (read-only) → lock → read-write open → tag again. `None` if the file is missing
+/// (the lock is then returned so the caller can create it).
+pub(crate) fn open_for_change(ws: &Workspace, target: &EnvTarget, verb: &str) -> Result<Opened> {
+    if db::check_header(&target.path)? == FileState::Database {
+        // Refuse a read-only file or directory before even a read-only open (which can create
+        // the -wal/-shm files of a WAL database).
+        preflight_writable(target)?;
+        let ro = db::open(&target.path, Access::ReadOnly, ws.busy_timeout())?;
+        tag::require_identity(&ro, target).map_err(|e| corrupt_if_malformed(e, target))?;
+        drop(ro);
+    }
+    if target.path.parent() == Some(ws.data_dir.as_path()) {
+        ws.ensure_data_dir()?;
+    }
+    preflight_writable(target)?;
+    crate::safety::audit::require_writable(&ws.audit_path())?;
+    let lock = lock::acquire(&target.path, ws.busy_timeout(), verb)?;
+    clean_leftovers(ws, target);
+    match db::check_header(&target.path)? {
+        FileState::Missing => Ok(Opened::Missing(lock)),
+        FileState::Database => {
+            // Health first, read-only: a corrupt file is refused before any read-write open
+            // (which would switch it to WAL) can change a byte of it.
+            let ro = db::open(&target.path, Access::ReadOnly, ws.busy_timeout())?;
+            crate::storage::timing::step("open: quick_check", || require_healthy(&ro, target))?;
+            drop(ro);
+            let conn = db::open(&target.path, Access::ReadWrite, ws.busy_timeout())?;
+            tag::require_identity(&conn, target)?;
+            Ok(Opened::Existing(Session { conn, _lock: lock }))
+        }
+    }
+}
+
+pub(crate) enum Opened {
+    Missing(EnvLock),
+    Existing(Session),
+}
+
+/// Refuses early, before any backup or write, when the database or its directory is read-only.
+fn preflight_writable(target: &EnvTarget) -> Result<()> {
+    let dir = target.path.parent().unwrap_or(Path::new("."));
+    if !dir.exists() {
+        return Err(Error::InvalidInput(format!(
+            "directory {} does not exist; create it or fix the env's path in the config",
+            dir.display()
+        )));
+    }
+    for (p, what) in [
+        (dir, "its directory is not writable"),
+        (target.path.as_path(), "the file is not writable"),
+    ] {
+        if p.exists() && !writable(p) {
+            return Err(Error::ReadOnly {
+                path: target.path.clone(),
+                what: what.into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn writable(p: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(p.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: access(2) on a NUL-terminated path we own.
+    unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
+}
+
+/// Temp files left by a killed process (ours are recognisable by name and dead pid).
+fn clean_leftovers(ws: &Workspace, target: &EnvTarget) {
+    if let Some(dir) = target.path.parent() {
+        fs::clean_temp_files(dir);
+    }
+    fs::clean_temp_files(&target.backup_dir);
+    let _ = ws;
+}
+
+/// `BEGIN IMMEDIATE`, mapping "busy" to our typed error.
+pub(crate) fn begin_immediate(conn: &Connection, path: &Path, timeout_ms: u64) -> Result<()> {
+    conn.execute_batch("BEGIN IMMEDIATE")
+        .map_err(|e| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                Error::DbLocked {
+                    path: path.to_path_buf(),
+                    waited_ms: timeout_ms,
+                }
+            }
+            _ => db::classify(path, e, "starting a write transaction".into()),
+        })
+}
+
+/// A `-wal` or `-journal` left beside a database file that no longer exists would be applied to
+/// the new file SQLite opens at that path. Refuse if it holds data (it may be the last commits of
+/// the deleted database); remove it (and `-shm`) if it is empty.
+pub(crate) fn clear_stale_sidecars(db_path: &Path) -> Result<()> {
+    let side = |suffix: &str| {
+        let mut p = db_path.as_os_str().to_owned();
+        p.push(suffix);
+        std::path::PathBuf::from(p)
+    };
+    for suffix in ["-wal", "-journal"] {
+        let p = side(suffix);
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.len() > 0 || !m.is_file() => {
+                return Err(Error::Refused(format!(
+                    "{} is missing but {} ({} bytes) is still beside it; it may hold the last commits of the deleted database. Move it somewhere safe (or restore a backup) and try again",
+                    db_path.display(),
+                    p.display(),
+                    m.len()
+                )))
+            }
+            Ok(_) => std::fs::remove_file(&p).map_err(Error::io("removing empty", &p))?,
+            Err(_) => {}
+        }
+    }
+    let shm = side("-shm");
+    if shm.exists() {
+        std::fs::remove_file(&shm).map_err(Error::io("removing stale", &shm))?;
+    }
+    Ok(())
+}
+
+/// Creates a missing database atomically: built under a temp name, then renamed into place
+/// without overwriting. `build` runs inside one transaction on the new file.
+pub(crate) fn create_new_db<T>(
+    ws: &Workspace,
+    target: &EnvTarget,
+    build: impl FnOnce(&Connection) -> Result<T>,
+) -> Result<T> {
+    if target.path.parent() == Some(ws.data_dir.as_path()) {
+        ws.ensure_data_dir()?;
+    }
+    clear_stale_sidecars(&target.path)?;
+    let tmp = fs::temp_beside(&target.path);
+    let result = (|| {
+        drop(fs::create_new(&tmp)?);
+        let conn = db::open(&tmp, Access::ReadWrite, ws.busy_timeout())?;
+        // A new database is built by bulk inserts (migrations, sample data).
+        crate::storage::db::bulk_insert_pragmas(&conn)?;
+        conn.execute_batch("BEGIN IMMEDIATE")
+            .map_err(Error::sql("starting a write transaction"))?;
+        let out = build(&conn)?;
+        conn.execute_batch("COMMIT")
+            .map_err(|e| db::classify(&tmp, e, "committing".into()))?;
+        conn.close()
+            .map_err(|(_, e)| db::classify(&tmp, e, "closing".into()))?;
+        fs::fsync_file(&tmp)?;
+        clear_stale_sidecars(&target.path)?;
+        fs::rename_noreplace(&tmp, &target.path)
+            .map_err(Error::io("placing new database", &target.path))?;
+        fs::fsync_dir(target.path.parent().unwrap_or(Path::new(".")))?;
+        // The same post-change checks as for an existing database.
+        let ro = db::open(&target.path, Access::ReadOnly, ws.busy_timeout())?;
+        crate::safety::health::verify_after(&ro, target)?;
+        Ok(out)
+    })();
+    if result.is_err() {
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut p = tmp.clone().into_os_string();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
+        }
+    }
+    result
+}
+
+/// Runs `f` in the caller's open transaction: COMMIT on success, ROLLBACK on any error.
+pub(crate) fn commit_or_rollback<T>(
+    conn: &Connection,
+    path: &Path,
+    f: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    match f() {
+        Ok(v) => {
+            conn.execute_batch("COMMIT").map_err(|e| {
+                let _ = conn.execute_batch("ROLLBACK");
+                crate::storage::db::classify(path, e, "committing".into())
+            })?;
+            Ok(v)
+        }
+        Err(e) => {
+            if !conn.is_autocommit() {
+                if let Err(re) = conn.execute_batch("ROLLBACK") {
+                    tracing::error!("rollback failed: {re}");
+                }
+            }
+            Err(crate::storage::db::promote_disk_full(path, e))
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! Free-space preflight: a backup and a rebuild need room, refused early with the figures.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::storage::fs;
+use crate::workspace::env::EnvTarget;
+
+/// Free space check before a backup and rebuild.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SpaceCheck {
+    pub dir: PathBuf,
+    pub needed_bytes: u64,
+    pub available_bytes: u64,
+}
+
+/// Size of a database with its WAL.
+pub fn db_bytes(path: &Path) -> u64 {
+    let len = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    len(path) + len(Path::new(&wal))
+}
+
+/// Backup and rebuild need about twice the database: refuse early, with the figures.
+pub(crate) fn preflight_space(target: &EnvTarget, backup: bool) -> Result<Vec<SpaceCheck>> {
+    use std::os::unix::fs::MetadataExt;
+    let size = db_bytes(&target.path);
+    let db_dir = target.path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let dev = |p: &Path| {
+        let mut q = p;
+        while !q.exists() {
+            q = q.parent().unwrap_or(Path::new("/"));
+        }
+        std::fs::metadata(q).map(|m| m.dev()).unwrap_or(0)
+    };
+    let mut checks = vec![];
+    let margin = 64 * 1024;
+    if backup && dev(&target.backup_dir) != dev(&db_dir) {
+        checks.push((target.backup_dir.clone(), size + margin));
+        checks.push((db_dir, size + margin));
+    } else {
+        checks.push((db_dir, size * if backup { 2 } else { 1 } + margin));
+    }
+    let mut out = vec![];
+    for (dir, needed) in checks {
+        let available = fs::available_space(&dir)?;
+        if available < needed {
+            return Err(Error::NoSpace {
+                dir,
+                needed,
+                available,
+            });
+        }
+        out.push(SpaceCheck {
+            dir,
+            needed_bytes: needed,
+            available_bytes: available,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,238 @@
+//! Durable file operations: fsync, no-overwrite rename, create-new without following links, free space.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// Marker in the names of our temporary files; leftovers are removed at the next start.
+pub const TEMP_MARKER: &str = ".pdb-tmp-";
+
+pub fn fsync_file(path: &Path) -> Result<()> {
+    File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(Error::io("fsync", path))
+}
+
+pub fn fsync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(Error::io("fsync directory", dir))
+}
+
+/// Creates a new file; fails if anything (a file, a symlink) is already at `path`.
+pub fn create_new(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+                Error::ReadOnly {
+                    path: path.to_path_buf(),
+                    what: e.to_string(),
+                }
+            }
+            _ => Error::io("creating", path)(e),
+        })
+}
+
+/// A temporary name beside `final_path` (same directory, so the rename is atomic).
+pub fn temp_beside(final_path: &Path) -> PathBuf {
+    let name = final_path.file_name().unwrap_or_default().to_string_lossy();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    final_path.with_file_name(format!(
+        ".{name}{TEMP_MARKER}{}-{nanos}",
+        std::process::id()
+    ))
+}
+
+/// Renames `from` to `to` atomically, failing with `AlreadyExists` instead of replacing `to`.
+pub fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let f = std::ffi::CString::new(from.as_os_str().as_bytes())?;
+        let t = std::ffi::CString::new(to.as_os_str().as_bytes())?;
+        // SAFETY: renameat2 with NUL-terminated paths we own.
+        let rc = unsafe {
+            libc::renameat2(
+                libc::AT_FDCWD,
+                f.as_ptr(),
+                libc::AT_FDCWD,
+                t.as_ptr(),
+                libc::RENAME_NOREPLACE,
+            )
+        };
+        if rc == 0 {
+            return Ok(());
+        }
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EINVAL) && err.raw_os_error() != Some(libc::ENOSYS) {
+            return Err(err);
+        }
+        // The filesystem has no RENAME_NOREPLACE: a hard link is just as exclusive.
+    }
+    std::fs::hard_link(from, to)?;
+    std::fs::remove_file(from)
+}
+
+/// Free bytes available to us on the filesystem holding `path` (or its nearest existing parent).
+pub fn available_space(path: &Path) -> Result<u64> {
+    let mut p = path;
+    while !p.exists() {
+        p = p.parent().unwrap_or(Path::new("/"));
+    }
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(p.as_os_str().as_bytes())
+        .map_err(|e| Error::InvalidInput(e.to_string()))?;
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: statvfs writes into the struct we own.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return Err(Error::io("statvfs", p)(std::io::Error::last_os_error()));
+    }
+    Ok(st.f_bavail as u64 * st.f_frsize as u64)
+}
+
+/// Removes our leftover temporary files (from a killed process) in `dir`; returns what it removed.
+/// Only files whose owner pid is no longer alive are touched.
+pub fn clean_temp_files(dir: &Path) -> Vec<PathBuf> {
+    let mut removed = vec![];
+    for name in list_dir(dir) {
+        let name = name.to_string_lossy().into_owned();
+        let Some(idx) = name.find(TEMP_MARKER) else {
+            continue;
+        };
+        let pid: Option<i32> = name[idx + TEMP_MARKER.len()..]
+            .split('-')
+            .next()
+            .and_then(|p| p.parse().ok());
+        if pid.is_some_and(pid_alive) {
+            continue;
+        }
+        let path = dir.join(&name);
+        if std::fs::remove_file(&path).is_ok() {
+            tracing::info!(path = %path.display(), "removed leftover temporary file");
+            removed.push(path);
+        }
+    }
+    removed
+}
+
+fn pid_alive(pid: i32) -> bool {
+    // SAFETY: kill with signal 0 only checks for existence.
+    // EPERM: the process exists but belongs to another user.
+    pid == std::process::id() as i32
+        || unsafe { libc::kill(pid, 0) == 0 }
+        || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// sha256 of a file, streamed (see [`crate::storage::hash`]).
+pub fn sha256_file(path: &Path) -> Result<String> {
+    crate::storage::hash::file(path)
+}
+
+/// The names in a directory (empty if it cannot be read). Unlike `std::fs::read_dir`, an error from
+/// `closedir` is ignored instead of panicking (seen under injected I/O faults).
+pub fn list_dir(dir: &Path) -> Vec<std::ffi::OsString> {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return vec![];
+    };
+    let mut out = vec![];
+    // SAFETY: opendir/readdir/closedir on a NUL-terminated path; each entry's name is copied
+    // before the next readdir call, and the stream is closed exactly once.
+    unsafe {
+        let d = libc::opendir(c.as_ptr());
+        if d.is_null() {
+            return out;
+        }
+        loop {
+            let e = libc::readdir(d);
+            if e.is_null() {
+                break;
+            }
+            let name = std::ffi::CStr::from_ptr((*e).d_name.as_ptr()).to_bytes();
+            if name != b"." && name != b".." {
+                out.push(std::ffi::OsString::from_vec(name.to_vec()));
+            }
+        }
+        libc::closedir(d);
+    }
+    out
+}
+
+/// Appends one line to a log file (created 0600 with its directory), in one write, fsynced. Never
+/// follows a symlink at `path`.
+pub fn append_line(path: &Path, line: &[u8]) -> Result<()> {
+    use std::io::Write;
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d).map_err(Error::io("creating", d))?;
+    }
+    let mut f = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(Error::io("opening", path))?;
+    f.write_all(line).map_err(Error::io("writing", path))?;
+    f.sync_data().map_err(Error::io("fsync", path))
+}
+
+/// Fails unless a log line could be appended to `path` (creates it empty if missing).
+pub fn check_appendable(path: &Path) -> Result<()> {
+    append_line(path, b"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rename_noreplace_never_overwrites() {
+        let d = tempfile::tempdir().unwrap();
+        let (a, b) = (d.path().join("a"), d.path().join("b"));
+        std::fs::write(&a, "new").unwrap();
+        std::fs::write(&b, "old").unwrap();
+        assert_eq!(
+            rename_noreplace(&a, &b).unwrap_err().kind(),
+            std::io::ErrorKind::AlreadyExists
+        );
+        assert_eq!(std::fs::read_to_string(&b).unwrap(), "old");
+        std::fs::remove_file(&b).unwrap();
+        rename_noreplace(&a, &b).unwrap();
+        assert!(!a.exists());
+    }
+
+    #[test]
+    fn create_new_does_not_follow_symlinks() {
+        let d = tempfile::tempdir().unwrap();
+        let target = d.path().join("target");
+        std::fs::write(&target, "keep").unwrap();
+        let link = d.path().join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(create_new(&link).is_err());
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
+    }
+
+    #[test]
+    fn cleans_only_dead_owners_temp_files() {
+        let d = tempfile::tempdir().unwrap();
+        let dead = d.path().join(format!(".x{TEMP_MARKER}999999999-1"));
+        let live = d
+            .path()
+            .join(format!(".x{TEMP_MARKER}{}-1", std::process::id()));
+        std::fs::write(&dead, "").unwrap();
+        std::fs::write(&live, "").unwrap();
+        let removed = clean_temp_files(d.path());
+        assert_eq!(removed, vec![dead.clone()]);
+        assert!(live.exists());
+    }
+}

@@ -1,0 +1,358 @@
+//! `check`: a read-only health report of one env (header, integrity, foreign keys, drift, tag,
+//! migrations, backup age). On corruption it keeps a byte-identical evidence copy and points to
+//! restore/undo; it never "repairs" by deleting data.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::{exit, Error, Result};
+use crate::schema::migrations::{self, MigrationState};
+use crate::schema::stats;
+use crate::schema::tag::{self, Identity};
+use crate::storage::db::{self, Access, FileState};
+use crate::storage::fs;
+use crate::workspace::config::Workspace;
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Finding {
+    /// `header`, `integrity`, `foreign_keys`, `drift`, `job_summary`, `env_tag`, `migrations`,
+    /// `backup`.
+    pub check: &'static str,
+    pub ok: bool,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    pub env: String,
+    pub path: PathBuf,
+    pub exists: bool,
+    pub corrupt: bool,
+    pub findings: Vec<Finding>,
+    /// Byte-identical copies of the corrupt file (and its WAL), kept as evidence.
+    pub evidence: Vec<PathBuf>,
+    pub last_verified_backup: Option<PathBuf>,
+    pub last_verified_backup_age_secs: Option<i64>,
+    /// What to do next, when something is wrong.
+    pub advice: Vec<String>,
+}
+
+impl CheckReport {
+    /// 0 all good, 5 corrupt or not a database, 1 any other problem.
+    pub fn exit_code(&self) -> u8 {
+        if self.corrupt {
+            exit::NOT_A_DATABASE
+        } else if self.findings.iter().any(|f| !f.ok) {
+            exit::FAILED
+        } else {
+            exit::OK
+        }
+    }
+}
+
+fn finding(check: &'static str, ok: bool, detail: impl Into<String>) -> Finding {
+    Finding {
+        check,
+        ok,
+        detail: detail.into(),
+    }
+}
+
+pub fn run(ws: &Workspace, env: &str) -> Result<CheckReport> {
+    let target = ws.env(env)?;
+    let mut r = run_checks(ws, &target)?;
+    backup_age(ws, &target, &mut r);
+    Ok(r)
+}
+
+fn run_checks(ws: &Workspace, target: &crate::workspace::env::EnvTarget) -> Result<CheckReport> {
+    let env = target.name.as_str();
+    let mut r = CheckReport {
+        env: target.name.clone(),
+        path: target.path.clone(),
+        exists: target.path.exists(),
+        corrupt: false,
+        findings: vec![],
+        evidence: vec![],
+        last_verified_backup: None,
+        last_verified_backup_age_secs: None,
+        advice: vec![],
+    };
+    match db::check_header(&target.path) {
+        Ok(FileState::Missing) => {
+            r.findings
+                .push(finding("header", false, "the database file does not exist"));
+            r.advice
+                .push(format!("create it with `pipeline-db migrate {env}`"));
+            return Ok(r);
+        }
+        Ok(FileState::Database) => r.findings.push(finding("header", true, "SQLite format 3")),
+        Err(e @ Error::NotADatabase { .. }) => {
+            r.findings.push(finding("header", false, e.to_string()));
+            return corrupt(r, &target.path);
+        }
+        Err(e) => return Err(e),
+    }
+    match inspect(ws, target, &mut r) {
+        Ok(()) => {}
+        Err(e) if e.exit_code() == exit::NOT_A_DATABASE || is_corrupt_sqlite(&e) => {
+            r.findings.push(finding("integrity", false, e.to_string()));
+            return corrupt(r, &target.path);
+        }
+        Err(e) => return Err(e),
+    }
+    if r.findings.iter().any(|f| f.check == "integrity" && !f.ok) {
+        return corrupt(r, &target.path);
+    }
+    Ok(r)
+}
+
+fn is_corrupt_sqlite(e: &Error) -> bool {
+    matches!(e, Error::Sqlite { source, .. } if matches!(
+        source.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+    ))
+}
+
+/// Every check that needs an open (read-only) connection.
+fn inspect(
+    ws: &Workspace,
+    target: &crate::workspace::env::EnvTarget,
+    r: &mut CheckReport,
+) -> Result<()> {
+    let conn = db::open(&target.path, Access::ReadOnly, ws.busy_timeout())?;
+    conn.execute_batch("BEGIN")
+        .map_err(Error::sql("starting a read transaction"))?;
+    let problems = db::check(&conn, "integrity_check")?;
+    r.findings.push(finding(
+        "integrity",
+        problems.is_empty(),
+        if problems.is_empty() {
+            "integrity_check ok".to_string()
+        } else {
+            problems
+                .iter()
+                .take(5)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("; ")
+        },
+    ));
+    if !problems.is_empty() {
+        return Ok(());
+    }
+    let fk = db::foreign_key_problems(&conn)?;
+    r.findings.push(finding(
+        "foreign_keys",
+        fk.is_empty(),
+        if fk.is_empty() {
+            "foreign_key_check ok".into()
+        } else {
+            fk.join("; ")
+        },
+    ));
+    tag_finding(&conn, target, r)?;
+    migrations_finding(&conn, target, r)?;
+    let drift = migrations::drift(&conn)?;
+    r.findings.push(finding(
+        "drift",
+        !drift.has_drift(),
+        if drift.has_drift() {
+            drift
+                .differences
+                .iter()
+                .map(|d| format!("{} {} {}", d.change, d.object_type, d.name))
+                .collect::<Vec<_>>()
+                .join("; ")
+        } else {
+            format!(
+                "schema matches the migrations up to V{}",
+                drift.compared_with_version
+            )
+        },
+    ));
+    summary_finding(&conn, &target.name, r)
+}
+
+/// The job summary table (V2) against a recount of the jobs; no finding on older schemas.
+fn summary_finding(conn: &rusqlite::Connection, env: &str, r: &mut CheckReport) -> Result<()> {
+    if !stats::present(conn)? {
+        return Ok(());
+    }
+    let diffs = stats::differences(conn)?;
+    if diffs.is_empty() {
+        r.findings.push(finding(
+            "job_summary",
+            true,
+            format!("{} matches a recount of the jobs", stats::TABLE),
+        ));
+        return Ok(());
+    }
+    let n = |v: Option<u64>| v.map_or("no row".to_string(), |n| n.to_string());
+    let shown: Vec<String> = diffs
+        .iter()
+        .take(3)
+        .map(|d| {
+            format!(
+                "{} pipeline {} {}: summary {}, jobs {}",
+                d.day,
+                d.pipeline_id,
+                d.status,
+                n(d.summary),
+                n(d.recount)
+            )
+        })
+        .collect();
+    r.findings.push(finding(
+        "job_summary",
+        false,
+        format!(
+            "{} differs from a recount of the jobs in {} (day, pipeline, status) groups: {}",
+            stats::TABLE,
+            diffs.len(),
+            shown.join("; ")
+        ),
+    ));
+    r.advice.push(format!(
+        "rebuild the job summary from the jobs with `pipeline-db migrations repair {env}` (verified \
+         backup first); it drifts when jobs are written with INSERT OR REPLACE or with its triggers dropped"
+    ));
+    Ok(())
+}
+
+fn tag_finding(
+    conn: &rusqlite::Connection,
+    target: &crate::workspace::env::EnvTarget,
+    r: &mut CheckReport,
+) -> Result<()> {
+    let f = match tag::require_identity(conn, target) {
+        Ok(Identity::Tagged(t)) => finding("env_tag", true, format!("tagged {}", t.env)),
+        Ok(Identity::Empty) => finding("env_tag", true, "empty database, no tag yet"),
+        Ok(Identity::Untagged) => finding("env_tag", false, "no env tag"),
+        Err(e) => finding("env_tag", false, e.to_string()),
+    };
+    r.findings.push(f);
+    Ok(())
+}
+
+fn migrations_finding(
+    conn: &rusqlite::Connection,
+    target: &crate::workspace::env::EnvTarget,
+    r: &mut CheckReport,
+) -> Result<()> {
+    let env = &target.name;
+    match migrations::pending_or_refuse(conn, &target.path, env) {
+        Ok(p) if p.is_empty() => r.findings.push(finding("migrations", true, "up to date")),
+        Ok(p) => {
+            let v: Vec<String> = p.iter().map(|m| format!("V{}", m.version)).collect();
+            r.findings.push(finding(
+                "migrations",
+                false,
+                format!("pending: {}", v.join(", ")),
+            ));
+            r.advice
+                .push(format!("apply them with `pipeline-db migrate {env}`"));
+        }
+        Err(e) => {
+            let divergent: Vec<String> = migrations::list(Some(conn))?
+                .iter()
+                .filter(|m| m.state == MigrationState::Divergent)
+                .map(|m| format!("V{}", m.version))
+                .collect();
+            r.findings.push(finding("migrations", false, e.to_string()));
+            if !divergent.is_empty() {
+                r.advice.push(format!(
+                    "if {} differ only in line endings or whitespace: `pipeline-db migrations repair {env}`",
+                    divergent.join(", ")
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn backup_age(ws: &Workspace, target: &crate::workspace::env::EnvTarget, r: &mut CheckReport) {
+    let log = crate::backups::verify::latest(ws);
+    let newest = crate::backups::record::list(target).ok().and_then(|list| {
+        list.into_iter().rev().find(|b| {
+            !matches!(
+                crate::backups::verify::trust(b, &log),
+                crate::backups::verify::Trust::Failed { .. }
+            )
+        })
+    });
+    match newest {
+        Some(b) => {
+            let age = crate::storage::time::parse(&b.created_at)
+                .map(|t| crate::storage::time::now_epoch() - t);
+            r.findings.push(finding(
+                "backup",
+                true,
+                format!(
+                    "newest verified backup {} ({})",
+                    b.path.display(),
+                    b.created_at
+                ),
+            ));
+            r.last_verified_backup = Some(b.path);
+            r.last_verified_backup_age_secs = age;
+        }
+        None => {
+            r.findings
+                .push(finding("backup", true, "no verified backup yet"));
+        }
+    }
+}
+
+/// Keeps a byte-identical evidence copy and says how to recover.
+fn corrupt(mut r: CheckReport, path: &Path) -> Result<CheckReport> {
+    r.corrupt = true;
+    r.evidence = keep_evidence(path)?;
+    let env = &r.env;
+    r.advice.push(format!(
+        "nothing was changed or repaired; evidence kept at {}",
+        r.evidence
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    r.advice.push(format!(
+        "recover with `pipeline-db undo {env}`, or `pipeline-db backups list {env}` then `pipeline-db restore {env} <backup>`"
+    ));
+    Ok(r)
+}
+
+/// Copies the file (and its `-wal`, if any) to `<db>.corrupt-<ts>` (create-new, fsynced).
+pub fn keep_evidence(path: &Path) -> Result<Vec<PathBuf>> {
+    let ts = crate::now_compact();
+    let mut out = vec![];
+    for suffix in ["", "-wal"] {
+        let mut src = path.as_os_str().to_owned();
+        src.push(suffix);
+        let src = PathBuf::from(src);
+        if suffix == "-wal" && !src.exists() {
+            continue;
+        }
+        let mut dst = path.as_os_str().to_owned();
+        dst.push(format!(".corrupt-{ts}{suffix}"));
+        let dst = PathBuf::from(dst);
+        // Copied under a temp name, then renamed: a failed copy never looks like evidence.
+        let tmp = fs::temp_beside(&dst);
+        let copied = (|| {
+            let mut from = std::fs::File::open(&src).map_err(Error::io("reading", &src))?;
+            let mut to = fs::create_new(&tmp)?;
+            std::io::copy(&mut from, &mut to).map_err(Error::io("writing evidence", &tmp))?;
+            to.sync_all().map_err(Error::io("fsync", &tmp))?;
+            fs::rename_noreplace(&tmp, &dst).map_err(Error::io("placing evidence", &dst))
+        })();
+        if let Err(e) = copied {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+        out.push(dst);
+    }
+    fs::fsync_dir(path.parent().unwrap_or(Path::new(".")))?;
+    Ok(out)
+}

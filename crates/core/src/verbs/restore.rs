@@ -1,0 +1,674 @@
+//! `restore`: verify a backup, back up the current database, then copy the backup *into* the live
+//! database through SQLite's backup API inside the lock (the file is never renamed or replaced,
+//! so a desktop holding it open sees the new content), retagged to the target env.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rusqlite::Connection;
+use serde::Serialize;
+
+use crate::backups::record::{BackupRecord, Reason};
+use crate::backups::verify::{self, VerifyReport};
+use crate::error::{Error, Result, StepExt};
+use crate::plan::{self, BackupStep, TableRows};
+use crate::progress::{Observer, Progress};
+use crate::safety::audit::Recorder;
+use crate::safety::confirm::{Confirmation, Confirmed};
+use crate::safety::session::{self, Opened};
+use crate::safety::space::SpaceCheck;
+use crate::schema::tag::{self, Identity};
+use crate::storage::db::{self, Access};
+use crate::storage::fs;
+use crate::workspace::config::Workspace;
+use crate::workspace::env::EnvTarget;
+
+/// The backup a restore reads from.
+#[derive(Debug, Clone, Serialize)]
+pub struct RestoreSource {
+    pub path: PathBuf,
+    pub manifest: Option<BackupRecord>,
+    pub verification: VerifyReport,
+    pub tables: Vec<TableRows>,
+    pub total_rows: u64,
+}
+
+/// What a restore will do. Printed by `--dry-run`/`--json`, rendered by the desktop.
+#[derive(Debug, Clone, Serialize)]
+pub struct RestorePlan {
+    pub verb: &'static str,
+    pub env: String,
+    pub path: PathBuf,
+    pub protected: bool,
+    pub exists: bool,
+    pub identity: Option<Identity>,
+    /// What the database holds now (all of it is replaced).
+    pub tables: Vec<TableRows>,
+    pub total_rows: u64,
+    pub source: RestoreSource,
+    pub backup: Option<BackupStep>,
+    pub space: Vec<SpaceCheck>,
+    pub confirmation: Confirmation,
+    /// The backup's schema is older than this pipeline-db's: `migrate ENV` afterwards.
+    pub migrate_after: bool,
+    /// Why the current database cannot be read (it is then kept as an evidence copy).
+    pub current_damaged: Option<String>,
+    pub notes: Vec<String>,
+}
+
+impl RestorePlan {
+    pub fn summary(&self) -> String {
+        format!(
+            "replace {} with {} from {}",
+            plan::summarize(&self.tables),
+            plan::summarize(&self.source.tables),
+            self.source.path.display()
+        )
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RestoreOutcome {
+    pub plan: RestorePlan,
+    /// The pre-restore backup of what was replaced (none if the database did not exist).
+    pub backup: Option<BackupRecord>,
+    /// Byte-identical copies of a damaged database that was replaced.
+    pub evidence: Vec<PathBuf>,
+    pub row_counts_after: Vec<TableRows>,
+    pub duration_ms: u64,
+    /// Where the time went, step by step.
+    pub timings: Vec<crate::storage::timing::StepTime>,
+}
+
+/// Plans `restore ENV BACKUP`: BACKUP is a name in ENV's backup dir or a path.
+pub fn plan(ws: &Workspace, env: &str, backup_arg: &str) -> Result<RestorePlan> {
+    let target = ws.env(env)?;
+    let path = crate::backups::names::resolve_backup_arg(&target.backup_dir, backup_arg)?;
+    plan_path(ws, &target, &path, "restore", true)
+}
+
+/// Plans a restore of the backup file at `path` (also used by `undo`).
+pub(crate) fn plan_path(
+    ws: &Workspace,
+    target: &EnvTarget,
+    path: &Path,
+    verb: &'static str,
+    full: bool,
+) -> Result<RestorePlan> {
+    refuse_live_files(ws, path)?;
+    let source = inspect_source(path, full)?;
+    let exists = target.path.exists();
+    let mut p = RestorePlan {
+        verb,
+        env: target.name.clone(),
+        path: target.path.clone(),
+        protected: target.protected,
+        exists,
+        identity: None,
+        tables: vec![],
+        total_rows: 0,
+        backup: None,
+        space: vec![],
+        // A protected env always needs the typed name, even when its file is missing.
+        confirmation: Confirmation::for_target(target, exists || target.protected),
+        migrate_after: false,
+        current_damaged: None,
+        notes: vec![],
+        source,
+    };
+    match inspect_live(ws, target) {
+        Ok(None) => {}
+        Ok(Some((identity, counts))) => {
+            p.identity = Some(identity);
+            p.tables = plan::table_rows(&counts);
+            p.total_rows = p.tables.iter().map(|t| t.rows).sum();
+            p.backup = Some(BackupStep::new(
+                target,
+                Reason::PreRestore,
+                true,
+                "the current database is backed up (verified) before it is replaced",
+            ));
+        }
+        // A damaged database cannot be backed up verified: it is kept byte for byte instead.
+        Err(e) if e.exit_code() == crate::error::exit::NOT_A_DATABASE => {
+            p.notes.push(format!(
+                "the current database is damaged ({e}); it is kept as a byte-identical evidence copy `{}.corrupt-<time>` instead of a verified backup",
+                target.path.display()
+            ));
+            p.current_damaged = Some(e.to_string());
+        }
+        Err(e) => return Err(e),
+    }
+    p.space = preflight(target, &p.source.path)?;
+    add_notes(&mut p, target);
+    Ok(p)
+}
+
+/// Identity and row counts of the live database after a `quick_check`; `None` if missing.
+fn inspect_live(
+    ws: &Workspace,
+    target: &EnvTarget,
+) -> Result<Option<(Identity, BTreeMap<String, u64>)>> {
+    let Some(c) = session::inspect_for_change(ws, target)? else {
+        return Ok(None);
+    };
+    let corrupt = |e: Error| crate::safety::health::corrupt_if_malformed(e, target);
+    crate::safety::health::require_healthy(&c, target)?;
+    let identity = tag::require_identity(&c, target).map_err(corrupt)?;
+    let counts = db::row_counts(&c).map_err(corrupt)?;
+    Ok(Some((identity, counts)))
+}
+
+/// A live database (or one with a WAL beside it) is not a backup: copying its file would miss
+/// what its WAL holds. Take a backup of it with `pipeline-db backup` instead.
+fn refuse_live_files(ws: &Workspace, path: &Path) -> Result<()> {
+    let canon = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    if let Some(t) = ws.envs.values().find(|t| t.path == canon) {
+        return Err(Error::InvalidInput(format!(
+            "{} is the live database of {}, not a backup; run `pipeline-db backup {}` and restore that",
+            path.display(),
+            t.name,
+            t.name
+        )));
+    }
+    let mut wal = canon.clone().into_os_string();
+    wal.push("-wal");
+    if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
+        return Err(Error::Refused(format!(
+            "{} has a write-ahead log beside it (it is open somewhere, or was not closed cleanly): its file alone is not a complete backup. Close the program using it, or back it up with SQLite first",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Verifies the backup (`full`: also sha256 and `quick_check`) and reads what it holds; refuses a
+/// failed verification or a newer schema.
+fn inspect_source(path: &Path, full: bool) -> Result<RestoreSource> {
+    let verification = match full {
+        true => verify::verify(path, None),
+        false => verify::describe(path),
+    };
+    if let Some(e) = verification.error() {
+        return Err(e);
+    }
+    let known = crate::schema::migrations::latest_version();
+    if let Some(v) = verification.schema_version.filter(|v| *v > known) {
+        return Err(Error::NewerSchema {
+            path: path.to_path_buf(),
+            found: v,
+            known,
+        });
+    }
+    let conn = db::open(path, Access::ReadOnly, Duration::from_secs(1))?;
+    let tables = plan::table_rows(&db::row_counts(&conn)?);
+    Ok(RestoreSource {
+        path: path.to_path_buf(),
+        manifest: crate::backups::record::read_manifest(path).ok(),
+        total_rows: tables.iter().map(|t| t.rows).sum(),
+        tables,
+        verification,
+    })
+}
+
+fn add_notes(p: &mut RestorePlan, target: &EnvTarget) {
+    let env = &target.name;
+    let v = &p.source.verification;
+    match &v.tagged_env {
+        Some(from) if from != env => p.notes.push(format!(
+            "this backup was taken from {from}; it will be tagged {env}"
+        )),
+        Some(_) => {}
+        None => p.notes.push(format!(
+            "this backup carries no env tag; it will be tagged {env}"
+        )),
+    }
+    if !v.has_manifest {
+        p.notes.push(
+            "no manifest beside this backup: its sha256 cannot be checked (header and quick_check were)"
+                .into(),
+        );
+    }
+    let latest = crate::schema::migrations::latest_version();
+    if v.schema_version.unwrap_or(0) < latest {
+        p.migrate_after = true;
+        p.notes.push(format!(
+            "the backup has schema version {}, older than V{latest}: run `pipeline-db migrate {env}` after restoring",
+            v.schema_version.map(|s| format!("V{s}")).unwrap_or_else(|| "none".into())
+        ));
+    }
+    if !p.exists {
+        p.notes.push(format!(
+            "{} does not exist: it will be created from the backup; no pre-restore backup is needed",
+            target.path.display()
+        ));
+    }
+}
+
+/// Room for the staging copy, the pre-restore backup and the copied pages.
+fn preflight(target: &EnvTarget, source: &Path) -> Result<Vec<SpaceCheck>> {
+    let src = std::fs::metadata(source).map(|m| m.len()).unwrap_or(0);
+    let dir = target.path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let needed = 2 * src + crate::safety::space::db_bytes(&target.path) + 64 * 1024;
+    let available = fs::available_space(&dir)?;
+    if available < needed {
+        return Err(Error::NoSpace {
+            dir,
+            needed,
+            available,
+        });
+    }
+    let mut out = vec![SpaceCheck {
+        dir,
+        needed_bytes: needed,
+        available_bytes: available,
+    }];
+    if target.path.exists() {
+        out.extend(crate::safety::space::preflight_space(target, true)?);
+    }
+    Ok(out)
+}
+
+/// Restores `backup_arg` into `env` after the confirmation the plan asks for.
+pub fn run(
+    ws: &Workspace,
+    env: &str,
+    backup_arg: &str,
+    confirmed: &Confirmed,
+) -> Result<RestoreOutcome> {
+    run_observed(ws, env, backup_arg, confirmed, &crate::Quiet)
+}
+
+/// [`run`], reporting progress (staging, verifying, the pre-restore backup, the page copy) to
+/// `obs`, which can cancel it at any point before the copy completes: the copy's write
+/// transaction is rolled back and the database is unchanged.
+pub fn run_observed(
+    ws: &Workspace,
+    env: &str,
+    backup_arg: &str,
+    confirmed: &Confirmed,
+    obs: &dyn Observer,
+) -> Result<RestoreOutcome> {
+    let target = ws.env(env)?;
+    let path = crate::backups::names::resolve_backup_arg(&target.backup_dir, backup_arg)?;
+    run_path(
+        ws,
+        &target,
+        &path,
+        "restore",
+        |p| confirmed.require(p.confirmation, &target, "restore"),
+        obs,
+    )
+}
+
+/// Plans, lets `confirm` accept or refuse the plan, restores and audit-logs (as `verb`).
+pub(crate) fn run_path(
+    ws: &Workspace,
+    target: &EnvTarget,
+    path: &Path,
+    verb: &'static str,
+    confirm: impl FnOnce(&RestorePlan) -> Result<()>,
+    obs: &dyn Observer,
+) -> Result<RestoreOutcome> {
+    let started = Instant::now();
+    crate::storage::timing::reset();
+    let rec = Recorder::new(ws.audit_path(), &target.name, &target.path, verb);
+    let mut summary = format!("{verb} from {}", path.display());
+    let mut backup_path = None;
+    let result = (|| {
+        // The staged copy is fully verified under the lock: here header, schema and tag suffice.
+        let plan = crate::storage::timing::step("restore: plan", || {
+            plan_path(ws, target, path, verb, false)
+        })?;
+        summary = plan.summary();
+        confirm(&plan)?;
+        let out = execute(ws, target, plan, started, &rec, obs)?;
+        backup_path = out.backup.as_ref().map(|b| b.path.clone());
+        Ok(out)
+    })();
+    rec.finish(&summary, backup_path.as_deref(), &result)?;
+    result
+}
+
+fn execute(
+    ws: &Workspace,
+    target: &EnvTarget,
+    mut plan: RestorePlan,
+    started: Instant,
+    rec: &Recorder,
+    obs: &dyn Observer,
+) -> Result<RestoreOutcome> {
+    const UNCHANGED: &str = "The database is unchanged.";
+    let env = target.name.as_str();
+    let staging = fs::temp_beside(&target.path);
+    let mut evidence = vec![];
+    let result = (|| {
+        if plan.current_damaged.is_some() {
+            let _lock = crate::safety::lock::acquire(&target.path, ws.busy_timeout(), "restore")?;
+            plan.source.verification = stage(&plan.source, &staging, env, None, obs)
+                .step("restore", env, "verify", UNCHANGED)?;
+            evidence = crate::verbs::check::keep_evidence(&target.path)?;
+            return replace_damaged(ws, target, &staging).map(|c| (None, c));
+        }
+        let opened = session::open_for_change(ws, target, "restore")?;
+        let page_size = match &opened {
+            Opened::Existing(s) => Some(page_size(&s.conn)?),
+            Opened::Missing(_) => None,
+        };
+        plan.source.verification = crate::storage::timing::step("restore: stage + verify", || {
+            stage(&plan.source, &staging, env, page_size, obs)
+        })
+        .step("restore", env, "verify", UNCHANGED)?;
+        match opened {
+            Opened::Missing(_lock) => {
+                session::clear_stale_sidecars(&target.path)?;
+                fs::rename_noreplace(&staging, &target.path)
+                    .map_err(Error::io("placing restored database", &target.path))?;
+                fs::fsync_dir(target.path.parent().unwrap_or(Path::new(".")))?;
+                let c = db::open(&target.path, Access::ReadWrite, ws.busy_timeout())?;
+                crate::safety::health::verify_after(&c, target)?;
+                Ok((None, db::row_counts(&c)?))
+            }
+            Opened::Existing(mut s) => {
+                // Undo's "after" fingerprint is taken from the staged copy on a second core while
+                // the copy runs: the restored rows are exactly the staged ones (page copy, counts
+                // checked after).
+                let (backup, fp) = std::thread::scope(|sc| {
+                    let fp = sc.spawn(|| {
+                        let t = Instant::now();
+                        let fp = fingerprint_file(&staging);
+                        (fp, t.elapsed())
+                    });
+                    let backup = copy_in(ws, target, &mut s.conn, &staging, obs);
+                    let (fp, took) = fp.join().unwrap_or_else(|_| {
+                        let e = Error::InvalidInput("fingerprint thread panicked".into());
+                        (Err(e), Duration::ZERO)
+                    });
+                    crate::storage::timing::record_duration(
+                        "restore: fingerprint for undo (in parallel)",
+                        took,
+                    );
+                    (backup, fp)
+                });
+                let backup = backup?;
+                match fp {
+                    Ok(fp) => rec.set_after(fp),
+                    Err(e) => tracing::warn!("fingerprint after restore: {e}"),
+                }
+                Ok((Some(backup), db::row_counts(&s.conn)?))
+            }
+        }
+    })();
+    let _ = std::fs::remove_file(&staging);
+    let (backup, counts) = result?;
+    Ok(RestoreOutcome {
+        plan,
+        backup,
+        evidence,
+        row_counts_after: plan::table_rows(&counts),
+        duration_ms: started.elapsed().as_millis() as u64,
+        timings: crate::storage::timing::take(),
+    })
+}
+
+/// The pre-restore backup, the page copy into the live database, then the check after.
+fn copy_in(
+    ws: &Workspace,
+    target: &EnvTarget,
+    live: &mut Connection,
+    staging: &Path,
+    obs: &dyn Observer,
+) -> Result<BackupRecord> {
+    const UNCHANGED: &str = "The database is unchanged.";
+    let env = target.name.as_str();
+    let backup = pre_restore_backup(ws, target, live, obs)?;
+    crate::storage::timing::step("restore: copy into the live database", || {
+        copy_into(staging, live, &target.path, ws.busy_timeout(), obs)
+    })
+    .step("restore", env, "copy", UNCHANGED)?;
+    crate::storage::timing::step("restore: checkpoint + verify after", || {
+        verify_restored(live, target, staging)
+    })?;
+    Ok(backup)
+}
+
+fn fingerprint_file(path: &Path) -> Result<crate::storage::fingerprint::Fingerprint> {
+    let c = db::open(path, Access::ReadOnly, Duration::from_secs(1))?;
+    crate::storage::fingerprint::of_snapshot(&c)
+}
+
+/// Restores over a damaged database (its evidence copy already kept): through the backup API
+/// when SQLite can still open it, else — a file that is not a database cannot be held open as
+/// one — by renaming the staged copy over it, after removing its WAL and shared-memory files.
+fn replace_damaged(
+    ws: &Workspace,
+    target: &EnvTarget,
+    staging: &Path,
+) -> Result<BTreeMap<String, u64>> {
+    let via_api = (|| {
+        if db::check_header(&target.path)? != db::FileState::Database {
+            return Err(Error::InvalidInput("missing".into()));
+        }
+        let mut c = db::open(&target.path, Access::ReadWrite, ws.busy_timeout())?;
+        copy_into(
+            staging,
+            &mut c,
+            &target.path,
+            ws.busy_timeout(),
+            &crate::Quiet,
+        )?;
+        crate::safety::health::verify_after(&c, target)
+    })();
+    if let Err(e) = via_api {
+        tracing::warn!(
+            "restoring over the damaged file through the backup API failed ({e}); replacing it"
+        );
+        for suffix in ["-wal", "-shm"] {
+            let mut p = target.path.as_os_str().to_owned();
+            p.push(suffix);
+            let _ = std::fs::remove_file(PathBuf::from(p));
+        }
+        std::fs::rename(staging, &target.path)
+            .map_err(Error::io("replacing damaged database", &target.path))?;
+        fs::fsync_dir(target.path.parent().unwrap_or(Path::new(".")))?;
+    }
+    let c = db::open(&target.path, Access::ReadWrite, ws.busy_timeout())?;
+    crate::safety::health::verify_after(&c, target)?;
+    db::row_counts(&c)
+}
+
+/// Copies the backup to a private staging file, verifies *that copy* (what will be restored is
+/// exactly what was checked), and tags it `env` — so the restore itself is one atomic commit.
+/// A WAL database cannot change its page size, so the staging copy takes the live one's.
+fn stage(
+    source: &RestoreSource,
+    staging: &Path,
+    env: &str,
+    page: Option<i64>,
+    obs: &dyn Observer,
+) -> Result<VerifyReport> {
+    // One read of the backup gives the staged copy and the sha256 of exactly the bytes written.
+    let sha = crate::storage::timing::step("restore: stage copy (hashed) + fsync", || {
+        let mut to = fs::create_new(staging)?;
+        let total = std::fs::metadata(&source.path)
+            .map(|m| m.len())
+            .unwrap_or(0);
+        let report = |done| {
+            obs.bytes(&Progress {
+                stage: "staging",
+                done,
+                total,
+            })
+        };
+        crate::storage::hash::copy_hashed(&source.path, &mut to, staging, &report)
+    })?;
+    let mut v = crate::storage::timing::step("restore: verify staged copy", || {
+        verify::verify_hashed(staging, source.manifest.as_ref(), &sha)
+    });
+    v.path = source.path.clone();
+    if let Some(e) = v.error() {
+        return Err(e);
+    }
+    if v.schema_version.unwrap_or(0) > crate::schema::migrations::latest_version() {
+        return Err(Error::NewerSchema {
+            path: source.path.clone(),
+            found: v.schema_version.unwrap_or(0),
+            known: crate::schema::migrations::latest_version(),
+        });
+    }
+    let c = Connection::open(staging)
+        .map_err(|e| db::classify(staging, e, "opening staging copy".into()))?;
+    refuse_foreign_key_problems(&c, &source.path)?;
+    c.query_row("PRAGMA journal_mode=DELETE", [], |_| Ok(()))
+        .map_err(Error::sql("staging copy"))?;
+    c.execute_batch("BEGIN IMMEDIATE")
+        .map_err(Error::sql("staging copy"))?;
+    tag::write_tag(&c, env, None, "restore")?;
+    c.execute_batch("COMMIT")
+        .map_err(Error::sql("tagging staging copy"))?;
+    if let Some(p) = page.filter(|p| page_size(&c).is_ok_and(|now| now != *p)) {
+        c.execute_batch(&format!("PRAGMA page_size = {p}; VACUUM;"))
+            .map_err(Error::sql("converting the staging copy's page size"))?;
+    }
+    c.close()
+        .map_err(|(_, e)| db::classify(staging, e, "closing staging copy".into()))?;
+    fs::fsync_file(staging)?;
+    Ok(v)
+}
+
+/// Under the lock, inside `BEGIN IMMEDIATE`: quick_check, space, verified backup of what is there.
+/// Returns after ROLLBACK (the backup API cannot write into a connection with an open
+/// transaction), refusing if another connection committed in between.
+fn pre_restore_backup(
+    ws: &Workspace,
+    target: &EnvTarget,
+    c: &Connection,
+    obs: &dyn Observer,
+) -> Result<BackupRecord> {
+    let env = target.name.as_str();
+    session::begin_immediate(c, &target.path, ws.busy_timeout_ms)?;
+    let (backup, seen) = crate::safety::session::commit_or_rollback(c, &target.path, || {
+        // No second quick_check of the live file here: open_for_change checked it under this
+        // lock, and the backup's own quick_check checks the very pages it copies.
+        let counts = db::row_counts(c)?;
+        crate::safety::space::preflight_space(target, true)?;
+        let b = crate::backups::take::backup_now(
+            ws,
+            target,
+            Reason::PreRestore,
+            None,
+            Some(&counts),
+            None,
+            obs,
+        )
+        .step("restore", env, "backup", "The database is unchanged.")?;
+        Ok((b, data_version(c)?))
+    })?;
+    if data_version(c)? != seen {
+        return Err(Error::Refused(format!(
+            "{} changed right after it was backed up (another program wrote to it); nothing was restored. Try again",
+            target.path.display()
+        )));
+    }
+    Ok(backup)
+}
+
+/// A backup whose rows break a foreign key is refused before anything is touched.
+fn refuse_foreign_key_problems(c: &Connection, backup: &Path) -> Result<()> {
+    let fk = db::foreign_key_problems(c)?;
+    if fk.is_empty() {
+        return Ok(());
+    }
+    Err(Error::CheckFailed(format!(
+        "{} has rows that break a foreign key ({}); nothing was restored. Choose another backup, or open it with sqlite3 to repair it",
+        backup.display(),
+        fk.into_iter().take(3).collect::<Vec<_>>().join("; ")
+    )))
+}
+
+/// After the page copy: the WAL is checkpointed into the file (so the restored content does not
+/// live only in the log), then `quick_check` and the row counts must equal what was staged.
+/// (The staged copy passed the full verification and the foreign-key check; the backup API
+/// copies its pages verbatim.)
+fn verify_restored(c: &Connection, target: &EnvTarget, staging: &Path) -> Result<()> {
+    let _ = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+    crate::safety::health::require_healthy(c, target)?;
+    let staged = plan::table_rows(&db::row_counts(&db::open(
+        staging,
+        Access::ReadOnly,
+        Duration::from_secs(1),
+    )?)?);
+    let now = plan::table_rows(&db::row_counts(c)?);
+    if now != staged {
+        return Err(Error::CheckFailed(format!(
+            "after restoring, {} holds {} but the backup held {}",
+            target.path.display(),
+            plan::summarize(&now),
+            plan::summarize(&staged)
+        )));
+    }
+    Ok(())
+}
+
+fn page_size(c: &Connection) -> Result<i64> {
+    c.query_row("PRAGMA page_size", [], |r| r.get(0))
+        .map_err(Error::sql("reading page_size"))
+}
+
+fn data_version(c: &Connection) -> Result<i64> {
+    c.query_row("PRAGMA data_version", [], |r| r.get(0))
+        .map_err(Error::sql("reading data_version"))
+}
+
+/// Copies `staging` into the live connection's database with the backup API: all pages are
+/// written in one write transaction on the live database (readers see old or new, a crash leaves
+/// old), in steps so that progress — and the `restore:mid_copy` failpoint — sit mid-copy.
+fn copy_into(
+    staging: &Path,
+    live: &mut Connection,
+    live_path: &Path,
+    timeout: Duration,
+    obs: &dyn Observer,
+) -> Result<()> {
+    use rusqlite::backup::{Backup, StepResult};
+    let src = db::open(staging, Access::ReadOnly, timeout)?;
+    let b = Backup::new(&src, live)
+        .map_err(|e| db::classify(live_path, e, "starting restore copy".into()))?;
+    let page = page_size(&src)? as u64;
+    let start = Instant::now();
+    let mut first = true;
+    loop {
+        // One page first, so that the failpoint below is reached with the copy half done.
+        let step = b
+            .step(if first { 1 } else { 2048 })
+            .map_err(|e| db::classify(live_path, e, "copying backup into the database".into()))?;
+        let p = b.progress();
+        obs.bytes(&Progress {
+            stage: "restoring",
+            done: (p.pagecount - p.remaining) as u64 * page,
+            total: p.pagecount as u64 * page,
+        });
+        // Dropping the unfinished backup rolls its write transaction on the live db back.
+        if obs.cancelled() {
+            return Err(Error::Cancelled);
+        }
+        match step {
+            StepResult::Done => break,
+            StepResult::More => {
+                if first {
+                    crate::storage::failpoint::hit("restore:mid_copy")?;
+                    first = false;
+                }
+            }
+            _ if start.elapsed() > timeout => {
+                return Err(Error::DbLocked {
+                    path: live_path.to_path_buf(),
+                    waited_ms: start.elapsed().as_millis() as u64,
+                })
+            }
+            _ => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+    Ok(())
+}

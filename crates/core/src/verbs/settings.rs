@@ -1,0 +1,636 @@
+//! Settings: edits the TOML config the workspace loaded (add, remove or repoint envs, retention,
+//! busy timeout), keeping comments, written atomically; an attached database file is only read.
+//!
+//! Rules:
+//! - `env add` (attach) takes a NEW name only: built-in envs (`dev`, `test`, `prod`) always exist,
+//!   so pointing one at another file is `env path`, which runs the same file checks.
+//! - A file given to an env must pass the 16-byte header check, must not be another env's file or
+//!   lie in the backups dir, must not belong to another application, and must not be tagged for
+//!   another env. An untagged file is accepted but must be tagged (`env set`) before any change.
+//! - The config is replaced by a temp file beside it (created without following links, fsynced,
+//!   renamed, directory fsynced); a config that is a symlink is refused rather than replaced.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use toml_edit::{DocumentMut, Item, Table};
+
+use crate::error::{exit, Error, Result};
+use crate::safety::audit::Recorder;
+use crate::schema::tag::{self, Identity, APPLICATION_ID};
+use crate::storage::db::{self, FileState};
+use crate::storage::fs;
+use crate::workspace::config::{
+    canonical_lenient, Config, Workspace, WorkspaceOptions, CONFIG_FILE_NAME,
+};
+use crate::workspace::env::{check_env_name, EnvTarget, ALWAYS_PROTECTED, BUILTIN_ENVS};
+
+/// Bounds of `retention.keep` (at least one backup is always kept, for undo).
+pub const KEEP_RANGE: std::ops::RangeInclusive<usize> = 1..=1000;
+/// Upper bound of `retention.max_total_mib` (1 TiB; 0 = no bound).
+pub const MAX_TOTAL_MIB: u64 = 1 << 20;
+/// Bounds of `busy_timeout_ms` (10 minutes at most).
+pub const BUSY_TIMEOUT_RANGE: std::ops::RangeInclusive<u64> = 0..=600_000;
+/// The audit log's env for changes that concern no single env (not a valid env name).
+pub const WORKSPACE_AUDIT_ENV: &str = "*";
+
+/// What a database file given to an env turned out to be (read-only inspection).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FileCheck {
+    /// Canonical path, as it is written to the config.
+    pub path: PathBuf,
+    pub exists: bool,
+    /// `None` when the file does not exist yet.
+    pub identity: Option<Identity>,
+    pub application_id: Option<i32>,
+    /// The file holds data but no env tag: `pipeline-db env set <env>` must tag it before any change.
+    pub needs_tag: bool,
+}
+
+/// A config change: what was checked and what is (or, with a dry run, would be) written.
+#[derive(Debug, Clone, Serialize)]
+pub struct SettingsPlan {
+    /// `env add`, `env remove`, `env path`, `config set`.
+    pub verb: &'static str,
+    pub config_path: PathBuf,
+    /// The config file does not exist yet and is created.
+    pub creates_config: bool,
+    pub env: Option<String>,
+    pub file: Option<FileCheck>,
+    /// Each check that passed, in order.
+    pub checks: Vec<String>,
+    /// Each config key set or removed.
+    pub changes: Vec<String>,
+    /// What the user should know or do next.
+    pub notes: Vec<String>,
+    #[serde(skip)]
+    old_text: Option<String>,
+    #[serde(skip)]
+    new_text: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SettingsOutcome {
+    pub plan: SettingsPlan,
+    /// False for a dry run.
+    pub written: bool,
+}
+
+/// `env add`: an existing SQLite file becomes environment `name`. The file is never written.
+#[derive(Debug, Clone)]
+pub struct Attach {
+    pub name: String,
+    pub path: PathBuf,
+    pub protected: bool,
+}
+
+/// The config file changes go to: the one the workspace loaded, else `<data_dir>/pipeline-db.toml`.
+pub fn config_target(ws: &Workspace) -> PathBuf {
+    ws.config_path
+        .clone()
+        .unwrap_or_else(|| ws.data_dir.join(CONFIG_FILE_NAME))
+}
+
+/// The workspace again, after a change to its config (same data dir and config file).
+pub fn reload(ws: &Workspace) -> Result<Workspace> {
+    let cfg = config_target(ws);
+    Workspace::load(&WorkspaceOptions {
+        data_dir: Some(ws.data_dir.clone()),
+        config: cfg.exists().then_some(cfg),
+        busy_timeout: None,
+    })
+}
+
+pub fn attach(ws: &Workspace, req: &Attach, dry_run: bool) -> Result<SettingsOutcome> {
+    run(ws, &req.name, "env add", dry_run, || plan_attach(ws, req))
+}
+
+pub fn detach(ws: &Workspace, name: &str, dry_run: bool) -> Result<SettingsOutcome> {
+    run(ws, name, "env remove", dry_run, || plan_detach(ws, name))
+}
+
+/// Points `name` at `path` (`None`: back to the default `<data_dir>/<name>.sqlite3`). A missing
+/// file is fine: migrate or reset creates it.
+pub fn set_env_path(
+    ws: &Workspace,
+    name: &str,
+    path: Option<&Path>,
+    dry_run: bool,
+) -> Result<SettingsOutcome> {
+    run(ws, name, "env path", dry_run, || {
+        plan_env_path(ws, name, path)
+    })
+}
+
+/// Sets `retention.keep` and, if given, `retention.max_total_mib`.
+pub fn set_retention(
+    ws: &Workspace,
+    keep: usize,
+    max_total_mib: Option<u64>,
+    dry_run: bool,
+) -> Result<SettingsOutcome> {
+    run(ws, WORKSPACE_AUDIT_ENV, "config set", dry_run, || {
+        plan_retention(ws, keep, max_total_mib)
+    })
+}
+
+pub fn set_busy_timeout(ws: &Workspace, ms: u64, dry_run: bool) -> Result<SettingsOutcome> {
+    run(ws, WORKSPACE_AUDIT_ENV, "config set", dry_run, || {
+        if !BUSY_TIMEOUT_RANGE.contains(&ms) {
+            return Err(Error::InvalidInput(format!(
+                "busy timeout {ms} ms is out of range; use 0 to {} ms",
+                BUSY_TIMEOUT_RANGE.end()
+            )));
+        }
+        let mut e = Editor::open(ws, "config set", None)?;
+        e.doc["busy_timeout_ms"] = toml_edit::value(ms as i64);
+        e.changes.push(format!("busy_timeout_ms = {ms}"));
+        e.finish(ws, None)
+    })
+}
+
+/// Plans, then (unless a dry run) writes and audit-logs the outcome. Usage errors are not logged.
+fn run(
+    ws: &Workspace,
+    env: &str,
+    verb: &'static str,
+    dry_run: bool,
+    plan: impl FnOnce() -> Result<SettingsPlan>,
+) -> Result<SettingsOutcome> {
+    let planned = plan();
+    if dry_run {
+        return planned.map(|plan| SettingsOutcome {
+            plan,
+            written: false,
+        });
+    }
+    let file = planned
+        .as_ref()
+        .ok()
+        .and_then(|p| p.file.as_ref().map(|f| f.path.clone()))
+        .unwrap_or_else(|| config_target(ws));
+    let rec = Recorder::new(ws.audit_path(), env, &file, verb);
+    let result = planned.and_then(|plan| {
+        crate::safety::audit::require_writable(&ws.audit_path())?;
+        write_config(&plan)?;
+        Ok(SettingsOutcome {
+            plan,
+            written: true,
+        })
+    });
+    let summary = match &result {
+        Ok(o) => o.plan.changes.join("; "),
+        Err(_) => format!("{verb} {env}"),
+    };
+    if !matches!(&result, Err(e) if e.exit_code() == exit::USAGE) {
+        rec.finish(&summary, None, &result)?;
+    }
+    result
+}
+
+/// The checks of `env add` on the name alone (a window asks before it opens a file dialog):
+/// valid (exit 2) and not the name of an existing env (exit 3).
+pub fn check_new_env_name(ws: &Workspace, name: &str) -> Result<()> {
+    valid_name(ws, name)?;
+    if let Some(t) = ws.envs.get(name) {
+        let hint = if BUILTIN_ENVS.contains(&name) {
+            format!("`{name}` is built in; point it at the file with `pipeline-db env path {name} PATH`")
+        } else {
+            format!("pick another name, or remove it first with `pipeline-db env remove {name}`")
+        };
+        return Err(Error::Refused(format!(
+            "environment `{name}` already exists (file {}); nothing was written. {hint}",
+            t.path.display()
+        )));
+    }
+    Ok(())
+}
+
+fn plan_attach(ws: &Workspace, req: &Attach) -> Result<SettingsPlan> {
+    let name = req.name.as_str();
+    check_new_env_name(ws, name)?;
+    let mut e = Editor::open(ws, "env add", Some(name))?;
+    e.checks
+        .push(format!("name `{name}` is valid and not in use"));
+    let file = check_file(ws, name, &req.path, true, &mut e)?;
+    let protected = req.protected || name == ALWAYS_PROTECTED;
+    let t = e.env_table(name)?;
+    t["path"] = toml_edit::value(path_str(&file.path)?);
+    if protected {
+        t["protected"] = toml_edit::value(true);
+    }
+    e.changes
+        .push(format!("envs.{name}.path = {}", file.path.display()));
+    if protected {
+        e.changes.push(format!("envs.{name}.protected = true"));
+    }
+    e.finish(ws, Some(file))
+}
+
+fn plan_detach(ws: &Workspace, name: &str) -> Result<SettingsPlan> {
+    let target = ws.env(name)?;
+    if BUILTIN_ENVS.contains(&name) {
+        return Err(Error::Refused(format!(
+            "`{name}` is a built-in environment and cannot be removed; nothing was written. To point it back at its default file use `pipeline-db env path {name} --default`"
+        )));
+    }
+    let mut e = Editor::open(ws, "env remove", Some(name))?;
+    let envs = e.doc.get_mut("envs").and_then(Item::as_table_like_mut);
+    if envs.and_then(|t| t.remove(name)).is_none() {
+        return Err(Error::Config {
+            path: e.path.clone(),
+            message: format!("env `{name}` is not defined in this file; edit the config by hand"),
+        });
+    }
+    e.changes.push(format!("remove [envs.{name}]"));
+    e.notes.push(format!(
+        "{} and the backups in {} are left where they are",
+        target.path.display(),
+        target.backup_dir.display()
+    ));
+    e.finish(ws, None)
+}
+
+fn plan_env_path(ws: &Workspace, name: &str, path: Option<&Path>) -> Result<SettingsPlan> {
+    let target = ws.env(name)?;
+    let mut e = Editor::open(ws, "env path", Some(name))?;
+    let file = match path {
+        Some(p) => {
+            let f = check_file(ws, name, p, false, &mut e)?;
+            e.env_table(name)?["path"] = toml_edit::value(path_str(&f.path)?);
+            e.changes
+                .push(format!("envs.{name}.path = {}", f.path.display()));
+            Some(f)
+        }
+        None => {
+            if let Some(t) = e.doc.get_mut("envs").and_then(|t| t.get_mut(name)) {
+                if let Some(t) = t.as_table_like_mut() {
+                    t.remove("path");
+                }
+            }
+            e.changes.push(format!(
+                "remove envs.{name}.path (default {name}.sqlite3 in the data dir)"
+            ));
+            None
+        }
+    };
+    e.notes.push(format!(
+        "the previous file {} is left where it is",
+        target.path.display()
+    ));
+    e.finish(ws, file)
+}
+
+fn plan_retention(ws: &Workspace, keep: usize, max_total_mib: Option<u64>) -> Result<SettingsPlan> {
+    if !KEEP_RANGE.contains(&keep) {
+        return Err(Error::InvalidInput(format!(
+            "retention keep {keep} is out of range; keep {} to {} backups per env",
+            KEEP_RANGE.start(),
+            KEEP_RANGE.end()
+        )));
+    }
+    if let Some(m) = max_total_mib.filter(|m| *m > MAX_TOTAL_MIB) {
+        return Err(Error::InvalidInput(format!(
+            "retention max_total_mib {m} is out of range; use 0 (no bound) to {MAX_TOTAL_MIB}"
+        )));
+    }
+    let mut e = Editor::open(ws, "config set", None)?;
+    let t = e.table("retention")?;
+    t["keep"] = toml_edit::value(keep as i64);
+    if let Some(m) = max_total_mib {
+        t["max_total_mib"] = toml_edit::value(m as i64);
+    }
+    e.changes.push(format!("retention.keep = {keep}"));
+    if let Some(m) = max_total_mib {
+        e.changes.push(format!("retention.max_total_mib = {m}"));
+    }
+    e.notes.push(
+        "takes effect at the next `pipeline-db backups prune`; no backup is deleted now".into(),
+    );
+    e.finish(ws, None)
+}
+
+fn valid_name(ws: &Workspace, name: &str) -> Result<()> {
+    check_env_name(name).map_err(|why| Error::InvalidEnvName {
+        name: name.escape_debug().to_string(),
+        why,
+        valid: ws.env_names(),
+    })
+}
+
+/// The checks of a database file given to env `name`, all read-only.
+fn check_file(
+    ws: &Workspace,
+    name: &str,
+    path: &Path,
+    must_exist: bool,
+    e: &mut Editor,
+) -> Result<FileCheck> {
+    let abs = std::path::absolute(path).map_err(Error::io("resolving path", path))?;
+    if abs.file_name().is_none() {
+        return Err(Error::InvalidInput(format!(
+            "{} names no file",
+            path.display()
+        )));
+    }
+    let path = canonical_lenient(&abs);
+    let state = db::check_header(&path)?;
+    match state {
+        FileState::Missing if must_exist => {
+            return Err(Error::InvalidInput(format!(
+                "{} does not exist; give the path of an existing SQLite file",
+                path.display()
+            )))
+        }
+        FileState::Missing => {
+            let dir = path.parent().unwrap_or(Path::new("/"));
+            if !dir.is_dir() {
+                return Err(Error::InvalidInput(format!(
+                    "directory {} does not exist; create it first",
+                    dir.display()
+                )));
+            }
+            e.notes.push(format!(
+                "{} does not exist yet; `pipeline-db migrate {name}` creates it",
+                path.display()
+            ));
+        }
+        FileState::Database => e.checks.push("header: SQLite format 3".into()),
+    }
+    if let Some(other) = ws.envs.values().find(|t| t.path == path && t.name != name) {
+        return Err(Error::Refused(format!(
+            "{} is already the database of env `{}`; nothing was written. One file belongs to one env",
+            path.display(),
+            other.name
+        )));
+    }
+    if path.starts_with(canonical_lenient(&ws.backups_root())) {
+        return Err(Error::Refused(format!(
+            "{} is inside the backups dir; nothing was written. Restore a backup with `pipeline-db restore ENV BACKUP` instead",
+            path.display()
+        )));
+    }
+    e.checks
+        .push("not another env's file, not in the backups dir".into());
+    if state == FileState::Missing {
+        return Ok(FileCheck {
+            path,
+            exists: false,
+            identity: None,
+            application_id: None,
+            needs_tag: false,
+        });
+    }
+    inspect_identity(ws, name, path, e)
+}
+
+/// Reads application_id and the env tag through a read-only connection.
+fn inspect_identity(
+    ws: &Workspace,
+    name: &str,
+    path: PathBuf,
+    e: &mut Editor,
+) -> Result<FileCheck> {
+    let target = EnvTarget {
+        name: name.to_string(),
+        path: path.clone(),
+        protected: false,
+        backup_dir: ws.backups_root().join(name),
+    };
+    let read = || -> Result<(i32, Identity)> {
+        let conn = match open_without_sidecars(&path)? {
+            Some(c) => c,
+            None => crate::safety::session::inspect(ws, &target)?
+                .ok_or_else(|| Error::InvalidInput(format!("{} disappeared", path.display())))?,
+        };
+        Ok((tag::application_id(&conn)?, tag::identity(&conn)?))
+    };
+    let (app, identity) =
+        read().map_err(|err| crate::safety::health::corrupt_if_malformed(err, &target))?;
+    if app != 0 && app != APPLICATION_ID {
+        return Err(Error::ForeignApplication { path, found: app });
+    }
+    e.checks
+        .push(format!("application_id {app:#x} (ours or unset)"));
+    let needs_tag = match &identity {
+        Identity::Tagged(t) if t.env != name => {
+            return Err(Error::Refused(format!(
+                "{} is tagged `{}`, not `{name}`; nothing was written. Add it under the name of its tag (`pipeline-db env add {} PATH`), or, if it really belongs to {name}, retag it from an env that uses it with `pipeline-db env set`",
+                path.display(),
+                t.env,
+                t.env
+            )))
+        }
+        Identity::Tagged(_) => {
+            e.checks.push(format!("env tag `{name}`"));
+            false
+        }
+        Identity::Empty => {
+            e.notes
+                .push(format!("the file is empty; `pipeline-db migrate {name}` builds and tags it"));
+            false
+        }
+        Identity::Untagged => {
+            e.notes.push(format!(
+                "the file holds data but no env tag; changing verbs refuse it until you tag it with `pipeline-db env set {name}`"
+            ));
+            true
+        }
+    };
+    Ok(FileCheck {
+        path,
+        exists: true,
+        identity: Some(identity),
+        application_id: Some(app),
+        needs_tag,
+    })
+}
+
+/// A read-only connection that leaves nothing beside the file: with no `-wal` or `-journal`
+/// beside it every committed page is in the file itself, so it is opened `immutable` (a plain
+/// read-only open of a WAL database would create `-wal` and `-shm`). `None`: a sidecar exists, so
+/// the caller opens it the usual way (SQLite must see the sidecar's pages).
+fn open_without_sidecars(path: &Path) -> Result<Option<rusqlite::Connection>> {
+    let has = |suffix: &str| {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        std::fs::symlink_metadata(PathBuf::from(p)).is_ok()
+    };
+    if has("-wal") || has("-journal") {
+        return Ok(None);
+    }
+    let uri = format!("file:{}?immutable=1", uri_path(path)?);
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+        | rusqlite::OpenFlags::SQLITE_OPEN_URI
+        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    rusqlite::Connection::open_with_flags(&uri, flags)
+        .map(Some)
+        .map_err(|e| db::classify(path, e, format!("opening {}", path.display())))
+}
+
+/// `path` percent-encoded for an SQLite `file:` URI (everything but unreserved bytes and `/`).
+fn uri_path(path: &Path) -> Result<String> {
+    let s = path_str(path)?;
+    Ok(s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect())
+}
+
+fn path_str(p: &Path) -> Result<&str> {
+    p.to_str().ok_or_else(|| {
+        Error::InvalidInput(format!(
+            "{} is not valid UTF-8 and cannot be written to the TOML config; rename it",
+            p.display()
+        ))
+    })
+}
+
+/// The config document being edited, and the plan being built.
+struct Editor {
+    verb: &'static str,
+    env: Option<String>,
+    path: PathBuf,
+    old_text: Option<String>,
+    doc: DocumentMut,
+    checks: Vec<String>,
+    changes: Vec<String>,
+    notes: Vec<String>,
+}
+
+impl Editor {
+    fn open(ws: &Workspace, verb: &'static str, env: Option<&str>) -> Result<Editor> {
+        let path = config_target(ws);
+        let old_text = read_config_text(&path)?;
+        let doc = old_text
+            .as_deref()
+            .unwrap_or("")
+            .parse::<DocumentMut>()
+            .map_err(|err| Error::Config {
+                path: path.clone(),
+                message: err.to_string(),
+            })?;
+        Ok(Editor {
+            verb,
+            env: env.map(str::to_string),
+            path,
+            old_text,
+            doc,
+            checks: vec![],
+            changes: vec![],
+            notes: vec![],
+        })
+    }
+
+    /// A top-level table, created (without an empty header) if missing.
+    fn table(&mut self, key: &str) -> Result<&mut Table> {
+        let path = self.path.clone();
+        let item = self.doc.entry(key).or_insert_with(|| {
+            let mut t = Table::new();
+            t.set_implicit(true);
+            Item::Table(t)
+        });
+        item.as_table_mut().ok_or_else(|| Error::Config {
+            path,
+            message: format!("`{key}` is not a [table]; edit the config by hand"),
+        })
+    }
+
+    fn env_table(&mut self, name: &str) -> Result<&mut Table> {
+        let path = self.path.clone();
+        let envs = self.table("envs")?;
+        envs.entry(name)
+            .or_insert_with(|| Item::Table(Table::new()))
+            .as_table_mut()
+            .ok_or_else(|| Error::Config {
+                path,
+                message: format!("`envs.{name}` is not a [table]; edit the config by hand"),
+            })
+    }
+
+    /// Checks that the edited config still loads (and keeps every env on its own file).
+    fn finish(self, ws: &Workspace, file: Option<FileCheck>) -> Result<SettingsPlan> {
+        let new_text = self.doc.to_string();
+        let cfg_err = |message: String| Error::Config {
+            path: self.path.clone(),
+            message: format!(
+                "the change would make the config invalid ({message}); nothing was written"
+            ),
+        };
+        let config: Config =
+            toml::from_str(&new_text).map_err(|err| cfg_err(err.message().to_string()))?;
+        crate::workspace::config::resolve_envs(&config, Some(&self.path), &ws.data_dir)
+            .map_err(|err| cfg_err(err.to_string()))?;
+        Ok(SettingsPlan {
+            verb: self.verb,
+            creates_config: self.old_text.is_none(),
+            config_path: self.path,
+            env: self.env,
+            file,
+            checks: self.checks,
+            changes: self.changes,
+            notes: self.notes,
+            old_text: self.old_text,
+            new_text,
+        })
+    }
+}
+
+/// The config's text, `None` if it does not exist. A symlink or a non-file is refused.
+fn read_config_text(path: &Path) -> Result<Option<String>> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => Err(Error::Refused(format!(
+            "config {} is a symlink; refusing to replace it. Pass the file it points to with --config (or PIPELINE_DB_CONFIG)",
+            path.display()
+        ))),
+        Ok(m) if !m.is_file() => Err(Error::Config {
+            path: path.to_path_buf(),
+            message: "it is not a regular file".into(),
+        }),
+        Ok(_) => std::fs::read_to_string(path)
+            .map(Some)
+            .map_err(Error::io("reading config", path)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io("reading config", path)(e)),
+    }
+}
+
+/// Replaces the config atomically: temp file beside it (never following a link), fsync, rename,
+/// directory fsync. Refuses if the config changed since the plan read it.
+fn write_config(plan: &SettingsPlan) -> Result<()> {
+    let path = &plan.config_path;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(Error::io("creating", dir))?;
+    let tmp = fs::temp_beside(path);
+    let result = (|| {
+        use std::io::Write;
+        let mut f = fs::create_new(&tmp)?;
+        if let Ok(m) = std::fs::metadata(path) {
+            f.set_permissions(m.permissions())
+                .map_err(Error::io("setting permissions of", &tmp))?;
+        }
+        f.write_all(plan.new_text.as_bytes())
+            .and_then(|_| f.sync_all())
+            .map_err(Error::io("writing", &tmp))?;
+        drop(f);
+        if read_config_text(path)? != plan.old_text {
+            return Err(Error::Refused(format!(
+                "config {} changed while it was being edited; nothing was written. Try again",
+                path.display()
+            )));
+        }
+        std::fs::rename(&tmp, path).map_err(Error::io("replacing config", path))?;
+        fs::fsync_dir(dir)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,342 @@
+//! The workspace: data dir, optional TOML config, and the resolved set of environments.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::workspace::env::{check_env_name, EnvTarget, ALWAYS_PROTECTED, BUILTIN_ENVS};
+
+pub const CONFIG_FILE_NAME: &str = "pipeline-db.toml";
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What the user asked for on the command line or in the environment (flags win over env vars).
+#[derive(Debug, Clone, Default)]
+pub struct WorkspaceOptions {
+    pub data_dir: Option<PathBuf>,
+    pub config: Option<PathBuf>,
+    pub busy_timeout: Option<Duration>,
+}
+
+impl WorkspaceOptions {
+    /// Fills unset fields from `PIPELINE_DB_HOME` and `PIPELINE_DB_CONFIG`.
+    pub fn with_env_vars(mut self) -> Self {
+        let var = |k| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        self.data_dir = self.data_dir.or_else(|| var("PIPELINE_DB_HOME"));
+        self.config = self.config.or_else(|| var("PIPELINE_DB_CONFIG"));
+        self
+    }
+}
+
+/// The TOML config file.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub data_dir: Option<PathBuf>,
+    pub busy_timeout_ms: Option<u64>,
+    #[serde(default)]
+    pub envs: BTreeMap<String, EnvConfig>,
+    #[serde(default)]
+    pub retention: Retention,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvConfig {
+    /// Database file; relative paths are taken from the data dir.
+    pub path: Option<PathBuf>,
+    pub protected: Option<bool>,
+}
+
+/// Backup retention, used by `backups prune`. A missing key takes its default.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Retention {
+    /// Backups kept per environment.
+    pub keep: usize,
+    /// Upper bound on the disk used by one environment's backups, in MiB (0 = no bound).
+    pub max_total_mib: u64,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            keep: 20,
+            max_total_mib: 0,
+        }
+    }
+}
+
+/// A loaded workspace: every environment resolved to a canonical path.
+#[derive(Debug, Clone, Serialize)]
+pub struct Workspace {
+    pub data_dir: PathBuf,
+    pub config_path: Option<PathBuf>,
+    pub busy_timeout_ms: u64,
+    pub retention: Retention,
+    pub envs: BTreeMap<String, EnvTarget>,
+}
+
+impl Workspace {
+    /// Resolves the data dir and config. Creates nothing on disk.
+    pub fn load(opts: &WorkspaceOptions) -> Result<Workspace> {
+        let flag_dir = opts.data_dir.clone();
+        let probe_dir = match &flag_dir {
+            Some(d) => absolute(d)?,
+            None => default_data_dir()?,
+        };
+        let (config, config_path) = read_config(opts.config.as_deref(), &probe_dir)?;
+        let data_dir = match (flag_dir, &config.data_dir) {
+            (Some(_), _) => probe_dir,
+            (None, Some(d)) => absolute(d)?,
+            (None, None) => probe_dir,
+        };
+        let data_dir = canonical_lenient(&data_dir);
+        let busy_timeout_ms = opts
+            .busy_timeout
+            .map(|d| d.as_millis() as u64)
+            .or(config.busy_timeout_ms)
+            .unwrap_or(DEFAULT_BUSY_TIMEOUT.as_millis() as u64);
+        let envs = resolve_envs(&config, config_path.as_deref(), &data_dir)?;
+        Ok(Workspace {
+            data_dir,
+            config_path,
+            busy_timeout_ms,
+            retention: config.retention,
+            envs,
+        })
+    }
+
+    /// A workspace with only the built-in envs under `data_dir` (tests, embedding).
+    pub fn at(data_dir: impl Into<PathBuf>) -> Result<Workspace> {
+        Workspace::load(&WorkspaceOptions {
+            data_dir: Some(data_dir.into()),
+            ..Default::default()
+        })
+    }
+
+    pub fn busy_timeout(&self) -> Duration {
+        Duration::from_millis(self.busy_timeout_ms)
+    }
+
+    pub fn env_names(&self) -> Vec<String> {
+        self.envs.keys().cloned().collect()
+    }
+
+    /// Resolves an env name. Unknown or malformed names are a usage error; nothing is touched.
+    pub fn env(&self, name: &str) -> Result<EnvTarget> {
+        if let Err(why) = check_env_name(name) {
+            return Err(Error::InvalidEnvName {
+                name: name.escape_debug().to_string(),
+                why,
+                valid: self.env_names(),
+            });
+        }
+        self.envs
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::UnknownEnv {
+                name: name.to_string(),
+                valid: self.env_names(),
+            })
+    }
+
+    /// Removes temporary files left by killed pipeline-db processes (recognised by our marker and
+    /// a dead owner pid) beside every env's database and in its backup dir. Creates nothing.
+    pub fn clean_leftovers(&self) -> Vec<PathBuf> {
+        let mut removed = vec![];
+        for t in self.envs.values() {
+            if let Some(dir) = t.path.parent() {
+                removed.extend(crate::storage::fs::clean_temp_files(dir));
+            }
+            removed.extend(crate::storage::fs::clean_temp_files(&t.backup_dir));
+        }
+        removed.sort();
+        removed.dedup();
+        removed
+    }
+
+    pub fn audit_path(&self) -> PathBuf {
+        self.data_dir.join("audit.jsonl")
+    }
+
+    pub fn backups_root(&self) -> PathBuf {
+        self.data_dir.join("backups")
+    }
+
+    /// Creates the data dir if needed (the only directory we create on our own).
+    pub fn ensure_data_dir(&self) -> Result<()> {
+        std::fs::create_dir_all(&self.data_dir)
+            .map_err(Error::io("creating data dir", &self.data_dir))
+    }
+}
+
+fn default_data_dir() -> Result<PathBuf> {
+    directories::ProjectDirs::from("", "", "pipeline-db")
+        .map(|d| d.data_dir().to_path_buf())
+        .ok_or_else(|| {
+            Error::InvalidInput(
+                "cannot find a home directory for the default data dir; pass --data-dir or set PIPELINE_DB_HOME".into(),
+            )
+        })
+}
+
+fn absolute(p: &Path) -> Result<PathBuf> {
+    std::path::absolute(p).map_err(Error::io("resolving path", p))
+}
+
+/// Canonicalizes the longest existing prefix of `p` and appends the rest.
+pub(crate) fn canonical_lenient(p: &Path) -> PathBuf {
+    if let Ok(c) = std::fs::canonicalize(p) {
+        return c;
+    }
+    match (p.parent(), p.file_name()) {
+        (Some(parent), Some(name)) if !parent.as_os_str().is_empty() => {
+            canonical_lenient(parent).join(name)
+        }
+        _ => p.to_path_buf(),
+    }
+}
+
+fn read_config(explicit: Option<&Path>, data_dir: &Path) -> Result<(Config, Option<PathBuf>)> {
+    let (path, must_exist) = match explicit {
+        Some(p) => (absolute(p)?, true),
+        None => (data_dir.join(CONFIG_FILE_NAME), false),
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => {
+            return Ok((Config::default(), None))
+        }
+        Err(e) => {
+            return Err(Error::Config {
+                path,
+                message: format!("cannot read it: {e}"),
+            })
+        }
+    };
+    let config: Config = toml::from_str(&text).map_err(|e| Error::Config {
+        path: path.clone(),
+        message: e.message().to_string(),
+    })?;
+    Ok((config, Some(path)))
+}
+
+pub(crate) fn resolve_envs(
+    config: &Config,
+    config_path: Option<&Path>,
+    data_dir: &Path,
+) -> Result<BTreeMap<String, EnvTarget>> {
+    let cfg_err = |message: String| Error::Config {
+        path: config_path.map(Path::to_path_buf).unwrap_or_default(),
+        message,
+    };
+    let mut names: Vec<&str> = BUILTIN_ENVS.to_vec();
+    names.extend(
+        config
+            .envs
+            .keys()
+            .map(String::as_str)
+            .filter(|n| !BUILTIN_ENVS.contains(n)),
+    );
+    let mut out = BTreeMap::new();
+    for name in names {
+        check_env_name(name).map_err(|why| cfg_err(format!("env `{name}`: {why}")))?;
+        let ec = config.envs.get(name).cloned().unwrap_or_default();
+        if name == ALWAYS_PROTECTED && ec.protected == Some(false) {
+            return Err(cfg_err("`prod` cannot be unprotected".into()));
+        }
+        let protected = name == ALWAYS_PROTECTED || ec.protected.unwrap_or(false);
+        let path = match ec.path {
+            Some(p) if p.is_absolute() => p,
+            Some(p) => data_dir.join(p),
+            None => data_dir.join(format!("{name}.sqlite3")),
+        };
+        if path.file_name().is_none() {
+            return Err(cfg_err(format!(
+                "env `{name}`: path {} names no file",
+                path.display()
+            )));
+        }
+        let target = EnvTarget {
+            name: name.to_string(),
+            path: canonical_lenient(&path),
+            protected,
+            backup_dir: data_dir.join("backups").join(name),
+        };
+        out.insert(name.to_string(), target);
+    }
+    let mut seen = BTreeMap::new();
+    for t in out.values() {
+        if let Some(other) = seen.insert(t.path.clone(), t.name.clone()) {
+            return Err(cfg_err(format!(
+                "envs `{other}` and `{}` share the file {}",
+                t.name,
+                t.path.display()
+            )));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtins_and_extra_envs() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE_NAME),
+            "[envs.staging]\nprotected = true\n[envs.dev]\npath = \"work/dev.db\"\n",
+        )
+        .unwrap();
+        let ws = Workspace::at(dir.path()).unwrap();
+        assert_eq!(ws.env_names(), ["dev", "prod", "staging", "test"]);
+        assert!(ws.env("staging").unwrap().protected);
+        assert!(ws.env("prod").unwrap().protected);
+        assert!(!ws.env("dev").unwrap().protected);
+        assert!(ws.env("dev").unwrap().path.ends_with("work/dev.db"));
+    }
+
+    #[test]
+    fn prod_cannot_be_unprotected() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE_NAME),
+            "[envs.prod]\nprotected = false\n",
+        )
+        .unwrap();
+        let err = Workspace::at(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("cannot be unprotected"), "{err}");
+    }
+
+    #[test]
+    fn unknown_env_lists_valid_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = Workspace::at(dir.path()).unwrap();
+        let e = ws.env("staging").unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("dev, prod, test"), "{e}");
+        assert_eq!(ws.env("../x").unwrap_err().exit_code(), 2);
+        assert!(
+            std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+            "nothing created"
+        );
+    }
+
+    #[test]
+    fn bad_config_is_a_usage_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(CONFIG_FILE_NAME), "[envs.BAD]\n").unwrap();
+        assert_eq!(Workspace::at(dir.path()).unwrap_err().exit_code(), 2);
+        std::fs::write(dir.path().join(CONFIG_FILE_NAME), "nonsense = 1\n").unwrap();
+        assert_eq!(Workspace::at(dir.path()).unwrap_err().exit_code(), 2);
+    }
+}

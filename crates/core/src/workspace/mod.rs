@@ -1,0 +1,4 @@
+//! The workspace: the data dir, the TOML config and the envs it resolves to.
+
+pub mod config;
+pub mod env;
