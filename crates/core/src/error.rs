@@ -123,7 +123,7 @@ pub enum Error {
 
     #[error("{verb} of {env} failed at step `{step}`: {source}. {state}")]
     Step {
-        verb: &'static str,
+        verb: crate::verb::Verb,
         env: String,
         step: &'static str,
         state: &'static str,
@@ -136,16 +136,32 @@ pub enum Error {
 
     #[error("cancelled")]
     Cancelled,
+
+    #[error("{env} changed since the plan was shown ({what}); {UNCHANGED}. Review the new plan and try again")]
+    Stale { env: String, what: String },
+
+    #[error("{} does not exist; {next}", path.display())]
+    Missing { path: PathBuf, next: String },
+
+    #[error("internal error ({0}); {UNCHANGED}. Please report it")]
+    Internal(String),
 }
+
+/// The one phrase for "nothing was changed", used only where that was verified.
+pub const UNCHANGED: &str = "nothing was changed";
 
 impl Error {
     /// The exit code an adapter should use for this error.
     pub fn exit_code(&self) -> u8 {
         use Error::*;
         match self {
-            UnknownEnv { .. } | InvalidEnvName { .. } | InvalidInput(_) | Config { .. } => {
-                exit::USAGE
-            }
+            UnknownEnv { .. }
+            | InvalidEnvName { .. }
+            | InvalidInput(_)
+            | Config { .. }
+            | Missing { .. } => exit::USAGE,
+            Stale { .. } => exit::REFUSED,
+            Internal(_) => exit::FAILED,
             NotADatabase { .. } | Corrupt { .. } => exit::NOT_A_DATABASE,
             TagMismatch { .. }
             | Untagged { .. }
@@ -189,6 +205,9 @@ impl Error {
             Step { source, .. } => source.kind(),
             CheckFailed(_) => "check_failed",
             Cancelled => "cancelled",
+            Stale { .. } => "stale_plan",
+            Missing { .. } => "missing",
+            Internal(_) => "internal",
         }
     }
 
@@ -220,7 +239,7 @@ fn sqlite_exit_code(e: &rusqlite::Error) -> u8 {
 pub(crate) trait StepExt<T> {
     fn step(
         self,
-        verb: &'static str,
+        verb: crate::verb::Verb,
         env: &str,
         step: &'static str,
         state: &'static str,
@@ -230,7 +249,7 @@ pub(crate) trait StepExt<T> {
 impl<T> StepExt<T> for Result<T> {
     fn step(
         self,
-        verb: &'static str,
+        verb: crate::verb::Verb,
         env: &str,
         step: &'static str,
         state: &'static str,
@@ -241,6 +260,7 @@ impl<T> StepExt<T> for Result<T> {
             | Error::DbLocked { .. }
             | Error::Refused(_)
             | Error::Cancelled
+            | Error::Stale { .. }
             | Error::Step { .. }) => e,
             e => Error::Step {
                 verb,

@@ -16,6 +16,7 @@
 pub mod error;
 pub mod plan;
 pub mod progress;
+pub mod verb;
 
 pub mod backups;
 pub mod browse;
@@ -26,8 +27,10 @@ pub mod verbs;
 pub mod workspace;
 
 pub use error::{exit, Error, Result};
+pub use plan::Plan;
 pub use progress::{Observer, Progress, Quiet};
 pub use safety::confirm::{Confirmation, Confirmed};
+pub use verb::Verb;
 pub use workspace::config::{Workspace, WorkspaceOptions};
 
 /// Now, as the schema's timestamp text.

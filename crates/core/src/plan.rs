@@ -1,12 +1,15 @@
-//! Pieces shared by every verb's plan, and the guarded steps every destructive action runs:
-//! free-space preflight and the verified pre-action backup.
+//! The plan contract every changing verb follows (`Plan`: confirmation, summary, promises and
+//! their digest) and the pieces plans share (rows per table, the backup step).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::backups::record::Reason;
+use crate::error::Result;
+use crate::safety::confirm::Confirmation;
+use crate::verb::Verb;
 use crate::workspace::env::EnvTarget;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -53,8 +56,134 @@ impl BackupStep {
     }
 }
 
+/// "V1, V2" (or "none").
+pub fn versions(list: &[crate::schema::migrations::MigrationInfo]) -> String {
+    if list.is_empty() {
+        return "none".into();
+    }
+    list.iter()
+        .map(|m| format!("V{}", m.version))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Short human summary of table counts: "3 tables, 526 rows".
 pub fn summarize(tables: &[TableRows]) -> String {
     let rows: u64 = tables.iter().map(|t| t.rows).sum();
     format!("{} tables, {rows} rows", tables.len())
+}
+
+/// What every changing verb's plan offers the adapters and the ritual.
+pub trait Plan: Serialize {
+    fn verb(&self) -> Verb;
+    fn env(&self) -> &str;
+    /// How the user must confirm it (core's one rule; adapters ask, never decide).
+    fn confirmation(&self) -> Confirmation;
+    /// One line saying what it will do (the audit log's summary).
+    fn summary(&self) -> String;
+    /// What the plan promises, item by item: `execute` re-plans under the lock and refuses when
+    /// any item differs.
+    fn promises(&self) -> Promises;
+    /// A digest of [`Plan::promises`]; desktop tokens bind it.
+    fn digest(&self) -> String {
+        self.promises().digest()
+    }
+    /// The verified backup taken before the change (`None`: nothing that exists is at risk).
+    fn backup_step(&self) -> Option<&BackupStep> {
+        None
+    }
+    /// Why the confirmation asked for is needed, when the rule alone does not say it.
+    fn why_confirm(&self) -> Option<String> {
+        None
+    }
+}
+
+/// The items a plan promises (file identity, rows per table, backup, migrations, …), in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Promises(Vec<(String, String)>);
+
+impl Promises {
+    pub fn new(verb: Verb, env: &str) -> Promises {
+        Promises(vec![
+            ("verb".into(), verb.as_str().into()),
+            ("env".into(), env.into()),
+        ])
+    }
+
+    pub fn item(mut self, key: impl Into<String>, value: impl std::fmt::Display) -> Promises {
+        self.0.push((key.into(), value.to_string()));
+        self
+    }
+
+    /// The file at `path`: which file (device, inode) or that it is missing.
+    pub fn file(self, key: &str, path: &Path) -> Promises {
+        let id = crate::storage::fs::file_identity(path)
+            .map(|(dev, ino)| format!("device {dev}, inode {ino}"))
+            .unwrap_or_else(|| "missing".into());
+        self.item(key, id)
+    }
+
+    /// Rows per table, one item each.
+    pub fn rows(mut self, prefix: &str, tables: &[TableRows]) -> Promises {
+        self.0
+            .push((format!("{prefix} tables"), tables.len().to_string()));
+        for t in tables {
+            self.0
+                .push((format!("{prefix} {}", t.name), format!("{} rows", t.rows)));
+        }
+        self
+    }
+
+    pub fn backup(self, step: Option<&BackupStep>) -> Promises {
+        let v = match step {
+            Some(b) => format!("{} in {}", b.reason.as_str(), b.dir.display()),
+            None => "none".into(),
+        };
+        self.item("backup", v)
+    }
+
+    pub fn digest(&self) -> String {
+        let mut text = String::new();
+        for (k, v) in &self.0 {
+            text.push_str(k);
+            text.push('\u{1f}');
+            text.push_str(v);
+            text.push('\u{1e}');
+        }
+        crate::storage::hash::sha256_hex(text.as_bytes())
+    }
+
+    /// What differs from `now`, for the refusal: "jobs: 20 rows → 300020 rows".
+    pub fn differences(&self, now: &Promises) -> Vec<String> {
+        let find =
+            |p: &Promises, k: &str| p.0.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+        let mut keys: Vec<&String> = self.0.iter().map(|(k, _)| k).collect();
+        keys.extend(
+            now.0
+                .iter()
+                .map(|(k, _)| k)
+                .filter(|k| find(self, k).is_none()),
+        );
+        keys.into_iter()
+            .filter_map(|k| {
+                let (a, b) = (find(self, k), find(now, k));
+                (a != b).then(|| {
+                    let show = |v: Option<String>| v.unwrap_or_else(|| "nothing".into());
+                    format!("{k}: {} → {}", show(a), show(b))
+                })
+            })
+            .collect()
+    }
+}
+
+/// Refuses with [`Error::Stale`] when the plan re-made under the lock promises something else.
+pub(crate) fn require_unchanged(shown: &impl Plan, now: &impl Plan) -> Result<()> {
+    let (a, b) = (shown.promises(), now.promises());
+    if a == b {
+        return Ok(());
+    }
+    Err(crate::Error::Stale {
+        env: shown.env().to_string(),
+        what: a.differences(&b).join("; "),
+    })
 }

@@ -128,13 +128,39 @@ fn a_restore_reports_each_copy_and_a_cancel_mid_copy_changes_nothing() {
         rng_seed: 99,
         ..Default::default()
     };
-    seed::run(&ws, "dev", &more, &Quiet).unwrap();
+    seed::execute(
+        &ws,
+        &seed::plan(
+            &ws,
+            &seed::SeedRequest {
+                env: "dev".into(),
+                options: more.clone(),
+            },
+        )
+        .unwrap(),
+        &Confirmed::forced(),
+        &Quiet,
+    )
+    .unwrap();
     let before = jobs(&ws);
     assert_eq!(before, 3500);
     let arg = b.path.to_string_lossy().into_owned();
 
     let obs = Recorder::cancelling_at("restoring");
-    let err = restore::run_observed(&ws, "dev", &arg, &Confirmed::forced(), &obs).unwrap_err();
+    let err = restore::execute(
+        &ws,
+        &restore::plan(
+            &ws,
+            &restore::RestoreRequest {
+                env: "dev".into(),
+                backup: arg.clone(),
+            },
+        )
+        .unwrap(),
+        &Confirmed::forced(),
+        &obs,
+    )
+    .unwrap_err();
     assert!(matches!(err, Error::Cancelled), "{err}");
     assert_eq!(
         jobs(&ws),
@@ -148,7 +174,20 @@ fn a_restore_reports_each_copy_and_a_cancel_mid_copy_changes_nothing() {
     );
 
     let obs = Recorder::default();
-    restore::run_observed(&ws, "dev", &arg, &Confirmed::forced(), &obs).unwrap();
+    restore::execute(
+        &ws,
+        &restore::plan(
+            &ws,
+            &restore::RestoreRequest {
+                env: "dev".into(),
+                backup: arg.clone(),
+            },
+        )
+        .unwrap(),
+        &Confirmed::forced(),
+        &obs,
+    )
+    .unwrap();
     assert_eq!(jobs(&ws), 3000);
     assert_eq!(
         obs.stages(),

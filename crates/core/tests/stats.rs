@@ -26,7 +26,20 @@ fn opts(jobs: u64) -> SeedOptions {
 fn seeded(jobs: u64) -> (tempfile::TempDir, Workspace) {
     let dir = tempfile::tempdir().unwrap();
     let ws = Workspace::at(dir.path()).unwrap();
-    seed::run(&ws, "dev", &opts(jobs), &Quiet).unwrap();
+    seed::execute(
+        &ws,
+        &seed::plan(
+            &ws,
+            &seed::SeedRequest {
+                env: "dev".into(),
+                options: opts(jobs),
+            },
+        )
+        .unwrap(),
+        &Confirmed::forced(),
+        &Quiet,
+    )
+    .unwrap();
     (dir, ws)
 }
 
@@ -91,7 +104,20 @@ fn summary_equals_recount_after_seed_and_reseed() {
     drop(c);
     // Same seed, more jobs: the first 700 are skipped, the summary counts only the 300 new ones
     // (the incomplete-tally path: a recount of the new ids).
-    let out = seed::run(&ws, "dev", &opts(1000), &Quiet).unwrap();
+    let out = seed::execute(
+        &ws,
+        &seed::plan(
+            &ws,
+            &seed::SeedRequest {
+                env: "dev".into(),
+                options: opts(1000),
+            },
+        )
+        .unwrap(),
+        &Confirmed::forced(),
+        &Quiet,
+    )
+    .unwrap();
     assert_eq!(out.counts.jobs_inserted, 300);
     let c = open(&dev_path(&ws));
     assert_in_step(&c);
@@ -100,7 +126,20 @@ fn summary_equals_recount_after_seed_and_reseed() {
         rng_seed: 7,
         ..opts(250)
     };
-    seed::run(&ws, "dev", &other, &Quiet).unwrap();
+    seed::execute(
+        &ws,
+        &seed::plan(
+            &ws,
+            &seed::SeedRequest {
+                env: "dev".into(),
+                options: other.clone(),
+            },
+        )
+        .unwrap(),
+        &Confirmed::forced(),
+        &Quiet,
+    )
+    .unwrap();
     assert_in_step(&c);
     assert_eq!(
         stats::summary(&c)
@@ -146,11 +185,13 @@ fn the_seed_puts_back_the_migrations_triggers_exactly() {
 #[test]
 fn reset_with_sample_data_keeps_the_summary_in_step() {
     let (_d, ws) = seeded(30);
-    let ro = pipeline_db_core::verbs::reset::ResetOptions {
+    use pipeline_db_core::verbs::reset;
+    let req = reset::ResetRequest {
+        env: "dev".into(),
         sample_data: Some(opts(400)),
-        confirmed: Confirmed::forced(),
     };
-    pipeline_db_core::verbs::reset::run(&ws, "dev", &ro, &Quiet).unwrap();
+    let p = reset::plan(&ws, &req).unwrap();
+    reset::execute(&ws, &p, &Confirmed::forced(), &Quiet).unwrap();
     let c = open(&dev_path(&ws));
     assert_in_step(&c);
     assert_eq!(
@@ -199,7 +240,7 @@ fn migrating_a_v1_database_backfills_the_summary() {
             browse::jobs_per_day_from_jobs(&c, "2026-05-01").unwrap()
         );
     }
-    let out = pipeline_db_core::verbs::migrate::run(&ws, "dev").unwrap();
+    let out = migrate_dev(&ws).unwrap();
     assert_eq!(out.schema_version, Some(2));
     let c = open(&path);
     assert_in_step(&c);
@@ -220,17 +261,35 @@ fn a_restored_v1_backup_migrates_with_its_jobs_counted() {
     downgrade_to_v1(&path);
     let b = pipeline_db_core::verbs::backup::run(&ws, "dev", &Default::default()).unwrap();
     // The live database moves on (V2, other data), then the V1 backup comes back.
-    pipeline_db_core::verbs::migrate::run(&ws, "dev").unwrap();
+    migrate_dev(&ws).unwrap();
     let more = SeedOptions {
         rng_seed: 9,
         ..opts(100)
     };
-    seed::run(&ws, "dev", &more, &Quiet).unwrap();
-    let r = pipeline_db_core::verbs::restore::run(
+    seed::execute(
         &ws,
-        "dev",
-        b.path.to_str().unwrap(),
+        &seed::plan(
+            &ws,
+            &seed::SeedRequest {
+                env: "dev".into(),
+                options: more.clone(),
+            },
+        )
+        .unwrap(),
         &Confirmed::forced(),
+        &Quiet,
+    )
+    .unwrap();
+    use pipeline_db_core::verbs::restore::{self, RestoreRequest};
+    let req = RestoreRequest {
+        env: "dev".into(),
+        backup: b.path.to_str().unwrap().into(),
+    };
+    let r = restore::execute(
+        &ws,
+        &restore::plan(&ws, &req).unwrap(),
+        &Confirmed::forced(),
+        &Quiet,
     )
     .unwrap();
     assert!(r.plan.migrate_after, "{:?}", r.plan.notes);
@@ -238,7 +297,7 @@ fn a_restored_v1_backup_migrates_with_its_jobs_counted() {
         let c = open(&path);
         assert!(!stats::present(&c).unwrap());
     }
-    pipeline_db_core::verbs::migrate::run(&ws, "dev").unwrap();
+    migrate_dev(&ws).unwrap();
     let c = open(&path);
     assert_in_step(&c);
     assert_eq!(
@@ -296,7 +355,7 @@ fn check_reports_a_drifted_summary_and_repair_rebuilds_it() {
     );
     let p = repair::plan(&ws, "dev").unwrap();
     assert!(p.summary_differences >= 2 && p.fixes.is_empty() && p.backup.is_some());
-    let out = repair::run(&ws, "dev").unwrap();
+    let out = repair::execute(&ws, &p, &Confirmed::forced()).unwrap();
     assert!(out.backup.is_some());
     assert_in_step(&open(&path));
     assert_eq!(check::run(&ws, "dev").unwrap().exit_code(), 0);
@@ -498,4 +557,12 @@ fn the_summary_follows_random_writes() {
             Ok(())
         })
         .unwrap();
+}
+
+fn migrate_dev(
+    ws: &Workspace,
+) -> pipeline_db_core::Result<pipeline_db_core::verbs::migrate::MigrateOutcome> {
+    use pipeline_db_core::verbs::migrate::{execute, plan, MigrateRequest};
+    let p = plan(ws, &MigrateRequest { env: "dev".into() })?;
+    execute(ws, &p, &Confirmed::forced(), &Quiet)
 }

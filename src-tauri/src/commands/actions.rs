@@ -93,7 +93,7 @@ pub async fn plan_migrate(
     let st = state.inner().clone();
     let ws = st.ws();
     blocking(move || {
-        let p = upgrade::plan(&ws, &env)?;
+        let p = migrate::plan(&ws, &env)?;
         Ok(guard::issue(&st, migrate_gate(&ws, &p)?, &p))
     })
     .await
@@ -109,10 +109,10 @@ pub async fn migrate_env<R: Runtime>(
     let st = state.inner().clone();
     let ws = st.ws();
     blocking(move || {
-        let p = upgrade::plan(&ws, &env)?;
+        let p = migrate::plan(&ws, &env)?;
         guard::authorize(&st, &migrate_gate(&ws, &p)?, &p, &answer)?;
         let obs = EventObserver::new(app, "migrate", st.cancel.clone());
-        Ok(upgrade::run_observed(&ws, &env, &obs)?)
+        Ok(migrate::run_observed(&ws, &env, &obs)?)
     })
     .await
 }

@@ -49,7 +49,7 @@ pub async fn status(state: State<'_, AppState>) -> CmdResult<Vec<EnvStatus>> {
 #[tauri::command]
 pub async fn list_backups(state: State<'_, AppState>, env: String) -> CmdResult<Vec<BackupRecord>> {
     let ws = state.ws();
-    blocking(move || Ok(backup::list(&ws.env(&env)?)?)).await
+    blocking(move || Ok(pipeline_db_core::backups::record::list(&ws.env(&env)?)?)).await
 }
 
 #[tauri::command]

@@ -19,7 +19,6 @@ pub(crate) fn backup_now(
     dest: Option<&Path>,
     obs: &dyn crate::Observer,
 ) -> Result<BackupRecord> {
-    crate::safety::audit::require_writable(&ws.audit_path())?;
     crate::storage::failpoint::hit("backup:before_copy")?;
     let dest_is_explicit = dest.is_some();
     let dest = match dest {

@@ -83,14 +83,14 @@ pub(crate) struct Recorder {
     pub log: PathBuf,
     pub env: String,
     pub file: PathBuf,
-    pub verb: &'static str,
+    pub verb: crate::verb::Verb,
     pub started: std::time::Instant,
     /// A fingerprint taken by the verb itself while it still held the lock (else taken at finish).
     after: std::sync::Mutex<Option<crate::storage::fingerprint::Fingerprint>>,
 }
 
 impl Recorder {
-    pub fn new(log: PathBuf, env: &str, file: &Path, verb: &'static str) -> Recorder {
+    pub fn new(log: PathBuf, env: &str, file: &Path, verb: crate::verb::Verb) -> Recorder {
         Recorder {
             log,
             env: env.into(),
@@ -122,12 +122,7 @@ impl Recorder {
             .ok()
     }
 
-    pub fn finish<T>(
-        &self,
-        summary: &str,
-        backup: Option<&Path>,
-        result: &Result<T>,
-    ) -> Result<()> {
+    pub fn finish<T>(&self, summary: &str, backup: Option<&Path>, result: &Result<T>) {
         let (outcome, error) = match result {
             Ok(_) => ("ok", None),
             Err(e) if e.exit_code() == crate::error::exit::REFUSED => {
@@ -142,14 +137,14 @@ impl Recorder {
             pid: std::process::id(),
             env: self.env.clone(),
             file: self.file.clone(),
-            verb: self.verb.into(),
+            verb: self.verb.as_str().into(),
             summary: summary.into(),
             backup: backup.map(Path::to_path_buf),
             outcome: outcome.into(),
             error,
             duration_ms: self.started.elapsed().as_millis() as u64,
             after: match (result, backup) {
-                (Ok(_), Some(_)) if self.verb != "backup" => self
+                (Ok(_), Some(_)) if self.verb != crate::verb::Verb::Backup => self
                     .after
                     .lock()
                     .ok()
@@ -163,20 +158,31 @@ impl Recorder {
         if let Err(e) = append(&self.log, &entry) {
             tracing::error!("audit log: {e}");
         }
-        Ok(())
     }
+}
+
+/// Records one action that ran without the ritual (config edits): its outcome, at once.
+pub(crate) fn record_outcome<T>(
+    ws: &crate::Workspace,
+    env: &str,
+    file: &Path,
+    verb: crate::verb::Verb,
+    summary: &str,
+    result: &Result<T>,
+) {
+    Recorder::new(ws.audit_path(), env, file, verb).finish(summary, None, result);
 }
 
 /// Records an action cancelled at the prompt, or refused while it was being planned (before `run` was reached), so that the
 /// log shows every attempt. Usage errors (an env that does not resolve) are not recorded.
-pub fn record_refusal(ws: &crate::Workspace, env: &str, verb: &'static str, err: &Error) {
+pub fn record_refusal(ws: &crate::Workspace, env: &str, verb: crate::verb::Verb, err: &Error) {
     let Ok(target) = ws.env(env) else { return };
-    let rec = Recorder::new(ws.audit_path(), &target.name, &target.path, verb);
     let summary = match err {
         Error::Cancelled => "cancelled at the prompt",
         _ => "refused while planning",
     };
-    let _ = rec.finish::<()>(summary, None, &Err(clone_for_log(err)));
+    let result: Result<()> = Err(clone_for_log(err));
+    record_outcome(ws, &target.name, &target.path, verb, summary, &result);
 }
 
 fn clone_for_log(err: &Error) -> Error {

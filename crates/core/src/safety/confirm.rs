@@ -2,7 +2,8 @@
 
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, UNCHANGED};
+use crate::verb::Verb;
 use crate::workspace::env::EnvTarget;
 
 /// How a plan must be confirmed.
@@ -18,6 +19,8 @@ pub enum Confirmation {
 }
 
 impl Confirmation {
+    /// The rule: a change that can lose or rewrite data that exists now needs the typed env name
+    /// on a protected env and y/N (or `--force`) elsewhere; anything else needs no question.
     pub fn for_target(target: &EnvTarget, destructive: bool) -> Confirmation {
         match (destructive, target.protected) {
             (false, _) => Confirmation::None,
@@ -44,20 +47,38 @@ impl Confirmed {
         }
     }
 
-    /// Enforces the confirmation a plan asks for.
-    pub fn require(&self, needed: Confirmation, target: &EnvTarget, verb: &str) -> Result<()> {
-        let env = &target.name;
+    /// Whether this answer is enough for `needed` on `env` (adapters ask only when it is not).
+    pub fn satisfies(&self, needed: Confirmation, env: &str) -> bool {
         match needed {
-            Confirmation::None => Ok(()),
-            _ if !self.yes => Err(Error::Refused(format!(
-                "{verb} of {env} needs confirmation: answer the prompt, or pass --force"
-            ))),
-            Confirmation::TypeEnvName if self.typed_env.as_deref() != Some(env.as_str()) => {
-                Err(Error::Refused(format!(
-                    "{env} is protected: --force alone is not enough; type `{env}` at the prompt or pass --confirm-env {env}"
-                )))
-            }
-            _ => Ok(()),
+            Confirmation::None => true,
+            Confirmation::YesNo => self.yes || self.typed_env.as_deref() == Some(env),
+            Confirmation::TypeEnvName => self.typed_env.as_deref() == Some(env),
         }
+    }
+
+    /// Enforces what `plan` asks for, with the plan's own reason in the refusal.
+    pub fn require_plan(&self, plan: &impl crate::plan::Plan, target: &EnvTarget) -> Result<()> {
+        self.require(plan.confirmation(), target, plan.verb())
+            .map_err(|e| match (e, plan.why_confirm()) {
+                (Error::Refused(m), Some(why)) => Error::Refused(format!("{why}. {m}")),
+                (e, _) => e,
+            })
+    }
+
+    /// Enforces the confirmation a plan asks for: the one rule for every changing verb.
+    pub fn require(&self, needed: Confirmation, target: &EnvTarget, verb: Verb) -> Result<()> {
+        let env = &target.name;
+        if self.satisfies(needed, env) {
+            return Ok(());
+        }
+        Err(Error::Refused(match needed {
+            Confirmation::TypeEnvName => format!(
+                "{verb} of {env} needs the env name typed{}: type `{env}` at the prompt or pass --confirm-env {env} (--force alone is never enough); {UNCHANGED}",
+                if target.protected { " (it is protected)" } else { "" }
+            ),
+            _ => format!(
+                "{verb} of {env} needs confirmation: answer y at the prompt, or pass --force; {UNCHANGED}"
+            ),
+        }))
     }
 }

@@ -5,5 +5,6 @@ pub mod audit;
 pub mod confirm;
 pub(crate) mod health;
 pub mod lock;
+pub(crate) mod ritual;
 pub(crate) mod session;
 pub mod space;

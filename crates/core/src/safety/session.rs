@@ -41,13 +41,20 @@ pub(crate) struct Session {
 /// Opens an existing database for a change, in the order of the safety protocol:
 /// header → env tag (read-only) → lock → read-write open → tag again. `None` if the file is missing
 /// (the lock is then returned so the caller can create it).
-pub(crate) fn open_for_change(ws: &Workspace, target: &EnvTarget, verb: &str) -> Result<Opened> {
+pub(crate) fn open_for_change(
+    ws: &Workspace,
+    target: &EnvTarget,
+    verb: &str,
+    tagged: bool,
+) -> Result<Opened> {
     if db::check_header(&target.path)? == FileState::Database {
         // Refuse a read-only file or directory before even a read-only open (which can create
         // the -wal/-shm files of a WAL database).
         preflight_writable(target)?;
         let ro = db::open(&target.path, Access::ReadOnly, ws.busy_timeout())?;
-        tag::require_identity(&ro, target).map_err(|e| corrupt_if_malformed(e, target))?;
+        if tagged {
+            tag::require_identity(&ro, target).map_err(|e| corrupt_if_malformed(e, target))?;
+        }
         drop(ro);
     }
     if target.path.parent() == Some(ws.data_dir.as_path()) {
@@ -66,7 +73,9 @@ pub(crate) fn open_for_change(ws: &Workspace, target: &EnvTarget, verb: &str) ->
             crate::storage::timing::step("open: quick_check", || require_healthy(&ro, target))?;
             drop(ro);
             let conn = db::open(&target.path, Access::ReadWrite, ws.busy_timeout())?;
-            tag::require_identity(&conn, target)?;
+            if tagged {
+                tag::require_identity(&conn, target)?;
+            }
             Ok(Opened::Existing(Session { conn, _lock: lock }))
         }
     }

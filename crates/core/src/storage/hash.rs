@@ -160,3 +160,10 @@ mod tests {
         }
     }
 }
+
+/// The hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let mut h = Sha256::new();
+    h.update(bytes);
+    h.finish_hex()
+}

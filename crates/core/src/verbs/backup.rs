@@ -2,9 +2,17 @@
 
 use std::path::{Path, PathBuf};
 
+use serde::Serialize;
+
 use crate::backups::record::*;
 use crate::error::{Error, Result};
+use crate::plan::{Plan, Promises};
 use crate::progress::Observer;
+use crate::safety::confirm::Confirmation;
+use crate::safety::ritual;
+use crate::verb::Verb;
+use crate::workspace::config::Workspace;
+use crate::workspace::env::EnvTarget;
 
 /// Options of a manual backup.
 #[derive(Debug, Clone, Default)]
@@ -14,72 +22,112 @@ pub struct BackupOptions {
     pub label: Option<String>,
 }
 
+/// A manual backup: what it will copy and where.
+#[derive(Debug, Clone, Serialize)]
+pub struct BackupPlan {
+    pub verb: Verb,
+    pub env: String,
+    pub path: PathBuf,
+    pub output: Option<PathBuf>,
+    pub label: Option<String>,
+}
+
+impl Plan for BackupPlan {
+    fn verb(&self) -> Verb {
+        Verb::Backup
+    }
+    fn env(&self) -> &str {
+        &self.env
+    }
+    fn confirmation(&self) -> Confirmation {
+        Confirmation::None
+    }
+    fn summary(&self) -> String {
+        "manual backup".into()
+    }
+    fn promises(&self) -> Promises {
+        Promises::new(Verb::Backup, &self.env).file("file", &self.path)
+    }
+}
+
 /// `backup ENV`: a verified snapshot of the current committed state, without blocking writers.
-pub fn run(
-    ws: &crate::workspace::config::Workspace,
-    env: &str,
-    opts: &BackupOptions,
-) -> Result<BackupRecord> {
+pub fn run(ws: &Workspace, env: &str, opts: &BackupOptions) -> Result<BackupRecord> {
     run_observed(ws, env, opts, &crate::Quiet)
 }
 
 /// [`run`], reporting progress (bytes copied, then verified) to `obs`, which can cancel it (the
 /// unfinished copy is removed; nothing else was changed).
 pub fn run_observed(
-    ws: &crate::workspace::config::Workspace,
+    ws: &Workspace,
     env: &str,
     opts: &BackupOptions,
     obs: &dyn Observer,
 ) -> Result<BackupRecord> {
     crate::storage::timing::reset();
     let target = ws.env(env)?;
-    let rec =
-        crate::safety::audit::Recorder::new(ws.audit_path(), &target.name, &target.path, "backup");
-    let result = (|| {
-        if let Some(label) = &opts.label {
-            if label.len() > 200 || label.chars().any(char::is_control) {
-                return Err(Error::InvalidInput(
-                    "a backup label is at most 200 characters, without control characters".into(),
-                ));
-            }
-        }
-        let output = opts.output.as_deref().map(check_output_path).transpose()?;
-        if let Some(out) = &output {
-            refuse_live_names(ws, out)?;
-        }
-        let conn = crate::safety::session::inspect(ws, &target)?.ok_or_else(|| {
-            Error::InvalidInput(format!(
-                "{} does not exist; nothing to back up",
-                target.path.display()
-            ))
-        })?;
-        crate::schema::tag::require_identity(&conn, &target)?;
-        crate::safety::space::preflight_space(&target, false)?;
-        // No quick_check of the source first: the copy's quick_check reads the very same pages
-        // (the backup API copies them verbatim). Only when it fails is the source checked, to say
-        // which of the two is damaged.
-        crate::backups::take::backup_now(
-            ws,
-            &target,
-            Reason::Manual,
-            opts.label.clone(),
-            None,
-            output.as_deref(),
-            obs,
-        )
-        .map_err(|e| match e {
-            Error::BackupVerify { .. } => {
-                match crate::safety::health::require_healthy(&conn, &target) {
-                    Err(corrupt @ Error::Corrupt { .. }) => corrupt,
-                    _ => e,
-                }
-            }
-            e => crate::safety::health::corrupt_if_malformed(e, &target),
+    let shown = BackupPlan {
+        verb: Verb::Backup,
+        env: target.name.clone(),
+        path: target.path.clone(),
+        output: opts.output.clone(),
+        label: opts.label.clone(),
+    };
+    let done = ritual::audited(ws, &target.name, &target.path, &shown, |_| {
+        let rec = take(ws, &target, opts, obs)?;
+        Ok(ritual::Done {
+            plan: shown.clone(),
+            backup: Some(rec.clone()),
+            out: rec,
+            duration_ms: 0,
+            timings: vec![],
         })
-    })();
-    let path = result.as_ref().ok().map(|r| r.path.clone());
-    rec.finish("manual backup", path.as_deref(), &result)?;
-    result
+    })?;
+    Ok(done.out)
+}
+
+fn take(
+    ws: &Workspace,
+    target: &EnvTarget,
+    opts: &BackupOptions,
+    obs: &dyn Observer,
+) -> Result<BackupRecord> {
+    if let Some(label) = &opts.label {
+        if label.len() > 200 || label.chars().any(char::is_control) {
+            return Err(Error::InvalidInput(
+                "a backup label is at most 200 characters, without control characters".into(),
+            ));
+        }
+    }
+    let output = opts.output.as_deref().map(check_output_path).transpose()?;
+    if let Some(out) = &output {
+        refuse_live_names(ws, out)?;
+    }
+    let conn = crate::safety::session::inspect(ws, target)?.ok_or_else(|| Error::Missing {
+        path: target.path.clone(),
+        next: "nothing to back up".into(),
+    })?;
+    crate::schema::tag::require_identity(&conn, target)?;
+    crate::safety::space::preflight_space(target, false)?;
+    crate::safety::audit::require_writable(&ws.audit_path())?;
+    // No quick_check of the source first: the copy's quick_check reads the very same pages
+    // (the backup API copies them verbatim). Only when it fails is the source checked, to say
+    // which of the two is damaged.
+    crate::backups::take::backup_now(
+        ws,
+        target,
+        Reason::Manual,
+        opts.label.clone(),
+        None,
+        output.as_deref(),
+        obs,
+    )
+    .map_err(|e| match e {
+        Error::BackupVerify { .. } => match crate::safety::health::require_healthy(&conn, target) {
+            Err(corrupt @ Error::Corrupt { .. }) => corrupt,
+            _ => e,
+        },
+        e => crate::safety::health::corrupt_if_malformed(e, target),
+    })
 }
 
 /// An explicit export path; see [`crate::backups::names::check_output_path`].
@@ -88,7 +136,7 @@ pub fn check_output_path(p: &Path) -> Result<PathBuf> {
 }
 
 /// An export must not land on (or beside) any env's live database, nor beside an existing manifest.
-fn refuse_live_names(ws: &crate::workspace::config::Workspace, out: &Path) -> Result<()> {
+fn refuse_live_names(ws: &Workspace, out: &Path) -> Result<()> {
     for t in ws.envs.values() {
         for suffix in ["", "-wal", "-shm", "-journal", ".lock"] {
             let mut live = t.path.as_os_str().to_owned();

@@ -1,23 +1,29 @@
 //! `migrate`: apply pending migrations in one transaction, after a verified backup when data exists.
 
+use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::backups::record::{BackupRecord, Reason};
-use crate::error::{Error, Result, StepExt};
-use crate::plan::BackupStep;
-use crate::safety::audit::Recorder;
-use crate::safety::session::{self, Opened};
+use crate::error::{Result, StepExt, UNCHANGED};
+use crate::plan::{self, BackupStep, Plan, Promises};
+use crate::progress::Observer;
+use crate::safety::confirm::{Confirmation, Confirmed};
+use crate::safety::ritual::{self, Change};
+use crate::safety::session;
 use crate::safety::space::SpaceCheck;
 use crate::schema::migrations::{self, MigrationInfo};
 use crate::schema::tag::{self, Identity};
 use crate::storage::db;
+use crate::verb::Verb;
 use crate::workspace::config::Workspace;
+use crate::workspace::env::EnvTarget;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct MigratePlan {
-    pub verb: &'static str,
+    pub verb: Verb,
     pub env: String,
     pub path: std::path::PathBuf,
+    pub protected: bool,
     pub exists: bool,
     pub identity: Option<Identity>,
     pub current_version: Option<i64>,
@@ -26,40 +32,67 @@ pub struct MigratePlan {
     pub total_rows: u64,
     pub backup: Option<BackupStep>,
     pub space: Vec<SpaceCheck>,
+    pub confirmation: Confirmation,
     pub notes: Vec<String>,
 }
 
-impl MigratePlan {
-    pub fn summary(&self) -> String {
+impl Plan for MigratePlan {
+    fn verb(&self) -> Verb {
+        Verb::Migrate
+    }
+    fn env(&self) -> &str {
+        &self.env
+    }
+    fn confirmation(&self) -> Confirmation {
+        self.confirmation
+    }
+    fn summary(&self) -> String {
         match self.pending.len() {
             0 => "nothing to apply".into(),
-            n => format!(
-                "apply {n} migrations ({})",
-                self.pending
-                    .iter()
-                    .map(|m| format!("V{}", m.version))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+            n => format!("apply {n} migrations ({})", plan::versions(&self.pending)),
         }
+    }
+    fn promises(&self) -> Promises {
+        Promises::new(Verb::Migrate, &self.env)
+            .file("file", &self.path)
+            .item("confirmation", format!("{:?}", self.confirmation))
+            .item("schema version", format!("{:?}", self.current_version))
+            .item("pending", plan::versions(&self.pending))
+            .item("rows", self.total_rows)
+            .backup(self.backup.as_ref())
+    }
+    fn backup_step(&self) -> Option<&BackupStep> {
+        self.backup.as_ref()
     }
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct MigrateOutcome {
+    /// The plan as re-made under the lock: what was done.
     pub plan: MigratePlan,
     pub applied: Vec<MigrationInfo>,
     pub backup: Option<BackupRecord>,
     pub schema_version: Option<i64>,
 }
 
-pub fn plan(ws: &Workspace, env: &str) -> Result<MigratePlan> {
-    let target = ws.env(env)?;
+/// What the user asks `migrate` to do.
+#[derive(Debug, Clone)]
+pub struct MigrateRequest {
+    pub env: String,
+}
+
+pub fn plan(ws: &Workspace, req: &MigrateRequest) -> Result<MigratePlan> {
+    let target = ws.env(&req.env)?;
     let conn = session::inspect_for_change(ws, &target)?;
+    describe(&target, conn.as_ref())
+}
+
+fn describe(target: &EnvTarget, conn: Option<&Connection>) -> Result<MigratePlan> {
     let mut p = MigratePlan {
-        verb: "migrate",
+        verb: Verb::Migrate,
         env: target.name.clone(),
         path: target.path.clone(),
+        protected: target.protected,
         exists: conn.is_some(),
         identity: None,
         current_version: None,
@@ -68,138 +101,109 @@ pub fn plan(ws: &Workspace, env: &str) -> Result<MigratePlan> {
         total_rows: 0,
         backup: None,
         space: vec![],
+        confirmation: Confirmation::None,
         notes: vec![],
     };
-    match conn {
-        None => p.notes.push(format!(
+    let Some(c) = conn else {
+        p.notes.push(format!(
             "{} does not exist: it will be created and tagged `{}`",
             target.path.display(),
             target.name
-        )),
-        Some(c) => {
-            p.identity = Some(tag::require_identity(&c, &target)?);
-            p.current_version = migrations::schema_version(&c)?;
-            p.pending = migrations::pending_or_refuse(&c, &target.path, &target.name)?;
-            p.total_rows = db::row_counts(&c)?.values().sum();
-            if !p.pending.is_empty() && p.total_rows > 0 {
-                p.backup = Some(BackupStep::new(
-                    &target,
-                    Reason::PreMigrate,
-                    true,
-                    "the database holds data and migrations are pending",
-                ));
-                p.space = crate::safety::space::preflight_space(&target, true)?;
-            } else if !p.pending.is_empty() {
-                p.notes
-                    .push("the database holds no rows: no backup is needed".into());
-            }
-        }
+        ));
+        return Ok(p);
+    };
+    p.identity = Some(tag::require_identity(c, target)?);
+    p.current_version = migrations::schema_version(c)?;
+    p.pending = migrations::pending_or_refuse(c, &target.path, &target.name)?;
+    p.total_rows = db::row_counts(c)?.values().sum();
+    let rewrites_data = !p.pending.is_empty() && p.total_rows > 0;
+    p.confirmation = Confirmation::for_target(target, rewrites_data);
+    if rewrites_data {
+        p.backup = Some(BackupStep::new(
+            target,
+            Reason::PreMigrate,
+            true,
+            "the database holds data and migrations are pending",
+        ));
+        p.space = crate::safety::space::preflight_space(target, true)?;
+    } else if !p.pending.is_empty() {
+        p.notes
+            .push("the database holds no rows: no backup is needed".into());
     }
     Ok(p)
 }
 
-pub fn run(ws: &Workspace, env: &str) -> Result<MigrateOutcome> {
-    run_observed(ws, env, &crate::Quiet)
+/// Applies the pending migrations of `shown` through the change ritual, in one transaction,
+/// after a verified backup when the database holds data; reports the backup's progress to `obs`.
+pub fn execute(
+    ws: &Workspace,
+    shown: &MigratePlan,
+    confirmed: &Confirmed,
+    obs: &dyn Observer,
+) -> Result<MigrateOutcome> {
+    let target = ws.env(&shown.env)?;
+    let done = ritual::run(
+        ws,
+        &target,
+        shown,
+        confirmed,
+        obs,
+        &Migrate { target: &target },
+    )?;
+    Ok(MigrateOutcome {
+        applied: done.out,
+        backup: done.backup,
+        schema_version: done
+            .plan
+            .pending
+            .is_empty()
+            .then_some(done.plan.current_version)
+            .unwrap_or(Some(migrations::latest_version())),
+        plan: done.plan,
+    })
 }
 
-/// [`run`], reporting the pre-migrate backup's progress to `obs` (which can also cancel it).
-pub fn run_observed(
-    ws: &Workspace,
-    env: &str,
-    obs: &dyn crate::Observer,
-) -> Result<MigrateOutcome> {
-    let target = ws.env(env)?;
-    let rec = Recorder::new(ws.audit_path(), &target.name, &target.path, "migrate");
-    let mut summary = String::from("migrate");
-    let mut backup_path = None;
-    let result = (|| {
-        let plan = plan(ws, env)?;
-        summary = plan.summary();
-        let out = execute(ws, &target, plan, obs)?;
-        backup_path = out.backup.as_ref().map(|b| b.path.clone());
-        Ok(out)
-    })();
-    rec.finish(&summary, backup_path.as_deref(), &result)?;
-    result
+struct Migrate<'a> {
+    target: &'a EnvTarget,
 }
 
-fn execute(
-    ws: &Workspace,
-    target: &crate::workspace::env::EnvTarget,
-    plan: MigratePlan,
-    obs: &dyn crate::Observer,
-) -> Result<MigrateOutcome> {
-    let env = target.name.as_str();
-    const UNCHANGED: &str = "The database is unchanged.";
-    match session::open_for_change(ws, target, "migrate")? {
-        Opened::Missing(_lock) => {
-            let applied = session::create_new_db(ws, target, |c| {
-                let applied = migrations::apply_pending(c, &target.path, env)?;
-                tag::write_tag(c, env, Some(false), "migrate")?;
-                Ok(applied)
-            })
-            .step("migrate", env, "create", "Nothing was created.")?;
-            Ok(MigrateOutcome {
-                plan,
-                applied,
-                backup: None,
-                schema_version: Some(migrations::latest_version()),
-            })
+impl Change for Migrate<'_> {
+    type Plan = MigratePlan;
+    type Out = Vec<MigrationInfo>;
+
+    fn replan(&self, conn: Option<&Connection>) -> Result<MigratePlan> {
+        describe(self.target, conn)
+    }
+
+    fn apply(&self, c: &Connection, plan: &MigratePlan, _: &dyn Observer) -> Result<Self::Out> {
+        if plan.pending.is_empty() {
+            return Ok(vec![]);
         }
-        Opened::Existing(s) => {
-            let c = &s.conn;
-            c.pragma_update(None, "foreign_keys", false)
-                .map_err(Error::sql("foreign_keys off"))?;
-            session::begin_immediate(c, &target.path, ws.busy_timeout_ms)?;
-            let (applied, backup) =
-                crate::safety::session::commit_or_rollback(c, &target.path, || {
-                    let pending = migrations::pending_or_refuse(c, &target.path, env)?;
-                    if pending.is_empty() {
-                        return Ok((vec![], None));
-                    }
-                    let counts = db::row_counts(c)?;
-                    let backup = if counts.values().sum::<u64>() > 0 {
-                        crate::safety::space::preflight_space(target, true)?;
-                        Some(
-                            crate::backups::take::backup_now(
-                                ws,
-                                target,
-                                Reason::PreMigrate,
-                                None,
-                                Some(&counts),
-                                None,
-                                obs,
-                            )
-                            .step("migrate", env, "backup", UNCHANGED)?,
-                        )
-                    } else {
-                        None
-                    };
-                    let applied = migrations::apply_pending(c, &target.path, env)
-                        .step("migrate", env, "apply", UNCHANGED)?;
-                    tag::write_tag(c, env, None, "migrate")?;
-                    let fk = db::foreign_key_problems(c)?;
-                    if !fk.is_empty() {
-                        return Err(Error::CheckFailed(format!(
-                            "foreign key check failed after migrating: {}",
-                            fk.join("; ")
-                        )));
-                    }
-                    crate::storage::failpoint::hit("migrate:before_commit")
-                        .step("migrate", env, "commit", UNCHANGED)?;
-                    Ok((applied, backup))
-                })?;
-            c.pragma_update(None, "foreign_keys", true)
-                .map_err(Error::sql("foreign_keys on"))?;
-            if !applied.is_empty() {
-                crate::safety::health::verify_after(c, target)?;
-            }
-            Ok(MigrateOutcome {
-                plan,
-                applied,
-                backup,
-                schema_version: migrations::schema_version(c)?,
-            })
-        }
+        let env = self.target.name.as_str();
+        let applied = migrations::apply_pending(c, &self.target.path, env).step(
+            Verb::Migrate,
+            env,
+            "apply",
+            UNCHANGED,
+        )?;
+        tag::write_tag(c, env, None, "migrate")?;
+        crate::storage::failpoint::hit("migrate:before_commit").step(
+            Verb::Migrate,
+            env,
+            "commit",
+            UNCHANGED,
+        )?;
+        Ok(applied)
+    }
+
+    fn create(&self, c: &Connection, _: &MigratePlan, _: &dyn Observer) -> Result<Self::Out> {
+        let env = self.target.name.as_str();
+        let applied = migrations::apply_pending(c, &self.target.path, env)?;
+        tag::write_tag(c, env, Some(false), "migrate")?;
+        Ok(applied)
+    }
+
+    fn check_after(&self, plan: &MigratePlan) -> bool {
+        !plan.pending.is_empty()
     }
 }

@@ -5,6 +5,11 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::plan::{Plan, Promises};
+use crate::safety::confirm::Confirmation;
+use crate::safety::ritual;
+use crate::verb::Verb;
+
 use crate::backups::record::BackupRecord;
 use crate::error::{Error, Result};
 use crate::workspace::config::Workspace;
@@ -125,24 +130,23 @@ pub fn run(
 }
 
 fn prune_one(ws: &Workspace, t: &EnvTarget, keep: Option<usize>) -> Result<PrunePlan> {
-    // Nothing to delete: no lock, no audit line, no lock file created in a missing directory.
     let mut first = plan(ws, t, keep)?;
+    // Nothing to delete: no lock, no audit line, no lock file created in a missing directory.
     if first.delete.is_empty() {
         first.deleted = true;
         return Ok(first);
     }
-    let rec =
-        crate::safety::audit::Recorder::new(ws.audit_path(), &t.name, &t.path, "backups prune");
-    let mut summary = String::from("prune backups");
-    let result = (|| {
-        // Under the env's lock: no restore is reading a backup we delete, no undo target moves.
-        let _lock = crate::safety::lock::acquire(&t.path, ws.busy_timeout(), "backups prune")?;
-        let mut p = plan(ws, t, keep)?;
-        summary = format!(
-            "delete {} backups, free {} bytes",
-            p.delete.len(),
-            p.frees_bytes
-        );
+    execute(ws, &first)
+}
+
+/// Deletes what `shown` lists, under the env's lock (no restore is reading a backup we delete,
+/// no undo target moves); refused if the plan made again under the lock lists anything else.
+pub fn execute(ws: &Workspace, shown: &PrunePlan) -> Result<PrunePlan> {
+    let t = ws.env(&shown.env)?;
+    let done = ritual::audited(ws, &t.name, &t.path, shown, |_| {
+        let _lock = crate::safety::lock::acquire(&t.path, ws.busy_timeout(), Verb::Prune.as_str())?;
+        let mut p = plan(ws, &t, Some(shown.keep))?;
+        crate::plan::require_unchanged(shown, &p)?;
         for d in &p.delete {
             remove(&d.path)?;
         }
@@ -150,10 +154,44 @@ fn prune_one(ws: &Workspace, t: &EnvTarget, keep: Option<usize>) -> Result<Prune
             crate::storage::fs::fsync_dir(&t.backup_dir)?;
         }
         p.deleted = true;
-        Ok(p)
-    })();
-    rec.finish(&summary, None, &result)?;
-    result
+        Ok(ritual::Done {
+            plan: p.clone(),
+            out: p,
+            backup: None,
+            duration_ms: 0,
+            timings: vec![],
+        })
+    })?;
+    Ok(done.out)
+}
+
+impl Plan for PrunePlan {
+    fn verb(&self) -> Verb {
+        Verb::Prune
+    }
+    fn env(&self) -> &str {
+        &self.env
+    }
+    fn confirmation(&self) -> Confirmation {
+        Confirmation::None
+    }
+    fn summary(&self) -> String {
+        format!(
+            "delete {} backups, free {} bytes",
+            self.delete.len(),
+            self.frees_bytes
+        )
+    }
+    fn promises(&self) -> Promises {
+        let delete: Vec<String> = self
+            .delete
+            .iter()
+            .map(|d| d.path.display().to_string())
+            .collect();
+        Promises::new(Verb::Prune, &self.env)
+            .item("keep", self.keep)
+            .item("delete", delete.join(", "))
+    }
 }
 
 fn remove(path: &std::path::Path) -> Result<()> {

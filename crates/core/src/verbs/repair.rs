@@ -7,14 +7,16 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::backups::record::{BackupRecord, Reason};
-use crate::error::{Error, Result, StepExt};
-use crate::plan::BackupStep;
-use crate::safety::audit::Recorder;
-use crate::safety::session::{self, Opened};
+use crate::error::{Error, Result};
+use crate::plan::{BackupStep, Plan, Promises};
+use crate::progress::Observer;
+use crate::safety::confirm::{Confirmation, Confirmed};
+use crate::safety::ritual::{self, Change};
+use crate::safety::session;
 use crate::schema::migrations::{self, MigrationState};
-use crate::schema::stats;
-use crate::schema::tag;
+use crate::schema::{stats, tag};
 use crate::storage::db;
+use crate::verb::Verb;
 use crate::workspace::config::Workspace;
 use crate::workspace::env::EnvTarget;
 
@@ -28,7 +30,7 @@ pub struct ChecksumFix {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RepairPlan {
-    pub verb: &'static str,
+    pub verb: Verb,
     pub env: String,
     pub path: std::path::PathBuf,
     pub fixes: Vec<ChecksumFix>,
@@ -36,11 +38,50 @@ pub struct RepairPlan {
     /// non-zero: the table is rebuilt.
     pub summary_differences: usize,
     pub backup: Option<BackupStep>,
+    pub confirmation: Confirmation,
 }
 
 impl RepairPlan {
     fn is_empty(&self) -> bool {
         self.fixes.is_empty() && self.summary_differences == 0
+    }
+}
+
+impl Plan for RepairPlan {
+    fn verb(&self) -> Verb {
+        Verb::Repair
+    }
+    fn env(&self) -> &str {
+        &self.env
+    }
+    fn confirmation(&self) -> Confirmation {
+        self.confirmation
+    }
+    fn summary(&self) -> String {
+        if self.is_empty() {
+            return "nothing to repair".into();
+        }
+        let versions: Vec<String> = self
+            .fixes
+            .iter()
+            .map(|f| format!("V{}", f.version))
+            .collect();
+        let mut s = format!("re-record checksums of {}", versions.join(", "));
+        if self.summary_differences > 0 {
+            s.push_str(&format!("; rebuild {}", stats::TABLE));
+        }
+        s
+    }
+    fn promises(&self) -> Promises {
+        Promises::new(Verb::Repair, &self.env)
+            .file("file", &self.path)
+            .item("confirmation", format!("{:?}", self.confirmation))
+            .item("fixes", format!("{:?}", self.fixes))
+            .item("summary differences", self.summary_differences)
+            .backup(self.backup.as_ref())
+    }
+    fn backup_step(&self) -> Option<&BackupStep> {
+        self.backup.as_ref()
     }
 }
 
@@ -109,24 +150,30 @@ fn fixes(c: &Connection, target: &EnvTarget) -> Result<Vec<ChecksumFix>> {
 
 pub fn plan(ws: &Workspace, env: &str) -> Result<RepairPlan> {
     let target = ws.env(env)?;
-    let conn = session::inspect_for_change(ws, &target)?.ok_or_else(|| {
-        Error::InvalidInput(format!(
-            "{} does not exist; nothing to repair",
-            target.path.display()
-        ))
+    let conn = session::inspect_for_change(ws, &target)?;
+    describe(&target, conn.as_ref())
+}
+
+fn describe(target: &EnvTarget, conn: Option<&Connection>) -> Result<RepairPlan> {
+    let conn = conn.ok_or_else(|| Error::Missing {
+        path: target.path.clone(),
+        next: "nothing to repair".into(),
     })?;
-    tag::require_identity(&conn, &target)?;
+    tag::require_identity(conn, target)?;
     let mut p = RepairPlan {
-        verb: "migrations repair",
+        verb: Verb::Repair,
         env: target.name.clone(),
         path: target.path.clone(),
-        fixes: fixes(&conn, &target)?,
-        summary_differences: summary_differences(&conn)?,
+        fixes: fixes(conn, target)?,
+        summary_differences: summary_differences(conn)?,
         backup: None,
+        confirmation: Confirmation::None,
     };
     if !p.is_empty() {
+        let rows: u64 = db::row_counts(conn)?.values().sum();
+        p.confirmation = Confirmation::for_target(target, rows > 0);
         p.backup = Some(BackupStep::new(
-            &target,
+            target,
             Reason::PreRepair,
             true,
             "the history or the job summary is rewritten only after a verified backup",
@@ -135,73 +182,40 @@ pub fn plan(ws: &Workspace, env: &str) -> Result<RepairPlan> {
     Ok(p)
 }
 
-pub fn run(ws: &Workspace, env: &str) -> Result<RepairOutcome> {
-    let target = ws.env(env)?;
-    let rec = Recorder::new(
-        ws.audit_path(),
-        &target.name,
-        &target.path,
-        "migrations repair",
-    );
-    let mut summary = String::from("migrations repair");
-    let mut backup_path = None;
-    let result = (|| {
-        let p = plan(ws, env)?;
-        let versions: Vec<String> = p.fixes.iter().map(|f| format!("V{}", f.version)).collect();
-        summary = format!("re-record checksums of {}", versions.join(", "));
-        if p.summary_differences > 0 {
-            summary.push_str(&format!("; rebuild {}", stats::TABLE));
-        }
-        if p.is_empty() {
-            return Ok(RepairOutcome {
-                plan: p,
-                backup: None,
-            });
-        }
-        let out = execute(ws, &target, p, &rec)?;
-        backup_path = out.backup.as_ref().map(|b| b.path.clone());
-        Ok(out)
-    })();
-    rec.finish(&summary, backup_path.as_deref(), &result)?;
-    result
+/// Repairs what `shown` lists through the change ritual (verified backup first).
+pub fn execute(ws: &Workspace, shown: &RepairPlan, confirmed: &Confirmed) -> Result<RepairOutcome> {
+    let target = ws.env(&shown.env)?;
+    let done = ritual::run(
+        ws,
+        &target,
+        shown,
+        confirmed,
+        &crate::Quiet,
+        &Repair { target: &target },
+    )?;
+    Ok(RepairOutcome {
+        plan: done.plan,
+        backup: done.backup,
+    })
 }
 
-fn execute(
-    ws: &Workspace,
-    target: &EnvTarget,
-    mut p: RepairPlan,
-    rec: &Recorder,
-) -> Result<RepairOutcome> {
-    let env = target.name.as_str();
-    let Opened::Existing(s) = session::open_for_change(ws, target, "migrations repair")? else {
-        return Err(Error::InvalidInput(format!(
-            "{} does not exist",
-            target.path.display()
-        )));
-    };
-    let c = &s.conn;
-    session::begin_immediate(c, &target.path, ws.busy_timeout_ms)?;
-    let backup = crate::safety::session::commit_or_rollback(c, &target.path, || {
-        crate::safety::health::require_healthy(c, target)?;
-        p.fixes = fixes(c, target)?;
-        p.summary_differences = summary_differences(c)?;
-        let counts = db::row_counts(c)?;
-        crate::safety::space::preflight_space(target, true)?;
-        let b = crate::backups::take::backup_now(
-            ws,
-            target,
-            Reason::PreRepair,
-            None,
-            Some(&counts),
-            None,
-            &crate::Quiet,
-        )
-        .step(
-            "migrations repair",
-            env,
-            "backup",
-            "The history is unchanged.",
-        )?;
+struct Repair<'a> {
+    target: &'a EnvTarget,
+}
+
+impl Change for Repair<'_> {
+    type Plan = RepairPlan;
+    type Out = ();
+
+    fn replan(&self, conn: Option<&Connection>) -> Result<RepairPlan> {
+        describe(self.target, conn)
+    }
+
+    fn apply(&self, c: &Connection, p: &RepairPlan, _: &dyn Observer) -> Result<()> {
+        if p.is_empty() {
+            return Ok(());
+        }
+        let env = self.target.name.as_str();
         for f in &p.fixes {
             c.execute(
                 "UPDATE refinery_schema_history SET checksum = ?1 WHERE version = ?2 AND CAST(checksum AS TEXT) = ?3",
@@ -212,17 +226,13 @@ fn execute(
         if p.summary_differences > 0 {
             stats::rebuild(c)?;
         }
-        migrations::pending_or_refuse(c, &target.path, env)?;
-        tag::write_tag(c, env, None, "migrations repair")?;
-        Ok(b)
-    })?;
-    if let Ok(fp) = crate::storage::fingerprint::of_snapshot(c) {
-        rec.set_after(fp);
+        migrations::pending_or_refuse(c, &self.target.path, env)?;
+        tag::write_tag(c, env, None, "migrations repair")
     }
-    Ok(RepairOutcome {
-        plan: p,
-        backup: Some(backup),
-    })
+
+    fn check_after(&self, p: &RepairPlan) -> bool {
+        !p.is_empty()
+    }
 }
 
 #[cfg(test)]

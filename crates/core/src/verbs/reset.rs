@@ -4,31 +4,33 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::backups::record::{BackupRecord, Reason};
-use crate::error::{Error, Result, StepExt};
-use crate::plan::{self, BackupStep, TableRows};
+use crate::error::{Error, Result, StepExt, UNCHANGED};
+use crate::plan::{self, BackupStep, Plan, Promises, TableRows};
 use crate::progress::Observer;
-use crate::safety::audit::Recorder;
 use crate::safety::confirm::{Confirmation, Confirmed};
-use crate::safety::session::{self, Opened};
+use crate::safety::ritual::{self, Change};
+use crate::safety::session;
 use crate::safety::space::SpaceCheck;
 use crate::schema::migrations::{self, MigrationInfo};
 use crate::schema::sample::{self as seed, SeedCounts, SeedOptions};
 use crate::schema::tag::{self, Identity};
 use crate::storage::db;
+use crate::verb::Verb;
 use crate::workspace::config::Workspace;
 use crate::workspace::env::EnvTarget;
 
+/// What the user asks a reset to do.
 #[derive(Debug, Clone, Default)]
-pub struct ResetOptions {
+pub struct ResetRequest {
+    pub env: String,
     /// `Some` = insert sample data after the rebuild.
     pub sample_data: Option<SeedOptions>,
-    pub confirmed: Confirmed,
 }
 
 /// What a reset will do. Printed by `--dry-run`/`--json`, rendered by the desktop.
 #[derive(Debug, Clone, Serialize)]
 pub struct ResetPlan {
-    pub verb: &'static str,
+    pub verb: Verb,
     pub env: String,
     pub path: std::path::PathBuf,
     pub protected: bool,
@@ -48,8 +50,17 @@ pub struct ResetPlan {
     pub notes: Vec<String>,
 }
 
-impl ResetPlan {
-    pub fn summary(&self) -> String {
+impl Plan for ResetPlan {
+    fn verb(&self) -> Verb {
+        Verb::Reset
+    }
+    fn env(&self) -> &str {
+        &self.env
+    }
+    fn confirmation(&self) -> Confirmation {
+        self.confirmation
+    }
+    fn summary(&self) -> String {
         let seed = match &self.sample_data {
             Some(s) => format!(
                 ", seed {} users / {} pipelines / {} jobs",
@@ -63,10 +74,24 @@ impl ResetPlan {
             self.migrations.len()
         )
     }
+    fn promises(&self) -> Promises {
+        Promises::new(Verb::Reset, &self.env)
+            .file("file", &self.path)
+            .item("confirmation", format!("{:?}", self.confirmation))
+            .rows("drop", &self.tables)
+            .item("other objects", self.other_objects.join(", "))
+            .backup(self.backup.as_ref())
+            .item("migrations", plan::versions(&self.migrations))
+            .item("sample data", format!("{:?}", self.sample_data))
+    }
+    fn backup_step(&self) -> Option<&BackupStep> {
+        self.backup.as_ref()
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ResetOutcome {
+    /// The plan as re-made under the lock: what was done.
     pub plan: ResetPlan,
     pub backup: Option<BackupRecord>,
     pub seeded: Option<SeedCounts>,
@@ -77,26 +102,35 @@ pub struct ResetOutcome {
 }
 
 /// Rules that hold before anything is opened.
-fn check_rules(target: &EnvTarget, opts: &ResetOptions) -> Result<()> {
-    if target.protected && opts.sample_data.is_some() {
+fn check_rules(target: &EnvTarget, req: &ResetRequest) -> Result<()> {
+    if target.protected && req.sample_data.is_some() {
         return Err(Error::Refused(format!(
             "{} is protected: sample data is never written to it",
             target.name
         )));
     }
-    if let Some(s) = &opts.sample_data {
+    if let Some(s) = &req.sample_data {
         s.validate()?;
     }
     Ok(())
 }
 
 /// Builds the plan from a read-only look at the file. Writes nothing, takes no lock.
-pub fn plan(ws: &Workspace, env: &str, opts: &ResetOptions) -> Result<ResetPlan> {
-    let target = ws.env(env)?;
-    check_rules(&target, opts)?;
+pub fn plan(ws: &Workspace, req: &ResetRequest) -> Result<ResetPlan> {
+    let target = ws.env(&req.env)?;
+    check_rules(&target, req)?;
     let conn = session::inspect_for_change(ws, &target)?;
+    describe(&target, req.sample_data.clone(), conn.as_ref())
+}
+
+/// The plan from what `conn` sees (`None`: the file is missing).
+fn describe(
+    target: &EnvTarget,
+    sample_data: Option<SeedOptions>,
+    conn: Option<&Connection>,
+) -> Result<ResetPlan> {
     let mut p = ResetPlan {
-        verb: "reset",
+        verb: Verb::Reset,
         env: target.name.clone(),
         path: target.path.clone(),
         protected: target.protected,
@@ -108,156 +142,118 @@ pub fn plan(ws: &Workspace, env: &str, opts: &ResetOptions) -> Result<ResetPlan>
         other_objects: vec![],
         backup: None,
         migrations: migrations::list(None)?,
-        sample_data: opts.sample_data.clone(),
+        sample_data,
         space: vec![],
-        confirmation: Confirmation::for_target(&target, true),
+        confirmation: Confirmation::for_target(target, true),
         notes: vec![],
     };
-    match &conn {
-        None => p.notes.push(format!(
+    let Some(c) = conn else {
+        p.notes.push(format!(
             "{} does not exist: it will be created; no backup is needed",
             target.path.display()
-        )),
-        Some(c) => {
-            p.identity = Some(tag::require_identity(c, &target)?);
-            p.tables = plan::table_rows(&db::row_counts(c)?);
-            p.total_rows = p.tables.iter().map(|t| t.rows).sum();
-            p.other_objects = other_objects(c)?;
-            p.backup = Some(BackupStep::new(
-                &target,
-                Reason::PreReset,
-                true,
-                "every reset of an existing database is preceded by a verified backup",
-            ));
-            p.space = crate::safety::space::preflight_space(&target, true)?;
-            if let Err(e) = migrations::pending_or_refuse(c, &target.path, &target.name) {
-                p.notes
-                    .push(format!("{e} — reset discards this history and rebuilds it"));
-            }
-        }
+        ));
+        return Ok(p);
+    };
+    p.identity = Some(tag::require_identity(c, target)?);
+    p.tables = plan::table_rows(&db::row_counts(c)?);
+    p.total_rows = p.tables.iter().map(|t| t.rows).sum();
+    p.other_objects = other_objects(c)?;
+    p.backup = Some(BackupStep::new(
+        target,
+        Reason::PreReset,
+        true,
+        "every reset of an existing database is preceded by a verified backup",
+    ));
+    p.space = crate::safety::space::preflight_space(target, true)?;
+    if let Err(e) = migrations::pending_or_refuse(c, &target.path, &target.name) {
+        p.notes
+            .push(format!("{e} — reset discards this history and rebuilds it"));
     }
     Ok(p)
 }
 
-/// Resets `env`. The order of work (each step in this file or the modules it calls):
-/// rules → header → env tag → lock → write transaction → quick_check → space → verified backup →
-/// drop all → migrations → tag → sample data → foreign_key_check → commit → integrity_check → audit.
-pub fn run(
+/// Resets the env of `shown` after the confirmation it asks for, through the change ritual
+/// (which re-makes the plan under the lock and refuses if it changed). The work: drop every
+/// object, rebuild through the migrations, tag, optional sample data — in one transaction.
+pub fn execute(
     ws: &Workspace,
-    env: &str,
-    opts: &ResetOptions,
+    shown: &ResetPlan,
+    confirmed: &Confirmed,
     obs: &dyn Observer,
 ) -> Result<ResetOutcome> {
-    let target = ws.env(env)?;
-    let started = std::time::Instant::now();
-    crate::storage::timing::reset();
-    let rec = Recorder::new(ws.audit_path(), &target.name, &target.path, "reset");
-    let mut summary = String::from("reset");
-    let mut backup_path = None;
-    let result = (|| {
-        let plan = plan(ws, env, opts)?;
-        summary = plan.summary();
-        opts.confirmed
-            .require(plan.confirmation, &target, "reset")?;
-        let out = execute(ws, &target, opts, plan, obs, started)?;
-        backup_path = out.backup.as_ref().map(|b| b.path.clone());
-        Ok(out)
-    })();
-    rec.finish(&summary, backup_path.as_deref(), &result)?;
-    result
+    let target = ws.env(&shown.env)?;
+    let change = Reset {
+        target: &target,
+        sample_data: shown.sample_data.clone(),
+    };
+    let done = ritual::run(ws, &target, shown, confirmed, obs, &change)?;
+    let (seeded, after) = done.out;
+    Ok(ResetOutcome {
+        plan: done.plan,
+        backup: done.backup,
+        seeded,
+        row_counts_after: after,
+        duration_ms: done.duration_ms,
+        timings: done.timings,
+    })
 }
 
-fn execute(
-    ws: &Workspace,
-    target: &EnvTarget,
-    opts: &ResetOptions,
-    plan: ResetPlan,
-    obs: &dyn Observer,
-    started: std::time::Instant,
-) -> Result<ResetOutcome> {
-    let env = target.name.as_str();
-    const UNCHANGED: &str = "The database is unchanged.";
-    let (backup, seeded, conn_counts) = match session::open_for_change(ws, target, "reset")? {
-        Opened::Missing(_lock) => {
-            obs.stage("creating");
-            let seeded = session::create_new_db(ws, target, |c| rebuild(c, target, opts, obs))
-                .step("reset", env, "create", "Nothing was created.")?;
-            let conn = db::open(&target.path, db::Access::ReadOnly, ws.busy_timeout())?;
-            (None, seeded, db::row_counts(&conn)?)
-        }
-        Opened::Existing(s) => {
-            let c = &s.conn;
-            c.pragma_update(None, "foreign_keys", false)
-                .map_err(Error::sql("foreign_keys off"))?;
-            if opts.sample_data.is_some() {
-                db::bulk_insert_pragmas(c)?;
-            }
-            session::begin_immediate(c, &target.path, ws.busy_timeout_ms)?;
-            let (backup, seeded) =
-                crate::safety::session::commit_or_rollback(c, &target.path, || {
-                    let counts = db::row_counts(c)?;
-                    crate::safety::space::preflight_space(target, true)?;
-                    obs.stage("backing up");
-                    let backup = crate::backups::take::backup_now(
-                        ws,
-                        target,
-                        Reason::PreReset,
-                        None,
-                        Some(&counts),
-                        None,
-                        obs,
-                    )
-                    .step("reset", env, "backup", UNCHANGED)?;
-                    obs.stage("rebuilding");
-                    crate::storage::timing::step("reset: drop everything", || drop_everything(c))
-                        .step("reset", env, "drop", UNCHANGED)?;
-                    crate::storage::failpoint::hit("reset:after_drop")
-                        .step("reset", env, "drop", UNCHANGED)?;
-                    let seeded = crate::storage::timing::step("reset: rebuild", || {
-                        rebuild(c, target, opts, obs)
-                    })
-                    .step("reset", env, "rebuild", UNCHANGED)?;
-                    Ok((backup, seeded))
-                })?;
-            c.pragma_update(None, "foreign_keys", true)
-                .map_err(Error::sql("foreign_keys on"))?;
-            crate::storage::timing::step("reset: verify after", || {
-                crate::safety::health::verify_after(c, target)
-            })?;
-            (Some(backup), seeded, db::row_counts(c)?)
-        }
-    };
-    Ok(ResetOutcome {
-        plan,
-        backup,
-        seeded,
-        row_counts_after: plan::table_rows(&conn_counts),
-        duration_ms: started.elapsed().as_millis() as u64,
-        timings: crate::storage::timing::take(),
-    })
+struct Reset<'a> {
+    target: &'a EnvTarget,
+    sample_data: Option<SeedOptions>,
+}
+
+impl Change for Reset<'_> {
+    type Plan = ResetPlan;
+    type Out = (Option<SeedCounts>, Vec<TableRows>);
+
+    fn replan(&self, conn: Option<&Connection>) -> Result<ResetPlan> {
+        let req = ResetRequest {
+            env: self.target.name.clone(),
+            sample_data: self.sample_data.clone(),
+        };
+        check_rules(self.target, &req)?;
+        describe(self.target, req.sample_data, conn)
+    }
+
+    fn apply(&self, c: &Connection, plan: &ResetPlan, obs: &dyn Observer) -> Result<Self::Out> {
+        let env = self.target.name.as_str();
+        obs.stage("rebuilding");
+        crate::storage::timing::step("reset: drop everything", || drop_everything(c)).step(
+            Verb::Reset,
+            env,
+            "drop",
+            UNCHANGED,
+        )?;
+        crate::storage::failpoint::hit("reset:after_drop").step(
+            Verb::Reset,
+            env,
+            "drop",
+            UNCHANGED,
+        )?;
+        let seeded = crate::storage::timing::step("reset: rebuild", || {
+            rebuild(c, self.target, plan.sample_data.as_ref(), obs)
+        })
+        .step(Verb::Reset, env, "rebuild", UNCHANGED)?;
+        Ok((seeded, plan::table_rows(&db::row_counts(c)?)))
+    }
+
+    fn create(&self, c: &Connection, plan: &ResetPlan, obs: &dyn Observer) -> Result<Self::Out> {
+        let seeded = rebuild(c, self.target, plan.sample_data.as_ref(), obs)?;
+        Ok((seeded, plan::table_rows(&db::row_counts(c)?)))
+    }
 }
 
 /// Migrations, tag, optional sample data, then the foreign-key check — all in the open transaction.
 fn rebuild(
     c: &Connection,
     target: &EnvTarget,
-    opts: &ResetOptions,
+    sample_data: Option<&SeedOptions>,
     obs: &dyn Observer,
 ) -> Result<Option<SeedCounts>> {
     migrations::apply_pending(c, &target.path, &target.name)?;
-    tag::write_tag(c, &target.name, Some(opts.sample_data.is_some()), "reset")?;
-    let seeded = match &opts.sample_data {
-        Some(s) => Some(seed::insert(c, s, obs)?),
-        None => None,
-    };
-    let fk = db::foreign_key_problems(c)?;
-    if !fk.is_empty() {
-        return Err(Error::CheckFailed(format!(
-            "foreign key check failed: {}",
-            fk.join("; ")
-        )));
-    }
-    Ok(seeded)
+    tag::write_tag(c, &target.name, Some(sample_data.is_some()), "reset")?;
+    sample_data.map(|s| seed::insert(c, s, obs)).transpose()
 }
 
 /// Drops every view, trigger, index and table, including ones this tool does not know.

@@ -11,16 +11,18 @@ use serde::Serialize;
 
 use crate::backups::record::{BackupRecord, Reason};
 use crate::backups::verify::{self, VerifyReport};
-use crate::error::{Error, Result, StepExt};
-use crate::plan::{self, BackupStep, TableRows};
+use crate::error::{Error, Result, StepExt, UNCHANGED};
+use crate::plan::{self, BackupStep, Plan, Promises, TableRows};
 use crate::progress::{Observer, Progress};
 use crate::safety::audit::Recorder;
 use crate::safety::confirm::{Confirmation, Confirmed};
+use crate::safety::ritual;
 use crate::safety::session::{self, Opened};
 use crate::safety::space::SpaceCheck;
 use crate::schema::tag::{self, Identity};
 use crate::storage::db::{self, Access};
 use crate::storage::fs;
+use crate::verb::Verb;
 use crate::workspace::config::Workspace;
 use crate::workspace::env::EnvTarget;
 
@@ -37,7 +39,7 @@ pub struct RestoreSource {
 /// What a restore will do. Printed by `--dry-run`/`--json`, rendered by the desktop.
 #[derive(Debug, Clone, Serialize)]
 pub struct RestorePlan {
-    pub verb: &'static str,
+    pub verb: Verb,
     pub env: String,
     pub path: PathBuf,
     pub protected: bool,
@@ -57,14 +59,44 @@ pub struct RestorePlan {
     pub notes: Vec<String>,
 }
 
-impl RestorePlan {
-    pub fn summary(&self) -> String {
+impl Plan for RestorePlan {
+    fn verb(&self) -> Verb {
+        self.verb
+    }
+    fn env(&self) -> &str {
+        &self.env
+    }
+    fn confirmation(&self) -> Confirmation {
+        self.confirmation
+    }
+    fn summary(&self) -> String {
         format!(
             "replace {} with {} from {}",
             plan::summarize(&self.tables),
             plan::summarize(&self.source.tables),
             self.source.path.display()
         )
+    }
+    fn promises(&self) -> Promises {
+        self.promises_without_confirmation()
+            .item("confirmation", format!("{:?}", self.confirmation))
+    }
+    fn backup_step(&self) -> Option<&BackupStep> {
+        self.backup.as_ref()
+    }
+}
+
+impl RestorePlan {
+    /// What is replaced and what replaces it (undo adds its own confirmation rule).
+    pub(crate) fn promises_without_confirmation(&self) -> Promises {
+        Promises::new(self.verb, &self.env)
+            .file("file", &self.path)
+            .rows("replace", &self.tables)
+            .item("damaged", self.current_damaged.is_some())
+            .item("source", self.source.path.display())
+            .file("source file", &self.source.path)
+            .rows("with", &self.source.tables)
+            .backup(self.backup.as_ref())
     }
 }
 
@@ -81,11 +113,18 @@ pub struct RestoreOutcome {
     pub timings: Vec<crate::storage::timing::StepTime>,
 }
 
-/// Plans `restore ENV BACKUP`: BACKUP is a name in ENV's backup dir or a path.
-pub fn plan(ws: &Workspace, env: &str, backup_arg: &str) -> Result<RestorePlan> {
-    let target = ws.env(env)?;
-    let path = crate::backups::names::resolve_backup_arg(&target.backup_dir, backup_arg)?;
-    plan_path(ws, &target, &path, "restore", true)
+/// What the user asks `restore` to do: BACKUP is a name in ENV's backup dir or a path.
+#[derive(Debug, Clone)]
+pub struct RestoreRequest {
+    pub env: String,
+    pub backup: String,
+}
+
+/// Plans `restore ENV BACKUP` (the backup is fully verified).
+pub fn plan(ws: &Workspace, req: &RestoreRequest) -> Result<RestorePlan> {
+    let target = ws.env(&req.env)?;
+    let path = crate::backups::names::resolve_backup_arg(&target.backup_dir, &req.backup)?;
+    plan_path(ws, &target, &path, Verb::Restore, true)
 }
 
 /// Plans a restore of the backup file at `path` (also used by `undo`).
@@ -93,7 +132,7 @@ pub(crate) fn plan_path(
     ws: &Workspace,
     target: &EnvTarget,
     path: &Path,
-    verb: &'static str,
+    verb: Verb,
     full: bool,
 ) -> Result<RestorePlan> {
     refuse_live_files(ws, path)?;
@@ -270,88 +309,82 @@ fn preflight(target: &EnvTarget, source: &Path) -> Result<Vec<SpaceCheck>> {
     Ok(out)
 }
 
-/// Restores `backup_arg` into `env` after the confirmation the plan asks for.
-pub fn run(
+/// Restores the backup of `shown` after the confirmation it asks for, reporting progress
+/// (staging, verifying, the pre-restore backup, the page copy) to `obs`, which can cancel it at
+/// any point before the copy completes: the copy's write transaction is rolled back and the
+/// database is unchanged. Under the lock the plan is made again and compared with `shown`.
+pub fn execute(
     ws: &Workspace,
-    env: &str,
-    backup_arg: &str,
-    confirmed: &Confirmed,
-) -> Result<RestoreOutcome> {
-    run_observed(ws, env, backup_arg, confirmed, &crate::Quiet)
-}
-
-/// [`run`], reporting progress (staging, verifying, the pre-restore backup, the page copy) to
-/// `obs`, which can cancel it at any point before the copy completes: the copy's write
-/// transaction is rolled back and the database is unchanged.
-pub fn run_observed(
-    ws: &Workspace,
-    env: &str,
-    backup_arg: &str,
+    shown: &RestorePlan,
     confirmed: &Confirmed,
     obs: &dyn Observer,
 ) -> Result<RestoreOutcome> {
-    let target = ws.env(env)?;
-    let path = crate::backups::names::resolve_backup_arg(&target.backup_dir, backup_arg)?;
-    run_path(
-        ws,
-        &target,
-        &path,
-        "restore",
-        |p| confirmed.require(p.confirmation, &target, "restore"),
-        obs,
-    )
+    let target = ws.env(&shown.env)?;
+    let source = shown.source.path.clone();
+    let done = run_shown(ws, &target, shown, shown, confirmed, obs, || {
+        plan_path(ws, &target, &source, shown.verb, false)
+    })?;
+    Ok(done.out)
 }
 
-/// Plans, lets `confirm` accept or refuse the plan, restores and audit-logs (as `verb`).
-pub(crate) fn run_path(
+/// Runs the restore that `restore` describes for the plan the user saw (`shown`: a restore or an
+/// undo plan), in the ritual's order: confirmation → lock → plan again (refused if it changed)
+/// → staged, verified copy → pre-restore backup → copy into the live file → checks → audit.
+pub(crate) fn run_shown<P: Plan>(
     ws: &Workspace,
     target: &EnvTarget,
-    path: &Path,
-    verb: &'static str,
-    confirm: impl FnOnce(&RestorePlan) -> Result<()>,
+    shown: &P,
+    restore: &RestorePlan,
+    confirmed: &Confirmed,
     obs: &dyn Observer,
-) -> Result<RestoreOutcome> {
-    let started = Instant::now();
-    crate::storage::timing::reset();
-    let rec = Recorder::new(ws.audit_path(), &target.name, &target.path, verb);
-    let mut summary = format!("{verb} from {}", path.display());
-    let mut backup_path = None;
-    let result = (|| {
-        // The staged copy is fully verified under the lock: here header, schema and tag suffice.
-        let plan = crate::storage::timing::step("restore: plan", || {
-            plan_path(ws, target, path, verb, false)
-        })?;
-        summary = plan.summary();
-        confirm(&plan)?;
-        let out = execute(ws, target, plan, started, &rec, obs)?;
-        backup_path = out.backup.as_ref().map(|b| b.path.clone());
-        Ok(out)
-    })();
-    rec.finish(&summary, backup_path.as_deref(), &result)?;
-    result
+    replan: impl FnOnce() -> Result<P>,
+) -> Result<ritual::Done<P, RestoreOutcome>> {
+    ritual::audited(ws, &target.name, &target.path, shown, |rec| {
+        confirmed.require_plan(shown, target)?;
+        let started = Instant::now();
+        crate::storage::timing::reset();
+        let (plan, out) = restore_locked(ws, target, shown, restore.clone(), rec, obs, replan)?;
+        let out = RestoreOutcome {
+            duration_ms: started.elapsed().as_millis() as u64,
+            timings: crate::storage::timing::take(),
+            ..out
+        };
+        Ok(ritual::Done {
+            backup: out.backup.clone(),
+            duration_ms: out.duration_ms,
+            timings: out.timings.clone(),
+            plan,
+            out,
+        })
+    })
 }
 
-fn execute(
+fn restore_locked<P: Plan>(
     ws: &Workspace,
     target: &EnvTarget,
+    shown: &P,
     mut plan: RestorePlan,
-    started: Instant,
     rec: &Recorder,
     obs: &dyn Observer,
-) -> Result<RestoreOutcome> {
-    const UNCHANGED: &str = "The database is unchanged.";
+    replan: impl FnOnce() -> Result<P>,
+) -> Result<(P, RestoreOutcome)> {
     let env = target.name.as_str();
+    let verb = shown.verb();
     let staging = fs::temp_beside(&target.path);
     let mut evidence = vec![];
+    let mut fresh = None;
     let result = (|| {
         if plan.current_damaged.is_some() {
-            let _lock = crate::safety::lock::acquire(&target.path, ws.busy_timeout(), "restore")?;
+            let _lock =
+                crate::safety::lock::acquire(&target.path, ws.busy_timeout(), verb.as_str())?;
+            fresh = Some(recheck(shown, replan)?);
             plan.source.verification = stage(&plan.source, &staging, env, None, obs)
-                .step("restore", env, "verify", UNCHANGED)?;
+                .step(verb, env, "verify", UNCHANGED)?;
             evidence = crate::verbs::check::keep_evidence(&target.path)?;
             return replace_damaged(ws, target, &staging).map(|c| (None, c));
         }
-        let opened = session::open_for_change(ws, target, "restore")?;
+        let opened = ritual::open(ws, target, verb, true)?;
+        fresh = Some(recheck(shown, replan)?);
         let page_size = match &opened {
             Opened::Existing(s) => Some(page_size(&s.conn)?),
             Opened::Missing(_) => None,
@@ -359,7 +392,7 @@ fn execute(
         plan.source.verification = crate::storage::timing::step("restore: stage + verify", || {
             stage(&plan.source, &staging, env, page_size, obs)
         })
-        .step("restore", env, "verify", UNCHANGED)?;
+        .step(verb, env, "verify", UNCHANGED)?;
         match opened {
             Opened::Missing(_lock) => {
                 session::clear_stale_sidecars(&target.path)?;
@@ -380,9 +413,9 @@ fn execute(
                         let fp = fingerprint_file(&staging);
                         (fp, t.elapsed())
                     });
-                    let backup = copy_in(ws, target, &mut s.conn, &staging, obs);
+                    let backup = copy_in(ws, target, verb, &mut s.conn, &staging, obs);
                     let (fp, took) = fp.join().unwrap_or_else(|_| {
-                        let e = Error::InvalidInput("fingerprint thread panicked".into());
+                        let e = Error::Internal("the fingerprint thread panicked".into());
                         (Err(e), Duration::ZERO)
                     });
                     crate::storage::timing::record_duration(
@@ -402,31 +435,41 @@ fn execute(
     })();
     let _ = std::fs::remove_file(&staging);
     let (backup, counts) = result?;
-    Ok(RestoreOutcome {
-        plan,
-        backup,
-        evidence,
-        row_counts_after: plan::table_rows(&counts),
-        duration_ms: started.elapsed().as_millis() as u64,
-        timings: crate::storage::timing::take(),
-    })
+    let fresh = fresh.ok_or_else(|| Error::Internal("restore ran without its re-check".into()))?;
+    Ok((
+        fresh,
+        RestoreOutcome {
+            plan,
+            backup,
+            evidence,
+            row_counts_after: plan::table_rows(&counts),
+            duration_ms: 0,
+            timings: vec![],
+        },
+    ))
+}
+
+fn recheck<P: Plan>(shown: &P, replan: impl FnOnce() -> Result<P>) -> Result<P> {
+    let now = replan()?;
+    plan::require_unchanged(shown, &now)?;
+    Ok(now)
 }
 
 /// The pre-restore backup, the page copy into the live database, then the check after.
 fn copy_in(
     ws: &Workspace,
     target: &EnvTarget,
+    verb: Verb,
     live: &mut Connection,
     staging: &Path,
     obs: &dyn Observer,
 ) -> Result<BackupRecord> {
-    const UNCHANGED: &str = "The database is unchanged.";
     let env = target.name.as_str();
-    let backup = pre_restore_backup(ws, target, live, obs)?;
+    let backup = pre_restore_backup(ws, target, verb, live, obs)?;
     crate::storage::timing::step("restore: copy into the live database", || {
         copy_into(staging, live, &target.path, ws.busy_timeout(), obs)
     })
-    .step("restore", env, "copy", UNCHANGED)?;
+    .step(verb, env, "copy", UNCHANGED)?;
     crate::storage::timing::step("restore: checkpoint + verify after", || {
         verify_restored(live, target, staging)
     })?;
@@ -543,6 +586,7 @@ fn stage(
 fn pre_restore_backup(
     ws: &Workspace,
     target: &EnvTarget,
+    verb: Verb,
     c: &Connection,
     obs: &dyn Observer,
 ) -> Result<BackupRecord> {
@@ -562,12 +606,12 @@ fn pre_restore_backup(
             None,
             obs,
         )
-        .step("restore", env, "backup", "The database is unchanged.")?;
+        .step(verb, env, "backup", UNCHANGED)?;
         Ok((b, data_version(c)?))
     })?;
     if data_version(c)? != seen {
         return Err(Error::Refused(format!(
-            "{} changed right after it was backed up (another program wrote to it); nothing was restored. Try again",
+            "{} changed right after it was backed up (another program wrote to it); {UNCHANGED}. Try again",
             target.path.display()
         )));
     }

@@ -1,25 +1,53 @@
 //! `env set`: explicitly retag a database file as an environment, after confirmation and a backup.
 
+use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::backups::record::{BackupRecord, Reason};
-use crate::error::{Error, Result, StepExt};
-use crate::plan::BackupStep;
-use crate::safety::audit::Recorder;
+use crate::error::{Error, Result};
+use crate::plan::{BackupStep, Plan, Promises};
+use crate::progress::Observer;
 use crate::safety::confirm::{Confirmation, Confirmed};
-use crate::safety::session;
+use crate::safety::ritual::{self, Change};
 use crate::schema::tag::{self, Identity, APPLICATION_ID};
 use crate::storage::db::{self, Access, FileState};
+use crate::verb::Verb;
 use crate::workspace::config::Workspace;
+use crate::workspace::env::EnvTarget;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RetagPlan {
-    pub verb: &'static str,
+    pub verb: Verb,
     pub env: String,
     pub path: std::path::PathBuf,
     pub current: Identity,
     pub backup: BackupStep,
     pub confirmation: Confirmation,
+}
+
+impl Plan for RetagPlan {
+    fn verb(&self) -> Verb {
+        Verb::Retag
+    }
+    fn env(&self) -> &str {
+        &self.env
+    }
+    fn confirmation(&self) -> Confirmation {
+        self.confirmation
+    }
+    fn summary(&self) -> String {
+        format!("tag as {}", self.env)
+    }
+    fn promises(&self) -> Promises {
+        Promises::new(Verb::Retag, &self.env)
+            .file("file", &self.path)
+            .item("confirmation", format!("{:?}", self.confirmation))
+            .item("current tag", format!("{:?}", self.current))
+            .backup(Some(&self.backup))
+    }
+    fn backup_step(&self) -> Option<&BackupStep> {
+        Some(&self.backup)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -31,20 +59,24 @@ pub struct RetagOutcome {
 pub fn plan(ws: &Workspace, env: &str) -> Result<RetagPlan> {
     let target = ws.env(env)?;
     if db::check_header(&target.path)? == FileState::Missing {
-        return Err(Error::InvalidInput(format!(
-            "{} does not exist; nothing to tag. Run `pipeline-db migrate {env}` to create it",
-            target.path.display()
-        )));
+        return Err(Error::Missing {
+            path: target.path.clone(),
+            next: format!("nothing to tag. Run `pipeline-db migrate {env}` to create it"),
+        });
     }
     let conn = db::open(&target.path, Access::ReadOnly, ws.busy_timeout())?;
-    let app = tag::application_id(&conn)?;
+    describe(ws, &target, &conn)
+}
+
+fn describe(ws: &Workspace, target: &EnvTarget, conn: &Connection) -> Result<RetagPlan> {
+    let app = tag::application_id(conn)?;
     if app != 0 && app != APPLICATION_ID {
         return Err(Error::ForeignApplication {
             path: target.path.clone(),
             found: app,
         });
     }
-    let current = tag::identity(&conn)?;
+    let current = tag::identity(conn)?;
     // Taking a file away from a protected env, or giving it to one, needs the typed confirmation.
     let from_protected = matches!(&current, Identity::Tagged(t) if ws.env(&t.env).map(|e| e.protected).unwrap_or(true));
     let confirmation = if target.protected || from_protected {
@@ -53,12 +85,12 @@ pub fn plan(ws: &Workspace, env: &str) -> Result<RetagPlan> {
         Confirmation::YesNo
     };
     Ok(RetagPlan {
-        verb: "env set",
+        verb: Verb::Retag,
         env: target.name.clone(),
         path: target.path.clone(),
         current,
         backup: BackupStep::new(
-            &target,
+            target,
             Reason::PreRetag,
             true,
             "retagging is preceded by a verified backup",
@@ -67,39 +99,54 @@ pub fn plan(ws: &Workspace, env: &str) -> Result<RetagPlan> {
     })
 }
 
-pub fn run(ws: &Workspace, env: &str, confirmed: &Confirmed) -> Result<RetagOutcome> {
-    let target = ws.env(env)?;
-    let rec = Recorder::new(ws.audit_path(), &target.name, &target.path, "env set");
-    let mut backup_path = None;
-    let result = (|| {
-        let plan = plan(ws, env)?;
-        confirmed.require(plan.confirmation, &target, "env set")?;
-        let lock = crate::safety::lock::acquire(&target.path, ws.busy_timeout(), "env set")?;
-        let ro = db::open(&target.path, Access::ReadOnly, ws.busy_timeout())?;
-        crate::safety::health::require_healthy(&ro, &target)?;
-        drop(ro);
-        let c = db::open(&target.path, Access::ReadWrite, ws.busy_timeout())?;
-        session::begin_immediate(&c, &target.path, ws.busy_timeout_ms)?;
-        let backup = crate::safety::session::commit_or_rollback(&c, &target.path, || {
-            let counts = db::row_counts(&c)?;
-            crate::safety::space::preflight_space(&target, true)?;
-            let b = crate::backups::take::backup_now(
-                ws,
-                &target,
-                Reason::PreRetag,
-                None,
-                Some(&counts),
-                None,
-                &crate::Quiet,
-            )
-            .step("env set", env, "backup", "The tag is unchanged.")?;
-            tag::write_tag(&c, env, None, "retag")?;
-            Ok(b)
-        })?;
-        drop(lock);
-        backup_path = Some(backup.path.clone());
-        Ok(RetagOutcome { plan, backup })
-    })();
-    rec.finish(&format!("tag as {env}"), backup_path.as_deref(), &result)?;
-    result
+/// Retags the file of `shown` through the change ritual (verified backup first).
+pub fn execute(ws: &Workspace, shown: &RetagPlan, confirmed: &Confirmed) -> Result<RetagOutcome> {
+    let target = ws.env(&shown.env)?;
+    let change = Retag {
+        ws,
+        target: &target,
+    };
+    let done = ritual::run(ws, &target, shown, confirmed, &crate::Quiet, &change)?;
+    let backup = done
+        .backup
+        .ok_or_else(|| Error::Internal("env set ran without its backup".into()))?;
+    Ok(RetagOutcome {
+        plan: done.plan,
+        backup,
+    })
+}
+
+struct Retag<'a> {
+    ws: &'a Workspace,
+    target: &'a EnvTarget,
+}
+
+impl Change for Retag<'_> {
+    type Plan = RetagPlan;
+    type Out = ();
+
+    fn replan(&self, conn: Option<&Connection>) -> Result<RetagPlan> {
+        match conn {
+            Some(c) => describe(self.ws, self.target, c),
+            None => Err(Error::Missing {
+                path: self.target.path.clone(),
+                next: format!(
+                    "nothing to tag. Run `pipeline-db migrate {}` to create it",
+                    self.target.name
+                ),
+            }),
+        }
+    }
+
+    fn apply(&self, c: &Connection, _: &RetagPlan, _: &dyn Observer) -> Result<()> {
+        tag::write_tag(c, &self.target.name, None, "retag")
+    }
+
+    fn requires_tag(&self) -> bool {
+        false
+    }
+
+    fn check_after(&self, _: &RetagPlan) -> bool {
+        false
+    }
 }

@@ -1,23 +1,27 @@
 //! `seed`: add sample data to an unprotected env in one transaction (backup first if it holds data).
 
+use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::backups::record::{BackupRecord, Reason};
-use crate::error::{Error, Result, StepExt};
-use crate::plan::{self, BackupStep, TableRows};
+use crate::error::{Error, Result, StepExt, UNCHANGED};
+use crate::plan::{self, BackupStep, Plan, Promises, TableRows};
 use crate::progress::Observer;
-use crate::safety::audit::Recorder;
-use crate::safety::session::{self, Opened};
+use crate::safety::confirm::{Confirmation, Confirmed};
+use crate::safety::ritual::{self, Change};
+use crate::safety::session;
 use crate::schema::migrations;
 use crate::schema::sample;
 pub use crate::schema::sample::{SeedCounts, SeedOptions};
 use crate::schema::tag;
 use crate::storage::db;
+use crate::verb::Verb;
 use crate::workspace::config::Workspace;
+use crate::workspace::env::EnvTarget;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SeedPlan {
-    pub verb: &'static str,
+    pub verb: Verb,
     pub env: String,
     pub path: std::path::PathBuf,
     pub exists: bool,
@@ -25,33 +29,82 @@ pub struct SeedPlan {
     pub tables: Vec<TableRows>,
     pub backup: Option<BackupStep>,
     pub demo_logins: Vec<(String, String)>,
+    /// Sample data only adds rows (existing natural keys are skipped): no question is needed.
+    pub confirmation: Confirmation,
     pub notes: Vec<String>,
+}
+
+impl Plan for SeedPlan {
+    fn verb(&self) -> Verb {
+        Verb::Seed
+    }
+    fn env(&self) -> &str {
+        &self.env
+    }
+    fn confirmation(&self) -> Confirmation {
+        self.confirmation
+    }
+    fn summary(&self) -> String {
+        let o = &self.options;
+        format!(
+            "seed {} users / {} pipelines / {} jobs",
+            o.users, o.pipelines, o.jobs
+        )
+    }
+    fn promises(&self) -> Promises {
+        Promises::new(Verb::Seed, &self.env)
+            .file("file", &self.path)
+            .rows("add to", &self.tables)
+            .backup(self.backup.as_ref())
+            .item("options", format!("{:?}", self.options))
+    }
+    fn backup_step(&self) -> Option<&BackupStep> {
+        self.backup.as_ref()
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SeedOutcome {
+    /// The plan as re-made under the lock: what was done.
     pub plan: SeedPlan,
     pub counts: SeedCounts,
     pub backup: Option<BackupRecord>,
     pub duration_ms: u64,
 }
 
-pub fn plan(ws: &Workspace, env: &str, opts: &SeedOptions) -> Result<SeedPlan> {
-    let target = ws.env(env)?;
+/// What the user asks `seed` to add.
+#[derive(Debug, Clone)]
+pub struct SeedRequest {
+    pub env: String,
+    pub options: SeedOptions,
+}
+
+pub fn plan(ws: &Workspace, req: &SeedRequest) -> Result<SeedPlan> {
+    let target = ws.env(&req.env)?;
+    check_rules(&target, &req.options)?;
+    let conn = session::inspect_for_change(ws, &target)?;
+    describe(&target, &req.options, conn.as_ref())
+}
+
+fn check_rules(target: &EnvTarget, opts: &SeedOptions) -> Result<()> {
     if target.protected {
         return Err(Error::Refused(format!(
-            "{env} is protected: sample data is never written to it"
+            "{} is protected: sample data is never written to it",
+            target.name
         )));
     }
-    opts.validate()?;
-    let conn = session::inspect_for_change(ws, &target)?;
+    opts.validate()
+}
+
+fn describe(target: &EnvTarget, opts: &SeedOptions, conn: Option<&Connection>) -> Result<SeedPlan> {
+    let env = target.name.as_str();
     let demo = sample::DEMO_USERS
         .iter()
         .take(opts.users as usize)
         .map(|(u, _, p)| (u.to_string(), p.to_string()))
         .collect();
     let mut p = SeedPlan {
-        verb: "seed",
+        verb: Verb::Seed,
         env: target.name.clone(),
         path: target.path.clone(),
         exists: conn.is_some(),
@@ -59,120 +112,91 @@ pub fn plan(ws: &Workspace, env: &str, opts: &SeedOptions) -> Result<SeedPlan> {
         tables: vec![],
         backup: None,
         demo_logins: demo,
+        confirmation: Confirmation::None,
         notes: vec![],
     };
-    match conn {
-        None => p.notes.push(format!(
+    let Some(c) = conn else {
+        p.notes.push(format!(
             "{} does not exist: it will be created, migrated and tagged",
             target.path.display()
-        )),
-        Some(c) => {
-            tag::require_identity(&c, &target)?;
-            let pending = migrations::pending_or_refuse(&c, &target.path, env)?;
-            if !pending.is_empty() {
-                return Err(Error::Refused(format!(
-                    "{env} has {} pending migrations; run `pipeline-db migrate {env}` first",
-                    pending.len()
-                )));
-            }
-            p.tables = plan::table_rows(&db::row_counts(&c)?);
-            if p.tables.iter().any(|t| t.rows > 0) {
-                p.backup = Some(BackupStep::new(
-                    &target,
-                    Reason::PreSeed,
-                    true,
-                    "the database holds data",
-                ));
-            }
-            p.notes.push("rows whose natural key exists (username, pipeline name, job session id) are skipped".into());
-        }
+        ));
+        return Ok(p);
+    };
+    tag::require_identity(c, target)?;
+    let pending = migrations::pending_or_refuse(c, &target.path, env)?;
+    if !pending.is_empty() {
+        return Err(Error::Refused(format!(
+            "{env} has {} pending migrations; run `pipeline-db migrate {env}` first",
+            pending.len()
+        )));
     }
+    p.tables = plan::table_rows(&db::row_counts(c)?);
+    if p.tables.iter().any(|t| t.rows > 0) {
+        p.backup = Some(BackupStep::new(
+            target,
+            Reason::PreSeed,
+            true,
+            "the database holds data",
+        ));
+    }
+    p.notes.push(
+        "rows whose natural key exists (username, pipeline name, job session id) are skipped"
+            .into(),
+    );
     Ok(p)
 }
 
-pub fn run(
+/// Adds the sample data of `shown` through the change ritual, in one transaction (a verified
+/// backup first when the database holds data).
+pub fn execute(
     ws: &Workspace,
-    env: &str,
-    opts: &SeedOptions,
+    shown: &SeedPlan,
+    confirmed: &Confirmed,
     obs: &dyn Observer,
 ) -> Result<SeedOutcome> {
-    let target = ws.env(env)?;
-    let rec = Recorder::new(ws.audit_path(), &target.name, &target.path, "seed");
-    let started = std::time::Instant::now();
-    let mut backup_path = None;
-    let result = (|| {
-        let plan = plan(ws, env, opts)?;
-        let (counts, backup) = match session::open_for_change(ws, &target, "seed")? {
-            Opened::Missing(_lock) => {
-                let counts = session::create_new_db(ws, &target, |c| {
-                    migrations::apply_pending(c, &target.path, env)?;
-                    tag::write_tag(c, env, Some(true), "seed")?;
-                    sample::insert(c, opts, obs)
-                })
-                .step("seed", env, "insert", "Nothing was created.")?;
-                (counts, None)
-            }
-            Opened::Existing(s) => {
-                let c = &s.conn;
-                db::bulk_insert_pragmas(c)?;
-                session::begin_immediate(c, &target.path, ws.busy_timeout_ms)?;
-                crate::safety::session::commit_or_rollback(c, &target.path, || {
-                    let counts = db::row_counts(c)?;
-                    let backup = if counts.values().any(|n| *n > 0) {
-                        crate::safety::space::preflight_space(&target, true)?;
-                        Some(
-                            crate::backups::take::backup_now(
-                                ws,
-                                &target,
-                                Reason::PreSeed,
-                                None,
-                                Some(&counts),
-                                None,
-                                obs,
-                            )
-                            .step(
-                                "seed",
-                                env,
-                                "backup",
-                                "The database is unchanged.",
-                            )?,
-                        )
-                    } else {
-                        None
-                    };
-                    let n = sample::insert(c, opts, obs).step(
-                        "seed",
-                        env,
-                        "insert",
-                        "The database is unchanged.",
-                    )?;
-                    tag::write_tag(c, env, Some(true), "seed")?;
-                    let fk = db::foreign_key_problems(c)?;
-                    if !fk.is_empty() {
-                        return Err(Error::CheckFailed(format!(
-                            "foreign key check failed: {}",
-                            fk.join("; ")
-                        )));
-                    }
-                    Ok((n, backup))
-                })?
-            }
-        };
-        backup_path = backup.as_ref().map(|b: &BackupRecord| b.path.clone());
-        Ok(SeedOutcome {
-            plan,
-            counts,
-            backup,
-            duration_ms: started.elapsed().as_millis() as u64,
-        })
-    })();
-    rec.finish(
-        &format!(
-            "seed {} users / {} pipelines / {} jobs",
-            opts.users, opts.pipelines, opts.jobs
-        ),
-        backup_path.as_deref(),
-        &result,
-    )?;
-    result
+    let target = ws.env(&shown.env)?;
+    let change = Seed {
+        target: &target,
+        options: &shown.options,
+    };
+    let done = ritual::run(ws, &target, shown, confirmed, obs, &change)?;
+    Ok(SeedOutcome {
+        plan: done.plan,
+        counts: done.out,
+        backup: done.backup,
+        duration_ms: done.duration_ms,
+    })
+}
+
+struct Seed<'a> {
+    target: &'a EnvTarget,
+    options: &'a SeedOptions,
+}
+
+impl Change for Seed<'_> {
+    type Plan = SeedPlan;
+    type Out = SeedCounts;
+
+    fn replan(&self, conn: Option<&Connection>) -> Result<SeedPlan> {
+        check_rules(self.target, self.options)?;
+        describe(self.target, self.options, conn)
+    }
+
+    fn apply(&self, c: &Connection, _: &SeedPlan, obs: &dyn Observer) -> Result<SeedCounts> {
+        let env = self.target.name.as_str();
+        let n = sample::insert(c, self.options, obs).step(Verb::Seed, env, "insert", UNCHANGED)?;
+        tag::write_tag(c, env, Some(true), "seed")?;
+        Ok(n)
+    }
+
+    fn create(&self, c: &Connection, _: &SeedPlan, obs: &dyn Observer) -> Result<SeedCounts> {
+        let env = self.target.name.as_str();
+        migrations::apply_pending(c, &self.target.path, env)?;
+        tag::write_tag(c, env, Some(true), "seed")?;
+        sample::insert(c, self.options, obs)
+    }
+
+    fn check_after(&self, _: &SeedPlan) -> bool {
+        false
+    }
 }

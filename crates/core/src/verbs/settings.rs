@@ -13,10 +13,11 @@
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+
+use crate::verb::Verb;
 use toml_edit::{DocumentMut, Item, Table};
 
 use crate::error::{exit, Error, Result};
-use crate::safety::audit::Recorder;
 use crate::schema::tag::{self, Identity, APPLICATION_ID};
 use crate::storage::db::{self, FileState};
 use crate::storage::fs;
@@ -51,7 +52,7 @@ pub struct FileCheck {
 #[derive(Debug, Clone, Serialize)]
 pub struct SettingsPlan {
     /// `env add`, `env remove`, `env path`, `config set`.
-    pub verb: &'static str,
+    pub verb: Verb,
     pub config_path: PathBuf,
     /// The config file does not exist yet and is created.
     pub creates_config: bool,
@@ -102,11 +103,13 @@ pub fn reload(ws: &Workspace) -> Result<Workspace> {
 }
 
 pub fn attach(ws: &Workspace, req: &Attach, dry_run: bool) -> Result<SettingsOutcome> {
-    run(ws, &req.name, "env add", dry_run, || plan_attach(ws, req))
+    run(ws, &req.name, Verb::EnvAdd, dry_run, || {
+        plan_attach(ws, req)
+    })
 }
 
 pub fn detach(ws: &Workspace, name: &str, dry_run: bool) -> Result<SettingsOutcome> {
-    run(ws, name, "env remove", dry_run, || plan_detach(ws, name))
+    run(ws, name, Verb::EnvRemove, dry_run, || plan_detach(ws, name))
 }
 
 /// Points `name` at `path` (`None`: back to the default `<data_dir>/<name>.sqlite3`). A missing
@@ -117,7 +120,7 @@ pub fn set_env_path(
     path: Option<&Path>,
     dry_run: bool,
 ) -> Result<SettingsOutcome> {
-    run(ws, name, "env path", dry_run, || {
+    run(ws, name, Verb::EnvPath, dry_run, || {
         plan_env_path(ws, name, path)
     })
 }
@@ -129,20 +132,20 @@ pub fn set_retention(
     max_total_mib: Option<u64>,
     dry_run: bool,
 ) -> Result<SettingsOutcome> {
-    run(ws, WORKSPACE_AUDIT_ENV, "config set", dry_run, || {
+    run(ws, WORKSPACE_AUDIT_ENV, Verb::ConfigSet, dry_run, || {
         plan_retention(ws, keep, max_total_mib)
     })
 }
 
 pub fn set_busy_timeout(ws: &Workspace, ms: u64, dry_run: bool) -> Result<SettingsOutcome> {
-    run(ws, WORKSPACE_AUDIT_ENV, "config set", dry_run, || {
+    run(ws, WORKSPACE_AUDIT_ENV, Verb::ConfigSet, dry_run, || {
         if !BUSY_TIMEOUT_RANGE.contains(&ms) {
             return Err(Error::InvalidInput(format!(
                 "busy timeout {ms} ms is out of range; use 0 to {} ms",
                 BUSY_TIMEOUT_RANGE.end()
             )));
         }
-        let mut e = Editor::open(ws, "config set", None)?;
+        let mut e = Editor::open(ws, Verb::ConfigSet, None)?;
         e.doc["busy_timeout_ms"] = toml_edit::value(ms as i64);
         e.changes.push(format!("busy_timeout_ms = {ms}"));
         e.finish(ws, None)
@@ -153,7 +156,7 @@ pub fn set_busy_timeout(ws: &Workspace, ms: u64, dry_run: bool) -> Result<Settin
 fn run(
     ws: &Workspace,
     env: &str,
-    verb: &'static str,
+    verb: Verb,
     dry_run: bool,
     plan: impl FnOnce() -> Result<SettingsPlan>,
 ) -> Result<SettingsOutcome> {
@@ -169,7 +172,6 @@ fn run(
         .ok()
         .and_then(|p| p.file.as_ref().map(|f| f.path.clone()))
         .unwrap_or_else(|| config_target(ws));
-    let rec = Recorder::new(ws.audit_path(), env, &file, verb);
     let result = planned.and_then(|plan| {
         crate::safety::audit::require_writable(&ws.audit_path())?;
         write_config(&plan)?;
@@ -183,7 +185,7 @@ fn run(
         Err(_) => format!("{verb} {env}"),
     };
     if !matches!(&result, Err(e) if e.exit_code() == exit::USAGE) {
-        rec.finish(&summary, None, &result)?;
+        crate::safety::audit::record_outcome(ws, env, &file, verb, &summary, &result);
     }
     result
 }
@@ -209,7 +211,7 @@ pub fn check_new_env_name(ws: &Workspace, name: &str) -> Result<()> {
 fn plan_attach(ws: &Workspace, req: &Attach) -> Result<SettingsPlan> {
     let name = req.name.as_str();
     check_new_env_name(ws, name)?;
-    let mut e = Editor::open(ws, "env add", Some(name))?;
+    let mut e = Editor::open(ws, Verb::EnvAdd, Some(name))?;
     e.checks
         .push(format!("name `{name}` is valid and not in use"));
     let file = check_file(ws, name, &req.path, true, &mut e)?;
@@ -234,7 +236,7 @@ fn plan_detach(ws: &Workspace, name: &str) -> Result<SettingsPlan> {
             "`{name}` is a built-in environment and cannot be removed; nothing was written. To point it back at its default file use `pipeline-db env path {name} --default`"
         )));
     }
-    let mut e = Editor::open(ws, "env remove", Some(name))?;
+    let mut e = Editor::open(ws, Verb::EnvRemove, Some(name))?;
     let envs = e.doc.get_mut("envs").and_then(Item::as_table_like_mut);
     if envs.and_then(|t| t.remove(name)).is_none() {
         return Err(Error::Config {
@@ -253,7 +255,7 @@ fn plan_detach(ws: &Workspace, name: &str) -> Result<SettingsPlan> {
 
 fn plan_env_path(ws: &Workspace, name: &str, path: Option<&Path>) -> Result<SettingsPlan> {
     let target = ws.env(name)?;
-    let mut e = Editor::open(ws, "env path", Some(name))?;
+    let mut e = Editor::open(ws, Verb::EnvPath, Some(name))?;
     let file = match path {
         Some(p) => {
             let f = check_file(ws, name, p, false, &mut e)?;
@@ -294,7 +296,7 @@ fn plan_retention(ws: &Workspace, keep: usize, max_total_mib: Option<u64>) -> Re
             "retention max_total_mib {m} is out of range; use 0 (no bound) to {MAX_TOTAL_MIB}"
         )));
     }
-    let mut e = Editor::open(ws, "config set", None)?;
+    let mut e = Editor::open(ws, Verb::ConfigSet, None)?;
     let t = e.table("retention")?;
     t["keep"] = toml_edit::value(keep as i64);
     if let Some(m) = max_total_mib {
@@ -492,7 +494,7 @@ fn path_str(p: &Path) -> Result<&str> {
 
 /// The config document being edited, and the plan being built.
 struct Editor {
-    verb: &'static str,
+    verb: Verb,
     env: Option<String>,
     path: PathBuf,
     old_text: Option<String>,
@@ -503,7 +505,7 @@ struct Editor {
 }
 
 impl Editor {
-    fn open(ws: &Workspace, verb: &'static str, env: Option<&str>) -> Result<Editor> {
+    fn open(ws: &Workspace, verb: Verb, env: Option<&str>) -> Result<Editor> {
         let path = config_target(ws);
         let old_text = read_config_text(&path)?;
         let doc = old_text

@@ -6,13 +6,16 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::plan::{BackupStep, Plan, Promises};
 use crate::safety::audit::{self, AuditEntry};
 use crate::safety::confirm::{Confirmation, Confirmed};
+use crate::verb::Verb;
 use crate::verbs::restore::{self, RestoreOutcome, RestorePlan};
 use crate::workspace::config::Workspace;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct UndoPlan {
+    pub verb: Verb,
     pub env: String,
     /// The action being undone (its `backup` is what will be restored).
     pub action: AuditEntry,
@@ -24,13 +27,54 @@ pub struct UndoPlan {
     pub confirmation: Confirmation,
 }
 
+impl Plan for UndoPlan {
+    fn verb(&self) -> Verb {
+        Verb::Undo
+    }
+    fn env(&self) -> &str {
+        &self.env
+    }
+    fn confirmation(&self) -> Confirmation {
+        self.confirmation
+    }
+    fn summary(&self) -> String {
+        self.restore.summary()
+    }
+    /// The action undone and what its restore replaces (re-made under the lock without the
+    /// fingerprint, which the shown plan's confirmation already reflects).
+    fn promises(&self) -> Promises {
+        self.restore.promises_without_confirmation().item(
+            "undoes",
+            format!("{} at {}", self.action.verb, self.action.time),
+        )
+    }
+    fn backup_step(&self) -> Option<&BackupStep> {
+        self.restore.backup.as_ref()
+    }
+    fn why_confirm(&self) -> Option<String> {
+        if self.confirmation != Confirmation::TypeEnvName || self.restore.protected {
+            return None;
+        }
+        Some(format!(
+            "{} changed since the last {} ({}); undoing it loses those changes",
+            self.env,
+            self.action.verb,
+            if self.change_unknown {
+                "no fingerprint was recorded, so changes cannot be ruled out".to_string()
+            } else {
+                self.changed_since.join("; ")
+            }
+        ))
+    }
+}
+
 /// The last successful action on `env` that took a pre-action backup (manual backups excluded).
 pub fn last_action(ws: &Workspace, env: &str) -> Result<Option<AuditEntry>> {
     let (entries, _) = audit::read(&ws.audit_path(), Some(env))?;
     Ok(entries
         .into_iter()
         .rev()
-        .find(|e| e.outcome == "ok" && e.backup.is_some() && e.verb != "backup"))
+        .find(|e| e.outcome == "ok" && e.backup.is_some() && e.verb != Verb::Backup.as_str()))
 }
 
 /// The backup `undo ENV` would restore (prune never deletes it).
@@ -39,6 +83,12 @@ pub fn target_backup(ws: &Workspace, env: &str) -> Result<Option<PathBuf>> {
 }
 
 pub fn plan(ws: &Workspace, env: &str) -> Result<UndoPlan> {
+    describe(ws, env, true)
+}
+
+/// The undo plan; `fingerprint`: also compare the database with what the action left (the
+/// re-check under the lock skips it: the rows and the action identify the plan).
+fn describe(ws: &Workspace, env: &str, fingerprint: bool) -> Result<UndoPlan> {
     let target = ws.env(env)?;
     let action = last_action(ws, env)?.ok_or_else(|| {
         Error::InvalidInput(format!(
@@ -53,10 +103,11 @@ pub fn plan(ws: &Workspace, env: &str) -> Result<UndoPlan> {
             backup.display()
         )));
     }
-    let restore = restore::plan_path(ws, &target, &backup, "undo", true)?;
-    let (changed_since, change_unknown) = match &action.after {
-        Some(after) => (changed(ws, &target, after)?, false),
-        None => (vec![], true),
+    let restore = restore::plan_path(ws, &target, &backup, Verb::Undo, fingerprint)?;
+    let (changed_since, change_unknown) = match (&action.after, fingerprint) {
+        (_, false) => (vec![], false),
+        (Some(after), true) => (changed(ws, &target, after)?, false),
+        (None, true) => (vec![], true),
     };
     let confirmation = if changed_since.is_empty() && !change_unknown {
         restore.confirmation
@@ -64,6 +115,7 @@ pub fn plan(ws: &Workspace, env: &str) -> Result<UndoPlan> {
         Confirmation::TypeEnvName
     };
     Ok(UndoPlan {
+        verb: Verb::Undo,
         env: target.name.clone(),
         action,
         restore,
@@ -97,41 +149,19 @@ fn changed(
     })
 }
 
-/// Undoes the last action after the confirmation the undo plan asks for.
-pub fn run(ws: &Workspace, env: &str, confirmed: &Confirmed) -> Result<RestoreOutcome> {
-    run_observed(ws, env, confirmed, &crate::Quiet)
-}
-
-/// [`run`], reporting the restore's progress to `obs` (see [`restore::run_observed`]).
-pub fn run_observed(
+/// Undoes the action of `shown` after the confirmation it asks for, through restore's ritual;
+/// refused if, under the lock, the last action or the database is no longer what was shown.
+pub fn execute(
     ws: &Workspace,
-    env: &str,
+    shown: &UndoPlan,
     confirmed: &Confirmed,
     obs: &dyn crate::Observer,
 ) -> Result<RestoreOutcome> {
-    let target = ws.env(env)?;
-    let p = plan(ws, env)?;
-    let needed = p.confirmation;
-    if needed == Confirmation::TypeEnvName && !target.protected && confirmed.typed_env.is_none() {
-        return Err(Error::Refused(format!(
-            "{env} changed since the last {} ({}); undoing it loses those changes. Type `{env}` at the prompt or pass --confirm-env {env}",
-            p.action.verb,
-            if p.change_unknown {
-                "no fingerprint was recorded, so changes cannot be ruled out".to_string()
-            } else {
-                p.changed_since.join("; ")
-            }
-        )));
-    }
-    let backup = p.action.backup.clone().unwrap_or_default();
-    restore::run_path(
-        ws,
-        &target,
-        &backup,
-        "undo",
-        |_| confirmed.require(needed, &target, "undo"),
-        obs,
-    )
+    let target = ws.env(&shown.env)?;
+    let done = restore::run_shown(ws, &target, shown, &shown.restore, confirmed, obs, || {
+        describe(ws, &shown.env, false)
+    })?;
+    Ok(done.out)
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Shared by the core integration tests: a data dir whose dev env holds a little sample data.
 
 use pipeline_db_core::verbs::seed::{self, SeedOptions};
-use pipeline_db_core::{Quiet, Workspace};
+use pipeline_db_core::{Confirmed, Quiet, Workspace};
 
 /// A temp data dir with dev seeded (3 users, 4 pipelines, `jobs` jobs).
 pub fn seeded(jobs: u64) -> (tempfile::TempDir, Workspace) {
@@ -13,6 +13,19 @@ pub fn seeded(jobs: u64) -> (tempfile::TempDir, Workspace) {
         jobs,
         ..Default::default()
     };
-    seed::run(&ws, "dev", &opts, &Quiet).unwrap();
+    seed::execute(
+        &ws,
+        &seed::plan(
+            &ws,
+            &seed::SeedRequest {
+                env: "dev".into(),
+                options: opts.clone(),
+            },
+        )
+        .unwrap(),
+        &Confirmed::forced(),
+        &Quiet,
+    )
+    .unwrap();
     (dir, ws)
 }

@@ -86,9 +86,12 @@ fn attach_untagged_file_adds_env_and_never_writes_the_file() {
     );
     // Changing verbs still refuse the untagged data.
     assert_eq!(
-        crate::verbs::migrate::plan(&ws, "demo")
-            .unwrap_err()
-            .exit_code(),
+        crate::verbs::migrate::plan(
+            &ws,
+            &crate::verbs::migrate::MigrateRequest { env: "demo".into() }
+        )
+        .unwrap_err()
+        .exit_code(),
         3
     );
 }
@@ -230,7 +233,11 @@ fn duplicate_names_are_refused() {
 fn another_envs_file_or_a_backup_is_refused() {
     let t = T::new();
     let ws = t.ws();
-    crate::verbs::migrate::run(&ws, "dev").unwrap();
+    {
+        use crate::verbs::migrate::{execute, plan, MigrateRequest};
+        let p = plan(&ws, &MigrateRequest { env: "dev".into() }).unwrap();
+        execute(&ws, &p, &crate::Confirmed::forced(), &crate::Quiet).unwrap();
+    }
     let dev = ws.env("dev").unwrap().path;
     let e = refused(&t, &attach_req("demo", &dev), exit::REFUSED);
     assert!(e.to_string().contains("database of env `dev`"), "{e}");

@@ -1,0 +1,208 @@
+//! The change ritual, written once. Every changing verb supplies its plan and its change:
+//!
+//! confirmation → header → tag → lock → open → tag again → `BEGIN IMMEDIATE` → plan re-made and
+//! compared with the one shown → verified backup → the verb's change → foreign-key check →
+//! `COMMIT` → checks after → undo's fingerprint (still under the lock) → audit line (also on
+//! refusal and failure).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use rusqlite::Connection;
+
+use crate::backups::record::BackupRecord;
+use crate::backups::take;
+use crate::error::{Error, Result, StepExt, UNCHANGED};
+use crate::plan::{self, Plan};
+use crate::progress::Observer;
+use crate::safety::audit::Recorder;
+use crate::safety::confirm::Confirmed;
+use crate::safety::session::{self, Opened};
+use crate::safety::{health, space};
+use crate::storage::{db, fingerprint, timing};
+use crate::verb::Verb;
+use crate::workspace::config::Workspace;
+use crate::workspace::env::EnvTarget;
+
+/// What a verb hands the ritual.
+pub(crate) trait Change {
+    type Plan: Plan;
+    type Out;
+    /// The plan again, read through the writer's connection inside its write transaction
+    /// (`None`: the file is missing). Compared item by item with the plan that was shown.
+    fn replan(&self, conn: Option<&Connection>) -> Result<Self::Plan>;
+    /// The change, inside the write transaction, after the verified backup the plan asked for.
+    fn apply(&self, c: &Connection, plan: &Self::Plan, obs: &dyn Observer) -> Result<Self::Out>;
+    /// Builds a missing database (inside the new file's one transaction). Default: refused.
+    fn create(
+        &self,
+        _c: &Connection,
+        _plan: &Self::Plan,
+        _obs: &dyn Observer,
+    ) -> Result<Self::Out> {
+        Err(Error::Internal("this verb cannot create a database".into()))
+    }
+    /// Whether the file must already carry this env's tag (`env set` is the one that retags).
+    fn requires_tag(&self) -> bool {
+        true
+    }
+    /// Whether `integrity_check` + `foreign_key_check` run after the commit (sample data skips the
+    /// full integrity check; it checks foreign keys inside its transaction).
+    fn check_after(&self, _plan: &Self::Plan) -> bool {
+        true
+    }
+}
+
+/// What the ritual did: the plan as re-made under the lock (what was really done), the verb's
+/// result and the pre-action backup.
+pub(crate) struct Done<P, T> {
+    pub plan: P,
+    pub out: T,
+    pub backup: Option<BackupRecord>,
+    pub duration_ms: u64,
+    pub timings: Vec<timing::StepTime>,
+}
+
+/// Runs `change` on `target` for a plan the user confirmed.
+pub(crate) fn run<C: Change>(
+    ws: &Workspace,
+    target: &EnvTarget,
+    shown: &C::Plan,
+    confirmed: &Confirmed,
+    obs: &dyn Observer,
+    change: &C,
+) -> Result<Done<C::Plan, C::Out>> {
+    audited(ws, &target.name, &target.path, shown, |rec| {
+        confirmed.require_plan(shown, target)?;
+        let started = Instant::now();
+        timing::reset();
+        let (plan, backup, out) = match open(ws, target, shown.verb(), change.requires_tag())? {
+            Opened::Missing(_lock) => {
+                let plan = recheck(shown, change.replan(None))?;
+                obs.stage("creating");
+                let out = session::create_new_db(ws, target, |c| change.create(c, &plan, obs))
+                    .step(shown.verb(), &target.name, "create", UNCHANGED)?;
+                (plan, None, out)
+            }
+            Opened::Existing(s) => in_transaction(ws, target, shown, obs, change, rec, &s.conn)?,
+        };
+        Ok(Done {
+            plan,
+            out,
+            backup,
+            duration_ms: started.elapsed().as_millis() as u64,
+            timings: timing::take(),
+        })
+    })
+}
+
+/// Opens for a change: header → tag → lock → read-write open → tag again.
+pub(crate) fn open(ws: &Workspace, target: &EnvTarget, verb: Verb, tagged: bool) -> Result<Opened> {
+    session::open_for_change(ws, target, verb.as_str(), tagged)
+}
+
+fn in_transaction<C: Change>(
+    ws: &Workspace,
+    target: &EnvTarget,
+    shown: &C::Plan,
+    obs: &dyn Observer,
+    change: &C,
+    rec: &Recorder,
+    c: &Connection,
+) -> Result<(C::Plan, Option<BackupRecord>, C::Out)> {
+    c.pragma_update(None, "foreign_keys", false)
+        .map_err(Error::sql("foreign_keys off"))?;
+    db::bulk_insert_pragmas(c)?;
+    session::begin_immediate(c, &target.path, ws.busy_timeout_ms)?;
+    let (plan, backup, out) = session::commit_or_rollback(c, &target.path, || {
+        let (plan, backup) =
+            recheck_and_back_up(ws, target, shown, obs, || change.replan(Some(c)), c)?;
+        let out = change.apply(c, &plan, obs)?;
+        require_foreign_keys(c)?;
+        Ok((plan, backup, out))
+    })?;
+    c.pragma_update(None, "foreign_keys", true)
+        .map_err(Error::sql("foreign_keys on"))?;
+    if change.check_after(&plan) {
+        timing::step("verify after", || health::verify_after(c, target))?;
+    }
+    if backup.is_some() {
+        remember_after(rec, c);
+    }
+    Ok((plan, backup, out))
+}
+
+/// Inside the caller's write transaction: the plan re-made and compared with the one shown, then
+/// the verified backup it asks for (counts read by this transaction must match the copy's).
+pub(crate) fn recheck_and_back_up<P: Plan>(
+    ws: &Workspace,
+    target: &EnvTarget,
+    shown: &P,
+    obs: &dyn Observer,
+    replan: impl FnOnce() -> Result<P>,
+    c: &Connection,
+) -> Result<(P, Option<BackupRecord>)> {
+    let plan = recheck(shown, replan())?;
+    let Some(step) = plan.backup_step() else {
+        return Ok((plan, None));
+    };
+    let counts = db::row_counts(c)?;
+    space::preflight_space(target, true)?;
+    obs.stage("backing up");
+    let backup = take::backup_now(ws, target, step.reason, None, Some(&counts), None, obs).step(
+        shown.verb(),
+        &target.name,
+        "backup",
+        UNCHANGED,
+    )?;
+    Ok((plan, Some(backup)))
+}
+
+fn recheck<P: Plan>(shown: &P, now: Result<P>) -> Result<P> {
+    let now = now?;
+    plan::require_unchanged(shown, &now)?;
+    Ok(now)
+}
+
+/// Undo's "after" fingerprint, read while the env's lock is still held.
+pub(crate) fn remember_after(rec: &Recorder, c: &Connection) {
+    let fp = c
+        .execute_batch("BEGIN")
+        .map_err(Error::sql("reading"))
+        .and_then(|()| fingerprint::of(c));
+    let _ = c.execute_batch("COMMIT");
+    match fp {
+        Ok(fp) => rec.set_after(fp),
+        Err(e) => tracing::warn!("fingerprint after the change: {e}"),
+    }
+}
+
+fn require_foreign_keys(c: &Connection) -> Result<()> {
+    let fk = db::foreign_key_problems(c)?;
+    if fk.is_empty() {
+        return Ok(());
+    }
+    Err(Error::CheckFailed(format!(
+        "foreign key check failed: {}",
+        fk.join("; ")
+    )))
+}
+
+/// The audit wrapper every action runs in: one line per attempt, whatever the outcome — the
+/// summary of what was done (or planned, if it failed) and the backup it made.
+pub(crate) fn audited<P: Plan, T>(
+    ws: &Workspace,
+    env: &str,
+    file: &Path,
+    shown: &P,
+    body: impl FnOnce(&Recorder) -> Result<Done<P, T>>,
+) -> Result<Done<P, T>> {
+    let rec = Recorder::new(ws.audit_path(), env, file, shown.verb());
+    let result = body(&rec);
+    let (summary, backup): (String, Option<PathBuf>) = match &result {
+        Ok(d) => (d.plan.summary(), d.backup.as_ref().map(|b| b.path.clone())),
+        Err(_) => (shown.summary(), None),
+    };
+    rec.finish(&summary, backup.as_deref(), &result);
+    result
+}
