@@ -53,7 +53,7 @@ fn add_untagged_file_then_tag_it_and_migrate() {
     let (code, _, err) = e.run(&["migrate", "demo"]);
     assert_eq!(code, 3, "untagged data is refused until tagged: {err}");
     e.ok(&["env", "set", "demo", "--force"]);
-    e.ok(&["migrate", "demo"]);
+    e.ok(&["migrate", "demo", "--force"]);
     let log = e.ok(&["log", "--json"]);
     assert!(log.contains("\"env add\""), "audit-logged: {log}");
 }

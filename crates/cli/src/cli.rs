@@ -104,6 +104,8 @@ pub struct ResetArgs {
 pub struct MigrateArgs {
     pub env: String,
     #[command(flatten)]
+    pub confirm: ConfirmArgs,
+    #[command(flatten)]
     pub plan: PlanArgs,
 }
 
@@ -132,6 +134,8 @@ pub enum MigrationsCmd {
     /// and rebuild the job summary table if it differs from the jobs (verified backup first)
     Repair {
         env: String,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
         #[command(flatten)]
         plan: PlanArgs,
     },

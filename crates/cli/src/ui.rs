@@ -3,7 +3,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use pipeline_db_core::{Confirmation, Confirmed, Error, Observer, Progress};
+use pipeline_db_core::{Confirmation, Confirmed, Error, Observer, Progress, Verb};
 use serde::Serialize;
 
 use crate::cli::ConfirmArgs;
@@ -42,21 +42,15 @@ pub fn print_error(e: &Error, json: bool) {
 pub fn confirm(
     needed: Confirmation,
     env: &str,
-    verb: &str,
+    verb: Verb,
     args: &ConfirmArgs,
 ) -> Result<Confirmed, Error> {
     let mut c = Confirmed {
         yes: args.force,
         typed_env: args.confirm_env.clone(),
     };
-    if needed == Confirmation::None {
-        return Ok(c);
-    }
-    let satisfied = match needed {
-        Confirmation::YesNo => c.yes,
-        _ => c.yes && c.typed_env.is_some(),
-    };
-    if satisfied {
+    // Core says whether what was given is enough; only then is nobody asked.
+    if c.satisfies(needed, env) {
         return Ok(c);
     }
     if !std::io::stdin().is_terminal() {
@@ -65,7 +59,7 @@ pub fn confirm(
     }
     match needed {
         Confirmation::TypeEnvName => {
-            let answer = ask(&format!("{env} is protected. Type `{env}` to {verb} it: "))?;
+            let answer = ask(&format!("Type `{env}` to {verb} it: "))?;
             if answer != env {
                 errln!("`{answer}` is not `{env}`; nothing was changed.");
                 return Err(Error::Cancelled);

@@ -606,9 +606,9 @@ fn migrations_repair_fixes_only_whitespace_differences() {
             code, 3,
             "{case}: migrate should refuse divergent history: {err}"
         );
-        let out = ok(dir, &["migrations", "repair", "dev"]);
+        let out = ok(dir, &["migrations", "repair", "dev", "--force"]);
         assert!(out.contains("V1"), "{case}: {out}");
-        ok(dir, &["migrate", "dev"]);
+        ok(dir, &["migrate", "dev", "--force"]);
         let last = audit(dir)
             .into_iter()
             .rev()
@@ -706,7 +706,7 @@ fn restore_of_an_older_schema_suggests_migrate() {
     assert_eq!(plan["migrate_after"], true);
     let out = ok(dir, &["restore", "dev", empty.to_str().unwrap(), "--force"]);
     assert!(out.contains("pipeline-db migrate dev"), "{out}");
-    ok(dir, &["migrate", "dev"]);
+    ok(dir, &["migrate", "dev", "--force"]);
     assert_eq!(
         scalar(&db(dir, "dev"), "SELECT env FROM pipeline_db_meta"),
         "Text(\"dev\")"

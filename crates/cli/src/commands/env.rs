@@ -1,6 +1,6 @@
 //! `pipeline-db env set` (retag); `env add`, `env remove` and `env path` are in `settings.rs`.
 
-use pipeline_db_core::{exit, verbs::retag, Result, Workspace};
+use pipeline_db_core::{exit, verbs::retag, Result, Verb, Workspace};
 
 use crate::cli::{ConfirmArgs, EnvCmd, PlanArgs};
 use crate::ui;
@@ -33,12 +33,13 @@ fn set(ws: &Workspace, env: String, confirm: ConfirmArgs, flags: PlanArgs) -> Re
     if flags.dry_run {
         return Ok(exit::OK);
     }
-    let confirmed = ui::confirm(plan.confirmation, &env, "retag", &confirm).inspect_err(|e| {
-        if matches!(e, pipeline_db_core::Error::Cancelled) {
-            pipeline_db_core::safety::audit::record_refusal(ws, &env, "env set", e);
-        }
-    })?;
-    let out = retag::run(ws, &env, &confirmed)?;
+    let confirmed =
+        ui::confirm(plan.confirmation, &env, Verb::Retag, &confirm).inspect_err(|e| {
+            if matches!(e, pipeline_db_core::Error::Cancelled) {
+                pipeline_db_core::safety::audit::record_refusal(ws, &env, Verb::Retag, e);
+            }
+        })?;
+    let out = retag::execute(ws, &plan, &confirmed)?;
     if flags.json {
         ui::print_json(&out);
     } else {

@@ -1,24 +1,27 @@
 //! `pipeline-db migrate`.
 
-use pipeline_db_core::verbs::migrate::{self, MigratePlan};
-use pipeline_db_core::{exit, Result, Workspace};
+use pipeline_db_core::verbs::migrate::{self, MigratePlan, MigrateRequest};
+use pipeline_db_core::{exit, Result, Verb, Workspace};
 
 use crate::cli::MigrateArgs;
 use crate::ui;
 
 pub fn run(ws: &Workspace, a: MigrateArgs) -> Result<u8> {
-    // Only a dry run stops at the plan; `run` plans again and records a refusal in the audit log.
-    if a.plan.dry_run {
-        let plan = migrate::plan(ws, &a.env)?;
-        if a.plan.json {
-            ui::print_json(&plan)
-        } else {
-            print_plan(&plan)
-        }
+    let req = MigrateRequest { env: a.env.clone() };
+    let Some((plan, confirmed)) = super::plan_and_confirm(
+        ws,
+        &a.env,
+        Verb::Migrate,
+        &a.plan,
+        &a.confirm,
+        migrate::plan(ws, &req),
+        print_plan,
+    )?
+    else {
         return Ok(exit::OK);
-    }
+    };
     let bar = ui::Bar::new();
-    let out = migrate::run_observed(ws, &a.env, &bar);
+    let out = migrate::execute(ws, &plan, &confirmed, &bar);
     bar.finish();
     let out = out?;
     if a.plan.json {

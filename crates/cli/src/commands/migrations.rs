@@ -1,7 +1,7 @@
 //! `pipeline-db migrations list|new|check`.
 
 use pipeline_db_core::schema::migrations::{self, MigrationState};
-use pipeline_db_core::{exit, storage::db, Result, Workspace};
+use pipeline_db_core::{exit, Result, Workspace};
 
 use crate::cli::MigrationsCmd;
 use crate::ui;
@@ -15,26 +15,12 @@ pub fn run(ws: &Workspace, cmd: MigrationsCmd) -> Result<u8> {
             Ok(exit::OK)
         }
         MigrationsCmd::Check { env, json } => check(ws, &env, json),
-        MigrationsCmd::Repair { env, plan } => repair(ws, &env, plan),
-    }
-}
-
-fn open_ro(ws: &Workspace, env: &str) -> Result<Option<db::Connection>> {
-    let t = ws.env(env)?;
-    match db::check_header(&t.path)? {
-        db::FileState::Missing => Ok(None),
-        db::FileState::Database => {
-            db::open(&t.path, db::Access::ReadOnly, ws.busy_timeout()).map(Some)
-        }
+        MigrationsCmd::Repair { env, confirm, plan } => repair(ws, &env, plan, confirm),
     }
 }
 
 fn list(ws: &Workspace, env: Option<&str>, json: bool) -> Result<u8> {
-    let conn = match env {
-        Some(e) => open_ro(ws, e)?,
-        None => None,
-    };
-    let rows = migrations::list(conn.as_ref())?;
+    let rows = migrations::list_for(ws, env)?;
     if json {
         ui::print_json(&rows);
         return Ok(exit::OK);
@@ -69,14 +55,7 @@ fn list(ws: &Workspace, env: Option<&str>, json: bool) -> Result<u8> {
 }
 
 fn check(ws: &Workspace, env: &str, json: bool) -> Result<u8> {
-    let t = ws.env(env)?;
-    let conn = open_ro(ws, env)?.ok_or_else(|| {
-        pipeline_db_core::Error::InvalidInput(format!(
-            "{} does not exist; run `pipeline-db migrate {env}`",
-            t.path.display()
-        ))
-    })?;
-    let report = migrations::drift(&conn)?;
+    let report = migrations::drift_for(ws, env)?;
     if json {
         ui::print_json(&report);
     } else if !report.has_drift() {
@@ -108,19 +87,26 @@ fn check(ws: &Workspace, env: &str, json: bool) -> Result<u8> {
     })
 }
 
-fn repair(ws: &Workspace, env: &str, flags: crate::cli::PlanArgs) -> Result<u8> {
+fn repair(
+    ws: &Workspace,
+    env: &str,
+    flags: crate::cli::PlanArgs,
+    confirm: crate::cli::ConfirmArgs,
+) -> Result<u8> {
     use pipeline_db_core::verbs::repair;
-    // Only a dry run stops at the plan; `run` plans again and records a refusal in the audit log.
-    if flags.dry_run {
-        let plan = repair::plan(ws, env)?;
-        if flags.json {
-            ui::print_json(&plan);
-        } else {
-            print_repair(&plan);
-        }
+    let Some((plan, confirmed)) = super::plan_and_confirm(
+        ws,
+        env,
+        pipeline_db_core::Verb::Repair,
+        &flags,
+        &confirm,
+        repair::plan(ws, env),
+        print_repair,
+    )?
+    else {
         return Ok(exit::OK);
-    }
-    let out = repair::run(ws, env)?;
+    };
+    let out = repair::execute(ws, &plan, &confirmed)?;
     if flags.json {
         ui::print_json(&out);
         return Ok(exit::OK);

@@ -13,7 +13,7 @@ mod settings;
 mod status;
 mod undo;
 
-use pipeline_db_core::{Result, Workspace};
+use pipeline_db_core::{Confirmation, Confirmed, Plan, Result, Verb, Workspace};
 
 use crate::cli::{BackupsCmd, Command, ConfigCmd, ConfigSetCmd, EnvCmd, MigrationsCmd};
 
@@ -66,34 +66,19 @@ pub fn wants_json(cmd: &Command) -> bool {
     }
 }
 
-/// The shared front half of a confirmed destructive verb: plan (a refusal is audit-logged unless
-/// it is a dry run), a dry run prints the plan and stops (`None`), otherwise the plan is shown and
-/// the user confirms (a cancel is audit-logged). Core enforces the confirmation it gets.
-/// A plan that says how it must be confirmed.
-trait Confirmable: serde::Serialize {
-    fn confirmation(&self) -> pipeline_db_core::Confirmation;
-}
-
-macro_rules! confirmable {
-    ($($t:ty),*) => {$(impl Confirmable for $t {
-        fn confirmation(&self) -> pipeline_db_core::Confirmation { self.confirmation }
-    })*};
-}
-confirmable!(
-    pipeline_db_core::verbs::reset::ResetPlan,
-    pipeline_db_core::verbs::restore::RestorePlan,
-    pipeline_db_core::verbs::undo::UndoPlan
-);
-
-fn plan_and_confirm<P: Confirmable>(
+/// The one front half of every changing verb: plan (a refusal is audit-logged unless it is a dry
+/// run); a dry run prints the plan and stops (`None`); otherwise a plan that needs confirmation is
+/// shown and the user is asked what core says it needs (a cancel is audit-logged). The verb's
+/// `execute` then re-makes the plan under the lock and refuses if it changed.
+fn plan_and_confirm<P: Plan>(
     ws: &Workspace,
     env: &str,
-    verb: &'static str,
+    verb: Verb,
     flags: &crate::cli::PlanArgs,
     confirm: &crate::cli::ConfirmArgs,
     plan: Result<P>,
     print: impl Fn(&P),
-) -> Result<Option<pipeline_db_core::Confirmed>> {
+) -> Result<Option<(P, Confirmed)>> {
     let record = |e: &pipeline_db_core::Error| {
         pipeline_db_core::safety::audit::record_refusal(ws, env, verb, e)
     };
@@ -110,7 +95,7 @@ fn plan_and_confirm<P: Confirmable>(
         }
         return Ok(None);
     }
-    if !flags.json {
+    if !flags.json && plan.confirmation() != Confirmation::None {
         print(&plan);
     }
     let confirmed =
@@ -119,7 +104,7 @@ fn plan_and_confirm<P: Confirmable>(
                 record(e)
             }
         })?;
-    Ok(Some(confirmed))
+    Ok(Some((plan, confirmed)))
 }
 
 /// Prints a plan's table list.

@@ -1,8 +1,8 @@
 //! `pipeline-db reset`.
 
-use pipeline_db_core::verbs::reset::{self, ResetOptions, ResetPlan};
+use pipeline_db_core::verbs::reset::{self, ResetPlan, ResetRequest};
 use pipeline_db_core::verbs::seed::SeedOptions;
-use pipeline_db_core::{exit, Result, Workspace};
+use pipeline_db_core::{exit, Result, Verb, Workspace};
 
 use crate::cli::{ResetArgs, SeedSizeArgs};
 use crate::ui;
@@ -18,25 +18,24 @@ pub fn seed_options(s: &SeedSizeArgs) -> SeedOptions {
 }
 
 pub fn run(ws: &Workspace, a: ResetArgs) -> Result<u8> {
-    let mut opts = ResetOptions {
+    let req = ResetRequest {
+        env: a.env.clone(),
         sample_data: a.with_sample_data.then(|| seed_options(&a.seed)),
-        ..Default::default()
     };
-    let Some(confirmed) = super::plan_and_confirm(
+    let Some((plan, confirmed)) = super::plan_and_confirm(
         ws,
         &a.env,
-        "reset",
+        Verb::Reset,
         &a.plan,
         &a.confirm,
-        reset::plan(ws, &a.env, &opts),
+        reset::plan(ws, &req),
         print_plan,
     )?
     else {
         return Ok(exit::OK);
     };
-    opts.confirmed = confirmed;
     let bar = ui::Bar::new();
-    let out = reset::run(ws, &a.env, &opts, &bar);
+    let out = reset::execute(ws, &plan, &confirmed, &bar);
     bar.finish();
     let out = out?;
     if a.plan.json {

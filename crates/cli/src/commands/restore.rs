@@ -1,26 +1,30 @@
 //! `pipeline-db restore`.
 
-use pipeline_db_core::verbs::restore::{self, RestoreOutcome, RestorePlan};
-use pipeline_db_core::{exit, Result, Workspace};
+use pipeline_db_core::verbs::restore::{self, RestoreOutcome, RestorePlan, RestoreRequest};
+use pipeline_db_core::{exit, Result, Verb, Workspace};
 
 use crate::cli::RestoreArgs;
 use crate::ui;
 
 pub fn run(ws: &Workspace, a: RestoreArgs) -> Result<u8> {
-    let Some(confirmed) = super::plan_and_confirm(
+    let req = RestoreRequest {
+        env: a.env.clone(),
+        backup: a.backup.clone(),
+    };
+    let Some((plan, confirmed)) = super::plan_and_confirm(
         ws,
         &a.env,
-        "restore",
+        Verb::Restore,
         &a.plan,
         &a.confirm,
-        restore::plan(ws, &a.env, &a.backup),
+        restore::plan(ws, &req),
         print_plan,
     )?
     else {
         return Ok(exit::OK);
     };
     let bar = ui::Bar::new();
-    let out = restore::run_observed(ws, &a.env, &a.backup, &confirmed, &bar);
+    let out = restore::execute(ws, &plan, &confirmed, &bar);
     bar.finish();
     let out = out?;
     print_outcome(&out, a.plan.json);

@@ -1,17 +1,24 @@
 //! `pipeline-db seed`.
 
-use pipeline_db_core::{exit, verbs::seed, Result, Workspace};
+use pipeline_db_core::{exit, verbs::seed, Result, Verb, Workspace};
 
 use crate::cli::SeedArgs;
 use crate::ui;
 
 pub fn run(ws: &Workspace, a: SeedArgs) -> Result<u8> {
     let opts = super::reset::seed_options(&a.size);
-    if a.plan.dry_run {
-        let plan = seed::plan(ws, &a.env, &opts)?;
-        if a.plan.json {
-            ui::print_json(&plan);
-        } else {
+    let req = seed::SeedRequest {
+        env: a.env.clone(),
+        options: opts.clone(),
+    };
+    let Some((plan, confirmed)) = super::plan_and_confirm(
+        ws,
+        &a.env,
+        Verb::Seed,
+        &a.plan,
+        &Default::default(),
+        seed::plan(ws, &req),
+        |plan: &seed::SeedPlan| {
             outln!("Seed plan for {} ({})", plan.env, plan.path.display());
             outln!(
                 "  add:        {} users, {} pipelines, {} jobs (seed {})",
@@ -26,11 +33,13 @@ pub fn run(ws: &Workspace, a: SeedArgs) -> Result<u8> {
             for n in &plan.notes {
                 outln!("  note:       {n}");
             }
-        }
+        },
+    )?
+    else {
         return Ok(exit::OK);
-    }
+    };
     let bar = ui::Bar::new();
-    let out = seed::run(ws, &a.env, &opts, &bar);
+    let out = seed::execute(ws, &plan, &confirmed, &bar);
     bar.finish();
     let out = out?;
     if a.plan.json {

@@ -1,15 +1,15 @@
 //! `pipeline-db undo`.
 
 use pipeline_db_core::verbs::undo::{self, UndoPlan};
-use pipeline_db_core::{exit, Result, Workspace};
+use pipeline_db_core::{exit, Result, Verb, Workspace};
 
 use crate::cli::UndoArgs;
 
 pub fn run(ws: &Workspace, a: UndoArgs) -> Result<u8> {
-    let Some(confirmed) = super::plan_and_confirm(
+    let Some((plan, confirmed)) = super::plan_and_confirm(
         ws,
         &a.env,
-        "undo",
+        Verb::Undo,
         &a.plan,
         &a.confirm,
         undo::plan(ws, &a.env),
@@ -19,7 +19,7 @@ pub fn run(ws: &Workspace, a: UndoArgs) -> Result<u8> {
         return Ok(exit::OK);
     };
     let bar = crate::ui::Bar::new();
-    let out = undo::run_observed(ws, &a.env, &confirmed, &bar);
+    let out = undo::execute(ws, &plan, &confirmed, &bar);
     bar.finish();
     let out = out?;
     super::restore::print_outcome(&out, a.plan.json);

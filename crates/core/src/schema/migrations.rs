@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::schema::tag::META_TABLE;
+use crate::storage::db;
 
 mod embedded {
     refinery::embed_migrations!("../../migrations");
@@ -496,6 +497,35 @@ pub fn new_migration(dir: &Path, name: &str) -> Result<PathBuf> {
     std::io::Write::write_all(&mut f, header.as_bytes()).map_err(Error::io("writing", &path))?;
     f.sync_all().map_err(Error::io("fsync", &path))?;
     Ok(path)
+}
+
+/// `migrations list [ENV]`: every migration, and (with an env) its state in that env's file.
+pub fn list_for(ws: &crate::Workspace, env: Option<&str>) -> Result<Vec<MigrationInfo>> {
+    let conn = match env {
+        Some(e) => open_read_only(ws, e)?,
+        None => None,
+    };
+    list(conn.as_ref())
+}
+
+/// `migrations check ENV`: the env's schema compared with what the migrations produce.
+pub fn drift_for(ws: &crate::Workspace, env: &str) -> Result<DriftReport> {
+    let t = ws.env(env)?;
+    let conn = open_read_only(ws, env)?.ok_or_else(|| crate::Error::Missing {
+        path: t.path.clone(),
+        next: format!("run `pipeline-db migrate {env}`"),
+    })?;
+    drift(&conn)
+}
+
+fn open_read_only(ws: &crate::Workspace, env: &str) -> Result<Option<Connection>> {
+    let t = ws.env(env)?;
+    match db::check_header(&t.path)? {
+        db::FileState::Missing => Ok(None),
+        db::FileState::Database => {
+            db::open(&t.path, db::Access::ReadOnly, ws.busy_timeout()).map(Some)
+        }
+    }
 }
 
 #[cfg(test)]

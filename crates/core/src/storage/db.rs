@@ -263,6 +263,21 @@ pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// Connection settings for a bulk insert; call them *before* the transaction begins (SQLite reads
+/// `temp_store` for the statement journal when a transaction starts).
+///
+/// A larger page cache (bounded: the seed must stay under 64 MB RSS), and the statement journal in
+/// memory: each multi-row INSERT keeps one (a CHECK failing on its 10th row must undo its first
+/// 9), and past 64 KiB SQLite spills it to a temp file — the profile showed 4.5× the write
+/// syscalls of the reference from that alone. It is freed after each statement and plays no part
+/// in crash recovery: durability is unchanged, the one commit at the end is synced as always.
+pub(crate) fn bulk_insert_pragmas(c: &Connection) -> Result<()> {
+    c.pragma_update(None, "cache_size", -16_384)
+        .map_err(Error::sql("cache_size"))?;
+    c.pragma_update(None, "temp_store", "MEMORY")
+        .map_err(Error::sql("temp_store"))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -337,19 +352,4 @@ mod tests {
         );
         assert_eq!(check_header(dir.path()).unwrap_err().exit_code(), 5);
     }
-}
-
-/// Connection settings for a bulk insert; call them *before* the transaction begins (SQLite reads
-/// `temp_store` for the statement journal when a transaction starts).
-///
-/// A larger page cache (bounded: the seed must stay under 64 MB RSS), and the statement journal in
-/// memory: each multi-row INSERT keeps one (a CHECK failing on its 10th row must undo its first
-/// 9), and past 64 KiB SQLite spills it to a temp file — the profile showed 4.5× the write
-/// syscalls of the reference from that alone. It is freed after each statement and plays no part
-/// in crash recovery: durability is unchanged, the one commit at the end is synced as always.
-pub(crate) fn bulk_insert_pragmas(c: &Connection) -> Result<()> {
-    c.pragma_update(None, "cache_size", -16_384)
-        .map_err(Error::sql("cache_size"))?;
-    c.pragma_update(None, "temp_store", "MEMORY")
-        .map_err(Error::sql("temp_store"))
 }

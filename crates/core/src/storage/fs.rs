@@ -191,6 +191,13 @@ pub fn check_appendable(path: &Path) -> Result<()> {
     append_line(path, b"")
 }
 
+/// (device, inode) of the file at `path` following links; `None` if it does not exist. Two env
+/// paths name the same file exactly when these are equal (hard links included).
+pub fn file_identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,11 +242,4 @@ mod tests {
         assert_eq!(removed, vec![dead.clone()]);
         assert!(live.exists());
     }
-}
-
-/// (device, inode) of the file at `path` following links; `None` if it does not exist. Two env
-/// paths name the same file exactly when these are equal (hard links included).
-pub fn file_identity(path: &Path) -> Option<(u64, u64)> {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }

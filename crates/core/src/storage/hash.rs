@@ -106,6 +106,13 @@ fn stream(
     Ok(h.finish_hex())
 }
 
+/// The hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let mut h = Sha256::new();
+    h.update(bytes);
+    h.finish_hex()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,11 +166,4 @@ mod tests {
             prop_assert_eq!(whole.finish_hex(), parts.finish_hex());
         }
     }
-}
-
-/// The hex SHA-256 of `bytes`.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    let mut h = Sha256::new();
-    h.update(bytes);
-    h.finish_hex()
 }

@@ -153,12 +153,11 @@ pub fn execute(
     Ok(MigrateOutcome {
         applied: done.out,
         backup: done.backup,
-        schema_version: done
-            .plan
-            .pending
-            .is_empty()
-            .then_some(done.plan.current_version)
-            .unwrap_or(Some(migrations::latest_version())),
+        schema_version: if done.plan.pending.is_empty() {
+            done.plan.current_version
+        } else {
+            Some(migrations::latest_version())
+        },
         plan: done.plan,
     })
 }
