@@ -187,3 +187,58 @@ pub(crate) fn require_unchanged(shown: &impl Plan, now: &impl Plan) -> Result<()
         what: a.differences(&b).join("; "),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(jobs: u64) -> Vec<TableRows> {
+        vec![
+            TableRows {
+                name: "jobs".into(),
+                rows: jobs,
+            },
+            TableRows {
+                name: "users".into(),
+                rows: 6,
+            },
+        ]
+    }
+
+    #[test]
+    fn promises_differ_item_by_item_and_say_how() {
+        let a = Promises::new(Verb::Reset, "dev").rows("drop", &rows(20));
+        let b = Promises::new(Verb::Reset, "dev").rows("drop", &rows(300_020));
+        assert_eq!(a.digest(), a.clone().digest());
+        assert_ne!(a.digest(), b.digest());
+        assert_eq!(
+            a.differences(&b),
+            vec!["drop jobs: 20 rows → 300020 rows".to_string()]
+        );
+        let c = Promises::new(Verb::Reset, "dev").rows("drop", &rows(20)[..1]);
+        assert_eq!(
+            a.differences(&c),
+            vec![
+                "drop tables: 2 → 1".to_string(),
+                "drop users: 6 rows → nothing".to_string()
+            ]
+        );
+    }
+
+    #[test]
+    fn a_missing_file_and_an_existing_one_are_different_promises() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("x.sqlite3");
+        let missing = Promises::new(Verb::Migrate, "dev").file("file", &p);
+        std::fs::write(&p, b"").unwrap();
+        let there = Promises::new(Verb::Migrate, "dev").file("file", &p);
+        assert_ne!(missing.digest(), there.digest());
+        let link = d.path().join("y.sqlite3");
+        std::fs::hard_link(&p, &link).unwrap();
+        assert_eq!(
+            there.digest(),
+            Promises::new(Verb::Migrate, "dev").file("file", &link).digest(),
+            "a hard link is the same file"
+        );
+    }
+}
