@@ -1,14 +1,17 @@
 //! Single-use confirmation tokens: a `plan_*` command issues one bound to (verb, env, canonical
-//! path, plan hash); the matching action redeems it before any backup or DDL. Missing, unknown
-//! (never issued or already used), expired or mismatched tokens are rejected.
+//! path, core's plan digest) and keeps the plan itself; the matching action redeems the token and
+//! hands exactly that plan to core's `execute`, which re-makes it under the lock and refuses if its
+//! digest changed. Missing, unknown (never issued or already used), expired or mismatched tokens
+//! are rejected.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use pipeline_db_core::{Plan, Verb};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::error::CmdError;
 
@@ -18,22 +21,33 @@ pub const TOKEN_TTL: Duration = Duration::from_secs(120);
 /// What a token is bound to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Binding {
-    pub verb: &'static str,
+    pub verb: Verb,
     pub env: String,
     pub path: PathBuf,
     pub plan_hash: String,
 }
 
 impl Binding {
-    pub fn new(verb: &'static str, env: &str, path: &Path, plan: &impl Serialize) -> Binding {
+    /// Bound to the plan's verb, env and core's digest of what it promises.
+    pub fn new(path: &Path, plan: &impl Plan) -> Binding {
         Binding {
-            verb,
-            env: env.to_string(),
+            verb: plan.verb(),
+            env: plan.env().to_string(),
             path: path.to_path_buf(),
-            plan_hash: plan_hash(plan),
+            plan_hash: plan.digest(),
         }
     }
 }
+
+/// What an action is about to do, checked against the token's binding.
+pub struct Want<'a> {
+    pub verb: Verb,
+    pub env: &'a str,
+    pub path: &'a Path,
+}
+
+/// The plan a token was issued for, kept on the Rust side (the page never sends it back).
+pub type Shown = Arc<dyn Any + Send + Sync>;
 
 /// What a `plan_*` command returns to the window.
 #[derive(Debug, Clone, Serialize)]
@@ -45,7 +59,7 @@ pub struct Issued {
 
 pub struct TokenStore {
     ttl: Duration,
-    grants: Mutex<HashMap<String, (Binding, Instant)>>,
+    grants: Mutex<HashMap<String, (Binding, Shown, Instant)>>,
 }
 
 impl TokenStore {
@@ -56,13 +70,13 @@ impl TokenStore {
         }
     }
 
-    pub fn issue(&self, binding: Binding) -> Issued {
+    pub fn issue(&self, binding: Binding, shown: Shown) -> Issued {
         let token = random_token();
         let plan_hash = binding.plan_hash.clone();
         let mut g = self.grants.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
-        g.retain(|_, (_, expires)| *expires > now);
-        g.insert(token.clone(), (binding, now + self.ttl));
+        g.retain(|_, (_, _, expires)| *expires > now);
+        g.insert(token.clone(), (binding, shown, now + self.ttl));
         Issued {
             token,
             expires_in_ms: self.ttl.as_millis() as u64,
@@ -70,9 +84,9 @@ impl TokenStore {
         }
     }
 
-    /// Consumes `token` (whatever the outcome: a token is never usable twice) and checks it
-    /// against what the action is about to do.
-    pub fn redeem(&self, token: Option<&str>, want: &Binding) -> Result<(), CmdError> {
+    /// Consumes `token` (whatever the outcome: a token is never usable twice), checks it against
+    /// the action's verb, env and file, and returns the plan it was issued for.
+    pub fn redeem(&self, token: Option<&str>, want: &Want<'_>) -> Result<Shown, CmdError> {
         let token = token.filter(|t| !t.is_empty()).ok_or_else(|| {
             CmdError::token(format!(
                 "{} of {} needs a confirmed plan: open the plan first; nothing was changed",
@@ -84,7 +98,7 @@ impl TokenStore {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(token);
-        let (got, expires) = grant.ok_or_else(|| {
+        let (got, shown, expires) = grant.ok_or_else(|| {
             CmdError::token("this confirmation was already used or never issued; open the plan again; nothing was changed")
         })?;
         if Instant::now() >= expires {
@@ -103,45 +117,14 @@ impl TokenStore {
                 want.path.display()
             )));
         }
-        if got.plan_hash != want.plan_hash {
-            return Err(CmdError::token(format!(
-                "{} changed since the plan was shown; review the new plan; nothing was changed",
-                want.env
-            )));
-        }
-        Ok(())
+        Ok(shown)
     }
 
     /// Outstanding (unexpired, unused) tokens.
     pub fn outstanding(&self) -> usize {
         let now = Instant::now();
         let g = self.grants.lock().unwrap_or_else(|p| p.into_inner());
-        g.values().filter(|(_, e)| *e > now).count()
-    }
-}
-
-/// SHA-256 of the plan's JSON without the parts that move on their own (the timestamped backup
-/// name, free-space figures, file sizes that a WAL checkpoint changes).
-pub fn plan_hash(plan: &impl Serialize) -> String {
-    let mut v = serde_json::to_value(plan).unwrap_or(serde_json::Value::Null);
-    strip_volatile(&mut v);
-    hex::encode(Sha256::digest(v.to_string().as_bytes()))
-}
-
-fn strip_volatile(v: &mut serde_json::Value) {
-    match v {
-        serde_json::Value::Object(m) => {
-            m.remove("space");
-            m.remove("size_bytes");
-            m.remove("available_bytes");
-            m.remove("verified_at");
-            if let Some(serde_json::Value::Object(b)) = m.get_mut("backup") {
-                b.remove("path");
-            }
-            m.values_mut().for_each(strip_volatile);
-        }
-        serde_json::Value::Array(a) => a.iter_mut().for_each(strip_volatile),
-        _ => {}
+        g.values().filter(|(_, _, e)| *e > now).count()
     }
 }
 
@@ -155,7 +138,7 @@ fn random_token() -> String {
 mod tests {
     use super::*;
 
-    fn binding(verb: &'static str, env: &str, hash: &str) -> Binding {
+    fn binding(verb: Verb, env: &str, hash: &str) -> Binding {
         Binding {
             verb,
             env: env.into(),
@@ -164,58 +147,70 @@ mod tests {
         }
     }
 
+    fn want(verb: Verb, env: &str) -> (Verb, String, PathBuf) {
+        (
+            verb,
+            env.into(),
+            PathBuf::from(format!("/data/{env}.sqlite3")),
+        )
+    }
+
+    fn redeem(
+        s: &TokenStore,
+        t: Option<&str>,
+        w: &(Verb, String, PathBuf),
+    ) -> Result<Shown, CmdError> {
+        s.redeem(
+            t,
+            &Want {
+                verb: w.0,
+                env: &w.1,
+                path: &w.2,
+            },
+        )
+    }
+
+    fn shown() -> Shown {
+        Arc::new(42u32)
+    }
+
     #[test]
-    fn a_token_works_once() {
+    fn a_token_works_once_and_gives_back_the_plan_it_was_issued_for() {
         let s = TokenStore::new(TOKEN_TTL);
-        let t = s.issue(binding("reset", "dev", "h")).token;
-        assert!(s.redeem(Some(&t), &binding("reset", "dev", "h")).is_ok());
-        let again = s
-            .redeem(Some(&t), &binding("reset", "dev", "h"))
-            .unwrap_err();
+        let t = s.issue(binding(Verb::Reset, "dev", "h"), shown()).token;
+        let got = redeem(&s, Some(&t), &want(Verb::Reset, "dev")).unwrap();
+        assert_eq!(got.downcast_ref::<u32>(), Some(&42));
+        let again = redeem(&s, Some(&t), &want(Verb::Reset, "dev")).unwrap_err();
         assert!(again.message.contains("already used"), "{again}");
     }
 
     #[test]
     fn mismatches_are_rejected_and_consume_the_token() {
         let s = TokenStore::new(TOKEN_TTL);
-        for (want, needle) in [
-            (binding("reset", "test", "h"), "not reset of test"),
-            (binding("migrate", "dev", "h"), "not migrate of dev"),
-            (binding("reset", "dev", "other"), "changed since the plan"),
+        for (w, needle) in [
+            (want(Verb::Reset, "test"), "not reset of test"),
+            (want(Verb::Migrate, "dev"), "not migrate of dev"),
         ] {
-            let t = s.issue(binding("reset", "dev", "h")).token;
-            let e = s.redeem(Some(&t), &want).unwrap_err();
+            let t = s.issue(binding(Verb::Reset, "dev", "h"), shown()).token;
+            let e = redeem(&s, Some(&t), &w).unwrap_err();
             assert_eq!(e.kind, "token");
             assert!(e.message.contains(needle), "{e}");
-            assert!(s.redeem(Some(&t), &binding("reset", "dev", "h")).is_err());
+            assert!(redeem(&s, Some(&t), &want(Verb::Reset, "dev")).is_err());
         }
     }
 
     #[test]
     fn expired_and_missing_tokens_are_rejected() {
         let s = TokenStore::new(Duration::ZERO);
-        let t = s.issue(binding("reset", "dev", "h")).token;
-        let e = s
-            .redeem(Some(&t), &binding("reset", "dev", "h"))
-            .unwrap_err();
+        let t = s.issue(binding(Verb::Reset, "dev", "h"), shown()).token;
+        let e = redeem(&s, Some(&t), &want(Verb::Reset, "dev")).unwrap_err();
         assert!(
             e.message.contains("expired") || e.message.contains("never issued"),
             "{e}"
         );
-        let e = s.redeem(None, &binding("reset", "dev", "h")).unwrap_err();
+        let e = redeem(&s, None, &want(Verb::Reset, "dev")).unwrap_err();
         assert!(e.message.contains("open the plan first"), "{e}");
-        let e = s
-            .redeem(Some(""), &binding("reset", "dev", "h"))
-            .unwrap_err();
+        let e = redeem(&s, Some(""), &want(Verb::Reset, "dev")).unwrap_err();
         assert!(e.message.contains("open the plan first"), "{e}");
-    }
-
-    #[test]
-    fn plan_hash_ignores_backup_name_and_space_but_not_rows() {
-        let a = serde_json::json!({"tables":[{"name":"jobs","rows":5}],"space":[1],"size_bytes":10,"backup":{"path":"/b/1","reason":"pre-reset"}});
-        let b = serde_json::json!({"tables":[{"name":"jobs","rows":5}],"space":[2],"size_bytes":99,"backup":{"path":"/b/2","reason":"pre-reset"}});
-        let c = serde_json::json!({"tables":[{"name":"jobs","rows":6}],"space":[1],"size_bytes":10,"backup":{"path":"/b/1","reason":"pre-reset"}});
-        assert_eq!(plan_hash(&a), plan_hash(&b));
-        assert_ne!(plan_hash(&a), plan_hash(&c));
     }
 }

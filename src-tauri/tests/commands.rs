@@ -6,9 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pipeline_db_core::verbs::seed::SeedOptions;
-use pipeline_db_core::{
-    verbs::backup, verbs::migrate, verbs::seed, verbs::status, Quiet, Workspace,
-};
+use pipeline_db_core::{verbs::migrate, verbs::seed, verbs::status, Confirmed, Quiet, Workspace};
 use pipeline_db_desktop::confirm::{Always, FixedFile};
 use pipeline_db_desktop::tokens::{TokenStore, TOKEN_TTL};
 use pipeline_db_desktop::AppState;
@@ -101,7 +99,12 @@ impl Harness {
             jobs,
             ..Default::default()
         };
-        seed::run(&self.ws, env, &opts, &Quiet).unwrap();
+        let req = seed::SeedRequest {
+            env: env.into(),
+            options: opts,
+        };
+        let p = seed::plan(&self.ws, &req).unwrap();
+        seed::execute(&self.ws, &p, &Confirmed::forced(), &Quiet).unwrap();
     }
 
     fn rows(&self, env: &str) -> std::collections::BTreeMap<String, u64> {
@@ -111,7 +114,7 @@ impl Harness {
     }
 
     fn backups(&self, env: &str) -> Vec<String> {
-        backup::list(&self.ws.env(env).unwrap())
+        pipeline_db_core::backups::record::list(&self.ws.env(env).unwrap())
             .unwrap()
             .into_iter()
             .map(|b| b.reason.as_str().to_string())
@@ -177,7 +180,8 @@ fn a_plan_made_stale_by_a_change_is_rejected() {
     let e = h
         .invoke("reset_env", reset_body("dev", Some(&t), None))
         .unwrap_err();
-    assert_eq!(kind(&e), "token");
+    // Core re-makes the plan under the lock and compares it with the one the token keeps.
+    assert_eq!(kind(&e), "stale_plan");
     assert!(
         e["message"].as_str().unwrap().contains("changed since"),
         "{e}"
@@ -225,7 +229,8 @@ fn an_expired_token_is_rejected() {
 }
 
 fn with_prod(h: &Harness) {
-    upgrade::run(&h.ws, "prod").unwrap();
+    let p = migrate::plan(&h.ws, &migrate::MigrateRequest { env: "prod".into() }).unwrap();
+    migrate::execute(&h.ws, &p, &Confirmed::forced(), &Quiet).unwrap();
 }
 
 #[test]
@@ -245,6 +250,50 @@ fn prod_denied_in_the_native_dialog_changes_nothing() {
     assert_eq!(after.last_action_at, before.last_action_at);
     assert_eq!(after.last_action.as_deref(), Some("migrate"));
     assert!(h.backups("prod").is_empty());
+}
+
+/// prod holding data with V2 pending (V2's objects and history row removed).
+fn prod_with_data_and_v2_pending(h: &Harness) {
+    with_prod(h);
+    let path = h.ws.env("prod").unwrap().path;
+    let c = rusqlite::Connection::open(path).unwrap();
+    c.execute_batch(
+        "INSERT INTO users (username, email, hashed_password, role)
+           VALUES ('ana', 'ana@example.org', '$argon2id$x', 'admin');
+         DROP TRIGGER job_daily_stats_insert; DROP TRIGGER job_daily_stats_delete;
+         DROP TRIGGER job_daily_stats_update; DROP TABLE job_daily_stats;
+         DELETE FROM refinery_schema_history WHERE version = 2;",
+    )
+    .unwrap();
+}
+
+#[test]
+fn migrating_prod_with_data_follows_cores_rule_typed_name_then_the_native_dialog() {
+    for accept in [false, true] {
+        let h = harness(Options {
+            accept,
+            ..Default::default()
+        });
+        prod_with_data_and_v2_pending(&h);
+        let planned = h.invoke("plan_migrate", json!({"env": "prod"})).unwrap();
+        assert_eq!(planned["confirmation"], "type_env_name", "{planned}");
+        let body = |t: &str, typed: Option<&str>| json!({"env": "prod", "answer": {"token": t, "typedEnv": typed}});
+        let t = planned["issued"]["token"].as_str().unwrap();
+        let e = h.invoke("migrate_env", body(t, None)).unwrap_err();
+        assert_eq!(kind(&e), "refused", "{e}");
+        let t = h.token("plan_migrate", json!({"env": "prod"}));
+        let r = h.invoke("migrate_env", body(&t, Some("prod")));
+        let version = status::status(&h.ws, Some("prod")).unwrap()[0].schema_version;
+        if accept {
+            assert!(r.is_ok(), "{r:?}");
+            assert_eq!(version, Some(2));
+            assert_eq!(h.backups("prod"), vec!["pre-migrate"]);
+        } else {
+            assert_eq!(kind(&r.unwrap_err()), "cancelled");
+            assert_eq!(version, Some(1), "declined in the dialog: nothing applied");
+            assert!(h.backups("prod").is_empty());
+        }
+    }
 }
 
 #[test]
@@ -538,7 +587,7 @@ fn prune_previews_what_it_frees_and_deletes_only_with_its_token() {
     .unwrap();
     assert_eq!(h.backups("dev").len(), before - to_delete);
     let last = h.ws.env("dev").unwrap();
-    let kept = pipeline_db_core::verbs::backup::list(&last).unwrap();
+    let kept = pipeline_db_core::backups::record::list(&last).unwrap();
     let r = h
         .invoke("verify_backup", json!({"backup": kept[0].path}))
         .unwrap();
@@ -603,7 +652,7 @@ fn backup_and_restore_stream_byte_progress_with_an_eta() {
 fn cancelling_a_restore_mid_copy_leaves_the_database_unchanged() {
     let h = harness(Options::default());
     h.seeded("dev", 50);
-    let b = backup::run(&h.ws, "dev", &Default::default()).unwrap();
+    let b = pipeline_db_core::verbs::backup::run(&h.ws, "dev", &Default::default()).unwrap();
     h.seeded("dev", 120);
     let cancel = h.state.cancel.clone();
     h.window.listen_any("progress", move |e| {

@@ -217,6 +217,8 @@ pub enum BackupsCmd {
         #[arg(long, value_name = "N")]
         keep: Option<usize>,
         #[command(flatten)]
+        confirm: ConfirmArgs,
+        #[command(flatten)]
         plan: PlanArgs,
     },
 }

@@ -237,7 +237,9 @@ mod tests {
         std::fs::hard_link(&p, &link).unwrap();
         assert_eq!(
             there.digest(),
-            Promises::new(Verb::Migrate, "dev").file("file", &link).digest(),
+            Promises::new(Verb::Migrate, "dev")
+                .file("file", &link)
+                .digest(),
             "a hard link is the same file"
         );
     }

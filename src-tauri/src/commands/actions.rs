@@ -1,39 +1,28 @@
-//! The changing verbs. Each `plan_*` returns core's plan plus a single-use token; each action
-//! recomputes the plan, passes the gate (`guard::authorize`), then makes one core call off the UI
-//! thread. Core still enforces every safety rule (protection, backups, locks).
+//! The changing verbs. Each `plan_*` returns core's plan plus a single-use token (the plan stays
+//! on the Rust side); each action redeems the token, passes the gate (`guard::authorize`: what
+//! core says the plan needs), then hands that very plan to core's `execute` off the UI thread,
+//! which re-makes it under the lock and refuses if it changed.
 
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
 use pipeline_db_core::backups::record::BackupRecord;
-use pipeline_db_core::verbs::backup::BackupOptions;
-use pipeline_db_core::verbs::migrate::{self, MigrateOutcome, MigratePlan};
-use pipeline_db_core::verbs::reset::{self, ResetOptions, ResetOutcome, ResetPlan};
-use pipeline_db_core::verbs::seed::{self, SeedOptions, SeedOutcome, SeedPlan};
-use pipeline_db_core::{verbs::backup, verbs::status, Workspace};
-use serde::Serialize;
+use pipeline_db_core::verbs::backup::{self, BackupOptions, BackupPlan};
+use pipeline_db_core::verbs::migrate::{self, MigrateOutcome, MigratePlan, MigrateRequest};
+use pipeline_db_core::verbs::reset::{self, ResetOutcome, ResetPlan, ResetRequest};
+use pipeline_db_core::verbs::seed::{self, SeedOptions, SeedOutcome, SeedPlan, SeedRequest};
+use pipeline_db_core::Verb;
 use tauri::{AppHandle, Runtime, State};
 
 use super::blocking;
-use super::guard::{self, Answer, Gate, Planned};
+use super::guard::{self, Answer, Planned};
 use super::progress::EventObserver;
 use crate::error::{CmdError, CmdResult};
 use crate::AppState;
 
-fn reset_options(sample_data: bool) -> ResetOptions {
-    ResetOptions {
+fn reset_request(env: String, sample_data: bool) -> ResetRequest {
+    ResetRequest {
+        env,
         sample_data: sample_data.then(SeedOptions::default),
-        ..Default::default()
-    }
-}
-
-fn reset_gate(p: &ResetPlan) -> Gate<'_> {
-    Gate {
-        verb: "reset",
-        env: &p.env,
-        path: &p.path,
-        protected: p.protected,
-        summary: p.summary(),
     }
 }
 
@@ -44,10 +33,9 @@ pub async fn plan_reset(
     sample_data: bool,
 ) -> CmdResult<Planned<ResetPlan>> {
     let st = state.inner().clone();
-    let ws = st.ws();
     blocking(move || {
-        let p = reset::plan(&ws, &env, &reset_options(sample_data))?;
-        Ok(guard::issue(&st, reset_gate(&p), &p))
+        let p = reset::plan(&st.ws(), &reset_request(env, sample_data))?;
+        guard::issue(&st, p)
     })
     .await
 }
@@ -61,28 +49,17 @@ pub async fn reset_env<R: Runtime>(
     answer: Answer,
 ) -> CmdResult<ResetOutcome> {
     let st = state.inner().clone();
-    let ws = st.ws();
     blocking(move || {
-        let p = reset::plan(&ws, &env, &reset_options(sample_data))?;
-        let confirmed = guard::authorize(&st, &reset_gate(&p), &p, &answer)?;
-        let opts = ResetOptions {
-            confirmed,
-            ..reset_options(sample_data)
-        };
+        let (p, confirmed) = guard::authorize::<ResetPlan>(&st, Verb::Reset, &env, &answer)?;
+        if p.sample_data.is_some() != sample_data {
+            return Err(CmdError::token(
+                "this confirmation was for another reset; open the plan again; nothing was changed",
+            ));
+        }
         let obs = EventObserver::new(app, "reset", st.cancel.clone());
-        Ok(reset::run(&ws, &env, &opts, &obs)?)
+        Ok(reset::execute(&st.ws(), &p, &confirmed, &obs)?)
     })
     .await
-}
-
-fn migrate_gate<'a>(ws: &Workspace, p: &'a MigratePlan) -> CmdResult<Gate<'a>> {
-    Ok(Gate {
-        verb: "migrate",
-        env: &p.env,
-        path: &p.path,
-        protected: ws.env(&p.env)?.protected,
-        summary: p.summary(),
-    })
 }
 
 #[tauri::command]
@@ -91,10 +68,9 @@ pub async fn plan_migrate(
     env: String,
 ) -> CmdResult<Planned<MigratePlan>> {
     let st = state.inner().clone();
-    let ws = st.ws();
     blocking(move || {
-        let p = migrate::plan(&ws, &env)?;
-        Ok(guard::issue(&st, migrate_gate(&ws, &p)?, &p))
+        let p = migrate::plan(&st.ws(), &MigrateRequest { env })?;
+        guard::issue(&st, p)
     })
     .await
 }
@@ -107,35 +83,22 @@ pub async fn migrate_env<R: Runtime>(
     answer: Answer,
 ) -> CmdResult<MigrateOutcome> {
     let st = state.inner().clone();
-    let ws = st.ws();
     blocking(move || {
-        let p = migrate::plan(&ws, &env)?;
-        guard::authorize(&st, &migrate_gate(&ws, &p)?, &p, &answer)?;
+        let (p, confirmed) = guard::authorize::<MigratePlan>(&st, Verb::Migrate, &env, &answer)?;
         let obs = EventObserver::new(app, "migrate", st.cancel.clone());
-        Ok(migrate::run_observed(&ws, &env, &obs)?)
+        Ok(migrate::execute(&st.ws(), &p, &confirmed, &obs)?)
     })
     .await
 }
 
-fn seed_options(jobs: Option<u64>) -> SeedOptions {
+fn seed_request(env: String, jobs: Option<u64>) -> SeedRequest {
     let d = SeedOptions::default();
-    SeedOptions {
-        jobs: jobs.unwrap_or(d.jobs),
-        ..d
-    }
-}
-
-fn seed_gate(p: &SeedPlan) -> Gate<'_> {
-    let o = &p.options;
-    Gate {
-        verb: "seed",
-        env: &p.env,
-        path: &p.path,
-        protected: false, // core refuses to plan a seed of a protected env
-        summary: format!(
-            "insert {} users / {} pipelines / {} jobs",
-            o.users, o.pipelines, o.jobs
-        ),
+    SeedRequest {
+        env,
+        options: SeedOptions {
+            jobs: jobs.unwrap_or(d.jobs),
+            ..d
+        },
     }
 }
 
@@ -146,10 +109,9 @@ pub async fn plan_seed(
     jobs: Option<u64>,
 ) -> CmdResult<Planned<SeedPlan>> {
     let st = state.inner().clone();
-    let ws = st.ws();
     blocking(move || {
-        let p = seed::plan(&ws, &env, &seed_options(jobs))?;
-        Ok(guard::issue(&st, seed_gate(&p), &p))
+        let p = seed::plan(&st.ws(), &seed_request(env, jobs))?;
+        guard::issue(&st, p)
     })
     .await
 }
@@ -163,13 +125,15 @@ pub async fn seed_env<R: Runtime>(
     answer: Answer,
 ) -> CmdResult<SeedOutcome> {
     let st = state.inner().clone();
-    let ws = st.ws();
     blocking(move || {
-        let opts = seed_options(jobs);
-        let p = seed::plan(&ws, &env, &opts)?;
-        guard::authorize(&st, &seed_gate(&p), &p, &answer)?;
+        let (p, confirmed) = guard::authorize::<SeedPlan>(&st, Verb::Seed, &env, &answer)?;
+        if jobs.is_some_and(|j| j != p.options.jobs) {
+            return Err(CmdError::token(
+                "this confirmation was for another seed; open the plan again; nothing was changed",
+            ));
+        }
         let obs = EventObserver::new(app, "seed", st.cancel.clone());
-        Ok(seed::run(&ws, &env, &opts, &obs)?)
+        Ok(seed::execute(&st.ws(), &p, &confirmed, &obs)?)
     })
     .await
 }
@@ -181,55 +145,6 @@ pub fn cancel_seed(state: State<'_, AppState>) {
     state.cancel.store(true, Ordering::SeqCst);
 }
 
-/// What "Back up now" / "Export backup…" will do (core has no plan struct for a backup: it
-/// changes nothing).
-#[derive(Debug, Clone, Serialize)]
-pub struct BackupPlan {
-    pub verb: &'static str,
-    pub env: String,
-    pub path: PathBuf,
-    pub exists: bool,
-    pub size_bytes: u64,
-    pub row_counts: std::collections::BTreeMap<String, u64>,
-    pub backup_dir: PathBuf,
-    /// Export: the native save dialog picks the file (raised from Rust).
-    pub export: bool,
-}
-
-fn backup_plan(ws: &Workspace, env: &str, export: bool) -> CmdResult<BackupPlan> {
-    let target = ws.env(env)?;
-    let s = status::status(ws, Some(env))?
-        .pop()
-        .ok_or_else(|| CmdError::internal("status returned nothing"))?;
-    if !s.exists {
-        return Err(CmdError::refused(format!(
-            "{} does not exist; nothing to back up",
-            s.path.display()
-        )));
-    }
-    Ok(BackupPlan {
-        verb: if export { "export" } else { "backup" },
-        env: s.env,
-        path: s.path,
-        exists: s.exists,
-        size_bytes: s.size_bytes,
-        row_counts: s.row_counts,
-        backup_dir: target.backup_dir,
-        export,
-    })
-}
-
-fn backup_gate(p: &BackupPlan) -> Gate<'_> {
-    let rows: u64 = p.row_counts.values().sum();
-    Gate {
-        verb: p.verb,
-        env: &p.env,
-        path: &p.path,
-        protected: false, // a backup changes nothing: no typed confirmation
-        summary: format!("verified copy of {} rows", rows),
-    }
-}
-
 #[tauri::command]
 pub async fn plan_backup(
     state: State<'_, AppState>,
@@ -237,10 +152,9 @@ pub async fn plan_backup(
     export: bool,
 ) -> CmdResult<Planned<BackupPlan>> {
     let st = state.inner().clone();
-    let ws = st.ws();
     blocking(move || {
-        let p = backup_plan(&ws, &env, export)?;
-        Ok(guard::issue(&st, backup_gate(&p), &p))
+        let p = backup::plan(&st.ws(), &env, export)?;
+        guard::issue(&st, p)
     })
     .await
 }
@@ -255,10 +169,13 @@ pub async fn backup_env<R: Runtime>(
     answer: Answer,
 ) -> CmdResult<BackupRecord> {
     let st = state.inner().clone();
-    let ws = st.ws();
     blocking(move || {
-        let p = backup_plan(&ws, &env, export)?;
-        guard::authorize(&st, &backup_gate(&p), &p, &answer)?;
+        let (p, _) = guard::authorize::<BackupPlan>(&st, Verb::Backup, &env, &answer)?;
+        if p.export != export {
+            return Err(CmdError::token(
+                "this confirmation was for another backup; open the plan again; nothing was changed",
+            ));
+        }
         let output = if export {
             let name = format!("{env}-export.sqlite3");
             let title = format!("Export backup of {env}");
@@ -271,7 +188,7 @@ pub async fn backup_env<R: Runtime>(
         let op = if export { "export" } else { "backup" };
         let obs = EventObserver::new(app, op, st.cancel.clone());
         Ok(backup::run_observed(
-            &ws,
+            &st.ws(),
             &env,
             &BackupOptions { output, label },
             &obs,

@@ -3,12 +3,11 @@
 
 use pipeline_db_core::backups::verify::{self, VerifyReport};
 use pipeline_db_core::verbs::prune::{self, PrunePlan};
-use pipeline_db_core::workspace::env::EnvTarget;
-use pipeline_db_core::Workspace;
+use pipeline_db_core::Verb;
 use tauri::State;
 
 use super::blocking;
-use super::guard::{self, Answer, Gate, Planned};
+use super::guard::{self, Answer, Planned};
 use crate::error::CmdResult;
 use crate::AppState;
 
@@ -19,34 +18,14 @@ pub async fn verify_backup(state: State<'_, AppState>, backup: String) -> CmdRes
     blocking(move || Ok(verify::verify_named(&ws, &backup)?)).await
 }
 
-fn prune_gate<'a>(p: &'a PrunePlan, target: &'a EnvTarget) -> Gate<'a> {
-    Gate {
-        verb: "prune",
-        env: &p.env,
-        path: &target.backup_dir,
-        protected: target.protected,
-        summary: format!(
-            "delete {} backups, free {} bytes (keep {})",
-            p.delete.len(),
-            p.frees_bytes,
-            p.keep
-        ),
-    }
-}
-
-fn plan_of(ws: &Workspace, env: &str) -> CmdResult<(PrunePlan, EnvTarget)> {
-    let target = ws.env(env)?;
-    Ok((prune::plan(ws, &target, None)?, target))
-}
-
 /// What pruning `env`'s backups (retention from the config) would delete and free.
 #[tauri::command]
 pub async fn plan_prune(state: State<'_, AppState>, env: String) -> CmdResult<Planned<PrunePlan>> {
     let st = state.inner().clone();
-    let ws = st.ws();
     blocking(move || {
-        let (p, target) = plan_of(&ws, &env)?;
-        Ok(guard::issue(&st, prune_gate(&p, &target), &p))
+        let ws = st.ws();
+        let p = prune::plan(&ws, &ws.env(&env)?, None)?;
+        guard::issue(&st, p)
     })
     .await
 }
@@ -58,11 +37,9 @@ pub async fn prune_backups(
     answer: Answer,
 ) -> CmdResult<Vec<PrunePlan>> {
     let st = state.inner().clone();
-    let ws = st.ws();
     blocking(move || {
-        let (p, target) = plan_of(&ws, &env)?;
-        guard::authorize(&st, &prune_gate(&p, &target), &p, &answer)?;
-        Ok(prune::run(&ws, Some(&env), None, false)?)
+        let (p, confirmed) = guard::authorize::<PrunePlan>(&st, Verb::Prune, &env, &answer)?;
+        Ok(vec![prune::execute(&st.ws(), &p, &confirmed)?])
     })
     .await
 }

@@ -1,14 +1,17 @@
-//! The gate every changing command passes before core runs: redeem the single-use token against
-//! a freshly computed plan, then (protected envs) the typed env name and the native dialog.
+//! The gate every changing command passes before core runs: redeem the single-use token (which
+//! gives back the very plan the window showed), then ask what core says that plan needs — for the
+//! typed env name, the name the user typed and the native dialog. Core's `execute` then re-makes
+//! the plan under the lock and refuses if it changed.
 
 use std::path::Path;
+use std::sync::Arc;
 
-use pipeline_db_core::Confirmed;
+use pipeline_db_core::{Confirmation, Confirmed, Plan, Verb};
 use serde::{Deserialize, Serialize};
 
 use crate::confirm::ProtectedAction;
 use crate::error::{CmdError, CmdResult};
-use crate::tokens::{Binding, Issued};
+use crate::tokens::{Binding, Issued, Want};
 use crate::AppState;
 
 /// What the window sends with a changing command.
@@ -20,80 +23,93 @@ pub struct Answer {
     pub typed_env: Option<String>,
 }
 
-/// The action a plan describes.
-pub struct Gate<'a> {
-    pub verb: &'static str,
-    pub env: &'a str,
-    pub path: &'a Path,
-    pub protected: bool,
-    pub summary: String,
-}
-
 /// A plan with the token that confirms it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Planned<T> {
     pub plan: T,
     pub summary: String,
     pub protected: bool,
-    /// `yes_no` or `type_env_name`.
-    pub confirmation: &'static str,
+    /// Core's answer to "how must this be confirmed".
+    pub confirmation: Confirmation,
     pub issued: Issued,
 }
 
-pub fn issue<T: Serialize + Clone>(st: &AppState, gate: Gate<'_>, plan: &T) -> Planned<T> {
+/// Issues a token for `plan` (kept on the Rust side) and returns what the window shows.
+pub fn issue<P>(st: &AppState, plan: P) -> CmdResult<Planned<P>>
+where
+    P: Plan + Clone + Send + Sync + 'static,
+{
+    let target = st.ws().env(plan.env())?;
     let issued = st
         .tokens
-        .issue(Binding::new(gate.verb, gate.env, gate.path, plan));
-    Planned {
-        plan: plan.clone(),
-        summary: gate.summary,
-        protected: gate.protected,
-        confirmation: if gate.protected {
-            "type_env_name"
-        } else {
-            "yes_no"
-        },
+        .issue(Binding::new(&target.path, &plan), Arc::new(plan.clone()));
+    Ok(Planned {
+        summary: plan.summary(),
+        protected: target.protected,
+        confirmation: plan.confirmation(),
+        plan,
         issued,
-    }
+    })
 }
 
-/// Rejects before anything is touched unless the token matches this plan, and (protected) the
-/// typed name matches and the user accepts the native dialog.
-pub fn authorize(
+/// Rejects before anything is touched unless the token was issued for `verb` on `env` (its
+/// file unchanged), and — when core asks for the typed name — the name matches and the user
+/// accepts the native dialog. Returns the plan the window showed and what the user said.
+pub fn authorize<P>(
     st: &AppState,
-    gate: &Gate<'_>,
-    plan: &impl Serialize,
+    verb: Verb,
+    env: &str,
     answer: &Answer,
-) -> CmdResult<Confirmed> {
-    let want = Binding::new(gate.verb, gate.env, gate.path, plan);
-    st.tokens.redeem(answer.token.as_deref(), &want)?;
-    if gate.protected {
-        if answer.typed_env.as_deref() != Some(gate.env) {
-            return Err(CmdError::refused(format!(
-                "{env} is protected: type `{env}` to confirm; nothing was changed",
-                env = gate.env
-            )));
-        }
-        let action = ProtectedAction {
-            verb: gate.verb,
-            env: gate.env,
-            path: gate.path,
-            summary: &gate.summary,
-        };
-        if !st.confirmer.confirm(&action) {
-            tracing::info!(
-                verb = gate.verb,
-                env = gate.env,
-                "declined in the native dialog"
-            );
-            return Err(CmdError::cancelled(format!(
-                "{} of {} was cancelled in the confirmation dialog; nothing was changed",
-                gate.verb, gate.env
-            )));
-        }
-    }
-    Ok(Confirmed {
+) -> CmdResult<(P, Confirmed)>
+where
+    P: Plan + Clone + Send + Sync + 'static,
+{
+    let target = st.ws().env(env)?;
+    let shown = st.tokens.redeem(
+        answer.token.as_deref(),
+        &Want {
+            verb,
+            env,
+            path: &target.path,
+        },
+    )?;
+    let plan = shown
+        .downcast_ref::<P>()
+        .cloned()
+        .ok_or_else(|| CmdError::internal("a token was issued for another kind of plan"))?;
+    let confirmed = Confirmed {
         yes: true,
         typed_env: answer.typed_env.clone(),
-    })
+    };
+    if plan.confirmation() == Confirmation::TypeEnvName {
+        if answer.typed_env.as_deref() != Some(env) {
+            return Err(CmdError::refused(format!(
+                "{verb} of {env} needs the env name typed: type `{env}` to confirm; nothing was changed"
+            )));
+        }
+        native_confirm(st, verb, env, &target.path, &plan.summary())?;
+    }
+    Ok((plan, confirmed))
+}
+
+fn native_confirm(
+    st: &AppState,
+    verb: Verb,
+    env: &str,
+    path: &Path,
+    summary: &str,
+) -> CmdResult<()> {
+    let action = ProtectedAction {
+        verb: verb.as_str(),
+        env,
+        path,
+        summary,
+    };
+    if st.confirmer.confirm(&action) {
+        return Ok(());
+    }
+    tracing::info!(verb = verb.as_str(), env, "declined in the native dialog");
+    Err(CmdError::cancelled(format!(
+        "{verb} of {env} was cancelled in the confirmation dialog; nothing was changed"
+    )))
 }

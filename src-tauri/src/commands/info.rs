@@ -4,7 +4,7 @@ use pipeline_db_core::backups::record::BackupRecord;
 use pipeline_db_core::browse::MigrationsView;
 use pipeline_db_core::safety::audit::AuditEntry;
 use pipeline_db_core::verbs::status::EnvStatus;
-use pipeline_db_core::{browse, safety::audit, verbs::backup, verbs::status};
+use pipeline_db_core::{browse, safety::audit, verbs::status};
 use serde::Serialize;
 use tauri::State;
 

@@ -4,25 +4,16 @@
 use std::path::PathBuf;
 
 use pipeline_db_core::verbs::check::{self, CheckReport};
-use pipeline_db_core::verbs::restore::{self, RestoreOutcome, RestorePlan};
+use pipeline_db_core::verbs::restore::{self, RestoreOutcome, RestorePlan, RestoreRequest};
 use pipeline_db_core::verbs::undo::{self, UndoPlan};
+use pipeline_db_core::Verb;
 use tauri::{AppHandle, Runtime, State};
 
 use super::blocking;
-use super::guard::{self, Answer, Gate, Planned};
+use super::guard::{self, Answer, Planned};
 use super::progress::EventObserver;
 use crate::error::{CmdError, CmdResult};
 use crate::AppState;
-
-fn restore_gate(p: &RestorePlan) -> Gate<'_> {
-    Gate {
-        verb: "restore",
-        env: &p.env,
-        path: &p.path,
-        protected: p.protected,
-        summary: p.summary(),
-    }
-}
 
 /// Plans a restore of `env` from `backup` (a name in its backup dir or a path); without one,
 /// the native open dialog (raised from Rust) picks the file.
@@ -39,8 +30,8 @@ pub async fn plan_restore(
             Some(b) => b,
             None => pick(&st, &env)?,
         };
-        let p = restore::plan(&ws, &env, &backup)?;
-        Ok(guard::issue(&st, restore_gate(&p), &p))
+        let p = restore::plan(&ws, &RestoreRequest { env, backup })?;
+        guard::issue(&st, p)
     })
     .await
 }
@@ -69,29 +60,17 @@ pub async fn restore_env<R: Runtime>(
     answer: Answer,
 ) -> CmdResult<RestoreOutcome> {
     let st = state.inner().clone();
-    let ws = st.ws();
     blocking(move || {
-        let p = restore::plan(&ws, &env, &backup)?;
-        let confirmed = guard::authorize(&st, &restore_gate(&p), &p, &answer)?;
+        let (p, confirmed) = guard::authorize::<RestorePlan>(&st, Verb::Restore, &env, &answer)?;
+        if p.source.path.to_string_lossy() != backup && !p.source.path.ends_with(&backup) {
+            return Err(CmdError::token(
+                "this confirmation was for a restore from another backup; open the plan again; nothing was changed",
+            ));
+        }
         let obs = EventObserver::new(app, "restore", st.cancel.clone());
-        Ok(restore::run_observed(&ws, &env, &backup, &confirmed, &obs)?)
+        Ok(restore::execute(&st.ws(), &p, &confirmed, &obs)?)
     })
     .await
-}
-
-fn undo_gate(p: &UndoPlan) -> Gate<'_> {
-    Gate {
-        verb: "undo",
-        env: &p.env,
-        path: &p.restore.path,
-        protected: p.restore.protected,
-        summary: format!(
-            "undo {} ({}): {}",
-            p.action.verb,
-            p.action.time,
-            p.restore.summary()
-        ),
-    }
 }
 
 #[tauri::command]
@@ -100,7 +79,7 @@ pub async fn plan_undo(state: State<'_, AppState>, env: String) -> CmdResult<Pla
     let ws = st.ws();
     blocking(move || {
         let p = undo::plan(&ws, &env)?;
-        Ok(guard::issue(&st, undo_gate(&p), &p))
+        guard::issue(&st, p)
     })
     .await
 }
@@ -113,12 +92,10 @@ pub async fn undo_env<R: Runtime>(
     answer: Answer,
 ) -> CmdResult<RestoreOutcome> {
     let st = state.inner().clone();
-    let ws = st.ws();
     blocking(move || {
-        let p = undo::plan(&ws, &env)?;
-        let confirmed = guard::authorize(&st, &undo_gate(&p), &p, &answer)?;
+        let (p, confirmed) = guard::authorize::<UndoPlan>(&st, Verb::Undo, &env, &answer)?;
         let obs = EventObserver::new(app, "undo", st.cancel.clone());
-        Ok(undo::run_observed(&ws, &env, &confirmed, &obs)?)
+        Ok(undo::execute(&st.ws(), &p, &confirmed, &obs)?)
     })
     .await
 }

@@ -22,7 +22,11 @@ export function rowsAtRisk(p: Planned): number {
   return (p.plan.tables ?? []).reduce((n, t) => n + t.rows, 0);
 }
 
+/** Button words for core's verb names that are not one imperative word. */
+const LABELS: Record<string, string> = { "backups prune": "Prune backups of", "env set": "Tag" };
+
 export function confirmLabel(p: Planned): string {
-  const verb = p.plan.verb === "export" ? "Export" : p.plan.verb[0].toUpperCase() + p.plan.verb.slice(1);
+  const name = p.plan.verb ?? "";
+  const verb = p.plan.export ? "Export" : LABELS[name] ?? name.charAt(0).toUpperCase() + name.slice(1);
   return `${verb} ${p.plan.env}`;
 }

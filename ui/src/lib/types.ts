@@ -113,7 +113,8 @@ export interface Planned<P = AnyPlan> {
   plan: P;
   summary: string;
   protected: boolean;
-  confirmation: "yes_no" | "type_env_name";
+  /** Core's rule for this plan: nothing, y/N, or the typed env name (then a native dialog). */
+  confirmation: "none" | "yes_no" | "type_env_name";
   issued: Issued;
 }
 

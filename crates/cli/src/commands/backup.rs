@@ -2,7 +2,7 @@
 
 use pipeline_db_core::backups::verify;
 use pipeline_db_core::verbs::backup::{self, BackupOptions};
-use pipeline_db_core::{exit, Result, Workspace};
+use pipeline_db_core::{exit, Plan, Result, Verb, Workspace};
 
 use crate::cli::{BackupArgs, BackupsCmd};
 use crate::ui;
@@ -54,7 +54,12 @@ pub fn run_backups(ws: &Workspace, cmd: BackupsCmd) -> Result<u8> {
             env,
             json,
         } => run_verify(ws, name, all, env, json),
-        BackupsCmd::Prune { env, keep, plan } => run_prune(ws, env, keep, plan),
+        BackupsCmd::Prune {
+            env,
+            keep,
+            confirm,
+            plan,
+        } => run_prune(ws, env, keep, confirm, plan),
     }
 }
 
@@ -165,37 +170,59 @@ fn run_prune(
     ws: &Workspace,
     env: Option<String>,
     keep: Option<usize>,
+    confirm: crate::cli::ConfirmArgs,
     flags: crate::cli::PlanArgs,
 ) -> Result<u8> {
-    let plans = pipeline_db_core::verbs::prune::run(ws, env.as_deref(), keep, flags.dry_run)?;
+    use pipeline_db_core::verbs::prune;
+    let mut plans = vec![];
+    for p in prune::plan_all(ws, env.as_deref(), keep)? {
+        if flags.dry_run || p.delete.is_empty() {
+            plans.push(p);
+            continue;
+        }
+        if !flags.json && !p.confirmation().eq(&pipeline_db_core::Confirmation::None) {
+            print_prune(&p);
+        }
+        let confirmed =
+            ui::confirm(p.confirmation(), &p.env, Verb::Prune, &confirm).inspect_err(|e| {
+                if matches!(e, pipeline_db_core::Error::Cancelled) {
+                    pipeline_db_core::safety::audit::record_refusal(ws, &p.env, Verb::Prune, e);
+                }
+            })?;
+        plans.push(prune::execute(ws, &p, &confirmed)?);
+    }
     if flags.json {
         ui::print_json(&plans);
         return Ok(exit::OK);
     }
     for p in &plans {
-        let verb = if p.deleted { "deleted" } else { "would delete" };
-        outln!(
-            "{}: {verb} {} of its backups, freeing {} (keep {}{})",
-            p.env,
-            p.delete.len(),
-            ui::human_bytes(p.frees_bytes),
-            p.keep,
-            p.max_total_bytes
-                .map(|m| format!(", at most {}", ui::human_bytes(m)))
-                .unwrap_or_default()
-        );
-        for d in &p.delete {
-            outln!(
-                "  - {} ({}, {}): {}",
-                d.path.display(),
-                d.created_at,
-                ui::human_bytes(d.size_bytes),
-                d.why
-            );
-        }
-        for k in &p.protected {
-            outln!("  = {}: {}", k.path.display(), k.why);
-        }
+        print_prune(p);
     }
     Ok(exit::OK)
+}
+
+fn print_prune(p: &pipeline_db_core::verbs::prune::PrunePlan) {
+    let verb = if p.deleted { "deleted" } else { "would delete" };
+    outln!(
+        "{}: {verb} {} of its backups, freeing {} (keep {}{})",
+        p.env,
+        p.delete.len(),
+        ui::human_bytes(p.frees_bytes),
+        p.keep,
+        p.max_total_bytes
+            .map(|m| format!(", at most {}", ui::human_bytes(m)))
+            .unwrap_or_default()
+    );
+    for d in &p.delete {
+        outln!(
+            "  - {} ({}, {}): {}",
+            d.path.display(),
+            d.created_at,
+            ui::human_bytes(d.size_bytes),
+            d.why
+        );
+    }
+    for k in &p.protected {
+        outln!("  = {}: {}", k.path.display(), k.why);
+    }
 }

@@ -28,8 +28,34 @@ pub struct BackupPlan {
     pub verb: Verb,
     pub env: String,
     pub path: PathBuf,
+    pub size_bytes: u64,
+    pub row_counts: std::collections::BTreeMap<String, u64>,
+    pub backup_dir: PathBuf,
+    /// An export to a file of the user's choosing instead of the env's backup dir.
+    pub export: bool,
     pub output: Option<PathBuf>,
     pub label: Option<String>,
+}
+
+/// What `backup ENV` (or an export, `export`) will copy: the file must exist and carry the env's tag.
+pub fn plan(ws: &Workspace, env: &str, export: bool) -> Result<BackupPlan> {
+    let target = ws.env(env)?;
+    let conn = crate::safety::session::inspect(ws, &target)?.ok_or_else(|| Error::Missing {
+        path: target.path.clone(),
+        next: "nothing to back up".into(),
+    })?;
+    crate::schema::tag::require_identity(&conn, &target)?;
+    Ok(BackupPlan {
+        verb: Verb::Backup,
+        env: target.name.clone(),
+        path: target.path.clone(),
+        size_bytes: crate::safety::space::db_bytes(&target.path),
+        row_counts: crate::storage::db::row_counts(&conn)?,
+        backup_dir: target.backup_dir.clone(),
+        export,
+        output: None,
+        label: None,
+    })
 }
 
 impl Plan for BackupPlan {
@@ -45,8 +71,11 @@ impl Plan for BackupPlan {
     fn summary(&self) -> String {
         "manual backup".into()
     }
+    /// A backup changes nothing: only which file it copies is promised.
     fn promises(&self) -> Promises {
-        Promises::new(Verb::Backup, &self.env).file("file", &self.path)
+        Promises::new(Verb::Backup, &self.env)
+            .file("file", &self.path)
+            .item("export", self.export)
     }
 }
 
@@ -69,6 +98,10 @@ pub fn run_observed(
         verb: Verb::Backup,
         env: target.name.clone(),
         path: target.path.clone(),
+        size_bytes: 0,
+        row_counts: Default::default(),
+        backup_dir: target.backup_dir.clone(),
+        export: opts.output.is_some(),
         output: opts.output.clone(),
         label: opts.label.clone(),
     };

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::plan::{Plan, Promises};
-use crate::safety::confirm::Confirmation;
+use crate::safety::confirm::{Confirmation, Confirmed};
 use crate::safety::ritual;
 use crate::verb::Verb;
 
@@ -26,6 +26,7 @@ pub struct PruneItem {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PrunePlan {
+    pub verb: Verb,
     pub env: String,
     pub keep: usize,
     pub max_total_bytes: Option<u64>,
@@ -35,6 +36,8 @@ pub struct PrunePlan {
     pub total_bytes_before: u64,
     pub frees_bytes: u64,
     pub deleted: bool,
+    /// Deleting backups loses them: core's one rule (y/N, the typed name on a protected env).
+    pub confirmation: Confirmation,
 }
 
 fn item(b: &BackupRecord, why: impl Into<String>) -> PruneItem {
@@ -76,6 +79,7 @@ pub fn plan(ws: &Workspace, target: &EnvTarget, keep: Option<usize>) -> Result<P
     };
     let total: u64 = list.iter().map(|b| b.size_bytes).sum();
     let mut p = PrunePlan {
+        verb: Verb::Prune,
         env: target.name.clone(),
         keep,
         max_total_bytes: max,
@@ -84,6 +88,7 @@ pub fn plan(ws: &Workspace, target: &EnvTarget, keep: Option<usize>) -> Result<P
         total_bytes_before: total,
         frees_bytes: 0,
         deleted: false,
+        confirmation: Confirmation::None,
     };
     let over = list.len().saturating_sub(keep);
     let mut remaining = total;
@@ -104,46 +109,32 @@ pub fn plan(ws: &Workspace, target: &EnvTarget, keep: Option<usize>) -> Result<P
         }
     }
     p.frees_bytes = p.delete.iter().map(|d| d.size_bytes).sum();
+    p.confirmation = Confirmation::for_target(target, !p.delete.is_empty());
     Ok(p)
 }
 
-/// Prunes one env (`Some`) or all; with `dry_run`, only plans.
-pub fn run(
-    ws: &Workspace,
-    env: Option<&str>,
-    keep: Option<usize>,
-    dry_run: bool,
-) -> Result<Vec<PrunePlan>> {
+/// The prune plans of one env (`Some`) or all.
+pub fn plan_all(ws: &Workspace, env: Option<&str>, keep: Option<usize>) -> Result<Vec<PrunePlan>> {
     let targets = match env {
         Some(e) => vec![ws.env(e)?],
         None => ws.envs.values().cloned().collect(),
     };
-    let mut out = vec![];
-    for t in &targets {
-        if dry_run {
-            out.push(plan(ws, t, keep)?);
-        } else {
-            out.push(prune_one(ws, t, keep)?);
-        }
-    }
-    Ok(out)
-}
-
-fn prune_one(ws: &Workspace, t: &EnvTarget, keep: Option<usize>) -> Result<PrunePlan> {
-    let mut first = plan(ws, t, keep)?;
-    // Nothing to delete: no lock, no audit line, no lock file created in a missing directory.
-    if first.delete.is_empty() {
-        first.deleted = true;
-        return Ok(first);
-    }
-    execute(ws, &first)
+    targets.iter().map(|t| plan(ws, t, keep)).collect()
 }
 
 /// Deletes what `shown` lists, under the env's lock (no restore is reading a backup we delete,
-/// no undo target moves); refused if the plan made again under the lock lists anything else.
-pub fn execute(ws: &Workspace, shown: &PrunePlan) -> Result<PrunePlan> {
+/// no undo target moves), after the confirmation it asks for; refused if the plan made again
+/// under the lock lists anything else. Nothing to delete: no lock, no audit line.
+pub fn execute(ws: &Workspace, shown: &PrunePlan, confirmed: &Confirmed) -> Result<PrunePlan> {
+    if shown.delete.is_empty() {
+        return Ok(PrunePlan {
+            deleted: true,
+            ..shown.clone()
+        });
+    }
     let t = ws.env(&shown.env)?;
     let done = ritual::audited(ws, &t.name, &t.path, shown, |_| {
+        confirmed.require_plan(shown, &t)?;
         let _lock = crate::safety::lock::acquire(&t.path, ws.busy_timeout(), Verb::Prune.as_str())?;
         let mut p = plan(ws, &t, Some(shown.keep))?;
         crate::plan::require_unchanged(shown, &p)?;
@@ -173,7 +164,7 @@ impl Plan for PrunePlan {
         &self.env
     }
     fn confirmation(&self) -> Confirmation {
-        Confirmation::None
+        self.confirmation
     }
     fn summary(&self) -> String {
         format!(
@@ -189,6 +180,7 @@ impl Plan for PrunePlan {
             .map(|d| d.path.display().to_string())
             .collect();
         Promises::new(Verb::Prune, &self.env)
+            .item("confirmation", format!("{:?}", self.confirmation))
             .item("keep", self.keep)
             .item("delete", delete.join(", "))
     }
