@@ -3,20 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
+use pipeline_db_e2e::command as cmd;
 use rusqlite::Connection;
 use serde_json::Value;
 use tempfile::TempDir;
-
-fn cmd(dir: &Path) -> Command {
-    let mut c = Command::cargo_bin("pipeline-db").unwrap();
-    c.env_remove("PIPELINE_DB_HOME")
-        .env_remove("PIPELINE_DB_CONFIG")
-        .env_remove("PIPELINE_DB_FAILPOINT")
-        .arg("--data-dir")
-        .arg(dir);
-    c
-}
 
 /// Runs and returns (exit code, stdout, stderr).
 fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
