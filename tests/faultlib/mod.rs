@@ -257,6 +257,8 @@ impl Report {
         let broke = rows.iter().filter(|r| matches!(r, Row::Broke(..))).count();
         if bad > 0 {
             println!("\n{bad} cases lost or mixed data ({broke} broke before counting)");
+        } else if ran == 0 {
+            println!("\nno case ran");
         } else if broke > 0 {
             println!(
                 "\n{ran} cases: mixed = 0, lost = 0; {broke} broke before counting (see above)"
