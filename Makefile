@@ -1,11 +1,16 @@
 # The two commands of the README: `make demo` (build, reset dev with sample data, show status)
-# and `make test` (everything CI runs).
+# and `make test` (everything CI runs). While working: `make check` (the fast loop, no fault suite)
+# and `make faults [FAULTS=filter]` (the fault suite alone).
 CARGO ?= cargo
 FEATURES := --features pipeline-db-cli/failpoints
 # Tested packages (the desktop crate has its own target: it needs Tauri's system libraries).
 TEST_PKGS := -p pipeline-db-core -p pipeline-db-cli -p pipeline-db-e2e -p pipeline-db-bench
+# The packages whose every test target is quick (the e2e package's `faults` is not).
+QUICK_PKGS := -p pipeline-db-core -p pipeline-db-cli -p pipeline-db-bench
+# `make faults FAULTS=kill9`: a libtest filter (or any harness flags, e.g. `--list`, `--exact NAME`).
+FAULTS ?=
 
-.PHONY: demo build test lint fmt bench bench-quick bench-ci
+.PHONY: demo build test check faults lint fmt bench bench-quick bench-ci
 
 build:
 	$(CARGO) build --release -p pipeline-db-cli
@@ -20,11 +25,26 @@ lint:
 	@if $(CARGO) tree -p pipeline-db-core -e normal | grep -qE '(^| )(tauri|clap|indicatif) v'; then \
 		echo "crates/core must not depend on tauri, clap or indicatif"; exit 1; fi
 
-# The e2e tests run the real binary: build it (with the test-only failpoints) first.
+# The e2e tests run the real binary: build it (with the test-only failpoints) first; the fault
+# suite's 200k-job seed also runs the release binary. `make test` runs every test target, the
+# fault suite included (at PIPELINE_DB_FAULT_RUNS, default 50: what CI runs).
 test: lint
 	$(CARGO) build -p pipeline-db-cli $(FEATURES)
 	$(CARGO) build --release -p pipeline-db-cli
 	$(CARGO) test $(TEST_PKGS) $(FEATURES)
+
+# The inner loop (under 3 minutes warm on 2 cores): fmt, clippy -D warnings, unit tests and the
+# end-to-end CLI tests; everything `make test` runs except the fault suite.
+check: lint
+	$(CARGO) build -p pipeline-db-cli $(FEATURES)
+	$(CARGO) test $(QUICK_PKGS) $(FEATURES)
+	$(CARGO) test $(TEST_PKGS) $(FEATURES) --test cli
+
+# The fault suite alone: `make faults FAULTS=kill9`, `PIPELINE_DB_FAULT_RUNS=3 make faults`.
+faults:
+	$(CARGO) build -p pipeline-db-cli $(FEATURES)
+	$(CARGO) build --release -p pipeline-db-cli
+	$(CARGO) test $(TEST_PKGS) $(FEATURES) --test faults -- $(FAULTS)
 
 fmt:
 	$(CARGO) fmt --all

@@ -35,11 +35,7 @@ impl Env {
 
     /// `pipeline-db` with `--data-dir` set, no stdin, a short busy timeout, logs quiet.
     pub fn cmd(&self) -> Command {
-        let mut c = Command::new(bin());
-        c.arg("--data-dir").arg(self.data());
-        c.env_remove("PIPELINE_DB_HOME")
-            .env_remove("PIPELINE_DB_CONFIG")
-            .env_remove("PIPELINE_DB_FAILPOINT");
+        let mut c = command(self.data());
         c.env("RUST_LOG", "warn");
         c.write_stdin(Vec::<u8>::new());
         c
@@ -86,6 +82,17 @@ impl Env {
 /// The `pipeline-db` binary built for this test run.
 pub fn bin() -> PathBuf {
     assert_cmd::cargo::cargo_bin("pipeline-db")
+}
+
+/// `pipeline-db --data-dir DIR`, blind to the caller's `PIPELINE_DB_HOME`, `PIPELINE_DB_CONFIG`
+/// and `PIPELINE_DB_FAILPOINT`.
+pub fn command(data: &Path) -> Command {
+    let mut c = Command::new(bin());
+    c.arg("--data-dir").arg(data);
+    c.env_remove("PIPELINE_DB_HOME")
+        .env_remove("PIPELINE_DB_CONFIG")
+        .env_remove("PIPELINE_DB_FAILPOINT");
+    c
 }
 
 /// Per-table row counts and a hash of each table's rows in rowid order.

@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use super::*;
 
-pub fn all(r: &mut Report) {
-    for mode in ["wal", "delete"] {
-        under_load(r, mode);
-    }
-    uncheckpointed(r);
+pub fn cases() -> Vec<Case> {
+    vec![
+        Case::new("backups_under_load_wal", |r| under_load(r, "wal")),
+        Case::new("backups_under_load_delete", |r| under_load(r, "delete")),
+        Case::new("uncheckpointed_wal", uncheckpointed),
+    ]
 }
 
 fn pairs_template(mode: &str) -> tempfile::TempDir {
@@ -65,7 +66,8 @@ fn under_load(r: &mut Report, mode: &str) {
         }));
     }
     let mut tally = Tally::default();
-    for _ in 0..20 {
+    let backups = runs(20);
+    for _ in 0..backups {
         tally.runs += 1;
         let o = run(t.path(), &["backup", "dev", "--json"]);
         if !o.status.success() {
@@ -98,14 +100,17 @@ fn under_load(r: &mut Report, mode: &str) {
         tally.fail("source failed integrity_check");
     }
     r.add(
-        &format!("20 backups under a writer + 3 readers ({mode})"),
+        &format!(
+            "{backups} backup{} under a writer + 3 readers ({mode})",
+            if backups == 1 { "" } else { "s" }
+        ),
         tally,
     );
 }
 
 fn uncheckpointed(r: &mut Report) {
     let mut tally = Tally::default();
-    for round in 0..5 {
+    for round in 0..runs(5) as i64 {
         let t = pairs_template("wal");
         let c = rusqlite::Connection::open(db(t.path())).unwrap();
         c.execute_batch("PRAGMA wal_autocheckpoint=0").unwrap();

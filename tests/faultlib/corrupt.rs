@@ -4,7 +4,11 @@
 
 use super::*;
 
-pub fn all(r: &mut Report) {
+pub fn cases() -> Vec<Case> {
+    vec![Case::new("inputs", inputs)]
+}
+
+fn inputs(r: &mut Report) {
     let template = seeded_template(3000);
     let good = std::fs::read(db(template.path())).unwrap();
     let page: usize = 4096;

@@ -19,26 +19,34 @@ const RESET: [&str; 10] = [
     AS_OF,
 ];
 
-pub fn all(r: &mut Report) {
-    let template = seeded_template(2000);
-    if is_root() {
-        tmpfs_case(
-            r,
-            &template,
-            "disk full during the pre-action backup",
-            "backup:before_copy",
-        );
-        tmpfs_case(
-            r,
-            &template,
-            "disk full during the reset itself",
-            "reset:after_drop",
-        );
-    } else {
-        r.not_run("disk full (tmpfs)", "needs root to mount a tmpfs");
-    }
-    page_count_case(r, &template);
-    ulimit_case(r, &template);
+pub fn cases() -> Vec<Case> {
+    let template = Shared::new(|| seeded_template(2000));
+    let (t1, t2, t3, t4) = (
+        template.clone(),
+        template.clone(),
+        template.clone(),
+        template,
+    );
+    vec![
+        Case::new("full_during_backup", move |r| {
+            tmpfs_case(
+                r,
+                &t1,
+                "disk full during the pre-action backup",
+                "backup:before_copy",
+            )
+        }),
+        Case::new("full_during_reset", move |r| {
+            tmpfs_case(
+                r,
+                &t2,
+                "disk full during the reset itself",
+                "reset:after_drop",
+            )
+        }),
+        Case::new("max_page_count", move |r| page_count_case(r, t3.get())),
+        Case::new("ulimit_f", move |r| ulimit_case(r, t4.get())),
+    ]
 }
 
 /// Fills the filesystem holding `dir` (leaves a few KiB); returns the ballast file.
@@ -53,14 +61,19 @@ fn fill(dir: &Path) -> std::path::PathBuf {
     ballast
 }
 
-fn tmpfs_case(r: &mut Report, template: &tempfile::TempDir, name: &str, point: &str) {
+fn tmpfs_case(r: &mut Report, template: &Shared<tempfile::TempDir>, name: &str, point: &str) {
+    if !is_root() {
+        r.not_run(name, "needs root to mount a tmpfs");
+        return;
+    }
+    let template = template.get();
     let old = fingerprint(&db(template.path())).unwrap();
     let size = files_under(template.path())
         .iter()
         .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
         .sum::<u64>();
     let mut t = Tally::default();
-    for _ in 0..5 {
+    for _ in 0..runs(5) {
         // Room for the preflight (2x the database), not for what comes after the ballast.
         let Some(fs) = Tmpfs::new(size * 3 / 1024 + 512) else {
             r.not_run(name, "mount -t tmpfs failed");

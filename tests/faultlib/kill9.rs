@@ -6,63 +6,76 @@ use std::time::Duration;
 
 use super::*;
 
-pub fn all(r: &mut Report) {
-    let seeded = seeded_template(300);
-    let reset = [
-        "reset",
-        "dev",
-        "--force",
-        "--with-sample-data",
-        "--jobs",
-        "3000",
-        "--rng-seed",
-        "9",
-        "--as-of",
-        AS_OF,
-    ];
-    case(
-        r,
-        "kill -9 during reset",
-        seeded.path(),
-        &reset,
-        Some("reset:after_drop"),
-        true,
-    );
-    case(
-        r,
-        "kill -9 during backup",
-        seeded.path(),
-        &["backup", "dev"],
-        Some("backup:mid_copy"),
-        false,
-    );
-    let m = migrate_template();
-    case(
-        r,
-        "kill -9 during migrate",
-        m.path(),
-        &["migrate", "dev"],
-        Some("migrate:before_commit"),
-        true,
-    );
-    let seed = [
-        "seed",
-        "dev",
-        "--jobs",
-        "200000",
-        "--rng-seed",
-        "5",
-        "--as-of",
-        AS_OF,
-    ];
-    case(
-        r,
-        "kill -9 during a 200k-job seed",
-        seeded.path(),
-        &seed,
-        None,
-        false,
-    );
+const RESET: [&str; 10] = [
+    "reset",
+    "dev",
+    "--force",
+    "--with-sample-data",
+    "--jobs",
+    "3000",
+    "--rng-seed",
+    "9",
+    "--as-of",
+    AS_OF,
+];
+
+const SEED: [&str; 8] = [
+    "seed",
+    "dev",
+    "--jobs",
+    "200000",
+    "--rng-seed",
+    "5",
+    "--as-of",
+    AS_OF,
+];
+
+pub fn cases() -> Vec<Case> {
+    let seeded = Shared::new(|| seeded_template(300));
+    let m = Shared::new(migrate_template);
+    let (s1, s2, s3) = (seeded.clone(), seeded.clone(), seeded);
+    vec![
+        Case::new("during_reset", move |r| {
+            case(
+                r,
+                "kill -9 during reset",
+                s1.get().path(),
+                &RESET,
+                Some("reset:after_drop"),
+                true,
+            )
+        }),
+        Case::new("during_backup", move |r| {
+            case(
+                r,
+                "kill -9 during backup",
+                s2.get().path(),
+                &["backup", "dev"],
+                Some("backup:mid_copy"),
+                false,
+            )
+        }),
+        Case::new("during_migrate", move |r| {
+            case(
+                r,
+                "kill -9 during migrate",
+                m.get().path(),
+                &["migrate", "dev"],
+                Some("migrate:before_commit"),
+                true,
+            )
+        }),
+        Case::new("during_seed_200k", move |r| {
+            case(
+                r,
+                "kill -9 during a 200k-job seed",
+                s3.get().path(),
+                &SEED,
+                None,
+                false,
+            )
+        }),
+    ]
 }
 
 /// dev holds a table of its own and a tag, but no schema yet: `migrate` has work to do and data
@@ -110,8 +123,10 @@ fn case(
     };
     let mut t = Tally::default();
     let mut rng = Lcg(name.len() as u64 * 7919);
-    let named = if point.is_some() { 25 } else { 0 };
-    for i in 0..50 {
+    // Half the runs (50 by default, see `runs`) abort at the named point, the others are killed.
+    let n = runs(50);
+    let named = if point.is_some() { n.div_ceil(2) } else { 0 };
+    for i in 0..n {
         let d = fresh_copy(template);
         if i < named {
             let o = cli(d.path(), args)

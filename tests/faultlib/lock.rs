@@ -19,17 +19,24 @@ const RESET: [&str; 10] = [
     AS_OF,
 ];
 
-pub fn all(r: &mut Report) {
-    let template = seeded_template(300);
-    held(r, &template, "IMMEDIATE");
-    held(r, &template, "EXCLUSIVE");
-    concurrent(r, &template);
+pub fn cases() -> Vec<Case> {
+    let template = Shared::new(|| seeded_template(300));
+    let (t1, t2, t3) = (template.clone(), template.clone(), template);
+    vec![
+        Case::new("held_begin_immediate", move |r| {
+            held(r, t1.get(), "IMMEDIATE")
+        }),
+        Case::new("held_begin_exclusive", move |r| {
+            held(r, t2.get(), "EXCLUSIVE")
+        }),
+        Case::new("two_resets_at_once", move |r| concurrent(r, t3.get())),
+    ]
 }
 
 fn held(r: &mut Report, template: &tempfile::TempDir, mode: &str) {
     let old = fingerprint(&db(template.path())).unwrap();
     let mut t = Tally::default();
-    for _ in 0..5 {
+    for _ in 0..runs(5) {
         let d = fresh_copy(template.path());
         let holder = rusqlite::Connection::open(db(d.path())).unwrap();
         holder.execute_batch(&format!("BEGIN {mode}")).unwrap();
@@ -60,7 +67,8 @@ fn concurrent(r: &mut Report, template: &tempfile::TempDir) {
     let old = fingerprint(&db(template.path())).unwrap();
     let (new, _) = new_state(template.path(), &RESET);
     let mut t = Tally::default();
-    for i in 0..10 {
+    // At least two runs: one of each kind.
+    for i in 0..runs(10).max(2) {
         let d = fresh_copy(template.path());
         // Half the runs: a generous timeout (both succeed, one after the other); the others: the
         // first is slowed down and the second gives up after 200 ms (exit 4).

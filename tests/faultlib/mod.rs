@@ -1,4 +1,5 @@
-//! Shared machinery of the fault suite: fixtures, the state check, the report table.
+//! Shared machinery of the fault suite: the cases' registry, run counts, fixtures, the state
+//! check, the report table.
 
 pub mod consistency;
 pub mod corrupt;
@@ -12,13 +13,87 @@ pub mod restore;
 pub mod targets;
 
 use std::collections::BTreeMap;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
 pub const AS_OF: &str = "2026-06-01";
+
+// ---------- run counts ----------
+
+/// The environment variable that scales every case's run count.
+pub const RUNS_VAR: &str = "PIPELINE_DB_FAULT_RUNS";
+/// Its default: the kill -9 cases' run count, the largest, and what CI runs.
+pub const DEFAULT_RUNS: u32 = 50;
+
+/// `PIPELINE_DB_FAULT_RUNS` (default 50), checked once: a positive whole number.
+pub fn fault_runs() -> Result<u32, String> {
+    static RUNS: OnceLock<Result<u32, String>> = OnceLock::new();
+    RUNS.get_or_init(|| match std::env::var(RUNS_VAR) {
+        Err(_) => Ok(DEFAULT_RUNS),
+        Ok(v) => match v.trim().parse::<u32>() {
+            Ok(n) if (1..=100_000).contains(&n) => Ok(n),
+            _ => Err(format!(
+                "{RUNS_VAR}={v:?}: expected a whole number from 1 to 100000 (default {DEFAULT_RUNS})"
+            )),
+        },
+    })
+    .clone()
+}
+
+/// How many times to run a case that runs `default` times at the default scale: in proportion to
+/// `PIPELINE_DB_FAULT_RUNS`, rounded up, at least 1. At 50 (the default) this is exactly `default`.
+pub fn runs(default: u32) -> u32 {
+    let n = fault_runs().unwrap_or_else(|e| panic!("{e}"));
+    (u64::from(default) * u64::from(n))
+        .div_ceil(u64::from(DEFAULT_RUNS))
+        .max(1) as u32
+}
+
+// ---------- cases and fixtures ----------
+
+/// One separately runnable case of a group: `name` (e.g. `during_reset`) becomes the trial
+/// `group::name`. `run` records exactly one row (or a reason it could not run) in the report.
+pub struct Case {
+    pub name: &'static str,
+    pub run: Box<dyn FnOnce(&mut Report) + Send>,
+}
+
+impl Case {
+    pub fn new(name: &'static str, run: impl FnOnce(&mut Report) + Send + 'static) -> Case {
+        Case {
+            name,
+            run: Box::new(run),
+        }
+    }
+}
+
+/// A fixture shared by the cases of a group (a seeded template, OLD and NEW): built by the first
+/// case that needs it, so a filtered run builds only what it uses; dropped (temp dirs removed)
+/// with the last case holding it.
+pub struct Shared<T> {
+    cell: OnceLock<T>,
+    init: Box<dyn Fn() -> T + Send + Sync>,
+}
+
+impl<T> Shared<T> {
+    pub fn new(init: impl Fn() -> T + Send + Sync + 'static) -> Arc<Shared<T>> {
+        Arc::new(Shared {
+            cell: OnceLock::new(),
+            init: Box::new(init),
+        })
+    }
+
+    pub fn get(&self) -> &T {
+        self.cell.get_or_init(|| (self.init)())
+    }
+}
+
+// ---------- the report ----------
 
 /// Result counts of one case.
 #[derive(Debug, Default, Clone)]
@@ -39,62 +114,159 @@ impl Tally {
             self.problems.push(m);
         }
     }
+
+    pub fn bad(&self) -> bool {
+        self.mixed > 0 || self.lost_rows > 0
+    }
 }
 
+/// A row of the final table.
+#[derive(Debug, Clone)]
+pub enum Row {
+    Ran(String, Tally),
+    NotRun(String, String),
+    /// The case stopped on a panic (a setup step failed) before it could count anything.
+    Broke(String, String),
+}
+
+/// Every row so far, in the order the cases ran; the table printed at the end.
+static TABLE: Mutex<Vec<Row>> = Mutex::new(Vec::new());
+
+/// Where a case records its outcome: the rows it adds go to its trial's verdict and the final table.
 #[derive(Default)]
 pub struct Report {
-    rows: Vec<(String, Tally)>,
-    not_run: Vec<(String, String)>,
+    rows: Vec<Row>,
 }
 
 impl Report {
     pub fn add(&mut self, case: &str, t: Tally) {
-        let status = if t.mixed == 0 && t.lost_rows == 0 {
-            "ok"
-        } else {
-            "FAIL"
-        };
-        println!(
-            "{status:4} {case:<44} runs {:>3}  old {:>3}  new {:>3}  mixed {}  lost {}",
-            t.runs, t.old, t.new, t.mixed, t.lost_rows
-        );
-        for p in &t.problems {
-            println!("       - {p}");
-        }
-        self.rows.push((case.to_string(), t));
+        self.rows.push(Row::Ran(case.to_string(), t));
     }
 
     pub fn not_run(&mut self, case: &str, why: &str) {
-        println!("SKIP {case:<44} {why}");
-        self.not_run.push((case.into(), why.into()));
+        self.rows.push(Row::NotRun(case.into(), why.into()));
     }
 
-    /// Prints the table; returns the process exit code.
-    pub fn finish(&self) -> i32 {
-        println!(
-            "\n| case | runs | old | new | mixed | lost rows |\n|---|---:|---:|---:|---:|---:|"
-        );
-        for (c, t) in &self.rows {
-            println!(
-                "| {c} | {} | {} | {} | {} | {} |",
-                t.runs, t.old, t.new, t.mixed, t.lost_rows
-            );
+    /// Prints the case's line and hands its rows to the final table. `inline`: one trial at a time
+    /// in libtest's pretty format, whose `test NAME ... ` prefix this line then completes (the
+    /// verdict follows it); otherwise the line stands alone with its own verdict.
+    pub fn conclude(
+        self,
+        inline: bool,
+    ) -> Result<libtest_mimic::Completion, libtest_mimic::Failed> {
+        let mut failures = vec![];
+        let mut not_run = vec![];
+        let mut out = std::io::stdout().lock();
+        for row in &self.rows {
+            match row {
+                Row::Ran(case, t) => {
+                    let status = if t.bad() { "FAIL" } else { "ok" };
+                    let line = format!(
+                        "{case:<44} runs {:>3}  old {:>3}  new {:>3}  mixed {}  lost {}",
+                        t.runs, t.old, t.new, t.mixed, t.lost_rows
+                    );
+                    if inline && self.rows.len() == 1 {
+                        let _ = write!(out, "{line}  ");
+                    } else {
+                        let _ = writeln!(out, "{status:4} {line}");
+                        for p in &t.problems {
+                            let _ = writeln!(out, "       - {p}");
+                        }
+                    }
+                    if t.bad() {
+                        failures.push(format!(
+                            "{case}: mixed {}, lost {}{}",
+                            t.mixed,
+                            t.lost_rows,
+                            t.problems
+                                .iter()
+                                .map(|p| format!("\n  - {p}"))
+                                .collect::<String>()
+                        ));
+                    }
+                }
+                Row::NotRun(case, why) => {
+                    if !inline {
+                        let _ = writeln!(out, "SKIP {case:<44} {why}");
+                    }
+                    not_run.push(why.clone());
+                }
+                Row::Broke(..) => {}
+            }
         }
-        for (c, why) in &self.not_run {
-            println!("| {c} | not run: {why} | | | | |");
-        }
-        let bad = self
-            .rows
-            .iter()
-            .filter(|(_, t)| t.mixed > 0 || t.lost_rows > 0)
-            .count();
-        if bad > 0 || self.rows.is_empty() {
-            println!("\n{bad} cases lost or mixed data");
-            1
+        let _ = out.flush();
+        drop(out);
+        let ran = self.rows.iter().any(|r| matches!(r, Row::Ran(..)));
+        TABLE
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(self.rows);
+        if !failures.is_empty() {
+            Err(failures.join("\n").into())
+        } else if !not_run.is_empty() {
+            // Never "passed": a case that could not run is reported as ignored, with the reason.
+            Ok(libtest_mimic::Completion::ignored_with(format!(
+                "not run: {}",
+                not_run.join("; ")
+            )))
+        } else if !ran {
+            Err("the case recorded no result".into())
         } else {
-            println!("\nall {} cases: mixed = 0, lost = 0", self.rows.len());
-            0
+            Ok(libtest_mimic::Completion::Completed)
         }
+    }
+
+    /// A case that panicked: a row in the table, the trial fails.
+    pub fn broke(case: &str, msg: &str) {
+        TABLE
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Row::Broke(case.into(), msg.into()));
+    }
+
+    /// Prints the table of every case that ran (or could not); returns whether any lost or mixed
+    /// data. Prints nothing when no case was selected.
+    pub fn print_table() -> bool {
+        let rows = TABLE.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if rows.is_empty() {
+            return false;
+        }
+        println!("| case | runs | old | new | mixed | lost rows |\n|---|---:|---:|---:|---:|---:|");
+        for row in &rows {
+            if let Row::Ran(c, t) = row {
+                println!(
+                    "| {c} | {} | {} | {} | {} | {} |",
+                    t.runs, t.old, t.new, t.mixed, t.lost_rows
+                );
+            }
+        }
+        for row in &rows {
+            match row {
+                Row::NotRun(c, why) => println!("| {c} | not run: {why} | | | | |"),
+                Row::Broke(c, msg) => {
+                    println!("| {c} | broke: {} | | | | |", msg.replace(['\n', '|'], " "))
+                }
+                Row::Ran(..) => {}
+            }
+        }
+        let ran = rows.iter().filter(|r| matches!(r, Row::Ran(..))).count();
+        let bad = rows
+            .iter()
+            .filter(|r| matches!(r, Row::Ran(_, t) if t.bad()))
+            .count();
+        let broke = rows.iter().filter(|r| matches!(r, Row::Broke(..))).count();
+        if bad > 0 {
+            println!("\n{bad} cases lost or mixed data ({broke} broke before counting)");
+        } else if ran == 0 {
+            println!("\nno case ran");
+        } else if broke > 0 {
+            println!(
+                "\n{ran} cases: mixed = 0, lost = 0; {broke} broke before counting (see above)"
+            );
+        } else {
+            println!("\nall {ran} cases: mixed = 0, lost = 0");
+        }
+        bad > 0
     }
 }
 

@@ -5,9 +5,24 @@ use std::time::Duration;
 
 use super::*;
 
-pub fn all(r: &mut Report) {
-    let template = seeded_template(300);
-    // The backup to restore: a bigger, different dev, exported outside the data dir.
+pub fn cases() -> Vec<Case> {
+    let template = Shared::new(|| seeded_template(300));
+    let t2 = template.clone();
+    vec![
+        Case::new("kill9_during_restore", move |r| {
+            // The backup to restore: a bigger, different dev, exported outside the data dir.
+            let (other, exported) = exported();
+            let args = ["restore", "dev", exported.to_str().unwrap(), "--force"];
+            kill_during_restore(r, template.get(), &args);
+            drop(other);
+        }),
+        Case::new("prod_into_dev", prod_into_dev),
+        Case::new("newer_schema_refused", move |r| newer_schema(r, t2.get())),
+    ]
+}
+
+/// A seeded dev exported outside its data dir: (its data dir, the export's path).
+fn exported() -> (tempfile::TempDir, std::path::PathBuf) {
     let other = tempfile::tempdir().unwrap();
     must(
         other.path(),
@@ -27,10 +42,7 @@ pub fn all(r: &mut Report) {
         other.path(),
         &["backup", "dev", "--output", exported.to_str().unwrap()],
     );
-    let args = ["restore", "dev", exported.to_str().unwrap(), "--force"];
-    kill_during_restore(r, &template, &args);
-    prod_into_dev(r);
-    newer_schema(r, &template);
+    (other, exported)
 }
 
 fn kill_during_restore(r: &mut Report, template: &tempfile::TempDir, args: &[&str]) {
@@ -38,9 +50,11 @@ fn kill_during_restore(r: &mut Report, template: &tempfile::TempDir, args: &[&st
     let (new, took) = new_state(template.path(), args);
     let mut t = Tally::default();
     let mut rng = Lcg(4242);
-    for i in 0..50 {
+    // Half the runs (50 by default, see `runs`) abort at the named point, the others are killed.
+    let n = runs(50);
+    for i in 0..n {
         let d = fresh_copy(template.path());
-        if i < 25 {
+        if i < n.div_ceil(2) {
             let o = cli(d.path(), args)
                 .env("PIPELINE_DB_FAILPOINT", "restore:mid_copy=abort")
                 .output()
@@ -67,7 +81,7 @@ fn kill_during_restore(r: &mut Report, template: &tempfile::TempDir, args: &[&st
 
 fn prod_into_dev(r: &mut Report) {
     let mut t = Tally::default();
-    for _ in 0..3 {
+    for _ in 0..runs(3) {
         t.runs += 1;
         let d = tempfile::tempdir().unwrap();
         must(d.path(), &["migrate", "prod"]);

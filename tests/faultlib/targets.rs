@@ -4,10 +4,15 @@
 
 use super::*;
 
-pub fn all(r: &mut Report) {
-    let template = seeded_template(200);
-    existing_targets(r, &template);
-    odd_names(r, &template);
+pub fn cases() -> Vec<Case> {
+    let template = Shared::new(|| seeded_template(200));
+    let t2 = template.clone();
+    vec![
+        Case::new("existing_target", move |r| {
+            existing_targets(r, template.get())
+        }),
+        Case::new("odd_names", move |r| odd_names(r, t2.get())),
+    ]
 }
 
 fn existing_targets(r: &mut Report, template: &tempfile::TempDir) {

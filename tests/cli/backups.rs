@@ -3,20 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
+use pipeline_db_e2e::command as cmd;
 use rusqlite::Connection;
 use serde_json::Value;
 use tempfile::TempDir;
-
-fn cmd(dir: &Path) -> Command {
-    let mut c = Command::cargo_bin("pipeline-db").unwrap();
-    c.env_remove("PIPELINE_DB_HOME")
-        .env_remove("PIPELINE_DB_CONFIG")
-        .env_remove("PIPELINE_DB_FAILPOINT")
-        .arg("--data-dir")
-        .arg(dir);
-    c
-}
 
 /// Runs and returns (exit code, stdout, stderr).
 fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
@@ -421,7 +411,7 @@ fn prune_keeps_the_newest_verified_backup_and_the_undo_target() {
         .collect();
     assert_eq!(delete, vec![b2.to_str().unwrap()]);
     assert!(plan[0]["frees_bytes"].as_u64().unwrap() > 0);
-    let out = ok(dir, &["backups", "prune", "dev", "--keep", "1"]);
+    let out = ok(dir, &["backups", "prune", "dev", "--keep", "1", "--force"]);
     assert!(
         out.contains("the newest verified backup") && out.contains("undo"),
         "{out}"
@@ -775,7 +765,7 @@ fn prune_applies_the_configured_count_and_size_limits() {
             expect_deleted.push(p.clone());
         }
     }
-    let out = ok(dir, &["backups", "prune", "dev"]);
+    let out = ok(dir, &["backups", "prune", "dev", "--force"]);
     let left = backups(dir, "dev");
     for p in &all {
         assert_eq!(
@@ -841,4 +831,28 @@ fn restore_writes_into_the_live_file_and_an_open_connection_sees_the_new_content
         60,
         "the open connection does not see the restore"
     );
+}
+
+#[test]
+fn prune_follows_the_one_confirmation_rule() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    dev_with_jobs(dir, "5");
+    for _ in 0..3 {
+        ok(dir, &["backup", "dev"]);
+    }
+    let before = std::fs::read_dir(dir.join("backups/dev")).unwrap().count();
+    let (code, _, err) = run(dir, &["backups", "prune", "dev", "--keep", "1"]);
+    assert_eq!(code, 3, "no TTY, no --force: {err}");
+    assert!(
+        err.contains("--force") && err.contains("nothing was changed"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.join("backups/dev")).unwrap().count(),
+        before,
+        "nothing deleted"
+    );
+    ok(dir, &["backups", "prune", "dev", "--keep", "1", "--force"]);
+    assert!(std::fs::read_dir(dir.join("backups/dev")).unwrap().count() < before);
 }
