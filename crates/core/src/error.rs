@@ -137,6 +137,15 @@ pub enum Error {
     #[error("cancelled")]
     Cancelled,
 
+    #[error("{} failed verification ({detail}); {UNCHANGED}. Choose another backup (`pipeline-db backups list`)", path.display())]
+    SourceUnsound { path: PathBuf, detail: String },
+
+    #[error("{} is not a database this pipeline-db made: its schema differs from what the migrations produce ({}); {UNCHANGED}. Choose another backup, or inspect it with sqlite3", path.display(), differences.join("; "))]
+    ForeignSchema {
+        path: PathBuf,
+        differences: Vec<String>,
+    },
+
     #[error("{env} changed since the plan was shown ({what}); {UNCHANGED}. Review the new plan and try again")]
     Stale { env: String, what: String },
 
@@ -160,7 +169,8 @@ impl Error {
             | InvalidInput(_)
             | Config { .. }
             | Missing { .. } => exit::USAGE,
-            Stale { .. } => exit::REFUSED,
+            Stale { .. } | ForeignSchema { .. } => exit::REFUSED,
+            SourceUnsound { .. } => exit::FAILED,
             Internal(_) => exit::FAILED,
             NotADatabase { .. } | Corrupt { .. } => exit::NOT_A_DATABASE,
             TagMismatch { .. }
@@ -206,6 +216,8 @@ impl Error {
             CheckFailed(_) => "check_failed",
             Cancelled => "cancelled",
             Stale { .. } => "stale_plan",
+            SourceUnsound { .. } => "backup_verify",
+            ForeignSchema { .. } => "foreign_schema",
             Missing { .. } => "missing",
             Internal(_) => "internal",
         }

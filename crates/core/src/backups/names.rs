@@ -98,12 +98,22 @@ pub fn resolve_in_dir(dir: &Path, name: &str) -> Result<PathBuf> {
 
 /// A directory we write into on our own (the backup dir) must be itself, not a symlink to
 /// somewhere else: nothing is written outside the data dir except an explicit `--output`.
+///
+/// A directory that does not exist yet is checked through its nearest existing ancestor, so a
+/// symlinked `backups/` or `backups/<env>` is refused before anything is created through it.
 pub fn check_resolves_to_itself(dir: &Path) -> Result<()> {
-    let canon = std::fs::canonicalize(dir).map_err(Error::io("resolving", dir))?;
-    if canon != dir {
+    let mut existing = dir;
+    while std::fs::symlink_metadata(existing).is_err() {
+        match existing.parent() {
+            Some(p) if !p.as_os_str().is_empty() => existing = p,
+            _ => return Ok(()),
+        }
+    }
+    let canon = std::fs::canonicalize(existing).map_err(Error::io("resolving", existing))?;
+    if canon != existing {
         return Err(Error::Refused(format!(
-            "{} resolves to {} (a symlink?); refusing to write backups outside the data dir. Make it a plain directory",
-            dir.display(),
+            "{} resolves to {} (a symlink?); refusing to read, write or delete backups through it. Make it a plain directory inside the data dir",
+            existing.display(),
             canon.display()
         )));
     }

@@ -104,6 +104,7 @@ pub fn read_manifest(backup: &Path) -> Result<BackupRecord> {
 
 /// The backups of an env (from their manifests), oldest first.
 pub fn list(target: &crate::workspace::env::EnvTarget) -> Result<Vec<BackupRecord>> {
+    crate::backups::names::check_resolves_to_itself(&target.backup_dir)?;
     let rd = match std::fs::read_dir(&target.backup_dir) {
         Ok(rd) => rd,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),

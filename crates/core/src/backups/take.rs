@@ -24,6 +24,7 @@ pub(crate) fn backup_now(
     let dest = match dest {
         Some(d) => d.to_path_buf(),
         None => {
+            crate::backups::names::check_resolves_to_itself(&target.backup_dir)?;
             std::fs::create_dir_all(&target.backup_dir)
                 .map_err(Error::io("creating backup dir", &target.backup_dir))?;
             crate::backups::names::check_resolves_to_itself(&target.backup_dir)?;

@@ -28,12 +28,22 @@ pub struct VerifyReport {
     pub tagged_env: Option<String>,
     /// What failed, if anything.
     pub problem: Option<String>,
+    /// How its schema differs from what the embedded migrations produce at its recorded version
+    /// (a file from another tool, or edited): such a file is refused, never installed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub schema_differences: Vec<String>,
 }
 
 impl VerifyReport {
     /// The typed error for a failed verification (`None` when it passed).
     pub fn error(&self) -> Option<Error> {
-        self.problem.as_ref().map(|p| Error::BackupVerify {
+        if !self.schema_differences.is_empty() {
+            return Some(Error::ForeignSchema {
+                path: self.path.clone(),
+                differences: self.schema_differences.clone(),
+            });
+        }
+        self.problem.as_ref().map(|p| Error::SourceUnsound {
             path: self.path.clone(),
             detail: p.clone(),
         })
@@ -85,6 +95,7 @@ fn inspect(
         schema_version: None,
         tagged_env: None,
         problem: None,
+        schema_differences: vec![],
     };
     match manifest_problem.map_or_else(
         || check(path, sidecar.as_ref(), full, known_sha, &mut r),
@@ -112,7 +123,7 @@ fn check(
             (Some(_), None) => Some(s.spawn(|| crate::storage::hash::file(path))),
             _ => None,
         };
-        let sqlite = check_sqlite(path, full, r);
+        let sqlite = check_sqlite(path, full, manifest.is_some(), r);
         let sha = match (known_sha, hashing) {
             (Some(k), _) => Some(Ok(k.to_string())),
             (None, Some(h)) => Some(
@@ -134,24 +145,65 @@ fn check(
     })
 }
 
-/// `quick_check` (when `full`), schema version, application id and env tag.
-fn check_sqlite(path: &Path, full: bool, r: &mut VerifyReport) -> Result<(), String> {
+/// Differences between the file's schema and what the embedded migrations produce at its
+/// recorded version, and migrations recorded with another checksum or unknown to us.
+fn schema_differences(conn: &rusqlite::Connection) -> Result<Vec<String>> {
+    use crate::schema::migrations::{self, MigrationState};
+    let mut out: Vec<String> = migrations::drift(conn)?
+        .differences
+        .iter()
+        .map(|d| format!("{} {} `{}`", d.change, d.object_type, d.name))
+        .collect();
+    for m in migrations::list(Some(conn))? {
+        match m.state {
+            MigrationState::Divergent => out.push(format!(
+                "V{} `{}` recorded with another checksum",
+                m.version, m.name
+            )),
+            MigrationState::Missing => out.push(format!(
+                "V{} `{}` recorded but unknown to this pipeline-db",
+                m.version, m.name
+            )),
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// Application id, schema version, the schema itself (it must be what the embedded migrations
+/// produce at that version, history included), env tag; when `full`, `quick_check` for a file
+/// whose bytes a manifest of ours vouches for (its sha256 is compared beside it), else the full `integrity_check` (which also
+/// compares every index with its table).
+fn check_sqlite(
+    path: &Path,
+    full: bool,
+    vouched: bool,
+    r: &mut VerifyReport,
+) -> Result<(), String> {
     let conn =
         db::open(path, Access::ReadOnly, Duration::from_secs(1)).map_err(|e| e.to_string())?;
-    let problems = match full {
-        true => db::check(&conn, "quick_check").map_err(|e| e.to_string())?,
-        false => vec![],
-    };
-    if !problems.is_empty() {
-        return Err(format!("quick_check: {}", problems.join("; ")));
-    }
-    r.schema_version =
-        crate::schema::migrations::schema_version(&conn).map_err(|e| e.to_string())?;
     let app = tag::application_id(&conn).map_err(|e| e.to_string())?;
     if app != 0 && app != tag::APPLICATION_ID {
         return Err(format!(
             "it belongs to another application (application_id {app:#x})"
         ));
+    }
+    r.schema_version =
+        crate::schema::migrations::schema_version(&conn).map_err(|e| e.to_string())?;
+    r.schema_differences = schema_differences(&conn).map_err(|e| e.to_string())?;
+    if !r.schema_differences.is_empty() {
+        return Err(format!(
+            "its schema is not what the migrations produce: {}",
+            r.schema_differences.join("; ")
+        ));
+    }
+    let pragma = if vouched { "quick_check" } else { "integrity_check" };
+    let problems = match full {
+        true => db::check(&conn, pragma).map_err(|e| e.to_string())?,
+        false => vec![],
+    };
+    if !problems.is_empty() {
+        return Err(format!("{pragma}: {}", problems.join("; ")));
     }
     if let Identity::Tagged(t) = tag::identity(&conn).map_err(|e| e.to_string())? {
         r.tagged_env = Some(t.env);

@@ -60,20 +60,29 @@ pub fn append(log: &Path, entry: &AuditEntry) -> Result<()> {
 
 /// Reads the log, newest last, optionally only one env's entries. Unparseable lines are skipped
 /// (a line cut by a crash) and counted.
+///
+/// The log is a file anyone can edit: it is read as bytes, and a line that is not UTF-8 JSON of
+/// an entry is skipped and counted, never an error.
 pub fn read(log: &Path, env: Option<&str>) -> Result<(Vec<AuditEntry>, usize)> {
-    let text = match std::fs::read_to_string(log) {
-        Ok(t) => t,
+    let bytes = match std::fs::read(log) {
+        Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((vec![], 0)),
         Err(e) => return Err(Error::io("reading audit log", log)(e)),
     };
     let mut bad = 0;
     let mut out = vec![];
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        match serde_json::from_str::<AuditEntry>(line) {
+    let lines = bytes
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.iter().all(u8::is_ascii_whitespace));
+    for line in lines {
+        match serde_json::from_slice::<AuditEntry>(line) {
             Ok(e) if env.is_none_or(|x| x == e.env) => out.push(e),
             Ok(_) => {}
             Err(_) => bad += 1,
         }
+    }
+    if bad > 0 {
+        tracing::warn!("{}: {bad} unreadable lines skipped", log.display());
     }
     Ok((out, bad))
 }

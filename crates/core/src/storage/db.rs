@@ -32,7 +32,7 @@ pub fn check_header(path: &Path) -> Result<FileState> {
         reason,
     };
     if !meta.is_file() {
-        return Err(not_db("it is not a regular file".into()));
+        return Err(crate::storage::fs::not_a_regular_file(path, &meta));
     }
     if meta.len() < 100 {
         return Err(not_db(format!(
@@ -350,6 +350,7 @@ mod tests {
             check_header(&dir.path().join("missing")).unwrap(),
             FileState::Missing
         );
-        assert_eq!(check_header(dir.path()).unwrap_err().exit_code(), 5);
+        // A directory (like a FIFO or a device) is refused before anything opens it.
+        assert_eq!(check_header(dir.path()).unwrap_err().exit_code(), 3);
     }
 }

@@ -198,6 +198,30 @@ pub fn file_identity(path: &Path) -> Option<(u64, u64)> {
     std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
+/// The refusal for a path that exists but is not a regular file (a directory, a FIFO, a socket,
+/// a device): nothing opens it, reads it or copies it.
+pub fn not_a_regular_file(path: &Path, meta: &std::fs::Metadata) -> Error {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    let kind = if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else {
+        "not a regular file"
+    };
+    Error::Refused(format!(
+        "{} is {kind}, not a database file; nothing was opened. A database path must name a regular file (or nothing yet): point the env elsewhere with `pipeline-db env path ENV PATH`",
+        path.display()
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

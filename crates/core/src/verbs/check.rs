@@ -341,9 +341,15 @@ pub fn keep_evidence(path: &Path) -> Result<Vec<PathBuf>> {
         // Copied under a temp name, then renamed: a failed copy never looks like evidence.
         let tmp = fs::temp_beside(&dst);
         let copied = (|| {
-            let mut from = std::fs::File::open(&src).map_err(Error::io("reading", &src))?;
+            // Only a regular file is copied, and never more than the size it had when looked at.
+            let meta = std::fs::metadata(&src).map_err(Error::io("reading", &src))?;
+            if !meta.is_file() {
+                return Err(fs::not_a_regular_file(&src, &meta));
+            }
+            let from = std::fs::File::open(&src).map_err(Error::io("reading", &src))?;
             let mut to = fs::create_new(&tmp)?;
-            std::io::copy(&mut from, &mut to).map_err(Error::io("writing evidence", &tmp))?;
+            std::io::copy(&mut std::io::Read::take(from, meta.len()), &mut to)
+                .map_err(Error::io("writing evidence", &tmp))?;
             to.sync_all().map_err(Error::io("fsync", &tmp))?;
             fs::rename_noreplace(&tmp, &dst).map_err(Error::io("placing evidence", &dst))
         })();

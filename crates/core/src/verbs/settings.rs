@@ -31,7 +31,7 @@ pub const KEEP_RANGE: std::ops::RangeInclusive<usize> = 1..=1000;
 /// Upper bound of `retention.max_total_mib` (1 TiB; 0 = no bound).
 pub const MAX_TOTAL_MIB: u64 = 1 << 20;
 /// Bounds of `busy_timeout_ms` (10 minutes at most).
-pub const BUSY_TIMEOUT_RANGE: std::ops::RangeInclusive<u64> = 0..=600_000;
+pub use crate::workspace::config::BUSY_TIMEOUT_RANGE;
 /// The audit log's env for changes that concern no single env (not a valid env name).
 pub const WORKSPACE_AUDIT_ENV: &str = "*";
 
@@ -359,9 +359,14 @@ fn check_file(
         }
         FileState::Database => e.checks.push("header: SQLite format 3".into()),
     }
-    if let Some(other) = ws.envs.values().find(|t| t.path == path && t.name != name) {
+    let same_file = |t: &crate::workspace::env::EnvTarget| {
+        t.path == path
+            || crate::storage::fs::file_identity(&path)
+                .is_some_and(|id| crate::storage::fs::file_identity(&t.path) == Some(id))
+    };
+    if let Some(other) = ws.envs.values().find(|t| same_file(t) && t.name != name) {
         return Err(Error::Refused(format!(
-            "{} is already the database of env `{}`; nothing was written. One file belongs to one env",
+            "{} is already the database of env `{}` (the same file, perhaps through a hard link); nothing was written. One file belongs to one env",
             path.display(),
             other.name
         )));

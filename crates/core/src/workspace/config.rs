@@ -11,6 +11,8 @@ use crate::workspace::env::{check_env_name, EnvTarget, ALWAYS_PROTECTED, BUILTIN
 
 pub const CONFIG_FILE_NAME: &str = "pipeline-db.toml";
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long any wait for a lock may be (the config's `busy_timeout_ms`, `--busy-timeout-ms`).
+pub const BUSY_TIMEOUT_RANGE: std::ops::RangeInclusive<u64> = 0..=600_000;
 
 /// What the user asked for on the command line or in the environment (flags win over env vars).
 #[derive(Debug, Clone, Default)]
@@ -103,6 +105,17 @@ impl Workspace {
             .map(|d| d.as_millis() as u64)
             .or(config.busy_timeout_ms)
             .unwrap_or(DEFAULT_BUSY_TIMEOUT.as_millis() as u64);
+        if !BUSY_TIMEOUT_RANGE.contains(&busy_timeout_ms) {
+            let from = match (opts.busy_timeout, &config_path) {
+                (Some(_), _) | (None, None) => "--busy-timeout-ms".to_string(),
+                (None, Some(p)) => format!("busy_timeout_ms in {}", p.display()),
+            };
+            return Err(Error::InvalidInput(format!(
+                "{from} is {busy_timeout_ms}; it must be between {} and {} ms (10 minutes)",
+                BUSY_TIMEOUT_RANGE.start(),
+                BUSY_TIMEOUT_RANGE.end()
+            )));
+        }
         let envs = resolve_envs(&config, config_path.as_deref(), &data_dir)?;
         Ok(Workspace {
             data_dir,
@@ -272,11 +285,15 @@ pub(crate) fn resolve_envs(
         };
         out.insert(name.to_string(), target);
     }
+    // One file, one env: by path, and by (device, inode) so a hard link is the same file.
     let mut seen = BTreeMap::new();
+    let mut seen_ids = BTreeMap::new();
     for t in out.values() {
-        if let Some(other) = seen.insert(t.path.clone(), t.name.clone()) {
+        let by_id = crate::storage::fs::file_identity(&t.path)
+            .and_then(|id| seen_ids.insert(id, t.name.clone()));
+        if let Some(other) = seen.insert(t.path.clone(), t.name.clone()).or(by_id) {
             return Err(cfg_err(format!(
-                "envs `{other}` and `{}` share the file {}",
+                "envs `{other}` and `{}` share the file {} (the same file, perhaps through a hard link); point one of them elsewhere",
                 t.name,
                 t.path.display()
             )));

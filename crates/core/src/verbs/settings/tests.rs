@@ -189,7 +189,7 @@ fn not_a_database_is_refused_and_left_byte_for_byte() {
     }
     let dir = t.dir.path().join("adir");
     std::fs::create_dir(&dir).unwrap();
-    refused(&t, &attach_req("demo", &dir), exit::NOT_A_DATABASE);
+    refused(&t, &attach_req("demo", &dir), exit::REFUSED);
 }
 
 #[test]
