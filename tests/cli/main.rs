@@ -6,4 +6,5 @@
 mod backups;
 mod one_path;
 mod settings;
+mod untrusted;
 mod verbs;

@@ -1,9 +1,9 @@
 //! One path for every change (issue 10): core's one confirmation rule for migrate too, and a plan
 //! that changed between showing and executing is refused, by the real binary.
 
-use std::time::Duration;
-
 use pipeline_db_e2e::{fingerprint, Env};
+
+use crate::verbs::{exit_code, spawn_pty};
 
 /// prod holding data with V2 pending: V2's objects and history row removed from a V2 database.
 fn prod_with_data_and_v2_pending(e: &Env) {
@@ -98,24 +98,6 @@ fn migrating_dev_with_data_asks_yes_or_no_and_an_empty_one_asks_nothing() {
     assert_eq!(history_rows(&e, "test"), 1);
     e.ok(&["migrate", "test", "--force"]);
     assert_eq!(history_rows(&e, "test"), 2);
-}
-
-fn spawn_pty(e: &Env, args: &str) -> expectrl::Session {
-    let cmd = format!(
-        "{} --data-dir {} {args}",
-        pipeline_db_e2e::bin().display(),
-        e.data().display()
-    );
-    let mut p = expectrl::spawn(cmd).expect("spawn in a pty");
-    p.set_expect_timeout(Some(Duration::from_secs(30)));
-    p
-}
-
-fn exit_code(p: &mut expectrl::Session) -> i32 {
-    match p.get_process().wait().unwrap() {
-        expectrl::WaitStatus::Exited(_, c) => c,
-        other => panic!("{other:?}"),
-    }
 }
 
 #[test]

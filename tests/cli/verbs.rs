@@ -338,7 +338,7 @@ fn an_error_after_the_drop_step_leaves_the_database_as_before() {
     assert_eq!(ic, "ok");
 }
 
-trait FailpointExt {
+pub(crate) trait FailpointExt {
     fn run_with_failpoint(&self, args: &[&str], fp: &str) -> (i32, String, String);
 }
 
@@ -805,7 +805,7 @@ fn reset_db_sh_keeps_the_platform_interface() {
 
 // ---------- interactive confirmation through a real terminal ----------
 
-fn spawn_pty(e: &Env, args: &str) -> expectrl::Session {
+pub(crate) fn spawn_pty(e: &Env, args: &str) -> expectrl::Session {
     let cmd = format!(
         "{} --data-dir {} {args}",
         pipeline_db_e2e::bin().display(),
@@ -816,7 +816,7 @@ fn spawn_pty(e: &Env, args: &str) -> expectrl::Session {
     p
 }
 
-fn exit_code(p: &mut expectrl::Session) -> i32 {
+pub(crate) fn exit_code(p: &mut expectrl::Session) -> i32 {
     use expectrl::WaitStatus;
     match p.get_process().wait().unwrap() {
         WaitStatus::Exited(_, c) => c,

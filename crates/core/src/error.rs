@@ -137,6 +137,17 @@ pub enum Error {
     #[error("cancelled")]
     Cancelled,
 
+    #[error("{}", put_back_message(*verb, env, cause, backup, put_back_failed.as_deref()))]
+    PutBack {
+        verb: crate::verb::Verb,
+        env: String,
+        cause: Box<Error>,
+        /// The verified pre-action backup the previous content came back from.
+        backup: PathBuf,
+        /// Why copying it back failed (`None`: the database holds its previous content again).
+        put_back_failed: Option<String>,
+    },
+
     #[error("{} failed verification ({detail}); {UNCHANGED}. Choose another backup (`pipeline-db backups list`)", path.display())]
     SourceUnsound { path: PathBuf, detail: String },
 
@@ -156,6 +167,37 @@ pub enum Error {
     Internal(String),
 }
 
+fn put_back_message(
+    verb: crate::verb::Verb,
+    env: &str,
+    cause: &Error,
+    backup: &std::path::Path,
+    failed: Option<&str>,
+) -> String {
+    match failed {
+        None => format!(
+            "{verb} of {env} failed after the database was written ({cause}); its previous content was copied back from the verified pre-{verb} backup {} and checked (quick_check, row counts): {env} holds what it held before",
+            backup.display()
+        ),
+        Some(why) => format!(
+            "{verb} of {env} failed after the database was written ({cause}), and copying its previous content back failed too ({why}); {env} may not hold what it held before. Its verified pre-{verb} backup is {}: run `pipeline-db restore {env} {}`",
+            backup.display(),
+            backup.display()
+        ),
+    }
+}
+
+impl Error {
+    /// The verified backup an action took before it failed, when the database was touched.
+    pub fn backup_taken(&self) -> Option<&std::path::Path> {
+        match self {
+            Error::PutBack { backup, .. } => Some(backup),
+            Error::Step { source, .. } => source.backup_taken(),
+            _ => None,
+        }
+    }
+}
+
 /// The one phrase for "nothing was changed", used only where that was verified.
 pub const UNCHANGED: &str = "nothing was changed";
 
@@ -170,6 +212,7 @@ impl Error {
             | Config { .. }
             | Missing { .. } => exit::USAGE,
             Stale { .. } | ForeignSchema { .. } => exit::REFUSED,
+            PutBack { .. } => exit::FAILED,
             SourceUnsound { .. } => exit::FAILED,
             Internal(_) => exit::FAILED,
             NotADatabase { .. } | Corrupt { .. } => exit::NOT_A_DATABASE,
@@ -216,6 +259,7 @@ impl Error {
             CheckFailed(_) => "check_failed",
             Cancelled => "cancelled",
             Stale { .. } => "stale_plan",
+            PutBack { .. } => "put_back",
             SourceUnsound { .. } => "backup_verify",
             ForeignSchema { .. } => "foreign_schema",
             Missing { .. } => "missing",

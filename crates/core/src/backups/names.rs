@@ -109,7 +109,12 @@ pub fn check_resolves_to_itself(dir: &Path) -> Result<()> {
             _ => return Ok(()),
         }
     }
-    let canon = std::fs::canonicalize(existing).map_err(Error::io("resolving", existing))?;
+    let dangling = std::fs::symlink_metadata(existing).is_ok_and(|m| m.file_type().is_symlink())
+        && std::fs::metadata(existing).is_err();
+    let canon = match dangling {
+        true => std::fs::read_link(existing).map_err(Error::io("resolving", existing))?,
+        false => std::fs::canonicalize(existing).map_err(Error::io("resolving", existing))?,
+    };
     if canon != existing {
         return Err(Error::Refused(format!(
             "{} resolves to {} (a symlink?); refusing to read, write or delete backups through it. Make it a plain directory inside the data dir",

@@ -52,22 +52,25 @@ impl VerifyReport {
 
 /// Verifies `path` (never changes it). `manifest` overrides the sidecar (used for staging copies).
 pub fn verify(path: &Path, manifest: Option<&BackupRecord>) -> VerifyReport {
-    inspect(path, manifest, true, None)
+    inspect(path, manifest, true, None, Access::ReadOnly)
 }
 
-/// [`verify`] of a file whose sha256 the caller computed while writing it (a staged copy).
+/// [`verify`] of a private copy whose sha256 the caller computed while writing it (a staged
+/// copy). It is opened read-write: SQLite skips CHECK constraints in `integrity_check` and
+/// `quick_check` on a read-only connection (seen with 3.53), and a staged copy must pass them
+/// before anything is copied into a live database.
 pub(crate) fn verify_hashed(
     path: &Path,
     manifest: Option<&BackupRecord>,
     sha256: &str,
 ) -> VerifyReport {
-    inspect(path, manifest, true, Some(sha256))
+    inspect(path, manifest, true, Some(sha256), Access::ReadWrite)
 }
 
 /// Header, schema version and tag only — no sha256, no `quick_check` (for a plan re-made just
 /// before the staged copy is fully verified).
 pub(crate) fn describe(path: &Path) -> VerifyReport {
-    inspect(path, None, false, None)
+    inspect(path, None, false, None, Access::ReadOnly)
 }
 
 fn inspect(
@@ -75,6 +78,7 @@ fn inspect(
     manifest: Option<&BackupRecord>,
     full: bool,
     known_sha: Option<&str>,
+    access: Access,
 ) -> VerifyReport {
     let (sidecar, manifest_problem) = match manifest {
         Some(m) => (Some(m.clone()), None),
@@ -98,7 +102,7 @@ fn inspect(
         schema_differences: vec![],
     };
     match manifest_problem.map_or_else(
-        || check(path, sidecar.as_ref(), full, known_sha, &mut r),
+        || check(path, sidecar.as_ref(), full, known_sha, access, &mut r),
         Err,
     ) {
         Err(e) => r.problem = Some(e),
@@ -114,6 +118,7 @@ fn check(
     manifest: Option<&BackupRecord>,
     full: bool,
     known_sha: Option<&str>,
+    access: Access,
     r: &mut VerifyReport,
 ) -> Result<(), String> {
     db::check_header(path).map_err(|e| e.to_string())?;
@@ -123,7 +128,7 @@ fn check(
             (Some(_), None) => Some(s.spawn(|| crate::storage::hash::file(path))),
             _ => None,
         };
-        let sqlite = check_sqlite(path, full, manifest.is_some(), r);
+        let sqlite = check_sqlite(path, full, manifest.is_some(), access, r);
         let sha = match (known_sha, hashing) {
             (Some(k), _) => Some(Ok(k.to_string())),
             (None, Some(h)) => Some(
@@ -178,10 +183,10 @@ fn check_sqlite(
     path: &Path,
     full: bool,
     vouched: bool,
+    access: Access,
     r: &mut VerifyReport,
 ) -> Result<(), String> {
-    let conn =
-        db::open(path, Access::ReadOnly, Duration::from_secs(1)).map_err(|e| e.to_string())?;
+    let conn = db::open(path, access, Duration::from_secs(1)).map_err(|e| e.to_string())?;
     let app = tag::application_id(&conn).map_err(|e| e.to_string())?;
     if app != 0 && app != tag::APPLICATION_ID {
         return Err(format!(
@@ -197,7 +202,11 @@ fn check_sqlite(
             r.schema_differences.join("; ")
         ));
     }
-    let pragma = if vouched { "quick_check" } else { "integrity_check" };
+    let pragma = if vouched {
+        "quick_check"
+    } else {
+        "integrity_check"
+    };
     let problems = match full {
         true => db::check(&conn, pragma).map_err(|e| e.to_string())?,
         false => vec![],

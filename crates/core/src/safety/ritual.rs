@@ -201,7 +201,7 @@ pub(crate) fn audited<P: Plan, T>(
     let result = body(&rec);
     let (summary, backup): (String, Option<PathBuf>) = match &result {
         Ok(d) => (d.plan.summary(), d.backup.as_ref().map(|b| b.path.clone())),
-        Err(_) => (shown.summary(), None),
+        Err(e) => (shown.summary(), e.backup_taken().map(Path::to_path_buf)),
     };
     rec.finish(&summary, backup.as_deref(), &result);
     result

@@ -470,10 +470,54 @@ fn copy_in(
         copy_into(staging, live, &target.path, ws.busy_timeout(), obs)
     })
     .step(verb, env, "copy", UNCHANGED)?;
-    crate::storage::timing::step("restore: checkpoint + verify after", || {
-        verify_restored(live, target, staging)
-    })?;
-    Ok(backup)
+    let after = crate::storage::failpoint::hit("restore:after_copy").and_then(|()| {
+        crate::storage::timing::step("restore: checkpoint + verify after", || {
+            verify_restored(live, target, staging)
+        })
+    });
+    match after {
+        Ok(()) => Ok(backup),
+        Err(cause) => Err(put_back(ws, target, verb, live, &backup, cause, obs)),
+    }
+}
+
+/// The live file was written and then failed its checks: its previous content is copied back
+/// from the verified pre-restore backup before anything is reported, and the error says what
+/// the database holds now and where that backup is.
+fn put_back(
+    ws: &Workspace,
+    target: &EnvTarget,
+    verb: Verb,
+    live: &mut Connection,
+    backup: &BackupRecord,
+    cause: Error,
+    obs: &dyn Observer,
+) -> Error {
+    tracing::error!(
+        "{verb} of {}: {cause}; putting the previous content back",
+        target.name
+    );
+    let restored =
+        copy_into(&backup.path, live, &target.path, ws.busy_timeout(), obs).and_then(|()| {
+            let _ = live.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+            crate::safety::health::require_healthy(live, target)?;
+            let now = db::row_counts(live)?;
+            match now == backup.row_counts {
+                true => Ok(()),
+                false => Err(Error::CheckFailed(format!(
+                    "it holds {} rows, the backup {}",
+                    now.values().sum::<u64>(),
+                    backup.row_counts.values().sum::<u64>()
+                ))),
+            }
+        });
+    Error::PutBack {
+        verb,
+        env: target.name.clone(),
+        cause: Box::new(cause),
+        backup: backup.path.clone(),
+        put_back_failed: restored.err().map(|e| e.to_string()),
+    }
 }
 
 fn fingerprint_file(path: &Path) -> Result<crate::storage::fingerprint::Fingerprint> {

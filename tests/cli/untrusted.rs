@@ -1,0 +1,267 @@
+//! Inputs pipeline-db did not make (issue 11): restore sources from elsewhere, odd env paths,
+//! symlinked and hard-linked files, a damaged audit log, numbers out of range. Each refusal is
+//! checked to have changed nothing.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use pipeline_db_e2e::{fingerprint, Env};
+
+use crate::verbs::FailpointExt;
+
+/// A copy of dev (no manifest: a file "from elsewhere"), edited with `sql` through a plain
+/// SQLite connection.
+fn edited_copy(e: &Env, name: &str, sql: &str) -> PathBuf {
+    let out = e.data().join(name);
+    e.ok(&["backup", "dev", "--output", out.to_str().unwrap()]);
+    std::fs::remove_file(pipeline_db_core::backups::record::manifest_path(&out)).unwrap();
+    let c = rusqlite::Connection::open(&out).unwrap();
+    c.execute_batch(sql).unwrap();
+    drop(c);
+    out
+}
+
+fn backups_of(e: &Env, env: &str) -> usize {
+    std::fs::read_dir(e.data().join("backups").join(env))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+fn refuses_restore(e: &Env, file: &Path, code: i32, needle: &str) {
+    let before = fingerprint(&e.db("dev"));
+    let backups = backups_of(e, "dev");
+    let (got, _, err) = e.run(&["restore", "dev", file.to_str().unwrap(), "--force"]);
+    assert_eq!(got, code, "{}: {err}", file.display());
+    assert!(err.contains(needle), "{}: {err}", file.display());
+    assert!(err.contains("nothing was changed"), "{err}");
+    assert_eq!(fingerprint(&e.db("dev")), before, "{}", file.display());
+    assert_eq!(backups_of(e, "dev"), backups, "no pre-restore backup taken");
+}
+
+#[test]
+fn a_restore_source_with_a_foreign_schema_is_refused_and_nothing_changes() {
+    let e = Env::new();
+    e.seeded("dev");
+    let cases = [
+        (
+            "trigger.sqlite3",
+            "CREATE TRIGGER evil AFTER UPDATE ON pipeline_db_meta BEGIN UPDATE users SET role = 'admin'; DELETE FROM job_daily_stats; END;",
+            "extra trigger `evil`",
+        ),
+        (
+            "view.sqlite3",
+            "CREATE VIEW v AS SELECT 1;",
+            "extra view `v`",
+        ),
+        (
+            "column.sqlite3",
+            "ALTER TABLE users ADD COLUMN notes TEXT;",
+            "changed table `users`",
+        ),
+        (
+            "index.sqlite3",
+            "DROP INDEX jobs_created;",
+            "missing index `jobs_created`",
+        ),
+        (
+            "jobs-view.sqlite3",
+            "PRAGMA foreign_keys=OFF; DROP TRIGGER job_daily_stats_insert; DROP TRIGGER job_daily_stats_delete; DROP TRIGGER job_daily_stats_update; DROP TABLE jobs; CREATE VIEW jobs AS WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) SELECT i AS id FROM r;",
+            "jobs",
+        ),
+        (
+            "history.sqlite3",
+            "UPDATE refinery_schema_history SET checksum = '123' WHERE version = 1;",
+            "V1 `initial` recorded with another checksum",
+        ),
+    ];
+    for (name, sql, needle) in cases {
+        let f = edited_copy(&e, name, sql);
+        refuses_restore(&e, &f, 3, needle);
+        let (code, out, _) = e.run(&["backups", "verify", f.to_str().unwrap(), "--json"]);
+        assert_eq!(code, 1, "backups verify says it failed: {out}");
+    }
+}
+
+#[test]
+fn a_restore_source_breaking_a_check_constraint_is_refused_before_the_live_file_is_touched() {
+    let e = Env::new();
+    e.seeded("dev");
+    let f = edited_copy(
+        &e,
+        "weird.sqlite3",
+        "PRAGMA ignore_check_constraints=ON; UPDATE jobs SET status = 'weird' WHERE id = 1;",
+    );
+    refuses_restore(&e, &f, 1, "failed verification");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn env_paths_that_are_not_regular_files_are_refused_before_any_open() {
+    let e = Env::new();
+    e.seeded("dev");
+    let b = e.data().join("b.sqlite3");
+    e.ok(&["backup", "dev", "--output", b.to_str().unwrap()]);
+    let fifo = e.data().join("fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo on a NUL-terminated path we own.
+    assert_eq!(unsafe { libc_mkfifo(c.as_ptr(), 0o600) }, 0);
+    let dir = e.data().join("adir");
+    std::fs::create_dir(&dir).unwrap();
+    for (what, path) in [
+        ("FIFO", fifo.as_path()),
+        ("directory", dir.as_path()),
+        ("device", Path::new("/dev/zero")),
+    ] {
+        let cfg = e.data().join("pipeline-db.toml");
+        std::fs::write(
+            &cfg,
+            format!("[envs.test]\npath = \"{}\"\n", path.display()),
+        )
+        .unwrap();
+        for args in [
+            &["check", "test"][..],
+            &["restore", "test", b.to_str().unwrap(), "--force"][..],
+            &["reset", "test", "--force"][..],
+        ] {
+            let started = Instant::now();
+            let (code, _, err) = e.run(args);
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "{what} {args:?} hung"
+            );
+            assert_eq!(code, 3, "{what} {args:?}: {err}");
+            assert!(err.contains("not a database file"), "{what}: {err}");
+        }
+        assert!(path.exists());
+        if what == "directory" {
+            assert_eq!(
+                std::fs::read_dir(path).unwrap().count(),
+                0,
+                "nothing written into it"
+            );
+        }
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(e.data())
+        .unwrap()
+        .filter_map(|f| f.ok())
+        .map(|f| f.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("corrupt"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "no evidence copies of devices: {leftovers:?}"
+    );
+}
+
+extern "C" {
+    #[link_name = "mkfifo"]
+    fn libc_mkfifo(path: *const std::os::raw::c_char, mode: u32) -> i32;
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlinked_backups_dir_is_refused_before_anything_is_created_or_deleted() {
+    let e = Env::new();
+    e.seeded("dev");
+    e.ok(&["migrate", "prod"]);
+    e.ok(&["backup", "prod"]);
+    e.ok(&["backup", "prod"]);
+    let prod_backups = backups_of(&e, "prod");
+    let dev_dir = e.data().join("backups").join("dev");
+    let _ = std::fs::remove_dir_all(&dev_dir);
+    std::os::unix::fs::symlink(e.data().join("backups").join("prod"), &dev_dir).unwrap();
+    let (code, _, err) = e.run(&["backups", "prune", "dev", "--keep", "0", "--force"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("symlink"), "{err}");
+    assert_eq!(
+        backups_of(&e, "prod"),
+        prod_backups,
+        "prod's backups intact"
+    );
+    // A link to a place that does not exist: refused before the directory is created there.
+    std::fs::remove_file(&dev_dir).unwrap();
+    let elsewhere = e.data().join("elsewhere");
+    std::os::unix::fs::symlink(&elsewhere, &dev_dir).unwrap();
+    let (code, _, err) = e.run(&["backup", "dev"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(!elsewhere.exists(), "nothing created at the link's target");
+}
+
+#[test]
+fn a_hard_link_to_another_envs_file_is_the_same_file() {
+    let e = Env::new();
+    e.seeded("dev");
+    let before = fingerprint(&e.db("dev"));
+    let link = e.data().join("test-link.sqlite3");
+    std::fs::hard_link(e.db("dev"), &link).unwrap();
+    std::fs::write(
+        e.data().join("pipeline-db.toml"),
+        format!("[envs.test]\npath = \"{}\"\n", link.display()),
+    )
+    .unwrap();
+    let (code, _, err) = e.run(&["reset", "test", "--force"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("share the file"), "{err}");
+    assert_eq!(fingerprint(&e.db("dev")), before);
+}
+
+#[test]
+fn an_audit_log_with_bytes_that_are_not_utf8_still_reads() {
+    let e = Env::new();
+    e.seeded("dev");
+    e.ok(&["seed", "dev", "--jobs", "3", "--rng-seed", "5"]);
+    let log = e.data().join("audit.jsonl");
+    let mut bytes = std::fs::read(&log).unwrap();
+    bytes.extend_from_slice(b"{\"time\": \"\xff\xfe broken\"}\n\xc3\x28\n");
+    std::fs::write(&log, bytes).unwrap();
+    let out = e.ok(&["log", "--env", "dev", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(v.as_array().unwrap().len() >= 2, "{v}");
+    let plan = e.ok(&["undo", "dev", "--dry-run", "--json"]);
+    assert!(plan.contains("\"undo\""), "{plan}");
+}
+
+#[test]
+fn numbers_out_of_range_are_usage_errors_not_panics() {
+    let e = Env::new();
+    let (code, _, err) = e.run(&["--busy-timeout-ms", "2147483648", "status"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("between 0 and 600000"), "{err}");
+    std::fs::write(
+        e.data().join("pipeline-db.toml"),
+        "busy_timeout_ms = 4294967296\n",
+    )
+    .unwrap();
+    let (code, _, err) = e.run(&["status"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("busy_timeout_ms"), "{err}");
+}
+
+#[test]
+fn a_restore_that_fails_after_writing_puts_the_previous_content_back_and_says_so() {
+    let e = Env::new();
+    e.seeded("dev");
+    let b = e.data().join("older.sqlite3");
+    e.ok(&["backup", "dev", "--output", b.to_str().unwrap()]);
+    e.ok(&["seed", "dev", "--jobs", "9", "--rng-seed", "3"]);
+    let before = fingerprint(&e.db("dev"));
+    let (code, _, err) = e.run_with_failpoint(
+        &["restore", "dev", b.to_str().unwrap(), "--force"],
+        "restore:after_copy=error",
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("copied back from the verified pre-restore backup"),
+        "{err}"
+    );
+    assert!(!err.contains("nothing was changed"), "{err}");
+    assert_eq!(fingerprint(&e.db("dev")), before, "dev holds what it held");
+    let log: serde_json::Value =
+        serde_json::from_str(&e.ok(&["log", "--env", "dev", "--json"])).unwrap();
+    let last = log.as_array().unwrap().last().unwrap();
+    assert_eq!(last["outcome"], "failed");
+    assert!(
+        last["backup"].as_str().unwrap().contains("pre-restore"),
+        "the audit line names the backup: {last}"
+    );
+}
