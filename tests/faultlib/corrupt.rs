@@ -32,7 +32,7 @@ fn inputs(r: &mut Report) {
     ];
     let verbs: [&[&str]; 5] = [
         &["reset", "dev", "--force"],
-        &["migrate", "dev"],
+        &["migrate", "dev", "--force"],
         &["seed", "dev"],
         &["backup", "dev"],
         &["env", "set", "dev", "--force"],

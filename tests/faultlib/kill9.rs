@@ -60,7 +60,7 @@ pub fn cases() -> Vec<Case> {
                 r,
                 "kill -9 during migrate",
                 m.get().path(),
-                &["migrate", "dev"],
+                &["migrate", "dev", "--force"],
                 Some("migrate:before_commit"),
                 true,
             )

@@ -47,7 +47,10 @@ fn tampered(r: &mut Report) {
                 .unwrap()
         };
         let before = schema();
-        for verb in [&["migrate", "dev"][..], &["seed", "dev", "--jobs", "10"]] {
+        for verb in [
+            &["migrate", "dev", "--force"][..],
+            &["seed", "dev", "--jobs", "10"],
+        ] {
             let o = run(d.path(), verb);
             if o.status.code() != Some(3) {
                 t.fail(format!(
@@ -61,8 +64,8 @@ fn tampered(r: &mut Report) {
             t.fail(format!("{name}: DDL ran despite the refusal"));
         }
         judge(&mut t, d.path(), &old, &old, false);
-        let o = run(d.path(), &["migrations", "repair", "dev"]);
-        let after_repair = run(d.path(), &["migrate", "dev"]);
+        let o = run(d.path(), &["migrations", "repair", "dev", "--force"]);
+        let after_repair = run(d.path(), &["migrate", "dev", "--force"]);
         match (
             repairable,
             o.status.success(),
