@@ -33,7 +33,7 @@ pub enum Error {
     #[error("config {}: {message}", path.display())]
     Config { path: PathBuf, message: String },
 
-    #[error("{} is not a SQLite database ({reason}); it was left unchanged. Check the path, or restore a backup with `pipeline-db restore`", path.display())]
+    #[error("{} is not a SQLite database ({reason}); nothing was changed. Check the path, or restore a backup with `pipeline-db restore`", path.display())]
     NotADatabase { path: PathBuf, reason: String },
 
     #[error("{} is corrupt ({detail}); nothing was changed. Restore a backup: `pipeline-db backups list {env}` then `pipeline-db restore {env} <backup>`", path.display())]
@@ -121,7 +121,7 @@ pub enum Error {
     #[error("backup of {} failed verification: {detail}; the backup was discarded and nothing was changed", path.display())]
     BackupVerify { path: PathBuf, detail: String },
 
-    #[error("{verb} of {env} failed at step `{step}`: {source}. {state}")]
+    #[error("{verb} of {env} failed at step `{step}`: {source}; {state}")]
     Step {
         verb: crate::verb::Verb,
         env: String,

@@ -70,7 +70,7 @@ pub(crate) fn snapshot(
                 );
                 let sha = hashing
                     .join()
-                    .unwrap_or_else(|_| Err(Error::InvalidInput("sha256 thread panicked".into())));
+                    .unwrap_or_else(|_| Err(Error::Internal("the sha256 thread panicked".into())));
                 let sha = sha.map(|(sha, took)| {
                     crate::storage::timing::record_duration("backup: sha256", took);
                     sha

@@ -133,7 +133,7 @@ fn check(
             (Some(k), _) => Some(Ok(k.to_string())),
             (None, Some(h)) => Some(
                 h.join()
-                    .unwrap_or_else(|_| Err(Error::InvalidInput("sha256 thread panicked".into()))),
+                    .unwrap_or_else(|_| Err(Error::Internal("the sha256 thread panicked".into()))),
             ),
             (None, None) => None,
         };
@@ -230,7 +230,7 @@ pub fn record(ws: &Workspace, r: &VerifyReport) {
         let log = log_path(ws);
         std::fs::create_dir_all(ws.backups_root())
             .map_err(Error::io("creating", ws.backups_root()))?;
-        let mut line = serde_json::to_vec(r).map_err(|e| Error::InvalidInput(e.to_string()))?;
+        let mut line = serde_json::to_vec(r).map_err(|e| Error::Internal(format!("serializing a verification: {e}")))?;
         line.push(b'\n');
         crate::storage::fs::append_line(&log, &line)
     })();

@@ -669,7 +669,7 @@ fn refuse_foreign_key_problems(c: &Connection, backup: &Path) -> Result<()> {
         return Ok(());
     }
     Err(Error::CheckFailed(format!(
-        "{} has rows that break a foreign key ({}); nothing was restored. Choose another backup, or open it with sqlite3 to repair it",
+        "{} has rows that break a foreign key ({}); nothing was changed. Choose another backup, or open it with sqlite3 to repair it",
         backup.display(),
         fk.into_iter().take(3).collect::<Vec<_>>().join("; ")
     )))

@@ -129,11 +129,11 @@ fn hash_password(password: &str, seed: u64) -> Result<String> {
     ]
     .concat();
     let salt =
-        SaltString::encode_b64(&salt_bytes).map_err(|e| Error::InvalidInput(e.to_string()))?;
+        SaltString::encode_b64(&salt_bytes).map_err(|e| Error::Internal(format!("encoding a salt: {e}")))?;
     argon2::Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| Error::InvalidInput(format!("hashing password: {e}")))
+        .map_err(|e| Error::Internal(format!("hashing a password: {e}")))
 }
 
 /// Verifies a password against a stored PHC string (used by tests and the docs' demo logins).
