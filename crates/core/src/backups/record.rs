@@ -66,7 +66,8 @@ pub fn default_path(backup_dir: &Path, env: &str, reason: Reason) -> PathBuf {
 /// Writes the sidecar manifest (create-new, fsynced) and appends the ledger entry.
 pub(crate) fn record(rec: &BackupRecord, ledger: &Path) -> Result<()> {
     let manifest = manifest_path(&rec.path);
-    let json = serde_json::to_vec_pretty(rec).map_err(|e| Error::Internal(format!("serializing a manifest: {e}")))?;
+    let json = serde_json::to_vec_pretty(rec)
+        .map_err(|e| Error::Internal(format!("serializing a manifest: {e}")))?;
     let tmp = fs::temp_beside(&manifest);
     let mut f = fs::create_new(&tmp)?;
     std::io::Write::write_all(&mut f, &json).map_err(Error::io("writing manifest", &tmp))?;
@@ -79,7 +80,8 @@ pub(crate) fn record(rec: &BackupRecord, ledger: &Path) -> Result<()> {
     if let Some(dir) = manifest.parent() {
         fs::fsync_dir(dir)?;
     }
-    let mut line = serde_json::to_vec(rec).map_err(|e| Error::Internal(format!("serializing a ledger line: {e}")))?;
+    let mut line = serde_json::to_vec(rec)
+        .map_err(|e| Error::Internal(format!("serializing a ledger line: {e}")))?;
     line.push(b'\n');
     append_line(ledger, &line)
 }

@@ -230,7 +230,8 @@ pub fn record(ws: &Workspace, r: &VerifyReport) {
         let log = log_path(ws);
         std::fs::create_dir_all(ws.backups_root())
             .map_err(Error::io("creating", ws.backups_root()))?;
-        let mut line = serde_json::to_vec(r).map_err(|e| Error::Internal(format!("serializing a verification: {e}")))?;
+        let mut line = serde_json::to_vec(r)
+            .map_err(|e| Error::Internal(format!("serializing a verification: {e}")))?;
         line.push(b'\n');
         crate::storage::fs::append_line(&log, &line)
     })();

@@ -50,7 +50,8 @@ pub fn os_user() -> String {
 
 /// Appends one entry and fsyncs it (a single `write` of the whole line, O_APPEND).
 pub fn append(log: &Path, entry: &AuditEntry) -> Result<()> {
-    let mut line = serde_json::to_vec(entry).map_err(|e| Error::Internal(format!("serializing an audit line: {e}")))?;
+    let mut line = serde_json::to_vec(entry)
+        .map_err(|e| Error::Internal(format!("serializing an audit line: {e}")))?;
     line.push(b'\n');
     if let Some(dir) = log.parent() {
         std::fs::create_dir_all(dir).map_err(Error::io("creating", dir))?;

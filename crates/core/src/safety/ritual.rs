@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use rusqlite::Connection;
 
-use crate::backups::record::BackupRecord;
+use crate::backups::record::{BackupRecord, Reason};
 use crate::backups::take;
 use crate::error::{Error, Result, StepExt, UNCHANGED};
 use crate::plan::{self, Plan};
@@ -146,16 +146,71 @@ pub(crate) fn recheck_and_back_up<P: Plan>(
     let Some(step) = plan.backup_step() else {
         return Ok((plan, None));
     };
+    let backup = back_up(ws, target, shown.verb(), step.reason, c, obs)?;
+    Ok((plan, Some(backup)))
+}
+
+/// The verified backup of what the caller's write transaction sees: the counts it reads must be
+/// the copy's, and there must be room for it.
+fn back_up(
+    ws: &Workspace,
+    target: &EnvTarget,
+    verb: Verb,
+    reason: Reason,
+    c: &Connection,
+    obs: &dyn Observer,
+) -> Result<BackupRecord> {
     let counts = db::row_counts(c)?;
     space::preflight_space(target, true)?;
     obs.stage("backing up");
-    let backup = take::backup_now(ws, target, step.reason, None, Some(&counts), None, obs).step(
-        shown.verb(),
+    take::backup_now(ws, target, reason, None, Some(&counts), None, obs).step(
+        verb,
         &target.name,
         "backup",
         UNCHANGED,
-    )?;
-    Ok((plan, Some(backup)))
+    )
+}
+
+/// For a change that cannot run inside the backup's transaction (restore's page copy is its own
+/// write transaction): the verified backup inside `BEGIN IMMEDIATE`, then ROLLBACK, refused if
+/// another connection committed in between.
+pub(crate) fn back_up_then_release(
+    ws: &Workspace,
+    target: &EnvTarget,
+    verb: Verb,
+    reason: Reason,
+    c: &Connection,
+    obs: &dyn Observer,
+) -> Result<BackupRecord> {
+    session::begin_immediate(c, &target.path, ws.busy_timeout_ms)?;
+    // No second quick_check of the live file here: open_for_change checked it under this lock,
+    // and the backup's own quick_check checks the very pages it copies.
+    let (backup, seen) = session::commit_or_rollback(c, &target.path, || {
+        let b = back_up(ws, target, verb, reason, c, obs)?;
+        Ok((b, data_version(c)?))
+    })?;
+    if data_version(c)? != seen {
+        return Err(Error::Refused(format!(
+            "{} changed right after it was backed up (another program wrote to it); {UNCHANGED}. Try again",
+            target.path.display()
+        )));
+    }
+    Ok(backup)
+}
+
+fn data_version(c: &Connection) -> Result<i64> {
+    c.query_row("PRAGMA data_version", [], |r| r.get(0))
+        .map_err(Error::sql("reading data_version"))
+}
+
+/// The env's lock alone, for work on its files that opens no connection (prune, replacing a
+/// file SQLite cannot open).
+pub(crate) fn lock(
+    ws: &Workspace,
+    target: &EnvTarget,
+    verb: Verb,
+) -> Result<crate::safety::lock::EnvLock> {
+    crate::safety::lock::acquire(&target.path, ws.busy_timeout(), verb.as_str())
 }
 
 fn recheck<P: Plan>(shown: &P, now: Result<P>) -> Result<P> {

@@ -135,7 +135,7 @@ pub fn execute(ws: &Workspace, shown: &PrunePlan, confirmed: &Confirmed) -> Resu
     let t = ws.env(&shown.env)?;
     let done = ritual::audited(ws, &t.name, &t.path, shown, |_| {
         confirmed.require_plan(shown, &t)?;
-        let _lock = crate::safety::lock::acquire(&t.path, ws.busy_timeout(), Verb::Prune.as_str())?;
+        let _lock = ritual::lock(ws, &t, Verb::Prune)?;
         let mut p = plan(ws, &t, Some(shown.keep))?;
         crate::plan::require_unchanged(shown, &p)?;
         for d in &p.delete {

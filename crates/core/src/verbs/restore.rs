@@ -375,8 +375,7 @@ fn restore_locked<P: Plan>(
     let mut fresh = None;
     let result = (|| {
         if plan.current_damaged.is_some() {
-            let _lock =
-                crate::safety::lock::acquire(&target.path, ws.busy_timeout(), verb.as_str())?;
+            let _lock = ritual::lock(ws, target, verb)?;
             fresh = Some(recheck(shown, replan)?);
             plan.source.verification = stage(&plan.source, &staging, env, None, obs)
                 .step(verb, env, "verify", UNCHANGED)?;
@@ -465,7 +464,7 @@ fn copy_in(
     obs: &dyn Observer,
 ) -> Result<BackupRecord> {
     let env = target.name.as_str();
-    let backup = pre_restore_backup(ws, target, verb, live, obs)?;
+    let backup = ritual::back_up_then_release(ws, target, verb, Reason::PreRestore, live, obs)?;
     crate::storage::timing::step("restore: copy into the live database", || {
         copy_into(staging, live, &target.path, ws.busy_timeout(), obs)
     })
@@ -624,44 +623,6 @@ fn stage(
     Ok(v)
 }
 
-/// Under the lock, inside `BEGIN IMMEDIATE`: quick_check, space, verified backup of what is there.
-/// Returns after ROLLBACK (the backup API cannot write into a connection with an open
-/// transaction), refusing if another connection committed in between.
-fn pre_restore_backup(
-    ws: &Workspace,
-    target: &EnvTarget,
-    verb: Verb,
-    c: &Connection,
-    obs: &dyn Observer,
-) -> Result<BackupRecord> {
-    let env = target.name.as_str();
-    session::begin_immediate(c, &target.path, ws.busy_timeout_ms)?;
-    let (backup, seen) = crate::safety::session::commit_or_rollback(c, &target.path, || {
-        // No second quick_check of the live file here: open_for_change checked it under this
-        // lock, and the backup's own quick_check checks the very pages it copies.
-        let counts = db::row_counts(c)?;
-        crate::safety::space::preflight_space(target, true)?;
-        let b = crate::backups::take::backup_now(
-            ws,
-            target,
-            Reason::PreRestore,
-            None,
-            Some(&counts),
-            None,
-            obs,
-        )
-        .step(verb, env, "backup", UNCHANGED)?;
-        Ok((b, data_version(c)?))
-    })?;
-    if data_version(c)? != seen {
-        return Err(Error::Refused(format!(
-            "{} changed right after it was backed up (another program wrote to it); {UNCHANGED}. Try again",
-            target.path.display()
-        )));
-    }
-    Ok(backup)
-}
-
 /// A backup whose rows break a foreign key is refused before anything is touched.
 fn refuse_foreign_key_problems(c: &Connection, backup: &Path) -> Result<()> {
     let fk = db::foreign_key_problems(c)?;
@@ -702,11 +663,6 @@ fn verify_restored(c: &Connection, target: &EnvTarget, staging: &Path) -> Result
 fn page_size(c: &Connection) -> Result<i64> {
     c.query_row("PRAGMA page_size", [], |r| r.get(0))
         .map_err(Error::sql("reading page_size"))
-}
-
-fn data_version(c: &Connection) -> Result<i64> {
-    c.query_row("PRAGMA data_version", [], |r| r.get(0))
-        .map_err(Error::sql("reading data_version"))
 }
 
 /// Copies `staging` into the live connection's database with the backup API: all pages are

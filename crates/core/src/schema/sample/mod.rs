@@ -128,8 +128,8 @@ fn hash_password(password: &str, seed: u64) -> Result<String> {
         rng::mix(seed ^ 1, password).to_le_bytes(),
     ]
     .concat();
-    let salt =
-        SaltString::encode_b64(&salt_bytes).map_err(|e| Error::Internal(format!("encoding a salt: {e}")))?;
+    let salt = SaltString::encode_b64(&salt_bytes)
+        .map_err(|e| Error::Internal(format!("encoding a salt: {e}")))?;
     argon2::Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
