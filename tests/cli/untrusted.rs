@@ -265,3 +265,36 @@ fn a_restore_that_fails_after_writing_puts_the_previous_content_back_and_says_so
         "the audit line names the backup: {last}"
     );
 }
+
+#[test]
+fn a_live_database_with_a_trigger_or_view_from_elsewhere_is_changed_only_by_reset() {
+    let e = Env::new();
+    e.seeded("dev");
+    let c = rusqlite::Connection::open(e.db("dev")).unwrap();
+    c.execute_batch(
+        "CREATE TRIGGER evil AFTER INSERT ON jobs BEGIN UPDATE users SET role = 'admin'; END;
+         CREATE VIEW forever AS WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) SELECT i FROM r;",
+    )
+    .unwrap();
+    drop(c);
+    let before = fingerprint(&e.db("dev"));
+    for args in [
+        &["seed", "dev", "--jobs", "10"][..],
+        &["migrations", "repair", "dev", "--force"][..],
+        &["env", "set", "dev", "--force"][..],
+    ] {
+        let started = Instant::now();
+        let (code, _, err) = e.run(args);
+        assert!(started.elapsed() < Duration::from_secs(20), "{args:?} hung");
+        assert_eq!(code, 3, "{args:?}: {err}");
+        assert!(err.contains("extra trigger `evil`"), "{args:?}: {err}");
+        assert_eq!(fingerprint(&e.db("dev")), before, "{args:?}");
+    }
+    // An inert table of the user's own is no reason to refuse.
+    let c = rusqlite::Connection::open(e.db("dev")).unwrap();
+    c.execute_batch("DROP TRIGGER evil; DROP VIEW forever; CREATE TABLE notes (x);")
+        .unwrap();
+    drop(c);
+    e.ok(&["seed", "dev", "--jobs", "3", "--rng-seed", "8"]);
+    e.ok(&["reset", "dev", "--force"]);
+}

@@ -60,3 +60,34 @@ pub(crate) fn verify_after(c: &Connection, target: &EnvTarget) -> Result<()> {
         ),
     })
 }
+
+/// Refuses a database whose schema is not what the embedded migrations produce at its version
+/// (a trigger or view added, an object of ours dropped or changed by another program): a change
+/// must never run a trigger or read a view it did not create.
+pub(crate) fn require_our_schema(conn: &Connection, target: &EnvTarget) -> Result<()> {
+    let drift = crate::schema::migrations::drift(conn)?;
+    // Inert additions (a table or an index of the user's own, e.g. a legacy database adopted
+    // with `env add`) stay; anything that runs (a trigger, a view) or that changes or removes
+    // an object of ours is refused.
+    let harmful: Vec<_> = drift
+        .differences
+        .iter()
+        .filter(|d| !(d.change == "extra" && matches!(d.object_type.as_str(), "table" | "index")))
+        .collect();
+    if harmful.is_empty() {
+        return Ok(());
+    }
+    let env = &target.name;
+    let list: Vec<String> = harmful
+        .iter()
+        .take(5)
+        .map(|d| format!("{} {} `{}`", d.change, d.object_type, d.name))
+        .collect();
+    Err(Error::Refused(format!(
+        "the schema of {} is not what the migrations produce at V{} ({}); {}. `pipeline-db migrations check {env}` lists the differences; `pipeline-db reset {env}` rebuilds it after a verified backup",
+        target.path.display(),
+        drift.compared_with_version,
+        list.join("; "),
+        crate::error::UNCHANGED
+    )))
+}

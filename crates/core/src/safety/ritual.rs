@@ -42,6 +42,12 @@ pub(crate) trait Change {
     ) -> Result<Self::Out> {
         Err(Error::Internal("this verb cannot create a database".into()))
     }
+    /// Whether the file's schema must be what the migrations produce at its version before
+    /// anything is written (a trigger or view from elsewhere must never run under our change).
+    /// `reset` is the one that does not: it drops every object and rebuilds.
+    fn requires_our_schema(&self) -> bool {
+        true
+    }
     /// Whether the file must already carry this env's tag (`env set` is the one that retags).
     fn requires_tag(&self) -> bool {
         true
@@ -115,6 +121,9 @@ fn in_transaction<C: Change>(
     db::bulk_insert_pragmas(c)?;
     session::begin_immediate(c, &target.path, ws.busy_timeout_ms)?;
     let (plan, backup, out) = session::commit_or_rollback(c, &target.path, || {
+        if change.requires_our_schema() {
+            health::require_our_schema(c, target)?;
+        }
         let (plan, backup) =
             recheck_and_back_up(ws, target, shown, obs, || change.replan(Some(c)), c)?;
         let out = change.apply(c, &plan, obs)?;

@@ -50,6 +50,19 @@ pub fn check_header(path: &Path) -> Result<FileState> {
     Ok(FileState::Database)
 }
 
+/// SQLite's defences for files of uncertain provenance, on every connection: no SQL that can
+/// corrupt the file (DEFENSIVE), schema code may call only innocuous functions (trusted_schema
+/// off), cell sizes checked while reading, no memory-mapped I/O, no ATTACH that creates or
+/// writes files.
+fn harden(conn: &Connection) -> rusqlite::Result<()> {
+    use rusqlite::config::DbConfig;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_ATTACH_CREATE, false)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_ATTACH_WRITE, false)?;
+    conn.execute_batch("PRAGMA cell_size_check = ON; PRAGMA mmap_size = 0;")
+}
+
 /// How a connection is opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
@@ -71,6 +84,7 @@ pub fn open(path: &Path, access: Access, busy_timeout: Duration) -> Result<Conne
     let ctx = || format!("opening {}", path.display());
     let conn = Connection::open_with_flags(path, flags).map_err(|e| classify(path, e, ctx()))?;
     conn.busy_timeout(busy_timeout).map_err(Error::sql(ctx()))?;
+    harden(&conn).map_err(|e| classify(path, e, ctx()))?;
     conn.pragma_update(None, "foreign_keys", true)
         .map_err(|e| classify(path, e, ctx()))?;
     test_limits(&conn)?;

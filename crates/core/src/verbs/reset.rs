@@ -242,6 +242,10 @@ impl Change for Reset<'_> {
         let seeded = rebuild(c, self.target, plan.sample_data.as_ref(), obs)?;
         Ok((seeded, plan::table_rows(&db::row_counts(c)?)))
     }
+
+    fn requires_our_schema(&self) -> bool {
+        false
+    }
 }
 
 /// Migrations, tag, optional sample data, then the foreign-key check — all in the open transaction.
