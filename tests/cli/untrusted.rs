@@ -298,3 +298,43 @@ fn a_live_database_with_a_trigger_or_view_from_elsewhere_is_changed_only_by_rese
     e.ok(&["seed", "dev", "--jobs", "3", "--rng-seed", "8"]);
     e.ok(&["reset", "dev", "--force"]);
 }
+
+#[test]
+fn verifying_a_backup_reads_the_file_alone_and_leaves_nothing_beside_it() {
+    let e = Env::new();
+    e.seeded("dev");
+    let f = e.data().join("wal.sqlite3");
+    e.ok(&["backup", "dev", "--output", f.to_str().unwrap()]);
+    std::fs::remove_file(pipeline_db_core::backups::record::manifest_path(&f)).unwrap();
+    let side = |s: &str| PathBuf::from(format!("{}{s}", f.display()));
+    {
+        let c = rusqlite::Connection::open(&f).unwrap();
+        let _: String = c
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+            .unwrap();
+    }
+    for s in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(side(s));
+    }
+    // A WAL-mode file is verified without creating -wal or -shm beside it.
+    let (code, out, err) = e.run(&["backups", "verify", f.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        !side("-wal").exists() && !side("-shm").exists(),
+        "sidecars left"
+    );
+    // A log beside it holding commits: the file alone is not the backup; verify says so.
+    let c = rusqlite::Connection::open(&f).unwrap();
+    c.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+        true,
+    )
+    .unwrap();
+    c.execute_batch("PRAGMA wal_autocheckpoint=0; DELETE FROM jobs;")
+        .unwrap();
+    drop(c);
+    assert!(std::fs::metadata(side("-wal")).unwrap().len() > 0);
+    let (code, out, _) = e.run(&["backups", "verify", f.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("write-ahead log"), "{out}");
+}

@@ -186,7 +186,16 @@ fn check_sqlite(
     access: Access,
     r: &mut VerifyReport,
 ) -> Result<(), String> {
-    let conn = db::open(path, access, Duration::from_secs(1)).map_err(|e| e.to_string())?;
+    let conn = match access {
+        // In place: read exactly the file, leave nothing beside it; a log beside it would hold
+        // pages the file alone does not (restore refuses such a file too).
+        Access::ReadOnly => db::open_immutable(path)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| {
+                "a write-ahead log or rollback journal is beside it: the file alone is not a complete backup (close the program using it, or back it up with SQLite first)".to_string()
+            })?,
+        _ => db::open(path, access, Duration::from_secs(1)).map_err(|e| e.to_string())?,
+    };
     let app = tag::application_id(&conn).map_err(|e| e.to_string())?;
     if app != 0 && app != tag::APPLICATION_ID {
         return Err(format!(

@@ -63,6 +63,47 @@ fn harden(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch("PRAGMA cell_size_check = ON; PRAGMA mmap_size = 0;")
 }
 
+/// A read-only connection that leaves nothing beside the file: with no pages in a `-wal` and no
+/// `-journal` beside it every committed page is in the file itself, so it is opened `immutable` (a plain
+/// read-only open of a WAL database would create `-wal` and `-shm`). `None`: a sidecar exists, so
+/// the caller decides (SQLite must see the sidecar's pages to read the file as it is).
+pub fn open_immutable(path: &Path) -> Result<Option<Connection>> {
+    let wal_pages = std::fs::metadata(sidecar(path, "-wal")).is_ok_and(|m| m.len() > 0);
+    if wal_pages || sidecar(path, "-journal").exists() {
+        return Ok(None);
+    }
+    let uri = format!("file:{}?immutable=1", uri_path(path));
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_URI
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let ctx = || format!("opening {}", path.display());
+    let conn = Connection::open_with_flags(&uri, flags).map_err(|e| classify(path, e, ctx()))?;
+    harden(&conn).map_err(|e| classify(path, e, ctx()))?;
+    Ok(Some(conn))
+}
+
+/// `<path><suffix>`, e.g. the `-wal` beside a database.
+pub fn sidecar(path: &Path, suffix: &str) -> std::path::PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(suffix);
+    std::path::PathBuf::from(p)
+}
+
+/// `path` percent-encoded for an SQLite `file:` URI (everything but unreserved bytes and `/`).
+fn uri_path(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    path.as_os_str()
+        .as_bytes()
+        .iter()
+        .map(|&b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// How a connection is opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {

@@ -240,7 +240,12 @@ fn inspect_source(path: &Path, full: bool) -> Result<RestoreSource> {
             known,
         });
     }
-    let conn = db::open(path, Access::ReadOnly, Duration::from_secs(1))?;
+    let conn = db::open_immutable(path)?.ok_or_else(|| {
+        Error::Refused(format!(
+            "{} has a write-ahead log or journal beside it: its file alone is not a complete backup; {UNCHANGED}",
+            path.display()
+        ))
+    })?;
     let tables = plan::table_rows(&db::row_counts(&conn)?);
     Ok(RestoreSource {
         path: path.to_path_buf(),

@@ -453,39 +453,9 @@ fn inspect_identity(
     })
 }
 
-/// A read-only connection that leaves nothing beside the file: with no `-wal` or `-journal`
-/// beside it every committed page is in the file itself, so it is opened `immutable` (a plain
-/// read-only open of a WAL database would create `-wal` and `-shm`). `None`: a sidecar exists, so
-/// the caller opens it the usual way (SQLite must see the sidecar's pages).
 fn open_without_sidecars(path: &Path) -> Result<Option<rusqlite::Connection>> {
-    let has = |suffix: &str| {
-        let mut p = path.as_os_str().to_owned();
-        p.push(suffix);
-        std::fs::symlink_metadata(PathBuf::from(p)).is_ok()
-    };
-    if has("-wal") || has("-journal") {
-        return Ok(None);
-    }
-    let uri = format!("file:{}?immutable=1", uri_path(path)?);
-    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
-        | rusqlite::OpenFlags::SQLITE_OPEN_URI
-        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    rusqlite::Connection::open_with_flags(&uri, flags)
-        .map(Some)
-        .map_err(|e| db::classify(path, e, format!("opening {}", path.display())))
-}
-
-/// `path` percent-encoded for an SQLite `file:` URI (everything but unreserved bytes and `/`).
-fn uri_path(path: &Path) -> Result<String> {
-    let s = path_str(path)?;
-    Ok(s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect())
+    path_str(path)?;
+    db::open_immutable(path)
 }
 
 fn path_str(p: &Path) -> Result<&str> {
