@@ -338,3 +338,40 @@ fn verifying_a_backup_reads_the_file_alone_and_leaves_nothing_beside_it() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("write-ahead log"), "{out}");
 }
+
+#[test]
+fn control_characters_from_a_file_never_reach_the_terminal() {
+    let e = Env::new();
+    e.seeded("dev");
+    let c = rusqlite::Connection::open(e.db("dev")).unwrap();
+    c.execute_batch(
+        "UPDATE pipeline_db_meta SET tool_version = char(27) || '[2J' || char(27) || ']0;owned' || char(7),
+                                     last_action = 'reset' || char(10) || 'status: ok (forged)'",
+    )
+    .unwrap();
+    drop(c);
+    let log = e.data().join("audit.jsonl");
+    let mut bytes = std::fs::read(&log).unwrap();
+    bytes.extend_from_slice(
+        br#"{"time":"t","user":"\u001b[31mroot","pid":1,"env":"dev","file":"x","verb":"reset","summary":"a\nb","backup":null,"outcome":"ok","error":null,"duration_ms":0}"#,
+    );
+    bytes.push(b'\n');
+    std::fs::write(&log, bytes).unwrap();
+    for args in [
+        &["status"][..],
+        &["status", "--json"][..],
+        &["log"][..],
+        &["log", "--json"][..],
+    ] {
+        let (code, out, err) = e.run(args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        assert!(
+            !out.contains('\u{1b}') && !out.contains('\u{7}'),
+            "{args:?}: {out:?}"
+        );
+        assert!(
+            !out.lines().any(|l| l.starts_with("status: ok (forged)")),
+            "{args:?}: {out}"
+        );
+    }
+}

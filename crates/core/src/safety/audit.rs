@@ -76,7 +76,7 @@ pub fn read(log: &Path, env: Option<&str>) -> Result<(Vec<AuditEntry>, usize)> {
         .split(|b| *b == b'\n')
         .filter(|l| !l.iter().all(u8::is_ascii_whitespace));
     for line in lines {
-        match serde_json::from_slice::<AuditEntry>(line) {
+        match serde_json::from_slice::<AuditEntry>(line).map(printable_entry) {
             Ok(e) if env.is_none_or(|x| x == e.env) => out.push(e),
             Ok(_) => {}
             Err(_) => bad += 1,
@@ -86,6 +86,23 @@ pub fn read(log: &Path, env: Option<&str>) -> Result<(Vec<AuditEntry>, usize)> {
         tracing::warn!("{}: {bad} unreadable lines skipped", log.display());
     }
     Ok((out, bad))
+}
+
+/// An entry with every text field made printable (anyone can edit the log).
+fn printable_entry(mut e: AuditEntry) -> AuditEntry {
+    use crate::storage::text::printable;
+    for f in [
+        &mut e.time,
+        &mut e.user,
+        &mut e.env,
+        &mut e.verb,
+        &mut e.summary,
+        &mut e.outcome,
+    ] {
+        *f = printable(f);
+    }
+    e.error = e.error.as_deref().map(printable);
+    e
 }
 
 /// Records the outcome of a verb; a failure to log is reported in the logs, never hides the result.

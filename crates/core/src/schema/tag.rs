@@ -60,13 +60,17 @@ pub fn read_tag(conn: &Connection) -> Result<Option<Tag>> {
          FROM pipeline_db_meta WHERE id = 1",
         [],
         |r| {
+            // Whatever the file holds, as printable text: never a driver error, never a
+            // terminal escape.
+            let text = |i| r.get_ref(i).map(crate::storage::text::value);
+            let opt = |i| text(i).map(|s| Some(s).filter(|s| !s.is_empty()));
             Ok(Tag {
-                env: r.get(0)?,
-                created_at: r.get(1)?,
-                tool_version: r.get(2)?,
-                sample_data: r.get::<_, i64>(3)? != 0,
-                last_action: r.get(4)?,
-                last_action_at: r.get(5)?,
+                env: text(0)?,
+                created_at: text(1)?,
+                tool_version: text(2)?,
+                sample_data: text(3)? == "1",
+                last_action: opt(4)?,
+                last_action_at: opt(5)?,
             })
         },
     )

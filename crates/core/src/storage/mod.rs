@@ -6,5 +6,6 @@ pub(crate) mod failpoint;
 pub mod fingerprint;
 pub mod fs;
 pub mod hash;
+pub mod text;
 pub mod time;
 pub mod timing;
