@@ -40,4 +40,11 @@ if [ -z "$bin" ]; then
   (cd "$root" && cargo build --release -q -p pipeline-db-cli)
   bin="$root/target/release/pipeline-db"
 fi
-exec "$bin" reset "$env" "${args[@]}"
+set +e
+"$bin" reset "$env" "${args[@]}"
+code=$?
+if [ "$code" -eq 3 ] && [ "$env" = prod ] && [ ! -t 0 ]; then
+  # pipeline-db refused (prod needs its name typed): say how, in this script's own terms.
+  echo "$(basename "$0"): prod is reset only after its name is typed: run '$(basename "$0") prod' on a terminal and type 'prod' (from a script: pipeline-db reset prod --confirm-env prod)" >&2
+fi
+exit "$code"

@@ -375,3 +375,39 @@ fn control_characters_from_a_file_never_reach_the_terminal() {
         );
     }
 }
+
+#[test]
+fn messages_name_a_next_step_that_works_from_where_the_user_stands() {
+    let e = Env::new();
+    e.seeded("dev");
+    // `log --env prod` with entries for dev only.
+    let out = e.ok(&["log", "--env", "prod"]);
+    assert!(out.contains("No actions on prod"), "{out}");
+    // The script's prod reset without a terminal: its hint is in the script's own terms.
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/reset_db.sh");
+    let out = std::process::Command::new("bash")
+        .arg(&script)
+        .args(["prod", "--force"])
+        .env("PIPELINE_DB_BIN", pipeline_db_e2e::bin())
+        .env("PIPELINE_DB_HOME", e.data())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("on a terminal and type 'prod'"), "{err}");
+    // An export into a directory that does not exist.
+    let (code, _, err) = e.run(&["backup", "dev", "--output", "/nonexistent-usb/x.sqlite3"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("/nonexistent-usb does not exist"), "{err}");
+    assert!(err.contains("create the directory first"), "{err}");
+    // A usage error with --json is JSON on stdout too.
+    let (code, out, _) = e.run(&["reset", "dev", "--bogus", "--json"]);
+    assert_eq!(code, 2);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["error"]["kind"], "usage", "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("--bogus"),
+        "{v}"
+    );
+}

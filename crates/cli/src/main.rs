@@ -16,7 +16,10 @@ use clap::Parser;
 use pipeline_db_core::{Workspace, WorkspaceOptions};
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => return usage_error(e),
+    };
     init_logging(cli.verbose);
     let json = commands::wants_json(&cli.command);
     let opts = WorkspaceOptions {
@@ -37,6 +40,29 @@ fn main() -> ExitCode {
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// clap's usage errors (exit 2); with `--json` anywhere on the line they are also JSON on stdout,
+/// like every other error. Help and version go out as clap prints them.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let json = std::env::args().any(|a| a == "--json");
+    if json && !matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let rendered = e.render().to_string();
+        let message = rendered
+            .lines()
+            .next()
+            .unwrap_or("invalid arguments")
+            .trim_start_matches("error: ")
+            .to_string();
+        errln!("{rendered}");
+        ui::print_json(&serde_json::json!({
+            "error": { "kind": "usage", "message": message, "exit_code": 2 }
+        }));
+        return ExitCode::from(2);
+    }
+    let _ = e.print();
+    ExitCode::from(if e.use_stderr() { 2 } else { 0 })
 }
 
 fn init_logging(verbose: u8) {

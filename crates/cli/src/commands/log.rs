@@ -18,7 +18,18 @@ pub fn run(ws: &Workspace, a: LogArgs) -> Result<u8> {
         return Ok(exit::OK);
     }
     if entries.is_empty() {
-        outln!("No actions recorded in {} yet.", ws.audit_path().display());
+        match &a.env {
+            Some(env) => outln!(
+                "No actions on {env} recorded in {}{}.",
+                ws.audit_path().display(),
+                if bad > 0 {
+                    " (some lines could not be read)"
+                } else {
+                    ""
+                }
+            ),
+            None => outln!("No actions recorded in {} yet.", ws.audit_path().display()),
+        }
     }
     for e in &entries {
         outln!(

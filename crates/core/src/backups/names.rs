@@ -161,7 +161,13 @@ pub fn check_output_path(p: &Path) -> Result<PathBuf> {
     let name = check_path_components("output path", p)?;
     let abs = std::path::absolute(p).map_err(Error::io("resolving", p))?;
     let parent = abs.parent().unwrap_or(Path::new("/"));
-    let parent = std::fs::canonicalize(parent).map_err(Error::io("output directory", parent))?;
+    let parent = std::fs::canonicalize(parent).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::Missing {
+            path: parent.to_path_buf(),
+            next: "create the directory first (is the USB stick mounted?), or choose another --output; nothing was written".into(),
+        },
+        _ => Error::io("output directory", parent)(e),
+    })?;
     if !parent.is_dir() {
         return Err(Error::InvalidInput(format!(
             "{} is not a directory",
