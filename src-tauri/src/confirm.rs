@@ -44,7 +44,10 @@ impl Confirmer for NativeDialogs {
                 a.path.display(),
                 a.summary
             ))
-            .set_buttons(rfd::MessageButtons::OkCancelCustom(ok.clone(), "Cancel".into()))
+            // Cancel is the first button, so it holds the focus: Return or Space on a dialog
+            // raised while the user was typing answers Cancel. Only a click on the action (or
+            // moving the focus to it) accepts.
+            .set_buttons(rfd::MessageButtons::OkCancelCustom("Cancel".into(), ok.clone()))
             .show();
         matches!(answer, rfd::MessageDialogResult::Custom(s) if s == ok)
     }

@@ -188,7 +188,7 @@ try {
     await dismissToasts(s);
   });
 
-  await step("prod reset: typed name, then Cancel in the native dialog changes nothing", async () => {
+  await step("prod reset: typed name, then Return in the native dialog answers Cancel (its default) and changes nothing", async () => {
     await s.click('[data-testid="act-reset-prod"]');
     await s.waitFor('[data-testid="plan-modal"]', (t) => /PROTECTED/.test(t));
     const confirm = await s.find('[data-testid="plan-confirm"]');
@@ -197,7 +197,7 @@ try {
     await shot(s, "06-prod-plan-modal");
     await s.clickEl(confirm);
     process.env.SHOT_DIALOG = "07-native-prod-dialog";
-    await nativeDialog("Confirm reset of PROD", [{ key: ["Escape"] }]);
+    await nativeDialog("Confirm reset of PROD", [{ key: ["Return"] }]);
     delete process.env.SHOT_DIALOG;
     await s.waitFor('[data-testid="toast-error"]', (t) => /cancelled/.test(t), 20000);
     assert.equal(await s.text(await s.find('[data-testid="health-prod"]')), "missing");
