@@ -503,7 +503,8 @@ fn restore_from_a_file_picked_in_the_open_dialog() {
         )
         .unwrap_err();
     assert_eq!(kind(&e), "token", "{e}");
-    let t = h.token("plan_restore", json!({"env": "dev", "backup": backup}));
+    // The page cannot name that file itself (#16): the picked file comes from the dialog again.
+    let t = h.token("plan_restore", json!({"env": "dev", "backup": null}));
     h.invoke(
         "restore_env",
         json!({"env": "dev", "backup": backup, "answer": {"token": t}}),
@@ -674,4 +675,29 @@ fn cancelling_a_restore_mid_copy_leaves_the_database_unchanged() {
         120,
         "the copy's transaction was rolled back"
     );
+}
+
+#[test]
+fn the_page_can_name_only_listed_backups_for_restore_and_verify() {
+    let h = harness(Options::default());
+    h.seeded("dev", 5);
+    h.seeded("test", 5);
+    let before = h.rows("dev");
+    // Another env's live database, a system file, a backup of another env: all refused.
+    let other_live = h.ws.env("test").unwrap().path;
+    for path in [other_live.to_str().unwrap(), "/etc/shadow", "/etc/passwd"] {
+        let e = h
+            .invoke("plan_restore", json!({"env": "dev", "backup": path}))
+            .unwrap_err();
+        assert_eq!(kind(&e), "refused", "{path}: {e}");
+        let e = h
+            .invoke("verify_backup", json!({"backup": path}))
+            .unwrap_err();
+        assert_eq!(kind(&e), "refused", "{path}: {e}");
+    }
+    assert!(
+        !h.ws.backups_root().join("verifications.jsonl").exists(),
+        "no ledger line for a refused probe"
+    );
+    assert_eq!(h.rows("dev"), before);
 }

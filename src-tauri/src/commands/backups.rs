@@ -15,7 +15,19 @@ use crate::AppState;
 pub async fn verify_backup(state: State<'_, AppState>, backup: String) -> CmdResult<VerifyReport> {
     let st = state.inner().clone();
     let ws = st.ws();
-    blocking(move || Ok(verify::verify_named(&ws, &backup)?)).await
+    blocking(move || {
+        // Only a backup the window listed (of any env): the page cannot probe other files.
+        let listed = ws.envs.values().find_map(|t| {
+            pipeline_db_core::backups::names::from_listing(&t.backup_dir, &backup).ok()
+        });
+        let path = listed.ok_or_else(|| {
+            crate::error::CmdError::refused(
+                "only a backup listed in the window can be verified from it; nothing was read",
+            )
+        })?;
+        Ok(verify::verify_named(&ws, &path.to_string_lossy())?)
+    })
+    .await
 }
 
 /// What pruning `env`'s backups (retention from the config) would delete and free.

@@ -26,8 +26,15 @@ pub async fn plan_restore(
     let st = state.inner().clone();
     let ws = st.ws();
     blocking(move || {
+        // The page may only name a backup from the env's listing; any other file comes from the
+        // native open dialog raised here.
         let backup = match backup {
-            Some(b) => b,
+            Some(b) => {
+                let dir = ws.env(&env)?.backup_dir;
+                pipeline_db_core::backups::names::from_listing(&dir, &b)?
+                    .to_string_lossy()
+                    .into_owned()
+            }
             None => pick(&st, &env)?,
         };
         let p = restore::plan(&ws, &RestoreRequest { env, backup })?;

@@ -96,6 +96,29 @@ pub fn resolve_in_dir(dir: &Path, name: &str) -> Result<PathBuf> {
     Ok(canon)
 }
 
+/// A backup named by a caller that may only choose from `dir`'s listing (the desktop's page: it
+/// is untrusted, so it names a listed backup — by name, or by the path the listing gave it — and
+/// any other file comes from a native dialog raised in Rust).
+pub fn from_listing(dir: &Path, arg: &str) -> Result<PathBuf> {
+    let p = Path::new(arg);
+    let name = match p.parent().filter(|d| !d.as_os_str().is_empty()) {
+        None => arg,
+        Some(parent) => {
+            let inside = std::fs::canonicalize(parent).ok() == std::fs::canonicalize(dir).ok();
+            match (inside, p.file_name().and_then(|n| n.to_str())) {
+                (true, Some(n)) => n,
+                _ => {
+                    return Err(Error::Refused(format!(
+                        "{arg} is not a backup listed in {}; pick other files in the open dialog; nothing was changed",
+                        dir.display()
+                    )))
+                }
+            }
+        }
+    };
+    resolve_in_dir(dir, name)
+}
+
 /// A directory we write into on our own (the backup dir) must be itself, not a symlink to
 /// somewhere else: nothing is written outside the data dir except an explicit `--output`.
 ///
