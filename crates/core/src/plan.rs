@@ -98,6 +98,22 @@ pub trait Plan: Serialize {
     }
 }
 
+/// The accessors every plan struct with `env` and `confirmation` fields shares, for its verb.
+macro_rules! plan_basics {
+    ($verb:expr) => {
+        fn verb(&self) -> $crate::verb::Verb {
+            $verb
+        }
+        fn env(&self) -> &str {
+            &self.env
+        }
+        fn confirmation(&self) -> $crate::safety::confirm::Confirmation {
+            self.confirmation
+        }
+    };
+}
+pub(crate) use plan_basics;
+
 /// The items a plan promises (file identity, rows per table, backup, migrations, …), in order.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Promises(Vec<(String, String)>);

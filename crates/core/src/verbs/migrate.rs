@@ -37,15 +37,7 @@ pub struct MigratePlan {
 }
 
 impl Plan for MigratePlan {
-    fn verb(&self) -> Verb {
-        Verb::Migrate
-    }
-    fn env(&self) -> &str {
-        &self.env
-    }
-    fn confirmation(&self) -> Confirmation {
-        self.confirmation
-    }
+    crate::plan::plan_basics!(Verb::Migrate);
     fn summary(&self) -> String {
         match self.pending.len() {
             0 => "nothing to apply".into(),

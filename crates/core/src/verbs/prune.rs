@@ -157,15 +157,7 @@ pub fn execute(ws: &Workspace, shown: &PrunePlan, confirmed: &Confirmed) -> Resu
 }
 
 impl Plan for PrunePlan {
-    fn verb(&self) -> Verb {
-        Verb::Prune
-    }
-    fn env(&self) -> &str {
-        &self.env
-    }
-    fn confirmation(&self) -> Confirmation {
-        self.confirmation
-    }
+    crate::plan::plan_basics!(Verb::Prune);
     fn summary(&self) -> String {
         format!(
             "delete {} backups, free {} bytes",

@@ -48,15 +48,7 @@ impl RepairPlan {
 }
 
 impl Plan for RepairPlan {
-    fn verb(&self) -> Verb {
-        Verb::Repair
-    }
-    fn env(&self) -> &str {
-        &self.env
-    }
-    fn confirmation(&self) -> Confirmation {
-        self.confirmation
-    }
+    crate::plan::plan_basics!(Verb::Repair);
     fn summary(&self) -> String {
         if self.is_empty() {
             return "nothing to repair".into();

@@ -51,15 +51,7 @@ pub struct ResetPlan {
 }
 
 impl Plan for ResetPlan {
-    fn verb(&self) -> Verb {
-        Verb::Reset
-    }
-    fn env(&self) -> &str {
-        &self.env
-    }
-    fn confirmation(&self) -> Confirmation {
-        self.confirmation
-    }
+    crate::plan::plan_basics!(Verb::Reset);
     fn summary(&self) -> String {
         let seed = match &self.sample_data {
             Some(s) => format!(

@@ -26,15 +26,7 @@ pub struct RetagPlan {
 }
 
 impl Plan for RetagPlan {
-    fn verb(&self) -> Verb {
-        Verb::Retag
-    }
-    fn env(&self) -> &str {
-        &self.env
-    }
-    fn confirmation(&self) -> Confirmation {
-        self.confirmation
-    }
+    crate::plan::plan_basics!(Verb::Retag);
     fn summary(&self) -> String {
         format!("tag as {}", self.env)
     }

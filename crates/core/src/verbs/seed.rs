@@ -35,15 +35,7 @@ pub struct SeedPlan {
 }
 
 impl Plan for SeedPlan {
-    fn verb(&self) -> Verb {
-        Verb::Seed
-    }
-    fn env(&self) -> &str {
-        &self.env
-    }
-    fn confirmation(&self) -> Confirmation {
-        self.confirmation
-    }
+    crate::plan::plan_basics!(Verb::Seed);
     fn summary(&self) -> String {
         let o = &self.options;
         format!(

@@ -28,15 +28,7 @@ pub struct UndoPlan {
 }
 
 impl Plan for UndoPlan {
-    fn verb(&self) -> Verb {
-        Verb::Undo
-    }
-    fn env(&self) -> &str {
-        &self.env
-    }
-    fn confirmation(&self) -> Confirmation {
-        self.confirmation
-    }
+    crate::plan::plan_basics!(Verb::Undo);
     fn summary(&self) -> String {
         self.restore.summary()
     }
