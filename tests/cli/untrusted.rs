@@ -411,3 +411,45 @@ fn messages_name_a_next_step_that_works_from_where_the_user_stands() {
         "{v}"
     );
 }
+
+#[test]
+fn a_damaged_env_with_no_backup_has_a_way_out_reset_keeps_the_evidence_then_rebuilds() {
+    let e = Env::new();
+    e.ok(&["migrate", "test"]);
+    // Damage: overwrite the second page onward with garbage.
+    let path = e.db("test");
+    let mut bytes = std::fs::read(&path).unwrap();
+    for b in bytes.iter_mut().skip(4096) {
+        *b = 0xA5;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let (code, out, err) = e.run(&["check", "test"]);
+    assert_eq!(code, 5, "{out}{err}");
+    assert!(
+        out.contains("pipeline-db reset test"),
+        "check names a step that works: {out}"
+    );
+    assert!(
+        !out.contains("undo test`, or"),
+        "no undo when there is nothing to undo: {out}"
+    );
+    let (code, out, err) = e.run(&["reset", "test", "--force"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("Kept the damaged database as evidence"),
+        "{out}"
+    );
+    let evidence: Vec<PathBuf> = std::fs::read_dir(e.data())
+        .unwrap()
+        .filter_map(|f| f.ok().map(|f| f.path()))
+        .filter(|p| p.to_string_lossy().contains("test.sqlite3.corrupt-"))
+        .collect();
+    assert!(
+        evidence.iter().any(|p| std::fs::read(p).unwrap() == bytes),
+        "a byte-identical copy of the damaged file: {evidence:?}"
+    );
+    e.ok(&["check", "test"]);
+    let log: serde_json::Value =
+        serde_json::from_str(&e.ok(&["log", "--env", "test", "--json"])).unwrap();
+    assert_eq!(log.as_array().unwrap().last().unwrap()["outcome"], "ok");
+}

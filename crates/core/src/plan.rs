@@ -92,6 +92,11 @@ pub trait Plan: Serialize {
     fn backup_step(&self) -> Option<&BackupStep> {
         None
     }
+    /// The file exists but is damaged: the ritual keeps a byte-identical evidence copy and
+    /// builds a new database instead of opening it (no verified backup can be taken of it).
+    fn damaged(&self) -> bool {
+        false
+    }
     /// Why the confirmation asked for is needed, when the rule alone does not say it.
     fn why_confirm(&self) -> Option<String> {
         None

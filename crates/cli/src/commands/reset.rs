@@ -49,6 +49,12 @@ pub fn run(ws: &Workspace, a: ResetArgs) -> Result<u8> {
                 &b.sha256[..12]
             );
         }
+        for e in &out.evidence {
+            outln!(
+                "Kept the damaged database as evidence: {} (byte-identical)",
+                e.display()
+            );
+        }
         let rows: u64 = out.row_counts_after.iter().map(|t| t.rows).sum();
         outln!(
             "Reset {} in {} ms: {} tables, {rows} rows now.",
@@ -82,7 +88,7 @@ fn print_plan(p: &ResetPlan) {
                 .unwrap_or_else(|| "none (empty database)".into())
         );
     }
-    if p.exists {
+    if p.exists && p.damaged.is_none() {
         outln!("  will drop ({} rows in all):", p.total_rows);
         super::print_tables(&p.tables);
         if !p.other_objects.is_empty() {
@@ -93,12 +99,15 @@ fn print_plan(p: &ResetPlan) {
             );
         }
     }
-    match &p.backup {
-        Some(b) => outln!(
+    match (&p.backup, &p.damaged) {
+        (Some(b), _) => outln!(
             "  backup:     {} (verified before anything is dropped)",
             b.path.display()
         ),
-        None => outln!("  backup:     none needed (nothing exists yet)"),
+        (None, Some(_)) => outln!(
+            "  backup:     none possible (the file is damaged): a byte-identical evidence copy is kept instead"
+        ),
+        (None, None) => outln!("  backup:     none needed (nothing exists yet)"),
     }
     let migs: Vec<String> = p
         .migrations

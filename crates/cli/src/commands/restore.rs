@@ -56,12 +56,15 @@ pub fn print_plan(p: &RestorePlan) {
             p.path.display()
         );
     }
-    match &p.backup {
-        Some(b) => outln!(
+    match (&p.backup, &p.current_damaged) {
+        (Some(b), _) => outln!(
             "  backup:     {} (verified before anything is replaced)",
             b.path.display()
         ),
-        None => outln!("  backup:     none needed (nothing exists yet)"),
+        (None, Some(_)) => outln!(
+            "  backup:     none possible (the current file is damaged): a byte-identical evidence copy is kept instead"
+        ),
+        (None, None) => outln!("  backup:     none needed (nothing exists yet)"),
     }
     for n in &p.notes {
         outln!("  note:       {n}");

@@ -1,5 +1,6 @@
 //! Backups: records (manifest, ledger, listing), verified snapshots, re-verification, names.
 
+pub mod evidence;
 pub mod names;
 pub mod record;
 pub(crate) mod snapshot;

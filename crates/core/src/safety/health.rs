@@ -91,3 +91,10 @@ pub(crate) fn require_our_schema(conn: &Connection, target: &EnvTarget) -> Resul
         crate::error::UNCHANGED
     )))
 }
+
+/// Whether `e` (from opening or checking a file) says the file is damaged: not a database, or one
+/// that fails its checks (exit 5). Such a file is never opened for a change: restore and reset keep
+/// a byte-identical evidence copy of it, then replace it.
+pub(crate) fn is_damaged(e: &Error) -> bool {
+    e.exit_code() == crate::error::exit::NOT_A_DATABASE
+}

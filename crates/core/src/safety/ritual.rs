@@ -33,6 +33,12 @@ pub(crate) trait Change {
     fn replan(&self, conn: Option<&Connection>) -> Result<Self::Plan>;
     /// The change, inside the write transaction, after the verified backup the plan asked for.
     fn apply(&self, c: &Connection, plan: &Self::Plan, obs: &dyn Observer) -> Result<Self::Out>;
+    /// The plan again for a damaged file, under the lock (the file is not opened).
+    fn replan_damaged(&self) -> Result<Self::Plan> {
+        Err(Error::Internal(
+            "this verb cannot replace a damaged file".into(),
+        ))
+    }
     /// Builds a missing database (inside the new file's one transaction). Default: refused.
     fn create(
         &self,
@@ -65,6 +71,8 @@ pub(crate) struct Done<P, T> {
     pub plan: P,
     pub out: T,
     pub backup: Option<BackupRecord>,
+    /// Byte-identical copies of a damaged file that was replaced.
+    pub evidence: Vec<PathBuf>,
     pub duration_ms: u64,
     pub timings: Vec<timing::StepTime>,
 }
@@ -82,6 +90,17 @@ pub(crate) fn run<C: Change>(
         confirmed.require_plan(shown, target)?;
         let started = Instant::now();
         timing::reset();
+        if shown.damaged() {
+            let (plan, evidence, out) = rebuild_damaged(ws, target, shown, obs, change)?;
+            return Ok(Done {
+                plan,
+                out,
+                backup: None,
+                evidence,
+                duration_ms: started.elapsed().as_millis() as u64,
+                timings: timing::take(),
+            });
+        }
         let (plan, backup, out) = match open(ws, target, shown.verb(), change.requires_tag())? {
             Opened::Missing(_lock) => {
                 let plan = recheck(shown, change.replan(None))?;
@@ -96,10 +115,49 @@ pub(crate) fn run<C: Change>(
             plan,
             out,
             backup,
+            evidence: vec![],
             duration_ms: started.elapsed().as_millis() as u64,
             timings: timing::take(),
         })
     })
+}
+
+/// A damaged file (not a database, or failing its checks) is never opened: under the lock, the
+/// plan is made again, a byte-identical evidence copy is kept (fsynced, never overwritten), the
+/// file and its sidecars are removed, and a new database is built the way a missing one is.
+fn rebuild_damaged<C: Change>(
+    ws: &Workspace,
+    target: &EnvTarget,
+    shown: &C::Plan,
+    obs: &dyn Observer,
+    change: &C,
+) -> Result<(C::Plan, Vec<PathBuf>, C::Out)> {
+    let verb = shown.verb();
+    let _lock = lock(ws, target, verb)?;
+    let plan = recheck(shown, change.replan_damaged())?;
+    obs.stage("keeping evidence");
+    let evidence = crate::backups::evidence::keep_evidence(&target.path)?;
+    for suffix in ["-wal", "-shm", "-journal", ""] {
+        let p = db::sidecar(&target.path, suffix);
+        match std::fs::remove_file(&p) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(Error::io("removing the damaged file", &p)(e))
+            }
+            _ => {}
+        }
+    }
+    crate::storage::fs::fsync_dir(target.path.parent().unwrap_or(Path::new(".")))?;
+    obs.stage("creating");
+    let out = session::create_new_db(ws, target, |c| change.create(c, &plan, obs)).map_err(|e| {
+        Error::Step {
+            verb,
+            env: target.name.clone(),
+            step: "create",
+            state: "the damaged file was removed after its evidence copy was kept; no database exists now: run the same command again",
+            source: Box::new(e),
+        }
+    })?;
+    Ok((plan, evidence, out))
 }
 
 /// Opens for a change: header → tag → lock → read-write open → tag again.

@@ -11,7 +11,6 @@ use crate::schema::migrations::{self, MigrationState};
 use crate::schema::stats;
 use crate::schema::tag::{self, Identity};
 use crate::storage::db::{self, Access, FileState};
-use crate::storage::fs;
 use crate::workspace::config::Workspace;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -68,6 +67,7 @@ pub fn run(ws: &Workspace, env: &str) -> Result<CheckReport> {
 
 fn run_checks(ws: &Workspace, target: &crate::workspace::env::EnvTarget) -> Result<CheckReport> {
     let env = target.name.as_str();
+    let has_backups = crate::backups::record::list(target).is_ok_and(|l| !l.is_empty());
     let mut r = CheckReport {
         env: target.name.clone(),
         path: target.path.clone(),
@@ -90,7 +90,7 @@ fn run_checks(ws: &Workspace, target: &crate::workspace::env::EnvTarget) -> Resu
         Ok(FileState::Database) => r.findings.push(finding("header", true, "SQLite format 3")),
         Err(e @ Error::NotADatabase { .. }) => {
             r.findings.push(finding("header", false, e.to_string()));
-            return corrupt(r, &target.path);
+            return corrupt(r, &target.path, has_backups);
         }
         Err(e) => return Err(e),
     }
@@ -98,12 +98,12 @@ fn run_checks(ws: &Workspace, target: &crate::workspace::env::EnvTarget) -> Resu
         Ok(()) => {}
         Err(e) if e.exit_code() == exit::NOT_A_DATABASE || is_corrupt_sqlite(&e) => {
             r.findings.push(finding("integrity", false, e.to_string()));
-            return corrupt(r, &target.path);
+            return corrupt(r, &target.path, has_backups);
         }
         Err(e) => return Err(e),
     }
     if r.findings.iter().any(|f| f.check == "integrity" && !f.ok) {
-        return corrupt(r, &target.path);
+        return corrupt(r, &target.path, has_backups);
     }
     Ok(r)
 }
@@ -306,10 +306,9 @@ fn backup_age(ws: &Workspace, target: &crate::workspace::env::EnvTarget, r: &mut
 }
 
 /// Keeps a byte-identical evidence copy and says how to recover.
-fn corrupt(mut r: CheckReport, path: &Path) -> Result<CheckReport> {
+fn corrupt(mut r: CheckReport, path: &Path, has_backups: bool) -> Result<CheckReport> {
     r.corrupt = true;
-    r.evidence = keep_evidence(path)?;
-    let env = &r.env;
+    r.evidence = crate::backups::evidence::keep_evidence(path)?;
     r.advice.push(format!(
         "nothing was changed or repaired; evidence kept at {}",
         r.evidence
@@ -318,47 +317,20 @@ fn corrupt(mut r: CheckReport, path: &Path) -> Result<CheckReport> {
             .collect::<Vec<_>>()
             .join(", ")
     ));
-    r.advice.push(format!(
-        "recover with `pipeline-db undo {env}`, or `pipeline-db backups list {env}` then `pipeline-db restore {env} <backup>`"
-    ));
+    r.advice.push(recovery_advice(&r.env, has_backups));
     Ok(r)
 }
 
-/// Copies the file (and its `-wal`, if any) to `<db>.corrupt-<ts>` (create-new, fsynced).
-pub fn keep_evidence(path: &Path) -> Result<Vec<PathBuf>> {
-    let ts = crate::now_compact();
-    let mut out = vec![];
-    for suffix in ["", "-wal"] {
-        let mut src = path.as_os_str().to_owned();
-        src.push(suffix);
-        let src = PathBuf::from(src);
-        if suffix == "-wal" && !src.exists() {
-            continue;
-        }
-        let mut dst = path.as_os_str().to_owned();
-        dst.push(format!(".corrupt-{ts}{suffix}"));
-        let dst = PathBuf::from(dst);
-        // Copied under a temp name, then renamed: a failed copy never looks like evidence.
-        let tmp = fs::temp_beside(&dst);
-        let copied = (|| {
-            // Only a regular file is copied, and never more than the size it had when looked at.
-            let meta = std::fs::metadata(&src).map_err(Error::io("reading", &src))?;
-            if !meta.is_file() {
-                return Err(fs::not_a_regular_file(&src, &meta));
-            }
-            let from = std::fs::File::open(&src).map_err(Error::io("reading", &src))?;
-            let mut to = fs::create_new(&tmp)?;
-            std::io::copy(&mut std::io::Read::take(from, meta.len()), &mut to)
-                .map_err(Error::io("writing evidence", &tmp))?;
-            to.sync_all().map_err(Error::io("fsync", &tmp))?;
-            fs::rename_noreplace(&tmp, &dst).map_err(Error::io("placing evidence", &dst))
-        })();
-        if let Err(e) = copied {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e);
-        }
-        out.push(dst);
+/// What to do about a damaged env, from where the user stands: undo if there is an action to
+/// undo, restore if there are backups, else a reset that keeps the damaged file as evidence.
+fn recovery_advice(env: &str, has_backups: bool) -> String {
+    if has_backups {
+        format!(
+            "recover with `pipeline-db backups list {env}` then `pipeline-db restore {env} <backup>` (or `pipeline-db undo {env}` if its last action was the damage), or rebuild it empty with `pipeline-db reset {env}` (the damaged file is kept as evidence)"
+        )
+    } else {
+        format!(
+            "{env} has no backup to restore: rebuild it with `pipeline-db reset {env}` (the damaged file is kept as a byte-identical evidence copy first), or restore a backup from elsewhere with `pipeline-db restore {env} FILE`"
+        )
     }
-    fs::fsync_dir(path.parent().unwrap_or(Path::new(".")))?;
-    Ok(out)
 }

@@ -146,6 +146,7 @@ pub fn execute(ws: &Workspace, shown: &PrunePlan, confirmed: &Confirmed) -> Resu
         }
         p.deleted = true;
         Ok(ritual::Done {
+            evidence: vec![],
             plan: p.clone(),
             out: p,
             backup: None,

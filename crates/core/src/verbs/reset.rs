@@ -47,6 +47,8 @@ pub struct ResetPlan {
     pub sample_data: Option<SeedOptions>,
     pub space: Vec<SpaceCheck>,
     pub confirmation: Confirmation,
+    /// Why the current file cannot be read (it is kept as an evidence copy, then rebuilt).
+    pub damaged: Option<String>,
     pub notes: Vec<String>,
 }
 
@@ -75,6 +77,10 @@ impl Plan for ResetPlan {
             .backup(self.backup.as_ref())
             .item("migrations", plan::versions(&self.migrations))
             .item("sample data", format!("{:?}", self.sample_data))
+            .item("damaged", self.damaged.is_some())
+    }
+    fn damaged(&self) -> bool {
+        self.damaged.is_some()
     }
     fn backup_step(&self) -> Option<&BackupStep> {
         self.backup.as_ref()
@@ -87,6 +93,8 @@ pub struct ResetOutcome {
     pub plan: ResetPlan,
     pub backup: Option<BackupRecord>,
     pub seeded: Option<SeedCounts>,
+    /// Byte-identical copies of a damaged file that was rebuilt.
+    pub evidence: Vec<std::path::PathBuf>,
     pub row_counts_after: Vec<TableRows>,
     pub duration_ms: u64,
     /// Where the time went, step by step.
@@ -111,8 +119,34 @@ fn check_rules(target: &EnvTarget, req: &ResetRequest) -> Result<()> {
 pub fn plan(ws: &Workspace, req: &ResetRequest) -> Result<ResetPlan> {
     let target = ws.env(&req.env)?;
     check_rules(&target, req)?;
-    let conn = session::inspect_for_change(ws, &target)?;
-    describe(&target, req.sample_data.clone(), conn.as_ref())
+    plan_for(ws, &target, req.sample_data.clone())
+}
+
+/// The plan from a read-only look, `quick_check` included: a damaged file (not a database, or
+/// failing its checks) is planned as "keep evidence, rebuild" — the one way out when there is no
+/// backup to restore.
+fn plan_for(ws: &Workspace, target: &EnvTarget, sample: Option<SeedOptions>) -> Result<ResetPlan> {
+    let looked = session::inspect_for_change(ws, target).and_then(|conn| {
+        if let Some(c) = &conn {
+            crate::safety::health::require_healthy(c, target)?;
+        }
+        Ok(conn)
+    });
+    match looked {
+        Ok(conn) => describe(target, sample, conn.as_ref()),
+        Err(e) if crate::safety::health::is_damaged(&e) => {
+            let mut p = describe(target, sample, None)?;
+            p.exists = true;
+            p.notes = vec![format!(
+                "{} is damaged ({e}); no verified backup can be taken of it: it is kept as a byte-identical evidence copy `{}.corrupt-<time>`, then a new database is built",
+                target.path.display(),
+                target.path.display()
+            )];
+            p.damaged = Some(e.to_string());
+            Ok(p)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// The plan from what `conn` sees (`None`: the file is missing).
@@ -137,6 +171,7 @@ fn describe(
         sample_data,
         space: vec![],
         confirmation: Confirmation::for_target(target, true),
+        damaged: None,
         notes: vec![],
     };
     let Some(c) = conn else {
@@ -175,6 +210,7 @@ pub fn execute(
 ) -> Result<ResetOutcome> {
     let target = ws.env(&shown.env)?;
     let change = Reset {
+        ws,
         target: &target,
         sample_data: shown.sample_data.clone(),
     };
@@ -184,6 +220,7 @@ pub fn execute(
         plan: done.plan,
         backup: done.backup,
         seeded,
+        evidence: done.evidence,
         row_counts_after: after,
         duration_ms: done.duration_ms,
         timings: done.timings,
@@ -191,6 +228,7 @@ pub fn execute(
 }
 
 struct Reset<'a> {
+    ws: &'a Workspace,
     target: &'a EnvTarget,
     sample_data: Option<SeedOptions>,
 }
@@ -237,6 +275,10 @@ impl Change for Reset<'_> {
 
     fn requires_our_schema(&self) -> bool {
         false
+    }
+
+    fn replan_damaged(&self) -> Result<ResetPlan> {
+        plan_for(self.ws, self.target, self.sample_data.clone())
     }
 }
 

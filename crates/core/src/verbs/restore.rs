@@ -170,7 +170,7 @@ pub(crate) fn plan_path(
             ));
         }
         // A damaged database cannot be backed up verified: it is kept byte for byte instead.
-        Err(e) if e.exit_code() == crate::error::exit::NOT_A_DATABASE => {
+        Err(e) if crate::safety::health::is_damaged(&e) => {
             p.notes.push(format!(
                 "the current database is damaged ({e}); it is kept as a byte-identical evidence copy `{}.corrupt-<time>` instead of a verified backup",
                 target.path.display()
@@ -355,6 +355,7 @@ pub(crate) fn run_shown<P: Plan>(
             ..out
         };
         Ok(ritual::Done {
+            evidence: out.evidence.clone(),
             backup: out.backup.clone(),
             duration_ms: out.duration_ms,
             timings: out.timings.clone(),
@@ -384,7 +385,7 @@ fn restore_locked<P: Plan>(
             fresh = Some(recheck(shown, replan)?);
             plan.source.verification = stage(&plan.source, &staging, env, None, obs)
                 .step(verb, env, "verify", UNCHANGED)?;
-            evidence = crate::verbs::check::keep_evidence(&target.path)?;
+            evidence = crate::backups::evidence::keep_evidence(&target.path)?;
             return replace_damaged(ws, target, &staging).map(|c| (None, c));
         }
         let opened = ritual::open(ws, target, verb, true)?;

@@ -1,0 +1,45 @@
+//! Evidence: a byte-identical copy of a damaged database file kept before anything replaces it.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::storage::fs;
+
+/// Copies the file (and its `-wal`, if any) to `<db>.corrupt-<ts>` (create-new, fsynced).
+pub fn keep_evidence(path: &Path) -> Result<Vec<PathBuf>> {
+    let ts = crate::now_compact();
+    let mut out = vec![];
+    for suffix in ["", "-wal"] {
+        let mut src = path.as_os_str().to_owned();
+        src.push(suffix);
+        let src = PathBuf::from(src);
+        if suffix == "-wal" && !src.exists() {
+            continue;
+        }
+        let mut dst = path.as_os_str().to_owned();
+        dst.push(format!(".corrupt-{ts}{suffix}"));
+        let dst = PathBuf::from(dst);
+        // Copied under a temp name, then renamed: a failed copy never looks like evidence.
+        let tmp = fs::temp_beside(&dst);
+        let copied = (|| {
+            // Only a regular file is copied, and never more than the size it had when looked at.
+            let meta = std::fs::metadata(&src).map_err(Error::io("reading", &src))?;
+            if !meta.is_file() {
+                return Err(fs::not_a_regular_file(&src, &meta));
+            }
+            let from = std::fs::File::open(&src).map_err(Error::io("reading", &src))?;
+            let mut to = fs::create_new(&tmp)?;
+            std::io::copy(&mut std::io::Read::take(from, meta.len()), &mut to)
+                .map_err(Error::io("writing evidence", &tmp))?;
+            to.sync_all().map_err(Error::io("fsync", &tmp))?;
+            fs::rename_noreplace(&tmp, &dst).map_err(Error::io("placing evidence", &dst))
+        })();
+        if let Err(e) = copied {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+        out.push(dst);
+    }
+    fs::fsync_dir(path.parent().unwrap_or(Path::new(".")))?;
+    Ok(out)
+}
