@@ -10,11 +10,11 @@
 //! - [`safety`]: lock, ordered open, health, space, confirmation, audit — and the change ritual.
 //! - [`verbs`]: one file per verb; [`browse`]: the desktop's read-only queries.
 //!
-//! Beside them: [`error`] (the one error type, exit codes), [`plan`] (plan pieces every verb
-//! shares), [`progress`] (the observer adapters implement).
+//! Beside them: [`error`] (the one error type, exit codes), [`verb`] (the verbs' names),
+//! [`progress`] (the observer adapters implement). [`plan`] is `safety::plan`: the contract every
+//! changing verb's plan follows.
 
 pub mod error;
-pub mod plan;
 pub mod progress;
 pub mod verb;
 
@@ -27,9 +27,9 @@ pub mod verbs;
 pub mod workspace;
 
 pub use error::{exit, Error, Result};
-pub use plan::Plan;
 pub use progress::{Observer, Progress, Quiet};
 pub use safety::confirm::{Confirmation, Confirmed};
+pub use safety::plan::{self as plan, Plan};
 pub use verb::Verb;
 pub use workspace::config::{Workspace, WorkspaceOptions};
 

@@ -56,15 +56,6 @@ impl Confirmed {
         }
     }
 
-    /// Enforces what `plan` asks for, with the plan's own reason in the refusal.
-    pub fn require_plan(&self, plan: &impl crate::plan::Plan, target: &EnvTarget) -> Result<()> {
-        self.require(plan.confirmation(), target, plan.verb())
-            .map_err(|e| match (e, plan.why_confirm()) {
-                (Error::Refused(m), Some(why)) => Error::Refused(format!("{why}. {m}")),
-                (e, _) => e,
-            })
-    }
-
     /// Enforces the confirmation a plan asks for: the one rule for every changing verb.
     pub fn require(&self, needed: Confirmation, target: &EnvTarget, verb: Verb) -> Result<()> {
         let env = &target.name;

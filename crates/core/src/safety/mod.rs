@@ -5,6 +5,7 @@ pub mod audit;
 pub mod confirm;
 pub(crate) mod health;
 pub mod lock;
+pub mod plan;
 pub(crate) mod ritual;
 pub(crate) mod session;
 pub mod space;

@@ -13,10 +13,10 @@ use rusqlite::Connection;
 use crate::backups::record::{BackupRecord, Reason};
 use crate::backups::take;
 use crate::error::{Error, Result, StepExt, UNCHANGED};
-use crate::plan::{self, Plan};
 use crate::progress::Observer;
 use crate::safety::audit::Recorder;
 use crate::safety::confirm::Confirmed;
+use crate::safety::plan::{self, Plan};
 use crate::safety::session::{self, Opened};
 use crate::safety::{health, space};
 use crate::storage::{db, fingerprint, timing};
@@ -87,7 +87,7 @@ pub(crate) fn run<C: Change>(
     change: &C,
 ) -> Result<Done<C::Plan, C::Out>> {
     audited(ws, &target.name, &target.path, shown, |rec| {
-        confirmed.require_plan(shown, target)?;
+        crate::safety::plan::require_confirmed(shown, confirmed, target)?;
         let started = Instant::now();
         timing::reset();
         if shown.damaged() {

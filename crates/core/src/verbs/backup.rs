@@ -6,9 +6,9 @@ use serde::Serialize;
 
 use crate::backups::record::*;
 use crate::error::{Error, Result};
-use crate::plan::{Plan, Promises};
 use crate::progress::Observer;
 use crate::safety::confirm::Confirmation;
+use crate::safety::plan::{Plan, Promises};
 use crate::safety::ritual;
 use crate::verb::Verb;
 use crate::workspace::config::Workspace;

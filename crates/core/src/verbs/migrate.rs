@@ -5,9 +5,9 @@ use serde::Serialize;
 
 use crate::backups::record::{BackupRecord, Reason};
 use crate::error::{Result, StepExt, UNCHANGED};
-use crate::plan::{self, BackupStep, Plan, Promises};
 use crate::progress::Observer;
 use crate::safety::confirm::{Confirmation, Confirmed};
+use crate::safety::plan::{self, BackupStep, Plan, Promises};
 use crate::safety::ritual::{self, Change};
 use crate::safety::session;
 use crate::safety::space::SpaceCheck;
@@ -37,7 +37,7 @@ pub struct MigratePlan {
 }
 
 impl Plan for MigratePlan {
-    crate::plan::plan_basics!(Verb::Migrate);
+    crate::safety::plan::plan_basics!(Verb::Migrate);
     fn summary(&self) -> String {
         match self.pending.len() {
             0 => "nothing to apply".into(),

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::plan::{Plan, Promises};
 use crate::safety::confirm::{Confirmation, Confirmed};
+use crate::safety::plan::{Plan, Promises};
 use crate::safety::ritual;
 use crate::verb::Verb;
 
@@ -134,10 +134,10 @@ pub fn execute(ws: &Workspace, shown: &PrunePlan, confirmed: &Confirmed) -> Resu
     }
     let t = ws.env(&shown.env)?;
     let done = ritual::audited(ws, &t.name, &t.path, shown, |_| {
-        confirmed.require_plan(shown, &t)?;
+        crate::safety::plan::require_confirmed(shown, confirmed, &t)?;
         let _lock = ritual::lock(ws, &t, Verb::Prune)?;
         let mut p = plan(ws, &t, Some(shown.keep))?;
-        crate::plan::require_unchanged(shown, &p)?;
+        crate::safety::plan::require_unchanged(shown, &p)?;
         for d in &p.delete {
             remove(&d.path)?;
         }
@@ -158,7 +158,7 @@ pub fn execute(ws: &Workspace, shown: &PrunePlan, confirmed: &Confirmed) -> Resu
 }
 
 impl Plan for PrunePlan {
-    crate::plan::plan_basics!(Verb::Prune);
+    crate::safety::plan::plan_basics!(Verb::Prune);
     fn summary(&self) -> String {
         format!(
             "delete {} backups, free {} bytes",

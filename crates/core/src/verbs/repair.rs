@@ -8,9 +8,9 @@ use serde::Serialize;
 
 use crate::backups::record::{BackupRecord, Reason};
 use crate::error::{Error, Result};
-use crate::plan::{BackupStep, Plan, Promises};
 use crate::progress::Observer;
 use crate::safety::confirm::{Confirmation, Confirmed};
+use crate::safety::plan::{BackupStep, Plan, Promises};
 use crate::safety::ritual::{self, Change};
 use crate::safety::session;
 use crate::schema::migrations::{self, MigrationState};
@@ -48,7 +48,7 @@ impl RepairPlan {
 }
 
 impl Plan for RepairPlan {
-    crate::plan::plan_basics!(Verb::Repair);
+    crate::safety::plan::plan_basics!(Verb::Repair);
     fn summary(&self) -> String {
         if self.is_empty() {
             return "nothing to repair".into();

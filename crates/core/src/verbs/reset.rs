@@ -5,9 +5,9 @@ use serde::Serialize;
 
 use crate::backups::record::{BackupRecord, Reason};
 use crate::error::{Error, Result, StepExt, UNCHANGED};
-use crate::plan::{self, BackupStep, Plan, Promises, TableRows};
 use crate::progress::Observer;
 use crate::safety::confirm::{Confirmation, Confirmed};
+use crate::safety::plan::{self, BackupStep, Plan, Promises, TableRows};
 use crate::safety::ritual::{self, Change};
 use crate::safety::session;
 use crate::safety::space::SpaceCheck;
@@ -53,7 +53,7 @@ pub struct ResetPlan {
 }
 
 impl Plan for ResetPlan {
-    crate::plan::plan_basics!(Verb::Reset);
+    crate::safety::plan::plan_basics!(Verb::Reset);
     fn summary(&self) -> String {
         let seed = match &self.sample_data {
             Some(s) => format!(

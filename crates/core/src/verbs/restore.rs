@@ -12,10 +12,10 @@ use serde::Serialize;
 use crate::backups::record::{BackupRecord, Reason};
 use crate::backups::verify::{self, VerifyReport};
 use crate::error::{Error, Result, StepExt, UNCHANGED};
-use crate::plan::{self, BackupStep, Plan, Promises, TableRows};
 use crate::progress::{Observer, Progress};
 use crate::safety::audit::Recorder;
 use crate::safety::confirm::{Confirmation, Confirmed};
+use crate::safety::plan::{self, BackupStep, Plan, Promises, TableRows};
 use crate::safety::ritual;
 use crate::safety::session::{self, Opened};
 use crate::safety::space::SpaceCheck;
@@ -345,7 +345,7 @@ pub(crate) fn run_shown<P: Plan>(
     replan: impl FnOnce() -> Result<P>,
 ) -> Result<ritual::Done<P, RestoreOutcome>> {
     ritual::audited(ws, &target.name, &target.path, shown, |rec| {
-        confirmed.require_plan(shown, target)?;
+        crate::safety::plan::require_confirmed(shown, confirmed, target)?;
         let started = Instant::now();
         crate::storage::timing::reset();
         let (plan, out) = restore_locked(ws, target, shown, restore.clone(), rec, obs, replan)?;

@@ -5,9 +5,9 @@ use serde::Serialize;
 
 use crate::backups::record::{BackupRecord, Reason};
 use crate::error::{Error, Result};
-use crate::plan::{BackupStep, Plan, Promises};
 use crate::progress::Observer;
 use crate::safety::confirm::{Confirmation, Confirmed};
+use crate::safety::plan::{BackupStep, Plan, Promises};
 use crate::safety::ritual::{self, Change};
 use crate::schema::tag::{self, Identity, APPLICATION_ID};
 use crate::storage::db::{self, Access, FileState};
@@ -26,7 +26,7 @@ pub struct RetagPlan {
 }
 
 impl Plan for RetagPlan {
-    crate::plan::plan_basics!(Verb::Retag);
+    crate::safety::plan::plan_basics!(Verb::Retag);
     fn summary(&self) -> String {
         format!("tag as {}", self.env)
     }

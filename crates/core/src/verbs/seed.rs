@@ -5,9 +5,9 @@ use serde::Serialize;
 
 use crate::backups::record::{BackupRecord, Reason};
 use crate::error::{Error, Result, StepExt, UNCHANGED};
-use crate::plan::{self, BackupStep, Plan, Promises, TableRows};
 use crate::progress::Observer;
 use crate::safety::confirm::{Confirmation, Confirmed};
+use crate::safety::plan::{self, BackupStep, Plan, Promises, TableRows};
 use crate::safety::ritual::{self, Change};
 use crate::safety::session;
 use crate::schema::migrations;
@@ -35,7 +35,7 @@ pub struct SeedPlan {
 }
 
 impl Plan for SeedPlan {
-    crate::plan::plan_basics!(Verb::Seed);
+    crate::safety::plan::plan_basics!(Verb::Seed);
     fn summary(&self) -> String {
         let o = &self.options;
         format!(

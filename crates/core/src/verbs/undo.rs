@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::plan::{BackupStep, Plan, Promises};
 use crate::safety::audit::{self, AuditEntry};
 use crate::safety::confirm::{Confirmation, Confirmed};
+use crate::safety::plan::{BackupStep, Plan, Promises};
 use crate::verb::Verb;
 use crate::verbs::restore::{self, RestoreOutcome, RestorePlan};
 use crate::workspace::config::Workspace;
@@ -28,7 +28,7 @@ pub struct UndoPlan {
 }
 
 impl Plan for UndoPlan {
-    crate::plan::plan_basics!(Verb::Undo);
+    crate::safety::plan::plan_basics!(Verb::Undo);
     fn summary(&self) -> String {
         self.restore.summary()
     }

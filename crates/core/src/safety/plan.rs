@@ -197,6 +197,20 @@ impl Promises {
     }
 }
 
+/// Enforces what `plan` asks the user to confirm, with the plan's own reason in the refusal.
+pub(crate) fn require_confirmed(
+    plan: &impl Plan,
+    confirmed: &crate::safety::confirm::Confirmed,
+    target: &EnvTarget,
+) -> Result<()> {
+    confirmed
+        .require(plan.confirmation(), target, plan.verb())
+        .map_err(|e| match (e, plan.why_confirm()) {
+            (crate::Error::Refused(m), Some(why)) => crate::Error::Refused(format!("{why}. {m}")),
+            (e, _) => e,
+        })
+}
+
 /// Refuses with [`Error::Stale`] when the plan re-made under the lock promises something else.
 pub(crate) fn require_unchanged(shown: &impl Plan, now: &impl Plan) -> Result<()> {
     let (a, b) = (shown.promises(), now.promises());
