@@ -1,11 +1,13 @@
 //! Pipeline DB desktop: a Tauri v2 window over `pipeline-db-core`. This file is builder wiring
-//! only; commands live in `commands/`, tokens in `tokens.rs`, native dialogs in `confirm.rs`.
+//! only; commands live in `commands/`, tokens in `tokens.rs`, native dialogs in `confirm.rs`, the
+//! TypeScript of what crosses invoke() in `ts.rs`.
 
 pub mod commands;
 pub mod confirm;
 pub mod error;
 pub mod state;
 pub mod tokens;
+pub mod ts;
 
 pub use state::AppState;
 
