@@ -99,10 +99,11 @@ desktop-build:
 desktop: desktop-build
 	./$(DESKTOP_BIN)
 
-# Vitest, clippy + mock-runtime command tests, then the WebDriver E2E under Xvfb (screenshots in
-# docs/screenshots/).
+# Typecheck + Vitest, clippy + the desktop's tests (mock-runtime commands, the capability against
+# the command list, ui/src/lib/generated/ against the Rust types), then the WebDriver E2E under
+# Xvfb (screenshots in docs/screenshots/).
 test-desktop: desktop-build
-	cd ui && npm test
+	cd ui && npm run check && npm test
 	$(CARGO) clippy -p pipeline-db-desktop --all-targets --no-deps -- -D warnings
 	$(CARGO) test -p pipeline-db-desktop
 	tests/e2e/run.sh $(DESKTOP_BIN) || { echo "E2E failed once; retrying (see output above)"; tests/e2e/run.sh $(DESKTOP_BIN); }
