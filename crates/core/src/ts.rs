@@ -196,7 +196,8 @@ pub fn write(fresh: &Path, committed: &Path, whole: bool) -> io::Result<()> {
 
 /// Where the window's generated types are committed: `ui/src/lib/generated/` of this repository.
 pub fn committed_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/lib/generated")
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/lib/generated");
+    dir.canonicalize().unwrap_or(dir)
 }
 
 /// The staleness check both crates run: generates into a temporary directory with `export`, then
