@@ -2,7 +2,9 @@
 # and `make test` (everything CI runs). While working: `make check` (the fast loop, no fault suite)
 # and `make faults [FAULTS=filter]` (the fault suite alone).
 CARGO ?= cargo
-FEATURES := --features pipeline-db-cli/failpoints
+# Core's `ts` feature too: clippy lints the TypeScript generation, and core's tests fail when
+# ui/src/lib/generated/ is stale (`make types` rewrites it).
+FEATURES := --features pipeline-db-cli/failpoints,pipeline-db-core/ts
 # Tested packages (the desktop crate has its own target: it needs Tauri's system libraries).
 TEST_PKGS := -p pipeline-db-core -p pipeline-db-cli -p pipeline-db-e2e -p pipeline-db-bench
 # The packages whose every test target is quick (the e2e package's `faults` is not).
@@ -10,7 +12,7 @@ QUICK_PKGS := -p pipeline-db-core -p pipeline-db-cli -p pipeline-db-bench
 # `make faults FAULTS=kill9`: a libtest filter (or any harness flags, e.g. `--list`, `--exact NAME`).
 FAULTS ?=
 
-.PHONY: demo build test check faults lint fmt bench bench-quick bench-ci
+.PHONY: demo build test check faults lint fmt types bench bench-quick bench-ci
 
 build:
 	$(CARGO) build --release -p pipeline-db-cli
@@ -48,6 +50,15 @@ faults:
 
 fmt:
 	$(CARGO) fmt --all
+
+# The window's TypeScript types, generated from the Rust types into ui/src/lib/generated/ (commit
+# them): core's first (no Tauri needed), then all of them with the desktop's (needs Tauri's system
+# libraries and ui/dist; also removes files no type generates any more and rewrites index.ts).
+TYPES_TEST := ts::tests::generated_types_are_current
+types:
+	PIPELINE_DB_WRITE_TYPES=1 $(CARGO) test -p pipeline-db-core --features ts --lib -- --exact $(TYPES_TEST)
+	test -d ui/dist || (cd ui && npm run build)
+	PIPELINE_DB_WRITE_TYPES=1 $(CARGO) test -p pipeline-db-desktop --lib -- --exact $(TYPES_TEST)
 
 # Benchmarks (issue 5): the release CLI side by side with SQLite's own limits, at 10k, 100k and 1M
 # jobs; prints the table, appends it to bench/results.md and draws bench/seed.svg. `bench-quick`
@@ -88,10 +99,11 @@ desktop-build:
 desktop: desktop-build
 	./$(DESKTOP_BIN)
 
-# Vitest, clippy + mock-runtime command tests, then the WebDriver E2E under Xvfb (screenshots in
-# docs/screenshots/).
+# Typecheck + Vitest, clippy + the desktop's tests (mock-runtime commands, the capability against
+# the command list, ui/src/lib/generated/ against the Rust types), then the WebDriver E2E under
+# Xvfb (screenshots in docs/screenshots/).
 test-desktop: desktop-build
-	cd ui && npm test
+	cd ui && npm run check && npm test
 	$(CARGO) clippy -p pipeline-db-desktop --all-targets --no-deps -- -D warnings
 	$(CARGO) test -p pipeline-db-desktop
 	tests/e2e/run.sh $(DESKTOP_BIN) || { echo "E2E failed once; retrying (see output above)"; tests/e2e/run.sh $(DESKTOP_BIN); }

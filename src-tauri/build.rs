@@ -2,6 +2,8 @@
 //! capability grants (without `AppManifest::commands` Tauri allows every command to every window).
 
 fn main() {
+    // tauri_build's own rerun-if-changed lines replace cargo's default (any file of the package).
+    println!("cargo:rerun-if-changed=src/commands/list.rs");
     let manifest = tauri_build::AppManifest::new().commands(pipeline_db_desktop_commands());
     tauri_build::try_build(
         tauri_build::Attributes::new()
@@ -11,40 +13,15 @@ fn main() {
     .expect("tauri build script failed");
 }
 
-/// Keep in step with `generate_handler!` in `src/lib.rs` and `capabilities/main.json`.
+// `app_commands!`: the one list of commands, shared with `src/lib.rs`.
+include!("src/commands/list.rs");
+
+/// Every command's name (the granted ones and the others), for `AppManifest::commands`.
 fn pipeline_db_desktop_commands() -> &'static [&'static str] {
-    &[
-        "workspace_info",
-        "status",
-        "plan_reset",
-        "reset_env",
-        "plan_migrate",
-        "migrate_env",
-        "plan_seed",
-        "seed_env",
-        "cancel_seed",
-        "plan_backup",
-        "backup_env",
-        "plan_restore",
-        "restore_env",
-        "plan_undo",
-        "undo_env",
-        "check_env",
-        "verify_backup",
-        "plan_prune",
-        "prune_backups",
-        "list_backups",
-        "migrations",
-        "audit_log",
-        "browse_jobs",
-        "browse_users",
-        "browse_pipelines",
-        "job_detail",
-        "chart_data",
-        "open_existing_env",
-        "set_env_path",
-        "remove_env",
-        "set_retention",
-        "debug_token_count",
-    ]
+    macro_rules! names {
+        (granted: [$($g:ident::$gc:ident),* $(,)?], not_granted: [$($n:ident::$nc:ident),* $(,)?] $(,)?) => {
+            &[$(stringify!($gc),)* $(stringify!($nc),)*]
+        };
+    }
+    app_commands!(names)
 }

@@ -1,57 +1,32 @@
 //! Pipeline DB desktop: a Tauri v2 window over `pipeline-db-core`. This file is builder wiring
-//! only; commands live in `commands/`, tokens in `tokens.rs`, native dialogs in `confirm.rs`.
+//! only; commands live in `commands/` (listed once in `commands/list.rs`), tokens in `tokens.rs`,
+//! native dialogs in `confirm.rs`, the TypeScript of what crosses invoke() in `ts.rs`.
+
+// `app_commands!`: the one list of commands (`build.rs` includes it too).
+include!("commands/list.rs");
 
 pub mod commands;
 pub mod confirm;
 pub mod error;
 pub mod state;
 pub mod tokens;
+pub mod ts;
 
 pub use state::AppState;
 
-/// Registers the state and every command (shared by `run` and the mock-runtime tests).
-/// Keep in step with `build.rs` (`AppManifest::commands`) and `capabilities/main.json`.
+/// Registers the state and every command of `commands/list.rs` (shared by `run` and the
+/// mock-runtime tests).
 pub fn builder<R: tauri::Runtime>(
     builder: tauri::Builder<R>,
     state: AppState,
 ) -> tauri::Builder<R> {
     use commands::{actions, backups, browse, info, recovery, settings};
-    builder
-        .manage(state)
-        .invoke_handler(tauri::generate_handler![
-            info::workspace_info,
-            info::status,
-            actions::plan_reset,
-            actions::reset_env,
-            actions::plan_migrate,
-            actions::migrate_env,
-            actions::plan_seed,
-            actions::seed_env,
-            actions::cancel_seed,
-            actions::plan_backup,
-            actions::backup_env,
-            recovery::plan_restore,
-            recovery::restore_env,
-            recovery::plan_undo,
-            recovery::undo_env,
-            recovery::check_env,
-            backups::verify_backup,
-            backups::plan_prune,
-            backups::prune_backups,
-            info::list_backups,
-            info::migrations,
-            info::audit_log,
-            browse::browse_jobs,
-            browse::browse_users,
-            browse::browse_pipelines,
-            browse::job_detail,
-            browse::chart_data,
-            settings::open_existing_env,
-            settings::set_env_path,
-            settings::remove_env,
-            settings::set_retention,
-            info::debug_token_count,
-        ])
+    macro_rules! handler {
+        (granted: [$($g:ident::$gc:ident),* $(,)?], not_granted: [$($n:ident::$nc:ident),* $(,)?] $(,)?) => {
+            tauri::generate_handler![$($g::$gc,)* $($n::$nc,)*]
+        };
+    }
+    builder.manage(state).invoke_handler(app_commands!(handler))
 }
 
 /// Opens the window on the workspace from `PIPELINE_DB_HOME` / `PIPELINE_DB_CONFIG` (or the
@@ -73,4 +48,46 @@ pub fn run() {
     builder(tauri::Builder::default(), AppState::new(ws))
         .run(tauri::generate_context!("../tauri.conf.json"))
         .expect("error while running the Pipeline DB window");
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    macro_rules! names {
+        (granted: [$($g:ident::$gc:ident),* $(,)?], not_granted: [$($n:ident::$nc:ident),* $(,)?] $(,)?) => {
+            (vec![$(stringify!($gc)),*], vec![$(stringify!($nc)),*])
+        };
+    }
+
+    /// `capabilities/main.json` grants the window exactly the `granted` commands of
+    /// `commands/list.rs` (and Tauri's ACL denies the others: `tests/commands.rs`).
+    #[test]
+    fn the_capability_grants_exactly_the_granted_commands() {
+        let (granted, not_granted): (Vec<&str>, Vec<&str>) = app_commands!(names);
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/capabilities/main.json");
+        let cap: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let app: BTreeSet<String> = cap["permissions"]
+            .as_array()
+            .expect("a permissions array")
+            .iter()
+            .map(|p| p.as_str().or_else(|| p["identifier"].as_str()).unwrap())
+            .filter(|p| !p.contains(':'))
+            .map(String::from)
+            .collect();
+        let allow = |c: &&str| format!("allow-{}", c.replace('_', "-"));
+        let want: BTreeSet<String> = granted.iter().map(allow).collect();
+        assert_eq!(
+            app,
+            want,
+            "{path} must grant exactly the `granted` commands of src/commands/list.rs\n\
+             missing: {:?}\nnot in the list: {:?}",
+            want.difference(&app).collect::<Vec<_>>(),
+            app.difference(&want).collect::<Vec<_>>(),
+        );
+        for c in &not_granted {
+            assert!(!app.contains(&allow(c)), "{c} is listed as not granted");
+        }
+    }
 }

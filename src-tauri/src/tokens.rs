@@ -50,7 +50,7 @@ pub struct Want<'a> {
 pub type Shown = Arc<dyn Any + Send + Sync>;
 
 /// What a `plan_*` command returns to the window.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct Issued {
     pub token: String,
     pub expires_in_ms: u64,

@@ -1,11 +1,77 @@
-import type { Planned } from "../src/lib/types";
+import type {
+  AuditEntry, Issued, MigratePlan, Planned, PrunePlan, ResetPlan, RestorePlan, RestoreSource, UndoPlan,
+} from "../src/lib/types";
 
-export function planned(env: string, protectedEnv: boolean, verb = "reset"): Planned {
+// Whole values of the generated types (what Rust sends), with the fields a test cares about
+// given in `over`.
+
+export const issued: Issued = { token: "t", expires_in_ms: 120_000, plan_hash: "h" };
+
+export function resetPlan(over: Partial<ResetPlan> = {}): ResetPlan {
   return {
-    plan: { verb, env, path: `/data/${env}.sqlite3`, tables: [{ name: "jobs", rows: 500 }, { name: "users", rows: 6 }] },
+    verb: "reset", env: "dev", path: "/data/dev.sqlite3", protected: false, exists: true, size_bytes: 0,
+    identity: null, tables: [], total_rows: 0, other_objects: [], backup: null, migrations: [], sample_data: null,
+    space: [], confirmation: "yes_no", damaged: null, notes: [], ...over,
+  };
+}
+
+export function migratePlan(over: Partial<MigratePlan> = {}): MigratePlan {
+  return {
+    verb: "migrate", env: "dev", path: "/data/dev.sqlite3", protected: false, exists: true, identity: null,
+    current_version: null, target_version: 2, pending: [], total_rows: 0, backup: null, space: [],
+    confirmation: "none", notes: [], ...over,
+  };
+}
+
+export function restoreSource(over: Partial<RestoreSource> = {}): RestoreSource {
+  const path = over.path ?? "/b/x.sqlite3";
+  return {
+    path, manifest: null, tables: [], total_rows: 0,
+    verification: {
+      path, ok: true, verified_at: "2026-11-26T13:00:00Z", has_manifest: false, sha256_matches: null,
+      schema_version: 2, tagged_env: "dev", problem: null,
+    },
+    ...over,
+  };
+}
+
+export function restorePlan(over: Partial<RestorePlan> = {}): RestorePlan {
+  return {
+    verb: "restore", env: "dev", path: "/data/dev.sqlite3", protected: false, exists: true, identity: null,
+    tables: [], total_rows: 0, source: restoreSource(), backup: null, space: [], confirmation: "yes_no",
+    migrate_after: false, current_damaged: null, notes: [], ...over,
+  };
+}
+
+export function auditEntry(over: Partial<AuditEntry> = {}): AuditEntry {
+  return {
+    time: "2026-11-26T13:00:00Z", user: "me", pid: 1, env: "dev", file: "/data/dev.sqlite3", verb: "reset",
+    summary: "", backup: null, outcome: "ok", error: null, duration_ms: 0, ...over,
+  };
+}
+
+export function undoPlan(over: Partial<UndoPlan> = {}): UndoPlan {
+  return {
+    verb: "undo", env: "dev", action: auditEntry(), restore: restorePlan({ verb: "undo" }), changed_since: [],
+    change_unknown: false, confirmation: "yes_no", ...over,
+  };
+}
+
+export function prunePlan(over: Partial<PrunePlan> = {}): PrunePlan {
+  return {
+    verb: "backups prune", env: "dev", keep: 1, max_total_bytes: null, delete: [], protected: [],
+    total_bytes_before: 0, frees_bytes: 0, deleted: false, confirmation: "yes_no", ...over,
+  };
+}
+
+export function planned(env: string, protectedEnv: boolean, verb: "reset" | "migrate" = "reset"): Planned {
+  const tables = [{ name: "jobs", rows: 500 }, { name: "users", rows: 6 }];
+  const path = `/data/${env}.sqlite3`;
+  return {
+    plan: verb === "reset" ? resetPlan({ env, path, tables }) : migratePlan({ env, path }),
     summary: "drop 2 tables, 506 rows",
     protected: protectedEnv,
     confirmation: protectedEnv ? "type_env_name" : "yes_no",
-    issued: { token: "t", expires_in_ms: 120_000, plan_hash: "h" },
+    issued,
   };
 }

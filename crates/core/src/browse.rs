@@ -18,6 +18,7 @@ pub const JOB_STATUSES: [&str; 4] = ["pending", "running", "completed", "failed"
 
 /// Filters of the jobs listing; dates are `YYYY-MM-DD[THH:MM:SSZ]`, `to` is exclusive.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct JobFilter {
     pub status: Option<String>,
@@ -28,6 +29,7 @@ pub struct JobFilter {
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Order {
     #[default]
@@ -37,12 +39,14 @@ pub enum Order {
 
 /// Where the next page of jobs starts: the last row seen.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct JobCursor {
     pub created_at: String,
     pub id: i64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Page<T, C> {
     pub rows: Vec<T>,
     /// `None` on the last page.
@@ -50,6 +54,7 @@ pub struct Page<T, C> {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct JobRow {
     pub id: i64,
     pub run_name: String,
@@ -64,6 +69,7 @@ pub struct JobRow {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct JobDetail {
     pub row: JobRow,
     pub session_id: String,
@@ -74,6 +80,7 @@ pub struct JobDetail {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct UserRow {
     pub id: i64,
     pub username: String,
@@ -84,6 +91,7 @@ pub struct UserRow {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PipelineRow {
     pub id: i64,
     pub name: String,
@@ -365,12 +373,14 @@ fn paged<T>(mut rows: Vec<T>, limit: u32, key: impl Fn(&T) -> i64) -> Page<T, i6
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Count {
     pub key: String,
     pub n: u64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DayCount {
     pub day: String,
     pub status: String,
@@ -378,6 +388,7 @@ pub struct DayCount {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PipelineRate {
     pub pipeline: String,
     pub completed: u64,
@@ -386,6 +397,7 @@ pub struct PipelineRate {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct BackupPoint {
     pub created_at: String,
     pub size_bytes: u64,
@@ -394,6 +406,7 @@ pub struct BackupPoint {
 
 /// Everything the charts page draws, for jobs created since `days` days before now.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Charts {
     pub since: String,
     pub status_counts: Vec<Count>,
@@ -675,6 +688,7 @@ pub fn success_per_pipeline_from_jobs(conn: &Connection, since: &str) -> Result<
 
 /// Migrations (applied / pending / divergent) and schema drift of an env.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct MigrationsView {
     pub migrations: Vec<MigrationInfo>,
     pub drift: Option<DriftReport>,

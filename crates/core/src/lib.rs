@@ -23,6 +23,8 @@ pub mod browse;
 pub mod safety;
 pub mod schema;
 pub mod storage;
+#[cfg(feature = "ts")]
+pub mod ts;
 pub mod verbs;
 pub mod workspace;
 

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// Every action pipeline-db records. The audit log stores [`Verb::as_str`] (older logs stay readable).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Verb {
     #[serde(rename = "reset")]
     Reset,

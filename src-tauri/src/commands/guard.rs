@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use pipeline_db_core::{Confirmation, Confirmed, Plan, Verb};
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use crate::confirm::ProtectedAction;
 use crate::error::{CmdError, CmdResult};
@@ -15,8 +16,9 @@ use crate::tokens::{Binding, Issued, Want};
 use crate::AppState;
 
 /// What the window sends with a changing command.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
+#[ts(optional_fields = nullable)]
 pub struct Answer {
     pub token: Option<String>,
     /// The env name the user typed (protected envs).
@@ -24,7 +26,7 @@ pub struct Answer {
 }
 
 /// A plan with the token that confirms it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct Planned<T> {
     pub plan: T,
     pub summary: String,

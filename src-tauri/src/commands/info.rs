@@ -12,7 +12,7 @@ use super::blocking;
 use crate::error::CmdResult;
 use crate::AppState;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct WorkspaceInfo {
     pub data_dir: std::path::PathBuf,
     /// The config that was loaded (`None`: none yet).

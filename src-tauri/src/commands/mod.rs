@@ -1,6 +1,6 @@
-//! Every `#[tauri::command]`, each a thin call into core. Listed once in `lib.rs`
-//! (`generate_handler!`), once in `build.rs` (`AppManifest::commands`) and granted in
-//! `capabilities/main.json`.
+//! Every `#[tauri::command]`, each a thin call into core. Listed once, in `list.rs` (read by
+//! `generate_handler!` in `lib.rs` and by `build.rs`); `capabilities/main.json` grants the
+//! window the ones listed as granted (a test checks it).
 
 pub mod actions;
 pub mod backups;

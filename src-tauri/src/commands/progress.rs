@@ -11,11 +11,13 @@ use tauri::{AppHandle, Emitter, Runtime};
 
 pub const EVENT: &str = "progress";
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+/// The payload of a `progress` event.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ts_rs::TS)]
 pub struct ProgressEvent {
     pub op: String,
     pub stage: String,
     /// `rows` or `bytes` (copies and hashes of files).
+    #[ts(type = r#""rows" | "bytes""#)]
     pub unit: &'static str,
     pub done: u64,
     pub total: u64,

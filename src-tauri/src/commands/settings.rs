@@ -93,7 +93,7 @@ pub async fn open_existing_env(
 
 /// Where `set_env_path` takes the new file from: always a native dialog raised here (or the
 /// default), never a path typed in the webview.
-#[derive(Debug, Clone, Copy, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, serde::Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum PathChoice {
     /// An existing database, picked in the open dialog (checked like "Open an existing database").

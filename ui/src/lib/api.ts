@@ -2,36 +2,19 @@
 import { invoke } from "@tauri-apps/api/core";
 import { bytes } from "./format";
 import type {
-  AnyPlan, AuditEntry, CheckReport, BackupRecord, Charts, EnvStatus, JobCursor, JobDetail, JobFilter, JobRow,
-  MigrationsView, Order, Page, PipelineRow, Planned, SettingsOutcome, UserRow, WorkspaceInfo,
+  Answer, AuditEntry, BackupPlan, BackupRecord, Charts, CheckReport, EnvStatus, JobCursor, JobDetail,
+  JobFilter, JobRow, MigratePlan, MigrationsView, Order, Outcome, Page, PathChoice, PipelineRow, Planned, PrunePlan,
+  PrunePreview, ResetPlan, RestorePlan, SeedPlan, SettingsOutcome, ShownPlan, UndoPlan, UserRow, VerifyReport,
+  WorkspaceInfo,
 } from "./types";
 
-export interface Answer {
-  token: string;
-  typedEnv?: string | null;
-}
-
-/** The verbs that go through a plan + token. */
-export type Verb =
+/** The actions that go through a plan + token (the buttons: reset with sample data and export
+ * are a reset and a backup). */
+export type Action =
   | "reset" | "reset_sample" | "migrate" | "seed" | "backup" | "export" | "restore" | "undo" | "prune";
 
-interface PruneItem {
-  path: string;
-  created_at: string;
-  size_bytes: number;
-  why: string;
-}
-interface PrunePlan {
-  env: string;
-  keep: number;
-  delete: PruneItem[];
-  protected: PruneItem[];
-  total_bytes_before: number;
-  frees_bytes: number;
-}
-
 /** The prune preview as a plan: what is deleted, what it frees, what is kept and why. */
-export function pruneAsPlan(p: Planned<PrunePlan>): Planned<AnyPlan> {
+export function pruneAsPlan(p: Planned<PrunePlan>): Planned<PrunePreview> {
   const q = p.plan;
   const notes = [
     `frees ${bytes(q.frees_bytes)} of ${bytes(q.total_bytes_before)}; keeps the newest ${q.keep}`,
@@ -42,22 +25,14 @@ export function pruneAsPlan(p: Planned<PrunePlan>): Planned<AnyPlan> {
   return { ...p, plan: { verb: "prune", env: q.env, path: `backups of ${q.env}`, notes } };
 }
 
-interface UndoPlan {
-  env: string;
-  action: { verb: string; time: string; summary: string };
-  restore: AnyPlan;
-  changed_since: string[];
-  change_unknown: boolean;
-}
-
 /** The undo plan wraps a restore plan: show it as one (the token stays the undo's). */
-export function undoAsPlan(p: Planned<UndoPlan>): Planned<AnyPlan> {
+export function undoAsPlan(p: Planned<UndoPlan>): Planned<RestorePlan> {
   const r = p.plan.restore;
   const notes = [
     `undoes ${p.plan.action.verb} of ${p.plan.action.time} (${p.plan.action.summary})`,
     ...p.plan.changed_since.map((c) => `changed since, and lost by the undo: ${c}`),
     ...(p.plan.change_unknown ? ["changes since that action cannot be ruled out"] : []),
-    ...(r.notes ?? []),
+    ...r.notes,
   ];
   return { ...p, plan: { ...r, verb: "undo", notes } };
 }
@@ -71,45 +46,46 @@ export const api = {
   cancelSeed: () => invoke<void>("cancel_seed"),
 
   /** `backup`: restore from this backup; null = pick a file in the native open dialog. */
-  async plan(verb: Verb, env: string, backup: string | null = null, jobs: number | null = null): Promise<Planned<AnyPlan>> {
-    switch (verb) {
+  async plan(action: Action, env: string, backup: string | null = null, jobs: number | null = null): Promise<Planned> {
+    switch (action) {
       case "restore":
-        return invoke("plan_restore", { env, backup });
+        return invoke<Planned<RestorePlan>>("plan_restore", { env, backup });
       case "undo":
         return undoAsPlan(await invoke<Planned<UndoPlan>>("plan_undo", { env }));
       case "prune":
         return pruneAsPlan(await invoke<Planned<PrunePlan>>("plan_prune", { env }));
       case "reset":
       case "reset_sample":
-        return invoke("plan_reset", { env, sampleData: verb === "reset_sample" });
+        return invoke<Planned<ResetPlan>>("plan_reset", { env, sampleData: action === "reset_sample" });
       case "migrate":
-        return invoke("plan_migrate", { env });
+        return invoke<Planned<MigratePlan>>("plan_migrate", { env });
       case "seed":
-        return invoke("plan_seed", { env, jobs });
+        return invoke<Planned<SeedPlan>>("plan_seed", { env, jobs });
       case "backup":
       case "export":
-        return invoke("plan_backup", { env, export: verb === "export" });
+        return invoke<Planned<BackupPlan>>("plan_backup", { env, export: action === "export" });
     }
   },
 
-  run(verb: Verb, env: string, answer: Answer, plan?: AnyPlan): Promise<unknown> {
-    switch (verb) {
+  /** `plan`: the plan the modal showed (the restore's file, the seed's job count). */
+  run(action: Action, env: string, answer: Answer, plan?: ShownPlan): Promise<Outcome> {
+    switch (action) {
       case "restore":
-        return invoke("restore_env", { env, backup: plan?.source?.path, answer });
+        return invoke("restore_env", { env, backup: plan?.verb === "restore" ? plan.source.path : undefined, answer });
       case "undo":
         return invoke("undo_env", { env, answer });
       case "prune":
         return invoke("prune_backups", { env, answer });
       case "reset":
       case "reset_sample":
-        return invoke("reset_env", { env, sampleData: verb === "reset_sample", answer });
+        return invoke("reset_env", { env, sampleData: action === "reset_sample", answer });
       case "migrate":
         return invoke("migrate_env", { env, answer });
       case "seed":
-        return invoke("seed_env", { env, jobs: plan?.options?.jobs ?? null, answer });
+        return invoke("seed_env", { env, jobs: plan?.verb === "seed" ? plan.options.jobs : null, answer });
       case "backup":
       case "export":
-        return invoke("backup_env", { env, export: verb === "export", label: null, answer });
+        return invoke("backup_env", { env, export: action === "export", label: null, answer });
     }
   },
 
@@ -127,13 +103,13 @@ export const api = {
     invoke<SettingsOutcome>("open_existing_env", { name, protected: isProtected }),
   /** The new file comes from a native dialog raised by Rust ("existing": open, "new": save), or
    * is the default one; the webview never sends a path. */
-  setEnvPath: (env: string, choice: "existing" | "new" | "default") =>
+  setEnvPath: (env: string, choice: PathChoice) =>
     invoke<SettingsOutcome>("set_env_path", { env, choice }),
   removeEnv: (env: string) => invoke<SettingsOutcome>("remove_env", { env }),
   setRetention: (keep: number, maxTotalMib: number | null) =>
     invoke<SettingsOutcome>("set_retention", { keep, maxTotalMib }),
   verifyBackup: (backup: string) =>
-    invoke<{ ok: boolean; problem: string | null; sha256_matches: boolean | null }>("verify_backup", { backup }),
+    invoke<VerifyReport>("verify_backup", { backup }),
 };
 
 /** Core's message from a rejected invoke (a `CmdError`), or the raw text. */

@@ -19,14 +19,14 @@ export function secondsLeft(p: Planned, now: number, issuedAt: number): number {
 /** Rows the plan will remove (reset: every table's rows). */
 export function rowsAtRisk(p: Planned): number {
   if (p.plan.verb !== "reset") return 0;
-  return (p.plan.tables ?? []).reduce((n, t) => n + t.rows, 0);
+  return p.plan.tables.reduce((n, t) => n + t.rows, 0);
 }
 
 /** Button words for core's verb names that are not one imperative word. */
 const LABELS: Record<string, string> = { "backups prune": "Prune backups of", "env set": "Tag" };
 
 export function confirmLabel(p: Planned): string {
-  const name = p.plan.verb ?? "";
-  const verb = p.plan.export ? "Export" : LABELS[name] ?? name.charAt(0).toUpperCase() + name.slice(1);
+  const name: string = p.plan.verb;
+  const verb = p.plan.verb === "backup" && p.plan.export ? "Export" : LABELS[name] ?? name.charAt(0).toUpperCase() + name.slice(1);
   return `${verb} ${p.plan.env}`;
 }

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::storage::fs;
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "kebab-case")]
 pub enum Reason {
     Manual,
@@ -36,6 +37,7 @@ impl Reason {
 
 /// The sidecar manifest (`<backup>.json`) and ledger entry of one backup.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct BackupRecord {
     pub path: PathBuf,
     pub env: String,

@@ -15,6 +15,7 @@ use crate::workspace::config::Workspace;
 
 /// The result of verifying one backup file.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct VerifyReport {
     pub path: PathBuf,
     pub ok: bool,

@@ -8,6 +8,7 @@ use crate::workspace::env::EnvTarget;
 
 /// How a plan must be confirmed.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Confirmation {
     /// Nothing is lost: no question needed.

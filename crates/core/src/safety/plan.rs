@@ -13,6 +13,7 @@ use crate::verb::Verb;
 use crate::workspace::env::EnvTarget;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TableRows {
     pub name: String,
     pub rows: u64,
@@ -30,6 +31,7 @@ pub fn table_rows(counts: &BTreeMap<String, u64>) -> Vec<TableRows> {
 
 /// The backup a plan will take, or why none is needed.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct BackupStep {
     pub required: bool,
     pub reason: Reason,

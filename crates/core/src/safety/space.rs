@@ -10,6 +10,7 @@ use crate::workspace::env::EnvTarget;
 
 /// Free space check before a backup and rebuild.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SpaceCheck {
     pub dir: PathBuf,
     pub needed_bytes: u64,

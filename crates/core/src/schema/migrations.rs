@@ -31,6 +31,7 @@ pub fn latest_version() -> i64 {
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum MigrationState {
     Applied,
@@ -42,6 +43,7 @@ pub enum MigrationState {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct MigrationInfo {
     pub version: i64,
     pub name: String,
@@ -363,6 +365,7 @@ fn normalize_sql(sql: &str) -> String {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DriftItem {
     /// `missing` (migrations create it, the database lacks it), `extra`, or `changed`.
     pub change: &'static str,
@@ -373,6 +376,7 @@ pub struct DriftItem {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DriftReport {
     /// The version the live schema was compared against (its applied version).
     pub compared_with_version: i64,

@@ -24,6 +24,7 @@ const CREATE_META: &str = "CREATE TABLE IF NOT EXISTS pipeline_db_meta (
 
 /// The tag as stored in a database.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Tag {
     pub env: String,
     pub created_at: String,
@@ -35,6 +36,7 @@ pub struct Tag {
 
 /// Who a database says it is.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum Identity {
     /// No schema objects at all: safe to take over.

@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::storage::db;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TablePrint {
     pub rows: u64,
     /// sha256 (hex, first 16 bytes) of every row's values, rows in rowid (or key) order.
@@ -18,6 +19,7 @@ pub struct TablePrint {
 
 /// What a database holds, table by table. Equal fingerprints = same rows in every table.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Fingerprint {
     pub tables: BTreeMap<String, TablePrint>,
 }

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 /// One timed step of a verb.
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct StepTime {
     pub step: &'static str,
     pub ms: f64,

@@ -24,7 +24,9 @@ pub struct BackupOptions {
 
 /// A manual backup: what it will copy and where.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct BackupPlan {
+    #[cfg_attr(feature = "ts", ts(type = "\"backup\""))]
     pub verb: Verb,
     pub env: String,
     pub path: PathBuf,

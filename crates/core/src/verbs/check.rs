@@ -14,6 +14,7 @@ use crate::storage::db::{self, Access, FileState};
 use crate::workspace::config::Workspace;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Finding {
     /// `header`, `integrity`, `foreign_keys`, `drift`, `job_summary`, `env_tag`, `migrations`,
     /// `backup`.
@@ -23,6 +24,7 @@ pub struct Finding {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct CheckReport {
     pub env: String,
     pub path: PathBuf,

@@ -19,7 +19,9 @@ use crate::workspace::config::Workspace;
 use crate::workspace::env::EnvTarget;
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct MigratePlan {
+    #[cfg_attr(feature = "ts", ts(type = "\"migrate\""))]
     pub verb: Verb,
     pub env: String,
     pub path: std::path::PathBuf,
@@ -59,6 +61,7 @@ impl Plan for MigratePlan {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct MigrateOutcome {
     /// The plan as re-made under the lock: what was done.
     pub plan: MigratePlan,

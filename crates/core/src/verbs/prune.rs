@@ -16,6 +16,7 @@ use crate::workspace::config::Workspace;
 use crate::workspace::env::EnvTarget;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PruneItem {
     pub path: PathBuf,
     pub created_at: String,
@@ -25,7 +26,9 @@ pub struct PruneItem {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PrunePlan {
+    #[cfg_attr(feature = "ts", ts(type = "\"backups prune\""))]
     pub verb: Verb,
     pub env: String,
     pub keep: usize,

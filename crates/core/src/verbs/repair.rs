@@ -21,6 +21,7 @@ use crate::workspace::config::Workspace;
 use crate::workspace::env::EnvTarget;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ChecksumFix {
     pub version: i64,
     pub name: String,
@@ -29,7 +30,9 @@ pub struct ChecksumFix {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RepairPlan {
+    #[cfg_attr(feature = "ts", ts(type = "\"migrations repair\""))]
     pub verb: Verb,
     pub env: String,
     pub path: std::path::PathBuf,
@@ -86,6 +89,7 @@ fn summary_differences(c: &Connection) -> Result<usize> {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RepairOutcome {
     pub plan: RepairPlan,
     pub backup: Option<BackupRecord>,

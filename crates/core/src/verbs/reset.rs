@@ -29,7 +29,9 @@ pub struct ResetRequest {
 
 /// What a reset will do. Printed by `--dry-run`/`--json`, rendered by the desktop.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ResetPlan {
+    #[cfg_attr(feature = "ts", ts(type = "\"reset\""))]
     pub verb: Verb,
     pub env: String,
     pub path: std::path::PathBuf,
@@ -88,6 +90,7 @@ impl Plan for ResetPlan {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ResetOutcome {
     /// The plan as re-made under the lock: what was done.
     pub plan: ResetPlan,

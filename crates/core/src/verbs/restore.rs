@@ -28,6 +28,7 @@ use crate::workspace::env::EnvTarget;
 
 /// The backup a restore reads from.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RestoreSource {
     pub path: PathBuf,
     pub manifest: Option<BackupRecord>,
@@ -38,7 +39,9 @@ pub struct RestoreSource {
 
 /// What a restore will do. Printed by `--dry-run`/`--json`, rendered by the desktop.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RestorePlan {
+    #[cfg_attr(feature = "ts", ts(type = r#""restore" | "undo""#))]
     pub verb: Verb,
     pub env: String,
     pub path: PathBuf,
@@ -101,6 +104,7 @@ impl RestorePlan {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RestoreOutcome {
     pub plan: RestorePlan,
     /// The pre-restore backup of what was replaced (none if the database did not exist).

@@ -16,7 +16,9 @@ use crate::workspace::config::Workspace;
 use crate::workspace::env::EnvTarget;
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RetagPlan {
+    #[cfg_attr(feature = "ts", ts(type = "\"env set\""))]
     pub verb: Verb,
     pub env: String,
     pub path: std::path::PathBuf,
@@ -43,6 +45,7 @@ impl Plan for RetagPlan {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RetagOutcome {
     pub plan: RetagPlan,
     pub backup: BackupRecord,

@@ -20,7 +20,9 @@ use crate::workspace::config::Workspace;
 use crate::workspace::env::EnvTarget;
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SeedPlan {
+    #[cfg_attr(feature = "ts", ts(type = "\"seed\""))]
     pub verb: Verb,
     pub env: String,
     pub path: std::path::PathBuf,
@@ -56,6 +58,7 @@ impl Plan for SeedPlan {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SeedOutcome {
     /// The plan as re-made under the lock: what was done.
     pub plan: SeedPlan,

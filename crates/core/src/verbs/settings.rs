@@ -37,6 +37,7 @@ pub const WORKSPACE_AUDIT_ENV: &str = "*";
 
 /// What a database file given to an env turned out to be (read-only inspection).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct FileCheck {
     /// Canonical path, as it is written to the config.
     pub path: PathBuf,
@@ -50,8 +51,13 @@ pub struct FileCheck {
 
 /// A config change: what was checked and what is (or, with a dry run, would be) written.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SettingsPlan {
     /// `env add`, `env remove`, `env path`, `config set`.
+    #[cfg_attr(
+        feature = "ts",
+        ts(type = r#""env add" | "env remove" | "env path" | "config set""#)
+    )]
     pub verb: Verb,
     pub config_path: PathBuf,
     /// The config file does not exist yet and is created.
@@ -71,6 +77,7 @@ pub struct SettingsPlan {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SettingsOutcome {
     pub plan: SettingsPlan,
     /// False for a dry run.

@@ -14,7 +14,9 @@ use crate::verbs::restore::{self, RestoreOutcome, RestorePlan};
 use crate::workspace::config::Workspace;
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct UndoPlan {
+    #[cfg_attr(feature = "ts", ts(type = "\"undo\""))]
     pub verb: Verb,
     pub env: String,
     /// The action being undone (its `backup` is what will be restored).

@@ -58,6 +58,7 @@ pub struct EnvConfig {
 
 /// Backup retention, used by `backups prune`. A missing key takes its default.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields, default)]
 pub struct Retention {
     /// Backups kept per environment.

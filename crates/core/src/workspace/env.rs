@@ -31,6 +31,7 @@ pub fn check_env_name(name: &str) -> Result<(), &'static str> {
 
 /// One environment, resolved: where its database lives and whether it is protected.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct EnvTarget {
     pub name: String,
     /// Canonical path of the database file (parent resolved; the file may not exist yet).

@@ -19,6 +19,7 @@ use rng::Rng;
 
 /// How much sample data, from which seed, relative to which moment.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SeedOptions {
     pub users: u32,
     pub pipelines: u32,
@@ -87,6 +88,7 @@ impl SeedOptions {
 
 /// What a seed did.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SeedCounts {
     pub users_inserted: u64,
     pub pipelines_inserted: u64,
