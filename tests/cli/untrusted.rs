@@ -433,7 +433,15 @@ fn a_damaged_env_with_no_backup_has_a_way_out_reset_keeps_the_evidence_then_rebu
         !out.contains("undo test`, or"),
         "no undo when there is nothing to undo: {out}"
     );
-    let (code, out, err) = e.run(&["reset", "test", "--force"]);
+    // --force alone is not enough: no verified backup can be taken of a damaged file.
+    let (code, _, err) = e.run(&["reset", "test", "--force"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("only a byte-identical evidence copy is kept"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), bytes, "refused: unchanged");
+    let (code, out, err) = e.run(&["reset", "test", "--confirm-env", "test"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(
         out.contains("Kept the damaged database as evidence"),

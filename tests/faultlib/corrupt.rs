@@ -1,7 +1,7 @@
 //! Case 6: corrupt inputs — truncated to half, garbled page 2, bad header, random bytes, 0/1/99-byte
 //! files: refused by every changing verb but reset, left byte-for-byte unchanged; `check` keeps a
-//! byte-identical evidence copy of a corrupt database; `reset --force` (the way out when there is
-//! no backup) keeps a byte-identical evidence copy, then builds a sound new database.
+//! byte-identical evidence copy of a corrupt database; `reset --confirm-env dev` (the way out when
+//! there is no backup; `--force` alone is refused) keeps a byte-identical evidence copy, then builds a sound new database.
 
 use super::*;
 
@@ -99,7 +99,7 @@ fn inputs(r: &mut Report) {
 fn reset_keeps_evidence(t: &mut Tally, dir: &Path, name: &str, bytes: &[u8]) {
     t.runs += 1;
     let before: Vec<_> = evidence_files(dir);
-    let o = run(dir, &["reset", "dev", "--force"]);
+    let o = run(dir, &["reset", "dev", "--confirm-env", "dev"]);
     if !o.status.success() {
         t.fail(format!(
             "{name}: reset exited {:?}: {}",

@@ -32,6 +32,9 @@ pub fn keep_evidence(path: &Path) -> Result<Vec<PathBuf>> {
             std::io::copy(&mut std::io::Read::take(from, meta.len()), &mut to)
                 .map_err(Error::io("writing evidence", &tmp))?;
             to.sync_all().map_err(Error::io("fsync", &tmp))?;
+            drop(to);
+            // The copy must be the file, byte for byte, before anything may replace the file.
+            same_bytes(&src, &tmp, meta.len())?;
             fs::rename_noreplace(&tmp, &dst).map_err(Error::io("placing evidence", &dst))
         })();
         if let Err(e) = copied {
@@ -42,4 +45,40 @@ pub fn keep_evidence(path: &Path) -> Result<Vec<PathBuf>> {
     }
     fs::fsync_dir(path.parent().unwrap_or(Path::new(".")))?;
     Ok(out)
+}
+
+/// Refuses unless `copy` holds exactly the first `len` bytes of `original` (both read again).
+fn same_bytes(original: &Path, copy: &Path, len: u64) -> Result<()> {
+    let digest = |p: &Path, n: u64| -> Result<String> {
+        let f = std::fs::File::open(p).map_err(Error::io("reading", p))?;
+        let mut h = crate::storage::hash::Sha256::new();
+        let mut r = std::io::Read::take(f, n);
+        let mut buf = vec![0u8; 1 << 16];
+        let mut seen = 0u64;
+        loop {
+            let k = std::io::Read::read(&mut r, &mut buf).map_err(Error::io("reading", p))?;
+            if k == 0 {
+                break;
+            }
+            seen += k as u64;
+            h.update(&buf[..k]);
+        }
+        if seen != n {
+            return Err(Error::CheckFailed(format!(
+                "{} gave {seen} of its {n} bytes",
+                p.display()
+            )));
+        }
+        Ok(h.finish_hex())
+    };
+    if std::fs::metadata(copy).map(|m| m.len()).ok() != Some(len)
+        || digest(original, len)? != digest(copy, len)?
+    {
+        return Err(Error::CheckFailed(format!(
+            "the evidence copy {} is not byte-identical to {}",
+            copy.display(),
+            original.display()
+        )));
+    }
+    Ok(())
 }

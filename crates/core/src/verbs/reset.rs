@@ -84,6 +84,14 @@ impl Plan for ResetPlan {
     fn damaged(&self) -> bool {
         self.damaged.is_some()
     }
+    fn why_confirm(&self) -> Option<String> {
+        self.damaged.as_ref().map(|why| {
+            format!(
+                "{} is damaged ({why}) and cannot be backed up verified: only a byte-identical evidence copy is kept before it is rebuilt",
+                self.path.display()
+            )
+        })
+    }
     fn backup_step(&self) -> Option<&BackupStep> {
         self.backup.as_ref()
     }
@@ -146,6 +154,10 @@ fn plan_for(ws: &Workspace, target: &EnvTarget, sample: Option<SeedOptions>) -> 
                 target.path.display()
             )];
             p.damaged = Some(e.to_string());
+            // Nothing can be backed up verified: the typed env name (never `--force` alone), on
+            // every env. A file that only *looked* damaged (a transient read error) is looked at
+            // again under the lock, where the plan must still say damaged.
+            p.confirmation = Confirmation::TypeEnvName;
             Ok(p)
         }
         Err(e) => Err(e),
