@@ -344,12 +344,17 @@ fn clone_sqlite_err(e: &rusqlite::Error) -> rusqlite::Error {
 fn schema_objects(conn: &Connection) -> Result<BTreeMap<(String, String), String>> {
     let mut stmt = conn
         .prepare(
+            // Every row but SQLite's own bookkeeping (statistics, autoincrement counters, the
+            // automatic indexes of UNIQUE/PRIMARY KEY constraints): an object named `sqlite_…`
+            // through writable_schema, or of an unknown type, is compared like any other.
             "SELECT type, name, coalesce(sql, '') FROM sqlite_schema
-             WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT IN (?1, ?2)",
+             WHERE NOT (type = 'table' AND name IN
+                        ('sqlite_sequence', 'sqlite_stat1', 'sqlite_stat2', 'sqlite_stat3', 'sqlite_stat4'))
+               AND NOT (type = 'index' AND name LIKE 'sqlite\\_autoindex\\_%' ESCAPE '\\' AND sql IS NULL)",
         )
         .map_err(Error::sql("reading sqlite_schema"))?;
     let rows = stmt
-        .query_map([HISTORY_TABLE, META_TABLE], |r| {
+        .query_map([], |r| {
             Ok((
                 (r.get::<_, String>(0)?, r.get::<_, String>(1)?),
                 normalize_sql(&r.get::<_, String>(2)?),
@@ -403,8 +408,13 @@ pub fn drift(conn: &Connection) -> Result<DriftReport> {
             .run(&mut InTx(&mem))
             .map_err(|e| refinery_error(e, Path::new(":memory:"), "memory"))?;
     }
-    let expected = schema_objects(&mem)?;
     let actual = schema_objects(conn)?;
+    // The env tag's table is ours too, created by the tag, not a migration.
+    if actual.contains_key(&("table".to_string(), META_TABLE.to_string())) {
+        mem.execute_batch(crate::schema::tag::CREATE_META)
+            .map_err(Error::sql("in-memory schema"))?;
+    }
+    let expected = schema_objects(&mem)?;
     let mut differences = vec![];
     for (key, sql) in &expected {
         match actual.get(key) {

@@ -12,7 +12,7 @@ pub const APPLICATION_ID: i32 = 0x5044_4231;
 pub const META_TABLE: &str = "pipeline_db_meta";
 pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-const CREATE_META: &str = "CREATE TABLE IF NOT EXISTS pipeline_db_meta (
+pub(crate) const CREATE_META: &str = "CREATE TABLE IF NOT EXISTS pipeline_db_meta (
     id             INTEGER PRIMARY KEY CHECK (id = 1),
     env            TEXT    NOT NULL CHECK (length(env) BETWEEN 1 AND 32),
     created_at     TEXT    NOT NULL,
