@@ -156,6 +156,8 @@ fn describe(target: &EnvTarget, conn: Option<&Connection>) -> Result<RepairPlan>
         next: "nothing to repair".into(),
     })?;
     tag::require_identity(conn, target)?;
+    // Nothing from elsewhere is queried: a `jobs` view could be an endless recount.
+    crate::safety::health::require_our_schema(conn, target)?;
     let mut p = RepairPlan {
         verb: Verb::Repair,
         env: target.name.clone(),
