@@ -4,9 +4,9 @@
 //! exactly as after (NEW), intact, with every finished backup complete and verified.
 //!
 //! A libtest-style harness (libtest-mimic): every case is a trial named `group::case` (groups:
-//! kill9, disk, fiu, lock, perm, corrupt, consistency, targets, migrations, restore). Each prints
-//! one line (runs, OLD, NEW, mixed, lost); a case fails if it saw mixed or lost data. The table of
-//! every case that ran follows libtest's summary.
+//! kill9, disk, fiu, lock, perm, corrupt, consistency, targets, migrations, restore, elsewhere).
+//! Each prints one line (runs, OLD, NEW, mixed, lost); a case fails if it saw mixed or lost data.
+//! The table of every case that ran follows libtest's summary.
 //!
 //! ```text
 //! make faults                           # the whole suite (builds the debug + release CLI first)
@@ -57,7 +57,7 @@ fn main() -> ExitCode {
     let inline = args.test_threads == Some(1)
         && !args.quiet
         && matches!(args.format, None | Some(FormatSetting::Pretty));
-    let groups: [Group; 10] = [
+    let groups: [Group; 11] = [
         ("kill9", kill9::cases),
         ("disk", disk::cases),
         ("fiu", fiu::cases),
@@ -68,6 +68,7 @@ fn main() -> ExitCode {
         ("targets", targets::cases),
         ("migrations", migrations::cases),
         ("restore", restore::cases),
+        ("elsewhere", elsewhere::cases),
     ];
     let mut trials = vec![];
     for (group, cases) in groups {

@@ -4,6 +4,7 @@
 pub mod consistency;
 pub mod corrupt;
 pub mod disk;
+pub mod elsewhere;
 pub mod fiu;
 pub mod kill9;
 pub mod lock;
