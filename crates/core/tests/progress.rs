@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use pipeline_db_core::verbs::backup::{self, BackupOptions};
-use pipeline_db_core::verbs::seed::{self, SeedOptions};
+use pipeline_db_core::verbs::seed::SeedOptions;
 use pipeline_db_core::{
-    verbs::restore, verbs::status, Confirmed, Error, Observer, Progress, Quiet, Workspace,
+    verbs::restore, verbs::status, Confirmed, Error, Observer, Progress, Workspace,
 };
 
 /// Records every report; cancels once a report of `cancel_at` arrives.
@@ -128,20 +128,7 @@ fn a_restore_reports_each_copy_and_a_cancel_mid_copy_changes_nothing() {
         rng_seed: 99,
         ..Default::default()
     };
-    seed::execute(
-        &ws,
-        &seed::plan(
-            &ws,
-            &seed::SeedRequest {
-                env: "dev".into(),
-                options: more.clone(),
-            },
-        )
-        .unwrap(),
-        &Confirmed::forced(),
-        &Quiet,
-    )
-    .unwrap();
+    common::seed_dev(&ws, &more);
     let before = jobs(&ws);
     assert_eq!(before, 3500);
     let arg = b.path.to_string_lossy().into_owned();

@@ -3,12 +3,14 @@
 //! migrated with its data, a restored V1 backup migrated — and the charts read from it give exactly
 //! what the old GROUP BY queries over `jobs` (kept as `*_from_jobs`, the oracle) give.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use pipeline_db_core::browse;
 use pipeline_db_core::storage::db::{self, Access};
-use pipeline_db_core::verbs::seed::{self, SeedOptions};
+use pipeline_db_core::verbs::seed::SeedOptions;
 use pipeline_db_core::{schema::stats, verbs::check, verbs::repair, Confirmed, Quiet, Workspace};
 use proptest::prelude::*;
 use rusqlite::Connection;
@@ -26,20 +28,7 @@ fn opts(jobs: u64) -> SeedOptions {
 fn seeded(jobs: u64) -> (tempfile::TempDir, Workspace) {
     let dir = tempfile::tempdir().unwrap();
     let ws = Workspace::at(dir.path()).unwrap();
-    seed::execute(
-        &ws,
-        &seed::plan(
-            &ws,
-            &seed::SeedRequest {
-                env: "dev".into(),
-                options: opts(jobs),
-            },
-        )
-        .unwrap(),
-        &Confirmed::forced(),
-        &Quiet,
-    )
-    .unwrap();
+    common::seed_dev(&ws, &opts(jobs));
     (dir, ws)
 }
 
@@ -104,20 +93,7 @@ fn summary_equals_recount_after_seed_and_reseed() {
     drop(c);
     // Same seed, more jobs: the first 700 are skipped, the summary counts only the 300 new ones
     // (the incomplete-tally path: a recount of the new ids).
-    let out = seed::execute(
-        &ws,
-        &seed::plan(
-            &ws,
-            &seed::SeedRequest {
-                env: "dev".into(),
-                options: opts(1000),
-            },
-        )
-        .unwrap(),
-        &Confirmed::forced(),
-        &Quiet,
-    )
-    .unwrap();
+    let out = common::seed_dev(&ws, &opts(1000));
     assert_eq!(out.counts.jobs_inserted, 300);
     let c = open(&dev_path(&ws));
     assert_in_step(&c);
@@ -126,20 +102,7 @@ fn summary_equals_recount_after_seed_and_reseed() {
         rng_seed: 7,
         ..opts(250)
     };
-    seed::execute(
-        &ws,
-        &seed::plan(
-            &ws,
-            &seed::SeedRequest {
-                env: "dev".into(),
-                options: other.clone(),
-            },
-        )
-        .unwrap(),
-        &Confirmed::forced(),
-        &Quiet,
-    )
-    .unwrap();
+    common::seed_dev(&ws, &other);
     assert_in_step(&c);
     assert_eq!(
         stats::summary(&c)
@@ -266,20 +229,7 @@ fn a_restored_v1_backup_migrates_with_its_jobs_counted() {
         rng_seed: 9,
         ..opts(100)
     };
-    seed::execute(
-        &ws,
-        &seed::plan(
-            &ws,
-            &seed::SeedRequest {
-                env: "dev".into(),
-                options: more.clone(),
-            },
-        )
-        .unwrap(),
-        &Confirmed::forced(),
-        &Quiet,
-    )
-    .unwrap();
+    common::seed_dev(&ws, &more);
     use pipeline_db_core::verbs::restore::{self, RestoreRequest};
     let req = RestoreRequest {
         env: "dev".into(),

@@ -4,6 +4,7 @@ use pipeline_db_core::verbs::seed::{self, SeedOptions};
 use pipeline_db_core::{Confirmed, Quiet, Workspace};
 
 /// A temp data dir with dev seeded (3 users, 4 pipelines, `jobs` jobs).
+#[allow(dead_code)] // each test binary uses its own subset of these helpers
 pub fn seeded(jobs: u64) -> (tempfile::TempDir, Workspace) {
     let dir = tempfile::tempdir().unwrap();
     let ws = Workspace::at(dir.path()).unwrap();
@@ -13,19 +14,17 @@ pub fn seeded(jobs: u64) -> (tempfile::TempDir, Workspace) {
         jobs,
         ..Default::default()
     };
-    seed::execute(
-        &ws,
-        &seed::plan(
-            &ws,
-            &seed::SeedRequest {
-                env: "dev".into(),
-                options: opts.clone(),
-            },
-        )
-        .unwrap(),
-        &Confirmed::forced(),
-        &Quiet,
-    )
-    .unwrap();
+    seed_dev(&ws, &opts);
     (dir, ws)
+}
+
+/// `seed dev` with `opts`, confirmed, through the plan → execute path every adapter uses.
+#[allow(dead_code)] // each test binary uses its own subset of these helpers
+pub fn seed_dev(ws: &Workspace, opts: &SeedOptions) -> seed::SeedOutcome {
+    let req = seed::SeedRequest {
+        env: "dev".into(),
+        options: opts.clone(),
+    };
+    let plan = seed::plan(ws, &req).unwrap();
+    seed::execute(ws, &plan, &Confirmed::forced(), &Quiet).unwrap()
 }
