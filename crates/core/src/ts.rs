@@ -258,21 +258,7 @@ mod tests {
     fn string_enums_are_what_serde_writes() {
         use crate::backups::record::Reason;
         use crate::schema::migrations::MigrationState;
-        let verbs = [
-            Verb::Reset,
-            Verb::Migrate,
-            Verb::Seed,
-            Verb::Backup,
-            Verb::Restore,
-            Verb::Undo,
-            Verb::Retag,
-            Verb::Repair,
-            Verb::Prune,
-            Verb::EnvAdd,
-            Verb::EnvRemove,
-            Verb::EnvPath,
-            Verb::ConfigSet,
-        ];
+        let verbs = Verb::ALL;
         assert_eq!(decl::<Verb>(), format!("type Verb = {};", union(&verbs)));
         let c = [
             Confirmation::None,

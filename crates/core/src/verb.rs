@@ -35,6 +35,23 @@ pub enum Verb {
 }
 
 impl Verb {
+    /// Every verb, in declaration order.
+    pub const ALL: [Verb; 13] = [
+        Verb::Reset,
+        Verb::Migrate,
+        Verb::Seed,
+        Verb::Backup,
+        Verb::Restore,
+        Verb::Undo,
+        Verb::Retag,
+        Verb::Repair,
+        Verb::Prune,
+        Verb::EnvAdd,
+        Verb::EnvRemove,
+        Verb::EnvPath,
+        Verb::ConfigSet,
+    ];
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Verb::Reset => "reset",
@@ -66,21 +83,7 @@ mod tests {
 
     #[test]
     fn serde_names_are_the_audit_names() {
-        for v in [
-            Verb::Reset,
-            Verb::Migrate,
-            Verb::Seed,
-            Verb::Backup,
-            Verb::Restore,
-            Verb::Undo,
-            Verb::Retag,
-            Verb::Repair,
-            Verb::Prune,
-            Verb::EnvAdd,
-            Verb::EnvRemove,
-            Verb::EnvPath,
-            Verb::ConfigSet,
-        ] {
+        for v in Verb::ALL {
             assert_eq!(serde_json::to_value(v).unwrap(), v.as_str());
         }
     }

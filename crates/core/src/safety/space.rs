@@ -45,21 +45,25 @@ pub(crate) fn preflight_space(target: &EnvTarget, backup: bool) -> Result<Vec<Sp
     } else {
         checks.push((db_dir, size * if backup { 2 } else { 1 } + margin));
     }
-    let mut out = vec![];
-    for (dir, needed) in checks {
-        let available = fs::available_space(&dir)?;
-        if available < needed {
-            return Err(Error::NoSpace {
-                dir,
-                needed,
-                available,
-            });
-        }
-        out.push(SpaceCheck {
+    checks
+        .into_iter()
+        .map(|(dir, needed)| require(dir, needed))
+        .collect()
+}
+
+/// `needed` bytes free in `dir`, or the refusal with the figures.
+pub(crate) fn require(dir: PathBuf, needed: u64) -> Result<SpaceCheck> {
+    let available = fs::available_space(&dir)?;
+    if available < needed {
+        return Err(Error::NoSpace {
             dir,
-            needed_bytes: needed,
-            available_bytes: available,
+            needed,
+            available,
         });
     }
-    Ok(out)
+    Ok(SpaceCheck {
+        dir,
+        needed_bytes: needed,
+        available_bytes: available,
+    })
 }

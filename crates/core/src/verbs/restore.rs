@@ -299,19 +299,7 @@ fn preflight(target: &EnvTarget, source: &Path) -> Result<Vec<SpaceCheck>> {
     let src = std::fs::metadata(source).map(|m| m.len()).unwrap_or(0);
     let dir = target.path.parent().unwrap_or(Path::new(".")).to_path_buf();
     let needed = 2 * src + crate::safety::space::db_bytes(&target.path) + 64 * 1024;
-    let available = fs::available_space(&dir)?;
-    if available < needed {
-        return Err(Error::NoSpace {
-            dir,
-            needed,
-            available,
-        });
-    }
-    let mut out = vec![SpaceCheck {
-        dir,
-        needed_bytes: needed,
-        available_bytes: available,
-    }];
+    let mut out = vec![crate::safety::space::require(dir, needed)?];
     if target.path.exists() {
         out.extend(crate::safety::space::preflight_space(target, true)?);
     }
