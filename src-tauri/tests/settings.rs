@@ -4,9 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
-use pipeline_db_core::storage::db::{self, Access};
 use pipeline_db_core::{schema::tag, Workspace};
 use pipeline_db_desktop::confirm::{Always, FixedFile};
 use pipeline_db_desktop::tokens::{TokenStore, TOKEN_TTL};
@@ -79,7 +77,7 @@ impl Harness {
 /// A database with data, tagged `env` (or untagged).
 fn database(dir: &Path, name: &str, env: Option<&str>) -> PathBuf {
     let p = dir.join(name);
-    let c = db::open(&p, Access::Create, Duration::from_secs(1)).unwrap();
+    let c = rusqlite::Connection::open(&p).unwrap();
     c.execute_batch("CREATE TABLE legacy (x INTEGER); INSERT INTO legacy VALUES (1);")
         .unwrap();
     if let Some(env) = env {

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use pipeline_db_core::browse::{self, JobFilter, Order};
-use pipeline_db_core::storage::db::{self, Access};
 
 use crate::report::{dur, size, Row};
 
@@ -46,32 +45,37 @@ fn row(what: &str, n: u64, (p95, median, runs): (Duration, Duration, usize)) -> 
 
 pub fn rows(home: &Path, n: u64) -> Result<Vec<Row>> {
     eprintln!("desktop queries…");
-    let conn = db::open(
-        &home.join("dev.sqlite3"),
-        Access::ReadOnly,
-        Duration::from_secs(5),
-    )?;
+    let ws = pipeline_db_core::Workspace::at(home)?;
+    let reader = browse::Reader::open(&ws, "dev")?;
     let since = pipeline_db_core::storage::time::format(
         pipeline_db_core::storage::time::now_epoch() - 90 * 86_400,
     );
     let mut out = vec![];
     let t = p95(|| {
-        let c = browse::status_counts(&conn)?;
+        let c = reader.status_counts()?;
         anyhow::ensure!(!c.is_empty(), "no status counts");
         Ok(())
     })?;
-    out.push(row("status distribution (`browse::status_counts`)", n, t));
+    out.push(row(
+        "status distribution (`browse::Reader::status_counts`)",
+        n,
+        t,
+    ));
     let t = p95(|| {
-        browse::jobs_per_day(&conn, &since)?;
-        Ok(())
-    })?;
-    out.push(row("jobs per day, 90 days (`browse::jobs_per_day`)", n, t));
-    let t = p95(|| {
-        browse::success_per_pipeline(&conn, &since)?;
+        reader.jobs_per_day(&since)?;
         Ok(())
     })?;
     out.push(row(
-        "success per pipeline, 90 days (`browse::success_per_pipeline`, also on the charts page)",
+        "jobs per day, 90 days (`browse::Reader::jobs_per_day`)",
+        n,
+        t,
+    ));
+    let t = p95(|| {
+        reader.success_per_pipeline(&since)?;
+        Ok(())
+    })?;
+    out.push(row(
+        "success per pipeline, 90 days (`browse::Reader::success_per_pipeline`, also on the charts page)",
         n,
         t,
     ));
@@ -81,14 +85,14 @@ pub fn rows(home: &Path, n: u64) -> Result<Vec<Row>> {
         pipeline_id: Some(1),
         ..Default::default()
     };
-    let first = browse::jobs_page(&conn, &filter, Order::NewestFirst, None, 50)?;
+    let first = reader.jobs(&filter, Order::NewestFirst, None, 50)?;
     let cursor = first.next.clone();
     let t = p95(|| {
-        browse::jobs_page(&conn, &filter, Order::NewestFirst, cursor.as_ref(), 50)?;
+        reader.jobs(&filter, Order::NewestFirst, cursor.as_ref(), 50)?;
         Ok(())
     })?;
     out.push(row(
-        "data browser, 2nd keyset page of 50, status=failed + one pipeline (`browse::jobs_page`)",
+        "data browser, 2nd keyset page of 50, status=failed + one pipeline (`browse::Reader::jobs`)",
         n,
         t,
     ));

@@ -114,6 +114,48 @@ fn open(ws: &Workspace, env: &str) -> Result<Connection> {
     Ok(conn)
 }
 
+/// One env opened read-only once, for callers that ask many questions in a row (the benchmark
+/// times the queries alone). The connection never leaves core.
+pub struct Reader {
+    conn: Connection,
+}
+
+impl Reader {
+    /// Opens `env` after the header and env-tag checks; refuses a file that does not exist yet.
+    pub fn open(ws: &Workspace, env: &str) -> Result<Reader> {
+        Ok(Reader {
+            conn: open(ws, env)?,
+        })
+    }
+
+    /// [`jobs`] on this reader.
+    pub fn jobs(
+        &self,
+        filter: &JobFilter,
+        order: Order,
+        after: Option<&JobCursor>,
+        limit: u32,
+    ) -> Result<Page<JobRow, JobCursor>> {
+        filter.validate()?;
+        jobs_page(&self.conn, filter, order, after, limit)
+    }
+
+    /// Jobs per status, as on the charts page.
+    pub fn status_counts(&self) -> Result<Vec<Count>> {
+        status_counts(&self.conn)
+    }
+
+    /// Jobs per day created at or after `since`.
+    pub fn jobs_per_day(&self, since: &str) -> Result<Vec<DayCount>> {
+        jobs_per_day(&self.conn, since)
+    }
+
+    /// Success rate per pipeline for jobs created at or after `since`.
+    pub fn success_per_pipeline(&self, since: &str) -> Result<Vec<PipelineRate>> {
+        success_per_pipeline(&self.conn, since)
+    }
+}
+
 fn check_date(d: &Option<String>, what: &str) -> Result<()> {
     let ok = |s: &str| {
         (10..=20).contains(&s.len())
@@ -215,8 +257,8 @@ pub fn jobs(
     jobs_page(&open(ws, env)?, filter, order, after, limit)
 }
 
-/// [`jobs`] on an open connection (the benchmark times the query alone).
-pub fn jobs_page(
+/// [`jobs`] on an open connection.
+pub(crate) fn jobs_page(
     conn: &Connection,
     filter: &JobFilter,
     order: Order,
@@ -464,7 +506,7 @@ fn since_split(conn: &Connection, since: &str) -> Result<Option<SinceSplit>> {
 /// Jobs per status (the charts' distribution), from the summary table when the schema has it.
 /// The summary's few thousand rows are summed here, not by a GROUP BY: SQLite's sorter costs
 /// several times the scan.
-pub fn status_counts(conn: &Connection) -> Result<Vec<Count>> {
+pub(crate) fn status_counts(conn: &Connection) -> Result<Vec<Count>> {
     use std::collections::BTreeMap;
     if !stats::present(conn)? {
         return status_counts_from_jobs(conn);
@@ -487,7 +529,7 @@ pub fn status_counts(conn: &Connection) -> Result<Vec<Count>> {
 }
 
 /// [`status_counts`] recounted from `jobs` (schemas before V2; the tests' oracle).
-pub fn status_counts_from_jobs(conn: &Connection) -> Result<Vec<Count>> {
+pub(crate) fn status_counts_from_jobs(conn: &Connection) -> Result<Vec<Count>> {
     query(
         conn,
         "SELECT status, count(*) FROM jobs GROUP BY status ORDER BY status",
@@ -504,7 +546,7 @@ pub fn status_counts_from_jobs(conn: &Connection) -> Result<Vec<Count>> {
 
 /// Jobs per day and status, created at or after `since`: whole days from the summary table,
 /// `since`'s own day from `jobs` (see [`SinceSplit`]).
-pub fn jobs_per_day(conn: &Connection, since: &str) -> Result<Vec<DayCount>> {
+pub(crate) fn jobs_per_day(conn: &Connection, since: &str) -> Result<Vec<DayCount>> {
     use std::collections::BTreeMap;
     let Some(split) = since_split(conn, since)? else {
         return jobs_per_day_from_jobs(conn, since);
@@ -547,7 +589,7 @@ pub fn jobs_per_day(conn: &Connection, since: &str) -> Result<Vec<DayCount>> {
 }
 
 /// [`jobs_per_day`] recounted from `jobs` (schemas before V2; the tests' oracle).
-pub fn jobs_per_day_from_jobs(conn: &Connection, since: &str) -> Result<Vec<DayCount>> {
+pub(crate) fn jobs_per_day_from_jobs(conn: &Connection, since: &str) -> Result<Vec<DayCount>> {
     let mut per_day = vec![];
     // One range scan of the (status, created_at) index per status: no table lookups.
     for s in JOB_STATUSES {
@@ -572,7 +614,7 @@ pub fn jobs_per_day_from_jobs(conn: &Connection, since: &str) -> Result<Vec<DayC
 
 /// Completed / failed / total jobs per pipeline, created at or after `since`: whole days from the
 /// summary table, `since`'s own day from `jobs` (see [`SinceSplit`]).
-pub fn success_per_pipeline(conn: &Connection, since: &str) -> Result<Vec<PipelineRate>> {
+pub(crate) fn success_per_pipeline(conn: &Connection, since: &str) -> Result<Vec<PipelineRate>> {
     use std::collections::BTreeMap;
     let Some(split) = since_split(conn, since)? else {
         return success_per_pipeline_from_jobs(conn, since);
@@ -648,7 +690,10 @@ fn pipeline_names(conn: &Connection) -> Result<std::collections::BTreeMap<i64, S
 /// a table lookup per completed job: totals from a covering scan of `jobs_pipeline_created`
 /// (`+created_at` keeps the planner off `jobs_created`), the rarer statuses from
 /// `jobs_status_created`, completed = total - the others (2.4 s -> 0.5 s on 1M jobs).
-pub fn success_per_pipeline_from_jobs(conn: &Connection, since: &str) -> Result<Vec<PipelineRate>> {
+pub(crate) fn success_per_pipeline_from_jobs(
+    conn: &Connection,
+    since: &str,
+) -> Result<Vec<PipelineRate>> {
     use std::collections::BTreeMap;
     let count_by = |sql: &str, vals: Vec<Value>| -> Result<BTreeMap<i64, u64>> {
         let rows = query(

@@ -117,8 +117,25 @@ pub(crate) struct Recorder {
     after: std::sync::Mutex<Option<crate::storage::fingerprint::Fingerprint>>,
 }
 
+/// Runs `body` as one audited action: exactly one line is appended whatever its outcome, with the
+/// summary and backup `describe` reads off the result. The only place a [`Recorder`] is made.
+pub(crate) fn recorded<T>(
+    ws: &crate::Workspace,
+    env: &str,
+    file: &Path,
+    verb: crate::verb::Verb,
+    body: impl FnOnce(&Recorder) -> Result<T>,
+    describe: impl FnOnce(&Result<T>) -> (String, Option<PathBuf>),
+) -> Result<T> {
+    let rec = Recorder::new(ws.audit_path(), env, file, verb);
+    let result = body(&rec);
+    let (summary, backup) = describe(&result);
+    rec.finish(&summary, backup.as_deref(), &result);
+    result
+}
+
 impl Recorder {
-    pub fn new(log: PathBuf, env: &str, file: &Path, verb: crate::verb::Verb) -> Recorder {
+    fn new(log: PathBuf, env: &str, file: &Path, verb: crate::verb::Verb) -> Recorder {
         Recorder {
             log,
             env: env.into(),
@@ -150,7 +167,7 @@ impl Recorder {
             .ok()
     }
 
-    pub fn finish<T>(&self, summary: &str, backup: Option<&Path>, result: &Result<T>) {
+    fn finish<T>(&self, summary: &str, backup: Option<&Path>, result: &Result<T>) {
         let (outcome, error) = match result {
             Ok(_) => ("ok", None),
             Err(e) if e.exit_code() == crate::error::exit::REFUSED => {
@@ -189,18 +206,6 @@ impl Recorder {
     }
 }
 
-/// Records one action that ran without the ritual (config edits): its outcome, at once.
-pub(crate) fn record_outcome<T>(
-    ws: &crate::Workspace,
-    env: &str,
-    file: &Path,
-    verb: crate::verb::Verb,
-    summary: &str,
-    result: &Result<T>,
-) {
-    Recorder::new(ws.audit_path(), env, file, verb).finish(summary, None, result);
-}
-
 /// Records an action cancelled at the prompt, or refused while it was being planned (before `run` was reached), so that the
 /// log shows every attempt. Usage errors (an env that does not resolve) are not recorded.
 pub fn record_refusal(ws: &crate::Workspace, env: &str, verb: crate::verb::Verb, err: &Error) {
@@ -209,8 +214,15 @@ pub fn record_refusal(ws: &crate::Workspace, env: &str, verb: crate::verb::Verb,
         Error::Cancelled => "cancelled at the prompt",
         _ => "refused while planning",
     };
-    let result: Result<()> = Err(clone_for_log(err));
-    record_outcome(ws, &target.name, &target.path, verb, summary, &result);
+    let failed = || -> Result<()> { Err(clone_for_log(err)) };
+    let _ = recorded(
+        ws,
+        &target.name,
+        &target.path,
+        verb,
+        |_| failed(),
+        |_| (summary.into(), None),
+    );
 }
 
 fn clone_for_log(err: &Error) -> Error {

@@ -14,7 +14,7 @@ use crate::backups::record::{BackupRecord, Reason};
 use crate::backups::take;
 use crate::error::{Error, Result, StepExt, UNCHANGED};
 use crate::progress::Observer;
-use crate::safety::audit::Recorder;
+use crate::safety::audit::{self, Recorder};
 use crate::safety::confirm::Confirmed;
 use crate::safety::plan::{self, Plan};
 use crate::safety::session::{self, Opened};
@@ -319,12 +319,8 @@ pub(crate) fn audited<P: Plan, T>(
     shown: &P,
     body: impl FnOnce(&Recorder) -> Result<Done<P, T>>,
 ) -> Result<Done<P, T>> {
-    let rec = Recorder::new(ws.audit_path(), env, file, shown.verb());
-    let result = body(&rec);
-    let (summary, backup): (String, Option<PathBuf>) = match &result {
+    audit::recorded(ws, env, file, shown.verb(), body, |result| match result {
         Ok(d) => (d.plan.summary(), d.backup.as_ref().map(|b| b.path.clone())),
         Err(e) => (shown.summary(), e.backup_taken().map(Path::to_path_buf)),
-    };
-    rec.finish(&summary, backup.as_deref(), &result);
-    result
+    })
 }

@@ -1,7 +1,7 @@
 //! Storage: files and connections — headers, opening, fsync and no-overwrite renames, hashing,
 //! fingerprints, timestamps, step timings and test-only failpoints. Knows nothing of envs.
 
-pub mod db;
+pub(crate) mod db;
 pub(crate) mod failpoint;
 pub mod fingerprint;
 pub mod fs;

@@ -179,22 +179,28 @@ fn run(
         .ok()
         .and_then(|p| p.file.as_ref().map(|f| f.path.clone()))
         .unwrap_or_else(|| config_target(ws));
-    let result = planned.and_then(|plan| {
+    let write = |plan: SettingsPlan| {
         crate::safety::audit::require_writable(&ws.audit_path())?;
         write_config(&plan)?;
         Ok(SettingsOutcome {
             plan,
             written: true,
         })
-    });
-    let summary = match &result {
-        Ok(o) => o.plan.changes.join("; "),
-        Err(_) => format!("{verb} {env}"),
     };
-    if !matches!(&result, Err(e) if e.exit_code() == exit::USAGE) {
-        crate::safety::audit::record_outcome(ws, env, &file, verb, &summary, &result);
+    if matches!(&planned, Err(e) if e.exit_code() == exit::USAGE) {
+        return planned.and_then(write);
     }
-    result
+    crate::safety::audit::recorded(
+        ws,
+        env,
+        &file,
+        verb,
+        |_| planned.and_then(write),
+        |result| match result {
+            Ok(o) => (o.plan.changes.join("; "), None),
+            Err(_) => (format!("{verb} {env}"), None),
+        },
+    )
 }
 
 /// The checks of `env add` on the name alone (a window asks before it opens a file dialog):

@@ -26,13 +26,14 @@ pub struct Group {
 }
 
 /// Whether the database has the summary table (migrated to V2 or later).
-pub fn present(conn: &Connection) -> Result<bool> {
+pub(crate) fn present(conn: &Connection) -> Result<bool> {
     conn.prepare_cached("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1")
         .and_then(|mut s| s.query_row([TABLE], |r| r.get::<_, i64>(0)))
         .map(|n| n > 0)
         .map_err(Error::sql("looking for the job summary table"))
 }
 
+#[cfg(test)]
 fn groups(conn: &Connection, sql: &str, what: &str) -> Result<Vec<Group>> {
     let mut stmt = conn.prepare(sql).map_err(Error::sql(what.to_string()))?;
     let rows = stmt
@@ -50,13 +51,15 @@ fn groups(conn: &Connection, sql: &str, what: &str) -> Result<Vec<Group>> {
 }
 
 /// The summary table's rows, in key order.
-pub fn summary(conn: &Connection) -> Result<Vec<Group>> {
+#[cfg(test)]
+pub(crate) fn summary(conn: &Connection) -> Result<Vec<Group>> {
     let sql = format!("SELECT day, pipeline_id, status, jobs FROM {TABLE} ORDER BY 1, 2, 3");
     groups(conn, &sql, "reading the job summary")
 }
 
 /// The groups recounted from `jobs`, in key order.
-pub fn recount(conn: &Connection) -> Result<Vec<Group>> {
+#[cfg(test)]
+pub(crate) fn recount(conn: &Connection) -> Result<Vec<Group>> {
     groups(
         conn,
         &format!("{RECOUNT_SQL} ORDER BY 1, 2, 3"),
@@ -76,7 +79,7 @@ pub struct Difference {
 
 /// Every group where the summary table and a recount of `jobs` disagree (empty = in step).
 /// One pass over `jobs`; read-only.
-pub fn differences(conn: &Connection) -> Result<Vec<Difference>> {
+pub(crate) fn differences(conn: &Connection) -> Result<Vec<Difference>> {
     let sql = format!(
         "WITH r AS ({RECOUNT_SQL})
          SELECT day, pipeline_id, status, s.jobs, r.jobs
@@ -224,3 +227,6 @@ pub(crate) fn with_triggers_off<T>(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests;

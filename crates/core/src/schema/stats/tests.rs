@@ -3,15 +3,15 @@
 //! migrated with its data, a restored V1 backup migrated — and the charts read from it give exactly
 //! what the old GROUP BY queries over `jobs` (kept as `*_from_jobs`, the oracle) give.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use pipeline_db_core::browse;
-use pipeline_db_core::storage::db::{self, Access};
-use pipeline_db_core::verbs::seed::SeedOptions;
-use pipeline_db_core::{schema::stats, verbs::check, verbs::repair, Confirmed, Quiet, Workspace};
+use crate::browse;
+use crate::schema::stats;
+use crate::storage::db::{self, Access};
+use crate::verbs::seed::SeedOptions;
+use crate::verbs::{check, repair};
+use crate::{Confirmed, Quiet, Workspace};
 use proptest::prelude::*;
 use rusqlite::Connection;
 
@@ -28,8 +28,18 @@ fn opts(jobs: u64) -> SeedOptions {
 fn seeded(jobs: u64) -> (tempfile::TempDir, Workspace) {
     let dir = tempfile::tempdir().unwrap();
     let ws = Workspace::at(dir.path()).unwrap();
-    common::seed_dev(&ws, &opts(jobs));
+    seed_dev(&ws, &opts(jobs));
     (dir, ws)
+}
+
+/// `seed dev` with `opts`, confirmed, through the plan → execute path every adapter uses.
+fn seed_dev(ws: &Workspace, opts: &SeedOptions) -> crate::verbs::seed::SeedOutcome {
+    let req = crate::verbs::seed::SeedRequest {
+        env: "dev".into(),
+        options: opts.clone(),
+    };
+    let plan = crate::verbs::seed::plan(ws, &req).unwrap();
+    crate::verbs::seed::execute(ws, &plan, &Confirmed::forced(), &Quiet).unwrap()
 }
 
 fn dev_path(ws: &Workspace) -> PathBuf {
@@ -93,7 +103,7 @@ fn summary_equals_recount_after_seed_and_reseed() {
     drop(c);
     // Same seed, more jobs: the first 700 are skipped, the summary counts only the 300 new ones
     // (the incomplete-tally path: a recount of the new ids).
-    let out = common::seed_dev(&ws, &opts(1000));
+    let out = seed_dev(&ws, &opts(1000));
     assert_eq!(out.counts.jobs_inserted, 300);
     let c = open(&dev_path(&ws));
     assert_in_step(&c);
@@ -102,7 +112,7 @@ fn summary_equals_recount_after_seed_and_reseed() {
         rng_seed: 7,
         ..opts(250)
     };
-    common::seed_dev(&ws, &other);
+    seed_dev(&ws, &other);
     assert_in_step(&c);
     assert_eq!(
         stats::summary(&c)
@@ -133,7 +143,7 @@ fn the_seed_puts_back_the_migrations_triggers_exactly() {
             "job_daily_stats_update"
         ]
     );
-    let drift = pipeline_db_core::schema::migrations::drift(&c).unwrap();
+    let drift = crate::schema::migrations::drift(&c).unwrap();
     assert!(!drift.has_drift(), "{drift:?}");
     // and they work: a job inserted after the seed is counted
     c.execute_batch(
@@ -148,7 +158,7 @@ fn the_seed_puts_back_the_migrations_triggers_exactly() {
 #[test]
 fn reset_with_sample_data_keeps_the_summary_in_step() {
     let (_d, ws) = seeded(30);
-    use pipeline_db_core::verbs::reset;
+    use crate::verbs::reset;
     let req = reset::ResetRequest {
         env: "dev".into(),
         sample_data: Some(opts(400)),
@@ -179,12 +189,10 @@ fn downgrade_to_v1(path: &Path) {
     )
     .unwrap();
     assert_eq!(
-        pipeline_db_core::schema::migrations::schema_version(&c).unwrap(),
+        crate::schema::migrations::schema_version(&c).unwrap(),
         Some(1)
     );
-    assert!(!pipeline_db_core::schema::migrations::drift(&c)
-        .unwrap()
-        .has_drift());
+    assert!(!crate::schema::migrations::drift(&c).unwrap().has_drift());
 }
 
 #[test]
@@ -222,15 +230,15 @@ fn a_restored_v1_backup_migrates_with_its_jobs_counted() {
     let (_d, ws) = seeded(300);
     let path = dev_path(&ws);
     downgrade_to_v1(&path);
-    let b = pipeline_db_core::verbs::backup::run(&ws, "dev", &Default::default()).unwrap();
+    let b = crate::verbs::backup::run(&ws, "dev", &Default::default()).unwrap();
     // The live database moves on (V2, other data), then the V1 backup comes back.
     migrate_dev(&ws).unwrap();
     let more = SeedOptions {
         rng_seed: 9,
         ..opts(100)
     };
-    common::seed_dev(&ws, &more);
-    use pipeline_db_core::verbs::restore::{self, RestoreRequest};
+    seed_dev(&ws, &more);
+    use crate::verbs::restore::{self, RestoreRequest};
     let req = RestoreRequest {
         env: "dev".into(),
         backup: b.path.to_str().unwrap().into(),
@@ -369,11 +377,11 @@ fn nth_id(c: &Connection, table: &str, k: usize) -> Option<i64> {
 }
 
 fn ts(epoch: i64) -> String {
-    pipeline_db_core::storage::time::format(epoch)
+    crate::storage::time::format(epoch)
 }
 
 fn apply(c: &Connection, op: &Op, serial: &mut u64) {
-    let base = pipeline_db_core::storage::time::parse("2026-06-10T12:00:00Z").unwrap();
+    let base = crate::storage::time::parse("2026-06-10T12:00:00Z").unwrap();
     let pipeline = |k: usize| nth_id(c, "pipelines", k);
     match *op {
         Op::Insert {
@@ -424,7 +432,7 @@ fn apply(c: &Connection, op: &Op, serial: &mut u64) {
                         |r| Ok((r.get(0)?, r.get(1)?)),
                     )
                     .unwrap();
-                let t = pipeline_db_core::storage::time::parse(&created).unwrap() + minutes * 60;
+                let t = crate::storage::time::parse(&created).unwrap() + minutes * 60;
                 c.execute(SET_STATE, rusqlite::params![id, status, ts(t)])
                     .unwrap();
             }
@@ -509,10 +517,8 @@ fn the_summary_follows_random_writes() {
         .unwrap();
 }
 
-fn migrate_dev(
-    ws: &Workspace,
-) -> pipeline_db_core::Result<pipeline_db_core::verbs::migrate::MigrateOutcome> {
-    use pipeline_db_core::verbs::migrate::{execute, plan, MigrateRequest};
+fn migrate_dev(ws: &Workspace) -> crate::Result<crate::verbs::migrate::MigrateOutcome> {
+    use crate::verbs::migrate::{execute, plan, MigrateRequest};
     let p = plan(ws, &MigrateRequest { env: "dev".into() })?;
     execute(ws, &p, &Confirmed::forced(), &Quiet)
 }
