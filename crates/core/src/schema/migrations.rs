@@ -98,7 +98,7 @@ fn history(conn: &Connection) -> Result<Vec<HistoryRow>> {
 
 /// Applied / pending / divergent / missing, for every embedded and every recorded migration.
 /// Without a connection every embedded migration is pending.
-pub fn list(conn: Option<&Connection>) -> Result<Vec<MigrationInfo>> {
+pub(crate) fn list(conn: Option<&Connection>) -> Result<Vec<MigrationInfo>> {
     let applied = match conn {
         Some(c) => history(c)?,
         None => vec![],
@@ -141,13 +141,13 @@ pub fn list(conn: Option<&Connection>) -> Result<Vec<MigrationInfo>> {
 }
 
 /// Highest applied version, if any.
-pub fn schema_version(conn: &Connection) -> Result<Option<i64>> {
+pub(crate) fn schema_version(conn: &Connection) -> Result<Option<i64>> {
     Ok(history(conn)?.last().map(|h| h.version))
 }
 
 /// The pending migrations, or a refusal if the history diverges from the embedded files.
 /// Called at plan time, before any backup or DDL.
-pub fn pending_or_refuse(conn: &Connection, path: &Path, env: &str) -> Result<Vec<MigrationInfo>> {
+pub(crate) fn pending_or_refuse(conn: &Connection, path: &Path, env: &str) -> Result<Vec<MigrationInfo>> {
     let all = list(Some(conn))?;
     let bad: Vec<String> = all
         .iter()
@@ -396,7 +396,7 @@ impl DriftReport {
 
 /// Compares the live schema with what the embedded migrations, up to the applied version,
 /// produce in an in-memory database.
-pub fn drift(conn: &Connection) -> Result<DriftReport> {
+pub(crate) fn drift(conn: &Connection) -> Result<DriftReport> {
     let version = schema_version(conn)?.unwrap_or(0);
     let mem = Connection::open_in_memory().map_err(Error::sql("opening in-memory database"))?;
     mem.execute_batch("BEGIN")

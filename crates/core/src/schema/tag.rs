@@ -46,7 +46,7 @@ pub enum Identity {
     Untagged,
 }
 
-pub fn read_tag(conn: &Connection) -> Result<Option<Tag>> {
+pub(crate) fn read_tag(conn: &Connection) -> Result<Option<Tag>> {
     let has_table: bool = conn
         .query_row(
             "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1",
@@ -80,12 +80,12 @@ pub fn read_tag(conn: &Connection) -> Result<Option<Tag>> {
     .map_err(Error::sql("reading the env tag"))
 }
 
-pub fn application_id(conn: &Connection) -> Result<i32> {
+pub(crate) fn application_id(conn: &Connection) -> Result<i32> {
     conn.query_row("PRAGMA application_id", [], |r| r.get(0))
         .map_err(Error::sql("reading application_id"))
 }
 
-pub fn identity(conn: &Connection) -> Result<Identity> {
+pub(crate) fn identity(conn: &Connection) -> Result<Identity> {
     if let Some(tag) = read_tag(conn)? {
         return Ok(Identity::Tagged(tag));
     }
@@ -96,7 +96,7 @@ pub fn identity(conn: &Connection) -> Result<Identity> {
 }
 
 /// The rule every changing verb applies: the file must be empty or tagged with `target`'s env.
-pub fn require_identity(conn: &Connection, target: &EnvTarget) -> Result<Identity> {
+pub(crate) fn require_identity(conn: &Connection, target: &EnvTarget) -> Result<Identity> {
     let app = application_id(conn)?;
     if app != 0 && app != APPLICATION_ID {
         return Err(Error::ForeignApplication {
@@ -119,7 +119,8 @@ pub fn require_identity(conn: &Connection, target: &EnvTarget) -> Result<Identit
     }
 }
 
-/// Writes the tag (inside the caller's transaction). Keeps `created_at` of an existing tag.
+/// Writes the tag (inside the caller's transaction). Keeps `created_at` of an existing tag. Public
+/// only for tests that craft files from elsewhere: adapters have no connection to pass.
 pub fn write_tag(
     conn: &Connection,
     env: &str,

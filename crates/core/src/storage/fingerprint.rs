@@ -25,7 +25,7 @@ pub struct Fingerprint {
 }
 
 /// Fingerprints every user table, in the connection's current transaction (or snapshot).
-pub fn of(conn: &Connection) -> Result<Fingerprint> {
+pub(crate) fn of(conn: &Connection) -> Result<Fingerprint> {
     let mut tables = BTreeMap::new();
     for t in db::table_names(conn)? {
         tables.insert(t.clone(), table(conn, &t)?);
@@ -34,7 +34,7 @@ pub fn of(conn: &Connection) -> Result<Fingerprint> {
 }
 
 /// Fingerprints in one read transaction of its own (the connection must be in autocommit).
-pub fn of_snapshot(conn: &Connection) -> Result<Fingerprint> {
+pub(crate) fn of_snapshot(conn: &Connection) -> Result<Fingerprint> {
     conn.execute_batch("BEGIN")
         .map_err(Error::sql("starting a read transaction"))?;
     let fp = of(conn);

@@ -67,7 +67,7 @@ pub fn file_with_progress(path: &Path, progress: &dyn Fn(u64)) -> Result<String>
 
 /// Copies `from` into `to` (already created by the caller) and fsyncs it, hashing the bytes as
 /// they are written: one read of the source gives both the copy and its SHA-256.
-pub fn copy_hashed(
+pub(crate) fn copy_hashed(
     from: &Path,
     to: &mut File,
     to_path: &Path,
