@@ -147,7 +147,11 @@ pub(crate) fn schema_version(conn: &Connection) -> Result<Option<i64>> {
 
 /// The pending migrations, or a refusal if the history diverges from the embedded files.
 /// Called at plan time, before any backup or DDL.
-pub(crate) fn pending_or_refuse(conn: &Connection, path: &Path, env: &str) -> Result<Vec<MigrationInfo>> {
+pub(crate) fn pending_or_refuse(
+    conn: &Connection,
+    path: &Path,
+    env: &str,
+) -> Result<Vec<MigrationInfo>> {
     let all = list(Some(conn))?;
     let bad: Vec<String> = all
         .iter()
