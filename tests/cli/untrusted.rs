@@ -33,7 +33,11 @@ fn refuses_restore(e: &Env, file: &Path, code: i32, needle: &str) {
     let (got, _, err) = e.run(&["restore", "dev", file.to_str().unwrap(), "--force"]);
     assert_eq!(got, code, "{}: {err}", file.display());
     assert!(err.contains(needle), "{}: {err}", file.display());
-    assert!(err.contains("nothing was changed"), "{err}");
+    assert_eq!(
+        err.matches("nothing was changed").count(),
+        1,
+        "said once: {err}"
+    );
     assert_eq!(fingerprint(&e.db("dev")), before, "{}", file.display());
     assert_eq!(backups_of(e, "dev"), backups, "no pre-restore backup taken");
 }
@@ -92,6 +96,46 @@ fn a_restore_source_breaking_a_check_constraint_is_refused_before_the_live_file_
         "PRAGMA ignore_check_constraints=ON; UPDATE jobs SET status = 'weird' WHERE id = 1;",
     );
     refuses_restore(&e, &f, 1, "failed verification");
+    refuses_verify(&e, &f, "CHECK constraint failed in jobs");
+}
+
+#[test]
+fn a_restore_source_breaking_a_foreign_key_is_refused_and_fails_verification() {
+    let e = Env::new();
+    e.seeded("dev");
+    let f = edited_copy(
+        &e,
+        "orphan.sqlite3",
+        "PRAGMA foreign_keys=OFF; UPDATE jobs SET user_id = 999 WHERE id = 1;",
+    );
+    refuses_restore(&e, &f, 1, "rows that break a foreign key: jobs row 1");
+    refuses_verify(&e, &f, "rows that break a foreign key");
+}
+
+/// `backups verify FILE` of a file without a manifest: FAILED with `needle`, exit 1, the file's
+/// bytes unchanged and no private copy left in the data dir.
+fn refuses_verify(e: &Env, file: &Path, needle: &str) {
+    let bytes = std::fs::read(file).unwrap();
+    let root = e.data().join("backups");
+    let listing = |d: &Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|x| x.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "verifications.jsonl")
+            .collect();
+        v.sort();
+        v
+    };
+    let before = listing(&root);
+    let (code, out, err) = e.run(&["backups", "verify", file.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("FAILED") && out.contains(needle), "{out}");
+    assert_eq!(
+        std::fs::read(file).unwrap(),
+        bytes,
+        "the file was only read"
+    );
+    assert_eq!(listing(&root), before, "no private copy left behind");
 }
 
 #[cfg(target_os = "linux")]

@@ -197,7 +197,9 @@ pub enum BackupsCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Verify a backup (sha256 against its manifest, header, quick_check); exit 1 if any fails
+    /// Verify a backup and print what was checked (header, schema, sha256 + quick_check, or
+    /// without a manifest integrity_check with CHECK constraints on a private copy; foreign keys);
+    /// exit 1 if any fails
     Verify {
         /// Backup name (in an env's backup dir) or path
         #[arg(required_unless_present = "all", conflicts_with = "all")]

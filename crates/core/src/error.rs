@@ -131,7 +131,9 @@ pub enum Error {
         source: Box<Error>,
     },
 
-    #[error("{0}; nothing was changed")]
+    /// A check that failed; the message says what the database holds (the ritual's step says
+    /// whether anything was changed).
+    #[error("{0}")]
     CheckFailed(String),
 
     #[error("cancelled")]
@@ -311,12 +313,16 @@ impl<T> StepExt<T> for Result<T> {
         state: &'static str,
     ) -> Result<T> {
         self.map_err(|e| match e {
-            // Refusals, busy errors and a user's cancel already say what happened; keep them.
+            // Refusals, busy errors, a user's cancel and a refused source already say what
+            // happened and what the database holds; keep them.
             e @ (Error::Busy { .. }
             | Error::DbLocked { .. }
             | Error::Refused(_)
             | Error::Cancelled
             | Error::Stale { .. }
+            | Error::SourceUnsound { .. }
+            | Error::ForeignSchema { .. }
+            | Error::BackupVerify { .. }
             | Error::Step { .. }) => e,
             e => Error::Step {
                 verb,

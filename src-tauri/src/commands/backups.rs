@@ -1,7 +1,7 @@
 //! Backup housekeeping: verify one backup (read-only) and prune with a preview of what it frees
 //! (deleting backups goes through the same token gate as the other changing verbs).
 
-use pipeline_db_core::backups::verify::{self, VerifyReport};
+use pipeline_db_core::backups::verify::VerifyReport;
 use pipeline_db_core::verbs::prune::{self, PrunePlan};
 use pipeline_db_core::Verb;
 use tauri::State;
@@ -25,7 +25,10 @@ pub async fn verify_backup(state: State<'_, AppState>, backup: String) -> CmdRes
                 "only a backup listed in the window can be verified from it; nothing was read",
             )
         })?;
-        Ok(verify::verify_named(&ws, &path.to_string_lossy())?)
+        Ok(pipeline_db_core::verbs::verify::named(
+            &ws,
+            &path.to_string_lossy(),
+        )?)
     })
     .await
 }

@@ -130,8 +130,8 @@ fn run_verify(
     json: bool,
 ) -> Result<u8> {
     let reports = match (all, name) {
-        (true, _) => verify::verify_all(ws, env.as_deref())?,
-        (false, Some(n)) => vec![verify::verify_named(ws, &n)?],
+        (true, _) => pipeline_db_core::verbs::verify::all(ws, env.as_deref())?,
+        (false, Some(n)) => vec![pipeline_db_core::verbs::verify::named(ws, &n)?],
         (false, None) => {
             return Err(pipeline_db_core::Error::InvalidInput(
                 "give a backup name or --all".into(),
@@ -144,12 +144,13 @@ fn run_verify(
         for r in &reports {
             match &r.problem {
                 None => outln!(
-                    "ok      {}{}",
+                    "ok      {}\n        checked: {}{}",
                     r.path.display(),
+                    r.checks.join(", "),
                     if r.has_manifest {
                         ""
                     } else {
-                        " (no manifest: sha256 not checked)"
+                        " (no manifest: its sha256 cannot be compared)"
                     }
                 ),
                 Some(p) => outln!("FAILED  {}: {p}", r.path.display()),

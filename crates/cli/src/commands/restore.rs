@@ -36,17 +36,7 @@ pub fn print_plan(p: &RestorePlan) {
     outln!("Restore plan for {}{prot}", p.env);
     let s = &p.source;
     outln!("  from:       {}", s.path.display());
-    outln!(
-        "  verified:   header, quick_check{}; schema {}",
-        match s.verification.sha256_matches {
-            Some(true) => ", sha256 matches the manifest",
-            _ => " (no manifest: sha256 not checked)",
-        },
-        s.verification
-            .schema_version
-            .map(|v| format!("V{v}"))
-            .unwrap_or_else(|| "none".into())
-    );
+    outln!("  verified:   {}", s.verification.checks.join(", "));
     outln!("  backup holds ({} rows in all):", s.total_rows);
     super::print_tables(&s.tables);
     if p.exists {

@@ -33,6 +33,9 @@ pub struct VerifyReport {
     /// (a file from another tool, or edited): such a file is refused, never installed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub schema_differences: Vec<String>,
+    /// What was checked, in order (adapters print exactly this: nothing else was verified).
+    #[serde(default)]
+    pub checks: Vec<String>,
 }
 
 impl VerifyReport {
@@ -101,6 +104,7 @@ fn inspect(
         tagged_env: None,
         problem: None,
         schema_differences: vec![],
+        checks: vec![],
     };
     match manifest_problem.map_or_else(
         || check(path, sidecar.as_ref(), full, known_sha, access, &mut r),
@@ -123,6 +127,7 @@ fn check(
     r: &mut VerifyReport,
 ) -> Result<(), String> {
     db::check_header(path).map_err(|e| e.to_string())?;
+    r.checks.push("header".into());
     let want = manifest.filter(|_| full).map(|m| m.sha256.as_str());
     std::thread::scope(|s| {
         let hashing = match (want, known_sha) {
@@ -141,6 +146,7 @@ fn check(
         if let (Some(want), Some(sha)) = (want, sha) {
             let sha = sha.map_err(|e| e.to_string())?;
             r.sha256_matches = Some(sha == want);
+            r.checks.push("sha256 against its manifest".into());
             if sha != want {
                 return Err(format!(
                     "sha256 {sha} differs from the manifest's {want}: the file was changed or damaged after it was written"
@@ -212,17 +218,34 @@ fn check_sqlite(
             r.schema_differences.join("; ")
         ));
     }
+    r.checks.push(match r.schema_version {
+        Some(v) => format!("schema V{v} as the migrations make it"),
+        None => "no schema".into(),
+    });
     let pragma = if vouched {
         "quick_check"
     } else {
         "integrity_check"
     };
-    let problems = match full {
-        true => db::check(&conn, pragma).map_err(|e| e.to_string())?,
-        false => vec![],
-    };
-    if !problems.is_empty() {
-        return Err(format!("{pragma}: {}", problems.join("; ")));
+    if full {
+        let problems = db::check(&conn, pragma).map_err(|e| e.to_string())?;
+        if !problems.is_empty() {
+            return Err(format!("{pragma}: {}", problems.join("; ")));
+        }
+        r.checks.push(match access {
+            // SQLite reads CHECK constraints only on a writable connection.
+            Access::ReadWrite => format!("{pragma} (CHECK constraints included)"),
+            Access::ReadOnly => format!("{pragma} (CHECK constraints not included)"),
+        });
+        let fk = db::foreign_key_problems(&conn).map_err(|e| e.to_string())?;
+        if !fk.is_empty() {
+            let first: Vec<String> = fk.into_iter().take(3).collect();
+            return Err(format!(
+                "rows that break a foreign key: {}",
+                first.join("; ")
+            ));
+        }
+        r.checks.push("foreign keys".into());
     }
     if let Identity::Tagged(t) = tag::identity(&conn).map_err(|e| e.to_string())? {
         r.tagged_env = Some(t.env);
@@ -298,51 +321,4 @@ pub fn trust(rec: &BackupRecord, log: &HashMap<PathBuf, VerifyReport>) -> Trust 
         },
         None => Trust::VerifiedWhenWritten,
     }
-}
-
-/// `backups verify NAME`: resolves a name (in any env's backup dir) or path, verifies, records.
-pub fn verify_named(ws: &Workspace, arg: &str) -> Result<VerifyReport> {
-    let path = if arg.contains('/') {
-        crate::backups::names::check_input_path(Path::new(arg))?
-    } else {
-        crate::backups::names::check_backup_name(arg)?;
-        let found: Vec<PathBuf> = ws
-            .envs
-            .values()
-            .filter_map(|t| crate::backups::names::resolve_in_dir(&t.backup_dir, arg).ok())
-            .collect();
-        match found.as_slice() {
-            [one] => one.clone(),
-            [] => {
-                return Err(Error::InvalidInput(format!(
-                    "no backup named `{arg}`; see `pipeline-db backups list`"
-                )))
-            }
-            _ => {
-                return Err(Error::InvalidInput(format!(
-                    "`{arg}` names backups of several envs; give its path"
-                )))
-            }
-        }
-    };
-    let r = verify(&path, None);
-    record(ws, &r);
-    Ok(r)
-}
-
-/// `backups verify --all [ENV]`: every listed backup.
-pub fn verify_all(ws: &Workspace, env: Option<&str>) -> Result<Vec<VerifyReport>> {
-    let targets = match env {
-        Some(e) => vec![ws.env(e)?],
-        None => ws.envs.values().cloned().collect(),
-    };
-    let mut out = vec![];
-    for t in &targets {
-        for b in crate::backups::record::list(t)? {
-            let r = verify(&b.path, Some(&b));
-            record(ws, &r);
-            out.push(r);
-        }
-    }
-    Ok(out)
 }

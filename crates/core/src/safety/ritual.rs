@@ -305,7 +305,7 @@ fn require_foreign_keys(c: &Connection) -> Result<()> {
         return Ok(());
     }
     Err(Error::CheckFailed(format!(
-        "foreign key check failed: {}",
+        "foreign key check failed: {}; the change is rolled back",
         fk.join("; ")
     )))
 }

@@ -54,7 +54,7 @@ pub fn check_header(path: &Path) -> Result<FileState> {
 /// corrupt the file (DEFENSIVE), schema code may call only innocuous functions (trusted_schema
 /// off), cell sizes checked while reading, no memory-mapped I/O, no ATTACH that creates or
 /// writes files.
-fn harden(conn: &Connection) -> rusqlite::Result<()> {
+pub(crate) fn harden(conn: &Connection) -> rusqlite::Result<()> {
     use rusqlite::config::DbConfig;
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false)?;
@@ -68,8 +68,7 @@ fn harden(conn: &Connection) -> rusqlite::Result<()> {
 /// read-only open of a WAL database would create `-wal` and `-shm`). `None`: a sidecar exists, so
 /// the caller decides (SQLite must see the sidecar's pages to read the file as it is).
 pub fn open_immutable(path: &Path) -> Result<Option<Connection>> {
-    let wal_pages = std::fs::metadata(sidecar(path, "-wal")).is_ok_and(|m| m.len() > 0);
-    if wal_pages || sidecar(path, "-journal").exists() {
+    if log_beside(path) {
         return Ok(None);
     }
     let uri = format!("file:{}?immutable=1", uri_path(path));
@@ -80,6 +79,13 @@ pub fn open_immutable(path: &Path) -> Result<Option<Connection>> {
     let conn = Connection::open_with_flags(&uri, flags).map_err(|e| classify(path, e, ctx()))?;
     harden(&conn).map_err(|e| classify(path, e, ctx()))?;
     Ok(Some(conn))
+}
+
+/// A write-ahead log with pages, or a rollback journal, beside `path`: the file alone is not the
+/// whole database.
+pub fn log_beside(path: &Path) -> bool {
+    let wal_pages = std::fs::metadata(sidecar(path, "-wal")).is_ok_and(|m| m.len() > 0);
+    wal_pages || sidecar(path, "-journal").exists()
 }
 
 /// `<path><suffix>`, e.g. the `-wal` beside a database.

@@ -12,3 +12,4 @@ pub mod seed;
 pub mod settings;
 pub mod status;
 pub mod undo;
+pub mod verify;

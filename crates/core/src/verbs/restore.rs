@@ -274,7 +274,7 @@ fn add_notes(p: &mut RestorePlan, target: &EnvTarget) {
     }
     if !v.has_manifest {
         p.notes.push(
-            "no manifest beside this backup: its sha256 cannot be checked (header and quick_check were)"
+            "no manifest beside this backup: its sha256 cannot be compared; CHECK constraints are checked on the staged copy before anything is replaced"
                 .into(),
         );
     }
@@ -601,9 +601,11 @@ fn stage(
             known: crate::schema::migrations::latest_version(),
         });
     }
+    // The staged copy passed every check above (foreign keys included); it is still a file from
+    // elsewhere, so it is opened with the same defences as any other.
     let c = Connection::open(staging)
+        .and_then(|c| db::harden(&c).map(|()| c))
         .map_err(|e| db::classify(staging, e, "opening staging copy".into()))?;
-    refuse_foreign_key_problems(&c, &source.path)?;
     c.query_row("PRAGMA journal_mode=DELETE", [], |_| Ok(()))
         .map_err(Error::sql("staging copy"))?;
     c.execute_batch("BEGIN IMMEDIATE")
@@ -619,19 +621,6 @@ fn stage(
         .map_err(|(_, e)| db::classify(staging, e, "closing staging copy".into()))?;
     fs::fsync_file(staging)?;
     Ok(v)
-}
-
-/// A backup whose rows break a foreign key is refused before anything is touched.
-fn refuse_foreign_key_problems(c: &Connection, backup: &Path) -> Result<()> {
-    let fk = db::foreign_key_problems(c)?;
-    if fk.is_empty() {
-        return Ok(());
-    }
-    Err(Error::CheckFailed(format!(
-        "{} has rows that break a foreign key ({}); nothing was changed. Choose another backup, or open it with sqlite3 to repair it",
-        backup.display(),
-        fk.into_iter().take(3).collect::<Vec<_>>().join("; ")
-    )))
 }
 
 /// After the page copy: the WAL is checkpointed into the file (so the restored content does not

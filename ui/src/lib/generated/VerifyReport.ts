@@ -24,4 +24,8 @@ problem: string | null,
  * How its schema differs from what the embedded migrations produce at its recorded version
  * (a file from another tool, or edited): such a file is refused, never installed.
  */
-schema_differences?: Array<string>, };
+schema_differences?: Array<string>, 
+/**
+ * What was checked, in order (adapters print exactly this: nothing else was verified).
+ */
+checks: Array<string>, };
