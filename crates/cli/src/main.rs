@@ -8,6 +8,7 @@ macro_rules! errp { ($($t:tt)*) => {{ use std::io::Write as _; let _ = write!(st
 
 mod cli;
 mod commands;
+mod interrupt;
 mod ui;
 
 use std::process::ExitCode;
@@ -21,6 +22,7 @@ fn main() -> ExitCode {
         Err(e) => return usage_error(e),
     };
     init_logging(cli.verbose);
+    interrupt::install();
     let json = commands::wants_json(&cli.command);
     let opts = WorkspaceOptions {
         data_dir: cli.data_dir.clone(),

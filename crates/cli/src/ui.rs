@@ -61,7 +61,7 @@ pub fn confirm(
         Confirmation::TypeEnvName => {
             let answer = ask(&format!("Type `{env}` to {verb} it: "))?;
             if answer != env {
-                errln!("`{answer}` is not `{env}`; nothing was changed.");
+                errln!("`{answer}` is not `{env}`.");
                 return Err(Error::Cancelled);
             }
             c.yes = true;
@@ -89,9 +89,11 @@ fn ask(prompt: &str) -> Result<String, Error> {
 }
 
 /// A progress bar on stderr (hidden when stderr is not a terminal).
+/// It is also the change's Ctrl-C: while a bar lives, Ctrl-C asks core to stop (see `interrupt`).
 pub struct Bar {
     bar: ProgressBar,
     bytes: std::sync::atomic::AtomicBool,
+    _running: crate::interrupt::Running,
 }
 
 impl Bar {
@@ -110,6 +112,7 @@ impl Bar {
         Bar {
             bar,
             bytes: std::sync::atomic::AtomicBool::new(false),
+            _running: crate::interrupt::Running::start(),
         }
     }
 
@@ -135,6 +138,10 @@ impl Observer for Bar {
         self.bar.set_length(p.total);
         self.bar.set_position(p.done);
         self.bar.set_message(p.stage);
+    }
+
+    fn cancelled(&self) -> bool {
+        crate::interrupt::requested()
     }
 }
 

@@ -136,7 +136,8 @@ pub enum Error {
     #[error("{0}")]
     CheckFailed(String),
 
-    #[error("cancelled")]
+    /// Cancelled at a prompt, or by the user while a change ran (core then rolled it back).
+    #[error("cancelled; {UNCHANGED}")]
     Cancelled,
 
     #[error("{}", put_back_message(*verb, env, cause, backup, put_back_failed.as_deref()))]

@@ -429,6 +429,7 @@ fn insert_jobs(
                 done,
                 total: opts.jobs,
             });
+            crate::storage::failpoint::hit("seed:batch")?;
             if obs.cancelled() {
                 return Err(Error::Cancelled);
             }
