@@ -310,6 +310,35 @@ fn a_restore_that_fails_after_writing_puts_the_previous_content_back_and_says_so
     );
 }
 
+/// A file attached with `env add` whose schema holds a trigger and a view from elsewhere: added
+/// (it can be read), with the drift named in the plan and in `status`; the file is only read.
+#[test]
+fn an_attached_file_with_a_foreign_schema_is_added_for_reading_with_its_drift_shown() {
+    let e = Env::new();
+    e.seeded("dev");
+    let f = edited_copy(
+        &e,
+        "legacy.sqlite3",
+        "DELETE FROM pipeline_db_meta;
+         CREATE TRIGGER t1 AFTER INSERT ON jobs BEGIN DELETE FROM users; END;
+         CREATE VIEW v AS SELECT 1;",
+    );
+    let bytes = std::fs::read(&f).unwrap();
+    let out = e.ok(&["env", "add", "legacy", f.to_str().unwrap()]);
+    assert!(
+        out.contains("extra trigger `t1`; extra view `v`") && out.contains("attached for reading"),
+        "{out}"
+    );
+    let status: serde_json::Value =
+        serde_json::from_str(&e.ok(&["status", "legacy", "--json"])).unwrap();
+    let s = &status.as_array().unwrap()[0];
+    assert!(
+        s["error"].as_str().unwrap().contains("extra trigger `t1`"),
+        "{s}"
+    );
+    assert_eq!(std::fs::read(&f).unwrap(), bytes, "the file was only read");
+}
+
 #[test]
 fn a_live_database_with_a_trigger_or_view_from_elsewhere_is_changed_only_by_reset() {
     let e = Env::new();

@@ -65,30 +65,37 @@ pub(crate) fn verify_after(c: &Connection, target: &EnvTarget) -> Result<()> {
 /// (a trigger or view added, an object of ours dropped or changed by another program): a change
 /// must never run a trigger or read a view it did not create.
 pub(crate) fn require_our_schema(conn: &Connection, target: &EnvTarget) -> Result<()> {
+    let Some(drift) = foreign_objects(conn, target)? else {
+        return Ok(());
+    };
+    Err(Error::Refused(format!(
+        "{drift}; {}. `pipeline-db migrations check {env}` lists the differences; `pipeline-db reset {env}` rebuilds it after a verified backup",
+        crate::error::UNCHANGED,
+        env = target.name
+    )))
+}
+
+/// What in the live schema no change may run beside, in words (`None`: nothing). Inert additions
+/// (a table or an index of the user's own, e.g. a legacy database adopted with `env add`) stay;
+/// anything that runs (a trigger, a view) or that changes or removes an object of ours counts.
+/// Reads `sqlite_schema` only.
+pub(crate) fn foreign_objects(conn: &Connection, target: &EnvTarget) -> Result<Option<String>> {
     let drift = crate::schema::migrations::drift(conn)?;
-    // Inert additions (a table or an index of the user's own, e.g. a legacy database adopted
-    // with `env add`) stay; anything that runs (a trigger, a view) or that changes or removes
-    // an object of ours is refused.
-    let harmful: Vec<_> = drift
+    let harmful: Vec<String> = drift
         .differences
         .iter()
         .filter(|d| !(d.change == "extra" && matches!(d.object_type.as_str(), "table" | "index")))
-        .collect();
-    if harmful.is_empty() {
-        return Ok(());
-    }
-    let env = &target.name;
-    let list: Vec<String> = harmful
-        .iter()
         .take(5)
         .map(|d| format!("{} {} `{}`", d.change, d.object_type, d.name))
         .collect();
-    Err(Error::Refused(format!(
-        "the schema of {} is not what the migrations produce at V{} ({}); {}. `pipeline-db migrations check {env}` lists the differences; `pipeline-db reset {env}` rebuilds it after a verified backup",
+    if harmful.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(format!(
+        "the schema of {} is not what the migrations produce at V{} ({})",
         target.path.display(),
         drift.compared_with_version,
-        list.join("; "),
-        crate::error::UNCHANGED
+        harmful.join("; ")
     )))
 }
 

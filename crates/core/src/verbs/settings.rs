@@ -417,21 +417,28 @@ fn inspect_identity(
         protected: false,
         backup_dir: ws.backups_root().join(name),
     };
-    let read = || -> Result<(i32, Identity)> {
+    let read = || -> Result<(i32, Identity, Option<String>)> {
         let conn = match open_without_sidecars(&path)? {
             Some(c) => c,
             None => crate::safety::session::inspect(ws, &target)?
                 .ok_or_else(|| Error::InvalidInput(format!("{} disappeared", path.display())))?,
         };
-        Ok((tag::application_id(&conn)?, tag::identity(&conn)?))
+        let foreign = crate::safety::health::foreign_objects(&conn, &target)?;
+        Ok((tag::application_id(&conn)?, tag::identity(&conn)?, foreign))
     };
-    let (app, identity) =
+    let (app, identity, foreign) =
         read().map_err(|err| crate::safety::health::corrupt_if_malformed(err, &target))?;
     if app != 0 && app != APPLICATION_ID {
         return Err(Error::ForeignApplication { path, found: app });
     }
     e.checks
         .push(format!("application_id {app:#x} (ours or unset)"));
+    match foreign {
+        Some(drift) => e.notes.push(format!(
+            "{drift}: it is attached for reading; changing verbs other than reset refuse it until `pipeline-db reset {name}` rebuilds it (after a verified backup)"
+        )),
+        None => e.checks.push("schema: no trigger, view or changed object from elsewhere".into()),
+    }
     let needs_tag = match &identity {
         Identity::Tagged(t) if t.env != name => {
             return Err(Error::Refused(format!(

@@ -95,9 +95,22 @@ fn fill(ws: &Workspace, t: &EnvTarget, s: &mut EnvStatus) -> Result<()> {
     }
     s.row_counts = db::row_counts(&c)?;
     s.health = "ok".into();
-    if let Err(e) = tag::require_identity(&c, t) {
-        s.health = e.kind().into();
-        s.error = Some(e.to_string());
+    let drift = crate::safety::health::foreign_objects(&c, t)?.map(|d| format!(
+        "{d}: it can be read, but changing verbs other than reset refuse it; `pipeline-db migrations check {env}` lists the differences, `pipeline-db reset {env}` rebuilds it after a verified backup",
+        env = t.name
+    ));
+    let (health, problems): (Vec<String>, Vec<String>) = [
+        tag::require_identity(&c, t)
+            .err()
+            .map(|e| (e.kind().to_string(), e.to_string())),
+        drift.map(|d| ("foreign_schema".to_string(), d)),
+    ]
+    .into_iter()
+    .flatten()
+    .unzip();
+    if let Some(first) = health.first() {
+        s.health = first.clone();
+        s.error = Some(problems.join("; and "));
     }
     Ok(())
 }
