@@ -339,6 +339,28 @@ fn an_attached_file_with_a_foreign_schema_is_added_for_reading_with_its_drift_sh
     assert_eq!(std::fs::read(&f).unwrap(), bytes, "the file was only read");
 }
 
+/// Reading a file is bounded in time (60 s + 1 s per 10 MiB; here cut to 1 ms for the test): a
+/// check past it stops with exit 3 and says why, and the file is untouched.
+#[test]
+fn an_inspection_past_its_time_limit_is_stopped_with_a_clear_error() {
+    let e = Env::new();
+    e.seeded("dev");
+    let before = std::fs::read(e.db("dev")).unwrap();
+    let out = e
+        .cmd()
+        .env("PIPELINE_DB_TEST_INSPECT_LIMIT_MS", "1")
+        .args(["check", "dev"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("stopped — reading took longer than the time limit"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(e.db("dev")).unwrap(), before);
+}
+
 #[test]
 fn a_live_database_with_a_trigger_or_view_from_elsewhere_is_changed_only_by_reset() {
     let e = Env::new();

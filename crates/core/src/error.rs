@@ -89,6 +89,12 @@ pub enum Error {
     #[error("{} has a hot rollback journal beside it ({}-journal): a program crashed in the middle of a write, and the file is not consistent until that write is rolled back. pipeline-db opens databases read-only first and never rolls back another program's journal; nothing was changed. Close the program that uses it, or open it once with `sqlite3 {} \"PRAGMA quick_check\"` (which rolls the write back), then try again", path.display(), path.display(), path.display())]
     HotJournal { path: PathBuf },
 
+    #[error("{context}: stopped — reading took longer than the time limit for inspecting a file ({limit:?} for this one: 60 s plus 1 s per 10 MiB of its size). A query this slow means the file is not one pipeline-db made as it is; `pipeline-db check ENV` reports what differs")]
+    TooSlow {
+        context: String,
+        limit: std::time::Duration,
+    },
+
     #[error("migration history of {} does not match the embedded migrations: {detail}. Nothing was changed; restore a backup or run `pipeline-db migrations list {env}` to see which version differs", path.display())]
     Divergent {
         path: PathBuf,
@@ -226,6 +232,7 @@ impl Error {
             | NoSpace { .. }
             | ReadOnly { .. }
             | HotJournal { .. }
+            | TooSlow { .. }
             | Divergent { .. }
             | NewerSchema { .. } => exit::REFUSED,
             Busy { .. } | DbLocked { .. } => exit::BUSY,
@@ -253,6 +260,7 @@ impl Error {
             NoSpace { .. } | DiskFull { .. } => "no_space",
             ReadOnly { .. } => "read_only",
             HotJournal { .. } => "hot_journal",
+            TooSlow { .. } => "too_slow",
             Divergent { .. } => "divergent",
             NewerSchema { .. } => "newer_schema",
             Io { .. } => "io",
@@ -280,7 +288,10 @@ impl Error {
 
     pub(crate) fn sql(context: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> Error {
         let context = context.into();
-        move |source| Error::Sqlite { context, source }
+        move |source| match crate::storage::db::inspection_limit_hit(&source) {
+            Some(limit) => Error::TooSlow { context, limit },
+            None => Error::Sqlite { context, source },
+        }
     }
 }
 

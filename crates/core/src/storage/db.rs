@@ -78,7 +78,59 @@ pub fn open_immutable(path: &Path) -> Result<Option<Connection>> {
     let ctx = || format!("opening {}", path.display());
     let conn = Connection::open_with_flags(&uri, flags).map_err(|e| classify(path, e, ctx()))?;
     harden(&conn).map_err(|e| classify(path, e, ctx()))?;
+    arm_inspection_limit(&conn, path);
     Ok(Some(conn))
+}
+
+/// How long reading a file from elsewhere may take before it is stopped: 60 s plus 1 s per 10 MiB
+/// (SQLite's checks read well over 10 MiB/s; only a query that loops — a recursive view, say — or
+/// a file built to be slow gets near it).
+pub(crate) fn inspection_limit(path: &Path) -> Duration {
+    #[cfg(feature = "failpoints")]
+    if let Some(ms) = std::env::var("PIPELINE_DB_TEST_INSPECT_LIMIT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return Duration::from_millis(ms);
+    }
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    Duration::from_secs(60 + size / (10 << 20))
+}
+
+thread_local! {
+    /// The limit of the last read-only connection that stopped a query on this thread.
+    static LIMIT_HIT: std::cell::Cell<Option<Duration>> = const { std::cell::Cell::new(None) };
+}
+
+/// Stops any statement of this read-only connection once [`inspection_limit`] has passed since it
+/// was opened; the error then reads as [`Error::TooSlow`].
+fn arm_inspection_limit(conn: &Connection, path: &Path) {
+    arm_deadline(conn, inspection_limit(path));
+}
+
+fn arm_deadline(conn: &Connection, limit: Duration) {
+    let deadline = std::time::Instant::now() + limit;
+    let armed = conn.progress_handler(
+        10_000,
+        Some(move || {
+            let over = std::time::Instant::now() > deadline;
+            if over {
+                LIMIT_HIT.with(|c| c.set(Some(limit)));
+            }
+            over
+        }),
+    );
+    if let Err(e) = armed {
+        tracing::warn!("no time limit on this read-only connection: {e}");
+    }
+}
+
+/// `Some(limit)` when `e` is the interruption of a read-only connection's query by its limit.
+pub(crate) fn inspection_limit_hit(e: &rusqlite::Error) -> Option<Duration> {
+    if e.sqlite_error_code() != Some(rusqlite::ErrorCode::OperationInterrupted) {
+        return None;
+    }
+    LIMIT_HIT.with(|c| c.take())
 }
 
 /// A write-ahead log with pages, or a rollback journal, beside `path`: the file alone is not the
@@ -133,6 +185,7 @@ pub fn open(path: &Path, access: Access, busy_timeout: Duration) -> Result<Conne
         .map_err(|e| classify(path, e, ctx()))?;
     test_limits(&conn)?;
     if access == Access::ReadOnly {
+        arm_inspection_limit(&conn, path);
         // The first read is where a read-only connection meets a hot journal: say so here.
         conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
             .map_err(|e| classify(path, e, ctx()))?;
@@ -167,6 +220,9 @@ fn test_limits(_conn: &Connection) -> Result<()> {
 /// Turns SQLite's "not a database"/"corrupt"/"busy"/"read-only" into our typed errors.
 pub(crate) fn classify(path: &Path, e: rusqlite::Error, context: String) -> Error {
     use rusqlite::ErrorCode::*;
+    if let Some(limit) = inspection_limit_hit(&e) {
+        return Error::TooSlow { context, limit };
+    }
     // SQLITE_READONLY_ROLLBACK: a read-only connection found a journal it would have to roll back.
     if e.sqlite_error().map(|s| s.extended_code) == Some(776) {
         return Error::HotJournal {
@@ -338,6 +394,35 @@ pub(crate) fn bulk_insert_pragmas(c: &Connection) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_read_only_query_past_its_time_limit_is_stopped_and_named() {
+        use super::*;
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("a.sqlite3");
+        Connection::open(&p)
+            .unwrap()
+            .execute_batch("CREATE TABLE t(x)")
+            .unwrap();
+        let c = open(&p, Access::ReadOnly, Duration::from_millis(100)).unwrap();
+        arm_deadline(&c, Duration::from_millis(50));
+        let started = std::time::Instant::now();
+        let endless = "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) SELECT count(*) FROM r";
+        let err = c
+            .query_row(endless, [], |r| r.get::<_, i64>(0))
+            .map_err(Error::sql("counting"))
+            .unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(10));
+        assert!(matches!(err, Error::TooSlow { .. }), "{err}");
+        assert!(err.to_string().starts_with("counting: stopped"), "{err}");
+        assert_eq!(err.exit_code(), crate::exit::REFUSED);
+        // A query within the limit is unaffected.
+        let c = open(&p, Access::ReadOnly, Duration::from_millis(100)).unwrap();
+        let n: i64 = c
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 0);
+    }
+
     #[test]
     fn a_hot_rollback_journal_is_named_and_left_alone() {
         use super::*;
