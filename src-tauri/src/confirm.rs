@@ -10,6 +10,10 @@ pub struct ProtectedAction<'a> {
     pub env: &'a str,
     pub path: &'a Path,
     pub summary: &'a str,
+    /// A protected env (the dialog says so).
+    pub protected: bool,
+    /// What the action does first, for the dialog's last line ("A verified backup is taken first.").
+    pub first: &'a str,
 }
 
 pub trait Confirmer: Send + Sync {
@@ -38,16 +42,21 @@ impl Confirmer for NativeDialogs {
             .set_level(rfd::MessageLevel::Warning)
             .set_title(dialog_title(a))
             .set_description(format!(
-                "You are about to {} the PROTECTED environment {}.\n\nFile: {}\n{}\n\nA verified backup is taken first.",
+                "You are about to {} the {}environment {}.\n\nFile: {}\n{}\n\n{}",
                 a.verb,
+                if a.protected { "PROTECTED " } else { "" },
                 a.env,
                 a.path.display(),
-                a.summary
+                a.summary,
+                a.first
             ))
             // Cancel is the first button, so it holds the focus: Return or Space on a dialog
             // raised while the user was typing answers Cancel. Only a click on the action (or
             // moving the focus to it) accepts.
-            .set_buttons(rfd::MessageButtons::OkCancelCustom("Cancel".into(), ok.clone()))
+            .set_buttons(rfd::MessageButtons::OkCancelCustom(
+                "Cancel".into(),
+                ok.clone(),
+            ))
             .show();
         matches!(answer, rfd::MessageDialogResult::Custom(s) if s == ok)
     }

@@ -8,6 +8,7 @@ include!("commands/list.rs");
 pub mod commands;
 pub mod confirm;
 pub mod error;
+pub mod operations;
 pub mod state;
 pub mod tokens;
 pub mod ts;

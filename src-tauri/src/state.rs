@@ -1,6 +1,6 @@
-//! What every command shares: the workspace, the token store, the native dialogs, seed cancel flag.
+//! What every command shares: the workspace, the token store, the native dialogs, the running
+//! operations (each with its own cancel flag).
 
-use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, RwLock};
 
 use pipeline_db_core::Workspace;
@@ -15,7 +15,7 @@ pub struct AppState {
     pub tokens: Arc<TokenStore>,
     pub confirmer: Arc<dyn Confirmer>,
     pub files: Arc<dyn FilePicker>,
-    pub cancel: Arc<AtomicBool>,
+    pub ops: Arc<crate::operations::Operations>,
 }
 
 impl AppState {
@@ -40,7 +40,7 @@ impl AppState {
             tokens: Arc::new(tokens),
             confirmer,
             files,
-            cancel: Arc::new(AtomicBool::new(false)),
+            ops: Arc::default(),
         }
     }
 

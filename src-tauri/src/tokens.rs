@@ -120,6 +120,13 @@ impl TokenStore {
         Ok(shown)
     }
 
+    /// Whether `token` was issued and is still unused and unexpired.
+    pub fn is_outstanding(&self, token: &str) -> bool {
+        let now = Instant::now();
+        let g = self.grants.lock().unwrap_or_else(|p| p.into_inner());
+        g.get(token).is_some_and(|(_, _, e)| *e > now)
+    }
+
     /// Outstanding (unexpired, unused) tokens.
     pub fn outstanding(&self) -> usize {
         let now = Instant::now();

@@ -531,13 +531,14 @@ fn check_reports_a_healthy_database() {
 fn cancelling_a_seed_from_the_progress_bar_rolls_it_back() {
     let h = harness(Options::default());
     h.seeded("dev", 10);
-    let cancel = h.state.cancel.clone();
+    let t = h.token("plan_seed", json!({"env": "dev", "jobs": 2000}));
+    let (state, id) = (h.state.clone(), t.clone());
     h.window.listen_any("progress", move |e| {
         if e.payload().contains("seeding jobs") {
-            cancel.store(true, std::sync::atomic::Ordering::SeqCst); // what `cancel_seed` does
+            // what the progress bar's Cancel does
+            state.ops.cancel(&id, &state.tokens).unwrap();
         }
     });
-    let t = h.token("plan_seed", json!({"env": "dev", "jobs": 2000}));
     let e = h
         .invoke(
             "seed_env",
@@ -546,6 +547,64 @@ fn cancelling_a_seed_from_the_progress_bar_rolls_it_back() {
         .unwrap_err();
     assert_eq!(kind(&e), "cancelled", "{e}");
     assert_eq!(h.rows("dev")["jobs"], 10, "rolled back");
+}
+
+/// Finding 18: cancel is per operation. A cancel names its operation by the token that starts it:
+/// sent before the start it is kept (not reset by the start, not lost); it never stops another
+/// operation; an id that names nothing is refused and remembered nowhere.
+#[test]
+fn a_cancel_reaches_exactly_its_own_operation_even_when_sent_before_it_starts() {
+    let h = harness(Options::default());
+    h.seeded("dev", 10);
+    h.seeded("test", 10);
+    let first = h.token("plan_seed", json!({"env": "dev", "jobs": 2000}));
+    let second = h.token("plan_seed", json!({"env": "test", "jobs": 2000}));
+    // Cancel the dev seed before it starts; the test seed then runs to the end.
+    h.invoke("cancel_operation", json!({"id": first})).unwrap();
+    let done = h
+        .invoke(
+            "seed_env",
+            json!({"env": "test", "jobs": 2000, "answer": {"token": second}}),
+        )
+        .unwrap();
+    assert_eq!(done["counts"]["jobs_inserted"], 2000, "{done}");
+    assert_eq!(h.rows("test")["jobs"], 2010);
+    let e = h
+        .invoke(
+            "seed_env",
+            json!({"env": "dev", "jobs": 2000, "answer": {"token": first}}),
+        )
+        .unwrap_err();
+    assert_eq!(kind(&e), "cancelled", "{e}");
+    assert_eq!(h.rows("dev")["jobs"], 10, "nothing was done");
+    // Names that are no operation are refused, and nothing is kept for them.
+    for id in ["", "not-a-token", &first] {
+        let e = h.invoke("cancel_operation", json!({"id": id})).unwrap_err();
+        assert_eq!(kind(&e), "refused", "{id}: {e}");
+    }
+    assert_eq!(h.state.ops.len(), 0, "no operation left registered");
+}
+
+/// Finding 19: bad input is echoed back bounded — a 10 MB env name or date comes back as 64
+/// characters and its size, not whole.
+#[test]
+fn a_huge_argument_is_not_echoed_back_whole() {
+    let h = harness(Options::default());
+    h.seeded("dev", 5);
+    let huge = "x".repeat(10 << 20);
+    for (cmd, body) in [
+        ("plan_seed", json!({"env": huge, "jobs": 10})),
+        ("plan_reset", json!({"env": huge, "sampleData": false})),
+        (
+            "browse_jobs",
+            json!({"env": "dev", "filter": {"from": huge}}),
+        ),
+    ] {
+        let e = h.invoke(cmd, body).unwrap_err();
+        let text = e.to_string();
+        assert!(text.len() < 1024, "{cmd}: {} bytes back", text.len());
+        assert!(text.contains("10485760 bytes in all"), "{cmd}: {text}");
+    }
 }
 
 #[test]
@@ -655,14 +714,14 @@ fn cancelling_a_restore_mid_copy_leaves_the_database_unchanged() {
     h.seeded("dev", 50);
     let b = pipeline_db_core::verbs::backup::run(&h.ws, "dev", &Default::default()).unwrap();
     h.seeded("dev", 120);
-    let cancel = h.state.cancel.clone();
-    h.window.listen_any("progress", move |e| {
-        if e.payload().contains("\"stage\":\"restoring\"") {
-            cancel.store(true, std::sync::atomic::Ordering::SeqCst); // what the Cancel button does
-        }
-    });
     let backup = b.path.to_string_lossy();
     let t = h.token("plan_restore", json!({"env": "dev", "backup": backup}));
+    let (state, id) = (h.state.clone(), t.clone());
+    h.window.listen_any("progress", move |e| {
+        if e.payload().contains("\"stage\":\"restoring\"") {
+            state.ops.cancel(&id, &state.tokens).unwrap(); // what the Cancel button does
+        }
+    });
     let e = h
         .invoke(
             "restore_env",

@@ -219,6 +219,38 @@ fn remove_and_retention() {
     assert!(h.config().unwrap().contains("keep = 4"));
 }
 
+/// Finding 17: what core says must be confirmed — removing an added env, lowering retention —
+/// needs the native dialog even for an unprotected env; declined, nothing is written. Raising
+/// retention needs no dialog.
+#[test]
+fn removing_an_env_or_lowering_retention_needs_the_native_confirmation() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = database(dir.path(), "s.db", Some("staging"));
+    let h = harness(dir, Some(file), false);
+    h.invoke(
+        "open_existing_env",
+        json!({"name": "staging", "protected": false}),
+    )
+    .unwrap();
+    let config = h.config();
+    let e = h
+        .invoke("remove_env", json!({"env": "staging"}))
+        .unwrap_err();
+    assert_eq!(kind(&e), "cancelled", "{e}");
+    assert!(h.env_names().contains(&"staging".to_string()));
+    for body in [
+        json!({"keep": 2, "maxTotalMib": null}),
+        json!({"keep": 20, "maxTotalMib": 10}),
+    ] {
+        let e = h.invoke("set_retention", body.clone()).unwrap_err();
+        assert_eq!(kind(&e), "cancelled", "{body}: {e}");
+    }
+    assert_eq!(h.config(), config, "nothing written");
+    h.invoke("set_retention", json!({"keep": 30, "maxTotalMib": null}))
+        .unwrap();
+    assert!(h.config().unwrap().contains("keep = 30"));
+}
+
 #[test]
 fn a_token_issued_before_a_repoint_is_rejected_after_it() {
     let dir = tempfile::tempdir().unwrap();

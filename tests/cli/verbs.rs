@@ -410,6 +410,37 @@ fn ctrl_c_during_a_seed_rolls_it_back_and_is_recorded() {
     assert_eq!(last["outcome"], "cancelled", "{last}");
 }
 
+/// Finding 19: a seed is refused before anything is written when the disk cannot hold its rows
+/// (about 1.4 KB per job: the log, then the file) and its backup; the figures are in the message.
+#[test]
+fn a_seed_larger_than_the_free_space_is_refused_at_the_plan() {
+    let e = Env::new();
+    e.seeded("dev");
+    let before = fingerprint(&e.db("dev"));
+    let backups = files_under(&e.data().join("backups"));
+    let out = e
+        .cmd()
+        .env("PIPELINE_DB_TEST_FREE_BYTES", "5000000")
+        .args(["seed", "dev", "--jobs", "100000", "--dry-run"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("not enough free space") && err.contains("MiB needed (the new rows"),
+        "{err}"
+    );
+    let (code, out, err) = e.run(&["seed", "dev", "--jobs", "100000", "--dry-run", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        plan["space"]["needed_bytes"].as_u64().unwrap() > 140_000_000,
+        "{plan}"
+    );
+    assert_eq!(fingerprint(&e.db("dev")), before);
+    assert_eq!(files_under(&e.data().join("backups")), backups);
+}
+
 // ---------- locking ----------
 
 #[test]

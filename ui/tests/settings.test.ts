@@ -34,7 +34,7 @@ describe("outcome toast", () => {
     plan: {
       verb: "env add", config_path: "/d/pipeline-db.toml", creates_config: false, env: "demo",
       file: { path: "/x/legacy.db", exists: true, needs_tag: true, identity: { state: "untagged" }, application_id: 0 },
-      checks: [], changes: ["envs.demo.path = /x/legacy.db"], notes: [], ...over,
+      checks: [], changes: ["envs.demo.path = /x/legacy.db"], notes: [], confirmation: "none", ...over,
     },
   });
   it("names the env, the file, a new config, and the next step", () => {

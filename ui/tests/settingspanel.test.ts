@@ -29,7 +29,7 @@ const info: WorkspaceInfo = {
 
 function outcome(verb: string, env: string | null) {
   return { written: true, plan: { verb, config_path: "/d/pipeline-db.toml", creates_config: true, env,
-    file: { path: "/x/demo.db", exists: true, needs_tag: false, identity: null }, checks: [], changes: [], notes: [] } };
+    file: { path: "/x/demo.db", exists: true, needs_tag: false, identity: null }, checks: [], changes: [], notes: [], confirmation: "none" } };
 }
 
 describe("SettingsPanel", () => {

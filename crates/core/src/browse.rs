@@ -164,7 +164,8 @@ fn check_date(d: &Option<String>, what: &str) -> Result<()> {
     };
     match d {
         Some(s) if !ok(s) => Err(Error::InvalidInput(format!(
-            "invalid {what} date {s:?}: use YYYY-MM-DD"
+            "invalid {what} date \"{}\": use YYYY-MM-DD",
+            crate::storage::text::echo(s)
         ))),
         _ => Ok(()),
     }
@@ -175,7 +176,8 @@ impl JobFilter {
         if let Some(s) = &self.status {
             if !JOB_STATUSES.contains(&s.as_str()) {
                 return Err(Error::InvalidInput(format!(
-                    "unknown job status {s:?}; one of: {}",
+                    "unknown job status \"{}\"; one of: {}",
+                    crate::storage::text::echo(s),
                     JOB_STATUSES.join(", ")
                 )));
             }

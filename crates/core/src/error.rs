@@ -69,11 +69,12 @@ pub enum Error {
     #[error("{} is locked by another connection (a write transaction is open); waited {waited_ms} ms. Close the other program or try again", path.display())]
     DbLocked { path: PathBuf, waited_ms: u64 },
 
-    #[error("not enough free space in {}: {needed} bytes needed (backup + rebuild), {available} available. Free some space or prune backups (`pipeline-db backups prune`)", dir.display())]
+    #[error("not enough free space in {}: {} needed ({what}), {} available; nothing was changed. Free some space or prune backups (`pipeline-db backups prune`)", dir.display(), crate::storage::text::bytes(*needed), crate::storage::text::bytes(*available))]
     NoSpace {
         dir: PathBuf,
         needed: u64,
         available: u64,
+        what: String,
     },
 
     #[error("disk full in {} ({available} bytes free): {detail}. Nothing was changed; free some space or prune backups (`pipeline-db backups prune`)", dir.display())]
@@ -288,7 +289,7 @@ impl Error {
 
     pub(crate) fn sql(context: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> Error {
         let context = context.into();
-        move |source| match crate::storage::db::inspection_limit_hit(&source) {
+        move |source| match limit_hit(&source) {
             Some(limit) => Error::TooSlow { context, limit },
             None => Error::Sqlite { context, source },
         }
@@ -345,4 +346,22 @@ impl<T> StepExt<T> for Result<T> {
             },
         })
     }
+}
+
+thread_local! {
+    /// The limit of the last read-only connection that stopped a query on this thread.
+    static LIMIT_HIT: std::cell::Cell<Option<std::time::Duration>> = const { std::cell::Cell::new(None) };
+}
+
+/// Called by a read-only connection's progress handler as it stops a query past `limit`.
+pub(crate) fn note_limit_hit(limit: std::time::Duration) {
+    LIMIT_HIT.with(|c| c.set(Some(limit)));
+}
+
+/// `Some(limit)` when `e` is the interruption of a read-only connection's query by its limit.
+pub(crate) fn limit_hit(e: &rusqlite::Error) -> Option<std::time::Duration> {
+    if e.sqlite_error_code() != Some(rusqlite::ErrorCode::OperationInterrupted) {
+        return None;
+    }
+    LIMIT_HIT.with(|c| c.take())
 }

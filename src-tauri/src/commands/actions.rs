@@ -50,13 +50,14 @@ pub async fn reset_env<R: Runtime>(
 ) -> CmdResult<ResetOutcome> {
     let st = state.inner().clone();
     blocking(move || {
+        let running = st.ops.begin(answer.token.as_deref());
         let (p, confirmed) = guard::authorize::<ResetPlan>(&st, Verb::Reset, &env, &answer)?;
         if p.sample_data.is_some() != sample_data {
             return Err(CmdError::token(
                 "this confirmation was for another reset; open the plan again; nothing was changed",
             ));
         }
-        let obs = EventObserver::new(app, "reset", st.cancel.clone());
+        let obs = EventObserver::for_op(app, "reset", &running)?;
         Ok(reset::execute(&st.ws(), &p, &confirmed, &obs)?)
     })
     .await
@@ -84,8 +85,9 @@ pub async fn migrate_env<R: Runtime>(
 ) -> CmdResult<MigrateOutcome> {
     let st = state.inner().clone();
     blocking(move || {
+        let running = st.ops.begin(answer.token.as_deref());
         let (p, confirmed) = guard::authorize::<MigratePlan>(&st, Verb::Migrate, &env, &answer)?;
-        let obs = EventObserver::new(app, "migrate", st.cancel.clone());
+        let obs = EventObserver::for_op(app, "migrate", &running)?;
         Ok(migrate::execute(&st.ws(), &p, &confirmed, &obs)?)
     })
     .await
@@ -126,23 +128,25 @@ pub async fn seed_env<R: Runtime>(
 ) -> CmdResult<SeedOutcome> {
     let st = state.inner().clone();
     blocking(move || {
+        let running = st.ops.begin(answer.token.as_deref());
         let (p, confirmed) = guard::authorize::<SeedPlan>(&st, Verb::Seed, &env, &answer)?;
         if jobs.is_some_and(|j| j != p.options.jobs) {
             return Err(CmdError::token(
                 "this confirmation was for another seed; open the plan again; nothing was changed",
             ));
         }
-        let obs = EventObserver::new(app, "seed", st.cancel.clone());
+        let obs = EventObserver::for_op(app, "seed", &running)?;
         Ok(seed::execute(&st.ws(), &p, &confirmed, &obs)?)
     })
     .await
 }
 
-/// Asks the running long action (seed, reset with sample data, backup, export, restore, undo,
-/// migrate's backup) to stop; core rolls it back or removes its unfinished copy.
+/// Asks the long action started with confirmation token `id` (seed, reset with sample data,
+/// backup, export, restore, undo, migrate's backup) to stop — only that one; core rolls it back
+/// or removes its unfinished copy. A cancel sent before the action started is kept for it.
 #[tauri::command]
-pub fn cancel_seed(state: State<'_, AppState>) {
-    state.cancel.store(true, Ordering::SeqCst);
+pub fn cancel_operation(state: State<'_, AppState>, id: String) -> CmdResult<()> {
+    state.ops.cancel(&id, &state.tokens)
 }
 
 #[tauri::command]
@@ -170,6 +174,7 @@ pub async fn backup_env<R: Runtime>(
 ) -> CmdResult<BackupRecord> {
     let st = state.inner().clone();
     blocking(move || {
+        let running = st.ops.begin(answer.token.as_deref());
         let (p, _) = guard::authorize::<BackupPlan>(&st, Verb::Backup, &env, &answer)?;
         if p.export != export {
             return Err(CmdError::token(
@@ -186,7 +191,7 @@ pub async fn backup_env<R: Runtime>(
             None
         };
         let op = if export { "export" } else { "backup" };
-        let obs = EventObserver::new(app, op, st.cancel.clone());
+        let obs = EventObserver::for_op(app, op, &running)?;
         Ok(backup::run_observed(
             &st.ws(),
             &env,

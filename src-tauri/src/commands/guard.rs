@@ -106,6 +106,8 @@ fn native_confirm(
         env,
         path,
         summary,
+        protected: true,
+        first: "A verified backup is taken first.",
     };
     if st.confirmer.confirm(&action) {
         return Ok(());

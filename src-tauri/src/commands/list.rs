@@ -17,7 +17,7 @@ macro_rules! app_commands {
                 actions::migrate_env,
                 actions::plan_seed,
                 actions::seed_env,
-                actions::cancel_seed,
+                actions::cancel_operation,
                 actions::plan_backup,
                 actions::backup_env,
                 recovery::plan_restore,

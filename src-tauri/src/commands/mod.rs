@@ -13,10 +13,20 @@ pub mod settings;
 
 use crate::error::{CmdError, CmdResult};
 
-/// Runs core work off the UI thread.
+/// At most this many commands run core work at once; the others wait their turn without a thread
+/// (a page firing thousands of invokes queues them, it does not start thousands of threads).
+pub const MAX_RUNNING: usize = 4;
+
+static RUNNING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_RUNNING);
+
+/// Runs core work off the UI thread, on the bounded pool.
 pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> CmdResult<T> + Send + 'static,
 ) -> CmdResult<T> {
+    let _turn = RUNNING
+        .acquire()
+        .await
+        .map_err(|e| CmdError::internal(format!("the work queue is closed: {e}")))?;
     tauri::async_runtime::spawn_blocking(f)
         .await
         .map_err(|e| CmdError::internal(format!("the background task failed: {e}")))?

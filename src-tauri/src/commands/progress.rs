@@ -1,5 +1,5 @@
 //! Progress of long work, sent to the window as `progress` events (counts and ETA); the window's
-//! Cancel sets the flag that core polls between batches.
+//! Cancel sets the operation's own flag, which core polls between batches.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -35,8 +35,22 @@ pub struct EventObserver<R: Runtime> {
 }
 
 impl<R: Runtime> EventObserver<R> {
-    pub fn new(app: AppHandle<R>, op: &str, cancel: Arc<AtomicBool>) -> Self {
-        cancel.store(false, Ordering::SeqCst);
+    /// An observer for the registered operation `running`; refused at once when a cancel reached
+    /// it before it started (nothing has been done yet).
+    pub fn for_op(
+        app: AppHandle<R>,
+        op: &str,
+        running: &crate::operations::Running<'_>,
+    ) -> Result<Self, crate::error::CmdError> {
+        if running.cancelled() {
+            return Err(crate::error::CmdError::cancelled(format!(
+                "{op} was cancelled before it started; nothing was changed"
+            )));
+        }
+        Ok(EventObserver::new(app, op, running.flag()))
+    }
+
+    fn new(app: AppHandle<R>, op: &str, cancel: Arc<AtomicBool>) -> Self {
         EventObserver {
             app,
             op: op.into(),

@@ -68,13 +68,14 @@ pub async fn restore_env<R: Runtime>(
 ) -> CmdResult<RestoreOutcome> {
     let st = state.inner().clone();
     blocking(move || {
+        let running = st.ops.begin(answer.token.as_deref());
         let (p, confirmed) = guard::authorize::<RestorePlan>(&st, Verb::Restore, &env, &answer)?;
         if p.source.path.to_string_lossy() != backup && !p.source.path.ends_with(&backup) {
             return Err(CmdError::token(
                 "this confirmation was for a restore from another backup; open the plan again; nothing was changed",
             ));
         }
-        let obs = EventObserver::new(app, "restore", st.cancel.clone());
+        let obs = EventObserver::for_op(app, "restore", &running)?;
         Ok(restore::execute(&st.ws(), &p, &confirmed, &obs)?)
     })
     .await
@@ -100,8 +101,9 @@ pub async fn undo_env<R: Runtime>(
 ) -> CmdResult<RestoreOutcome> {
     let st = state.inner().clone();
     blocking(move || {
+        let running = st.ops.begin(answer.token.as_deref());
         let (p, confirmed) = guard::authorize::<UndoPlan>(&st, Verb::Undo, &env, &answer)?;
-        let obs = EventObserver::new(app, "undo", st.cancel.clone());
+        let obs = EventObserver::for_op(app, "undo", &running)?;
         Ok(undo::execute(&st.ws(), &p, &confirmed, &obs)?)
     })
     .await

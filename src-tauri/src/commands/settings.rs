@@ -1,11 +1,13 @@
 //! Settings: add an existing database file as an env (picked in the native open dialog raised
 //! here, never a path from the webview), repoint or remove an env, set retention. Each is one
 //! core `settings` call; the workspace is then reloaded so every later command sees the change.
-//! Changing the file of a protected env, or removing one, also needs the native confirmation.
+//! What core says must be confirmed (removing an env, repointing one that holds data, lowering
+//! retention) also needs the native confirmation.
 
 use std::path::PathBuf;
 
-use pipeline_db_core::verbs::settings::{self, Attach, SettingsOutcome};
+use pipeline_db_core::verbs::settings::{self, Attach, SettingsOutcome, SettingsPlan};
+use pipeline_db_core::Confirmation;
 use tauri::State;
 
 use super::blocking;
@@ -24,24 +26,38 @@ fn apply(
     Ok(out)
 }
 
-/// A protected env's file changes only after the native dialog (raised from Rust) accepts.
-fn confirm_protected(st: &AppState, verb: &str, env: &str, summary: &str) -> CmdResult<()> {
-    let ws = st.ws();
-    let target = ws.env(env)?;
-    if !target.protected {
+/// A settings change core says must be confirmed (removing an env, repointing one that holds
+/// data, lowering retention; protected envs always) happens only after the native dialog, raised
+/// here, accepts: the page cannot make it on its own.
+fn confirm_change(
+    st: &AppState,
+    verb: &str,
+    env: Option<&str>,
+    plan: &SettingsPlan,
+) -> CmdResult<()> {
+    if plan.confirmation == Confirmation::None {
         return Ok(());
     }
+    let ws = st.ws();
+    let target = env.map(|e| ws.env(e)).transpose()?;
+    let path = target
+        .as_ref()
+        .map(|t| t.path.clone())
+        .unwrap_or_else(|| plan.config_path.clone());
+    let summary = plan.changes.join("; ");
     let action = ProtectedAction {
         verb,
-        env,
-        path: &target.path,
-        summary,
+        env: env.unwrap_or("all environments"),
+        path: &path,
+        summary: &summary,
+        protected: target.as_ref().is_some_and(|t| t.protected),
+        first: "Nothing is deleted now; the config file is rewritten.",
     };
     if st.confirmer.confirm(&action) {
         Ok(())
     } else {
         Err(CmdError::cancelled(format!(
-            "{verb} of {env} cancelled in the confirmation dialog; nothing was changed"
+            "{verb} cancelled in the confirmation dialog; nothing was changed"
         )))
     }
 }
@@ -130,7 +146,7 @@ pub async fn set_env_path(
             PathChoice::Default => None,
         };
         let plan = settings::set_env_path(&st.ws(), &env, path.as_deref(), true)?;
-        confirm_protected(&st, "repoint", &env, &plan.plan.changes.join("; "))?;
+        confirm_change(&st, "repoint", Some(&env), &plan.plan)?;
         apply(&st, |ws| {
             settings::set_env_path(ws, &env, path.as_deref(), false)
         })
@@ -144,7 +160,7 @@ pub async fn remove_env(state: State<'_, AppState>, env: String) -> CmdResult<Se
     let st = state.inner().clone();
     blocking(move || {
         let plan = settings::detach(&st.ws(), &env, true)?;
-        confirm_protected(&st, "remove", &env, &plan.plan.changes.join("; "))?;
+        confirm_change(&st, "remove", Some(&env), &plan.plan)?;
         apply(&st, |ws| settings::detach(ws, &env, false))
     })
     .await
@@ -158,6 +174,8 @@ pub async fn set_retention(
 ) -> CmdResult<SettingsOutcome> {
     let st = state.inner().clone();
     blocking(move || {
+        let plan = settings::set_retention(&st.ws(), keep, max_total_mib, true)?;
+        confirm_change(&st, "lower the backup retention of", None, &plan.plan)?;
         apply(&st, |ws| {
             settings::set_retention(ws, keep, max_total_mib, false)
         })

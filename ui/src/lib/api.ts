@@ -43,7 +43,8 @@ export const api = {
   listBackups: (env: string) => invoke<BackupRecord[]>("list_backups", { env }),
   migrations: (env: string) => invoke<MigrationsView>("migrations", { env }),
   auditLog: (env: string | null) => invoke<AuditEntry[]>("audit_log", { env }),
-  cancelSeed: () => invoke<void>("cancel_seed"),
+  /** Cancels the operation started with confirmation token `id` (and only that one). */
+  cancelOperation: (id: string) => invoke<void>("cancel_operation", { id }),
 
   /** `backup`: restore from this backup; null = pick a file in the native open dialog. */
   async plan(action: Action, env: string, backup: string | null = null, jobs: number | null = null): Promise<Planned> {

@@ -16,8 +16,8 @@ fn is_deceptive(c: char) -> bool {
 
 fn invalid(what: &str, value: &str, why: &str) -> Error {
     Error::InvalidInput(format!(
-        "invalid {what} {:?}: {why}",
-        value.escape_debug().to_string()
+        "invalid {what} \"{}\": {why}",
+        crate::storage::text::echo(value)
     ))
 }
 

@@ -97,11 +97,6 @@ pub(crate) fn inspection_limit(path: &Path) -> Duration {
     Duration::from_secs(60 + size / (10 << 20))
 }
 
-thread_local! {
-    /// The limit of the last read-only connection that stopped a query on this thread.
-    static LIMIT_HIT: std::cell::Cell<Option<Duration>> = const { std::cell::Cell::new(None) };
-}
-
 /// Stops any statement of this read-only connection once [`inspection_limit`] has passed since it
 /// was opened; the error then reads as [`Error::TooSlow`].
 fn arm_inspection_limit(conn: &Connection, path: &Path) {
@@ -115,7 +110,7 @@ fn arm_deadline(conn: &Connection, limit: Duration) {
         Some(move || {
             let over = std::time::Instant::now() > deadline;
             if over {
-                LIMIT_HIT.with(|c| c.set(Some(limit)));
+                crate::error::note_limit_hit(limit);
             }
             over
         }),
@@ -123,14 +118,6 @@ fn arm_deadline(conn: &Connection, limit: Duration) {
     if let Err(e) = armed {
         tracing::warn!("no time limit on this read-only connection: {e}");
     }
-}
-
-/// `Some(limit)` when `e` is the interruption of a read-only connection's query by its limit.
-pub(crate) fn inspection_limit_hit(e: &rusqlite::Error) -> Option<Duration> {
-    if e.sqlite_error_code() != Some(rusqlite::ErrorCode::OperationInterrupted) {
-        return None;
-    }
-    LIMIT_HIT.with(|c| c.take())
 }
 
 /// A write-ahead log with pages, or a rollback journal, beside `path`: the file alone is not the
@@ -220,7 +207,7 @@ fn test_limits(_conn: &Connection) -> Result<()> {
 /// Turns SQLite's "not a database"/"corrupt"/"busy"/"read-only" into our typed errors.
 pub(crate) fn classify(path: &Path, e: rusqlite::Error, context: String) -> Error {
     use rusqlite::ErrorCode::*;
-    if let Some(limit) = inspection_limit_hit(&e) {
+    if let Some(limit) = crate::error::limit_hit(&e) {
         return Error::TooSlow { context, limit };
     }
     // SQLITE_READONLY_ROLLBACK: a read-only connection found a journal it would have to roll back.

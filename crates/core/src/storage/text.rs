@@ -36,6 +36,36 @@ pub fn value(v: rusqlite::types::ValueRef<'_>) -> String {
     }
 }
 
+/// A size for people: `512 B`, `1.5 MiB`, `65.2 GiB`.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let (mut v, mut u) = (n as f64, 0);
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    match u {
+        0 => format!("{n} B"),
+        _ => format!("{v:.1} {}", UNITS[u]),
+    }
+}
+
+/// Input echoed back in a message: escaped like [`printable`] and cut to 64 characters, so a
+/// huge argument (10 MB from a script or a page) is never sent back whole.
+pub fn echo(s: &str) -> String {
+    const MAX: usize = 64;
+    let shown: String = s
+        .chars()
+        .take(MAX)
+        .collect::<String>()
+        .escape_debug()
+        .to_string();
+    match s.chars().nth(MAX) {
+        None => shown,
+        Some(_) => format!("{shown}… ({} bytes in all)", s.len()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,5 +91,17 @@ mod tests {
                 prop_assert_eq!(p, s);
             }
         }
+    }
+
+    #[test]
+    fn echo_is_bounded_and_escaped() {
+        assert_eq!(super::echo("dev"), "dev");
+        assert_eq!(super::echo("a\x1b[2J"), "a\\u{1b}[2J");
+        let big = "x".repeat(10 << 20);
+        let e = super::echo(&big);
+        assert!(
+            e.len() < 120 && e.ends_with("(10485760 bytes in all)"),
+            "{e}"
+        );
     }
 }

@@ -299,7 +299,11 @@ fn preflight(target: &EnvTarget, source: &Path) -> Result<Vec<SpaceCheck>> {
     let src = std::fs::metadata(source).map(|m| m.len()).unwrap_or(0);
     let dir = target.path.parent().unwrap_or(Path::new(".")).to_path_buf();
     let needed = 2 * src + crate::safety::space::db_bytes(&target.path) + 64 * 1024;
-    let mut out = vec![crate::safety::space::require(dir, needed)?];
+    let mut out = vec![crate::safety::space::require(
+        dir,
+        needed,
+        "a staged copy of the backup",
+    )?];
     if target.path.exists() {
         out.extend(crate::safety::space::preflight_space(target, true)?);
     }

@@ -30,6 +30,8 @@ pub struct SeedPlan {
     pub options: SeedOptions,
     pub tables: Vec<TableRows>,
     pub backup: Option<BackupStep>,
+    /// Room checked for the new rows (and the backup) beside the env's file.
+    pub space: Option<crate::safety::space::SpaceCheck>,
     pub demo_logins: Vec<(String, String)>,
     /// Sample data only adds rows (existing natural keys are skipped): no question is needed.
     pub confirmation: Confirmation,
@@ -106,6 +108,7 @@ fn describe(target: &EnvTarget, opts: &SeedOptions, conn: Option<&Connection>) -
         options: opts.clone(),
         tables: vec![],
         backup: None,
+        space: None,
         demo_logins: demo,
         confirmation: Confirmation::None,
         notes: vec![],
@@ -115,6 +118,9 @@ fn describe(target: &EnvTarget, opts: &SeedOptions, conn: Option<&Connection>) -
             "{} does not exist: it will be created, migrated and tagged",
             target.path.display()
         ));
+        p.space = Some(crate::safety::space::require_for_seed(
+            target, opts.jobs, false,
+        )?);
         return Ok(p);
     };
     tag::require_identity(c, target)?;
@@ -134,6 +140,11 @@ fn describe(target: &EnvTarget, opts: &SeedOptions, conn: Option<&Connection>) -
             "the database holds data",
         ));
     }
+    p.space = Some(crate::safety::space::require_for_seed(
+        target,
+        opts.jobs,
+        p.backup.is_some(),
+    )?);
     p.notes.push(
         "rows whose natural key exists (username, pipeline name, job session id) are skipped"
             .into(),

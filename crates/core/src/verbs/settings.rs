@@ -18,6 +18,7 @@ use crate::verb::Verb;
 use toml_edit::{DocumentMut, Item, Table};
 
 use crate::error::{exit, Error, Result};
+use crate::safety::confirm::Confirmation;
 use crate::schema::tag::{self, Identity, APPLICATION_ID};
 use crate::storage::db::{self, FileState};
 use crate::storage::fs;
@@ -70,6 +71,10 @@ pub struct SettingsPlan {
     pub changes: Vec<String>,
     /// What the user should know or do next.
     pub notes: Vec<String>,
+    /// Core's answer to "must the user confirm this change": removing an env, pointing an env
+    /// that holds data elsewhere, or lowering retention (the next prune deletes more). Protected
+    /// envs need the typed name (the desktop: its native dialog).
+    pub confirmation: Confirmation,
     #[serde(skip)]
     old_text: Option<String>,
     #[serde(skip)]
@@ -258,6 +263,7 @@ fn plan_detach(ws: &Workspace, name: &str) -> Result<SettingsPlan> {
         });
     }
     e.changes.push(format!("remove [envs.{name}]"));
+    e.confirm = confirmation_for(&target, true);
     e.notes.push(format!(
         "{} and the backups in {} are left where they are",
         target.path.display(),
@@ -266,9 +272,21 @@ fn plan_detach(ws: &Workspace, name: &str) -> Result<SettingsPlan> {
     e.finish(ws, None)
 }
 
+/// Removing an env, or pointing one that holds data elsewhere, is confirmed: by the typed name
+/// for a protected env, by a yes otherwise.
+fn confirmation_for(target: &EnvTarget, always: bool) -> Confirmation {
+    let holds_data = std::fs::metadata(&target.path).is_ok_and(|m| m.len() > 0);
+    match (target.protected, always || holds_data) {
+        (true, _) => Confirmation::TypeEnvName,
+        (false, true) => Confirmation::YesNo,
+        (false, false) => Confirmation::None,
+    }
+}
+
 fn plan_env_path(ws: &Workspace, name: &str, path: Option<&Path>) -> Result<SettingsPlan> {
     let target = ws.env(name)?;
     let mut e = Editor::open(ws, Verb::EnvPath, Some(name))?;
+    e.confirm = confirmation_for(&target, false);
     let file = match path {
         Some(p) => {
             let f = check_file(ws, name, p, false, &mut e)?;
@@ -316,6 +334,12 @@ fn plan_retention(ws: &Workspace, keep: usize, max_total_mib: Option<u64>) -> Re
         t["max_total_mib"] = toml_edit::value(m as i64);
     }
     e.changes.push(format!("retention.keep = {keep}"));
+    let now = &ws.retention;
+    let tighter_budget =
+        max_total_mib.is_some_and(|m| m > 0 && (now.max_total_mib == 0 || m < now.max_total_mib));
+    if keep < now.keep || tighter_budget {
+        e.confirm = Confirmation::YesNo;
+    }
     if let Some(m) = max_total_mib {
         e.changes.push(format!("retention.max_total_mib = {m}"));
     }
@@ -490,6 +514,7 @@ fn path_str(p: &Path) -> Result<&str> {
 /// The config document being edited, and the plan being built.
 struct Editor {
     verb: Verb,
+    confirm: Confirmation,
     env: Option<String>,
     path: PathBuf,
     old_text: Option<String>,
@@ -513,6 +538,7 @@ impl Editor {
             })?;
         Ok(Editor {
             verb,
+            confirm: Confirmation::None,
             env: env.map(str::to_string),
             path,
             old_text,
@@ -564,6 +590,7 @@ impl Editor {
             .map_err(|err| cfg_err(err.to_string()))?;
         Ok(SettingsPlan {
             verb: self.verb,
+            confirmation: self.confirm,
             creates_config: self.old_text.is_none(),
             config_path: self.path,
             env: self.env,

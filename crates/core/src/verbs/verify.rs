@@ -73,7 +73,7 @@ fn unvouched(ws: &Workspace, path: &Path) -> Result<VerifyReport> {
         .len();
     let dir = ws.backups_root();
     std::fs::create_dir_all(&dir).map_err(Error::io("creating", &dir))?;
-    crate::safety::space::require(dir.clone(), size)?;
+    crate::safety::space::require(dir.clone(), size, "a private copy to check")?;
     let copy = fs::temp_beside(&dir.join("verify.sqlite3"));
     let _cleanup = RemoveOnDrop(&copy);
     let mut to = fs::create_new(&copy)?;

@@ -147,7 +147,7 @@ impl Workspace {
     pub fn env(&self, name: &str) -> Result<EnvTarget> {
         if let Err(why) = check_env_name(name) {
             return Err(Error::InvalidEnvName {
-                name: name.escape_debug().to_string(),
+                name: crate::storage::text::echo(name),
                 why,
                 valid: self.env_names(),
             });
@@ -156,7 +156,7 @@ impl Workspace {
             .get(name)
             .cloned()
             .ok_or_else(|| Error::UnknownEnv {
-                name: name.to_string(),
+                name: crate::storage::text::echo(name),
                 valid: self.env_names(),
             })
     }

@@ -2,9 +2,14 @@
 import type { BackupStep } from "./BackupStep";
 import type { Confirmation } from "./Confirmation";
 import type { SeedOptions } from "./SeedOptions";
+import type { SpaceCheck } from "./SpaceCheck";
 import type { TableRows } from "./TableRows";
 
-export type SeedPlan = { verb: "seed", env: string, path: string, exists: boolean, options: SeedOptions, tables: Array<TableRows>, backup: BackupStep | null, demo_logins: Array<[string, string]>, 
+export type SeedPlan = { verb: "seed", env: string, path: string, exists: boolean, options: SeedOptions, tables: Array<TableRows>, backup: BackupStep | null, 
+/**
+ * Room checked for the new rows (and the backup) beside the env's file.
+ */
+space: SpaceCheck | null, demo_logins: Array<[string, string]>, 
 /**
  * Sample data only adds rows (existing natural keys are skipped): no question is needed.
  */

@@ -79,7 +79,8 @@ impl SeedOptions {
             None => Ok(timefmt::now_epoch() / 3600 * 3600),
             Some(s) => timefmt::parse(s).ok_or_else(|| {
                 Error::InvalidInput(format!(
-                    "invalid --as-of {s:?}: use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ"
+                    "invalid --as-of \"{}\": use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ",
+                    crate::storage::text::echo(s)
                 ))
             }),
         }
