@@ -89,7 +89,7 @@ impl Operations {
     }
 
     /// Registered operations (running or cancelled before they started).
-    pub fn len(&self) -> usize {
+    pub fn registered(&self) -> usize {
         self.lock().len()
     }
 }

@@ -3,8 +3,6 @@
 //! core says the plan needs), then hands that very plan to core's `execute` off the UI thread,
 //! which re-makes it under the lock and refuses if it changed.
 
-use std::sync::atomic::Ordering;
-
 use pipeline_db_core::backups::record::BackupRecord;
 use pipeline_db_core::verbs::backup::{self, BackupOptions, BackupPlan};
 use pipeline_db_core::verbs::migrate::{self, MigrateOutcome, MigratePlan, MigrateRequest};
