@@ -397,7 +397,12 @@ mod props {
 
     /// Statements from a small grammar of reads and writes of every kind.
     fn statement() -> impl Strategy<Value = String> {
-        let table = prop_oneof![Just("t"), Just("temp.t2"), Just("sqlite_master"), Just("main.t")];
+        let table = prop_oneof![
+            Just("t"),
+            Just("temp.t2"),
+            Just("sqlite_master"),
+            Just("main.t")
+        ];
         let value = prop_oneof![Just("1"), Just("'x'"), Just("NULL"), Just("randomblob(10)")];
         let head = prop_oneof![
             Just(String::new()),

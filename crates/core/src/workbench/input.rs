@@ -360,7 +360,9 @@ mod props {
     }
 
     fn csv_of(rows: &[Vec<Option<String>>], cols: usize) -> Vec<u8> {
-        let columns: Vec<Column> = (0..cols).map(|i| Column::of_query(&format!("c{i}"))).collect();
+        let columns: Vec<Column> = (0..cols)
+            .map(|i| Column::of_query(&format!("c{i}")))
+            .collect();
         let mut out = vec![];
         {
             let mut w = writer(Format::Csv, &mut out, "<test>".into()).unwrap();
