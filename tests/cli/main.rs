@@ -8,3 +8,4 @@ mod one_path;
 mod settings;
 mod untrusted;
 mod verbs;
+mod workbench;

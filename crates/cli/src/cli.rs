@@ -62,6 +62,96 @@ pub enum Command {
     Undo(UndoArgs),
     /// Check ENV's database: header, integrity, foreign keys, drift, tag, migrations, backups
     Check(CheckArgs),
+    /// Run one read-only SQL statement on ENV (writes, ATTACH, PRAGMAs that set, extensions are
+    /// refused with exit 3; a time limit and a row cap apply)
+    Query(QueryArgs),
+    /// Write a table or a query's rows as CSV, JSON or NDJSON to stdout or a new file (never
+    /// overwritten)
+    Export(ExportArgs),
+    /// Add rows from a CSV or NDJSON file to users, pipelines or jobs: plan, confirmation,
+    /// verified backup, one transaction; one bad row refuses the whole file
+    Import(ImportArgs),
+}
+
+/// How query results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum QueryFormat {
+    /// Columns fitted to the terminal (long cells cut with …)
+    Table,
+    Csv,
+    Json,
+    Ndjson,
+}
+
+/// What an export writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// RFC 4180, header first; NULL is an empty unquoted field, "" an empty string
+    Csv,
+    /// One array of objects; types kept, JSON columns nested
+    Json,
+    /// One object per line
+    Ndjson,
+}
+
+/// What an import reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ImportFormat {
+    Csv,
+    Ndjson,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    pub env: String,
+    /// One SELECT (WITH, EXPLAIN and read-only PRAGMAs such as table_info also work)
+    pub sql: String,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: QueryFormat,
+    /// Return at most N rows (a notice says when more existed); at most 100000
+    #[arg(long, value_name = "N", default_value_t = pipeline_db_core::workbench::query::DEFAULT_MAX_ROWS)]
+    pub max_rows: u64,
+    /// Stop the query after MS milliseconds
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    pub timeout_ms: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    pub env: String,
+    /// The table to export (every row, in rowid order)
+    #[arg(required_unless_present = "query", conflicts_with = "query")]
+    pub table: Option<String>,
+    /// Export the rows of this read-only query instead of a table
+    #[arg(long, value_name = "SQL")]
+    pub query: Option<String>,
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// Write to this new file (never overwritten); default: stdout
+    #[arg(long, value_name = "PATH")]
+    pub output: Option<std::path::PathBuf>,
+    /// Stop a --query export after MS milliseconds (default 600000)
+    #[arg(long, value_name = "MS", requires = "query")]
+    pub timeout_ms: Option<u64>,
+    /// With --output: print the outcome as JSON
+    #[arg(long, requires = "output")]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    pub env: String,
+    /// users, pipelines or jobs
+    pub table: String,
+    /// A CSV file with a header line, or NDJSON (one object per line)
+    pub file: std::path::PathBuf,
+    /// Default: from the file's extension (.csv, .ndjson, .jsonl)
+    #[arg(long, value_enum)]
+    pub format: Option<ImportFormat>,
+    #[command(flatten)]
+    pub confirm: ConfirmArgs,
+    #[command(flatten)]
+    pub plan: PlanArgs,
 }
 
 /// Confirmation flags shared by destructive verbs.

@@ -175,6 +175,18 @@ pub enum Error {
 
     #[error("internal error ({0}); {UNCHANGED}. Please report it")]
     Internal(String),
+
+    /// Untrusted SQL (the query console, `export --query`) asked for something that is not a read.
+    #[error("refused: {what}. Queries only read: one SELECT (WITH, EXPLAIN and read-only PRAGMAs such as table_info also work); {UNCHANGED}")]
+    SqlRefused { what: String },
+
+    /// A query ran past its time limit and was interrupted.
+    #[error("the query was stopped after its time limit of {limit_ms} ms; {UNCHANGED}. Narrow it (WHERE, LIMIT) or give it more time with --timeout-ms MS")]
+    QueryTimeout { limit_ms: u64 },
+
+    /// A file to import breaks a rule; the whole file is refused.
+    #[error("{} refused, nothing was imported: {detail}. Fix the file and try again", path.display())]
+    BadInput { path: PathBuf, detail: String },
 }
 
 fn put_back_message(
@@ -222,6 +234,7 @@ impl Error {
             | Config { .. }
             | Missing { .. } => exit::USAGE,
             Stale { .. } | ForeignSchema { .. } => exit::REFUSED,
+            SqlRefused { .. } | QueryTimeout { .. } | BadInput { .. } => exit::REFUSED,
             PutBack { .. } => exit::FAILED,
             SourceUnsound { .. } => exit::FAILED,
             Internal(_) => exit::FAILED,
@@ -276,6 +289,9 @@ impl Error {
             ForeignSchema { .. } => "foreign_schema",
             Missing { .. } => "missing",
             Internal(_) => "internal",
+            SqlRefused { .. } => "sql_refused",
+            QueryTimeout { .. } => "query_timeout",
+            BadInput { .. } => "bad_input",
         }
     }
 
@@ -336,6 +352,7 @@ impl<T> StepExt<T> for Result<T> {
             | Error::SourceUnsound { .. }
             | Error::ForeignSchema { .. }
             | Error::BackupVerify { .. }
+            | Error::BadInput { .. }
             | Error::Step { .. }) => e,
             e => Error::Step {
                 verb,

@@ -9,6 +9,7 @@
 //! - [`backups`]: verified snapshots, manifests, the ledger, re-verification, names.
 //! - [`safety`]: lock, ordered open, health, space, confirmation, audit — and the change ritual.
 //! - [`verbs`]: one file per verb; [`browse`]: the desktop's read-only queries.
+//! - [`workbench`]: the analyst's tools: untrusted read-only SQL, exports, import files.
 //!
 //! Beside them: [`error`] (the one error type, exit codes), [`verb`] (the verbs' names),
 //! [`progress`] (the observer adapters implement). [`plan`] is `safety::plan`: the contract every
@@ -26,6 +27,7 @@ pub mod storage;
 #[cfg(feature = "ts")]
 pub mod ts;
 pub mod verbs;
+pub mod workbench;
 pub mod workspace;
 
 pub use error::{exit, Error, Result};

@@ -29,6 +29,7 @@ use crate::schema::migrations::MigrationInfo;
 use crate::schema::tag::Identity;
 use crate::verbs::backup::BackupPlan;
 use crate::verbs::check::CheckReport;
+use crate::verbs::import::{ImportOutcome, ImportPlan};
 use crate::verbs::migrate::{MigrateOutcome, MigratePlan};
 use crate::verbs::prune::PrunePlan;
 use crate::verbs::repair::{RepairOutcome, RepairPlan};
@@ -85,6 +86,8 @@ pub fn export(dir: &Path) -> Result<(), ExportError> {
         RepairOutcome,
         SettingsPlan,
         SettingsOutcome,
+        ImportPlan,
+        ImportOutcome,
         // Their shared pieces.
         Verb,
         Confirmation,
@@ -282,6 +285,7 @@ mod tests {
             Reason::PreRetag,
             Reason::PreSeed,
             Reason::PreRepair,
+            Reason::PreImport,
         ];
         assert_eq!(
             decl::<Reason>(),
@@ -321,6 +325,7 @@ mod tests {
             (decl::<PrunePlan>(), vec![Verb::Prune]),
             (decl::<RetagPlan>(), vec![Verb::Retag]),
             (decl::<RepairPlan>(), vec![Verb::Repair]),
+            (decl::<ImportPlan>(), vec![Verb::Import]),
             (
                 decl::<SettingsPlan>(),
                 vec![

@@ -32,11 +32,13 @@ pub enum Verb {
     EnvPath,
     #[serde(rename = "config set")]
     ConfigSet,
+    #[serde(rename = "import")]
+    Import,
 }
 
 impl Verb {
     /// Every verb, in declaration order.
-    pub const ALL: [Verb; 13] = [
+    pub const ALL: [Verb; 14] = [
         Verb::Reset,
         Verb::Migrate,
         Verb::Seed,
@@ -50,6 +52,7 @@ impl Verb {
         Verb::EnvRemove,
         Verb::EnvPath,
         Verb::ConfigSet,
+        Verb::Import,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -67,6 +70,7 @@ impl Verb {
             Verb::EnvRemove => "env remove",
             Verb::EnvPath => "env path",
             Verb::ConfigSet => "config set",
+            Verb::Import => "import",
         }
     }
 }

@@ -3,9 +3,12 @@
 mod backup;
 mod check;
 mod env;
+mod export;
+mod import;
 mod log;
 mod migrate;
 mod migrations;
+mod query;
 mod reset;
 mod restore;
 mod seed;
@@ -32,6 +35,9 @@ pub fn run(ws: &Workspace, cmd: Command) -> Result<u8> {
         Command::Restore(a) => restore::run(ws, a),
         Command::Undo(a) => undo::run(ws, a),
         Command::Check(a) => check::run(ws, a),
+        Command::Query(a) => query::run(ws, a),
+        Command::Export(a) => export::run(ws, a),
+        Command::Import(a) => import::run(ws, a),
     }
 }
 
@@ -46,6 +52,9 @@ pub fn wants_json(cmd: &Command) -> bool {
         Command::Restore(a) => a.plan.json,
         Command::Undo(a) => a.plan.json,
         Command::Check(a) => a.json,
+        Command::Query(_) => false,
+        Command::Export(a) => a.json,
+        Command::Import(a) => a.plan.json,
         Command::Migrations(
             MigrationsCmd::List { json, .. } | MigrationsCmd::Check { json, .. },
         ) => *json,

@@ -19,6 +19,7 @@ pub enum Reason {
     PreRetag,
     PreSeed,
     PreRepair,
+    PreImport,
 }
 
 impl Reason {
@@ -31,6 +32,7 @@ impl Reason {
             Reason::PreRetag => "pre-retag",
             Reason::PreSeed => "pre-seed",
             Reason::PreRepair => "pre-repair",
+            Reason::PreImport => "pre-import",
         }
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod backup;
 pub mod check;
+pub mod import;
 pub mod migrate;
 pub mod prune;
 pub mod repair;

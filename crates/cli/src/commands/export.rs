@@ -1,0 +1,54 @@
+//! `pipeline-db export`: core streams the rows to stdout or a new file; here the progress bar and
+//! the summary.
+
+use std::time::Duration;
+
+use pipeline_db_core::workbench::export::{self, ExportRequest, Source};
+use pipeline_db_core::workbench::format::Format;
+use pipeline_db_core::{exit, Result, Workspace};
+
+use crate::cli::{ExportArgs, ExportFormat};
+use crate::ui;
+
+pub fn run(ws: &Workspace, a: ExportArgs) -> Result<u8> {
+    let source = match (a.table, a.query) {
+        (_, Some(sql)) => Source::Query(sql),
+        (Some(t), None) => Source::Table(t),
+        (None, None) => unreachable!("clap requires a table or --query"),
+    };
+    let req = ExportRequest {
+        env: a.env.clone(),
+        source,
+        format: match a.format {
+            ExportFormat::Csv => Format::Csv,
+            ExportFormat::Json => Format::Json,
+            ExportFormat::Ndjson => Format::Ndjson,
+        },
+        output: a.output.clone(),
+        timeout: Some(
+            a.timeout_ms
+                .map(Duration::from_millis)
+                .unwrap_or(export::DEFAULT_QUERY_TIMEOUT),
+        ),
+    };
+    let bar = ui::Bar::new();
+    let out = {
+        let mut stdout = std::io::stdout().lock();
+        export::run(ws, &req, &mut stdout, &bar)
+    };
+    bar.finish();
+    let out = out?;
+    match (&out.path, a.json) {
+        (Some(_), true) => ui::print_json(&out),
+        (Some(p), false) => outln!(
+            "Exported {} rows of {} to {} ({}, {} ms).",
+            out.rows,
+            a.env,
+            p.display(),
+            ui::human_bytes(out.bytes),
+            out.duration_ms
+        ),
+        (None, _) => errln!("({} rows exported, {} ms)", out.rows, out.duration_ms),
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,238 @@
+//! `export`: a table or a query's rows as CSV, JSON or NDJSON, streamed row by row (bounded
+//! memory) to a writer or to a new file: temp file beside it → fsync → rename without replace →
+//! directory fsync. An existing file is never overwritten.
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rusqlite::types::ValueRef;
+use serde::Serialize;
+
+use crate::error::{Error, Result, UNCHANGED};
+use crate::progress::{Observer, Progress};
+use crate::storage::{db, fs};
+use crate::workbench::format::{self, Column, Format};
+use crate::workbench::guard;
+use crate::workspace::config::Workspace;
+
+/// What to export.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// Every row of a table, in rowid (or primary key) order.
+    Table(String),
+    /// The rows of one read-only statement (through the same guard as `query`).
+    Query(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct ExportRequest {
+    pub env: String,
+    pub source: Source,
+    pub format: Format,
+    /// A new file; `None`: the caller's writer (stdout).
+    pub output: Option<PathBuf>,
+    /// Time limit of a query export (`None`: none; a table export has none).
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportOutcome {
+    pub env: String,
+    pub source: Source,
+    pub format: Format,
+    /// The file written (`None`: stdout).
+    pub path: Option<PathBuf>,
+    pub rows: u64,
+    pub bytes: u64,
+    pub duration_ms: u64,
+}
+
+/// Time limit of a `--query` export unless another is given (a table export has none).
+pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Rows between two progress reports (and cancel checks).
+const PROGRESS_EVERY: u64 = 10_000;
+
+/// Exports `req` into a new file (`req.output`) or into `out`.
+pub fn run(
+    ws: &Workspace,
+    req: &ExportRequest,
+    out: &mut dyn Write,
+    obs: &dyn Observer,
+) -> Result<ExportOutcome> {
+    if req.format == Format::Table {
+        return Err(Error::InvalidInput(
+            "export writes csv, json or ndjson (the table format is `pipeline-db query`'s)".into(),
+        ));
+    }
+    let started = Instant::now();
+    let timeout = match req.source {
+        Source::Table(_) => None,
+        Source::Query(_) => req.timeout,
+    };
+    let g = guard::open(ws, &req.env, timeout)?;
+    let (sql, table) = match &req.source {
+        Source::Query(sql) => (sql.clone(), None),
+        Source::Table(t) => (table_sql(&g, &req.env, t)?, Some(t.as_str())),
+    };
+    let total = match table {
+        Some(t) => g
+            .conn()
+            .query_row(
+                &format!("SELECT count(*) FROM {}", db::quote_ident(t)),
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(|e| g.error(e))? as u64,
+        None => 0,
+    };
+    let mut stmt = g.prepare(&sql)?;
+    let columns: Vec<Column> = stmt
+        .column_names()
+        .iter()
+        .map(|n| match table {
+            Some(t) => Column::of_table(t, n),
+            None => Column::of_query(n),
+        })
+        .collect();
+    let mut stream = |w: &mut dyn Write, dest: PathBuf| -> Result<u64> {
+        let mut sink = format::writer(req.format, w, dest)?;
+        sink.begin(&columns)?;
+        let mut rows = stmt.query([]).map_err(|e| g.error(e))?;
+        let mut done = 0u64;
+        obs.stage("exporting");
+        while let Some(r) = rows.next().map_err(|e| g.error(e))? {
+            let mut vals: Vec<ValueRef<'_>> = Vec::with_capacity(columns.len());
+            for i in 0..columns.len() {
+                vals.push(r.get_ref(i).map_err(|e| g.error(e))?);
+            }
+            sink.row(&vals)?;
+            done += 1;
+            if done.is_multiple_of(PROGRESS_EVERY) {
+                obs.progress(&Progress {
+                    stage: "exporting",
+                    done,
+                    total: total.max(done),
+                });
+                if obs.cancelled() {
+                    return Err(Error::Cancelled);
+                }
+            }
+        }
+        sink.end()?;
+        obs.progress(&Progress {
+            stage: "exporting",
+            done,
+            total: done,
+        });
+        Ok(done)
+    };
+    let (rows, bytes, path) = match &req.output {
+        None => {
+            let mut counted = Counted { w: out, n: 0 };
+            let rows = stream(&mut counted, "<stdout>".into())?;
+            (rows, counted.n, None)
+        }
+        Some(p) => {
+            let (rows, bytes, path) = write_new_file(p, |w, dest| stream(w, dest))?;
+            (rows, bytes, Some(path))
+        }
+    };
+    tracing::info!(rows, bytes, "export done");
+    Ok(ExportOutcome {
+        env: req.env.clone(),
+        source: req.source.clone(),
+        format: req.format,
+        path,
+        rows,
+        bytes,
+        duration_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+/// `SELECT *` of an existing table of the env, in rowid order (primary key order for a table
+/// without rowid).
+fn table_sql(g: &guard::Guarded, env: &str, table: &str) -> Result<String> {
+    let tables = db::table_names(g.conn())?;
+    if !tables.iter().any(|t| t == table) {
+        return Err(Error::InvalidInput(format!(
+            "{env} has no table `{table}`; its tables: {}",
+            tables.join(", ")
+        )));
+    }
+    let q = db::quote_ident(table);
+    let has_rowid = g
+        .conn()
+        .prepare(&format!("SELECT rowid FROM {q} LIMIT 0"))
+        .is_ok();
+    Ok(match has_rowid {
+        true => format!("SELECT * FROM {q} ORDER BY rowid"),
+        false => format!("SELECT * FROM {q}"),
+    })
+}
+
+/// Writes a new file at `requested` through `body`: checked like every export path (no `..`,
+/// control characters, the directory exists, nothing there yet), written to a temp file beside it
+/// (created new, never through a symlink), fsynced, renamed into place without replacing
+/// anything, the directory fsynced. On any failure the temp file is removed and nothing is at
+/// the final name. Returns (what `body` returned, bytes, the final path).
+pub fn write_new_file<T>(
+    requested: &Path,
+    body: impl FnOnce(&mut dyn Write, PathBuf) -> Result<T>,
+) -> Result<(T, u64, PathBuf)> {
+    let path = crate::backups::names::check_output_path(requested)?;
+    let dir = path.parent().unwrap_or(Path::new("/")).to_path_buf();
+    fs::clean_temp_files(&dir);
+    let tmp = fs::temp_beside(&path);
+    let file = fs::create_new(&tmp)?;
+    let written = (|| {
+        let mut w = Counted {
+            w: BufWriter::with_capacity(1 << 16, file),
+            n: 0,
+        };
+        let out = body(&mut w, path.clone())?;
+        let bytes = w.n;
+        let file =
+            w.w.into_inner()
+                .map_err(|e| Error::io("writing", &path)(e.into_error()))?;
+        crate::storage::failpoint::hit("export:before_fsync")?;
+        file.sync_all().map_err(Error::io("fsync", &tmp))?;
+        crate::storage::failpoint::hit("export:before_rename")?;
+        fs::rename_noreplace(&tmp, &path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => Error::Refused(format!(
+                "{} appeared while the export was written; it was not overwritten and {UNCHANGED}. Choose another name",
+                path.display()
+            )),
+            _ => Error::io("renaming into place", &path)(e),
+        })?;
+        fs::fsync_dir(&dir)?;
+        Ok((out, bytes))
+    })();
+    match written {
+        Ok((out, bytes)) => Ok((out, bytes, path)),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(db::promote_disk_full(&path, e))
+        }
+    }
+}
+
+/// A writer that counts the bytes it passes on.
+struct Counted<W> {
+    w: W,
+    n: u64,
+}
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.w.write(buf)?;
+        self.n += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.w.flush()
+    }
+}

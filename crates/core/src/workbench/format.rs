@@ -1,0 +1,378 @@
+//! Output formats of query results and exports, streamed row by row to any `Write`.
+//!
+//! - **CSV** (RFC 4180, CRLF, header first): text is quoted unless it reads as a number, so an
+//!   empty string is `""`; NULL is an empty *unquoted* field; integers and reals are unquoted.
+//!   Columns holding JSON (`params`, `config`) are their JSON text. Blobs are lowercase hex.
+//! - **JSON**: one array of objects (`[` … `]`). **NDJSON**: one object per line.
+//!   Types are kept: integers and reals are numbers (±infinity, which JSON cannot hold, is the
+//!   string `"Infinity"` / `"-Infinity"`), NULL is `null`, text a string, a blob its lowercase
+//!   hex string. A column holding JSON is nested JSON, verbatim; in NDJSON a JSON text that spans
+//!   lines is written as a string instead (import accepts both, so it round-trips exactly).
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use rusqlite::types::ValueRef;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// How rows are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// For people: the CLI draws it (core hands it the rows).
+    Table,
+    Csv,
+    Json,
+    Ndjson,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Table => "table",
+            Format::Csv => "csv",
+            Format::Json => "json",
+            Format::Ndjson => "ndjson",
+        }
+    }
+}
+
+/// Columns of our schema that hold JSON text (CHECK json_valid).
+pub const JSON_COLUMNS: [(&str, &str); 2] = [("pipelines", "config"), ("jobs", "params")];
+
+/// One output column: its name and whether it holds JSON text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Column {
+    pub name: String,
+    pub json: bool,
+}
+
+impl Column {
+    /// A column of `table` (exact: only the schema's JSON columns are JSON).
+    pub fn of_table(table: &str, name: &str) -> Column {
+        Column {
+            name: name.to_string(),
+            json: JSON_COLUMNS.contains(&(table, name)),
+        }
+    }
+
+    /// A result column of a query: JSON when it is named like one of the schema's JSON columns.
+    pub fn of_query(name: &str) -> Column {
+        Column {
+            name: name.to_string(),
+            json: JSON_COLUMNS.iter().any(|(_, c)| *c == name),
+        }
+    }
+}
+
+/// Where rows go, one at a time.
+pub trait RowSink {
+    fn begin(&mut self, columns: &[Column]) -> Result<()>;
+    fn row(&mut self, row: &[ValueRef<'_>]) -> Result<()>;
+    fn end(&mut self) -> Result<()>;
+}
+
+/// A writer of `format` (not `table`) into `w`; `dest` names it in errors.
+pub fn writer<'w>(
+    format: Format,
+    w: &'w mut dyn Write,
+    dest: PathBuf,
+) -> Result<Box<dyn RowSink + 'w>> {
+    Ok(match format {
+        Format::Csv => Box::new(Csv::new(w, dest)),
+        Format::Json => Box::new(Json::new(w, dest, false)),
+        Format::Ndjson => Box::new(Json::new(w, dest, true)),
+        Format::Table => {
+            return Err(Error::InvalidInput(
+                "the table format is for the terminal; choose csv, json or ndjson".into(),
+            ))
+        }
+    })
+}
+
+/// A value as text, for the terminal and for CSV (`None`: NULL).
+pub fn text_of(v: ValueRef<'_>) -> Option<String> {
+    match v {
+        ValueRef::Null => None,
+        ValueRef::Integer(i) => Some(i.to_string()),
+        ValueRef::Real(f) => Some(real_text(f)),
+        ValueRef::Text(t) => Some(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => Some(hex::encode(b)),
+    }
+}
+
+/// A real as the shortest text that reads back as the same value.
+fn real_text(f: f64) -> String {
+    if f.is_finite() {
+        format!("{f:?}")
+    } else if f > 0.0 {
+        "Infinity".into()
+    } else {
+        "-Infinity".into()
+    }
+}
+
+struct Csv<'w> {
+    w: &'w mut dyn Write,
+    core: csv_core::Writer,
+    buf: Vec<u8>,
+    columns: usize,
+    dest: PathBuf,
+}
+
+impl<'w> Csv<'w> {
+    fn new(w: &'w mut dyn Write, dest: PathBuf) -> Csv<'w> {
+        let core = csv_core::WriterBuilder::new()
+            .quote_style(csv_core::QuoteStyle::NonNumeric)
+            .terminator(csv_core::Terminator::CRLF)
+            .build();
+        Csv {
+            w,
+            core,
+            buf: vec![0; 1024],
+            columns: 0,
+            dest,
+        }
+    }
+
+    fn put(&mut self, n: usize) -> Result<()> {
+        self.w
+            .write_all(&self.buf[..n])
+            .map_err(Error::io("writing", &self.dest))
+    }
+
+    /// One record; `None` fields are NULL (nothing written between the delimiters).
+    fn record<'a>(&mut self, fields: impl Iterator<Item = Option<&'a [u8]>>) -> Result<()> {
+        let mut all_null = true;
+        for (i, f) in fields.enumerate() {
+            if i > 0 {
+                let (_, n) = self.core.delimiter(&mut self.buf);
+                self.put(n)?;
+            }
+            if let Some(bytes) = f {
+                all_null = false;
+                let need = 2 + 2 * bytes.len();
+                if self.buf.len() < need {
+                    self.buf.resize(need, 0);
+                }
+                let (_, _, n) = self.core.field(bytes, &mut self.buf);
+                self.put(n)?;
+            }
+        }
+        if self.columns == 1 && all_null {
+            // csv-core would write `""` (an empty string) for a one-field record: NULL is an
+            // empty line.
+            return self
+                .w
+                .write_all(b"\r\n")
+                .map_err(Error::io("writing", &self.dest));
+        }
+        let (_, n) = self.core.terminator(&mut self.buf);
+        self.put(n)
+    }
+}
+
+impl RowSink for Csv<'_> {
+    fn begin(&mut self, columns: &[Column]) -> Result<()> {
+        self.columns = columns.len();
+        self.record(columns.iter().map(|c| Some(c.name.as_bytes())))
+    }
+
+    fn row(&mut self, row: &[ValueRef<'_>]) -> Result<()> {
+        let mut scratch: Vec<Option<Vec<u8>>> = Vec::with_capacity(row.len());
+        for v in row {
+            scratch.push(match *v {
+                ValueRef::Null => None,
+                ValueRef::Text(_) => None, // borrowed below
+                other => text_of(other).map(String::into_bytes),
+            });
+        }
+        let fields = row.iter().zip(&scratch).map(|(v, s)| match *v {
+            ValueRef::Text(t) => Some(t),
+            _ => s.as_deref(),
+        });
+        self.record(fields)
+    }
+
+    fn end(&mut self) -> Result<()> {
+        self.w.flush().map_err(Error::io("writing", &self.dest))
+    }
+}
+
+struct Json<'w> {
+    w: &'w mut dyn Write,
+    ndjson: bool,
+    rows: u64,
+    columns: Vec<Column>,
+    /// Each column's key, already a JSON string followed by `:`.
+    keys: Vec<Vec<u8>>,
+    dest: PathBuf,
+}
+
+impl<'w> Json<'w> {
+    fn new(w: &'w mut dyn Write, dest: PathBuf, ndjson: bool) -> Json<'w> {
+        Json {
+            w,
+            ndjson,
+            rows: 0,
+            columns: vec![],
+            keys: vec![],
+            dest,
+        }
+    }
+}
+
+/// Appends one value as JSON to `out`.
+pub(crate) fn json_value(out: &mut Vec<u8>, v: ValueRef<'_>, json_column: bool, one_line: bool) {
+    let string = |out: &mut Vec<u8>, s: &str| {
+        // Writing a &str into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, s);
+    };
+    match v {
+        ValueRef::Null => out.extend_from_slice(b"null"),
+        ValueRef::Integer(i) => out.extend_from_slice(i.to_string().as_bytes()),
+        ValueRef::Real(f) if f.is_finite() => {
+            let _ = serde_json::to_writer(&mut *out, &f);
+        }
+        ValueRef::Real(f) => string(out, &real_text(f)),
+        ValueRef::Blob(b) => string(out, &hex::encode(b)),
+        ValueRef::Text(t) => {
+            let text = String::from_utf8_lossy(t);
+            let nested = json_column
+                && !(one_line && text.contains(['\n', '\r']))
+                && serde_json::from_str::<serde::de::IgnoredAny>(&text).is_ok();
+            if nested {
+                out.extend_from_slice(text.trim_matches([' ', '\t', '\n', '\r']).as_bytes());
+            } else {
+                string(out, &text);
+            }
+        }
+    }
+}
+
+impl RowSink for Json<'_> {
+    fn begin(&mut self, columns: &[Column]) -> Result<()> {
+        self.columns = columns.to_vec();
+        self.keys = columns
+            .iter()
+            .map(|c| {
+                let mut k = serde_json::to_vec(&c.name).unwrap_or_default();
+                k.push(b':');
+                k
+            })
+            .collect();
+        if !self.ndjson {
+            self.w
+                .write_all(b"[")
+                .map_err(Error::io("writing", &self.dest))?;
+        }
+        Ok(())
+    }
+
+    fn row(&mut self, row: &[ValueRef<'_>]) -> Result<()> {
+        let mut out = Vec::with_capacity(256);
+        if !self.ndjson {
+            out.extend_from_slice(if self.rows == 0 { b"\n" } else { b",\n" });
+        }
+        out.push(b'{');
+        for (i, v) in row.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(&self.keys[i]);
+            json_value(&mut out, *v, self.columns[i].json, self.ndjson);
+        }
+        out.push(b'}');
+        if self.ndjson {
+            out.push(b'\n');
+        }
+        self.rows += 1;
+        self.w
+            .write_all(&out)
+            .map_err(Error::io("writing", &self.dest))
+    }
+
+    fn end(&mut self) -> Result<()> {
+        if !self.ndjson {
+            let tail: &[u8] = if self.rows == 0 { b"]\n" } else { b"\n]\n" };
+            self.w
+                .write_all(tail)
+                .map_err(Error::io("writing", &self.dest))?;
+        }
+        self.w.flush().map_err(Error::io("writing", &self.dest))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(format: Format, cols: &[Column], rows: &[Vec<ValueRef<'_>>]) -> String {
+        let mut out = Vec::new();
+        {
+            let mut w = writer(format, &mut out, "<test>".into()).unwrap();
+            w.begin(cols).unwrap();
+            for r in rows {
+                w.row(r).unwrap();
+            }
+            w.end().unwrap();
+        }
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn csv_tells_null_from_an_empty_string_and_quotes_what_it_must() {
+        let cols = [Column::of_table("t", "a"), Column::of_table("t", "b")];
+        let rows = vec![
+            vec![ValueRef::Null, ValueRef::Text(b"")],
+            vec![ValueRef::Integer(-3), ValueRef::Text(b"a,\"b\"\nc")],
+            vec![ValueRef::Real(0.1), ValueRef::Blob(&[0xde, 0xad])],
+        ];
+        assert_eq!(
+            write(Format::Csv, &cols, &rows),
+            "\"a\",\"b\"\r\n,\"\"\r\n-3,\"a,\"\"b\"\"\nc\"\r\n0.1,\"dead\"\r\n"
+        );
+        let one = [Column::of_table("t", "a")];
+        let rows = vec![vec![ValueRef::Null], vec![ValueRef::Text(b"")]];
+        assert_eq!(write(Format::Csv, &one, &rows), "\"a\"\r\n\r\n\"\"\r\n");
+    }
+
+    #[test]
+    fn json_keeps_types_and_nests_json_columns() {
+        let cols = [
+            Column::of_table("jobs", "id"),
+            Column::of_table("jobs", "params"),
+            Column::of_table("jobs", "output_dir"),
+            Column::of_table("jobs", "run_name"),
+        ];
+        let rows = vec![vec![
+            ValueRef::Integer(7),
+            ValueRef::Text(br#"{"b": [1, 2], "a": null}"#),
+            ValueRef::Null,
+            ValueRef::Text(br#"{"not": "json column"}"#),
+        ]];
+        let nd = write(Format::Ndjson, &cols, &rows);
+        assert_eq!(
+            nd,
+            "{\"id\":7,\"params\":{\"b\": [1, 2], \"a\": null},\"output_dir\":null,\"run_name\":\"{\\\"not\\\": \\\"json column\\\"}\"}\n"
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(&write(Format::Json, &cols, &rows)).unwrap();
+        assert_eq!(v[0]["params"]["b"][1], 2);
+        assert_eq!(write(Format::Json, &cols, &[]), "[]\n");
+        // JSON text over several lines stays one NDJSON line: as a string.
+        let rows = vec![vec![
+            ValueRef::Integer(1),
+            ValueRef::Text(b"{\n \"a\": 1\n}"),
+            ValueRef::Real(f64::INFINITY),
+            ValueRef::Text(b""),
+        ]];
+        let nd = write(Format::Ndjson, &cols, &rows);
+        assert_eq!(nd.lines().count(), 1, "{nd}");
+        let v: serde_json::Value = serde_json::from_str(&nd).unwrap();
+        assert_eq!(v["params"], "{\n \"a\": 1\n}");
+        assert_eq!(v["output_dir"], "Infinity");
+    }
+}

@@ -1,0 +1,117 @@
+//! `query`: one read-only statement of untrusted SQL through the guard, its rows capped.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use rusqlite::types::{Value, ValueRef};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::workbench::format::{self, Column, Format};
+use crate::workbench::guard;
+use crate::workspace::config::Workspace;
+
+/// Rows a query returns unless asked for another cap.
+pub const DEFAULT_MAX_ROWS: u64 = 1_000;
+/// The highest cap: more rows are an export (`pipeline-db export ENV --query SQL`), which streams.
+pub const MAX_MAX_ROWS: u64 = 100_000;
+
+#[derive(Debug, Clone)]
+pub struct QueryRequest {
+    pub env: String,
+    pub sql: String,
+    pub max_rows: u64,
+    pub timeout: Duration,
+}
+
+impl QueryRequest {
+    pub fn new(env: &str, sql: &str) -> QueryRequest {
+        QueryRequest {
+            env: env.to_string(),
+            sql: sql.to_string(),
+            max_rows: DEFAULT_MAX_ROWS,
+            timeout: guard::DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+/// The rows of a query, at most `max_rows` of them.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueryResult {
+    pub env: String,
+    pub columns: Vec<Column>,
+    #[serde(skip)]
+    pub rows: Vec<Vec<Value>>,
+    /// More rows existed than `max_rows`; only the first `max_rows` are here.
+    pub truncated: bool,
+    pub max_rows: u64,
+    pub elapsed_ms: u64,
+}
+
+/// Runs `req.sql` on `req.env` through the guard (read-only, reads only, limits, time limit).
+pub fn run(ws: &Workspace, req: &QueryRequest) -> Result<QueryResult> {
+    if req.max_rows == 0 || req.max_rows > MAX_MAX_ROWS {
+        return Err(Error::InvalidInput(format!(
+            "--max-rows must be between 1 and {MAX_MAX_ROWS}; for more rows use `pipeline-db export {} --query SQL`, which streams",
+            req.env
+        )));
+    }
+    if req.timeout.is_zero() {
+        return Err(Error::InvalidInput(
+            "--timeout-ms must be at least 1".into(),
+        ));
+    }
+    let started = Instant::now();
+    let g = guard::open(ws, &req.env, Some(req.timeout))?;
+    let mut stmt = g.prepare(&req.sql)?;
+    let columns: Vec<Column> = stmt
+        .column_names()
+        .iter()
+        .map(|n| Column::of_query(n))
+        .collect();
+    let n = columns.len();
+    let mut rows = vec![];
+    let mut truncated = false;
+    let mut cursor = stmt.query([]).map_err(|e| g.error(e))?;
+    while let Some(r) = cursor.next().map_err(|e| g.error(e))? {
+        if rows.len() as u64 == req.max_rows {
+            truncated = true;
+            break;
+        }
+        let mut row = Vec::with_capacity(n);
+        for i in 0..n {
+            row.push(r.get::<_, Value>(i).map_err(|e| g.error(e))?);
+        }
+        rows.push(row);
+    }
+    tracing::debug!(rows = rows.len(), truncated, "query done");
+    Ok(QueryResult {
+        env: req.env.clone(),
+        columns,
+        rows,
+        truncated,
+        max_rows: req.max_rows,
+        elapsed_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+impl QueryResult {
+    /// Writes the rows as CSV, JSON or NDJSON (see [`format`]).
+    pub fn write(&self, format: Format, w: &mut dyn Write) -> Result<()> {
+        let mut sink = format::writer(format, w, "<stdout>".into())?;
+        sink.begin(&self.columns)?;
+        for row in &self.rows {
+            let refs: Vec<ValueRef<'_>> = row.iter().map(ValueRef::from).collect();
+            sink.row(&refs)?;
+        }
+        sink.end()
+    }
+
+    /// The rows as text for the terminal (`None`: NULL).
+    pub fn text_rows(&self) -> Vec<Vec<Option<String>>> {
+        self.rows
+            .iter()
+            .map(|r| r.iter().map(|v| format::text_of(v.into())).collect())
+            .collect()
+    }
+}

@@ -1,0 +1,446 @@
+//! The analyst's workbench end to end (issue 13): read-only queries and their refusals, exports
+//! that never overwrite, imports through the one ritual, and the round trip between them.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use pipeline_db_e2e::{data_fingerprint, fingerprint, sha256, Env};
+
+fn out_dir(e: &Env) -> PathBuf {
+    let d = e.data().join("out");
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn backups(e: &Env, env: &str) -> usize {
+    std::fs::read_dir(e.data().join("backups").join(env))
+        .map(|d| {
+            d.flatten()
+                .filter(|f| f.file_name().to_string_lossy().ends_with(".sqlite3"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+// ---------- query ----------
+
+#[test]
+fn query_refuses_every_kind_of_write_naming_it_and_leaves_the_file_byte_identical() {
+    let e = Env::new();
+    e.seeded("dev");
+    let vacuum_target = e.data().join("copy.db");
+    let before = sha256(&e.db("dev"));
+    let vacuum = format!("VACUUM INTO '{}'", vacuum_target.display());
+    let cases: Vec<(&str, &str)> = vec![
+        (
+            "INSERT INTO users (username) VALUES ('x')",
+            "INSERT into users",
+        ),
+        ("UPDATE jobs SET status = 'failed'", "UPDATE of jobs.status"),
+        ("DELETE FROM jobs", "DELETE from jobs"),
+        ("DROP TABLE jobs", "DROP"),
+        ("CREATE TABLE x(a)", "CREATE"),
+        ("CREATE TEMP TABLE x(a)", "CREATE"),
+        (
+            "WITH n AS (SELECT 1) INSERT INTO pipelines (name) SELECT 'x' FROM n",
+            "INSERT into pipelines",
+        ),
+        ("ATTACH 'other.db' AS o", "ATTACH"),
+        ("PRAGMA writable_schema = 1", "PRAGMA writable_schema"),
+        ("PRAGMA user_version = 7", "PRAGMA user_version = 7"),
+        ("PRAGMA journal_mode = DELETE", "PRAGMA journal_mode"),
+        ("SELECT load_extension('/tmp/evil.so')", "load_extension"),
+        ("VACUUM", "changes the database"),
+        (&vacuum, "refused"),
+        ("BEGIN IMMEDIATE", "transaction"),
+        ("SELECT 1; DELETE FROM jobs", "DELETE from jobs"),
+        ("SELECT 1; SELECT 2", "more than one statement"),
+    ];
+    for (sql, says) in cases {
+        let (code, out, err) = e.run(&["query", "dev", sql]);
+        assert_eq!(code, 3, "{sql}: {err}");
+        assert!(err.contains(says), "{sql}: {err}");
+        assert!(err.contains("nothing was changed"), "{sql}: {err}");
+        assert!(out.is_empty(), "{sql}: {out}");
+    }
+    assert_eq!(
+        sha256(&e.db("dev")),
+        before,
+        "the database file is untouched"
+    );
+    assert!(!vacuum_target.exists(), "VACUUM INTO wrote nothing");
+    // Reads still work, and read-only PRAGMAs.
+    let out = e.ok(&["query", "dev", "PRAGMA table_info(jobs)", "--format", "csv"]);
+    assert!(out.contains("\"session_id\""), "{out}");
+}
+
+#[test]
+fn query_json_keeps_types_and_csv_tells_null_from_empty() {
+    let e = Env::new();
+    e.seeded("dev");
+    let out = e.ok(&[
+        "query",
+        "dev",
+        "SELECT id, 1.5 AS r, NULL AS n, '' AS empty, params FROM jobs ORDER BY id LIMIT 2",
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v[0]["id"], 1);
+    assert_eq!(v[0]["r"], 1.5);
+    assert!(v[0]["n"].is_null());
+    assert_eq!(v[0]["empty"], "");
+    assert!(v[0]["params"].is_object(), "JSON column nested: {out}");
+    let out = e.ok(&[
+        "query",
+        "dev",
+        "SELECT NULL AS n, '' AS empty, 'a,\"b\"' AS q",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(out, "\"n\",\"empty\",\"q\"\r\n,\"\",\"a,\"\"b\"\"\"\r\n");
+    let nd = e.ok(&[
+        "query",
+        "dev",
+        "SELECT id FROM jobs",
+        "--format",
+        "ndjson",
+        "--max-rows",
+        "5",
+    ]);
+    assert_eq!(nd.lines().count(), 5);
+    let (code, _, err) = e.run(&["query", "dev", "SELECT id FROM jobs", "--max-rows", "5"]);
+    assert_eq!(code, 0);
+    assert!(err.contains("truncated at 5 rows"), "{err}");
+}
+
+#[test]
+fn query_table_fits_the_terminal_width() {
+    let e = Env::new();
+    e.seeded("dev");
+    let out = e
+        .cmd()
+        .env("COLUMNS", "60")
+        .args(["query", "dev", "SELECT id, params FROM jobs LIMIT 3"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    for line in text.lines() {
+        assert!(line.chars().count() <= 60, "{line:?}");
+    }
+    assert!(text.contains('…'), "long cells are cut: {text}");
+}
+
+#[test]
+fn a_runaway_recursive_query_is_stopped_by_the_time_limit() {
+    let e = Env::new();
+    e.seeded("dev");
+    let before = sha256(&e.db("dev"));
+    let started = Instant::now();
+    let (code, _, err) = e.run(&[
+        "query",
+        "dev",
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n",
+        "--timeout-ms",
+        "700",
+    ]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("700 ms") && err.contains("--timeout-ms"),
+        "{err}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(sha256(&e.db("dev")), before);
+}
+
+// ---------- export ----------
+
+#[test]
+fn export_never_overwrites_and_stdout_is_the_same_bytes() {
+    let e = Env::new();
+    e.seeded("dev");
+    let dir = out_dir(&e);
+    let file = dir.join("jobs.csv");
+    e.ok(&[
+        "export",
+        "dev",
+        "jobs",
+        "--format",
+        "csv",
+        "--output",
+        s(&file),
+    ]);
+    let stdout = e.ok(&["export", "dev", "jobs", "--format", "csv"]);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), stdout);
+    assert_eq!(stdout.lines().count(), 301, "header + 300 rows");
+    std::fs::write(dir.join("taken.csv"), "keep").unwrap();
+    let (code, _, err) = e.run(&[
+        "export",
+        "dev",
+        "jobs",
+        "--format",
+        "csv",
+        "--output",
+        s(&dir.join("taken.csv")),
+    ]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("already exists"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("taken.csv")).unwrap(),
+        "keep"
+    );
+    let (code, _, err) = e.run(&["export", "dev", "nosuch", "--format", "csv"]);
+    assert_eq!(code, 2, "{err}");
+    // A query export goes through the same guard.
+    let (code, _, err) = e.run(&[
+        "export",
+        "dev",
+        "--query",
+        "DELETE FROM jobs",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(code, 3, "{err}");
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|f| f.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().all(|n| !n.contains(".pdb-tmp-")),
+        "no temp file left: {names:?}"
+    );
+}
+
+#[test]
+fn an_export_killed_before_its_rename_leaves_no_file_and_its_temp_is_cleaned_next_time() {
+    let e = Env::new();
+    e.seeded("dev");
+    let dir = out_dir(&e);
+    let file = dir.join("jobs.ndjson");
+    for point in ["export:before_fsync", "export:before_rename"] {
+        let out = e
+            .cmd()
+            .env("PIPELINE_DB_FAILPOINT", format!("{point}=abort"))
+            .args([
+                "export",
+                "dev",
+                "jobs",
+                "--format",
+                "ndjson",
+                "--output",
+                s(&file),
+            ])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{point}");
+        assert!(!file.exists(), "{point}: nothing at the final name");
+    }
+    let temps = |d: &Path| {
+        std::fs::read_dir(d)
+            .unwrap()
+            .flatten()
+            .filter(|f| f.file_name().to_string_lossy().contains(".pdb-tmp-"))
+            .count()
+    };
+    assert!(temps(&dir) >= 1, "the killed process left its temp file");
+    e.ok(&[
+        "export",
+        "dev",
+        "jobs",
+        "--format",
+        "ndjson",
+        "--output",
+        s(&file),
+    ]);
+    assert_eq!(
+        temps(&dir),
+        0,
+        "the next export removed the dead process's temp files"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap().lines().count(), 300);
+}
+
+// ---------- import ----------
+
+/// Export dev's tables, import them into an empty test: the same rows (ids, text, JSON), and
+/// the job summary the triggers keep.
+fn round_trip(format: &str) {
+    let e = Env::new();
+    e.seeded("dev");
+    let dir = out_dir(&e);
+    e.ok(&["migrate", "test"]);
+    for t in ["users", "pipelines", "jobs"] {
+        let f = dir.join(format!("{t}.{format}"));
+        e.ok(&["export", "dev", t, "--format", format, "--output", s(&f)]);
+        e.ok(&["import", "test", t, s(&f), "--force"]);
+    }
+    assert_eq!(
+        data_fingerprint(&e.db("test")),
+        data_fingerprint(&e.db("dev"))
+    );
+    let (a, b) = (fingerprint(&e.db("test")), fingerprint(&e.db("dev")));
+    assert_eq!(a["job_daily_stats"], b["job_daily_stats"]);
+    e.ok(&["check", "test"]);
+}
+
+#[test]
+fn an_exported_table_imports_back_unchanged_csv() {
+    round_trip("csv");
+}
+
+#[test]
+fn an_exported_table_imports_back_unchanged_ndjson() {
+    round_trip("ndjson");
+}
+
+fn write(e: &Env, name: &str, bytes: &[u8]) -> PathBuf {
+    let p = out_dir(e).join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+const USERS_HEADER: &str = "username,email,hashed_password,role\n";
+
+#[test]
+fn one_bad_row_refuses_the_whole_file_naming_line_column_and_rule() {
+    let e = Env::new();
+    e.seeded("dev");
+    let before = fingerprint(&e.db("dev"));
+    let cases: Vec<(&str, Vec<u8>, &[&str])> = vec![
+        (
+            "check.csv",
+            format!("{USERS_HEADER}ann,ann@example.org,$argon2id$x,analyst\nbob,bob@example.org,$argon2id$x,boss\n").into_bytes(),
+            &["line 3", "role", "CHECK"],
+        ),
+        (
+            "type.csv",
+            format!("{USERS_HEADER}ann,ann@example.org,$argon2id$x,analyst\n").replace("role\n", "is_active\n").replace("analyst", "maybe").into_bytes(),
+            &["line 2", "is_active", "not an integer"],
+        ),
+        (
+            "utf8.csv",
+            [USERS_HEADER.as_bytes(), b"ann,ann@example.org,$argon2id$x,analyst\nb\xffb,b@example.org,$argon2id$x,viewer\n"].concat(),
+            &["line 3", "UTF-8"],
+        ),
+        (
+            "columns.csv",
+            format!("{USERS_HEADER}ann,ann@example.org\n").into_bytes(),
+            &["line 2", "2 fields"],
+        ),
+        (
+            "unknown.csv",
+            b"username,shoe_size\nann,42\n".to_vec(),
+            &["line 1", "unknown column `shoe_size`"],
+        ),
+        (
+            "dup.csv",
+            format!("{USERS_HEADER}admin,new@example.org,$argon2id$x,analyst\n").into_bytes(),
+            &["line 2", "username", "already has a row"],
+        ),
+        (
+            "dup-in-file.csv",
+            format!("{USERS_HEADER}ann,ann@example.org,$argon2id$x,analyst\nANN,x@example.org,$argon2id$x,viewer\n").into_bytes(),
+            &["line 3", "username", "earlier line"],
+        ),
+        (
+            "jobs.ndjson",
+            b"{\"session_id\":\"aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa\",\"run_name\":\"x\",\"user_id\":999,\"pipeline_id\":1}\n".to_vec(),
+            &["line 1", "user_id", "no row of users has id 999"],
+        ),
+        (
+            "bad.ndjson",
+            b"{\"username\":\"ann\",\"email\":\"ann@example.org\",\"hashed_password\":\"$argon2id$x\"}\n[1,2]\n".to_vec(),
+            &["line 2", "not a JSON object"],
+        ),
+    ];
+    for (name, bytes, says) in cases {
+        let table = if name.starts_with("jobs") {
+            "jobs"
+        } else {
+            "users"
+        };
+        let f = write(&e, name, &bytes);
+        let (code, _, err) = e.run(&["import", "dev", table, s(&f), "--force"]);
+        assert_eq!(code, 3, "{name}: {err}");
+        for w in says {
+            assert!(err.contains(w), "{name}: wanted {w:?} in {err}");
+        }
+        assert!(err.contains("nothing was imported"), "{name}: {err}");
+        assert_eq!(fingerprint(&e.db("dev")), before, "{name}: dev unchanged");
+    }
+    assert_eq!(backups(&e, "dev"), 0, "no import got as far as its backup");
+}
+
+#[test]
+fn importing_into_prod_needs_the_typed_name_and_takes_a_verified_backup() {
+    let e = Env::new();
+    e.ok(&["migrate", "prod"]);
+    let f = write(
+        &e,
+        "u.csv",
+        format!("{USERS_HEADER}ann,ann@example.org,$argon2id$x,analyst\n").as_bytes(),
+    );
+    let plan: serde_json::Value =
+        serde_json::from_str(&e.ok(&["import", "prod", "users", s(&f), "--dry-run", "--json"]))
+            .unwrap();
+    assert_eq!(plan["confirmation"], "type_env_name", "{plan}");
+    assert_eq!(plan["rows"], 1);
+    for args in [
+        &["import", "prod", "users", s(&f)][..],
+        &["import", "prod", "users", s(&f), "--force"],
+    ] {
+        let (code, _, err) = e.run(args);
+        assert_eq!(code, 3, "{args:?}: {err}");
+        assert!(err.contains("--confirm-env prod"), "{err}");
+    }
+    let out = e.ok(&[
+        "import",
+        "prod",
+        "users",
+        s(&f),
+        "--confirm-env",
+        "prod",
+        "--json",
+    ]);
+    let out: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(out["inserted"], 1);
+    let backup = out["backup"]["path"].as_str().unwrap().to_string();
+    assert!(backup.contains("pre-import"), "{backup}");
+    e.ok(&["backups", "verify", &backup]);
+    let log = e.ok(&["log", "--env", "prod", "--json"]);
+    assert!(log.contains("\"import\""), "audit-logged: {log}");
+    // The same file again: every row is a duplicate now.
+    let (code, _, err) = e.run(&["import", "prod", "users", s(&f), "--confirm-env", "prod"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("duplicate"), "{err}");
+}
+
+#[test]
+fn the_plan_binds_the_input_files_sha256() {
+    // The ritual re-makes the plan under the lock and refuses it as stale when any promise
+    // differs; the input file's sha256 is one: a file edited after the plan gives another plan.
+    let e = Env::new();
+    e.ok(&["migrate", "dev"]);
+    let f = write(
+        &e,
+        "u.csv",
+        format!("{USERS_HEADER}ann,ann@example.org,$argon2id$x,analyst\n").as_bytes(),
+    );
+    let a: serde_json::Value =
+        serde_json::from_str(&e.ok(&["import", "dev", "users", s(&f), "--dry-run", "--json"]))
+            .unwrap();
+    std::fs::write(
+        &f,
+        format!("{USERS_HEADER}bob,bob@example.org,$argon2id$x,analyst\n"),
+    )
+    .unwrap();
+    let b: serde_json::Value =
+        serde_json::from_str(&e.ok(&["import", "dev", "users", s(&f), "--dry-run", "--json"]))
+            .unwrap();
+    assert_ne!(a["file_sha256"], b["file_sha256"]);
+}
