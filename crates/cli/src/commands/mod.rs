@@ -32,6 +32,9 @@ pub fn run(ws: &Workspace, cmd: Command) -> Result<u8> {
         Command::Restore(a) => restore::run(ws, a),
         Command::Undo(a) => undo::run(ws, a),
         Command::Check(a) => check::run(ws, a),
+        // Answered before a workspace is loaded (main.rs); kept here so the match is total.
+        Command::Completions(a) => Ok(crate::generate::completions(&a)),
+        Command::Manpages(a) => Ok(crate::generate::manpages(&a)),
     }
 }
 
@@ -46,6 +49,7 @@ pub fn wants_json(cmd: &Command) -> bool {
         Command::Restore(a) => a.plan.json,
         Command::Undo(a) => a.plan.json,
         Command::Check(a) => a.json,
+        Command::Completions(_) | Command::Manpages(_) => false,
         Command::Migrations(
             MigrationsCmd::List { json, .. } | MigrationsCmd::Check { json, .. },
         ) => *json,
@@ -91,11 +95,13 @@ fn plan_and_confirm<P: Plan>(
         if flags.json {
             crate::ui::print_json(&plan)
         } else {
+            crate::ui::print_data_dir(ws);
             print(&plan)
         }
         return Ok(None);
     }
     if !flags.json && plan.confirmation() != Confirmation::None {
+        crate::ui::print_data_dir(ws);
         print(&plan);
     }
     let confirmed =
@@ -113,6 +119,10 @@ fn print_tables(tables: &[pipeline_db_core::plan::TableRows]) {
         outln!("  tables:     none");
     }
     for t in tables {
-        outln!("  {:<28} {:>12} rows", t.name, t.rows);
+        outln!(
+            "  {:<28} {:>14}",
+            t.name,
+            crate::ui::counted(t.rows, "row", "rows")
+        );
     }
 }

@@ -47,7 +47,10 @@ pub fn print_plan(p: &RestorePlan) {
             .map(|v| format!("V{v}"))
             .unwrap_or_else(|| "none".into())
     );
-    outln!("  backup holds ({} rows in all):", s.total_rows);
+    outln!(
+        "  backup holds ({} in all):",
+        crate::ui::counted(s.total_rows, "row", "rows")
+    );
     super::print_tables(&s.tables);
     if p.exists {
         outln!(
@@ -92,11 +95,12 @@ pub fn print_outcome(out: &RestoreOutcome, json: bool) {
     }
     let rows: u64 = out.row_counts_after.iter().map(|t| t.rows).sum();
     outln!(
-        "Restored {} from {} in {} ms: {} tables, {rows} rows, tagged {}.",
+        "Restored {} from {} in {} ms: {} tables, {}, tagged {}.",
         out.plan.env,
         out.plan.source.path.display(),
         out.duration_ms,
         out.row_counts_after.len(),
+        crate::ui::counted(rows, "row", "rows"),
         out.plan.env
     );
     if out.plan.migrate_after {
