@@ -1,7 +1,10 @@
-# The two commands of the README: `make demo` (build, reset dev with sample data, show status)
-# and `make test` (everything CI runs). While working: `make check` (the fast loop, no fault suite)
-# and `make faults [FAULTS=filter]` (the fault suite alone).
+# The two commands of the README: `make try` (installs what is missing, builds, opens the desktop
+# app on a demo data dir with sample data; the CLI demo without a display) and `make ci` (everything
+# CI runs: `.ci/run` is `make ci`). While working: `make check` (the fast loop, no fault suite),
+# `make faults [FAULTS=filter]` (the fault suite alone), `make test` (core + CLI, fault suite included).
 CARGO ?= cargo
+# Where cargo puts what it builds (CARGO_TARGET_DIR, else target/).
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 # Core's `ts` feature too: clippy lints the TypeScript generation, and core's tests fail when
 # ui/src/lib/generated/ is stale (`make types` rewrites it).
 FEATURES := --features pipeline-db-cli/failpoints,pipeline-db-core/ts
@@ -12,14 +15,32 @@ QUICK_PKGS := -p pipeline-db-core -p pipeline-db-cli -p pipeline-db-bench
 # `make faults FAULTS=kill9`: a libtest filter (or any harness flags, e.g. `--list`, `--exact NAME`).
 FAULTS ?=
 
-.PHONY: demo build test check faults fuzz lint fmt types bench bench-quick bench-ci
+.PHONY: try ci deps demo build test check faults fuzz lint fmt types bench bench-record bench-quick bench-ci
+
+try:
+	scripts/try.sh
+
+# Exactly what `.ci/run` runs (as root there; elsewhere apt goes through sudo): the system packages,
+# core + CLI tests with the fault suite, the benchmark's smoke run, the desktop's unit and command
+# tests, the packages, then the .deb installed with apt and checked (CLI + WebDriver E2E of the
+# installed app) and removed.
+ci:
+	scripts/deps.sh test
+	$(MAKE) test
+	$(MAKE) bench-ci
+	$(MAKE) desktop-unit
+	$(MAKE) package
+	$(MAKE) test-installed
+
+deps:
+	scripts/deps.sh test
 
 build:
 	$(CARGO) build --release -p pipeline-db-cli
 
 demo: build
-	./target/release/pipeline-db reset dev --with-sample-data --force
-	./target/release/pipeline-db status
+	$(TARGET_DIR)/release/pipeline-db reset dev --with-sample-data --force
+	$(TARGET_DIR)/release/pipeline-db status
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -69,49 +90,105 @@ types:
 	PIPELINE_DB_WRITE_TYPES=1 $(CARGO) test -p pipeline-db-desktop --lib -- --exact $(TYPES_TEST)
 
 # Benchmarks (issue 5): the release CLI side by side with SQLite's own limits, at 10k, 100k and 1M
-# jobs; prints the table, appends it to bench/results.md and draws bench/seed.svg. `bench-quick`
-# (10k only, about a minute) is what CI runs to prove the benchmark works; nothing asserts on time.
+# jobs; prints the table, appends it to target/bench/results.md and draws target/bench/seed.svg
+# (tracked files are never rewritten by a run: `make bench-record` appends to bench/results.md and
+# redraws bench/seed.svg). `bench-quick`: 10k only, about a minute. The desktop row measures the
+# release app `make package` (or `make desktop-release`) built, if it is there.
+BENCH_OUT := --results target/bench/results.md --chart target/bench/seed.svg
 bench:
 	$(CARGO) build --release -p pipeline-db-cli -p pipeline-db-bench
-	./target/release/pipeline-db-bench
+	mkdir -p target/bench
+	$(TARGET_DIR)/release/pipeline-db-bench $(BENCH_OUT)
+
+bench-record:
+	$(CARGO) build --release -p pipeline-db-cli -p pipeline-db-bench
+	$(TARGET_DIR)/release/pipeline-db-bench
 
 bench-quick:
 	$(CARGO) build --release -p pipeline-db-cli -p pipeline-db-bench
-	./target/release/pipeline-db-bench --quick
+	mkdir -p target/bench
+	$(TARGET_DIR)/release/pipeline-db-bench --quick $(BENCH_OUT)
 
 # CI proves the benchmark still runs without a release build: the quick run against the debug binary
 # `make test` built (figures not comparable, not appended to bench/results.md).
 bench-ci:
 	$(CARGO) run -p pipeline-db-bench --features pipeline-db-core/failpoints -- \
-		--quick --cli target/debug/pipeline-db --no-append --chart target/bench-ci-seed.svg
+		--quick --cli $(TARGET_DIR)/debug/pipeline-db --no-append --chart target/bench-ci-seed.svg
 
 # ---- Desktop app (Tauri v2, src-tauri/ + ui/). Not a default member and not part of `make test`:
-# it needs WebKitGTK. `make desktop-deps` once, then `make desktop` (run) / `make test-desktop`.
-DESKTOP_BIN := target/debug/pipeline-db-desktop
-DESKTOP_APT := libwebkit2gtk-4.1-dev build-essential file libxdo-dev libssl-dev \
-	libayatana-appindicator3-dev librsvg2-dev pkg-config xvfb xauth imagemagick webkit2gtk-driver \
-	dbus-x11 at-spi2-core x11-utils xdotool curl
+# it needs WebKitGTK. `make deps` once, then `make desktop` (run) / `make test-desktop`.
+DESKTOP_BIN := $(TARGET_DIR)/debug/pipeline-db-desktop
+# The release app as the packages ship it (stripped as it is linked; the CLI's and the bench's
+# release builds keep their line tables for profiling). `make package` builds it with the same
+# setting, so `make try`, the package and the bench share one release build of the app.
+DESKTOP_RELEASE_ENV := CARGO_PROFILE_RELEASE_STRIP=debuginfo
 
-.PHONY: desktop-deps desktop-build desktop test-desktop
+.PHONY: desktop-deps desktop-build desktop-release desktop desktop-unit test-desktop e2e screenshots \
+	package-files package test-installed
 
-desktop-deps:
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DESKTOP_APT)
-	command -v tauri-driver >/dev/null || $(CARGO) install tauri-driver --locked
-	cd ui && npm ci --no-audit --no-fund
+desktop-deps: deps
 
 desktop-build:
 	cd ui && npm run build
 	$(CARGO) build -p pipeline-db-desktop
 
+desktop-release:
+	cd ui && npm run build
+	$(DESKTOP_RELEASE_ENV) $(CARGO) build --release -p pipeline-db-desktop
+
 desktop: desktop-build
-	./$(DESKTOP_BIN)
+	$(DESKTOP_BIN)
 
 # Typecheck + Vitest, clippy + the desktop's tests (mock-runtime commands, the capability against
-# the command list, ui/src/lib/generated/ against the Rust types), then the WebDriver E2E under
-# Xvfb (screenshots in docs/screenshots/).
-test-desktop: desktop-build
-	cd ui && npm run check && npm test
+# the command list, ui/src/lib/generated/ against the Rust types). No app binary needed.
+desktop-unit:
+	cd ui && npm run build && npm run check && npm test
 	$(CARGO) clippy -p pipeline-db-desktop --all-targets --no-deps -- -D warnings
 	$(CARGO) test -p pipeline-db-desktop
-	tests/e2e/run.sh $(DESKTOP_BIN) || { echo "E2E failed once; retrying (see output above)"; tests/e2e/run.sh $(DESKTOP_BIN); }
+
+# The WebDriver E2E under Xvfb against APP (default: the debug build). Screenshots go to
+# target/screenshots/ (SHOTS=DIR elsewhere).
+APP ?= $(DESKTOP_BIN)
+e2e:
+	tests/e2e/run.sh $(APP) || { echo "E2E failed once; retrying (see output above)"; tests/e2e/run.sh $(APP); }
+
+test-desktop: desktop-build desktop-unit
+	$(MAKE) e2e APP=$(DESKTOP_BIN)
+
+# Refresh the documented screenshots (docs/screenshots/): the only run that writes tracked files.
+screenshots: desktop-build
+	SHOTS=$(CURDIR)/docs/screenshots tests/e2e/run.sh $(DESKTOP_BIN)
+
+# Install the .deb `make package` built with apt, check the installed CLI (reset with sample data,
+# status, completions, man page) and the installed app (the WebDriver E2E), then remove it.
+test-installed:
+	tests/package/installed.sh
+
+# ---- Packages (issue 14): `make package` builds the .deb and the .rpm with Tauri's bundler (the npm
+# @tauri-apps/cli in ui/: a prebuilt binary, installed by `npm ci` in seconds, where `cargo install
+# tauri-cli` would compile for minutes). Each holds the desktop app and the `pipeline-db` CLI in
+# /usr/bin, the desktop entry, icons (generated from icons/ by `tauri icon`), bash/zsh/fish
+# completions and man pages (generated by the CLI from its clap types). No AppImage: its bundler
+# downloads its tools at build time, and this machine (and CI) cannot fetch them.
+# The release CLI is the one `make test` built; the release app is built once, by the bundler, and
+# is what `.ci/run` installs and runs the E2E against.
+PKG_FILES := target/package/files
+TAURI := ui/node_modules/.bin/tauri
+
+# What the bundler copies into the Linux packages besides the app (tauri.conf.json's
+# bundle.linux.*.files), and the icons in every size (bundle.icon), all generated.
+package-files:
+	test -x $(TAURI) || (cd ui && npm ci --no-audit --no-fund)
+	$(CARGO) build --release -p pipeline-db-cli
+	rm -rf $(PKG_FILES) && mkdir -p $(PKG_FILES)/completions
+	strip -o $(PKG_FILES)/pipeline-db $(TARGET_DIR)/release/pipeline-db
+	for sh in bash fish; do $(PKG_FILES)/pipeline-db completions $$sh > $(PKG_FILES)/completions/pipeline-db.$$sh; done
+	$(PKG_FILES)/pipeline-db completions zsh > $(PKG_FILES)/completions/_pipeline-db
+	$(PKG_FILES)/pipeline-db manpages $(PKG_FILES)/man && gzip -9nf $(PKG_FILES)/man/*.1
+	$(TAURI) icon icons/icon.png -o target/icons >/dev/null
+
+package: package-files
+	$(DESKTOP_RELEASE_ENV) TAURI_APP_PATH=src-tauri TAURI_FRONTEND_PATH=ui \
+		$(TAURI) build --ci --bundles deb,rpm
+	@ls -l $(TARGET_DIR)/release/bundle/deb/*.deb $(TARGET_DIR)/release/bundle/rpm/*.rpm
+

@@ -47,7 +47,7 @@ pub fn run() {
         }
     };
     builder(tauri::Builder::default(), AppState::new(ws))
-        .run(tauri::generate_context!("../tauri.conf.json"))
+        .run(tauri::generate_context!())
         .expect("error while running the Pipeline DB window");
 }
 

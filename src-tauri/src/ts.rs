@@ -9,7 +9,7 @@ use std::path::Path;
 use pipeline_db_core::ts::{self as core_ts, ExportError, TS};
 
 use crate::commands::guard::{Answer, Planned};
-use crate::commands::info::WorkspaceInfo;
+use crate::commands::info::{About, WorkspaceInfo};
 use crate::commands::progress::ProgressEvent;
 use crate::commands::settings::PathChoice;
 use crate::error::CmdError;
@@ -25,6 +25,7 @@ pub fn export(dir: &Path) -> Result<(), ExportError> {
     CmdError::export_all(&cfg)?;
     ProgressEvent::export_all(&cfg)?;
     WorkspaceInfo::export_all(&cfg)?;
+    About::export_all(&cfg)?;
     PathChoice::export_all(&cfg)?;
     Ok(())
 }

@@ -55,7 +55,7 @@ fn harness(o: Options) -> Harness {
         TokenStore::new(o.ttl),
     );
     let app = pipeline_db_desktop::builder(mock_builder(), state.clone())
-        .build(tauri::generate_context!("../tauri.conf.json"))
+        .build(tauri::generate_context!())
         .unwrap();
     let window = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
         .build()

@@ -30,7 +30,7 @@ fn harness(dir: tempfile::TempDir, pick: Option<PathBuf>, accept: bool) -> Harne
         TokenStore::new(TOKEN_TTL),
     );
     let app = pipeline_db_desktop::builder(mock_builder(), state)
-        .build(tauri::generate_context!("../tauri.conf.json"))
+        .build(tauri::generate_context!())
         .unwrap();
     let window = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
         .build()

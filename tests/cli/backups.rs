@@ -784,6 +784,7 @@ fn prune_applies_the_configured_count_and_size_limits() {
     );
 }
 
+#[cfg(unix)] // symlinks, modes
 #[test]
 fn a_backup_dir_that_is_a_symlink_elsewhere_is_refused() {
     let d = TempDir::new().unwrap();
@@ -805,6 +806,7 @@ fn a_backup_dir_that_is_a_symlink_elsewhere_is_refused() {
     );
 }
 
+#[cfg(unix)] // symlinks, modes
 #[test]
 fn restore_writes_into_the_live_file_and_an_open_connection_sees_the_new_content() {
     use std::os::unix::fs::MetadataExt;

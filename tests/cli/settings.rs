@@ -213,6 +213,7 @@ fn retention_and_busy_timeout_keep_comments_in_an_explicit_config() {
     );
 }
 
+#[cfg(unix)] // symlinks, modes
 #[test]
 fn symlinked_config_is_refused() {
     let e = Env::new();

@@ -1018,6 +1018,7 @@ fn an_unwritable_audit_log_stops_the_action_before_any_change() {
     );
 }
 
+#[cfg(unix)] // symlinks, modes
 #[test]
 fn lock_and_log_files_are_never_followed_through_symlinks() {
     let e = Env::new();

@@ -88,8 +88,15 @@ async function confirmPlan(s) {
   await s.click('[data-testid="plan-confirm"]');
 }
 
+// Cold start: from asking tauri-driver for a session (it launches the app) to the session being
+// ready, and to the first env card on the page.
+const t0 = Date.now();
 const s = await Session.start("http://127.0.0.1:4444", APP);
+const tSession = Date.now() - t0;
 try {
+  await s.waitFor('[data-testid="env-card-dev"]');
+  console.log(`cold start of ${APP}: WebDriver session ready in ${tSession} ms, first env card in ${Date.now() - t0} ms`);
+
   await step("window shows one card per env, prod protected", async () => {
     await s.waitFor('[data-testid="env-card-dev"]');
     await s.waitFor('[data-testid="env-card-test"]');
@@ -250,6 +257,16 @@ try {
     await s.click('[data-testid="act-migrate-demo"]');
     await confirmPlan(s);
     await s.waitFor('[data-testid="health-demo"]', (t) => t === "ok", 30000);
+  });
+
+  await step("Settings: About shows the version, the git commit and SQLite's version", async () => {
+    await s.click('[data-testid="nav-settings"]');
+    const about = await s.waitFor('[data-testid="about"]');
+    assert.match(await s.text(about), /Pipeline DB \d+\.\d+\.\d+ · commit ([0-9a-f]{7,}|unknown) · SQLite 3\.\d+/);
+    await s.exec("document.querySelector('[data-testid=about]').scrollIntoView()");
+    await sleep(700);
+    // The whole screen as a person sees it (X server's pixels, not WebDriver's).
+    execFileSync("import", ["-window", "root", join(SHOTS, "10-about.png")]);
   });
 } finally {
   await s.end().catch(() => {});

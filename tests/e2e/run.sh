@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # E2E of the desktop app in the real webview, headless: Xvfb + D-Bus session + tauri-driver
-# (WebKitWebDriver) + tests/e2e/app.test.mjs. Screenshots go to docs/screenshots/.
+# (WebKitWebDriver) + tests/e2e/app.test.mjs. Screenshots go to target/screenshots/ (SHOTS=DIR
+# elsewhere; `make screenshots` refreshes the documented ones in docs/screenshots/).
 # Usage: tests/e2e/run.sh [path/to/pipeline-db-desktop]   (default: target/debug/pipeline-db-desktop)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -8,7 +9,7 @@ app="$(realpath "${1:-$root/target/debug/pipeline-db-desktop}")"
 work="$(mktemp -d)"
 # E2E_SCRIPT / E2E_DATA: another script (jobs1m.mjs) on an existing data dir.
 script="$root/tests/e2e/${E2E_SCRIPT:-app.test.mjs}"
-export APP="$app" SHOTS="${SHOTS:-$root/docs/screenshots}" PIPELINE_DB_HOME="${E2E_DATA:-$work/data}" EXPORT_DIR="$work/export"
+export APP="$app" SHOTS="${SHOTS:-$root/target/screenshots}" PIPELINE_DB_HOME="${E2E_DATA:-$work/data}" EXPORT_DIR="$work/export"
 mkdir -p "$PIPELINE_DB_HOME" "$EXPORT_DIR"
 driver="${TAURI_DRIVER:-$(command -v tauri-driver || echo "$HOME/.cargo/bin/tauri-driver")}"
 

@@ -9,6 +9,7 @@ pub mod fiu;
 pub mod kill9;
 pub mod lock;
 pub mod migrations;
+#[cfg(target_os = "linux")]
 pub mod perm;
 pub mod restore;
 pub mod targets;

@@ -15,16 +15,33 @@ use clap::{Args, Parser, Subcommand};
 )]
 pub struct Cli {
     /// Data directory (default: the platform data dir, e.g. ~/.local/share/pipeline-db)
-    #[arg(long, global = true, env = "PIPELINE_DB_HOME", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "PIPELINE_DB_HOME",
+        value_name = "DIR",
+        help_heading = "Global options"
+    )]
     pub data_dir: Option<PathBuf>,
     /// Config file (default: <data dir>/pipeline-db.toml)
-    #[arg(long, global = true, env = "PIPELINE_DB_CONFIG", value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        env = "PIPELINE_DB_CONFIG",
+        value_name = "FILE",
+        help_heading = "Global options"
+    )]
     pub config: Option<PathBuf>,
     /// How long to wait for a database another process is using, in milliseconds (default 5000)
-    #[arg(long, global = true, value_name = "MS")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "MS",
+        help_heading = "Global options"
+    )]
     pub busy_timeout_ms: Option<u64>,
     /// More log output on stderr (-v info, -vv debug); RUST_LOG also works
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = "Global options")]
     pub verbose: u8,
     #[command(subcommand)]
     pub command: Command,
@@ -33,17 +50,30 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Drop everything in ENV's database and rebuild it from the migrations (verified backup first)
+    #[command(
+        after_help = "Examples:\n  pipeline-db reset dev --with-sample-data\n  pipeline-db reset dev --dry-run --json\n  pipeline-db reset prod --confirm-env prod"
+    )]
     Reset(ResetArgs),
     /// Apply pending migrations to ENV (creates and tags the file if missing)
+    #[command(
+        after_help = "Examples:\n  pipeline-db migrate test\n  pipeline-db migrate prod --dry-run"
+    )]
     Migrate(MigrateArgs),
     /// Inspect or create migrations
     #[command(subcommand)]
     Migrations(MigrationsCmd),
     /// Add realistic sample data to ENV (never to protected envs)
+    #[command(
+        after_help = "Examples:\n  pipeline-db seed dev --jobs 1000000\n  pipeline-db seed dev --rng-seed 7 --as-of 2026-01-31"
+    )]
     Seed(SeedArgs),
     /// Show every environment (or one): file, tag, schema, rows, backups
+    #[command(after_help = "Examples:\n  pipeline-db status\n  pipeline-db status prod --json")]
     Status(StatusArgs),
     /// Take a verified backup of ENV now
+    #[command(
+        after_help = "Examples:\n  pipeline-db backup dev --label before-demo\n  pipeline-db backup prod --output /media/usb/prod.sqlite3"
+    )]
     Backup(BackupArgs),
     /// Inspect backups
     #[command(subcommand)]
@@ -55,12 +85,18 @@ pub enum Command {
     #[command(subcommand)]
     Config(ConfigCmd),
     /// Show the audit log
+    #[command(after_help = "Examples:\n  pipeline-db log --env prod --limit 20")]
     Log(LogArgs),
     /// Replace ENV's database with a verified backup (the current one is backed up first)
+    #[command(
+        after_help = "Examples:\n  pipeline-db backups list dev\n  pipeline-db restore dev 20261126T121500123Z-pre-reset.sqlite3"
+    )]
     Restore(RestoreArgs),
     /// Restore the pre-action backup of the last destructive action on ENV
+    #[command(after_help = "Examples:\n  pipeline-db undo dev --dry-run\n  pipeline-db undo dev")]
     Undo(UndoArgs),
     /// Check ENV's database: header, integrity, foreign keys, drift, tag, migrations, backups
+    #[command(after_help = "Examples:\n  pipeline-db check prod\n  pipeline-db check dev --json")]
     Check(CheckArgs),
     /// Run one read-only SQL statement on ENV (writes, ATTACH, PRAGMAs that set, extensions are
     /// refused with exit 3; a time limit and a row cap apply)
@@ -71,6 +107,27 @@ pub enum Command {
     /// Add rows from a CSV or NDJSON file to users, pipelines or jobs: plan, confirmation,
     /// verified backup, one transaction; one bad row refuses the whole file
     Import(ImportArgs),
+    /// Print the shell completion script for SHELL on stdout (the packages install them)
+    #[command(after_help = "Examples:\n  \
+        pipeline-db completions bash > ~/.local/share/bash-completion/completions/pipeline-db\n  \
+        pipeline-db completions zsh > ~/.zfunc/_pipeline-db\n  \
+        pipeline-db completions fish > ~/.config/fish/completions/pipeline-db.fish")]
+    Completions(CompletionsArgs),
+    /// Write the man pages (pipeline-db.1 and one per command) into DIR; used by `make package`
+    #[command(hide = true)]
+    Manpages(ManpagesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// bash, zsh, fish, elvish or powershell
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManpagesArgs {
+    /// Directory to write the pages into (created if missing)
+    pub dir: PathBuf,
 }
 
 /// How query results are printed.
@@ -192,6 +249,7 @@ pub struct ResetArgs {
 
 #[derive(Debug, Args)]
 pub struct MigrateArgs {
+    /// Environment: dev, test, prod, or one the config adds (`pipeline-db config show`)
     pub env: String,
     #[command(flatten)]
     pub confirm: ConfirmArgs,
@@ -203,7 +261,9 @@ pub struct MigrateArgs {
 pub enum MigrationsCmd {
     /// Applied, pending and divergent migrations, with checksums
     List {
+        /// Environment: dev, test, prod, or one the config adds (`pipeline-db config show`)
         env: Option<String>,
+        /// Machine-readable output on stdout (JSON; errors too, as {"error": {...}})
         #[arg(long)]
         json: bool,
     },
@@ -216,13 +276,16 @@ pub enum MigrationsCmd {
     },
     /// Compare the live schema with what the migrations produce; exit 1 on drift
     Check {
+        /// Environment: dev, test, prod, or one the config adds (`pipeline-db config show`)
         env: String,
+        /// Machine-readable output on stdout (JSON; errors too, as {"error": {...}})
         #[arg(long)]
         json: bool,
     },
     /// Re-record checksums of applied migrations that differ only in line endings/BOM/whitespace,
     /// and rebuild the job summary table if it differs from the jobs (verified backup first)
     Repair {
+        /// Environment: dev, test, prod, or one the config adds (`pipeline-db config show`)
         env: String,
         #[command(flatten)]
         confirm: ConfirmArgs,
@@ -252,6 +315,7 @@ pub struct SeedSizeArgs {
 
 #[derive(Debug, Args)]
 pub struct SeedArgs {
+    /// Environment: dev, test, prod, or one the config adds (`pipeline-db config show`)
     pub env: String,
     #[command(flatten)]
     pub size: SeedSizeArgs,
@@ -261,13 +325,16 @@ pub struct SeedArgs {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    /// Environment: dev, test, prod, or one the config adds (`pipeline-db config show`)
     pub env: Option<String>,
+    /// Machine-readable output on stdout (JSON; errors too, as {"error": {...}})
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct BackupArgs {
+    /// Environment: dev, test, prod, or one the config adds (`pipeline-db config show`)
     pub env: String,
     /// Export to this file (e.g. on a USB stick); never overwrites
     #[arg(long, value_name = "PATH")]
@@ -275,15 +342,19 @@ pub struct BackupArgs {
     /// A note stored in the backup's manifest
     #[arg(long)]
     pub label: Option<String>,
+    /// Machine-readable output on stdout (JSON; errors too, as {"error": {...}})
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum BackupsCmd {
-    /// Backups per env: time, reason, size, checksum
+    /// Backups per env: time, reason, size, trust state (verified, re-verified, FAILED), disk use,
+    /// which one `undo` would restore (labels and checksums with --json)
     List {
+        /// Environment: dev, test, prod, or one the config adds (`pipeline-db config show`)
         env: Option<String>,
+        /// Machine-readable output on stdout (JSON; errors too, as {"error": {...}})
         #[arg(long)]
         json: bool,
     },
@@ -299,11 +370,13 @@ pub enum BackupsCmd {
         all: bool,
         #[arg(long, requires = "all")]
         env: Option<String>,
+        /// Machine-readable output on stdout (JSON; errors too, as {"error": {...}})
         #[arg(long)]
         json: bool,
     },
     /// Delete old backups by the retention rules (never the newest verified one nor undo's)
     Prune {
+        /// Environment: dev, test, prod, or one the config adds (`pipeline-db config show`)
         env: Option<String>,
         /// Keep this many backups per env (default: the config's retention.keep)
         #[arg(long, value_name = "N")]
@@ -317,6 +390,7 @@ pub enum BackupsCmd {
 
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
+    /// Environment: dev, test, prod, or one the config adds (`pipeline-db config show`)
     pub env: String,
     /// Backup name (in ENV's backup dir, see `backups list`) or a path to a backup file
     pub backup: String,
@@ -328,6 +402,7 @@ pub struct RestoreArgs {
 
 #[derive(Debug, Args)]
 pub struct UndoArgs {
+    /// Environment: dev, test, prod, or one the config adds (`pipeline-db config show`)
     pub env: String,
     #[command(flatten)]
     pub confirm: ConfirmArgs,
@@ -337,7 +412,9 @@ pub struct UndoArgs {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
+    /// Environment: dev, test, prod, or one the config adds (`pipeline-db config show`)
     pub env: String,
+    /// Machine-readable output on stdout (JSON; errors too, as {"error": {...}})
     #[arg(long)]
     pub json: bool,
 }
@@ -346,6 +423,7 @@ pub struct CheckArgs {
 pub enum EnvCmd {
     /// Tag ENV's database file as ENV (after confirmation and a verified backup)
     Set {
+        /// Environment: dev, test, prod, or one the config adds (`pipeline-db config show`)
         env: String,
         #[command(flatten)]
         confirm: ConfirmArgs,
@@ -373,6 +451,7 @@ pub enum EnvCmd {
     /// Point ENV at another database file (checked like `env add`; a missing file is created by
     /// `migrate`), or back to the default <data dir>/ENV.sqlite3 with --default
     Path {
+        /// Environment: dev, test, prod, or one the config adds (`pipeline-db config show`)
         env: String,
         #[arg(required_unless_present = "default", conflicts_with = "default")]
         path: Option<PathBuf>,
@@ -388,6 +467,7 @@ pub enum EnvCmd {
 pub enum ConfigCmd {
     /// Data dir, config file, envs with their files, retention and busy timeout
     Show {
+        /// Machine-readable output on stdout (JSON; errors too, as {"error": {...}})
         #[arg(long)]
         json: bool,
     },
@@ -423,6 +503,7 @@ pub struct LogArgs {
     /// Show only the last N entries
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+    /// Machine-readable output on stdout (JSON; errors too, as {"error": {...}})
     #[arg(long)]
     pub json: bool,
 }

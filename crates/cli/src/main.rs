@@ -8,20 +8,36 @@ macro_rules! errp { ($($t:tt)*) => {{ use std::io::Write as _; let _ = write!(st
 
 mod cli;
 mod commands;
+mod generate;
 mod interrupt;
 mod ui;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::FromArgMatches;
 use pipeline_db_core::{Workspace, WorkspaceOptions};
 
 fn main() -> ExitCode {
-    let cli = match cli::Cli::try_parse() {
+    let (cli, matches) = match generate::command()
+        .try_get_matches()
+        .and_then(|m| cli::Cli::from_arg_matches(&m).map(|c| (c, m)))
+    {
         Ok(c) => c,
         Err(e) => return usage_error(e),
     };
+    // What the CLI says about itself needs no workspace (and must not create a data dir).
+    match &cli.command {
+        cli::Command::Completions(a) => return ExitCode::from(generate::completions(a)),
+        cli::Command::Manpages(a) => return ExitCode::from(generate::manpages(a)),
+        _ => {}
+    }
     init_logging(cli.verbose);
+    ui::set_data_dir_source(match matches.value_source("data_dir") {
+        Some(clap::parser::ValueSource::CommandLine) => "from --data-dir",
+        Some(clap::parser::ValueSource::EnvVariable) => "from PIPELINE_DB_HOME",
+        _ => "the default: neither --data-dir nor PIPELINE_DB_HOME is set",
+    });
+    warn_unknown_env_vars();
     interrupt::install();
     let json = commands::wants_json(&cli.command);
     let opts = WorkspaceOptions {
@@ -40,6 +56,30 @@ fn main() -> ExitCode {
         Err(e) => {
             ui::print_error(&e, json);
             ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// A misspelt `PIPELINE_DB_HOME` would silently mean the default data dir: name any
+/// `PIPELINE_DB_*` variable that nothing reads.
+fn warn_unknown_env_vars() {
+    const KNOWN: &[&str] = &[
+        "PIPELINE_DB_HOME",
+        "PIPELINE_DB_CONFIG",
+        // Test-only knobs (failpoints builds, the test suites).
+        "PIPELINE_DB_FAILPOINT",
+        "PIPELINE_DB_BIN",
+        "PIPELINE_DB_FAULT_RUNS",
+        "PIPELINE_DB_FUZZ_SEED",
+        "PIPELINE_DB_TEST_MAX_PAGE_COUNT",
+        "PIPELINE_DB_WRITE_TYPES",
+    ];
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy();
+        if k.starts_with("PIPELINE_DB") && !KNOWN.contains(&k.as_ref()) {
+            errln!(
+                "warning: {k} is set but pipeline-db reads no such variable (the data dir comes from --data-dir or PIPELINE_DB_HOME, the config from --config or PIPELINE_DB_CONFIG)"
+            );
         }
     }
 }
@@ -78,6 +118,8 @@ fn init_logging(verbose: u8) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(|| LogWriter)
+        // Colour only for a person: none into a pipe or a file (`-vv 2>log`).
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .init();
 }

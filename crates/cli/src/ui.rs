@@ -8,6 +8,23 @@ use serde::Serialize;
 
 use crate::cli::ConfirmArgs;
 
+static DATA_DIR_SOURCE: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
+/// Where the data dir came from (`from --data-dir`, `from PIPELINE_DB_HOME`, the default), for
+/// the first line of every plan.
+pub fn set_data_dir_source(source: &'static str) {
+    let _ = DATA_DIR_SOURCE.set(source);
+}
+
+/// `Data dir: /home/ana/.local/share/pipeline-db (the default: …)`, printed above a plan.
+pub fn print_data_dir(ws: &pipeline_db_core::Workspace) {
+    outln!(
+        "Data dir: {} ({})",
+        ws.data_dir.display(),
+        DATA_DIR_SOURCE.get().copied().unwrap_or("the default")
+    );
+}
+
 pub fn print_json<T: Serialize>(value: &T) {
     match serde_json::to_string_pretty(value) {
         Ok(s) => outln!("{s}"),
@@ -102,13 +119,7 @@ impl Bar {
         if !std::io::stderr().is_terminal() {
             bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
         }
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{msg:>14} [{bar:30}] {human_pos}/{human_len} ({per_sec}, eta {eta})",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
+        bar.set_style(style(COUNT_TEMPLATE));
         Bar {
             bar,
             bytes: std::sync::atomic::AtomicBool::new(false),
@@ -151,18 +162,31 @@ impl Bar {
         if self.bytes.swap(bytes, std::sync::atomic::Ordering::Relaxed) == bytes {
             return;
         }
-        let t = if bytes {
-            "{msg:>14} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})"
+        self.bar.set_style(style(if bytes {
+            BYTES_TEMPLATE
         } else {
-            "{msg:>14} [{bar:30}] {human_pos}/{human_len} ({per_sec}, eta {eta})"
-        };
-        self.bar.set_style(
-            ProgressStyle::with_template(t)
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-        );
+            COUNT_TEMPLATE
+        }));
         self.bar.reset_eta();
     }
+}
+
+const COUNT_TEMPLATE: &str = "{msg:>14} [{bar:30}] {human_pos}/{human_len} ({rate}, eta {eta})";
+const BYTES_TEMPLATE: &str =
+    "{msg:>14} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})";
+
+/// The bar's style; `{rate}` is rows per second as a whole count with separators (`175,180/s`),
+/// where indicatif's `{per_sec}` prints `175180.0219/s`.
+fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .with_key(
+            "rate",
+            |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{}/s", count(s.per_sec() as u64));
+            },
+        )
+        .progress_chars("=> ")
 }
 
 pub fn human_bytes(n: u64) -> String {
@@ -177,5 +201,40 @@ pub fn human_bytes(n: u64) -> String {
         format!("{n} B")
     } else {
         format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// A count with thousands separators: `1003789` → `1,003,789`.
+pub fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A count and its noun, singular for 1: `1 row`, `2 rows`, `1,003,789 rows`.
+pub fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", count(n), if n == 1 { one } else { many })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_read_as_english() {
+        assert_eq!(super::count(0), "0");
+        assert_eq!(super::count(999), "999");
+        assert_eq!(super::count(1000), "1,000");
+        assert_eq!(super::count(1_003_789), "1,003,789");
+        assert_eq!(super::counted(1, "row", "rows"), "1 row");
+        assert_eq!(super::counted(0, "row", "rows"), "0 rows");
+        assert_eq!(
+            super::counted(12_345, "backup", "backups"),
+            "12,345 backups"
+        );
     }
 }

@@ -37,6 +37,12 @@ pub use safety::plan::{self as plan, Plan};
 pub use verb::Verb;
 pub use workspace::config::{Workspace, WorkspaceOptions};
 
+/// The version of the SQLite library this build carries (bundled), e.g. `3.50.4`; the adapters
+/// show it beside their own version and git commit (`pipeline-db --version`, the About panel).
+pub fn sqlite_version() -> &'static str {
+    rusqlite::version()
+}
+
 /// Now, as the schema's timestamp text.
 pub fn now_rfc3339() -> String {
     storage::time::format(storage::time::now_epoch())

@@ -40,6 +40,25 @@ pub fn workspace_info(state: State<'_, AppState>) -> WorkspaceInfo {
     }
 }
 
+/// What the About panel shows: the same as `pipeline-db --version`.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct About {
+    pub version: &'static str,
+    /// The git commit the app was built from (`unknown` outside a git checkout).
+    pub commit: &'static str,
+    /// The bundled SQLite's version.
+    pub sqlite: &'static str,
+}
+
+#[tauri::command]
+pub fn about() -> About {
+    About {
+        version: env!("CARGO_PKG_VERSION"),
+        commit: env!("PIPELINE_DB_GIT_COMMIT"),
+        sqlite: pipeline_db_core::sqlite_version(),
+    }
+}
+
 #[tauri::command]
 pub async fn status(state: State<'_, AppState>) -> CmdResult<Vec<EnvStatus>> {
     let ws = state.ws();

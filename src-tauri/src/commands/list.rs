@@ -10,6 +10,7 @@ macro_rules! app_commands {
         $then! {
             granted: [
                 info::workspace_info,
+                info::about,
                 info::status,
                 actions::plan_reset,
                 actions::reset_env,

@@ -2,7 +2,7 @@
 import { invoke } from "@tauri-apps/api/core";
 import { bytes } from "./format";
 import type {
-  Answer, AuditEntry, BackupPlan, BackupRecord, Charts, CheckReport, EnvStatus, JobCursor, JobDetail,
+  About, Answer, AuditEntry, BackupPlan, BackupRecord, Charts, CheckReport, EnvStatus, JobCursor, JobDetail,
   JobFilter, JobRow, MigratePlan, MigrationsView, Order, Outcome, Page, PathChoice, PipelineRow, Planned, PrunePlan,
   PrunePreview, ResetPlan, RestorePlan, SeedPlan, SettingsOutcome, ShownPlan, UndoPlan, UserRow, VerifyReport,
   WorkspaceInfo,
@@ -39,6 +39,8 @@ export function undoAsPlan(p: Planned<UndoPlan>): Planned<RestorePlan> {
 
 export const api = {
   workspaceInfo: () => invoke<WorkspaceInfo>("workspace_info"),
+  /** Version, git commit and SQLite version (what `pipeline-db --version` says). */
+  about: () => invoke<About>("about"),
   status: () => invoke<EnvStatus[]>("status"),
   listBackups: (env: string) => invoke<BackupRecord[]>("list_backups", { env }),
   migrations: (env: string) => invoke<MigrationsView>("migrations", { env }),

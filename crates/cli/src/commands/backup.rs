@@ -97,9 +97,9 @@ fn run_list(ws: &Workspace, env: Option<String>, json: bool) -> Result<u8> {
         let mine: Vec<_> = all.iter().filter(|b| b.record.env == t.name).collect();
         let total: u64 = mine.iter().map(|b| b.record.size_bytes).sum();
         outln!(
-            "{}: {} backups, {} on disk",
+            "{}: {}, {} on disk",
             t.name,
-            mine.len(),
+            ui::counted(mine.len() as u64, "backup", "backups"),
             ui::human_bytes(total)
         );
         for b in mine {

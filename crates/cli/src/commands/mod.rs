@@ -38,6 +38,9 @@ pub fn run(ws: &Workspace, cmd: Command) -> Result<u8> {
         Command::Query(a) => query::run(ws, a),
         Command::Export(a) => export::run(ws, a),
         Command::Import(a) => import::run(ws, a),
+        // Answered before a workspace is loaded (main.rs); kept here so the match is total.
+        Command::Completions(a) => Ok(crate::generate::completions(&a)),
+        Command::Manpages(a) => Ok(crate::generate::manpages(&a)),
     }
 }
 
@@ -55,6 +58,7 @@ pub fn wants_json(cmd: &Command) -> bool {
         Command::Query(_) => false,
         Command::Export(a) => a.json,
         Command::Import(a) => a.plan.json,
+        Command::Completions(_) | Command::Manpages(_) => false,
         Command::Migrations(
             MigrationsCmd::List { json, .. } | MigrationsCmd::Check { json, .. },
         ) => *json,
@@ -100,11 +104,13 @@ fn plan_and_confirm<P: Plan>(
         if flags.json {
             crate::ui::print_json(&plan)
         } else {
+            crate::ui::print_data_dir(ws);
             print(&plan)
         }
         return Ok(None);
     }
     if !flags.json && plan.confirmation() != Confirmation::None {
+        crate::ui::print_data_dir(ws);
         print(&plan);
     }
     let confirmed =
@@ -122,6 +128,10 @@ fn print_tables(tables: &[pipeline_db_core::plan::TableRows]) {
         outln!("  tables:     none");
     }
     for t in tables {
-        outln!("  {:<28} {:>12} rows", t.name, t.rows);
+        outln!(
+            "  {:<28} {:>14}",
+            t.name,
+            crate::ui::counted(t.rows, "row", "rows")
+        );
     }
 }

@@ -57,10 +57,11 @@ pub fn run(ws: &Workspace, a: ResetArgs) -> Result<u8> {
         }
         let rows: u64 = out.row_counts_after.iter().map(|t| t.rows).sum();
         outln!(
-            "Reset {} in {} ms: {} tables, {rows} rows now.",
+            "Reset {} in {} ms: {} tables, {} now.",
             out.plan.env,
             out.duration_ms,
-            out.row_counts_after.len()
+            out.row_counts_after.len(),
+            crate::ui::counted(rows, "row", "rows")
         );
     }
     Ok(exit::OK)
@@ -89,7 +90,10 @@ fn print_plan(p: &ResetPlan) {
         );
     }
     if p.exists && p.damaged.is_none() {
-        outln!("  will drop ({} rows in all):", p.total_rows);
+        outln!(
+            "  will drop ({} in all):",
+            crate::ui::counted(p.total_rows, "row", "rows")
+        );
         super::print_tables(&p.tables);
         if !p.other_objects.is_empty() {
             outln!(
@@ -117,10 +121,10 @@ fn print_plan(p: &ResetPlan) {
     outln!("  rebuild:    {}", migs.join(", "));
     if let Some(s) = &p.sample_data {
         outln!(
-            "  sample:     {} users, {} pipelines, {} jobs (seed {})",
-            s.users,
-            s.pipelines,
-            s.jobs,
+            "  sample:     {}, {}, {} (seed {})",
+            crate::ui::counted(s.users.into(), "user", "users"),
+            crate::ui::counted(s.pipelines.into(), "pipeline", "pipelines"),
+            crate::ui::counted(s.jobs, "job", "jobs"),
             s.rng_seed
         );
     }

@@ -37,7 +37,10 @@ pub fn print_plan(p: &RestorePlan) {
     let s = &p.source;
     outln!("  from:       {}", s.path.display());
     outln!("  verified:   {}", s.verification.checks.join(", "));
-    outln!("  backup holds ({} rows in all):", s.total_rows);
+    outln!(
+        "  backup holds ({} in all):",
+        crate::ui::counted(s.total_rows, "row", "rows")
+    );
     super::print_tables(&s.tables);
     if p.exists {
         outln!(
@@ -82,11 +85,12 @@ pub fn print_outcome(out: &RestoreOutcome, json: bool) {
     }
     let rows: u64 = out.row_counts_after.iter().map(|t| t.rows).sum();
     outln!(
-        "Restored {} from {} in {} ms: {} tables, {rows} rows, tagged {}.",
+        "Restored {} from {} in {} ms: {} tables, {}, tagged {}.",
         out.plan.env,
         out.plan.source.path.display(),
         out.duration_ms,
         out.row_counts_after.len(),
+        crate::ui::counted(rows, "row", "rows"),
         out.plan.env
     );
     if out.plan.migrate_after {

@@ -21,10 +21,10 @@ pub fn run(ws: &Workspace, a: SeedArgs) -> Result<u8> {
         |plan: &seed::SeedPlan| {
             outln!("Seed plan for {} ({})", plan.env, plan.path.display());
             outln!(
-                "  add:        {} users, {} pipelines, {} jobs (seed {})",
-                opts.users,
-                opts.pipelines,
-                opts.jobs,
+                "  add:        {}, {}, {} (seed {})",
+                crate::ui::counted(opts.users.into(), "user", "users"),
+                crate::ui::counted(opts.pipelines.into(), "pipeline", "pipelines"),
+                crate::ui::counted(opts.jobs, "job", "jobs"),
                 opts.rng_seed
             );
             if let Some(b) = &plan.backup {
@@ -50,13 +50,13 @@ pub fn run(ws: &Workspace, a: SeedArgs) -> Result<u8> {
         }
         let c = &out.counts;
         outln!(
-            "Seeded {} in {} ms: {} users, {} pipelines, {} jobs added ({} already there).",
+            "Seeded {} in {} ms: {}, {}, {} added ({} already there).",
             a.env,
             out.duration_ms,
-            c.users_inserted,
-            c.pipelines_inserted,
-            c.jobs_inserted,
-            c.skipped_existing
+            crate::ui::counted(c.users_inserted, "user", "users"),
+            crate::ui::counted(c.pipelines_inserted, "pipeline", "pipelines"),
+            crate::ui::counted(c.jobs_inserted, "job", "jobs"),
+            crate::ui::count(c.skipped_existing)
         );
     }
     Ok(exit::OK)

@@ -66,7 +66,7 @@ fn print_one(s: &EnvStatus) {
     let rows: Vec<String> = s
         .row_counts
         .iter()
-        .map(|(t, n)| format!("{t} {n}"))
+        .map(|(t, n)| format!("{t} {}", crate::ui::count(*n)))
         .collect();
     outln!(
         "  rows:        {}",

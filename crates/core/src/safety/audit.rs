@@ -29,24 +29,7 @@ pub struct AuditEntry {
 }
 
 pub fn os_user() -> String {
-    for k in ["USER", "LOGNAME", "USERNAME"] {
-        if let Ok(v) = std::env::var(k) {
-            if !v.is_empty() {
-                return v;
-            }
-        }
-    }
-    // SAFETY: getuid never fails; getpwuid returns a pointer to static storage or NULL, read at once.
-    unsafe {
-        let uid = libc::getuid();
-        let pw = libc::getpwuid(uid);
-        if !pw.is_null() && !(*pw).pw_name.is_null() {
-            return std::ffi::CStr::from_ptr((*pw).pw_name)
-                .to_string_lossy()
-                .into_owned();
-        }
-        format!("uid {uid}")
-    }
+    crate::storage::os::os_user()
 }
 
 /// Appends one entry and fsyncs it (a single `write` of the whole line, O_APPEND).
@@ -242,7 +225,7 @@ pub fn require_writable(log: &Path) -> Result<()> {
             if matches!(
                 source.kind(),
                 std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
-            ) || source.raw_os_error() == Some(libc::ELOOP) =>
+            ) || crate::storage::os::is_symlink_refusal(&source) =>
         {
             Error::ReadOnly {
                 path: log.to_path_buf(),

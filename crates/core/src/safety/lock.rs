@@ -2,7 +2,6 @@
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -25,14 +24,10 @@ pub fn lock_path(db_path: &Path) -> PathBuf {
 /// Takes the lock for `db_path`, waiting up to `timeout` for another process to finish.
 pub fn acquire(db_path: &Path, timeout: Duration, verb: &str) -> Result<EnvLock> {
     let path = lock_path(db_path);
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&path)
+    let mut opts = OpenOptions::new();
+    opts.read(true).write(true).create(true).truncate(false);
+    let mut file = crate::storage::os::private_no_follow(&mut opts, &path)
+        .and_then(|()| opts.open(&path))
         .map_err(|e| match e.kind() {
             std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
                 Error::ReadOnly {

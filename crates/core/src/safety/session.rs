@@ -110,12 +110,7 @@ fn preflight_writable(target: &EnvTarget) -> Result<()> {
 }
 
 fn writable(p: &Path) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = std::ffi::CString::new(p.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: access(2) on a NUL-terminated path we own.
-    unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
+    crate::storage::os::writable(p)
 }
 
 /// Temp files left by a killed process (ours are recognisable by name and dead pid).

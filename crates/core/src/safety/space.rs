@@ -27,7 +27,6 @@ pub fn db_bytes(path: &Path) -> u64 {
 
 /// Backup and rebuild need about twice the database: refuse early, with the figures.
 pub(crate) fn preflight_space(target: &EnvTarget, backup: bool) -> Result<Vec<SpaceCheck>> {
-    use std::os::unix::fs::MetadataExt;
     let size = db_bytes(&target.path);
     let db_dir = target.path.parent().unwrap_or(Path::new(".")).to_path_buf();
     let dev = |p: &Path| {
@@ -35,7 +34,7 @@ pub(crate) fn preflight_space(target: &EnvTarget, backup: bool) -> Result<Vec<Sp
         while !q.exists() {
             q = q.parent().unwrap_or(Path::new("/"));
         }
-        std::fs::metadata(q).map(|m| m.dev()).unwrap_or(0)
+        crate::storage::os::file_identity(q).map_or(0, |(dev, _)| dev)
     };
     let mut checks = vec![];
     let margin = 64 * 1024;

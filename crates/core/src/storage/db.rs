@@ -136,9 +136,8 @@ pub fn sidecar(path: &Path, suffix: &str) -> std::path::PathBuf {
 
 /// `path` percent-encoded for an SQLite `file:` URI (everything but unreserved bytes and `/`).
 fn uri_path(path: &Path) -> String {
-    use std::os::unix::ffi::OsStrExt;
     path.as_os_str()
-        .as_bytes()
+        .as_encoded_bytes()
         .iter()
         .map(|&b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
@@ -238,7 +237,10 @@ pub fn promote_disk_full(path: &Path, e: Error) -> Error {
             source.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull)
         }
         Error::Io { source, .. } => {
-            matches!(source.raw_os_error(), Some(libc::ENOSPC | libc::EFBIG))
+            matches!(
+                source.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::FileTooLarge
+            )
         }
         _ => false,
     };
@@ -279,14 +281,9 @@ pub fn promote_disk_full(path: &Path, e: Error) -> Error {
 }
 
 fn is_read_only(path: &Path) -> bool {
-    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap_or_default();
     let dir = path.parent().unwrap_or(Path::new("."));
-    let d = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).unwrap_or_default();
-    // SAFETY: access(2) on NUL-terminated paths we own.
-    unsafe {
-        (path.exists() && libc::access(c.as_ptr(), libc::W_OK) != 0)
-            || libc::access(d.as_ptr(), libc::W_OK) != 0
-    }
+    use crate::storage::os::writable;
+    (path.exists() && !writable(path)) || !writable(dir)
 }
 
 /// Names of user tables (everything except SQLite's internal ones), in name order.

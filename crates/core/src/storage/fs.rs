@@ -1,7 +1,6 @@
 //! Durable file operations: fsync, no-overwrite rename, create-new without following links, free space.
 
 use std::fs::{File, OpenOptions};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -23,12 +22,10 @@ pub fn fsync_dir(dir: &Path) -> Result<()> {
 
 /// Creates a new file; fails if anything (a file, a symlink) is already at `path`.
 pub fn create_new(path: &Path) -> Result<File> {
-    OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .mode(0o600)
-        .open(path)
+    let mut opts = OpenOptions::new();
+    opts.write(true).create_new(true);
+    super::os::private_no_follow(&mut opts, path)
+        .and_then(|()| opts.open(path))
         .map_err(|e| match e.kind() {
             std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
                 Error::ReadOnly {
@@ -55,32 +52,7 @@ pub fn temp_beside(final_path: &Path) -> PathBuf {
 
 /// Renames `from` to `to` atomically, failing with `AlreadyExists` instead of replacing `to`.
 pub fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::unix::ffi::OsStrExt;
-        let f = std::ffi::CString::new(from.as_os_str().as_bytes())?;
-        let t = std::ffi::CString::new(to.as_os_str().as_bytes())?;
-        // SAFETY: renameat2 with NUL-terminated paths we own.
-        let rc = unsafe {
-            libc::renameat2(
-                libc::AT_FDCWD,
-                f.as_ptr(),
-                libc::AT_FDCWD,
-                t.as_ptr(),
-                libc::RENAME_NOREPLACE,
-            )
-        };
-        if rc == 0 {
-            return Ok(());
-        }
-        let err = std::io::Error::last_os_error();
-        if err.raw_os_error() != Some(libc::EINVAL) && err.raw_os_error() != Some(libc::ENOSYS) {
-            return Err(err);
-        }
-        // The filesystem has no RENAME_NOREPLACE: a hard link is just as exclusive.
-    }
-    std::fs::hard_link(from, to)?;
-    std::fs::remove_file(from)
+    super::os::rename_noreplace(from, to)
 }
 
 /// Free bytes available to us on the filesystem holding `path` (or its nearest existing parent).
@@ -96,15 +68,7 @@ pub fn available_space(path: &Path) -> Result<u64> {
     while !p.exists() {
         p = p.parent().unwrap_or(Path::new("/"));
     }
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(p.as_os_str().as_bytes())
-        .map_err(|e| Error::InvalidInput(e.to_string()))?;
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: statvfs writes into the struct we own.
-    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
-        return Err(Error::io("statvfs", p)(std::io::Error::last_os_error()));
-    }
-    Ok(st.f_bavail as u64 * st.f_frsize as u64)
+    super::os::available_space(p).map_err(Error::io("measuring free space", p))
 }
 
 /// Removes our leftover temporary files (from a killed process) in `dir`; returns what it removed.
@@ -133,11 +97,7 @@ pub fn clean_temp_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn pid_alive(pid: i32) -> bool {
-    // SAFETY: kill with signal 0 only checks for existence.
-    // EPERM: the process exists but belongs to another user.
-    pid == std::process::id() as i32
-        || unsafe { libc::kill(pid, 0) == 0 }
-        || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    super::os::pid_alive(pid)
 }
 
 /// sha256 of a file, streamed (see [`crate::storage::hash`]).
@@ -148,31 +108,7 @@ pub fn sha256_file(path: &Path) -> Result<String> {
 /// The names in a directory (empty if it cannot be read). Unlike `std::fs::read_dir`, an error from
 /// `closedir` is ignored instead of panicking (seen under injected I/O faults).
 pub fn list_dir(dir: &Path) -> Vec<std::ffi::OsString> {
-    use std::os::unix::ffi::{OsStrExt, OsStringExt};
-    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
-        return vec![];
-    };
-    let mut out = vec![];
-    // SAFETY: opendir/readdir/closedir on a NUL-terminated path; each entry's name is copied
-    // before the next readdir call, and the stream is closed exactly once.
-    unsafe {
-        let d = libc::opendir(c.as_ptr());
-        if d.is_null() {
-            return out;
-        }
-        loop {
-            let e = libc::readdir(d);
-            if e.is_null() {
-                break;
-            }
-            let name = std::ffi::CStr::from_ptr((*e).d_name.as_ptr()).to_bytes();
-            if name != b"." && name != b".." {
-                out.push(std::ffi::OsString::from_vec(name.to_vec()));
-            }
-        }
-        libc::closedir(d);
-    }
-    out
+    super::os::list_dir(dir)
 }
 
 /// Appends one line to a log file (created 0600 with its directory), in one write, fsynced. Never
@@ -182,12 +118,10 @@ pub fn append_line(path: &Path, line: &[u8]) -> Result<()> {
     if let Some(d) = path.parent() {
         std::fs::create_dir_all(d).map_err(Error::io("creating", d))?;
     }
-    let mut f = OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
+    let mut opts = OpenOptions::new();
+    opts.append(true).create(true);
+    let mut f = super::os::private_no_follow(&mut opts, path)
+        .and_then(|()| opts.open(path))
         .map_err(Error::io("opening", path))?;
     f.write_all(line).map_err(Error::io("writing", path))?;
     f.sync_data().map_err(Error::io("fsync", path))
@@ -201,28 +135,13 @@ pub fn check_appendable(path: &Path) -> Result<()> {
 /// (device, inode) of the file at `path` following links; `None` if it does not exist. Two env
 /// paths name the same file exactly when these are equal (hard links included).
 pub fn file_identity(path: &Path) -> Option<(u64, u64)> {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    super::os::file_identity(path)
 }
 
 /// The refusal for a path that exists but is not a regular file (a directory, a FIFO, a socket,
 /// a device): nothing opens it, reads it or copies it.
 pub fn not_a_regular_file(path: &Path, meta: &std::fs::Metadata) -> Error {
-    use std::os::unix::fs::FileTypeExt;
-    let t = meta.file_type();
-    let kind = if t.is_dir() {
-        "a directory"
-    } else if t.is_fifo() {
-        "a FIFO (named pipe)"
-    } else if t.is_socket() {
-        "a socket"
-    } else if t.is_char_device() {
-        "a character device"
-    } else if t.is_block_device() {
-        "a block device"
-    } else {
-        "not a regular file"
-    };
+    let kind = super::os::special_file_kind(&meta.file_type());
     Error::Refused(format!(
         "{} is {kind}, not a database file; nothing was opened. A database path must name a regular file (or nothing yet): point the env elsewhere with `pipeline-db env path ENV PATH`",
         path.display()
@@ -249,6 +168,7 @@ mod tests {
         assert!(!a.exists());
     }
 
+    #[cfg(unix)] // symlinks
     #[test]
     fn create_new_does_not_follow_symlinks() {
         let d = tempfile::tempdir().unwrap();

@@ -6,6 +6,7 @@ pub(crate) mod failpoint;
 pub mod fingerprint;
 pub mod fs;
 pub mod hash;
+pub mod os;
 pub mod text;
 pub mod time;
 pub mod timing;

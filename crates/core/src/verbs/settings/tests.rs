@@ -254,6 +254,7 @@ fn missing_file_is_a_usage_error_for_add() {
     assert!(!p.exists());
 }
 
+#[cfg(unix)] // symlinks
 #[test]
 fn symlinked_config_is_refused_and_its_target_kept() {
     let t = T::new();

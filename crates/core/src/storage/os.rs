@@ -1,0 +1,338 @@
+//! Every call that differs between operating systems, in one place. Linux is what is built and
+//! tested here; macOS and Windows get the closest call that keeps the same guarantee, or a clear
+//! refusal. The portable fallbacks (`portable::*`) are plain std code, compiled and unit-tested on
+//! every platform, so a fallback that only runs elsewhere is never code nothing has compiled.
+
+use std::fs::OpenOptions;
+use std::path::Path;
+
+/// Opens with owner-only permissions (0600 on Unix) and without following a symlink at the last
+/// path component (`O_NOFOLLOW`; elsewhere a symlink there is refused before the open).
+pub fn private_no_follow(opts: &mut OpenOptions, path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let _ = path;
+        opts.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = opts;
+        portable::refuse_symlink(path)
+    }
+}
+
+/// Whether an I/O error says a symlink was met where none may be (`ELOOP` from `O_NOFOLLOW`).
+pub fn is_symlink_refusal(e: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        e.raw_os_error() == Some(libc::ELOOP)
+    }
+    #[cfg(not(unix))]
+    {
+        e.kind() == std::io::ErrorKind::InvalidInput && e.to_string().contains("symlink")
+    }
+}
+
+/// Renames `from` to `to` atomically, failing with `AlreadyExists` instead of replacing `to`:
+/// `renameat2(RENAME_NOREPLACE)` on Linux, `renamex_np(RENAME_EXCL)` on macOS; elsewhere (and
+/// where the filesystem has neither) a hard link, which is just as exclusive, then an unlink.
+pub fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
+    #[cfg(any(target_os = "linux", target_os = "macos"))]
+    {
+        let f = std::ffi::CString::new(from.as_os_str().as_encoded_bytes())?;
+        let t = std::ffi::CString::new(to.as_os_str().as_encoded_bytes())?;
+        // SAFETY: both take NUL-terminated paths we own.
+        #[cfg(target_os = "linux")]
+        let rc = unsafe {
+            libc::renameat2(
+                libc::AT_FDCWD,
+                f.as_ptr(),
+                libc::AT_FDCWD,
+                t.as_ptr(),
+                libc::RENAME_NOREPLACE,
+            )
+        };
+        #[cfg(target_os = "macos")]
+        let rc = unsafe { libc::renamex_np(f.as_ptr(), t.as_ptr(), libc::RENAME_EXCL) };
+        if rc == 0 {
+            return Ok(());
+        }
+        let err = std::io::Error::last_os_error();
+        let unsupported = [libc::EINVAL, libc::ENOSYS, libc::ENOTSUP];
+        if !err.raw_os_error().is_some_and(|c| unsupported.contains(&c)) {
+            return Err(err);
+        }
+    }
+    portable::rename_noreplace(from, to)
+}
+
+/// Free bytes available to this user on the filesystem holding `existing` (which must exist):
+/// `statvfs` on Unix, `GetDiskFreeSpaceExW` on Windows.
+pub fn available_space(existing: &Path) -> std::io::Result<u64> {
+    #[cfg(unix)]
+    {
+        let c = std::ffi::CString::new(existing.as_os_str().as_encoded_bytes())?;
+        // SAFETY: statvfs writes into the zeroed struct we own.
+        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+        if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        #[allow(clippy::unnecessary_cast)] // the field types differ between Unixes
+        Ok(st.f_bavail as u64 * st.f_frsize as u64)
+    }
+    #[cfg(windows)]
+    {
+        use std::os::windows::ffi::OsStrExt;
+        let wide: Vec<u16> = existing.as_os_str().encode_wide().chain([0]).collect();
+        let mut free: u64 = 0;
+        // SAFETY: a NUL-terminated UTF-16 path; null pointers for the totals we do not want.
+        let ok = unsafe {
+            windows_sys::Win32::Storage::FileSystem::GetDiskFreeSpaceExW(
+                wide.as_ptr(),
+                &mut free,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            )
+        };
+        if ok == 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(free)
+    }
+    #[cfg(not(any(unix, windows)))]
+    {
+        let _ = existing;
+        Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "free space cannot be measured on this platform; refusing rather than risk a partial backup",
+        ))
+    }
+}
+
+/// Whether process `pid` is alive (another user's counts as alive). Where this cannot be asked,
+/// every other process counts as alive: its temporary files are then left, never removed.
+pub fn pid_alive(pid: i32) -> bool {
+    if pid == std::process::id() as i32 {
+        return true;
+    }
+    #[cfg(unix)]
+    {
+        // SAFETY: signal 0 only checks for existence; EPERM means it exists but is not ours.
+        let alive = unsafe { libc::kill(pid, 0) == 0 };
+        alive || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    }
+    #[cfg(not(unix))]
+    {
+        true
+    }
+}
+
+/// The names in a directory (empty if it cannot be read). On Unix through opendir/readdir, whose
+/// `closedir` error is ignored (std's `ReadDir` panics on it under injected I/O faults).
+pub fn list_dir(dir: &Path) -> Vec<std::ffi::OsString> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStringExt;
+        let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()) else {
+            return vec![];
+        };
+        let mut out = vec![];
+        // SAFETY: opendir/readdir/closedir on a NUL-terminated path; each entry's name is copied
+        // before the next readdir call, and the stream is closed exactly once.
+        unsafe {
+            let d = libc::opendir(c.as_ptr());
+            if d.is_null() {
+                return out;
+            }
+            loop {
+                let e = libc::readdir(d);
+                if e.is_null() {
+                    break;
+                }
+                let name = std::ffi::CStr::from_ptr((*e).d_name.as_ptr()).to_bytes();
+                if name != b"." && name != b".." {
+                    out.push(std::ffi::OsString::from_vec(name.to_vec()));
+                }
+            }
+            libc::closedir(d);
+        }
+        out
+    }
+    #[cfg(not(unix))]
+    {
+        portable::list_dir(dir)
+    }
+}
+
+/// (device, file number) of the file at `path`, following links: (st_dev, st_ino) on Unix, (volume
+/// serial, file index) on Windows. Equal exactly when two paths name one file, hard links included.
+pub fn file_identity(path: &Path) -> Option<(u64, u64)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    }
+    #[cfg(windows)]
+    {
+        use std::os::windows::io::AsRawHandle;
+        use windows_sys::Win32::Storage::FileSystem::{
+            GetFileInformationByHandle, BY_HANDLE_FILE_INFORMATION,
+        };
+        let f = std::fs::File::open(path).ok()?;
+        // SAFETY: an open handle we own and a zeroed struct the call fills.
+        let mut info: BY_HANDLE_FILE_INFORMATION = unsafe { std::mem::zeroed() };
+        if unsafe { GetFileInformationByHandle(f.as_raw_handle() as _, &mut info) } == 0 {
+            return None;
+        }
+        let index = (u64::from(info.nFileIndexHigh) << 32) | u64::from(info.nFileIndexLow);
+        Some((u64::from(info.dwVolumeSerialNumber), index))
+    }
+    #[cfg(not(any(unix, windows)))]
+    {
+        // No file numbers: the canonical path is the identity (hard links are not recognised).
+        let c = std::fs::canonicalize(path).ok()?;
+        Some((0, portable::hash_path(&c)))
+    }
+}
+
+/// What a non-regular file is ("a FIFO (named pipe)", "a socket", …), for the refusal.
+pub fn special_file_kind(t: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a FIFO (named pipe)";
+        } else if t.is_socket() {
+            return "a socket";
+        } else if t.is_char_device() {
+            return "a character device";
+        } else if t.is_block_device() {
+            return "a block device";
+        }
+    }
+    if t.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Whether this process may write `path` (`access(W_OK)` on Unix; elsewhere the read-only
+/// attribute, which is what Windows refuses a write for).
+pub fn writable(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        let Ok(c) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else {
+            return false;
+        };
+        // SAFETY: access(2) on a NUL-terminated path we own.
+        unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
+    }
+    #[cfg(not(unix))]
+    {
+        portable::writable(path)
+    }
+}
+
+/// The login name for the audit log: `$USER`/`$LOGNAME`/`%USERNAME%`, else the password database
+/// (Unix), else `unknown user`.
+pub fn os_user() -> String {
+    for k in ["USER", "LOGNAME", "USERNAME"] {
+        if let Ok(v) = std::env::var(k) {
+            if !v.is_empty() {
+                return v;
+            }
+        }
+    }
+    #[cfg(unix)]
+    {
+        // SAFETY: getuid never fails; getpwuid returns a pointer to static storage or NULL,
+        // read at once.
+        unsafe {
+            let uid = libc::getuid();
+            let pw = libc::getpwuid(uid);
+            if !pw.is_null() && !(*pw).pw_name.is_null() {
+                return std::ffi::CStr::from_ptr((*pw).pw_name)
+                    .to_string_lossy()
+                    .into_owned();
+            }
+            format!("uid {uid}")
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        "unknown user".into()
+    }
+}
+
+/// The fallbacks, in std alone (compiled and tested on every platform).
+pub mod portable {
+    use std::path::Path;
+
+    /// No-replace rename by a hard link (fails with `AlreadyExists` if `to` exists) and an unlink.
+    pub fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
+        std::fs::hard_link(from, to)?;
+        std::fs::remove_file(from)
+    }
+
+    /// Refuses a symlink at `path` (what `O_NOFOLLOW` does at open time).
+    pub fn refuse_symlink(path: &Path) -> std::io::Result<()> {
+        match std::fs::symlink_metadata(path) {
+            Ok(m) if m.file_type().is_symlink() => Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{} is a symlink; refusing to open it", path.display()),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn list_dir(dir: &Path) -> Vec<std::ffi::OsString> {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return vec![];
+        };
+        rd.filter_map(|e| e.ok().map(|e| e.file_name())).collect()
+    }
+
+    pub fn writable(path: &Path) -> bool {
+        std::fs::metadata(path).is_ok_and(|m| !m.permissions().readonly())
+    }
+
+    pub fn hash_path(path: &Path) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        path.hash(&mut h);
+        h.finish()
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn the_fallbacks_keep_the_guarantees() {
+            let d = tempfile::tempdir().unwrap();
+            let (a, b, c) = (d.path().join("a"), d.path().join("b"), d.path().join("c"));
+            std::fs::write(&a, "new").unwrap();
+            std::fs::write(&b, "old").unwrap();
+            let e = super::rename_noreplace(&a, &b).unwrap_err();
+            assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists);
+            assert_eq!(std::fs::read_to_string(&b).unwrap(), "old");
+            super::rename_noreplace(&a, &c).unwrap();
+            assert!(!a.exists() && std::fs::read_to_string(&c).unwrap() == "new");
+
+            let mut names = super::list_dir(d.path());
+            names.sort();
+            assert_eq!(names, ["b", "c"]);
+            assert!(super::writable(&b));
+
+            #[cfg(unix)]
+            {
+                let link = d.path().join("link");
+                std::os::unix::fs::symlink(&b, &link).unwrap();
+                let e = super::refuse_symlink(&link).unwrap_err();
+                assert!(super::super::is_symlink_refusal(&e) || e.to_string().contains("symlink"));
+                super::refuse_symlink(&b).unwrap();
+            }
+        }
+    }
+}
