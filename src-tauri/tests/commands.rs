@@ -610,6 +610,31 @@ fn a_huge_argument_is_not_echoed_back_whole() {
     }
 }
 
+/// The backup a plan names is the file the action makes (first impressions: a plan says what will
+/// really happen).
+#[test]
+fn the_backup_a_plan_names_is_the_one_it_makes() {
+    let h = harness(Options::default());
+    h.seeded("dev", 10);
+    let planned = h
+        .invoke("plan_seed", json!({"env": "dev", "jobs": 20}))
+        .unwrap();
+    let named = planned["plan"]["backup"]["path"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let t = planned["issued"]["token"].as_str().unwrap();
+    let done = h
+        .invoke(
+            "seed_env",
+            json!({"env": "dev", "jobs": 20, "answer": {"token": t}}),
+        )
+        .unwrap();
+    assert_eq!(done["backup"]["path"], named, "{done}");
+    assert!(std::path::Path::new(&named).exists());
+}
+
 #[test]
 fn prune_previews_what_it_frees_and_deletes_only_with_its_token() {
     let h = harness(Options {

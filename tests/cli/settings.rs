@@ -139,7 +139,16 @@ fn remove_keeps_the_file_and_builtins_cannot_be_removed() {
     e.ok(&["env", "add", "staging", s(&staging)]);
     e.ok(&["backup", "staging"]);
     let before = sha256(&staging);
-    e.ok(&["env", "remove", "staging"]);
+    // Removing an env is confirmed (core's rule): no terminal and no --force → refused.
+    let cfg = read(&config(&e));
+    let (code, _, err) = e.run(&["env", "remove", "staging"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("needs confirmation") && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(read(&config(&e)), cfg, "nothing written");
+    e.ok(&["env", "remove", "staging", "--force"]);
     assert_eq!(sha256(&staging), before);
     assert!(e
         .data()
@@ -168,7 +177,9 @@ fn env_path_repoints_and_resets_to_default() {
     let staging = tagged(outside.path(), "staging.db", "staging");
     let (code, _, _) = e.run(&["env", "path", "dev", s(&staging)]);
     assert_eq!(code, 3, "tagged for another env");
-    e.ok(&["env", "path", "test", "--default"]);
+    // test's file now holds data: pointing it elsewhere is confirmed.
+    assert_eq!(e.run(&["env", "path", "test", "--default"]).0, 3);
+    e.ok(&["env", "path", "test", "--default", "--force"]);
     let show = e.ok(&["config", "show"]);
     assert!(show.contains(s(&e.db("test"))), "{show}");
     assert!(fresh.exists(), "the old file is left");
@@ -194,7 +205,19 @@ fn retention_and_busy_timeout_keep_comments_in_an_explicit_config() {
         assert_eq!(code, 2, "{err}");
     }
     assert_eq!(with_cfg(&["config", "set", "busy-timeout", "600001"]).0, 2);
+    // Lower retention means the next prune deletes more: confirmed.
     let (code, _, err) = with_cfg(&["config", "set", "retention", "3", "--max-total-mib", "50"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(!std::fs::read_to_string(&cfg).unwrap().contains("keep = 3"));
+    let (code, _, err) = with_cfg(&[
+        "config",
+        "set",
+        "retention",
+        "3",
+        "--max-total-mib",
+        "50",
+        "--force",
+    ]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(with_cfg(&["config", "set", "busy-timeout", "1500"]).0, 0);
     let text = std::fs::read_to_string(&cfg).unwrap();

@@ -446,6 +446,8 @@ pub enum EnvCmd {
     Remove {
         name: String,
         #[command(flatten)]
+        confirm: ConfirmArgs,
+        #[command(flatten)]
         plan: PlanArgs,
     },
     /// Point ENV at another database file (checked like `env add`; a missing file is created by
@@ -458,6 +460,8 @@ pub enum EnvCmd {
         /// Back to the default file in the data dir
         #[arg(long)]
         default: bool,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
         #[command(flatten)]
         plan: PlanArgs,
     },
@@ -484,6 +488,8 @@ pub enum ConfigSetCmd {
         /// Upper bound on one env's backups in MiB (0 = no bound)
         #[arg(long, value_name = "MIB")]
         max_total_mib: Option<u64>,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
         #[command(flatten)]
         plan: PlanArgs,
     },

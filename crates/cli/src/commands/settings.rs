@@ -3,7 +3,7 @@
 use pipeline_db_core::verbs::settings::{self, Attach, SettingsOutcome};
 use pipeline_db_core::{exit, Result, Workspace};
 
-use crate::cli::{ConfigCmd, ConfigSetCmd, EnvCmd, PlanArgs};
+use crate::cli::{ConfigCmd, ConfigSetCmd, ConfirmArgs, EnvCmd, PlanArgs};
 use crate::ui;
 
 pub fn run_env(ws: &Workspace, cmd: EnvCmd) -> Result<u8> {
@@ -21,13 +21,20 @@ pub fn run_env(ws: &Workspace, cmd: EnvCmd) -> Result<u8> {
             };
             show(settings::attach(ws, &req, plan.dry_run)?, &plan)
         }
-        EnvCmd::Remove { name, plan } => show(settings::detach(ws, &name, plan.dry_run)?, &plan),
+        EnvCmd::Remove {
+            name,
+            confirm,
+            plan,
+        } => confirmed(&plan, &confirm, |dry| settings::detach(ws, &name, dry)),
         EnvCmd::Path {
-            env, path, plan, ..
-        } => show(
-            settings::set_env_path(ws, &env, path.as_deref(), plan.dry_run)?,
-            &plan,
-        ),
+            env,
+            path,
+            confirm,
+            plan,
+            ..
+        } => confirmed(&plan, &confirm, |dry| {
+            settings::set_env_path(ws, &env, path.as_deref(), dry)
+        }),
         EnvCmd::Set { .. } => unreachable!("`env set` is handled in env.rs"),
     }
 }
@@ -41,15 +48,34 @@ pub fn run_config(ws: &Workspace, cmd: ConfigCmd) -> Result<u8> {
         ConfigCmd::Set(ConfigSetCmd::Retention {
             keep,
             max_total_mib,
+            confirm,
             plan,
-        }) => show(
-            settings::set_retention(ws, keep, max_total_mib, plan.dry_run)?,
-            &plan,
-        ),
+        }) => confirmed(&plan, &confirm, |dry| {
+            settings::set_retention(ws, keep, max_total_mib, dry)
+        }),
         ConfigCmd::Set(ConfigSetCmd::BusyTimeout { ms, plan }) => {
             show(settings::set_busy_timeout(ws, ms, plan.dry_run)?, &plan)
         }
     }
+}
+
+/// A change core may want confirmed: planned first, confirmed as core says (the prompt on a
+/// terminal, else `--force` / `--confirm-env`), checked by core, then written.
+fn confirmed(
+    flags: &PlanArgs,
+    confirm: &ConfirmArgs,
+    change: impl Fn(bool) -> Result<SettingsOutcome>,
+) -> Result<u8> {
+    if flags.dry_run {
+        return show(change(true)?, flags);
+    }
+    let planned = change(true)?.plan;
+    if planned.confirmation != pipeline_db_core::Confirmation::None {
+        let env = planned.env.as_deref().unwrap_or(settings::ALL_ENVS);
+        let answer = ui::confirm(planned.confirmation, env, planned.verb, confirm)?;
+        settings::require_confirmed(&planned, &answer)?;
+    }
+    show(change(false)?, flags)
 }
 
 /// `--dry-run --json`: the plan; `--json`: the outcome; else the checks, changes and notes.

@@ -10,25 +10,41 @@ use crate::workspace::env::EnvTarget;
 
 /// Takes the verified backup and records it (manifest + ledger). Before a destructive step the
 /// caller holds `BEGIN IMMEDIATE` and passes the row counts it read (`expected`).
+/// Where a backup goes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Dest<'a> {
+    /// A path the user gave (an export): exactly that name, never overwritten.
+    Exact(&'a Path),
+    /// The env's backup dir, under the name the shown plan gave it (else a fresh one).
+    BackupDir(Option<&'a Path>),
+}
+
 pub(crate) fn backup_now(
     ws: &Workspace,
     target: &EnvTarget,
     reason: Reason,
     label: Option<String>,
     expected: Option<&BTreeMap<String, u64>>,
-    dest: Option<&Path>,
+    dest: Dest<'_>,
     obs: &dyn crate::Observer,
 ) -> Result<BackupRecord> {
     crate::storage::failpoint::hit("backup:before_copy")?;
-    let dest_is_explicit = dest.is_some();
+    let dest_is_explicit = matches!(dest, Dest::Exact(_));
     let dest = match dest {
-        Some(d) => d.to_path_buf(),
-        None => {
+        Dest::Exact(d) => d.to_path_buf(),
+        Dest::BackupDir(named) => {
             crate::backups::names::check_resolves_to_itself(&target.backup_dir)?;
             std::fs::create_dir_all(&target.backup_dir)
                 .map_err(Error::io("creating backup dir", &target.backup_dir))?;
             crate::backups::names::check_resolves_to_itself(&target.backup_dir)?;
-            crate::backups::record::default_path(&target.backup_dir, &target.name, reason)
+            // The name the plan showed, when it is one of this env's backup names (a taken name
+            // still gets `-2`: nothing is overwritten).
+            named
+                .filter(|p| p.parent() == Some(target.backup_dir.as_path()))
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| {
+                    crate::backups::record::default_path(&target.backup_dir, &target.name, reason)
+                })
         }
     };
     let snap = crate::backups::snapshot::snapshot(

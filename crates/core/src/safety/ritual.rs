@@ -213,24 +213,27 @@ pub(crate) fn recheck_and_back_up<P: Plan>(
     let Some(step) = plan.backup_step() else {
         return Ok((plan, None));
     };
-    let backup = back_up(ws, target, shown.verb(), step.reason, c, obs)?;
+    let named = shown.backup_step().map(|b| b.path.as_path());
+    let backup = back_up(ws, target, shown.verb(), step.reason, named, c, obs)?;
     Ok((plan, Some(backup)))
 }
 
 /// The verified backup of what the caller's write transaction sees: the counts it reads must be
-/// the copy's, and there must be room for it.
+/// the copy's, and there must be room for it. It takes the name the shown plan gave it (`named`).
 fn back_up(
     ws: &Workspace,
     target: &EnvTarget,
     verb: Verb,
     reason: Reason,
+    named: Option<&Path>,
     c: &Connection,
     obs: &dyn Observer,
 ) -> Result<BackupRecord> {
     let counts = db::row_counts(c)?;
     space::preflight_space(target, true)?;
     obs.stage("backing up");
-    take::backup_now(ws, target, reason, None, Some(&counts), None, obs).step(
+    let dest = take::Dest::BackupDir(named);
+    take::backup_now(ws, target, reason, None, Some(&counts), dest, obs).step(
         verb,
         &target.name,
         "backup",
@@ -246,6 +249,7 @@ pub(crate) fn back_up_then_release(
     target: &EnvTarget,
     verb: Verb,
     reason: Reason,
+    named: Option<&Path>,
     c: &Connection,
     obs: &dyn Observer,
 ) -> Result<BackupRecord> {
@@ -253,7 +257,7 @@ pub(crate) fn back_up_then_release(
     // No second quick_check of the live file here: open_for_change checked it under this lock,
     // and the backup's own quick_check checks the very pages it copies.
     let (backup, seen) = session::commit_or_rollback(c, &target.path, || {
-        let b = back_up(ws, target, verb, reason, c, obs)?;
+        let b = back_up(ws, target, verb, reason, named, c, obs)?;
         Ok((b, data_version(c)?))
     })?;
     if data_version(c)? != seen {

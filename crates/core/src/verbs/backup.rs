@@ -154,7 +154,10 @@ fn take(
         Reason::Manual,
         opts.label.clone(),
         None,
-        output.as_deref(),
+        match output.as_deref() {
+            Some(p) => crate::backups::take::Dest::Exact(p),
+            None => crate::backups::take::Dest::BackupDir(None),
+        },
         obs,
     )
     .map_err(|e| match e {

@@ -414,7 +414,8 @@ fn restore_locked<P: Plan>(
                         let fp = fingerprint_file(&staging);
                         (fp, t.elapsed())
                     });
-                    let backup = copy_in(ws, target, verb, &mut s.conn, &staging, obs);
+                    let named = shown.backup_step().map(|b| b.path.as_path());
+                    let backup = copy_in(ws, target, verb, named, &mut s.conn, &staging, obs);
                     let (fp, took) = fp.join().unwrap_or_else(|_| {
                         let e = Error::Internal("the fingerprint thread panicked".into());
                         (Err(e), Duration::ZERO)
@@ -461,12 +462,14 @@ fn copy_in(
     ws: &Workspace,
     target: &EnvTarget,
     verb: Verb,
+    named: Option<&Path>,
     live: &mut Connection,
     staging: &Path,
     obs: &dyn Observer,
 ) -> Result<BackupRecord> {
     let env = target.name.as_str();
-    let backup = ritual::back_up_then_release(ws, target, verb, Reason::PreRestore, live, obs)?;
+    let backup =
+        ritual::back_up_then_release(ws, target, verb, Reason::PreRestore, named, live, obs)?;
     crate::storage::timing::step("restore: copy into the live database", || {
         copy_into(staging, live, &target.path, ws.busy_timeout(), obs)
     })

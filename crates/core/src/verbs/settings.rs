@@ -18,7 +18,7 @@ use crate::verb::Verb;
 use toml_edit::{DocumentMut, Item, Table};
 
 use crate::error::{exit, Error, Result};
-use crate::safety::confirm::Confirmation;
+use crate::safety::confirm::{Confirmation, Confirmed};
 use crate::schema::tag::{self, Identity, APPLICATION_ID};
 use crate::storage::db::{self, FileState};
 use crate::storage::fs;
@@ -207,6 +207,28 @@ fn run(
         },
     )
 }
+
+/// Enforces the confirmation a settings plan asks for (`plan.confirmation`, decided in core):
+/// adapters ask the user, then call this before the real write. `env` names what the prompt named.
+pub fn require_confirmed(plan: &SettingsPlan, confirmed: &Confirmed) -> Result<()> {
+    let env = plan.env.as_deref().unwrap_or(ALL_ENVS);
+    if confirmed.satisfies(plan.confirmation, env) {
+        return Ok(());
+    }
+    let verb = plan.verb;
+    Err(Error::Refused(match plan.confirmation {
+        Confirmation::TypeEnvName => format!(
+            "{verb} {env} needs the env name typed (it is protected): type `{env}` at the prompt or pass --confirm-env {env}; nothing was written"
+        ),
+        _ => format!(
+            "{verb} {env} needs confirmation ({}): answer y at the prompt, or pass --force; nothing was written",
+            plan.changes.join("; ")
+        ),
+    }))
+}
+
+/// What a settings change for the whole workspace (retention, busy timeout) names at a prompt.
+pub const ALL_ENVS: &str = "all environments";
 
 /// The checks of `env add` on the name alone (a window asks before it opens a file dialog):
 /// valid (exit 2) and not the name of an existing env (exit 3).
