@@ -267,7 +267,8 @@ pub enum MigrationsCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Create the next V<n>__<name>.sql with a header (like `alembic revision -m`)
+    /// Create the next V<n>__<name>.sql with a header (like `alembic revision -m`); for the
+    /// project's developers: it is applied only after pipeline-db is rebuilt
     New {
         name: String,
         /// Migrations directory

@@ -12,6 +12,9 @@ pub fn run(ws: &Workspace, cmd: MigrationsCmd) -> Result<u8> {
         MigrationsCmd::New { name, dir } => {
             let path = migrations::new_migration(&dir, &name)?;
             outln!("Created {}", path.display());
+            outln!(
+                "Migrations are embedded when pipeline-db is built: rebuild it (`cargo build -p pipeline-db-cli`) before `migrate` applies this one."
+            );
             Ok(exit::OK)
         }
         MigrationsCmd::Check { env, json } => check(ws, &env, json),

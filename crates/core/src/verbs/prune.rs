@@ -97,7 +97,10 @@ pub fn plan(ws: &Workspace, target: &EnvTarget, keep: Option<usize>) -> Result<P
     let mut remaining = total;
     for (i, b) in list.iter().enumerate() {
         let why = if i < over {
-            format!("more than {keep} backups")
+            format!(
+                "more than {keep} backup{}",
+                if keep == 1 { "" } else { "s" }
+            )
         } else if max.is_some_and(|m| remaining > m) {
             format!("over the {} MiB limit", ws.retention.max_total_mib)
         } else {
