@@ -112,6 +112,26 @@ fn a_restore_source_breaking_a_foreign_key_is_refused_and_fails_verification() {
     refuses_verify(&e, &f, "rows that break a foreign key");
 }
 
+/// Text that is not UTF-8 (SQLite stores the bytes as they come; every reader fails on them
+/// later) in a file without our manifest: refused by restore and by `backups verify`.
+#[test]
+fn a_restore_source_with_text_that_is_not_utf8_is_refused() {
+    let e = Env::new();
+    e.seeded("dev");
+    let f = edited_copy(
+        &e,
+        "latin1.sqlite3",
+        "UPDATE jobs SET error_message = CAST(x'4361666ee9' AS TEXT), status = 'failed', completed_at = coalesce(completed_at, created_at) WHERE id = 1;",
+    );
+    refuses_restore(
+        &e,
+        &f,
+        1,
+        "column error_message holds text that is not UTF-8",
+    );
+    refuses_verify(&e, &f, "not UTF-8");
+}
+
 /// `backups verify FILE` of a file without a manifest: FAILED with `needle`, exit 1, the file's
 /// bytes unchanged and no private copy left in the data dir.
 fn refuses_verify(e: &Env, file: &Path, needle: &str) {

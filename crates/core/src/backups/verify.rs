@@ -246,11 +246,51 @@ fn check_sqlite(
             ));
         }
         r.checks.push("foreign keys".into());
+        if !vouched {
+            if let Some(bad) = text_not_utf8(&conn).map_err(|e| e.to_string())? {
+                return Err(bad);
+            }
+            r.checks.push("text is UTF-8".into());
+        }
     }
     if let Identity::Tagged(t) = tag::identity(&conn).map_err(|e| e.to_string())? {
         r.tagged_env = Some(t.env);
     }
     Ok(())
+}
+
+/// The first text value that is not valid UTF-8, in words (SQLite stores such bytes as they come;
+/// every reader of ours would fail on them later). One pass over each table of the schema, which
+/// was checked to be ours before (tables, not views).
+fn text_not_utf8(conn: &rusqlite::Connection) -> Result<Option<String>> {
+    use rusqlite::types::ValueRef;
+    for table in db::table_names(conn)? {
+        let sql = format!("SELECT * FROM {}", db::quote_ident(&table));
+        let mut stmt = conn
+            .prepare(&sql)
+            .map_err(Error::sql(format!("reading {table}")))?;
+        let names: Vec<String> = stmt.column_names().iter().map(|c| c.to_string()).collect();
+        let mut rows = stmt
+            .query([])
+            .map_err(Error::sql(format!("reading {table}")))?;
+        let mut n = 0u64;
+        while let Some(row) = rows
+            .next()
+            .map_err(Error::sql(format!("reading {table}")))?
+        {
+            n += 1;
+            for (i, name) in names.iter().enumerate() {
+                if let Ok(ValueRef::Text(b)) = row.get_ref(i) {
+                    if std::str::from_utf8(b).is_err() {
+                        return Ok(Some(format!(
+                            "{table}, row {n} in table order: column {name} holds text that is not UTF-8"
+                        )));
+                    }
+                }
+            }
+        }
+    }
+    Ok(None)
 }
 
 fn log_path(ws: &Workspace) -> PathBuf {
