@@ -15,7 +15,7 @@ QUICK_PKGS := -p pipeline-db-core -p pipeline-db-cli -p pipeline-db-bench
 # `make faults FAULTS=kill9`: a libtest filter (or any harness flags, e.g. `--list`, `--exact NAME`).
 FAULTS ?=
 
-.PHONY: try ci deps demo build test check faults fuzz lint fmt types bench bench-record bench-quick bench-ci
+.PHONY: try ci after-test deps demo build test check faults fuzz lint fmt types bench bench-record bench-quick bench-ci
 
 try:
 	scripts/try.sh
@@ -27,6 +27,10 @@ try:
 ci:
 	scripts/deps.sh test
 	$(MAKE) test
+	$(MAKE) after-test
+
+# What `make ci` runs after `make test` (`.ci/run` calls the same three steps).
+after-test:
 	$(MAKE) bench-ci
 	$(MAKE) desktop-unit
 	$(MAKE) package
