@@ -57,6 +57,18 @@ fn a_restore_source_with_a_foreign_schema_is_refused_and_nothing_changes() {
             "CREATE VIEW v AS SELECT 1;",
             "extra view `v`",
         ),
+        // Found by `make fuzz`: the table an automatic index is recorded for, edited (and with
+        // bytes that are not UTF-8) — SQLite does not mind, our schema check must.
+        (
+            "autoindex.sqlite3",
+            "PRAGMA writable_schema=ON; UPDATE sqlite_schema SET tbl_name = 'jo~s' WHERE name = 'sqlite_autoindex_jobs_1';",
+            "changed index `sqlite_autoindex_jobs_1`",
+        ),
+        (
+            "autoindex_bytes.sqlite3",
+            "PRAGMA writable_schema=ON; UPDATE sqlite_schema SET tbl_name = CAST(x'6a6fff73' AS TEXT) WHERE name = 'sqlite_autoindex_jobs_1';",
+            "changed index `sqlite_autoindex_jobs_1`",
+        ),
         (
             "column.sqlite3",
             "ALTER TABLE users ADD COLUMN notes TEXT;",

@@ -344,25 +344,41 @@ fn clone_sqlite_err(e: &rusqlite::Error) -> rusqlite::Error {
     }
 }
 
+/// A schema row: its normalised SQL (or "(automatic index)" for the index SQLite makes for a
+/// UNIQUE or PRIMARY KEY constraint) and the table it is recorded for.
+type SchemaRow = (String, String);
+
 /// Schema objects that the migrations own (everything but SQLite's and our bookkeeping tables).
-fn schema_objects(conn: &Connection) -> Result<BTreeMap<(String, String), String>> {
+/// Text is read as bytes (a file from elsewhere may hold any): bytes that are not UTF-8 show as
+/// U+FFFD and so differ from what the migrations make.
+fn schema_objects(conn: &Connection) -> Result<BTreeMap<(String, String), SchemaRow>> {
     let mut stmt = conn
         .prepare(
-            // Every row but SQLite's own bookkeeping (statistics, autoincrement counters, the
-            // automatic indexes of UNIQUE/PRIMARY KEY constraints): an object named `sqlite_…`
-            // through writable_schema, or of an unknown type, is compared like any other.
-            "SELECT type, name, coalesce(sql, '') FROM sqlite_schema
+            // Every row but SQLite's own statistics and autoincrement counters: an object named
+            // `sqlite_…` through writable_schema, or of an unknown type, is compared like any
+            // other; automatic indexes are compared by name and table.
+            "SELECT type, name, coalesce(sql, ''), tbl_name FROM sqlite_schema
              WHERE NOT (type = 'table' AND name IN
-                        ('sqlite_sequence', 'sqlite_stat1', 'sqlite_stat2', 'sqlite_stat3', 'sqlite_stat4'))
-               AND NOT (type = 'index' AND name LIKE 'sqlite\\_autoindex\\_%' ESCAPE '\\' AND sql IS NULL)",
+                        ('sqlite_sequence', 'sqlite_stat1', 'sqlite_stat2', 'sqlite_stat3', 'sqlite_stat4'))",
         )
         .map_err(Error::sql("reading sqlite_schema"))?;
+    let text = |r: &rusqlite::Row<'_>, i: usize| -> rusqlite::Result<String> {
+        Ok(match r.get_ref(i)? {
+            rusqlite::types::ValueRef::Text(b) | rusqlite::types::ValueRef::Blob(b) => {
+                String::from_utf8_lossy(b).into_owned()
+            }
+            other => format!("{other:?}"),
+        })
+    };
     let rows = stmt
         .query_map([], |r| {
-            Ok((
-                (r.get::<_, String>(0)?, r.get::<_, String>(1)?),
-                normalize_sql(&r.get::<_, String>(2)?),
-            ))
+            let sql = normalize_sql(&text(r, 2)?);
+            let sql = if sql.is_empty() {
+                "(automatic index)".to_string()
+            } else {
+                sql
+            };
+            Ok(((text(r, 0)?, text(r, 1)?), (sql, text(r, 3)?)))
         })
         .and_then(|rows| rows.collect::<rusqlite::Result<BTreeMap<_, _>>>())
         .map_err(Error::sql("reading sqlite_schema"))?;
@@ -419,17 +435,21 @@ pub(crate) fn drift(conn: &Connection) -> Result<DriftReport> {
             .map_err(Error::sql("in-memory schema"))?;
     }
     let expected = schema_objects(&mem)?;
+    let shown = |(sql, table): &SchemaRow| format!("{sql} (on {table})");
     let mut differences = vec![];
-    for (key, sql) in &expected {
+    for (key, e) in &expected {
         match actual.get(key) {
-            None => differences.push(item("missing", key, Some(sql), None)),
-            Some(a) if a != sql => differences.push(item("changed", key, Some(sql), Some(a))),
+            None => differences.push(item("missing", key, Some(&e.0), None)),
+            Some(a) if a.0 != e.0 => differences.push(item("changed", key, Some(&e.0), Some(&a.0))),
+            Some(a) if a.1 != e.1 => {
+                differences.push(item("changed", key, Some(&shown(e)), Some(&shown(a))))
+            }
             _ => {}
         }
     }
-    for (key, sql) in &actual {
+    for (key, a) in &actual {
         if !expected.contains_key(key) {
-            differences.push(item("extra", key, None, Some(sql)));
+            differences.push(item("extra", key, None, Some(&a.0)));
         }
     }
     Ok(DriftReport {
