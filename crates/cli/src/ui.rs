@@ -106,6 +106,14 @@ fn ask(prompt: &str) -> Result<String, Error> {
 }
 
 /// A progress bar on stderr (hidden when stderr is not a terminal).
+/// Runs a change with a progress bar on stderr (which is also its Ctrl-C), cleared afterwards.
+pub fn with_bar<T>(change: impl FnOnce(&Bar) -> T) -> T {
+    let bar = Bar::new();
+    let out = change(&bar);
+    bar.finish();
+    out
+}
+
 /// It is also the change's Ctrl-C: while a bar lives, Ctrl-C asks core to stop (see `interrupt`).
 pub struct Bar {
     bar: ProgressBar,

@@ -48,9 +48,7 @@ pub fn run(ws: &Workspace, a: ImportArgs) -> Result<u8> {
     else {
         return Ok(exit::OK);
     };
-    let bar = ui::Bar::new();
-    let out = import::execute(ws, &plan, &confirmed, &bar);
-    bar.finish();
+    let out = crate::ui::with_bar(|bar| import::execute(ws, &plan, &confirmed, bar));
     let out = out?;
     if a.plan.json {
         ui::print_json(&out);

@@ -20,9 +20,7 @@ pub fn run(ws: &Workspace, a: MigrateArgs) -> Result<u8> {
     else {
         return Ok(exit::OK);
     };
-    let bar = ui::Bar::new();
-    let out = migrate::execute(ws, &plan, &confirmed, &bar);
-    bar.finish();
+    let out = crate::ui::with_bar(|bar| migrate::execute(ws, &plan, &confirmed, bar));
     let out = out?;
     if a.plan.json {
         ui::print_json(&out);

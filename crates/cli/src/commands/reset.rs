@@ -34,9 +34,7 @@ pub fn run(ws: &Workspace, a: ResetArgs) -> Result<u8> {
     else {
         return Ok(exit::OK);
     };
-    let bar = ui::Bar::new();
-    let out = reset::execute(ws, &plan, &confirmed, &bar);
-    bar.finish();
+    let out = crate::ui::with_bar(|bar| reset::execute(ws, &plan, &confirmed, bar));
     let out = out?;
     if a.plan.json {
         ui::print_json(&out);

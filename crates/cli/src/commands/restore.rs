@@ -23,9 +23,7 @@ pub fn run(ws: &Workspace, a: RestoreArgs) -> Result<u8> {
     else {
         return Ok(exit::OK);
     };
-    let bar = ui::Bar::new();
-    let out = restore::execute(ws, &plan, &confirmed, &bar);
-    bar.finish();
+    let out = crate::ui::with_bar(|bar| restore::execute(ws, &plan, &confirmed, bar));
     let out = out?;
     print_outcome(&out, a.plan.json);
     Ok(exit::OK)

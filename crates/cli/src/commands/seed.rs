@@ -38,9 +38,7 @@ pub fn run(ws: &Workspace, a: SeedArgs) -> Result<u8> {
     else {
         return Ok(exit::OK);
     };
-    let bar = ui::Bar::new();
-    let out = seed::execute(ws, &plan, &confirmed, &bar);
-    bar.finish();
+    let out = crate::ui::with_bar(|bar| seed::execute(ws, &plan, &confirmed, bar));
     let out = out?;
     if a.plan.json {
         ui::print_json(&out);

@@ -18,9 +18,7 @@ pub fn run(ws: &Workspace, a: UndoArgs) -> Result<u8> {
     else {
         return Ok(exit::OK);
     };
-    let bar = crate::ui::Bar::new();
-    let out = undo::execute(ws, &plan, &confirmed, &bar);
-    bar.finish();
+    let out = crate::ui::with_bar(|bar| undo::execute(ws, &plan, &confirmed, bar));
     let out = out?;
     super::restore::print_outcome(&out, a.plan.json);
     Ok(exit::OK)
