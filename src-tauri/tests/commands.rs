@@ -642,15 +642,36 @@ fn prune_previews_what_it_frees_and_deletes_only_with_its_token() {
         ..Default::default()
     });
     h.seeded("dev", 5);
-    for _ in 0..3 {
+    for i in 0..2 {
         let t = h.token("plan_backup", json!({"env": "dev", "export": false}));
-        h.invoke(
-            "backup_env",
-            json!({"env": "dev", "export": false, "label": null, "answer": {"token": t}}),
-        )
-        .unwrap();
+        let out = h
+            .invoke(
+                "backup_env",
+                json!({"env": "dev", "export": false, "label": null, "answer": {"token": t}}),
+            )
+            .unwrap();
+        // keep = 1: the automatic retention after the second backup deletes the first.
+        assert_eq!(
+            out["retention"]["deleted"].as_array().unwrap().len(),
+            i,
+            "{out}"
+        );
+    }
+    assert_eq!(h.backups("dev").len(), 1);
+    // Three more under a roomier policy (another config), for prune to apply keep = 1 to.
+    let roomy = h.ws.data_dir.join("roomy.toml");
+    std::fs::write(&roomy, "[retention]\nkeep = 10\n").unwrap();
+    let ws = Workspace::load(&pipeline_db_core::WorkspaceOptions {
+        data_dir: Some(h.ws.data_dir.clone()),
+        config: Some(roomy),
+        ..Default::default()
+    })
+    .unwrap();
+    for _ in 0..3 {
+        pipeline_db_core::verbs::backup::run(&ws, "dev", &Default::default()).unwrap();
     }
     let before = h.backups("dev").len();
+    assert_eq!(before, 4);
     let planned = h.invoke("plan_prune", json!({"env": "dev"})).unwrap();
     let to_delete = planned["plan"]["delete"].as_array().unwrap().len();
     assert!(to_delete > 0, "{planned}");
@@ -740,7 +761,9 @@ fn backup_and_restore_stream_byte_progress_with_an_eta() {
 fn cancelling_a_restore_mid_copy_leaves_the_database_unchanged() {
     let h = harness(Options::default());
     h.seeded("dev", 50);
-    let b = pipeline_db_core::verbs::backup::run(&h.ws, "dev", &Default::default()).unwrap();
+    let b = pipeline_db_core::verbs::backup::run(&h.ws, "dev", &Default::default())
+        .unwrap()
+        .backup;
     h.seeded("dev", 120);
     let backup = b.path.to_string_lossy();
     let t = h.token("plan_restore", json!({"env": "dev", "backup": backup}));
@@ -787,4 +810,39 @@ fn the_page_can_name_only_listed_backups_for_restore_and_verify() {
         "no ledger line for a refused probe"
     );
     assert_eq!(h.rows("dev"), before);
+}
+
+#[test]
+fn the_backups_view_shows_policy_use_and_pins_and_a_pin_survives_retention() {
+    let h = harness(Options::default());
+    h.seeded("dev", 5);
+    let first = pipeline_db_core::verbs::backup::run(&h.ws, "dev", &Default::default())
+        .unwrap()
+        .backup;
+    let view = h.invoke("backups_view", json!({"env": "dev"})).unwrap();
+    assert_eq!(view["policy"]["keep"], 10, "{view}");
+    assert_eq!(view["backups"][0]["pinned"], false, "{view}");
+    assert!(
+        view["all_bytes"].as_u64().unwrap() >= first.size_bytes,
+        "{view}"
+    );
+    let name = first.path.file_name().unwrap().to_str().unwrap();
+    let out = h
+        .invoke(
+            "pin_backup",
+            json!({"env": "dev", "backup": name, "pinned": true}),
+        )
+        .unwrap();
+    assert_eq!(out["changed"], true, "{out}");
+    let view = h.invoke("backups_view", json!({"env": "dev"})).unwrap();
+    assert_eq!(view["backups"][0]["pinned"], true, "{view}");
+    // Only the env's listed backups can be pinned from the page.
+    let e = h
+        .invoke(
+            "pin_backup",
+            json!({"env": "dev", "backup": "/etc/passwd", "pinned": true}),
+        )
+        .unwrap_err();
+    assert_eq!(kind(&e), "refused", "{e}");
+    assert!(!std::path::Path::new("/etc/passwd.pin").exists());
 }

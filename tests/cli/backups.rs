@@ -862,3 +862,142 @@ fn prune_follows_the_one_confirmation_rule() {
     ok(dir, &["backups", "prune", "dev", "--keep", "1", "--force"]);
     assert!(std::fs::read_dir(dir.join("backups/dev")).unwrap().count() < before);
 }
+
+fn name_of(p: &Path) -> &str {
+    p.file_name().unwrap().to_str().unwrap()
+}
+
+#[test]
+fn retention_runs_after_every_backup_and_keeps_undo_pins_and_the_newest() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    std::fs::write(dir.join("pipeline-db.toml"), "[retention]\nkeep = 2\n").unwrap();
+    dev_with_jobs(dir, "5");
+    ok(dir, &["reset", "dev", "--force"]); // b1: undo's target
+    let b1 = backups(dir, "dev")[0].clone();
+    ok(dir, &["backup", "dev"]); // b2: two backups, within the policy
+    let b2 = backups(dir, "dev")[1].clone();
+    // b3: the count rule would delete b1, which undo needs: kept, and the unmet policy is said.
+    let (code, out, err) = run(dir, &["backup", "dev"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("Retention deleted"), "{out}");
+    assert!(
+        err.contains("retention policy not met: 3 backups are kept"),
+        "{err}"
+    );
+    let out = ok(dir, &["backup", "dev"]); // b4: b2 goes
+    assert!(
+        out.contains(&format!("Retention deleted {}", b2.display())),
+        "{out}"
+    );
+    let left = backups(dir, "dev");
+    assert_eq!(left.len(), 3);
+    assert!(left.contains(&b1) && !left.contains(&b2));
+    assert!(!pipeline_db_core::backups::record::manifest_path(&b2).exists());
+    let line = audit(dir).last().unwrap().clone();
+    assert_eq!(line["verb"], "backups prune");
+    assert_eq!(line["outcome"], "ok");
+    let summary = line["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with("automatic retention: deleted 1 backup ")
+            && summary.contains(name_of(&b2)),
+        "{summary}"
+    );
+
+    // A pinned backup stays.
+    let b3 = left[1].clone();
+    ok(dir, &["backups", "pin", "dev", name_of(&b3)]);
+    let out = ok(dir, &["backup", "dev"]); // b5
+    assert!(!out.contains("Retention deleted"), "{out}");
+    assert_eq!(backups(dir, "dev").len(), 4);
+    let list = ok(dir, &["backups", "list", "dev"]);
+    assert!(
+        list.contains("(pinned)") && list.contains("retention: keep 2 per env"),
+        "{list}"
+    );
+    let listed = json(dir, &["backups", "list", "dev", "--json"]);
+    let pinned: Vec<_> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["pinned"] == true)
+        .map(|b| b["path"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(pinned, vec![b3.to_str().unwrap().to_string()]);
+
+    // Unpinned, and undo's target moves to the pre-seed backup: the seed's JSON lists the
+    // deletions, oldest first.
+    ok(dir, &["backups", "unpin", "dev", name_of(&b3)]);
+    let b4 = left[2].clone();
+    let out = json(dir, &["seed", "dev", "--jobs", "1", "--json"]);
+    let deleted: Vec<&str> = out["retention"]["deleted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        deleted,
+        vec![
+            b1.to_str().unwrap(),
+            b3.to_str().unwrap(),
+            b4.to_str().unwrap()
+        ]
+    );
+    assert_eq!(out["retention"]["kept"], 2);
+    assert_eq!(backups(dir, "dev").len(), 2);
+}
+
+#[test]
+fn a_budget_smaller_than_one_backup_keeps_the_newest_and_says_so() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    dev_with_jobs(dir, "3000");
+    std::fs::write(
+        dir.join("pipeline-db.toml"),
+        "[retention]\nbudget_mib = 1\n",
+    )
+    .unwrap();
+    ok(dir, &["backup", "dev"]);
+    let first = backups(dir, "dev");
+    assert!(
+        std::fs::metadata(&first[0]).unwrap().len() > 1 << 20,
+        "too small a db for this test"
+    );
+    let (code, out, err) = run(dir, &["backup", "dev", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v["retention"]["deleted"][0]["path"],
+        first[0].to_str().unwrap()
+    );
+    assert!(
+        v["retention"]["unmet"]
+            .as_str()
+            .unwrap()
+            .contains("retention.budget_mib = 1"),
+        "{v}"
+    );
+    let left = backups(dir, "dev");
+    assert_eq!(left.len(), 1, "the only copy is never deleted");
+    assert_eq!(left[0].to_str().unwrap(), v["path"].as_str().unwrap());
+}
+
+#[test]
+fn pin_refuses_what_is_not_one_of_the_envs_backups() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    dev_with_jobs(dir, "5");
+    let (code, _, err) = run(dir, &["backups", "pin", "dev", "nope"]);
+    assert_eq!(code, 2, "{err}");
+    let (code, _, err) = run(dir, &["backups", "pin", "dev", "../dev.sqlite3"]);
+    assert_ne!(code, 0, "{err}");
+    assert!(!dir.join("dev.sqlite3.pin").exists());
+    ok(dir, &["backup", "dev"]);
+    let b = backups(dir, "dev")[0].clone();
+    std::fs::remove_file(pipeline_db_core::backups::record::manifest_path(&b)).unwrap();
+    let (code, _, err) = run(dir, &["backups", "pin", "dev", name_of(&b)]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("no readable manifest"), "{err}");
+    assert!(!pipeline_db_core::backups::pins::is_pinned(&b));
+}

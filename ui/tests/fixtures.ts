@@ -59,7 +59,7 @@ export function undoPlan(over: Partial<UndoPlan> = {}): UndoPlan {
 
 export function prunePlan(over: Partial<PrunePlan> = {}): PrunePlan {
   return {
-    verb: "backups prune", env: "dev", keep: 1, max_total_bytes: null, delete: [], protected: [],
+    verb: "backups prune", env: "dev", keep: 1, max_total_bytes: null, budget_bytes: null, unmet: null, delete: [], protected: [],
     total_bytes_before: 0, frees_bytes: 0, deleted: false, confirmation: "yes_no", ...over,
   };
 }

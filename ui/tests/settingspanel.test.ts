@@ -20,7 +20,7 @@ const info: WorkspaceInfo = {
   config_path: null,
   config_file: "/d/pipeline-db.toml",
   busy_timeout_ms: 5000,
-  retention: { keep: 20, max_total_mib: 0 },
+  retention: { keep: 20, max_total_mib: 0, budget_mib: 8192 },
   unavailable: [],
   envs: ["dev", "prod", "staging", "test"].map((name) => ({
     name, path: `/d/${name}.sqlite3`, protected: name === "prod", backup_dir: `/d/backups/${name}`,

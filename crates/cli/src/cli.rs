@@ -375,7 +375,28 @@ pub enum BackupsCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Delete old backups by the retention rules (never the newest verified one nor undo's)
+    /// Pin a backup: retention and prune never delete it
+    Pin {
+        /// Environment: dev, test, prod, or one the config adds (`pipeline-db config show`)
+        env: String,
+        /// Backup name (see `backups list`)
+        name: String,
+        /// Machine-readable output on stdout (JSON; errors too, as {"error": {...}})
+        #[arg(long)]
+        json: bool,
+    },
+    /// Unpin a backup: retention may delete it again
+    Unpin {
+        /// Environment: dev, test, prod, or one the config adds (`pipeline-db config show`)
+        env: String,
+        /// Backup name (see `backups list`)
+        name: String,
+        /// Machine-readable output on stdout (JSON; errors too, as {"error": {...}})
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete old backups by the retention rules (never the newest verified one, undo's, a pinned
+    /// one); the same rules run on their own after every backup
     Prune {
         /// Environment: dev, test, prod, or one the config adds (`pipeline-db config show`)
         env: Option<String>,

@@ -230,6 +230,26 @@ pub fn counted(n: u64, one: &str, many: &str) -> String {
     format!("{} {}", count(n), if n == 1 { one } else { many })
 }
 
+/// What the automatic retention pass after a backup did: each deleted backup, what the policy
+/// could not meet, and a failure of the pass itself (the action it followed succeeded).
+pub fn retention(r: &Option<pipeline_db_core::safety::retention::RetentionReport>) {
+    let Some(r) = r else { return };
+    for d in &r.deleted {
+        outln!(
+            "Retention deleted {} ({}: {}).",
+            d.path.display(),
+            human_bytes(d.size_bytes),
+            d.why
+        );
+    }
+    if let Some(u) = &r.unmet {
+        errln!("note: retention policy not met: {u}");
+    }
+    if let Some(e) = &r.error {
+        errln!("warning: retention after the backup failed: {e}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -25,12 +25,15 @@ use crate::browse::{
 use crate::plan::{BackupStep, TableRows};
 use crate::safety::audit::AuditEntry;
 use crate::safety::confirm::Confirmation;
+use crate::safety::retention::{BackupsView, RetentionReport};
 use crate::schema::migrations::MigrationInfo;
 use crate::schema::tag::Identity;
+use crate::verbs::backup::BackupOutcome;
 use crate::verbs::backup::BackupPlan;
 use crate::verbs::check::CheckReport;
 use crate::verbs::import::{ImportOutcome, ImportPlan};
 use crate::verbs::migrate::{MigrateOutcome, MigratePlan};
+use crate::verbs::pin::PinOutcome;
 use crate::verbs::prune::PrunePlan;
 use crate::verbs::repair::{RepairOutcome, RepairPlan};
 use crate::verbs::reset::{ResetOutcome, ResetPlan};
@@ -76,6 +79,10 @@ pub fn export(dir: &Path) -> Result<(), ExportError> {
         SeedOutcome,
         BackupPlan,
         BackupRecord,
+        BackupOutcome,
+        PinOutcome,
+        BackupsView,
+        RetentionReport,
         RestorePlan,
         RestoreOutcome,
         UndoPlan,

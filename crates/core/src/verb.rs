@@ -34,11 +34,15 @@ pub enum Verb {
     ConfigSet,
     #[serde(rename = "import")]
     Import,
+    #[serde(rename = "backups pin")]
+    Pin,
+    #[serde(rename = "backups unpin")]
+    Unpin,
 }
 
 impl Verb {
     /// Every verb, in declaration order.
-    pub const ALL: [Verb; 14] = [
+    pub const ALL: [Verb; 16] = [
         Verb::Reset,
         Verb::Migrate,
         Verb::Seed,
@@ -53,6 +57,8 @@ impl Verb {
         Verb::EnvPath,
         Verb::ConfigSet,
         Verb::Import,
+        Verb::Pin,
+        Verb::Unpin,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -71,6 +77,8 @@ impl Verb {
             Verb::EnvPath => "env path",
             Verb::ConfigSet => "config set",
             Verb::Import => "import",
+            Verb::Pin => "backups pin",
+            Verb::Unpin => "backups unpin",
         }
     }
 }

@@ -84,7 +84,9 @@ fn jobs(ws: &Workspace) -> u64 {
 fn a_backup_reports_bytes_copied_then_verified() {
     let (_d, ws) = seeded(3000);
     let obs = Recorder::default();
-    let rec = backup::run_observed(&ws, "dev", &BackupOptions::default(), &obs).unwrap();
+    let rec = backup::run_observed(&ws, "dev", &BackupOptions::default(), &obs)
+        .unwrap()
+        .backup;
     assert_eq!(obs.stages(), ["copying", "verifying"]);
     let copying = obs.of("copying");
     let verifying = obs.of("verifying");
@@ -120,7 +122,9 @@ fn a_cancelled_backup_leaves_no_file() {
 #[test]
 fn a_restore_reports_each_copy_and_a_cancel_mid_copy_changes_nothing() {
     let (_d, ws) = seeded(3000);
-    let b = backup::run(&ws, "dev", &BackupOptions::default()).unwrap();
+    let b = backup::run(&ws, "dev", &BackupOptions::default())
+        .unwrap()
+        .backup;
     let more = SeedOptions {
         users: 3,
         pipelines: 4,

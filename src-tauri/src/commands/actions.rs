@@ -3,7 +3,6 @@
 //! core says the plan needs), then hands that very plan to core's `execute` off the UI thread,
 //! which re-makes it under the lock and refuses if it changed.
 
-use pipeline_db_core::backups::record::BackupRecord;
 use pipeline_db_core::verbs::backup::{self, BackupOptions, BackupPlan};
 use pipeline_db_core::verbs::migrate::{self, MigrateOutcome, MigratePlan, MigrateRequest};
 use pipeline_db_core::verbs::reset::{self, ResetOutcome, ResetPlan, ResetRequest};
@@ -169,7 +168,7 @@ pub async fn backup_env<R: Runtime>(
     export: bool,
     label: Option<String>,
     answer: Answer,
-) -> CmdResult<BackupRecord> {
+) -> CmdResult<pipeline_db_core::verbs::backup::BackupOutcome> {
     let st = state.inner().clone();
     blocking(move || {
         let running = st.ops.begin(answer.token.as_deref());

@@ -2,6 +2,8 @@
 //! (deleting backups goes through the same token gate as the other changing verbs).
 
 use pipeline_db_core::backups::verify::VerifyReport;
+use pipeline_db_core::safety::retention::{self, BackupsView};
+use pipeline_db_core::verbs::pin::{self, PinOutcome};
 use pipeline_db_core::verbs::prune::{self, PrunePlan};
 use pipeline_db_core::Verb;
 use tauri::State;
@@ -57,4 +59,24 @@ pub async fn prune_backups(
         Ok(vec![prune::execute(&st.ws(), &p, &confirmed)?])
     })
     .await
+}
+
+/// `env`'s backups with the retention policy, disk use against the budget, pins and undo's target.
+#[tauri::command]
+pub async fn backups_view(state: State<'_, AppState>, env: String) -> CmdResult<BackupsView> {
+    let ws = state.ws();
+    blocking(move || Ok(retention::view(&ws, &env)?)).await
+}
+
+/// Pins or unpins one of `env`'s listed backups (core resolves it from the listing, takes the
+/// env's lock and writes the audit line). Pinning loses nothing, so no confirmation is asked.
+#[tauri::command]
+pub async fn pin_backup(
+    state: State<'_, AppState>,
+    env: String,
+    backup: String,
+    pinned: bool,
+) -> CmdResult<PinOutcome> {
+    let ws = state.ws();
+    blocking(move || Ok(pin::set(&ws, &env, &backup, pinned)?)).await
 }

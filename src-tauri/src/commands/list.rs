@@ -29,6 +29,8 @@ macro_rules! app_commands {
                 backups::verify_backup,
                 backups::plan_prune,
                 backups::prune_backups,
+                backups::backups_view,
+                backups::pin_backup,
                 info::list_backups,
                 info::migrations,
                 info::audit_log,

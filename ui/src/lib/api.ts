@@ -2,9 +2,9 @@
 import { invoke } from "@tauri-apps/api/core";
 import { bytes } from "./format";
 import type {
-  About, Answer, AuditEntry, BackupPlan, BackupRecord, Charts, CheckReport, EnvStatus, JobCursor, JobDetail,
+  About, Answer, AuditEntry, BackupPlan, BackupRecord, BackupsView, Charts, CheckReport, EnvStatus, JobCursor, JobDetail,
   JobFilter, JobRow, MigratePlan, MigrationsView, Order, Outcome, Page, PathChoice, PipelineRow, Planned, PrunePlan,
-  PrunePreview, ResetPlan, RestorePlan, SeedPlan, SettingsOutcome, ShownPlan, UndoPlan, UserRow, VerifyReport,
+  PinOutcome, PrunePreview, ResetPlan, RestorePlan, SeedPlan, SettingsOutcome, ShownPlan, UndoPlan, UserRow, VerifyReport,
   WorkspaceInfo,
 } from "./types";
 
@@ -20,6 +20,7 @@ export function pruneAsPlan(p: Planned<PrunePlan>): Planned<PrunePreview> {
     `frees ${bytes(q.frees_bytes)} of ${bytes(q.total_bytes_before)}; keeps the newest ${q.keep}`,
     ...q.delete.map((d) => `delete ${d.path} (${bytes(d.size_bytes)}, ${d.why})`),
     ...q.protected.map((d) => `keep ${d.path} (${d.why})`),
+    ...(q.unmet ? [`policy not met: ${q.unmet}`] : []),
   ];
   if (q.delete.length === 0) notes.unshift("nothing to delete");
   return { ...p, plan: { verb: "prune", env: q.env, path: `backups of ${q.env}`, notes } };
@@ -43,6 +44,11 @@ export const api = {
   about: () => invoke<About>("about"),
   status: () => invoke<EnvStatus[]>("status"),
   listBackups: (env: string) => invoke<BackupRecord[]>("list_backups", { env }),
+  /** The Backups view: backups with pins, undo's target, the policy and disk use. */
+  backupsView: (env: string) => invoke<BackupsView>("backups_view", { env }),
+  /** Pins (never deleted by retention or prune) or unpins a listed backup. */
+  pinBackup: (env: string, backup: string, pinned: boolean) =>
+    invoke<PinOutcome>("pin_backup", { env, backup, pinned }),
   migrations: (env: string) => invoke<MigrationsView>("migrations", { env }),
   auditLog: (env: string | null) => invoke<AuditEntry[]>("audit_log", { env }),
   /** Cancels the operation started with confirmation token `id` (and only that one). */

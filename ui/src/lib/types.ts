@@ -1,7 +1,7 @@
 // What the Rust commands send and receive is generated from the Rust types into `./generated/`
 // (`make types`; a test fails when it is stale). This file re-exports it and adds the window's own.
 import type {
-  BackupPlan, BackupRecord, MigrateOutcome, MigratePlan, Planned as PlannedOf, PrunePlan, ResetOutcome,
+  BackupOutcome, BackupPlan, MigrateOutcome, MigratePlan, Planned as PlannedOf, PrunePlan, ResetOutcome,
   ResetPlan, RestoreOutcome, RestorePlan, SeedOutcome, SeedPlan, UndoPlan,
 } from "./generated";
 
@@ -27,4 +27,4 @@ export type ShownPlan = Exclude<AnyPlan, UndoPlan | PrunePlan> | PrunePreview;
 export type Planned<P = ShownPlan> = PlannedOf<P>;
 
 /** What a confirmed action returns (`prune_backups`: the plans it carried out). */
-export type Outcome = ResetOutcome | MigrateOutcome | SeedOutcome | BackupRecord | RestoreOutcome | PrunePlan[];
+export type Outcome = ResetOutcome | MigrateOutcome | SeedOutcome | BackupOutcome | RestoreOutcome | PrunePlan[];

@@ -19,11 +19,12 @@ pub fn run(ws: &Workspace, a: BackupArgs) -> Result<u8> {
         &bar,
     );
     bar.finish();
-    let rec = rec?;
+    let out = rec?;
+    let rec = &out.backup;
     if a.json {
-        // The record (as in the manifest) plus where the time went.
+        // The record (as in the manifest), the retention pass after it, where the time went.
         ui::print_json(&Timed {
-            record: &rec,
+            record: &out,
             timings: pipeline_db_core::storage::timing::take(),
         });
     } else {
@@ -34,6 +35,7 @@ pub fn run(ws: &Workspace, a: BackupArgs) -> Result<u8> {
             ui::human_bytes(rec.size_bytes),
             rec.sha256
         );
+        ui::retention(&out.retention);
     }
     Ok(exit::OK)
 }
@@ -41,7 +43,7 @@ pub fn run(ws: &Workspace, a: BackupArgs) -> Result<u8> {
 #[derive(serde::Serialize)]
 struct Timed<'a> {
     #[serde(flatten)]
-    record: &'a pipeline_db_core::backups::record::BackupRecord,
+    record: &'a pipeline_db_core::verbs::backup::BackupOutcome,
     timings: Vec<pipeline_db_core::storage::timing::StepTime>,
 }
 
@@ -60,7 +62,26 @@ pub fn run_backups(ws: &Workspace, cmd: BackupsCmd) -> Result<u8> {
             confirm,
             plan,
         } => run_prune(ws, env, keep, confirm, plan),
+        BackupsCmd::Pin { env, name, json } => run_pin(ws, &env, &name, true, json),
+        BackupsCmd::Unpin { env, name, json } => run_pin(ws, &env, &name, false, json),
     }
+}
+
+fn run_pin(ws: &Workspace, env: &str, name: &str, pinned: bool, json: bool) -> Result<u8> {
+    let out = pipeline_db_core::verbs::pin::set(ws, env, name, pinned)?;
+    if json {
+        ui::print_json(&out);
+        return Ok(exit::OK);
+    }
+    let what = if pinned { "pinned" } else { "unpinned" };
+    match out.changed {
+        true => outln!("{} is {what}.", out.backup.display()),
+        false => outln!(
+            "{} was already {what}; nothing was changed.",
+            out.backup.display()
+        ),
+    }
+    Ok(exit::OK)
 }
 
 /// One listed backup with how far it can be trusted.
@@ -93,6 +114,18 @@ fn run_list(ws: &Workspace, env: Option<String>, json: bool) -> Result<u8> {
         ui::print_json(&all);
         return Ok(exit::OK);
     }
+    let r = &ws.retention;
+    let limit = |m: u64| match m {
+        0 => "none".to_string(),
+        m => ui::human_bytes(m * 1024 * 1024),
+    };
+    outln!(
+        "retention: keep {} per env, at most {} per env, data dir budget {} (all envs use {})",
+        r.keep,
+        limit(r.max_total_mib),
+        limit(r.budget_mib),
+        ui::human_bytes(all_envs_bytes(ws)?)
+    );
     for t in &targets {
         let mine: Vec<_> = all.iter().filter(|b| b.record.env == t.name).collect();
         let total: u64 = mine.iter().map(|b| b.record.size_bytes).sum();
@@ -115,11 +148,27 @@ fn run_list(ws: &Workspace, env: Option<String>, json: bool) -> Result<u8> {
                 ui::human_bytes(b.record.size_bytes),
                 trust,
                 b.record.path.display(),
-                if b.undo_target { "  (undo)" } else { "" }
+                match (b.undo_target, b.record.pinned) {
+                    (true, true) => "  (undo, pinned)",
+                    (true, false) => "  (undo)",
+                    (false, true) => "  (pinned)",
+                    (false, false) => "",
+                }
             );
         }
     }
     Ok(exit::OK)
+}
+
+fn all_envs_bytes(ws: &Workspace) -> Result<u64> {
+    let mut total = 0;
+    for t in ws.envs.values() {
+        total += pipeline_db_core::backups::record::list(t)?
+            .iter()
+            .map(|b| b.size_bytes)
+            .sum::<u64>();
+    }
+    Ok(total)
 }
 
 fn run_verify(
@@ -213,6 +262,9 @@ fn print_prune(p: &pipeline_db_core::verbs::prune::PrunePlan) {
         p.max_total_bytes
             .map(|m| format!(", at most {}", ui::human_bytes(m)))
             .unwrap_or_default()
+            + &p.budget_bytes
+                .map(|m| format!(", data dir budget {}", ui::human_bytes(m)))
+                .unwrap_or_default()
     );
     for d in &p.delete {
         outln!(
@@ -225,5 +277,8 @@ fn print_prune(p: &pipeline_db_core::verbs::prune::PrunePlan) {
     }
     for k in &p.protected {
         outln!("  = {}: {}", k.path.display(), k.why);
+    }
+    if let Some(u) = &p.unmet {
+        outln!("  note: {u}");
     }
 }

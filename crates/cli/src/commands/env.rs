@@ -49,6 +49,7 @@ fn set(ws: &Workspace, env: String, confirm: ConfirmArgs, flags: PlanArgs) -> Re
             env,
             out.backup.path.display()
         );
+        ui::retention(&out.retention);
     }
     Ok(exit::OK)
 }

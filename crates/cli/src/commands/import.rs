@@ -56,6 +56,7 @@ pub fn run(ws: &Workspace, a: ImportArgs) -> Result<u8> {
         if let Some(b) = &out.backup {
             outln!("Backed up to {}", b.path.display());
         }
+        ui::retention(&out.retention);
         outln!(
             "Imported {} rows into {}.{} in {} ms.",
             out.inserted,

@@ -29,6 +29,7 @@ pub fn run(ws: &Workspace, a: MigrateArgs) -> Result<u8> {
     if let Some(b) = &out.backup {
         outln!("Backed up to {}", b.path.display());
     }
+    ui::retention(&out.retention);
     match out.applied.len() {
         0 => outln!(
             "{} is up to date (schema version {}).",

@@ -127,6 +127,7 @@ fn repair(
             b.path.display()
         );
     }
+    ui::retention(&out.retention);
     Ok(exit::OK)
 }
 

@@ -64,7 +64,12 @@ pub fn wants_json(cmd: &Command) -> bool {
         ) => *json,
         Command::Migrations(MigrationsCmd::New { .. }) => false,
         Command::Migrations(MigrationsCmd::Repair { plan, .. }) => plan.json,
-        Command::Backups(BackupsCmd::List { json, .. } | BackupsCmd::Verify { json, .. }) => *json,
+        Command::Backups(
+            BackupsCmd::List { json, .. }
+            | BackupsCmd::Verify { json, .. }
+            | BackupsCmd::Pin { json, .. }
+            | BackupsCmd::Unpin { json, .. },
+        ) => *json,
         Command::Backups(BackupsCmd::Prune { plan, .. }) => plan.json,
         Command::Env(
             EnvCmd::Set { plan, .. }

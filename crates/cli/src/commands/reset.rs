@@ -47,6 +47,7 @@ pub fn run(ws: &Workspace, a: ResetArgs) -> Result<u8> {
                 &b.sha256[..12]
             );
         }
+        ui::retention(&out.retention);
         for e in &out.evidence {
             outln!(
                 "Kept the damaged database as evidence: {} (byte-identical)",

@@ -75,6 +75,7 @@ pub fn print_outcome(out: &RestoreOutcome, json: bool) {
             &b.sha256[..12]
         );
     }
+    ui::retention(&out.retention);
     for e in &out.evidence {
         outln!(
             "Kept the damaged database as evidence: {} (byte-identical)",

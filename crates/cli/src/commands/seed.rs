@@ -46,6 +46,7 @@ pub fn run(ws: &Workspace, a: SeedArgs) -> Result<u8> {
         if let Some(b) = &out.backup {
             outln!("Backed up to {}", b.path.display());
         }
+        ui::retention(&out.retention);
         let c = &out.counts;
         outln!(
             "Seeded {} in {} ms: {}, {}, {} added ({} already there).",

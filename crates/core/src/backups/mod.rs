@@ -2,6 +2,7 @@
 
 pub mod evidence;
 pub mod names;
+pub mod pins;
 pub mod record;
 pub(crate) mod snapshot;
 pub(crate) mod take;

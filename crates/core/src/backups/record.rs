@@ -52,6 +52,10 @@ pub struct BackupRecord {
     pub size_bytes: u64,
     pub sha256: String,
     pub row_counts: BTreeMap<String, u64>,
+    /// Pinned backups are never deleted by retention or prune (read from the `.pin` marker when
+    /// listing; whatever a manifest says is ignored).
+    #[serde(default)]
+    pub pinned: bool,
 }
 
 /// Where a backup of `env` taken now for `reason` would go (the final name may get a `-N` suffix).
@@ -125,6 +129,7 @@ pub fn list(target: &crate::workspace::env::EnvTarget) -> Result<Vec<BackupRecor
         }
         match read_manifest(&p) {
             Ok(mut rec) => {
+                rec.pinned = crate::backups::pins::is_pinned(&p);
                 rec.path = p;
                 out.push(rec);
             }

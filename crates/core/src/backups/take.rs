@@ -67,6 +67,7 @@ pub(crate) fn backup_now(
         size_bytes: snap.size_bytes,
         sha256: snap.sha256,
         row_counts: snap.row_counts,
+        pinned: false,
     };
     crate::backups::record::record(&rec, &ws.backups_root().join("ledger.jsonl"))?;
     tracing::info!(backup = %rec.path.display(), "verified backup written");

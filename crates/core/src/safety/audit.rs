@@ -89,6 +89,15 @@ fn printable_entry(mut e: AuditEntry) -> AuditEntry {
     e
 }
 
+/// The last successful action on `env` that took a pre-action backup (manual backups excluded):
+/// what `undo` undoes, and whose backup retention and prune never delete.
+pub fn last_undoable(ws: &crate::Workspace, env: &str) -> Result<Option<AuditEntry>> {
+    let (entries, _) = read(&ws.audit_path(), Some(env))?;
+    Ok(entries.into_iter().rev().find(|e| {
+        e.outcome == "ok" && e.backup.is_some() && e.verb != crate::verb::Verb::Backup.as_str()
+    }))
+}
+
 /// Records the outcome of a verb; a failure to log is reported in the logs, never hides the result.
 pub(crate) struct Recorder {
     pub log: PathBuf,

@@ -6,6 +6,7 @@ pub mod confirm;
 pub(crate) mod health;
 pub mod lock;
 pub mod plan;
+pub mod retention;
 pub(crate) mod ritual;
 pub(crate) mod session;
 pub mod space;

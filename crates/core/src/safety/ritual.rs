@@ -75,6 +75,19 @@ pub(crate) struct Done<P, T> {
     pub evidence: Vec<PathBuf>,
     pub duration_ms: u64,
     pub timings: Vec<timing::StepTime>,
+    /// The automatic retention pass after the backup (`None`: no backup was made).
+    pub retention: Option<crate::safety::retention::RetentionReport>,
+}
+
+impl<P, T> Done<P, T> {
+    /// Runs the automatic retention pass when a backup was made (after the action, which it
+    /// never fails).
+    pub fn then_retention(mut self, ws: &Workspace, target: &EnvTarget) -> Self {
+        if let Some(b) = &self.backup {
+            self.retention = Some(crate::safety::retention::after_backup(ws, target, b));
+        }
+        self
+    }
 }
 
 /// Runs `change` on `target` for a plan the user confirmed.
@@ -86,7 +99,7 @@ pub(crate) fn run<C: Change>(
     obs: &dyn Observer,
     change: &C,
 ) -> Result<Done<C::Plan, C::Out>> {
-    audited(ws, &target.name, &target.path, shown, |rec| {
+    let done = audited(ws, &target.name, &target.path, shown, |rec| {
         crate::safety::plan::require_confirmed(shown, confirmed, target)?;
         let started = Instant::now();
         timing::reset();
@@ -99,6 +112,7 @@ pub(crate) fn run<C: Change>(
                 evidence,
                 duration_ms: started.elapsed().as_millis() as u64,
                 timings: timing::take(),
+                retention: None,
             });
         }
         let (plan, backup, out) = match open(ws, target, shown.verb(), change.requires_tag())? {
@@ -118,8 +132,10 @@ pub(crate) fn run<C: Change>(
             evidence: vec![],
             duration_ms: started.elapsed().as_millis() as u64,
             timings: timing::take(),
+            retention: None,
         })
-    })
+    })?;
+    Ok(done.then_retention(ws, target))
 }
 
 /// A damaged file (not a database, or failing its checks) is never opened: under the lock, the

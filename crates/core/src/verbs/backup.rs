@@ -81,8 +81,18 @@ impl Plan for BackupPlan {
     }
 }
 
+/// A manual backup made: the record, and the automatic retention pass after it (none after an
+/// export, which retention never touches).
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct BackupOutcome {
+    #[serde(flatten)]
+    pub backup: BackupRecord,
+    pub retention: Option<crate::safety::retention::RetentionReport>,
+}
+
 /// `backup ENV`: a verified snapshot of the current committed state, without blocking writers.
-pub fn run(ws: &Workspace, env: &str, opts: &BackupOptions) -> Result<BackupRecord> {
+pub fn run(ws: &Workspace, env: &str, opts: &BackupOptions) -> Result<BackupOutcome> {
     run_observed(ws, env, opts, &crate::Quiet)
 }
 
@@ -93,7 +103,7 @@ pub fn run_observed(
     env: &str,
     opts: &BackupOptions,
     obs: &dyn Observer,
-) -> Result<BackupRecord> {
+) -> Result<BackupOutcome> {
     crate::storage::timing::reset();
     let target = ws.env(env)?;
     let shown = BackupPlan {
@@ -116,9 +126,17 @@ pub fn run_observed(
             out: rec,
             duration_ms: 0,
             timings: vec![],
+            retention: None,
         })
     })?;
-    Ok(done.out)
+    let done = match opts.output {
+        Some(_) => done,
+        None => done.then_retention(ws, &target),
+    };
+    Ok(BackupOutcome {
+        backup: done.out,
+        retention: done.retention,
+    })
 }
 
 fn take(

@@ -205,6 +205,8 @@ pub struct ImportOutcome {
     pub inserted: u64,
     pub backup: Option<BackupRecord>,
     pub duration_ms: u64,
+    /// The automatic retention pass after its backup: what it deleted, kept, and could not meet.
+    pub retention: Option<crate::safety::retention::RetentionReport>,
 }
 
 /// Plans an import: reads the env read-only and the whole file. A malformed file (a row that
@@ -361,6 +363,7 @@ pub fn execute(
         inserted: done.out,
         backup: done.backup,
         duration_ms: done.duration_ms,
+        retention: done.retention,
     })
 }
 

@@ -68,6 +68,8 @@ pub struct MigrateOutcome {
     pub applied: Vec<MigrationInfo>,
     pub backup: Option<BackupRecord>,
     pub schema_version: Option<i64>,
+    /// The automatic retention pass after its backup: what it deleted, kept, and could not meet.
+    pub retention: Option<crate::safety::retention::RetentionReport>,
 }
 
 /// What the user asks `migrate` to do.
@@ -154,6 +156,7 @@ pub fn execute(
             Some(migrations::latest_version())
         },
         plan: done.plan,
+        retention: done.retention,
     })
 }
 

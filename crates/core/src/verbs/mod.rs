@@ -4,6 +4,7 @@ pub mod backup;
 pub mod check;
 pub mod import;
 pub mod migrate;
+pub mod pin;
 pub mod prune;
 pub mod repair;
 pub mod reset;

@@ -11,19 +11,12 @@ use crate::safety::ritual;
 use crate::verb::Verb;
 
 use crate::backups::record::BackupRecord;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::safety::retention::{self, Guards};
 use crate::workspace::config::Workspace;
 use crate::workspace::env::EnvTarget;
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct PruneItem {
-    pub path: PathBuf,
-    pub created_at: String,
-    pub size_bytes: u64,
-    /// Why it goes, or why it stays.
-    pub why: String,
-}
+pub use crate::safety::retention::PruneItem;
 
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -33,23 +26,18 @@ pub struct PrunePlan {
     pub env: String,
     pub keep: usize,
     pub max_total_bytes: Option<u64>,
+    /// The data dir's budget for all backups (`retention.budget_mib`), in bytes.
+    pub budget_bytes: Option<u64>,
     pub delete: Vec<PruneItem>,
     /// Backups kept although the rules alone would delete them.
     pub protected: Vec<PruneItem>,
     pub total_bytes_before: u64,
     pub frees_bytes: u64,
+    /// The policy cannot be met without deleting a protected backup: what is over.
+    pub unmet: Option<String>,
     pub deleted: bool,
     /// Deleting backups loses them: core's one rule (y/N, the typed name on a protected env).
     pub confirmation: Confirmation,
-}
-
-fn item(b: &BackupRecord, why: impl Into<String>) -> PruneItem {
-    PruneItem {
-        path: b.path.clone(),
-        created_at: b.created_at.clone(),
-        size_bytes: b.size_bytes,
-        why: why.into(),
-    }
 }
 
 /// The newest backup of the list that passes a full verification now (recorded in the log).
@@ -61,62 +49,43 @@ fn newest_verified(ws: &Workspace, list: &[BackupRecord]) -> Option<PathBuf> {
     })
 }
 
-/// What prune would delete in `target`'s backup dir (verifies backups, deletes nothing).
+/// What prune would delete in `target`'s backup dir (verifies backups, deletes nothing). The
+/// other envs' backups count against the data dir's budget as `others_bytes`.
 pub fn plan(ws: &Workspace, target: &EnvTarget, keep: Option<usize>) -> Result<PrunePlan> {
+    let others = crate::safety::retention::others_bytes(ws, &target.name);
+    plan_with(ws, target, keep, others)
+}
+
+fn plan_with(
+    ws: &Workspace,
+    target: &EnvTarget,
+    keep: Option<usize>,
+    others_bytes: u64,
+) -> Result<PrunePlan> {
     let keep = keep.unwrap_or(ws.retention.keep);
-    let max = (ws.retention.max_total_mib > 0).then(|| ws.retention.max_total_mib * 1024 * 1024);
+    let mib = |m: u64| (m > 0).then(|| m * 1024 * 1024);
     let list = crate::backups::record::list(target)?;
-    let undo = crate::verbs::undo::target_backup(ws, &target.name)?;
-    let newest = newest_verified(ws, &list);
-    let same = |a: &PathBuf, b: &PathBuf| {
-        a == b || std::fs::canonicalize(a).ok() == std::fs::canonicalize(b).ok()
+    let guards = Guards {
+        newest_verified: newest_verified(ws, &list),
+        undo_target: crate::verbs::undo::target_backup(ws, &target.name)?,
+        just_made: None,
     };
-    let guard = |b: &BackupRecord| -> Option<&'static str> {
-        if newest.as_ref().is_some_and(|n| same(n, &b.path)) {
-            Some("the newest verified backup")
-        } else if undo.as_ref().is_some_and(|u| same(u, &b.path)) {
-            Some("the backup `undo` would restore")
-        } else {
-            None
-        }
-    };
-    let total: u64 = list.iter().map(|b| b.size_bytes).sum();
-    let mut p = PrunePlan {
+    let sel = retention::select(&list, &ws.retention, keep, &guards, others_bytes);
+    let frees_bytes = sel.delete.iter().map(|d| d.size_bytes).sum();
+    Ok(PrunePlan {
         verb: Verb::Prune,
         env: target.name.clone(),
         keep,
-        max_total_bytes: max,
-        delete: vec![],
-        protected: vec![],
-        total_bytes_before: total,
-        frees_bytes: 0,
+        max_total_bytes: mib(ws.retention.max_total_mib),
+        budget_bytes: mib(ws.retention.budget_mib),
+        confirmation: Confirmation::for_target(target, !sel.delete.is_empty()),
+        delete: sel.delete,
+        protected: sel.protected,
+        total_bytes_before: list.iter().map(|b| b.size_bytes).sum(),
+        frees_bytes,
+        unmet: sel.unmet,
         deleted: false,
-        confirmation: Confirmation::None,
-    };
-    let over = list.len().saturating_sub(keep);
-    let mut remaining = total;
-    for (i, b) in list.iter().enumerate() {
-        let why = if i < over {
-            format!(
-                "more than {keep} backup{}",
-                if keep == 1 { "" } else { "s" }
-            )
-        } else if max.is_some_and(|m| remaining > m) {
-            format!("over the {} MiB limit", ws.retention.max_total_mib)
-        } else {
-            continue;
-        };
-        match guard(b) {
-            Some(g) => p.protected.push(item(b, format!("{why}, but kept: {g}"))),
-            None => {
-                remaining -= b.size_bytes;
-                p.delete.push(item(b, why));
-            }
-        }
-    }
-    p.frees_bytes = p.delete.iter().map(|d| d.size_bytes).sum();
-    p.confirmation = Confirmation::for_target(target, !p.delete.is_empty());
-    Ok(p)
+    })
 }
 
 /// The prune plans of one env (`Some`) or all.
@@ -125,7 +94,14 @@ pub fn plan_all(ws: &Workspace, env: Option<&str>, keep: Option<usize>) -> Resul
         Some(e) => vec![ws.env(e)?],
         None => ws.envs.values().cloned().collect(),
     };
-    targets.iter().map(|t| plan(ws, t, keep)).collect()
+    // Each env's plan counts the others' backups as they will be after the plans before it.
+    let mut plans: Vec<PrunePlan> = vec![];
+    for t in &targets {
+        let freed: u64 = plans.iter().map(|p| p.frees_bytes).sum();
+        let others = crate::safety::retention::others_bytes(ws, &t.name).saturating_sub(freed);
+        plans.push(plan_with(ws, t, keep, others)?);
+    }
+    Ok(plans)
 }
 
 /// Deletes what `shown` lists, under the env's lock (no restore is reading a backup we delete,
@@ -142,10 +118,11 @@ pub fn execute(ws: &Workspace, shown: &PrunePlan, confirmed: &Confirmed) -> Resu
     let done = ritual::audited(ws, &t.name, &t.path, shown, |_| {
         crate::safety::plan::require_confirmed(shown, confirmed, &t)?;
         let _lock = ritual::lock(ws, &t, Verb::Prune)?;
-        let mut p = plan(ws, &t, Some(shown.keep))?;
+        let others = crate::safety::retention::others_bytes(ws, &t.name);
+        let mut p = plan_with(ws, &t, Some(shown.keep), others)?;
         crate::safety::plan::require_unchanged(shown, &p)?;
         for d in &p.delete {
-            remove(&d.path)?;
+            retention::remove(&d.path)?;
         }
         if !p.delete.is_empty() {
             crate::storage::fs::fsync_dir(&t.backup_dir)?;
@@ -158,6 +135,7 @@ pub fn execute(ws: &Workspace, shown: &PrunePlan, confirmed: &Confirmed) -> Resu
             backup: None,
             duration_ms: 0,
             timings: vec![],
+            retention: None,
         })
     })?;
     Ok(done.out)
@@ -182,16 +160,5 @@ impl Plan for PrunePlan {
             .item("confirmation", format!("{:?}", self.confirmation))
             .item("keep", self.keep)
             .item("delete", delete.join(", "))
-    }
-}
-
-fn remove(path: &std::path::Path) -> Result<()> {
-    std::fs::remove_file(path).map_err(Error::io("deleting backup", path))?;
-    let m = crate::backups::record::manifest_path(path);
-    match std::fs::remove_file(&m) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(Error::io("deleting manifest", &m)(e))
-        }
-        _ => Ok(()),
     }
 }

@@ -93,6 +93,8 @@ fn summary_differences(c: &Connection) -> Result<usize> {
 pub struct RepairOutcome {
     pub plan: RepairPlan,
     pub backup: Option<BackupRecord>,
+    /// The automatic retention pass after its backup: what it deleted, kept, and could not meet.
+    pub retention: Option<crate::safety::retention::RetentionReport>,
 }
 
 /// The fixable differences of the history, or a refusal naming every version that differs in more
@@ -194,6 +196,7 @@ pub fn execute(ws: &Workspace, shown: &RepairPlan, confirmed: &Confirmed) -> Res
     Ok(RepairOutcome {
         plan: done.plan,
         backup: done.backup,
+        retention: done.retention,
     })
 }
 

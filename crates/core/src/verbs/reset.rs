@@ -110,6 +110,8 @@ pub struct ResetOutcome {
     pub duration_ms: u64,
     /// Where the time went, step by step.
     pub timings: Vec<crate::storage::timing::StepTime>,
+    /// The automatic retention pass after its backup: what it deleted, kept, and could not meet.
+    pub retention: Option<crate::safety::retention::RetentionReport>,
 }
 
 /// Rules that hold before anything is opened.
@@ -239,6 +241,7 @@ pub fn execute(
         row_counts_after: after,
         duration_ms: done.duration_ms,
         timings: done.timings,
+        retention: done.retention,
     })
 }
 

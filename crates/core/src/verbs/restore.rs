@@ -115,6 +115,8 @@ pub struct RestoreOutcome {
     pub duration_ms: u64,
     /// Where the time went, step by step.
     pub timings: Vec<crate::storage::timing::StepTime>,
+    /// The automatic retention pass after its backup: what it deleted, kept, and could not meet.
+    pub retention: Option<crate::safety::retention::RetentionReport>,
 }
 
 /// What the user asks `restore` to do: BACKUP is a name in ENV's backup dir or a path.
@@ -340,7 +342,7 @@ pub(crate) fn run_shown<P: Plan>(
     obs: &dyn Observer,
     replan: impl FnOnce() -> Result<P>,
 ) -> Result<ritual::Done<P, RestoreOutcome>> {
-    ritual::audited(ws, &target.name, &target.path, shown, |rec| {
+    let done = ritual::audited(ws, &target.name, &target.path, shown, |rec| {
         crate::safety::plan::require_confirmed(shown, confirmed, target)?;
         let started = Instant::now();
         crate::storage::timing::reset();
@@ -355,10 +357,14 @@ pub(crate) fn run_shown<P: Plan>(
             backup: out.backup.clone(),
             duration_ms: out.duration_ms,
             timings: out.timings.clone(),
+            retention: None,
             plan,
             out,
         })
-    })
+    })?;
+    let mut done = done.then_retention(ws, target);
+    done.out.retention = done.retention.clone();
+    Ok(done)
 }
 
 fn restore_locked<P: Plan>(
@@ -447,6 +453,7 @@ fn restore_locked<P: Plan>(
             row_counts_after: plan::table_rows(&counts),
             duration_ms: 0,
             timings: vec![],
+            retention: None,
         },
     ))
 }

@@ -49,6 +49,8 @@ impl Plan for RetagPlan {
 pub struct RetagOutcome {
     pub plan: RetagPlan,
     pub backup: BackupRecord,
+    /// The automatic retention pass after its backup: what it deleted, kept, and could not meet.
+    pub retention: Option<crate::safety::retention::RetentionReport>,
 }
 
 pub fn plan(ws: &Workspace, env: &str) -> Result<RetagPlan> {
@@ -108,6 +110,7 @@ pub fn execute(ws: &Workspace, shown: &RetagPlan, confirmed: &Confirmed) -> Resu
     Ok(RetagOutcome {
         plan: done.plan,
         backup,
+        retention: done.retention,
     })
 }
 

@@ -67,6 +67,8 @@ pub struct SeedOutcome {
     pub counts: SeedCounts,
     pub backup: Option<BackupRecord>,
     pub duration_ms: u64,
+    /// The automatic retention pass after its backup: what it deleted, kept, and could not meet.
+    pub retention: Option<crate::safety::retention::RetentionReport>,
 }
 
 /// What the user asks `seed` to add.
@@ -171,6 +173,7 @@ pub fn execute(
         counts: done.out,
         backup: done.backup,
         duration_ms: done.duration_ms,
+        retention: done.retention,
     })
 }
 

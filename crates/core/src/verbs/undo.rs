@@ -64,11 +64,7 @@ impl Plan for UndoPlan {
 
 /// The last successful action on `env` that took a pre-action backup (manual backups excluded).
 pub fn last_action(ws: &Workspace, env: &str) -> Result<Option<AuditEntry>> {
-    let (entries, _) = audit::read(&ws.audit_path(), Some(env))?;
-    Ok(entries
-        .into_iter()
-        .rev()
-        .find(|e| e.outcome == "ok" && e.backup.is_some() && e.verb != Verb::Backup.as_str()))
+    audit::last_undoable(ws, env)
 }
 
 /// The backup `undo ENV` would restore (prune never deletes it).

@@ -56,7 +56,9 @@ pub struct EnvConfig {
     pub protected: Option<bool>,
 }
 
-/// Backup retention, used by `backups prune`. A missing key takes its default.
+/// Backup retention: applied after every backup (and by `backups prune`). A missing key takes
+/// its default. Retention never deletes the newest verified backup of an env, the one `undo`
+/// would restore, a pinned one, or the one just made; a policy those leave unmet is reported.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields, default)]
@@ -65,13 +67,19 @@ pub struct Retention {
     pub keep: usize,
     /// Upper bound on the disk used by one environment's backups, in MiB (0 = no bound).
     pub max_total_mib: u64,
+    /// Upper bound on the disk used by all backups in the data dir, in MiB (0 = no bound).
+    pub budget_mib: u64,
 }
+
+/// The default budget of the data dir's backups: 8 GiB.
+pub const DEFAULT_BUDGET_MIB: u64 = 8 * 1024;
 
 impl Default for Retention {
     fn default() -> Self {
         Retention {
-            keep: 20,
+            keep: 10,
             max_total_mib: 0,
+            budget_mib: DEFAULT_BUDGET_MIB,
         }
     }
 }

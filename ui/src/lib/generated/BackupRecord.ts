@@ -4,4 +4,9 @@ import type { Reason } from "./Reason";
 /**
  * The sidecar manifest (`<backup>.json`) and ledger entry of one backup.
  */
-export type BackupRecord = { path: string, env: string, source_path: string, created_at: string, tool_version: string, schema_version: number | null, reason: Reason, label: string | null, size_bytes: number, sha256: string, row_counts: { [key in string]: number }, };
+export type BackupRecord = { path: string, env: string, source_path: string, created_at: string, tool_version: string, schema_version: number | null, reason: Reason, label: string | null, size_bytes: number, sha256: string, row_counts: { [key in string]: number }, 
+/**
+ * Pinned backups are never deleted by retention or prune (read from the `.pin` marker when
+ * listing; whatever a manifest says is ignored).
+ */
+pinned: boolean, };

@@ -2,9 +2,14 @@
 import type { BackupRecord } from "./BackupRecord";
 import type { MigratePlan } from "./MigratePlan";
 import type { MigrationInfo } from "./MigrationInfo";
+import type { RetentionReport } from "./RetentionReport";
 
 export type MigrateOutcome = { 
 /**
  * The plan as re-made under the lock: what was done.
  */
-plan: MigratePlan, applied: Array<MigrationInfo>, backup: BackupRecord | null, schema_version: number | null, };
+plan: MigratePlan, applied: Array<MigrationInfo>, backup: BackupRecord | null, schema_version: number | null, 
+/**
+ * The automatic retention pass after its backup: what it deleted, kept, and could not meet.
+ */
+retention: RetentionReport | null, };

@@ -2,11 +2,19 @@
 import type { Confirmation } from "./Confirmation";
 import type { PruneItem } from "./PruneItem";
 
-export type PrunePlan = { verb: "backups prune", env: string, keep: number, max_total_bytes: number | null, delete: Array<PruneItem>, 
+export type PrunePlan = { verb: "backups prune", env: string, keep: number, max_total_bytes: number | null, 
+/**
+ * The data dir's budget for all backups (`retention.budget_mib`), in bytes.
+ */
+budget_bytes: number | null, delete: Array<PruneItem>, 
 /**
  * Backups kept although the rules alone would delete them.
  */
-protected: Array<PruneItem>, total_bytes_before: number, frees_bytes: number, deleted: boolean, 
+protected: Array<PruneItem>, total_bytes_before: number, frees_bytes: number, 
+/**
+ * The policy cannot be met without deleting a protected backup: what is over.
+ */
+unmet: string | null, deleted: boolean, 
 /**
  * Deleting backups loses them: core's one rule (y/N, the typed name on a protected env).
  */

@@ -241,7 +241,7 @@ fn a_restored_v1_backup_migrates_with_its_jobs_counted() {
     use crate::verbs::restore::{self, RestoreRequest};
     let req = RestoreRequest {
         env: "dev".into(),
-        backup: b.path.to_str().unwrap().into(),
+        backup: b.backup.path.to_str().unwrap().into(),
     };
     let r = restore::execute(
         &ws,

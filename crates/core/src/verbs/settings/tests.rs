@@ -242,7 +242,7 @@ fn another_envs_file_or_a_backup_is_refused() {
     let e = refused(&t, &attach_req("demo", &dev), exit::REFUSED);
     assert!(e.to_string().contains("database of env `dev`"), "{e}");
     let b = crate::verbs::backup::run(&ws, "dev", &Default::default()).unwrap();
-    let e = refused(&t, &attach_req("demo", &b.path), exit::REFUSED);
+    let e = refused(&t, &attach_req("demo", &b.backup.path), exit::REFUSED);
     assert!(e.to_string().contains("backups dir"), "{e}");
 }
 
