@@ -34,6 +34,7 @@ pub fn cases() -> Vec<Case> {
     let seeded = Shared::new(|| seeded_template(300));
     let m = Shared::new(migrate_template);
     let (s1, s2, s3) = (seeded.clone(), seeded.clone(), seeded);
+    let with_backups = Shared::new(retention_template);
     vec![
         Case::new("during_reset", move |r| {
             case(
@@ -65,6 +66,16 @@ pub fn cases() -> Vec<Case> {
                 true,
             )
         }),
+        Case::new("during_retention", move |r| {
+            case(
+                r,
+                "kill -9 during retention after a backup",
+                with_backups.get().path(),
+                &["backup", "dev"],
+                Some("retention:before_delete"),
+                false,
+            )
+        }),
         Case::new("during_seed_200k", move |r| {
             case(
                 r,
@@ -76,6 +87,17 @@ pub fn cases() -> Vec<Case> {
             )
         }),
     ]
+}
+
+/// dev with three verified backups and a policy of one: the next backup's retention deletes the
+/// three older ones (a kill lands before, between or after the deletions).
+fn retention_template() -> tempfile::TempDir {
+    let t = seeded_template(300);
+    for _ in 0..3 {
+        must(t.path(), &["backup", "dev"]);
+    }
+    std::fs::write(t.path().join("pipeline-db.toml"), "[retention]\nkeep = 1\n").unwrap();
+    t
 }
 
 /// dev holds a table of its own and a tag, but no schema yet: `migrate` has work to do and data
@@ -114,6 +136,7 @@ fn case(
         }
     };
     let old = fingerprint(&db(template)).unwrap();
+    let had_backup = !check_backups(&mut Tally::default(), template).is_empty();
     let (new, took) = {
         let d = fresh_copy(template);
         let t0 = std::time::Instant::now();
@@ -149,6 +172,9 @@ fn case(
             let _ = child.wait();
         }
         judge(&mut t, d.path(), &old, &new, destructive);
+        if had_backup && check_backups(&mut Tally::default(), d.path()).is_empty() {
+            t.fail("no verified backup of dev is left, though there was one before");
+        }
     }
     r.add(name, t);
 }
