@@ -1001,3 +1001,31 @@ fn pin_refuses_what_is_not_one_of_the_envs_backups() {
     assert!(err.contains("no readable manifest"), "{err}");
     assert!(!pipeline_db_core::backups::pins::is_pinned(&b));
 }
+
+#[test]
+fn reset_and_a_restore_of_a_smaller_backup_leave_a_compact_file() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    ok(dir, &["reset", "dev", "--force"]);
+    ok(dir, &["backup", "dev"]);
+    let small = backups(dir, "dev")[0].clone();
+    dev_with_jobs(dir, "20000");
+    let big = std::fs::metadata(db(dir, "dev")).unwrap().len();
+    ok(dir, &["reset", "dev", "--force"]);
+    let after_reset = std::fs::metadata(db(dir, "dev")).unwrap().len();
+    assert!(
+        after_reset * 10 < big,
+        "reset left {after_reset} bytes of a {big}-byte file"
+    );
+    assert_eq!(
+        scalar(&db(dir, "dev"), "PRAGMA freelist_count"),
+        "Integer(0)"
+    );
+    dev_with_jobs(dir, "20000");
+    ok(dir, &["restore", "dev", name_of(&small), "--force"]);
+    let after_restore = std::fs::metadata(db(dir, "dev")).unwrap().len();
+    assert!(
+        after_restore * 10 < big,
+        "restore left {after_restore} bytes of a {big}-byte file"
+    );
+}

@@ -255,6 +255,10 @@ impl Change for Reset<'_> {
     type Plan = ResetPlan;
     type Out = (Option<SeedCounts>, Vec<TableRows>);
 
+    fn compact_after(&self) -> bool {
+        true
+    }
+
     fn replan(&self, conn: Option<&Connection>) -> Result<ResetPlan> {
         let req = ResetRequest {
             env: self.target.name.clone(),
