@@ -10,8 +10,20 @@ use super::*;
 
 pub fn cases() -> Vec<Case> {
     vec![
-        Case::new("backups_under_load_wal", |r| under_load(r, "wal")),
-        Case::new("backups_under_load_delete", |r| under_load(r, "delete")),
+        Case::new("backups_under_load_wal", |r| {
+            under_load(r, "wal", Made::Manual)
+        }),
+        Case::new("backups_under_load_delete", |r| {
+            under_load(r, "delete", Made::Manual)
+        }),
+        // The pre-action backup is taken under the write lock: a file copy of the checkpointed
+        // main file when no reader holds frames back, else page by page.
+        Case::new("pre_action_backups_under_load_wal", |r| {
+            under_load(r, "wal", Made::PreSeed)
+        }),
+        Case::new("pre_action_backups_under_load_delete", |r| {
+            under_load(r, "delete", Made::PreSeed)
+        }),
         Case::new("uncheckpointed_wal", uncheckpointed),
     ]
 }
@@ -27,7 +39,31 @@ fn pairs_template(mode: &str) -> tempfile::TempDir {
     t
 }
 
-fn under_load(r: &mut Report, mode: &str) {
+/// Which backup a case takes: `backup dev` (no lock, page by page) or the pre-action backup of
+/// `seed dev --jobs 1` (under the write lock).
+#[derive(Clone, Copy)]
+enum Made {
+    Manual,
+    PreSeed,
+}
+
+impl Made {
+    fn args(self) -> &'static [&'static str] {
+        match self {
+            Made::Manual => &["backup", "dev", "--json"],
+            Made::PreSeed => &["seed", "dev", "--jobs", "1", "--json"],
+        }
+    }
+    /// The backup record in the verb's JSON.
+    fn record(self, v: &serde_json::Value) -> &serde_json::Value {
+        match self {
+            Made::Manual => v,
+            Made::PreSeed => &v["backup"],
+        }
+    }
+}
+
+fn under_load(r: &mut Report, mode: &str, made: Made) {
     let t = pairs_template(mode);
     let path = db(t.path());
     let stop = Arc::new(AtomicBool::new(false));
@@ -47,8 +83,12 @@ fn under_load(r: &mut Report, mode: &str) {
                 tx.commit().unwrap();
                 i += 1;
                 // A busy writer, not a tight loop: in rollback mode a loop that never lets go
-                // of the lock starves every reader, whatever tool it is.
-                std::thread::sleep(Duration::from_millis(1));
+                // of the lock starves every reader, whatever tool it is. For a pre-action backup
+                // it pauses now and then: a verb whose plan changes under it is refused.
+                std::thread::sleep(Duration::from_millis(match made {
+                    Made::PreSeed if i % 20 == 0 => 400,
+                    _ => 1,
+                }));
             }
         }));
     }
@@ -66,15 +106,22 @@ fn under_load(r: &mut Report, mode: &str) {
         }));
     }
     let mut tally = Tally::default();
+    let mut refused = 0u32;
     let backups = runs(20);
     for _ in 0..backups {
         tally.runs += 1;
-        let o = run(t.path(), &["backup", "dev", "--json"]);
+        let o = run(t.path(), made.args());
+        let changed = stderr(&o).contains("changed since the plan was shown");
+        if matches!(made, Made::PreSeed) && o.status.code() == Some(3) && changed {
+            refused += 1; // the plan re-check under the lock: nothing was done
+            continue;
+        }
         if !o.status.success() {
             tally.fail(format!("backup failed under load: {}", stderr(&o)));
             continue;
         }
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let v = made.record(&v);
         let b = std::path::PathBuf::from(v["path"].as_str().unwrap());
         let n: i64 = rusqlite::Connection::open(&b)
             .unwrap()
@@ -90,6 +137,10 @@ fn under_load(r: &mut Report, mode: &str) {
         }
     }
     stop.store(true, Ordering::Relaxed);
+    if refused == backups {
+        tally.fail("every verb was refused as changed: no pre-action backup was tested");
+    }
+    tally.old += refused;
     for th in threads {
         if th.join().is_err() {
             tally.fail("a writer or reader thread failed");
@@ -101,7 +152,11 @@ fn under_load(r: &mut Report, mode: &str) {
     }
     r.add(
         &format!(
-            "{backups} backup{} under a writer + 3 readers ({mode})",
+            "{backups} {}backup{} under a writer + 3 readers ({mode})",
+            match made {
+                Made::Manual => "",
+                Made::PreSeed => "pre-seed ",
+            },
             if backups == 1 { "" } else { "s" }
         ),
         tally,

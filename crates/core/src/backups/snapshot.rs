@@ -39,8 +39,17 @@ pub(crate) fn snapshot(
     }
     let schema_version = crate::schema::migrations::schema_version(&src)?;
     let tmp = fs::temp_beside(dest);
+    // The caller holds the write lock (`expected`): when the WAL is fully checkpointed, the main
+    // file is exactly the snapshot and nobody can change it, so it is copied as a file.
+    let quiet = expected.is_some()
+        && crate::storage::timing::step("backup: checkpoint", || quiesced(src_path, busy_timeout));
+    let method = if quiet { Method::File } else { Method::Pages };
     let copied = crate::storage::timing::step("backup: snapshot (copy + fsync)", || {
-        snapshot_to_temp(&src, &tmp, src_path, busy_timeout, obs)
+        if quiet {
+            copy_file(src_path, &tmp, obs)
+        } else {
+            snapshot_to_temp(&src, &tmp, src_path, busy_timeout, obs)
+        }
     });
     let result = copied.and_then(|()| {
         let size = std::fs::metadata(&tmp)
@@ -81,6 +90,7 @@ pub(crate) fn snapshot(
         let final_path = place(&tmp, dest, exact_name)?;
         fs::fsync_dir(dir)?;
         Ok(Snapshot {
+            method,
             path: final_path,
             size_bytes: size,
             sha256: sha,
@@ -94,8 +104,19 @@ pub(crate) fn snapshot(
     result
 }
 
+/// How a snapshot was copied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Method {
+    /// The quiesced main file, copied as a file (the caller held the write lock and the WAL was
+    /// fully checkpointed).
+    File,
+    /// SQLite's backup API, page by page from a read transaction (writers are not blocked).
+    Pages,
+}
+
 /// A verified copy in its final place.
 pub(crate) struct Snapshot {
+    pub method: Method,
     pub path: PathBuf,
     pub size_bytes: u64,
     pub sha256: String,
@@ -160,6 +181,81 @@ fn snapshot_to_temp(
             .map_err(|(_, e)| db::classify(tmp, e, "closing backup".into()))?;
     }
     crate::storage::timing::step("backup: fsync", || fs::fsync_file(tmp))
+}
+
+/// Whether the main file alone holds every committed page: a PASSIVE checkpoint (which never
+/// waits for writers or readers) copied every WAL frame back, or the file is not in WAL mode.
+/// Only meaningful while the caller holds the write lock (no new frame can appear after it).
+/// `false` (and the page-by-page copy) when a reader elsewhere holds frames back.
+fn quiesced(src_path: &Path, busy_timeout: Duration) -> bool {
+    let checkpointed = db::open(src_path, Access::ReadWrite, busy_timeout).and_then(|c| {
+        c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })
+        .map_err(Error::sql("checkpoint before the snapshot"))
+    });
+    match checkpointed {
+        Ok((0, log, done)) if log == done => true,
+        Ok((busy, log, done)) => {
+            tracing::info!(
+                busy,
+                log,
+                done,
+                "WAL not fully checkpointed: copying page by page"
+            );
+            false
+        }
+        Err(e) => {
+            tracing::info!("no checkpoint before the snapshot ({e}): copying page by page");
+            false
+        }
+    }
+}
+
+/// Bytes per copy step of the file copy (progress and cancel between steps).
+const FILE_CHUNK: u64 = 64 << 20;
+
+/// Copies the quiesced main file to `tmp` (`copy_file_range` on Linux, through `std::io::copy`),
+/// marks the copy as a rollback-journal database (header bytes 18–19: what `journal_mode=DELETE`
+/// writes; a backup has no WAL beside it) and fsyncs it. The caller verifies it like any copy.
+fn copy_file(src_path: &Path, tmp: &Path, obs: &dyn Observer) -> Result<()> {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let mut from = std::fs::File::open(src_path).map_err(Error::io("opening", src_path))?;
+    let total = from
+        .metadata()
+        .map_err(Error::io("reading", src_path))?
+        .len();
+    let mut to = fs::create_new(tmp)?;
+    let mut done = 0;
+    loop {
+        let n = std::io::copy(&mut (&mut from).take(FILE_CHUNK), &mut to)
+            .map_err(|e| db::promote_disk_full(tmp, Error::io("copying into", tmp)(e)))?;
+        done += n;
+        obs.bytes(&Progress {
+            stage: "copying",
+            done,
+            total,
+        });
+        if obs.cancelled() {
+            return Err(Error::Cancelled);
+        }
+        if n == 0 || done >= total {
+            break;
+        }
+    }
+    crate::storage::failpoint::hit("backup:mid_copy")?;
+    if total >= 100 {
+        to.seek(SeekFrom::Start(18))
+            .and_then(|_| to.write_all(&[1, 1]))
+            .map_err(Error::io("writing the copy's header", tmp))?;
+    }
+    crate::storage::timing::step("backup: fsync", || {
+        to.sync_all().map_err(Error::io("fsync", tmp))
+    })
 }
 
 fn page_size(c: &Connection) -> i32 {
@@ -230,4 +326,63 @@ fn place(tmp: &Path, dest: &Path, exact_name: bool) -> Result<PathBuf> {
         "no free backup name beside {}",
         dest.display()
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wal_db(path: &Path, rows: i64) -> Connection {
+        let c = Connection::open(path).unwrap();
+        c.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
+            .unwrap();
+        c.execute_batch("CREATE TABLE t(x TEXT)").unwrap();
+        for i in 0..rows {
+            c.execute("INSERT INTO t VALUES (?1)", [format!("row {i}")])
+                .unwrap();
+        }
+        c
+    }
+
+    fn take(src: &Path, dest: &Path) -> Snapshot {
+        let counts =
+            db::row_counts(&db::open(src, Access::ReadOnly, Duration::from_secs(1)).unwrap())
+                .unwrap();
+        snapshot(
+            src,
+            dest,
+            Some(&counts),
+            true,
+            Duration::from_secs(1),
+            &crate::Quiet,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_quiet_wal_is_copied_as_a_file_and_a_held_back_one_page_by_page() {
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("src.sqlite3");
+        let writer = wal_db(&src, 200);
+        let snap = take(&src, &d.path().join("a.sqlite3"));
+        assert_eq!(snap.method, Method::File);
+        // The copy is a self-contained rollback-journal database with every row.
+        let header = std::fs::read(&snap.path).unwrap();
+        assert_eq!(&header[18..20], &[1, 1]);
+        verify_file(&snap.path, Some(&snap.row_counts)).unwrap();
+        assert!(!db::sidecar(&snap.path, "-wal").exists());
+
+        // A reader elsewhere pins an older snapshot: the checkpoint cannot copy the frames after
+        // it back, so the main file is not the snapshot and the backup API copies it.
+        let reader = Connection::open(&src).unwrap();
+        reader
+            .execute_batch("BEGIN; SELECT count(*) FROM t;")
+            .unwrap();
+        writer.execute("INSERT INTO t VALUES ('late')", []).unwrap();
+        let snap = take(&src, &d.path().join("b.sqlite3"));
+        assert_eq!(snap.method, Method::Pages);
+        assert_eq!(snap.row_counts["t"], 201);
+        verify_file(&snap.path, Some(&snap.row_counts)).unwrap();
+        drop(reader);
+    }
 }

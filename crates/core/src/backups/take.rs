@@ -55,6 +55,7 @@ pub(crate) fn backup_now(
         ws.busy_timeout(),
         obs,
     )?;
+    tracing::info!(method = ?snap.method, "snapshot of {} taken", target.name);
     let rec = BackupRecord {
         path: snap.path,
         env: target.name.clone(),
