@@ -34,7 +34,7 @@ pub fn print_plan(p: &RestorePlan) {
     outln!("Restore plan for {}{prot}", p.env);
     let s = &p.source;
     outln!("  from:       {}", s.path.display());
-    outln!("  verified:   {}", s.verification.checks.join(", "));
+    outln!("  read now:   {}", s.verification.checks.join(", "));
     outln!(
         "  backup holds ({} in all):",
         crate::ui::counted(s.total_rows, "row", "rows")

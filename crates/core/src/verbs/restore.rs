@@ -130,19 +130,20 @@ pub struct RestoreRequest {
 pub fn plan(ws: &Workspace, req: &RestoreRequest) -> Result<RestorePlan> {
     let target = ws.env(&req.env)?;
     let path = crate::backups::names::resolve_backup_arg(&target.backup_dir, &req.backup)?;
-    plan_path(ws, &target, &path, Verb::Restore, true)
+    plan_path(ws, &target, &path, Verb::Restore)
 }
 
-/// Plans a restore of the backup file at `path` (also used by `undo`).
+/// Plans a restore of the backup file at `path` (also used by `undo`). The source is read, not
+/// verified: its full verification runs once, on the staged copy after the confirmation and
+/// before anything is replaced (the plan says so).
 pub(crate) fn plan_path(
     ws: &Workspace,
     target: &EnvTarget,
     path: &Path,
     verb: Verb,
-    full: bool,
 ) -> Result<RestorePlan> {
     refuse_live_files(ws, path)?;
-    let source = inspect_source(path, full)?;
+    let source = inspect_source(path)?;
     let exists = target.path.exists();
     let mut p = RestorePlan {
         verb,
@@ -228,13 +229,10 @@ fn refuse_live_files(ws: &Workspace, path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Verifies the backup (`full`: also sha256 and `quick_check`) and reads what it holds; refuses a
-/// failed verification or a newer schema.
-fn inspect_source(path: &Path, full: bool) -> Result<RestoreSource> {
-    let verification = match full {
-        true => verify::verify(path, None),
-        false => verify::describe(path),
-    };
+/// Reads what the backup holds (header, schema, tag, rows; no sha256 or `quick_check`: those run
+/// on the staged copy); refuses an unreadable file or a newer schema.
+fn inspect_source(path: &Path) -> Result<RestoreSource> {
+    let verification = verify::describe(path);
     if let Some(e) = verification.error() {
         return Err(e);
     }
@@ -265,6 +263,10 @@ fn inspect_source(path: &Path, full: bool) -> Result<RestoreSource> {
 fn add_notes(p: &mut RestorePlan, target: &EnvTarget) {
     let env = &target.name;
     let v = &p.source.verification;
+    p.notes.push(
+        "the backup is verified in full after you confirm, on a staged copy and before anything is replaced: sha256 against its manifest, integrity_check with CHECK constraints, the schema, foreign keys"
+            .into(),
+    );
     match &v.tagged_env {
         Some(from) if from != env => p.notes.push(format!(
             "this backup was taken from {from}; it will be tagged {env}"
@@ -325,7 +327,7 @@ pub fn execute(
     let target = ws.env(&shown.env)?;
     let source = shown.source.path.clone();
     let done = run_shown(ws, &target, shown, shown, confirmed, obs, || {
-        plan_path(ws, &target, &source, shown.verb, false)
+        plan_path(ws, &target, &source, shown.verb)
     })?;
     Ok(done.out)
 }

@@ -93,7 +93,7 @@ fn describe(ws: &Workspace, env: &str, fingerprint: bool) -> Result<UndoPlan> {
             backup.display()
         )));
     }
-    let restore = restore::plan_path(ws, &target, &backup, Verb::Undo, fingerprint)?;
+    let restore = restore::plan_path(ws, &target, &backup, Verb::Undo)?;
     let (changed_since, change_unknown) = match (&action.after, fingerprint) {
         (_, false) => (vec![], false),
         (Some(after), true) => (changed(ws, &target, after)?, false),
