@@ -34,7 +34,9 @@ fn db(dir: &Path, env: &str) -> PathBuf {
 
 /// Every row of every table, as text: equal dumps = same content.
 fn dump(path: &Path) -> String {
-    let c = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let plain = pipeline_db_e2e::content(path).unwrap();
+    let c = Connection::open_with_flags(&plain.path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .unwrap();
     let tables: Vec<String> = c
         .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
         .unwrap()
@@ -64,7 +66,8 @@ fn dump(path: &Path) -> String {
 }
 
 fn scalar(path: &Path, sql: &str) -> String {
-    let c = Connection::open(path).unwrap();
+    let plain = pipeline_db_e2e::content(path).unwrap();
+    let c = Connection::open(&plain.path).unwrap();
     c.query_row(sql, [], |r| r.get::<_, rusqlite::types::Value>(0))
         .map(|v| format!("{v:?}"))
         .unwrap()
@@ -83,7 +86,9 @@ fn backups(dir: &Path, env: &str) -> Vec<PathBuf> {
         .map(|rd| rd.flatten().map(|e| e.path()).collect::<Vec<_>>())
         .unwrap_or_default()
         .into_iter()
-        .filter(|p: &PathBuf| p.extension().is_some_and(|e| e == "sqlite3"))
+        .filter(|p: &PathBuf| {
+            pipeline_db_e2e::is_backup_name(&p.file_name().unwrap().to_string_lossy())
+        })
         .collect();
     v.sort();
     v
@@ -953,9 +958,10 @@ fn a_budget_smaller_than_one_backup_keeps_the_newest_and_says_so() {
     let d = TempDir::new().unwrap();
     let dir = d.path();
     dev_with_jobs(dir, "3000");
+    // Plain backups: a compressed one of 3,000 jobs is far below 1 MiB.
     std::fs::write(
         dir.join("pipeline-db.toml"),
-        "[retention]\nbudget_mib = 1\n",
+        "[retention]\nbudget_mib = 1\n[backups]\ncompress = false\n",
     )
     .unwrap();
     ok(dir, &["backup", "dev"]);

@@ -33,7 +33,7 @@ fn backups_of(e: &Env, env: &str) -> Vec<String> {
         .map(|d| {
             d.filter_map(|f| f.ok())
                 .map(|f| f.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.ends_with(".sqlite3"))
+                .filter(|n| pipeline_db_e2e::is_backup_name(n))
                 .collect()
         })
         .unwrap_or_default();

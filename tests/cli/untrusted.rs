@@ -144,6 +144,22 @@ fn a_restore_source_with_text_that_is_not_utf8_is_refused() {
     refuses_verify(&e, &f, "not UTF-8");
 }
 
+/// Found by `make fuzz` (mutant #917, a bit flipped in a day of the job summary): a file without
+/// our manifest whose job summary no longer matches its jobs is refused, not restored for `check`
+/// to report afterwards.
+#[test]
+fn a_restore_source_whose_job_summary_does_not_match_its_jobs_is_refused() {
+    let e = Env::new();
+    e.seeded("dev");
+    let f = edited_copy(
+        &e,
+        "summary.sqlite3",
+        "UPDATE job_daily_stats SET day = '2426' || substr(day, 5) WHERE (day, pipeline_id, status) = (SELECT day, pipeline_id, status FROM job_daily_stats LIMIT 1);",
+    );
+    refuses_restore(&e, &f, 1, "job summary differs from a recount of its jobs");
+    refuses_verify(&e, &f, "job summary differs");
+}
+
 /// `backups verify FILE` of a file without a manifest: FAILED with `needle`, exit 1, the file's
 /// bytes unchanged and no private copy left in the data dir.
 fn refuses_verify(e: &Env, file: &Path, needle: &str) {

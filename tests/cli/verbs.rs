@@ -157,7 +157,16 @@ fn reset_takes_a_verified_backup_equal_to_the_old_database() {
         old,
         "backup holds exactly the old data"
     );
-    assert_eq!(sha256(&backup), out["backup"]["sha256"].as_str().unwrap());
+    // The manifest's sha256 is the SQLite content's; the stored (compressed) file has its own.
+    let content = pipeline_db_e2e::content(&backup).unwrap();
+    assert_eq!(
+        sha256(&content.path),
+        out["backup"]["sha256"].as_str().unwrap()
+    );
+    assert_eq!(
+        sha256(&backup),
+        out["backup"]["stored"]["sha256"].as_str().unwrap()
+    );
     let manifest: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(format!("{}.json", backup.display())).unwrap(),
     )
@@ -290,7 +299,7 @@ fn a_file_tagged_for_another_env_is_refused() {
     let b = files_under(&e.data().join("backups/dev"));
     assert!(
         b.iter()
-            .any(|n| n.contains("pre-retag") && n.ends_with(".sqlite3")),
+            .any(|n| n.contains("pre-retag") && pipeline_db_e2e::is_backup_name(n)),
         "{b:?}"
     );
 }

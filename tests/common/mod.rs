@@ -99,9 +99,43 @@ pub fn command(data: &Path) -> Command {
 pub type Fingerprint = BTreeMap<String, (u64, String)>;
 
 pub fn fingerprint(path: &Path) -> Fingerprint {
-    let c = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .expect("open");
+    let plain = content(path).expect("a backup's content");
+    let c = rusqlite::Connection::open_with_flags(
+        &plain.path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .expect("open");
     fingerprint_conn(&c)
+}
+
+/// Whether a file name names a backup (plain `.sqlite3` or compressed `.sqlite3.zst`).
+pub fn is_backup_name(name: &str) -> bool {
+    !name.starts_with('.') && (name.ends_with(".sqlite3") || name.ends_with(".sqlite3.zst"))
+}
+
+/// A backup's SQLite content as a file SQLite can open: the file itself, or the decompressed copy
+/// of a `.sqlite3.zst` in a temp file (removed on drop). The tests' own zstd reader, independent
+/// of core's.
+pub struct Content {
+    pub path: std::path::PathBuf,
+    _tmp: Option<tempfile::TempPath>,
+}
+
+pub fn content(path: &Path) -> std::io::Result<Content> {
+    if !path.to_string_lossy().ends_with(".zst") {
+        return Ok(Content {
+            path: path.to_path_buf(),
+            _tmp: None,
+        });
+    }
+    let bytes = zstd::stream::decode_all(std::fs::File::open(path)?)?;
+    let mut tmp = tempfile::NamedTempFile::new()?;
+    std::io::Write::write_all(&mut tmp, &bytes)?;
+    let tmp = tmp.into_temp_path();
+    Ok(Content {
+        path: tmp.to_path_buf(),
+        _tmp: Some(tmp),
+    })
 }
 
 pub fn fingerprint_conn(c: &rusqlite::Connection) -> Fingerprint {

@@ -123,7 +123,8 @@ fn under_load(r: &mut Report, mode: &str, made: Made) {
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         let v = made.record(&v);
         let b = std::path::PathBuf::from(v["path"].as_str().unwrap());
-        let n: i64 = rusqlite::Connection::open(&b)
+        let plain = pipeline_db_e2e::content(&b).unwrap();
+        let n: i64 = rusqlite::Connection::open(&plain.path)
             .unwrap()
             .query_row("SELECT count(*) FROM pairs", [], |r| r.get(0))
             .unwrap();
@@ -182,7 +183,9 @@ fn uncheckpointed(r: &mut Report) {
             continue;
         }
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        let n: i64 = rusqlite::Connection::open(v["path"].as_str().unwrap())
+        let plain =
+            pipeline_db_e2e::content(std::path::Path::new(v["path"].as_str().unwrap())).unwrap();
+        let n: i64 = rusqlite::Connection::open(&plain.path)
             .unwrap()
             .query_row("SELECT count(*) FROM pairs", [], |r| r.get(0))
             .unwrap();

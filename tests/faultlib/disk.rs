@@ -21,7 +21,8 @@ const RESET: [&str; 10] = [
 
 pub fn cases() -> Vec<Case> {
     let template = Shared::new(|| seeded_template(2000));
-    let (t1, t2, t3, t4) = (
+    let (t1, t2, t3, t4, t5) = (
+        template.clone(),
         template.clone(),
         template.clone(),
         template.clone(),
@@ -34,6 +35,14 @@ pub fn cases() -> Vec<Case> {
                 &t1,
                 "disk full during the pre-action backup",
                 "backup:before_copy",
+            )
+        }),
+        Case::new("full_during_compression", move |r| {
+            tmpfs_case(
+                r,
+                &t5,
+                "disk full while the pre-action backup is compressed",
+                "backup:mid_compress",
             )
         }),
         Case::new("full_during_reset", move |r| {
@@ -100,7 +109,7 @@ fn tmpfs_case(r: &mut Report, template: &Shared<tempfile::TempDir>, name: &str, 
                 "message does not name the directory and the problem: {err}"
             ));
         }
-        if point == "backup:before_copy" {
+        if point.starts_with("backup:") {
             let backups: Vec<_> = files_under(&fs.dir.path().join("backups"))
                 .into_iter()
                 .filter(|p| p.to_string_lossy().contains("pre-reset"))

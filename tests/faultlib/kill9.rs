@@ -35,7 +35,18 @@ pub fn cases() -> Vec<Case> {
     let m = Shared::new(migrate_template);
     let (s1, s2, s3) = (seeded.clone(), seeded.clone(), seeded);
     let with_backups = Shared::new(retention_template);
+    let s4 = Shared::new(|| seeded_template(300));
     vec![
+        Case::new("during_compression", move |r| {
+            case(
+                r,
+                "kill -9 while the pre-reset backup is compressed",
+                s4.get().path(),
+                &RESET,
+                Some("backup:mid_compress"),
+                true,
+            )
+        }),
         Case::new("during_reset", move |r| {
             case(
                 r,

@@ -345,9 +345,13 @@ pub fn db(data: &Path) -> PathBuf {
 pub type Fp = BTreeMap<String, (u64, String)>;
 
 pub fn fingerprint(path: &Path) -> Result<Fp, String> {
-    let c =
-        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
-            .map_err(|e| e.to_string())?;
+    // A compressed backup is fingerprinted through its decompressed content.
+    let plain = pipeline_db_e2e::content(path).map_err(|e| e.to_string())?;
+    let c = rusqlite::Connection::open_with_flags(
+        &plain.path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE,
+    )
+    .map_err(|e| e.to_string())?;
     let tables: Vec<String> = c
         .prepare("SELECT name FROM sqlite_schema WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
         .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
@@ -508,10 +512,14 @@ pub fn check_backups(t: &mut Tally, data: &Path) -> Vec<PathBuf> {
     let mut ok = vec![];
     for p in files_under(&data.join("backups")) {
         let name = p.file_name().unwrap().to_string_lossy().into_owned();
-        if name.starts_with('.') || !name.ends_with(".sqlite3") {
+        if !pipeline_db_e2e::is_backup_name(&name) {
             continue;
         }
-        let bytes = std::fs::read(&p).unwrap_or_default();
+        let Ok(plain) = pipeline_db_e2e::content(&p) else {
+            t.fail(format!("backup {name} does not decompress"));
+            continue;
+        };
+        let bytes = std::fs::read(&plain.path).unwrap_or_default();
         if !bytes.starts_with(b"SQLite format 3\0") {
             t.fail(format!(
                 "incomplete backup under a final name: {name} ({} bytes)",
@@ -529,9 +537,11 @@ pub fn check_backups(t: &mut Tally, data: &Path) -> Vec<PathBuf> {
                 continue;
             }
         }
-        let qc =
-            rusqlite::Connection::open_with_flags(&p, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-                .and_then(|c| c.query_row("PRAGMA quick_check", [], |r| r.get::<_, String>(0)));
+        let qc = rusqlite::Connection::open_with_flags(
+            &plain.path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .and_then(|c| c.query_row("PRAGMA quick_check", [], |r| r.get::<_, String>(0)));
         if qc.as_deref() != Ok("ok") {
             t.fail(format!("backup {name} fails quick_check: {qc:?}"));
             continue;

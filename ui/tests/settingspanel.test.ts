@@ -23,7 +23,7 @@ const info: WorkspaceInfo = {
   retention: { keep: 20, max_total_mib: 0, budget_mib: 8192 },
   unavailable: [],
   envs: ["dev", "prod", "staging", "test"].map((name) => ({
-    name, path: `/d/${name}.sqlite3`, protected: name === "prod", backup_dir: `/d/backups/${name}`,
+    name, path: `/d/${name}.sqlite3`, protected: name === "prod", backup_dir: `/d/backups/${name}`, compress_backups: true,
   })),
 };
 

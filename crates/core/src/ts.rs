@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 pub use ts_rs::{Config, ExportError, TS};
 
 use crate::backups::record::BackupRecord;
+use crate::backups::stored::Stored;
 use crate::backups::verify::VerifyReport;
 use crate::browse::{
     Charts, JobCursor, JobDetail, JobFilter, JobRow, MigrationsView, Order, Page, PipelineRow,
@@ -83,6 +84,7 @@ pub fn export(dir: &Path) -> Result<(), ExportError> {
         PinOutcome,
         BackupsView,
         RetentionReport,
+        Stored,
         RestorePlan,
         RestoreOutcome,
         UndoPlan,

@@ -28,8 +28,13 @@ pub fn run(ws: &Workspace, a: BackupArgs) -> Result<u8> {
             timings: pipeline_db_core::storage::timing::take(),
         });
     } else {
+        let stored = rec
+            .stored
+            .as_ref()
+            .map(|s| format!("; stored zstd-compressed, {}", ui::human_bytes(s.bytes)))
+            .unwrap_or_default();
         outln!(
-            "Backed up {} to {} ({}, sha256 {}), verified.",
+            "Backed up {} to {} ({}, sha256 {}{stored}), verified.",
             a.env,
             rec.path.display(),
             ui::human_bytes(rec.size_bytes),
@@ -128,7 +133,7 @@ fn run_list(ws: &Workspace, env: Option<String>, json: bool) -> Result<u8> {
     );
     for t in &targets {
         let mine: Vec<_> = all.iter().filter(|b| b.record.env == t.name).collect();
-        let total: u64 = mine.iter().map(|b| b.record.size_bytes).sum();
+        let total: u64 = mine.iter().map(|b| b.record.disk_bytes()).sum();
         outln!(
             "{}: {}, {} on disk",
             t.name,
@@ -141,11 +146,19 @@ fn run_list(ws: &Workspace, env: Option<String>, json: bool) -> Result<u8> {
                 verify::Trust::Verified { .. } => "re-verified".to_string(),
                 verify::Trust::Failed { .. } => "FAILED".to_string(),
             };
+            let size = match &b.record.stored {
+                Some(st) => format!(
+                    "{} ({} zstd)",
+                    ui::human_bytes(b.record.size_bytes),
+                    ui::human_bytes(st.bytes)
+                ),
+                None => ui::human_bytes(b.record.size_bytes),
+            };
             outln!(
-                "  {}  {:<12} {:>10}  {:<11} {}{}",
+                "  {}  {:<12} {:>22}  {:<11} {}{}",
                 b.record.created_at,
                 b.record.reason.as_str(),
-                ui::human_bytes(b.record.size_bytes),
+                size,
                 trust,
                 b.record.path.display(),
                 match (b.undo_target, b.record.pinned) {
@@ -165,7 +178,7 @@ fn all_envs_bytes(ws: &Workspace) -> Result<u64> {
     for t in ws.envs.values() {
         total += pipeline_db_core::backups::record::list(t)?
             .iter()
-            .map(|b| b.size_bytes)
+            .map(|b| b.disk_bytes())
             .sum::<u64>();
     }
     Ok(total)

@@ -5,5 +5,6 @@ pub mod names;
 pub mod pins;
 pub mod record;
 pub(crate) mod snapshot;
+pub mod stored;
 pub(crate) mod take;
 pub mod verify;

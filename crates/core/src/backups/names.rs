@@ -69,8 +69,12 @@ pub fn check_backup_name(name: &str) -> Result<()> {
 pub fn resolve_in_dir(dir: &Path, name: &str) -> Result<PathBuf> {
     check_backup_name(name)?;
     let mut path = dir.join(name);
-    if std::fs::symlink_metadata(&path).is_err() && !name.ends_with(".sqlite3") {
-        path = dir.join(format!("{name}.sqlite3"));
+    // A name without its suffix: the plain backup, else the compressed one.
+    for suffix in [".sqlite3", ".sqlite3.zst"] {
+        if std::fs::symlink_metadata(&path).is_ok() || name.ends_with(suffix) {
+            break;
+        }
+        path = dir.join(format!("{name}{suffix}"));
     }
     let meta = std::fs::symlink_metadata(&path).map_err(|_| {
         Error::InvalidInput(format!(

@@ -56,12 +56,35 @@ pub struct BackupRecord {
     /// listing; whatever a manifest says is ignored).
     #[serde(default)]
     pub pinned: bool,
+    /// The stored file when it is compressed (`size_bytes` and `sha256` are then the SQLite
+    /// content's, which the stored file decompresses to).
+    #[serde(default)]
+    pub stored: Option<crate::backups::stored::Stored>,
 }
 
-/// Where a backup of `env` taken now for `reason` would go (the final name may get a `-N` suffix).
-pub fn default_path(backup_dir: &Path, env: &str, reason: Reason) -> PathBuf {
+impl BackupRecord {
+    /// Bytes the backup takes on disk (the compressed file's, when compressed).
+    pub fn disk_bytes(&self) -> u64 {
+        self.stored.as_ref().map_or(self.size_bytes, |s| s.bytes)
+    }
+}
+
+/// Where a backup of `target` taken now for `reason` would go (the final name may get a `-N`
+/// suffix); `.sqlite3.zst` when the env's backups are compressed.
+pub fn default_path(target: &crate::workspace::env::EnvTarget, reason: Reason) -> PathBuf {
     let ts = crate::now_compact();
-    backup_dir.join(format!("{env}-{ts}-{}.sqlite3", reason.as_str()))
+    let plain = target
+        .backup_dir
+        .join(format!("{}-{ts}-{}.sqlite3", target.name, reason.as_str()));
+    match target.compress_backups {
+        true => crate::backups::stored::compressed_name(&plain),
+        false => plain,
+    }
+}
+
+/// Whether a file name in a backup dir names a backup (plain or compressed; not hidden).
+pub fn is_backup_name(name: &str) -> bool {
+    !name.starts_with('.') && (name.ends_with(".sqlite3") || name.ends_with(".sqlite3.zst"))
 }
 
 /// Takes a verified snapshot of the database at `src_path`.
@@ -124,7 +147,7 @@ pub fn list(target: &crate::workspace::env::EnvTarget) -> Result<Vec<BackupRecor
     for e in rd.flatten() {
         let p = e.path();
         let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') || !name.ends_with(".sqlite3") {
+        if !is_backup_name(&name) {
             continue;
         }
         match read_manifest(&p) {

@@ -87,10 +87,27 @@ pub(crate) fn snapshot(
                 verified.and(sha)
             })
         })?;
-        let final_path = place(&tmp, dest, exact_name)?;
+        // A `.sqlite3.zst` name: the verified copy is compressed and read back before it is kept.
+        let (keep, stored) = match crate::backups::stored::is_compressed(dest) {
+            false => (tmp.clone(), None),
+            true => {
+                let ztmp = crate::backups::stored::compressed_name(&tmp);
+                let stored = crate::storage::timing::step("backup: compress + read back", || {
+                    crate::backups::stored::compress(&tmp, &ztmp, &sha, obs)
+                })?;
+                let _ = std::fs::remove_file(&tmp);
+                (ztmp, Some(stored))
+            }
+        };
+        let placed = place(&keep, dest, exact_name);
+        if placed.is_err() {
+            let _ = std::fs::remove_file(&keep);
+        }
+        let final_path = placed?;
         fs::fsync_dir(dir)?;
         Ok(Snapshot {
             method,
+            stored,
             path: final_path,
             size_bytes: size,
             sha256: sha,
@@ -117,6 +134,8 @@ pub(crate) enum Method {
 /// A verified copy in its final place.
 pub(crate) struct Snapshot {
     pub method: Method,
+    /// The compressed file, when `dest` named one.
+    pub stored: Option<crate::backups::stored::Stored>,
     pub path: PathBuf,
     pub size_bytes: u64,
     pub sha256: String,
@@ -301,15 +320,28 @@ fn place(tmp: &Path, dest: &Path, exact_name: bool) -> Result<PathBuf> {
             Err(e) => Err(Error::io("renaming backup into place", dest)(e)),
         };
     }
-    let stem = dest
-        .file_stem()
+    let name = dest
+        .file_name()
         .unwrap_or_default()
         .to_string_lossy()
         .into_owned();
-    let ext = dest
-        .extension()
-        .map(|e| format!(".{}", e.to_string_lossy()))
-        .unwrap_or_default();
+    // `x.sqlite3.zst` → `x-2.sqlite3.zst`: the suffixes a listing recognises stay last.
+    let split = [".sqlite3.zst", ".sqlite3"].iter().find_map(|s| {
+        name.strip_suffix(s)
+            .map(|stem| (stem.to_string(), s.to_string()))
+    });
+    let (stem, ext) = split.unwrap_or_else(|| {
+        let p = Path::new(&name);
+        (
+            p.file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned(),
+            p.extension()
+                .map(|e| format!(".{}", e.to_string_lossy()))
+                .unwrap_or_default(),
+        )
+    });
     for n in 1..1000 {
         let candidate = if n == 1 {
             dest.to_path_buf()

@@ -42,9 +42,7 @@ pub(crate) fn backup_now(
             named
                 .filter(|p| p.parent() == Some(target.backup_dir.as_path()))
                 .map(Path::to_path_buf)
-                .unwrap_or_else(|| {
-                    crate::backups::record::default_path(&target.backup_dir, &target.name, reason)
-                })
+                .unwrap_or_else(|| crate::backups::record::default_path(target, reason))
         }
     };
     let snap = crate::backups::snapshot::snapshot(
@@ -69,6 +67,7 @@ pub(crate) fn backup_now(
         sha256: snap.sha256,
         row_counts: snap.row_counts,
         pinned: false,
+        stored: snap.stored,
     };
     crate::backups::record::record(&rec, &ws.backups_root().join("ledger.jsonl"))?;
     tracing::info!(backup = %rec.path.display(), "verified backup written");

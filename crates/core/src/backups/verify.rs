@@ -56,7 +56,72 @@ impl VerifyReport {
 
 /// Verifies `path` (never changes it). `manifest` overrides the sidecar (used for staging copies).
 pub fn verify(path: &Path, manifest: Option<&BackupRecord>) -> VerifyReport {
+    if crate::backups::stored::is_compressed(path) {
+        return compressed(path, manifest, true);
+    }
     inspect(path, manifest, true, None, Access::ReadOnly)
+}
+
+/// The report of a file that could not be read as a backup at all.
+pub(crate) fn describe_failure(path: &Path, problem: String) -> VerifyReport {
+    VerifyReport {
+        path: path.to_path_buf(),
+        ok: false,
+        verified_at: crate::now_rfc3339(),
+        has_manifest: false,
+        sha256_matches: None,
+        schema_version: None,
+        tagged_env: None,
+        problem: Some(problem),
+        schema_differences: vec![],
+        checks: vec![],
+    }
+}
+
+/// A compressed backup: (full) the stored file's sha256 against its manifest, then the content it
+/// decompresses to (in a private temp beside it, hashed on the way) checked like a plain backup.
+fn compressed(path: &Path, manifest: Option<&BackupRecord>, full: bool) -> VerifyReport {
+    let manifest = manifest
+        .cloned()
+        .or_else(|| crate::backups::record::read_manifest(path).ok());
+    let mut checks = vec![];
+    let stored_problem = match manifest.as_ref().and_then(|m| m.stored.as_ref()) {
+        Some(st) if full => match crate::storage::hash::file(path) {
+            Ok(sha) if sha == st.sha256 => {
+                checks.push("sha256 of the stored (compressed) file against its manifest".into());
+                None
+            }
+            Ok(sha) => Some(format!(
+                "the stored file's sha256 {sha} differs from the manifest's {}: it was changed or damaged after it was written",
+                st.sha256
+            )),
+            Err(e) => Some(e.to_string()),
+        },
+        _ => None,
+    };
+    let plain = match stored_problem {
+        Some(p) => Err(p),
+        None => crate::backups::stored::plain(path).map_err(|e| e.to_string()),
+    };
+    let mut r = match plain {
+        Ok(plain) => {
+            checks.push("zstd stream decompressed (frame checksum)".into());
+            inspect(
+                &plain.path,
+                manifest.as_ref(),
+                full,
+                plain.sha256.as_deref(),
+                Access::ReadOnly,
+            )
+        }
+        Err(problem) => VerifyReport {
+            has_manifest: manifest.is_some(),
+            ..describe_failure(path, problem)
+        },
+    };
+    r.path = path.to_path_buf();
+    r.checks.splice(0..0, checks);
+    r
 }
 
 /// [`verify`] of a private copy whose sha256 the caller computed while writing it (a staged
@@ -74,6 +139,9 @@ pub(crate) fn verify_hashed(
 /// Header, schema version and tag only — no sha256, no `quick_check` (for a plan re-made just
 /// before the staged copy is fully verified).
 pub(crate) fn describe(path: &Path) -> VerifyReport {
+    if crate::backups::stored::is_compressed(path) {
+        return compressed(path, None, false);
+    }
     inspect(path, None, false, None, Access::ReadOnly)
 }
 
@@ -186,6 +254,26 @@ fn schema_differences(conn: &rusqlite::Connection) -> Result<Vec<String>> {
 /// produce at that version, history included), env tag; when `full`, `quick_check` for a file
 /// whose bytes a manifest of ours vouches for (its sha256 is compared beside it), else the full `integrity_check` (which also
 /// compares every index with its table).
+/// A file no manifest vouches for: its job summary (derived from the jobs) must equal a recount
+/// of them — a changed byte in either is otherwise a consistent-looking database that `check`
+/// would report right after the restore.
+fn summary_matches_jobs(conn: &rusqlite::Connection) -> Result<(), String> {
+    if !crate::schema::stats::present(conn).map_err(|e| e.to_string())? {
+        return Ok(());
+    }
+    let diffs = crate::schema::stats::differences(conn).map_err(|e| e.to_string())?;
+    match diffs.first() {
+        None => Ok(()),
+        Some(d) => Err(format!(
+            "its job summary differs from a recount of its jobs in {} (day, pipeline, status) groups, e.g. {} pipeline {} {}",
+            diffs.len(),
+            d.day,
+            d.pipeline_id,
+            d.status
+        )),
+    }
+}
+
 fn check_sqlite(
     path: &Path,
     full: bool,
@@ -251,6 +339,11 @@ fn check_sqlite(
                 return Err(bad);
             }
             r.checks.push("text is UTF-8".into());
+            summary_matches_jobs(&conn)?;
+            if crate::schema::stats::present(&conn).map_err(|e| e.to_string())? {
+                r.checks
+                    .push("job summary equal to a recount of the jobs".into());
+            }
         }
     }
     if let Identity::Tagged(t) = tag::identity(&conn).map_err(|e| e.to_string())? {
@@ -340,14 +433,14 @@ pub enum Trust {
 /// The trust state of a listed backup from the log and a cheap size check (no hashing).
 pub fn trust(rec: &BackupRecord, log: &HashMap<PathBuf, VerifyReport>) -> Trust {
     let size = std::fs::metadata(&rec.path).map(|m| m.len()).ok();
-    if size != Some(rec.size_bytes) {
+    if size != Some(rec.disk_bytes()) {
         return Trust::Failed {
             at: None,
             problem: format!(
                 "size is {} bytes, the manifest says {}",
                 size.map(|s| s.to_string())
                     .unwrap_or_else(|| "unknown".into()),
-                rec.size_bytes
+                rec.disk_bytes()
             ),
         };
     }

@@ -52,7 +52,7 @@ impl BackupStep {
             required,
             reason,
             dir: target.backup_dir.clone(),
-            path: crate::backups::record::default_path(&target.backup_dir, &target.name, reason),
+            path: crate::backups::record::default_path(target, reason),
             why: why.into(),
         }
     }

@@ -23,6 +23,7 @@ const MIB: u64 = 1024 * 1024;
 pub struct PruneItem {
     pub path: PathBuf,
     pub created_at: String,
+    /// What it takes on disk (the compressed file's size when compressed).
     pub size_bytes: u64,
     /// Why it goes, or why it stays.
     pub why: String,
@@ -75,7 +76,7 @@ fn item(b: &BackupRecord, why: impl Into<String>) -> PruneItem {
     PruneItem {
         path: b.path.clone(),
         created_at: b.created_at.clone(),
-        size_bytes: b.size_bytes,
+        size_bytes: b.disk_bytes(),
         why: why.into(),
     }
 }
@@ -91,7 +92,7 @@ pub(crate) fn select(
 ) -> Selection {
     let env_max = (policy.max_total_mib > 0).then(|| policy.max_total_mib * MIB);
     let budget = (policy.budget_mib > 0).then(|| policy.budget_mib * MIB);
-    let mut env_bytes: u64 = list.iter().map(|b| b.size_bytes).sum();
+    let mut env_bytes: u64 = list.iter().map(|b| b.disk_bytes()).sum();
     let mut count = list.len();
     // The `keep` newest are never deleted by the count rule (only a size rule reaches them).
     let over = list.len().saturating_sub(keep);
@@ -112,7 +113,7 @@ pub(crate) fn select(
         match guards.why_kept(b) {
             Some(g) => sel.protected.push(item(b, format!("{why}, but kept: {g}"))),
             None => {
-                env_bytes -= b.size_bytes;
+                env_bytes -= b.disk_bytes();
                 count -= 1;
                 sel.delete.push(item(b, why));
             }
@@ -171,7 +172,7 @@ pub(crate) fn others_bytes(ws: &Workspace, env: &str) -> u64 {
         .filter(|t| t.name != env)
         .filter_map(|t| crate::backups::record::list(t).ok())
         .flatten()
-        .map(|b| b.size_bytes)
+        .map(|b| b.disk_bytes())
         .sum()
 }
 
@@ -241,7 +242,7 @@ fn apply_after(
         record_deletions(ws, target, &sel.delete, report)?;
     }
     report.kept = list.len() - report.deleted.len();
-    report.kept_bytes = list.iter().map(|b| b.size_bytes).sum::<u64>()
+    report.kept_bytes = list.iter().map(|b| b.disk_bytes()).sum::<u64>()
         - report.deleted.iter().map(|d| d.size_bytes).sum::<u64>();
     Ok(())
 }
@@ -326,7 +327,7 @@ pub struct BackupsView {
 pub fn view(ws: &Workspace, env: &str) -> Result<BackupsView> {
     let target = ws.env(env)?;
     let backups = crate::backups::record::list(&target)?;
-    let env_bytes = backups.iter().map(|b| b.size_bytes).sum();
+    let env_bytes = backups.iter().map(|b| b.disk_bytes()).sum();
     Ok(BackupsView {
         env: target.name.clone(),
         policy: ws.retention.clone(),

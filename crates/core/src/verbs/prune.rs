@@ -81,7 +81,7 @@ fn plan_with(
         confirmation: Confirmation::for_target(target, !sel.delete.is_empty()),
         delete: sel.delete,
         protected: sel.protected,
-        total_bytes_before: list.iter().map(|b| b.size_bytes).sum(),
+        total_bytes_before: list.iter().map(|b| b.disk_bytes()).sum(),
         frees_bytes,
         unmet: sel.unmet,
         deleted: false,

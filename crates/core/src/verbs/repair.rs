@@ -246,6 +246,7 @@ mod tests {
             path: "x".into(),
             protected: false,
             backup_dir: "b".into(),
+            compress_backups: false,
         }
     }
 

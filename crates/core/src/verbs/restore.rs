@@ -232,7 +232,9 @@ fn refuse_live_files(ws: &Workspace, path: &Path) -> Result<()> {
 /// Reads what the backup holds (header, schema, tag, rows; no sha256 or `quick_check`: those run
 /// on the staged copy); refuses an unreadable file or a newer schema.
 fn inspect_source(path: &Path) -> Result<RestoreSource> {
-    let verification = verify::describe(path);
+    let plain = crate::backups::stored::plain(path)?;
+    let mut verification = verify::describe(&plain.path);
+    verification.path = path.to_path_buf();
     if let Some(e) = verification.error() {
         return Err(e);
     }
@@ -244,7 +246,7 @@ fn inspect_source(path: &Path) -> Result<RestoreSource> {
             known,
         });
     }
-    let conn = db::open_immutable(path)?.ok_or_else(|| {
+    let conn = db::open_immutable(&plain.path)?.ok_or_else(|| {
         Error::Refused(format!(
             "{} has a write-ahead log or journal beside it: its file alone is not a complete backup; {UNCHANGED}",
             path.display()
@@ -298,9 +300,21 @@ fn add_notes(p: &mut RestorePlan, target: &EnvTarget) {
     }
 }
 
+/// The SQLite size of a backup: its manifest's for a compressed one (else 10× the stored file,
+/// more than zstd gains on our databases), the file's for a plain one.
+fn source_bytes(source: &Path) -> u64 {
+    let file = std::fs::metadata(source).map(|m| m.len()).unwrap_or(0);
+    match crate::backups::stored::is_compressed(source) {
+        true => crate::backups::record::read_manifest(source)
+            .map(|m| m.size_bytes)
+            .unwrap_or(file * 10),
+        false => file,
+    }
+}
+
 /// Room for the staging copy, the pre-restore backup and the copied pages.
 fn preflight(target: &EnvTarget, source: &Path) -> Result<Vec<SpaceCheck>> {
-    let src = std::fs::metadata(source).map(|m| m.len()).unwrap_or(0);
+    let src = source_bytes(source);
     let dir = target.path.parent().unwrap_or(Path::new(".")).to_path_buf();
     let needed = 2 * src + crate::safety::space::db_bytes(&target.path) + 64 * 1024;
     let mut out = vec![crate::safety::space::require(
@@ -510,8 +524,20 @@ fn put_back(
         "{verb} of {}: {cause}; putting the previous content back",
         target.name
     );
-    let restored =
-        copy_into(&backup.path, live, &target.path, ws.busy_timeout(), obs).and_then(|()| {
+    // A compressed backup is copied from its plain content, which must be the verified snapshot.
+    let plain = crate::backups::stored::plain(&backup.path).and_then(|p| match &p.sha256 {
+        Some(sha) if sha != &backup.sha256 => Err(Error::BackupVerify {
+            path: backup.path.clone(),
+            detail: format!(
+                "it decompresses to sha256 {sha}, not the recorded {}",
+                backup.sha256
+            ),
+        }),
+        _ => Ok(p),
+    });
+    let restored = plain
+        .and_then(|p| copy_into(&p.path, live, &target.path, ws.busy_timeout(), obs))
+        .and_then(|()| {
             let _ = live.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
             crate::safety::health::require_healthy(live, target)?;
             let now = db::row_counts(live)?;
@@ -590,10 +616,7 @@ fn stage(
 ) -> Result<VerifyReport> {
     // One read of the backup gives the staged copy and the sha256 of exactly the bytes written.
     let sha = crate::storage::timing::step("restore: stage copy (hashed) + fsync", || {
-        let mut to = fs::create_new(staging)?;
-        let total = std::fs::metadata(&source.path)
-            .map(|m| m.len())
-            .unwrap_or(0);
+        let total = source_bytes(&source.path);
         let report = |done| {
             obs.bytes(&Progress {
                 stage: "staging",
@@ -601,6 +624,10 @@ fn stage(
                 total,
             })
         };
+        if crate::backups::stored::is_compressed(&source.path) {
+            return crate::backups::stored::decompress_hashed(&source.path, staging, &report);
+        }
+        let mut to = fs::create_new(staging)?;
         crate::storage::hash::copy_hashed(&source.path, &mut to, staging, &report)
     })?;
     let mut v = crate::storage::timing::step("restore: verify staged copy", || {

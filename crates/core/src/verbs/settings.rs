@@ -395,6 +395,12 @@ fn check_file(
         )));
     }
     let path = canonical_lenient(&abs);
+    if path.starts_with(canonical_lenient(&ws.backups_root())) {
+        return Err(Error::Refused(format!(
+            "{} is inside the backups dir; nothing was written. Restore a backup with `pipeline-db restore ENV BACKUP` instead",
+            path.display()
+        )));
+    }
     let state = db::check_header(&path)?;
     match state {
         FileState::Missing if must_exist => {
@@ -430,12 +436,6 @@ fn check_file(
             other.name
         )));
     }
-    if path.starts_with(canonical_lenient(&ws.backups_root())) {
-        return Err(Error::Refused(format!(
-            "{} is inside the backups dir; nothing was written. Restore a backup with `pipeline-db restore ENV BACKUP` instead",
-            path.display()
-        )));
-    }
     e.checks
         .push("not another env's file, not in the backups dir".into());
     if state == FileState::Missing {
@@ -462,6 +462,7 @@ fn inspect_identity(
         path: path.clone(),
         protected: false,
         backup_dir: ws.backups_root().join(name),
+        compress_backups: false,
     };
     let read = || -> Result<(i32, Identity, Option<String>)> {
         let conn = match open_without_sidecars(&path)? {

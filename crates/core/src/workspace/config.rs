@@ -46,6 +46,23 @@ pub struct Config {
     pub envs: BTreeMap<String, EnvConfig>,
     #[serde(default)]
     pub retention: Retention,
+    #[serde(default)]
+    pub backups: BackupsConfig,
+}
+
+/// How backups are stored. A missing key takes its default.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupsConfig {
+    /// Store the backups in the backup dirs zstd-compressed (`.sqlite3.zst`). Exports
+    /// (`backup --output`) stay plain SQLite files.
+    pub compress: bool,
+}
+
+impl Default for BackupsConfig {
+    fn default() -> Self {
+        BackupsConfig { compress: true }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -291,6 +308,7 @@ pub(crate) fn resolve_envs(
             path: canonical_lenient(&path),
             protected,
             backup_dir: data_dir.join("backups").join(name),
+            compress_backups: config.backups.compress,
         };
         out.insert(name.to_string(), target);
     }

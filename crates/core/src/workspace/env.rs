@@ -39,6 +39,8 @@ pub struct EnvTarget {
     pub protected: bool,
     /// Where this env's backups go.
     pub backup_dir: PathBuf,
+    /// Whether its backups are stored zstd-compressed (`[backups] compress`, default true).
+    pub compress_backups: bool,
 }
 
 impl EnvTarget {

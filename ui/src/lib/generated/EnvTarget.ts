@@ -11,4 +11,8 @@ path: string, protected: boolean,
 /**
  * Where this env's backups go.
  */
-backup_dir: string, };
+backup_dir: string, 
+/**
+ * Whether its backups are stored zstd-compressed (`[backups] compress`, default true).
+ */
+compress_backups: boolean, };

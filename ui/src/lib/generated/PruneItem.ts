@@ -3,7 +3,11 @@
 /**
  * One backup retention deletes, or keeps although the policy alone would delete it.
  */
-export type PruneItem = { path: string, created_at: string, size_bytes: number, 
+export type PruneItem = { path: string, created_at: string, 
+/**
+ * What it takes on disk (the compressed file's size when compressed).
+ */
+size_bytes: number, 
 /**
  * Why it goes, or why it stays.
  */

@@ -68,6 +68,7 @@ export type { SettingsOutcome } from "./SettingsOutcome";
 export type { SettingsPlan } from "./SettingsPlan";
 export type { SpaceCheck } from "./SpaceCheck";
 export type { StepTime } from "./StepTime";
+export type { Stored } from "./Stored";
 export type { TablePrint } from "./TablePrint";
 export type { TableRows } from "./TableRows";
 export type { Tag } from "./Tag";

@@ -17,6 +17,7 @@ fn rec(i: usize, size: u64, pinned: bool) -> BackupRecord {
         sha256: String::new(),
         row_counts: Default::default(),
         pinned,
+        stored: None,
     }
 }
 
