@@ -788,3 +788,65 @@ fn the_page_can_name_only_listed_backups_for_restore_and_verify() {
     );
     assert_eq!(h.rows("dev"), before);
 }
+
+/// The cards' buttons follow core's answer: `status` says per action whether it can apply and
+/// why not, and the command core refuses is refused through the window too.
+#[test]
+fn status_says_which_actions_cannot_apply_and_the_commands_refuse_them() {
+    let h = harness(Options::default());
+    let cards = h.invoke("status", json!({})).unwrap();
+    let prod = cards
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["env"] == "prod")
+        .unwrap();
+    let a = &prod["actions"];
+    assert_eq!(a["reset"]["available"], false, "{a}");
+    assert!(a["reset"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("Migrate creates it"));
+    assert_eq!(a["undo"]["available"], false, "{a}");
+    assert_eq!(a["migrate"]["available"], true, "{a}");
+    let e = h
+        .invoke("plan_reset", json!({"env": "prod", "sampleData": false}))
+        .unwrap_err();
+    assert_eq!(kind(&e), "refused", "{e}");
+    assert!(e["message"]
+        .as_str()
+        .unwrap()
+        .contains("Migrate creates it"));
+    let e = h.invoke("plan_undo", json!({"env": "dev"})).unwrap_err();
+    assert!(
+        e["message"].as_str().unwrap().contains("nothing to undo"),
+        "{e}"
+    );
+    // The rows the window shows: the user's tables first, the bookkeeping marked.
+    with_prod(&h);
+    let cards = h.invoke("status", json!({})).unwrap();
+    let prod = cards
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["env"] == "prod")
+        .unwrap();
+    let kinds: Vec<&str> = prod["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "data",
+            "data",
+            "data",
+            "bookkeeping",
+            "bookkeeping",
+            "bookkeeping"
+        ]
+    );
+    assert_eq!(prod["actions"]["reset"]["available"], true);
+}

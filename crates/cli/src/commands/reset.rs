@@ -89,8 +89,8 @@ fn print_plan(p: &ResetPlan) {
     }
     if p.exists && p.damaged.is_none() {
         outln!(
-            "  will drop ({} in all):",
-            crate::ui::counted(p.total_rows, "row", "rows")
+            "  will drop:  {}",
+            pipeline_db_core::plan::summarize(&p.tables)
         );
         super::print_tables(&p.tables);
         if !p.other_objects.is_empty() {

@@ -36,8 +36,8 @@ pub fn print_plan(p: &RestorePlan) {
     outln!("  from:       {}", s.path.display());
     outln!("  verified:   {}", s.verification.checks.join(", "));
     outln!(
-        "  backup holds ({} in all):",
-        crate::ui::counted(s.total_rows, "row", "rows")
+        "  backup holds: {}",
+        pipeline_db_core::plan::summarize(&s.tables)
     );
     super::print_tables(&s.tables);
     if p.exists {
