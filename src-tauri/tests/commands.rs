@@ -794,14 +794,17 @@ fn the_page_can_name_only_listed_backups_for_restore_and_verify() {
 #[test]
 fn status_says_which_actions_cannot_apply_and_the_commands_refuse_them() {
     let h = harness(Options::default());
-    let cards = h.invoke("status", json!({})).unwrap();
-    let prod = cards
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["env"] == "prod")
-        .unwrap();
-    let a = &prod["actions"];
+    let prod = || {
+        let cards = h.invoke("status", json!({})).unwrap();
+        let card = cards
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["env"] == "prod");
+        card.unwrap().clone()
+    };
+    let before = prod();
+    let a = &before["actions"];
     assert_eq!(a["reset"]["available"], false, "{a}");
     assert!(a["reset"]["reason"]
         .as_str()
@@ -824,13 +827,7 @@ fn status_says_which_actions_cannot_apply_and_the_commands_refuse_them() {
     );
     // The rows the window shows: the user's tables first, the bookkeeping marked.
     with_prod(&h);
-    let cards = h.invoke("status", json!({})).unwrap();
-    let prod = cards
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["env"] == "prod")
-        .unwrap();
+    let prod = prod();
     let kinds: Vec<&str> = prod["tables"]
         .as_array()
         .unwrap()

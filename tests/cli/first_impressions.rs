@@ -28,6 +28,12 @@ fn line_value<'a>(text: &'a str, label: &str) -> &'a str {
         .trim()
 }
 
+/// Core's reason why `action` cannot apply (it must not).
+fn unavailable<'a>(actions: &'a serde_json::Value, action: &str) -> &'a str {
+    assert_eq!(actions[action]["available"], false, "{action}: {actions}");
+    actions[action]["reason"].as_str().unwrap()
+}
+
 #[test]
 fn an_empty_prod_reads_as_empty_with_its_bookkeeping_apart() {
     let e = Env::new();
@@ -86,17 +92,12 @@ fn status_says_which_actions_cannot_apply_and_core_refuses_them() {
     let v = json(&e, &["status", "prod", "--json"]);
     let a = &v[0]["actions"];
     assert_eq!(a["migrate"]["available"], true, "{a}");
-    assert_eq!(a["reset"]["available"], false, "{a}");
-    let why = a["reset"]["reason"].as_str().unwrap();
+    let why = unavailable(a, "reset");
     assert!(
         why.contains("prod does not exist yet: Migrate creates it"),
         "{why}"
     );
-    assert_eq!(a["undo"]["available"], false, "{a}");
-    assert!(a["undo"]["reason"]
-        .as_str()
-        .unwrap()
-        .contains("nothing to undo"));
+    assert!(unavailable(a, "undo").contains("nothing to undo"));
     assert_eq!(a["backup"]["available"], false, "{a}");
     assert_eq!(a["seed"]["available"], false, "protected");
     // The text status prints the same reasons.
@@ -115,11 +116,7 @@ fn status_says_which_actions_cannot_apply_and_core_refuses_them() {
     let v = json(&e, &["status", "prod", "--json"]);
     let a = &v[0]["actions"];
     assert_eq!(a["reset"]["available"], true, "{a}");
-    assert_eq!(a["migrate"]["available"], false, "{a}");
-    assert!(a["migrate"]["reason"]
-        .as_str()
-        .unwrap()
-        .contains("nothing to apply"));
+    assert!(unavailable(a, "migrate").contains("nothing to apply"));
     assert_eq!(a["backup"]["available"], true, "{a}");
     // dev after a reset: undo can apply.
     e.seeded("dev");

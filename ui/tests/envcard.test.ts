@@ -8,8 +8,8 @@ const no = (reason: string) => ({ available: false, reason });
 
 describe("availability: core's answer per button", () => {
   it("export follows backup; a build's unavailable verbs are disabled too", () => {
-    const s = envStatus({ actions: actions({ backup: no("dev does not exist yet: there is nothing to back up") }) });
-    expect(availability(s, "export")).toEqual({ disabled: true, reason: "dev does not exist yet: there is nothing to back up" });
+    const s = envStatus({ actions: actions({ backup: no("dev does not exist yet") }) });
+    expect(availability(s, "export")).toEqual({ disabled: true, reason: "dev does not exist yet" });
     expect(availability(s, "undo")).toEqual({ disabled: false, reason: null });
     expect(availability(s, "undo", ["undo"]).disabled).toBe(true);
   });

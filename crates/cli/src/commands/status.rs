@@ -99,12 +99,20 @@ fn print_one(s: &EnvStatus) {
     print_unavailable(s);
 }
 
-/// Core's reasons why an action cannot apply now, one line each.
+/// Core's reasons why an action cannot apply now: one line per reason, naming its actions.
 fn print_unavailable(s: &EnvStatus) {
+    let mut lines: Vec<(Vec<&str>, &str)> = vec![];
     for (name, a) in s.actions.list() {
-        if let (false, Some(why)) = (a.available, &a.reason) {
-            outln!("  not now:     {name}: {why}");
+        let Some(why) = a.reason.as_deref().filter(|_| !a.available) else {
+            continue;
+        };
+        match lines.iter_mut().find(|(_, w)| *w == why) {
+            Some((names, _)) => names.push(name),
+            None => lines.push((vec![name], why)),
         }
+    }
+    for (names, why) in lines {
+        outln!("  not now:     {}: {why}", names.join(", "));
     }
 }
 

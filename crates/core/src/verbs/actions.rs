@@ -95,9 +95,7 @@ pub fn no_sample_data(env: &str) -> String {
 /// Which actions can apply to `target` now.
 pub fn of(ws: &Workspace, target: &EnvTarget, facts: Facts) -> Actions {
     let env = target.name.as_str();
-    let missing = |what: &str| {
-        (!facts.exists).then(|| format!("{env} does not exist yet: there is nothing to {what}"))
-    };
+    let missing = || (!facts.exists).then(|| format!("{env} does not exist yet"));
     let undoable = crate::verbs::undo::last_action(ws, env);
     Actions {
         migrate: Availability::unless(
@@ -110,7 +108,7 @@ pub fn of(ws: &Workspace, target: &EnvTarget, facts: Facts) -> Actions {
             (target.protected && !facts.exists).then(|| missing_protected(env)),
         ),
         reset_sample: Availability::unless(target.protected.then(|| no_sample_data(env))),
-        backup: Availability::unless(missing("back up")),
+        backup: Availability::unless(missing()),
         restore: Availability::yes(),
         undo: match undoable {
             Ok(Some(a)) => match a.backup.filter(|b| !b.exists()) {
@@ -126,7 +124,7 @@ pub fn of(ws: &Workspace, target: &EnvTarget, facts: Facts) -> Actions {
             )),
             Err(e) => Availability::no(format!("the audit log cannot be read: {e}")),
         },
-        check: Availability::unless(missing("check")),
+        check: Availability::unless(missing()),
         prune: Availability::unless(
             (facts.backups == 0).then(|| format!("no backups of {env} to prune")),
         ),

@@ -88,9 +88,8 @@ pub fn plan(ws: &Workspace, req: &SeedRequest) -> Result<SeedPlan> {
 
 fn check_rules(target: &EnvTarget, opts: &SeedOptions) -> Result<()> {
     if target.protected {
-        return Err(Error::Refused(format!(
-            "{} is protected: sample data is never written to it",
-            target.name
+        return Err(Error::Refused(crate::verbs::actions::no_sample_data(
+            &target.name,
         )));
     }
     opts.validate()
