@@ -86,6 +86,7 @@ fn one(ws: &Workspace, t: &EnvTarget) -> EnvStatus {
             exists,
             up_to_date: s.schema_version.filter(|_| latest),
             backups: backups.len(),
+            health: &s.health,
         },
     );
     s
