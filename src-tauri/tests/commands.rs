@@ -823,7 +823,7 @@ fn the_backups_view_shows_policy_use_and_pins_and_a_pin_survives_retention() {
     assert_eq!(view["policy"]["keep"], 10, "{view}");
     assert_eq!(view["backups"][0]["pinned"], false, "{view}");
     assert!(
-        view["all_bytes"].as_u64().unwrap() >= first.size_bytes,
+        view["all_bytes"].as_u64().unwrap() >= first.disk_bytes(),
         "{view}"
     );
     let name = first.path.file_name().unwrap().to_str().unwrap();
@@ -845,4 +845,63 @@ fn the_backups_view_shows_policy_use_and_pins_and_a_pin_survives_retention() {
         .unwrap_err();
     assert_eq!(kind(&e), "refused", "{e}");
     assert!(!std::path::Path::new("/etc/passwd.pin").exists());
+}
+
+/// The cards' buttons follow core's answer: `status` says per action whether it can apply and
+/// why not, and the command core refuses is refused through the window too.
+#[test]
+fn status_says_which_actions_cannot_apply_and_the_commands_refuse_them() {
+    let h = harness(Options::default());
+    let prod = || {
+        let cards = h.invoke("status", json!({})).unwrap();
+        let card = cards
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["env"] == "prod");
+        card.unwrap().clone()
+    };
+    let before = prod();
+    let a = &before["actions"];
+    assert_eq!(a["reset"]["available"], false, "{a}");
+    assert!(a["reset"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("Migrate creates it"));
+    assert_eq!(a["undo"]["available"], false, "{a}");
+    assert_eq!(a["migrate"]["available"], true, "{a}");
+    let e = h
+        .invoke("plan_reset", json!({"env": "prod", "sampleData": false}))
+        .unwrap_err();
+    assert_eq!(kind(&e), "refused", "{e}");
+    assert!(e["message"]
+        .as_str()
+        .unwrap()
+        .contains("Migrate creates it"));
+    let e = h.invoke("plan_undo", json!({"env": "dev"})).unwrap_err();
+    assert!(
+        e["message"].as_str().unwrap().contains("nothing to undo"),
+        "{e}"
+    );
+    // The rows the window shows: the user's tables first, the bookkeeping marked.
+    with_prod(&h);
+    let prod = prod();
+    let kinds: Vec<&str> = prod["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "data",
+            "data",
+            "data",
+            "bookkeeping",
+            "bookkeeping",
+            "bookkeeping"
+        ]
+    );
+    assert_eq!(prod["actions"]["reset"]["available"], true);
 }

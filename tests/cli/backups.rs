@@ -118,7 +118,7 @@ fn flip_byte(path: &Path, at: usize) {
 fn restore_of_a_prod_backup_into_dev_is_retagged_dev_and_audited() {
     let d = TempDir::new().unwrap();
     let dir = d.path();
-    ok(dir, &["reset", "prod", "--force", "--confirm-env", "prod"]);
+    ok(dir, &["migrate", "prod"]); // a missing prod is created by migrate, not reset
     let b = json(dir, &["backup", "prod", "--json"]);
     let prod_backup = b["path"].as_str().unwrap().to_string();
     dev_with_jobs(dir, "40");
@@ -165,7 +165,7 @@ fn restore_of_a_prod_backup_into_dev_is_retagged_dev_and_audited() {
 fn restore_into_prod_needs_the_typed_confirmation() {
     let d = TempDir::new().unwrap();
     let dir = d.path();
-    ok(dir, &["reset", "prod", "--force", "--confirm-env", "prod"]);
+    ok(dir, &["migrate", "prod"]); // a missing prod is created by migrate, not reset
     let b = json(dir, &["backup", "prod", "--json"]);
     let p = b["path"].as_str().unwrap();
     let (code, _, err) = run(dir, &["restore", "prod", p, "--force"]);

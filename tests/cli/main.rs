@@ -4,6 +4,7 @@
 //! --features pipeline-db-cli/failpoints --test cli [FILTER]` (e.g. `backups::`).
 
 mod backups;
+mod first_impressions;
 mod one_path;
 mod settings;
 mod untrusted;

@@ -249,3 +249,33 @@ fn symlinked_config_is_refused() {
     assert!(err.contains("symlink"), "{err}");
     assert_eq!(std::fs::read_to_string(&real).unwrap(), "# real\n");
 }
+
+#[test]
+fn repointing_prod_with_data_needs_the_typed_name_and_a_refusal_is_logged() {
+    let e = Env::new();
+    e.ok(&["migrate", "prod"]);
+    let outside = tempfile::tempdir().unwrap();
+    let other = outside.path().join("other.db");
+    let cfg = read(&config(&e));
+    // No terminal: --force alone is not the typed name; core refuses and logs it.
+    for args in [
+        &["env", "path", "prod", s(&other)][..],
+        &["env", "path", "prod", s(&other), "--force"][..],
+    ] {
+        let (code, _, err) = e.run(args);
+        assert_eq!(code, 3, "{args:?}: {err}");
+        assert!(err.contains("--confirm-env prod"), "{err}");
+        assert_eq!(read(&config(&e)), cfg, "nothing written");
+    }
+    let log: serde_json::Value =
+        serde_json::from_str(&e.ok(&["log", "--env", "prod", "--json"])).unwrap();
+    let refused = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["verb"] == "env path" && l["outcome"] == "refused")
+        .count();
+    assert_eq!(refused, 2, "{log}");
+    e.ok(&["env", "path", "prod", s(&other), "--confirm-env", "prod"]);
+    assert!(e.ok(&["config", "show"]).contains(s(&other)));
+}

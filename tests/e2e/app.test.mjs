@@ -2,7 +2,7 @@
 // WebKitWebDriver; native GTK dialogs driven with xdotool. Run by `run.sh` (which sets
 // PIPELINE_DB_HOME to an empty dir, starts Xvfb and tauri-driver).
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import assert from "node:assert/strict";
 import { Session, sleep } from "./webdriver.mjs";
@@ -195,6 +195,25 @@ try {
     await dismissToasts(s);
   });
 
+  await step("prod does not exist yet: Reset and Undo are disabled with core's reason; Migrate creates it", async () => {
+    const why = (a) => s.exec(`const b = document.querySelector('[data-testid=act-${a}-prod]'); return [b.disabled, b.title]`);
+    const [resetOff, resetWhy] = await why("reset");
+    assert.equal(resetOff, true);
+    assert.match(resetWhy, /prod does not exist yet: Migrate creates it/);
+    const [undoOff, undoWhy] = await why("undo");
+    assert.equal(undoOff, true);
+    assert.match(undoWhy, /nothing to undo/);
+    // Visually hidden (WebDriver's text is empty), read by screen readers through aria-describedby.
+    assert.match(await s.exec("return document.querySelector('[data-testid=why-reset-prod]').textContent"), /Migrate creates it/);
+    await s.click('[data-testid="act-migrate-prod"]');
+    await confirmPlan(s);
+    await toastOk(s);
+    await s.waitFor('[data-testid="health-prod"]', (t) => t === "ok");
+    await s.waitFor('[data-testid="rows-prod"]', (t) => /\(empty\)/.test(t));
+    assert.equal((await why("reset"))[0], false, "reset can apply now");
+    await dismissToasts(s);
+  });
+
   await step("prod reset: typed name, then Return in the native dialog answers Cancel (its default) and changes nothing", async () => {
     await s.click('[data-testid="act-reset-prod"]');
     await s.waitFor('[data-testid="plan-modal"]', (t) => /PROTECTED/.test(t));
@@ -207,8 +226,9 @@ try {
     await nativeDialog("Confirm reset of PROD", [{ key: ["Return"] }]);
     delete process.env.SHOT_DIALOG;
     await s.waitFor('[data-testid="toast-error"]', (t) => /cancelled/.test(t), 20000);
-    assert.equal(await s.text(await s.find('[data-testid="health-prod"]')), "missing");
-    assert.ok(!existsSync(join(DATA, "prod.sqlite3")), "prod was not created");
+    assert.equal(await s.text(await s.find('[data-testid="health-prod"]')), "ok");
+    assert.ok(!existsSync(join(DATA, "backups", "prod")) || !readdirSync(join(DATA, "backups", "prod")).some((f) => f.includes("pre-reset")),
+      "no pre-reset backup was taken");
     await dismissToasts(s);
   });
 

@@ -1,5 +1,6 @@
 import type {
-  AuditEntry, Issued, MigratePlan, Planned, PrunePlan, ResetPlan, RestorePlan, RestoreSource, UndoPlan,
+  Actions, AuditEntry, EnvStatus, Issued, MigratePlan, Planned, PrunePlan, ResetPlan, RestorePlan, RestoreSource,
+  TableRows, UndoPlan,
 } from "../src/lib/types";
 
 // Whole values of the generated types (what Rust sends), with the fields a test cares about
@@ -10,7 +11,7 @@ export const issued: Issued = { token: "t", expires_in_ms: 120_000, plan_hash: "
 export function resetPlan(over: Partial<ResetPlan> = {}): ResetPlan {
   return {
     verb: "reset", env: "dev", path: "/data/dev.sqlite3", protected: false, exists: true, size_bytes: 0,
-    identity: null, tables: [], total_rows: 0, other_objects: [], backup: null, migrations: [], sample_data: null,
+    identity: null, tables: [], total_rows: 0, data_rows: 0, other_objects: [], backup: null, migrations: [], sample_data: null,
     space: [], confirmation: "yes_no", damaged: null, notes: [], ...over,
   };
 }
@@ -65,13 +66,33 @@ export function prunePlan(over: Partial<PrunePlan> = {}): PrunePlan {
 }
 
 export function planned(env: string, protectedEnv: boolean, verb: "reset" | "migrate" = "reset"): Planned {
-  const tables = [{ name: "jobs", rows: 500 }, { name: "users", rows: 6 }];
+  const tables: TableRows[] = [
+    { name: "jobs", rows: 500, kind: "data" }, { name: "users", rows: 6, kind: "data" },
+    { name: "pipeline_db_meta", rows: 1, kind: "bookkeeping" }, { name: "refinery_schema_history", rows: 2, kind: "bookkeeping" },
+  ];
   const path = `/data/${env}.sqlite3`;
   return {
-    plan: verb === "reset" ? resetPlan({ env, path, tables }) : migratePlan({ env, path }),
+    plan: verb === "reset" ? resetPlan({ env, path, tables, total_rows: 509, data_rows: 506 }) : migratePlan({ env, path }),
     summary: "drop 2 tables, 506 rows",
     protected: protectedEnv,
     confirmation: protectedEnv ? "type_env_name" : "yes_no",
     issued,
+  };
+}
+
+const yes = { available: true, reason: null };
+
+export function actions(over: Partial<Actions> = {}): Actions {
+  return {
+    migrate: yes, seed: yes, reset: yes, reset_sample: yes, backup: yes, restore: yes, undo: yes, check: yes,
+    prune: yes, ...over,
+  };
+}
+
+export function envStatus(over: Partial<EnvStatus> = {}): EnvStatus {
+  return {
+    env: "dev", path: "/data/dev.sqlite3", protected: false, exists: true, size_bytes: 4096, health: "ok", error: null,
+    identity: null, schema_version: 2, pending_migrations: [], divergent_migrations: [], row_counts: {}, tables: [],
+    sample_data: null, last_backup: null, last_action: null, last_action_at: null, actions: actions(), ...over,
   };
 }

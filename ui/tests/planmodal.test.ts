@@ -11,7 +11,18 @@ describe("PlanModal", () => {
     expect(screen.getByTestId("plan-modal").textContent).toContain("/data/dev.sqlite3");
     expect(screen.getByTestId("plan-tables").textContent).toContain("jobs");
     expect(screen.getByTestId("rows-at-risk").textContent).toBe("506");
+    expect(screen.getByTestId("plan-tables").textContent).not.toContain("pipeline_db_meta 1");
+    expect(screen.getByTestId("plan-bookkeeping").textContent).toContain("bookkeeping: 2 tables, 3 rows");
     expect(screen.queryByTestId("typed-env")).toBeNull();
+  });
+
+  it("a reset of empty tables says so: only bookkeeping rows go", () => {
+    const p = planned("prod", true);
+    if (p.plan.verb !== "reset") throw new Error("a reset plan");
+    p.plan.tables = p.plan.tables.map((t) => (t.kind === "data" ? { ...t, rows: 0 } : t));
+    p.plan.data_rows = 0;
+    render(PlanModal, { planned: p, issuedAt: 0, now: () => 0, onconfirm: vi.fn(), oncancel: vi.fn() });
+    expect(screen.getByTestId("rows-at-risk").textContent).toBe("none: your tables are empty");
   });
 
   it("dev: confirm sends, cancel cancels", async () => {

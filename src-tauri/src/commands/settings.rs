@@ -6,8 +6,8 @@
 
 use std::path::PathBuf;
 
-use pipeline_db_core::verbs::settings::{self, Attach, SettingsOutcome, SettingsPlan};
-use pipeline_db_core::Confirmation;
+use pipeline_db_core::verbs::settings::{self, Apply, Attach, SettingsOutcome, SettingsPlan};
+use pipeline_db_core::{Confirmation, Confirmed};
 use tauri::State;
 
 use super::blocking;
@@ -28,15 +28,16 @@ fn apply(
 
 /// A settings change core says must be confirmed (removing an env, repointing one that holds
 /// data, lowering retention; protected envs always) happens only after the native dialog, raised
-/// here, accepts: the page cannot make it on its own.
+/// here, accepts: the page cannot make it on its own. The answer goes to core, which checks it
+/// against the plan it makes for the write (the dialog stands for the typed name).
 fn confirm_change(
     st: &AppState,
     verb: &str,
     env: Option<&str>,
     plan: &SettingsPlan,
-) -> CmdResult<()> {
+) -> CmdResult<Confirmed> {
     if plan.confirmation == Confirmation::None {
-        return Ok(());
+        return Ok(Confirmed::default());
     }
     let ws = st.ws();
     let target = env.map(|e| ws.env(e)).transpose()?;
@@ -54,7 +55,10 @@ fn confirm_change(
         first: "Nothing is deleted now; the config file is rewritten.",
     };
     if st.confirmer.confirm(&action) {
-        Ok(())
+        Ok(Confirmed {
+            yes: true,
+            typed_env: env.map(str::to_string),
+        })
     } else {
         Err(CmdError::cancelled(format!(
             "{verb} cancelled in the confirmation dialog; nothing was changed"
@@ -145,10 +149,10 @@ pub async fn set_env_path(
             ),
             PathChoice::Default => None,
         };
-        let plan = settings::set_env_path(&st.ws(), &env, path.as_deref(), true)?;
-        confirm_change(&st, "repoint", Some(&env), &plan.plan)?;
+        let plan = settings::set_env_path(&st.ws(), &env, path.as_deref(), Apply::DryRun)?;
+        let answer = confirm_change(&st, "repoint", Some(&env), &plan.plan)?;
         apply(&st, |ws| {
-            settings::set_env_path(ws, &env, path.as_deref(), false)
+            settings::set_env_path(ws, &env, path.as_deref(), Apply::Write(&answer))
         })
     })
     .await
@@ -159,9 +163,9 @@ pub async fn set_env_path(
 pub async fn remove_env(state: State<'_, AppState>, env: String) -> CmdResult<SettingsOutcome> {
     let st = state.inner().clone();
     blocking(move || {
-        let plan = settings::detach(&st.ws(), &env, true)?;
-        confirm_change(&st, "remove", Some(&env), &plan.plan)?;
-        apply(&st, |ws| settings::detach(ws, &env, false))
+        let plan = settings::detach(&st.ws(), &env, Apply::DryRun)?;
+        let answer = confirm_change(&st, "remove", Some(&env), &plan.plan)?;
+        apply(&st, |ws| settings::detach(ws, &env, Apply::Write(&answer)))
     })
     .await
 }
@@ -174,10 +178,10 @@ pub async fn set_retention(
 ) -> CmdResult<SettingsOutcome> {
     let st = state.inner().clone();
     blocking(move || {
-        let plan = settings::set_retention(&st.ws(), keep, max_total_mib, true)?;
-        confirm_change(&st, "lower the backup retention of", None, &plan.plan)?;
+        let plan = settings::set_retention(&st.ws(), keep, max_total_mib, Apply::DryRun)?;
+        let answer = confirm_change(&st, "lower the backup retention of", None, &plan.plan)?;
         apply(&st, |ws| {
-            settings::set_retention(ws, keep, max_total_mib, false)
+            settings::set_retention(ws, keep, max_total_mib, Apply::Write(&answer))
         })
     })
     .await

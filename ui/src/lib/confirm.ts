@@ -16,10 +16,10 @@ export function secondsLeft(p: Planned, now: number, issuedAt: number): number {
   return Math.max(0, Math.ceil((p.issued.expires_in_ms - (now - issuedAt)) / 1000));
 }
 
-/** Rows the plan will remove (reset: every table's rows). */
+/** The user's rows the plan will remove (reset: core's count of the rows in the user's tables;
+ * pipeline-db's bookkeeping is not the user's data). */
 export function rowsAtRisk(p: Planned): number {
-  if (p.plan.verb !== "reset") return 0;
-  return p.plan.tables.reduce((n, t) => n + t.rows, 0);
+  return p.plan.verb === "reset" ? p.plan.data_rows : 0;
 }
 
 /** Button words for core's verb names that are not one imperative word. */

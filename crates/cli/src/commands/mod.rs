@@ -127,16 +127,39 @@ fn plan_and_confirm<P: Plan>(
     Ok(Some((plan, confirmed)))
 }
 
-/// Prints a plan's table list.
+/// Prints a plan's table list: the user's tables, then the bookkeeping on one line.
 fn print_tables(tables: &[pipeline_db_core::plan::TableRows]) {
+    use pipeline_db_core::schema::tables::TableKind;
     if tables.is_empty() {
         outln!("  tables:     none");
     }
-    for t in tables {
+    for t in tables.iter().filter(|t| t.kind == TableKind::Data) {
         outln!(
             "  {:<28} {:>14}",
             t.name,
             crate::ui::counted(t.rows, "row", "rows")
         );
     }
+    if let Some(line) = bookkeeping(tables) {
+        outln!("  {line}");
+    }
+}
+
+/// "bookkeeping: 3 tables, 5 rows (pipeline_db_meta, …)", or `None` without bookkeeping tables.
+fn bookkeeping(tables: &[pipeline_db_core::plan::TableRows]) -> Option<String> {
+    use pipeline_db_core::schema::tables::TableKind;
+    let (n, rows) = pipeline_db_core::plan::totals(tables, TableKind::Bookkeeping);
+    let names: Vec<&str> = tables
+        .iter()
+        .filter(|t| t.kind == TableKind::Bookkeeping)
+        .map(|t| t.name.as_str())
+        .collect();
+    (n > 0).then(|| {
+        format!(
+            "bookkeeping: {}, {} ({})",
+            crate::ui::counted(n as u64, "table", "tables"),
+            crate::ui::counted(rows, "row", "rows"),
+            names.join(", ")
+        )
+    })
 }

@@ -1,5 +1,6 @@
 //! `pipeline-db reset`.
 
+use pipeline_db_core::schema::tag::Identity;
 use pipeline_db_core::verbs::reset::{self, ResetPlan, ResetRequest};
 use pipeline_db_core::verbs::seed::SeedOptions;
 use pipeline_db_core::{exit, Result, Verb, Workspace};
@@ -54,13 +55,11 @@ pub fn run(ws: &Workspace, a: ResetArgs) -> Result<u8> {
                 e.display()
             );
         }
-        let rows: u64 = out.row_counts_after.iter().map(|t| t.rows).sum();
         outln!(
-            "Reset {} in {} ms: {} tables, {} now.",
+            "Reset {} in {} ms: {} now.",
             out.plan.env,
             out.duration_ms,
-            out.row_counts_after.len(),
-            crate::ui::counted(rows, "row", "rows")
+            pipeline_db_core::plan::summarize(&out.row_counts_after)
         );
     }
     Ok(exit::OK)
@@ -81,17 +80,16 @@ fn print_plan(p: &ResetPlan) {
     if let Some(id) = &p.identity {
         outln!(
             "  env tag:    {}",
-            serde_json::to_value(id)
-                .ok()
-                .and_then(|v| v.get("env").cloned())
-                .map(|v| v.to_string())
-                .unwrap_or_else(|| "none (empty database)".into())
+            match id {
+                Identity::Tagged(t) => t.env.as_str(),
+                _ => "none (empty database)",
+            }
         );
     }
     if p.exists && p.damaged.is_none() {
         outln!(
-            "  will drop ({} in all):",
-            crate::ui::counted(p.total_rows, "row", "rows")
+            "  will drop:  {}",
+            pipeline_db_core::plan::summarize(&p.tables)
         );
         super::print_tables(&p.tables);
         if !p.other_objects.is_empty() {

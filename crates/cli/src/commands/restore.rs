@@ -36,8 +36,8 @@ pub fn print_plan(p: &RestorePlan) {
     outln!("  from:       {}", s.path.display());
     outln!("  read now:   {}", s.verification.checks.join(", "));
     outln!(
-        "  backup holds ({} in all):",
-        crate::ui::counted(s.total_rows, "row", "rows")
+        "  backup holds: {}",
+        pipeline_db_core::plan::summarize(&s.tables)
     );
     super::print_tables(&s.tables);
     if p.exists {
@@ -82,14 +82,12 @@ pub fn print_outcome(out: &RestoreOutcome, json: bool) {
             e.display()
         );
     }
-    let rows: u64 = out.row_counts_after.iter().map(|t| t.rows).sum();
     outln!(
-        "Restored {} from {} in {} ms: {} tables, {}, tagged {}.",
+        "Restored {} from {} in {} ms: {}, tagged {}.",
         out.plan.env,
         out.plan.source.path.display(),
         out.duration_ms,
-        out.row_counts_after.len(),
-        crate::ui::counted(rows, "row", "rows"),
+        pipeline_db_core::plan::summarize(&out.row_counts_after),
         out.plan.env
     );
     if out.plan.migrate_after {

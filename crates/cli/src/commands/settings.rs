@@ -1,7 +1,7 @@
 //! `pipeline-db env add|remove|path` and `pipeline-db config show|set`: core's settings edits, displayed.
 
-use pipeline_db_core::verbs::settings::{self, Attach, SettingsOutcome};
-use pipeline_db_core::{exit, Result, Workspace};
+use pipeline_db_core::verbs::settings::{self, Apply, Attach, SettingsOutcome};
+use pipeline_db_core::{exit, Confirmation, Confirmed, Result, Workspace};
 
 use crate::cli::{ConfigCmd, ConfigSetCmd, ConfirmArgs, EnvCmd, PlanArgs};
 use crate::ui;
@@ -25,15 +25,15 @@ pub fn run_env(ws: &Workspace, cmd: EnvCmd) -> Result<u8> {
             name,
             confirm,
             plan,
-        } => confirmed(&plan, &confirm, |dry| settings::detach(ws, &name, dry)),
+        } => confirmed(&plan, &confirm, |apply| settings::detach(ws, &name, apply)),
         EnvCmd::Path {
             env,
             path,
             confirm,
             plan,
             ..
-        } => confirmed(&plan, &confirm, |dry| {
-            settings::set_env_path(ws, &env, path.as_deref(), dry)
+        } => confirmed(&plan, &confirm, |apply| {
+            settings::set_env_path(ws, &env, path.as_deref(), apply)
         }),
         EnvCmd::Set { .. } => unreachable!("`env set` is handled in env.rs"),
     }
@@ -50,8 +50,8 @@ pub fn run_config(ws: &Workspace, cmd: ConfigCmd) -> Result<u8> {
             max_total_mib,
             confirm,
             plan,
-        }) => confirmed(&plan, &confirm, |dry| {
-            settings::set_retention(ws, keep, max_total_mib, dry)
+        }) => confirmed(&plan, &confirm, |apply| {
+            settings::set_retention(ws, keep, max_total_mib, apply)
         }),
         ConfigCmd::Set(ConfigSetCmd::BusyTimeout { ms, plan }) => {
             show(settings::set_busy_timeout(ws, ms, plan.dry_run)?, &plan)
@@ -60,22 +60,24 @@ pub fn run_config(ws: &Workspace, cmd: ConfigCmd) -> Result<u8> {
 }
 
 /// A change core may want confirmed: planned first, confirmed as core says (the prompt on a
-/// terminal, else `--force` / `--confirm-env`), checked by core, then written.
+/// terminal, else `--force` / `--confirm-env`), then written by core, which checks the answer.
 fn confirmed(
     flags: &PlanArgs,
     confirm: &ConfirmArgs,
-    change: impl Fn(bool) -> Result<SettingsOutcome>,
+    change: impl Fn(Apply<'_>) -> Result<SettingsOutcome>,
 ) -> Result<u8> {
     if flags.dry_run {
-        return show(change(true)?, flags);
+        return show(change(Apply::DryRun)?, flags);
     }
-    let planned = change(true)?.plan;
-    if planned.confirmation != pipeline_db_core::Confirmation::None {
-        let env = planned.env.as_deref().unwrap_or(settings::ALL_ENVS);
-        let answer = ui::confirm(planned.confirmation, env, planned.verb, confirm)?;
-        settings::require_confirmed(&planned, &answer)?;
-    }
-    show(change(false)?, flags)
+    let planned = change(Apply::DryRun)?.plan;
+    let answer = match planned.confirmation {
+        Confirmation::None => Confirmed::default(),
+        needed => {
+            let env = planned.env.as_deref().unwrap_or(settings::ALL_ENVS);
+            ui::confirm(needed, env, planned.verb, confirm)?
+        }
+    };
+    show(change(Apply::Write(&answer))?, flags)
 }
 
 /// `--dry-run --json`: the plan; `--json`: the outcome; else the checks, changes and notes.

@@ -1,5 +1,6 @@
 //! `pipeline-db status`.
 
+use pipeline_db_core::schema::tables::TableKind;
 use pipeline_db_core::schema::tag::Identity;
 use pipeline_db_core::verbs::status::{self, EnvStatus};
 use pipeline_db_core::{exit, Result, Workspace};
@@ -47,6 +48,7 @@ fn print_one(s: &EnvStatus) {
         None => {}
     }
     if !s.exists {
+        print_unavailable(s);
         return;
     }
     outln!(
@@ -64,18 +66,23 @@ fn print_one(s: &EnvStatus) {
         }
     );
     let rows: Vec<String> = s
-        .row_counts
+        .tables
         .iter()
-        .map(|(t, n)| format!("{t} {}", crate::ui::count(*n)))
+        .filter(|t| t.kind == TableKind::Data)
+        .map(|t| format!("{} {}", t.name, crate::ui::count(t.rows)))
         .collect();
+    let (_, data_rows) = pipeline_db_core::plan::totals(&s.tables, TableKind::Data);
     outln!(
         "  rows:        {}",
-        if rows.is_empty() {
-            "no tables".into()
-        } else {
-            rows.join(", ")
+        match (rows.is_empty(), data_rows) {
+            (true, _) => "no tables".to_string(),
+            (false, 0) => format!("{} (empty)", rows.join(", ")),
+            (false, _) => rows.join(", "),
         }
     );
+    if let Some(line) = super::bookkeeping(&s.tables) {
+        outln!("  {line}");
+    }
     if let Some(sd) = s.sample_data {
         outln!("  sample data: {}", if sd { "yes" } else { "no" });
     }
@@ -88,6 +95,28 @@ fn print_one(s: &EnvStatus) {
         ),
         None => outln!("  last backup: never"),
     }
+    print_last_action(s);
+    print_unavailable(s);
+}
+
+/// Core's reasons why an action cannot apply now: one line per reason, naming its actions.
+fn print_unavailable(s: &EnvStatus) {
+    let mut lines: Vec<(Vec<&str>, &str)> = vec![];
+    for (name, a) in s.actions.list() {
+        let Some(why) = a.reason.as_deref().filter(|_| !a.available) else {
+            continue;
+        };
+        match lines.iter_mut().find(|(_, w)| *w == why) {
+            Some((names, _)) => names.push(name),
+            None => lines.push((vec![name], why)),
+        }
+    }
+    for (names, why) in lines {
+        outln!("  not now:     {}: {why}", names.join(", "));
+    }
+}
+
+fn print_last_action(s: &EnvStatus) {
     if let Some(a) = &s.last_action {
         outln!(
             "  last action: {a} at {}",

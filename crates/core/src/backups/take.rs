@@ -8,8 +8,6 @@ use crate::error::{Error, Result};
 use crate::workspace::config::Workspace;
 use crate::workspace::env::EnvTarget;
 
-/// Takes the verified backup and records it (manifest + ledger). Before a destructive step the
-/// caller holds `BEGIN IMMEDIATE` and passes the row counts it read (`expected`).
 /// Where a backup goes.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Dest<'a> {
@@ -19,6 +17,8 @@ pub(crate) enum Dest<'a> {
     BackupDir(Option<&'a Path>),
 }
 
+/// Takes the verified backup and records it (manifest + ledger). Before a destructive step the
+/// caller holds `BEGIN IMMEDIATE` and passes the row counts it read (`expected`).
 pub(crate) fn backup_now(
     ws: &Workspace,
     target: &EnvTarget,

@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::backups::record::Reason;
 use crate::error::Result;
 use crate::safety::confirm::Confirmation;
+use crate::schema::tables::{self, TableKind};
 use crate::verb::Verb;
 use crate::workspace::env::EnvTarget;
 
@@ -17,16 +18,33 @@ use crate::workspace::env::EnvTarget;
 pub struct TableRows {
     pub name: String,
     pub rows: u64,
+    /// The user's data, or pipeline-db's bookkeeping (core's rule: `schema::tables`).
+    pub kind: TableKind,
 }
 
+impl TableRows {
+    pub fn new(name: &str, rows: u64) -> TableRows {
+        TableRows {
+            name: name.to_string(),
+            rows,
+            kind: tables::kind(name),
+        }
+    }
+}
+
+/// Rows per table: the user's tables first, then the bookkeeping (each by name).
 pub fn table_rows(counts: &BTreeMap<String, u64>) -> Vec<TableRows> {
-    counts
+    let mut out: Vec<TableRows> = counts.iter().map(|(n, r)| TableRows::new(n, *r)).collect();
+    out.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+    out
+}
+
+/// Tables and rows of one kind: (tables, rows).
+pub fn totals(tables: &[TableRows], kind: TableKind) -> (usize, u64) {
+    tables
         .iter()
-        .map(|(name, rows)| TableRows {
-            name: name.clone(),
-            rows: *rows,
-        })
-        .collect()
+        .filter(|t| t.kind == kind)
+        .fold((0, 0), |(n, r), t| (n + 1, r + t.rows))
 }
 
 /// The backup a plan will take, or why none is needed.
@@ -69,10 +87,35 @@ pub fn versions(list: &[crate::schema::migrations::MigrationInfo]) -> String {
         .join(", ")
 }
 
-/// Short human summary of table counts: "3 tables, 526 rows".
+/// Short human summary of table counts, the user's data first: "3 tables, 526 rows (and
+/// bookkeeping: 3 tables, 5 rows)"; user tables without rows are "empty".
 pub fn summarize(tables: &[TableRows]) -> String {
-    let rows: u64 = tables.iter().map(|t| t.rows).sum();
-    format!("{} tables, {rows} rows", tables.len())
+    let (n, rows) = totals(tables, TableKind::Data);
+    let data = match (n, rows) {
+        (0, _) => "no tables".to_string(),
+        (_, 0) => format!("{n} {}, empty", plural(n as u64, "table", "tables")),
+        _ => format!(
+            "{n} {}, {rows} {}",
+            plural(n as u64, "table", "tables"),
+            plural(rows, "row", "rows")
+        ),
+    };
+    match totals(tables, TableKind::Bookkeeping) {
+        (0, _) => data,
+        (b, r) => format!(
+            "{data} (and bookkeeping: {b} {}, {r} {})",
+            plural(b as u64, "table", "tables"),
+            plural(r, "row", "rows")
+        ),
+    }
+}
+
+fn plural(n: u64, one: &'static str, many: &'static str) -> &'static str {
+    if n == 1 {
+        one
+    } else {
+        many
+    }
 }
 
 /// What every changing verb's plan offers the adapters and the ritual.
@@ -92,6 +135,10 @@ pub trait Plan: Serialize {
     }
     /// The verified backup taken before the change (`None`: nothing that exists is at risk).
     fn backup_step(&self) -> Option<&BackupStep> {
+        None
+    }
+    /// The same, to name the backup that was really made (`name_backup_made`).
+    fn backup_step_mut(&mut self) -> Option<&mut BackupStep> {
         None
     }
     /// The file exists but is damaged: the ritual keeps a byte-identical evidence copy and
@@ -199,6 +246,17 @@ impl Promises {
     }
 }
 
+/// After the backup: the plan (as re-made under the lock, or as shown) names the file that was
+/// really made, not the name a re-made plan would give a backup taken now.
+pub(crate) fn name_backup_made(
+    plan: &mut impl Plan,
+    made: Option<&crate::backups::record::BackupRecord>,
+) {
+    if let (Some(step), Some(made)) = (plan.backup_step_mut(), made) {
+        step.path = made.path.clone();
+    }
+}
+
 /// Enforces what `plan` asks the user to confirm, with the plan's own reason in the refusal.
 pub(crate) fn require_confirmed(
     plan: &impl Plan,
@@ -230,16 +288,46 @@ mod tests {
     use super::*;
 
     fn rows(jobs: u64) -> Vec<TableRows> {
-        vec![
-            TableRows {
-                name: "jobs".into(),
-                rows: jobs,
-            },
-            TableRows {
-                name: "users".into(),
-                rows: 6,
-            },
-        ]
+        vec![TableRows::new("jobs", jobs), TableRows::new("users", 6)]
+    }
+
+    #[test]
+    fn summaries_count_the_users_rows_and_show_bookkeeping_apart() {
+        let counts =
+            |v: &[(&str, u64)]| table_rows(&v.iter().map(|(t, n)| (t.to_string(), *n)).collect());
+        let empty_prod = counts(&[
+            ("jobs", 0),
+            ("job_daily_stats", 0),
+            ("pipeline_db_meta", 1),
+            ("pipelines", 0),
+            ("refinery_schema_history", 2),
+            ("users", 0),
+        ]);
+        let names: Vec<&str> = empty_prod.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "jobs",
+                "pipelines",
+                "users",
+                "job_daily_stats",
+                "pipeline_db_meta",
+                "refinery_schema_history"
+            ],
+            "the user's tables first"
+        );
+        assert_eq!(
+            summarize(&empty_prod),
+            "3 tables, empty (and bookkeeping: 3 tables, 3 rows)"
+        );
+        assert_eq!(
+            summarize(&counts(&[("users", 1), ("pipeline_db_meta", 1)])),
+            "1 table, 1 row (and bookkeeping: 1 table, 1 row)"
+        );
+        assert_eq!(summarize(&counts(&[("jobs", 20)])), "1 table, 20 rows");
+        assert_eq!(summarize(&[]), "no tables");
+        assert_eq!(totals(&empty_prod, TableKind::Data), (3, 0));
+        assert_eq!(totals(&empty_prod, TableKind::Bookkeeping), (3, 3));
     }
 
     #[test]

@@ -233,12 +233,13 @@ pub(crate) fn recheck_and_back_up<P: Plan>(
     replan: impl FnOnce() -> Result<P>,
     c: &Connection,
 ) -> Result<(P, Option<BackupRecord>)> {
-    let plan = recheck(shown, replan())?;
+    let mut plan = recheck(shown, replan())?;
     let Some(step) = plan.backup_step() else {
         return Ok((plan, None));
     };
     let named = shown.backup_step().map(|b| b.path.as_path());
     let backup = back_up(ws, target, shown.verb(), step.reason, named, c, obs)?;
+    plan::name_backup_made(&mut plan, Some(&backup));
     Ok((plan, Some(backup)))
 }
 

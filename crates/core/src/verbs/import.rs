@@ -147,6 +147,9 @@ impl Plan for ImportPlan {
     fn backup_step(&self) -> Option<&BackupStep> {
         self.backup.as_ref()
     }
+    fn backup_step_mut(&mut self) -> Option<&mut BackupStep> {
+        self.backup.as_mut()
+    }
     fn why_confirm(&self) -> Option<String> {
         Some(format!(
             "an import writes rows from {} into {}",

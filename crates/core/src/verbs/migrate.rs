@@ -58,6 +58,9 @@ impl Plan for MigratePlan {
     fn backup_step(&self) -> Option<&BackupStep> {
         self.backup.as_ref()
     }
+    fn backup_step_mut(&mut self) -> Option<&mut BackupStep> {
+        self.backup.as_mut()
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

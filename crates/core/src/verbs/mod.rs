@@ -1,5 +1,6 @@
 //! The verbs, one file each. Changing verbs have `plan` and `execute`; read-only ones report.
 
+pub mod actions;
 pub mod backup;
 pub mod check;
 pub mod import;

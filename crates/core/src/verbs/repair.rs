@@ -78,6 +78,9 @@ impl Plan for RepairPlan {
     fn backup_step(&self) -> Option<&BackupStep> {
         self.backup.as_ref()
     }
+    fn backup_step_mut(&mut self) -> Option<&mut BackupStep> {
+        self.backup.as_mut()
+    }
 }
 
 fn summary_differences(c: &Connection) -> Result<usize> {

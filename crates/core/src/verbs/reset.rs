@@ -39,9 +39,13 @@ pub struct ResetPlan {
     pub exists: bool,
     pub size_bytes: u64,
     pub identity: Option<Identity>,
-    /// Every table that will be dropped, with its rows (tables the tool does not know included).
+    /// Every table that will be dropped, with its rows (tables the tool does not know included):
+    /// the user's tables first, then pipeline-db's bookkeeping (`kind`).
     pub tables: Vec<TableRows>,
+    /// Rows in every table, bookkeeping included.
     pub total_rows: u64,
+    /// Rows in the user's tables: what the reset really throws away (0: they are empty).
+    pub data_rows: u64,
     /// Views, triggers and indexes that will be dropped with them.
     pub other_objects: Vec<String>,
     pub backup: Option<BackupStep>,
@@ -95,6 +99,9 @@ impl Plan for ResetPlan {
     fn backup_step(&self) -> Option<&BackupStep> {
         self.backup.as_ref()
     }
+    fn backup_step_mut(&mut self) -> Option<&mut BackupStep> {
+        self.backup.as_mut()
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -117,9 +124,8 @@ pub struct ResetOutcome {
 /// Rules that hold before anything is opened.
 fn check_rules(target: &EnvTarget, req: &ResetRequest) -> Result<()> {
     if target.protected && req.sample_data.is_some() {
-        return Err(Error::Refused(format!(
-            "{} is protected: sample data is never written to it",
-            target.name
+        return Err(Error::Refused(crate::verbs::actions::no_sample_data(
+            &target.name,
         )));
     }
     if let Some(s) = &req.sample_data {
@@ -132,7 +138,22 @@ fn check_rules(target: &EnvTarget, req: &ResetRequest) -> Result<()> {
 pub fn plan(ws: &Workspace, req: &ResetRequest) -> Result<ResetPlan> {
     let target = ws.env(&req.env)?;
     check_rules(&target, req)?;
+    if !target.path.exists() {
+        refuse_missing_protected(&target)?;
+    }
     plan_for(ws, &target, req.sample_data.clone())
+}
+
+/// A protected env that does not exist yet is created by migrate, not reset (there is nothing to
+/// drop, and no sample data may go into it): a reset of it is refused.
+fn refuse_missing_protected(target: &EnvTarget) -> Result<()> {
+    match target.protected {
+        true => Err(Error::Refused(format!(
+            "{}; nothing was changed",
+            crate::verbs::actions::missing_protected(&target.name)
+        ))),
+        false => Ok(()),
+    }
 }
 
 /// The plan from a read-only look, `quick_check` included: a damaged file (not a database, or
@@ -182,6 +203,7 @@ fn describe(
         identity: None,
         tables: vec![],
         total_rows: 0,
+        data_rows: 0,
         other_objects: vec![],
         backup: None,
         migrations: migrations::list(None)?,
@@ -201,6 +223,7 @@ fn describe(
     p.identity = Some(tag::require_identity(c, target)?);
     p.tables = plan::table_rows(&db::row_counts(c)?);
     p.total_rows = p.tables.iter().map(|t| t.rows).sum();
+    p.data_rows = plan::totals(&p.tables, crate::schema::tables::TableKind::Data).1;
     p.other_objects = other_objects(c)?;
     p.backup = Some(BackupStep::new(
         target,
@@ -265,6 +288,9 @@ impl Change for Reset<'_> {
             sample_data: self.sample_data.clone(),
         };
         check_rules(self.target, &req)?;
+        if conn.is_none() {
+            refuse_missing_protected(self.target)?;
+        }
         describe(self.target, req.sample_data, conn)
     }
 

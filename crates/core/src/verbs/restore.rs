@@ -87,6 +87,9 @@ impl Plan for RestorePlan {
     fn backup_step(&self) -> Option<&BackupStep> {
         self.backup.as_ref()
     }
+    fn backup_step_mut(&mut self) -> Option<&mut BackupStep> {
+        self.backup.as_mut()
+    }
 }
 
 impl RestorePlan {
@@ -362,7 +365,10 @@ pub(crate) fn run_shown<P: Plan>(
         crate::safety::plan::require_confirmed(shown, confirmed, target)?;
         let started = Instant::now();
         crate::storage::timing::reset();
-        let (plan, out) = restore_locked(ws, target, shown, restore.clone(), rec, obs, replan)?;
+        let (mut plan, mut out) =
+            restore_locked(ws, target, shown, restore.clone(), rec, obs, replan)?;
+        plan::name_backup_made(&mut plan, out.backup.as_ref());
+        plan::name_backup_made(&mut out.plan, out.backup.as_ref());
         let out = RestoreOutcome {
             duration_ms: started.elapsed().as_millis() as u64,
             timings: crate::storage::timing::take(),

@@ -42,6 +42,9 @@ impl Plan for RetagPlan {
     fn backup_step(&self) -> Option<&BackupStep> {
         Some(&self.backup)
     }
+    fn backup_step_mut(&mut self) -> Option<&mut BackupStep> {
+        Some(&mut self.backup)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

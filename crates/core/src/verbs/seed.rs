@@ -57,6 +57,9 @@ impl Plan for SeedPlan {
     fn backup_step(&self) -> Option<&BackupStep> {
         self.backup.as_ref()
     }
+    fn backup_step_mut(&mut self) -> Option<&mut BackupStep> {
+        self.backup.as_mut()
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -87,9 +90,8 @@ pub fn plan(ws: &Workspace, req: &SeedRequest) -> Result<SeedPlan> {
 
 fn check_rules(target: &EnvTarget, opts: &SeedOptions) -> Result<()> {
     if target.protected {
-        return Err(Error::Refused(format!(
-            "{} is protected: sample data is never written to it",
-            target.name
+        return Err(Error::Refused(crate::verbs::actions::no_sample_data(
+            &target.name,
         )));
     }
     opts.validate()

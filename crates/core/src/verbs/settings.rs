@@ -115,13 +115,23 @@ pub fn reload(ws: &Workspace) -> Result<Workspace> {
 }
 
 pub fn attach(ws: &Workspace, req: &Attach, dry_run: bool) -> Result<SettingsOutcome> {
-    run(ws, &req.name, Verb::EnvAdd, dry_run, || {
+    // Attaching never needs confirming (the file is only read).
+    run(ws, &req.name, Verb::EnvAdd, mode(dry_run), || {
         plan_attach(ws, req)
     })
 }
 
-pub fn detach(ws: &Workspace, name: &str, dry_run: bool) -> Result<SettingsOutcome> {
-    run(ws, name, Verb::EnvRemove, dry_run, || plan_detach(ws, name))
+/// Whether a settings call only plans (`DryRun`) or writes, with what the user said: a change
+/// core says must be confirmed is refused (and audit-logged) unless `Write`'s answer satisfies it.
+#[derive(Debug, Clone, Copy)]
+pub enum Apply<'a> {
+    DryRun,
+    Write(&'a Confirmed),
+}
+
+/// Removes an added env from the config (always confirmed: see [`SettingsPlan::confirmation`]).
+pub fn detach(ws: &Workspace, name: &str, apply: Apply<'_>) -> Result<SettingsOutcome> {
+    run(ws, name, Verb::EnvRemove, apply, || plan_detach(ws, name))
 }
 
 /// Points `name` at `path` (`None`: back to the default `<data_dir>/<name>.sqlite3`). A missing
@@ -130,9 +140,9 @@ pub fn set_env_path(
     ws: &Workspace,
     name: &str,
     path: Option<&Path>,
-    dry_run: bool,
+    apply: Apply<'_>,
 ) -> Result<SettingsOutcome> {
-    run(ws, name, Verb::EnvPath, dry_run, || {
+    run(ws, name, Verb::EnvPath, apply, || {
         plan_env_path(ws, name, path)
     })
 }
@@ -142,49 +152,70 @@ pub fn set_retention(
     ws: &Workspace,
     keep: usize,
     max_total_mib: Option<u64>,
-    dry_run: bool,
+    apply: Apply<'_>,
 ) -> Result<SettingsOutcome> {
-    run(ws, WORKSPACE_AUDIT_ENV, Verb::ConfigSet, dry_run, || {
+    run(ws, WORKSPACE_AUDIT_ENV, Verb::ConfigSet, apply, || {
         plan_retention(ws, keep, max_total_mib)
     })
 }
 
 pub fn set_busy_timeout(ws: &Workspace, ms: u64, dry_run: bool) -> Result<SettingsOutcome> {
-    run(ws, WORKSPACE_AUDIT_ENV, Verb::ConfigSet, dry_run, || {
-        if !BUSY_TIMEOUT_RANGE.contains(&ms) {
-            return Err(Error::InvalidInput(format!(
-                "busy timeout {ms} ms is out of range; use 0 to {} ms",
-                BUSY_TIMEOUT_RANGE.end()
-            )));
-        }
-        let mut e = Editor::open(ws, Verb::ConfigSet, None)?;
-        e.doc["busy_timeout_ms"] = toml_edit::value(ms as i64);
-        e.changes.push(format!("busy_timeout_ms = {ms}"));
-        e.finish(ws, None)
-    })
+    // Never needs confirming.
+    run(
+        ws,
+        WORKSPACE_AUDIT_ENV,
+        Verb::ConfigSet,
+        mode(dry_run),
+        || {
+            if !BUSY_TIMEOUT_RANGE.contains(&ms) {
+                return Err(Error::InvalidInput(format!(
+                    "busy timeout {ms} ms is out of range; use 0 to {} ms",
+                    BUSY_TIMEOUT_RANGE.end()
+                )));
+            }
+            let mut e = Editor::open(ws, Verb::ConfigSet, None)?;
+            e.doc["busy_timeout_ms"] = toml_edit::value(ms as i64);
+            e.changes.push(format!("busy_timeout_ms = {ms}"));
+            e.finish(ws, None)
+        },
+    )
 }
 
-/// Plans, then (unless a dry run) writes and audit-logs the outcome. Usage errors are not logged.
+/// A call whose plans never need confirming: a dry run, or a write with no answer.
+fn mode(dry_run: bool) -> Apply<'static> {
+    static NO_ANSWER: Confirmed = Confirmed {
+        yes: false,
+        typed_env: None,
+    };
+    match dry_run {
+        true => Apply::DryRun,
+        false => Apply::Write(&NO_ANSWER),
+    }
+}
+
+/// Plans, then (unless a dry run) checks the confirmation the plan asks for against the answer,
+/// writes and audit-logs the outcome (a refusal too). Usage errors are not logged.
 fn run(
     ws: &Workspace,
     env: &str,
     verb: Verb,
-    dry_run: bool,
+    apply: Apply<'_>,
     plan: impl FnOnce() -> Result<SettingsPlan>,
 ) -> Result<SettingsOutcome> {
     let planned = plan();
-    if dry_run {
+    let Apply::Write(confirmed) = apply else {
         return planned.map(|plan| SettingsOutcome {
             plan,
             written: false,
         });
-    }
+    };
     let file = planned
         .as_ref()
         .ok()
         .and_then(|p| p.file.as_ref().map(|f| f.path.clone()))
         .unwrap_or_else(|| config_target(ws));
     let write = |plan: SettingsPlan| {
+        require_confirmed(&plan, confirmed)?;
         crate::safety::audit::require_writable(&ws.audit_path())?;
         write_config(&plan)?;
         Ok(SettingsOutcome {
@@ -208,9 +239,9 @@ fn run(
     )
 }
 
-/// Enforces the confirmation a settings plan asks for (`plan.confirmation`, decided in core):
-/// adapters ask the user, then call this before the real write. `env` names what the prompt named.
-pub fn require_confirmed(plan: &SettingsPlan, confirmed: &Confirmed) -> Result<()> {
+/// Enforces the confirmation a settings plan asks for (`plan.confirmation`, decided in core), on
+/// the plan made for the write itself: every writing call goes through it (`run`).
+fn require_confirmed(plan: &SettingsPlan, confirmed: &Confirmed) -> Result<()> {
     let env = plan.env.as_deref().unwrap_or(ALL_ENVS);
     if confirmed.satisfies(plan.confirmation, env) {
         return Ok(());
@@ -480,7 +511,12 @@ fn inspect_identity(
     }
     e.checks
         .push(format!("application_id {app:#x} (ours or unset)"));
-    match foreign {
+    let untagged = matches!(identity, Identity::Untagged);
+    match &foreign {
+        // `env set` refuses the drift and `reset` the missing tag: the schema comes first.
+        Some(drift) if untagged => e.notes.push(format!(
+            "{drift}, and the file holds data but no env tag: it is attached for reading. Tagging refuses a file whose schema differs and reset refuses an untagged one, so first make the schema match (`pipeline-db migrations check {name}` lists the differences), then tag it with `pipeline-db env set {name}`"
+        )),
         Some(drift) => e.notes.push(format!(
             "{drift}: it is attached for reading; changing verbs other than reset refuse it until `pipeline-db reset {name}` rebuilds it (after a verified backup)"
         )),
@@ -505,9 +541,11 @@ fn inspect_identity(
             false
         }
         Identity::Untagged => {
-            e.notes.push(format!(
-                "the file holds data but no env tag; changing verbs refuse it until you tag it with `pipeline-db env set {name}`"
-            ));
+            if foreign.is_none() {
+                e.notes.push(format!(
+                    "the file holds data but no env tag; changing verbs refuse it until you tag it with `pipeline-db env set {name}`"
+                ));
+            }
             true
         }
     };

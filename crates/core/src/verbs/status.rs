@@ -6,11 +6,12 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::backups::record::BackupRecord;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::safety::session;
 use crate::schema::migrations::{self, MigrationState};
 use crate::schema::tag::{self, Identity};
 use crate::storage::db;
+use crate::verbs::actions::{self, Actions, Facts};
 use crate::workspace::config::Workspace;
 use crate::workspace::env::EnvTarget;
 
@@ -30,10 +31,14 @@ pub struct EnvStatus {
     pub pending_migrations: Vec<i64>,
     pub divergent_migrations: Vec<i64>,
     pub row_counts: BTreeMap<String, u64>,
+    /// The same counts, the user's tables first, each with its kind (data or bookkeeping).
+    pub tables: Vec<crate::plan::TableRows>,
     pub sample_data: Option<bool>,
     pub last_backup: Option<BackupRecord>,
     pub last_action: Option<String>,
     pub last_action_at: Option<String>,
+    /// Which actions can apply now, and why not (core's answer; the window's buttons show it).
+    pub actions: Actions,
 }
 
 /// Status of one env (`Some`) or all of them.
@@ -46,11 +51,13 @@ pub fn status(ws: &Workspace, env: Option<&str>) -> Result<Vec<EnvStatus>> {
 }
 
 fn one(ws: &Workspace, t: &EnvTarget) -> EnvStatus {
+    let backups = crate::backups::record::list(t).unwrap_or_default();
+    let exists = t.path.exists();
     let mut s = EnvStatus {
         env: t.name.clone(),
         path: t.path.clone(),
         protected: t.protected,
-        exists: t.path.exists(),
+        exists,
         size_bytes: crate::safety::space::db_bytes(&t.path),
         health: "missing".into(),
         error: None,
@@ -59,17 +66,29 @@ fn one(ws: &Workspace, t: &EnvTarget) -> EnvStatus {
         pending_migrations: vec![],
         divergent_migrations: vec![],
         row_counts: BTreeMap::new(),
+        tables: vec![],
         sample_data: None,
-        last_backup: crate::backups::record::list(t)
-            .ok()
-            .and_then(|mut v| v.pop()),
+        last_backup: backups.last().cloned(),
         last_action: None,
         last_action_at: None,
+        actions: Actions::default(),
     };
     if let Err(e) = fill(ws, t, &mut s) {
         s.health = e.kind().into();
         s.error = Some(e.to_string());
     }
+    let latest =
+        s.health == "ok" && s.pending_migrations.is_empty() && s.divergent_migrations.is_empty();
+    s.actions = actions::of(
+        ws,
+        t,
+        Facts {
+            exists,
+            up_to_date: s.schema_version.filter(|_| latest),
+            backups: backups.len(),
+            health: &s.health,
+        },
+    );
     s
 }
 
@@ -94,23 +113,39 @@ fn fill(ws: &Workspace, t: &EnvTarget, s: &mut EnvStatus) -> Result<()> {
         }
     }
     s.row_counts = db::row_counts(&c)?;
+    s.tables = crate::plan::table_rows(&s.row_counts);
     s.health = "ok".into();
-    let drift = crate::safety::health::foreign_objects(&c, t)?.map(|d| format!(
-        "{d}: it can be read, but changing verbs other than reset refuse it; `pipeline-db migrations check {env}` lists the differences, `pipeline-db reset {env}` rebuilds it after a verified backup",
-        env = t.name
-    ));
-    let (health, problems): (Vec<String>, Vec<String>) = [
-        tag::require_identity(&c, t)
-            .err()
-            .map(|e| (e.kind().to_string(), e.to_string())),
-        drift.map(|d| ("foreign_schema".to_string(), d)),
-    ]
-    .into_iter()
-    .flatten()
-    .unzip();
-    if let Some(first) = health.first() {
-        s.health = first.clone();
-        s.error = Some(problems.join("; and "));
+    let drift = crate::safety::health::foreign_objects(&c, t)?;
+    let tag_problem = tag::require_identity(&c, t).err();
+    if let Some((health, problem)) = problem(t, tag_problem, drift) {
+        s.health = health;
+        s.error = Some(problem);
     }
     Ok(())
+}
+
+/// What stops changes to the file, with next steps that work from where the user stands (the
+/// health word, the message); `None`: nothing.
+fn problem(t: &EnvTarget, tag: Option<Error>, drift: Option<String>) -> Option<(String, String)> {
+    let env = &t.name;
+    let drifted = |d: &str| {
+        format!(
+            "{d}: it can be read, but changing verbs other than reset refuse it; `pipeline-db migrations check {env}` lists the differences, `pipeline-db reset {env}` rebuilds it after a verified backup"
+        )
+    };
+    match (tag, drift) {
+        (None, None) => None,
+        (Some(e), None) => Some((e.kind().into(), e.to_string())),
+        (None, Some(d)) => Some(("foreign_schema".into(), drifted(&d))),
+        // Untagged *and* drifted: `env set` refuses the drift and `reset` refuses the missing tag,
+        // so the schema comes first.
+        (Some(e @ Error::Untagged { .. }), Some(d)) => Some((
+            e.kind().into(),
+            format!(
+                "{} holds data but carries no pipeline-db environment tag, and {d}. Tagging refuses a file whose schema differs and reset refuses an untagged one, so: first make the schema match (`pipeline-db migrations check {env}` lists the differences; pipeline-db did not make them), then tag it with `pipeline-db env set {env}`. Or point {env} at another file with `pipeline-db env path {env}`",
+                t.path.display()
+            ),
+        )),
+        (Some(e), Some(d)) => Some((e.kind().into(), format!("{e}; and {}", drifted(&d)))),
+    }
 }

@@ -45,6 +45,9 @@ impl Plan for UndoPlan {
     fn backup_step(&self) -> Option<&BackupStep> {
         self.restore.backup.as_ref()
     }
+    fn backup_step_mut(&mut self) -> Option<&mut BackupStep> {
+        self.restore.backup.as_mut()
+    }
     fn why_confirm(&self) -> Option<String> {
         if self.confirmation != Confirmation::TypeEnvName || self.restore.protected {
             return None;

@@ -12,9 +12,18 @@ import type { TableRows } from "./TableRows";
  */
 export type ResetPlan = { verb: "reset", env: string, path: string, protected: boolean, exists: boolean, size_bytes: number, identity: Identity | null, 
 /**
- * Every table that will be dropped, with its rows (tables the tool does not know included).
+ * Every table that will be dropped, with its rows (tables the tool does not know included):
+ * the user's tables first, then pipeline-db's bookkeeping (`kind`).
  */
-tables: Array<TableRows>, total_rows: number, 
+tables: Array<TableRows>, 
+/**
+ * Rows in every table, bookkeeping included.
+ */
+total_rows: number, 
+/**
+ * Rows in the user's tables: what the reset really throws away (0: they are empty).
+ */
+data_rows: number, 
 /**
  * Views, triggers and indexes that will be dropped with them.
  */

@@ -280,7 +280,7 @@ fn edits_keep_comments_and_other_keys() {
     );
     let db = t.tagged("s.db", "staging");
     attach(&t.ws(), &attach_req("staging", &db), false).unwrap();
-    set_retention(&t.ws(), 5, Some(100), false).unwrap();
+    set_retention(&t.ws(), 5, Some(100), YES).unwrap();
     let text = std::fs::read_to_string(t.config()).unwrap();
     for kept in [
         "# team settings",
@@ -295,7 +295,7 @@ fn edits_keep_comments_and_other_keys() {
     assert_eq!(ws.retention.keep, 5);
     assert_eq!(ws.retention.max_total_mib, 100);
     assert!(ws.env("dev").unwrap().path.ends_with("work/dev.db"));
-    detach(&ws, "staging", false).unwrap();
+    detach(&ws, "staging", YES).unwrap();
     let ws = reload(&ws).unwrap();
     assert!(ws.env("staging").is_err());
     assert!(db.exists(), "remove never deletes the file");
@@ -315,11 +315,11 @@ fn edits_keep_comments_and_other_keys() {
 fn builtins_cannot_be_removed_unknown_is_usage() {
     let t = T::new();
     for b in BUILTIN_ENVS {
-        let e = detach(&t.ws(), b, false).unwrap_err();
+        let e = detach(&t.ws(), b, YES).unwrap_err();
         assert_eq!(e.exit_code(), exit::REFUSED, "{e}");
     }
     assert_eq!(
-        detach(&t.ws(), "nope", false).unwrap_err().exit_code(),
+        detach(&t.ws(), "nope", YES).unwrap_err().exit_code(),
         exit::USAGE
     );
     assert!(!t.config().exists());
@@ -329,23 +329,23 @@ fn builtins_cannot_be_removed_unknown_is_usage() {
 fn env_path_checks_an_existing_file_and_accepts_a_missing_one() {
     let t = T::new();
     let wrong = t.tagged("w.db", "staging");
-    let e = set_env_path(&t.ws(), "dev", Some(&wrong), false).unwrap_err();
+    let e = set_env_path(&t.ws(), "dev", Some(&wrong), YES).unwrap_err();
     assert_eq!(e.exit_code(), exit::REFUSED);
     assert!(!t.config().exists());
     let fresh = t.dir.path().join("fresh.db");
-    let out = set_env_path(&t.ws(), "dev", Some(&fresh), false).unwrap();
+    let out = set_env_path(&t.ws(), "dev", Some(&fresh), YES).unwrap();
     assert!(!out.plan.file.unwrap().exists);
     assert!(!fresh.exists(), "nothing created");
     let ws = reload(&t.ws()).unwrap();
     assert_eq!(ws.env("dev").unwrap().path, fresh);
     let bad_dir = t.dir.path().join("no/such/dir.db");
     assert_eq!(
-        set_env_path(&ws, "dev", Some(&bad_dir), false)
+        set_env_path(&ws, "dev", Some(&bad_dir), YES)
             .unwrap_err()
             .exit_code(),
         exit::USAGE
     );
-    set_env_path(&ws, "dev", None, false).unwrap();
+    set_env_path(&ws, "dev", None, YES).unwrap();
     let ws = reload(&ws).unwrap();
     assert_eq!(ws.env("dev").unwrap().path, ws.data_dir.join("dev.sqlite3"));
 }
@@ -354,7 +354,12 @@ fn env_path_checks_an_existing_file_and_accepts_a_missing_one() {
 fn prod_stays_protected_when_repointed() {
     let t = T::new();
     let p = t.tagged("p.db", "prod");
-    set_env_path(&t.ws(), "prod", Some(&p), false).unwrap();
+    // A protected env is repointed only with its name typed.
+    let typed = Confirmed {
+        yes: true,
+        typed_env: Some("prod".into()),
+    };
+    set_env_path(&t.ws(), "prod", Some(&p), Apply::Write(&typed)).unwrap();
     assert!(reload(&t.ws()).unwrap().env("prod").unwrap().protected);
 }
 
@@ -362,10 +367,10 @@ fn prod_stays_protected_when_repointed() {
 fn retention_and_busy_timeout_bounds() {
     let t = T::new();
     for keep in [0, 1001, usize::MAX] {
-        let e = set_retention(&t.ws(), keep, None, false).unwrap_err();
+        let e = set_retention(&t.ws(), keep, None, YES).unwrap_err();
         assert_eq!(e.exit_code(), exit::USAGE, "{e}");
     }
-    let e = set_retention(&t.ws(), 3, Some(MAX_TOTAL_MIB + 1), false).unwrap_err();
+    let e = set_retention(&t.ws(), 3, Some(MAX_TOTAL_MIB + 1), YES).unwrap_err();
     assert_eq!(e.exit_code(), exit::USAGE);
     assert_eq!(
         set_busy_timeout(&t.ws(), 600_001, false)
@@ -374,7 +379,7 @@ fn retention_and_busy_timeout_bounds() {
         2
     );
     assert!(!t.config().exists());
-    set_retention(&t.ws(), 1, None, false).unwrap();
+    set_retention(&t.ws(), 1, None, YES).unwrap();
     set_busy_timeout(&t.ws(), 250, false).unwrap();
     let ws = reload(&t.ws()).unwrap();
     assert_eq!((ws.retention.keep, ws.busy_timeout_ms), (1, 250));
@@ -391,7 +396,7 @@ fn explicit_config_file_is_the_one_edited() {
         busy_timeout: None,
     })
     .unwrap();
-    set_retention(&ws, 7, None, false).unwrap();
+    set_retention(&ws, 7, None, YES).unwrap();
     assert!(std::fs::read_to_string(&cfg).unwrap().contains("keep = 7"));
     assert!(!t.config().exists());
 }
@@ -408,4 +413,47 @@ proptest! {
         prop_assert_eq!(e.exit_code(), exit::USAGE);
         prop_assert!(!t.data().exists());
     }
+}
+
+const FORCED: Confirmed = Confirmed {
+    yes: true,
+    typed_env: None,
+};
+const YES: Apply<'static> = Apply::Write(&FORCED);
+
+#[test]
+fn a_change_that_needs_confirming_is_refused_without_it_and_writes_nothing() {
+    let t = T::new();
+    let db = t.tagged("s.db", "staging");
+    attach(&t.ws(), &attach_req("staging", &db), false).unwrap();
+    let before = std::fs::read_to_string(t.config()).unwrap();
+    let none = Confirmed::default();
+    let ws = reload(&t.ws()).unwrap();
+    // Removing an env, lowering retention: y/N (or --force) first.
+    let e = detach(&ws, "staging", Apply::Write(&none)).unwrap_err();
+    assert_eq!(e.exit_code(), exit::REFUSED, "{e}");
+    assert!(e.to_string().contains("needs confirmation"), "{e}");
+    let e = set_retention(&ws, 1, None, Apply::Write(&none)).unwrap_err();
+    assert_eq!(e.exit_code(), exit::REFUSED, "{e}");
+    // Repointing prod while it holds data: the typed name; a yes alone is not enough.
+    let prod = ws.env("prod").unwrap().path;
+    std::fs::copy(t.tagged("p.db", "prod"), &prod).unwrap();
+    let other = t.dir.path().join("other.db");
+    let e = set_env_path(&ws, "prod", Some(&other), YES).unwrap_err();
+    assert_eq!(e.exit_code(), exit::REFUSED, "{e}");
+    assert!(e.to_string().contains("--confirm-env prod"), "{e}");
+    assert_eq!(std::fs::read_to_string(t.config()).unwrap(), before);
+    let refused = t.audit().iter().filter(|e| e.outcome == "refused").count();
+    assert_eq!(refused, 3, "each refusal is audit-logged");
+    // With the answer core asks for, each is written.
+    let typed = Confirmed {
+        yes: true,
+        typed_env: Some("prod".into()),
+    };
+    set_env_path(&ws, "prod", Some(&other), Apply::Write(&typed)).unwrap();
+    set_retention(&ws, 1, None, YES).unwrap();
+    detach(&ws, "staging", YES).unwrap();
+    let ws = reload(&ws).unwrap();
+    assert_eq!(ws.retention.keep, 1);
+    assert!(ws.env("staging").is_err());
 }
