@@ -1,5 +1,5 @@
 import type {
-  AuditEntry, Issued, MigratePlan, Planned, PrunePlan, ResetPlan, RestorePlan, RestoreSource, UndoPlan,
+  AuditEntry, ImportPlan, Issued, MigratePlan, Planned, PrunePlan, ResetPlan, RestorePlan, RestoreSource, UndoPlan,
 } from "../src/lib/types";
 
 // Whole values of the generated types (what Rust sends), with the fields a test cares about
@@ -73,5 +73,16 @@ export function planned(env: string, protectedEnv: boolean, verb: "reset" | "mig
     protected: protectedEnv,
     confirmation: protectedEnv ? "type_env_name" : "yes_no",
     issued,
+  };
+}
+
+export function importPlan(over: Partial<ImportPlan> = {}): ImportPlan {
+  return {
+    verb: "import", env: "dev", path: "/data/dev.sqlite3", table: "users", file: "/in/users.csv", format: "csv",
+    file_bytes: 80, file_sha256: "ab", columns: ["username", "email"], rows: 2, duplicates: [], duplicate_count: 0,
+    missing_references: [], missing_reference_count: 0, duplicate_policy: "refuse the file", tables: [{ name: "users", rows: 6 }],
+    backup: { required: true, reason: "pre-import", dir: "/data/backups/dev", path: "/data/backups/dev/dev-x-pre-import.sqlite3", why: "an import adds rows" },
+    confirmation: "yes_no",
+    notes: [], ...over,
   };
 }

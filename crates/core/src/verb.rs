@@ -34,11 +34,14 @@ pub enum Verb {
     ConfigSet,
     #[serde(rename = "import")]
     Import,
+    /// Rows written to a file or stdout (`export`, the desktop's Export…): read-only, audit-logged.
+    #[serde(rename = "export")]
+    Export,
 }
 
 impl Verb {
     /// Every verb, in declaration order.
-    pub const ALL: [Verb; 14] = [
+    pub const ALL: [Verb; 15] = [
         Verb::Reset,
         Verb::Migrate,
         Verb::Seed,
@@ -53,6 +56,7 @@ impl Verb {
         Verb::EnvPath,
         Verb::ConfigSet,
         Verb::Import,
+        Verb::Export,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -71,6 +75,7 @@ impl Verb {
             Verb::EnvPath => "env path",
             Verb::ConfigSet => "config set",
             Verb::Import => "import",
+            Verb::Export => "export",
         }
     }
 }
