@@ -21,7 +21,7 @@ pub fn builder<R: tauri::Runtime>(
     builder: tauri::Builder<R>,
     state: AppState,
 ) -> tauri::Builder<R> {
-    use commands::{actions, backups, browse, info, recovery, settings};
+    use commands::{actions, backups, browse, import, info, recovery, settings, workbench};
     macro_rules! handler {
         (granted: [$($g:ident::$gc:ident),* $(,)?], not_granted: [$($n:ident::$nc:ident),* $(,)?] $(,)?) => {
             tauri::generate_handler![$($g::$gc,)* $($n::$nc,)*]

@@ -12,6 +12,7 @@ use crate::commands::guard::{Answer, Planned};
 use crate::commands::info::{About, WorkspaceInfo};
 use crate::commands::progress::ProgressEvent;
 use crate::commands::settings::PathChoice;
+use crate::commands::workbench::ExportWhat;
 use crate::error::CmdError;
 use crate::tokens::Issued;
 
@@ -27,6 +28,7 @@ pub fn export(dir: &Path) -> Result<(), ExportError> {
     WorkspaceInfo::export_all(&cfg)?;
     About::export_all(&cfg)?;
     PathChoice::export_all(&cfg)?;
+    ExportWhat::export_all(&cfg)?;
     Ok(())
 }
 

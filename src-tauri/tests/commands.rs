@@ -1,134 +1,16 @@
 //! Command tests on Tauri's mock runtime, built with the real `generate_context!` so the ACL of
 //! `capabilities/main.json` applies. Every test has its own data dir.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use pipeline_db_core::verbs::seed::SeedOptions;
-use pipeline_db_core::{verbs::migrate, verbs::seed, verbs::status, Confirmed, Quiet, Workspace};
-use pipeline_db_desktop::confirm::{Always, FixedFile};
-use pipeline_db_desktop::tokens::{TokenStore, TOKEN_TTL};
-use pipeline_db_desktop::AppState;
+use common::{harness, kind, reset_body, Harness, Options};
+use pipeline_db_core::{verbs::migrate, verbs::status, Confirmed, Quiet};
 use serde_json::{json, Value};
-use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
-use tauri::webview::InvokeRequest;
-use tauri::{Listener, WebviewWindow};
-
-struct Harness {
-    _app: tauri::App<MockRuntime>,
-    window: WebviewWindow<MockRuntime>,
-    ws: Workspace,
-    state: AppState,
-    _dir: tempfile::TempDir,
-}
-
-struct Options {
-    accept: bool,
-    ttl: Duration,
-    save_to: Option<PathBuf>,
-    /// Written to `pipeline-db.toml` before the workspace is loaded.
-    config: Option<&'static str>,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            accept: true,
-            ttl: TOKEN_TTL,
-            save_to: None,
-            config: None,
-        }
-    }
-}
-
-fn harness(o: Options) -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    if let Some(toml) = o.config {
-        std::fs::write(dir.path().join("pipeline-db.toml"), toml).unwrap();
-    }
-    let ws = Workspace::at(dir.path()).unwrap();
-    let state = AppState::with(
-        ws.clone(),
-        Arc::new(Always(o.accept)),
-        Arc::new(FixedFile(o.save_to)),
-        TokenStore::new(o.ttl),
-    );
-    let app = pipeline_db_desktop::builder(mock_builder(), state.clone())
-        .build(tauri::generate_context!())
-        .unwrap();
-    let window = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
-        .build()
-        .unwrap();
-    Harness {
-        _app: app,
-        window,
-        ws,
-        state,
-        _dir: dir,
-    }
-}
-
-impl Harness {
-    fn invoke(&self, cmd: &str, body: Value) -> Result<Value, Value> {
-        get_ipc_response(
-            &self.window,
-            InvokeRequest {
-                cmd: cmd.into(),
-                callback: tauri::ipc::CallbackFn(0),
-                error: tauri::ipc::CallbackFn(1),
-                url: "tauri://localhost".parse().unwrap(),
-                body: tauri::ipc::InvokeBody::Json(body),
-                headers: Default::default(),
-                invoke_key: INVOKE_KEY.to_string(),
-            },
-        )
-        .map(|b| b.deserialize::<Value>().unwrap())
-    }
-
-    fn token(&self, plan_cmd: &str, body: Value) -> String {
-        let planned = self.invoke(plan_cmd, body).expect("plan");
-        planned["issued"]["token"].as_str().unwrap().to_string()
-    }
-
-    /// Creates `env` with a little sample data through core (not through the window).
-    fn seeded(&self, env: &str, jobs: u64) {
-        let opts = SeedOptions {
-            users: 2,
-            pipelines: 3,
-            jobs,
-            ..Default::default()
-        };
-        let req = seed::SeedRequest {
-            env: env.into(),
-            options: opts,
-        };
-        let p = seed::plan(&self.ws, &req).unwrap();
-        seed::execute(&self.ws, &p, &Confirmed::forced(), &Quiet).unwrap();
-    }
-
-    fn rows(&self, env: &str) -> std::collections::BTreeMap<String, u64> {
-        status::status(&self.ws, Some(env)).unwrap()[0]
-            .row_counts
-            .clone()
-    }
-
-    fn backups(&self, env: &str) -> Vec<String> {
-        pipeline_db_core::backups::record::list(&self.ws.env(env).unwrap())
-            .unwrap()
-            .into_iter()
-            .map(|b| b.reason.as_str().to_string())
-            .collect()
-    }
-}
-
-fn reset_body(env: &str, token: Option<&str>, typed: Option<&str>) -> Value {
-    json!({"env": env, "sampleData": false, "answer": {"token": token, "typedEnv": typed}})
-}
-
-fn kind(e: &Value) -> &str {
-    e["kind"].as_str().unwrap_or_default()
-}
+use tauri::Listener;
 
 #[test]
 fn reset_without_a_token_is_rejected_and_nothing_changes() {

@@ -2,6 +2,8 @@
 //! `capabilities/main.json` applies): the native open dialog and the prod confirmation are test
 //! doubles; every refusal leaves the config and the chosen file as they were.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -10,8 +12,7 @@ use pipeline_db_desktop::confirm::{Always, FixedFile};
 use pipeline_db_desktop::tokens::{TokenStore, TOKEN_TTL};
 use pipeline_db_desktop::AppState;
 use serde_json::{json, Value};
-use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
-use tauri::webview::InvokeRequest;
+use tauri::test::MockRuntime;
 use tauri::WebviewWindow;
 
 struct Harness {
@@ -29,12 +30,7 @@ fn harness(dir: tempfile::TempDir, pick: Option<PathBuf>, accept: bool) -> Harne
         Arc::new(FixedFile(pick)),
         TokenStore::new(TOKEN_TTL),
     );
-    let app = pipeline_db_desktop::builder(mock_builder(), state)
-        .build(tauri::generate_context!())
-        .unwrap();
-    let window = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
-        .build()
-        .unwrap();
+    let (app, window) = common::app_window(state);
     Harness {
         _app: app,
         window,
@@ -44,19 +40,7 @@ fn harness(dir: tempfile::TempDir, pick: Option<PathBuf>, accept: bool) -> Harne
 
 impl Harness {
     fn invoke(&self, cmd: &str, body: Value) -> Result<Value, Value> {
-        get_ipc_response(
-            &self.window,
-            InvokeRequest {
-                cmd: cmd.into(),
-                callback: tauri::ipc::CallbackFn(0),
-                error: tauri::ipc::CallbackFn(1),
-                url: "tauri://localhost".parse().unwrap(),
-                body: tauri::ipc::InvokeBody::Json(body),
-                headers: Default::default(),
-                invoke_key: INVOKE_KEY.to_string(),
-            },
-        )
-        .map(|b| b.deserialize::<Value>().unwrap())
+        common::invoke(&self.window, cmd, body)
     }
 
     fn config(&self) -> Option<String> {

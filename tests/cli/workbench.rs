@@ -214,6 +214,34 @@ fn export_never_overwrites_and_stdout_is_the_same_bytes() {
         names.iter().all(|n| !n.contains(".pdb-tmp-")),
         "no temp file left: {names:?}"
     );
+    // One audit line per export, whatever its outcome.
+    let log: serde_json::Value =
+        serde_json::from_str(&e.ok(&["log", "--env", "dev", "--json"])).unwrap();
+    let exports: Vec<(&str, &str)> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["verb"] == "export")
+        .map(|l| {
+            (
+                l["outcome"].as_str().unwrap(),
+                l["summary"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(exports.len(), 5, "{exports:?}");
+    let ok: Vec<_> = exports.iter().filter(|(o, _)| *o == "ok").collect();
+    assert_eq!(ok.len(), 2, "{exports:?}");
+    assert!(
+        ok.iter()
+            .any(|(_, s)| s.contains("jobs.csv") && s.contains("300 rows")),
+        "{ok:?}"
+    );
+    assert_eq!(
+        exports.iter().filter(|(o, _)| *o == "refused").count(),
+        2,
+        "{exports:?}"
+    );
 }
 
 #[test]

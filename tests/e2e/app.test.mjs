@@ -252,6 +252,114 @@ try {
     await s.waitFor('[data-testid="rows-dev"]', (t) => /jobs 500/.test(t));
   });
 
+  // The WebDriver key codes of the W3C spec: Control toggles, then a, then Control released.
+  const CTRL_A = "\uE009a\uE009";
+  const CTRL_ENTER = "\uE009\uE007\uE009";
+  /** Replaces the SQL editor's text (CodeMirror's contenteditable) and runs it with Ctrl+Enter. */
+  async function runSql(sql) {
+    await s.type('[data-testid="sql-editor"] .cm-content', CTRL_A + sql);
+    await s.exec("document.querySelectorAll('.cm-tooltip-autocomplete').forEach(t => t.remove())");
+    await s.type('[data-testid="sql-editor"] .cm-content', "\uE00C" + CTRL_ENTER); // Escape closes completion
+  }
+  const csvLines = (path) => readFileSync(path, "utf8").trimEnd().split("\r\n");
+
+  await step("Query view: completion of table names, Ctrl+Enter runs, the grid pages with count and time", async () => {
+    await dismissToasts(s);
+    await s.click('[data-testid="nav-query"]');
+    await s.waitFor('[data-testid="sql-editor"] .cm-content');
+    // CodeMirror's injected theme is allowed by the page's CSP nonce (no 'unsafe-inline').
+    assert.equal(await s.exec("return getComputedStyle(document.querySelector('.cm-editor')).display"), "flex");
+    await s.type('[data-testid="sql-editor"] .cm-content', CTRL_A + "SELECT * FROM pipel");
+    await s.waitFor(".cm-tooltip-autocomplete", (t) => /pipelines/.test(t));
+    await s.type('[data-testid="sql-editor"] .cm-content', CTRL_A + "SELECT id, run_name, status, created_at FROM jobs ORDER BY id");
+    await s.exec("document.querySelectorAll('.cm-tooltip-autocomplete').forEach(t => t.remove())");
+    // Time to first result, measured in the page: from Run to the grid's summary being in the DOM.
+    await s.exec(`window.__queryMs = null;
+      const t0 = performance.now();
+      const seen = () => /^500 rows/.test(document.querySelector('[data-testid=query-summary]')?.textContent ?? '');
+      new MutationObserver((_, o) => { if (seen()) { window.__queryMs = performance.now() - t0; o.disconnect(); } })
+        .observe(document.body, { childList: true, subtree: true, characterData: true });
+      document.querySelector('[data-testid=query-run]').click();`);
+    await s.waitFor('[data-testid="query-summary"]', (t) => /^500 rows · \d+ ms$/.test(t));
+    const summary = await s.text(await s.find('[data-testid="query-summary"]'));
+    const inPage = await s.exec("return window.__queryMs");
+    console.log(`query of 500 rows: Run to the grid in the page ${Math.round(inPage)} ms (core: ${summary})`);
+    assert.equal((await s.findAll('[data-testid="query-result"] tbody tr')).length, 50);
+    assert.equal(await s.text(await s.find('[data-testid="query-page"]')), "page 1 of 10");
+    await shot(s, "11-query-view");
+    await runSql("DELETE FROM jobs");
+    await s.waitFor('[data-testid="query-error"]', (t) => /refused: DELETE from jobs/.test(t));
+  });
+
+  await step("saved queries: save one for dev, load it back", async () => {
+    await runSql("SELECT id, run_name, status FROM jobs WHERE status = 'failed' ORDER BY id");
+    await s.waitFor('[data-testid="query-summary"]', (t) => /rows/.test(t));
+    await s.type('[data-testid="save-name"]', "Failed jobs");
+    await s.click('[data-testid="save-query"]');
+    await s.waitFor('[data-testid="saved-Failed jobs"]');
+    assert.ok(existsSync(join(DATA, "queries", "dev.json")), "kept in the data dir");
+    await dismissToasts(s);
+    await shot(s, "12-saved-queries");
+  });
+
+  let failed = 0;
+  await step("export the query's rows through the native save dialog (audit-logged)", async () => {
+    const dest = join(EXPORT_DIR, "failed.csv");
+    const summary = await s.text(await s.find('[data-testid="query-summary"]'));
+    failed = Number(summary.match(/^([\d,]+) rows?/)[1].replace(/,/g, ""));
+    await s.click('[data-testid="query-view"] [data-testid="export-open"]');
+    await nativeDialog("Export rows of dev", [{ key: ["ctrl+a"] }, { type: dest }, { key: ["Return"] }]);
+    await toastOk(s, (t) => t.includes(dest));
+    const lines = csvLines(dest);
+    assert.equal(lines[0], '"id","run_name","status"');
+    assert.equal(lines.length, failed + 1);
+    const log = readFileSync(join(DATA, "audit.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    assert.ok(log.some((e) => e.verb === "export" && e.outcome === "ok" && e.summary.includes(dest)), "one audit line");
+    await dismissToasts(s);
+  });
+
+  await step("data browser: Export… of the current filter", async () => {
+    const dest = join(EXPORT_DIR, "failed-jobs.ndjson");
+    await s.click('[data-testid="nav-data"]');
+    await s.select('[data-testid="filter-status"]', "failed");
+    await s.click('[data-testid="filter-apply"]');
+    await s.select('[data-testid="data-browser"] [data-testid="export-format"]', "ndjson");
+    await s.click('[data-testid="data-browser"] [data-testid="export-open"]');
+    await nativeDialog("Export rows of dev", [{ key: ["ctrl+a"] }, { type: dest }, { key: ["Return"] }]);
+    await toastOk(s, (t) => t.includes(dest));
+    const rows = readFileSync(dest, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    assert.equal(rows.length, failed);
+    assert.ok(rows.every((r) => r.status === "failed" && typeof r.params === "object"), "every column, params nested");
+    await dismissToasts(s);
+  });
+
+  await step("import a CSV of users through the native open dialog and the plan modal", async () => {
+    const csv = join(EXPORT_DIR, "new-users.csv");
+    writeFileSync(csv, "username,email,hashed_password,role\r\nimported.one,one@example.org,$argon2id$x,analyst\r\n" +
+      "imported.two,two@example.org,$argon2id$x,viewer\r\n");
+    await s.click('[data-testid="tab-users"]');
+    await s.click('[data-testid="import-users"]');
+    await nativeDialog("Import rows into dev users", [{ key: ["ctrl+l"] }, { type: csv }, { key: ["Return"] }]);
+    await s.waitFor('[data-testid="plan-import"]', (t) => t.includes(`2 rows into users from ${csv}`));
+    await s.waitFor('[data-testid="plan-backup"]', (t) => /pre-import/.test(t));
+    await shot(s, "14-import-plan");
+    await s.click('[data-testid="plan-confirm"]');
+    await toastOk(s, (t) => /2 rows imported into users/.test(t));
+    await s.click('[data-testid="tab-users"]');
+    await s.waitFor('[data-testid="data-browser"] table', (t) => /imported\.one/.test(t) && /imported\.two/.test(t));
+    await dismissToasts(s);
+  });
+
+  await step("schema view: tables, columns, foreign keys; bookkeeping tables apart", async () => {
+    await s.click('[data-testid="nav-schema"]');
+    await s.waitFor('[data-testid="schema-table-jobs"]', (t) => /session_id/.test(t));
+    await s.find('[data-testid="fk-jobs-users"]');
+    await s.find('[data-testid="fk-jobs-pipelines"]');
+    await s.waitFor('[data-testid="schema-bookkeeping"]', (t) => /refinery_schema_history/.test(t));
+    await s.waitFor('[data-testid="schema-indexes"]', (t) => /jobs_status_created \(status, created_at\)/.test(t));
+    await shot(s, "13-schema");
+  });
+
   await step("Settings: open an existing database as env demo in the native open dialog; its card appears", async () => {
     const title = "Open an existing SQLite database as environment demo";
     const demo = join(EXPORT_DIR, "demo.sqlite3");

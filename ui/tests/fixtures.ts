@@ -1,6 +1,6 @@
 import type {
-  Actions, AuditEntry, EnvStatus, Issued, MigratePlan, Planned, PrunePlan, ResetPlan, RestorePlan, RestoreSource,
-  TableRows, UndoPlan,
+  Actions, AuditEntry, EnvStatus, ImportPlan, Issued, MigratePlan, Planned, PrunePlan, ResetPlan, RestorePlan,
+  RestoreSource, TableRows, UndoPlan,
 } from "../src/lib/types";
 
 // Whole values of the generated types (what Rust sends), with the fields a test cares about
@@ -94,5 +94,16 @@ export function envStatus(over: Partial<EnvStatus> = {}): EnvStatus {
     env: "dev", path: "/data/dev.sqlite3", protected: false, exists: true, size_bytes: 4096, health: "ok", error: null,
     identity: null, schema_version: 2, pending_migrations: [], divergent_migrations: [], row_counts: {}, tables: [],
     sample_data: null, last_backup: null, last_action: null, last_action_at: null, actions: actions(), ...over,
+  };
+}
+
+export function importPlan(over: Partial<ImportPlan> = {}): ImportPlan {
+  return {
+    verb: "import", env: "dev", path: "/data/dev.sqlite3", table: "users", file: "/in/users.csv", format: "csv",
+    file_bytes: 80, file_sha256: "ab", columns: ["username", "email"], rows: 2, duplicates: [], duplicate_count: 0,
+    missing_references: [], missing_reference_count: 0, duplicate_policy: "refuse the file", tables: [{ name: "users", rows: 6, kind: "data" }],
+    backup: { required: true, reason: "pre-import", dir: "/data/backups/dev", path: "/data/backups/dev/dev-x-pre-import.sqlite3", why: "an import adds rows" },
+    confirmation: "yes_no",
+    notes: [], ...over,
   };
 }

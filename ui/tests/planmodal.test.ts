@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { cleanup, fireEvent, render, screen } from "@testing-library/svelte";
 import PlanModal from "../src/components/PlanModal.svelte";
-import { planned } from "./fixtures";
+import { importPlan, issued, planned } from "./fixtures";
 
 describe("PlanModal", () => {
   afterEach(cleanup);
@@ -56,5 +56,17 @@ describe("PlanModal", () => {
     render(PlanModal, { planned: planned("dev", false), issuedAt: 0, now: () => 121_000, onconfirm: vi.fn(), oncancel: vi.fn() });
     expect((screen.getByTestId("plan-confirm") as HTMLButtonElement).disabled).toBe(true);
     expect(screen.getByTestId("plan-expiry").textContent).toContain("expired");
+  });
+
+  it("import: rows added, the table, the file, the rows now and the backup first", () => {
+    const p = { plan: importPlan(), summary: "import 2 rows into users from /in/users.csv", protected: false,
+      confirmation: "yes_no" as const, issued };
+    render(PlanModal, { planned: p, issuedAt: 0, now: () => 0, onconfirm: vi.fn(), oncancel: vi.fn() });
+    const shown = screen.getByTestId("plan-import").textContent ?? "";
+    expect(shown).toContain("2 rows into users from /in/users.csv");
+    expect(shown).toContain("columns username, email");
+    expect(screen.getByTestId("plan-tables").textContent).toContain("Rows now");
+    expect(screen.getByTestId("plan-backup").textContent).toContain("pre-import");
+    expect(screen.getByTestId("plan-confirm").textContent).toBe("Import dev");
   });
 });

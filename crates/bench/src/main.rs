@@ -10,6 +10,7 @@ mod measures;
 mod proc;
 mod reference;
 mod report;
+mod workbench;
 
 use std::path::{Path, PathBuf};
 

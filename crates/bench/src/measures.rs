@@ -28,6 +28,11 @@ const STATUS_RUNS: usize = 9;
 const GOAL_SIZE: u64 = 1_000_000;
 
 impl Bench {
+    /// `pipeline-db ARGS` on the data dir `home` (for the other measure modules).
+    pub(crate) fn cli_cmd(&self, home: &Path, args: &[&str]) -> Command {
+        self.cli(home, args)
+    }
+
     /// `pipeline-db ARGS` on the data dir `home`, with no config or log settings leaking in.
     fn cli(&self, home: &Path, args: &[&str]) -> Command {
         let mut c = Command::new(&self.cli);
@@ -61,6 +66,8 @@ impl Bench {
         out.rows.push(self.status_row(&home, &db, n)?);
         out.rows.extend(crate::desktop::rows(&home, n)?);
         let cold = cold_start_row(&self.desktop, &home, &mut out.notes);
+        let workbench = self.workbench_rows(&home, &db, n, &mut out.notes)?;
+        out.rows.extend(workbench);
         let backup = self.backup_rows(&home, &db, n, &mut out)?;
         out.rows
             .push(self.restore_row(&home, &backup, n, &mut out.notes)?);

@@ -186,6 +186,51 @@ impl JobFilter {
         check_date(&self.to, "to")
     }
 
+    /// `SELECT` of every column of the jobs this filter selects, newest first (the data browser's
+    /// order), and the `count(*)` of them: for an export through the untrusted-SQL guard, which
+    /// allows no bound parameters, so the validated values are written into the text as literals.
+    pub fn export_sql(&self) -> Result<(String, String)> {
+        self.validate()?;
+        let (clause, vals) = self.clause(None, Order::NewestFirst);
+        let mut vals = vals.iter();
+        let clause: String = clause
+            .split('?')
+            .enumerate()
+            .map(|(i, part)| match i {
+                0 => part.to_string(),
+                _ => format!("{}{part}", vals.next().map_or(String::new(), sql_literal)),
+            })
+            .collect();
+        Ok((
+            format!("SELECT j.* FROM jobs j {clause} ORDER BY j.created_at DESC, j.id DESC"),
+            format!("SELECT count(*) FROM jobs j {clause}"),
+        ))
+    }
+
+    /// The filter in words, for the audit log ("status = failed, pipeline 3"; "all jobs").
+    pub fn describe(&self) -> String {
+        let mut parts = vec![];
+        if let Some(s) = &self.status {
+            parts.push(format!("status {s}"));
+        }
+        if let Some(p) = self.pipeline_id {
+            parts.push(format!("pipeline {p}"));
+        }
+        if let Some(u) = self.user_id {
+            parts.push(format!("user {u}"));
+        }
+        if let Some(f) = &self.from {
+            parts.push(format!("from {f}"));
+        }
+        if let Some(t) = &self.to {
+            parts.push(format!("before {t}"));
+        }
+        match parts.is_empty() {
+            true => "all jobs".into(),
+            false => format!("jobs with {}", parts.join(", ")),
+        }
+    }
+
     /// The WHERE clause (only the filters that are set, so SQLite can pick an index) and its values.
     fn clause(&self, after: Option<&JobCursor>, order: Order) -> (String, Vec<Value>) {
         let mut parts = vec![];
@@ -225,6 +270,15 @@ impl JobFilter {
             format!("WHERE {}", parts.join(" AND "))
         };
         (sql, vals)
+    }
+}
+
+/// A value as an SQL literal (text quoted, quotes doubled).
+fn sql_literal(v: &Value) -> String {
+    match v {
+        Value::Integer(i) => i.to_string(),
+        Value::Text(t) => format!("'{}'", t.replace('\'', "''")),
+        _ => "NULL".into(),
     }
 }
 

@@ -187,6 +187,10 @@ pub enum Error {
     /// A file to import breaks a rule; the whole file is refused.
     #[error("{} refused, nothing was imported: {detail}. Fix the file and try again", path.display())]
     BadInput { path: PathBuf, detail: String },
+
+    /// The saved-queries file of an env cannot be read as one (it is left as it is).
+    #[error("saved queries {} cannot be read ({detail}); it was left as it is and nothing was saved. Fix it, or move it aside to start a new list", path.display())]
+    SavedQueries { path: PathBuf, detail: String },
 }
 
 fn put_back_message(
@@ -237,7 +241,7 @@ impl Error {
             SqlRefused { .. } | QueryTimeout { .. } | BadInput { .. } => exit::REFUSED,
             PutBack { .. } => exit::FAILED,
             SourceUnsound { .. } => exit::FAILED,
-            Internal(_) => exit::FAILED,
+            Internal(_) | SavedQueries { .. } => exit::FAILED,
             NotADatabase { .. } | Corrupt { .. } => exit::NOT_A_DATABASE,
             TagMismatch { .. }
             | Untagged { .. }
@@ -292,6 +296,7 @@ impl Error {
             SqlRefused { .. } => "sql_refused",
             QueryTimeout { .. } => "query_timeout",
             BadInput { .. } => "bad_input",
+            SavedQueries { .. } => "saved_queries",
         }
     }
 

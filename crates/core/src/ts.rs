@@ -44,6 +44,11 @@ use crate::verbs::seed::{SeedOutcome, SeedPlan};
 use crate::verbs::settings::{SettingsOutcome, SettingsPlan};
 use crate::verbs::status::EnvStatus;
 use crate::verbs::undo::UndoPlan;
+use crate::workbench::export::{ExportOutcome, Source};
+use crate::workbench::format::Format;
+use crate::workbench::query::QueryView;
+use crate::workbench::saved::SavedQuery;
+use crate::workbench::schema::SchemaView;
 use crate::workspace::config::Retention;
 use crate::workspace::env::EnvTarget;
 use crate::{Progress, Verb};
@@ -123,6 +128,13 @@ pub fn export(dir: &Path) -> Result<(), ExportError> {
         UserRow,
         PipelineRow,
         Charts,
+        // The query view, its exports and saved queries, the schema view.
+        QueryView,
+        SavedQuery,
+        SchemaView,
+        Source,
+        Format,
+        ExportOutcome,
     );
     Ok(())
 }

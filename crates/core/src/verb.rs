@@ -38,11 +38,14 @@ pub enum Verb {
     Pin,
     #[serde(rename = "backups unpin")]
     Unpin,
+    /// Rows written to a file or stdout (`export`, the desktop's Export…): read-only, audit-logged.
+    #[serde(rename = "export")]
+    Export,
 }
 
 impl Verb {
     /// Every verb, in declaration order.
-    pub const ALL: [Verb; 16] = [
+    pub const ALL: [Verb; 17] = [
         Verb::Reset,
         Verb::Migrate,
         Verb::Seed,
@@ -59,6 +62,7 @@ impl Verb {
         Verb::Import,
         Verb::Pin,
         Verb::Unpin,
+        Verb::Export,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -79,6 +83,7 @@ impl Verb {
             Verb::Import => "import",
             Verb::Pin => "backups pin",
             Verb::Unpin => "backups unpin",
+            Verb::Export => "export",
         }
     }
 }

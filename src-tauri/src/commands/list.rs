@@ -43,6 +43,15 @@ macro_rules! app_commands {
                 settings::set_env_path,
                 settings::remove_env,
                 settings::set_retention,
+                workbench::run_query,
+                workbench::export_rows,
+                workbench::schema,
+                workbench::saved_queries,
+                workbench::save_query,
+                workbench::rename_query,
+                workbench::delete_query,
+                import::plan_import,
+                import::import_env,
             ],
             // Registered, granted to no window (diagnostics; the ACL test relies on it).
             not_granted: [

@@ -6,10 +6,12 @@ pub mod actions;
 pub mod backups;
 pub mod browse;
 pub mod guard;
+pub mod import;
 pub mod info;
 pub mod progress;
 pub mod recovery;
 pub mod settings;
+pub mod workbench;
 
 use crate::error::{CmdError, CmdResult};
 

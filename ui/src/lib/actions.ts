@@ -4,7 +4,7 @@ import type { Actions, EnvStatus } from "./types";
 import type { Action } from "./api";
 
 /** The buttons of an env card: the plan actions, and check. */
-export type CardAction = Exclude<Action, "prune"> | "check";
+export type CardAction = Exclude<Action, "prune" | "import"> | "check";
 
 /** Which of core's answers a button follows (export is a backup to a file you choose). */
 const FOLLOWS: Record<CardAction, keyof Actions> = {

@@ -2,16 +2,19 @@
 import { invoke } from "@tauri-apps/api/core";
 import { bytes } from "./format";
 import type {
-  About, Answer, AuditEntry, BackupPlan, BackupRecord, BackupsView, Charts, CheckReport, EnvStatus, JobCursor, JobDetail,
-  JobFilter, JobRow, MigratePlan, MigrationsView, Order, Outcome, Page, PathChoice, PipelineRow, Planned, PrunePlan,
-  PinOutcome, PrunePreview, ResetPlan, RestorePlan, SeedPlan, SettingsOutcome, ShownPlan, UndoPlan, UserRow, VerifyReport,
-  WorkspaceInfo,
+  About, Answer, AuditEntry, BackupPlan, BackupRecord, BackupsView, Charts, CheckReport, EnvStatus, ExportOutcome,
+  ExportWhat, Format, ImportPlan, JobCursor, JobDetail, JobFilter, JobRow, MigratePlan, MigrationsView, Order, Outcome,
+  Page, PathChoice, PinOutcome, PipelineRow, Planned, PrunePlan, PrunePreview, QueryView, ResetPlan, RestorePlan,
+  SavedQuery, SchemaView, SeedPlan, SettingsOutcome, ShownPlan, UndoPlan, UserRow, VerifyReport, WorkspaceInfo,
 } from "./types";
 
 /** The actions that go through a plan + token (the buttons: reset with sample data and export
  * are a reset and a backup). */
 export type Action =
-  | "reset" | "reset_sample" | "migrate" | "seed" | "backup" | "export" | "restore" | "undo" | "prune";
+  | "reset" | "reset_sample" | "migrate" | "seed" | "backup" | "export" | "restore" | "undo" | "prune" | "import";
+
+/** The tables Import… writes (core refuses any other). */
+export type ImportTable = "users" | "pipelines" | "jobs";
 
 /** The prune preview as a plan: what is deleted, what it frees, what is kept and why. */
 export function pruneAsPlan(p: Planned<PrunePlan>): Planned<PrunePreview> {
@@ -54,9 +57,13 @@ export const api = {
   /** Cancels the operation started with confirmation token `id` (and only that one). */
   cancelOperation: (id: string) => invoke<void>("cancel_operation", { id }),
 
-  /** `backup`: restore from this backup; null = pick a file in the native open dialog. */
-  async plan(action: Action, env: string, backup: string | null = null, jobs: number | null = null): Promise<Planned> {
+  /** `backup`: restore from this backup; null = pick a file in the native open dialog.
+   * `table`: import's table (its file is picked in the native open dialog). */
+  async plan(action: Action, env: string, backup: string | null = null, jobs: number | null = null,
+    table: ImportTable | null = null): Promise<Planned> {
     switch (action) {
+      case "import":
+        return invoke<Planned<ImportPlan>>("plan_import", { env, table });
       case "restore":
         return invoke<Planned<RestorePlan>>("plan_restore", { env, backup });
       case "undo":
@@ -79,6 +86,8 @@ export const api = {
   /** `plan`: the plan the modal showed (the restore's file, the seed's job count). */
   run(action: Action, env: string, answer: Answer, plan?: ShownPlan): Promise<Outcome> {
     switch (action) {
+      case "import":
+        return invoke("import_env", { env, answer });
       case "restore":
         return invoke("restore_env", { env, backup: plan?.verb === "restore" ? plan.source.path : undefined, answer });
       case "undo":
@@ -119,6 +128,19 @@ export const api = {
     invoke<SettingsOutcome>("set_retention", { keep, maxTotalMib }),
   verifyBackup: (backup: string) =>
     invoke<VerifyReport>("verify_backup", { backup }),
+
+  /** One read-only statement through core's guard; `op` (`newOpId()`) is what Cancel names. */
+  runQuery: (env: string, sql: string, maxRows: number | null, op: string) =>
+    invoke<QueryView>("run_query", { env, sql, maxRows, op }),
+  /** Export…: Rust raises the native save dialog; core writes a new file (never overwrites). */
+  exportRows: (env: string, what: ExportWhat, format: Format, op: string) =>
+    invoke<ExportOutcome>("export_rows", { env, what, format, op }),
+  schema: (env: string) => invoke<SchemaView>("schema", { env }),
+  savedQueries: (env: string) => invoke<SavedQuery[]>("saved_queries", { env }),
+  saveQuery: (env: string, name: string, sql: string, replace: boolean) =>
+    invoke<SavedQuery[]>("save_query", { env, name, sql, replace }),
+  renameQuery: (env: string, from: string, to: string) => invoke<SavedQuery[]>("rename_query", { env, from, to }),
+  deleteQuery: (env: string, name: string) => invoke<SavedQuery[]>("delete_query", { env, name }),
 };
 
 /** Core's message from a rejected invoke (a `CmdError`), or the raw text. */

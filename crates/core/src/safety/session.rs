@@ -13,6 +13,18 @@ use crate::storage::fs;
 use crate::workspace::config::Workspace;
 use crate::workspace::env::EnvTarget;
 
+/// `env`'s database, read-only, after its header and env-tag checks (for the workbench's reads).
+/// A missing file is [`Error::Missing`], whose next step is `next`. Takes no lock, writes nothing.
+pub(crate) fn open_tagged(ws: &Workspace, env: &str, next: &str) -> Result<Connection> {
+    let target = ws.env(env)?;
+    let conn = inspect(ws, &target)?.ok_or_else(|| Error::Missing {
+        path: target.path.clone(),
+        next: next.to_string(),
+    })?;
+    tag::require_identity(&conn, &target)?;
+    Ok(conn)
+}
+
 /// A read-only look at an env's file, for plans and status. Takes no lock, writes nothing.
 pub(crate) fn inspect(ws: &Workspace, target: &EnvTarget) -> Result<Option<Connection>> {
     match db::check_header(&target.path)? {

@@ -50,6 +50,28 @@ pub fn temp_beside(final_path: &Path) -> PathBuf {
     ))
 }
 
+/// Replaces (or creates) the small file `path` with `bytes` atomically: a new temp file beside
+/// it, fsynced, renamed over `path`, the directory fsynced. On failure the temp file is removed
+/// and `path` is as it was.
+pub fn write_replace(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = temp_beside(path);
+    let result = (|| {
+        let mut f = create_new(&tmp)?;
+        f.write_all(bytes)
+            .and_then(|()| f.sync_all())
+            .map_err(Error::io("writing", &tmp))?;
+        drop(f);
+        std::fs::rename(&tmp, path).map_err(Error::io("replacing", path))?;
+        fsync_dir(dir)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
 /// Renames `from` to `to` atomically, failing with `AlreadyExists` instead of replacing `to`.
 pub fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
     super::os::rename_noreplace(from, to)

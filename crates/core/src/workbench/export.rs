@@ -9,21 +9,38 @@ use std::time::{Duration, Instant};
 use rusqlite::types::ValueRef;
 use serde::Serialize;
 
+use crate::browse::JobFilter;
 use crate::error::{Error, Result, UNCHANGED};
 use crate::progress::{Observer, Progress};
+use crate::safety::audit;
 use crate::storage::{db, fs};
+use crate::verb::Verb;
 use crate::workbench::format::{self, Column, Format};
 use crate::workbench::guard;
 use crate::workspace::config::Workspace;
 
 /// What to export.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     /// Every row of a table, in rowid (or primary key) order.
     Table(String),
     /// The rows of one read-only statement (through the same guard as `query`).
     Query(String),
+    /// The jobs the desktop's data browser shows for this filter, every column, newest first.
+    Jobs(JobFilter),
+}
+
+impl Source {
+    /// What is exported, in words (the audit log's summary).
+    pub fn describe(&self) -> String {
+        match self {
+            Source::Table(t) => format!("table {t}"),
+            Source::Query(sql) => format!("query {}", crate::storage::text::echo(sql)),
+            Source::Jobs(f) => f.describe(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -38,6 +55,7 @@ pub struct ExportRequest {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ExportOutcome {
     pub env: String,
     pub source: Source,
@@ -55,8 +73,38 @@ pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(600);
 /// Rows between two progress reports (and cancel checks).
 const PROGRESS_EVERY: u64 = 10_000;
 
-/// Exports `req` into a new file (`req.output`) or into `out`.
+/// Exports `req` into a new file (`req.output`) or into `out`; one audit line per export,
+/// whatever its outcome (a usage error — an unknown env — is not an attempt and is not logged).
 pub fn run(
+    ws: &Workspace,
+    req: &ExportRequest,
+    out: &mut dyn Write,
+    obs: &dyn Observer,
+) -> Result<ExportOutcome> {
+    let target = ws.env(&req.env)?;
+    let dest = req
+        .output
+        .as_ref()
+        .map_or("stdout".to_string(), |p| p.display().to_string());
+    let what = format!(
+        "export of {} ({}) to {dest}",
+        req.source.describe(),
+        req.format.as_str()
+    );
+    audit::recorded(
+        ws,
+        &target.name,
+        &target.path,
+        Verb::Export,
+        |_| export(ws, req, out, obs),
+        |result| match result {
+            Ok(o) => (format!("{what}: {} rows, {} bytes", o.rows, o.bytes), None),
+            Err(_) => (what.clone(), None),
+        },
+    )
+}
+
+fn export(
     ws: &Workspace,
     req: &ExportRequest,
     out: &mut dyn Write,
@@ -69,22 +117,25 @@ pub fn run(
     }
     let started = Instant::now();
     let timeout = match req.source {
-        Source::Table(_) => None,
+        Source::Table(_) | Source::Jobs(_) => None,
         Source::Query(_) => req.timeout,
     };
     let g = guard::open(ws, &req.env, timeout)?;
-    let (sql, table) = match &req.source {
-        Source::Query(sql) => (sql.clone(), None),
-        Source::Table(t) => (table_sql(&g, &req.env, t)?, Some(t.as_str())),
+    let (sql, table, count) = match &req.source {
+        Source::Query(sql) => (sql.clone(), None, None),
+        Source::Table(t) => {
+            let count = format!("SELECT count(*) FROM {}", db::quote_ident(t));
+            (table_sql(&g, &req.env, t)?, Some(t.as_str()), Some(count))
+        }
+        Source::Jobs(f) => {
+            let (sql, count) = f.export_sql()?;
+            (sql, Some("jobs"), Some(count))
+        }
     };
-    let total = match table {
-        Some(t) => g
+    let total = match count {
+        Some(c) => g
             .conn()
-            .query_row(
-                &format!("SELECT count(*) FROM {}", db::quote_ident(t)),
-                [],
-                |r| r.get::<_, i64>(0),
-            )
+            .query_row(&c, [], |r| r.get::<_, i64>(0))
             .map_err(|e| g.error(e))? as u64,
         None => 0,
     };
@@ -129,17 +180,17 @@ pub fn run(
         });
         Ok(done)
     };
-    let (rows, bytes, path) = match &req.output {
+    let (rows, bytes, path) = g.watch(obs, || match &req.output {
         None => {
             let mut counted = Counted { w: out, n: 0 };
             let rows = stream(&mut counted, "<stdout>".into())?;
-            (rows, counted.n, None)
+            Ok((rows, counted.n, None))
         }
         Some(p) => {
             let (rows, bytes, path) = write_new_file(p, |w, dest| stream(w, dest))?;
-            (rows, bytes, Some(path))
+            Ok((rows, bytes, Some(path)))
         }
-    };
+    })?;
     tracing::info!(rows, bytes, "export done");
     Ok(ExportOutcome {
         env: req.env.clone(),

@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 
 /// How rows are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     /// For people: the CLI draws it (core hands it the rows).

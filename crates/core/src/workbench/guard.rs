@@ -14,8 +14,8 @@ use rusqlite::limits::Limit;
 use rusqlite::{Connection, Statement};
 
 use crate::error::{Error, Result};
+use crate::progress::Observer;
 use crate::safety::session;
-use crate::schema::tag;
 use crate::workspace::config::Workspace;
 
 /// The query console's default time limit.
@@ -177,19 +177,19 @@ pub struct Guarded {
     conn: Connection,
     denied: Arc<Mutex<Option<String>>>,
     timed_out: Arc<AtomicBool>,
+    /// Set when [`Guarded::watch`] interrupted a statement because the caller cancelled.
+    cancelled: AtomicBool,
     timeout: Option<Duration>,
 }
+
+/// How often [`Guarded::watch`] asks the observer whether the caller cancelled.
+const CANCEL_POLL: Duration = Duration::from_millis(25);
 
 /// Opens `env`'s database for untrusted SQL (header and env-tag checks first; writes nothing,
 /// takes no lock). `timeout`: the time limit from now (`None`: none, for exports of a table).
 pub fn open(ws: &Workspace, env: &str, timeout: Option<Duration>) -> Result<Guarded> {
-    let target = ws.env(env)?;
-    let conn = session::inspect(ws, &target)?.ok_or_else(|| Error::Missing {
-        path: target.path.clone(),
-        next: format!("there is nothing to read yet; `pipeline-db migrate {env}` creates it"),
-    })?;
-    tag::require_identity(&conn, &target)?;
-    guard(conn, timeout)
+    let next = format!("there is nothing to read yet; `pipeline-db migrate {env}` creates it");
+    guard(session::open_tagged(ws, env, &next)?, timeout)
 }
 
 /// Puts the guard on an open read-only connection.
@@ -235,6 +235,7 @@ pub(crate) fn guard(conn: Connection, timeout: Option<Duration>) -> Result<Guard
         conn,
         denied,
         timed_out,
+        cancelled: AtomicBool::new(false),
         timeout,
     })
 }
@@ -274,6 +275,7 @@ impl Guarded {
             };
         }
         match e.sqlite_error_code() {
+            Some(OperationInterrupted) if self.cancelled.load(Ordering::SeqCst) => Error::Cancelled,
             Some(OperationInterrupted) if self.timed_out.load(Ordering::Relaxed) => {
                 Error::QueryTimeout {
                     limit_ms: self.timeout.map_or(0, |t| t.as_millis() as u64),
@@ -306,6 +308,32 @@ impl Guarded {
 
     pub fn conn(&self) -> &Connection {
         &self.conn
+    }
+
+    /// Runs `body` while a second thread asks `obs` every 25 ms whether the caller cancelled;
+    /// if so the running statement is interrupted (SQLite's `sqlite3_interrupt`) and its error
+    /// becomes [`Error::Cancelled`] through [`Guarded::error`]. The watcher ends with `body`.
+    pub fn watch<T>(&self, obs: &dyn Observer, body: impl FnOnce() -> Result<T>) -> Result<T> {
+        let interrupt = self.conn.get_interrupt_handle();
+        let cancelled = &self.cancelled;
+        // Dropping `done` ends the watcher at once (no poll interval added to a quick query).
+        let (done, ended) = std::sync::mpsc::channel::<()>();
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    ended.recv_timeout(CANCEL_POLL)
+                {
+                    if obs.cancelled() {
+                        cancelled.store(true, Ordering::SeqCst);
+                        interrupt.interrupt();
+                        return;
+                    }
+                }
+            });
+            let out = body();
+            drop(done);
+            out
+        })
     }
 }
 
@@ -372,6 +400,52 @@ mod tests {
             assert_eq!(e.exit_code(), crate::exit::REFUSED);
         }
         assert!(!std::path::Path::new("/tmp/pdb-guard-test.db").exists());
+    }
+
+    /// An observer that says "cancelled" once `after` has passed.
+    struct CancelAfter(Instant, Duration);
+    impl Observer for CancelAfter {
+        fn cancelled(&self) -> bool {
+            self.0.elapsed() >= self.1
+        }
+    }
+
+    #[test]
+    fn a_cancel_interrupts_a_running_statement() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("x.sqlite3");
+        Connection::open(&p)
+            .unwrap()
+            .execute_batch("CREATE TABLE t(a)")
+            .unwrap();
+        let ro = crate::storage::db::open(
+            &p,
+            crate::storage::db::Access::ReadOnly,
+            Duration::from_millis(100),
+        )
+        .unwrap();
+        let g = guard(ro, Some(Duration::from_secs(30))).unwrap();
+        let started = Instant::now();
+        let obs = CancelAfter(started, Duration::from_millis(200));
+        let e = g
+            .watch(&obs, || {
+                let mut s = g.prepare(
+                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n",
+                )?;
+                s.query_row([], |r| r.get::<_, i64>(0)).map_err(|e| g.error(e))
+            })
+            .unwrap_err();
+        assert!(matches!(e, Error::Cancelled), "{e}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        // Not cancelled: the same guard runs to the end, and the watcher stops with the body.
+        let n = g
+            .watch(&crate::progress::Quiet, || {
+                let mut s = g.prepare("SELECT count(*) FROM t")?;
+                s.query_row([], |r| r.get::<_, i64>(0))
+                    .map_err(|e| g.error(e))
+            })
+            .unwrap();
+        assert_eq!(n, 0);
     }
 
     #[test]

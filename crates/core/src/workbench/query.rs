@@ -7,6 +7,7 @@ use rusqlite::types::{Value, ValueRef};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::progress::{Observer, Quiet};
 use crate::workbench::format::{self, Column, Format};
 use crate::workbench::guard;
 use crate::workspace::config::Workspace;
@@ -50,6 +51,12 @@ pub struct QueryResult {
 
 /// Runs `req.sql` on `req.env` through the guard (read-only, reads only, limits, time limit).
 pub fn run(ws: &Workspace, req: &QueryRequest) -> Result<QueryResult> {
+    run_observed(ws, req, &Quiet)
+}
+
+/// [`run`], stopped with [`Error::Cancelled`] as soon as `obs` says the caller cancelled (the
+/// running statement is interrupted, not waited for).
+pub fn run_observed(ws: &Workspace, req: &QueryRequest, obs: &dyn Observer) -> Result<QueryResult> {
     if req.max_rows == 0 || req.max_rows > MAX_MAX_ROWS {
         return Err(Error::InvalidInput(format!(
             "--max-rows must be between 1 and {MAX_MAX_ROWS}; for more rows use `pipeline-db export {} --query SQL`, which streams",
@@ -63,6 +70,21 @@ pub fn run(ws: &Workspace, req: &QueryRequest) -> Result<QueryResult> {
     }
     let started = Instant::now();
     let g = guard::open(ws, &req.env, Some(req.timeout))?;
+    let (columns, rows, truncated) = g.watch(obs, || collect(&g, req))?;
+    tracing::debug!(rows = rows.len(), truncated, "query done");
+    Ok(QueryResult {
+        env: req.env.clone(),
+        columns,
+        rows,
+        truncated,
+        max_rows: req.max_rows,
+        elapsed_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+/// The result columns and at most `max_rows` rows (and whether more existed).
+#[allow(clippy::type_complexity)]
+fn collect(g: &guard::Guarded, req: &QueryRequest) -> Result<(Vec<Column>, Vec<Vec<Value>>, bool)> {
     let mut stmt = g.prepare(&req.sql)?;
     let columns: Vec<Column> = stmt
         .column_names()
@@ -84,18 +106,36 @@ pub fn run(ws: &Workspace, req: &QueryRequest) -> Result<QueryResult> {
         }
         rows.push(row);
     }
-    tracing::debug!(rows = rows.len(), truncated, "query done");
-    Ok(QueryResult {
-        env: req.env.clone(),
-        columns,
-        rows,
-        truncated,
-        max_rows: req.max_rows,
-        elapsed_ms: started.elapsed().as_millis() as u64,
-    })
+    Ok((columns, rows, truncated))
+}
+
+/// A query's rows as the desktop's grid shows them: every value as text (`None`: NULL; a blob
+/// its lowercase hex), with the notice facts of [`QueryResult`].
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct QueryView {
+    pub env: String,
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Option<String>>>,
+    /// More rows existed than `max_rows`; only the first `max_rows` are here.
+    pub truncated: bool,
+    pub max_rows: u64,
+    pub elapsed_ms: u64,
 }
 
 impl QueryResult {
+    /// The result as text cells, for a window.
+    pub fn view(&self) -> QueryView {
+        QueryView {
+            env: self.env.clone(),
+            columns: self.columns.iter().map(|c| c.name.clone()).collect(),
+            rows: self.text_rows(),
+            truncated: self.truncated,
+            max_rows: self.max_rows,
+            elapsed_ms: self.elapsed_ms,
+        }
+    }
+
     /// Writes the rows as CSV, JSON or NDJSON (see [`format`]).
     pub fn write(&self, format: Format, w: &mut dyn Write) -> Result<()> {
         let mut sink = format::writer(format, w, "<stdout>".into())?;

@@ -3,4 +3,4 @@
 /**
  * Every action pipeline-db records. The audit log stores [`Verb::as_str`] (older logs stay readable).
  */
-export type Verb = "reset" | "migrate" | "seed" | "backup" | "restore" | "undo" | "env set" | "migrations repair" | "backups prune" | "env add" | "env remove" | "env path" | "config set" | "import" | "backups pin" | "backups unpin";
+export type Verb = "reset" | "migrate" | "seed" | "backup" | "restore" | "undo" | "env set" | "migrations repair" | "backups prune" | "env add" | "env remove" | "env path" | "config set" | "import" | "backups pin" | "backups unpin" | "export";

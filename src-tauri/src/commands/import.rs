@@ -1,0 +1,64 @@
+//! Import…: the file is picked in the native open dialog (raised here), core plans the import
+//! (the whole file read and checked), the window shows the plan in the plan modal, and the
+//! confirmed plan goes to core's `execute` behind the same token gate as every change.
+
+use pipeline_db_core::verbs::import::{self, ImportOutcome, ImportPlan, ImportRequest};
+use pipeline_db_core::Verb;
+use tauri::{AppHandle, Runtime, State};
+
+use super::blocking;
+use super::guard::{self, Answer, Planned};
+use super::progress::EventObserver;
+use crate::error::{CmdError, CmdResult};
+use crate::AppState;
+
+/// The title of Import…'s open dialog (E2E tests find it by this name).
+pub fn import_dialog_title(env: &str, table: &str) -> String {
+    format!("Import rows into {env} {table}")
+}
+
+/// Plans an import into `env`'s `table` of a file picked in the native open dialog. A file core
+/// refuses (a bad row, duplicates, missing references) is refused here with core's message.
+#[tauri::command]
+pub async fn plan_import(
+    state: State<'_, AppState>,
+    env: String,
+    table: String,
+) -> CmdResult<Planned<ImportPlan>> {
+    let st = state.inner().clone();
+    blocking(move || {
+        let ws = st.ws();
+        ws.env(&env)?;
+        let file = st
+            .files
+            .open_path(&import_dialog_title(&env, &table), &ws.data_dir)
+            .ok_or_else(|| CmdError::cancelled("no file chosen; nothing was changed"))?;
+        let req = ImportRequest {
+            env,
+            table,
+            file,
+            format: None,
+        };
+        let p = import::plan(&ws, &req)?;
+        p.require_importable()?;
+        guard::issue(&st, p)
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn import_env<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    env: String,
+    answer: Answer,
+) -> CmdResult<ImportOutcome> {
+    let st = state.inner().clone();
+    blocking(move || {
+        let running = st.ops.begin(answer.token.as_deref());
+        let (p, confirmed) = guard::authorize::<ImportPlan>(&st, Verb::Import, &env, &answer)?;
+        let obs = EventObserver::for_op(app, "import", &running)?;
+        Ok(import::execute(&st.ws(), &p, &confirmed, &obs)?)
+    })
+    .await
+}
