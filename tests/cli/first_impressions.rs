@@ -14,7 +14,7 @@ fn files_in(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|rd| rd.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
-    v.retain(|p| p.extension().is_some_and(|x| x == "sqlite3"));
+    v.retain(|p| pipeline_db_e2e::is_backup_name(&p.file_name().unwrap().to_string_lossy()));
     v.sort();
     v
 }
@@ -145,7 +145,7 @@ fn a_reset_makes_the_backup_file_its_plan_named_and_says_so_everywhere() {
     let dir = e.data().join("backups/dev");
     let pre_reset: Vec<PathBuf> = files_in(&dir)
         .into_iter()
-        .filter(|p| p.to_string_lossy().ends_with("-pre-reset.sqlite3"))
+        .filter(|p| p.to_string_lossy().ends_with("-pre-reset.sqlite3.zst"))
         .collect();
     assert_eq!(pre_reset, vec![PathBuf::from(&planned)], "{out}");
     let log = json(&e, &["log", "--env", "dev", "--json"]);
@@ -164,7 +164,7 @@ fn a_reset_makes_the_backup_file_its_plan_named_and_says_so_everywhere() {
     let plan = json(&e, &["reset", "dev", "--dry-run", "--json"]);
     let named = PathBuf::from(plan["backup"]["path"].as_str().unwrap());
     assert_eq!(named.parent(), Some(dir.as_path()));
-    assert!(named.to_string_lossy().ends_with("-pre-reset.sqlite3"));
+    assert!(named.to_string_lossy().ends_with("-pre-reset.sqlite3.zst"));
 }
 
 #[test]
