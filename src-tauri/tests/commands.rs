@@ -543,7 +543,7 @@ fn prune_previews_what_it_frees_and_deletes_only_with_its_token() {
     // Three more under a roomier policy (another config), for prune to apply keep = 1 to.
     let roomy = h.ws.data_dir.join("roomy.toml");
     std::fs::write(&roomy, "[retention]\nkeep = 10\n").unwrap();
-    let ws = Workspace::load(&pipeline_db_core::WorkspaceOptions {
+    let ws = pipeline_db_core::Workspace::load(&pipeline_db_core::WorkspaceOptions {
         data_dir: Some(h.ws.data_dir.clone()),
         config: Some(roomy),
         ..Default::default()

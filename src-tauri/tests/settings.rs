@@ -199,7 +199,10 @@ fn remove_and_retention() {
     h.invoke("set_retention", json!({"keep": 4, "maxTotalMib": 100}))
         .unwrap();
     let info = h.invoke("workspace_info", json!({})).unwrap();
-    assert_eq!(info["retention"], json!({"keep": 4, "max_total_mib": 100}));
+    assert_eq!(
+        info["retention"],
+        json!({"keep": 4, "max_total_mib": 100, "budget_mib": 8192})
+    );
     assert!(h.config().unwrap().contains("keep = 4"));
 }
 
