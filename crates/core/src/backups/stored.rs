@@ -120,23 +120,7 @@ pub(crate) fn read_back(path: &Path) -> Result<(String, String)> {
         inner: file,
         h: Sha256::new(),
     };
-    let content = {
-        let mut dec =
-            zstd::stream::Decoder::new(&mut stored).map_err(Error::io("reading", path))?;
-        let mut h = Sha256::new();
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = dec.read(&mut buf).map_err(|e| Error::BackupVerify {
-                path: path.to_path_buf(),
-                detail: format!("its zstd stream does not decompress: {e}"),
-            })?;
-            if n == 0 {
-                break;
-            }
-            h.update(&buf[..n]);
-        }
-        h.finish_hex()
-    };
+    let content = decode_hashed(path, &mut stored, &mut |_| Ok(()))?;
     // Whatever follows the frame is read too, so the stored sha256 covers the whole file.
     std::io::copy(&mut stored, &mut std::io::sink()).map_err(Error::io("reading", path))?;
     Ok((stored.h.finish_hex(), content))
@@ -146,28 +130,42 @@ pub(crate) fn read_back(path: &Path) -> Result<(String, String)> {
 /// computed on the way: one read gives the plain copy and its hash.
 pub(crate) fn decompress_hashed(path: &Path, out: &Path, progress: &dyn Fn(u64)) -> Result<String> {
     let file = File::open(path).map_err(Error::io("reading", path))?;
-    let mut dec = zstd::stream::Decoder::new(file).map_err(Error::io("reading", path))?;
     let mut to = fs::create_new(out)?;
+    let mut done = 0u64;
+    let sha = decode_hashed(path, file, &mut |chunk| {
+        to.write_all(chunk).map_err(|e| {
+            crate::storage::db::promote_disk_full(out, Error::io("writing", out)(e))
+        })?;
+        done += chunk.len() as u64;
+        progress(done);
+        Ok(())
+    })?;
+    to.sync_all().map_err(Error::io("fsync", out))?;
+    Ok(sha)
+}
+
+/// Decodes the zstd stream read from `from` (the file at `path`), handing each chunk of content
+/// to `sink`; returns the content's sha256. A stream that does not decode is a failed
+/// verification of `path`.
+fn decode_hashed(
+    path: &Path,
+    from: impl Read,
+    sink: &mut dyn FnMut(&[u8]) -> Result<()>,
+) -> Result<String> {
+    let mut dec = zstd::stream::Decoder::new(from).map_err(Error::io("reading", path))?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
-    let mut done = 0u64;
     loop {
         let n = dec.read(&mut buf).map_err(|e| Error::BackupVerify {
             path: path.to_path_buf(),
             detail: format!("its zstd stream does not decompress: {e}"),
         })?;
         if n == 0 {
-            break;
+            return Ok(h.finish_hex());
         }
-        to.write_all(&buf[..n]).map_err(|e| {
-            crate::storage::db::promote_disk_full(out, Error::io("writing", out)(e))
-        })?;
         h.update(&buf[..n]);
-        done += n as u64;
-        progress(done);
+        sink(&buf[..n])?;
     }
-    to.sync_all().map_err(Error::io("fsync", out))?;
-    Ok(h.finish_hex())
 }
 
 /// A plain SQLite file of a backup, to open with SQLite: the backup itself, or a private
