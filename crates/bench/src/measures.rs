@@ -70,7 +70,7 @@ impl Bench {
         out.rows.extend(workbench);
         let backup = self.backup_rows(&home, &db, n, &mut out)?;
         out.rows
-            .push(self.restore_row(&home, &backup, n, &mut out.notes)?);
+            .push(self.restore_row(&home, &db, &backup, n, &mut out.notes)?);
         let reset = self.reset_rows(&home, &db, n, &mut out.notes)?;
         out.rows.extend(reset);
         out.rows.push(self.retention_row(n)?);
@@ -215,9 +215,12 @@ impl Bench {
         Ok(path)
     }
 
+    /// The restore of `backup` (possibly compressed) against `cp` + fsync of the database it holds
+    /// (`db`, whose content it is): both measured on the SQLite size.
     fn restore_row(
         &self,
         home: &Path,
+        db: &Path,
         backup: &Path,
         n: u64,
         notes: &mut Vec<String>,
@@ -243,8 +246,8 @@ impl Bench {
                 return Ok(row.ours("failed (see notes)"));
             }
         };
-        let bytes = file_len(backup);
-        let cp = reference::cp_fsync(backup, &self.scratch.join("cp.sqlite3"))?;
+        let bytes = file_len(db);
+        let cp = reference::cp_fsync(db, &self.scratch.join("cp.sqlite3"))?;
         let (o, r) = (mbps(bytes, run.wall), mbps(bytes, cp));
         notes.push(profile(
             "`restore` (includes its verified pre-restore backup of the live database)",
