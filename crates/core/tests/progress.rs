@@ -87,10 +87,8 @@ fn a_backup_reports_bytes_copied_then_verified() {
     let rec = backup::run_observed(&ws, "dev", &BackupOptions::default(), &obs)
         .unwrap()
         .backup;
-    // Backups in the backup dir are compressed after they are verified.
-    assert_eq!(obs.stages(), ["copying", "verifying", "compressing"]);
-    let compressing = obs.of("compressing");
-    assert_eq!(compressing.last().unwrap().0, compressing.last().unwrap().1);
+    // Backups in the backup dir are compressed in the copy's read, then read back as verified.
+    assert_eq!(obs.stages(), ["copying", "verifying"]);
     let copying = obs.of("copying");
     let verifying = obs.of("verifying");
     assert_eq!(
@@ -189,10 +187,9 @@ fn a_restore_reports_each_copy_and_a_cancel_mid_copy_changes_nothing() {
             "staging",
             "copying",
             "verifying",
-            "compressing",
             "restoring"
         ],
-        "stage the backup, back up what is there (copy + verify + compress), copy pages in"
+        "stage the backup, back up what is there (copy + compress, verify), copy pages in"
     );
     let r = obs.of("restoring");
     assert_eq!(r.last().unwrap().0, r.last().unwrap().1);

@@ -11,6 +11,11 @@ use crate::progress::{Observer, Progress};
 use crate::storage::db::{self, Access};
 use crate::storage::fs;
 
+/// A verified snapshot of the database at `src_path` in `dest`: copied from one read transaction
+/// (or, under the caller's write lock, as the checkpointed file) to a temp name — compressed in
+/// the same read when `dest` names a `.sqlite3.zst` —, the kept file fsynced, checked
+/// (`quick_check`, the row counts `expected`; a compressed file read back against the checked
+/// copy), then renamed into place without
 /// overwriting (a taken name gets `-2`, `-3`, … unless `exact_name`), and the directory is fsynced.
 pub(crate) fn snapshot(
     src_path: &Path,
@@ -44,81 +49,160 @@ pub(crate) fn snapshot(
     let quiet = expected.is_some()
         && crate::storage::timing::step("backup: checkpoint", || quiesced(src_path, busy_timeout));
     let method = if quiet { Method::File } else { Method::Pages };
-    let copied = crate::storage::timing::step("backup: snapshot (copy + fsync)", || {
-        if quiet {
-            copy_file(src_path, &tmp, obs)
-        } else {
-            snapshot_to_temp(&src, &tmp, src_path, busy_timeout, obs)
+    let copy = Copy {
+        src_path,
+        tmp: &tmp,
+        method,
+        compressed: crate::backups::stored::is_compressed(dest),
+    };
+    let result = copy
+        .copy_and_verify(&src, &counts, busy_timeout, obs)
+        .and_then(|(keep, size, sha, stored)| {
+            let placed = place(&keep, dest, exact_name);
+            if placed.is_err() {
+                let _ = std::fs::remove_file(&keep);
+            }
+            let final_path = placed?;
+            fs::fsync_dir(dir)?;
+            Ok(Snapshot {
+                method,
+                stored,
+                path: final_path,
+                size_bytes: size,
+                sha256: sha,
+                row_counts: counts.clone(),
+                schema_version,
+            })
+        });
+    copy.clean_up();
+    result
+}
+
+/// One snapshot's copy: `tmp` is the plain copy (kept for a plain backup; for a compressed one a
+/// private temp that SQLite's checks read), `tmp.zst` the compressed file.
+struct Copy<'a> {
+    src_path: &'a Path,
+    tmp: &'a Path,
+    method: Method,
+    compressed: bool,
+}
+
+/// The verified file to place, the content's size and sha256, the stored form.
+type Copied = (PathBuf, u64, String, Option<crate::backups::stored::Stored>);
+
+impl Copy<'_> {
+    fn ztmp(&self) -> PathBuf {
+        crate::backups::stored::compressed_name(self.tmp)
+    }
+
+    fn copy_and_verify(
+        &self,
+        src: &Connection,
+        counts: &BTreeMap<String, u64>,
+        busy_timeout: Duration,
+        obs: &dyn Observer,
+    ) -> Result<Copied> {
+        if self.compressed {
+            return self.compressed(src, counts, busy_timeout, obs);
         }
-    });
-    let result = copied.and_then(|()| {
-        let size = std::fs::metadata(&tmp)
-            .map_err(Error::io("reading", &tmp))?
+        crate::storage::timing::step("backup: snapshot (copy + fsync)", || {
+            match self.method {
+                Method::File => copy_file(self.src_path, self.tmp, obs),
+                Method::Pages => snapshot_to_temp(src, self.tmp, self.src_path, busy_timeout, obs),
+            }?;
+            crate::storage::timing::step("backup: fsync", || fs::fsync_file(self.tmp))
+        })?;
+        let size = std::fs::metadata(self.tmp)
+            .map_err(Error::io("reading", self.tmp))?
             .len();
-        // The sha256 of the finished, fsynced copy runs on a second core while SQLite verifies
-        // it (quick_check + row counts): the two reads overlap instead of adding up.
-        let sha = crate::storage::timing::step("backup: verify (quick_check ∥ sha256)", || {
+        let sha = verify_hashing(self.tmp, size, counts, obs)?;
+        Ok((self.tmp.to_path_buf(), size, sha, None))
+    }
+
+    /// One read of the snapshot writes the compressed file (fsynced) and the plain temp SQLite
+    /// checks, hashing the content; then `quick_check` + row counts of the plain temp run beside
+    /// the read-back of the compressed file, which must decompress to exactly that temp.
+    fn compressed(
+        &self,
+        src: &Connection,
+        counts: &BTreeMap<String, u64>,
+        busy_timeout: Duration,
+        obs: &dyn Observer,
+    ) -> Result<Copied> {
+        let ztmp = self.ztmp();
+        let pass = crate::storage::timing::step("backup: snapshot (copy + compress + fsync)", || {
+            match self.method {
+                Method::File => crate::backups::stored::copy_compressing(
+                    self.src_path,
+                    Some(self.tmp),
+                    &ztmp,
+                    true,
+                    obs,
+                ),
+                Method::Pages => {
+                    snapshot_to_temp(src, self.tmp, self.src_path, busy_timeout, obs)?;
+                    crate::backups::stored::copy_compressing(self.tmp, None, &ztmp, false, obs)
+                }
+            }
+        })?;
+        crate::storage::timing::step("backup: verify (quick_check ∥ read back)", || {
             std::thread::scope(|s| {
-                let hashing = s.spawn(|| {
-                    let t = std::time::Instant::now();
-                    let report = |done| {
-                        obs.bytes(&Progress {
-                            stage: "verifying",
-                            done,
-                            total: size,
-                        })
-                    };
-                    crate::storage::hash::file_with_progress(&tmp, &report)
-                        .map(|sha| (sha, t.elapsed()))
+                let reading = s.spawn(|| {
+                    crate::backups::stored::check_pass(&ztmp, self.tmp, &pass, obs)
                 });
-                let t = std::time::Instant::now();
-                let verified = verify_file(&tmp, Some(&counts));
-                crate::storage::timing::record_duration(
-                    "backup: quick_check + counts",
-                    t.elapsed(),
-                );
-                let sha = hashing
-                    .join()
-                    .unwrap_or_else(|_| Err(Error::Internal("the sha256 thread panicked".into())));
-                let sha = sha.map(|(sha, took)| {
-                    crate::storage::timing::record_duration("backup: sha256", took);
-                    sha
+                let verified = verify_file(self.tmp, Some(counts));
+                let read = reading.join().unwrap_or_else(|_| {
+                    Err(Error::Internal("the read-back thread panicked".into()))
                 });
-                verified.and(sha)
+                verified.and(read)
             })
         })?;
-        // A `.sqlite3.zst` name: the verified copy is compressed and read back before it is kept.
-        let (keep, stored) = match crate::backups::stored::is_compressed(dest) {
-            false => (tmp.clone(), None),
-            true => {
-                let ztmp = crate::backups::stored::compressed_name(&tmp);
-                let stored = crate::storage::timing::step("backup: compress + read back", || {
-                    crate::backups::stored::compress(&tmp, &ztmp, &sha, obs)
-                })?;
-                let _ = std::fs::remove_file(&tmp);
-                (ztmp, Some(stored))
-            }
-        };
-        let placed = place(&keep, dest, exact_name);
-        if placed.is_err() {
-            let _ = std::fs::remove_file(&keep);
-        }
-        let final_path = placed?;
-        fs::fsync_dir(dir)?;
-        Ok(Snapshot {
-            method,
-            stored,
-            path: final_path,
-            size_bytes: size,
-            sha256: sha,
-            row_counts: counts.clone(),
-            schema_version,
-        })
-    });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+        let _ = std::fs::remove_file(self.tmp);
+        Ok((ztmp, pass.size, pass.content_sha, Some(pass.stored)))
     }
-    result
+
+    /// Removes whatever temp is left (after success only the placed file remains).
+    fn clean_up(&self) {
+        let _ = std::fs::remove_file(self.tmp);
+        let _ = std::fs::remove_file(self.ztmp());
+    }
+}
+
+/// `quick_check` + row counts of the finished, fsynced copy, with its sha256 read on a second
+/// core (the two reads overlap instead of adding up).
+fn verify_hashing(
+    tmp: &Path,
+    size: u64,
+    counts: &BTreeMap<String, u64>,
+    obs: &dyn Observer,
+) -> Result<String> {
+    crate::storage::timing::step("backup: verify (quick_check ∥ sha256)", || {
+        std::thread::scope(|s| {
+            let hashing = s.spawn(|| {
+                let t = std::time::Instant::now();
+                let report = |done| {
+                    obs.bytes(&Progress {
+                        stage: "verifying",
+                        done,
+                        total: size,
+                    })
+                };
+                crate::storage::hash::file_with_progress(tmp, &report)
+                    .map(|sha| (sha, t.elapsed()))
+            });
+            let t = std::time::Instant::now();
+            let verified = verify_file(tmp, Some(counts));
+            crate::storage::timing::record_duration("backup: quick_check + counts", t.elapsed());
+            let sha = hashing
+                .join()
+                .unwrap_or_else(|_| Err(Error::Internal("the sha256 thread panicked".into())));
+            let sha = sha.map(|(sha, took)| {
+                crate::storage::timing::record_duration("backup: sha256", took);
+                sha
+            });
+            verified.and(sha)
+        })
+    })
 }
 
 /// How a snapshot was copied.
@@ -199,7 +283,7 @@ fn snapshot_to_temp(
         dst.close()
             .map_err(|(_, e)| db::classify(tmp, e, "closing backup".into()))?;
     }
-    crate::storage::timing::step("backup: fsync", || fs::fsync_file(tmp))
+    Ok(())
 }
 
 /// Whether the main file alone holds every committed page: a PASSIVE checkpoint (which never
@@ -240,7 +324,7 @@ const FILE_CHUNK: u64 = 64 << 20;
 
 /// Copies the quiesced main file to `tmp` (`copy_file_range` on Linux, through `std::io::copy`),
 /// marks the copy as a rollback-journal database (header bytes 18–19: what `journal_mode=DELETE`
-/// writes; a backup has no WAL beside it) and fsyncs it. The caller verifies it like any copy.
+/// writes; a backup has no WAL beside it). The caller fsyncs and verifies it like any copy.
 fn copy_file(src_path: &Path, tmp: &Path, obs: &dyn Observer) -> Result<()> {
     use std::io::{Read, Seek, SeekFrom, Write};
     let mut from = std::fs::File::open(src_path).map_err(Error::io("opening", src_path))?;
@@ -272,9 +356,7 @@ fn copy_file(src_path: &Path, tmp: &Path, obs: &dyn Observer) -> Result<()> {
             .and_then(|_| to.write_all(&[1, 1]))
             .map_err(Error::io("writing the copy's header", tmp))?;
     }
-    crate::storage::timing::step("backup: fsync", || {
-        to.sync_all().map_err(Error::io("fsync", tmp))
-    })
+    Ok(())
 }
 
 fn page_size(c: &Connection) -> i32 {
@@ -389,6 +471,53 @@ mod tests {
             &crate::Quiet,
         )
         .unwrap()
+    }
+
+    /// The plain content of a snapshot (decompressed beside it when compressed).
+    fn content(snap: &Snapshot) -> PathBuf {
+        let Some(stored) = &snap.stored else {
+            return snap.path.clone();
+        };
+        assert_eq!(stored.bytes, std::fs::metadata(&snap.path).unwrap().len());
+        assert_eq!(stored.sha256, crate::storage::hash::file(&snap.path).unwrap());
+        let out = snap.path.with_extension("plain");
+        let sha = crate::backups::stored::decompress_hashed(&snap.path, &out, &|_| {}).unwrap();
+        assert_eq!(sha, snap.sha256, "decompresses to the recorded content");
+        out
+    }
+
+    #[test]
+    fn compressed_snapshots_by_either_method_hold_every_row_and_leave_no_temp() {
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("src.sqlite3");
+        let writer = wal_db(&src, 300);
+        let out = d.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        let snap = take(&src, &out.join("a.sqlite3.zst"));
+        assert_eq!(snap.method, Method::File);
+        assert!(snap.stored.is_some());
+        let plain = content(&snap);
+        assert_eq!(&std::fs::read(&plain).unwrap()[18..20], &[1, 1]);
+        assert_eq!(crate::storage::hash::file(&plain).unwrap(), snap.sha256);
+        verify_file(&plain, Some(&snap.row_counts)).unwrap();
+        std::fs::remove_file(&plain).unwrap();
+
+        let reader = Connection::open(&src).unwrap();
+        reader.execute_batch("BEGIN; SELECT count(*) FROM t;").unwrap();
+        writer.execute("INSERT INTO t VALUES ('late')", []).unwrap();
+        let snap = take(&src, &out.join("b.sqlite3.zst"));
+        assert_eq!(snap.method, Method::Pages);
+        let plain = content(&snap);
+        verify_file(&plain, Some(&snap.row_counts)).unwrap();
+        assert_eq!(snap.row_counts["t"], 301);
+        std::fs::remove_file(&plain).unwrap();
+        let mut left: Vec<String> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["a.sqlite3.zst", "b.sqlite3.zst"], "no temp left");
+        drop(reader);
     }
 
     #[test]

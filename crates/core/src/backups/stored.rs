@@ -44,59 +44,68 @@ pub fn compressed_name(plain: &Path) -> PathBuf {
     PathBuf::from(n)
 }
 
-/// Compresses the verified snapshot `plain` (whose content sha256 is `content_sha`) into the new
-/// file `out` (multi-threaded zstd), fsyncs it, then reads it back: the stored bytes must hash as
-/// written and decompress to exactly `content_sha`. `out` is removed on any failure.
-pub(crate) fn compress(
-    plain: &Path,
-    out: &Path,
-    content_sha: &str,
-    obs: &dyn Observer,
-) -> Result<Stored> {
-    let result = write_compressed(plain, out, obs).and_then(|(bytes, sha)| {
-        let (stored, content) = read_back(out)?;
-        if stored != sha || content != content_sha {
-            return Err(Error::BackupVerify {
-                path: out.to_path_buf(),
-                detail: format!(
-                    "the compressed copy does not read back as written (stored sha256 {stored} vs {sha}, content {content} vs {content_sha})"
-                ),
-            });
-        }
-        Ok(Stored {
-            format: "zstd".into(),
-            bytes,
-            sha256: sha,
-        })
-    });
-    if result.is_err() {
-        let _ = std::fs::remove_file(out);
-    }
-    result
+/// What one compressing pass wrote.
+#[derive(Debug)]
+pub(crate) struct Pass {
+    /// Bytes of SQLite content read (the plain snapshot's size).
+    pub size: u64,
+    /// sha256 of that content.
+    pub content_sha: String,
+    pub stored: Stored,
 }
 
-fn write_compressed(plain: &Path, out: &Path, obs: &dyn Observer) -> Result<(u64, String)> {
-    let full = |e: std::io::Error| {
-        crate::storage::db::promote_disk_full(out, Error::io("compressing into", out)(e))
+/// One read of `from` gives the compressed file `out` (multi-threaded zstd, fsynced) and, when
+/// `plain` is given, a plain copy there for SQLite's checks (a private temp the caller removes:
+/// it is never kept, so it is not fsynced); the content's sha256 is computed on the way.
+/// `mark_rollback`: the content's header bytes 18–19 say "rollback journal" (a copy of a WAL
+/// database's quiesced main file is then a self-contained database). `out` is removed on failure.
+pub(crate) fn copy_compressing(
+    from: &Path,
+    plain: Option<&Path>,
+    out: &Path,
+    mark_rollback: bool,
+    obs: &dyn Observer,
+) -> Result<Pass> {
+    let pass = compressing_pass(from, plain, out, mark_rollback, obs);
+    if pass.is_err() {
+        let _ = std::fs::remove_file(out);
+    }
+    pass
+}
+
+fn compressing_pass(
+    from_path: &Path,
+    plain: Option<&Path>,
+    out: &Path,
+    mark_rollback: bool,
+    obs: &dyn Observer,
+) -> Result<Pass> {
+    let full = |at: &Path, e: std::io::Error| {
+        crate::storage::db::promote_disk_full(at, Error::io("writing", at)(e))
     };
-    let mut from = File::open(plain).map_err(Error::io("reading", plain))?;
-    let total = from.metadata().map_err(Error::io("reading", plain))?.len();
-    let file = fs::create_new(out)?;
-    let mut enc = zstd::stream::Encoder::new(Hashing::new(file), LEVEL).map_err(full)?;
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
-    enc.multithread(threads).map_err(full)?;
-    enc.include_checksum(true).map_err(full)?;
+    let mut from = File::open(from_path).map_err(Error::io("reading", from_path))?;
+    let total = from.metadata().map_err(Error::io("reading", from_path))?.len();
+    let mut plain_file = plain.map(fs::create_new).transpose()?;
+    let mut enc = encoder(out)?;
+    let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut done = 0u64;
     loop {
-        let n = from.read(&mut buf).map_err(Error::io("reading", plain))?;
+        let n = fill(&mut from, &mut buf).map_err(Error::io("reading", from_path))?;
         if n == 0 {
             break;
         }
-        enc.write_all(&buf[..n]).map_err(full)?;
+        if done == 0 && mark_rollback && n >= 100 {
+            buf[18..20].copy_from_slice(&[1, 1]);
+        }
+        h.update(&buf[..n]);
+        if let (Some(f), Some(p)) = (plain_file.as_mut(), plain) {
+            f.write_all(&buf[..n]).map_err(|e| full(p, e))?;
+        }
+        enc.write_all(&buf[..n]).map_err(|e| full(out, e))?;
         done += n as u64;
         obs.bytes(&Progress {
-            stage: "compressing",
+            stage: "copying",
             done,
             total,
         });
@@ -105,22 +114,111 @@ fn write_compressed(plain: &Path, out: &Path, obs: &dyn Observer) -> Result<(u64
         }
         crate::storage::failpoint::hit("backup:mid_compress")?;
     }
-    let hashing = enc.finish().map_err(full)?;
-    let (file, bytes, sha) = hashing.finish();
+    crate::storage::failpoint::hit("backup:mid_copy")?;
+    let (file, bytes, sha) = enc.finish().map_err(|e| full(out, e))?.finish();
     crate::storage::timing::step("backup: fsync compressed", || {
         file.sync_all().map_err(Error::io("fsync", out))
     })?;
-    Ok((bytes, sha))
+    Ok(Pass {
+        size: done,
+        content_sha: h.finish_hex(),
+        stored: Stored {
+            format: "zstd".into(),
+            bytes,
+            sha256: sha,
+        },
+    })
 }
 
-/// The sha256 of a compressed file's stored bytes and of the content it decompresses to.
-pub(crate) fn read_back(path: &Path) -> Result<(String, String)> {
+/// A multi-threaded zstd encoder into the new file `out`, hashing the stored bytes.
+fn encoder(out: &Path) -> Result<zstd::stream::Encoder<'static, Hashing<File>>> {
+    let full = |e: std::io::Error| {
+        crate::storage::db::promote_disk_full(out, Error::io("compressing into", out)(e))
+    };
+    let file = fs::create_new(out)?;
+    let mut enc = zstd::stream::Encoder::new(Hashing::new(file), LEVEL).map_err(full)?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+    enc.multithread(threads).map_err(full)?;
+    enc.include_checksum(true).map_err(full)?;
+    Ok(enc)
+}
+
+/// Reads until `buf` is full or the file ends: every chunk but the last is whole (the header
+/// mark above needs the first 100 bytes in the first chunk).
+fn fill(from: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match from.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Reads the compressed file of a pass back: its stored bytes must hash as written, and it must
+/// decompress to the content hashed on the way and, byte for byte, to `plain` (the copy SQLite's
+/// checks ran on). Progress is reported as `verifying`.
+pub(crate) fn check_pass(out: &Path, plain: &Path, pass: &Pass, obs: &dyn Observer) -> Result<()> {
+    let (stored, content) = read_back_against(out, Some(plain), pass.size, obs)?;
+    if stored != pass.stored.sha256 || content != pass.content_sha {
+        return Err(Error::BackupVerify {
+            path: out.to_path_buf(),
+            detail: format!(
+                "the compressed copy does not read back as written (stored sha256 {stored} vs {}, content {content} vs {})",
+                pass.stored.sha256, pass.content_sha
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The sha256 of a compressed file's stored bytes and of the content it decompresses to, also
+/// comparing the content with the file `plain` byte for byte (which must end
+/// where the content ends); `total`: the content's size, for progress.
+fn read_back_against(
+    path: &Path,
+    plain: Option<&Path>,
+    total: u64,
+    obs: &dyn Observer,
+) -> Result<(String, String)> {
     let file = File::open(path).map_err(Error::io("reading", path))?;
     let mut stored = HashingReader {
         inner: file,
         h: Sha256::new(),
     };
-    let content = decode_hashed(path, &mut stored, &mut |_| Ok(()))?;
+    let mut against = plain
+        .map(|p| File::open(p).map_err(Error::io("reading", p)))
+        .transpose()?;
+    let differs = || Error::BackupVerify {
+        path: path.to_path_buf(),
+        detail: "it does not decompress to the snapshot that passed its checks".into(),
+    };
+    let mut theirs = vec![0u8; 1 << 20];
+    let mut done = 0u64;
+    let content = decode_hashed(path, &mut stored, &mut |chunk| {
+        if let Some(f) = against.as_mut() {
+            let mine = &mut theirs[..chunk.len()];
+            f.read_exact(mine).map_err(|_| differs())?;
+            if mine != chunk {
+                return Err(differs());
+            }
+        }
+        done += chunk.len() as u64;
+        obs.bytes(&Progress {
+            stage: "verifying",
+            done,
+            total: total.max(done),
+        });
+        Ok(())
+    })?;
+    if let Some(f) = against.as_mut() {
+        if f.read(&mut theirs[..1]).map_err(|_| differs())? != 0 {
+            return Err(differs());
+        }
+    }
     // Whatever follows the frame is read too, so the stored sha256 covers the whole file.
     std::io::copy(&mut stored, &mut std::io::sink()).map_err(Error::io("reading", path))?;
     Ok((stored.h.finish_hex(), content))
@@ -257,37 +355,83 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(32))]
-        /// Any bytes compress and read back to exactly themselves; the stored sha256 is the file's.
+        /// Any bytes go through one pass into a plain copy and a compressed file that reads back
+        /// to exactly them; the stored sha256 is the file's.
         #[test]
-        fn compress_then_read_back_and_decompress_is_the_identity(data in prop::collection::vec(any::<u8>(), 0..200_000)) {
+        fn a_compressing_pass_then_read_back_and_decompress_is_the_identity(data in prop::collection::vec(any::<u8>(), 0..3_000_000)) {
             let d = tempfile::tempdir().unwrap();
-            let (plain, z, back) = (d.path().join("a"), d.path().join("a.zst"), d.path().join("b"));
-            std::fs::write(&plain, &data).unwrap();
+            let (src, copy, z, back) = (d.path().join("a"), d.path().join("c"), d.path().join("a.zst"), d.path().join("b"));
+            std::fs::write(&src, &data).unwrap();
+            let pass = copy_compressing(&src, Some(&copy), &z, false, &crate::Quiet).unwrap();
             let sha = crate::storage::hash::sha256_hex(&data);
-            let stored = compress(&plain, &z, &sha, &crate::Quiet).unwrap();
-            prop_assert_eq!(stored.bytes, std::fs::metadata(&z).unwrap().len());
-            prop_assert_eq!(&stored.sha256, &crate::storage::hash::file(&z).unwrap());
+            prop_assert_eq!(&pass.content_sha, &sha);
+            prop_assert_eq!(pass.size, data.len() as u64);
+            prop_assert_eq!(pass.stored.bytes, std::fs::metadata(&z).unwrap().len());
+            prop_assert_eq!(&pass.stored.sha256, &crate::storage::hash::file(&z).unwrap());
+            prop_assert_eq!(&std::fs::read(&copy).unwrap(), &data);
+            check_pass(&z, &copy, &pass, &crate::Quiet).unwrap();
             prop_assert_eq!(decompress_hashed(&z, &back, &|_| {}).unwrap(), sha);
             prop_assert_eq!(std::fs::read(&back).unwrap(), data);
         }
     }
 
     #[test]
-    fn a_damaged_stream_or_a_wrong_content_hash_is_refused_and_leaves_nothing() {
+    fn a_damaged_stream_a_changed_plain_copy_or_a_wrong_hash_fails_the_read_back() {
         let d = tempfile::tempdir().unwrap();
-        let (plain, z) = (d.path().join("a"), d.path().join("a.zst"));
-        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 13) as u8).collect();
-        std::fs::write(&plain, &data).unwrap();
-        let e = compress(&plain, &z, "0".repeat(64).as_str(), &crate::Quiet).unwrap_err();
+        let (src, copy, z) = (d.path().join("a"), d.path().join("c"), d.path().join("a.zst"));
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 13) as u8).collect();
+        std::fs::write(&src, &data).unwrap();
+        let pass = copy_compressing(&src, Some(&copy), &z, true, &crate::Quiet).unwrap();
+        // The copy of a WAL database's main file is marked as a rollback-journal database.
+        let mut marked = data.clone();
+        marked[18..20].copy_from_slice(&[1, 1]);
+        assert_eq!(std::fs::read(&copy).unwrap(), marked);
+        assert_eq!(pass.content_sha, crate::storage::hash::sha256_hex(&marked));
+        check_pass(&z, &copy, &pass, &crate::Quiet).unwrap();
+
+        let wrong = Pass {
+            content_sha: "0".repeat(64),
+            stored: pass.stored.clone(),
+            ..pass
+        };
+        let e = check_pass(&z, &copy, &wrong, &crate::Quiet).unwrap_err();
         assert!(e.to_string().contains("does not read back"), "{e}");
-        assert!(!z.exists());
-        let sha = crate::storage::hash::sha256_hex(&data);
-        compress(&plain, &z, &sha, &crate::Quiet).unwrap();
+        let pass = Pass {
+            content_sha: crate::storage::hash::sha256_hex(&marked),
+            ..wrong
+        };
+
+        let mut changed = marked.clone();
+        changed[2_500_000] ^= 1;
+        std::fs::write(&copy, &changed).unwrap();
+        let e = check_pass(&z, &copy, &pass, &crate::Quiet).unwrap_err();
+        assert!(e.to_string().contains("does not decompress to the snapshot"), "{e}");
+        std::fs::write(&copy, &marked[..marked.len() - 1]).unwrap();
+        assert!(check_pass(&z, &copy, &pass, &crate::Quiet).is_err(), "shorter");
+        let mut longer = marked.clone();
+        longer.push(0);
+        std::fs::write(&copy, &longer).unwrap();
+        assert!(check_pass(&z, &copy, &pass, &crate::Quiet).is_err(), "longer");
+        std::fs::write(&copy, &marked).unwrap();
+
         let mut bytes = std::fs::read(&z).unwrap();
         let mid = bytes.len() / 2;
         bytes[mid] ^= 0x55;
         std::fs::write(&z, &bytes).unwrap();
-        assert!(read_back(&z).is_err() || read_back(&z).unwrap().1 != sha);
-        assert!(decompress_hashed(&z, &d.path().join("b"), &|_| {}).map_or(true, |s| s != sha));
+        assert!(check_pass(&z, &copy, &pass, &crate::Quiet).is_err());
+        let back = read_back_against(&z, None, 0, &crate::Quiet);
+        assert!(back.is_err() || back.unwrap().1 != pass.content_sha);
+        let back = d.path().join("b");
+        assert!(decompress_hashed(&z, &back, &|_| {}).map_or(true, |s| s != pass.content_sha));
+    }
+
+    #[test]
+    fn a_failed_pass_leaves_no_compressed_file() {
+        let d = tempfile::tempdir().unwrap();
+        let z = d.path().join("a.zst");
+        // A directory opens but cannot be read: the pass fails after it created `z`.
+        let e = copy_compressing(d.path(), None, &z, false, &crate::Quiet).unwrap_err();
+        assert!(e.to_string().contains("reading"), "{e}");
+        assert!(!z.exists());
     }
 }
