@@ -243,7 +243,25 @@ fn restore_leaves_the_database_unchanged_when_the_backup_fails_verification() {
         "{ not json",
     )
     .unwrap();
-    // 4. Not a database at all, no manifest.
+    // 4. A manifest whose row counts do not describe its file (a compressed backup's plan is
+    // read from its manifest; the staged copy must then hold exactly those rows).
+    assert!(good.to_string_lossy().ends_with(".sqlite3.zst"), "{good:?}");
+    let liar = good.with_file_name("liar.sqlite3.zst");
+    std::fs::copy(&good, &liar).unwrap();
+    let mut m: Value = serde_json::from_str(
+        &std::fs::read_to_string(pipeline_db_core::backups::record::manifest_path(&good)).unwrap(),
+    )
+    .unwrap();
+    m["row_counts"]["jobs"] = Value::from(999);
+    std::fs::write(
+        pipeline_db_core::backups::record::manifest_path(&liar),
+        m.to_string(),
+    )
+    .unwrap();
+    let plan = json(dir, &["restore", "dev", "liar.sqlite3.zst", "--dry-run", "--json"]);
+    let jobs = plan["source"]["tables"].as_array().unwrap().iter().find(|t| t["name"] == "jobs");
+    assert_eq!(jobs.unwrap()["rows"], 999, "the plan shows the manifest: {plan}");
+    // 5. Not a database at all, no manifest.
     let junk = dir.join("junk.sqlite3");
     std::fs::write(&junk, vec![7u8; 5000]).unwrap();
 
@@ -251,15 +269,19 @@ fn restore_leaves_the_database_unchanged_when_the_backup_fails_verification() {
         ("flipped", "flipped.sqlite3".to_string()),
         ("tampered", "tampered".to_string()),
         ("bad manifest", "badmanifest.sqlite3".to_string()),
+        ("manifest with other rows", "liar.sqlite3.zst".to_string()),
         ("junk", junk.to_string_lossy().into_owned()),
     ] {
         let (code, _, err) = run(dir, &["restore", "dev", &arg, "--force"]);
         assert_eq!(code, 1, "{name}: {err}");
         assert!(err.contains("failed verification"), "{name}: {err}");
+        if name == "manifest with other rows" {
+            assert!(err.contains("but the plan showed"), "{err}");
+        }
         assert_eq!(dump(&db(dir, "dev")), before, "{name}: dev changed");
         assert_eq!(
             backups(dir, "dev").len(),
-            n_backups + 3,
+            n_backups + 4,
             "{name}: a pre-restore backup was taken"
         );
     }
@@ -267,7 +289,7 @@ fn restore_leaves_the_database_unchanged_when_the_backup_fails_verification() {
     assert!(log
         .iter()
         .rev()
-        .take(4)
+        .take(5)
         .all(|e| e["verb"] == "restore" && e["outcome"] == "failed"));
     // The untampered backup restores fine.
     ok(

@@ -235,6 +235,11 @@ fn refuse_live_files(ws: &Workspace, path: &Path) -> Result<()> {
 /// Reads what the backup holds (header, schema, tag, rows; no sha256 or `quick_check`: those run
 /// on the staged copy); refuses an unreadable file or a newer schema.
 fn inspect_source(path: &Path) -> Result<RestoreSource> {
+    if crate::backups::stored::is_compressed(path) {
+        if let Ok(m) = crate::backups::record::read_manifest(path) {
+            return from_manifest(path, m);
+        }
+    }
     let plain = crate::backups::stored::plain(path)?;
     let mut verification = verify::describe(&plain.path);
     verification.path = path.to_path_buf();
@@ -262,6 +267,43 @@ fn inspect_source(path: &Path) -> Result<RestoreSource> {
         total_rows: tables.iter().map(|t| t.rows).sum(),
         tables,
         verification,
+    })
+}
+
+/// A compressed backup with a manifest: the plan shows what its manifest says (decompressing it
+/// only to count its rows would add a whole pass, twice with the re-check under the lock); the
+/// staged copy is then verified against the manifest's sha256 and must hold exactly those rows
+/// and that schema version (see [`stage`]).
+fn from_manifest(path: &Path, m: BackupRecord) -> Result<RestoreSource> {
+    let known = crate::schema::migrations::latest_version();
+    if let Some(v) = m.schema_version.filter(|v| *v > known) {
+        return Err(Error::NewerSchema {
+            path: path.to_path_buf(),
+            found: v,
+            known,
+        });
+    }
+    let tables = plan::table_rows(&m.row_counts);
+    let verification = VerifyReport {
+        path: path.to_path_buf(),
+        ok: true,
+        verified_at: crate::now_rfc3339(),
+        has_manifest: true,
+        sha256_matches: None,
+        schema_version: m.schema_version,
+        tagged_env: Some(m.env.clone()),
+        problem: None,
+        schema_differences: vec![],
+        checks: vec![
+            "its manifest (rows, schema version, env); the content is decompressed and checked against it after you confirm".into(),
+        ],
+    };
+    Ok(RestoreSource {
+        path: path.to_path_buf(),
+        total_rows: tables.iter().map(|t| t.rows).sum(),
+        tables,
+        verification,
+        manifest: Some(m),
     })
 }
 
@@ -408,7 +450,8 @@ fn restore_locked<P: Plan>(
             let _lock = ritual::lock(ws, target, verb)?;
             fresh = Some(recheck(shown, replan)?);
             plan.source.verification = stage(&plan.source, &staging, env, None, obs)
-                .step(verb, env, "verify", UNCHANGED)?;
+                .step(verb, env, "verify", UNCHANGED)?
+                .0;
             evidence = crate::backups::evidence::keep_evidence(&target.path)?;
             return replace_damaged(ws, target, &staging).map(|c| (None, c));
         }
@@ -418,10 +461,12 @@ fn restore_locked<P: Plan>(
             Opened::Existing(s) => Some(page_size(&s.conn)?),
             Opened::Missing(_) => None,
         };
-        plan.source.verification = crate::storage::timing::step("restore: stage + verify", || {
-            stage(&plan.source, &staging, env, page_size, obs)
-        })
-        .step(verb, env, "verify", UNCHANGED)?;
+        let (verification, staged) =
+            crate::storage::timing::step("restore: stage + verify", || {
+                stage(&plan.source, &staging, env, page_size, obs)
+            })
+            .step(verb, env, "verify", UNCHANGED)?;
+        plan.source.verification = verification;
         match opened {
             Opened::Missing(_lock) => {
                 session::clear_stale_sidecars(&target.path)?;
@@ -443,7 +488,8 @@ fn restore_locked<P: Plan>(
                         (fp, t.elapsed())
                     });
                     let named = shown.backup_step().map(|b| b.path.as_path());
-                    let backup = copy_in(ws, target, verb, named, &mut s.conn, &staging, obs);
+                    let backup =
+                        copy_in(ws, target, verb, named, &mut s.conn, (&staging, &staged), obs);
                     let (fp, took) = fp.join().unwrap_or_else(|_| {
                         let e = Error::Internal("the fingerprint thread panicked".into());
                         (Err(e), Duration::ZERO)
@@ -493,7 +539,7 @@ fn copy_in(
     verb: Verb,
     named: Option<&Path>,
     live: &mut Connection,
-    staging: &Path,
+    (staging, staged): (&Path, &BTreeMap<String, u64>),
     obs: &dyn Observer,
 ) -> Result<BackupRecord> {
     let env = target.name.as_str();
@@ -505,7 +551,7 @@ fn copy_in(
     .step(verb, env, "copy", UNCHANGED)?;
     let after = crate::storage::failpoint::hit("restore:after_copy").and_then(|()| {
         crate::storage::timing::step("restore: checkpoint + verify after", || {
-            verify_restored(live, target, staging)
+            verify_restored(live, target, staged)
         })
     });
     match after {
@@ -619,7 +665,7 @@ fn stage(
     env: &str,
     page: Option<i64>,
     obs: &dyn Observer,
-) -> Result<VerifyReport> {
+) -> Result<(VerifyReport, BTreeMap<String, u64>)> {
     // One read of the backup gives the staged copy and the sha256 of exactly the bytes written.
     let sha = crate::storage::timing::step("restore: stage copy (hashed) + fsync", || {
         let total = source_bytes(&source.path);
@@ -655,6 +701,7 @@ fn stage(
     let c = Connection::open(staging)
         .and_then(|c| db::harden(&c).map(|()| c))
         .map_err(|e| db::classify(staging, e, "opening staging copy".into()))?;
+    require_as_planned(source, &v, &c)?;
     c.query_row("PRAGMA journal_mode=DELETE", [], |_| Ok(()))
         .map_err(Error::sql("staging copy"))?;
     c.execute_batch("BEGIN IMMEDIATE")
@@ -666,24 +713,46 @@ fn stage(
         c.execute_batch(&format!("PRAGMA page_size = {p}; VACUUM;"))
             .map_err(Error::sql("converting the staging copy's page size"))?;
     }
+    let counts = db::row_counts(&c)?;
     c.close()
         .map_err(|(_, e)| db::classify(staging, e, "closing staging copy".into()))?;
     fs::fsync_file(staging)?;
-    Ok(v)
+    Ok((v, counts))
+}
+
+/// The staged copy must hold what the plan showed: the same rows per table and schema version
+/// (a file changed after the plan, or a manifest that does not describe its file, is refused).
+fn require_as_planned(source: &RestoreSource, v: &VerifyReport, c: &Connection) -> Result<()> {
+    let staged = plan::table_rows(&db::row_counts(c)?);
+    let planned = &source.verification.schema_version;
+    if staged == source.tables && &v.schema_version == planned {
+        return Ok(());
+    }
+    let version = |v: &Option<i64>| v.map_or("none".to_string(), |v| format!("V{v}"));
+    Err(Error::SourceUnsound {
+        path: source.path.clone(),
+        detail: format!(
+            "it holds {} at schema {}, but the plan showed {} at schema {}: it changed after the plan was made, or its manifest does not describe it",
+            plan::summarize(&staged),
+            version(&v.schema_version),
+            plan::summarize(&source.tables),
+            version(planned)
+        ),
+    })
 }
 
 /// After the page copy: the WAL is checkpointed into the file (so the restored content does not
 /// live only in the log), then `quick_check` and the row counts must equal what was staged.
 /// (The staged copy passed the full verification and the foreign-key check; the backup API
 /// copies its pages verbatim.)
-fn verify_restored(c: &Connection, target: &EnvTarget, staging: &Path) -> Result<()> {
+fn verify_restored(
+    c: &Connection,
+    target: &EnvTarget,
+    staged: &BTreeMap<String, u64>,
+) -> Result<()> {
     let _ = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
     crate::safety::health::require_healthy(c, target)?;
-    let staged = plan::table_rows(&db::row_counts(&db::open(
-        staging,
-        Access::ReadOnly,
-        Duration::from_secs(1),
-    )?)?);
+    let staged = plan::table_rows(staged);
     let now = plan::table_rows(&db::row_counts(c)?);
     if now != staged {
         return Err(Error::CheckFailed(format!(
