@@ -258,9 +258,20 @@ fn restore_leaves_the_database_unchanged_when_the_backup_fails_verification() {
         m.to_string(),
     )
     .unwrap();
-    let plan = json(dir, &["restore", "dev", "liar.sqlite3.zst", "--dry-run", "--json"]);
-    let jobs = plan["source"]["tables"].as_array().unwrap().iter().find(|t| t["name"] == "jobs");
-    assert_eq!(jobs.unwrap()["rows"], 999, "the plan shows the manifest: {plan}");
+    let plan = json(
+        dir,
+        &["restore", "dev", "liar.sqlite3.zst", "--dry-run", "--json"],
+    );
+    let jobs = plan["source"]["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "jobs");
+    assert_eq!(
+        jobs.unwrap()["rows"],
+        999,
+        "the plan shows the manifest: {plan}"
+    );
     // 5. Not a database at all, no manifest.
     let junk = dir.join("junk.sqlite3");
     std::fs::write(&junk, vec![7u8; 5000]).unwrap();
@@ -1056,4 +1067,93 @@ fn reset_and_a_restore_of_a_smaller_backup_leave_a_compact_file() {
         after_restore * 10 < big,
         "restore left {after_restore} bytes of a {big}-byte file"
     );
+}
+
+#[test]
+fn a_restore_takes_no_new_backup_when_a_verified_one_holds_exactly_the_database() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    dev_with_jobs(dir, "30");
+    let source = PathBuf::from(
+        json(dir, &["backup", "dev", "--json"])["path"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+    );
+    Connection::open(db(dir, "dev"))
+        .unwrap()
+        .execute_batch("DELETE FROM jobs WHERE id IN (SELECT id FROM jobs ORDER BY id LIMIT 5)")
+        .unwrap();
+    let now = PathBuf::from(
+        json(dir, &["backup", "dev", "--json"])["path"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+    );
+    let ids = "SELECT group_concat(id) FROM (SELECT id FROM jobs ORDER BY id)";
+    let with_25 = scalar(&db(dir, "dev"), ids);
+    let n = backups(dir, "dev").len();
+
+    // The manual backup just taken holds exactly what dev holds: the plan relies on it.
+    let plan = json(
+        dir,
+        &["restore", "dev", name_of(&source), "--dry-run", "--json"],
+    );
+    assert_eq!(plan["backup"]["existing"], true, "{plan}");
+    assert_eq!(plan["backup"]["path"], now.to_string_lossy().as_ref());
+    let text = ok(dir, &["restore", "dev", name_of(&source), "--dry-run"]);
+    assert!(
+        text.contains("none new:") && text.contains(name_of(&now)),
+        "{text}"
+    );
+    let out = ok(dir, &["restore", "dev", name_of(&source), "--force"]);
+    assert!(out.contains("no new backup was taken"), "{out}");
+    assert_eq!(backups(dir, "dev").len(), n, "no pre-restore backup file");
+    assert_eq!(
+        scalar(&db(dir, "dev"), "SELECT count(*) FROM jobs"),
+        "Integer(30)"
+    );
+    let last = audit(dir).pop().unwrap();
+    assert_eq!(
+        last["backup"],
+        now.to_string_lossy().as_ref(),
+        "undo's target"
+    );
+    // Undo brings back exactly what the restore replaced.
+    ok(dir, &["undo", "dev", "--force"]);
+    assert_eq!(
+        scalar(&db(dir, "dev"), "SELECT count(*) FROM jobs"),
+        "Integer(25)"
+    );
+    assert_eq!(scalar(&db(dir, "dev"), ids), with_25);
+
+    // Once the database differs from every backup, a new pre-restore backup is taken.
+    Connection::open(db(dir, "dev"))
+        .unwrap()
+        .execute_batch("DELETE FROM jobs WHERE id IN (SELECT id FROM jobs ORDER BY id LIMIT 1)")
+        .unwrap();
+    let plan = json(
+        dir,
+        &["restore", "dev", name_of(&source), "--dry-run", "--json"],
+    );
+    assert_eq!(plan["backup"]["existing"], false, "{plan}");
+    // A backup whose file no longer holds what its manifest says is never relied on.
+    let held = PathBuf::from(
+        json(dir, &["backup", "dev", "--json"])["path"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+    );
+    let plan = json(
+        dir,
+        &["restore", "dev", name_of(&source), "--dry-run", "--json"],
+    );
+    assert_eq!(plan["backup"]["existing"], true, "{plan}");
+    let len = std::fs::metadata(&held).unwrap().len() as usize;
+    flip_byte(&held, len / 2);
+    let plan = json(
+        dir,
+        &["restore", "dev", name_of(&source), "--dry-run", "--json"],
+    );
+    assert_eq!(plan["backup"]["existing"], false, "{plan}");
 }

@@ -102,7 +102,7 @@ export function importPlan(over: Partial<ImportPlan> = {}): ImportPlan {
     verb: "import", env: "dev", path: "/data/dev.sqlite3", table: "users", file: "/in/users.csv", format: "csv",
     file_bytes: 80, file_sha256: "ab", columns: ["username", "email"], rows: 2, duplicates: [], duplicate_count: 0,
     missing_references: [], missing_reference_count: 0, duplicate_policy: "refuse the file", tables: [{ name: "users", rows: 6, kind: "data" }],
-    backup: { required: true, reason: "pre-import", dir: "/data/backups/dev", path: "/data/backups/dev/dev-x-pre-import.sqlite3", why: "an import adds rows" },
+    backup: { required: true, reason: "pre-import", dir: "/data/backups/dev", path: "/data/backups/dev/dev-x-pre-import.sqlite3", why: "an import adds rows", existing: false },
     confirmation: "yes_no",
     notes: [], ...over,
   };

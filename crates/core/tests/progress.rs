@@ -183,12 +183,7 @@ fn a_restore_reports_each_copy_and_a_cancel_mid_copy_changes_nothing() {
     assert_eq!(jobs(&ws), 3000);
     assert_eq!(
         obs.stages(),
-        [
-            "staging",
-            "copying",
-            "verifying",
-            "restoring"
-        ],
+        ["staging", "copying", "verifying", "restoring"],
         "stage the backup, back up what is there (copy + compress, verify), copy pages in"
     );
     let r = obs.of("restoring");

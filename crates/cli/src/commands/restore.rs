@@ -48,6 +48,10 @@ pub fn print_plan(p: &RestorePlan) {
         );
     }
     match (&p.backup, &p.current_damaged) {
+        (Some(b), _) if b.existing => outln!(
+            "  backup:     none new: {} already holds exactly this database (a verified backup; checked again just before the copy, else a new one is taken)",
+            b.path.display()
+        ),
         (Some(b), _) => outln!(
             "  backup:     {} (verified before anything is replaced)",
             b.path.display()
@@ -67,7 +71,13 @@ pub fn print_outcome(out: &RestoreOutcome, json: bool) {
         ui::print_json(out);
         return;
     }
-    if let Some(b) = &out.backup {
+    let reused = out.plan.backup.as_ref().is_some_and(|s| s.existing);
+    if let Some(b) = out.backup.as_ref().filter(|_| reused) {
+        outln!(
+            "The replaced database is in {} (a verified backup that already held it, read back before the copy: no new backup was taken)",
+            b.path.display()
+        );
+    } else if let Some(b) = &out.backup {
         outln!(
             "Backed up the replaced database to {} ({}, sha256 {}…)",
             b.path.display(),

@@ -4,6 +4,7 @@ pub mod evidence;
 pub mod names;
 pub mod pins;
 pub mod record;
+pub(crate) mod same_state;
 pub(crate) mod snapshot;
 pub mod stored;
 pub(crate) mod take;

@@ -130,8 +130,9 @@ impl Copy<'_> {
         obs: &dyn Observer,
     ) -> Result<Copied> {
         let ztmp = self.ztmp();
-        let pass = crate::storage::timing::step("backup: snapshot (copy + compress + fsync)", || {
-            match self.method {
+        let pass = crate::storage::timing::step(
+            "backup: snapshot (copy + compress + fsync)",
+            || match self.method {
                 Method::File => crate::backups::stored::copy_compressing(
                     self.src_path,
                     Some(self.tmp),
@@ -143,13 +144,12 @@ impl Copy<'_> {
                     snapshot_to_temp(src, self.tmp, self.src_path, busy_timeout, obs)?;
                     crate::backups::stored::copy_compressing(self.tmp, None, &ztmp, false, obs)
                 }
-            }
-        })?;
+            },
+        )?;
         crate::storage::timing::step("backup: verify (quick_check ∥ read back)", || {
             std::thread::scope(|s| {
-                let reading = s.spawn(|| {
-                    crate::backups::stored::check_pass(&ztmp, self.tmp, &pass, obs)
-                });
+                let reading =
+                    s.spawn(|| crate::backups::stored::check_pass(&ztmp, self.tmp, &pass, obs));
                 let verified = verify_file(self.tmp, Some(counts));
                 let read = reading.join().unwrap_or_else(|_| {
                     Err(Error::Internal("the read-back thread panicked".into()))
@@ -187,8 +187,7 @@ fn verify_hashing(
                         total: size,
                     })
                 };
-                crate::storage::hash::file_with_progress(tmp, &report)
-                    .map(|sha| (sha, t.elapsed()))
+                crate::storage::hash::file_with_progress(tmp, &report).map(|sha| (sha, t.elapsed()))
             });
             let t = std::time::Instant::now();
             let verified = verify_file(tmp, Some(counts));
@@ -290,7 +289,7 @@ fn snapshot_to_temp(
 /// waits for writers or readers) copied every WAL frame back, or the file is not in WAL mode.
 /// Only meaningful while the caller holds the write lock (no new frame can appear after it).
 /// `false` (and the page-by-page copy) when a reader elsewhere holds frames back.
-fn quiesced(src_path: &Path, busy_timeout: Duration) -> bool {
+pub(crate) fn quiesced(src_path: &Path, busy_timeout: Duration) -> bool {
     let checkpointed = db::open(src_path, Access::ReadWrite, busy_timeout).and_then(|c| {
         c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
             Ok((
@@ -479,7 +478,10 @@ mod tests {
             return snap.path.clone();
         };
         assert_eq!(stored.bytes, std::fs::metadata(&snap.path).unwrap().len());
-        assert_eq!(stored.sha256, crate::storage::hash::file(&snap.path).unwrap());
+        assert_eq!(
+            stored.sha256,
+            crate::storage::hash::file(&snap.path).unwrap()
+        );
         let out = snap.path.with_extension("plain");
         let sha = crate::backups::stored::decompress_hashed(&snap.path, &out, &|_| {}).unwrap();
         assert_eq!(sha, snap.sha256, "decompresses to the recorded content");
@@ -503,7 +505,9 @@ mod tests {
         std::fs::remove_file(&plain).unwrap();
 
         let reader = Connection::open(&src).unwrap();
-        reader.execute_batch("BEGIN; SELECT count(*) FROM t;").unwrap();
+        reader
+            .execute_batch("BEGIN; SELECT count(*) FROM t;")
+            .unwrap();
         writer.execute("INSERT INTO t VALUES ('late')", []).unwrap();
         let snap = take(&src, &out.join("b.sqlite3.zst"));
         assert_eq!(snap.method, Method::Pages);

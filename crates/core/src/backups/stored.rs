@@ -84,7 +84,10 @@ fn compressing_pass(
         crate::storage::db::promote_disk_full(at, Error::io("writing", at)(e))
     };
     let mut from = File::open(from_path).map_err(Error::io("reading", from_path))?;
-    let total = from.metadata().map_err(Error::io("reading", from_path))?.len();
+    let total = from
+        .metadata()
+        .map_err(Error::io("reading", from_path))?
+        .len();
     let mut plain_file = plain.map(fs::create_new).transpose()?;
     let mut enc = encoder(out)?;
     let mut h = Sha256::new();
@@ -175,8 +178,34 @@ pub(crate) fn check_pass(out: &Path, plain: &Path, pass: &Pass, obs: &dyn Observ
     Ok(())
 }
 
-/// The sha256 of a compressed file's stored bytes and of the content it decompresses to, also
-/// comparing the content with the file `plain` byte for byte (which must end
+/// The sha256 of a compressed file's stored bytes and of the content it decompresses to.
+#[cfg(test)]
+pub(crate) fn read_back(path: &Path) -> Result<(String, String)> {
+    read_back_with(path, &mut |_, _| Ok(()))
+}
+
+/// [`read_back`], handing each chunk of content to `sink` with its offset.
+pub(crate) fn read_back_with(
+    path: &Path,
+    sink: &mut dyn FnMut(u64, &[u8]) -> Result<()>,
+) -> Result<(String, String)> {
+    let file = File::open(path).map_err(Error::io("reading", path))?;
+    let mut stored = HashingReader {
+        inner: file,
+        h: Sha256::new(),
+    };
+    let mut at = 0u64;
+    let content = decode_hashed(path, &mut stored, &mut |chunk| {
+        sink(at, chunk)?;
+        at += chunk.len() as u64;
+        Ok(())
+    })?;
+    // Whatever follows the frame is read too, so the stored sha256 covers the whole file.
+    std::io::copy(&mut stored, &mut std::io::sink()).map_err(Error::io("reading", path))?;
+    Ok((stored.h.finish_hex(), content))
+}
+
+/// [`read_back`], also comparing the content with the file `plain` byte for byte (which must end
 /// where the content ends); `total`: the content's size, for progress.
 fn read_back_against(
     path: &Path,
@@ -184,11 +213,6 @@ fn read_back_against(
     total: u64,
     obs: &dyn Observer,
 ) -> Result<(String, String)> {
-    let file = File::open(path).map_err(Error::io("reading", path))?;
-    let mut stored = HashingReader {
-        inner: file,
-        h: Sha256::new(),
-    };
     let mut against = plain
         .map(|p| File::open(p).map_err(Error::io("reading", p)))
         .transpose()?;
@@ -197,8 +221,7 @@ fn read_back_against(
         detail: "it does not decompress to the snapshot that passed its checks".into(),
     };
     let mut theirs = vec![0u8; 1 << 20];
-    let mut done = 0u64;
-    let content = decode_hashed(path, &mut stored, &mut |chunk| {
+    let read = read_back_with(path, &mut |at, chunk| {
         if let Some(f) = against.as_mut() {
             let mine = &mut theirs[..chunk.len()];
             f.read_exact(mine).map_err(|_| differs())?;
@@ -206,7 +229,7 @@ fn read_back_against(
                 return Err(differs());
             }
         }
-        done += chunk.len() as u64;
+        let done = at + chunk.len() as u64;
         obs.bytes(&Progress {
             stage: "verifying",
             done,
@@ -219,9 +242,7 @@ fn read_back_against(
             return Err(differs());
         }
     }
-    // Whatever follows the frame is read too, so the stored sha256 covers the whole file.
-    std::io::copy(&mut stored, &mut std::io::sink()).map_err(Error::io("reading", path))?;
-    Ok((stored.h.finish_hex(), content))
+    Ok(read)
 }
 
 /// Decompresses `path` into the new file `out` (created here), returning the content's sha256
@@ -378,7 +399,11 @@ mod tests {
     #[test]
     fn a_damaged_stream_a_changed_plain_copy_or_a_wrong_hash_fails_the_read_back() {
         let d = tempfile::tempdir().unwrap();
-        let (src, copy, z) = (d.path().join("a"), d.path().join("c"), d.path().join("a.zst"));
+        let (src, copy, z) = (
+            d.path().join("a"),
+            d.path().join("c"),
+            d.path().join("a.zst"),
+        );
         let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 13) as u8).collect();
         std::fs::write(&src, &data).unwrap();
         let pass = copy_compressing(&src, Some(&copy), &z, true, &crate::Quiet).unwrap();
@@ -405,13 +430,23 @@ mod tests {
         changed[2_500_000] ^= 1;
         std::fs::write(&copy, &changed).unwrap();
         let e = check_pass(&z, &copy, &pass, &crate::Quiet).unwrap_err();
-        assert!(e.to_string().contains("does not decompress to the snapshot"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("does not decompress to the snapshot"),
+            "{e}"
+        );
         std::fs::write(&copy, &marked[..marked.len() - 1]).unwrap();
-        assert!(check_pass(&z, &copy, &pass, &crate::Quiet).is_err(), "shorter");
+        assert!(
+            check_pass(&z, &copy, &pass, &crate::Quiet).is_err(),
+            "shorter"
+        );
         let mut longer = marked.clone();
         longer.push(0);
         std::fs::write(&copy, &longer).unwrap();
-        assert!(check_pass(&z, &copy, &pass, &crate::Quiet).is_err(), "longer");
+        assert!(
+            check_pass(&z, &copy, &pass, &crate::Quiet).is_err(),
+            "longer"
+        );
         std::fs::write(&copy, &marked).unwrap();
 
         let mut bytes = std::fs::read(&z).unwrap();

@@ -57,9 +57,31 @@ pub struct BackupStep {
     /// The name it will get (a `-N` suffix is added if taken at that moment).
     pub path: PathBuf,
     pub why: String,
+    /// `path` is an existing verified backup that holds exactly the current database: no new
+    /// backup is taken (checked again, under the lock, just before the change; if it no longer
+    /// holds, a new backup is taken and the outcome names it).
+    pub existing: bool,
 }
 
 impl BackupStep {
+    /// The step that relies on `held`, a verified backup of exactly the current database.
+    pub(crate) fn existing(
+        target: &EnvTarget,
+        reason: Reason,
+        held: &crate::backups::record::BackupRecord,
+    ) -> BackupStep {
+        BackupStep {
+            existing: true,
+            path: held.path.clone(),
+            ..BackupStep::new(
+                target,
+                reason,
+                true,
+                "no new backup: this verified backup already holds exactly the current database (same sha256); if the database changes before the copy, a new backup is taken",
+            )
+        }
+    }
+
     pub fn new(
         target: &EnvTarget,
         reason: Reason,
@@ -72,6 +94,7 @@ impl BackupStep {
             dir: target.backup_dir.clone(),
             path: crate::backups::record::default_path(target, reason),
             why: why.into(),
+            existing: false,
         }
     }
 }
@@ -206,6 +229,7 @@ impl Promises {
 
     pub fn backup(self, step: Option<&BackupStep>) -> Promises {
         let v = match step {
+            Some(b) if b.existing => format!("none new: {} holds it", b.path.display()),
             Some(b) => format!("{} in {}", b.reason.as_str(), b.dir.display()),
             None => "none".into(),
         };
@@ -253,6 +277,7 @@ pub(crate) fn name_backup_made(
     made: Option<&crate::backups::record::BackupRecord>,
 ) {
     if let (Some(step), Some(made)) = (plan.backup_step_mut(), made) {
+        step.existing &= step.path == made.path;
         step.path = made.path.clone();
     }
 }

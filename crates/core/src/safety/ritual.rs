@@ -269,12 +269,13 @@ fn back_up(
 /// For a change that cannot run inside the backup's transaction (restore's page copy is its own
 /// write transaction): the verified backup inside `BEGIN IMMEDIATE`, then ROLLBACK, refused if
 /// another connection committed in between.
+/// A step relying on an existing backup (`existing`) takes none when that backup still holds
+/// exactly the database.
 pub(crate) fn back_up_then_release(
     ws: &Workspace,
     target: &EnvTarget,
     verb: Verb,
-    reason: Reason,
-    named: Option<&Path>,
+    step: &plan::BackupStep,
     c: &Connection,
     obs: &dyn Observer,
 ) -> Result<BackupRecord> {
@@ -282,7 +283,14 @@ pub(crate) fn back_up_then_release(
     // No second quick_check of the live file here: open_for_change checked it under this lock,
     // and the backup's own quick_check checks the very pages it copies.
     let (backup, seen) = session::commit_or_rollback(c, &target.path, || {
-        let b = back_up(ws, target, verb, reason, named, c, obs)?;
+        let held = match step.existing {
+            true => existing_backup(target, step, ws, obs)?,
+            false => None,
+        };
+        let b = match held {
+            Some(b) => b,
+            None => back_up(ws, target, verb, step.reason, Some(&step.path), c, obs)?,
+        };
         Ok((b, data_version(c)?))
     })?;
     if data_version(c)? != seen {
@@ -292,6 +300,27 @@ pub(crate) fn back_up_then_release(
         )));
     }
     Ok(backup)
+}
+
+/// The backup the plan relied on, if it still holds exactly the database (else a new one is taken).
+fn existing_backup(
+    target: &EnvTarget,
+    step: &plan::BackupStep,
+    ws: &Workspace,
+    obs: &dyn Observer,
+) -> Result<Option<BackupRecord>> {
+    obs.stage("checking the backup that holds this database");
+    let held = timing::step("backup: existing backup checked (no new one)", || {
+        crate::backups::same_state::holding_now(target, &step.path, ws.busy_timeout())
+    })?;
+    if held.is_none() {
+        tracing::warn!(
+            "{} no longer holds exactly {}: taking a new backup",
+            step.path.display(),
+            target.name
+        );
+    }
+    Ok(held)
 }
 
 fn data_version(c: &Connection) -> Result<i64> {

@@ -172,12 +172,17 @@ pub(crate) fn plan_path(
             p.identity = Some(identity);
             p.tables = plan::table_rows(&counts);
             p.total_rows = p.tables.iter().map(|t| t.rows).sum();
-            p.backup = Some(BackupStep::new(
-                target,
-                Reason::PreRestore,
-                true,
-                "the current database is backed up (verified) before it is replaced",
-            ));
+            p.backup = Some(
+                match crate::backups::same_state::holding(target, &counts)? {
+                    Some(held) => BackupStep::existing(target, Reason::PreRestore, &held),
+                    None => BackupStep::new(
+                        target,
+                        Reason::PreRestore,
+                        true,
+                        "the current database is backed up (verified) before it is replaced",
+                    ),
+                },
+            );
         }
         // A damaged database cannot be backed up verified: it is kept byte for byte instead.
         Err(e) if crate::safety::health::is_damaged(&e) => {
@@ -487,9 +492,19 @@ fn restore_locked<P: Plan>(
                         let fp = fingerprint_file(&staging);
                         (fp, t.elapsed())
                     });
-                    let named = shown.backup_step().map(|b| b.path.as_path());
-                    let backup =
-                        copy_in(ws, target, verb, named, &mut s.conn, (&staging, &staged), obs);
+                    let step = shown
+                        .backup_step()
+                        .cloned()
+                        .unwrap_or_else(|| BackupStep::new(target, Reason::PreRestore, true, ""));
+                    let backup = copy_in(
+                        ws,
+                        target,
+                        verb,
+                        &step,
+                        &mut s.conn,
+                        (&staging, &staged),
+                        obs,
+                    );
                     let (fp, took) = fp.join().unwrap_or_else(|_| {
                         let e = Error::Internal("the fingerprint thread panicked".into());
                         (Err(e), Duration::ZERO)
@@ -537,14 +552,13 @@ fn copy_in(
     ws: &Workspace,
     target: &EnvTarget,
     verb: Verb,
-    named: Option<&Path>,
+    step: &BackupStep,
     live: &mut Connection,
     (staging, staged): (&Path, &BTreeMap<String, u64>),
     obs: &dyn Observer,
 ) -> Result<BackupRecord> {
     let env = target.name.as_str();
-    let backup =
-        ritual::back_up_then_release(ws, target, verb, Reason::PreRestore, named, live, obs)?;
+    let backup = ritual::back_up_then_release(ws, target, verb, step, live, obs)?;
     crate::storage::timing::step("restore: copy into the live database", || {
         copy_into(staging, live, &target.path, ws.busy_timeout(), obs)
     })

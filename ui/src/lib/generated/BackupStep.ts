@@ -8,4 +8,10 @@ export type BackupStep = { required: boolean, reason: Reason, dir: string,
 /**
  * The name it will get (a `-N` suffix is added if taken at that moment).
  */
-path: string, why: string, };
+path: string, why: string, 
+/**
+ * `path` is an existing verified backup that holds exactly the current database: no new
+ * backup is taken (checked again, under the lock, just before the change; if it no longer
+ * holds, a new backup is taken and the outcome names it).
+ */
+existing: boolean, };

@@ -1,0 +1,167 @@
+//! A verified backup that already holds exactly the live database: a restore then takes no new
+//! pre-restore backup (the existing one is what `undo` brings back).
+//!
+//! "Exactly" means byte for byte: the backup's content (decompressed) equals the live main file
+//! except the header fields a copy rewrites without changing any row (see [`COUNTERS`]), and it
+//! still hashes to what its manifest records (so a later restore of it verifies). Only the main
+//! file is compared, so a live database with frames in its WAL never matches in a plan (which does
+//! not checkpoint); under the lock the WAL is checkpointed first.
+
+use std::io::Read;
+use std::path::Path;
+
+use crate::backups::record::BackupRecord;
+use crate::error::{Error, Result};
+use crate::workspace::env::EnvTarget;
+
+/// Header bytes a copy writes differently from its source although every page holds the same:
+/// the read/write versions (18–19: WAL or rollback journal), the file change counter (24–27), the
+/// schema cookie (40–43) and the version-valid-for number (92–95). SQLite's backup API and a
+/// snapshot's `journal_mode=DELETE` rewrite them.
+const COUNTERS: [std::ops::Range<usize>; 4] = [18..20, 24..28, 40..44, 92..96];
+
+/// For a plan: the newest backup of `target` that holds exactly the live database (`counts`: its
+/// row counts, which a candidate's manifest must show), if any. Candidates of another size or other
+/// counts are never read.
+pub(crate) fn holding(
+    target: &EnvTarget,
+    counts: &std::collections::BTreeMap<String, u64>,
+) -> Result<Option<BackupRecord>> {
+    let wal = crate::storage::db::sidecar(&target.path, "-wal");
+    if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
+        return Ok(None);
+    }
+    find(target, Some(counts), None)
+}
+
+/// Under the env's lock and the caller's write transaction, just before the change: whether
+/// `expected` still holds exactly the database (the WAL checkpointed into the main file first).
+pub(crate) fn holding_now(
+    target: &EnvTarget,
+    expected: &Path,
+    busy_timeout: std::time::Duration,
+) -> Result<Option<BackupRecord>> {
+    if !crate::backups::snapshot::quiesced(&target.path, busy_timeout) {
+        return Ok(None);
+    }
+    find(target, None, Some(expected))
+}
+
+fn find(
+    target: &EnvTarget,
+    counts: Option<&std::collections::BTreeMap<String, u64>>,
+    only: Option<&Path>,
+) -> Result<Option<BackupRecord>> {
+    let size = match std::fs::metadata(&target.path) {
+        Ok(m) if m.is_file() => m.len(),
+        _ => return Ok(None),
+    };
+    let mut candidates: Vec<BackupRecord> = crate::backups::record::list(target)?
+        .into_iter()
+        .filter(|r| r.size_bytes == size && r.env == target.name)
+        .filter(|r| counts.is_none_or(|c| &r.row_counts == c))
+        .filter(|r| only.is_none_or(|p| r.path == p))
+        .collect();
+    candidates.reverse();
+    for r in candidates {
+        match same_content(&target.path, &r) {
+            Ok(true) => return Ok(Some(r)),
+            Ok(false) => {}
+            Err(e) => tracing::info!("{} cannot be compared: {e}", r.path.display()),
+        }
+    }
+    Ok(None)
+}
+
+/// Whether `r`'s file holds what its manifest records and that content is the live file's.
+fn same_content(live: &Path, r: &BackupRecord) -> Result<bool> {
+    let mut from = std::fs::File::open(live).map_err(Error::io("reading", live))?;
+    let mut mine = vec![0u8; 1 << 20];
+    let mut same = true;
+    let mut compare = |at: u64, chunk: &[u8]| -> Result<()> {
+        let mine = &mut mine[..chunk.len()];
+        same = same && from.read_exact(mine).is_ok() && equal_but_counters(at, mine, chunk);
+        match same {
+            true => Ok(()),
+            // Stops reading at the first difference.
+            false => Err(Error::Internal("differs".into())),
+        }
+    };
+    let (stored, content) = match &r.stored {
+        Some(_) => match crate::backups::stored::read_back_with(&r.path, &mut compare) {
+            Err(_) if !same => return Ok(false),
+            read => read?,
+        },
+        None => {
+            let sha = plain_with(&r.path, &mut compare);
+            match sha {
+                Err(_) if !same => return Ok(false),
+                sha => {
+                    let sha = sha?;
+                    (sha.clone(), sha)
+                }
+            }
+        }
+    };
+    let at_end = from.read(&mut [0u8; 1]).is_ok_and(|n| n == 0);
+    let stored_ok = r.stored.as_ref().map_or(true, |s| s.sha256 == stored);
+    Ok(same && at_end && stored_ok && content == r.sha256)
+}
+
+/// Reads a plain file, hashing it and handing each chunk to `sink` with its offset.
+fn plain_with(path: &Path, sink: &mut dyn FnMut(u64, &[u8]) -> Result<()>) -> Result<String> {
+    let mut f = std::fs::File::open(path).map_err(Error::io("reading", path))?;
+    let mut h = crate::storage::hash::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut at = 0u64;
+    loop {
+        let n = f.read(&mut buf).map_err(Error::io("reading", path))?;
+        if n == 0 {
+            return Ok(h.finish_hex());
+        }
+        h.update(&buf[..n]);
+        sink(at, &buf[..n])?;
+        at += n as u64;
+    }
+}
+
+/// `a == b` for the chunk at offset `at`, the header's [`COUNTERS`] aside.
+fn equal_but_counters(at: u64, a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    if at >= 100 {
+        return a == b;
+    }
+    a.iter().zip(b).enumerate().all(|(i, (x, y))| {
+        let off = at as usize + i;
+        x == y || COUNTERS.iter().any(|r| r.contains(&off))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_counters_in_the_header_may_differ() {
+        let a: Vec<u8> = (0..300u32).map(|i| i as u8).collect();
+        for off in [18usize, 19, 24, 27, 40, 43, 92, 95] {
+            let mut b = a.clone();
+            b[off] ^= 0xff;
+            assert!(equal_but_counters(0, &a, &b), "{off}");
+        }
+        for off in [0usize, 17, 20, 23, 28, 39, 44, 91, 96, 99, 100, 299] {
+            let mut b = a.clone();
+            b[off] ^= 0xff;
+            assert!(!equal_but_counters(0, &a, &b), "{off}");
+        }
+        let mut b = a.clone();
+        b[18] ^= 1;
+        assert!(
+            !equal_but_counters(4096, &a, &b),
+            "past the header every byte counts"
+        );
+        assert!(!equal_but_counters(0, &a, &a[..299]));
+    }
+}
