@@ -28,8 +28,8 @@ echo "Demo data dir: $data"
 echo "  (the CLI on it: PIPELINE_DB_HOME=$data $cli status)"
 
 if [ "$gui" = 1 ]; then
-  # The same build `make package` makes (stripped release app), so the two share one build.
-  (cd ui && npm run build)
+  # The same build `make package` makes (stripped release app, its UI built first), so the two
+  # share one build.
   make --no-print-directory desktop-release
   echo "Opening the desktop app on $data (close the window to finish)"
   exec "$target/release/pipeline-db-desktop"
