@@ -77,7 +77,7 @@ impl BackupStep {
                 target,
                 reason,
                 true,
-                "no new backup: this verified backup already holds exactly the current database (same sha256); if the database changes before the copy, a new backup is taken",
+                "no new backup: this verified backup already holds exactly the current database (compared byte for byte); if the database changes before the copy, a new backup is taken",
             )
         }
     }
