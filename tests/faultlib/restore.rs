@@ -1,5 +1,6 @@
-//! Case 1 (restore) and case 12: kill -9 during restore; a prod backup restored into dev is retagged
-//! dev and audit-logged; a backup with a newer schema is refused.
+//! Case 1 (restore) and case 12: kill -9 during restore (also one that relies on an existing
+//! backup instead of taking one); a prod backup restored into dev is retagged dev and
+//! audit-logged; a backup with a newer schema is refused.
 
 use std::time::Duration;
 
@@ -13,7 +14,33 @@ pub fn cases() -> Vec<Case> {
             // The backup to restore: a bigger, different dev, exported outside the data dir.
             let (other, exported) = exported();
             let args = ["restore", "dev", exported.to_str().unwrap(), "--force"];
-            kill_during_restore(r, template.get(), &args);
+            kill_during_restore(r, "kill -9 during restore", template.get(), &args);
+            drop(other);
+        }),
+        Case::new("kill9_during_restore_on_an_existing_backup", move |r| {
+            // dev was just backed up: the restore takes no new backup, it relies on that one.
+            let template = Shared::new(|| {
+                let t = seeded_template(300);
+                must(t.path(), &["backup", "dev"]);
+                t
+            });
+            let (other, exported) = exported();
+            let args = ["restore", "dev", exported.to_str().unwrap(), "--force"];
+            let d = fresh_copy(template.get().path());
+            let mut plan_args = args[..3].to_vec();
+            plan_args.extend(["--dry-run", "--json"]);
+            let plan = run(d.path(), &plan_args);
+            let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap_or_default();
+            if plan["backup"]["existing"] != true {
+                let mut t = Tally::default();
+                t.fail(format!(
+                    "the plan does not rely on the existing backup: {plan}"
+                ));
+                r.add("kill -9 during a restore relying on an existing backup", t);
+                return;
+            }
+            let what = "kill -9 during a restore relying on an existing backup";
+            kill_during_restore(r, what, template.get(), &args);
             drop(other);
         }),
         Case::new("prod_into_dev", prod_into_dev),
@@ -45,7 +72,7 @@ fn exported() -> (tempfile::TempDir, std::path::PathBuf) {
     (other, exported)
 }
 
-fn kill_during_restore(r: &mut Report, template: &tempfile::TempDir, args: &[&str]) {
+fn kill_during_restore(r: &mut Report, what: &str, template: &tempfile::TempDir, args: &[&str]) {
     let old = fingerprint(&db(template.path())).unwrap();
     let (new, took) = new_state(template.path(), args);
     let mut t = Tally::default();
@@ -76,7 +103,7 @@ fn kill_during_restore(r: &mut Report, template: &tempfile::TempDir, args: &[&st
         }
         judge(&mut t, d.path(), &old, &new, true);
     }
-    r.add("kill -9 during restore", t);
+    r.add(what, t);
 }
 
 fn prod_into_dev(r: &mut Report) {
