@@ -104,7 +104,7 @@ fn same_content(live: &Path, r: &BackupRecord) -> Result<bool> {
         }
     };
     let at_end = from.read(&mut [0u8; 1]).is_ok_and(|n| n == 0);
-    let stored_ok = r.stored.as_ref().map_or(true, |s| s.sha256 == stored);
+    let stored_ok = r.stored.as_ref().is_none_or(|s| s.sha256 == stored);
     Ok(same && at_end && stored_ok && content == r.sha256)
 }
 

@@ -178,13 +178,8 @@ pub(crate) fn check_pass(out: &Path, plain: &Path, pass: &Pass, obs: &dyn Observ
     Ok(())
 }
 
-/// The sha256 of a compressed file's stored bytes and of the content it decompresses to.
-#[cfg(test)]
-pub(crate) fn read_back(path: &Path) -> Result<(String, String)> {
-    read_back_with(path, &mut |_, _| Ok(()))
-}
-
-/// [`read_back`], handing each chunk of content to `sink` with its offset.
+/// The sha256 of a compressed file's stored bytes and of the content it decompresses to, handing
+/// each chunk of content to `sink` with its offset.
 pub(crate) fn read_back_with(
     path: &Path,
     sink: &mut dyn FnMut(u64, &[u8]) -> Result<()>,
@@ -205,7 +200,7 @@ pub(crate) fn read_back_with(
     Ok((stored.h.finish_hex(), content))
 }
 
-/// [`read_back`], also comparing the content with the file `plain` byte for byte (which must end
+/// [`read_back_with`], also comparing the content with the file `plain` byte for byte (which must end
 /// where the content ends); `total`: the content's size, for progress.
 fn read_back_against(
     path: &Path,
