@@ -165,27 +165,28 @@ fn a_restore_reports_each_copy_and_a_cancel_mid_copy_changes_nothing() {
         "{restoring:?}"
     );
 
+    // The cancelled restore's pre-restore backup holds exactly what dev holds: this restore
+    // relies on it (no copying / verifying of a new backup).
+    let dir = ws.env("dev").unwrap().backup_dir;
+    let backups_before = files_in(&dir);
     let obs = Recorder::default();
-    restore::execute(
+    let plan = restore::plan(
         &ws,
-        &restore::plan(
-            &ws,
-            &restore::RestoreRequest {
-                env: "dev".into(),
-                backup: arg.clone(),
-            },
-        )
-        .unwrap(),
-        &Confirmed::forced(),
-        &obs,
+        &restore::RestoreRequest {
+            env: "dev".into(),
+            backup: arg.clone(),
+        },
     )
     .unwrap();
+    assert!(plan.backup.as_ref().unwrap().existing, "{:?}", plan.backup);
+    restore::execute(&ws, &plan, &Confirmed::forced(), &obs).unwrap();
     assert_eq!(jobs(&ws), 3000);
     assert_eq!(
         obs.stages(),
-        ["staging", "copying", "verifying", "restoring"],
-        "stage the backup, back up what is there (copy + compress, verify), copy pages in"
+        ["staging", "restoring"],
+        "stage the backup, copy pages in"
     );
+    assert_eq!(files_in(&dir), backups_before, "no new backup file");
     let r = obs.of("restoring");
     assert_eq!(r.last().unwrap().0, r.last().unwrap().1);
 }
