@@ -63,6 +63,11 @@ pub(crate) trait Change {
     fn check_after(&self, _plan: &Self::Plan) -> bool {
         true
     }
+    /// The check of the whole file after the commit: `integrity_check`, or `quick_check` for a
+    /// change whose rows all went in through SQLite's own constraints and indexes (`import`).
+    fn check_after_pragma(&self) -> &'static str {
+        "integrity_check"
+    }
     /// Whether the file is compacted after the commit (free pages returned to the file system, so
     /// later backups do not copy them): `reset`, which empties it.
     fn compact_after(&self) -> bool {
@@ -212,7 +217,9 @@ fn in_transaction<C: Change>(
     c.pragma_update(None, "foreign_keys", true)
         .map_err(Error::sql("foreign_keys on"))?;
     if change.check_after(&plan) {
-        timing::step("verify after", || health::verify_after(c, target))?;
+        timing::step("verify after", || {
+            health::verify_after(c, target, change.check_after_pragma())
+        })?;
     }
     if change.compact_after() {
         timing::step("compact", || compact(c, &target.path));

@@ -102,14 +102,34 @@ impl<R: BufRead> CsvReader<R> {
             }
             let mut used = 0;
             let mut end = false;
-            for &b in buf {
-                used += 1;
+            while used < buf.len() {
+                let b = buf[used];
                 if self.skip_lf {
                     self.skip_lf = false;
                     if b == b'\n' {
+                        used += 1;
                         continue;
                     }
                 }
+                // A run of plain bytes is copied at once; the byte that ends it is handled below.
+                let run = plain_run(&buf[used..], state);
+                if run > 0 {
+                    any = true;
+                    size += run;
+                    if size > MAX_RECORD_BYTES {
+                        return Err(err(
+                            start,
+                            format!("a record longer than {MAX_RECORD_BYTES} bytes"),
+                        ));
+                    }
+                    cur.extend_from_slice(&buf[used..used + run]);
+                    if state == State::FieldStart {
+                        state = State::Unquoted;
+                    }
+                    used += run;
+                    continue;
+                }
+                used += 1;
                 any = true;
                 size += 1;
                 if size > MAX_RECORD_BYTES {
@@ -171,23 +191,39 @@ impl<R: BufRead> CsvReader<R> {
     }
 }
 
+/// How many bytes from the start of `buf` are plain text in `state` (nothing that ends or
+/// changes the field: no quote, delimiter or line end — a newline inside quotes counts lines).
+fn plain_run(buf: &[u8], state: State) -> usize {
+    let end = match state {
+        State::Quoted => buf.iter().position(|&b| b == b'"' || b == b'\n'),
+        State::FieldStart | State::Unquoted => buf
+            .iter()
+            .position(|&b| matches!(b, b',' | b'\n' | b'\r' | b'"')),
+        State::QuoteInQuoted => Some(0),
+    };
+    end.unwrap_or(buf.len())
+}
+
 fn push_field(
     fields: &mut Vec<Field>,
     cur: &mut Vec<u8>,
     state: State,
     line: u64,
 ) -> Result<(), InputError> {
-    let bytes = std::mem::take(cur);
-    let text = String::from_utf8(bytes).map_err(|e| {
-        err(
-            line,
-            format!(
-                "field {} is not valid UTF-8 (at byte {} of the field); save the file as UTF-8",
-                fields.len() + 1,
-                e.utf8_error().valid_up_to()
-            ),
-        )
-    })?;
+    // Copied out at its size: `cur` keeps its capacity for the next field.
+    let text = std::str::from_utf8(cur)
+        .map_err(|e| {
+            err(
+                line,
+                format!(
+                    "field {} is not valid UTF-8 (at byte {} of the field); save the file as UTF-8",
+                    fields.len() + 1,
+                    e.valid_up_to()
+                ),
+            )
+        })?
+        .to_owned();
+    cur.clear();
     fields.push(Field {
         text,
         quoted: matches!(state, State::QuoteInQuoted),
