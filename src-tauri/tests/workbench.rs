@@ -235,10 +235,21 @@ fn import_goes_through_the_plan_and_its_token() {
     assert_eq!(done["inserted"], 1, "{done}");
     assert_eq!(h.rows("dev")["users"], users + 1);
     assert!(h.backups("dev").contains(&"pre-import".to_string()));
-    // The same file again: core refuses the duplicate before any token is issued.
-    let e = h
+    // The same file again: a plan that lists the duplicate and cannot run; its token is refused.
+    let again = h
         .invoke("plan_import", json!({"env": "dev", "table": "users"}))
+        .unwrap();
+    assert_eq!(again["plan"]["importable"], false, "{again}");
+    assert_eq!(
+        again["plan"]["duplicate_count"], 2,
+        "username and email: {again}"
+    );
+    assert_eq!(again["plan"]["duplicates"][0]["line"], 2, "{again}");
+    let t = again["issued"]["token"].as_str().unwrap();
+    let e = h
+        .invoke("import_env", json!({"env": "dev", "answer": {"token": t}}))
         .unwrap_err();
     assert_eq!(kind(&e), "bad_input", "{e}");
     assert!(e["message"].as_str().unwrap().contains("duplicate"), "{e}");
+    assert_eq!(h.rows("dev")["users"], users + 1);
 }

@@ -405,6 +405,67 @@ fn one_bad_row_refuses_the_whole_file_naming_line_column_and_rule() {
 }
 
 #[test]
+fn a_refused_file_is_shown_as_a_plan_that_lists_its_bad_rows() {
+    let e = Env::new();
+    e.ok(&["migrate", "dev"]);
+    let mut csv = String::from(USERS_HEADER);
+    for i in 0..25 {
+        let role = if i < 22 { "boss" } else { "viewer" };
+        csv += &format!("u{i},u{i}@example.org,$argon2id$x,{role}\n");
+    }
+    csv += "u23,again@example.org,$argon2id$x,viewer\n";
+    let f = write(&e, "bad.csv", csv.as_bytes());
+    let (code, out, err) = e.run(&["import", "dev", "users", s(&f), "--dry-run", "--json"]);
+    assert_eq!(code, 3, "{err}");
+    let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(plan["importable"], false, "{plan}");
+    assert_eq!(plan["rows"], 26);
+    assert_eq!(plan["bad_row_count"], 22);
+    assert_eq!(
+        plan["bad_rows"].as_array().unwrap().len(),
+        20,
+        "the first 20 listed"
+    );
+    assert_eq!(plan["bad_rows"][0]["line"], 2);
+    assert_eq!(plan["bad_rows"][0]["column"], "role");
+    assert!(plan["bad_rows"][0]["rule"]
+        .as_str()
+        .unwrap()
+        .contains("CHECK"));
+    assert_eq!(plan["duplicates"][0]["line"], 27, "{plan}");
+    let (code, out, err) = e.run(&["import", "dev", "users", s(&f), "--dry-run"]);
+    assert_eq!(code, 3, "{err}");
+    for says in [
+        "bad rows:   22",
+        "line 2, column role",
+        "… and 2 more",
+        "cannot run",
+    ] {
+        assert!(out.contains(says), "{says:?} in {out}");
+    }
+    assert!(err.contains("22 rows break a rule"), "{err}");
+    // Without --dry-run: refused with the same exit code, nothing imported, no backup.
+    let (code, _, err) = e.run(&["import", "dev", "users", s(&f), "--force"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("nothing was imported") && err.contains("line 2"),
+        "{err}"
+    );
+    assert_eq!(
+        e.ok(&[
+            "query",
+            "dev",
+            "SELECT count(*) FROM users",
+            "--format",
+            "csv"
+        ])
+        .lines()
+        .nth(1),
+        Some("0")
+    );
+}
+
+#[test]
 fn importing_into_prod_needs_the_typed_name_and_takes_a_verified_backup() {
     let e = Env::new();
     e.ok(&["migrate", "prod"]);

@@ -100,8 +100,8 @@ export function envStatus(over: Partial<EnvStatus> = {}): EnvStatus {
 export function importPlan(over: Partial<ImportPlan> = {}): ImportPlan {
   return {
     verb: "import", env: "dev", path: "/data/dev.sqlite3", table: "users", file: "/in/users.csv", format: "csv",
-    file_bytes: 80, file_sha256: "ab", columns: ["username", "email"], rows: 2, duplicates: [], duplicate_count: 0,
-    missing_references: [], missing_reference_count: 0, duplicate_policy: "refuse the file", tables: [{ name: "users", rows: 6, kind: "data" }],
+    file_bytes: 80, file_sha256: "ab", columns: ["username", "email"], rows: 2, bad_rows: [], bad_row_count: 0, duplicates: [], duplicate_count: 0,
+    missing_references: [], missing_reference_count: 0, duplicate_policy: "refuse the file", tables: [{ name: "users", rows: 6, kind: "data" }], importable: true,
     backup: { required: true, reason: "pre-import", dir: "/data/backups/dev", path: "/data/backups/dev/dev-x-pre-import.sqlite3", why: "an import adds rows", existing: false },
     confirmation: "yes_no",
     notes: [], ...over,

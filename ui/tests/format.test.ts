@@ -2,6 +2,11 @@ import { describe, expect, it } from "vitest";
 import { progressText } from "../src/lib/format";
 
 describe("progressText", () => {
+  it("counts rows without a total when core does not know it (a query's export)", () => {
+    expect(progressText({ stage: "exporting", unit: "rows", done: 120000, total: 0, eta_ms: null })).toBe(
+      "exporting: 120,000 rows");
+  });
+
   it("shows sizes for byte progress (backup, export, restore copies)", () => {
     const t = progressText({ stage: "copying", unit: "bytes", done: 512 * 1048576, total: 1024 * 1048576, eta_ms: 2000 });
     expect(t).toBe("copying: 512 MiB / 1.0 GiB · 2 s left");

@@ -68,5 +68,28 @@ describe("PlanModal", () => {
     expect(screen.getByTestId("plan-tables").textContent).toContain("Rows now");
     expect(screen.getByTestId("plan-backup").textContent).toContain("pre-import");
     expect(screen.getByTestId("plan-confirm").textContent).toBe("Import dev");
+    expect(screen.queryByTestId("plan-import-problems")).toBeNull();
+  });
+
+  it("an import core says cannot run lists its bad rows and offers no confirmation", async () => {
+    const bad = (line: number) => ({ line, column: "role", value: "\"boss\"", rule: "CHECK constraint failed: role" });
+    const plan = importPlan({
+      importable: false, bad_row_count: 1234, bad_rows: [bad(3), bad(5)],
+      duplicate_count: 1, duplicates: [{ line: 9, column: "username", value: "\"ann\"", rule: "an earlier line of the file has this username" }],
+    });
+    const onconfirm = vi.fn();
+    render(PlanModal, { planned: { plan, summary: "import", protected: false, confirmation: "yes_no" as const, issued },
+      issuedAt: 0, now: () => 0, onconfirm, oncancel: vi.fn() });
+    const shown = screen.getByTestId("plan-import-problems").textContent ?? "";
+    expect(shown).toContain("cannot run");
+    expect(shown).toContain("Rows that break a rule: 1,234");
+    expect(shown).toContain("line 3, role");
+    expect(shown).toContain("… and 1,232 more");
+    expect(shown).toContain("Duplicate keys: 1");
+    expect(shown).not.toContain("References to missing rows");
+    const button = screen.getByTestId("plan-confirm") as HTMLButtonElement;
+    expect(button.disabled).toBe(true);
+    await fireEvent.click(button);
+    expect(onconfirm).not.toHaveBeenCalled();
   });
 });

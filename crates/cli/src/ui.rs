@@ -117,9 +117,15 @@ pub fn with_bar<T>(change: impl FnOnce(&Bar) -> T) -> T {
 /// It is also the change's Ctrl-C: while a bar lives, Ctrl-C asks core to stop (see `interrupt`).
 pub struct Bar {
     bar: ProgressBar,
-    bytes: std::sync::atomic::AtomicBool,
+    /// The style drawn now: [`COUNTS`], [`BYTES`] or [`SPINNER`].
+    unit: std::sync::atomic::AtomicU8,
     _running: crate::interrupt::Running,
 }
+
+const COUNTS: u8 = 0;
+const BYTES: u8 = 1;
+/// Rows counted towards a total not known in advance (a query being exported).
+const SPINNER: u8 = 2;
 
 impl Bar {
     pub fn new() -> Bar {
@@ -130,7 +136,7 @@ impl Bar {
         bar.set_style(style(COUNT_TEMPLATE));
         Bar {
             bar,
-            bytes: std::sync::atomic::AtomicBool::new(false),
+            unit: std::sync::atomic::AtomicU8::new(COUNTS),
             _running: crate::interrupt::Running::start(),
         }
     }
@@ -146,14 +152,14 @@ impl Observer for Bar {
     }
 
     fn progress(&self, p: &Progress) {
-        self.set_unit(false);
+        self.set_unit(if p.total == 0 { SPINNER } else { COUNTS });
         self.bar.set_length(p.total);
         self.bar.set_position(p.done);
         self.bar.set_message(p.stage);
     }
 
     fn bytes(&self, p: &Progress) {
-        self.set_unit(true);
+        self.set_unit(BYTES);
         self.bar.set_length(p.total);
         self.bar.set_position(p.done);
         self.bar.set_message(p.stage);
@@ -165,35 +171,41 @@ impl Observer for Bar {
 }
 
 impl Bar {
-    /// Counts (rows) or sizes (bytes), switched only when the unit changes.
-    fn set_unit(&self, bytes: bool) {
-        if self.bytes.swap(bytes, std::sync::atomic::Ordering::Relaxed) == bytes {
+    /// Counts (rows), sizes (bytes) or a count without a total, switched only when it changes.
+    fn set_unit(&self, unit: u8) {
+        if self.unit.swap(unit, std::sync::atomic::Ordering::Relaxed) == unit {
             return;
         }
-        self.bar.set_style(style(if bytes {
-            BYTES_TEMPLATE
-        } else {
-            COUNT_TEMPLATE
+        self.bar.set_style(style(match unit {
+            BYTES => BYTES_TEMPLATE,
+            SPINNER => SPINNER_TEMPLATE,
+            _ => COUNT_TEMPLATE,
         }));
         self.bar.reset_eta();
     }
 }
 
-const COUNT_TEMPLATE: &str = "{msg:>14} [{bar:30}] {human_pos}/{human_len} ({rate}, eta {eta})";
+const COUNT_TEMPLATE: &str = "{msg:>14} [{bar:30}] {done}/{total} ({rate}, eta {eta})";
 const BYTES_TEMPLATE: &str =
     "{msg:>14} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})";
+const SPINNER_TEMPLATE: &str = "{msg:>14} {spinner} {done} rows ({rate})";
 
-/// The bar's style; `{rate}` is rows per second as a whole count with separators (`175,180/s`),
-/// where indicatif's `{per_sec}` prints `175180.0219/s`.
+/// The bar's style; `{done}`, `{total}` and `{rate}` (rows per second) are counts with
+/// separators, [`count`]'s (`1,003,789`, `175,180/s`, where indicatif's `{per_sec}` prints
+/// `175180.0219/s`).
 fn style(template: &str) -> ProgressStyle {
+    type State = indicatif::ProgressState;
     ProgressStyle::with_template(template)
         .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .with_key(
-            "rate",
-            |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
-                let _ = write!(w, "{}/s", count(s.per_sec() as u64));
-            },
-        )
+        .with_key("rate", |s: &State, w: &mut dyn std::fmt::Write| {
+            let _ = write!(w, "{}/s", count(s.per_sec() as u64));
+        })
+        .with_key("done", |s: &State, w: &mut dyn std::fmt::Write| {
+            let _ = write!(w, "{}", count(s.pos()));
+        })
+        .with_key("total", |s: &State, w: &mut dyn std::fmt::Write| {
+            let _ = write!(w, "{}", count(s.len().unwrap_or(0)));
+        })
         .progress_chars("=> ")
 }
 

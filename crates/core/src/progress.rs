@@ -7,6 +7,7 @@ use serde::Serialize;
 pub struct Progress {
     pub stage: &'static str,
     pub done: u64,
+    /// 0: not known in advance (the rows of a query being exported).
     pub total: u64,
 }
 

@@ -1,5 +1,6 @@
 //! Import…: the file is picked in the native open dialog (raised here), core plans the import
-//! (the whole file read and checked), the window shows the plan in the plan modal, and the
+//! (the whole file read and checked), the window shows the plan in the plan modal (with the rows
+//! that keep it from running, if any), and the
 //! confirmed plan goes to core's `execute` behind the same token gate as every change.
 
 use pipeline_db_core::verbs::import::{self, ImportOutcome, ImportPlan, ImportRequest};
@@ -17,8 +18,9 @@ pub fn import_dialog_title(env: &str, table: &str) -> String {
     format!("Import rows into {env} {table}")
 }
 
-/// Plans an import into `env`'s `table` of a file picked in the native open dialog. A file core
-/// refuses (a bad row, duplicates, missing references) is refused here with core's message.
+/// Plans an import into `env`'s `table` of a file picked in the native open dialog. A file with
+/// bad rows, duplicates or missing references is still a plan: the modal lists them and, as core
+/// says (`importable`), offers no confirmation; core's `execute` would refuse it anyway.
 #[tauri::command]
 pub async fn plan_import(
     state: State<'_, AppState>,
@@ -39,9 +41,7 @@ pub async fn plan_import(
             file,
             format: None,
         };
-        let p = import::plan(&ws, &req)?;
-        p.require_importable()?;
-        guard::issue(&st, p)
+        guard::issue(&st, import::plan(&ws, &req)?)
     })
     .await
 }

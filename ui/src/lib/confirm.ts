@@ -9,6 +9,8 @@ export function needsTypedName(p: Planned): boolean {
 /** Exact, case-sensitive match of the env name (surrounding spaces are not forgiven). */
 export function canConfirm(p: Planned, typed: string, now: number, issuedAt: number): boolean {
   if (now - issuedAt >= p.issued.expires_in_ms) return false;
+  // Core says whether an import can run (bad rows, duplicates, missing references: it cannot).
+  if (p.plan.verb === "import" && !p.plan.importable) return false;
   return needsTypedName(p) ? typed === p.plan.env : true;
 }
 

@@ -31,7 +31,8 @@ export function eta(ms: number | null): string {
   return s < 60 ? `${s} s left` : `${Math.floor(s / 60)} min ${s % 60} s left`;
 }
 
-/** "copying: 312 MiB / 624 MiB · 2 s left" (sizes for byte progress, counts for rows). */
+/** "copying: 312 MiB / 624 MiB · 2 s left" (sizes for byte progress, counts for rows); a total
+ * of 0 is not known in advance (a query being exported): "exporting: 120,000 rows". */
 export function progressText(p: {
   stage: string;
   unit?: string;
@@ -41,5 +42,6 @@ export function progressText(p: {
 }): string {
   const amount = p.unit === "bytes" ? bytes : count;
   const left = eta(p.eta_ms);
+  if (p.total === 0 && p.done > 0) return `${p.stage}: ${amount(p.done)}${p.unit === "bytes" ? "" : " rows"}`;
   return `${p.stage}: ${amount(p.done)} / ${amount(p.total)}${left ? ` · ${left}` : ""}`;
 }

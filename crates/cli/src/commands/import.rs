@@ -1,7 +1,7 @@
 //! `pipeline-db import`: core plans (the whole file read and checked), the plan is shown and
 //! confirmed as core says, core imports it through the one ritual.
 
-use pipeline_db_core::verbs::import::{self, ImportPlan, ImportRequest, InputFormat};
+use pipeline_db_core::verbs::import::{self, ImportPlan, ImportRequest, InputFormat, RowIssue};
 use pipeline_db_core::{exit, Result, Verb, Workspace};
 
 use crate::cli::{ImportArgs, ImportFormat};
@@ -19,8 +19,8 @@ pub fn run(ws: &Workspace, a: ImportArgs) -> Result<u8> {
     };
     let planned = import::plan(ws, &req);
     if a.plan.dry_run {
-        // The plan is shown even when core would refuse it (duplicates, missing references):
-        // then the refusal follows, exit 3.
+        // The plan is shown even when core would refuse it (bad rows, duplicates, missing
+        // references): it lists them and says it cannot run; then the refusal follows, exit 3.
         let plan = planned?;
         if a.plan.json {
             ui::print_json(&plan);
@@ -77,24 +77,39 @@ fn print_plan(p: &ImportPlan) {
         ui::human_bytes(p.file_bytes),
         &p.file_sha256[..12.min(p.file_sha256.len())]
     );
-    outln!("  add:        {} rows to {}", p.rows, p.table);
-    outln!("  columns:    {}", p.columns.join(", "));
     outln!(
-        "  duplicates: {} ({})",
-        p.duplicate_count,
-        p.duplicate_policy
+        "  add:        {} to {}",
+        ui::counted(p.rows, "row", "rows"),
+        p.table
     );
-    for d in &p.duplicates {
-        outln!("    {d}");
-    }
-    outln!("  missing references: {}", p.missing_reference_count);
-    for d in &p.missing_references {
-        outln!("    {d}");
-    }
+    outln!("  columns:    {}", p.columns.join(", "));
+    issues("bad rows:  ", p.bad_row_count, &p.bad_rows, "");
+    let policy = format!(" ({})", p.duplicate_policy);
+    issues("duplicates:", p.duplicate_count, &p.duplicates, &policy);
+    issues(
+        "missing references:",
+        p.missing_reference_count,
+        &p.missing_references,
+        "",
+    );
     if let Some(b) = &p.backup {
         outln!("  backup:     {} ({})", b.path.display(), b.why);
     }
     for n in &p.notes {
         outln!("  note:       {n}");
+    }
+    if !p.importable {
+        outln!("  cannot run: the file must be fixed first; nothing will be imported");
+    }
+}
+
+/// One kind of problem: its count, then the rows core listed (and how many more there are).
+fn issues(label: &str, count: u64, listed: &[RowIssue], why: &str) {
+    outln!("  {label} {}{why}", ui::count(count));
+    for d in listed {
+        outln!("    {d}");
+    }
+    if count > listed.len() as u64 {
+        outln!("    … and {} more", ui::count(count - listed.len() as u64));
     }
 }

@@ -44,9 +44,10 @@ pub(crate) fn require_healthy(conn: &Connection, target: &EnvTarget) -> Result<(
     Ok(())
 }
 
-/// After commit: `integrity_check` and `foreign_key_check` must be clean.
-pub(crate) fn verify_after(c: &Connection, target: &EnvTarget) -> Result<()> {
-    let mut problems = db::check(c, "integrity_check")?;
+/// After commit: `pragma` (`integrity_check` or `quick_check`) and `foreign_key_check` must be
+/// clean.
+pub(crate) fn verify_after(c: &Connection, target: &EnvTarget, pragma: &str) -> Result<()> {
+    let mut problems = db::check(c, pragma)?;
     problems.extend(db::foreign_key_problems(c)?);
     if problems.is_empty() {
         return Ok(());

@@ -212,7 +212,9 @@ fn in_transaction<C: Change>(
     c.pragma_update(None, "foreign_keys", true)
         .map_err(Error::sql("foreign_keys on"))?;
     if change.check_after(&plan) {
-        timing::step("verify after", || health::verify_after(c, target))?;
+        timing::step("verify after", || {
+            health::verify_after(c, target, "integrity_check")
+        })?;
     }
     if change.compact_after() {
         timing::step("compact", || compact(c, &target.path));

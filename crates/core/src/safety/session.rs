@@ -210,7 +210,7 @@ pub(crate) fn create_new_db<T>(
         fs::fsync_dir(target.path.parent().unwrap_or(Path::new(".")))?;
         // The same post-change checks as for an existing database.
         let ro = db::open(&target.path, Access::ReadOnly, ws.busy_timeout())?;
-        crate::safety::health::verify_after(&ro, target)?;
+        crate::safety::health::verify_after(&ro, target, "integrity_check")?;
         Ok(out)
     })();
     if result.is_err() {

@@ -479,7 +479,7 @@ fn restore_locked<P: Plan>(
                     .map_err(Error::io("placing restored database", &target.path))?;
                 fs::fsync_dir(target.path.parent().unwrap_or(Path::new(".")))?;
                 let c = db::open(&target.path, Access::ReadWrite, ws.busy_timeout())?;
-                crate::safety::health::verify_after(&c, target)?;
+                crate::safety::health::verify_after(&c, target, "integrity_check")?;
                 Ok((None, db::row_counts(&c)?))
             }
             Opened::Existing(mut s) => {
@@ -650,7 +650,7 @@ fn replace_damaged(
             ws.busy_timeout(),
             &crate::Quiet,
         )?;
-        crate::safety::health::verify_after(&c, target)
+        crate::safety::health::verify_after(&c, target, "integrity_check")
     })();
     if let Err(e) = via_api {
         tracing::warn!(
@@ -666,7 +666,7 @@ fn replace_damaged(
         fs::fsync_dir(target.path.parent().unwrap_or(Path::new(".")))?;
     }
     let c = db::open(&target.path, Access::ReadWrite, ws.busy_timeout())?;
-    crate::safety::health::verify_after(&c, target)?;
+    crate::safety::health::verify_after(&c, target, "integrity_check")?;
     db::row_counts(&c)
 }
 

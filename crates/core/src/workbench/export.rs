@@ -132,12 +132,14 @@ fn export(
             (sql, Some("jobs"), Some(count))
         }
     };
+    // The rows to come, for the progress bar (a query's are not known: 0).
     let total = match count {
-        Some(c) => g
-            .conn()
-            .query_row(&c, [], |r| r.get::<_, i64>(0))
-            .map_err(|e| g.error(e))? as u64,
-        None => 0,
+        Some(c) => Some(
+            g.conn()
+                .query_row(&c, [], |r| r.get::<_, i64>(0))
+                .map_err(|e| g.error(e))? as u64,
+        ),
+        None => None,
     };
     let mut stmt = g.prepare(&sql)?;
     let columns: Vec<Column> = stmt
@@ -165,7 +167,7 @@ fn export(
                 obs.progress(&Progress {
                     stage: "exporting",
                     done,
-                    total: total.max(done),
+                    total: total.map_or(0, |t| t.max(done)),
                 });
                 if obs.cancelled() {
                     return Err(Error::Cancelled);

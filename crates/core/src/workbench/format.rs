@@ -118,7 +118,8 @@ fn real_text(f: f64) -> String {
 struct Csv<'w> {
     w: &'w mut dyn Write,
     core: csv_core::Writer,
-    buf: Vec<u8>,
+    /// The record being built, handed to `w` in one call.
+    line: Vec<u8>,
     columns: usize,
     dest: PathBuf,
 }
@@ -132,69 +133,110 @@ impl<'w> Csv<'w> {
         Csv {
             w,
             core,
-            buf: vec![0; 1024],
+            line: Vec::with_capacity(4096),
             columns: 0,
             dest,
         }
     }
 
-    fn put(&mut self, n: usize) -> Result<()> {
-        self.w
-            .write_all(&self.buf[..n])
-            .map_err(Error::io("writing", &self.dest))
+    /// Appends what one csv-core call writes (at most `most` bytes) to the record.
+    fn emit(&mut self, most: usize, f: impl FnOnce(&mut csv_core::Writer, &mut [u8]) -> usize) {
+        let start = self.line.len();
+        self.line.resize(start + most, 0);
+        let n = f(&mut self.core, &mut self.line[start..]);
+        self.line.truncate(start + n);
+    }
+
+    /// Appends one field: quoted as RFC 4180 needs (csv-core writes at most 2 + 2n bytes).
+    fn field(&mut self, bytes: &[u8]) {
+        self.emit(2 + 2 * bytes.len(), |core, out| core.field(bytes, out).2);
     }
 
     /// One record; `None` fields are NULL (nothing written between the delimiters).
-    fn record<'a>(&mut self, fields: impl Iterator<Item = Option<&'a [u8]>>) -> Result<()> {
+    fn record<'a>(&mut self, fields: impl Iterator<Item = Option<Field<'a>>>) -> Result<()> {
+        self.line.clear();
         let mut all_null = true;
         for (i, f) in fields.enumerate() {
             if i > 0 {
-                let (_, n) = self.core.delimiter(&mut self.buf);
-                self.put(n)?;
+                self.emit(2, |core, out| core.delimiter(out).1);
             }
-            if let Some(bytes) = f {
-                all_null = false;
-                let need = 2 + 2 * bytes.len();
-                if self.buf.len() < need {
-                    self.buf.resize(need, 0);
-                }
-                let (_, _, n) = self.core.field(bytes, &mut self.buf);
-                self.put(n)?;
+            let mut digits = [0u8; 20];
+            match f {
+                None => {}
+                Some(Field::Bytes(b)) => self.field(b),
+                Some(Field::Integer(n)) => self.field(integer_text(n, &mut digits)),
+                Some(Field::Text(t)) => self.field(t.as_bytes()),
             }
+            all_null &= f.is_none();
         }
         if self.columns == 1 && all_null {
             // csv-core would write `""` (an empty string) for a one-field record: NULL is an
             // empty line.
-            return self
-                .w
-                .write_all(b"\r\n")
-                .map_err(Error::io("writing", &self.dest));
+            self.line.clear();
+            self.line.extend_from_slice(b"\r\n");
+        } else {
+            self.emit(3, |core, out| core.terminator(out).1);
         }
-        let (_, n) = self.core.terminator(&mut self.buf);
-        self.put(n)
+        self.w
+            .write_all(&self.line)
+            .map_err(Error::io("writing", &self.dest))
     }
+}
+
+/// One CSV field's content, borrowed where it can be.
+#[derive(Clone, Copy)]
+enum Field<'a> {
+    Bytes(&'a [u8]),
+    Integer(i64),
+    Text(&'a str),
+}
+
+/// An integer's decimal text, written into `buf` (no allocation per value).
+fn integer_text(n: i64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut at = buf.len();
+    let mut v = n.unsigned_abs();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    &buf[at..]
 }
 
 impl RowSink for Csv<'_> {
     fn begin(&mut self, columns: &[Column]) -> Result<()> {
         self.columns = columns.len();
-        self.record(columns.iter().map(|c| Some(c.name.as_bytes())))
+        self.record(
+            columns
+                .iter()
+                .map(|c| Some(Field::Bytes(c.name.as_bytes()))),
+        )
     }
 
     fn row(&mut self, row: &[ValueRef<'_>]) -> Result<()> {
-        let mut scratch: Vec<Option<Vec<u8>>> = Vec::with_capacity(row.len());
-        for v in row {
-            scratch.push(match *v {
-                ValueRef::Null => None,
-                ValueRef::Text(_) => None, // borrowed below
-                other => text_of(other).map(String::into_bytes),
-            });
-        }
-        let fields = row.iter().zip(&scratch).map(|(v, s)| match *v {
-            ValueRef::Text(t) => Some(t),
-            _ => s.as_deref(),
-        });
-        self.record(fields)
+        // Reals and blobs (none in our tables) are made as text; the rest is borrowed.
+        let made: Vec<Option<String>> = match row
+            .iter()
+            .any(|v| matches!(v, ValueRef::Real(_) | ValueRef::Blob(_)))
+        {
+            true => row.iter().map(|v| text_of(*v)).collect(),
+            false => vec![],
+        };
+        self.record(row.iter().enumerate().map(|(i, v)| match *v {
+            ValueRef::Null => None,
+            ValueRef::Integer(n) => Some(Field::Integer(n)),
+            ValueRef::Text(t) => Some(Field::Bytes(t)),
+            ValueRef::Real(_) | ValueRef::Blob(_) => {
+                made.get(i).and_then(|m| m.as_deref()).map(Field::Text)
+            }
+        }))
     }
 
     fn end(&mut self) -> Result<()> {
@@ -338,6 +380,20 @@ mod tests {
         let one = [Column::of_table("t", "a")];
         let rows = vec![vec![ValueRef::Null], vec![ValueRef::Text(b"")]];
         assert_eq!(write(Format::Csv, &one, &rows), "\"a\"\r\n\r\n\"\"\r\n");
+    }
+
+    #[test]
+    fn integers_are_written_without_a_string_each() {
+        for n in [0, 7, -7, 10, 1_000_000, i64::MAX, i64::MIN] {
+            let mut buf = [0u8; 20];
+            assert_eq!(integer_text(n, &mut buf), n.to_string().as_bytes());
+        }
+        let cols = [Column::of_table("t", "a"), Column::of_table("t", "b")];
+        let rows = vec![vec![ValueRef::Integer(i64::MIN), ValueRef::Real(-0.5)]];
+        assert_eq!(
+            write(Format::Csv, &cols, &rows),
+            format!("\"a\",\"b\"\r\n{},-0.5\r\n", i64::MIN)
+        );
     }
 
     #[test]

@@ -79,96 +79,156 @@ impl<R: BufRead> CsvReader<R> {
                 self.r.consume(3);
             }
         }
-        let start = self.line;
-        let mut fields: Vec<Field> = vec![];
-        let mut cur: Vec<u8> = vec![];
-        let mut state = State::FieldStart;
-        let mut size = 0usize;
-        let mut any = false;
+        let mut rec = Record::new(self.line);
         loop {
             let buf = self.r.fill_buf().map_err(|e| read_err(self.line, e))?;
             if buf.is_empty() {
-                return match state {
-                    State::Quoted => Err(err(
-                        start,
-                        "a quoted field that starts in this record never ends (a missing closing quote)",
-                    )),
-                    _ if !any => Ok(None),
-                    _ => {
-                        push_field(&mut fields, &mut cur, state, start)?;
-                        Ok(Some((start, fields)))
-                    }
-                };
+                return rec.at_end();
             }
             let mut used = 0;
             let mut end = false;
-            for &b in buf {
+            while used < buf.len() && !end {
+                if std::mem::take(&mut self.skip_lf) && buf[used] == b'\n' {
+                    used += 1;
+                    continue;
+                }
+                // A run of plain bytes is copied at once; the byte that ends it is handled alone.
+                let run = plain_run(&buf[used..], rec.state);
+                if run > 0 {
+                    rec.plain(&buf[used..used + run])?;
+                    used += run;
+                    continue;
+                }
+                end = rec.special(buf[used], &mut self.line, &mut self.skip_lf)?;
                 used += 1;
-                if self.skip_lf {
-                    self.skip_lf = false;
-                    if b == b'\n' {
-                        continue;
-                    }
-                }
-                any = true;
-                size += 1;
-                if size > MAX_RECORD_BYTES {
-                    return Err(err(
-                        start,
-                        format!("a record longer than {MAX_RECORD_BYTES} bytes"),
-                    ));
-                }
-                match (state, b) {
-                    (State::Quoted, b'"') => state = State::QuoteInQuoted,
-                    (State::Quoted, _) => {
-                        if b == b'\n' {
-                            self.line += 1;
-                        }
-                        cur.push(b);
-                    }
-                    (State::QuoteInQuoted, b'"') => {
-                        cur.push(b'"');
-                        state = State::Quoted;
-                    }
-                    (_, b',') => {
-                        push_field(&mut fields, &mut cur, state, start)?;
-                        state = State::FieldStart;
-                    }
-                    (_, b'\n' | b'\r') => {
-                        push_field(&mut fields, &mut cur, state, start)?;
-                        self.line += 1;
-                        self.skip_lf = b == b'\r';
-                        end = true;
-                        break;
-                    }
-                    (State::FieldStart, b'"') => state = State::Quoted,
-                    (State::FieldStart | State::Unquoted, _) if b == b'"' => {
-                        return Err(err(
-                            self.line,
-                            "a quote inside an unquoted field (quote the whole field and double the quote: \"a \"\"b\"\"\")",
-                        ));
-                    }
-                    (State::FieldStart | State::Unquoted, _) => {
-                        cur.push(b);
-                        state = State::Unquoted;
-                    }
-                    (State::QuoteInQuoted, _) => {
-                        return Err(err(
-                            self.line,
-                            "text after the closing quote of a field (a field is either all quoted or not at all)",
-                        ));
-                    }
-                }
-                if fields.len() > MAX_FIELDS {
-                    return Err(err(start, format!("more than {MAX_FIELDS} fields")));
-                }
             }
             self.r.consume(used);
             if end {
-                return Ok(Some((start, fields)));
+                return Ok(Some((rec.start, rec.fields)));
             }
         }
     }
+}
+
+/// The record being read.
+struct Record {
+    start: u64,
+    fields: Vec<Field>,
+    cur: Vec<u8>,
+    state: State,
+    size: usize,
+    any: bool,
+}
+
+impl Record {
+    fn new(start: u64) -> Record {
+        Record {
+            start,
+            fields: vec![],
+            cur: vec![],
+            state: State::FieldStart,
+            size: 0,
+            any: false,
+        }
+    }
+
+    fn at_end(mut self) -> Result<Option<(u64, Vec<Field>)>, InputError> {
+        match self.state {
+            State::Quoted => Err(err(
+                self.start,
+                "a quoted field that starts in this record never ends (a missing closing quote)",
+            )),
+            _ if !self.any => Ok(None),
+            _ => {
+                push_field(&mut self.fields, &mut self.cur, self.state, self.start)?;
+                Ok(Some((self.start, self.fields)))
+            }
+        }
+    }
+
+    fn grow(&mut self, n: usize) -> Result<(), InputError> {
+        self.any = true;
+        self.size += n;
+        if self.size > MAX_RECORD_BYTES {
+            return Err(err(
+                self.start,
+                format!("a record longer than {MAX_RECORD_BYTES} bytes"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Bytes that are text of the current field ([`plain_run`]).
+    fn plain(&mut self, bytes: &[u8]) -> Result<(), InputError> {
+        self.grow(bytes.len())?;
+        self.cur.extend_from_slice(bytes);
+        if self.state == State::FieldStart {
+            self.state = State::Unquoted;
+        }
+        Ok(())
+    }
+
+    /// One byte that may end or change the field; `true`: the record ended.
+    fn special(&mut self, b: u8, line: &mut u64, skip_lf: &mut bool) -> Result<bool, InputError> {
+        self.grow(1)?;
+        match (self.state, b) {
+            (State::Quoted, b'"') => self.state = State::QuoteInQuoted,
+            (State::Quoted, _) => {
+                if b == b'\n' {
+                    *line += 1;
+                }
+                self.cur.push(b);
+            }
+            (State::QuoteInQuoted, b'"') => {
+                self.cur.push(b'"');
+                self.state = State::Quoted;
+            }
+            (_, b',') => {
+                push_field(&mut self.fields, &mut self.cur, self.state, self.start)?;
+                self.state = State::FieldStart;
+            }
+            (_, b'\n' | b'\r') => {
+                push_field(&mut self.fields, &mut self.cur, self.state, self.start)?;
+                *line += 1;
+                *skip_lf = b == b'\r';
+                return Ok(true);
+            }
+            (State::FieldStart, b'"') => self.state = State::Quoted,
+            (State::Unquoted, b'"') => {
+                return Err(err(
+                    *line,
+                    "a quote inside an unquoted field (quote the whole field and double the quote: \"a \"\"b\"\"\")",
+                ));
+            }
+            (State::FieldStart | State::Unquoted, _) => {
+                self.cur.push(b);
+                self.state = State::Unquoted;
+            }
+            (State::QuoteInQuoted, _) => {
+                return Err(err(
+                    *line,
+                    "text after the closing quote of a field (a field is either all quoted or not at all)",
+                ));
+            }
+        }
+        if self.fields.len() > MAX_FIELDS {
+            return Err(err(self.start, format!("more than {MAX_FIELDS} fields")));
+        }
+        Ok(false)
+    }
+}
+
+/// How many bytes from the start of `buf` are plain text in `state` (nothing that ends or
+/// changes the field: no quote, delimiter or line end — a newline inside quotes counts lines).
+fn plain_run(buf: &[u8], state: State) -> usize {
+    let end = match state {
+        State::Quoted => buf.iter().position(|&b| b == b'"' || b == b'\n'),
+        State::FieldStart | State::Unquoted => buf
+            .iter()
+            .position(|&b| matches!(b, b',' | b'\n' | b'\r' | b'"')),
+        State::QuoteInQuoted => Some(0),
+    };
+    end.unwrap_or(buf.len())
 }
 
 fn push_field(
@@ -177,17 +237,20 @@ fn push_field(
     state: State,
     line: u64,
 ) -> Result<(), InputError> {
-    let bytes = std::mem::take(cur);
-    let text = String::from_utf8(bytes).map_err(|e| {
-        err(
-            line,
-            format!(
-                "field {} is not valid UTF-8 (at byte {} of the field); save the file as UTF-8",
-                fields.len() + 1,
-                e.utf8_error().valid_up_to()
-            ),
-        )
-    })?;
+    // Copied out at its size: `cur` keeps its capacity for the next field.
+    let text = std::str::from_utf8(cur)
+        .map_err(|e| {
+            err(
+                line,
+                format!(
+                    "field {} is not valid UTF-8 (at byte {} of the field); save the file as UTF-8",
+                    fields.len() + 1,
+                    e.valid_up_to()
+                ),
+            )
+        })?
+        .to_owned();
+    cur.clear();
     fields.push(Field {
         text,
         quoted: matches!(state, State::QuoteInQuoted),

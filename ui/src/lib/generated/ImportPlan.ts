@@ -18,6 +18,12 @@ columns: Array<string>,
  */
 rows: number, 
 /**
+ * Rows that cannot be imported as they are: a value not of its column's type, a wrong
+ * number of fields, a rule of the schema broken (the first few; all are counted). A file that
+ * cannot be read on (a quote never closed, bytes not UTF-8) ends the list with that line.
+ */
+bad_rows: Array<RowIssue>, bad_row_count: number, 
+/**
  * Rows whose natural key (or id) is already in the env or earlier in the file.
  */
 duplicates: Array<RowIssue>, duplicate_count: number, 
@@ -32,4 +38,9 @@ duplicate_policy: string,
 /**
  * Rows per table of the env now.
  */
-tables: Array<TableRows>, backup: BackupStep | null, confirmation: Confirmation, notes: Array<string>, };
+tables: Array<TableRows>, 
+/**
+ * Whether the import can run: no bad rows, duplicates or missing references (otherwise
+ * [`ImportPlan::refusal`] says why).
+ */
+importable: boolean, backup: BackupStep | null, confirmation: Confirmation, notes: Array<string>, };

@@ -12,6 +12,9 @@ use crate::error::{Error, Result};
 
 pub const TABLE: &str = "job_daily_stats";
 
+/// The statuses the schema allows (its CHECK).
+const STATUSES: [&str; 4] = ["pending", "running", "completed", "failed"];
+
 /// The recount the table must equal: the same expression the migration's backfill and triggers use.
 pub const RECOUNT_SQL: &str = "SELECT substr(created_at, 1, 10) AS day, pipeline_id, status, \
      count(*) AS jobs FROM jobs GROUP BY 1, 2, 3";
@@ -134,6 +137,8 @@ fn triggers(conn: &Connection) -> Result<Vec<(String, String)>> {
 pub(crate) struct Tally {
     /// (UTC day number, pipeline id, status) -> jobs
     groups: HashMap<(i64, i64, &'static str), u64>,
+    /// day as stored -> (pipeline id, status) -> jobs
+    stored: HashMap<String, HashMap<(i64, &'static str), u64>>,
     complete: bool,
 }
 
@@ -141,6 +146,7 @@ impl Default for Tally {
     fn default() -> Self {
         Tally {
             groups: HashMap::new(),
+            stored: HashMap::new(),
             complete: true,
         }
     }
@@ -153,6 +159,33 @@ impl Tally {
             .groups
             .entry((created.div_euclid(86_400), pipeline_id, status))
             .or_default() += 1;
+    }
+
+    /// One inserted job as SQLite stored it (`created_at` text, `status`): what an import's
+    /// `RETURNING` gives. Its day is the first 10 characters of `created_at`, exactly as the
+    /// triggers take it (the schema's CHECK lets through dates no calendar has).
+    pub(crate) fn add_stored(
+        &mut self,
+        created_at: &str,
+        pipeline_id: i64,
+        status: &str,
+    ) -> Result<()> {
+        let status = STATUSES
+            .into_iter()
+            .find(|s| *s == status)
+            .ok_or_else(|| Error::Internal(format!("a job stored with status {status:?}")))?;
+        let day = match created_at.char_indices().nth(10) {
+            Some((i, _)) => &created_at[..i],
+            None => created_at,
+        };
+        match self.stored.get_mut(day) {
+            Some(groups) => *groups.entry((pipeline_id, status)).or_default() += 1,
+            None => {
+                let groups = HashMap::from([((pipeline_id, status), 1)]);
+                self.stored.insert(day.to_string(), groups);
+            }
+        }
+        Ok(())
     }
 
     /// Some rows were not inserted and we do not know which.
@@ -172,6 +205,12 @@ impl Tally {
             let day = crate::storage::time::format(day * 86_400);
             stmt.execute(rusqlite::params![&day[..10], pipeline, status, n as i64])
                 .map_err(Error::sql(what))?;
+        }
+        for (day, groups) in &self.stored {
+            for (&(pipeline, status), &n) in groups {
+                stmt.execute(rusqlite::params![day, pipeline, status, n as i64])
+                    .map_err(Error::sql(what))?;
+            }
         }
         Ok(())
     }

@@ -1,0 +1,405 @@
+//! The rules an imported row must meet, and the inserts: natural keys looked up in the env and
+//! in the earlier lines of the file (kept in a private temporary SQLite file, so memory does not
+//! grow with the rows), foreign keys looked up in the env, and the schema's own constraints
+//! checked on an in-memory copy of the schema before anything is written.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use rusqlite::types::Value;
+use rusqlite::Connection;
+
+use super::rows::{show, Row, Table};
+use super::RowIssue;
+use crate::error::{Error, Result};
+use crate::schema::migrations;
+use crate::storage::db;
+
+/// The natural keys of each table (besides `id`); `true`: compared case-insensitively.
+fn natural_keys(table: &str) -> &'static [(&'static str, bool)] {
+    match table {
+        "users" => &[("username", true), ("email", true)],
+        "pipelines" => &[("name", false)],
+        "jobs" => &[("session_id", false)],
+        _ => &[],
+    }
+}
+
+/// Foreign keys of each table: (column, referenced table).
+fn references(table: &str) -> &'static [(&'static str, &'static str)] {
+    match table {
+        "jobs" => &[("user_id", "users"), ("pipeline_id", "pipelines")],
+        _ => &[],
+    }
+}
+
+/// `id` and the natural keys of `table`, with their column index.
+fn key_columns(table: &Table) -> Vec<(&'static str, bool, Option<usize>)> {
+    std::iter::once(("id", false))
+        .chain(natural_keys(&table.name).iter().copied())
+        .map(|(c, nocase)| (c, nocase, table.index(c)))
+        .collect()
+}
+
+/// Keys seen earlier in the file, one table per key column in a private temporary SQLite file
+/// (journal off: it is scratch, deleted when closed; a few MiB of cache): memory stays the same
+/// whatever the number of rows, and keys that come in order (an export's) are appended.
+pub(super) struct SeenKeys {
+    c: Connection,
+    sql: Vec<String>,
+}
+
+impl SeenKeys {
+    pub fn new(table: &Table) -> Result<SeenKeys> {
+        let what = || Error::sql("making the scratch file of keys");
+        let c = Connection::open("").map_err(what())?;
+        c.execute_batch(
+            "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -4096;",
+        )
+        .map_err(what())?;
+        let mut sql = vec![];
+        for (i, (_, nocase, _)) in key_columns(table).into_iter().enumerate() {
+            let collate = if nocase { " COLLATE NOCASE" } else { "" };
+            c.execute_batch(&format!(
+                "CREATE TABLE k{i} (v PRIMARY KEY{collate}) WITHOUT ROWID"
+            ))
+            .map_err(what())?;
+            sql.push(format!("INSERT OR IGNORE INTO k{i} (v) VALUES (?1)"));
+        }
+        c.execute_batch("BEGIN").map_err(what())?;
+        Ok(SeenKeys { c, sql })
+    }
+
+    /// Remembers key `k`'s value; false: an earlier line had it.
+    fn insert(&self, k: usize, v: &Value) -> Result<bool> {
+        let what = || Error::sql("remembering a key");
+        let mut stmt = self.c.prepare_cached(&self.sql[k]).map_err(what())?;
+        Ok(stmt.execute([v]).map_err(what())? == 1)
+    }
+}
+
+/// Look-ups in the env: natural keys (skipped when the env's table is empty) and the rows that
+/// foreign keys refer to (the ids found are remembered).
+pub(super) struct Lookups<'c> {
+    c: &'c Connection,
+    keys: Vec<(&'static str, Option<usize>, String)>,
+    refs: Vec<(&'static str, &'static str, Option<usize>, String)>,
+    env_has_rows: bool,
+    table: String,
+    known: HashSet<(&'static str, i64)>,
+}
+
+impl<'c> Lookups<'c> {
+    pub fn new(c: &'c Connection, table: &Table, env_has_rows: bool) -> Lookups<'c> {
+        let exists = |t: &str, col: &str, nocase: bool| {
+            let collate = if nocase { " COLLATE NOCASE" } else { "" };
+            format!(
+                "SELECT 1 FROM {} WHERE {} = ?1{collate} LIMIT 1",
+                db::quote_ident(t),
+                db::quote_ident(col)
+            )
+        };
+        let keys = key_columns(table)
+            .into_iter()
+            .map(|(col, nocase, i)| (col, i, exists(&table.name, col, nocase)))
+            .collect();
+        let refs = references(&table.name)
+            .iter()
+            .map(|&(col, parent)| (col, parent, table.index(col), exists(parent, "id", false)))
+            .collect();
+        Lookups {
+            c,
+            keys,
+            refs,
+            env_has_rows,
+            table: table.name.clone(),
+            known: HashSet::new(),
+        }
+    }
+
+    fn exists(&self, sql: &str, v: &Value) -> Result<bool> {
+        let mut stmt = self
+            .c
+            .prepare_cached(sql)
+            .map_err(Error::sql("looking up a key"))?;
+        stmt.exists([v]).map_err(Error::sql("looking up a key"))
+    }
+
+    /// The row's keys that the env or an earlier line of the file already has.
+    pub fn duplicates(&mut self, row: &Row, seen: &SeenKeys) -> Result<Vec<RowIssue>> {
+        let mut out = vec![];
+        for (k, (col, i, sql)) in self.keys.iter().enumerate() {
+            let Some(v) = row.get(*i).filter(|v| **v != Value::Null) else {
+                continue;
+            };
+            let issue = |rule: String| RowIssue {
+                line: row.line,
+                column: col.to_string(),
+                value: show(v),
+                rule,
+            };
+            let in_env = self.env_has_rows && self.exists(sql, v)?;
+            // Remembered either way, so that a later line with it is named too.
+            let new_in_file = seen.insert(k, v)?;
+            if in_env {
+                out.push(issue(format!(
+                    "{} already has a row with this {col}",
+                    self.table
+                )));
+            } else if !new_in_file {
+                out.push(issue(format!("an earlier line of the file has this {col}")));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The row's references to rows the env does not have.
+    pub fn missing_references(&mut self, row: &Row) -> Result<Vec<RowIssue>> {
+        let mut out = vec![];
+        for (col, parent, i, sql) in &self.refs {
+            let Some(Value::Integer(id)) = row.get(*i) else {
+                continue;
+            };
+            if self.known.contains(&(*parent, *id)) {
+                continue;
+            }
+            if self.exists(sql, &Value::Integer(*id))? {
+                self.known.insert((parent, *id));
+            } else {
+                out.push(RowIssue {
+                    line: row.line,
+                    column: col.to_string(),
+                    value: id.to_string(),
+                    rule: format!("no row of {parent} has id {id} (foreign key)"),
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// `INSERT INTO table (the row's columns) VALUES (…)`, its text made again only when the columns
+/// change (a CSV file gives the same columns on every row).
+pub(super) struct Inserter {
+    columns: Vec<usize>,
+    sql: String,
+}
+
+impl Inserter {
+    pub fn new() -> Inserter {
+        Inserter {
+            columns: vec![usize::MAX],
+            sql: String::new(),
+        }
+    }
+
+    fn sql(&mut self, table: &Table, row: &Row) -> &str {
+        if !row
+            .values
+            .iter()
+            .map(|(i, _)| *i)
+            .eq(self.columns.iter().copied())
+        {
+            self.columns = row.values.iter().map(|(i, _)| *i).collect();
+            let cols: Vec<String> = self
+                .columns
+                .iter()
+                .map(|&i| db::quote_ident(&table.columns[i].0))
+                .collect();
+            let marks: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
+            self.sql = format!(
+                "INSERT INTO {} ({}) VALUES ({})",
+                db::quote_ident(&table.name),
+                cols.join(", "),
+                marks.join(", ")
+            );
+        }
+        &self.sql
+    }
+
+    /// Inserts one row (the columns it gives; the others take their defaults).
+    pub fn insert(
+        &mut self,
+        c: &Connection,
+        table: &Table,
+        row: &Row,
+    ) -> std::result::Result<(), RowIssue> {
+        self.run(c, table, row)
+            .map_err(|e| issue_of(table, row, &e))
+    }
+
+    fn run(&mut self, c: &Connection, table: &Table, row: &Row) -> rusqlite::Result<()> {
+        let sql = self.sql(table, row);
+        let params = rusqlite::params_from_iter(row.values.iter().map(|(_, v)| v));
+        c.prepare_cached(sql)
+            .and_then(|mut stmt| stmt.execute(params))
+            .map(|_| ())
+    }
+}
+
+/// The column a constraint failure is about, from SQLite's message.
+fn issue_of(table: &Table, row: &Row, e: &rusqlite::Error) -> RowIssue {
+    let msg = match e {
+        rusqlite::Error::SqliteFailure(_, Some(m)) => m.clone(),
+        other => other.to_string(),
+    };
+    let mentioned: Vec<usize> = (0..table.columns.len())
+        .filter(|&i| {
+            let name = &table.columns[i].0;
+            msg.match_indices(name.as_str()).any(|(at, _)| {
+                let before = msg[..at].chars().last();
+                let after = msg[at + name.len()..].chars().next();
+                let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+                !word(before) && !word(after)
+            })
+        })
+        .collect();
+    let column = if mentioned.is_empty() {
+        "(row)".to_string()
+    } else {
+        mentioned
+            .iter()
+            .map(|&i| table.columns[i].0.clone())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let value = mentioned
+        .first()
+        .and_then(|&i| row.get(Some(i)))
+        .map(show)
+        .unwrap_or_else(|| "-".into());
+    RowIssue {
+        line: row.line,
+        column,
+        value,
+        rule: msg,
+    }
+}
+
+/// Rows checked against the in-memory schema between two rollbacks (bounded memory).
+const VALIDATE_BATCH: usize = 1_000;
+
+/// The schema's own constraints, checked on an in-memory database built from the embedded
+/// migrations: rows are inserted and rolled back in batches. Uniqueness is checked against the env
+/// and the file, not here.
+pub(super) struct Validator {
+    c: Connection,
+    insert: Inserter,
+    batch: usize,
+}
+
+impl Validator {
+    pub fn new(table: &str) -> Result<Validator> {
+        let c = Connection::open_in_memory().map_err(Error::sql("opening the validator"))?;
+        c.pragma_update(None, "foreign_keys", false)
+            .map_err(Error::sql("validator"))?;
+        migrations::apply_pending(&c, Path::new(":memory:"), "validator")?;
+        // Its own summary triggers and indexes would only slow it down (the inline UNIQUE ones
+        // cannot be dropped: see `check`).
+        let drop: Vec<String> = c
+            .prepare(
+                "SELECT type, name FROM sqlite_schema WHERE tbl_name = ?1 AND sql IS NOT NULL \
+                 AND type IN ('index', 'trigger')",
+            )
+            .and_then(|mut s| {
+                s.query_map([table], |r| {
+                    Ok(format!(
+                        "DROP {} {}",
+                        r.get::<_, String>(0)?.to_uppercase(),
+                        db::quote_ident(&r.get::<_, String>(1)?)
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<String>>>()
+            })
+            .map_err(Error::sql("validator"))?;
+        for sql in drop {
+            c.execute_batch(&sql).map_err(Error::sql("validator"))?;
+        }
+        c.execute_batch("BEGIN").map_err(Error::sql("validator"))?;
+        Ok(Validator {
+            c,
+            insert: Inserter::new(),
+            batch: 0,
+        })
+    }
+
+    /// The row against the schema's constraints. SQLite checks NOT NULL and CHECK before
+    /// uniqueness, so a row refused only as a repeat (of an earlier row of its batch, or of an id
+    /// this copy gave a row without one) has passed them: that is not the validator's business.
+    pub fn check(&mut self, table: &Table, row: &Row) -> Result<Option<RowIssue>> {
+        use rusqlite::ffi::{SQLITE_CONSTRAINT_PRIMARYKEY, SQLITE_CONSTRAINT_UNIQUE};
+        let issue = match self.insert.run(&self.c, table, row) {
+            Ok(_) => None,
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.extended_code,
+                    SQLITE_CONSTRAINT_UNIQUE | SQLITE_CONSTRAINT_PRIMARYKEY
+                ) =>
+            {
+                None
+            }
+            Err(e) => Some(issue_of(table, row, &e)),
+        };
+        self.batch += 1;
+        if self.batch == VALIDATE_BATCH {
+            self.batch = 0;
+            self.c
+                .execute_batch("ROLLBACK; BEGIN")
+                .map_err(Error::sql("validator"))?;
+        }
+        Ok(issue)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn users() -> Table {
+        let c = Connection::open_in_memory().unwrap();
+        migrations::apply_pending(&c, Path::new(":memory:"), "t").unwrap();
+        Table::read(&c, "users").unwrap()
+    }
+
+    #[test]
+    fn seen_keys_remember_what_they_saw_case_insensitively_where_the_schema_does() {
+        let t = users();
+        let k = SeenKeys::new(&t).unwrap();
+        let (id, username) = (0, 1);
+        assert!(k.insert(username, &Value::Text("Ann".into())).unwrap());
+        assert!(!k.insert(username, &Value::Text("ANN".into())).unwrap());
+        assert!(k.insert(id, &Value::Integer(1)).unwrap());
+        assert!(!k.insert(id, &Value::Integer(1)).unwrap());
+        assert!(k.insert(id, &Value::Text("1".into())).unwrap());
+    }
+
+    #[test]
+    fn the_validator_names_the_column_and_rule_a_row_breaks() {
+        let t = users();
+        let mut v = Validator::new("users").unwrap();
+        let row = |line, role: &str| Row {
+            line,
+            values: vec![
+                (
+                    t.index("username").unwrap(),
+                    Value::Text(format!("u{line}")),
+                ),
+                (
+                    t.index("email").unwrap(),
+                    Value::Text(format!("u{line}@example.org")),
+                ),
+                (
+                    t.index("hashed_password").unwrap(),
+                    Value::Text("$argon2id$x".into()),
+                ),
+                (t.index("role").unwrap(), Value::Text(role.into())),
+            ],
+        };
+        for line in 2..2 + VALIDATE_BATCH as u64 + 5 {
+            assert_eq!(v.check(&t, &row(line, "viewer")).unwrap(), None);
+        }
+        let bad = v.check(&t, &row(9999, "boss")).unwrap().unwrap();
+        assert_eq!((bad.line, bad.column.as_str()), (9999, "role"));
+        assert!(bad.rule.contains("CHECK"), "{bad:?}");
+    }
+}

@@ -1,0 +1,640 @@
+//! `import`: rows from a CSV or NDJSON file into users, pipelines or jobs, through the one ritual.
+//!
+//! The file is untrusted. The plan reads it whole (streamed, in memory that does not grow with
+//! the rows): every row is typed by its column, checked against the schema's own constraints
+//! (inserted into an in-memory copy of the schema, rolled back), looked up by natural key —
+//! `users.username` and `users.email` (case-insensitive), `pipelines.name`, `jobs.session_id`, and
+//! `id` when given — in the env and earlier in the file, and, for jobs, its user and pipeline
+//! looked up in the env. Rows that break a rule, duplicates (nothing is skipped or overwritten)
+//! and references to missing rows are listed in the plan, which then says the import cannot run.
+//! Otherwise, like every change: confirmation (y/N, the typed name on a protected env), lock, the
+//! plan again (the file's sha256 must be the one planned), a verified backup, every row inserted
+//! in one transaction with the constraints enforced, the foreign-key check, commit — or nothing.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
+
+use crate::backups::record::{BackupRecord, Reason};
+use crate::error::{Error, Result};
+use crate::progress::{Observer, Progress};
+use crate::safety::confirm::{Confirmation, Confirmed};
+use crate::safety::plan::{self, BackupStep, Plan, Promises, TableRows};
+use crate::safety::ritual::{self, Change};
+use crate::safety::session;
+use crate::schema::stats::{self, Tally};
+use crate::schema::{migrations, tag};
+use crate::storage::db;
+use crate::verb::Verb;
+use crate::workspace::config::Workspace;
+use crate::workspace::env::EnvTarget;
+
+/// The tables `import` writes.
+pub const TABLES: [&str; 3] = ["users", "pipelines", "jobs"];
+mod checks;
+mod rows;
+
+use checks::{Inserter, Lookups, SeenKeys, Validator};
+use rows::{open_rows, Read, Row, Table};
+
+/// Problems of each kind listed in a plan (all are counted).
+pub const LISTED: usize = 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "lowercase")]
+pub enum InputFormat {
+    Csv,
+    Ndjson,
+}
+
+impl InputFormat {
+    /// From the file's extension (`.csv`, `.ndjson`, `.jsonl`).
+    pub fn from_path(p: &Path) -> Option<InputFormat> {
+        match p.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "csv" => Some(InputFormat::Csv),
+            "ndjson" | "jsonl" => Some(InputFormat::Ndjson),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ImportRequest {
+    pub env: String,
+    pub table: String,
+    pub file: PathBuf,
+    /// `None`: from the file's extension.
+    pub format: Option<InputFormat>,
+}
+
+/// One row that cannot be imported as it is.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct RowIssue {
+    pub line: u64,
+    pub column: String,
+    pub value: String,
+    pub rule: String,
+}
+
+impl std::fmt::Display for RowIssue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "line {}, column {} ({}): {}",
+            self.line, self.column, self.value, self.rule
+        )
+    }
+}
+
+/// What an import will do.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ImportPlan {
+    #[cfg_attr(feature = "ts", ts(type = "\"import\""))]
+    pub verb: Verb,
+    pub env: String,
+    pub path: PathBuf,
+    pub table: String,
+    pub file: PathBuf,
+    pub format: InputFormat,
+    pub file_bytes: u64,
+    pub file_sha256: String,
+    /// The file's columns, in its order.
+    pub columns: Vec<String>,
+    /// Rows the file holds, all to be added.
+    pub rows: u64,
+    /// Rows that cannot be imported as they are: a value not of its column's type, a wrong
+    /// number of fields, a rule of the schema broken (the first few; all are counted). A file that
+    /// cannot be read on (a quote never closed, bytes not UTF-8) ends the list with that line.
+    pub bad_rows: Vec<RowIssue>,
+    pub bad_row_count: u64,
+    /// Rows whose natural key (or id) is already in the env or earlier in the file.
+    pub duplicates: Vec<RowIssue>,
+    pub duplicate_count: u64,
+    /// Rows referring to a user or pipeline the env does not have.
+    pub missing_references: Vec<RowIssue>,
+    pub missing_reference_count: u64,
+    /// What happens to duplicates: the whole file is refused.
+    pub duplicate_policy: String,
+    /// Rows per table of the env now.
+    pub tables: Vec<TableRows>,
+    /// Whether the import can run: no bad rows, duplicates or missing references (otherwise
+    /// [`ImportPlan::refusal`] says why).
+    pub importable: bool,
+    pub backup: Option<BackupStep>,
+    pub confirmation: Confirmation,
+    pub notes: Vec<String>,
+}
+
+impl Plan for ImportPlan {
+    crate::safety::plan::plan_basics!(Verb::Import);
+    fn summary(&self) -> String {
+        format!(
+            "import {} rows into {} from {}",
+            self.rows,
+            self.table,
+            self.file.display()
+        )
+    }
+    fn promises(&self) -> Promises {
+        Promises::new(Verb::Import, &self.env)
+            .file("file", &self.path)
+            .item("confirmation", format!("{:?}", self.confirmation))
+            .rows("env", &self.tables)
+            .backup(self.backup.as_ref())
+            .item("table", &self.table)
+            .item("input", self.file.display())
+            .item("input sha256", &self.file_sha256)
+            .item("rows", self.rows)
+            .item("bad rows", self.bad_row_count)
+            .item("duplicates", self.duplicate_count)
+            .item("missing references", self.missing_reference_count)
+    }
+    fn backup_step(&self) -> Option<&BackupStep> {
+        self.backup.as_ref()
+    }
+    fn backup_step_mut(&mut self) -> Option<&mut BackupStep> {
+        self.backup.as_mut()
+    }
+    fn why_confirm(&self) -> Option<String> {
+        Some(format!(
+            "an import writes rows from {} into {}",
+            self.file.display(),
+            self.env
+        ))
+    }
+}
+
+impl ImportPlan {
+    /// The refusal when the file cannot be imported into the env as it is now.
+    pub fn refusal(&self) -> Option<Error> {
+        let mut parts = vec![];
+        if self.bad_row_count > 0 {
+            parts.push(format!(
+                "{} rows break a rule: {}",
+                self.bad_row_count,
+                listed(&self.bad_rows, self.bad_row_count)
+            ));
+        }
+        if self.duplicate_count > 0 {
+            parts.push(format!(
+                "{} duplicate keys (duplicates are refused): {}",
+                self.duplicate_count,
+                listed(&self.duplicates, self.duplicate_count)
+            ));
+        }
+        if self.missing_reference_count > 0 {
+            parts.push(format!(
+                "{} references to rows {} does not have: {}",
+                self.missing_reference_count,
+                self.env,
+                listed(&self.missing_references, self.missing_reference_count)
+            ));
+        }
+        if parts.is_empty() {
+            return None;
+        }
+        Some(Error::BadInput {
+            path: self.file.clone(),
+            detail: parts.join("; "),
+        })
+    }
+
+    pub fn require_importable(&self) -> Result<()> {
+        self.refusal().map_or(Ok(()), Err)
+    }
+}
+
+fn listed(issues: &[RowIssue], count: u64) -> String {
+    let mut s: Vec<String> = issues.iter().take(5).map(|i| i.to_string()).collect();
+    if count > s.len() as u64 {
+        s.push(format!("and {} more", count - s.len() as u64));
+    }
+    s.join("; ")
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ImportOutcome {
+    /// The plan as re-made under the lock: what was done.
+    pub plan: ImportPlan,
+    pub inserted: u64,
+    pub backup: Option<BackupRecord>,
+    pub duration_ms: u64,
+    /// The automatic retention pass after its backup: what it deleted, kept, and could not meet.
+    pub retention: Option<crate::safety::retention::RetentionReport>,
+}
+
+/// Plans an import: reads the env read-only (one read transaction) and the whole file, whose
+/// sha256 is computed on a second thread meanwhile. A file that cannot be planned at all (no
+/// header, an unknown column, no rows) is refused here; bad rows, duplicates and missing
+/// references are listed in the plan, which [`ImportPlan::refusal`] then refuses.
+pub fn plan(ws: &Workspace, req: &ImportRequest) -> Result<ImportPlan> {
+    let target = ws.env(&req.env)?;
+    if !TABLES.contains(&req.table.as_str()) {
+        return Err(Error::InvalidInput(format!(
+            "import writes {}; not `{}`",
+            TABLES.join(", "),
+            req.table
+        )));
+    }
+    let format = req
+        .format
+        .or_else(|| InputFormat::from_path(&req.file))
+        .ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "cannot tell the format of {} from its name; pass --format csv or --format ndjson",
+                req.file.display()
+            ))
+        })?;
+    let file = crate::backups::names::check_input_path(&req.file)?;
+    let conn = session::inspect_for_change(ws, &target)?.ok_or_else(|| Error::Missing {
+        path: target.path.clone(),
+        next: format!(
+            "create it first with `pipeline-db migrate {}`; nothing was imported",
+            target.name
+        ),
+    })?;
+    tag::require_identity(&conn, &target)?;
+    let pending = migrations::pending_or_refuse(&conn, &target.path, &target.name)?;
+    if !pending.is_empty() {
+        return Err(Error::Refused(format!(
+            "{} has {} pending migrations; run `pipeline-db migrate {}` first",
+            target.name,
+            pending.len(),
+            target.name
+        )));
+    }
+    let mut p = empty_plan(&target, req, file.clone(), format);
+    std::thread::scope(|s| {
+        let hashing = s.spawn(|| file_facts(&file));
+        let read = read_env_and_file(&target, &conn, &mut p);
+        let facts = hashing
+            .join()
+            .unwrap_or_else(|_| Err(Error::Internal("the sha256 thread panicked".into())));
+        read?;
+        (p.file_bytes, p.file_sha256) = facts?;
+        Ok::<_, Error>(())
+    })?;
+    Ok(p)
+}
+
+fn empty_plan(
+    target: &EnvTarget,
+    req: &ImportRequest,
+    file: PathBuf,
+    format: InputFormat,
+) -> ImportPlan {
+    ImportPlan {
+        verb: Verb::Import,
+        env: target.name.clone(),
+        path: target.path.clone(),
+        table: req.table.clone(),
+        file,
+        format,
+        file_bytes: 0,
+        file_sha256: String::new(),
+        columns: vec![],
+        rows: 0,
+        bad_rows: vec![],
+        bad_row_count: 0,
+        duplicates: vec![],
+        duplicate_count: 0,
+        missing_references: vec![],
+        missing_reference_count: 0,
+        duplicate_policy: "refuse: a row whose id or natural key is already in the env (or earlier in the file) refuses the whole file; nothing is skipped or overwritten".into(),
+        tables: vec![],
+        importable: false,
+        backup: None,
+        confirmation: Confirmation::for_target(target, true),
+        notes: vec![],
+    }
+}
+
+/// The env's side of the plan and the file's rows, in one read transaction of the env.
+fn read_env_and_file(target: &EnvTarget, conn: &Connection, p: &mut ImportPlan) -> Result<()> {
+    conn.execute_batch("BEGIN")
+        .map_err(Error::sql("starting a read transaction"))?;
+    let read = Table::read(conn, &p.table).and_then(|table| {
+        describe_env(target, conn, p)?;
+        analyse(conn, &table, p)
+    });
+    let _ = conn.execute_batch("ROLLBACK");
+    read
+}
+
+fn file_facts(file: &Path) -> Result<(u64, String)> {
+    let bytes = std::fs::metadata(file)
+        .map_err(Error::io("reading", file))?
+        .len();
+    Ok((bytes, crate::storage::hash::file(file)?))
+}
+
+/// The env's side of the plan: rows per table, the backup.
+fn describe_env(target: &EnvTarget, c: &Connection, p: &mut ImportPlan) -> Result<()> {
+    p.tables = plan::table_rows(&db::row_counts(c)?);
+    p.backup = p
+        .tables
+        .iter()
+        .any(|t| t.rows > 0)
+        .then(|| BackupStep::new(target, Reason::PreImport, true, "the database holds data"));
+    Ok(())
+}
+
+/// Keeps the first [`LISTED`] issues and counts them all.
+fn note(list: &mut Vec<RowIssue>, count: &mut u64, issues: impl IntoIterator<Item = RowIssue>) {
+    for issue in issues {
+        *count += 1;
+        if list.len() < LISTED {
+            list.push(issue);
+        }
+    }
+}
+
+/// Rows handed to the validator's thread at a time.
+const BATCH: usize = 512;
+
+/// Reads the whole file: every row typed and checked against the schema (on a second thread),
+/// bad rows, duplicates and missing references counted (the first few listed).
+fn analyse(c: &Connection, table: &Table, p: &mut ImportPlan) -> Result<()> {
+    let name = p.table.clone();
+    let (to_check, checking) = std::sync::mpsc::sync_channel::<Vec<Row>>(16);
+    let (mut broken, broken_count) = std::thread::scope(|s| {
+        let validating = s.spawn(move || validate(&name, table, checking));
+        let read = read_rows(c, table, p, &to_check);
+        drop(to_check);
+        let broken = validating
+            .join()
+            .unwrap_or_else(|_| Err(Error::Internal("the validator thread panicked".into())));
+        read.and(broken)
+    })?;
+    p.bad_row_count += broken_count;
+    broken.append(&mut p.bad_rows);
+    broken.sort_by_key(|i| i.line);
+    broken.truncate(LISTED);
+    p.bad_rows = broken;
+    if p.rows == 0 && p.bad_row_count == 0 {
+        return Err(Error::BadInput {
+            path: p.file.clone(),
+            detail: "it holds no rows".into(),
+        });
+    }
+    p.importable = p.refusal().is_none();
+    Ok(())
+}
+
+/// The file's rows: typed, looked up, then sent to the validator in batches.
+fn read_rows(
+    c: &Connection,
+    table: &Table,
+    p: &mut ImportPlan,
+    to_check: &std::sync::mpsc::SyncSender<Vec<Row>>,
+) -> Result<()> {
+    let env_has_rows = p.tables.iter().any(|t| t.name == p.table && t.rows > 0);
+    let seen = SeenKeys::new(table)?;
+    let mut lookups = Lookups::new(c, table, env_has_rows);
+    let mut rows = open_rows(&p.file, p.format, table)?;
+    p.columns = rows.columns().to_vec();
+    let mut batch = Vec::with_capacity(BATCH);
+    loop {
+        let row = match rows.next_row() {
+            Ok(None) => break,
+            Ok(Some(Read::Row(row))) => row,
+            Ok(Some(Read::Bad(issue))) => {
+                p.rows += 1;
+                note(&mut p.bad_rows, &mut p.bad_row_count, [issue]);
+                continue;
+            }
+            Err(e) => {
+                let rule = format!("{}; the rest of the file was not read", e.message);
+                let issue = rows::unreadable(e.line, rule);
+                note(&mut p.bad_rows, &mut p.bad_row_count, [issue]);
+                break;
+            }
+        };
+        p.rows += 1;
+        let dups = lookups.duplicates(&row, &seen)?;
+        note(&mut p.duplicates, &mut p.duplicate_count, dups);
+        let missing = lookups.missing_references(&row)?;
+        note(
+            &mut p.missing_references,
+            &mut p.missing_reference_count,
+            missing,
+        );
+        batch.push(row);
+        if batch.len() == BATCH && to_check.send(std::mem::take(&mut batch)).is_err() {
+            break; // the validator stopped: its error is reported
+        }
+    }
+    let _ = to_check.send(batch);
+    Ok(())
+}
+
+/// The validator's thread: every row against the schema's constraints; the first few that break
+/// one, and how many do.
+fn validate(
+    table_name: &str,
+    table: &Table,
+    rows: std::sync::mpsc::Receiver<Vec<Row>>,
+) -> Result<(Vec<RowIssue>, u64)> {
+    let mut validator = Validator::new(table_name)?;
+    let (mut listed, mut count) = (vec![], 0);
+    for batch in rows {
+        for row in &batch {
+            let broken = validator.check(table, row)?;
+            note(&mut listed, &mut count, broken);
+        }
+    }
+    Ok((listed, count))
+}
+
+fn bad(file: &Path, issue: RowIssue) -> Error {
+    Error::BadInput {
+        path: file.to_path_buf(),
+        detail: issue.to_string(),
+    }
+}
+
+/// Imports the rows of `shown` through the change ritual, in one transaction.
+pub fn execute(
+    ws: &Workspace,
+    shown: &ImportPlan,
+    confirmed: &Confirmed,
+    obs: &dyn Observer,
+) -> Result<ImportOutcome> {
+    let target = ws.env(&shown.env)?;
+    let change = Import {
+        target: &target,
+        shown,
+    };
+    let done = ritual::run(ws, &target, shown, confirmed, obs, &change)?;
+    Ok(ImportOutcome {
+        plan: done.plan,
+        inserted: done.out,
+        backup: done.backup,
+        duration_ms: done.duration_ms,
+        retention: done.retention,
+    })
+}
+
+struct Import<'a> {
+    target: &'a EnvTarget,
+    shown: &'a ImportPlan,
+}
+
+impl Change for Import<'_> {
+    type Plan = ImportPlan;
+    type Out = u64;
+
+    /// Under the lock: the env again, and the file by its sha256 — the same bytes give the same
+    /// rows, and everything else about them is enforced again while they are inserted.
+    fn replan(&self, conn: Option<&Connection>) -> Result<ImportPlan> {
+        let c = conn.ok_or_else(|| Error::Missing {
+            path: self.target.path.clone(),
+            next: format!("create it with `pipeline-db migrate {}`", self.target.name),
+        })?;
+        let mut p = self.shown.clone();
+        p.confirmation = Confirmation::for_target(self.target, true);
+        (p.file_bytes, p.file_sha256) = file_facts(&p.file)?;
+        describe_env(self.target, c, &mut p)?;
+        p.require_importable()?;
+        Ok(p)
+    }
+
+    /// Every row inserted with the constraints enforced. Into jobs, the summary's triggers are
+    /// off meanwhile (a statement journal per row otherwise) and the summary gets the new jobs'
+    /// groups, as stored, once at the end — in this same transaction.
+    fn apply(&self, c: &Connection, p: &ImportPlan, obs: &dyn Observer) -> Result<u64> {
+        let table = Table::read(c, &p.table)?;
+        obs.stage("importing");
+        let n = match p.table == "jobs" {
+            true => {
+                stats::with_triggers_off(c, |tally| insert_all(c, &table, p, obs, Some(tally)))?
+            }
+            false => insert_all(c, &table, p, obs, None)?,
+        };
+        tag::write_tag(c, &self.target.name, None, "import")?;
+        Ok(n)
+    }
+}
+
+/// A job's group as SQLite stored it, for a row that left `created_at` or `status` to the
+/// schema's defaults (a `RETURNING` clause on every insert would cost a statement journal each).
+const STORED_GROUP: &str =
+    "SELECT created_at, pipeline_id, status FROM jobs WHERE rowid = last_insert_rowid()";
+
+/// The job's group (`created_at`, pipeline, status) as stored: from the row when it gives all
+/// three (a STRICT table stores the text as given), else read back.
+fn add_to_tally(c: &Connection, table: &Table, row: &Row, tally: &mut Tally) -> Result<()> {
+    use rusqlite::types::Value;
+    let given = |col| row.get(table.index(col));
+    if let (Some(Value::Text(created)), Some(Value::Integer(pipeline)), Some(Value::Text(status))) =
+        (given("created_at"), given("pipeline_id"), given("status"))
+    {
+        return tally.add_stored(created, *pipeline, status);
+    }
+    let (created, pipeline, status): (String, i64, String) = c
+        .prepare_cached(STORED_GROUP)
+        .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))))
+        .map_err(Error::sql("reading an imported job back"))?;
+    tally.add_stored(&created, pipeline, &status)
+}
+
+/// Inserts every row of the file, in order, read and typed on a second thread meanwhile; any
+/// problem is the file's refusal.
+fn insert_all(
+    c: &Connection,
+    table: &Table,
+    p: &ImportPlan,
+    obs: &dyn Observer,
+    tally: Option<&mut Tally>,
+) -> Result<u64> {
+    let (to_insert, rows) = std::sync::mpsc::sync_channel::<Vec<Read>>(16);
+    std::thread::scope(|s| {
+        let reading = s.spawn(move || read_batches(p, table, to_insert));
+        let inserted = insert_batches(c, table, p, obs, tally, rows);
+        let read = reading
+            .join()
+            .unwrap_or_else(|_| Err(Error::Internal("the reading thread panicked".into())));
+        // A file that cannot be read on ends the inserts early: that is the error to report.
+        read.and(inserted)
+    })
+}
+
+/// The reading thread: the file's rows in batches, until the end or until nobody listens.
+fn read_batches(
+    p: &ImportPlan,
+    table: &Table,
+    to_insert: std::sync::mpsc::SyncSender<Vec<Read>>,
+) -> Result<()> {
+    let mut rows = open_rows(&p.file, p.format, table)?;
+    let mut batch = Vec::with_capacity(BATCH);
+    while let Some(read) = rows.next_row().map_err(|e| Error::BadInput {
+        path: p.file.clone(),
+        detail: e.to_string(),
+    })? {
+        batch.push(read);
+        if batch.len() == BATCH && to_insert.send(std::mem::take(&mut batch)).is_err() {
+            return Ok(());
+        }
+    }
+    let _ = to_insert.send(batch);
+    Ok(())
+}
+
+fn insert_batches(
+    c: &Connection,
+    table: &Table,
+    p: &ImportPlan,
+    obs: &dyn Observer,
+    mut tally: Option<&mut Tally>,
+    rows: std::sync::mpsc::Receiver<Vec<Read>>,
+) -> Result<u64> {
+    let mut lookups = Lookups::new(c, table, true);
+    let mut insert = Inserter::new();
+    let mut n = 0u64;
+    for read in rows.into_iter().flatten() {
+        let row = match read {
+            Read::Row(row) => row,
+            Read::Bad(issue) => return Err(bad(&p.file, issue)),
+        };
+        if let Some(issue) = lookups.missing_references(&row)?.into_iter().next() {
+            return Err(bad(&p.file, issue));
+        }
+        insert
+            .insert(c, table, &row)
+            .map_err(|issue| bad(&p.file, issue))?;
+        if let Some(t) = tally.as_deref_mut() {
+            add_to_tally(c, table, &row, t)?;
+        }
+        n += 1;
+        if n.is_multiple_of(10_000) {
+            progress(obs, n, p.rows)?;
+        }
+    }
+    if n != p.rows {
+        return Err(Error::Internal(format!(
+            "read {n} rows from the file, the plan said {}",
+            p.rows
+        )));
+    }
+    Ok(n)
+}
+
+fn progress(obs: &dyn Observer, done: u64, total: u64) -> Result<()> {
+    obs.progress(&Progress {
+        stage: "importing",
+        done,
+        total,
+    });
+    match obs.cancelled() {
+        true => Err(Error::Cancelled),
+        false => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests;

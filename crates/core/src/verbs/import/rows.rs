@@ -1,0 +1,368 @@
+//! Reading an import file row by row: the table's columns, each field typed by its column. A row
+//! that cannot be typed (a wrong value, a wrong number of fields, an unknown key) is a bad row and
+//! reading goes on; a file that cannot be read on (a quote that never ends, bytes that are not
+//! UTF-8) stops it, naming the line.
+
+use std::io::BufReader;
+use std::path::Path;
+
+use rusqlite::types::Value;
+use rusqlite::Connection;
+
+use super::{InputFormat, RowIssue};
+use crate::error::{Error, Result};
+use crate::workbench::input::{CsvReader, InputError, LineReader};
+
+/// A table's columns and their declared types, read from the env.
+pub(super) struct Table {
+    pub name: String,
+    pub columns: Vec<(String, String)>,
+}
+
+impl Table {
+    pub fn read(c: &Connection, name: &str) -> Result<Table> {
+        let mut stmt = c
+            .prepare("SELECT name, upper(type) FROM pragma_table_info(?1) ORDER BY cid")
+            .map_err(Error::sql("reading the table's columns"))?;
+        let columns = stmt
+            .query_map([name], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<(String, String)>>>())
+            .map_err(Error::sql("reading the table's columns"))?;
+        if columns.is_empty() {
+            return Err(Error::Refused(format!(
+                "the database has no table {name}; run `pipeline-db migrate`"
+            )));
+        }
+        Ok(Table {
+            name: name.to_string(),
+            columns,
+        })
+    }
+
+    pub fn index(&self, column: &str) -> Option<usize> {
+        self.columns.iter().position(|(n, _)| n == column)
+    }
+
+    fn is_json(&self, i: usize) -> bool {
+        crate::workbench::format::JSON_COLUMNS.contains(&(self.name.as_str(), &self.columns[i].0))
+    }
+}
+
+/// One row of the file: its line and (column index, value) for each column it gives.
+pub(super) struct Row {
+    pub line: u64,
+    pub values: Vec<(usize, Value)>,
+}
+
+impl Row {
+    pub fn get(&self, i: Option<usize>) -> Option<&Value> {
+        let i = i?;
+        self.values.iter().find(|(c, _)| *c == i).map(|(_, v)| v)
+    }
+}
+
+/// A value as a plan or an error shows it (cut to 60 characters).
+pub(super) fn show(v: &Value) -> String {
+    let s = match v {
+        Value::Null => "NULL".into(),
+        Value::Integer(i) => i.to_string(),
+        Value::Real(f) => f.to_string(),
+        Value::Text(t) => format!("{t:?}"),
+        Value::Blob(b) => format!("{} bytes", b.len()),
+    };
+    match s.char_indices().nth(60) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s,
+    }
+}
+
+/// What reading one row gave.
+pub(super) enum Read {
+    Row(Row),
+    /// A row that cannot be typed; the rows after it are still read.
+    Bad(RowIssue),
+}
+
+pub(super) enum Rows {
+    Csv {
+        r: CsvReader<BufReader<std::fs::File>>,
+        columns: Vec<String>,
+        index: Vec<usize>,
+        types: Vec<String>,
+    },
+    Ndjson {
+        r: LineReader<BufReader<std::fs::File>>,
+        columns: Vec<String>,
+        table: Vec<(String, String)>,
+        json: Vec<bool>,
+    },
+}
+
+fn bad_file(file: &Path, e: InputError) -> Error {
+    Error::BadInput {
+        path: file.to_path_buf(),
+        detail: e.to_string(),
+    }
+}
+
+/// Opens `file` and reads its header (CSV): an unknown or repeated column is refused here.
+pub(super) fn open_rows(file: &Path, format: InputFormat, table: &Table) -> Result<Rows> {
+    let f = std::fs::File::open(file).map_err(Error::io("opening", file))?;
+    let r = BufReader::with_capacity(1 << 16, f);
+    match format {
+        InputFormat::Csv => {
+            let mut r = CsvReader::new(r);
+            let Some((line, header)) = r.next_record().map_err(|e| bad_file(file, e))? else {
+                return Err(bad_file(
+                    file,
+                    InputError {
+                        line: 1,
+                        message: "the file is empty (a header line is needed)".into(),
+                    },
+                ));
+            };
+            let (columns, index) = header_columns(table, header.into_iter().map(|f| f.text), line)
+                .map_err(|e| bad_file(file, e))?;
+            let types = table.columns.iter().map(|c| c.1.clone()).collect();
+            Ok(Rows::Csv {
+                r,
+                columns,
+                index,
+                types,
+            })
+        }
+        InputFormat::Ndjson => Ok(Rows::Ndjson {
+            r: LineReader::new(r),
+            columns: table.columns.iter().map(|c| c.0.clone()).collect(),
+            table: table.columns.clone(),
+            json: (0..table.columns.len()).map(|i| table.is_json(i)).collect(),
+        }),
+    }
+}
+
+/// The header's columns and their indexes in the table.
+fn header_columns(
+    table: &Table,
+    header: impl Iterator<Item = String>,
+    line: u64,
+) -> std::result::Result<(Vec<String>, Vec<usize>), InputError> {
+    let mut index = vec![];
+    let mut columns: Vec<String> = vec![];
+    for name in header {
+        let i = table.index(&name).ok_or_else(|| InputError {
+            line,
+            message: format!(
+                "unknown column `{name}` for {}; its columns: {}",
+                table.name,
+                table
+                    .columns
+                    .iter()
+                    .map(|c| c.0.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })?;
+        if index.contains(&i) {
+            return Err(InputError {
+                line,
+                message: format!("column `{name}` appears twice in the header"),
+            });
+        }
+        index.push(i);
+        columns.push(name);
+    }
+    Ok((columns, index))
+}
+
+fn issue(line: u64, column: &str, value: String, rule: String) -> RowIssue {
+    RowIssue {
+        line,
+        column: column.to_string(),
+        value,
+        rule,
+    }
+}
+
+/// The line where the file stops being readable, as the last bad row of a plan.
+pub(super) fn unreadable(line: u64, rule: String) -> RowIssue {
+    issue(line, "(file)", "-".into(), rule)
+}
+
+impl Rows {
+    pub fn columns(&self) -> &[String] {
+        match self {
+            Rows::Csv { columns, .. } | Rows::Ndjson { columns, .. } => columns,
+        }
+    }
+
+    /// The next row (or bad row); `Err`: the file cannot be read on from the line it names.
+    pub fn next_row(&mut self) -> std::result::Result<Option<Read>, InputError> {
+        match self {
+            Rows::Csv {
+                r,
+                columns,
+                index,
+                types,
+            } => {
+                let Some((line, fields)) = r.next_record()? else {
+                    return Ok(None);
+                };
+                Ok(Some(csv_row(line, fields, columns, index, types)))
+            }
+            Rows::Ndjson { r, table, json, .. } => {
+                let Some((line, text)) = r.next_line()? else {
+                    return Ok(None);
+                };
+                Ok(Some(ndjson_row(line, &text, table, json)))
+            }
+        }
+    }
+}
+
+fn csv_row(
+    line: u64,
+    fields: Vec<crate::workbench::input::Field>,
+    columns: &[String],
+    index: &[usize],
+    types: &[String],
+) -> Read {
+    if fields.len() != index.len() {
+        let rule = format!(
+            "{} fields, but the header has {} columns",
+            fields.len(),
+            index.len()
+        );
+        return Read::Bad(issue(line, "(row)", "-".into(), rule));
+    }
+    let mut values = Vec::with_capacity(fields.len());
+    for ((f, &i), name) in fields.into_iter().zip(index).zip(columns) {
+        let v = if f.text.is_empty() && !f.quoted {
+            Value::Null
+        } else {
+            match typed_text(f.text, &types[i]) {
+                Ok(v) => v,
+                Err((shown, why)) => return Read::Bad(issue(line, name, shown, why)),
+            }
+        };
+        values.push((i, v));
+    }
+    Read::Row(Row { line, values })
+}
+
+fn ndjson_row(line: u64, text: &str, table: &[(String, String)], json: &[bool]) -> Read {
+    let object: std::collections::BTreeMap<String, &serde_json::value::RawValue> =
+        match serde_json::from_str(text) {
+            Ok(o) => o,
+            Err(e) => {
+                let rule = format!("not a JSON object: {e}");
+                return Read::Bad(issue(line, "(row)", "-".into(), rule));
+            }
+        };
+    let mut values = Vec::with_capacity(object.len());
+    for (k, raw) in object {
+        let Some(i) = table.iter().position(|c| c.0 == k) else {
+            let rule = format!("unknown column `{k}`");
+            return Read::Bad(issue(line, &k, "-".into(), rule));
+        };
+        match typed_json(raw.get(), &table[i].1, json[i]) {
+            Ok(v) => values.push((i, v)),
+            Err(why) => {
+                let shown: String = raw.get().chars().take(40).collect();
+                return Read::Bad(issue(line, &k, shown, why));
+            }
+        }
+    }
+    Read::Row(Row { line, values })
+}
+
+/// A CSV field's text as a value of the column's declared type; `Err((shown value, why))`.
+pub(super) fn typed_text(text: String, decl: &str) -> std::result::Result<Value, (String, String)> {
+    let fail = |text: &str, want: &str| {
+        let shown = show(&Value::Text(text.to_string()));
+        (shown.clone(), format!("{shown} is not {want}"))
+    };
+    match decl {
+        "INTEGER" | "INT" => text
+            .parse::<i64>()
+            .map(Value::Integer)
+            .map_err(|_| fail(&text, "an integer")),
+        "REAL" => text
+            .parse::<f64>()
+            .map(Value::Real)
+            .map_err(|_| fail(&text, "a number")),
+        _ => Ok(Value::Text(text)),
+    }
+}
+
+/// An NDJSON value as a value of the column's declared type. A JSON column takes nested JSON
+/// (stored as its text, verbatim) or a string holding JSON text.
+pub(super) fn typed_json(
+    raw: &str,
+    decl: &str,
+    json_column: bool,
+) -> std::result::Result<Value, String> {
+    let integer = matches!(decl, "INTEGER" | "INT");
+    let real = decl == "REAL";
+    match raw.as_bytes().first() {
+        Some(b'n') => Ok(Value::Null),
+        Some(b't') if integer => Ok(Value::Integer(1)),
+        Some(b'f') if integer => Ok(Value::Integer(0)),
+        Some(b'"') if !integer && !real => serde_json::from_str::<String>(raw)
+            .map(Value::Text)
+            .map_err(|e| e.to_string()),
+        Some(b'{' | b'[') if json_column => Ok(Value::Text(raw.to_string())),
+        Some(b'-' | b'0'..=b'9') if integer => raw
+            .parse::<i64>()
+            .map(Value::Integer)
+            .map_err(|_| format!("{raw} is not an integer")),
+        Some(b'-' | b'0'..=b'9') if real => raw
+            .parse::<f64>()
+            .map(Value::Real)
+            .map_err(|_| format!("{raw} is not a number")),
+        _ => {
+            let want = if integer {
+                "an integer"
+            } else if real {
+                "a number"
+            } else if json_column {
+                "a JSON object or a string"
+            } else {
+                "a string"
+            };
+            let shown: String = raw.chars().take(40).collect();
+            Err(format!("{shown} is not {want}"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_values_are_typed_by_column() {
+        assert_eq!(typed_json("null", "TEXT", false), Ok(Value::Null));
+        assert_eq!(typed_json("12", "INTEGER", false), Ok(Value::Integer(12)));
+        assert_eq!(typed_json("true", "INTEGER", false), Ok(Value::Integer(1)));
+        assert_eq!(
+            typed_json("\"a\\nb\"", "TEXT", false),
+            Ok(Value::Text("a\nb".into()))
+        );
+        assert_eq!(
+            typed_json("{\"b\": 1,\"a\":2}", "TEXT", true),
+            Ok(Value::Text("{\"b\": 1,\"a\":2}".into()))
+        );
+        assert!(typed_json("1.5", "INTEGER", false).is_err());
+        assert!(typed_json("\"1\"", "INTEGER", false).is_err());
+        assert!(typed_json("{}", "TEXT", false).is_err());
+        assert!(typed_json("3", "TEXT", false).is_err());
+    }
+
+    #[test]
+    fn a_csv_value_of_the_wrong_type_names_its_value() {
+        assert_eq!(typed_text("12".into(), "INTEGER"), Ok(Value::Integer(12)));
+        let (shown, why) = typed_text("maybe".into(), "INTEGER").unwrap_err();
+        assert_eq!(shown, "\"maybe\"");
+        assert!(why.contains("not an integer"), "{why}");
+    }
+}
