@@ -28,3 +28,18 @@ pub trait Observer: Sync {
 /// Observes nothing.
 pub struct Quiet;
 impl Observer for Quiet {}
+
+/// Reports `done` of `total` bytes at `stage`, then `Err(Cancelled)` if the observer asks to stop:
+/// the one checkpoint of every copy loop (a cancelled copy is undone by its caller).
+pub(crate) fn bytes_or_cancel(
+    obs: &dyn Observer,
+    stage: &'static str,
+    done: u64,
+    total: u64,
+) -> crate::error::Result<()> {
+    obs.bytes(&Progress { stage, done, total });
+    match obs.cancelled() {
+        true => Err(crate::error::Error::Cancelled),
+        false => Ok(()),
+    }
+}

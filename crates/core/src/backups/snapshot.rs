@@ -254,14 +254,12 @@ fn snapshot_to_temp(
                 .map_err(|e| db::classify(tmp, e, format!("copying into {}", tmp.display())))?;
             let p = b.progress();
             let page = i64::from(page_size(src));
-            obs.bytes(&Progress {
-                stage: "copying",
-                done: (i64::from(p.pagecount - p.remaining) * page) as u64,
-                total: (i64::from(p.pagecount) * page) as u64,
-            });
-            if obs.cancelled() {
-                return Err(Error::Cancelled);
-            }
+            crate::progress::bytes_or_cancel(
+                obs,
+                "copying",
+                (i64::from(p.pagecount - p.remaining) * page) as u64,
+                (i64::from(p.pagecount) * page) as u64,
+            )?;
             match step {
                 StepResult::Done => break,
                 StepResult::More => {}
@@ -337,14 +335,7 @@ fn copy_file(src_path: &Path, tmp: &Path, obs: &dyn Observer) -> Result<()> {
         let n = std::io::copy(&mut (&mut from).take(FILE_CHUNK), &mut to)
             .map_err(|e| db::promote_disk_full(tmp, Error::io("copying into", tmp)(e)))?;
         done += n;
-        obs.bytes(&Progress {
-            stage: "copying",
-            done,
-            total,
-        });
-        if obs.cancelled() {
-            return Err(Error::Cancelled);
-        }
+        crate::progress::bytes_or_cancel(obs, "copying", done, total)?;
         if n == 0 || done >= total {
             break;
         }

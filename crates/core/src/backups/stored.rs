@@ -107,14 +107,7 @@ fn compressing_pass(
         }
         enc.write_all(&buf[..n]).map_err(|e| full(out, e))?;
         done += n as u64;
-        obs.bytes(&Progress {
-            stage: "copying",
-            done,
-            total,
-        });
-        if obs.cancelled() {
-            return Err(Error::Cancelled);
-        }
+        crate::progress::bytes_or_cancel(obs, "copying", done, total)?;
         crate::storage::failpoint::hit("backup:mid_compress")?;
     }
     crate::storage::failpoint::hit("backup:mid_copy")?;

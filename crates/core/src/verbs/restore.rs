@@ -807,15 +807,14 @@ fn copy_into(
             .step(if first { 1 } else { 2048 })
             .map_err(|e| db::classify(live_path, e, "copying backup into the database".into()))?;
         let p = b.progress();
-        obs.bytes(&Progress {
-            stage: "restoring",
-            done: (p.pagecount - p.remaining) as u64 * page,
-            total: p.pagecount as u64 * page,
-        });
-        // Dropping the unfinished backup rolls its write transaction on the live db back.
-        if obs.cancelled() {
-            return Err(Error::Cancelled);
-        }
+        // On a cancel, dropping the unfinished backup rolls its write transaction on the live db
+        // back.
+        crate::progress::bytes_or_cancel(
+            obs,
+            "restoring",
+            (p.pagecount - p.remaining) as u64 * page,
+            p.pagecount as u64 * page,
+        )?;
         match step {
             StepResult::Done => break,
             StepResult::More => {
