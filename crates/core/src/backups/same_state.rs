@@ -23,13 +23,24 @@ const COUNTERS: [std::ops::Range<usize>; 4] = [18..20, 24..28, 40..44, 92..96];
 /// For a plan: the newest backup of `target` that holds exactly the live database (`counts`: its
 /// row counts, which a candidate's manifest must show), if any. Candidates of another size or other
 /// counts are never read.
+///
+/// `relied_on`: the backup the shown plan relied on, when this is the plan made again under the
+/// lock. It is kept without a second byte comparison while its size and counts still match: the
+/// comparison that decides is made just before the copy ([`holding_now`]), which takes a new
+/// backup if it no longer holds.
 pub(crate) fn holding(
     target: &EnvTarget,
     counts: &std::collections::BTreeMap<String, u64>,
+    relied_on: Option<&Path>,
 ) -> Result<Option<BackupRecord>> {
     let wal = crate::storage::db::sidecar(&target.path, "-wal");
     if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
         return Ok(None);
+    }
+    if let Some(p) = relied_on {
+        if let Some(r) = candidates(target, Some(counts), Some(p))?.pop() {
+            return Ok(Some(r));
+        }
     }
     find(target, Some(counts), None)
 }
@@ -52,16 +63,7 @@ fn find(
     counts: Option<&std::collections::BTreeMap<String, u64>>,
     only: Option<&Path>,
 ) -> Result<Option<BackupRecord>> {
-    let size = match std::fs::metadata(&target.path) {
-        Ok(m) if m.is_file() => m.len(),
-        _ => return Ok(None),
-    };
-    let mut candidates: Vec<BackupRecord> = crate::backups::record::list(target)?
-        .into_iter()
-        .filter(|r| r.size_bytes == size && r.env == target.name)
-        .filter(|r| counts.is_none_or(|c| &r.row_counts == c))
-        .filter(|r| only.is_none_or(|p| r.path == p))
-        .collect();
+    let mut candidates = candidates(target, counts, only)?;
     candidates.reverse();
     for r in candidates {
         match same_content(&target.path, &r) {
@@ -71,6 +73,25 @@ fn find(
         }
     }
     Ok(None)
+}
+
+/// The env's backups of the live file's size (and `counts`, and path `only`, when given), oldest
+/// first; none when the live file is missing.
+fn candidates(
+    target: &EnvTarget,
+    counts: Option<&std::collections::BTreeMap<String, u64>>,
+    only: Option<&Path>,
+) -> Result<Vec<BackupRecord>> {
+    let size = match std::fs::metadata(&target.path) {
+        Ok(m) if m.is_file() => m.len(),
+        _ => return Ok(vec![]),
+    };
+    Ok(crate::backups::record::list(target)?
+        .into_iter()
+        .filter(|r| r.size_bytes == size && r.env == target.name)
+        .filter(|r| counts.is_none_or(|c| &r.row_counts == c))
+        .filter(|r| only.is_none_or(|p| r.path == p))
+        .collect())
 }
 
 /// Whether `r`'s file holds what its manifest records and that content is the live file's.

@@ -133,17 +133,19 @@ pub struct RestoreRequest {
 pub fn plan(ws: &Workspace, req: &RestoreRequest) -> Result<RestorePlan> {
     let target = ws.env(&req.env)?;
     let path = crate::backups::names::resolve_backup_arg(&target.backup_dir, &req.backup)?;
-    plan_path(ws, &target, &path, Verb::Restore)
+    plan_path(ws, &target, &path, Verb::Restore, None)
 }
 
 /// Plans a restore of the backup file at `path` (also used by `undo`). The source is read, not
 /// verified: its full verification runs once, on the staged copy after the confirmation and
-/// before anything is replaced (the plan says so).
+/// before anything is replaced (the plan says so). `relied_on`: the existing backup the shown
+/// plan relied on, when this is the plan made again under the lock (see `same_state::holding`).
 pub(crate) fn plan_path(
     ws: &Workspace,
     target: &EnvTarget,
     path: &Path,
     verb: Verb,
+    relied_on: Option<&Path>,
 ) -> Result<RestorePlan> {
     refuse_live_files(ws, path)?;
     let source = inspect_source(path)?;
@@ -173,7 +175,7 @@ pub(crate) fn plan_path(
             p.tables = plan::table_rows(&counts);
             p.total_rows = p.tables.iter().map(|t| t.rows).sum();
             p.backup = Some(
-                match crate::backups::same_state::holding(target, &counts)? {
+                match crate::backups::same_state::holding(target, &counts, relied_on)? {
                     Some(held) => BackupStep::existing(target, Reason::PreRestore, &held),
                     None => BackupStep::new(
                         target,
@@ -197,6 +199,13 @@ pub(crate) fn plan_path(
     p.space = preflight(target, &p.source.path)?;
     add_notes(&mut p, target);
     Ok(p)
+}
+
+/// The existing backup a shown plan relied on instead of taking one (for the plan made again).
+pub(crate) fn relied_on(step: &Option<BackupStep>) -> Option<&Path> {
+    step.as_ref()
+        .filter(|b| b.existing)
+        .map(|b| b.path.as_path())
 }
 
 /// Identity and row counts of the live database after a `quick_check`; `None` if missing.
@@ -391,7 +400,7 @@ pub fn execute(
     let target = ws.env(&shown.env)?;
     let source = shown.source.path.clone();
     let done = run_shown(ws, &target, shown, shown, confirmed, obs, || {
-        plan_path(ws, &target, &source, shown.verb)
+        plan_path(ws, &target, &source, shown.verb, relied_on(&shown.backup))
     })?;
     Ok(done.out)
 }

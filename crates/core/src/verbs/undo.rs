@@ -76,12 +76,18 @@ pub fn target_backup(ws: &Workspace, env: &str) -> Result<Option<PathBuf>> {
 }
 
 pub fn plan(ws: &Workspace, env: &str) -> Result<UndoPlan> {
-    describe(ws, env, true)
+    describe(ws, env, true, None)
 }
 
 /// The undo plan; `fingerprint`: also compare the database with what the action left (the
-/// re-check under the lock skips it: the rows and the action identify the plan).
-fn describe(ws: &Workspace, env: &str, fingerprint: bool) -> Result<UndoPlan> {
+/// re-check under the lock skips it: the rows and the action identify the plan); `relied_on`: the
+/// existing backup the shown plan relied on (see [`restore::plan_path`]).
+fn describe(
+    ws: &Workspace,
+    env: &str,
+    fingerprint: bool,
+    relied_on: Option<&std::path::Path>,
+) -> Result<UndoPlan> {
     let target = ws.env(env)?;
     let action = last_action(ws, env)?.ok_or_else(|| {
         Error::InvalidInput(format!(
@@ -96,7 +102,7 @@ fn describe(ws: &Workspace, env: &str, fingerprint: bool) -> Result<UndoPlan> {
             backup.display()
         )));
     }
-    let restore = restore::plan_path(ws, &target, &backup, Verb::Undo)?;
+    let restore = restore::plan_path(ws, &target, &backup, Verb::Undo, relied_on)?;
     let (changed_since, change_unknown) = match (&action.after, fingerprint) {
         (_, false) => (vec![], false),
         (Some(after), true) => (changed(ws, &target, after)?, false),
@@ -152,7 +158,12 @@ pub fn execute(
 ) -> Result<RestoreOutcome> {
     let target = ws.env(&shown.env)?;
     let done = restore::run_shown(ws, &target, shown, &shown.restore, confirmed, obs, || {
-        describe(ws, &shown.env, false)
+        describe(
+            ws,
+            &shown.env,
+            false,
+            restore::relied_on(&shown.restore.backup),
+        )
     })?;
     Ok(done.out)
 }
