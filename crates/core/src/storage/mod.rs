@@ -4,6 +4,7 @@
 pub(crate) mod db;
 pub(crate) mod failpoint;
 pub mod fingerprint;
+pub mod flush_behind;
 pub mod fs;
 pub mod hash;
 pub mod os;

@@ -111,6 +111,36 @@ pub fn available_space(existing: &Path) -> std::io::Result<u64> {
     }
 }
 
+/// Asks the kernel to start writing `len` bytes at `offset` of `file` to the disk and, when
+/// `wait` is given, waits until the earlier range `wait` (offset, len) is on its way and written
+/// (`sync_file_range` on Linux). Only a head start for the caller's fsync, never instead of it:
+/// nothing is durable before that fsync. Elsewhere (and on any error) it does nothing.
+pub fn write_behind(file: &std::fs::File, offset: u64, len: u64, wait: Option<(u64, u64)>) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::io::AsRawFd;
+        let fd = file.as_raw_fd();
+        // SAFETY: a valid open descriptor; the call only schedules or waits for writeback.
+        unsafe {
+            libc::sync_file_range(fd, offset as i64, len as i64, libc::SYNC_FILE_RANGE_WRITE);
+            if let Some((o, l)) = wait {
+                libc::sync_file_range(
+                    fd,
+                    o as i64,
+                    l as i64,
+                    libc::SYNC_FILE_RANGE_WAIT_BEFORE
+                        | libc::SYNC_FILE_RANGE_WRITE
+                        | libc::SYNC_FILE_RANGE_WAIT_AFTER,
+                );
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (file, offset, len, wait);
+    }
+}
+
 /// Whether process `pid` is alive (another user's counts as alive). Where this cannot be asked,
 /// every other process counts as alive: its temporary files are then left, never removed.
 pub fn pid_alive(pid: i32) -> bool {

@@ -2,7 +2,7 @@
 //! memory) to a writer or to a new file: temp file beside it → fsync → rename without replace →
 //! directory fsync. An existing file is never overwritten.
 
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -13,6 +13,7 @@ use crate::browse::JobFilter;
 use crate::error::{Error, Result, UNCHANGED};
 use crate::progress::{Observer, Progress};
 use crate::safety::audit;
+use crate::storage::flush_behind::FlushBehind;
 use crate::storage::{db, fs};
 use crate::verb::Verb;
 use crate::workbench::format::{self, Column, Format};
@@ -241,15 +242,15 @@ pub fn write_new_file<T>(
     let tmp = fs::temp_beside(&path);
     let file = fs::create_new(&tmp)?;
     let written = (|| {
+        // Written on a second thread that starts the disk's writeback as it goes: the fsync
+        // below then has little left to do.
         let mut w = Counted {
-            w: BufWriter::with_capacity(1 << 16, file),
+            w: FlushBehind::new(file),
             n: 0,
         };
         let out = body(&mut w, path.clone())?;
         let bytes = w.n;
-        let file =
-            w.w.into_inner()
-                .map_err(|e| Error::io("writing", &path)(e.into_error()))?;
+        let file = w.w.finish().map_err(Error::io("writing", &path))?;
         crate::storage::failpoint::hit("export:before_fsync")?;
         file.sync_all().map_err(Error::io("fsync", &tmp))?;
         crate::storage::failpoint::hit("export:before_rename")?;

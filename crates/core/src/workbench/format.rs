@@ -117,7 +117,6 @@ fn real_text(f: f64) -> String {
 
 struct Csv<'w> {
     w: &'w mut dyn Write,
-    core: csv_core::Writer,
     /// The record being built, handed to `w` in one call.
     line: Vec<u8>,
     columns: usize,
@@ -126,30 +125,30 @@ struct Csv<'w> {
 
 impl<'w> Csv<'w> {
     fn new(w: &'w mut dyn Write, dest: PathBuf) -> Csv<'w> {
-        let core = csv_core::WriterBuilder::new()
-            .quote_style(csv_core::QuoteStyle::NonNumeric)
-            .terminator(csv_core::Terminator::CRLF)
-            .build();
         Csv {
             w,
-            core,
             line: Vec::with_capacity(4096),
             columns: 0,
             dest,
         }
     }
 
-    /// Appends what one csv-core call writes (at most `most` bytes) to the record.
-    fn emit(&mut self, most: usize, f: impl FnOnce(&mut csv_core::Writer, &mut [u8]) -> usize) {
-        let start = self.line.len();
-        self.line.resize(start + most, 0);
-        let n = f(&mut self.core, &mut self.line[start..]);
-        self.line.truncate(start + n);
-    }
-
-    /// Appends one field: quoted as RFC 4180 needs (csv-core writes at most 2 + 2n bytes).
+    /// Appends one field as csv-core's `NonNumeric` style writes it (a test holds the two equal):
+    /// as it is when it reads as a number, else in quotes with each quote doubled (RFC 4180).
     fn field(&mut self, bytes: &[u8]) {
-        self.emit(2 + 2 * bytes.len(), |core, out| core.field(bytes, out).2);
+        if reads_as_number(bytes) {
+            self.line.extend_from_slice(bytes);
+            return;
+        }
+        self.line.push(b'"');
+        let mut rest = bytes;
+        while let Some(at) = memchr::memchr(b'"', rest) {
+            self.line.extend_from_slice(&rest[..=at]);
+            self.line.push(b'"');
+            rest = &rest[at + 1..];
+        }
+        self.line.extend_from_slice(rest);
+        self.line.push(b'"');
     }
 
     /// One record; `None` fields are NULL (nothing written between the delimiters).
@@ -158,29 +157,37 @@ impl<'w> Csv<'w> {
         let mut all_null = true;
         for (i, f) in fields.enumerate() {
             if i > 0 {
-                self.emit(2, |core, out| core.delimiter(out).1);
+                self.line.push(b',');
             }
             let mut digits = [0u8; 20];
             match f {
                 None => {}
                 Some(Field::Bytes(b)) => self.field(b),
-                Some(Field::Integer(n)) => self.field(integer_text(n, &mut digits)),
+                // An integer's digits always read as a number: never quoted.
+                Some(Field::Integer(n)) => {
+                    self.line.extend_from_slice(integer_text(n, &mut digits))
+                }
                 Some(Field::Text(t)) => self.field(t.as_bytes()),
             }
             all_null &= f.is_none();
         }
         if self.columns == 1 && all_null {
-            // csv-core would write `""` (an empty string) for a one-field record: NULL is an
-            // empty line.
+            // A one-field NULL is an empty line (an empty string is `""`).
             self.line.clear();
-            self.line.extend_from_slice(b"\r\n");
-        } else {
-            self.emit(3, |core, out| core.terminator(out).1);
         }
+        self.line.extend_from_slice(b"\r\n");
         self.w
             .write_all(&self.line)
             .map_err(Error::io("writing", &self.dest))
     }
+}
+
+/// Whether CSV leaves `bytes` unquoted: it parses as a float or an integer (csv-core's
+/// `is_non_numeric`, asked only when every byte could belong to one — dates, names and JSON are
+/// told apart by their first byte that cannot).
+fn reads_as_number(bytes: &[u8]) -> bool {
+    let may = |c: &u8| c.is_ascii_digit() || b"+-.eEiInNfFtTyYaA".contains(c);
+    !bytes.is_empty() && bytes.iter().all(may) && !csv_core::is_non_numeric(bytes)
 }
 
 /// One CSV field's content, borrowed where it can be.
@@ -363,6 +370,59 @@ mod tests {
             w.end().unwrap();
         }
         String::from_utf8(out).unwrap()
+    }
+
+    /// A CSV cell: an integer, or text made of the characters that decide quoting (NULL, which
+    /// the csv crate cannot write, has its own test below).
+    fn cell() -> impl proptest::strategy::Strategy<Value = Result<i64, String>> {
+        use proptest::prelude::*;
+        prop_oneof![
+            any::<i64>().prop_map(Ok),
+            "[0-9eE+.,\"\r\n aInfinityNaN\u{e9}-]{0,12}".prop_map(Err),
+            proptest::num::f64::ANY.prop_map(|f| Err(f.to_string())),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Our CSV writes every record byte for byte as the `csv` crate does with
+        /// `QuoteStyle::NonNumeric` and CRLF (NULL: nothing between the delimiters).
+        #[test]
+        fn csv_records_are_what_the_csv_crate_writes(
+            width in 2usize..5,
+            cells in proptest::collection::vec(cell(), 0..20),
+        ) {
+            let rows: Vec<&[Result<i64, String>]> = cells.chunks_exact(width).collect();
+            let cols: Vec<Column> =
+                (0..width).map(|i| Column::of_table("t", &format!("c{i}"))).collect();
+            let values: Vec<Vec<ValueRef<'_>>> = rows
+                .iter()
+                .map(|r| {
+                    r.iter()
+                        .map(|c| match c {
+                            Ok(n) => ValueRef::Integer(*n),
+                            Err(t) => ValueRef::Text(t.as_bytes()),
+                        })
+                        .collect()
+                })
+                .collect();
+            let ours = write(Format::Csv, &cols, &values);
+            let mut theirs = csv::WriterBuilder::new()
+                .quote_style(csv::QuoteStyle::NonNumeric)
+                .terminator(csv::Terminator::CRLF)
+                .from_writer(vec![]);
+            theirs.write_record(cols.iter().map(|c| c.name.as_str())).unwrap();
+            for r in &rows {
+                for c in r.iter() {
+                    match c {
+                        Ok(n) => theirs.write_field(n.to_string()).unwrap(),
+                        Err(t) => theirs.write_field(t).unwrap(),
+                    }
+                }
+                theirs.write_record(None::<&[u8]>).unwrap();
+            }
+            let theirs = String::from_utf8(theirs.into_inner().unwrap()).unwrap();
+            proptest::prop_assert_eq!(ours, theirs);
+        }
     }
 
     #[test]
