@@ -21,7 +21,8 @@ const RESET: [&str; 10] = [
 
 pub fn cases() -> Vec<Case> {
     let template = Shared::new(|| seeded_template(2000));
-    let (t1, t2, t3, t4, t5) = (
+    let (t1, t2, t3, t4, t5, t6) = (
+        template.clone(),
         template.clone(),
         template.clone(),
         template.clone(),
@@ -54,6 +55,7 @@ pub fn cases() -> Vec<Case> {
             )
         }),
         Case::new("max_page_count", move |r| page_count_case(r, t3.get())),
+        Case::new("full_during_export", move |r| export_case(r, t6.get())),
         Case::new("ulimit_f", move |r| ulimit_case(r, t4.get())),
     ]
 }
@@ -132,6 +134,53 @@ fn tmpfs_case(r: &mut Report, template: &Shared<tempfile::TempDir>, name: &str, 
             t.fail(format!("0-byte leftovers: {zero:?}"));
         }
         judge(&mut t, fs.dir.path(), &old, &old, true);
+    }
+    r.add(name, t);
+}
+
+/// An export into a small tmpfs that fills up while it is written (the file is written on a
+/// second thread): a clear disk-full error naming the file, nothing at the final name, no temp
+/// left behind, the database unchanged.
+fn export_case(r: &mut Report, template: &tempfile::TempDir) {
+    let name = "disk full while an export is written";
+    if !is_root() {
+        r.not_run(name, "needs root to mount a tmpfs");
+        return;
+    }
+    let old = fingerprint(&db(template.path())).unwrap();
+    let mut t = Tally::default();
+    for room_kib in [64, 256, 640] {
+        let d = fresh_copy(template.path());
+        let Some(fs) = Tmpfs::new(room_kib) else {
+            r.not_run(name, "mount -t tmpfs failed");
+            return;
+        };
+        let dest = fs.dir.path().join("jobs.csv");
+        let out = cli(
+            d.path(),
+            &["export", "dev", "jobs", "--format", "csv", "--output"],
+        )
+        .arg(&dest)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+        let err = stderr(&out);
+        if out.status.success() {
+            t.fail(format!("an export of {room_kib} KiB room succeeded"));
+        } else if !(err.contains("disk full") || err.contains("No space left"))
+            || !err.contains(&dest.display().to_string())
+            || err.contains("panicked")
+        {
+            t.fail(format!(
+                "message does not name the file and the problem: {err}"
+            ));
+        }
+        let left = files_under(fs.dir.path());
+        if !left.is_empty() {
+            t.fail(format!("files left in the full directory: {left:?}"));
+        }
+        judge(&mut t, d.path(), &old, &old, false);
     }
     r.add(name, t);
 }
