@@ -14,8 +14,9 @@ use crate::storage::fs;
 /// A verified snapshot of the database at `src_path` in `dest`: copied from one read transaction
 /// (or, under the caller's write lock, as the checkpointed file) to a temp name — compressed in
 /// the same read when `dest` names a `.sqlite3.zst` —, the kept file fsynced, checked
-/// (`quick_check`, the row counts `expected`; a compressed file read back against the checked
-/// copy), then renamed into place without
+/// (`quick_check` and the row counts `expected`, of the copy or, for a compressed file copy, of
+/// the pinned pages it was read from; a compressed file is read back and must decompress to
+/// exactly the checked content), then renamed into place without
 /// overwriting (a taken name gets `-2`, `-3`, … unless `exact_name`), and the directory is fsynced.
 pub(crate) fn snapshot(
     src_path: &Path,
@@ -78,8 +79,9 @@ pub(crate) fn snapshot(
     result
 }
 
-/// One snapshot's copy: `tmp` is the plain copy (kept for a plain backup; for a compressed one a
-/// private temp that SQLite's checks read), `tmp.zst` the compressed file.
+/// One snapshot's copy: `tmp` is the plain copy (kept for a plain backup; for a compressed one
+/// made by the backup API, a private temp that SQLite's checks read), `tmp.zst` the compressed
+/// file.
 struct Copy<'a> {
     src_path: &'a Path,
     tmp: &'a Path,
@@ -119,9 +121,6 @@ impl Copy<'_> {
         Ok((self.tmp.to_path_buf(), size, sha, None))
     }
 
-    /// One read of the snapshot writes the compressed file (fsynced) and the plain temp SQLite
-    /// checks, hashing the content; then `quick_check` + row counts of the plain temp run beside
-    /// the read-back of the compressed file, which must decompress to exactly that temp.
     fn compressed(
         &self,
         src: &Connection,
@@ -130,26 +129,86 @@ impl Copy<'_> {
         obs: &dyn Observer,
     ) -> Result<Copied> {
         let ztmp = self.ztmp();
-        let pass = crate::storage::timing::step(
-            "backup: snapshot (copy + compress + fsync)",
-            || match self.method {
-                Method::File => crate::backups::stored::copy_compressing(
-                    self.src_path,
-                    Some(self.tmp),
-                    &ztmp,
-                    true,
-                    obs,
-                ),
-                Method::Pages => {
-                    snapshot_to_temp(src, self.tmp, self.src_path, busy_timeout, obs)?;
-                    crate::backups::stored::copy_compressing(self.tmp, None, &ztmp, false, obs)
-                }
+        let pass = match self.method {
+            Method::File => self.compressed_from_pinned(counts, &ztmp, busy_timeout, obs),
+            Method::Pages => self.compressed_from_pages(src, counts, &ztmp, busy_timeout, obs),
+        }?;
+        Ok((ztmp, pass.size, pass.content_sha, Some(pass.stored)))
+    }
+
+    /// The file method: nobody can change the main file (the caller holds the write lock, every
+    /// WAL frame is in it), so `quick_check` + row counts run on it on a second core while one
+    /// read of it writes the compressed file (fsynced) and hashes the content. The compressed
+    /// file is then read back: it must hash as written, decompress to the content's sha256 and,
+    /// byte for byte, to the main file read again — the pages that passed the checks (a copy read
+    /// wrong once is caught here). No plain copy is written.
+    fn compressed_from_pinned(
+        &self,
+        counts: &BTreeMap<String, u64>,
+        ztmp: &Path,
+        busy_timeout: Duration,
+        obs: &dyn Observer,
+    ) -> Result<crate::backups::stored::Pass> {
+        let (pass, checked) = crate::storage::timing::step(
+            "backup: snapshot (copy + compress + fsync ∥ quick_check)",
+            || {
+                std::thread::scope(|s| {
+                    let checking = s.spawn(|| {
+                        let t = std::time::Instant::now();
+                        (
+                            check_pinned(self.src_path, counts, busy_timeout),
+                            t.elapsed(),
+                        )
+                    });
+                    let pass =
+                        crate::backups::stored::copy_compressing(self.src_path, ztmp, true, obs);
+                    let (checked, took) = checking.join().unwrap_or_else(|_| {
+                        let e = Error::Internal("the quick_check thread panicked".into());
+                        (Err(e), Duration::ZERO)
+                    });
+                    crate::storage::timing::record_duration("backup: quick_check + counts", took);
+                    (pass, checked)
+                })
             },
-        )?;
+        );
+        checked?;
+        let pass = pass?;
+        crate::storage::timing::step("backup: verify (read back)", || {
+            // Byte for byte against the pinned file the checks ran on (as marked in the copy).
+            let source = crate::backups::stored::Against {
+                path: self.src_path,
+                marked: true,
+            };
+            crate::backups::stored::check_pass(ztmp, Some(source), &pass, obs)
+        })?;
+        Ok(pass)
+    }
+
+    /// The page method: the backup API's plain temp is compressed in one read (fsynced, hashed),
+    /// then `quick_check` + row counts of the temp run beside the read-back of the compressed
+    /// file, which must decompress to exactly that temp.
+    fn compressed_from_pages(
+        &self,
+        src: &Connection,
+        counts: &BTreeMap<String, u64>,
+        ztmp: &Path,
+        busy_timeout: Duration,
+        obs: &dyn Observer,
+    ) -> Result<crate::backups::stored::Pass> {
+        let pass =
+            crate::storage::timing::step("backup: snapshot (copy + compress + fsync)", || {
+                snapshot_to_temp(src, self.tmp, self.src_path, busy_timeout, obs)?;
+                crate::backups::stored::copy_compressing(self.tmp, ztmp, false, obs)
+            })?;
+        let plain_temp = crate::backups::stored::Against {
+            path: self.tmp,
+            marked: false,
+        };
         crate::storage::timing::step("backup: verify (quick_check ∥ read back)", || {
             std::thread::scope(|s| {
-                let reading =
-                    s.spawn(|| crate::backups::stored::check_pass(&ztmp, self.tmp, &pass, obs));
+                let reading = s.spawn(|| {
+                    crate::backups::stored::check_pass(ztmp, Some(plain_temp), &pass, obs)
+                });
                 let verified = verify_file(self.tmp, Some(counts));
                 let read = reading.join().unwrap_or_else(|_| {
                     Err(Error::Internal("the read-back thread panicked".into()))
@@ -158,7 +217,7 @@ impl Copy<'_> {
             })
         })?;
         let _ = std::fs::remove_file(self.tmp);
-        Ok((ztmp, pass.size, pass.content_sha, Some(pass.stored)))
+        Ok(pass)
     }
 
     /// Removes whatever temp is left (after success only the placed file remains).
@@ -374,6 +433,33 @@ pub fn verify_file(path: &Path, expected: Option<&BTreeMap<String, u64>>) -> Res
                 "row counts differ: source {expected:?}, backup {got:?}"
             )));
         }
+    }
+    Ok(())
+}
+
+/// `quick_check` + row counts of the main file at `path` while nobody can change it (the caller
+/// holds the write lock and every WAL frame is in the file): the checks of a snapshot copied from
+/// it as a file. Its own read-only connection, on a second core.
+fn check_pinned(path: &Path, counts: &BTreeMap<String, u64>, busy_timeout: Duration) -> Result<()> {
+    let fail = |detail: String| Error::BackupVerify {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let conn = db::open(path, Access::ReadOnly, busy_timeout)?;
+    conn.execute_batch("BEGIN")
+        .map_err(Error::sql("starting a read transaction"))?;
+    let problems = db::check(&conn, "quick_check")?;
+    if !problems.is_empty() {
+        return Err(fail(format!(
+            "the database being backed up fails quick_check: {}",
+            problems.join("; ")
+        )));
+    }
+    let got = db::row_counts(&conn)?;
+    if &got != counts {
+        return Err(fail(format!(
+            "the database changed while it was copied: expected {counts:?}, read {got:?}"
+        )));
     }
     Ok(())
 }

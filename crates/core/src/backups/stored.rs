@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::progress::{Observer, Progress};
+use crate::storage::flush_behind::FlushBehind;
 use crate::storage::{fs, hash::Sha256};
 
 /// The suffix a compressed backup adds to its `.sqlite3` name.
@@ -54,19 +55,17 @@ pub(crate) struct Pass {
     pub stored: Stored,
 }
 
-/// One read of `from` gives the compressed file `out` (multi-threaded zstd, fsynced) and, when
-/// `plain` is given, a plain copy there for SQLite's checks (a private temp the caller removes:
-/// it is never kept, so it is not fsynced); the content's sha256 is computed on the way.
+/// One read of `from` gives the compressed file `out` (multi-threaded zstd, written on a second
+/// thread that starts the writeback early, fsynced); the content's sha256 is computed on the way.
 /// `mark_rollback`: the content's header bytes 18–19 say "rollback journal" (a copy of a WAL
 /// database's quiesced main file is then a self-contained database). `out` is removed on failure.
 pub(crate) fn copy_compressing(
     from: &Path,
-    plain: Option<&Path>,
     out: &Path,
     mark_rollback: bool,
     obs: &dyn Observer,
 ) -> Result<Pass> {
-    let pass = compressing_pass(from, plain, out, mark_rollback, obs);
+    let pass = compressing_pass(from, out, mark_rollback, obs);
     if pass.is_err() {
         let _ = std::fs::remove_file(out);
     }
@@ -75,7 +74,6 @@ pub(crate) fn copy_compressing(
 
 fn compressing_pass(
     from_path: &Path,
-    plain: Option<&Path>,
     out: &Path,
     mark_rollback: bool,
     obs: &dyn Observer,
@@ -88,7 +86,6 @@ fn compressing_pass(
         .metadata()
         .map_err(Error::io("reading", from_path))?
         .len();
-    let mut plain_file = plain.map(fs::create_new).transpose()?;
     let mut enc = encoder(out)?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
@@ -102,16 +99,14 @@ fn compressing_pass(
             buf[18..20].copy_from_slice(&[1, 1]);
         }
         h.update(&buf[..n]);
-        if let (Some(f), Some(p)) = (plain_file.as_mut(), plain) {
-            f.write_all(&buf[..n]).map_err(|e| full(p, e))?;
-        }
         enc.write_all(&buf[..n]).map_err(|e| full(out, e))?;
         done += n as u64;
         crate::progress::bytes_or_cancel(obs, "copying", done, total)?;
         crate::storage::failpoint::hit("backup:mid_compress")?;
     }
     crate::storage::failpoint::hit("backup:mid_copy")?;
-    let (file, bytes, sha) = enc.finish().map_err(|e| full(out, e))?.finish();
+    let (writer, bytes, sha) = enc.finish().map_err(|e| full(out, e))?.finish();
+    let file = writer.finish().map_err(|e| full(out, e))?;
     crate::storage::timing::step("backup: fsync compressed", || {
         file.sync_all().map_err(Error::io("fsync", out))
     })?;
@@ -127,12 +122,13 @@ fn compressing_pass(
 }
 
 /// A multi-threaded zstd encoder into the new file `out`, hashing the stored bytes.
-fn encoder(out: &Path) -> Result<zstd::stream::Encoder<'static, Hashing<File>>> {
+fn encoder(out: &Path) -> Result<zstd::stream::Encoder<'static, Hashing<FlushBehind>>> {
     let full = |e: std::io::Error| {
         crate::storage::db::promote_disk_full(out, Error::io("compressing into", out)(e))
     };
     let file = fs::create_new(out)?;
-    let mut enc = zstd::stream::Encoder::new(Hashing::new(file), LEVEL).map_err(full)?;
+    let mut enc =
+        zstd::stream::Encoder::new(Hashing::new(FlushBehind::new(file)), LEVEL).map_err(full)?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
     enc.multithread(threads).map_err(full)?;
     enc.include_checksum(true).map_err(full)?;
@@ -154,11 +150,25 @@ fn fill(from: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
+/// The file a read-back compares the content with, byte for byte: the pages SQLite's checks ran on.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Against<'a> {
+    pub path: &'a Path,
+    /// The content is a copy of `path` marked as a rollback-journal database (header bytes 18–19,
+    /// see [`copy_compressing`]): those two bytes are compared as marked.
+    pub marked: bool,
+}
+
 /// Reads the compressed file of a pass back: its stored bytes must hash as written, and it must
-/// decompress to the content hashed on the way and, byte for byte, to `plain` (the copy SQLite's
-/// checks ran on). Progress is reported as `verifying`.
-pub(crate) fn check_pass(out: &Path, plain: &Path, pass: &Pass, obs: &dyn Observer) -> Result<()> {
-    let (stored, content) = read_back_against(out, Some(plain), pass.size, obs)?;
+/// decompress to the content hashed on the way and, byte for byte, to `against` (the file
+/// SQLite's checks ran on). Progress is reported as `verifying`.
+pub(crate) fn check_pass(
+    out: &Path,
+    against: Option<Against<'_>>,
+    pass: &Pass,
+    obs: &dyn Observer,
+) -> Result<()> {
+    let (stored, content) = read_back_against(out, against, pass.size, obs)?;
     if stored != pass.stored.sha256 || content != pass.content_sha {
         return Err(Error::BackupVerify {
             path: out.to_path_buf(),
@@ -193,16 +203,17 @@ pub(crate) fn read_back_with(
     Ok((stored.h.finish_hex(), content))
 }
 
-/// [`read_back_with`], also comparing the content with the file `plain` byte for byte (which must end
+/// [`read_back_with`], also comparing the content with `against` byte for byte (which must end
 /// where the content ends); `total`: the content's size, for progress.
 fn read_back_against(
     path: &Path,
-    plain: Option<&Path>,
+    reference: Option<Against<'_>>,
     total: u64,
     obs: &dyn Observer,
 ) -> Result<(String, String)> {
-    let mut against = plain
-        .map(|p| File::open(p).map_err(Error::io("reading", p)))
+    let marked = reference.is_some_and(|r| r.marked) && total >= 100;
+    let mut against = reference
+        .map(|r| File::open(r.path).map_err(Error::io("reading", r.path)))
         .transpose()?;
     let differs = || Error::BackupVerify {
         path: path.to_path_buf(),
@@ -213,6 +224,9 @@ fn read_back_against(
         if let Some(f) = against.as_mut() {
             let mine = &mut theirs[..chunk.len()];
             f.read_exact(mine).map_err(|_| differs())?;
+            if marked {
+                mark_rollback_within(mine, at);
+            }
             if mine != chunk {
                 return Err(differs());
             }
@@ -231,6 +245,18 @@ fn read_back_against(
         }
     }
     Ok(read)
+}
+
+/// Header bytes 18–19 as a rollback-journal database has them, where they fall in `chunk` (read at
+/// offset `at` of the file).
+fn mark_rollback_within(chunk: &mut [u8], at: u64) {
+    for (i, b) in chunk.iter_mut().enumerate() {
+        match at + i as u64 {
+            18 | 19 => *b = 1,
+            20.. => break,
+            _ => {}
+        }
+    }
 }
 
 /// Decompresses `path` into the new file `out` (created here), returning the content's sha256
@@ -252,27 +278,46 @@ pub(crate) fn decompress_hashed(path: &Path, out: &Path, progress: &dyn Fn(u64))
 }
 
 /// Decodes the zstd stream read from `from` (the file at `path`), handing each chunk of content
-/// to `sink`; returns the content's sha256. A stream that does not decode is a failed
-/// verification of `path`.
+/// to `sink`; returns the content's sha256, computed on a second thread meanwhile. A stream that
+/// does not decode is a failed verification of `path`.
 fn decode_hashed(
     path: &Path,
     from: impl Read,
     sink: &mut dyn FnMut(&[u8]) -> Result<()>,
 ) -> Result<String> {
+    use std::sync::mpsc::sync_channel;
     let mut dec = zstd::stream::Decoder::new(from).map_err(Error::io("reading", path))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = dec.read(&mut buf).map_err(|e| Error::BackupVerify {
-            path: path.to_path_buf(),
-            detail: format!("its zstd stream does not decompress: {e}"),
-        })?;
-        if n == 0 {
-            return Ok(h.finish_hex());
-        }
-        h.update(&buf[..n]);
-        sink(&buf[..n])?;
-    }
+    let (to_hash, hash_these) = sync_channel::<(Vec<u8>, usize)>(4);
+    let (give_back, spare) = sync_channel::<Vec<u8>>(6);
+    std::thread::scope(|s| {
+        let hashing = s.spawn(move || {
+            let mut h = Sha256::new();
+            for (buf, n) in hash_these {
+                h.update(&buf[..n]);
+                let _ = give_back.try_send(buf);
+            }
+            h.finish_hex()
+        });
+        let decoded = (|| loop {
+            let mut buf = spare.try_recv().unwrap_or_else(|_| vec![0u8; 1 << 20]);
+            let n = dec.read(&mut buf).map_err(|e| Error::BackupVerify {
+                path: path.to_path_buf(),
+                detail: format!("its zstd stream does not decompress: {e}"),
+            })?;
+            if n == 0 {
+                return Ok(());
+            }
+            sink(&buf[..n])?;
+            if to_hash.send((buf, n)).is_err() {
+                return Err(Error::Internal("the sha256 thread stopped".into()));
+            }
+        })();
+        drop(to_hash);
+        let sha = hashing
+            .join()
+            .map_err(|_| Error::Internal("the sha256 thread panicked".into()));
+        decoded.and(sha)
+    })
 }
 
 /// A plain SQLite file of a backup, to open with SQLite: the backup itself, or a private
@@ -371,17 +416,56 @@ mod tests {
             let d = tempfile::tempdir().unwrap();
             let (src, copy, z, back) = (d.path().join("a"), d.path().join("c"), d.path().join("a.zst"), d.path().join("b"));
             std::fs::write(&src, &data).unwrap();
-            let pass = copy_compressing(&src, Some(&copy), &z, false, &crate::Quiet).unwrap();
+            let pass = copy_compressing(&src, &z, false, &crate::Quiet).unwrap();
+            std::fs::write(&copy, &data).unwrap();
             let sha = crate::storage::hash::sha256_hex(&data);
             prop_assert_eq!(&pass.content_sha, &sha);
             prop_assert_eq!(pass.size, data.len() as u64);
             prop_assert_eq!(pass.stored.bytes, std::fs::metadata(&z).unwrap().len());
             prop_assert_eq!(&pass.stored.sha256, &crate::storage::hash::file(&z).unwrap());
-            prop_assert_eq!(&std::fs::read(&copy).unwrap(), &data);
-            check_pass(&z, &copy, &pass, &crate::Quiet).unwrap();
+            check_pass(&z, plain(&copy), &pass, &crate::Quiet).unwrap();
+            check_pass(&z, None, &pass, &crate::Quiet).unwrap();
             prop_assert_eq!(decompress_hashed(&z, &back, &|_| {}).unwrap(), sha);
             prop_assert_eq!(std::fs::read(&back).unwrap(), data);
         }
+    }
+
+    fn plain(p: &Path) -> Option<Against<'_>> {
+        Some(Against {
+            path: p,
+            marked: false,
+        })
+    }
+
+    #[test]
+    fn a_read_back_against_the_unmarked_source_compares_its_header_as_marked() {
+        let d = tempfile::tempdir().unwrap();
+        let (src, z) = (d.path().join("a"), d.path().join("a.zst"));
+        let mut data: Vec<u8> = (0..2_000_000u32).map(|i| (i % 7) as u8).collect();
+        data[18..20].copy_from_slice(&[2, 2]);
+        std::fs::write(&src, &data).unwrap();
+        let pass = copy_compressing(&src, &z, true, &crate::Quiet).unwrap();
+        let source = Some(Against {
+            path: &src,
+            marked: true,
+        });
+        check_pass(&z, source, &pass, &crate::Quiet).unwrap();
+        // Unmarked, the header differs; and a byte changed in the source after the copy is seen.
+        assert!(check_pass(&z, plain(&src), &pass, &crate::Quiet).is_err());
+        data[1_500_000] ^= 1;
+        std::fs::write(&src, &data).unwrap();
+        let e = check_pass(&z, source, &pass, &crate::Quiet).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("does not decompress to the snapshot"),
+            "{e}"
+        );
+        let mut chunk = [9u8; 8];
+        mark_rollback_within(&mut chunk, 15);
+        assert_eq!(chunk, [9, 9, 9, 1, 1, 9, 9, 9]);
+        let mut chunk = [9u8; 4];
+        mark_rollback_within(&mut chunk, 19);
+        assert_eq!(chunk, [1, 9, 9, 9]);
     }
 
     #[test]
@@ -394,20 +478,22 @@ mod tests {
         );
         let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 13) as u8).collect();
         std::fs::write(&src, &data).unwrap();
-        let pass = copy_compressing(&src, Some(&copy), &z, true, &crate::Quiet).unwrap();
+        let pass = copy_compressing(&src, &z, true, &crate::Quiet).unwrap();
         // The copy of a WAL database's main file is marked as a rollback-journal database.
         let mut marked = data.clone();
         marked[18..20].copy_from_slice(&[1, 1]);
-        assert_eq!(std::fs::read(&copy).unwrap(), marked);
+        std::fs::write(&copy, &marked).unwrap();
         assert_eq!(pass.content_sha, crate::storage::hash::sha256_hex(&marked));
-        check_pass(&z, &copy, &pass, &crate::Quiet).unwrap();
+        check_pass(&z, plain(&copy), &pass, &crate::Quiet).unwrap();
 
         let wrong = Pass {
             content_sha: "0".repeat(64),
             stored: pass.stored.clone(),
             ..pass
         };
-        let e = check_pass(&z, &copy, &wrong, &crate::Quiet).unwrap_err();
+        let e = check_pass(&z, plain(&copy), &wrong, &crate::Quiet).unwrap_err();
+        assert!(e.to_string().contains("does not read back"), "{e}");
+        let e = check_pass(&z, None, &wrong, &crate::Quiet).unwrap_err();
         assert!(e.to_string().contains("does not read back"), "{e}");
         let pass = Pass {
             content_sha: crate::storage::hash::sha256_hex(&marked),
@@ -417,7 +503,7 @@ mod tests {
         let mut changed = marked.clone();
         changed[2_500_000] ^= 1;
         std::fs::write(&copy, &changed).unwrap();
-        let e = check_pass(&z, &copy, &pass, &crate::Quiet).unwrap_err();
+        let e = check_pass(&z, plain(&copy), &pass, &crate::Quiet).unwrap_err();
         assert!(
             e.to_string()
                 .contains("does not decompress to the snapshot"),
@@ -425,14 +511,14 @@ mod tests {
         );
         std::fs::write(&copy, &marked[..marked.len() - 1]).unwrap();
         assert!(
-            check_pass(&z, &copy, &pass, &crate::Quiet).is_err(),
+            check_pass(&z, plain(&copy), &pass, &crate::Quiet).is_err(),
             "shorter"
         );
         let mut longer = marked.clone();
         longer.push(0);
         std::fs::write(&copy, &longer).unwrap();
         assert!(
-            check_pass(&z, &copy, &pass, &crate::Quiet).is_err(),
+            check_pass(&z, plain(&copy), &pass, &crate::Quiet).is_err(),
             "longer"
         );
         std::fs::write(&copy, &marked).unwrap();
@@ -441,7 +527,8 @@ mod tests {
         let mid = bytes.len() / 2;
         bytes[mid] ^= 0x55;
         std::fs::write(&z, &bytes).unwrap();
-        assert!(check_pass(&z, &copy, &pass, &crate::Quiet).is_err());
+        assert!(check_pass(&z, plain(&copy), &pass, &crate::Quiet).is_err());
+        assert!(check_pass(&z, None, &pass, &crate::Quiet).is_err());
         let back = read_back_against(&z, None, 0, &crate::Quiet);
         assert!(back.is_err() || back.unwrap().1 != pass.content_sha);
         let back = d.path().join("b");
@@ -453,7 +540,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let z = d.path().join("a.zst");
         // A directory opens but cannot be read: the pass fails after it created `z`.
-        let e = copy_compressing(d.path(), None, &z, false, &crate::Quiet).unwrap_err();
+        let e = copy_compressing(d.path(), &z, false, &crate::Quiet).unwrap_err();
         assert!(e.to_string().contains("reading"), "{e}");
         assert!(!z.exists());
     }
