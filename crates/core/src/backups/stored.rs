@@ -285,39 +285,20 @@ fn decode_hashed(
     from: impl Read,
     sink: &mut dyn FnMut(&[u8]) -> Result<()>,
 ) -> Result<String> {
-    use std::sync::mpsc::sync_channel;
     let mut dec = zstd::stream::Decoder::new(from).map_err(Error::io("reading", path))?;
-    let (to_hash, hash_these) = sync_channel::<(Vec<u8>, usize)>(4);
-    let (give_back, spare) = sync_channel::<Vec<u8>>(6);
-    std::thread::scope(|s| {
-        let hashing = s.spawn(move || {
-            let mut h = Sha256::new();
-            for (buf, n) in hash_these {
-                h.update(&buf[..n]);
-                let _ = give_back.try_send(buf);
-            }
-            h.finish_hex()
-        });
-        let decoded = (|| loop {
-            let mut buf = spare.try_recv().unwrap_or_else(|_| vec![0u8; 1 << 20]);
-            let n = dec.read(&mut buf).map_err(|e| Error::BackupVerify {
-                path: path.to_path_buf(),
-                detail: format!("its zstd stream does not decompress: {e}"),
-            })?;
-            if n == 0 {
-                return Ok(());
-            }
-            sink(&buf[..n])?;
-            if to_hash.send((buf, n)).is_err() {
-                return Err(Error::Internal("the sha256 thread stopped".into()));
-            }
-        })();
-        drop(to_hash);
-        let sha = hashing
-            .join()
-            .map_err(|_| Error::Internal("the sha256 thread panicked".into()));
-        decoded.and(sha)
-    })
+    let mut h = crate::storage::hash::Behind::new();
+    loop {
+        let mut buf = h.buffer(1 << 20);
+        let n = dec.read(&mut buf).map_err(|e| Error::BackupVerify {
+            path: path.to_path_buf(),
+            detail: format!("its zstd stream does not decompress: {e}"),
+        })?;
+        if n == 0 {
+            return h.finish();
+        }
+        sink(&buf[..n])?;
+        h.hash(buf, n)?;
+    }
 }
 
 /// A plain SQLite file of a backup, to open with SQLite: the backup itself, or a private

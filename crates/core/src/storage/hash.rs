@@ -54,6 +54,80 @@ impl Sha256 {
     }
 }
 
+/// A SHA-256 computed on a second thread: the caller fills buffers and hands them over
+/// ([`Behind::hash`]), the thread hashes them in order and hands them back for reuse
+/// ([`Behind::buffer`]), so the caller's own work (reading, compressing, comparing) overlaps
+/// the hashing.
+pub struct Behind {
+    to_hash: Option<std::sync::mpsc::SyncSender<(Vec<u8>, usize)>>,
+    spare: std::sync::mpsc::Receiver<Vec<u8>>,
+    worker: Option<std::thread::JoinHandle<String>>,
+}
+
+/// Buffers in flight between the caller and the hashing thread.
+const IN_FLIGHT: usize = 4;
+
+impl Behind {
+    pub fn new() -> Behind {
+        let (to_hash, hash_these) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(IN_FLIGHT);
+        let (give_back, spare) = std::sync::mpsc::sync_channel::<Vec<u8>>(IN_FLIGHT + 2);
+        let worker = std::thread::spawn(move || {
+            let mut h = Sha256::new();
+            for (buf, n) in hash_these {
+                h.update(&buf[..n]);
+                let _ = give_back.try_send(buf);
+            }
+            h.finish_hex()
+        });
+        Behind {
+            to_hash: Some(to_hash),
+            spare,
+            worker: Some(worker),
+        }
+    }
+
+    /// A buffer of `len` bytes to fill: one the thread is done with, or a new one.
+    pub fn buffer(&self, len: usize) -> Vec<u8> {
+        let mut b = self.spare.try_recv().unwrap_or_default();
+        b.resize(len, 0);
+        b
+    }
+
+    /// Hands the first `n` bytes of `buf` to the hashing thread (after everything handed before).
+    pub fn hash(&mut self, buf: Vec<u8>, n: usize) -> Result<()> {
+        let sent = self.to_hash.as_ref().map(|tx| tx.send((buf, n)));
+        match sent {
+            Some(Ok(())) => Ok(()),
+            _ => Err(Error::Internal("the sha256 thread stopped".into())),
+        }
+    }
+
+    /// The hex SHA-256 of every byte handed over.
+    pub fn finish(mut self) -> Result<String> {
+        self.to_hash = None;
+        self.worker
+            .take()
+            .map(|w| w.join())
+            .and_then(|r| r.ok())
+            .ok_or_else(|| Error::Internal("the sha256 thread panicked".into()))
+    }
+}
+
+impl Default for Behind {
+    fn default() -> Self {
+        Behind::new()
+    }
+}
+
+impl Drop for Behind {
+    fn drop(&mut self) {
+        self.to_hash = None;
+        if let Some(w) = self.worker.take() {
+            let _ = w.join();
+        }
+    }
+}
+
 /// The hex SHA-256 of a file, streamed.
 pub fn file(path: &Path) -> Result<String> {
     file_with_progress(path, &|_| {})
@@ -117,6 +191,26 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    proptest! {
+        /// Hashed on the second thread in any split, with buffers reused and partly filled, the
+        /// digest is the one of the bytes in order.
+        #[test]
+        fn hashing_behind_is_hashing_in_order(
+            pieces in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..5000), 0..20),
+            room in 1usize..6000,
+        ) {
+            let mut behind = Behind::new();
+            let mut whole = Sha256::new();
+            for p in &pieces {
+                let mut buf = behind.buffer(room.max(p.len()));
+                buf[..p.len()].copy_from_slice(p);
+                behind.hash(buf, p.len()).unwrap();
+                whole.update(p);
+            }
+            prop_assert_eq!(behind.finish().unwrap(), whole.finish_hex());
+        }
+    }
 
     #[test]
     fn known_vectors() {
