@@ -211,18 +211,50 @@ fn in_transaction<C: Change>(
     })?;
     c.pragma_update(None, "foreign_keys", true)
         .map_err(Error::sql("foreign_keys on"))?;
-    if change.check_after(&plan) {
-        timing::step("verify after", || {
-            health::verify_after(c, target, "integrity_check")
-        })?;
-    }
+    // Undo's "after" fingerprint (when there is something to undo) is read on a second core
+    // while the checks after run: both read the committed database, still under the env's lock.
+    let after = std::thread::scope(|s| {
+        let fingerprint = backup
+            .is_some()
+            .then(|| s.spawn(|| fingerprint_after(&target.path, ws.busy_timeout())));
+        let checked = match change.check_after(&plan) {
+            true => timing::step("verify after", || {
+                health::verify_after(c, target, "integrity_check")
+            }),
+            false => Ok(()),
+        };
+        let fingerprint = fingerprint.map(|f| {
+            f.join()
+                .unwrap_or_else(|_| Err(Error::Internal("the fingerprint thread panicked".into())))
+        });
+        checked.map(|()| fingerprint)
+    })?;
     if change.compact_after() {
         timing::step("compact", || compact(c, &target.path));
     }
-    if backup.is_some() {
-        remember_after(rec, c);
+    match after {
+        Some(Ok(fp)) => rec.set_after(fp),
+        Some(Err(e)) => tracing::warn!("fingerprint after the change: {e}"),
+        None => {}
     }
     Ok((plan, backup, out))
+}
+
+/// Undo's "after" fingerprint of the committed database, on its own read-only connection.
+fn fingerprint_after(
+    path: &Path,
+    busy_timeout: std::time::Duration,
+) -> Result<fingerprint::Fingerprint> {
+    let t = Instant::now();
+    let ro = db::open(path, db::Access::ReadOnly, busy_timeout)?;
+    ro.execute_batch("BEGIN").map_err(Error::sql("reading"))?;
+    let fp = fingerprint::of(&ro);
+    let _ = ro.execute_batch("COMMIT");
+    tracing::debug!(
+        ms = t.elapsed().as_millis() as u64,
+        "fingerprint after the change"
+    );
+    fp
 }
 
 /// Inside the caller's write transaction: the plan re-made and compared with the one shown, then
@@ -369,19 +401,6 @@ fn compact(c: &Connection, path: &Path) {
         });
     if let Err(e) = done {
         tracing::warn!("compacting {} after the change: {e}", path.display());
-    }
-}
-
-/// Undo's "after" fingerprint, read while the env's lock is still held.
-pub(crate) fn remember_after(rec: &Recorder, c: &Connection) {
-    let fp = c
-        .execute_batch("BEGIN")
-        .map_err(Error::sql("reading"))
-        .and_then(|()| fingerprint::of(c));
-    let _ = c.execute_batch("COMMIT");
-    match fp {
-        Ok(fp) => rec.set_after(fp),
-        Err(e) => tracing::warn!("fingerprint after the change: {e}"),
     }
 }
 
