@@ -113,7 +113,7 @@ impl Bench {
             &self.scratch,
         )?;
         notes.push(format!(
-            "`import test jobs` of {} jobs reads the whole file for its plan (every row typed, looked up by key and reference, and checked against the schema on a second thread; keys seen kept in a scratch SQLite file, so memory does not grow with rows), then a verified backup and one transaction (the file read again on a second thread, the job summary's triggers off and its groups added at the end), the foreign-key check, then quick_check + foreign keys after the commit; peak RSS {:.1} MB",
+            "`import test jobs` of {} jobs reads the whole file for its plan (every row typed, looked up by key and reference, and checked against the schema on a second thread; keys seen kept in a scratch SQLite file, so memory does not grow with rows), then a verified backup and one transaction (the file read again on a second thread, the job summary's triggers off and its groups added at the end), the foreign-key check, then integrity_check + foreign keys after the commit (undo's fingerprint read beside them); peak RSS {:.1} MB",
             size(n),
             mib(ours.max_rss_kib)
         ));
