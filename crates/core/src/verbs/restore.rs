@@ -574,7 +574,7 @@ fn copy_in(
     .step(verb, env, "copy", UNCHANGED)?;
     let after = crate::storage::failpoint::hit("restore:after_copy").and_then(|()| {
         crate::storage::timing::step("restore: checkpoint + verify after", || {
-            verify_restored(live, target, staged)
+            verify_restored(live, target, staged, ws.busy_timeout())
         })
     });
     match after {
@@ -765,18 +765,34 @@ fn require_as_planned(source: &RestoreSource, v: &VerifyReport, c: &Connection) 
 }
 
 /// After the page copy: the WAL is checkpointed into the file (so the restored content does not
-/// live only in the log), then `quick_check` and the row counts must equal what was staged.
-/// (The staged copy passed the full verification and the foreign-key check; the backup API
-/// copies its pages verbatim.)
+/// live only in the log) while `quick_check` (CHECK constraints included) and the row counts run on
+/// a second connection, on the other core; the counts must equal what was staged. The reader's
+/// snapshot is the whole log, so the checkpoint copies every frame beside it; the log is then
+/// truncated. (The staged copy passed the full verification and the foreign-key check; the
+/// backup API copies its pages verbatim.)
 fn verify_restored(
     c: &Connection,
     target: &EnvTarget,
     staged: &BTreeMap<String, u64>,
+    busy_timeout: Duration,
 ) -> Result<()> {
+    let now = std::thread::scope(|s| {
+        let checking = s.spawn(|| {
+            let reader = db::open(&target.path, Access::ReadWrite, busy_timeout)?;
+            reader
+                .execute_batch("BEGIN")
+                .map_err(Error::sql("starting a read transaction"))?;
+            crate::safety::health::require_healthy(&reader, target)?;
+            db::row_counts(&reader)
+        });
+        let _ = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        checking
+            .join()
+            .unwrap_or_else(|_| Err(Error::Internal("the check thread panicked".into())))
+    })?;
     let _ = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
-    crate::safety::health::require_healthy(c, target)?;
     let staged = plan::table_rows(staged);
-    let now = plan::table_rows(&db::row_counts(c)?);
+    let now = plan::table_rows(&now);
     if now != staged {
         return Err(Error::CheckFailed(format!(
             "after restoring, {} holds {} but the backup held {}",
