@@ -178,10 +178,16 @@ impl<'c> Lookups<'c> {
     }
 }
 
-/// `INSERT INTO table (the row's columns) VALUES (…)`, its text made again only when the columns
-/// change (a CSV file gives the same columns on every row).
+/// Rows per multi-row INSERT (as the seed does): the per-statement work — bind, step, reset, and
+/// the ephemeral table SQLite builds for `status IN (…)` CHECKs on every execution — is paid once
+/// per batch instead of once per row.
+pub(super) const ROWS_PER_INSERT: usize = 64;
+
+/// `INSERT INTO table (the row's columns) VALUES (…)[, (…) …]`, its text made again only when the
+/// columns or the number of rows change (a CSV file gives the same columns on every row).
 pub(super) struct Inserter {
     columns: Vec<usize>,
+    rows: usize,
     sql: String,
 }
 
@@ -189,29 +195,31 @@ impl Inserter {
     pub fn new() -> Inserter {
         Inserter {
             columns: vec![usize::MAX],
+            rows: 0,
             sql: String::new(),
         }
     }
 
-    fn sql(&mut self, table: &Table, row: &Row) -> &str {
-        if !row
+    fn sql(&mut self, table: &Table, row: &Row, rows: usize) -> &str {
+        let same = row
             .values
             .iter()
             .map(|(i, _)| *i)
-            .eq(self.columns.iter().copied())
-        {
+            .eq(self.columns.iter().copied());
+        if !same || rows != self.rows {
             self.columns = row.values.iter().map(|(i, _)| *i).collect();
+            self.rows = rows;
             let cols: Vec<String> = self
                 .columns
                 .iter()
                 .map(|&i| db::quote_ident(&table.columns[i].0))
                 .collect();
-            let marks: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
+            let one = format!("({})", vec!["?"; cols.len()].join(", "));
             self.sql = format!(
-                "INSERT INTO {} ({}) VALUES ({})",
+                "INSERT INTO {} ({}) VALUES {}",
                 db::quote_ident(&table.name),
                 cols.join(", "),
-                marks.join(", ")
+                vec![one; rows].join(", ")
             );
         }
         &self.sql
@@ -224,17 +232,56 @@ impl Inserter {
         table: &Table,
         row: &Row,
     ) -> std::result::Result<(), RowIssue> {
-        self.run(c, table, row)
+        self.run(c, table, std::slice::from_ref(row))
             .map_err(|e| issue_of(table, row, &e))
     }
 
-    fn run(&mut self, c: &Connection, table: &Table, row: &Row) -> rusqlite::Result<()> {
-        let sql = self.sql(table, row);
-        let params = rusqlite::params_from_iter(row.values.iter().map(|(_, v)| v));
+    /// Inserts `rows` — which all give the same columns ([`same_columns`]) — in one statement.
+    /// When SQLite refuses it for a constraint (the statement then leaves nothing behind), they
+    /// are inserted one by one, so the refusal names the first row that breaks a rule.
+    pub fn insert_many(
+        &mut self,
+        c: &Connection,
+        table: &Table,
+        rows: &[Row],
+    ) -> std::result::Result<(), RowIssue> {
+        let Some(first) = rows.first() else {
+            return Ok(());
+        };
+        match self.run(c, table, rows) {
+            Ok(()) => Ok(()),
+            Err(e) if is_constraint(&e) && rows.len() > 1 => {
+                rows.iter().try_for_each(|row| self.insert(c, table, row))
+            }
+            Err(e) => Err(issue_of(table, first, &e)),
+        }
+    }
+
+    fn run(&mut self, c: &Connection, table: &Table, rows: &[Row]) -> rusqlite::Result<()> {
+        let Some(first) = rows.first() else {
+            return Ok(());
+        };
+        let sql = self.sql(table, first, rows.len());
+        let params =
+            rusqlite::params_from_iter(rows.iter().flat_map(|r| r.values.iter().map(|(_, v)| v)));
         c.prepare_cached(sql)
             .and_then(|mut stmt| stmt.execute(params))
             .map(|_| ())
     }
+}
+
+/// Whether two rows give the same columns, in the same order (one statement can insert both).
+pub(super) fn same_columns(a: &Row, b: &Row) -> bool {
+    a.values
+        .iter()
+        .map(|(i, _)| *i)
+        .eq(b.values.iter().map(|(i, _)| *i))
+}
+
+/// A constraint failure (a statement that leaves nothing behind); any other error (disk full, I/O)
+/// may have ended the whole transaction and is reported as it is.
+fn is_constraint(e: &rusqlite::Error) -> bool {
+    e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation)
 }
 
 /// The column a constraint failure is about, from SQLite's message.
@@ -323,12 +370,41 @@ impl Validator {
         })
     }
 
+    /// `rows` (which give the same columns) against the schema's constraints: one multi-row
+    /// insert, and only when it is refused, each row on its own to tell which break a rule.
+    pub fn check_many(&mut self, table: &Table, rows: &[Row]) -> Result<Vec<RowIssue>> {
+        if rows.len() > 1 {
+            match self.insert.run(&self.c, table, rows) {
+                Ok(()) => return self.count(rows.len()).map(|()| vec![]),
+                Err(e) if is_constraint(&e) => {}
+                Err(e) => return Err(Error::sql("validator")(e)),
+            }
+        }
+        let mut issues = vec![];
+        for row in rows {
+            issues.extend(self.check(table, row)?);
+        }
+        Ok(issues)
+    }
+
+    /// Rolls the in-memory copy back every [`VALIDATE_BATCH`] rows (bounded memory).
+    fn count(&mut self, rows: usize) -> Result<()> {
+        self.batch += rows;
+        if self.batch >= VALIDATE_BATCH {
+            self.batch = 0;
+            self.c
+                .execute_batch("ROLLBACK; BEGIN")
+                .map_err(Error::sql("validator"))?;
+        }
+        Ok(())
+    }
+
     /// The row against the schema's constraints. SQLite checks NOT NULL and CHECK before
     /// uniqueness, so a row refused only as a repeat (of an earlier row of its batch, or of an id
     /// this copy gave a row without one) has passed them: that is not the validator's business.
     pub fn check(&mut self, table: &Table, row: &Row) -> Result<Option<RowIssue>> {
         use rusqlite::ffi::{SQLITE_CONSTRAINT_PRIMARYKEY, SQLITE_CONSTRAINT_UNIQUE};
-        let issue = match self.insert.run(&self.c, table, row) {
+        let issue = match self.insert.run(&self.c, table, std::slice::from_ref(row)) {
             Ok(_) => None,
             Err(rusqlite::Error::SqliteFailure(e, _))
                 if matches!(
@@ -340,13 +416,7 @@ impl Validator {
             }
             Err(e) => Some(issue_of(table, row, &e)),
         };
-        self.batch += 1;
-        if self.batch == VALIDATE_BATCH {
-            self.batch = 0;
-            self.c
-                .execute_batch("ROLLBACK; BEGIN")
-                .map_err(Error::sql("validator"))?;
-        }
+        self.count(1)?;
         Ok(issue)
     }
 }
@@ -371,6 +441,64 @@ mod tests {
         assert!(k.insert(id, &Value::Integer(1)).unwrap());
         assert!(!k.insert(id, &Value::Integer(1)).unwrap());
         assert!(k.insert(id, &Value::Text("1".into())).unwrap());
+    }
+
+    fn user_row(t: &Table, line: u64, name: &str, role: &str) -> Row {
+        Row {
+            line,
+            values: vec![
+                (t.index("username").unwrap(), Value::Text(name.into())),
+                (
+                    t.index("email").unwrap(),
+                    Value::Text(format!("{name}@example.org")),
+                ),
+                (
+                    t.index("hashed_password").unwrap(),
+                    Value::Text("$argon2id$x".into()),
+                ),
+                (t.index("role").unwrap(), Value::Text(role.into())),
+            ],
+        }
+    }
+
+    /// Many rows in one statement; a refused statement leaves nothing behind and the refusal
+    /// names the first row that breaks a rule (a CHECK, or a key repeated inside the run).
+    #[test]
+    fn a_multi_row_insert_names_the_row_it_was_refused_for() {
+        let t = users();
+        let c = Connection::open_in_memory().unwrap();
+        migrations::apply_pending(&c, Path::new(":memory:"), "t").unwrap();
+        let count = |c: &Connection| -> i64 {
+            c.query_row("SELECT count(*) FROM users", [], |r| r.get(0))
+                .unwrap()
+        };
+        let mut ins = Inserter::new();
+        let good: Vec<Row> = (0..ROWS_PER_INSERT as u64)
+            .map(|i| user_row(&t, i + 2, &format!("u{i}"), "viewer"))
+            .collect();
+        ins.insert_many(&c, &t, &good).unwrap();
+        assert_eq!(count(&c), ROWS_PER_INSERT as i64);
+
+        c.execute_batch("BEGIN").unwrap();
+        let mut bad: Vec<Row> = (0..10)
+            .map(|i| user_row(&t, i + 100, &format!("v{i}"), "viewer"))
+            .collect();
+        bad[6] = user_row(&t, 106, "v6", "boss");
+        bad[8] = user_row(&t, 108, "v8", "boss");
+        let issue = ins.insert_many(&c, &t, &bad).unwrap_err();
+        assert_eq!((issue.line, issue.column.as_str()), (106, "role"));
+        assert!(issue.rule.contains("CHECK"), "{issue:?}");
+        c.execute_batch("ROLLBACK").unwrap();
+        assert_eq!(count(&c), ROWS_PER_INSERT as i64, "rolled back whole");
+
+        let mut repeat: Vec<Row> = (0..5)
+            .map(|i| user_row(&t, i + 200, &format!("w{i}"), "admin"))
+            .collect();
+        repeat[3] = user_row(&t, 203, "w1", "admin");
+        let issue = ins.insert_many(&c, &t, &repeat).unwrap_err();
+        assert_eq!(issue.line, 203, "{issue:?}");
+        assert!(issue.rule.contains("UNIQUE"), "{issue:?}");
+        assert!(same_columns(&repeat[0], &repeat[1]));
     }
 
     #[test]

@@ -35,7 +35,7 @@ pub const TABLES: [&str; 3] = ["users", "pipelines", "jobs"];
 mod checks;
 mod rows;
 
-use checks::{Inserter, Lookups, SeenKeys, Validator};
+use checks::{same_columns, Inserter, Lookups, SeenKeys, Validator, ROWS_PER_INSERT};
 use rows::{open_rows, Read, Row, Table};
 
 /// Problems of each kind listed in a plan (all are counted).
@@ -443,9 +443,17 @@ fn validate(
     let mut validator = Validator::new(table_name)?;
     let (mut listed, mut count) = (vec![], 0);
     for batch in rows {
-        for row in &batch {
-            let broken = validator.check(table, row)?;
+        // Runs of rows giving the same columns, ROWS_PER_INSERT at a time.
+        let mut rest = batch.as_slice();
+        while let Some(first) = rest.first() {
+            let run = rest
+                .iter()
+                .take(ROWS_PER_INSERT)
+                .take_while(|r| same_columns(first, r))
+                .count();
+            let broken = validator.check_many(table, &rest[..run])?;
             note(&mut listed, &mut count, broken);
+            rest = &rest[run..];
         }
     }
     Ok((listed, count))
@@ -595,26 +603,50 @@ fn insert_batches(
 ) -> Result<u64> {
     let mut lookups = Lookups::new(c, table, true);
     let mut insert = Inserter::new();
-    let mut n = 0u64;
+    let mut pending: Vec<Row> = Vec::with_capacity(ROWS_PER_INSERT);
+    let (mut n, mut reported) = (0u64, 0u64);
     for read in rows.into_iter().flatten() {
         let row = match read {
             Read::Row(row) => row,
-            Read::Bad(issue) => return Err(bad(&p.file, issue)),
+            Read::Bad(issue) => {
+                flush(c, table, p, &mut insert, &mut pending, tally.as_deref_mut())?;
+                return Err(bad(&p.file, issue));
+            }
         };
         if let Some(issue) = lookups.missing_references(&row)?.into_iter().next() {
+            flush(c, table, p, &mut insert, &mut pending, tally.as_deref_mut())?;
             return Err(bad(&p.file, issue));
         }
-        insert
-            .insert(c, table, &row)
-            .map_err(|issue| bad(&p.file, issue))?;
-        if let Some(t) = tally.as_deref_mut() {
-            add_to_tally(c, table, &row, t)?;
+        // Rows of one run go in one statement: the same columns, and (into jobs) each giving the
+        // group the summary needs, so that none has to be read back.
+        let batchable = tally.is_none() || gives_group(table, &row);
+        if pending
+            .first()
+            .is_some_and(|f| !batchable || !same_columns(f, &row))
+        {
+            n += flush(c, table, p, &mut insert, &mut pending, tally.as_deref_mut())?;
         }
-        n += 1;
-        if n.is_multiple_of(10_000) {
+        match batchable {
+            true => pending.push(row),
+            false => {
+                insert
+                    .insert(c, table, &row)
+                    .map_err(|issue| bad(&p.file, issue))?;
+                if let Some(t) = tally.as_deref_mut() {
+                    add_to_tally(c, table, &row, t)?;
+                }
+                n += 1;
+            }
+        }
+        if pending.len() == ROWS_PER_INSERT {
+            n += flush(c, table, p, &mut insert, &mut pending, tally.as_deref_mut())?;
+        }
+        if n >= reported + 10_000 {
+            reported = n;
             progress(obs, n, p.rows)?;
         }
     }
+    n += flush(c, table, p, &mut insert, &mut pending, tally.as_deref_mut())?;
     if n != p.rows {
         return Err(Error::Internal(format!(
             "read {n} rows from the file, the plan said {}",
@@ -622,6 +654,43 @@ fn insert_batches(
         )));
     }
     Ok(n)
+}
+
+/// Inserts the pending run in one statement (any refusal names its row) and tallies it; returns
+/// how many rows went in.
+fn flush(
+    c: &Connection,
+    table: &Table,
+    p: &ImportPlan,
+    insert: &mut Inserter,
+    pending: &mut Vec<Row>,
+    tally: Option<&mut Tally>,
+) -> Result<u64> {
+    insert
+        .insert_many(c, table, pending)
+        .map_err(|issue| bad(&p.file, issue))?;
+    if let Some(t) = tally {
+        for row in pending.iter() {
+            add_to_tally(c, table, row, t)?;
+        }
+    }
+    let n = pending.len() as u64;
+    pending.clear();
+    Ok(n)
+}
+
+/// Whether a job row gives its summary group (`created_at`, `pipeline_id`, `status`) itself.
+fn gives_group(table: &Table, row: &Row) -> bool {
+    use rusqlite::types::Value;
+    let given = |col| row.get(table.index(col));
+    matches!(
+        (given("created_at"), given("pipeline_id"), given("status")),
+        (
+            Some(Value::Text(_)),
+            Some(Value::Integer(_)),
+            Some(Value::Text(_))
+        )
+    )
 }
 
 fn progress(obs: &dyn Observer, done: u64, total: u64) -> Result<()> {
