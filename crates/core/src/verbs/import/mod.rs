@@ -646,7 +646,7 @@ fn insert_batches(
             progress(obs, n, p.rows)?;
         }
     }
-    n += flush(c, table, p, &mut insert, &mut pending, tally.as_deref_mut())?;
+    n += flush(c, table, p, &mut insert, &mut pending, tally)?;
     if n != p.rows {
         return Err(Error::Internal(format!(
             "read {n} rows from the file, the plan said {}",
