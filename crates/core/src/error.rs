@@ -77,7 +77,7 @@ pub enum Error {
         what: String,
     },
 
-    #[error("disk full in {} ({available} bytes free): {detail}. Nothing was changed; free some space or prune backups (`pipeline-db backups prune`)", dir.display())]
+    #[error("disk full in {} ({available} bytes free): {detail}. Nothing was changed; free some space on that disk (`pipeline-db backups prune` helps when the backups are on it)", dir.display())]
     DiskFull {
         dir: PathBuf,
         available: u64,
