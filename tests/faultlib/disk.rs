@@ -21,7 +21,8 @@ const RESET: [&str; 10] = [
 
 pub fn cases() -> Vec<Case> {
     let template = Shared::new(|| seeded_template(2000));
-    let (t1, t2, t3, t4, t5, t6) = (
+    let (t1, t2, t3, t4, t5, t6, t7) = (
+        template.clone(),
         template.clone(),
         template.clone(),
         template.clone(),
@@ -56,6 +57,9 @@ pub fn cases() -> Vec<Case> {
         }),
         Case::new("max_page_count", move |r| page_count_case(r, t3.get())),
         Case::new("full_during_export", move |r| export_case(r, t6.get())),
+        Case::new("writeback_fails_during_export", move |r| {
+            writeback_case(r, t7.get())
+        }),
         Case::new("ulimit_f", move |r| ulimit_case(r, t4.get())),
     ]
 }
@@ -182,6 +186,74 @@ fn export_case(r: &mut Report, template: &tempfile::TempDir) {
         }
         judge(&mut t, d.path(), &old, &old, false);
     }
+    r.add(name, t);
+}
+
+/// A disk that takes writes it cannot keep: ext4 in a sparse 256 MiB file on a 16 MiB tmpfs (a
+/// thin-provisioned disk or a share over quota behaves alike). The export's writer thread asks for
+/// writeback as it goes; the kernel reports the failed writeback there — after which an fsync of
+/// the same file would say nothing —, so the export must fail, never leave a file that lost bytes.
+fn writeback_case(r: &mut Report, template: &tempfile::TempDir) {
+    let name = "writeback fails while an export is written (a thin disk)";
+    if !is_root() {
+        r.not_run(name, "needs root to mount");
+        return;
+    }
+    let Some(backing) = Tmpfs::new(16 * 1024) else {
+        r.not_run(name, "mount -t tmpfs failed");
+        return;
+    };
+    let img = backing.dir.path().join("disk.img");
+    let mnt = tempfile::tempdir().unwrap();
+    let sh = |args: &[&str]| {
+        Command::new(args[0])
+            .args(&args[1..])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let (img_s, mnt_s) = (img.to_str().unwrap(), mnt.path().to_str().unwrap());
+    let made = sh(&["truncate", "-s", "256M", img_s])
+        && sh(&["mkfs.ext4", "-q", "-F", img_s])
+        && sh(&["mount", "-o", "loop", img_s, mnt_s]);
+    if !made {
+        r.not_run(
+            name,
+            "no loop-mounted ext4 here (truncate, mkfs.ext4, mount -o loop)",
+        );
+        return;
+    }
+    let old = fingerprint(&db(template.path())).unwrap();
+    let mut t = Tally::default();
+    let d = fresh_copy(template.path());
+    let dest = mnt.path().join("rows.csv");
+    // ≈ 70 MB of rows from a recursive query: far more than the disk can keep.
+    let sql = "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 600000) \
+               SELECT x, printf('%0100d', x) AS pad FROM n";
+    let out = cli(
+        d.path(),
+        &[
+            "export", "dev", "--query", sql, "--format", "csv", "--output",
+        ],
+    )
+    .arg(&dest)
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .output()
+    .unwrap();
+    let err = stderr(&out);
+    if out.status.success() {
+        t.fail("the export reported success on a disk that could not keep its bytes");
+    } else if err.contains("panicked") || !err.contains(&dest.display().to_string()) {
+        t.fail(format!("message does not name the file: {err}"));
+    }
+    if dest.exists() {
+        t.fail(format!("{} exists after a failed export", dest.display()));
+    }
+    judge(&mut t, d.path(), &old, &old, false);
+    let _ = Command::new("umount").arg("-l").arg(mnt.path()).status();
+    drop(backing);
     r.add(name, t);
 }
 

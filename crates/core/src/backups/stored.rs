@@ -128,7 +128,8 @@ fn encoder(out: &Path) -> Result<zstd::stream::Encoder<'static, Hashing<FlushBeh
     };
     let file = fs::create_new(out)?;
     let mut enc =
-        zstd::stream::Encoder::new(Hashing::new(FlushBehind::new(file)), LEVEL).map_err(full)?;
+        zstd::stream::Encoder::new(Hashing::new(FlushBehind::new(file).map_err(full)?), LEVEL)
+            .map_err(full)?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
     enc.multithread(threads).map_err(full)?;
     enc.include_checksum(true).map_err(full)?;
@@ -286,7 +287,7 @@ fn decode_hashed(
     sink: &mut dyn FnMut(&[u8]) -> Result<()>,
 ) -> Result<String> {
     let mut dec = zstd::stream::Decoder::new(from).map_err(Error::io("reading", path))?;
-    let mut h = crate::storage::hash::Behind::new();
+    let mut h = crate::storage::hash::Behind::new()?;
     loop {
         let mut buf = h.buffer(1 << 20);
         let n = dec.read(&mut buf).map_err(|e| Error::BackupVerify {

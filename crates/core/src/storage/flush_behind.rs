@@ -23,16 +23,18 @@ pub struct FlushBehind {
 }
 
 impl FlushBehind {
-    pub fn new(file: File) -> FlushBehind {
+    pub fn new(file: File) -> io::Result<FlushBehind> {
         let (full, to_write) = sync_channel::<Vec<u8>>(IN_FLIGHT);
         let (give_back, empty) = sync_channel::<Vec<u8>>(IN_FLIGHT + 1);
-        let worker = std::thread::spawn(move || write_all(file, to_write, give_back));
-        FlushBehind {
+        let worker = std::thread::Builder::new()
+            .name("flush-behind".into())
+            .spawn(move || write_all(file, to_write, give_back))?;
+        Ok(FlushBehind {
             buf: Vec::with_capacity(BUF),
             full: Some(full),
             empty,
             worker: Some(worker),
-        }
+        })
     }
 
     /// Writes what is buffered, waits for the thread and returns the file (not fsynced: the
@@ -114,7 +116,8 @@ fn write_all(
         written += buf.len() as u64;
         if written - requested >= WRITEBACK_EVERY {
             let range = (requested, written - requested);
-            crate::storage::os::write_behind(&file, range.0, range.1, before);
+            // A writeback error reported here is the file's error: the fsync would not see it.
+            crate::storage::os::write_behind(&file, range.0, range.1, before)?;
             (before, requested) = (Some(range), written);
         }
         buf.clear();
@@ -131,7 +134,7 @@ mod tests {
     fn write_through(pieces: &[Vec<u8>]) -> Vec<u8> {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("f");
-        let mut w = FlushBehind::new(File::create(&p).unwrap());
+        let mut w = FlushBehind::new(File::create(&p).unwrap()).unwrap();
         for piece in pieces {
             w.write_all(piece).unwrap();
         }
@@ -171,7 +174,7 @@ mod tests {
         let Ok(f) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
             return;
         };
-        let mut w = FlushBehind::new(f);
+        let mut w = FlushBehind::new(f).unwrap();
         let data = vec![7u8; BUF];
         let mut err = None;
         for _ in 0..(IN_FLIGHT + 4) {

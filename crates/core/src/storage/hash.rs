@@ -68,22 +68,25 @@ pub struct Behind {
 const IN_FLIGHT: usize = 4;
 
 impl Behind {
-    pub fn new() -> Behind {
+    pub fn new() -> Result<Behind> {
         let (to_hash, hash_these) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(IN_FLIGHT);
         let (give_back, spare) = std::sync::mpsc::sync_channel::<Vec<u8>>(IN_FLIGHT + 2);
-        let worker = std::thread::spawn(move || {
-            let mut h = Sha256::new();
-            for (buf, n) in hash_these {
-                h.update(&buf[..n]);
-                let _ = give_back.try_send(buf);
-            }
-            h.finish_hex()
-        });
-        Behind {
+        let worker = std::thread::Builder::new()
+            .name("sha256".into())
+            .spawn(move || {
+                let mut h = Sha256::new();
+                for (buf, n) in hash_these {
+                    h.update(&buf[..n]);
+                    let _ = give_back.try_send(buf);
+                }
+                h.finish_hex()
+            })
+            .map_err(|e| Error::Internal(format!("starting the sha256 thread: {e}")))?;
+        Ok(Behind {
             to_hash: Some(to_hash),
             spare,
             worker: Some(worker),
-        }
+        })
     }
 
     /// A buffer of `len` bytes to fill: one the thread is done with, or a new one.
@@ -110,12 +113,6 @@ impl Behind {
             .map(|w| w.join())
             .and_then(|r| r.ok())
             .ok_or_else(|| Error::Internal("the sha256 thread panicked".into()))
-    }
-}
-
-impl Default for Behind {
-    fn default() -> Self {
-        Behind::new()
     }
 }
 
@@ -200,7 +197,7 @@ mod tests {
             pieces in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..5000), 0..20),
             room in 1usize..6000,
         ) {
-            let mut behind = Behind::new();
+            let mut behind = Behind::new().unwrap();
             let mut whole = Sha256::new();
             for p in &pieces {
                 let mut buf = behind.buffer(room.max(p.len()));

@@ -112,32 +112,50 @@ pub fn available_space(existing: &Path) -> std::io::Result<u64> {
 }
 
 /// Asks the kernel to start writing `len` bytes at `offset` of `file` to the disk and, when
-/// `wait` is given, waits until the earlier range `wait` (offset, len) is on its way and written
+/// `wait` is given, waits until the earlier range `wait` (offset, len) is written
 /// (`sync_file_range` on Linux). Only a head start for the caller's fsync, never instead of it:
-/// nothing is durable before that fsync. Elsewhere (and on any error) it does nothing.
-pub fn write_behind(file: &std::fs::File, offset: u64, len: u64, wait: Option<(u64, u64)>) {
+/// nothing is durable before that fsync. A write error the kernel reports here is returned — it
+/// must be: once reported, the fsync on the same file would no longer see it. Where the call is
+/// not supported (another OS, a filesystem without it) it does nothing.
+pub fn write_behind(
+    file: &std::fs::File,
+    offset: u64,
+    len: u64,
+    wait: Option<(u64, u64)>,
+) -> std::io::Result<()> {
     #[cfg(target_os = "linux")]
     {
         use std::os::unix::io::AsRawFd;
         let fd = file.as_raw_fd();
-        // SAFETY: a valid open descriptor; the call only schedules or waits for writeback.
-        unsafe {
-            libc::sync_file_range(fd, offset as i64, len as i64, libc::SYNC_FILE_RANGE_WRITE);
-            if let Some((o, l)) = wait {
-                libc::sync_file_range(
-                    fd,
-                    o as i64,
-                    l as i64,
-                    libc::SYNC_FILE_RANGE_WAIT_BEFORE
-                        | libc::SYNC_FILE_RANGE_WRITE
-                        | libc::SYNC_FILE_RANGE_WAIT_AFTER,
-                );
+        let call = |o: u64, l: u64, flags: libc::c_uint| {
+            // SAFETY: a valid open descriptor; the call only schedules or waits for writeback.
+            let rc = unsafe { libc::sync_file_range(fd, o as i64, l as i64, flags) };
+            if rc == 0 {
+                return Ok(());
             }
+            let err = std::io::Error::last_os_error();
+            let unsupported = [libc::EINVAL, libc::ENOSYS, libc::ESPIPE, libc::EOPNOTSUPP];
+            match err.raw_os_error().is_some_and(|c| unsupported.contains(&c)) {
+                true => Ok(()),
+                false => Err(err),
+            }
+        };
+        call(offset, len, libc::SYNC_FILE_RANGE_WRITE)?;
+        if let Some((o, l)) = wait {
+            call(
+                o,
+                l,
+                libc::SYNC_FILE_RANGE_WAIT_BEFORE
+                    | libc::SYNC_FILE_RANGE_WRITE
+                    | libc::SYNC_FILE_RANGE_WAIT_AFTER,
+            )?;
         }
+        Ok(())
     }
     #[cfg(not(target_os = "linux"))]
     {
         let _ = (file, offset, len, wait);
+        Ok(())
     }
 }
 

@@ -245,7 +245,7 @@ pub fn write_new_file<T>(
         // Written on a second thread that starts the disk's writeback as it goes: the fsync
         // below then has little left to do.
         let mut w = Counted {
-            w: FlushBehind::new(file),
+            w: FlushBehind::new(file).map_err(Error::io("writing", &path))?,
             n: 0,
         };
         let out = body(&mut w, path.clone())?;
