@@ -149,19 +149,22 @@ impl Copy<'_> {
         busy_timeout: Duration,
         obs: &dyn Observer,
     ) -> Result<crate::backups::stored::Pass> {
+        let checker = db::open(self.src_path, Access::ReadOnly, busy_timeout)?;
+        // A copy that fails (a cancel, a full disk) stops the check instead of waiting for it.
+        let stop = checker.get_interrupt_handle();
         let (pass, checked) = crate::storage::timing::step(
             "backup: snapshot (copy + compress + fsync ∥ quick_check)",
             || {
                 std::thread::scope(|s| {
-                    let checking = s.spawn(|| {
+                    let checking = s.spawn(move || {
                         let t = std::time::Instant::now();
-                        (
-                            check_pinned(self.src_path, counts, busy_timeout),
-                            t.elapsed(),
-                        )
+                        (check_pinned(&checker, self.src_path, counts), t.elapsed())
                     });
                     let pass =
                         crate::backups::stored::copy_compressing(self.src_path, ztmp, true, obs);
+                    if pass.is_err() {
+                        stop.interrupt();
+                    }
                     let (checked, took) = checking.join().unwrap_or_else(|_| {
                         let e = Error::Internal("the quick_check thread panicked".into());
                         (Err(e), Duration::ZERO)
@@ -171,8 +174,9 @@ impl Copy<'_> {
                 })
             },
         );
-        checked?;
+        // The copy's own failure first: the check may only have been stopped because of it.
         let pass = pass?;
+        checked?;
         crate::storage::timing::step("backup: verify (read back)", || {
             // Byte for byte against the pinned file the checks ran on (as marked in the copy).
             let source = crate::backups::stored::Against {
@@ -437,25 +441,24 @@ pub fn verify_file(path: &Path, expected: Option<&BTreeMap<String, u64>>) -> Res
     Ok(())
 }
 
-/// `quick_check` + row counts of the main file at `path` while nobody can change it (the caller
-/// holds the write lock and every WAL frame is in the file): the checks of a snapshot copied from
-/// it as a file. Its own read-only connection, on a second core.
-fn check_pinned(path: &Path, counts: &BTreeMap<String, u64>, busy_timeout: Duration) -> Result<()> {
+/// `quick_check` + row counts, through `conn`, of the main file at `path` while nobody can change
+/// it (the caller holds the write lock and every WAL frame is in the file): the checks of a
+/// snapshot copied from it as a file. Run on a second core.
+fn check_pinned(conn: &Connection, path: &Path, counts: &BTreeMap<String, u64>) -> Result<()> {
     let fail = |detail: String| Error::BackupVerify {
         path: path.to_path_buf(),
         detail,
     };
-    let conn = db::open(path, Access::ReadOnly, busy_timeout)?;
     conn.execute_batch("BEGIN")
         .map_err(Error::sql("starting a read transaction"))?;
-    let problems = db::check(&conn, "quick_check")?;
+    let problems = db::check(conn, "quick_check")?;
     if !problems.is_empty() {
         return Err(fail(format!(
             "the database being backed up fails quick_check: {}",
             problems.join("; ")
         )));
     }
-    let got = db::row_counts(&conn)?;
+    let got = db::row_counts(conn)?;
     if &got != counts {
         return Err(fail(format!(
             "the database changed while it was copied: expected {counts:?}, read {got:?}"

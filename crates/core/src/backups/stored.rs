@@ -214,17 +214,26 @@ fn read_back_against(
 ) -> Result<(String, String)> {
     let marked = reference.is_some_and(|r| r.marked) && total >= 100;
     let mut against = reference
-        .map(|r| File::open(r.path).map_err(Error::io("reading", r.path)))
+        .map(|r| {
+            File::open(r.path)
+                .map(|f| (f, r.path))
+                .map_err(Error::io("reading", r.path))
+        })
         .transpose()?;
     let differs = || Error::BackupVerify {
         path: path.to_path_buf(),
         detail: "it does not decompress to the snapshot that passed its checks".into(),
     };
+    // The reference ending early is a difference; failing to read it is an I/O error of its own.
+    let read_error = |e: std::io::Error, at: &Path| match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => differs(),
+        _ => Error::io("reading", at)(e),
+    };
     let mut theirs = vec![0u8; 1 << 20];
     let read = read_back_with(path, &mut |at, chunk| {
-        if let Some(f) = against.as_mut() {
+        if let Some((f, p)) = against.as_mut() {
             let mine = &mut theirs[..chunk.len()];
-            f.read_exact(mine).map_err(|_| differs())?;
+            f.read_exact(mine).map_err(|e| read_error(e, p))?;
             if marked {
                 mark_rollback_within(mine, at);
             }
@@ -240,8 +249,8 @@ fn read_back_against(
         });
         Ok(())
     })?;
-    if let Some(f) = against.as_mut() {
-        if f.read(&mut theirs[..1]).map_err(|_| differs())? != 0 {
+    if let Some((f, p)) = against.as_mut() {
+        if f.read(&mut theirs[..1]).map_err(|e| read_error(e, p))? != 0 {
             return Err(differs());
         }
     }

@@ -231,29 +231,31 @@ impl Inserter {
         c: &Connection,
         table: &Table,
         row: &Row,
-    ) -> std::result::Result<(), RowIssue> {
+    ) -> std::result::Result<(), Refused> {
         self.run(c, table, std::slice::from_ref(row))
-            .map_err(|e| issue_of(table, row, &e))
+            .map_err(|e| match is_constraint(&e) {
+                true => Refused::Row(issue_of(table, row, &e)),
+                false => Refused::Database(e),
+            })
     }
 
     /// Inserts `rows` — which all give the same columns ([`same_columns`]) — in one statement.
     /// When SQLite refuses it for a constraint (the statement then leaves nothing behind), they
-    /// are inserted one by one, so the refusal names the first row that breaks a rule.
+    /// are inserted one by one, so the refusal names the first row that breaks a rule. Any other
+    /// error (disk full, I/O — which may have ended the transaction) is the database's, as it is.
     pub fn insert_many(
         &mut self,
         c: &Connection,
         table: &Table,
         rows: &[Row],
-    ) -> std::result::Result<(), RowIssue> {
-        let Some(first) = rows.first() else {
-            return Ok(());
-        };
+    ) -> std::result::Result<(), Refused> {
         match self.run(c, table, rows) {
             Ok(()) => Ok(()),
             Err(e) if is_constraint(&e) && rows.len() > 1 => {
                 rows.iter().try_for_each(|row| self.insert(c, table, row))
             }
-            Err(e) => Err(issue_of(table, first, &e)),
+            Err(e) if is_constraint(&e) => Err(Refused::Row(issue_of(table, &rows[0], &e))),
+            Err(e) => Err(Refused::Database(e)),
         }
     }
 
@@ -268,6 +270,14 @@ impl Inserter {
             .and_then(|mut stmt| stmt.execute(params))
             .map(|_| ())
     }
+}
+
+/// Why rows were not inserted: one of them breaks a rule of the schema, or the database failed
+/// (a full disk, an I/O error), which says nothing about the file.
+#[derive(Debug)]
+pub(super) enum Refused {
+    Row(RowIssue),
+    Database(rusqlite::Error),
 }
 
 /// Whether two rows give the same columns, in the same order (one statement can insert both).
@@ -485,7 +495,9 @@ mod tests {
             .collect();
         bad[6] = user_row(&t, 106, "v6", "boss");
         bad[8] = user_row(&t, 108, "v8", "boss");
-        let issue = ins.insert_many(&c, &t, &bad).unwrap_err();
+        let Err(Refused::Row(issue)) = ins.insert_many(&c, &t, &bad) else {
+            panic!("a row refused")
+        };
         assert_eq!((issue.line, issue.column.as_str()), (106, "role"));
         assert!(issue.rule.contains("CHECK"), "{issue:?}");
         c.execute_batch("ROLLBACK").unwrap();
@@ -495,7 +507,9 @@ mod tests {
             .map(|i| user_row(&t, i + 200, &format!("w{i}"), "admin"))
             .collect();
         repeat[3] = user_row(&t, 203, "w1", "admin");
-        let issue = ins.insert_many(&c, &t, &repeat).unwrap_err();
+        let Err(Refused::Row(issue)) = ins.insert_many(&c, &t, &repeat) else {
+            panic!("a row refused")
+        };
         assert_eq!(issue.line, 203, "{issue:?}");
         assert!(issue.rule.contains("UNIQUE"), "{issue:?}");
         assert!(same_columns(&repeat[0], &repeat[1]));

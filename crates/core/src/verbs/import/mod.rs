@@ -459,6 +459,16 @@ fn validate(
     Ok((listed, count))
 }
 
+/// A row that breaks a rule refuses the file; a database error (a full disk) is the database's.
+fn refused(p: &ImportPlan, why: checks::Refused) -> Error {
+    match why {
+        checks::Refused::Row(issue) => bad(&p.file, issue),
+        checks::Refused::Database(e) => {
+            db::classify(&p.path, e, "inserting the file's rows".into())
+        }
+    }
+}
+
 fn bad(file: &Path, issue: RowIssue) -> Error {
     Error::BadInput {
         path: file.to_path_buf(),
@@ -631,7 +641,7 @@ fn insert_batches(
             false => {
                 insert
                     .insert(c, table, &row)
-                    .map_err(|issue| bad(&p.file, issue))?;
+                    .map_err(|why| refused(p, why))?;
                 if let Some(t) = tally.as_deref_mut() {
                     add_to_tally(c, table, &row, t)?;
                 }
@@ -668,7 +678,7 @@ fn flush(
 ) -> Result<u64> {
     insert
         .insert_many(c, table, pending)
-        .map_err(|issue| bad(&p.file, issue))?;
+        .map_err(|why| refused(p, why))?;
     if let Some(t) = tally {
         for row in pending.iter() {
             add_to_tally(c, table, row, t)?;
