@@ -142,6 +142,21 @@ fn tmpfs_case(r: &mut Report, template: &Shared<tempfile::TempDir>, name: &str, 
     r.add(name, t);
 }
 
+/// `export dev SOURCE --format csv --output DEST` on `data`: its output and its stderr.
+fn export_to(data: &Path, source: &[&str], dest: &Path) -> (std::process::Output, String) {
+    let mut args = vec!["export", "dev"];
+    args.extend_from_slice(source);
+    args.extend(["--format", "csv", "--output"]);
+    let out = cli(data, &args)
+        .arg(dest)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    (out, err)
+}
+
 /// An export into a small tmpfs that fills up while it is written (the file is written on a
 /// second thread): a clear disk-full error naming the file, nothing at the final name, no temp
 /// left behind, the database unchanged.
@@ -160,16 +175,7 @@ fn export_case(r: &mut Report, template: &tempfile::TempDir) {
             return;
         };
         let dest = fs.dir.path().join("jobs.csv");
-        let out = cli(
-            d.path(),
-            &["export", "dev", "jobs", "--format", "csv", "--output"],
-        )
-        .arg(&dest)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap();
-        let err = stderr(&out);
+        let (out, err) = export_to(d.path(), &["jobs"], &dest);
         if out.status.success() {
             t.fail(format!("an export of {room_kib} KiB room succeeded"));
         } else if !(err.contains("disk full") || err.contains("No space left"))
@@ -231,18 +237,7 @@ fn writeback_case(r: &mut Report, template: &tempfile::TempDir) {
     // ≈ 70 MB of rows from a recursive query: far more than the disk can keep.
     let sql = "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 600000) \
                SELECT x, printf('%0100d', x) AS pad FROM n";
-    let out = cli(
-        d.path(),
-        &[
-            "export", "dev", "--query", sql, "--format", "csv", "--output",
-        ],
-    )
-    .arg(&dest)
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped())
-    .output()
-    .unwrap();
-    let err = stderr(&out);
+    let (out, err) = export_to(d.path(), &["--query", sql], &dest);
     if out.status.success() {
         t.fail("the export reported success on a disk that could not keep its bytes");
     } else if err.contains("panicked") || !err.contains(&dest.display().to_string()) {
