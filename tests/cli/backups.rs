@@ -356,6 +356,77 @@ fn restore_interrupted_mid_copy_leaves_the_old_database() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
+/// Restore lets go of the write lock between its pre-restore backup and its page copy (the copy
+/// is a write transaction of its own). Another program that commits in that gap wrote something
+/// no backup holds: the copy must be refused before a page is written, and that commit kept.
+#[test]
+fn restore_refuses_when_another_program_commits_between_its_backup_and_its_copy() {
+    use std::io::{BufRead, BufReader};
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    dev_with_jobs(dir, "50");
+    let b = json(dir, &["backup", "dev", "--json"]);
+    let p = b["path"].as_str().unwrap().to_string();
+    ok(dir, &["seed", "dev", "--jobs", "20"]);
+    let mut child = std::process::Command::new(pipeline_db_e2e::bin())
+        .arg("--data-dir")
+        .arg(dir)
+        .env_remove("PIPELINE_DB_HOME")
+        .env_remove("PIPELINE_DB_CONFIG")
+        .env("RUST_LOG", "warn")
+        .env("PIPELINE_DB_FAILPOINT", "restore:before_copy=sleep:2000")
+        .args(["restore", "dev", &p, "--force"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    let mut line = String::new();
+    while err.read_line(&mut line).unwrap() > 0 {
+        seen.push_str(&line);
+        if line.contains("failpoint hit") {
+            break;
+        }
+        line.clear();
+    }
+    assert!(seen.contains("failpoint hit"), "{seen}");
+    // The other program: its commit lands while restore sleeps between backup and copy.
+    let other = Connection::open(db(dir, "dev")).unwrap();
+    other
+        .busy_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    other
+        .execute(
+            "UPDATE users SET email = 'gap@example.org' WHERE id = (SELECT min(id) FROM users)",
+            [],
+        )
+        .unwrap();
+    drop(other);
+    let before = dump(&db(dir, "dev"));
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(3), "refused: {seen}{rest}");
+    assert!(
+        rest.contains("changed right after it was backed up"),
+        "{rest}"
+    );
+    assert_eq!(
+        dump(&db(dir, "dev")),
+        before,
+        "the other program's commit was lost"
+    );
+    assert_eq!(
+        scalar(
+            &db(dir, "dev"),
+            "SELECT count(*) FROM users WHERE email = 'gap@example.org'"
+        ),
+        "Integer(1)"
+    );
+}
+
 #[test]
 fn undo_restores_the_pre_action_backup_and_asks_again_after_changes() {
     let d = TempDir::new().unwrap();

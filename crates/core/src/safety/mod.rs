@@ -10,3 +10,4 @@ pub mod retention;
 pub(crate) mod ritual;
 pub(crate) mod session;
 pub mod space;
+pub(crate) mod watch;

@@ -18,6 +18,7 @@ use crate::safety::audit::{self, Recorder};
 use crate::safety::confirm::Confirmed;
 use crate::safety::plan::{self, Plan};
 use crate::safety::session::{self, Opened};
+use crate::safety::watch::Watch;
 use crate::safety::{health, space};
 use crate::storage::{db, fingerprint, timing};
 use crate::verb::Verb;
@@ -305,8 +306,9 @@ fn back_up(
 }
 
 /// For a change that cannot run inside the backup's transaction (restore's page copy is its own
-/// write transaction): the verified backup inside `BEGIN IMMEDIATE`, then ROLLBACK, refused if
-/// another connection committed in between.
+/// write transaction): the verified backup inside `BEGIN IMMEDIATE`, then the lock is let go. The
+/// [`Watch`] returned was marked while the lock was held: the change checks with it, once it holds
+/// the write lock again, that nobody committed in the gap (that commit would be in no backup).
 /// A step relying on an existing backup (`existing`) takes none when that backup still holds
 /// exactly the database.
 pub(crate) fn back_up_then_release(
@@ -316,11 +318,12 @@ pub(crate) fn back_up_then_release(
     step: &plan::BackupStep,
     c: &Connection,
     obs: &dyn Observer,
-) -> Result<BackupRecord> {
+) -> Result<(BackupRecord, Watch)> {
+    let mut watch = Watch::open(&target.path, ws.busy_timeout())?;
     session::begin_immediate(c, &target.path, ws.busy_timeout_ms)?;
     // No second quick_check of the live file here: open_for_change checked it under this lock,
     // and the backup's own quick_check checks the very pages it copies.
-    let (backup, seen) = session::commit_or_rollback(c, &target.path, || {
+    let backup = session::commit_or_rollback(c, &target.path, || {
         let held = match step.existing {
             true => existing_backup(target, step, ws, obs)?,
             false => None,
@@ -329,15 +332,12 @@ pub(crate) fn back_up_then_release(
             Some(b) => b,
             None => back_up(ws, target, verb, step.reason, Some(&step.path), c, obs)?,
         };
-        Ok((b, data_version(c)?))
+        watch.mark()?;
+        Ok(b)
     })?;
-    if data_version(c)? != seen {
-        return Err(Error::Refused(format!(
-            "{} changed right after it was backed up (another program wrote to it); {UNCHANGED}. Try again",
-            target.path.display()
-        )));
-    }
-    Ok(backup)
+    // Refused early when something was committed right after the lock was let go.
+    watch.require_unchanged()?;
+    Ok((backup, watch))
 }
 
 /// The backup the plan relied on, if it still holds exactly the database (else a new one is taken).
@@ -359,11 +359,6 @@ fn existing_backup(
         );
     }
     Ok(held)
-}
-
-fn data_version(c: &Connection) -> Result<i64> {
-    c.query_row("PRAGMA data_version", [], |r| r.get(0))
-        .map_err(Error::sql("reading data_version"))
 }
 
 /// The env's lock alone, for work on its files that opens no connection (prune, replacing a

@@ -19,6 +19,7 @@ use crate::safety::plan::{self, BackupStep, Plan, Promises, TableRows};
 use crate::safety::ritual;
 use crate::safety::session::{self, Opened};
 use crate::safety::space::SpaceCheck;
+use crate::safety::watch::Watch;
 use crate::schema::tag::{self, Identity};
 use crate::storage::db::{self, Access};
 use crate::storage::fs;
@@ -567,9 +568,17 @@ fn copy_in(
     obs: &dyn Observer,
 ) -> Result<BackupRecord> {
     let env = target.name.as_str();
-    let backup = ritual::back_up_then_release(ws, target, verb, step, live, obs)?;
+    let (backup, watch) = ritual::back_up_then_release(ws, target, verb, step, live, obs)?;
+    crate::storage::failpoint::hit("restore:before_copy")?;
     crate::storage::timing::step("restore: copy into the live database", || {
-        copy_into(staging, live, &target.path, ws.busy_timeout(), obs)
+        copy_into(
+            staging,
+            live,
+            &target.path,
+            ws.busy_timeout(),
+            obs,
+            Some(&watch),
+        )
     })
     .step(verb, env, "copy", UNCHANGED)?;
     let after = crate::storage::failpoint::hit("restore:after_copy").and_then(|()| {
@@ -611,7 +620,7 @@ fn put_back(
         _ => Ok(p),
     });
     let restored = plain
-        .and_then(|p| copy_into(&p.path, live, &target.path, ws.busy_timeout(), obs))
+        .and_then(|p| copy_into(&p.path, live, &target.path, ws.busy_timeout(), obs, None))
         .and_then(|()| {
             let _ = live.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
             crate::safety::health::require_healthy(live, target)?;
@@ -658,6 +667,7 @@ fn replace_damaged(
             &target.path,
             ws.busy_timeout(),
             &crate::Quiet,
+            None,
         )?;
         crate::safety::health::verify_after(&c, target, "integrity_check")
     })();
@@ -811,13 +821,16 @@ fn page_size(c: &Connection) -> Result<i64> {
 
 /// Copies `staging` into the live connection's database with the backup API: all pages are
 /// written in one write transaction on the live database (readers see old or new, a crash leaves
-/// old), in steps so that progress — and the `restore:mid_copy` failpoint — sit mid-copy.
+/// old), in steps so that progress — and the `restore:mid_copy` failpoint — sit mid-copy. Its
+/// first step takes the write lock and copies nothing: `watch` (if any) then refuses the copy if
+/// anything was committed since the backup.
 fn copy_into(
     staging: &Path,
     live: &mut Connection,
     live_path: &Path,
     timeout: Duration,
     obs: &dyn Observer,
+    watch: Option<&Watch>,
 ) -> Result<()> {
     use rusqlite::backup::{Backup, StepResult};
     let src = db::open(staging, Access::ReadOnly, timeout)?;
@@ -825,29 +838,34 @@ fn copy_into(
         .map_err(|e| db::classify(live_path, e, "starting restore copy".into()))?;
     let page = page_size(&src)? as u64;
     let start = Instant::now();
-    let mut first = true;
+    // Pages per step: none (the locks only), then one (the failpoint sits after it), then many.
+    let mut pages = 0;
     loop {
-        // One page first, so that the failpoint below is reached with the copy half done.
         let step = b
-            .step(if first { 1 } else { 2048 })
+            .step(pages)
             .map_err(|e| db::classify(live_path, e, "copying backup into the database".into()))?;
         let p = b.progress();
-        // On a cancel, dropping the unfinished backup rolls its write transaction on the live db
-        // back.
+        // On a cancel (or a refusal below), dropping the unfinished backup rolls its write
+        // transaction on the live db back.
         crate::progress::bytes_or_cancel(
             obs,
             "restoring",
             (p.pagecount - p.remaining) as u64 * page,
             p.pagecount as u64 * page,
         )?;
-        match step {
-            StepResult::Done => break,
-            StepResult::More => {
-                if first {
-                    crate::storage::failpoint::hit("restore:mid_copy")?;
-                    first = false;
+        match (step, pages) {
+            (StepResult::Done, _) => break,
+            (StepResult::More, 0) => {
+                if let Some(w) = watch {
+                    w.require_unchanged()?;
                 }
+                pages = 1;
             }
+            (StepResult::More, 1) => {
+                crate::storage::failpoint::hit("restore:mid_copy")?;
+                pages = 2048;
+            }
+            (StepResult::More, _) => {}
             _ if start.elapsed() > timeout => {
                 return Err(Error::DbLocked {
                     path: live_path.to_path_buf(),
