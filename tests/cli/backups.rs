@@ -356,32 +356,32 @@ fn restore_interrupted_mid_copy_leaves_the_old_database() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
-/// Restore lets go of the write lock between its pre-restore backup and its page copy (the copy
-/// is a write transaction of its own). Another program that commits in that gap wrote something
-/// no backup holds: the copy must be refused before a page is written, and that commit kept.
-#[test]
-fn restore_refuses_when_another_program_commits_between_its_backup_and_its_copy() {
-    use std::io::{BufRead, BufReader};
-    let d = TempDir::new().unwrap();
-    let dir = d.path();
-    dev_with_jobs(dir, "50");
-    let b = json(dir, &["backup", "dev", "--json"]);
-    let p = b["path"].as_str().unwrap().to_string();
-    ok(dir, &["seed", "dev", "--jobs", "20"]);
+/// A running `pipeline-db` stopped at a sleeping failpoint: the child, the rest of its stderr, and
+/// what it printed up to the failpoint.
+fn at_failpoint(
+    dir: &Path,
+    failpoint: &str,
+    args: &[&str],
+) -> (
+    std::process::Child,
+    std::io::BufReader<std::process::ChildStderr>,
+    String,
+) {
+    use std::io::BufRead;
     let mut child = std::process::Command::new(pipeline_db_e2e::bin())
         .arg("--data-dir")
         .arg(dir)
         .env_remove("PIPELINE_DB_HOME")
         .env_remove("PIPELINE_DB_CONFIG")
         .env("RUST_LOG", "warn")
-        .env("PIPELINE_DB_FAILPOINT", "restore:before_copy=sleep:2000")
-        .args(["restore", "dev", &p, "--force"])
+        .env("PIPELINE_DB_FAILPOINT", failpoint)
+        .args(args)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
     let mut seen = String::new();
     let mut line = String::new();
     while err.read_line(&mut line).unwrap() > 0 {
@@ -392,6 +392,59 @@ fn restore_refuses_when_another_program_commits_between_its_backup_and_its_copy(
         line.clear();
     }
     assert!(seen.contains("failpoint hit"), "{seen}");
+    (child, err, seen)
+}
+
+/// Waits for the child; returns its exit code and the rest of its stderr.
+fn finish(
+    child: std::process::Child,
+    err: std::io::BufReader<std::process::ChildStderr>,
+) -> (Option<i32>, String) {
+    let (code, _, rest) = finish_with_stdout(child, err);
+    (code, rest)
+}
+
+/// [`finish`], with the child's stdout.
+fn finish_with_stdout(
+    mut child: std::process::Child,
+    mut err: std::io::BufReader<std::process::ChildStderr>,
+) -> (Option<i32>, String, String) {
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    (child.wait().unwrap().code(), out, rest)
+}
+
+/// Restore lets go of the write lock between its pre-restore backup and its page copy (the copy
+/// is a write transaction of its own). Another program that commits in that gap wrote something
+/// no backup holds: the copy must be refused before a page is written, and that commit kept.
+/// Both ways: a new pre-restore backup, and relying on an existing backup that holds the database
+/// (compared beside the staging, with no write lock).
+#[test]
+fn restore_refuses_when_another_program_commits_between_its_backup_and_its_copy() {
+    for existing in [false, true] {
+        commit_in_the_gap(existing);
+    }
+}
+
+fn commit_in_the_gap(existing: bool) {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    dev_with_jobs(dir, "50");
+    let b = json(dir, &["backup", "dev", "--json"]);
+    let p = b["path"].as_str().unwrap().to_string();
+    ok(dir, &["seed", "dev", "--jobs", "20"]);
+    if existing {
+        ok(dir, &["backup", "dev"]);
+    }
+    let plan = json(dir, &["restore", "dev", &p, "--dry-run", "--json"]);
+    assert_eq!(plan["backup"]["existing"], existing, "{plan}");
+    let (child, err, seen) = at_failpoint(
+        dir,
+        "restore:before_copy=sleep:2000",
+        &["restore", "dev", &p, "--force"],
+    );
     // The other program: its commit lands while restore sleeps between backup and copy.
     let other = Connection::open(db(dir, "dev")).unwrap();
     other
@@ -405,10 +458,8 @@ fn restore_refuses_when_another_program_commits_between_its_backup_and_its_copy(
         .unwrap();
     drop(other);
     let before = dump(&db(dir, "dev"));
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(3), "refused: {seen}{rest}");
+    let (code, rest) = finish(child, err);
+    assert_eq!(code, Some(3), "refused: {seen}{rest}");
     assert!(
         rest.contains("changed right after it was backed up"),
         "{rest}"
@@ -424,6 +475,104 @@ fn restore_refuses_when_another_program_commits_between_its_backup_and_its_copy(
             "SELECT count(*) FROM users WHERE email = 'gap@example.org'"
         ),
         "Integer(1)"
+    );
+}
+
+/// After the page copy the live file must be, page for page, the staged copy that passed the
+/// full verification. A staged copy that differs from what was copied (here: changed on disk
+/// during the copy's check) fails the restore, and the previous content is put back.
+#[test]
+fn restore_puts_the_old_content_back_when_the_live_file_is_not_the_staged_copy() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    dev_with_jobs(dir, "300");
+    let b = json(dir, &["backup", "dev", "--json"]);
+    let p = b["path"].as_str().unwrap().to_string();
+    ok(dir, &["seed", "dev", "--jobs", "20"]);
+    let before = dump(&db(dir, "dev"));
+    let (child, err, seen) = at_failpoint(
+        dir,
+        "restore:after_copy=sleep:2000",
+        &["restore", "dev", &p, "--force"],
+    );
+    let staging: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().contains(".pdb-tmp-"))
+        .collect();
+    assert_eq!(staging.len(), 1, "{staging:?}");
+    let mut bytes = std::fs::read(&staging[0]).unwrap();
+    bytes[3 * 4096 + 1000] ^= 0x55;
+    std::fs::write(&staging[0], &bytes).unwrap();
+    let (code, rest) = finish(child, err);
+    assert_ne!(code, Some(0), "{seen}{rest}");
+    assert!(
+        rest.contains("is not page for page the verified staged copy"),
+        "{rest}"
+    );
+    assert_eq!(
+        dump(&db(dir, "dev")),
+        before,
+        "the previous content is back"
+    );
+    assert_eq!(
+        scalar(&db(dir, "dev"), "PRAGMA integrity_check"),
+        "Text(\"ok\")"
+    );
+}
+
+/// A reader holding the restored content in the log keeps the checkpoint from emptying it: the
+/// live file alone is then not the database, so the check after runs `quick_check` on a snapshot
+/// instead of comparing the file — and the restore succeeds with the reader still open.
+#[test]
+fn restore_checks_through_sqlite_when_a_reader_holds_the_log() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    dev_with_jobs(dir, "300");
+    let b = json(dir, &["backup", "dev", "--json"]);
+    let p = b["path"].as_str().unwrap().to_string();
+    ok(dir, &["seed", "dev", "--jobs", "20"]);
+    let (child, err, seen) = at_failpoint(
+        dir,
+        "restore:after_copy=sleep:1500",
+        &[
+            "--busy-timeout-ms",
+            "300",
+            "restore",
+            "dev",
+            &p,
+            "--force",
+            "--json",
+        ],
+    );
+    let reader = Connection::open(db(dir, "dev")).unwrap();
+    reader.execute_batch("BEGIN").unwrap();
+    let jobs: i64 = reader
+        .query_row("SELECT count(*) FROM jobs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(jobs, 300, "the reader sees the restored rows");
+    let (code, out, rest) = finish_with_stdout(child, err);
+    reader.execute_batch("COMMIT").unwrap();
+    assert_eq!(code, Some(0), "{seen}{rest}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let steps: Vec<&str> = v["timings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["step"].as_str().unwrap())
+        .collect();
+    assert!(
+        steps.contains(&"restore: quick_check after (the log is in use)"),
+        "{steps:?}"
+    );
+    assert!(
+        !steps.contains(&"restore: compare with the staged copy"),
+        "{steps:?}"
+    );
+    assert_eq!(
+        scalar(&db(dir, "dev"), "SELECT count(*) FROM jobs"),
+        "Integer(300)"
     );
 }
 

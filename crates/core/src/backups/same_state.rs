@@ -45,8 +45,9 @@ pub(crate) fn holding(
     find(target, Some(counts), None)
 }
 
-/// Under the env's lock and the caller's write transaction, just before the change: whether
-/// `expected` still holds exactly the database (the WAL checkpointed into the main file first).
+/// Under the env's lock, before the change: whether `expected` still holds exactly the database
+/// (the WAL checkpointed into the main file first). The caller proves nothing was committed
+/// between this comparison and its change (restore: a `Watch` marked before it).
 pub(crate) fn holding_now(
     target: &EnvTarget,
     expected: &Path,
@@ -129,6 +130,34 @@ fn same_content(live: &Path, r: &BackupRecord) -> Result<bool> {
     Ok(same && at_end && stored_ok && content == r.sha256)
 }
 
+/// Whether two plain database files hold the same pages, the header's [`COUNTERS`] aside (restore
+/// proves with it that the live file is, page for page, the staged copy that passed its checks).
+pub(crate) fn same_pages(a: &Path, b: &Path) -> Result<bool> {
+    let open = |p: &Path| {
+        let f = std::fs::File::open(p).map_err(Error::io("reading", p))?;
+        let len = f.metadata().map_err(Error::io("reading", p))?.len();
+        Ok::<_, Error>((f, len))
+    };
+    let ((mut fa, len), (mut fb, len_b)) = (open(a)?, open(b)?);
+    if len != len_b {
+        return Ok(false);
+    }
+    let (mut x, mut y) = (vec![0u8; 1 << 20], vec![0u8; 1 << 20]);
+    let mut at = 0u64;
+    while at < len {
+        let n = (len - at).min(x.len() as u64) as usize;
+        fa.read_exact(&mut x[..n])
+            .map_err(Error::io("reading", a))?;
+        fb.read_exact(&mut y[..n])
+            .map_err(Error::io("reading", b))?;
+        if !equal_but_counters(at, &x[..n], &y[..n]) {
+            return Ok(false);
+        }
+        at += n as u64;
+    }
+    Ok(true)
+}
+
 /// Reads a plain file, hashing it and handing each chunk to `sink` with its offset.
 fn plain_with(path: &Path, sink: &mut dyn FnMut(u64, &[u8]) -> Result<()>) -> Result<String> {
     let mut f = std::fs::File::open(path).map_err(Error::io("reading", path))?;
@@ -163,6 +192,43 @@ fn equal_but_counters(at: u64, a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn same_pages_sees_any_byte_but_the_counters() {
+        let dir = tempfile::tempdir().unwrap();
+        let a: Vec<u8> = (0..(3 << 20) + 77u32).map(|i| (i * 7) as u8).collect();
+        let pa = dir.path().join("a");
+        let pb = dir.path().join("b");
+        std::fs::write(&pa, &a).unwrap();
+        let with = |b: &[u8]| {
+            std::fs::write(&pb, b).unwrap();
+            same_pages(&pa, &pb).unwrap()
+        };
+        assert!(with(&a));
+        for off in [
+            0usize,
+            17,
+            28,
+            100,
+            4096,
+            1 << 20,
+            (2 << 20) + 5,
+            a.len() - 1,
+        ] {
+            let mut b = a.clone();
+            b[off] ^= 1;
+            assert!(!with(&b), "a byte changed at {off}");
+        }
+        for off in [18usize, 19, 24, 40, 92, 95] {
+            let mut b = a.clone();
+            b[off] ^= 1;
+            assert!(with(&b), "the counter at {off}");
+        }
+        assert!(!with(&a[..a.len() - 1]), "shorter");
+        let mut longer = a.clone();
+        longer.push(0);
+        assert!(!with(&longer), "longer");
+    }
 
     #[test]
     fn only_the_counters_in_the_header_may_differ() {

@@ -309,8 +309,8 @@ fn back_up(
 /// write transaction): the verified backup inside `BEGIN IMMEDIATE`, then the lock is let go. The
 /// [`Watch`] returned was marked while the lock was held: the change checks with it, once it holds
 /// the write lock again, that nobody committed in the gap (that commit would be in no backup).
-/// A step relying on an existing backup (`existing`) takes none when that backup still holds
-/// exactly the database.
+/// `held`: an existing backup found to hold exactly the database ([`existing_backup`]) — no new
+/// one is taken, and its watch must still see no commit.
 pub(crate) fn back_up_then_release(
     ws: &Workspace,
     target: &EnvTarget,
@@ -318,20 +318,18 @@ pub(crate) fn back_up_then_release(
     step: &plan::BackupStep,
     c: &Connection,
     obs: &dyn Observer,
+    held: Option<(BackupRecord, Watch)>,
 ) -> Result<(BackupRecord, Watch)> {
+    if let Some((backup, watch)) = held {
+        watch.require_unchanged()?;
+        return Ok((backup, watch));
+    }
     let mut watch = Watch::open(&target.path, ws.busy_timeout())?;
     session::begin_immediate(c, &target.path, ws.busy_timeout_ms)?;
     // No second quick_check of the live file here: open_for_change checked it under this lock,
     // and the backup's own quick_check checks the very pages it copies.
     let backup = session::commit_or_rollback(c, &target.path, || {
-        let held = match step.existing {
-            true => existing_backup(target, step, ws, obs)?,
-            false => None,
-        };
-        let b = match held {
-            Some(b) => b,
-            None => back_up(ws, target, verb, step.reason, Some(&step.path), c, obs)?,
-        };
+        let b = back_up(ws, target, verb, step.reason, Some(&step.path), c, obs)?;
         watch.mark()?;
         Ok(b)
     })?;
@@ -340,17 +338,19 @@ pub(crate) fn back_up_then_release(
     Ok((backup, watch))
 }
 
-/// The backup the plan relied on, if it still holds exactly the database (else a new one is taken).
-fn existing_backup(
+/// The existing backup a plan relied on (`step.existing`), if it still holds exactly the
+/// database, with a [`Watch`] marked before the comparison: anything committed since makes the
+/// change refuse. It takes no write lock, so it can run beside other work (restore stages its
+/// source meanwhile); `None` (it no longer holds): a new backup is taken. Returns how long the
+/// comparison took (for the caller's profile: it may run on another thread).
+pub(crate) fn existing_backup(
+    ws: &Workspace,
     target: &EnvTarget,
     step: &plan::BackupStep,
-    ws: &Workspace,
-    obs: &dyn Observer,
-) -> Result<Option<BackupRecord>> {
-    obs.stage("checking the backup that holds this database");
-    let held = timing::step("backup: existing backup checked (no new one)", || {
-        crate::backups::same_state::holding_now(target, &step.path, ws.busy_timeout())
-    })?;
+) -> Result<(Option<(BackupRecord, Watch)>, std::time::Duration)> {
+    let t = Instant::now();
+    let watch = Watch::open(&target.path, ws.busy_timeout())?;
+    let held = crate::backups::same_state::holding_now(target, &step.path, ws.busy_timeout())?;
     if held.is_none() {
         tracing::warn!(
             "{} no longer holds exactly {}: taking a new backup",
@@ -358,7 +358,7 @@ fn existing_backup(
             target.name
         );
     }
-    Ok(held)
+    Ok((held.map(|b| (b, watch)), t.elapsed()))
 }
 
 /// The env's lock alone, for work on its files that opens no connection (prune, replacing a

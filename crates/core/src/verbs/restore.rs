@@ -134,7 +134,16 @@ pub struct RestoreRequest {
 pub fn plan(ws: &Workspace, req: &RestoreRequest) -> Result<RestorePlan> {
     let target = ws.env(&req.env)?;
     let path = crate::backups::names::resolve_backup_arg(&target.backup_dir, &req.backup)?;
-    plan_path(ws, &target, &path, Verb::Restore, None)
+    plan_path(ws, &target, &path, Verb::Restore, None, LiveCheck::Run)
+}
+
+/// Whether a plan runs `quick_check` on the live file: a plan made before the confirmation does;
+/// the plan made again under the lock right after the ritual's open (which ran it under that same
+/// lock) does not run it a second time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LiveCheck {
+    Run,
+    DoneUnderLock,
 }
 
 /// Plans a restore of the backup file at `path` (also used by `undo`). The source is read, not
@@ -147,6 +156,7 @@ pub(crate) fn plan_path(
     path: &Path,
     verb: Verb,
     relied_on: Option<&Path>,
+    live: LiveCheck,
 ) -> Result<RestorePlan> {
     refuse_live_files(ws, path)?;
     let source = inspect_source(path)?;
@@ -169,7 +179,7 @@ pub(crate) fn plan_path(
         notes: vec![],
         source,
     };
-    match inspect_live(ws, target) {
+    match inspect_live(ws, target, live) {
         Ok(None) => {}
         Ok(Some((identity, counts))) => {
             p.identity = Some(identity);
@@ -209,16 +219,20 @@ pub(crate) fn relied_on(step: &Option<BackupStep>) -> Option<&Path> {
         .map(|b| b.path.as_path())
 }
 
-/// Identity and row counts of the live database after a `quick_check`; `None` if missing.
+/// Identity and row counts of the live database after a `quick_check` (unless it just ran under
+/// the lock, `live`); `None` if missing.
 fn inspect_live(
     ws: &Workspace,
     target: &EnvTarget,
+    live: LiveCheck,
 ) -> Result<Option<(Identity, BTreeMap<String, u64>)>> {
     let Some(c) = session::inspect_for_change(ws, target)? else {
         return Ok(None);
     };
     let corrupt = |e: Error| crate::safety::health::corrupt_if_malformed(e, target);
-    crate::safety::health::require_healthy(&c, target)?;
+    if live == LiveCheck::Run {
+        crate::safety::health::require_healthy(&c, target)?;
+    }
     let identity = tag::require_identity(&c, target).map_err(corrupt)?;
     let counts = db::row_counts(&c).map_err(corrupt)?;
     Ok(Some((identity, counts)))
@@ -400,8 +414,9 @@ pub fn execute(
 ) -> Result<RestoreOutcome> {
     let target = ws.env(&shown.env)?;
     let source = shown.source.path.clone();
-    let done = run_shown(ws, &target, shown, shown, confirmed, obs, || {
-        plan_path(ws, &target, &source, shown.verb, relied_on(&shown.backup))
+    let done = run_shown(ws, &target, shown, shown, confirmed, obs, |live| {
+        let relied = relied_on(&shown.backup);
+        plan_path(ws, &target, &source, shown.verb, relied, live)
     })?;
     Ok(done.out)
 }
@@ -409,6 +424,8 @@ pub fn execute(
 /// Runs the restore that `restore` describes for the plan the user saw (`shown`: a restore or an
 /// undo plan), in the ritual's order: confirmation → lock → plan again (refused if it changed)
 /// → staged, verified copy → pre-restore backup → copy into the live file → checks → audit.
+/// `replan` makes the plan again under the lock; its argument says whether the live file's
+/// `quick_check` has just run under that lock.
 pub(crate) fn run_shown<P: Plan>(
     ws: &Workspace,
     target: &EnvTarget,
@@ -416,7 +433,7 @@ pub(crate) fn run_shown<P: Plan>(
     restore: &RestorePlan,
     confirmed: &Confirmed,
     obs: &dyn Observer,
-    replan: impl FnOnce() -> Result<P>,
+    replan: impl FnOnce(LiveCheck) -> Result<P>,
 ) -> Result<ritual::Done<P, RestoreOutcome>> {
     let done = ritual::audited(ws, &target.name, &target.path, shown, |rec| {
         crate::safety::plan::require_confirmed(shown, confirmed, target)?;
@@ -453,7 +470,7 @@ fn restore_locked<P: Plan>(
     mut plan: RestorePlan,
     rec: &Recorder,
     obs: &dyn Observer,
-    replan: impl FnOnce() -> Result<P>,
+    replan: impl FnOnce(LiveCheck) -> Result<P>,
 ) -> Result<(P, RestoreOutcome)> {
     let env = target.name.as_str();
     let verb = shown.verb();
@@ -463,7 +480,8 @@ fn restore_locked<P: Plan>(
     let result = (|| {
         if plan.current_damaged.is_some() {
             let _lock = ritual::lock(ws, target, verb)?;
-            fresh = Some(recheck(shown, replan)?);
+            // The damaged file was not opened: the plan made again checks it itself.
+            fresh = Some(recheck(shown, || replan(LiveCheck::Run))?);
             plan.source.verification = stage(&plan.source, &staging, env, None, obs)
                 .step(verb, env, "verify", UNCHANGED)?
                 .0;
@@ -471,16 +489,39 @@ fn restore_locked<P: Plan>(
             return replace_damaged(ws, target, &staging).map(|c| (None, c));
         }
         let opened = ritual::open(ws, target, verb, true)?;
-        fresh = Some(recheck(shown, replan)?);
+        fresh = Some(recheck(shown, || replan(LiveCheck::DoneUnderLock))?);
         let page_size = match &opened {
             Opened::Existing(s) => Some(page_size(&s.conn)?),
             Opened::Missing(_) => None,
         };
-        let (verification, staged) =
-            crate::storage::timing::step("restore: stage + verify", || {
+        let step = shown
+            .backup_step()
+            .cloned()
+            .unwrap_or_else(|| BackupStep::new(target, Reason::PreRestore, true, ""));
+        // The backup the plan relied on is compared with the database on the other core while
+        // the source is staged and verified (it needs no write lock: its watch catches any
+        // commit made after it).
+        let ((verification, staged), held) = std::thread::scope(|sc| {
+            let relied = matches!(opened, Opened::Existing(_)) && step.existing;
+            let held = relied.then(|| sc.spawn(|| ritual::existing_backup(ws, target, &step)));
+            let staged = crate::storage::timing::step("restore: stage + verify", || {
                 stage(&plan.source, &staging, env, page_size, obs)
             })
-            .step(verb, env, "verify", UNCHANGED)?;
+            .step(verb, env, "verify", UNCHANGED);
+            let held = held.map(|h| {
+                let (held, took) = h.join().unwrap_or_else(|_| {
+                    Err(Error::Internal(
+                        "the backup comparison thread panicked".into(),
+                    ))
+                })?;
+                crate::storage::timing::record_duration(
+                    "backup: existing backup checked (no new one), beside staging",
+                    took,
+                );
+                Ok::<_, Error>(held)
+            });
+            Ok::<_, Error>((staged?, held.transpose()?.flatten()))
+        })?;
         plan.source.verification = verification;
         match opened {
             Opened::Missing(_lock) => {
@@ -502,15 +543,10 @@ fn restore_locked<P: Plan>(
                         let fp = fingerprint_file(&staging);
                         (fp, t.elapsed())
                     });
-                    let step = shown
-                        .backup_step()
-                        .cloned()
-                        .unwrap_or_else(|| BackupStep::new(target, Reason::PreRestore, true, ""));
                     let backup = copy_in(
                         ws,
                         target,
-                        verb,
-                        &step,
+                        (verb, &step, held),
                         &mut s.conn,
                         (&staging, &staged),
                         obs,
@@ -558,17 +594,17 @@ fn recheck<P: Plan>(shown: &P, replan: impl FnOnce() -> Result<P>) -> Result<P> 
 }
 
 /// The pre-restore backup, the page copy into the live database, then the check after.
+/// `held`: the existing backup found to hold the database, if any (then no new one is taken).
 fn copy_in(
     ws: &Workspace,
     target: &EnvTarget,
-    verb: Verb,
-    step: &BackupStep,
+    (verb, step, held): (Verb, &BackupStep, Option<(BackupRecord, Watch)>),
     live: &mut Connection,
     (staging, staged): (&Path, &BTreeMap<String, u64>),
     obs: &dyn Observer,
 ) -> Result<BackupRecord> {
     let env = target.name.as_str();
-    let (backup, watch) = ritual::back_up_then_release(ws, target, verb, step, live, obs)?;
+    let (backup, watch) = ritual::back_up_then_release(ws, target, verb, step, live, obs, held)?;
     crate::storage::failpoint::hit("restore:before_copy")?;
     crate::storage::timing::step("restore: copy into the live database", || {
         copy_into(
@@ -583,7 +619,7 @@ fn copy_in(
     .step(verb, env, "copy", UNCHANGED)?;
     let after = crate::storage::failpoint::hit("restore:after_copy").and_then(|()| {
         crate::storage::timing::step("restore: checkpoint + verify after", || {
-            verify_restored(live, target, staged, ws.busy_timeout())
+            verify_restored(live, target, (staging, staged), ws.busy_timeout())
         })
     });
     match after {
@@ -775,32 +811,42 @@ fn require_as_planned(source: &RestoreSource, v: &VerifyReport, c: &Connection) 
 }
 
 /// After the page copy: the WAL is checkpointed into the file (so the restored content does not
-/// live only in the log) while `quick_check` (CHECK constraints included) and the row counts run on
-/// a second connection, on the other core; the counts must equal what was staged. The reader's
-/// snapshot is the whole log, so the checkpoint copies every frame beside it; the log is then
-/// truncated. (The staged copy passed the full verification and the foreign-key check; the
-/// backup API copies its pages verbatim.)
+/// live only in the log), then a reader begins. When the log is then empty, that reader reads the
+/// main file alone and no checkpoint can write into the file while it is open: the file is
+/// compared, page for page, with the staged copy that passed the full verification (the header's
+/// counters aside; the backup API copies pages verbatim). When another connection holds the log
+/// (a reader of the old content, or a writer), `quick_check` (CHECK constraints included) runs on
+/// the reader's snapshot instead. Either way the row counts must equal what was staged.
 fn verify_restored(
     c: &Connection,
     target: &EnvTarget,
-    staged: &BTreeMap<String, u64>,
+    (staging, staged): (&Path, &BTreeMap<String, u64>),
     busy_timeout: Duration,
 ) -> Result<()> {
-    let now = std::thread::scope(|s| {
-        let checking = s.spawn(|| {
-            let reader = db::open(&target.path, Access::ReadWrite, busy_timeout)?;
-            reader
-                .execute_batch("BEGIN")
-                .map_err(Error::sql("starting a read transaction"))?;
-            crate::safety::health::require_healthy(&reader, target)?;
-            db::row_counts(&reader)
-        });
-        let _ = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
-        checking
-            .join()
-            .unwrap_or_else(|_| Err(Error::Internal("the check thread panicked".into())))
-    })?;
-    let _ = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+    crate::storage::timing::step("restore: checkpoint", || {
+        let _ = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+    });
+    let reader = db::open(&target.path, Access::ReadWrite, busy_timeout)?;
+    reader
+        .execute_batch("BEGIN")
+        .map_err(Error::sql("starting a read transaction"))?;
+    let now = db::row_counts(&reader)?;
+    let wal = std::fs::metadata(db::sidecar(&target.path, "-wal"));
+    if wal.is_ok_and(|m| m.len() == 0) {
+        let same = crate::storage::timing::step("restore: compare with the staged copy", || {
+            crate::backups::same_state::same_pages(&target.path, staging)
+        })?;
+        if !same {
+            return Err(Error::CheckFailed(format!(
+                "after restoring, {} is not page for page the verified staged copy",
+                target.path.display()
+            )));
+        }
+    } else {
+        crate::storage::timing::step("restore: quick_check after (the log is in use)", || {
+            crate::safety::health::require_healthy(&reader, target)
+        })?;
+    }
     let staged = plan::table_rows(staged);
     let now = plan::table_rows(&now);
     if now != staged {

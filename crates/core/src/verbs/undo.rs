@@ -76,7 +76,7 @@ pub fn target_backup(ws: &Workspace, env: &str) -> Result<Option<PathBuf>> {
 }
 
 pub fn plan(ws: &Workspace, env: &str) -> Result<UndoPlan> {
-    describe(ws, env, true, None)
+    describe(ws, env, true, None, restore::LiveCheck::Run)
 }
 
 /// The undo plan; `fingerprint`: also compare the database with what the action left (the
@@ -87,6 +87,7 @@ fn describe(
     env: &str,
     fingerprint: bool,
     relied_on: Option<&std::path::Path>,
+    live: restore::LiveCheck,
 ) -> Result<UndoPlan> {
     let target = ws.env(env)?;
     let action = last_action(ws, env)?.ok_or_else(|| {
@@ -102,7 +103,7 @@ fn describe(
             backup.display()
         )));
     }
-    let restore = restore::plan_path(ws, &target, &backup, Verb::Undo, relied_on)?;
+    let restore = restore::plan_path(ws, &target, &backup, Verb::Undo, relied_on, live)?;
     let (changed_since, change_unknown) = match (&action.after, fingerprint) {
         (_, false) => (vec![], false),
         (Some(after), true) => (changed(ws, &target, after)?, false),
@@ -157,13 +158,9 @@ pub fn execute(
     obs: &dyn crate::Observer,
 ) -> Result<RestoreOutcome> {
     let target = ws.env(&shown.env)?;
-    let done = restore::run_shown(ws, &target, shown, &shown.restore, confirmed, obs, || {
-        describe(
-            ws,
-            &shown.env,
-            false,
-            restore::relied_on(&shown.restore.backup),
-        )
+    let done = restore::run_shown(ws, &target, shown, &shown.restore, confirmed, obs, |live| {
+        let relied = restore::relied_on(&shown.restore.backup);
+        describe(ws, &shown.env, false, relied, live)
     })?;
     Ok(done.out)
 }
