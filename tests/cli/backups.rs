@@ -563,7 +563,7 @@ fn restore_checks_through_sqlite_when_a_reader_holds_the_log() {
         .map(|t| t["step"].as_str().unwrap())
         .collect();
     assert!(
-        steps.contains(&"restore: quick_check after (the log is in use)"),
+        steps.contains(&"restore: quick_check after (no page comparison)"),
         "{steps:?}"
     );
     assert!(
@@ -573,6 +573,124 @@ fn restore_checks_through_sqlite_when_a_reader_holds_the_log() {
     assert_eq!(
         scalar(&db(dir, "dev"), "SELECT count(*) FROM jobs"),
         "Integer(300)"
+    );
+}
+
+/// The backup the plan relied on (it held the database) is compared while the source is staged,
+/// without the write lock. A commit by another program after that comparison means it no longer
+/// holds: a new pre-restore backup is taken, which holds that commit, and the restore goes on.
+#[test]
+fn restore_takes_a_new_backup_when_another_program_commits_while_it_stages() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    dev_with_jobs(dir, "50");
+    let b = json(dir, &["backup", "dev", "--json"]);
+    let p = b["path"].as_str().unwrap().to_string();
+    ok(dir, &["seed", "dev", "--jobs", "20"]);
+    let held = json(dir, &["backup", "dev", "--json"]);
+    let plan = json(dir, &["restore", "dev", &p, "--dry-run", "--json"]);
+    assert_eq!(plan["backup"]["existing"], true, "{plan}");
+    let (child, err, seen) = at_failpoint(
+        dir,
+        "restore:staged=sleep:2000",
+        &["restore", "dev", &p, "--force", "--json"],
+    );
+    let other = Connection::open(db(dir, "dev")).unwrap();
+    other
+        .busy_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    other
+        .execute(
+            "UPDATE users SET email = 'staging@example.org' WHERE id = (SELECT min(id) FROM users)",
+            [],
+        )
+        .unwrap();
+    drop(other);
+    let (code, out, rest) = finish_with_stdout(child, err);
+    assert_eq!(code, Some(0), "{seen}{rest}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let taken = v["backup"]["path"].as_str().unwrap();
+    assert_ne!(taken, held["path"].as_str().unwrap(), "a new backup");
+    assert_eq!(
+        scalar(
+            Path::new(taken),
+            "SELECT count(*) FROM users WHERE email = 'staging@example.org'"
+        ),
+        "Integer(1)",
+        "the new backup holds the other program's commit"
+    );
+}
+
+/// A check after the copy that fails because another program wrote after the copy: copying the
+/// previous content back would erase that program's writes, so it is not done, and the error
+/// says so and names the pre-restore backup.
+#[test]
+fn restore_does_not_put_back_over_writes_made_after_its_copy() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    dev_with_jobs(dir, "50");
+    let b = json(dir, &["backup", "dev", "--json"]);
+    let p = b["path"].as_str().unwrap().to_string();
+    ok(dir, &["seed", "dev", "--jobs", "20"]);
+    let (child, err, seen) = at_failpoint(
+        dir,
+        "restore:after_copy=sleep:2000",
+        &["restore", "dev", &p, "--force"],
+    );
+    let other = Connection::open(db(dir, "dev")).unwrap();
+    other
+        .busy_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    other
+        .execute("DELETE FROM jobs WHERE id = (SELECT max(id) FROM jobs)", [])
+        .unwrap();
+    drop(other);
+    let (code, rest) = finish(child, err);
+    assert_ne!(code, Some(0), "{seen}{rest}");
+    assert!(rest.contains("was not put back"), "{rest}");
+    assert!(rest.contains("another program wrote to it"), "{rest}");
+    assert_eq!(
+        scalar(&db(dir, "dev"), "SELECT count(*) FROM jobs"),
+        "Integer(49)",
+        "the restored rows with the other program's delete"
+    );
+}
+
+/// A file from elsewhere with bytes past its last page (SQLite ignores them; some tools grow files
+/// in chunks) is restored: the live file is compared with the staged copy's pages only.
+#[test]
+fn restore_of_a_file_with_bytes_past_its_last_page() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    dev_with_jobs(dir, "40");
+    let out = dir.join("elsewhere.sqlite3");
+    ok(dir, &["backup", "dev", "--output", out.to_str().unwrap()]);
+    for side in [".json", ".zst"] {
+        let mut m = out.as_os_str().to_owned();
+        m.push(side);
+        let _ = std::fs::remove_file(std::path::PathBuf::from(m));
+    }
+    let mut bytes = std::fs::read(&out).unwrap();
+    bytes.extend_from_slice(&[0xAB; 3000]);
+    std::fs::write(&out, &bytes).unwrap();
+    ok(dir, &["seed", "dev", "--jobs", "10"]);
+    let v = json(
+        dir,
+        &["restore", "dev", out.to_str().unwrap(), "--force", "--json"],
+    );
+    let steps: Vec<&str> = v["timings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["step"].as_str().unwrap())
+        .collect();
+    assert!(
+        steps.contains(&"restore: compare with the staged copy"),
+        "{steps:?}"
+    );
+    assert_eq!(
+        scalar(&db(dir, "dev"), "SELECT count(*) FROM jobs"),
+        "Integer(40)"
     );
 }
 

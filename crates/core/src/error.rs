@@ -206,7 +206,7 @@ fn put_back_message(
             backup.display()
         ),
         Some(why) => format!(
-            "{verb} of {env} failed after the database was written ({cause}), and copying its previous content back failed too ({why}); {env} may not hold what it held before. Its verified pre-{verb} backup is {}: run `pipeline-db restore {env} {}`",
+            "{verb} of {env} failed after the database was written ({cause}), and its previous content was not put back ({why}); {env} may not hold what it held before. Its verified pre-{verb} backup is {}: run `pipeline-db restore {env} {}`",
             backup.display(),
             backup.display()
         ),

@@ -16,9 +16,14 @@ use crate::workspace::env::EnvTarget;
 
 /// Header bytes a copy writes differently from its source although every page holds the same:
 /// the read/write versions (18–19: WAL or rollback journal), the file change counter (24–27), the
-/// schema cookie (40–43) and the version-valid-for number (92–95). SQLite's backup API and a
-/// snapshot's `journal_mode=DELETE` rewrite them.
-const COUNTERS: [std::ops::Range<usize>; 4] = [18..20, 24..28, 40..44, 92..96];
+/// schema cookie (40–43), the version-valid-for number (92–95) and the number of the SQLite that
+/// last wrote the file (96–99). SQLite's backup API and a snapshot's `journal_mode=DELETE` rewrite
+/// them.
+const COUNTERS: [std::ops::Range<usize>; 5] = [18..20, 24..28, 40..44, 92..96, 96..100];
+
+/// SQLite's lock-byte page starts at this offset (1 GiB) in every file that reaches it: SQLite never
+/// writes it, so two copies of one database may hold different bytes there.
+const LOCK_BYTE_PAGE: u64 = 0x4000_0000;
 
 /// For a plan: the newest backup of `target` that holds exactly the live database (`counts`: its
 /// row counts, which a candidate's manifest must show), if any. Candidates of another size or other
@@ -130,27 +135,40 @@ fn same_content(live: &Path, r: &BackupRecord) -> Result<bool> {
     Ok(same && at_end && stored_ok && content == r.sha256)
 }
 
-/// Whether two plain database files hold the same pages, the header's [`COUNTERS`] aside (restore
-/// proves with it that the live file is, page for page, the staged copy that passed its checks).
-pub(crate) fn same_pages(a: &Path, b: &Path) -> Result<bool> {
+/// Whether `a` is exactly the first `len` bytes of `b` (the database's pages: `b` may have bytes
+/// past its last page, which SQLite ignores and a copy drops), the header's [`COUNTERS`] and the
+/// lock-byte page aside. Restore proves with it that the live file is, page for page, the staged
+/// copy that passed its checks.
+pub(crate) fn same_pages(a: &Path, b: &Path, len: u64, page_size: u64) -> Result<bool> {
+    same_pages_but(a, b, len, LOCK_BYTE_PAGE..LOCK_BYTE_PAGE + page_size)
+}
+
+/// [`same_pages`], `lock_page` aside.
+fn same_pages_but(a: &Path, b: &Path, len: u64, lock_page: std::ops::Range<u64>) -> Result<bool> {
     let open = |p: &Path| {
         let f = std::fs::File::open(p).map_err(Error::io("reading", p))?;
         let len = f.metadata().map_err(Error::io("reading", p))?.len();
         Ok::<_, Error>((f, len))
     };
-    let ((mut fa, len), (mut fb, len_b)) = (open(a)?, open(b)?);
-    if len != len_b {
+    let ((mut fa, len_a), (mut fb, len_b)) = (open(a)?, open(b)?);
+    if len_a != len || len_b < len {
         return Ok(false);
     }
     let (mut x, mut y) = (vec![0u8; 1 << 20], vec![0u8; 1 << 20]);
     let mut at = 0u64;
     while at < len {
-        let n = (len - at).min(x.len() as u64) as usize;
+        // A chunk never straddles the lock-byte page's edges.
+        let n = (len - at).min(x.len() as u64);
+        let n = match at {
+            at if at < lock_page.start => n.min(lock_page.start - at),
+            at if at < lock_page.end => n.min(lock_page.end - at),
+            _ => n,
+        } as usize;
         fa.read_exact(&mut x[..n])
             .map_err(Error::io("reading", a))?;
         fb.read_exact(&mut y[..n])
             .map_err(Error::io("reading", b))?;
-        if !equal_but_counters(at, &x[..n], &y[..n]) {
+        if !lock_page.contains(&at) && !equal_but_counters(at, &x[..n], &y[..n]) {
             return Ok(false);
         }
         at += n as u64;
@@ -202,7 +220,7 @@ mod tests {
         std::fs::write(&pa, &a).unwrap();
         let with = |b: &[u8]| {
             std::fs::write(&pb, b).unwrap();
-            same_pages(&pa, &pb).unwrap()
+            same_pages(&pa, &pb, a.len() as u64, 4096).unwrap()
         };
         assert!(with(&a));
         for off in [
@@ -219,26 +237,62 @@ mod tests {
             b[off] ^= 1;
             assert!(!with(&b), "a byte changed at {off}");
         }
-        for off in [18usize, 19, 24, 40, 92, 95] {
+        for off in [18usize, 19, 24, 40, 92, 95, 96, 99] {
             let mut b = a.clone();
             b[off] ^= 1;
             assert!(with(&b), "the counter at {off}");
         }
         assert!(!with(&a[..a.len() - 1]), "shorter");
         let mut longer = a.clone();
-        longer.push(0);
-        assert!(!with(&longer), "longer");
+        longer.extend_from_slice(&[1, 2, 3]);
+        assert!(with(&longer), "bytes past the last page do not count");
+        std::fs::write(&pb, &a).unwrap();
+        let shorter = a.len() as u64 - 1;
+        assert!(
+            !same_pages(&pb, &pa, shorter, 4096).unwrap(),
+            "a longer live file"
+        );
+    }
+
+    #[test]
+    fn same_pages_skips_the_lock_byte_page_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let (pa, pb) = (dir.path().join("a"), dir.path().join("b"));
+        // At 3 MiB instead of 1 GiB, so that the test reads little.
+        let (page, lock) = (4096u64, 3u64 << 20);
+        let len = lock + 3 * page;
+        let write = |p: &Path, flips: &[u64]| {
+            use std::io::{Seek, Write};
+            let mut f = std::fs::File::create(p).unwrap();
+            f.set_len(len).unwrap();
+            for at in flips {
+                f.seek(std::io::SeekFrom::Start(*at)).unwrap();
+                f.write_all(&[7]).unwrap();
+            }
+        };
+        write(&pa, &[]);
+        for (flip, same) in [
+            (lock, true),
+            (lock + page - 1, true),
+            (lock - 1, false),
+            (lock + page, false),
+            (len - 1, false),
+        ] {
+            write(&pb, &[flip]);
+            let got = same_pages_but(&pa, &pb, len, lock..lock + page).unwrap();
+            assert_eq!(got, same, "{flip}");
+        }
     }
 
     #[test]
     fn only_the_counters_in_the_header_may_differ() {
         let a: Vec<u8> = (0..300u32).map(|i| i as u8).collect();
-        for off in [18usize, 19, 24, 27, 40, 43, 92, 95] {
+        for off in [18usize, 19, 24, 27, 40, 43, 92, 95, 96, 99] {
             let mut b = a.clone();
             b[off] ^= 0xff;
             assert!(equal_but_counters(0, &a, &b), "{off}");
         }
-        for off in [0usize, 17, 20, 23, 28, 39, 44, 91, 96, 99, 100, 299] {
+        for off in [0usize, 17, 20, 23, 28, 39, 44, 91, 100, 299] {
             let mut b = a.clone();
             b[off] ^= 0xff;
             assert!(!equal_but_counters(0, &a, &b), "{off}");

@@ -320,8 +320,9 @@ pub(crate) fn back_up_then_release(
     obs: &dyn Observer,
     held: Option<(BackupRecord, Watch)>,
 ) -> Result<(BackupRecord, Watch)> {
-    if let Some((backup, watch)) = held {
-        watch.require_unchanged()?;
+    // A commit since the existing backup was compared: it no longer proves anything, so a new
+    // backup is taken (under the lock) instead.
+    if let Some((backup, watch)) = held.filter(|(_, w)| w.require_unchanged().is_ok()) {
         return Ok((backup, watch));
     }
     let mut watch = Watch::open(&target.path, ws.busy_timeout())?;
@@ -349,16 +350,26 @@ pub(crate) fn existing_backup(
     step: &plan::BackupStep,
 ) -> Result<(Option<(BackupRecord, Watch)>, std::time::Duration)> {
     let t = Instant::now();
-    let watch = Watch::open(&target.path, ws.busy_timeout())?;
-    let held = crate::backups::same_state::holding_now(target, &step.path, ws.busy_timeout())?;
-    if held.is_none() {
-        tracing::warn!(
-            "{} no longer holds exactly {}: taking a new backup",
-            step.path.display(),
-            target.name
-        );
-    }
-    Ok((held.map(|b| (b, watch)), t.elapsed()))
+    let held = Watch::open(&target.path, ws.busy_timeout()).and_then(|watch| {
+        let held = crate::backups::same_state::holding_now(target, &step.path, ws.busy_timeout())?;
+        Ok(held.map(|b| (b, watch)))
+    });
+    let held = match held {
+        Ok(Some(held)) => Some(held),
+        Ok(None) => {
+            let (path, env) = (step.path.display(), &target.name);
+            tracing::warn!("{path} no longer holds exactly {env}: taking a new backup");
+            None
+        }
+        Err(e) => {
+            let path = step.path.display();
+            tracing::warn!(
+                "{path} cannot be compared with the database ({e}): taking a new backup"
+            );
+            None
+        }
+    };
+    Ok((held, t.elapsed()))
 }
 
 /// The env's lock alone, for work on its files that opens no connection (prune, replacing a

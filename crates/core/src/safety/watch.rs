@@ -10,47 +10,71 @@ use rusqlite::Connection;
 use crate::error::{Error, Result, UNCHANGED};
 use crate::storage::db::{self, Access};
 
-/// A read-only connection of our own on the database; `PRAGMA data_version` on it changes when
-/// any other connection (ours or another program's) commits.
+/// A read-only connection of our own on the database. In WAL mode `PRAGMA data_version` on it
+/// changes when any other connection (ours or another program's) commits (or checkpoints with
+/// TRUNCATE). With a rollback journal it cannot be read while the writer holds its exclusive lock,
+/// so the header's file change counter, which every commit there increments, is read from the
+/// file instead.
 pub(crate) struct Watch {
     conn: Connection,
     path: PathBuf,
+    wal: bool,
     seen: i64,
 }
 
 impl Watch {
     pub fn open(path: &Path, busy_timeout: Duration) -> Result<Watch> {
         let conn = db::open(path, Access::ReadOnly, busy_timeout)?;
-        let seen = version(&conn)?;
-        Ok(Watch {
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .map_err(Error::sql("reading journal_mode"))?;
+        let mut w = Watch {
             conn,
             path: path.to_path_buf(),
-            seen,
-        })
+            wal: mode.eq_ignore_ascii_case("wal"),
+            seen: 0,
+        };
+        w.mark()?;
+        Ok(w)
     }
 
     /// Marks now (call it while the write lock is held: nothing can commit at this moment).
     pub fn mark(&mut self) -> Result<()> {
-        self.seen = version(&self.conn)?;
+        self.seen = self.now()?;
         Ok(())
     }
 
     /// Refused if anything was committed since the mark (call it once the write lock is held
     /// again, before a byte is written).
     pub fn require_unchanged(&self) -> Result<()> {
-        match version(&self.conn)? == self.seen {
+        match self.now()? == self.seen {
             true => Ok(()),
             false => Err(Error::Refused(format!(
-                "{} changed right after it was backed up (another program wrote to it); {UNCHANGED}. Try again",
+                "{} changed right after it was backed up (another program wrote to it, or checkpointed its log); {UNCHANGED}. Try again",
                 self.path.display()
             ))),
         }
     }
+
+    fn now(&self) -> Result<i64> {
+        match self.wal {
+            true => self
+                .conn
+                .query_row("PRAGMA data_version", [], |r| r.get(0))
+                .map_err(Error::sql("reading data_version")),
+            false => change_counter(&self.path),
+        }
+    }
 }
 
-fn version(c: &Connection) -> Result<i64> {
-    c.query_row("PRAGMA data_version", [], |r| r.get(0))
-        .map_err(Error::sql("reading data_version"))
+/// The header's file change counter (bytes 24–27), read from the file itself.
+fn change_counter(path: &Path) -> Result<i64> {
+    use std::io::Read;
+    let mut head = [0u8; 28];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .map_err(Error::io("reading the header of", path))?;
+    Ok(u32::from_be_bytes([head[24], head[25], head[26], head[27]]) as i64)
 }
 
 #[cfg(test)]
@@ -58,11 +82,35 @@ mod tests {
     use super::*;
 
     fn db(dir: &Path) -> (PathBuf, Connection) {
+        db_in(dir, "WAL")
+    }
+
+    fn db_in(dir: &Path, mode: &str) -> (PathBuf, Connection) {
         let p = dir.join("w.sqlite3");
         let c = Connection::open(&p).unwrap();
-        c.execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE t(a);")
+        c.execute_batch(&format!("PRAGMA journal_mode={mode}; CREATE TABLE t(a);"))
             .unwrap();
         (p, c)
+    }
+
+    #[test]
+    fn with_a_rollback_journal_a_commit_is_seen_while_the_writer_holds_its_exclusive_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let (p, other) = db_in(dir.path(), "DELETE");
+        let mut w = Watch::open(&p, Duration::from_millis(100)).unwrap();
+        assert!(!w.wal);
+        w.mark().unwrap();
+        other
+            .execute_batch("BEGIN IMMEDIATE; INSERT INTO t VALUES (1); ROLLBACK;")
+            .unwrap();
+        w.require_unchanged().unwrap();
+        other.execute("INSERT INTO t VALUES (1)", []).unwrap();
+        other.execute_batch("BEGIN EXCLUSIVE").unwrap();
+        let e = w.require_unchanged().unwrap_err().to_string();
+        assert!(e.contains("changed right after it was backed up"), "{e}");
+        w.mark().unwrap();
+        w.require_unchanged().unwrap();
+        other.execute_batch("COMMIT").unwrap();
     }
 
     #[test]

@@ -482,7 +482,7 @@ fn restore_locked<P: Plan>(
             let _lock = ritual::lock(ws, target, verb)?;
             // The damaged file was not opened: the plan made again checks it itself.
             fresh = Some(recheck(shown, || replan(LiveCheck::Run))?);
-            plan.source.verification = stage(&plan.source, &staging, env, None, obs)
+            plan.source.verification = stage(&plan.source, &staging, (env, None), obs, || ())
                 .step(verb, env, "verify", UNCHANGED)?
                 .0;
             evidence = crate::backups::evidence::keep_evidence(&target.path)?;
@@ -499,15 +499,26 @@ fn restore_locked<P: Plan>(
             .cloned()
             .unwrap_or_else(|| BackupStep::new(target, Reason::PreRestore, true, ""));
         // The backup the plan relied on is compared with the database on the other core while
-        // the source is staged and verified (it needs no write lock: its watch catches any
-        // commit made after it).
+        // the staged copy is verified (it needs no write lock: its watch catches any commit made
+        // after it). It waits for the staging copy, which keeps both cores busy on its own.
         let ((verification, staged), held) = std::thread::scope(|sc| {
             let relied = matches!(opened, Opened::Existing(_)) && step.existing;
-            let held = relied.then(|| sc.spawn(|| ritual::existing_backup(ws, target, &step)));
+            let (copied, go) = std::sync::mpsc::channel::<()>();
+            let held = relied.then(|| {
+                let step = &step;
+                sc.spawn(move || match go.recv() {
+                    Ok(()) => ritual::existing_backup(ws, target, step),
+                    // The staging copy failed: nothing to compare for.
+                    Err(_) => Ok((None, Duration::ZERO)),
+                })
+            });
             let staged = crate::storage::timing::step("restore: stage + verify", || {
-                stage(&plan.source, &staging, env, page_size, obs)
+                stage(&plan.source, &staging, (env, page_size), obs, move || {
+                    let _ = copied.send(());
+                })
             })
-            .step(verb, env, "verify", UNCHANGED);
+            .step(verb, env, "verify", UNCHANGED)
+            .and_then(|s| crate::storage::failpoint::hit("restore:staged").map(|()| s));
             let held = held.map(|h| {
                 let (held, took) = h.join().unwrap_or_else(|_| {
                     Err(Error::Internal(
@@ -600,11 +611,14 @@ fn copy_in(
     target: &EnvTarget,
     (verb, step, held): (Verb, &BackupStep, Option<(BackupRecord, Watch)>),
     live: &mut Connection,
-    (staging, staged): (&Path, &BTreeMap<String, u64>),
+    (staging, staged): (&Path, &Staged),
     obs: &dyn Observer,
 ) -> Result<BackupRecord> {
     let env = target.name.as_str();
     let (backup, watch) = ritual::back_up_then_release(ws, target, verb, step, live, obs, held)?;
+    // This connection's own commits (the page copy, its checkpoint) leave its `data_version` as
+    // it is: a change of it below means another program wrote after the copy.
+    let version = data_version(live)?;
     crate::storage::failpoint::hit("restore:before_copy")?;
     crate::storage::timing::step("restore: copy into the live database", || {
         copy_into(
@@ -624,26 +638,44 @@ fn copy_in(
     });
     match after {
         Ok(()) => Ok(backup),
-        Err(cause) => Err(put_back(ws, target, verb, live, &backup, cause, obs)),
+        Err(cause) => Err(put_back(ws, target, (verb, version), live, &backup, cause)),
     }
+}
+
+fn data_version(c: &Connection) -> Result<i64> {
+    c.query_row("PRAGMA data_version", [], |r| r.get(0))
+        .map_err(Error::sql("reading data_version"))
 }
 
 /// The live file was written and then failed its checks: its previous content is copied back
 /// from the verified pre-restore backup before anything is reported, and the error says what
 /// the database holds now and where that backup is.
+/// `version`: the live connection's `data_version` before the copy. If another program wrote
+/// after the copy, copying the previous content back would erase its writes: it is not done,
+/// and the error says so.
 fn put_back(
     ws: &Workspace,
     target: &EnvTarget,
-    verb: Verb,
+    (verb, version): (Verb, i64),
     live: &mut Connection,
     backup: &BackupRecord,
     cause: Error,
-    obs: &dyn Observer,
 ) -> Error {
     tracing::error!(
         "{verb} of {}: {cause}; putting the previous content back",
         target.name
     );
+    if data_version(live).is_ok_and(|now| now != version) {
+        return Error::PutBack {
+            verb,
+            env: target.name.clone(),
+            cause: Box::new(cause),
+            backup: backup.path.clone(),
+            put_back_failed: Some(
+                "another program wrote to it after the copy (or checkpointed its log), and copying the previous content back would erase its writes".into(),
+            ),
+        };
+    }
     // A compressed backup is copied from its plain content, which must be the verified snapshot.
     let plain = crate::backups::stored::plain(&backup.path).and_then(|p| match &p.sha256 {
         Some(sha) if sha != &backup.sha256 => Err(Error::BackupVerify {
@@ -656,7 +688,11 @@ fn put_back(
         _ => Ok(p),
     });
     let restored = plain
-        .and_then(|p| copy_into(&p.path, live, &target.path, ws.busy_timeout(), obs, None))
+        .and_then(|p| {
+            // Quiet: a cancel already asked for must not stop the copy that puts things back.
+            let quiet = &crate::Quiet;
+            copy_into(&p.path, live, &target.path, ws.busy_timeout(), quiet, None)
+        })
         .and_then(|()| {
             let _ = live.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
             crate::safety::health::require_healthy(live, target)?;
@@ -675,7 +711,9 @@ fn put_back(
         env: target.name.clone(),
         cause: Box::new(cause),
         backup: backup.path.clone(),
-        put_back_failed: restored.err().map(|e| e.to_string()),
+        put_back_failed: restored
+            .err()
+            .map(|e| format!("copying it back failed: {e}")),
     }
 }
 
@@ -725,16 +763,25 @@ fn replace_damaged(
     db::row_counts(&c)
 }
 
+/// What was staged: its row counts and the size of its pages (bytes past its last page, which
+/// SQLite ignores, are not part of it).
+struct Staged {
+    counts: BTreeMap<String, u64>,
+    bytes: u64,
+    page_size: u64,
+}
+
 /// Copies the backup to a private staging file, verifies *that copy* (what will be restored is
 /// exactly what was checked), and tags it `env` — so the restore itself is one atomic commit.
 /// A WAL database cannot change its page size, so the staging copy takes the live one's.
+/// `copied` is called once the staging copy is written (before its verification).
 fn stage(
     source: &RestoreSource,
     staging: &Path,
-    env: &str,
-    page: Option<i64>,
+    (env, page): (&str, Option<i64>),
     obs: &dyn Observer,
-) -> Result<(VerifyReport, BTreeMap<String, u64>)> {
+    copied: impl FnOnce(),
+) -> Result<(VerifyReport, Staged)> {
     // One read of the backup gives the staged copy and the sha256 of exactly the bytes written.
     let sha = crate::storage::timing::step("restore: stage copy (hashed) + fsync", || {
         let total = source_bytes(&source.path);
@@ -751,6 +798,7 @@ fn stage(
         let mut to = fs::create_new(staging)?;
         crate::storage::hash::copy_hashed(&source.path, &mut to, staging, &report)
     })?;
+    copied();
     let mut v = crate::storage::timing::step("restore: verify staged copy", || {
         verify::verify_hashed(staging, source.manifest.as_ref(), &sha)
     });
@@ -783,10 +831,22 @@ fn stage(
             .map_err(Error::sql("converting the staging copy's page size"))?;
     }
     let counts = db::row_counts(&c)?;
+    let page_size = page_size(&c)? as u64;
+    let pages: i64 = c
+        .query_row("PRAGMA page_count", [], |r| r.get(0))
+        .map_err(Error::sql("staging copy"))?;
     c.close()
         .map_err(|(_, e)| db::classify(staging, e, "closing staging copy".into()))?;
     fs::fsync_file(staging)?;
-    Ok((v, counts))
+    let bytes = pages as u64 * page_size;
+    Ok((
+        v,
+        Staged {
+            counts,
+            bytes,
+            page_size,
+        },
+    ))
 }
 
 /// The staged copy must hold what the plan showed: the same rows per table and schema version
@@ -811,43 +871,59 @@ fn require_as_planned(source: &RestoreSource, v: &VerifyReport, c: &Connection) 
 }
 
 /// After the page copy: the WAL is checkpointed into the file (so the restored content does not
-/// live only in the log), then a reader begins. When the log is then empty, that reader reads the
-/// main file alone and no checkpoint can write into the file while it is open: the file is
-/// compared, page for page, with the staged copy that passed the full verification (the header's
-/// counters aside; the backup API copies pages verbatim). When another connection holds the log
-/// (a reader of the old content, or a writer), `quick_check` (CHECK constraints included) runs on
-/// the reader's snapshot instead. Either way the row counts must equal what was staged.
+/// live only in the log) while the staged copy's structure is checked again on the other core (it
+/// was retagged, and maybe converted, after its full verification), then a reader begins. When the
+/// log is then empty, that reader reads the main file alone and no checkpoint can write into the
+/// file while it is open: the file is compared, page for page, with the staged copy (the header's
+/// counters aside; the backup API copies pages verbatim). When another connection holds the log (a
+/// reader of the old content, or a writer), or the comparison cannot read a file, `quick_check`
+/// (CHECK constraints included) runs on the reader's snapshot instead. Either way the row counts
+/// must equal what was staged.
 fn verify_restored(
     c: &Connection,
     target: &EnvTarget,
-    (staging, staged): (&Path, &BTreeMap<String, u64>),
+    (staging, staged): (&Path, &Staged),
     busy_timeout: Duration,
 ) -> Result<()> {
-    crate::storage::timing::step("restore: checkpoint", || {
-        let _ = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
-    });
+    std::thread::scope(|s| {
+        let structure = s.spawn(|| staged_structure(staging));
+        crate::storage::timing::step("restore: checkpoint", || {
+            let _ = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        });
+        structure
+            .join()
+            .unwrap_or_else(|_| Err(Error::Internal("the check thread panicked".into())))
+    })?;
     let reader = db::open(&target.path, Access::ReadWrite, busy_timeout)?;
     reader
         .execute_batch("BEGIN")
         .map_err(Error::sql("starting a read transaction"))?;
     let now = db::row_counts(&reader)?;
     let wal = std::fs::metadata(db::sidecar(&target.path, "-wal"));
-    if wal.is_ok_and(|m| m.len() == 0) {
-        let same = crate::storage::timing::step("restore: compare with the staged copy", || {
-            crate::backups::same_state::same_pages(&target.path, staging)
-        })?;
-        if !same {
+    let compared = match wal.is_ok_and(|m| m.len() == 0) {
+        true => crate::storage::timing::step("restore: compare with the staged copy", || {
+            let same = crate::backups::same_state::same_pages;
+            same(&target.path, staging, staged.bytes, staged.page_size)
+        }),
+        false => Err(Error::Internal("another connection holds the log".into())),
+    };
+    match compared {
+        Ok(true) => {}
+        Ok(false) => {
             return Err(Error::CheckFailed(format!(
                 "after restoring, {} is not page for page the verified staged copy",
                 target.path.display()
-            )));
+            )))
         }
-    } else {
-        crate::storage::timing::step("restore: quick_check after (the log is in use)", || {
-            crate::safety::health::require_healthy(&reader, target)
-        })?;
+        Err(why) => {
+            tracing::info!("no page comparison after the restore ({why}): quick_check instead");
+            crate::storage::timing::step(
+                "restore: quick_check after (no page comparison)",
+                || crate::safety::health::require_healthy(&reader, target),
+            )?;
+        }
     }
-    let staged = plan::table_rows(staged);
+    let staged = plan::table_rows(&staged.counts);
     let now = plan::table_rows(&now);
     if now != staged {
         return Err(Error::CheckFailed(format!(
@@ -858,6 +934,21 @@ fn verify_restored(
         )));
     }
     Ok(())
+}
+
+/// `quick_check` of the staged copy's structure (read-only: CHECK constraints, verified before it
+/// was retagged, are not read again; the tag's own row was checked by SQLite as it was written).
+fn staged_structure(staging: &Path) -> Result<()> {
+    let c = db::open_immutable(staging)?
+        .ok_or_else(|| Error::Internal(format!("{} has a log beside it", staging.display())))?;
+    let problems = db::check(&c, "quick_check")?;
+    match problems.is_empty() {
+        true => Ok(()),
+        false => Err(Error::CheckFailed(format!(
+            "the staged copy failed quick_check after it was retagged: {}",
+            problems.join("; ")
+        ))),
+    }
 }
 
 fn page_size(c: &Connection) -> Result<i64> {
@@ -891,16 +982,24 @@ fn copy_into(
             .step(pages)
             .map_err(|e| db::classify(live_path, e, "copying backup into the database".into()))?;
         let p = b.progress();
-        // On a cancel (or a refusal below), dropping the unfinished backup rolls its write
-        // transaction on the live db back.
-        crate::progress::bytes_or_cancel(
-            obs,
-            "restoring",
+        let (done, total) = (
             (p.pagecount - p.remaining) as u64 * page,
             p.pagecount as u64 * page,
-        )?;
+        );
+        if let StepResult::Done = step {
+            // Committed: too late to cancel (and a first step never commits before the watch
+            // was asked: a verified source has pages to copy).
+            obs.bytes(&Progress {
+                stage: "restoring",
+                done,
+                total,
+            });
+            break;
+        }
+        // On a cancel (or a refusal below), dropping the unfinished backup rolls its write
+        // transaction on the live db back.
+        crate::progress::bytes_or_cancel(obs, "restoring", done, total)?;
         match (step, pages) {
-            (StepResult::Done, _) => break,
             (StepResult::More, 0) => {
                 if let Some(w) = watch {
                     w.require_unchanged()?;
