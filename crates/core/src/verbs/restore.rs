@@ -665,6 +665,9 @@ fn put_back(
         "{verb} of {}: {cause}; putting the previous content back",
         target.name
     );
+    // The watch is marked first, then the live connection shows no other writer up to now: a
+    // commit after this point is seen by the watch when the copy back takes the write lock.
+    let watch = Watch::open(&target.path, ws.busy_timeout());
     if data_version(live).is_ok_and(|now| now != version) {
         return Error::PutBack {
             verb,
@@ -688,10 +691,12 @@ fn put_back(
         _ => Ok(p),
     });
     let restored = plain
-        .and_then(|p| {
+        .and_then(|p| Ok((p, watch?)))
+        .and_then(|(p, watch)| {
             // Quiet: a cancel already asked for must not stop the copy that puts things back.
             let quiet = &crate::Quiet;
-            copy_into(&p.path, live, &target.path, ws.busy_timeout(), quiet, None)
+            let timeout = ws.busy_timeout();
+            copy_into(&p.path, live, &target.path, timeout, quiet, Some(&watch))
         })
         .and_then(|()| {
             let _ = live.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
