@@ -179,14 +179,14 @@ pub(crate) fn plan_path(
         notes: vec![],
         source,
     };
-    match inspect_live(ws, target, live) {
+    match inspect_live(ws, target, live, relied_on) {
         Ok(None) => {}
-        Ok(Some((identity, counts))) => {
+        Ok(Some((identity, counts, held))) => {
             p.identity = Some(identity);
             p.tables = plan::table_rows(&counts);
             p.total_rows = p.tables.iter().map(|t| t.rows).sum();
             p.backup = Some(
-                match crate::backups::same_state::holding(target, &counts, relied_on)? {
+                match held {
                     Some(held) => BackupStep::existing(target, Reason::PreRestore, &held),
                     None => BackupStep::new(
                         target,
@@ -220,22 +220,44 @@ pub(crate) fn relied_on(step: &Option<BackupStep>) -> Option<&Path> {
 }
 
 /// Identity and row counts of the live database after a `quick_check` (unless it just ran under
-/// the lock, `live`); `None` if missing.
+/// the lock, `live`), with the backup that holds exactly it, if any (`same_state::holding`; looked
+/// for on the other core while `quick_check` runs); `None` if missing.
 fn inspect_live(
     ws: &Workspace,
     target: &EnvTarget,
     live: LiveCheck,
-) -> Result<Option<(Identity, BTreeMap<String, u64>)>> {
+    relied_on: Option<&Path>,
+) -> Result<Option<(Identity, BTreeMap<String, u64>, Option<BackupRecord>)>> {
     let Some(c) = session::inspect_for_change(ws, target)? else {
         return Ok(None);
     };
     let corrupt = |e: Error| crate::safety::health::corrupt_if_malformed(e, target);
-    if live == LiveCheck::Run {
-        crate::safety::health::require_healthy(&c, target)?;
-    }
+    let held = std::thread::scope(|s| {
+        let held = s.spawn(|| holding_beside(ws, target, relied_on));
+        let healthy = match live {
+            LiveCheck::Run => crate::safety::health::require_healthy(&c, target),
+            LiveCheck::DoneUnderLock => Ok(()),
+        };
+        let held = held.join().unwrap_or_else(|_| {
+            Err(Error::Internal("the backup comparison thread panicked".into()))
+        });
+        healthy.map(|()| held)
+    })?;
     let identity = tag::require_identity(&c, target).map_err(corrupt)?;
     let counts = db::row_counts(&c).map_err(corrupt)?;
-    Ok(Some((identity, counts)))
+    // Its rows must be the ones read here (the file may have changed in between: no lock).
+    let held = held?.filter(|b| b.row_counts == counts);
+    Ok(Some((identity, counts, held)))
+}
+
+/// `same_state::holding` with row counts read on a connection of its own.
+fn holding_beside(
+    ws: &Workspace,
+    target: &EnvTarget,
+    relied_on: Option<&Path>,
+) -> Result<Option<BackupRecord>> {
+    let counts = db::row_counts(&db::open(&target.path, Access::ReadOnly, ws.busy_timeout())?)?;
+    crate::backups::same_state::holding(target, &counts, relied_on)
 }
 
 /// A live database (or one with a WAL beside it) is not a backup: copying its file would miss
