@@ -185,17 +185,15 @@ pub(crate) fn plan_path(
             p.identity = Some(identity);
             p.tables = plan::table_rows(&counts);
             p.total_rows = p.tables.iter().map(|t| t.rows).sum();
-            p.backup = Some(
-                match held {
-                    Some(held) => BackupStep::existing(target, Reason::PreRestore, &held),
-                    None => BackupStep::new(
-                        target,
-                        Reason::PreRestore,
-                        true,
-                        "the current database is backed up (verified) before it is replaced",
-                    ),
-                },
-            );
+            p.backup = Some(match held {
+                Some(held) => BackupStep::existing(target, Reason::PreRestore, &held),
+                None => BackupStep::new(
+                    target,
+                    Reason::PreRestore,
+                    true,
+                    "the current database is backed up (verified) before it is replaced",
+                ),
+            });
         }
         // A damaged database cannot be backed up verified: it is kept byte for byte instead.
         Err(e) if crate::safety::health::is_damaged(&e) => {
@@ -219,6 +217,9 @@ pub(crate) fn relied_on(step: &Option<BackupStep>) -> Option<&Path> {
         .map(|b| b.path.as_path())
 }
 
+/// What a plan reads of the live database: its identity, row counts, and the backup that holds it.
+type LiveLook = (Identity, BTreeMap<String, u64>, Option<BackupRecord>);
+
 /// Identity and row counts of the live database after a `quick_check` (unless it just ran under
 /// the lock, `live`), with the backup that holds exactly it, if any (`same_state::holding`; looked
 /// for on the other core while `quick_check` runs); `None` if missing.
@@ -227,7 +228,7 @@ fn inspect_live(
     target: &EnvTarget,
     live: LiveCheck,
     relied_on: Option<&Path>,
-) -> Result<Option<(Identity, BTreeMap<String, u64>, Option<BackupRecord>)>> {
+) -> Result<Option<LiveLook>> {
     let Some(c) = session::inspect_for_change(ws, target)? else {
         return Ok(None);
     };
@@ -239,7 +240,9 @@ fn inspect_live(
             LiveCheck::DoneUnderLock => Ok(()),
         };
         let held = held.join().unwrap_or_else(|_| {
-            Err(Error::Internal("the backup comparison thread panicked".into()))
+            Err(Error::Internal(
+                "the backup comparison thread panicked".into(),
+            ))
         });
         healthy.map(|()| held)
     })?;
@@ -256,7 +259,11 @@ fn holding_beside(
     target: &EnvTarget,
     relied_on: Option<&Path>,
 ) -> Result<Option<BackupRecord>> {
-    let counts = db::row_counts(&db::open(&target.path, Access::ReadOnly, ws.busy_timeout())?)?;
+    let counts = db::row_counts(&db::open(
+        &target.path,
+        Access::ReadOnly,
+        ws.busy_timeout(),
+    )?)?;
     crate::backups::same_state::holding(target, &counts, relied_on)
 }
 

@@ -103,10 +103,24 @@ fn describe(
             backup.display()
         )));
     }
-    let restore = restore::plan_path(ws, &target, &backup, Verb::Undo, relied_on, live)?;
-    let (changed_since, change_unknown) = match (&action.after, fingerprint) {
+    // The database is compared with what the action left on the other core while the restore is
+    // planned (both only read).
+    let (restore, changed_since) = std::thread::scope(|s| {
+        let changed = match (&action.after, fingerprint) {
+            (Some(after), true) => Some(s.spawn(|| changed(ws, &target, after))),
+            _ => None,
+        };
+        let restore = restore::plan_path(ws, &target, &backup, Verb::Undo, relied_on, live);
+        let changed = changed.map(|c| {
+            c.join()
+                .unwrap_or_else(|_| Err(Error::Internal("the fingerprint thread panicked".into())))
+        });
+        (restore, changed)
+    });
+    let restore = restore?;
+    let (changed_since, change_unknown) = match (changed_since, fingerprint) {
         (_, false) => (vec![], false),
-        (Some(after), true) => (changed(ws, &target, after)?, false),
+        (Some(changed), true) => (changed?, false),
         (None, true) => (vec![], true),
     };
     let confirmation = if changed_since.is_empty() && !change_unknown {
