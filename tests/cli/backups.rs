@@ -108,6 +108,13 @@ fn dev_with_jobs(dir: &Path, jobs: &str) {
     );
 }
 
+/// A dev database with `jobs` sample jobs and a manual backup of it; returns the backup's path.
+fn backed_up(dir: &Path, jobs: &str) -> String {
+    dev_with_jobs(dir, jobs);
+    let b = json(dir, &["backup", "dev", "--json"]);
+    b["path"].as_str().unwrap().to_string()
+}
+
 fn flip_byte(path: &Path, at: usize) {
     let mut b = std::fs::read(path).unwrap();
     b[at] ^= 0xff;
@@ -322,9 +329,7 @@ fn restore_leaves_the_database_unchanged_when_the_backup_fails_verification() {
 fn restore_interrupted_mid_copy_leaves_the_old_database() {
     let d = TempDir::new().unwrap();
     let dir = d.path();
-    dev_with_jobs(dir, "300");
-    let b = json(dir, &["backup", "dev", "--json"]);
-    let p = b["path"].as_str().unwrap().to_string();
+    let p = backed_up(dir, "300");
     ok(dir, &["reset", "dev", "--force"]);
     let before = dump(&db(dir, "dev"));
     for action in ["error", "abort"] {
@@ -356,66 +361,6 @@ fn restore_interrupted_mid_copy_leaves_the_old_database() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
-/// A running `pipeline-db` stopped at a sleeping failpoint: the child, the rest of its stderr, and
-/// what it printed up to the failpoint.
-fn at_failpoint(
-    dir: &Path,
-    failpoint: &str,
-    args: &[&str],
-) -> (
-    std::process::Child,
-    std::io::BufReader<std::process::ChildStderr>,
-    String,
-) {
-    use std::io::BufRead;
-    let mut child = std::process::Command::new(pipeline_db_e2e::bin())
-        .arg("--data-dir")
-        .arg(dir)
-        .env_remove("PIPELINE_DB_HOME")
-        .env_remove("PIPELINE_DB_CONFIG")
-        .env("RUST_LOG", "warn")
-        .env("PIPELINE_DB_FAILPOINT", failpoint)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut seen = String::new();
-    let mut line = String::new();
-    while err.read_line(&mut line).unwrap() > 0 {
-        seen.push_str(&line);
-        if line.contains("failpoint hit") {
-            break;
-        }
-        line.clear();
-    }
-    assert!(seen.contains("failpoint hit"), "{seen}");
-    (child, err, seen)
-}
-
-/// Waits for the child; returns its exit code and the rest of its stderr.
-fn finish(
-    child: std::process::Child,
-    err: std::io::BufReader<std::process::ChildStderr>,
-) -> (Option<i32>, String) {
-    let (code, _, rest) = finish_with_stdout(child, err);
-    (code, rest)
-}
-
-/// [`finish`], with the child's stdout.
-fn finish_with_stdout(
-    mut child: std::process::Child,
-    mut err: std::io::BufReader<std::process::ChildStderr>,
-) -> (Option<i32>, String, String) {
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
-    let mut out = String::new();
-    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
-    (child.wait().unwrap().code(), out, rest)
-}
-
 /// Restore lets go of the write lock between its pre-restore backup and its page copy (the copy
 /// is a write transaction of its own). Another program that commits in that gap wrote something
 /// no backup holds: the copy must be refused before a page is written, and that commit kept.
@@ -431,16 +376,14 @@ fn restore_refuses_when_another_program_commits_between_its_backup_and_its_copy(
 fn commit_in_the_gap(existing: bool) {
     let d = TempDir::new().unwrap();
     let dir = d.path();
-    dev_with_jobs(dir, "50");
-    let b = json(dir, &["backup", "dev", "--json"]);
-    let p = b["path"].as_str().unwrap().to_string();
+    let p = backed_up(dir, "50");
     ok(dir, &["seed", "dev", "--jobs", "20"]);
     if existing {
         ok(dir, &["backup", "dev"]);
     }
     let plan = json(dir, &["restore", "dev", &p, "--dry-run", "--json"]);
     assert_eq!(plan["backup"]["existing"], existing, "{plan}");
-    let (child, err, seen) = at_failpoint(
+    let (child, err, seen) = pipeline_db_e2e::at_failpoint(
         dir,
         "restore:before_copy=sleep:2000",
         &["restore", "dev", &p, "--force"],
@@ -458,7 +401,7 @@ fn commit_in_the_gap(existing: bool) {
         .unwrap();
     drop(other);
     let before = dump(&db(dir, "dev"));
-    let (code, rest) = finish(child, err);
+    let (code, rest) = pipeline_db_e2e::finish(child, err);
     assert_eq!(code, Some(3), "refused: {seen}{rest}");
     assert!(
         rest.contains("changed right after it was backed up"),
@@ -485,12 +428,10 @@ fn commit_in_the_gap(existing: bool) {
 fn restore_puts_the_old_content_back_when_the_live_file_is_not_the_staged_copy() {
     let d = TempDir::new().unwrap();
     let dir = d.path();
-    dev_with_jobs(dir, "300");
-    let b = json(dir, &["backup", "dev", "--json"]);
-    let p = b["path"].as_str().unwrap().to_string();
+    let p = backed_up(dir, "300");
     ok(dir, &["seed", "dev", "--jobs", "20"]);
     let before = dump(&db(dir, "dev"));
-    let (child, err, seen) = at_failpoint(
+    let (child, err, seen) = pipeline_db_e2e::at_failpoint(
         dir,
         "restore:after_copy=sleep:2000",
         &["restore", "dev", &p, "--force"],
@@ -505,7 +446,7 @@ fn restore_puts_the_old_content_back_when_the_live_file_is_not_the_staged_copy()
     let mut bytes = std::fs::read(&staging[0]).unwrap();
     bytes[3 * 4096 + 1000] ^= 0x55;
     std::fs::write(&staging[0], &bytes).unwrap();
-    let (code, rest) = finish(child, err);
+    let (code, rest) = pipeline_db_e2e::finish(child, err);
     assert_ne!(code, Some(0), "{seen}{rest}");
     assert!(
         rest.contains("is not page for page the verified staged copy"),
@@ -529,11 +470,9 @@ fn restore_puts_the_old_content_back_when_the_live_file_is_not_the_staged_copy()
 fn restore_checks_through_sqlite_when_a_reader_holds_the_log() {
     let d = TempDir::new().unwrap();
     let dir = d.path();
-    dev_with_jobs(dir, "300");
-    let b = json(dir, &["backup", "dev", "--json"]);
-    let p = b["path"].as_str().unwrap().to_string();
+    let p = backed_up(dir, "300");
     ok(dir, &["seed", "dev", "--jobs", "20"]);
-    let (child, err, seen) = at_failpoint(
+    let (child, err, seen) = pipeline_db_e2e::at_failpoint(
         dir,
         "restore:after_copy=sleep:1500",
         &[
@@ -552,7 +491,7 @@ fn restore_checks_through_sqlite_when_a_reader_holds_the_log() {
         .query_row("SELECT count(*) FROM jobs", [], |r| r.get(0))
         .unwrap();
     assert_eq!(jobs, 300, "the reader sees the restored rows");
-    let (code, out, rest) = finish_with_stdout(child, err);
+    let (code, out, rest) = pipeline_db_e2e::finish_with_stdout(child, err);
     reader.execute_batch("COMMIT").unwrap();
     assert_eq!(code, Some(0), "{seen}{rest}");
     let v: Value = serde_json::from_str(&out).unwrap();
@@ -583,14 +522,12 @@ fn restore_checks_through_sqlite_when_a_reader_holds_the_log() {
 fn restore_takes_a_new_backup_when_another_program_commits_while_it_stages() {
     let d = TempDir::new().unwrap();
     let dir = d.path();
-    dev_with_jobs(dir, "50");
-    let b = json(dir, &["backup", "dev", "--json"]);
-    let p = b["path"].as_str().unwrap().to_string();
+    let p = backed_up(dir, "50");
     ok(dir, &["seed", "dev", "--jobs", "20"]);
     let held = json(dir, &["backup", "dev", "--json"]);
     let plan = json(dir, &["restore", "dev", &p, "--dry-run", "--json"]);
     assert_eq!(plan["backup"]["existing"], true, "{plan}");
-    let (child, err, seen) = at_failpoint(
+    let (child, err, seen) = pipeline_db_e2e::at_failpoint(
         dir,
         "restore:staged=sleep:2000",
         &["restore", "dev", &p, "--force", "--json"],
@@ -606,7 +543,7 @@ fn restore_takes_a_new_backup_when_another_program_commits_while_it_stages() {
         )
         .unwrap();
     drop(other);
-    let (code, out, rest) = finish_with_stdout(child, err);
+    let (code, out, rest) = pipeline_db_e2e::finish_with_stdout(child, err);
     assert_eq!(code, Some(0), "{seen}{rest}");
     let v: Value = serde_json::from_str(&out).unwrap();
     let taken = v["backup"]["path"].as_str().unwrap();
@@ -628,11 +565,9 @@ fn restore_takes_a_new_backup_when_another_program_commits_while_it_stages() {
 fn restore_does_not_put_back_over_writes_made_after_its_copy() {
     let d = TempDir::new().unwrap();
     let dir = d.path();
-    dev_with_jobs(dir, "50");
-    let b = json(dir, &["backup", "dev", "--json"]);
-    let p = b["path"].as_str().unwrap().to_string();
+    let p = backed_up(dir, "50");
     ok(dir, &["seed", "dev", "--jobs", "20"]);
-    let (child, err, seen) = at_failpoint(
+    let (child, err, seen) = pipeline_db_e2e::at_failpoint(
         dir,
         "restore:after_copy=sleep:2000",
         &["restore", "dev", &p, "--force"],
@@ -645,7 +580,7 @@ fn restore_does_not_put_back_over_writes_made_after_its_copy() {
         .execute("DELETE FROM jobs WHERE id = (SELECT max(id) FROM jobs)", [])
         .unwrap();
     drop(other);
-    let (code, rest) = finish(child, err);
+    let (code, rest) = pipeline_db_e2e::finish(child, err);
     assert_ne!(code, Some(0), "{seen}{rest}");
     assert!(rest.contains("was not put back"), "{rest}");
     assert!(rest.contains("another program wrote to it"), "{rest}");
@@ -1188,9 +1123,7 @@ fn restore_writes_into_the_live_file_and_an_open_connection_sees_the_new_content
     use std::os::unix::fs::MetadataExt;
     let d = TempDir::new().unwrap();
     let dir = d.path();
-    dev_with_jobs(dir, "60");
-    let b = json(dir, &["backup", "dev", "--json"]);
-    let p = b["path"].as_str().unwrap().to_string();
+    let p = backed_up(dir, "60");
     ok(dir, &["reset", "dev", "--force"]);
     let path = db(dir, "dev");
     let inode = std::fs::metadata(&path).unwrap().ino();

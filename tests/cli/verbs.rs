@@ -372,43 +372,22 @@ impl FailpointExt for Env {
 /// records "cancelled", exit 130, the database holds exactly what it held, no log left beside it.
 #[test]
 fn ctrl_c_during_a_seed_rolls_it_back_and_is_recorded() {
-    use std::io::{BufRead, BufReader};
     let e = Env::new();
     e.seeded("dev");
     let before = fingerprint(&e.db("dev"));
-    let mut child = std::process::Command::new(pipeline_db_e2e::bin())
-        .arg("--data-dir")
-        .arg(e.data())
-        .env_remove("PIPELINE_DB_HOME")
-        .env_remove("PIPELINE_DB_CONFIG")
-        .env("PIPELINE_DB_FAILPOINT", "seed:batch=sleep:1500")
-        .args(["seed", "dev", "--jobs", "200000"])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
     // The failpoint's warning says the first batch is in and the process is inside the change.
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut seen = String::new();
-    let mut line = String::new();
-    while err.read_line(&mut line).unwrap() > 0 {
-        seen.push_str(&line);
-        if line.contains("failpoint hit") {
-            break;
-        }
-        line.clear();
-    }
-    assert!(seen.contains("failpoint hit"), "{seen}");
+    let (child, err, seen) = pipeline_db_e2e::at_failpoint(
+        e.data(),
+        "seed:batch=sleep:1500",
+        &["seed", "dev", "--jobs", "200000"],
+    );
     let sent = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(sent.success());
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130), "{seen}{rest}");
+    let (code, rest) = pipeline_db_e2e::finish(child, err);
+    assert_eq!(code, Some(130), "{seen}{rest}");
     assert!(rest.contains("cancelled"), "{rest}");
     assert_eq!(fingerprint(&e.db("dev")), before, "rolled back");
     let wal = std::fs::metadata(format!("{}-wal", e.db("dev").display()));

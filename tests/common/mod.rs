@@ -201,3 +201,63 @@ pub fn files_under(dir: &Path) -> Vec<String> {
 pub fn sha256(path: &Path) -> String {
     hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
 }
+
+/// A running `pipeline-db` stopped at a sleeping failpoint: the child, the rest of its stderr, and
+/// what it printed up to the failpoint.
+pub fn at_failpoint(
+    dir: &Path,
+    failpoint: &str,
+    args: &[&str],
+) -> (
+    std::process::Child,
+    std::io::BufReader<std::process::ChildStderr>,
+    String,
+) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(bin())
+        .arg("--data-dir")
+        .arg(dir)
+        .env_remove("PIPELINE_DB_HOME")
+        .env_remove("PIPELINE_DB_CONFIG")
+        .env("RUST_LOG", "warn")
+        .env("PIPELINE_DB_FAILPOINT", failpoint)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    let mut line = String::new();
+    while err.read_line(&mut line).unwrap() > 0 {
+        seen.push_str(&line);
+        if line.contains("failpoint hit") {
+            break;
+        }
+        line.clear();
+    }
+    assert!(seen.contains("failpoint hit"), "{seen}");
+    (child, err, seen)
+}
+
+/// Waits for the child; returns its exit code and the rest of its stderr.
+pub fn finish(
+    child: std::process::Child,
+    err: std::io::BufReader<std::process::ChildStderr>,
+) -> (Option<i32>, String) {
+    let (code, _, rest) = finish_with_stdout(child, err);
+    (code, rest)
+}
+
+/// [`finish`], with the child's stdout.
+pub fn finish_with_stdout(
+    mut child: std::process::Child,
+    mut err: std::io::BufReader<std::process::ChildStderr>,
+) -> (Option<i32>, String, String) {
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    (child.wait().unwrap().code(), out, rest)
+}
