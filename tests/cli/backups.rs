@@ -108,6 +108,23 @@ fn dev_with_jobs(dir: &Path, jobs: &str) {
     );
 }
 
+/// [`backed_up`] in a new data dir, then 20 more jobs seeded: the backup no longer holds dev.
+fn changed_since_backup(jobs: &str) -> (TempDir, String) {
+    let d = TempDir::new().unwrap();
+    let p = backed_up(d.path(), jobs);
+    ok(d.path(), &["seed", "dev", "--jobs", "20"]);
+    (d, p)
+}
+
+/// Another program (a connection of this test, ignoring pipeline-db's lock) commits `sql` to dev.
+fn other_program_writes(dir: &Path, sql: &str) {
+    let other = Connection::open(db(dir, "dev")).unwrap();
+    other
+        .busy_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    other.execute(sql, []).unwrap();
+}
+
 /// A dev database with `jobs` sample jobs and a manual backup of it; returns the backup's path.
 fn backed_up(dir: &Path, jobs: &str) -> String {
     dev_with_jobs(dir, jobs);
@@ -374,10 +391,8 @@ fn restore_refuses_when_another_program_commits_between_its_backup_and_its_copy(
 }
 
 fn commit_in_the_gap(existing: bool) {
-    let d = TempDir::new().unwrap();
+    let (d, p) = changed_since_backup("50");
     let dir = d.path();
-    let p = backed_up(dir, "50");
-    ok(dir, &["seed", "dev", "--jobs", "20"]);
     if existing {
         ok(dir, &["backup", "dev"]);
     }
@@ -389,17 +404,10 @@ fn commit_in_the_gap(existing: bool) {
         &["restore", "dev", &p, "--force"],
     );
     // The other program: its commit lands while restore sleeps between backup and copy.
-    let other = Connection::open(db(dir, "dev")).unwrap();
-    other
-        .busy_timeout(std::time::Duration::from_secs(5))
-        .unwrap();
-    other
-        .execute(
-            "UPDATE users SET email = 'gap@example.org' WHERE id = (SELECT min(id) FROM users)",
-            [],
-        )
-        .unwrap();
-    drop(other);
+    other_program_writes(
+        dir,
+        "UPDATE users SET email = 'gap@example.org' WHERE id = (SELECT min(id) FROM users)",
+    );
     let before = dump(&db(dir, "dev"));
     let (code, rest) = pipeline_db_e2e::finish(child, err);
     assert_eq!(code, Some(3), "refused: {seen}{rest}");
@@ -426,10 +434,8 @@ fn commit_in_the_gap(existing: bool) {
 /// during the copy's check) fails the restore, and the previous content is put back.
 #[test]
 fn restore_puts_the_old_content_back_when_the_live_file_is_not_the_staged_copy() {
-    let d = TempDir::new().unwrap();
+    let (d, p) = changed_since_backup("300");
     let dir = d.path();
-    let p = backed_up(dir, "300");
-    ok(dir, &["seed", "dev", "--jobs", "20"]);
     let before = dump(&db(dir, "dev"));
     let (child, err, seen) = pipeline_db_e2e::at_failpoint(
         dir,
@@ -468,10 +474,8 @@ fn restore_puts_the_old_content_back_when_the_live_file_is_not_the_staged_copy()
 /// instead of comparing the file — and the restore succeeds with the reader still open.
 #[test]
 fn restore_checks_through_sqlite_when_a_reader_holds_the_log() {
-    let d = TempDir::new().unwrap();
+    let (d, p) = changed_since_backup("300");
     let dir = d.path();
-    let p = backed_up(dir, "300");
-    ok(dir, &["seed", "dev", "--jobs", "20"]);
     let (child, err, seen) = pipeline_db_e2e::at_failpoint(
         dir,
         "restore:after_copy=sleep:1500",
@@ -520,10 +524,8 @@ fn restore_checks_through_sqlite_when_a_reader_holds_the_log() {
 /// holds: a new pre-restore backup is taken, which holds that commit, and the restore goes on.
 #[test]
 fn restore_takes_a_new_backup_when_another_program_commits_while_it_stages() {
-    let d = TempDir::new().unwrap();
+    let (d, p) = changed_since_backup("50");
     let dir = d.path();
-    let p = backed_up(dir, "50");
-    ok(dir, &["seed", "dev", "--jobs", "20"]);
     let held = json(dir, &["backup", "dev", "--json"]);
     let plan = json(dir, &["restore", "dev", &p, "--dry-run", "--json"]);
     assert_eq!(plan["backup"]["existing"], true, "{plan}");
@@ -532,17 +534,10 @@ fn restore_takes_a_new_backup_when_another_program_commits_while_it_stages() {
         "restore:staged=sleep:2000",
         &["restore", "dev", &p, "--force", "--json"],
     );
-    let other = Connection::open(db(dir, "dev")).unwrap();
-    other
-        .busy_timeout(std::time::Duration::from_secs(5))
-        .unwrap();
-    other
-        .execute(
-            "UPDATE users SET email = 'staging@example.org' WHERE id = (SELECT min(id) FROM users)",
-            [],
-        )
-        .unwrap();
-    drop(other);
+    other_program_writes(
+        dir,
+        "UPDATE users SET email = 'staging@example.org' WHERE id = (SELECT min(id) FROM users)",
+    );
     let (code, out, rest) = pipeline_db_e2e::finish_with_stdout(child, err);
     assert_eq!(code, Some(0), "{seen}{rest}");
     let v: Value = serde_json::from_str(&out).unwrap();
@@ -563,23 +558,17 @@ fn restore_takes_a_new_backup_when_another_program_commits_while_it_stages() {
 /// says so and names the pre-restore backup.
 #[test]
 fn restore_does_not_put_back_over_writes_made_after_its_copy() {
-    let d = TempDir::new().unwrap();
+    let (d, p) = changed_since_backup("50");
     let dir = d.path();
-    let p = backed_up(dir, "50");
-    ok(dir, &["seed", "dev", "--jobs", "20"]);
     let (child, err, seen) = pipeline_db_e2e::at_failpoint(
         dir,
         "restore:after_copy=sleep:2000",
         &["restore", "dev", &p, "--force"],
     );
-    let other = Connection::open(db(dir, "dev")).unwrap();
-    other
-        .busy_timeout(std::time::Duration::from_secs(5))
-        .unwrap();
-    other
-        .execute("DELETE FROM jobs WHERE id = (SELECT max(id) FROM jobs)", [])
-        .unwrap();
-    drop(other);
+    other_program_writes(
+        dir,
+        "DELETE FROM jobs WHERE id = (SELECT max(id) FROM jobs)",
+    );
     let (code, rest) = pipeline_db_e2e::finish(child, err);
     assert_ne!(code, Some(0), "{seen}{rest}");
     assert!(rest.contains("was not put back"), "{rest}");
