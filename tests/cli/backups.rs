@@ -543,6 +543,10 @@ fn restore_takes_a_new_backup_when_another_program_commits_while_it_stages() {
     let v: Value = serde_json::from_str(&out).unwrap();
     let taken = v["backup"]["path"].as_str().unwrap();
     assert_ne!(taken, held["path"].as_str().unwrap(), "a new backup");
+    assert!(
+        taken.contains("-pre-restore."),
+        "named as what it is: {taken}"
+    );
     assert_eq!(
         scalar(
             Path::new(taken),

@@ -193,6 +193,9 @@ pub enum Error {
     SavedQueries { path: PathBuf, detail: String },
 }
 
+/// Why a put-back is not done when another program wrote after the copy (it would erase that).
+pub(crate) const WRITTEN_SINCE: &str = "another program wrote to it after the copy (or checkpointed its log), and copying the previous content back would erase its writes";
+
 fn put_back_message(
     verb: crate::verb::Verb,
     env: &str,
@@ -200,7 +203,14 @@ fn put_back_message(
     backup: &std::path::Path,
     failed: Option<&str>,
 ) -> String {
+    // The cause happened after the database was written: its own "nothing was changed" (said
+    // where it is raised, e.g. by a check) does not hold here.
+    let cause = cause.to_string().replace(&format!("; {UNCHANGED}"), "");
     match failed {
+        Some(WRITTEN_SINCE) => format!(
+            "{verb} of {env} failed its check after the database was written ({cause}), and its previous content was not put back ({WRITTEN_SINCE}); {env} holds what the {verb} wrote and what that program wrote since, not checked. Run `pipeline-db check {env}`; its verified pre-{verb} backup is {} (restoring it would erase those writes)",
+            backup.display()
+        ),
         None => format!(
             "{verb} of {env} failed after the database was written ({cause}); its previous content was copied back from the verified pre-{verb} backup {} and checked (quick_check, row counts): {env} holds what it held before",
             backup.display()

@@ -330,7 +330,10 @@ pub(crate) fn back_up_then_release(
     // No second quick_check of the live file here: open_for_change checked it under this lock,
     // and the backup's own quick_check checks the very pages it copies.
     let backup = session::commit_or_rollback(c, &target.path, || {
-        let b = back_up(ws, target, verb, step.reason, Some(&step.path), c, obs)?;
+        // A step that relied on an existing backup names that one: the new backup gets a name
+        // of its own.
+        let named = (!step.existing).then_some(step.path.as_path());
+        let b = back_up(ws, target, verb, step.reason, named, c, obs)?;
         watch.mark()?;
         Ok(b)
     })?;

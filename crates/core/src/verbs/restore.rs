@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::backups::record::{BackupRecord, Reason};
 use crate::backups::verify::{self, VerifyReport};
-use crate::error::{Error, Result, StepExt, UNCHANGED};
+use crate::error::{Error, Result, StepExt, UNCHANGED, WRITTEN_SINCE};
 use crate::progress::{Observer, Progress};
 use crate::safety::audit::Recorder;
 use crate::safety::confirm::{Confirmation, Confirmed};
@@ -248,8 +248,15 @@ fn inspect_live(
     })?;
     let identity = tag::require_identity(&c, target).map_err(corrupt)?;
     let counts = db::row_counts(&c).map_err(corrupt)?;
-    // Its rows must be the ones read here (the file may have changed in between: no lock).
-    let held = held?.filter(|b| b.row_counts == counts);
+    // Its rows must be the ones read here (the file may have changed in between: no lock). The
+    // lookup only spares a backup: when it fails, the plan takes a new one.
+    let held = match held {
+        Ok(held) => held.filter(|b| b.row_counts == counts),
+        Err(e) => {
+            tracing::warn!("no backup looked for that holds {}: {e}", target.name);
+            None
+        }
+    };
     Ok(Some((identity, counts, held)))
 }
 
@@ -694,60 +701,76 @@ fn put_back(
         "{verb} of {}: {cause}; putting the previous content back",
         target.name
     );
-    // The watch is marked first, then the live connection shows no other writer up to now: a
-    // commit after this point is seen by the watch when the copy back takes the write lock.
-    let watch = Watch::open(&target.path, ws.busy_timeout());
-    if data_version(live).is_ok_and(|now| now != version) {
-        return Error::PutBack {
-            verb,
-            env: target.name.clone(),
-            cause: Box::new(cause),
-            backup: backup.path.clone(),
-            put_back_failed: Some(
-                "another program wrote to it after the copy (or checkpointed its log), and copying the previous content back would erase its writes".into(),
-            ),
-        };
-    }
-    // A compressed backup is copied from its plain content, which must be the verified snapshot.
-    let plain = crate::backups::stored::plain(&backup.path).and_then(|p| match &p.sha256 {
-        Some(sha) if sha != &backup.sha256 => Err(Error::BackupVerify {
-            path: backup.path.clone(),
-            detail: format!(
-                "it decompresses to sha256 {sha}, not the recorded {}",
-                backup.sha256
-            ),
-        }),
-        _ => Ok(p),
-    });
-    let restored = plain
-        .and_then(|p| Ok((p, watch?)))
-        .and_then(|(p, watch)| {
-            // Quiet: a cancel already asked for must not stop the copy that puts things back.
-            let quiet = &crate::Quiet;
-            let timeout = ws.busy_timeout();
-            copy_into(&p.path, live, &target.path, timeout, quiet, Some(&watch))
-        })
-        .and_then(|()| {
-            let _ = live.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
-            crate::safety::health::require_healthy(live, target)?;
-            let now = db::row_counts(live)?;
-            match now == backup.row_counts {
-                true => Ok(()),
-                false => Err(Error::CheckFailed(format!(
-                    "it holds {} rows, the backup {}",
-                    now.values().sum::<u64>(),
-                    backup.row_counts.values().sum::<u64>()
-                ))),
-            }
-        });
     Error::PutBack {
         verb,
         env: target.name.clone(),
         cause: Box::new(cause),
         backup: backup.path.clone(),
-        put_back_failed: restored
-            .err()
-            .map(|e| format!("copying it back failed: {e}")),
+        put_back_failed: copy_back(ws, target, version, live, backup).err(),
+    }
+}
+
+/// [`put_back`]'s copy; `Err`: why the previous content is not back.
+fn copy_back(
+    ws: &Workspace,
+    target: &EnvTarget,
+    version: i64,
+    live: &mut Connection,
+    backup: &BackupRecord,
+) -> std::result::Result<(), String> {
+    // The watch is marked first, then the live connection shows no other writer up to now: a
+    // commit after this point is seen by the watch when the copy back takes the write lock.
+    let watch = Watch::open(&target.path, ws.busy_timeout());
+    match data_version(live) {
+        Ok(now) if now == version => {}
+        Ok(_) => return Err(WRITTEN_SINCE.into()),
+        // Fail closed: without knowing, a put-back could erase another program's writes.
+        Err(e) => {
+            return Err(format!(
+                "whether another program wrote to it since the copy cannot be read: {e}"
+            ))
+        }
+    }
+    let failed = |e: Error| format!("copying it back failed: {e}");
+    let watch = watch.map_err(failed)?;
+    // A compressed backup is copied from its plain content, which must be the verified snapshot.
+    let plain = crate::backups::stored::plain(&backup.path)
+        .and_then(|p| match &p.sha256 {
+            Some(sha) if sha != &backup.sha256 => Err(Error::BackupVerify {
+                path: backup.path.clone(),
+                detail: format!(
+                    "it decompresses to sha256 {sha}, not the recorded {}",
+                    backup.sha256
+                ),
+            }),
+            _ => Ok(p),
+        })
+        .map_err(failed)?;
+    // Quiet: a cancel already asked for must not stop the copy that puts things back.
+    let (quiet, timeout) = (&crate::Quiet, ws.busy_timeout());
+    match copy_into(
+        &plain.path,
+        live,
+        &target.path,
+        timeout,
+        quiet,
+        Some(&watch),
+    ) {
+        Err(Error::Refused(_)) if watch.require_unchanged().is_err() => {
+            return Err(WRITTEN_SINCE.into())
+        }
+        copied => copied.map_err(failed)?,
+    }
+    let _ = live.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+    crate::safety::health::require_healthy(live, target).map_err(failed)?;
+    let now = db::row_counts(live).map_err(failed)?;
+    match now == backup.row_counts {
+        true => Ok(()),
+        false => Err(format!(
+            "after copying it back, it holds {} rows, the backup {}",
+            now.values().sum::<u64>(),
+            backup.row_counts.values().sum::<u64>()
+        )),
     }
 }
 
@@ -924,9 +947,11 @@ fn verify_restored(
         crate::storage::timing::step("restore: checkpoint", || {
             let _ = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
         });
-        structure
-            .join()
-            .unwrap_or_else(|_| Err(Error::Internal("the check thread panicked".into())))
+        structure.join().unwrap_or_else(|_| {
+            Err(Error::CheckFailed(
+                "the staged copy's check panicked".into(),
+            ))
+        })
     })?;
     let reader = db::open(&target.path, Access::ReadWrite, busy_timeout)?;
     reader
@@ -974,7 +999,7 @@ fn verify_restored(
 /// was retagged, are not read again; the tag's own row was checked by SQLite as it was written).
 fn staged_structure(staging: &Path) -> Result<()> {
     let c = db::open_immutable(staging)?
-        .ok_or_else(|| Error::Internal(format!("{} has a log beside it", staging.display())))?;
+        .ok_or_else(|| Error::CheckFailed("the staged copy has a log beside it".into()))?;
     let problems = db::check(&c, "quick_check")?;
     match problems.is_empty() {
         true => Ok(()),
