@@ -1081,3 +1081,64 @@ fn copy_into(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Asks to cancel from its `n`-th progress report on.
+    struct CancelFrom(usize, AtomicUsize);
+    impl Observer for CancelFrom {
+        fn bytes(&self, _p: &Progress) {
+            self.1.fetch_add(1, Ordering::SeqCst);
+        }
+        fn cancelled(&self) -> bool {
+            self.1.load(Ordering::SeqCst) >= self.0
+        }
+    }
+
+    fn db_with(path: &Path, rows: i64) {
+        let c = Connection::open(path).unwrap();
+        c.execute_batch(&format!(
+            "PRAGMA journal_mode=WAL; CREATE TABLE t(a);
+             WITH RECURSIVE n(v) AS (SELECT 1 UNION ALL SELECT v + 1 FROM n WHERE v < {rows})
+             INSERT INTO t SELECT v FROM n;"
+        ))
+        .unwrap();
+    }
+
+    fn rows(path: &Path) -> i64 {
+        Connection::open(path)
+            .unwrap()
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    /// Steps: the locks (report 1), one page (2), the rest, which commits (3). A cancel asked for
+    /// at the committing step is too late: the copy is reported done, not cancelled; one asked for
+    /// before it rolls the copy back.
+    #[test]
+    fn a_cancel_at_the_committing_step_does_not_report_a_committed_copy_as_cancelled() {
+        let dir = tempfile::tempdir().unwrap();
+        let from = dir.path().join("from.db");
+        db_with(&from, 2000);
+        let t = Duration::from_secs(1);
+        for (cancel_from, result, held) in [(3, "done", 2000), (2, "cancelled", 5)] {
+            let to = dir.path().join(format!("to-{cancel_from}.db"));
+            db_with(&to, 5);
+            let mut live = Connection::open(&to).unwrap();
+            let obs = CancelFrom(cancel_from, AtomicUsize::new(0));
+            let got = match copy_into(&from, &mut live, &to, t, &obs, None) {
+                Ok(()) => "done",
+                Err(Error::Cancelled) => "cancelled",
+                Err(e) => panic!("{e}"),
+            };
+            assert_eq!(
+                (got, rows(&to)),
+                (result, held),
+                "cancel from report {cancel_from}"
+            );
+        }
+    }
+}
