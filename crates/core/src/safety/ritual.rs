@@ -343,15 +343,16 @@ pub(crate) fn back_up_then_release(
 }
 
 /// The existing backup a plan relied on (`step.existing`), if it still holds exactly the
-/// database, with a [`Watch`] marked before the comparison: anything committed since makes the
-/// change refuse. It takes no write lock, so it can run beside other work (restore stages its
-/// source meanwhile); `None` (it no longer holds): a new backup is taken. Returns how long the
-/// comparison took (for the caller's profile: it may run on another thread).
+/// database, with a [`Watch`] marked before the comparison: anything committed since means a new
+/// backup is taken after all ([`back_up_then_release`]). It takes no write lock, so it can run
+/// beside other work (restore stages its source meanwhile); `None` (it no longer holds, or cannot
+/// be compared): a new backup is taken. Returns how long the comparison took (for the caller's
+/// profile: it may run on another thread).
 pub(crate) fn existing_backup(
     ws: &Workspace,
     target: &EnvTarget,
     step: &plan::BackupStep,
-) -> Result<(Option<(BackupRecord, Watch)>, std::time::Duration)> {
+) -> (Option<(BackupRecord, Watch)>, std::time::Duration) {
     let t = Instant::now();
     let held = Watch::open(&target.path, ws.busy_timeout()).and_then(|watch| {
         let held = crate::backups::same_state::holding_now(target, &step.path, ws.busy_timeout())?;
@@ -372,7 +373,7 @@ pub(crate) fn existing_backup(
             None
         }
     };
-    Ok((held, t.elapsed()))
+    (held, t.elapsed())
 }
 
 /// The env's lock alone, for work on its files that opens no connection (prune, replacing a

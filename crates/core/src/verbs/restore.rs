@@ -545,7 +545,7 @@ fn restore_locked<P: Plan>(
                 sc.spawn(move || match go.recv() {
                     Ok(()) => ritual::existing_backup(ws, target, step),
                     // The staging copy failed: nothing to compare for.
-                    Err(_) => Ok((None, Duration::ZERO)),
+                    Err(_) => (None, Duration::ZERO),
                 })
             });
             let staged = crate::storage::timing::step("restore: stage + verify", || {
@@ -555,19 +555,16 @@ fn restore_locked<P: Plan>(
             })
             .step(verb, env, "verify", UNCHANGED)
             .and_then(|s| crate::storage::failpoint::hit("restore:staged").map(|()| s));
-            let held = held.map(|h| {
-                let (held, took) = h.join().unwrap_or_else(|_| {
-                    Err(Error::Internal(
-                        "the backup comparison thread panicked".into(),
-                    ))
-                })?;
+            // A comparison that panicked proves nothing: a new backup is taken.
+            let held = held.and_then(|h| {
+                let (held, took) = h.join().unwrap_or((None, Duration::ZERO));
                 crate::storage::timing::record_duration(
                     "backup: existing backup checked (no new one), beside staging",
                     took,
                 );
-                Ok::<_, Error>(held)
+                held
             });
-            Ok::<_, Error>((staged?, held.transpose()?.flatten()))
+            Ok::<_, Error>((staged?, held))
         })?;
         plan.source.verification = verification;
         match opened {
