@@ -58,13 +58,17 @@ impl Watch {
 
     fn now(&self) -> Result<i64> {
         match self.wal {
-            true => self
-                .conn
-                .query_row("PRAGMA data_version", [], |r| r.get(0))
-                .map_err(Error::sql("reading data_version")),
+            true => data_version(&self.conn),
             false => change_counter(&self.path),
         }
     }
+}
+
+/// `PRAGMA data_version` of `c`: it moves when another connection commits (or checkpoints with
+/// TRUNCATE), never for `c`'s own commits.
+pub(crate) fn data_version(c: &Connection) -> Result<i64> {
+    c.query_row("PRAGMA data_version", [], |r| r.get(0))
+        .map_err(Error::sql("reading data_version"))
 }
 
 /// The header's file change counter (bytes 24–27), read from the file itself.

@@ -19,7 +19,7 @@ use crate::safety::plan::{self, BackupStep, Plan, Promises, TableRows};
 use crate::safety::ritual;
 use crate::safety::session::{self, Opened};
 use crate::safety::space::SpaceCheck;
-use crate::safety::watch::Watch;
+use crate::safety::watch::{data_version, Watch};
 use crate::schema::tag::{self, Identity};
 use crate::storage::db::{self, Access};
 use crate::storage::fs;
@@ -673,11 +673,6 @@ fn copy_in(
         Ok(()) => Ok(backup),
         Err(cause) => Err(put_back(ws, target, (verb, version), live, &backup, cause)),
     }
-}
-
-fn data_version(c: &Connection) -> Result<i64> {
-    c.query_row("PRAGMA data_version", [], |r| r.get(0))
-        .map_err(Error::sql("reading data_version"))
 }
 
 /// The live file was written and then failed its checks: its previous content is copied back
