@@ -316,7 +316,16 @@ fn check_sqlite(
         "integrity_check"
     };
     if full {
-        let problems = db::check(&conn, pragma).map_err(|e| e.to_string())?;
+        let problems = match access {
+            // CHECK constraints on every core: SQLite's pragma without them beside our scans of
+            // them (the schema was found to be ours above; nothing else writes this file).
+            Access::ReadWrite => {
+                let open = || db::open(path, Access::ReadOnly, Duration::from_secs(1));
+                crate::storage::check_constraints::full_check(&conn, pragma, &open)
+            }
+            Access::ReadOnly => db::check(&conn, pragma),
+        }
+        .map_err(|e| e.to_string())?;
         if !problems.is_empty() {
             return Err(format!("{pragma}: {}", problems.join("; ")));
         }

@@ -1,6 +1,7 @@
 //! Storage: files and connections — headers, opening, fsync and no-overwrite renames, hashing,
 //! fingerprints, timestamps, step timings and test-only failpoints. Knows nothing of envs.
 
+pub(crate) mod check_constraints;
 pub(crate) mod db;
 pub(crate) mod failpoint;
 pub mod fingerprint;

@@ -1,0 +1,380 @@
+//! A file's full check on every core: SQLite's `quick_check` / `integrity_check` with CHECK
+//! constraints off on one connection, while every row's CHECK constraints — read from each
+//! table's own `CREATE TABLE` — run as SELECTs by rowid range on others. (SQLite evaluates a
+//! table's CHECKs on one thread: ≈ 80 % of a `quick_check` of our jobs table.)
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use rusqlite::Connection;
+
+use crate::error::{Error, Result};
+use crate::storage::db;
+
+/// Rows per scan of a big table: small enough that the cores finish together.
+const ROWS_PER_SCAN: u64 = 50_000;
+/// Failing rows named per scan (SQLite's own check stops at 100 problems).
+const NAMED_PER_SCAN: usize = 3;
+
+/// `PRAGMA {pragma}` (`quick_check` or `integrity_check`) of the file `conn` has open, with every
+/// row's CHECK constraints evaluated: SQLite's pragma runs on `conn` with CHECKs off while the
+/// CHECKs run on connections from `open` (read-only ones do), and `conn` joins them when its pragma
+/// is done. Returns the problems found (empty = ok), SQLite's first.
+///
+/// The file must not change meanwhile (the connections must read the same content: a private
+/// copy, or a file nobody writes), and its schema must be one the caller has verified: the CHECKs
+/// checked are the ones its tables declare.
+pub(crate) fn full_check(
+    conn: &Connection,
+    pragma: &str,
+    open: &(dyn Fn() -> Result<Connection> + Sync),
+) -> Result<Vec<String>> {
+    debug_assert!(matches!(pragma, "quick_check" | "integrity_check"));
+    let scans = plan_scans(conn)?;
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let next = AtomicUsize::new(0);
+    let found = Mutex::new(BTreeMap::new());
+    let run = |c: &Connection| run_scans(c, &scans, &next, &found);
+    let (sqlite, scanned) = std::thread::scope(|s| {
+        let helpers: Vec<_> = (1..workers)
+            .map(|_| s.spawn(|| helper(open, &run)))
+            .collect();
+        let sqlite = without_checks(conn, pragma);
+        // `conn` takes scans too once its pragma is done, until none is left.
+        let mut scanned = run(conn);
+        for h in helpers {
+            let panicked = || Err(Error::Internal("a CHECK scan panicked".into()));
+            scanned = scanned.and(h.join().unwrap_or_else(|_| panicked()));
+        }
+        (sqlite, scanned)
+    });
+    let mut problems = sqlite?;
+    match scanned {
+        // A scan failing over damage SQLite has already described adds nothing to its words.
+        Err(_) if !problems.is_empty() => return Ok(problems),
+        Err(e) => return Err(e),
+        Ok(()) => {}
+    }
+    problems.extend(
+        found
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner())
+            .into_values()
+            .flatten(),
+    );
+    Ok(problems)
+}
+
+/// A second core's share: a connection of its own, then scans until none is left. One that cannot
+/// be opened takes no scan (the others do them all).
+fn helper(
+    open: &(dyn Fn() -> Result<Connection> + Sync),
+    run: &(dyn Fn(&Connection) -> Result<()> + Sync),
+) -> Result<()> {
+    match open().and_then(|c| lift_time_limit(&c).map(|()| c)) {
+        Ok(c) => run(&c),
+        Err(e) => {
+            tracing::warn!("no second connection for the CHECK scans ({e}): the others do them");
+            Ok(())
+        }
+    }
+}
+
+/// SQLite's pragma with CHECK constraints off (set back afterwards, whatever happened).
+fn without_checks(conn: &Connection, pragma: &str) -> Result<Vec<String>> {
+    let set = |on: bool| {
+        conn.pragma_update(None, "ignore_check_constraints", on)
+            .map_err(Error::sql("ignore_check_constraints"))
+    };
+    set(true)?;
+    let problems = db::check(conn, pragma);
+    set(false)?;
+    problems
+}
+
+fn lift_time_limit(c: &Connection) -> Result<()> {
+    c.progress_handler(0, None::<fn() -> bool>)
+        .map_err(Error::sql("lifting the time limit"))
+}
+
+/// Takes scans off the shared list until none is left; failing rows go to `found` under the
+/// scan's index (so the report's order does not depend on which core ran what).
+fn run_scans(
+    c: &Connection,
+    scans: &[Scan],
+    next: &AtomicUsize,
+    found: &Mutex<BTreeMap<usize, Vec<String>>>,
+) -> Result<()> {
+    loop {
+        let i = next.fetch_add(1, Ordering::SeqCst);
+        let Some(scan) = scans.get(i) else {
+            return Ok(());
+        };
+        let bad = scan.failing_rows(c)?;
+        if !bad.is_empty() {
+            let mut found = found.lock().unwrap_or_else(|p| p.into_inner());
+            found.insert(i, bad);
+        }
+    }
+}
+
+/// One SELECT over a table, or over one rowid range of it.
+struct Scan {
+    table: String,
+    sql: String,
+    has_rowid: bool,
+}
+
+impl Scan {
+    fn failing_rows(&self, c: &Connection) -> Result<Vec<String>> {
+        let ctx = || format!("checking the CHECK constraints of {}", self.table);
+        let mut stmt = c.prepare(&self.sql).map_err(Error::sql(ctx()))?;
+        let rows: Vec<Option<i64>> = stmt
+            .query_map([], |r| r.get(0))
+            .and_then(|rows| rows.collect())
+            .map_err(Error::sql(ctx()))?;
+        Ok(rows
+            .into_iter()
+            .map(|id| match (self.has_rowid, id) {
+                (true, Some(id)) => format!("CHECK constraint failed in {} (row {id})", self.table),
+                _ => format!("CHECK constraint failed in {}", self.table),
+            })
+            .collect())
+    }
+}
+
+/// The scans for every table that declares CHECK constraints: rowid ranges that together cover
+/// every rowid, or the whole table (WITHOUT ROWID tables, small tables).
+fn plan_scans(conn: &Connection) -> Result<Vec<Scan>> {
+    let mut scans = vec![];
+    for (table, create) in tables(conn)? {
+        let clauses = check_clauses(&create);
+        if clauses.is_empty() {
+            continue;
+        }
+        // Each clause on lines of its own: a `--` comment in one cannot reach past it.
+        let failing = clauses
+            .iter()
+            .map(|c| format!("(\n{c}\n)"))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let q = db::quote_ident(&table);
+        let has_rowid = conn
+            .prepare(&format!("SELECT rowid FROM {q} LIMIT 0"))
+            .is_ok();
+        let select = |range: &str| {
+            let id = if has_rowid { "rowid" } else { "NULL" };
+            format!("SELECT {id} FROM {q} WHERE {range}NOT ({failing}) LIMIT {NAMED_PER_SCAN}")
+        };
+        let ranges = match has_rowid {
+            true => rowid_ranges(conn, &q)?,
+            false => vec![String::new()],
+        };
+        scans.extend(ranges.iter().map(|r| Scan {
+            table: table.clone(),
+            sql: select(r),
+            has_rowid,
+        }));
+    }
+    Ok(scans)
+}
+
+/// Every table's name and `CREATE` statement (SQLite's own tables aside).
+fn tables(conn: &Connection) -> Result<Vec<(String, String)>> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT name, sql FROM sqlite_schema
+             WHERE type = 'table' AND sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
+             ORDER BY name",
+        )
+        .map_err(Error::sql("reading sqlite_schema"))?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .and_then(|rows| rows.collect())
+        .map_err(Error::sql("reading sqlite_schema"));
+    rows
+}
+
+/// `WHERE` prefixes splitting a table by rowid into ranges of about [`ROWS_PER_SCAN`] rows; the
+/// first has no lower bound and the last no upper one, so no rowid is left out.
+fn rowid_ranges(conn: &Connection, q: &str) -> Result<Vec<String>> {
+    let (rows, min, max): (i64, Option<i64>, Option<i64>) = conn
+        .query_row(
+            &format!("SELECT count(*), min(rowid), max(rowid) FROM {q}"),
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .map_err(Error::sql(format!("counting rows of {q}")))?;
+    let (Some(min), Some(max)) = (min, max) else {
+        return Ok(vec![String::new()]);
+    };
+    let parts = (rows as u64).div_ceil(ROWS_PER_SCAN).clamp(1, 256) as i128;
+    let span = max as i128 - min as i128 + 1;
+    let bound = |i: i128| (min as i128 + span * i / parts) as i64;
+    Ok((0..parts)
+        .map(|i| {
+            let lower = (i > 0).then(|| format!("rowid >= {} AND ", bound(i)));
+            let upper = (i + 1 < parts).then(|| format!("rowid < {} AND ", bound(i + 1)));
+            format!("{}{}", lower.unwrap_or_default(), upper.unwrap_or_default())
+        })
+        .collect())
+}
+
+/// The expressions of every `CHECK (…)` in a `CREATE TABLE` statement, as written, in order:
+/// column and table constraints alike. Strings, quoted names and comments are skipped as SQLite's
+/// tokenizer skips them, so a `CHECK (` inside one is not a constraint.
+pub(crate) fn check_clauses(create: &str) -> Vec<String> {
+    let tokens = tokens(create);
+    let mut out = vec![];
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < tokens.len() {
+        match tokens[i].kind {
+            Kind::Open => depth += 1,
+            Kind::Close => depth = depth.saturating_sub(1),
+            Kind::Word if depth == 1 && tokens[i].text(create).eq_ignore_ascii_case("check") => {
+                if let Some((expr, end)) = parenthesized(create, &tokens, i + 1) {
+                    out.push(expr);
+                    i = end;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The text inside the parentheses opening at `tokens[at]` (the next token that is not a
+/// comment), and the index of the closing one.
+fn parenthesized(sql: &str, tokens: &[Token], at: usize) -> Option<(String, usize)> {
+    let open = (at..tokens.len()).find(|&j| tokens[j].kind != Kind::Comment)?;
+    if tokens[open].kind != Kind::Open {
+        return None;
+    }
+    let mut depth = 0usize;
+    for (j, t) in tokens.iter().enumerate().skip(open) {
+        match t.kind {
+            Kind::Open => depth += 1,
+            Kind::Close => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some((sql[tokens[open].end..t.start].to_string(), j));
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Open,
+    Close,
+    Word,
+    /// A string, a quoted name, a number or an operator: nothing to look into.
+    Other,
+    Comment,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Token {
+    kind: Kind,
+    start: usize,
+    end: usize,
+}
+
+impl Token {
+    fn text<'a>(&self, sql: &'a str) -> &'a str {
+        &sql[self.start..self.end]
+    }
+}
+
+/// SQLite's tokens, as far as finding constraints needs: `'…'` strings and `"…"` / `` `…` ``
+/// names (doubled quotes inside), `[…]` names, `--` and `/* */` comments, words (letters, digits,
+/// `_`, `$` and every non-ASCII character, as SQLite's identifiers), parentheses.
+fn tokens(sql: &str) -> Vec<Token> {
+    let b = sql.as_bytes();
+    let mut out = vec![];
+    let mut i = 0;
+    while i < b.len() {
+        let start = i;
+        let kind = match b[i] {
+            b'(' => {
+                i += 1;
+                Kind::Open
+            }
+            b')' => {
+                i += 1;
+                Kind::Close
+            }
+            q @ (b'\'' | b'"' | b'`') => {
+                i = quoted_end(b, i, q);
+                Kind::Other
+            }
+            b'[' => {
+                i = b[i..]
+                    .iter()
+                    .position(|&c| c == b']')
+                    .map_or(b.len(), |p| i + p + 1);
+                Kind::Other
+            }
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                i = b[i..]
+                    .iter()
+                    .position(|&c| c == b'\n')
+                    .map_or(b.len(), |p| i + p);
+                Kind::Comment
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i = sql[i + 2..].find("*/").map_or(b.len(), |p| i + 2 + p + 2);
+                Kind::Comment
+            }
+            c if is_word_byte(c) => {
+                while i < b.len() && is_word_byte(b[i]) {
+                    i += 1;
+                }
+                Kind::Word
+            }
+            c if c.is_ascii_whitespace() => {
+                i += 1;
+                continue;
+            }
+            _ => {
+                i += 1;
+                Kind::Other
+            }
+        };
+        out.push(Token {
+            kind,
+            start,
+            end: i,
+        });
+    }
+    out
+}
+
+fn is_word_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80
+}
+
+/// The end of a quoted token opening at `i` with `q` (a doubled `q` is part of it).
+fn quoted_end(b: &[u8], mut i: usize, q: u8) -> usize {
+    i += 1;
+    while i < b.len() {
+        if b[i] == q {
+            if b.get(i + 1) == Some(&q) {
+                i += 2;
+                continue;
+            }
+            return i + 1;
+        }
+        i += 1;
+    }
+    b.len()
+}
+
+#[cfg(test)]
+mod tests;
