@@ -385,8 +385,10 @@ fn schema_objects(conn: &Connection) -> Result<BTreeMap<(String, String), Schema
     Ok(rows)
 }
 
+/// Whitespace as SQLite reads it: runs of it between tokens (and inside comments) are one space;
+/// inside a string or a quoted name every character counts (a no-break space is no whitespace).
 fn normalize_sql(sql: &str) -> String {
-    sql.split_whitespace().collect::<Vec<_>>().join(" ")
+    crate::storage::sql_tokens::collapse_whitespace(sql)
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -636,6 +638,39 @@ mod tests {
             kinds.contains(&("extra", "extra_idx")) && kinds.contains(&("missing", "jobs_created")),
             "{kinds:?}"
         );
+    }
+
+    /// Whitespace is what SQLite reads as whitespace: a no-break space inside a CHECK's pattern
+    /// (which SQLite reads as a character of the pattern) is a changed table; more spaces between
+    /// tokens or inside a comment are the same table.
+    #[test]
+    fn only_sqlites_whitespace_is_collapsed_when_schemas_are_compared() {
+        let schema = |edit: &dyn Fn(&str) -> String| {
+            let c = Connection::open_in_memory().unwrap();
+            c.execute_batch("BEGIN").unwrap();
+            apply_pending(&c, Path::new("x"), "dev").unwrap();
+            c.execute_batch("COMMIT").unwrap();
+            let sql: String = c
+                .query_row(
+                    "SELECT sql FROM sqlite_schema WHERE name = 'users'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert!(sql.contains("'*[ ]*'") && sql.contains("\n"), "{sql}");
+            c.execute_batch("PRAGMA writable_schema = ON").unwrap();
+            c.execute(
+                "UPDATE sqlite_schema SET sql = ?1 WHERE name = 'users'",
+                [edit(&sql)],
+            )
+            .unwrap();
+            drift(&c).unwrap()
+        };
+        let nbsp = schema(&|sql| sql.replace("'*[ ]*'", "'*[\u{a0}]*'"));
+        assert_eq!(nbsp.differences.len(), 1, "{nbsp:?}");
+        assert_eq!(nbsp.differences[0].name, "users");
+        let spaced = schema(&|sql| sql.replace("\n", " \t\n  ").replace("-- ", "--   "));
+        assert!(!spaced.has_drift(), "{spaced:?}");
     }
 
     #[test]

@@ -11,6 +11,7 @@ use rusqlite::Connection;
 
 use crate::error::{Error, Result};
 use crate::storage::db;
+use crate::storage::sql_tokens::{tokens, Kind, Token};
 
 /// Rows per scan of a big table: small enough that the cores finish together.
 const ROWS_PER_SCAN: u64 = 50_000;
@@ -149,7 +150,11 @@ impl Scan {
 fn plan_scans(conn: &Connection) -> Result<Vec<Scan>> {
     let mut scans = vec![];
     for (table, create) in tables(conn)? {
-        let clauses = check_clauses(&create);
+        let clauses = check_clauses(&create).map_err(|why| {
+            Error::CheckFailed(format!(
+                "the CHECK constraints of {table} cannot be read: {why}"
+            ))
+        })?;
         if clauses.is_empty() {
             continue;
         }
@@ -160,17 +165,20 @@ fn plan_scans(conn: &Connection) -> Result<Vec<Scan>> {
             .collect::<Vec<_>>()
             .join(" AND ");
         let q = db::quote_ident(&table);
-        let has_rowid = conn
-            .prepare(&format!("SELECT rowid FROM {q} LIMIT 0"))
-            .is_ok();
+        let rowid = rowid_name(conn, &table)?;
+        // NOT INDEXED: an index holding every column the CHECKs read would otherwise be read
+        // instead of the rows (and `quick_check` does not compare indexes with their tables).
         let select = |range: &str| {
-            let id = if has_rowid { "rowid" } else { "NULL" };
-            format!("SELECT {id} FROM {q} WHERE {range}NOT ({failing}) LIMIT {NAMED_PER_SCAN}")
+            let id = rowid.unwrap_or("NULL");
+            format!(
+                "SELECT {id} FROM {q} NOT INDEXED WHERE {range}NOT ({failing}) LIMIT {NAMED_PER_SCAN}"
+            )
         };
-        let ranges = match has_rowid {
-            true => rowid_ranges(conn, &q)?,
-            false => vec![String::new()],
+        let ranges = match rowid {
+            Some(r) => rowid_ranges(conn, &q, r)?,
+            None => vec![String::new()],
         };
+        let has_rowid = rowid.is_some();
         scans.extend(ranges.iter().map(|r| Scan {
             table: table.clone(),
             sql: select(r),
@@ -180,13 +188,13 @@ fn plan_scans(conn: &Connection) -> Result<Vec<Scan>> {
     Ok(scans)
 }
 
-/// Every table's name and `CREATE` statement (SQLite's own tables aside).
+/// Every table's name and `CREATE` statement — SQLite's own too (`sqlite_stat1`, …: they declare
+/// no CHECK, unless a file from elsewhere made them so, and then SQLite checks it).
 fn tables(conn: &Connection) -> Result<Vec<(String, String)>> {
     let mut stmt = conn
         .prepare(
             "SELECT name, sql FROM sqlite_schema
-             WHERE type = 'table' AND sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
-             ORDER BY name",
+             WHERE type = 'table' AND sql IS NOT NULL ORDER BY name",
         )
         .map_err(Error::sql("reading sqlite_schema"))?;
     let rows = stmt
@@ -196,12 +204,33 @@ fn tables(conn: &Connection) -> Result<Vec<(String, String)>> {
     rows
 }
 
+/// The name that reaches a table's rowid: the first of `rowid`, `_rowid_`, `oid` that no column
+/// of it is called (a column so named hides the rowid under that name). `None`: a WITHOUT ROWID
+/// table, or all three are columns — the table is then scanned whole.
+fn rowid_name(conn: &Connection, table: &str) -> Result<Option<&'static str>> {
+    let q = db::quote_ident(table);
+    let mut stmt = conn
+        .prepare("SELECT name FROM pragma_table_xinfo(?1)")
+        .map_err(Error::sql(format!("reading the columns of {table}")))?;
+    let columns: Vec<String> = stmt
+        .query_map([table], |r| r.get(0))
+        .and_then(|rows| rows.collect())
+        .map_err(Error::sql(format!("reading the columns of {table}")))?;
+    let taken = |name: &str| columns.iter().any(|c| c.eq_ignore_ascii_case(name));
+    let name = ["rowid", "_rowid_", "oid"].into_iter().find(|n| !taken(n));
+    // Not a column, and yet no such name: a WITHOUT ROWID table.
+    Ok(name.filter(|n| {
+        conn.prepare(&format!("SELECT {n} FROM {q} LIMIT 0"))
+            .is_ok()
+    }))
+}
+
 /// `WHERE` prefixes splitting a table by rowid into ranges of about [`ROWS_PER_SCAN`] rows; the
 /// first has no lower bound and the last no upper one, so no rowid is left out.
-fn rowid_ranges(conn: &Connection, q: &str) -> Result<Vec<String>> {
+fn rowid_ranges(conn: &Connection, q: &str, rowid: &str) -> Result<Vec<String>> {
     let (rows, min, max): (i64, Option<i64>, Option<i64>) = conn
         .query_row(
-            &format!("SELECT count(*), min(rowid), max(rowid) FROM {q}"),
+            &format!("SELECT count(*), min({rowid}), max({rowid}) FROM {q} NOT INDEXED"),
             [],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
@@ -214,36 +243,46 @@ fn rowid_ranges(conn: &Connection, q: &str) -> Result<Vec<String>> {
     let bound = |i: i128| (min as i128 + span * i / parts) as i64;
     Ok((0..parts)
         .map(|i| {
-            let lower = (i > 0).then(|| format!("rowid >= {} AND ", bound(i)));
-            let upper = (i + 1 < parts).then(|| format!("rowid < {} AND ", bound(i + 1)));
+            let lower = (i > 0).then(|| format!("{rowid} >= {} AND ", bound(i)));
+            let upper = (i + 1 < parts).then(|| format!("{rowid} < {} AND ", bound(i + 1)));
             format!("{}{}", lower.unwrap_or_default(), upper.unwrap_or_default())
         })
         .collect())
 }
 
 /// The expressions of every `CHECK (…)` in a `CREATE TABLE` statement, as written, in order:
-/// column and table constraints alike. Strings, quoted names and comments are skipped as SQLite's
-/// tokenizer skips them, so a `CHECK (` inside one is not a constraint.
-pub(crate) fn check_clauses(create: &str) -> Vec<String> {
+/// column and table constraints alike. Strings, quoted names, variables and comments are skipped
+/// as SQLite's tokenizer skips them, so a `CHECK (` inside one is not a constraint. `CHECK` is never
+/// a name to SQLite (it is no fallback keyword): one that is not a constraint of the statement's
+/// own list, or parentheses that do not balance, mean the text is not read as SQLite reads it —
+/// an error, never a constraint left out.
+pub(crate) fn check_clauses(create: &str) -> std::result::Result<Vec<String>, String> {
     let tokens = tokens(create);
     let mut out = vec![];
     let mut depth = 0usize;
     let mut i = 0;
     while i < tokens.len() {
-        match tokens[i].kind {
+        let t = &tokens[i];
+        match t.kind {
             Kind::Open => depth += 1,
-            Kind::Close => depth = depth.saturating_sub(1),
-            Kind::Word if depth == 1 && tokens[i].text(create).eq_ignore_ascii_case("check") => {
-                if let Some((expr, end)) = parenthesized(create, &tokens, i + 1) {
-                    out.push(expr);
-                    i = end;
-                }
+            Kind::Close if depth == 0 => return Err("a `)` closes nothing".into()),
+            Kind::Close => depth -= 1,
+            Kind::Word if t.text(create).eq_ignore_ascii_case("check") => {
+                let found = (depth == 1).then(|| parenthesized(create, &tokens, i + 1));
+                let Some(Some((expr, end))) = found else {
+                    return Err(format!("a CHECK at byte {} is not a constraint", t.start));
+                };
+                out.push(expr);
+                i = end;
             }
             _ => {}
         }
         i += 1;
     }
-    out
+    match depth {
+        0 => Ok(out),
+        _ => Err("a `(` is never closed".into()),
+    }
 }
 
 /// The text inside the parentheses opening at `tokens[at]` (the next token that is not a
@@ -267,113 +306,6 @@ fn parenthesized(sql: &str, tokens: &[Token], at: usize) -> Option<(String, usiz
         }
     }
     None
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Open,
-    Close,
-    Word,
-    /// A string, a quoted name, a number or an operator: nothing to look into.
-    Other,
-    Comment,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Token {
-    kind: Kind,
-    start: usize,
-    end: usize,
-}
-
-impl Token {
-    fn text<'a>(&self, sql: &'a str) -> &'a str {
-        &sql[self.start..self.end]
-    }
-}
-
-/// SQLite's tokens, as far as finding constraints needs: `'…'` strings and `"…"` / `` `…` ``
-/// names (doubled quotes inside), `[…]` names, `--` and `/* */` comments, words (letters, digits,
-/// `_`, `$` and every non-ASCII character, as SQLite's identifiers), parentheses.
-fn tokens(sql: &str) -> Vec<Token> {
-    let b = sql.as_bytes();
-    let mut out = vec![];
-    let mut i = 0;
-    while i < b.len() {
-        let start = i;
-        let kind = match b[i] {
-            b'(' => {
-                i += 1;
-                Kind::Open
-            }
-            b')' => {
-                i += 1;
-                Kind::Close
-            }
-            q @ (b'\'' | b'"' | b'`') => {
-                i = quoted_end(b, i, q);
-                Kind::Other
-            }
-            b'[' => {
-                i = b[i..]
-                    .iter()
-                    .position(|&c| c == b']')
-                    .map_or(b.len(), |p| i + p + 1);
-                Kind::Other
-            }
-            b'-' if b.get(i + 1) == Some(&b'-') => {
-                i = b[i..]
-                    .iter()
-                    .position(|&c| c == b'\n')
-                    .map_or(b.len(), |p| i + p);
-                Kind::Comment
-            }
-            b'/' if b.get(i + 1) == Some(&b'*') => {
-                i = sql[i + 2..].find("*/").map_or(b.len(), |p| i + 2 + p + 2);
-                Kind::Comment
-            }
-            c if is_word_byte(c) => {
-                while i < b.len() && is_word_byte(b[i]) {
-                    i += 1;
-                }
-                Kind::Word
-            }
-            c if c.is_ascii_whitespace() => {
-                i += 1;
-                continue;
-            }
-            _ => {
-                i += 1;
-                Kind::Other
-            }
-        };
-        out.push(Token {
-            kind,
-            start,
-            end: i,
-        });
-    }
-    out
-}
-
-fn is_word_byte(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80
-}
-
-/// The end of a quoted token opening at `i` with `q` (a doubled `q` is part of it).
-fn quoted_end(b: &[u8], mut i: usize, q: u8) -> usize {
-    i += 1;
-    while i < b.len() {
-        if b[i] == q {
-            if b.get(i + 1) == Some(&q) {
-                i += 2;
-                continue;
-            }
-            return i + 1;
-        }
-        i += 1;
-    }
-    b.len()
 }
 
 #[cfg(test)]

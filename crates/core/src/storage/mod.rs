@@ -9,6 +9,7 @@ pub mod flush_behind;
 pub mod fs;
 pub mod hash;
 pub mod os;
+pub(crate) mod sql_tokens;
 pub mod text;
 pub mod time;
 pub mod timing;
