@@ -604,3 +604,68 @@ fn a_damaged_env_with_no_backup_has_a_way_out_reset_keeps_the_evidence_then_rebu
         serde_json::from_str(&e.ok(&["log", "--env", "test", "--json"])).unwrap();
     assert_eq!(log.as_array().unwrap().last().unwrap()["outcome"], "ok");
 }
+
+/// A live database that breaks a rule a restore checks (a row past its CHECK, written by a program
+/// that turned them off) cannot be backed up into something restore would accept: `check` names
+/// the row, and a reset — whose backup would be refused by `undo` — is refused before anything is
+/// dropped, with no backup left behind.
+#[test]
+fn a_database_breaking_a_check_is_named_by_check_and_not_reset_into_an_unrestorable_backup() {
+    let e = Env::new();
+    e.seeded("dev");
+    rusqlite::Connection::open(e.db("dev"))
+        .unwrap()
+        .execute_batch(
+            "PRAGMA ignore_check_constraints = ON; UPDATE jobs SET run_name = '' WHERE id = 3;",
+        )
+        .unwrap();
+    let (code, out, _) = e.run(&["check", "dev"]);
+    assert_eq!(code, 5, "an integrity failure: {out}");
+    assert!(
+        out.contains("CHECK constraint failed in jobs (row 3)"),
+        "{out}"
+    );
+    let before = fingerprint(&e.db("dev"));
+    let backups = backups_of(&e, "dev");
+    let (code, _, err) = e.run(&["reset", "dev", "--force"]);
+    assert_ne!(code, 0, "{err}");
+    assert!(
+        err.contains("CHECK constraint failed in jobs (row 3)"),
+        "{err}"
+    );
+    assert!(err.contains("could not be restored"), "{err}");
+    assert_eq!(err.matches("nothing was changed").count(), 1, "{err}");
+    assert_eq!(fingerprint(&e.db("dev")), before);
+    assert_eq!(backups_of(&e, "dev"), backups, "no backup left behind");
+}
+
+/// A table of the user's own beside ours (inert: the verbs work beside it) is in the backup a reset
+/// takes, and `undo` brings it back: restore accepts what the verbs accept.
+#[test]
+fn a_table_of_the_users_own_comes_back_with_undo_after_a_reset() {
+    let e = Env::new();
+    e.seeded("dev");
+    rusqlite::Connection::open(e.db("dev"))
+        .unwrap()
+        .execute_batch("CREATE TABLE my_notes (x TEXT); INSERT INTO my_notes VALUES ('keep me');")
+        .unwrap();
+    // Every table but the tag's (which records the last action).
+    let tables = |path: &Path| {
+        let mut f = fingerprint(path);
+        f.remove("pipeline_db_meta");
+        f
+    };
+    let before = tables(&e.db("dev"));
+    e.ok(&["reset", "dev", "--force"]);
+    let out = e.ok(&["undo", "dev", "--force", "--json"]);
+    assert!(
+        out.contains("plus the user's own extra table `my_notes`"),
+        "{out}"
+    );
+    assert_eq!(tables(&e.db("dev")), before);
+    let kept: String = rusqlite::Connection::open(e.db("dev"))
+        .unwrap()
+        .query_row("SELECT x FROM my_notes", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(kept, "keep me");
+}

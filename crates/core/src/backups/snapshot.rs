@@ -417,7 +417,32 @@ fn page_size(c: &Connection) -> i32 {
         .unwrap_or(4096)
 }
 
-/// Header, `quick_check` and (when given) row counts of a backup file.
+/// What a restore of a snapshot checks before it replaces anything (`restore`'s staged
+/// verification), checked on the snapshot itself, so that a verified backup is one that can be
+/// restored: its structure (`quick_check`), every row's CHECK constraints (on every core: `conn`
+/// and connections from `open`; the file cannot change meanwhile) and its foreign keys. Its
+/// schema is checked by the change itself (`require_our_schema`; reset, which drops everything,
+/// keeps what a restore accepts beside ours: inert tables and indexes).
+fn restorable(
+    conn: &Connection,
+    open: &(dyn Fn() -> Result<Connection> + Sync),
+) -> Result<Vec<String>> {
+    let mut problems = crate::storage::check_constraints::full_check(conn, "quick_check", open)?;
+    problems.extend(db::foreign_key_problems(conn)?);
+    Ok(problems)
+}
+
+/// Why a snapshot is no backup.
+fn unrestorable(problems: &[String]) -> String {
+    let first: Vec<&str> = problems.iter().take(3).map(String::as_str).collect();
+    format!(
+        "the database breaks what a restore checks ({}{}): a backup of it could not be restored, so it is not taken; `pipeline-db check` names the problems",
+        first.join("; "),
+        if problems.len() > 3 { "; …" } else { "" }
+    )
+}
+
+/// Header, what a restore checks ([`restorable`]) and (when given) row counts of a backup file.
 pub fn verify_file(path: &Path, expected: Option<&BTreeMap<String, u64>>) -> Result<()> {
     let fail = |detail: String| Error::BackupVerify {
         path: path.to_path_buf(),
@@ -426,9 +451,10 @@ pub fn verify_file(path: &Path, expected: Option<&BTreeMap<String, u64>>) -> Res
     db::check_header(path).map_err(|e| fail(e.to_string()))?;
     let conn = db::open(path, Access::ReadOnly, Duration::from_secs(1))
         .map_err(|e| fail(e.to_string()))?;
-    let problems = db::check(&conn, "quick_check").map_err(|e| fail(e.to_string()))?;
+    let open = || db::open(path, Access::ReadOnly, Duration::from_secs(1));
+    let problems = restorable(&conn, &open).map_err(|e| fail(e.to_string()))?;
     if !problems.is_empty() {
-        return Err(fail(format!("quick_check: {}", problems.join("; "))));
+        return Err(fail(unrestorable(&problems)));
     }
     if let Some(expected) = expected {
         let got = db::row_counts(&conn).map_err(|e| fail(e.to_string()))?;
@@ -441,9 +467,10 @@ pub fn verify_file(path: &Path, expected: Option<&BTreeMap<String, u64>>) -> Res
     Ok(())
 }
 
-/// `quick_check` + row counts, through `conn`, of the main file at `path` while nobody can change
-/// it (the caller holds the write lock and every WAL frame is in the file): the checks of a
-/// snapshot copied from it as a file. Run on a second core.
+/// What a restore checks ([`restorable`]) + row counts, through `conn` (and, for the CHECKs,
+/// connections of their own), of the main file at `path` while nobody can change it (the caller
+/// holds the write lock and every WAL frame is in the file): the checks of a snapshot copied from
+/// it as a file. Run beside the copy.
 fn check_pinned(conn: &Connection, path: &Path, counts: &BTreeMap<String, u64>) -> Result<()> {
     let fail = |detail: String| Error::BackupVerify {
         path: path.to_path_buf(),
@@ -451,12 +478,10 @@ fn check_pinned(conn: &Connection, path: &Path, counts: &BTreeMap<String, u64>) 
     };
     conn.execute_batch("BEGIN")
         .map_err(Error::sql("starting a read transaction"))?;
-    let problems = db::check(conn, "quick_check")?;
+    let open = || db::open(path, Access::ReadOnly, Duration::from_secs(5));
+    let problems = restorable(conn, &open)?;
     if !problems.is_empty() {
-        return Err(fail(format!(
-            "the database being backed up fails quick_check: {}",
-            problems.join("; ")
-        )));
+        return Err(fail(unrestorable(&problems)));
     }
     let got = db::row_counts(conn)?;
     if &got != counts {

@@ -85,7 +85,7 @@ pub(crate) fn foreign_objects(conn: &Connection, target: &EnvTarget) -> Result<O
     let harmful: Vec<String> = drift
         .differences
         .iter()
-        .filter(|d| !(d.change == "extra" && matches!(d.object_type.as_str(), "table" | "index")))
+        .filter(|d| !d.is_inert())
         .take(5)
         .map(|d| format!("{} {} `{}`", d.change, d.object_type, d.name))
         .collect();

@@ -391,6 +391,16 @@ fn normalize_sql(sql: &str) -> String {
     crate::storage::sql_tokens::collapse_whitespace(sql)
 }
 
+impl DriftItem {
+    /// An addition that never runs and changes nothing of ours — a table or an index of the
+    /// user's own (e.g. a legacy database adopted with `env add`): verbs work beside it, and a
+    /// restore brings it back. Anything that runs (a trigger, a view), or that changes or removes
+    /// an object of ours, is not.
+    pub fn is_inert(&self) -> bool {
+        self.change == "extra" && matches!(self.object_type.as_str(), "table" | "index")
+    }
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DriftItem {

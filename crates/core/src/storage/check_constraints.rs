@@ -4,7 +4,7 @@
 //! table's CHECKs on one thread: ≈ 80 % of a `quick_check` of our jobs table.)
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use rusqlite::Connection;
@@ -36,12 +36,23 @@ pub(crate) fn full_check(
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
     let next = AtomicUsize::new(0);
     let found = Mutex::new(BTreeMap::new());
-    let run = |c: &Connection| run_scans(c, &scans, &next, &found);
+    // Set when the check has failed (an error, or `conn` interrupted): the others stop taking scans.
+    let failed = AtomicBool::new(false);
+    let run = |c: &Connection| {
+        let r = run_scans(c, &scans, (&next, &failed), &found);
+        if r.is_err() {
+            failed.store(true, Ordering::SeqCst);
+        }
+        r
+    };
     let (sqlite, scanned) = std::thread::scope(|s| {
         let helpers: Vec<_> = (1..workers)
             .map(|_| s.spawn(|| helper(open, &run)))
             .collect();
         let sqlite = without_checks(conn, pragma);
+        if sqlite.is_err() {
+            failed.store(true, Ordering::SeqCst);
+        }
         // `conn` takes scans too once its pragma is done, until none is left.
         let mut scanned = run(conn);
         for h in helpers {
@@ -104,10 +115,14 @@ fn lift_time_limit(c: &Connection) -> Result<()> {
 fn run_scans(
     c: &Connection,
     scans: &[Scan],
-    next: &AtomicUsize,
+    (next, failed): (&AtomicUsize, &AtomicBool),
     found: &Mutex<BTreeMap<usize, Vec<String>>>,
 ) -> Result<()> {
     loop {
+        if failed.load(Ordering::SeqCst) {
+            // The check has failed already: its result is that error, whatever is left.
+            return Ok(());
+        }
         let i = next.fetch_add(1, Ordering::SeqCst);
         let Some(scan) = scans.get(i) else {
             return Ok(());
