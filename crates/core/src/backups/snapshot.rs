@@ -427,9 +427,22 @@ fn restorable(
     conn: &Connection,
     open: &(dyn Fn() -> Result<Connection> + Sync),
 ) -> Result<Vec<String>> {
-    let mut problems = crate::storage::check_constraints::full_check(conn, "quick_check", open)?;
-    problems.extend(db::foreign_key_problems(conn)?);
-    Ok(problems)
+    std::thread::scope(|s| {
+        // Foreign keys on a connection of their own, beside the rest.
+        let keys = s.spawn(|| {
+            let c = open()?;
+            c.progress_handler(0, None::<fn() -> bool>)
+                .map_err(Error::sql("lifting the time limit"))?;
+            db::foreign_key_problems(&c)
+        });
+        let checked = crate::storage::check_constraints::full_check(conn, "quick_check", open);
+        let keys = keys
+            .join()
+            .unwrap_or_else(|_| Err(Error::Internal("the foreign key check panicked".into())));
+        let mut problems = checked?;
+        problems.extend(keys?);
+        Ok(problems)
+    })
 }
 
 /// Why a snapshot is no backup.
