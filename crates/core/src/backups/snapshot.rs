@@ -428,19 +428,32 @@ fn restorable(
     open: &(dyn Fn() -> Result<Connection> + Sync),
 ) -> Result<Vec<String>> {
     std::thread::scope(|s| {
-        // Foreign keys on a connection of their own, beside the rest.
+        // Foreign keys on a connection of their own, beside the rest (on `conn` after them when
+        // none can be opened).
         let keys = s.spawn(|| {
-            let c = open()?;
-            c.progress_handler(0, None::<fn() -> bool>)
-                .map_err(Error::sql("lifting the time limit"))?;
-            db::foreign_key_problems(&c)
+            let c = open()
+                .and_then(|c| {
+                    c.progress_handler(0, None::<fn() -> bool>)
+                        .map_err(Error::sql("lifting the time limit"))
+                        .map(|()| c)
+                })
+                .inspect_err(|e| {
+                    tracing::warn!("no connection of its own for the foreign keys: {e}")
+                })
+                .ok()?;
+            Some(db::foreign_key_problems(&c))
         });
         let checked = crate::storage::check_constraints::full_check(conn, "quick_check", open);
-        let keys = keys
-            .join()
-            .unwrap_or_else(|_| Err(Error::Internal("the foreign key check panicked".into())));
+        let keys = keys.join().unwrap_or_else(|_| {
+            Some(Err(Error::Internal(
+                "the foreign key check panicked".into(),
+            )))
+        });
         let mut problems = checked?;
-        problems.extend(keys?);
+        problems.extend(match keys {
+            Some(keys) => keys?,
+            None => db::foreign_key_problems(conn)?,
+        });
         Ok(problems)
     })
 }

@@ -226,18 +226,14 @@ fn check(
 }
 
 /// Differences between the file's schema and what the embedded migrations produce at its
-/// recorded version, and migrations recorded with another checksum or unknown to us — and,
-/// apart, the inert additions (tables and indexes of the user's own), which are no difference the
-/// verbs refuse, so none a restore refuses (a backup of such a database is restored with them).
-fn schema_differences(conn: &rusqlite::Connection) -> Result<(Vec<String>, Vec<String>)> {
+/// recorded version, and migrations recorded with another checksum or unknown to us.
+fn schema_differences(conn: &rusqlite::Connection) -> Result<Vec<String>> {
     use crate::schema::migrations::{self, MigrationState};
-    let shown = |d: &migrations::DriftItem| format!("{} {} `{}`", d.change, d.object_type, d.name);
-    let (inert, harmful): (Vec<_>, Vec<_>) = migrations::drift(conn)?
+    let mut out: Vec<String> = migrations::drift(conn)?
         .differences
-        .into_iter()
-        .partition(|d| d.is_inert());
-    let inert = inert.iter().map(shown).collect();
-    let mut out: Vec<String> = harmful.iter().map(shown).collect();
+        .iter()
+        .map(|d| format!("{} {} `{}`", d.change, d.object_type, d.name))
+        .collect();
     for m in migrations::list(Some(conn))? {
         match m.state {
             MigrationState::Divergent => out.push(format!(
@@ -251,7 +247,7 @@ fn schema_differences(conn: &rusqlite::Connection) -> Result<(Vec<String>, Vec<S
             _ => {}
         }
     }
-    Ok((out, inert))
+    Ok(out)
 }
 
 /// Application id, schema version, the schema itself (it must be what the embedded migrations
@@ -303,21 +299,16 @@ fn check_sqlite(
     }
     r.schema_version =
         crate::schema::migrations::schema_version(&conn).map_err(|e| e.to_string())?;
-    let (differences, inert) = schema_differences(&conn).map_err(|e| e.to_string())?;
-    r.schema_differences = differences;
+    r.schema_differences = schema_differences(&conn).map_err(|e| e.to_string())?;
     if !r.schema_differences.is_empty() {
         return Err(format!(
             "its schema is not what the migrations produce: {}",
             r.schema_differences.join("; ")
         ));
     }
-    r.checks.push(match (r.schema_version, inert.is_empty()) {
-        (Some(v), true) => format!("schema V{v} as the migrations make it"),
-        (Some(v), false) => format!(
-            "schema V{v} as the migrations make it, plus the user's own {} (inert: verbs work beside it)",
-            inert.join(", ")
-        ),
-        (None, _) => "no schema".into(),
+    r.checks.push(match r.schema_version {
+        Some(v) => format!("schema V{v} as the migrations make it"),
+        None => "no schema".into(),
     });
     let pragma = if vouched {
         "quick_check"
