@@ -23,9 +23,10 @@ const NAMED_PER_SCAN: usize = 3;
 /// CHECKs run on connections from `open` (read-only ones do), and `conn` joins them when its pragma
 /// is done. Returns the problems found (empty = ok), SQLite's first.
 ///
-/// The file must not change meanwhile (the connections must read the same content: a private
-/// copy, or a file nobody writes), and its schema must be one the caller has verified: the CHECKs
-/// checked are the ones its tables declare.
+/// The file should not change meanwhile (the connections read the same content only then: a
+/// private copy, or a file under a write lock; `check` accepts a live file as it is). The CHECKs
+/// checked are the ones its tables declare — expressions from the file, which SQLite's own check
+/// evaluates the same way (on connections hardened like any other).
 pub(crate) fn full_check(
     conn: &Connection,
     pragma: &str,
