@@ -638,3 +638,34 @@ fn a_database_breaking_a_check_is_named_by_check_and_not_reset_into_an_unrestora
     assert_eq!(fingerprint(&e.db("dev")), before);
     assert_eq!(backups_of(&e, "dev"), backups, "no backup left behind");
 }
+
+/// A table of the user's own beside ours (inert: the verbs work beside it) is in the backup a reset
+/// takes, and `undo` brings it back: restore accepts what the verbs accept.
+#[test]
+fn a_table_of_the_users_own_comes_back_with_undo_after_a_reset() {
+    let e = Env::new();
+    e.seeded("dev");
+    rusqlite::Connection::open(e.db("dev"))
+        .unwrap()
+        .execute_batch("CREATE TABLE my_notes (x TEXT); INSERT INTO my_notes VALUES ('keep me');")
+        .unwrap();
+    // Every table but the tag's (which records the last action).
+    let tables = |path: &Path| {
+        let mut f = fingerprint(path);
+        f.remove("pipeline_db_meta");
+        f
+    };
+    let before = tables(&e.db("dev"));
+    e.ok(&["reset", "dev", "--force"]);
+    let out = e.ok(&["undo", "dev", "--force", "--json"]);
+    assert!(
+        out.contains("plus the user's own extra table `my_notes`"),
+        "{out}"
+    );
+    assert_eq!(tables(&e.db("dev")), before);
+    let kept: String = rusqlite::Connection::open(e.db("dev"))
+        .unwrap()
+        .query_row("SELECT x FROM my_notes", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(kept, "keep me");
+}

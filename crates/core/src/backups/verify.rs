@@ -226,14 +226,22 @@ fn check(
 }
 
 /// Differences between the file's schema and what the embedded migrations produce at its
-/// recorded version, and migrations recorded with another checksum or unknown to us.
-fn schema_differences(conn: &rusqlite::Connection) -> Result<Vec<String>> {
+/// recorded version, and migrations recorded with another checksum or unknown to us — and,
+/// apart, the inert additions (tables and indexes of the user's own), which are no difference the
+/// verbs refuse, so none a restore refuses (a backup of such a database is restored with them).
+fn schema_differences(conn: &rusqlite::Connection) -> Result<(Vec<String>, Vec<String>)> {
     use crate::schema::migrations::{self, MigrationState};
-    let mut out: Vec<String> = migrations::drift(conn)?
+    let shown = |d: &migrations::DriftItem| format!("{} {} `{}`", d.change, d.object_type, d.name);
+    let drift = migrations::drift(conn)?;
+    // Beside our schema only: a file without our migration history is compared with nothing, and
+    // every table of it would look like an addition.
+    let ours = drift.compared_with_version >= 1;
+    let (inert, harmful): (Vec<_>, Vec<_>) = drift
         .differences
-        .iter()
-        .map(|d| format!("{} {} `{}`", d.change, d.object_type, d.name))
-        .collect();
+        .into_iter()
+        .partition(|d| ours && d.is_inert());
+    let inert = inert.iter().map(shown).collect();
+    let mut out: Vec<String> = harmful.iter().map(shown).collect();
     for m in migrations::list(Some(conn))? {
         match m.state {
             MigrationState::Divergent => out.push(format!(
@@ -247,7 +255,7 @@ fn schema_differences(conn: &rusqlite::Connection) -> Result<Vec<String>> {
             _ => {}
         }
     }
-    Ok(out)
+    Ok((out, inert))
 }
 
 /// Application id, schema version, the schema itself (it must be what the embedded migrations
@@ -299,16 +307,21 @@ fn check_sqlite(
     }
     r.schema_version =
         crate::schema::migrations::schema_version(&conn).map_err(|e| e.to_string())?;
-    r.schema_differences = schema_differences(&conn).map_err(|e| e.to_string())?;
+    let (differences, inert) = schema_differences(&conn).map_err(|e| e.to_string())?;
+    r.schema_differences = differences;
     if !r.schema_differences.is_empty() {
         return Err(format!(
             "its schema is not what the migrations produce: {}",
             r.schema_differences.join("; ")
         ));
     }
-    r.checks.push(match r.schema_version {
-        Some(v) => format!("schema V{v} as the migrations make it"),
-        None => "no schema".into(),
+    r.checks.push(match (r.schema_version, inert.is_empty()) {
+        (Some(v), true) => format!("schema V{v} as the migrations make it"),
+        (Some(v), false) => format!(
+            "schema V{v} as the migrations make it, plus the user's own {} (inert: verbs work beside it)",
+            inert.join(", ")
+        ),
+        (None, _) => "no schema".into(),
     });
     let pragma = if vouched {
         "quick_check"
