@@ -433,12 +433,21 @@ fn a_live_database_with_a_trigger_or_view_from_elsewhere_is_changed_only_by_rese
         assert!(err.contains("extra trigger `evil`"), "{args:?}: {err}");
         assert_eq!(fingerprint(&e.db("dev")), before, "{args:?}");
     }
+    // Reset changes it, and its plan says what undo will not do afterwards.
+    let plan = e.ok(&["reset", "dev", "--dry-run", "--json"]);
+    assert!(plan.contains("extra trigger `evil`"), "{plan}");
+    assert!(
+        plan.contains("`undo` will not bring this database back"),
+        "{plan}"
+    );
     // An inert table of the user's own is no reason to refuse.
     let c = rusqlite::Connection::open(e.db("dev")).unwrap();
     c.execute_batch("DROP TRIGGER evil; DROP VIEW forever; CREATE TABLE notes (x);")
         .unwrap();
     drop(c);
     e.ok(&["seed", "dev", "--jobs", "3", "--rng-seed", "8"]);
+    let plan = e.ok(&["reset", "dev", "--dry-run", "--json"]);
+    assert!(!plan.contains("will not bring"), "{plan}");
     e.ok(&["reset", "dev", "--force"]);
 }
 

@@ -232,6 +232,12 @@ fn describe(
         "every reset of an existing database is preceded by a verified backup",
     ));
     p.space = crate::safety::space::preflight_space(target, true)?;
+    // Reset is the one verb that changes such a database; a restore refuses its schema.
+    if let Some(drift) = crate::safety::health::foreign_objects(c, target)? {
+        p.notes.push(format!(
+            "{drift}: its pre-reset backup is taken and verified, but a restore refuses that schema, so `undo` will not bring this database back (read the backup with `zstd -d` and sqlite3)"
+        ));
+    }
     if let Err(e) = migrations::pending_or_refuse(c, &target.path, &target.name) {
         p.notes
             .push(format!("{e} — reset discards this history and rebuilds it"));
