@@ -421,8 +421,8 @@ fn page_size(c: &Connection) -> i32 {
 /// verification), checked on the snapshot itself, so that a verified backup is one that can be
 /// restored: its structure (`quick_check`), every row's CHECK constraints (on every core: `conn`
 /// and connections from `open`; the file cannot change meanwhile) and its foreign keys. Its
-/// schema is checked by the change itself (`require_our_schema`; reset, which drops everything,
-/// keeps what a restore accepts beside ours: inert tables and indexes).
+/// schema is the change's to check (`require_our_schema`): only reset changes a database whose
+/// schema a restore refuses, and its plan says that `undo` will not bring it back.
 fn restorable(
     conn: &Connection,
     open: &(dyn Fn() -> Result<Connection> + Sync),
