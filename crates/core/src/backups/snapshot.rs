@@ -432,11 +432,7 @@ fn restorable(
         // none can be opened).
         let keys = s.spawn(|| {
             let c = open()
-                .and_then(|c| {
-                    c.progress_handler(0, None::<fn() -> bool>)
-                        .map_err(Error::sql("lifting the time limit"))
-                        .map(|()| c)
-                })
+                .and_then(|c| db::lift_time_limit(&c).map(|()| c))
                 .inspect_err(|e| {
                     tracing::warn!("no connection of its own for the foreign keys: {e}")
                 })

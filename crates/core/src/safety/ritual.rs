@@ -250,8 +250,7 @@ fn fingerprint_after(
     let ro = db::open(path, db::Access::ReadOnly, busy_timeout)?;
     // No time limit (read-only connections get one for inspections): it reads every row, as the
     // writer's connection did before, and must not give up half-way on a big database.
-    ro.progress_handler(0, None::<fn() -> bool>)
-        .map_err(Error::sql("lifting the time limit"))?;
+    db::lift_time_limit(&ro)?;
     ro.execute_batch("BEGIN").map_err(Error::sql("reading"))?;
     let fp = fingerprint::of(&ro);
     let _ = ro.execute_batch("COMMIT");

@@ -85,7 +85,7 @@ fn helper(
     open: &(dyn Fn() -> Result<Connection> + Sync),
     run: &(dyn Fn(&Connection) -> Result<()> + Sync),
 ) -> Result<()> {
-    match open().and_then(|c| lift_time_limit(&c).map(|()| c)) {
+    match open().and_then(|c| db::lift_time_limit(&c).map(|()| c)) {
         Ok(c) => run(&c),
         Err(e) => {
             tracing::warn!("no second connection for the CHECK scans ({e}): the others do them");
@@ -104,11 +104,6 @@ fn without_checks(conn: &Connection, pragma: &str) -> Result<Vec<String>> {
     let problems = db::check(conn, pragma);
     set(false)?;
     problems
-}
-
-fn lift_time_limit(c: &Connection) -> Result<()> {
-    c.progress_handler(0, None::<fn() -> bool>)
-        .map_err(Error::sql("lifting the time limit"))
 }
 
 /// Takes scans off the shared list until none is left; failing rows go to `found` under the

@@ -120,6 +120,13 @@ fn arm_deadline(conn: &Connection, limit: Duration) {
     }
 }
 
+/// Lifts a read-only connection's time limit, for a read of every row that the caller runs on
+/// purpose (a check, a fingerprint) and that must not give up half-way on a big database.
+pub(crate) fn lift_time_limit(c: &Connection) -> Result<()> {
+    c.progress_handler(0, None::<fn() -> bool>)
+        .map_err(Error::sql("lifting the time limit"))
+}
+
 /// A write-ahead log with pages, or a rollback journal, beside `path`: the file alone is not the
 /// whole database.
 pub fn log_beside(path: &Path) -> bool {
