@@ -409,6 +409,61 @@ fn an_inspection_past_its_time_limit_is_stopped_with_a_clear_error() {
     assert_eq!(std::fs::read(e.db("dev")).unwrap(), before);
 }
 
+/// A CHECK constraint is an expression from the file: one built to be slow (here ≈ 15 s of CPU for
+/// 20k rows of a table of the user's own, far more in a bigger file) stops at the time limit for
+/// reading a file from elsewhere (cut to 1.5 s for the test) on every connection that evaluates it
+/// — `backups verify` of the file, and a restore's check of its staged copy — and nothing changes.
+#[test]
+fn a_check_constraint_built_to_be_slow_stops_at_the_time_limit_in_verify_and_restore() {
+    let e = Env::new();
+    e.seeded("dev");
+    let f = e.data().join("slow.sqlite3");
+    let c = rusqlite::Connection::open(e.db("dev")).unwrap();
+    c.execute("VACUUM INTO ?1", [f.to_str().unwrap()]).unwrap();
+    drop(c);
+    rusqlite::Connection::open(&f)
+        .unwrap()
+        .execute_batch(
+            "PRAGMA ignore_check_constraints = ON;
+             CREATE TABLE my_t (x INTEGER CHECK (length(replace(hex(zeroblob(100000 + x * 0)), '0', 'ab')) > 0));
+             WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 20000)
+             INSERT INTO my_t SELECT i FROM c;",
+        )
+        .unwrap();
+    let (file_before, dev_before) = (std::fs::read(&f).unwrap(), fingerprint(&e.db("dev")));
+    let limited = |args: &[&str]| {
+        let out = e
+            .cmd()
+            .env("PIPELINE_DB_TEST_INSPECT_LIMIT_MS", "1500")
+            .args(args)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.code(), text)
+    };
+    let path = f.to_str().unwrap();
+    let (code, out) = limited(&["backups", "verify", path]);
+    assert_ne!(code, Some(0), "{out}");
+    assert!(
+        out.contains("stopped — reading took longer than the time limit"),
+        "{out}"
+    );
+    let (code, out) = limited(&["restore", "dev", path, "--force"]);
+    assert_eq!(code, Some(1), "a backup failing verification: {out}");
+    assert!(
+        out.contains("stopped — reading took longer than the time limit")
+            && out.contains("nothing was changed"),
+        "{out}"
+    );
+    assert_eq!(fingerprint(&e.db("dev")), dev_before);
+    assert_eq!(
+        std::fs::read(&f).unwrap(),
+        file_before,
+        "the file was only read"
+    );
+}
+
 #[test]
 fn a_live_database_with_a_trigger_or_view_from_elsewhere_is_changed_only_by_reset() {
     let e = Env::new();
@@ -665,6 +720,12 @@ fn a_table_of_the_users_own_comes_back_with_undo_after_a_reset() {
         f
     };
     let before = tables(&e.db("dev"));
+    // `check` names it and passes, as every verb works beside it.
+    let checked = e.ok(&["check", "dev"]);
+    assert!(
+        checked.contains("plus the user's own extra table my_notes"),
+        "{checked}"
+    );
     e.ok(&["reset", "dev", "--force"]);
     let out = e.ok(&["undo", "dev", "--force", "--json"]);
     assert!(
@@ -677,4 +738,61 @@ fn a_table_of_the_users_own_comes_back_with_undo_after_a_reset() {
         .query_row("SELECT x FROM my_notes", [], |r| r.get(0))
         .unwrap();
     assert_eq!(kept, "keep me");
+    // A view beside it runs: that is drift `check` fails on, naming the view only.
+    rusqlite::Connection::open(e.db("dev"))
+        .unwrap()
+        .execute_batch("CREATE VIEW my_view AS SELECT x FROM my_notes;")
+        .unwrap();
+    let (code, out, _) = e.run(&["check", "dev", "--json"]);
+    assert_eq!(code, 1, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let drift = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check"] == "drift")
+        .unwrap();
+    assert_eq!(drift["ok"], false);
+    assert_eq!(drift["detail"], "extra view my_view", "{drift}");
+}
+
+/// The data dir's contents are untrusted too: a backup rewritten together with its manifest (so
+/// its sha256 matches) to hold a row that breaks a CHECK is no verified backup — `backups verify`
+/// checks every row's CHECK constraints, as the restore that would refuse it does.
+#[test]
+fn a_backup_rewritten_with_its_manifest_to_break_a_check_fails_backups_verify() {
+    let e = Env::new();
+    e.seeded("dev");
+    std::fs::write(
+        e.data().join("pipeline-db.toml"),
+        "[backups]\ncompress = false\n",
+    )
+    .unwrap();
+    e.ok(&["backup", "dev"]);
+    let dir = e.data().join("backups/dev");
+    let backup = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with("-manual.sqlite3"))
+        .unwrap();
+    rusqlite::Connection::open(&backup)
+        .unwrap()
+        .execute_batch(
+            "PRAGMA ignore_check_constraints = ON; UPDATE jobs SET status = 'bogus' WHERE id = 1;
+             PRAGMA journal_mode = DELETE;",
+        )
+        .unwrap();
+    let manifest = PathBuf::from(format!("{}.json", backup.display()));
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    m["sha256"] = pipeline_db_e2e::sha256(&backup).into();
+    m["size_bytes"] = std::fs::metadata(&backup).unwrap().len().into();
+    std::fs::write(&manifest, m.to_string()).unwrap();
+    let name = backup.file_name().unwrap().to_str().unwrap();
+    let (code, out, err) = e.run(&["backups", "verify", name]);
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(
+        (out.clone() + &err).contains("CHECK constraint failed in jobs (row 1)"),
+        "{out}{err}"
+    );
 }

@@ -431,8 +431,8 @@ fn restorable(
         // Foreign keys on a connection of their own, beside the rest (on `conn` after them when
         // none can be opened).
         let keys = s.spawn(|| {
+            // With the time limit `open` gave it, as every connection reading this file.
             let c = open()
-                .and_then(|c| db::lift_time_limit(&c).map(|()| c))
                 .inspect_err(|e| {
                     tracing::warn!("no connection of its own for the foreign keys: {e}")
                 })

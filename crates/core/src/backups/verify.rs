@@ -233,15 +233,9 @@ fn schema_differences(conn: &rusqlite::Connection) -> Result<(Vec<String>, Vec<S
     use crate::schema::migrations::{self, MigrationState};
     let shown = |d: &migrations::DriftItem| format!("{} {} `{}`", d.change, d.object_type, d.name);
     let drift = migrations::drift(conn)?;
-    // Beside our schema only: a file without our migration history is compared with nothing, and
-    // every table of it would look like an addition.
-    let ours = drift.compared_with_version >= 1;
-    let (inert, harmful): (Vec<_>, Vec<_>) = drift
-        .differences
-        .into_iter()
-        .partition(|d| ours && d.is_inert());
-    let inert = inert.iter().map(shown).collect();
-    let mut out: Vec<String> = harmful.iter().map(shown).collect();
+    let (inert, harmful) = drift.split_tolerated();
+    let inert = inert.into_iter().map(shown).collect();
+    let mut out: Vec<String> = harmful.into_iter().map(shown).collect();
     for m in migrations::list(Some(conn))? {
         match m.state {
             MigrationState::Divergent => out.push(format!(
@@ -297,7 +291,12 @@ fn check_sqlite(
             .ok_or_else(|| {
                 "a write-ahead log or rollback journal is beside it: the file alone is not a complete backup (close the program using it, or back it up with SQLite first)".to_string()
             })?,
-        _ => db::open(path, access, Duration::from_secs(1)).map_err(|e| e.to_string())?,
+        _ => {
+            let c = db::open(path, access, Duration::from_secs(1)).map_err(|e| e.to_string())?;
+            // A private copy of a file from elsewhere: read under the same limit as the file.
+            db::arm_inspection_limit(&c, path);
+            c
+        }
     };
     let app = tag::application_id(&conn).map_err(|e| e.to_string())?;
     if app != 0 && app != tag::APPLICATION_ID {
@@ -329,24 +328,22 @@ fn check_sqlite(
         "integrity_check"
     };
     if full {
-        let problems = match access {
-            // CHECK constraints on every core: SQLite's pragma without them beside our scans of
-            // them (the schema was found to be ours above; nothing else writes this file).
-            Access::ReadWrite => {
-                let open = || db::open(path, Access::ReadOnly, Duration::from_secs(1));
-                crate::storage::check_constraints::full_check(&conn, pragma, &open)
-            }
-            Access::ReadOnly => db::check(&conn, pragma),
-        }
-        .map_err(|e| e.to_string())?;
+        // CHECK constraints on every core: SQLite's pragma without them beside our scans of them
+        // (the schema was found to be ours above; nothing else writes this file), each connection
+        // reading it as `conn` does — in place, immutable, nothing left beside it.
+        let open = || match access {
+            Access::ReadOnly => db::open_immutable(path)?.ok_or_else(|| {
+                Error::Refused("a log appeared beside the file while it was checked".into())
+            }),
+            Access::ReadWrite => db::open(path, Access::ReadOnly, Duration::from_secs(1)),
+        };
+        let problems = crate::storage::check_constraints::full_check(&conn, pragma, &open)
+            .map_err(|e| e.to_string())?;
         if !problems.is_empty() {
             return Err(format!("{pragma}: {}", problems.join("; ")));
         }
-        r.checks.push(match access {
-            // SQLite reads CHECK constraints only on a writable connection.
-            Access::ReadWrite => format!("{pragma} (CHECK constraints included)"),
-            Access::ReadOnly => format!("{pragma} (CHECK constraints not included)"),
-        });
+        r.checks
+            .push(format!("{pragma} (CHECK constraints included)"));
         let fk = db::foreign_key_problems(&conn).map_err(|e| e.to_string())?;
         if !fk.is_empty() {
             let first: Vec<String> = fk.into_iter().take(3).collect();

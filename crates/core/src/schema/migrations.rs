@@ -424,6 +424,18 @@ impl DriftReport {
     pub fn has_drift(&self) -> bool {
         !self.differences.is_empty()
     }
+
+    /// Whether `d` is a difference a backup, a restore and `check` accept: an inert addition
+    /// ([`DriftItem::is_inert`]) beside a schema with our migration history. A file without that
+    /// history is compared with nothing, so every table of it would look like an addition.
+    pub fn tolerates(&self, d: &DriftItem) -> bool {
+        self.compared_with_version >= 1 && d.is_inert()
+    }
+
+    /// The differences split into (tolerated, the rest), in their order.
+    pub fn split_tolerated(&self) -> (Vec<&DriftItem>, Vec<&DriftItem>) {
+        self.differences.iter().partition(|d| self.tolerates(d))
+    }
 }
 
 /// Compares the live schema with what the embedded migrations, up to the applied version,

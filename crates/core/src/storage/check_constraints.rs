@@ -80,12 +80,14 @@ pub(crate) fn full_check(
 }
 
 /// A second core's share: a connection of its own, then scans until none is left. One that cannot
-/// be opened takes no scan (the others do them all).
+/// be opened takes no scan (the others do them all). It keeps the time limit `open` gave it: a
+/// CHECK is an expression from the file, and one built to be slow must stop like any other read
+/// of a file from elsewhere (read-only connections get one by the file's size).
 fn helper(
     open: &(dyn Fn() -> Result<Connection> + Sync),
     run: &(dyn Fn(&Connection) -> Result<()> + Sync),
 ) -> Result<()> {
-    match open().and_then(|c| db::lift_time_limit(&c).map(|()| c)) {
+    match open() {
         Ok(c) => run(&c),
         Err(e) => {
             tracing::warn!("no second connection for the CHECK scans ({e}): the others do them");

@@ -97,9 +97,10 @@ pub(crate) fn inspection_limit(path: &Path) -> Duration {
     Duration::from_secs(60 + size / (10 << 20))
 }
 
-/// Stops any statement of this read-only connection once [`inspection_limit`] has passed since it
-/// was opened; the error then reads as [`Error::TooSlow`].
-fn arm_inspection_limit(conn: &Connection, path: &Path) {
+/// Stops any statement of `conn` once [`inspection_limit`] has passed (from now); the error then
+/// reads as [`Error::TooSlow`]. Every read-only connection gets it when opened; a read-write one
+/// to a private copy of a file from elsewhere gets it from its caller.
+pub(crate) fn arm_inspection_limit(conn: &Connection, path: &Path) {
     arm_deadline(conn, inspection_limit(path));
 }
 

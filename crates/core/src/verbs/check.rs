@@ -160,24 +160,7 @@ fn inspect(
     ));
     tag_finding(&conn, target, r)?;
     migrations_finding(&conn, target, r)?;
-    let drift = migrations::drift(&conn)?;
-    r.findings.push(finding(
-        "drift",
-        !drift.has_drift(),
-        if drift.has_drift() {
-            drift
-                .differences
-                .iter()
-                .map(|d| format!("{} {} {}", d.change, d.object_type, d.name))
-                .collect::<Vec<_>>()
-                .join("; ")
-        } else {
-            format!(
-                "schema matches the migrations up to V{}",
-                drift.compared_with_version
-            )
-        },
-    ));
+    r.findings.push(drift_finding(&migrations::drift(&conn)?));
     if crate::safety::health::require_our_schema(&conn, target).is_err() {
         // A view or trigger from elsewhere is never queried (a view can be an endless query):
         // the summary is not recounted until the schema is ours again.
@@ -189,6 +172,38 @@ fn inspect(
         return Ok(());
     }
     summary_finding(&conn, &target.name, r)
+}
+
+/// The schema against the migrations. Tables and indexes of the user's own beside ours are named
+/// but pass: every verb works beside them and a restore brings them back (one rule:
+/// [`migrations::DriftReport::tolerates`]).
+fn drift_finding(drift: &migrations::DriftReport) -> Finding {
+    let shown = |items: Vec<&migrations::DriftItem>| {
+        items
+            .iter()
+            .map(|d| format!("{} {} {}", d.change, d.object_type, d.name))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let (tolerated, harmful) = drift.split_tolerated();
+    if !harmful.is_empty() {
+        return finding("drift", false, shown(harmful));
+    }
+    let matches = format!(
+        "schema matches the migrations up to V{}",
+        drift.compared_with_version
+    );
+    match tolerated.is_empty() {
+        true => finding("drift", true, matches),
+        false => finding(
+            "drift",
+            true,
+            format!(
+                "{matches}, plus the user's own {} (inert: verbs, backups and restore work beside it)",
+                shown(tolerated)
+            ),
+        ),
+    }
 }
 
 /// The job summary table (V2) against a recount of the jobs; no finding on older schemas.
