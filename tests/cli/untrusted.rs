@@ -796,3 +796,39 @@ fn a_backup_rewritten_with_its_manifest_to_break_a_check_fails_backups_verify() 
         "{out}{err}"
     );
 }
+
+/// A config value is untrusted: an env whose path the config points into the backups dir (here
+/// at one of dev's backups, through a `..`) would have its database overwritten by a backup's
+/// rules and deleted by retention. Every command refuses that config, and the backup is untouched.
+#[test]
+fn a_config_pointing_an_env_into_the_backups_dir_is_refused_and_nothing_is_deleted() {
+    let e = Env::new();
+    e.seeded("dev");
+    let config = e.data().join("pipeline-db.toml");
+    std::fs::write(&config, "[backups]\ncompress = false\n").unwrap();
+    e.ok(&["backup", "dev"]);
+    let backup = std::fs::read_dir(e.data().join("backups/dev"))
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with("-manual.sqlite3"))
+        .unwrap();
+    let name = backup.file_name().unwrap().to_str().unwrap();
+    let before = std::fs::read(&backup).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "[backups]\ncompress = false\n[envs.test]\npath = \"backups/../backups/dev/{name}\"\n"
+        ),
+    )
+    .unwrap();
+    for args in [
+        &["env", "set", "test", "--force"][..],
+        &["backups", "prune", "dev", "--keep", "1", "--force"][..],
+        &["status"][..],
+    ] {
+        let (code, out, err) = e.run(args);
+        assert_ne!(code, 0, "{args:?}: {out}");
+        assert!(err.contains("is inside the backups dir"), "{args:?}: {err}");
+    }
+    assert_eq!(std::fs::read(&backup).unwrap(), before);
+}

@@ -426,7 +426,7 @@ fn check_file(
         )));
     }
     let path = canonical_lenient(&abs);
-    if path.starts_with(canonical_lenient(&ws.backups_root())) {
+    if crate::workspace::config::in_backups_dir(&ws.data_dir, &path) {
         return Err(Error::Refused(format!(
             "{} is inside the backups dir; nothing was written. Restore a backup with `pipeline-db restore ENV BACKUP` instead",
             path.display()

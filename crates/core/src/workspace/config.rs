@@ -230,6 +230,13 @@ fn absolute(p: &Path) -> Result<PathBuf> {
     std::path::absolute(p).map_err(Error::io("resolving path", p))
 }
 
+/// Whether `path` lies in the backups dir of `data_dir`, compared canonically (a symlinked dir or
+/// a `..` does not hide it). No env's database may: a backup is written once and retention deletes
+/// what lies there, so a live database inside it would be overwritten or deleted.
+pub(crate) fn in_backups_dir(data_dir: &Path, path: &Path) -> bool {
+    canonical_lenient(path).starts_with(canonical_lenient(&data_dir.join("backups")))
+}
+
 /// Canonicalizes the longest existing prefix of `p` and appends the rest.
 pub(crate) fn canonical_lenient(p: &Path) -> PathBuf {
     if let Ok(c) = std::fs::canonicalize(p) {
@@ -301,6 +308,13 @@ pub(crate) fn resolve_envs(
             return Err(cfg_err(format!(
                 "env `{name}`: path {} names no file",
                 path.display()
+            )));
+        }
+        if in_backups_dir(data_dir, &path) {
+            return Err(cfg_err(format!(
+                "env `{name}`: path {} is inside the backups dir, where backups are written once and retention deletes old ones; point it at a file outside {} (to bring a backup back, `pipeline-db restore {name} BACKUP`)",
+                path.display(),
+                data_dir.join("backups").display()
             )));
         }
         let target = EnvTarget {
