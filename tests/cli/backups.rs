@@ -816,14 +816,25 @@ fn check_reports_a_healthy_database() {
         "{r}"
     );
     assert!(r["last_verified_backup_age_secs"].as_i64().unwrap() >= 0);
-    // Drift is a problem (exit 1), not corruption.
+    // An index of the user's own is named and passes (verbs, backups and restore work beside it).
     Connection::open(db(dir, "dev"))
         .unwrap()
         .execute_batch("CREATE INDEX extra_idx ON jobs (status)")
         .unwrap();
     let (code, out, _) = run(dir, &["check", "dev"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("plus the user's own extra index extra_idx"),
+        "{out}"
+    );
+    // One of ours dropped is drift: a problem (exit 1), not corruption.
+    Connection::open(db(dir, "dev"))
+        .unwrap()
+        .execute_batch("DROP INDEX jobs_created")
+        .unwrap();
+    let (code, out, _) = run(dir, &["check", "dev"]);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("extra index extra_idx"), "{out}");
+    assert!(out.contains("missing index jobs_created"), "{out}");
 }
 
 #[test]

@@ -832,3 +832,49 @@ fn a_config_pointing_an_env_into_the_backups_dir_is_refused_and_nothing_is_delet
     }
     assert_eq!(std::fs::read(&backup).unwrap(), before);
 }
+
+/// Nothing is written outside the data dir, not even SQLite's temporary files: a query whose
+/// DISTINCT spills past its cache writes them in `<data>/tmp` (where SQLite unlinks them at once)
+/// and none where SQLite would look otherwise (`SQLITE_TMPDIR`, here a dir of the test's).
+#[test]
+fn a_query_that_spills_writes_its_temporary_files_in_the_data_dir_only() {
+    let e = Env::new();
+    e.ok(&["migrate", "dev"]);
+    let elsewhere = tempfile::TempDir::new().unwrap();
+    let mut child = std::process::Command::new(pipeline_db_e2e::bin())
+        .arg("--data-dir")
+        .arg(e.data())
+        .env("SQLITE_TMPDIR", elsewhere.path())
+        .env("TMPDIR", elsewhere.path())
+        .args([
+            "query",
+            "dev",
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300000) \
+             SELECT count(*) FROM (SELECT DISTINCT randomblob(300) FROM n)",
+            "--timeout-ms",
+            "60000",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let fds = PathBuf::from(format!("/proc/{}/fd", child.id()));
+    let (mut inside, mut outside) = (0, 0);
+    while child.try_wait().unwrap().is_none() {
+        for fd in std::fs::read_dir(&fds).into_iter().flatten().flatten() {
+            let Ok(target) = std::fs::read_link(fd.path()) else {
+                continue;
+            };
+            inside += target.starts_with(e.data().join("tmp")) as u32;
+            outside += target.starts_with(elsewhere.path()) as u32;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("300000"));
+    assert_eq!(outside, 0, "temporary files outside the data dir");
+    assert!(
+        inside > 0,
+        "the query did not spill: the test proves nothing"
+    );
+}

@@ -10,6 +10,7 @@ pub mod fs;
 pub mod hash;
 pub mod os;
 pub(crate) mod sql_tokens;
+pub mod temp;
 pub mod text;
 pub mod time;
 pub mod timing;

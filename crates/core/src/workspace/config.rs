@@ -143,6 +143,7 @@ impl Workspace {
             )));
         }
         let envs = resolve_envs(&config, config_path.as_deref(), &data_dir)?;
+        crate::storage::temp::confine(&data_dir);
         Ok(Workspace {
             data_dir,
             config_path,
@@ -209,10 +210,13 @@ impl Workspace {
         self.data_dir.join("backups")
     }
 
-    /// Creates the data dir if needed (the only directory we create on our own).
+    /// Creates the data dir if needed, with its `tmp` for SQLite's temporary files (the only
+    /// directories we create on our own, beside the backup dirs).
     pub fn ensure_data_dir(&self) -> Result<()> {
         std::fs::create_dir_all(&self.data_dir)
-            .map_err(Error::io("creating data dir", &self.data_dir))
+            .map_err(Error::io("creating data dir", &self.data_dir))?;
+        crate::storage::temp::confine(&self.data_dir);
+        Ok(())
     }
 }
 

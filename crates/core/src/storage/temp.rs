@@ -1,0 +1,78 @@
+//! Where SQLite writes its temporary files — a big sort or DISTINCT of a query, VACUUM's copy, an
+//! import's scratch of keys: `<data dir>/tmp`, never the system's `/var/tmp` (nothing is written
+//! outside the data dir). SQLite unlinks each such file as it opens it, so none outlives its
+//! process, even one killed.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+/// The directory SQLite's temporary files go to in this process, once set.
+static CONFINED: OnceLock<PathBuf> = OnceLock::new();
+/// Held while it is being set (two workspaces loading at once set it once).
+static SETTING: Mutex<()> = Mutex::new(());
+
+/// Points SQLite's temporary files at `<data_dir>/tmp` (made, private to the user) for the rest of
+/// the process — once, by the first workspace whose data dir exists; later calls keep it (SQLite
+/// reads the setting at every temporary file and it must not change under connections). A `tmp`
+/// that is not a plain directory of ours (a symlink, a file) is not used: then SQLite's default
+/// stays, and a warning says so. Returns the directory in use, if any.
+pub fn confine(data_dir: &Path) -> Option<&'static Path> {
+    if let Some(dir) = CONFINED.get() {
+        return Some(dir);
+    }
+    let _setting = SETTING.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(dir) = CONFINED.get() {
+        return Some(dir);
+    }
+    if !data_dir.is_dir() {
+        return None;
+    }
+    let dir = data_dir.join("tmp");
+    match make_private_dir(&dir).and_then(|()| point_sqlite_at(&dir)) {
+        Ok(()) => Some(CONFINED.get_or_init(|| dir)),
+        Err(e) => {
+            tracing::warn!("SQLite's temporary files stay in the system's temp dir: {e}");
+            None
+        }
+    }
+}
+
+fn make_private_dir(dir: &Path) -> std::io::Result<()> {
+    match std::fs::create_dir(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    let meta = std::fs::symlink_metadata(dir)?;
+    if !meta.is_dir() {
+        return Err(std::io::Error::other(format!(
+            "{} is not a directory (a symlink or a file)",
+            dir.display()
+        )));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// SQLite's own setting (`sqlite3_temp_directory`, through its pragma: no unsafe code here).
+fn point_sqlite_at(dir: &Path) -> std::io::Result<()> {
+    let text = dir
+        .to_str()
+        .ok_or_else(|| std::io::Error::other(format!("{} is not UTF-8", dir.display())))?;
+    let c = rusqlite::Connection::open_in_memory().map_err(std::io::Error::other)?;
+    c.pragma_update(None, "temp_store_directory", text)
+        .map_err(std::io::Error::other)?;
+    let set: String = c
+        .query_row("PRAGMA temp_store_directory", [], |r| r.get(0))
+        .map_err(std::io::Error::other)?;
+    match set == text {
+        true => Ok(()),
+        false => Err(std::io::Error::other(format!(
+            "SQLite kept `{set}` as its temp directory"
+        ))),
+    }
+}
