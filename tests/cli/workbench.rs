@@ -381,6 +381,21 @@ fn one_bad_row_refuses_the_whole_file_naming_line_column_and_rule() {
             &["line 1", "user_id", "no row of users has id 999"],
         ),
         (
+            "nul.csv",
+            format!("{USERS_HEADER}ADMIN\0 x,nul@example.org,$argon2id$x,admin\n").into_bytes(),
+            &["line 2", "username", "holds a NUL byte"],
+        ),
+        (
+            "nul.ndjson",
+            b"{\"username\":\"ann\",\"email\":\"ann\\u0000 x@example.org\",\"hashed_password\":\"$argon2id$x\"}\n".to_vec(),
+            &["line 1", "email", "holds a NUL byte"],
+        ),
+        (
+            "twice.ndjson",
+            b"{\"username\":\"ann\",\"email\":\"ann@example.org\",\"hashed_password\":\"$argon2id$x\",\"username\":\"admin2\"}\n".to_vec(),
+            &["line 1", "username", "more than once"],
+        ),
+        (
             "bad.ndjson",
             b"{\"username\":\"ann\",\"email\":\"ann@example.org\",\"hashed_password\":\"$argon2id$x\"}\n[1,2]\n".to_vec(),
             &["line 2", "not a JSON object"],

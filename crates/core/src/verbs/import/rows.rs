@@ -250,20 +250,23 @@ fn csv_row(
 }
 
 fn ndjson_row(line: u64, text: &str, table: &[(String, String)], json: &[bool]) -> Read {
-    let object: std::collections::BTreeMap<String, &serde_json::value::RawValue> =
-        match serde_json::from_str(text) {
-            Ok(o) => o,
-            Err(e) => {
-                let rule = format!("not a JSON object: {e}");
-                return Read::Bad(issue(line, "(row)", "-".into(), rule));
-            }
-        };
-    let mut values = Vec::with_capacity(object.len());
-    for (k, raw) in object {
+    let object: Members = match serde_json::from_str(text) {
+        Ok(o) => o,
+        Err(e) => {
+            let rule = format!("not a JSON object: {e}");
+            return Read::Bad(issue(line, "(row)", "-".into(), rule));
+        }
+    };
+    let mut values: Vec<(usize, Value)> = Vec::with_capacity(object.0.len());
+    for (k, raw) in object.0 {
         let Some(i) = table.iter().position(|c| c.0 == k) else {
             let rule = format!("unknown column `{k}`");
             return Read::Bad(issue(line, &k, "-".into(), rule));
         };
+        if values.iter().any(|(seen, _)| *seen == i) {
+            let rule = format!("`{k}` is given more than once in this row");
+            return Read::Bad(issue(line, &k, "-".into(), rule));
+        }
         match typed_json(raw.get(), &table[i].1, json[i]) {
             Ok(v) => values.push((i, v)),
             Err(why) => {
@@ -272,7 +275,36 @@ fn ndjson_row(line: u64, text: &str, table: &[(String, String)], json: &[bool]) 
             }
         }
     }
+    // One order for every row (the table's), whatever the file's.
+    values.sort_by_key(|(i, _)| *i);
     Read::Row(Row { line, values })
+}
+
+/// A JSON object's members in the file's order, a repeated key kept twice (serde's maps keep only
+/// the last, so a row could say two things of one column and be read as the second).
+struct Members<'a>(Vec<(String, &'a serde_json::value::RawValue)>);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Members<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Visit<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visit<'a> {
+            type Value = Members<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut map: M,
+            ) -> std::result::Result<Members<'a>, M::Error> {
+                let mut members = vec![];
+                while let Some(member) = map.next_entry()? {
+                    members.push(member);
+                }
+                Ok(Members(members))
+            }
+        }
+        d.deserialize_map(Visit(std::marker::PhantomData))
+    }
 }
 
 /// A CSV field's text as a value of the column's declared type; `Err((shown value, why))`.
@@ -290,7 +322,22 @@ pub(super) fn typed_text(text: String, decl: &str) -> std::result::Result<Value,
             .parse::<f64>()
             .map(Value::Real)
             .map_err(|_| fail(&text, "a number")),
-        _ => Ok(Value::Text(text)),
+        _ => text_value(text),
+    }
+}
+
+/// Text as it will be stored. A NUL byte is refused: SQLite's functions (`length`, `GLOB`, …) stop
+/// at it while comparisons and indexes do not, so the schema's CHECKs would judge less of the
+/// value than is stored (`ADMIN\0…` passes a username rule and looks like `ADMIN`). Errs with the
+/// value as shown (the NUL as `\0`) and the rule.
+fn text_value(text: String) -> std::result::Result<Value, (String, String)> {
+    match text.contains('\0') {
+        false => Ok(Value::Text(text)),
+        true => {
+            let shown = show(&Value::Text(text));
+            let why = format!("{shown} holds a NUL byte, which SQLite's checks stop at; remove it");
+            Err((shown, why))
+        }
     }
 }
 
@@ -308,8 +355,8 @@ pub(super) fn typed_json(
         Some(b't') if integer => Ok(Value::Integer(1)),
         Some(b'f') if integer => Ok(Value::Integer(0)),
         Some(b'"') if !integer && !real => serde_json::from_str::<String>(raw)
-            .map(Value::Text)
-            .map_err(|e| e.to_string()),
+            .map_err(|e| e.to_string())
+            .and_then(|t| text_value(t).map_err(|(_, why)| why)),
         Some(b'{' | b'[') if json_column => Ok(Value::Text(raw.to_string())),
         Some(b'-' | b'0'..=b'9') if integer => raw
             .parse::<i64>()
@@ -356,6 +403,33 @@ mod tests {
         assert!(typed_json("\"1\"", "INTEGER", false).is_err());
         assert!(typed_json("{}", "TEXT", false).is_err());
         assert!(typed_json("3", "TEXT", false).is_err());
+        let why = typed_json("\"ADMIN\\u0000 x\"", "TEXT", false).unwrap_err();
+        assert!(why.contains("holds a NUL byte"), "{why}");
+    }
+
+    #[test]
+    fn an_ndjson_row_giving_a_column_twice_is_refused() {
+        let table = [("username", "TEXT"), ("role", "TEXT")].map(|(n, t)| (n.into(), t.into()));
+        let json = [false, false];
+        let twice = r#"{"username":"alice","role":"viewer","username":"admin"}"#;
+        match ndjson_row(3, twice, &table, &json) {
+            Read::Bad(issue) => {
+                assert_eq!((issue.line, issue.column.as_str()), (3, "username"));
+                assert!(issue.rule.contains("more than once"), "{}", issue.rule);
+            }
+            Read::Row(_) => panic!("a row giving username twice was read"),
+        }
+        // Each once, in any order: read, in the table's order.
+        match ndjson_row(4, r#"{"role":"viewer","username":"alice"}"#, &table, &json) {
+            Read::Row(row) => assert_eq!(
+                row.values,
+                vec![
+                    (0, Value::Text("alice".into())),
+                    (1, Value::Text("viewer".into()))
+                ]
+            ),
+            Read::Bad(issue) => panic!("{issue}"),
+        }
     }
 
     #[test]
@@ -364,5 +438,8 @@ mod tests {
         let (shown, why) = typed_text("maybe".into(), "INTEGER").unwrap_err();
         assert_eq!(shown, "\"maybe\"");
         assert!(why.contains("not an integer"), "{why}");
+        let (shown, why) = typed_text("ADMIN\0 x".into(), "TEXT").unwrap_err();
+        assert_eq!(shown, "\"ADMIN\\0 x\"");
+        assert!(why.contains("holds a NUL byte"), "{why}");
     }
 }
