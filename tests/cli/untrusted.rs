@@ -878,3 +878,33 @@ fn a_query_that_spills_writes_its_temporary_files_in_the_data_dir_only() {
         "the query did not spill: the test proves nothing"
     );
 }
+
+/// A file whose write-ahead log has pages but whose WAL index (`-shm`) is gone (its program was
+/// killed) cannot be read without SQLite creating that index beside it: `env add` refuses it, and
+/// writes nothing there.
+#[test]
+fn env_add_of_a_file_with_a_log_but_no_index_is_refused_and_writes_nothing_beside_it() {
+    let e = Env::new();
+    e.seeded("dev");
+    let outside = tempfile::TempDir::new().unwrap();
+    let f = outside.path().join("w.sqlite3");
+    let c = rusqlite::Connection::open(e.db("dev")).unwrap();
+    c.execute("VACUUM INTO ?1", [f.to_str().unwrap()]).unwrap();
+    drop(c);
+    let w = rusqlite::Connection::open(&f).unwrap();
+    w.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0;
+         UPDATE pipelines SET description = 'in the log' WHERE id = 1;",
+    )
+    .unwrap();
+    std::mem::forget(w); // killed: the log stays
+    std::fs::remove_file(outside.path().join("w.sqlite3-shm")).unwrap();
+    let before = pipeline_db_e2e::files_under(outside.path());
+    let (code, _, err) = e.run(&["env", "add", "side", f.to_str().unwrap()]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("but no") && err.contains("nothing was written"),
+        "{err}"
+    );
+    assert_eq!(pipeline_db_e2e::files_under(outside.path()), before);
+}

@@ -558,8 +558,18 @@ fn inspect_identity(
     })
 }
 
+/// The file alone, immutable (`None`: a log beside it holds pages, so it must be read through
+/// SQLite's WAL index). A log whose index (`-shm`) is missing is refused: reading it would make
+/// SQLite create that index beside the user's file, and nothing is written outside the data dir.
 fn open_without_sidecars(path: &Path) -> Result<Option<rusqlite::Connection>> {
     path_str(path)?;
+    let wal_pages = std::fs::metadata(db::sidecar(path, "-wal")).is_ok_and(|m| m.len() > 0);
+    if wal_pages && !db::sidecar(path, "-shm").exists() {
+        return Err(Error::Refused(format!(
+            "{p} has a write-ahead log with pages beside it ({p}-wal) but no {p}-shm: the program that wrote it stopped without closing it, and reading it would create {p}-shm beside your file; nothing was written. Close it properly, or run `sqlite3 {p} \"PRAGMA wal_checkpoint(TRUNCATE)\"` (which moves the log's pages into the file), then try again",
+            p = path.display()
+        )));
+    }
     db::open_immutable(path)
 }
 
