@@ -1025,8 +1025,27 @@ fn lock_and_log_files_are_never_followed_through_symlinks() {
     std::fs::create_dir_all(e.data().join("backups")).unwrap();
     std::fs::remove_file(&ledger).ok();
     std::os::unix::fs::symlink(&victim, &ledger).unwrap();
-    let (code, _, _) = e.run(&["backup", "dev"]);
-    assert_ne!(code, 0);
+    let (code, _, err) = e.run(&["backup", "dev"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("ledger.jsonl is a symbolic link") && err.contains("nothing was changed"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    // Refused before the copy: no backup exists that the ledger does not list.
+    assert_eq!(
+        std::fs::read_dir(e.data().join("backups/dev"))
+            .map(|d| d.count())
+            .unwrap_or(0),
+        0
+    );
+    std::fs::remove_file(&ledger).unwrap();
+    let audit = e.data().join("audit.jsonl");
+    std::fs::remove_file(&audit).unwrap();
+    std::os::unix::fs::symlink(&victim, &audit).unwrap();
+    let (code, _, err) = e.run(&["backup", "dev"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("audit.jsonl is a symbolic link"), "{err}");
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
 }
 

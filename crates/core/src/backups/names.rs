@@ -113,7 +113,7 @@ pub fn from_listing(dir: &Path, arg: &str) -> Result<PathBuf> {
                 (true, Some(n)) => n,
                 _ => {
                     return Err(Error::Refused(format!(
-                        "{arg} is not a backup listed in {}; pick other files in the open dialog; nothing was changed",
+                        "{arg} is not a backup listed in {} (`pipeline-db backups list` names them; in the desktop, other files are picked in the open dialog); nothing was changed",
                         dir.display()
                     )))
                 }

@@ -234,7 +234,7 @@ pub fn require_writable(log: &Path) -> Result<()> {
             if matches!(
                 source.kind(),
                 std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
-            ) || crate::storage::os::is_symlink_refusal(&source) =>
+            ) =>
         {
             Error::ReadOnly {
                 path: log.to_path_buf(),

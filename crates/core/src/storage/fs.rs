@@ -149,9 +149,18 @@ pub fn append_line(path: &Path, line: &[u8]) -> Result<()> {
     f.sync_data().map_err(Error::io("fsync", path))
 }
 
-/// Fails unless a log line could be appended to `path` (creates it empty if missing).
+/// Fails unless a log line could be appended to `path` (creates it empty if missing). A symlink
+/// there is refused as such: logs are written only to files of the data dir's own.
 pub fn check_appendable(path: &Path) -> Result<()> {
-    append_line(path, b"")
+    append_line(path, b"").map_err(|e| match e {
+        Error::Io { source, .. } if super::os::is_symlink_refusal(&source) => {
+            Error::Refused(format!(
+                "{} is a symbolic link: pipeline-db writes its logs only to files of its own in the data dir, never through a link; put the file it points to in its place (or remove the link); nothing was changed",
+                path.display()
+            ))
+        }
+        e => e,
+    })
 }
 
 /// (device, inode) of the file at `path` following links; `None` if it does not exist. Two env

@@ -1,7 +1,8 @@
 //! Where SQLite writes its temporary files — a big sort or DISTINCT of a query, VACUUM's copy, an
-//! import's scratch of keys: `<data dir>/tmp`, never the system's `/var/tmp` (nothing is written
-//! outside the data dir). SQLite unlinks each such file as it opens it, so none outlives its
-//! process, even one killed.
+//! import's scratch of keys: the data dir itself, never the system's `/var/tmp` (nothing is written
+//! outside the data dir). SQLite unlinks each such file (`etilqs_…`) as it opens it, so none shows
+//! in the data dir or outlives its process, even one killed; and nothing is created in the data dir
+//! to hold them.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
@@ -11,11 +12,10 @@ static CONFINED: OnceLock<PathBuf> = OnceLock::new();
 /// Held while it is being set (two workspaces loading at once set it once).
 static SETTING: Mutex<()> = Mutex::new(());
 
-/// Points SQLite's temporary files at `<data_dir>/tmp` (made, private to the user) for the rest of
-/// the process — once, by the first workspace whose data dir exists; later calls keep it (SQLite
-/// reads the setting at every temporary file and it must not change under connections). A `tmp`
-/// that is not a plain directory of ours (a symlink, a file) is not used: then SQLite's default
-/// stays, and a warning says so. Returns the directory in use, if any.
+/// Points SQLite's temporary files at `data_dir` for the rest of the process — once, by the first
+/// workspace whose data dir exists as a directory (not a symlink); later calls keep it (SQLite
+/// reads the setting at every temporary file and it must not change under connections). Where it
+/// cannot be set, SQLite's default stays and a warning says so. Returns the directory in use.
 pub fn confine(data_dir: &Path) -> Option<&'static Path> {
     if let Some(dir) = CONFINED.get() {
         return Some(dir);
@@ -24,40 +24,17 @@ pub fn confine(data_dir: &Path) -> Option<&'static Path> {
     if let Some(dir) = CONFINED.get() {
         return Some(dir);
     }
-    if !data_dir.is_dir() {
+    if !std::fs::symlink_metadata(data_dir).is_ok_and(|m| m.is_dir()) {
         return None;
     }
-    let dir = data_dir.join("tmp");
-    match make_private_dir(&dir).and_then(|()| point_sqlite_at(&dir)) {
-        Ok(()) => Some(CONFINED.get_or_init(|| dir)),
+    match point_sqlite_at(data_dir) {
+        Ok(()) => Some(CONFINED.get_or_init(|| data_dir.to_path_buf())),
         Err(e) => {
             tracing::warn!("SQLite's temporary files stay in the system's temp dir: {e}");
             None
         }
     }
 }
-
-fn make_private_dir(dir: &Path) -> std::io::Result<()> {
-    match std::fs::create_dir(dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(e),
-    }
-    let meta = std::fs::symlink_metadata(dir)?;
-    if !meta.is_dir() {
-        return Err(std::io::Error::other(format!(
-            "{} is not a directory (a symlink or a file)",
-            dir.display()
-        )));
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-    }
-    Ok(())
-}
-
 /// SQLite's own setting (`sqlite3_temp_directory`, through its pragma: no unsafe code here).
 fn point_sqlite_at(dir: &Path) -> std::io::Result<()> {
     let text = dir

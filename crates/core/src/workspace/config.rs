@@ -210,8 +210,8 @@ impl Workspace {
         self.data_dir.join("backups")
     }
 
-    /// Creates the data dir if needed, with its `tmp` for SQLite's temporary files (the only
-    /// directories we create on our own, beside the backup dirs).
+    /// Creates the data dir if needed (the only directory we create on our own, beside the backup
+    /// dirs), and points SQLite's temporary files at it.
     pub fn ensure_data_dir(&self) -> Result<()> {
         std::fs::create_dir_all(&self.data_dir)
             .map_err(Error::io("creating data dir", &self.data_dir))?;
