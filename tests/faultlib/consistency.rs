@@ -108,7 +108,11 @@ fn under_load(r: &mut Report, mode: &str, made: Made) {
     let mut tally = Tally::default();
     let mut refused = 0u32;
     let backups = runs(20);
-    for _ in 0..backups {
+    // A verb refused as changed proves only the re-check: on a loaded machine every one of the
+    // planned runs can meet the writer, so more are run (up to 5×) until one gets through.
+    let mut attempts = 0;
+    while attempts < backups || (refused == attempts && attempts < 5 * backups) {
+        attempts += 1;
         tally.runs += 1;
         let o = run(t.path(), made.args());
         let changed = stderr(&o).contains("changed since the plan was shown");
@@ -138,7 +142,7 @@ fn under_load(r: &mut Report, mode: &str, made: Made) {
         }
     }
     stop.store(true, Ordering::Relaxed);
-    if refused == backups {
+    if refused == attempts {
         tally.fail("every verb was refused as changed: no pre-action backup was tested");
     }
     tally.old += refused;

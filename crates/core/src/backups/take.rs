@@ -38,7 +38,9 @@ pub(crate) fn backup_now(
                 .map_err(Error::io("creating backup dir", &target.backup_dir))?;
             crate::backups::names::check_resolves_to_itself(&target.backup_dir)?;
             // Its ledger line must be writable before a backup exists that it would not list.
-            crate::storage::fs::check_appendable(&ws.backups_root().join("ledger.jsonl"))?;
+            crate::storage::fs::check_appendable_if_present(
+                &ws.backups_root().join("ledger.jsonl"),
+            )?;
             // The name the plan showed, when it is one of this env's backup names (a taken name
             // still gets `-2`: nothing is overwritten).
             named

@@ -163,6 +163,15 @@ pub fn check_appendable(path: &Path) -> Result<()> {
     })
 }
 
+/// [`check_appendable`] of a log that exists; a missing one passes (it is created by its first
+/// line) unless a symlink stands in its place. Creates nothing.
+pub fn check_appendable_if_present(path: &Path) -> Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        _ => check_appendable(path),
+    }
+}
+
 /// (device, inode) of the file at `path` following links; `None` if it does not exist. Two env
 /// paths name the same file exactly when these are equal (hard links included).
 pub fn file_identity(path: &Path) -> Option<(u64, u64)> {
