@@ -909,3 +909,85 @@ fn env_add_of_a_file_with_a_log_but_no_index_is_refused_and_writes_nothing_besid
     );
     assert_eq!(pipeline_db_e2e::files_under(outside.path()), before);
 }
+
+/// A copy of `src` in SQLite's UTF-16 encoding: the same schema, rows and pragmas.
+fn utf16_copy(src: &Path, dest: &Path) {
+    let from = rusqlite::Connection::open(src).unwrap();
+    let to = rusqlite::Connection::open(dest).unwrap();
+    to.execute_batch("PRAGMA encoding = 'UTF-16le';").unwrap();
+    let ddl: Vec<String> = from
+        .prepare("SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL ORDER BY rowid")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    to.execute_batch("BEGIN").unwrap();
+    for sql in &ddl {
+        to.execute_batch(sql).unwrap();
+    }
+    to.execute_batch("PRAGMA foreign_keys = OFF; DROP TRIGGER IF EXISTS job_daily_stats_insert;")
+        .ok();
+    let tables: Vec<String> = from
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for t in &tables {
+        let mut read = from.prepare(&format!("SELECT * FROM \"{t}\"")).unwrap();
+        let n = read.column_count();
+        let marks = vec!["?"; n].join(", ");
+        let mut write = to
+            .prepare(&format!("INSERT INTO \"{t}\" VALUES ({marks})"))
+            .unwrap();
+        let mut rows = read.query([]).unwrap();
+        while let Some(r) = rows.next().unwrap() {
+            let values: Vec<rusqlite::types::Value> = (0..n).map(|i| r.get(i).unwrap()).collect();
+            write.execute(rusqlite::params_from_iter(values)).unwrap();
+        }
+    }
+    // The trigger back, exactly as it was (its rows were copied with the summary's).
+    for sql in ddl.iter().filter(|s| s.contains("job_daily_stats_insert")) {
+        to.execute_batch(sql).unwrap();
+    }
+    to.execute_batch("COMMIT").unwrap();
+    for p in ["application_id", "user_version"] {
+        let v: i64 = from
+            .query_row(&format!("PRAGMA {p}"), [], |r| r.get(0))
+            .unwrap();
+        to.execute_batch(&format!("PRAGMA {p} = {v}")).unwrap();
+    }
+}
+
+/// Pages of another text encoding cannot be copied into our databases (SQLite refuses it half-way
+/// through a restore, after the live file was written): a UTF-16 file is refused up front by
+/// `backups verify`, `restore` and `env add`, and nothing changes.
+#[test]
+fn a_utf16_database_is_refused_before_anything_changes() {
+    let e = Env::new();
+    e.seeded("dev");
+    let f = e.data().join("u16.sqlite3");
+    utf16_copy(&e.db("dev"), &f);
+    let enc: String = rusqlite::Connection::open(&f)
+        .unwrap()
+        .query_row("PRAGMA encoding", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(enc, "UTF-16le");
+    let before = fingerprint(&e.db("dev"));
+    let path = f.to_str().unwrap();
+    let (code, out, err) = e.run(&["backups", "verify", path]);
+    assert_ne!(code, 0, "{out}");
+    assert!((out + &err).contains("text encoding is UTF-16le"));
+    let (code, out, err) = e.run(&["restore", "dev", path, "--force"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        err.contains("text encoding is UTF-16le") && err.contains("nothing was changed"),
+        "{err}"
+    );
+    assert_eq!(fingerprint(&e.db("dev")), before);
+    let (code, _, err) = e.run(&["env", "add", "side", path]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("text encoding is UTF-16le"), "{err}");
+}

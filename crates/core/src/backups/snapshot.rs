@@ -439,13 +439,15 @@ fn restorable(
                 .ok()?;
             Some(db::foreign_key_problems(&c))
         });
+        let encoding = db::encoding_problem(conn);
         let checked = crate::storage::check_constraints::full_check(conn, "quick_check", open);
         let keys = keys.join().unwrap_or_else(|_| {
             Some(Err(Error::Internal(
                 "the foreign key check panicked".into(),
             )))
         });
-        let mut problems = checked?;
+        let mut problems: Vec<String> = encoding?.into_iter().collect();
+        problems.extend(checked?);
         problems.extend(match keys {
             Some(keys) => keys?,
             None => db::foreign_key_problems(conn)?,

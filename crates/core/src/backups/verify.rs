@@ -304,6 +304,9 @@ fn check_sqlite(
             "it belongs to another application (application_id {app:#x})"
         ));
     }
+    if let Some(why) = db::encoding_problem(&conn).map_err(|e| e.to_string())? {
+        return Err(why);
+    }
     r.schema_version =
         crate::schema::migrations::schema_version(&conn).map_err(|e| e.to_string())?;
     let (differences, inert) = schema_differences(&conn).map_err(|e| e.to_string())?;

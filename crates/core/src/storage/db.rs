@@ -343,6 +343,18 @@ pub fn check(conn: &Connection, pragma: &str) -> Result<Vec<String>> {
     Ok(rows.into_iter().filter(|r| r != "ok").collect())
 }
 
+/// Why a database's text encoding is not ours (UTF-8), in words; `None` when it is. Pages of
+/// another encoding cannot be copied into or out of our databases (SQLite's backup API and ATTACH
+/// refuse), so such a file is no backup and no restore source.
+pub(crate) fn encoding_problem(conn: &Connection) -> Result<Option<String>> {
+    let enc: String = conn
+        .query_row("PRAGMA encoding", [], |r| r.get(0))
+        .map_err(Error::sql("reading the text encoding"))?;
+    Ok((enc != "UTF-8").then(|| {
+        format!("its text encoding is {enc}; pipeline-db's databases are UTF-8 (convert it with `sqlite3 FILE .dump` into a new UTF-8 database)")
+    }))
+}
+
 /// `PRAGMA foreign_key_check`, as readable lines (empty = ok).
 pub fn foreign_key_problems(conn: &Connection) -> Result<Vec<String>> {
     let mut stmt = conn

@@ -495,19 +495,31 @@ fn inspect_identity(
         backup_dir: ws.backups_root().join(name),
         compress_backups: false,
     };
-    let read = || -> Result<(i32, Identity, Option<String>)> {
+    let read = || -> Result<(i32, Option<String>, Identity, Option<String>)> {
         let conn = match open_without_sidecars(&path)? {
             Some(c) => c,
             None => crate::safety::session::inspect(ws, &target)?
                 .ok_or_else(|| Error::InvalidInput(format!("{} disappeared", path.display())))?,
         };
         let foreign = crate::safety::health::foreign_objects(&conn, &target)?;
-        Ok((tag::application_id(&conn)?, tag::identity(&conn)?, foreign))
+        let encoding = db::encoding_problem(&conn)?;
+        Ok((
+            tag::application_id(&conn)?,
+            encoding,
+            tag::identity(&conn)?,
+            foreign,
+        ))
     };
-    let (app, identity, foreign) =
+    let (app, encoding, identity, foreign) =
         read().map_err(|err| crate::safety::health::corrupt_if_malformed(err, &target))?;
     if app != 0 && app != APPLICATION_ID {
         return Err(Error::ForeignApplication { path, found: app });
+    }
+    if let Some(why) = encoding {
+        return Err(Error::Refused(format!(
+            "{}: {why}; nothing was written",
+            path.display()
+        )));
     }
     e.checks
         .push(format!("application_id {app:#x} (ours or unset)"));
