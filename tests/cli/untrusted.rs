@@ -991,3 +991,77 @@ fn a_utf16_database_is_refused_before_anything_changes() {
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("text encoding is UTF-16le"), "{err}");
 }
+
+/// A manifest vouches only for a backup in a backup dir of ours: beside a file from elsewhere it is
+/// as easy to forge as the file. A copy of a backup whose users table no longer matches its index
+/// (one byte changed: `quick_check` passes, `integrity_check` does not), with a manifest written to
+/// match it, is checked in full and refused by `backups verify` and `restore`.
+#[test]
+fn a_manifest_beside_a_file_from_elsewhere_vouches_for_nothing() {
+    let e = Env::new();
+    e.seeded("dev");
+    std::fs::write(
+        e.data().join("pipeline-db.toml"),
+        "[backups]\ncompress = false\n",
+    )
+    .unwrap();
+    e.ok(&["backup", "dev"]);
+    let backup = std::fs::read_dir(e.data().join("backups/dev"))
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with("-manual.sqlite3"))
+        .unwrap();
+    let outside = tempfile::TempDir::new().unwrap();
+    let f = outside.path().join("stick.sqlite3");
+    std::fs::copy(&backup, &f).unwrap();
+    let (root, page, name): (i64, i64, String) = {
+        let c = rusqlite::Connection::open(&f).unwrap();
+        let root = c
+            .query_row(
+                "SELECT rootpage FROM sqlite_schema WHERE name = 'users'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let page = c.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
+        let name = c
+            .query_row("SELECT username FROM users ORDER BY id LIMIT 1", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        (root, page, name)
+    };
+    let mut bytes = std::fs::read(&f).unwrap();
+    let range = ((root - 1) * page) as usize..(root * page) as usize;
+    let at = bytes[range.clone()]
+        .windows(name.len())
+        .position(|w| w == name.as_bytes())
+        .expect("the username in the table's page")
+        + range.start;
+    bytes[at] = if bytes[at] == b'z' { b'y' } else { b'z' };
+    std::fs::write(&f, &bytes).unwrap();
+    let quick: String = rusqlite::Connection::open(&f)
+        .unwrap()
+        .query_row("PRAGMA quick_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        quick, "ok",
+        "the damage must be one quick_check does not see"
+    );
+    let mut m: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{}.json", backup.display())).unwrap(),
+    )
+    .unwrap();
+    m["path"] = f.to_str().unwrap().into();
+    m["sha256"] = pipeline_db_e2e::sha256(&f).into();
+    std::fs::write(format!("{}.json", f.display()), m.to_string()).unwrap();
+    let before = fingerprint(&e.db("dev"));
+    let path = f.to_str().unwrap();
+    let (code, out, err) = e.run(&["backups", "verify", path]);
+    assert_ne!(code, 0, "{out}");
+    assert!((out + &err).contains("integrity_check"), "{err}");
+    let (code, out, err) = e.run(&["restore", "dev", path, "--force"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(err.contains("nothing was changed"), "{err}");
+    assert_eq!(fingerprint(&e.db("dev")), before);
+}

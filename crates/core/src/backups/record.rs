@@ -127,6 +127,29 @@ pub fn manifest_path(backup: &Path) -> PathBuf {
     backup.with_file_name(n)
 }
 
+/// A backup's manifest, when it vouches for it: the backup lies in one of `ws`'s backup dirs, where
+/// only pipeline-db writes. A manifest beside a file elsewhere (a USB stick, a download) is as
+/// easy to forge as the file: such a file is checked as one without a manifest.
+pub(crate) fn trusted_manifest(
+    ws: &crate::workspace::config::Workspace,
+    backup: &Path,
+) -> Option<BackupRecord> {
+    in_backup_dir(ws, backup)
+        .then(|| read_manifest(backup).ok())
+        .flatten()
+}
+
+/// Whether `path` lies directly in one of `ws`'s env backup dirs (compared canonically).
+pub(crate) fn in_backup_dir(ws: &crate::workspace::config::Workspace, path: &Path) -> bool {
+    let canon = |p: &Path| std::fs::canonicalize(p).ok();
+    let Some(dir) = path.parent().and_then(canon) else {
+        return false;
+    };
+    ws.envs
+        .values()
+        .any(|t| canon(&t.backup_dir).as_deref() == Some(dir.as_path()))
+}
+
 /// Reads a backup's manifest.
 pub fn read_manifest(backup: &Path) -> Result<BackupRecord> {
     let p = manifest_path(backup);

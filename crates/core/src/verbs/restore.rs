@@ -159,7 +159,7 @@ pub(crate) fn plan_path(
     live: LiveCheck,
 ) -> Result<RestorePlan> {
     refuse_live_files(ws, path)?;
-    let source = inspect_source(path)?;
+    let source = inspect_source(path, crate::backups::record::trusted_manifest(ws, path))?;
     let exists = target.path.exists();
     let mut p = RestorePlan {
         verb,
@@ -205,7 +205,7 @@ pub(crate) fn plan_path(
         }
         Err(e) => return Err(e),
     }
-    p.space = preflight(target, &p.source.path)?;
+    p.space = preflight(target, &p.source)?;
     add_notes(&mut p, target);
     Ok(p)
 }
@@ -298,16 +298,18 @@ fn refuse_live_files(ws: &Workspace, path: &Path) -> Result<()> {
 }
 
 /// Reads what the backup holds (header, schema, tag, rows; no sha256 or `quick_check`: those run
-/// on the staged copy); refuses an unreadable file or a newer schema.
-fn inspect_source(path: &Path) -> Result<RestoreSource> {
+/// on the staged copy); refuses an unreadable file or a newer schema. `manifest`: the one that
+/// vouches for it ([`crate::backups::record::trusted_manifest`]), if any.
+fn inspect_source(path: &Path, manifest: Option<BackupRecord>) -> Result<RestoreSource> {
     if crate::backups::stored::is_compressed(path) {
-        if let Ok(m) = crate::backups::record::read_manifest(path) {
+        if let Some(m) = manifest {
             return from_manifest(path, m);
         }
     }
     let plain = crate::backups::stored::plain(path)?;
     let mut verification = verify::describe(&plain.path);
     verification.path = path.to_path_buf();
+    verification.has_manifest = manifest.is_some();
     if let Some(e) = verification.error() {
         return Err(e);
     }
@@ -328,7 +330,7 @@ fn inspect_source(path: &Path) -> Result<RestoreSource> {
     let tables = plan::table_rows(&db::row_counts(&conn)?);
     Ok(RestoreSource {
         path: path.to_path_buf(),
-        manifest: crate::backups::record::read_manifest(path).ok(),
+        manifest,
         total_rows: tables.iter().map(|t| t.rows).sum(),
         tables,
         verification,
@@ -412,10 +414,14 @@ fn add_notes(p: &mut RestorePlan, target: &EnvTarget) {
 
 /// The SQLite size of a backup: its manifest's for a compressed one (else 10× the stored file,
 /// more than zstd gains on our databases), the file's for a plain one.
-fn source_bytes(source: &Path) -> u64 {
-    let file = std::fs::metadata(source).map(|m| m.len()).unwrap_or(0);
-    match crate::backups::stored::is_compressed(source) {
-        true => crate::backups::record::read_manifest(source)
+fn source_bytes(source: &RestoreSource) -> u64 {
+    let file = std::fs::metadata(&source.path)
+        .map(|m| m.len())
+        .unwrap_or(0);
+    match crate::backups::stored::is_compressed(&source.path) {
+        true => source
+            .manifest
+            .as_ref()
             .map(|m| m.size_bytes)
             .unwrap_or(file * 10),
         false => file,
@@ -423,7 +429,7 @@ fn source_bytes(source: &Path) -> u64 {
 }
 
 /// Room for the staging copy, the pre-restore backup and the copied pages.
-fn preflight(target: &EnvTarget, source: &Path) -> Result<Vec<SpaceCheck>> {
+fn preflight(target: &EnvTarget, source: &RestoreSource) -> Result<Vec<SpaceCheck>> {
     let src = source_bytes(source);
     let dir = target.path.parent().unwrap_or(Path::new(".")).to_path_buf();
     let needed = 2 * src + crate::safety::space::db_bytes(&target.path) + 64 * 1024;
@@ -833,7 +839,7 @@ fn stage(
 ) -> Result<(VerifyReport, Staged)> {
     // One read of the backup gives the staged copy and the sha256 of exactly the bytes written.
     let sha = crate::storage::timing::step("restore: stage copy (hashed) + fsync", || {
-        let total = source_bytes(&source.path);
+        let total = source_bytes(source);
         let report = |done| {
             obs.bytes(&Progress {
                 stage: "staging",

@@ -13,7 +13,9 @@ use crate::workspace::config::Workspace;
 /// `backups verify NAME`: resolves a name (in any env's backup dir) or path, verifies, records.
 pub fn named(ws: &Workspace, arg: &str) -> Result<VerifyReport> {
     let path = resolve(ws, arg)?;
-    let r = match record::manifest_path(&path).exists() {
+    // A manifest vouches only in a backup dir of ours: a file elsewhere is checked in full.
+    let vouched = record::in_backup_dir(ws, &path) && record::manifest_path(&path).exists();
+    let r = match vouched {
         true => verify::verify(&path, None),
         false => unvouched(ws, &path)?,
     };
