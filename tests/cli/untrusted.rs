@@ -2,6 +2,7 @@
 //! symlinked and hard-linked files, a damaged audit log, numbers out of range. Each refusal is
 //! checked to have changed nothing.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -1064,4 +1065,56 @@ fn a_manifest_beside_a_file_from_elsewhere_vouches_for_nothing() {
     assert_ne!(code, 0, "{out}");
     assert!(err.contains("nothing was changed"), "{err}");
     assert_eq!(fingerprint(&e.db("dev")), before);
+}
+
+/// A compressed file from elsewhere is decompressed in the data dir, never beside itself, and a
+/// stream that decompresses to more than the disk holds (a few KiB of zstd can hold gigabytes)
+/// is stopped within the free space (here 100 MiB, as the test says), its partial copy removed.
+#[test]
+fn a_compressed_file_from_elsewhere_is_decompressed_in_the_data_dir_within_the_free_space() {
+    let e = Env::new();
+    e.seeded("dev");
+    e.ok(&["backup", "dev"]);
+    let zst = std::fs::read_dir(e.data().join("backups/dev"))
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with("-manual.sqlite3.zst"))
+        .unwrap();
+    let outside = tempfile::TempDir::new().unwrap();
+    let f = outside.path().join("stick.sqlite3.zst");
+    std::fs::copy(&zst, &f).unwrap();
+    let bomb = outside.path().join("bomb.sqlite3.zst");
+    let zeros = std::io::repeat(0).take(200 << 20);
+    std::fs::write(&bomb, zstd::stream::encode_all(zeros, 3).unwrap()).unwrap();
+    assert!(std::fs::metadata(&bomb).unwrap().len() < 1 << 20);
+    let listed = || pipeline_db_e2e::files_under(outside.path());
+    let before = listed();
+    e.ok(&["restore", "dev", f.to_str().unwrap(), "--dry-run"]);
+    assert_eq!(listed(), before, "nothing written beside the file");
+    let small_disk = |args: &[&str]| {
+        let out = e
+            .cmd()
+            .env("PIPELINE_DB_TEST_FREE_BYTES", (100u64 << 20).to_string())
+            .args(args)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.code(), text)
+    };
+    let (code, out) = small_disk(&["restore", "dev", bomb.to_str().unwrap(), "--dry-run"]);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(
+        out.contains("not enough free space") && out.contains("decompressing"),
+        "{out}"
+    );
+    let (code, out) = small_disk(&["backups", "verify", bomb.to_str().unwrap()]);
+    assert_ne!(code, Some(0), "{out}");
+    assert!(out.contains("decompressing"), "{out}");
+    assert_eq!(listed(), before, "nothing written beside the files");
+    let leftovers: Vec<String> = pipeline_db_e2e::files_under(&e.data().join("backups"))
+        .into_iter()
+        .filter(|f| !f.starts_with("dev/") && !f.ends_with(".jsonl"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 }

@@ -273,9 +273,25 @@ fn mark_rollback_within(chunk: &mut [u8], at: u64) {
 /// computed on the way: one read gives the plain copy and its hash.
 pub(crate) fn decompress_hashed(path: &Path, out: &Path, progress: &dyn Fn(u64)) -> Result<String> {
     let file = File::open(path).map_err(Error::io("reading", path))?;
+    // A stream may decompress to far more than its size (a few KiB to gigabytes): what it writes
+    // is bounded by the free space, less a reserve, checked before the first byte.
+    let dir = out.parent().unwrap_or(Path::new("."));
+    let available = fs::available_space(dir)?;
+    let limit = available.saturating_sub(DECOMPRESS_RESERVE);
     let mut to = fs::create_new(out)?;
     let mut done = 0u64;
     let sha = decode_hashed(path, file, &mut |chunk| {
+        if done + chunk.len() as u64 > limit {
+            return Err(Error::NoSpace {
+                dir: dir.to_path_buf(),
+                needed: done + chunk.len() as u64 + DECOMPRESS_RESERVE,
+                available,
+                what: format!(
+                    "decompressing {}, which holds at least that much: its stream was stopped and the partial copy removed",
+                    path.display()
+                ),
+            });
+        }
         to.write_all(chunk).map_err(|e| {
             crate::storage::db::promote_disk_full(out, Error::io("writing", out)(e))
         })?;
@@ -286,6 +302,9 @@ pub(crate) fn decompress_hashed(path: &Path, out: &Path, progress: &dyn Fn(u64))
     to.sync_all().map_err(Error::io("fsync", out))?;
     Ok(sha)
 }
+
+/// Free space a decompression leaves on its disk.
+const DECOMPRESS_RESERVE: u64 = 64 << 20;
 
 /// Decodes the zstd stream read from `from` (the file at `path`), handing each chunk of content
 /// to `sink`; returns the content's sha256, computed on a second thread meanwhile. A stream that
@@ -329,7 +348,9 @@ impl Drop for Plain {
 }
 
 /// The backup at `path` as a plain SQLite file (see [`Plain`]).
-pub(crate) fn plain(path: &Path) -> Result<Plain> {
+/// A compressed one is decompressed into `scratch` (a directory of the data dir's: never beside a
+/// file from elsewhere).
+pub(crate) fn plain(path: &Path, scratch: &Path) -> Result<Plain> {
     if !is_compressed(path) {
         return Ok(Plain {
             path: path.to_path_buf(),
@@ -337,7 +358,8 @@ pub(crate) fn plain(path: &Path) -> Result<Plain> {
             temp: false,
         });
     }
-    let tmp = fs::temp_beside(path);
+    std::fs::create_dir_all(scratch).map_err(Error::io("creating", scratch))?;
+    let tmp = fs::temp_beside(&scratch.join("source.sqlite3"));
     let mut p = Plain {
         path: tmp.clone(),
         sha256: None,

@@ -101,7 +101,10 @@ fn compressed(path: &Path, manifest: Option<&BackupRecord>, full: bool) -> Verif
     };
     let plain = match stored_problem {
         Some(p) => Err(p),
-        None => crate::backups::stored::plain(path).map_err(|e| e.to_string()),
+        // Beside it: this is a backup of a backup dir's (files from elsewhere are checked on a
+        // private copy in the data dir, `verbs::verify`).
+        None => crate::backups::stored::plain(path, path.parent().unwrap_or(Path::new(".")))
+            .map_err(|e| e.to_string()),
     };
     let mut r = match plain {
         Ok(plain) => {

@@ -159,7 +159,8 @@ pub(crate) fn plan_path(
     live: LiveCheck,
 ) -> Result<RestorePlan> {
     refuse_live_files(ws, path)?;
-    let source = inspect_source(path, crate::backups::record::trusted_manifest(ws, path))?;
+    let manifest = crate::backups::record::trusted_manifest(ws, path);
+    let source = inspect_source(path, manifest, &ws.backups_root())?;
     let exists = target.path.exists();
     let mut p = RestorePlan {
         verb,
@@ -300,13 +301,17 @@ fn refuse_live_files(ws: &Workspace, path: &Path) -> Result<()> {
 /// Reads what the backup holds (header, schema, tag, rows; no sha256 or `quick_check`: those run
 /// on the staged copy); refuses an unreadable file or a newer schema. `manifest`: the one that
 /// vouches for it ([`crate::backups::record::trusted_manifest`]), if any.
-fn inspect_source(path: &Path, manifest: Option<BackupRecord>) -> Result<RestoreSource> {
+fn inspect_source(
+    path: &Path,
+    manifest: Option<BackupRecord>,
+    scratch: &Path,
+) -> Result<RestoreSource> {
     if crate::backups::stored::is_compressed(path) {
         if let Some(m) = manifest {
             return from_manifest(path, m);
         }
     }
-    let plain = crate::backups::stored::plain(path)?;
+    let plain = crate::backups::stored::plain(path, scratch)?;
     let mut verification = verify::describe(&plain.path);
     verification.path = path.to_path_buf();
     verification.has_manifest = manifest.is_some();
@@ -732,7 +737,7 @@ fn copy_back(
     let failed = |e: Error| format!("copying it back failed: {e}");
     let watch = watch.map_err(failed)?;
     // A compressed backup is copied from its plain content, which must be the verified snapshot.
-    let plain = crate::backups::stored::plain(&backup.path)
+    let plain = crate::backups::stored::plain(&backup.path, &ws.backups_root())
         .and_then(|p| match &p.sha256 {
             Some(sha) if sha != &backup.sha256 => Err(Error::BackupVerify {
                 path: backup.path.clone(),

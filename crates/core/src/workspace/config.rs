@@ -188,9 +188,10 @@ impl Workspace {
     }
 
     /// Removes temporary files left by killed pipeline-db processes (recognised by our marker and
-    /// a dead owner pid) beside every env's database and in its backup dir. Creates nothing.
+    /// a dead owner pid) beside every env's database, in its backup dir, and in the backups dir
+    /// itself (private copies `backups verify` and a restore's plan read). Creates nothing.
     pub fn clean_leftovers(&self) -> Vec<PathBuf> {
-        let mut removed = vec![];
+        let mut removed = crate::storage::fs::clean_temp_files(&self.backups_root());
         for t in self.envs.values() {
             if let Some(dir) = t.path.parent() {
                 removed.extend(crate::storage::fs::clean_temp_files(dir));
