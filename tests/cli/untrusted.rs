@@ -1118,3 +1118,34 @@ fn a_compressed_file_from_elsewhere_is_decompressed_in_the_data_dir_within_the_f
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+/// A restore is bound to the content its plan read: a source overwritten in place (same inode)
+/// while the prompt waits is refused as changed, and dev is untouched.
+#[test]
+fn a_restore_source_overwritten_while_the_prompt_waits_is_refused() {
+    use crate::verbs::{exit_code, spawn_pty};
+    let e = Env::new();
+    e.seeded("dev");
+    let outside = tempfile::TempDir::new().unwrap();
+    let (a, b) = (
+        outside.path().join("a.sqlite3"),
+        outside.path().join("b.sqlite3"),
+    );
+    let c = rusqlite::Connection::open(e.db("dev")).unwrap();
+    for f in [&a, &b] {
+        c.execute("VACUUM INTO ?1", [f.to_str().unwrap()]).unwrap();
+    }
+    drop(c);
+    rusqlite::Connection::open(&b)
+        .unwrap()
+        .execute_batch("UPDATE users SET email = 'mallory@example.org' WHERE id = 2;")
+        .unwrap();
+    let before = fingerprint(&e.db("dev"));
+    let mut p = spawn_pty(&e, &format!("restore dev {}", a.display()));
+    p.expect("[y/N]").unwrap();
+    std::fs::write(&a, std::fs::read(&b).unwrap()).unwrap(); // in place: the same inode
+    p.send_line("y").unwrap();
+    p.expect("changed").unwrap();
+    assert_eq!(exit_code(&mut p), 3);
+    assert_eq!(fingerprint(&e.db("dev")), before);
+}

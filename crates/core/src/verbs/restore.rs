@@ -32,7 +32,14 @@ use crate::workspace::env::EnvTarget;
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RestoreSource {
     pub path: PathBuf,
+    /// The manifest that vouches for it (only in a backup dir of ours).
     pub manifest: Option<BackupRecord>,
+    /// The sha256 of the SQLite content the plan read, for a file no manifest vouches for: the
+    /// staged copy must hash the same, so the file cannot change unseen between the plan shown
+    /// and the restore (a vouched one is bound by its manifest's sha256).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub content_sha256: Option<String>,
     pub verification: VerifyReport,
     pub tables: Vec<TableRows>,
     pub total_rows: u64,
@@ -102,6 +109,13 @@ impl RestorePlan {
             .item("damaged", self.current_damaged.is_some())
             .item("source", self.source.path.display())
             .file("source file", &self.source.path)
+            .item(
+                "source sha256",
+                self.source
+                    .content_sha256
+                    .as_deref()
+                    .unwrap_or("its manifest's"),
+            )
             .rows("with", &self.source.tables)
             .backup(self.backup.as_ref())
     }
@@ -333,8 +347,14 @@ fn inspect_source(
         ))
     })?;
     let tables = plan::table_rows(&db::row_counts(&conn)?);
+    let content_sha256 = match (&manifest, &plain.sha256) {
+        (Some(_), _) => None,
+        (None, Some(sha)) => Some(sha.clone()),
+        (None, None) => Some(crate::storage::hash::file(path)?),
+    };
     Ok(RestoreSource {
         path: path.to_path_buf(),
+        content_sha256,
         manifest,
         total_rows: tables.iter().map(|t| t.rows).sum(),
         tables,
@@ -376,6 +396,7 @@ fn from_manifest(path: &Path, m: BackupRecord) -> Result<RestoreSource> {
         tables,
         verification,
         manifest: Some(m),
+        content_sha256: None,
     })
 }
 
@@ -858,6 +879,14 @@ fn stage(
         let mut to = fs::create_new(staging)?;
         crate::storage::hash::copy_hashed(&source.path, &mut to, staging, &report)
     })?;
+    if let Some(planned) = source.content_sha256.as_ref().filter(|p| **p != sha) {
+        return Err(Error::SourceUnsound {
+            path: source.path.clone(),
+            detail: format!(
+                "it changed after the plan was made: its content's sha256 is {sha}, the plan read {planned}"
+            ),
+        });
+    }
     copied();
     let mut v = crate::storage::timing::step("restore: verify staged copy", || {
         verify::verify_hashed(staging, source.manifest.as_ref(), &sha)

@@ -6,4 +6,14 @@ import type { VerifyReport } from "./VerifyReport";
 /**
  * The backup a restore reads from.
  */
-export type RestoreSource = { path: string, manifest: BackupRecord | null, verification: VerifyReport, tables: Array<TableRows>, total_rows: number, };
+export type RestoreSource = { path: string, 
+/**
+ * The manifest that vouches for it (only in a backup dir of ours).
+ */
+manifest: BackupRecord | null, 
+/**
+ * The sha256 of the SQLite content the plan read, for a file no manifest vouches for: the
+ * staged copy must hash the same, so the file cannot change unseen between the plan shown
+ * and the restore (a vouched one is bound by its manifest's sha256).
+ */
+content_sha256?: string, verification: VerifyReport, tables: Array<TableRows>, total_rows: number, };
