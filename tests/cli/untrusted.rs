@@ -1149,3 +1149,87 @@ fn a_restore_source_overwritten_while_the_prompt_waits_is_refused() {
     assert_eq!(exit_code(&mut p), 3);
     assert_eq!(fingerprint(&e.db("dev")), before);
 }
+
+/// Runs `args`, which must finish within 30 s (a hang is killed and fails the test); returns the
+/// exit code and everything printed.
+fn finishes(e: &Env, args: &[&str]) -> (Option<i32>, String) {
+    let mut child = std::process::Command::new(pipeline_db_e2e::bin())
+        .arg("--data-dir")
+        .arg(e.data())
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(30) {
+            child.kill().unwrap();
+            panic!("{args:?} hung");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code(), text)
+}
+
+/// The data dir's own files are untrusted too: a FIFO in place of a manifest, the config, the
+/// audit log, the ledger or the verification log made commands wait forever. Each is refused as
+/// no regular file (or skipped, where a listing can go on), and nothing hangs.
+#[cfg(unix)]
+#[test]
+fn a_fifo_in_place_of_a_data_dir_file_is_refused_and_nothing_hangs() {
+    let e = Env::new();
+    e.seeded("dev");
+    e.ok(&["backup", "dev"]);
+    e.ok(&["backups", "verify", "--all"]);
+    let fifo = |p: &Path| {
+        let _ = std::fs::remove_file(p);
+        assert!(std::process::Command::new("mkfifo")
+            .arg(p)
+            .status()
+            .unwrap()
+            .success());
+    };
+    let manifest = std::fs::read_dir(e.data().join("backups/dev"))
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".json"))
+        .unwrap();
+    let saved = std::fs::read(&manifest).unwrap();
+    fifo(&manifest);
+    for args in [&["status"][..], &["backups", "list", "dev"][..]] {
+        let (code, out) = finishes(&e, args);
+        assert_eq!(code, Some(0), "{args:?}: {out}");
+    }
+    std::fs::remove_file(&manifest).unwrap();
+    std::fs::write(&manifest, saved).unwrap();
+    let cases: [(&str, &[&str]); 4] = [
+        ("pipeline-db.toml", &["status"]),
+        ("audit.jsonl", &["log"]),
+        ("audit.jsonl", &["backup", "dev"]),
+        ("backups/ledger.jsonl", &["backup", "dev"]),
+    ];
+    for (file, args) in cases {
+        let p = e.data().join(file);
+        let saved = std::fs::read(&p).ok();
+        fifo(&p);
+        let (code, out) = finishes(&e, args);
+        assert_ne!(code, Some(0), "{file}, {args:?}: {out}");
+        assert!(
+            out.contains("not a regular file"),
+            "{file}, {args:?}: {out}"
+        );
+        std::fs::remove_file(&p).unwrap();
+        if let Some(bytes) = saved {
+            std::fs::write(&p, bytes).unwrap();
+        }
+    }
+    let p = e.data().join("backups/verifications.jsonl");
+    fifo(&p);
+    let (code, out) = finishes(&e, &["backups", "list", "dev"]);
+    assert_eq!(code, Some(0), "{out}");
+}

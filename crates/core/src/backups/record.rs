@@ -150,11 +150,15 @@ pub(crate) fn in_backup_dir(ws: &crate::workspace::config::Workspace, path: &Pat
         .any(|t| canon(&t.backup_dir).as_deref() == Some(dir.as_path()))
 }
 
+/// A manifest is a few KiB: anything over this was not written by us.
+const MANIFEST_CAP: u64 = 1 << 20;
+
 /// Reads a backup's manifest.
 pub fn read_manifest(backup: &Path) -> Result<BackupRecord> {
     let p = manifest_path(backup);
-    let text = std::fs::read_to_string(&p).map_err(Error::io("reading manifest", &p))?;
-    serde_json::from_str(&text)
+    let bytes = fs::read_untrusted(&p, false, MANIFEST_CAP)?
+        .ok_or_else(|| Error::io("reading manifest", &p)(std::io::ErrorKind::NotFound.into()))?;
+    serde_json::from_slice(&bytes)
         .map_err(|e| Error::InvalidInput(format!("manifest {}: {e}", p.display())))
 }
 

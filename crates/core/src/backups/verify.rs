@@ -433,7 +433,12 @@ pub fn record(ws: &Workspace, r: &VerifyReport) {
 
 /// The latest recorded verification of each backup path.
 pub fn latest(ws: &Workspace) -> HashMap<PathBuf, VerifyReport> {
-    let text = std::fs::read_to_string(log_path(ws)).unwrap_or_default();
+    let bytes = crate::storage::fs::read_untrusted(&log_path(ws), false, 64 << 20)
+        .inspect_err(|e| tracing::warn!("verification log: {e}"))
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes);
     let mut out = HashMap::new();
     for line in text.lines() {
         if let Ok(r) = serde_json::from_str::<VerifyReport>(line) {

@@ -43,16 +43,19 @@ pub fn append(log: &Path, entry: &AuditEntry) -> Result<()> {
     crate::storage::fs::append_line(log, &line)
 }
 
+/// The most of the audit log read (about a million entries): a bigger file is refused, not read
+/// into memory.
+const AUDIT_CAP: u64 = 256 << 20;
+
 /// Reads the log, newest last, optionally only one env's entries. Unparseable lines are skipped
 /// (a line cut by a crash) and counted.
 ///
 /// The log is a file anyone can edit: it is read as bytes, and a line that is not UTF-8 JSON of
-/// an entry is skipped and counted, never an error.
+/// an entry is skipped and counted, never an error; a log that is no regular file, a link, or
+/// over [`AUDIT_CAP`] is refused.
 pub fn read(log: &Path, env: Option<&str>) -> Result<(Vec<AuditEntry>, usize)> {
-    let bytes = match std::fs::read(log) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((vec![], 0)),
-        Err(e) => return Err(Error::io("reading audit log", log)(e)),
+    let Some(bytes) = crate::storage::fs::read_untrusted(log, false, AUDIT_CAP)? else {
+        return Ok((vec![], 0));
     };
     let mut bad = 0;
     let mut out = vec![];

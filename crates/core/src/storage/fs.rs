@@ -144,7 +144,15 @@ pub fn append_line(path: &Path, line: &[u8]) -> Result<()> {
     opts.append(true).create(true);
     let mut f = super::os::private_no_follow(&mut opts, path)
         .and_then(|()| opts.open(path))
-        .map_err(Error::io("opening", path))?;
+        .map_err(|e| match std::fs::symlink_metadata(path) {
+            // A FIFO without a reader cannot be opened without waiting (ENXIO): say what it is.
+            Ok(m) if !m.is_file() && !m.file_type().is_symlink() => not_a_data_file(path, &m),
+            _ => Error::io("opening", path)(e),
+        })?;
+    let meta = f.metadata().map_err(Error::io("reading", path))?;
+    if !meta.is_file() {
+        return Err(not_a_data_file(path, &meta));
+    }
     f.write_all(line).map_err(Error::io("writing", path))?;
     f.sync_data().map_err(Error::io("fsync", path))
 }
@@ -170,6 +178,53 @@ pub fn check_appendable_if_present(path: &Path) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         _ => check_appendable(path),
     }
+}
+
+/// The bytes of a data-dir file anyone may have replaced (a manifest, the config, a log), `None`
+/// if there is none: a symlink (unless `follow`), a FIFO, a device or a directory is refused
+/// before anything is read (opening does not wait), and so is a file over `cap` bytes.
+pub fn read_untrusted(path: &Path, follow: bool, cap: u64) -> Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let mut opts = OpenOptions::new();
+    opts.read(true);
+    let opened =
+        super::os::reading_untrusted(&mut opts, path, !follow).and_then(|()| opts.open(path));
+    let f = match opened {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if super::os::is_symlink_refusal(&e) => {
+            return Err(Error::Refused(format!(
+                "{} is a symbolic link: pipeline-db reads its own files of the data dir only as files, never through a link; put the file it points to in its place; nothing was changed",
+                path.display()
+            )))
+        }
+        Err(e) => return Err(Error::io("opening", path)(e)),
+    };
+    let meta = f.metadata().map_err(Error::io("reading", path))?;
+    if !meta.is_file() {
+        return Err(not_a_data_file(path, &meta));
+    }
+    let mut bytes = vec![];
+    f.take(cap + 1)
+        .read_to_end(&mut bytes)
+        .map_err(Error::io("reading", path))?;
+    if bytes.len() as u64 > cap {
+        return Err(Error::Refused(format!(
+            "{} is larger than the {} such a file can be: it was not written by pipeline-db as it is; move it away; nothing was changed",
+            path.display(),
+            crate::storage::text::bytes(cap)
+        )));
+    }
+    Ok(Some(bytes))
+}
+
+/// The refusal of a data-dir file that is no regular file (a FIFO would make a read wait forever).
+fn not_a_data_file(path: &Path, meta: &std::fs::Metadata) -> Error {
+    Error::Refused(format!(
+        "{} is {}, not a regular file: pipeline-db neither reads nor writes it; remove it (pipeline-db makes it again as a file); nothing was changed",
+        path.display(),
+        super::os::special_file_kind(&meta.file_type())
+    ))
 }
 
 /// (device, inode) of the file at `path` following links; `None` if it does not exist. Two env

@@ -13,13 +13,40 @@ pub fn private_no_follow(opts: &mut OpenOptions, path: &Path) -> std::io::Result
     {
         use std::os::unix::fs::OpenOptionsExt;
         let _ = path;
-        opts.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+        // Never waits either: a FIFO put in a log's place fails or opens at once (then refused).
+        opts.mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
         Ok(())
     }
     #[cfg(not(unix))]
     {
         let _ = opts;
         portable::refuse_symlink(path)
+    }
+}
+
+/// Flags for reading a file anyone may have replaced: opening never waits (a FIFO opens at once,
+/// and is then refused as no regular file), and a symlink is refused when `no_follow`.
+pub fn reading_untrusted(
+    opts: &mut OpenOptions,
+    path: &Path,
+    no_follow: bool,
+) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let _ = path;
+        let follow = if no_follow { libc::O_NOFOLLOW } else { 0 };
+        opts.custom_flags(libc::O_NONBLOCK | follow);
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = opts;
+        match no_follow {
+            true => portable::refuse_symlink(path),
+            false => Ok(()),
+        }
     }
 }
 

@@ -698,9 +698,14 @@ fn read_config_text(path: &Path) -> Result<Option<String>> {
             path: path.to_path_buf(),
             message: "it is not a regular file".into(),
         }),
-        Ok(_) => std::fs::read_to_string(path)
-            .map(Some)
-            .map_err(Error::io("reading config", path)),
+        Ok(_) => crate::storage::fs::read_untrusted(path, false, 1 << 20)?
+            .map(|b| {
+                String::from_utf8(b).map_err(|_| Error::Config {
+                    path: path.to_path_buf(),
+                    message: "it is not UTF-8 text".into(),
+                })
+            })
+            .transpose(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io("reading config", path)(e)),
     }

@@ -260,10 +260,18 @@ fn read_config(explicit: Option<&Path>, data_dir: &Path) -> Result<(Config, Opti
         Some(p) => (absolute(p)?, true),
         None => (data_dir.join(CONFIG_FILE_NAME), false),
     };
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => {
-            return Ok((Config::default(), None))
+    // A config may be a link (to dotfiles, say), but to a regular file of at most 1 MiB.
+    let text = match crate::storage::fs::read_untrusted(&path, true, 1 << 20) {
+        Ok(Some(bytes)) => String::from_utf8(bytes).map_err(|_| Error::Config {
+            path: path.clone(),
+            message: "it is not UTF-8 text".into(),
+        })?,
+        Ok(None) if !must_exist => return Ok((Config::default(), None)),
+        Ok(None) => {
+            return Err(Error::Config {
+                path,
+                message: "cannot read it: it does not exist".into(),
+            })
         }
         Err(e) => {
             return Err(Error::Config {
