@@ -1233,3 +1233,36 @@ fn a_fifo_in_place_of_a_data_dir_file_is_refused_and_nothing_hangs() {
     let (code, out) = finishes(&e, &["backups", "list", "dev"]);
     assert_eq!(code, Some(0), "{out}");
 }
+
+/// A manifest cannot make a backup newer than its name says: the oldest backup's manifest dated
+/// 2099 does not make it "the newest verified" (which retention never deletes), and retention
+/// keeps the really newest ones.
+#[test]
+fn a_manifest_dated_in_the_future_does_not_make_its_backup_the_newest() {
+    let e = Env::new();
+    e.seeded("dev");
+    let manuals = || {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(e.data().join("backups/dev"))
+            .unwrap()
+            .map(|f| f.unwrap().path())
+            .filter(|p| p.to_string_lossy().ends_with("-manual.sqlite3.zst"))
+            .collect();
+        v.sort();
+        v
+    };
+    for _ in 0..3 {
+        e.ok(&["backup", "dev"]);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let all = manuals();
+    let oldest = PathBuf::from(format!("{}.json", all[0].display()));
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&oldest).unwrap()).unwrap();
+    m["created_at"] = "2099-01-01T00:00:00Z".into();
+    std::fs::write(&oldest, m.to_string()).unwrap();
+    std::fs::write(e.data().join("pipeline-db.toml"), "[retention]\nkeep = 3\n").unwrap();
+    e.ok(&["backup", "dev"]);
+    let left = manuals();
+    assert!(!left.contains(&all[0]), "the oldest goes: {left:?}");
+    assert!(left.contains(&all[1]) && left.contains(&all[2]), "{left:?}");
+}

@@ -82,6 +82,29 @@ pub fn default_path(target: &crate::workspace::env::EnvTarget, reason: Reason) -
     }
 }
 
+/// The time a backup's name gives (`<env>-20261202T184931591Z-<reason>…`, as [`default_path`]
+/// writes it), in the manifest's form (`2026-12-02T18:49:31Z`).
+fn time_in_name(name: &str) -> Option<String> {
+    let t = name.split('-').find(|part| {
+        let b = part.as_bytes();
+        b.len() == 19
+            && b[8] == b'T'
+            && b[18] == b'Z'
+            && b.iter()
+                .enumerate()
+                .all(|(i, c)| matches!(i, 8 | 18) || c.is_ascii_digit())
+    })?;
+    Some(format!(
+        "{}-{}-{}T{}:{}:{}Z",
+        &t[0..4],
+        &t[4..6],
+        &t[6..8],
+        &t[9..11],
+        &t[11..13],
+        &t[13..15]
+    ))
+}
+
 /// Whether a file name in a backup dir names a backup (plain or compressed; not hidden).
 pub fn is_backup_name(name: &str) -> bool {
     !name.starts_with('.') && (name.ends_with(".sqlite3") || name.ends_with(".sqlite3.zst"))
@@ -179,6 +202,23 @@ pub fn list(target: &crate::workspace::env::EnvTarget) -> Result<Vec<BackupRecor
         }
         match read_manifest(&p) {
             Ok(mut rec) => {
+                // A manifest is data-dir content: it cannot make a backup newer than its name
+                // says (the newest verified backup is what retention never deletes). The name
+                // is given as the backup starts, so the manifest's time is a little later; a day
+                // later is no backup's.
+                let parse = crate::storage::time::parse;
+                let later = |named: &String| match (parse(named), parse(&rec.created_at)) {
+                    (Some(n), Some(m)) => m - n > 86_400,
+                    (Some(_), None) => true,
+                    _ => false,
+                };
+                if let Some(named) = time_in_name(&name).filter(later) {
+                    tracing::warn!(
+                        "{name}: its manifest dates it {}, its name {named}: the earlier counts",
+                        rec.created_at
+                    );
+                    rec.created_at = named;
+                }
                 rec.pinned = crate::backups::pins::is_pinned(&p);
                 rec.path = p;
                 out.push(rec);
@@ -188,4 +228,24 @@ pub fn list(target: &crate::workspace::env::EnvTarget) -> Result<Vec<BackupRecor
     }
     out.sort_by(|a, b| (&a.created_at, &a.path).cmp(&(&b.created_at, &b.path)));
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_time_in_a_backup_name_reads_as_a_manifest_time() {
+        let t = |n: &str| time_in_name(n);
+        assert_eq!(
+            t("dev-20261202T184931591Z-manual.sqlite3.zst").as_deref(),
+            Some("2026-12-02T18:49:31Z")
+        );
+        assert_eq!(
+            t("my-env-20260101T000000000Z-pre-reset-2.sqlite3").as_deref(),
+            Some("2026-01-01T00:00:00Z")
+        );
+        assert_eq!(t("dev-notatime-manual.sqlite3"), None);
+        assert_eq!(t("dev-2026120XT184931591Z-manual.sqlite3"), None);
+    }
 }
