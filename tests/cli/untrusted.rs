@@ -1266,3 +1266,23 @@ fn a_manifest_dated_in_the_future_does_not_make_its_backup_the_newest() {
     assert!(!left.contains(&all[0]), "the oldest goes: {left:?}");
     assert!(left.contains(&all[1]) && left.contains(&all[2]), "{left:?}");
 }
+
+/// A sample user renamed by hand: seed says what is missing and how to get it back, exit 3,
+/// instead of "Query returned no rows".
+#[test]
+fn seed_after_a_sample_user_was_renamed_says_what_is_missing() {
+    let e = Env::new();
+    e.seeded("dev");
+    rusqlite::Connection::open(e.db("dev"))
+        .unwrap()
+        .execute_batch("UPDATE users SET username = 'ada2' WHERE username = 'ada.lovelace';")
+        .unwrap();
+    let before = fingerprint(&e.db("dev"));
+    let (code, _, err) = e.run(&["seed", "dev", "--jobs", "10"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("`ada.lovelace` is gone") && err.contains("nothing was changed"),
+        "{err}"
+    );
+    assert_eq!(fingerprint(&e.db("dev")), before);
+}

@@ -125,7 +125,7 @@ pub enum Error {
         source: rusqlite::Error,
     },
 
-    #[error("backup of {} failed verification: {detail}; the backup was discarded and nothing was changed", path.display())]
+    #[error("{} failed verification: {detail}; nothing was changed (a backup being taken is not kept)", path.display())]
     BackupVerify { path: PathBuf, detail: String },
 
     #[error("{verb} of {env} failed at step `{step}`: {source}; {state}")]
@@ -167,7 +167,7 @@ pub enum Error {
         differences: Vec<String>,
     },
 
-    #[error("{env} changed since the plan was shown ({what}); {UNCHANGED}. Review the new plan and try again")]
+    #[error("what the plan for {env} promised changed since the plan was shown ({what}): the database, or a file the plan read, was changed meanwhile; {UNCHANGED}. Review the new plan and try again")]
     Stale { env: String, what: String },
 
     #[error("{} does not exist; {next}", path.display())]

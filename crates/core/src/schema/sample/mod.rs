@@ -278,8 +278,12 @@ fn ids_by_key(conn: &Connection, sql: &str, keys: &[String]) -> Result<Vec<i64>>
         .map_err(Error::sql("looking up ids"))?;
     keys.iter()
         .map(|k| {
-            stmt.query_row([k], |r| r.get(0))
-                .map_err(Error::sql(format!("looking up {k}")))
+            stmt.query_row([k], |r| r.get(0)).map_err(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Error::Refused(format!(
+                    "the sample data's `{k}` is gone (renamed or deleted): seed adds jobs to the sample users and pipelines; `pipeline-db reset ENV --with-sample-data` brings them back (after a verified backup); nothing was changed"
+                )),
+                e => Error::sql(format!("looking up {k}"))(e),
+            })
         })
         .collect()
 }
