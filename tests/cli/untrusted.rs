@@ -1286,3 +1286,30 @@ fn seed_after_a_sample_user_was_renamed_says_what_is_missing() {
     );
     assert_eq!(fingerprint(&e.db("dev")), before);
 }
+
+/// The env a compressed backup's plan names comes from its manifest; its content's tag must say
+/// the same, or the restore is refused before anything is replaced.
+#[test]
+fn a_manifest_naming_another_env_than_its_backups_tag_is_refused() {
+    let e = Env::new();
+    e.seeded("dev");
+    e.ok(&["backup", "dev"]);
+    let zst = std::fs::read_dir(e.data().join("backups/dev"))
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with("-manual.sqlite3.zst"))
+        .unwrap();
+    let manifest = PathBuf::from(format!("{}.json", zst.display()));
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    m["env"] = "prod".into();
+    std::fs::write(&manifest, m.to_string()).unwrap();
+    let before = fingerprint(&e.db("dev"));
+    let (code, out, err) = e.run(&["restore", "dev", zst.to_str().unwrap(), "--force"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        err.contains("it is tagged dev, but the plan showed a backup of prod"),
+        "{err}"
+    );
+    assert_eq!(fingerprint(&e.db("dev")), before);
+}
