@@ -432,17 +432,8 @@ fn a_check_constraint_built_to_be_slow_stops_at_the_time_limit_in_verify_and_res
         )
         .unwrap();
     let (file_before, dev_before) = (std::fs::read(&f).unwrap(), fingerprint(&e.db("dev")));
-    let limited = |args: &[&str]| {
-        let out = e
-            .cmd()
-            .env("PIPELINE_DB_TEST_INSPECT_LIMIT_MS", "1500")
-            .args(args)
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned()
-            + &String::from_utf8_lossy(&out.stderr);
-        (out.status.code(), text)
-    };
+    let limited =
+        |args: &[&str]| run_with(&e, &[("PIPELINE_DB_TEST_INSPECT_LIMIT_MS", "1500")], args);
     let path = f.to_str().unwrap();
     let (code, out) = limited(&["backups", "verify", path]);
     assert_ne!(code, Some(0), "{out}");
@@ -808,11 +799,7 @@ fn a_config_pointing_an_env_into_the_backups_dir_is_refused_and_nothing_is_delet
     let config = e.data().join("pipeline-db.toml");
     std::fs::write(&config, "[backups]\ncompress = false\n").unwrap();
     e.ok(&["backup", "dev"]);
-    let backup = std::fs::read_dir(e.data().join("backups/dev"))
-        .unwrap()
-        .map(|f| f.unwrap().path())
-        .find(|p| p.to_string_lossy().ends_with("-manual.sqlite3"))
-        .unwrap();
+    let backup = dev_backup(&e, "-manual.sqlite3");
     let name = backup.file_name().unwrap().to_str().unwrap();
     let before = std::fs::read(&backup).unwrap();
     std::fs::write(
@@ -1007,11 +994,7 @@ fn a_manifest_beside_a_file_from_elsewhere_vouches_for_nothing() {
     )
     .unwrap();
     e.ok(&["backup", "dev"]);
-    let backup = std::fs::read_dir(e.data().join("backups/dev"))
-        .unwrap()
-        .map(|f| f.unwrap().path())
-        .find(|p| p.to_string_lossy().ends_with("-manual.sqlite3"))
-        .unwrap();
+    let backup = dev_backup(&e, "-manual.sqlite3");
     let outside = tempfile::TempDir::new().unwrap();
     let f = outside.path().join("stick.sqlite3");
     std::fs::copy(&backup, &f).unwrap();
@@ -1075,11 +1058,7 @@ fn a_compressed_file_from_elsewhere_is_decompressed_in_the_data_dir_within_the_f
     let e = Env::new();
     e.seeded("dev");
     e.ok(&["backup", "dev"]);
-    let zst = std::fs::read_dir(e.data().join("backups/dev"))
-        .unwrap()
-        .map(|f| f.unwrap().path())
-        .find(|p| p.to_string_lossy().ends_with("-manual.sqlite3.zst"))
-        .unwrap();
+    let zst = dev_backup(&e, "-manual.sqlite3.zst");
     let outside = tempfile::TempDir::new().unwrap();
     let f = outside.path().join("stick.sqlite3.zst");
     std::fs::copy(&zst, &f).unwrap();
@@ -1091,17 +1070,8 @@ fn a_compressed_file_from_elsewhere_is_decompressed_in_the_data_dir_within_the_f
     let before = listed();
     e.ok(&["restore", "dev", f.to_str().unwrap(), "--dry-run"]);
     assert_eq!(listed(), before, "nothing written beside the file");
-    let small_disk = |args: &[&str]| {
-        let out = e
-            .cmd()
-            .env("PIPELINE_DB_TEST_FREE_BYTES", (100u64 << 20).to_string())
-            .args(args)
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned()
-            + &String::from_utf8_lossy(&out.stderr);
-        (out.status.code(), text)
-    };
+    let free = (100u64 << 20).to_string();
+    let small_disk = |args: &[&str]| run_with(&e, &[("PIPELINE_DB_TEST_FREE_BYTES", &free)], args);
     let (code, out) = small_disk(&["restore", "dev", bomb.to_str().unwrap(), "--dry-run"]);
     assert_eq!(code, Some(3), "{out}");
     assert!(
@@ -1194,11 +1164,7 @@ fn a_fifo_in_place_of_a_data_dir_file_is_refused_and_nothing_hangs() {
             .unwrap()
             .success());
     };
-    let manifest = std::fs::read_dir(e.data().join("backups/dev"))
-        .unwrap()
-        .map(|f| f.unwrap().path())
-        .find(|p| p.to_string_lossy().ends_with(".json"))
-        .unwrap();
+    let manifest = dev_backup(&e, ".json");
     let saved = std::fs::read(&manifest).unwrap();
     fifo(&manifest);
     for args in [&["status"][..], &["backups", "list", "dev"][..]] {
@@ -1241,15 +1207,7 @@ fn a_fifo_in_place_of_a_data_dir_file_is_refused_and_nothing_hangs() {
 fn a_manifest_dated_in_the_future_does_not_make_its_backup_the_newest() {
     let e = Env::new();
     e.seeded("dev");
-    let manuals = || {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(e.data().join("backups/dev"))
-            .unwrap()
-            .map(|f| f.unwrap().path())
-            .filter(|p| p.to_string_lossy().ends_with("-manual.sqlite3.zst"))
-            .collect();
-        v.sort();
-        v
-    };
+    let manuals = || dev_backups(&e, "-manual.sqlite3.zst");
     for _ in 0..3 {
         e.ok(&["backup", "dev"]);
         std::thread::sleep(Duration::from_millis(5));
@@ -1294,11 +1252,7 @@ fn a_manifest_naming_another_env_than_its_backups_tag_is_refused() {
     let e = Env::new();
     e.seeded("dev");
     e.ok(&["backup", "dev"]);
-    let zst = std::fs::read_dir(e.data().join("backups/dev"))
-        .unwrap()
-        .map(|f| f.unwrap().path())
-        .find(|p| p.to_string_lossy().ends_with("-manual.sqlite3.zst"))
-        .unwrap();
+    let zst = dev_backup(&e, "-manual.sqlite3.zst");
     let manifest = PathBuf::from(format!("{}.json", zst.display()));
     let mut m: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
@@ -1312,4 +1266,36 @@ fn a_manifest_naming_another_env_than_its_backups_tag_is_refused() {
         "{err}"
     );
     assert_eq!(fingerprint(&e.db("dev")), before);
+}
+
+/// dev's first backup (by name) whose file name ends with `suffix`.
+fn dev_backup(e: &Env, suffix: &str) -> PathBuf {
+    dev_backups(e, suffix)
+        .into_iter()
+        .next()
+        .expect("a backup of dev")
+}
+
+/// dev's backup files whose names end with `suffix`, by name (oldest first).
+fn dev_backups(e: &Env, suffix: &str) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(e.data().join("backups/dev"))
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(suffix))
+        .collect();
+    found.sort();
+    found
+}
+
+/// Runs `args` with the environment variables `vars`; returns the exit code and all it printed.
+fn run_with(e: &Env, vars: &[(&str, &str)], args: &[&str]) -> (Option<i32>, String) {
+    let out = e
+        .cmd()
+        .envs(vars.iter().copied())
+        .args(args)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code(), text)
 }
