@@ -1299,3 +1299,49 @@ fn run_with(e: &Env, vars: &[(&str, &str)], args: &[&str]) -> (Option<i32>, Stri
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status.code(), text)
 }
+
+/// Names read from a database reach the terminal escaped: a table named with terminal control
+/// sequences (clear the screen, move the cursor up) is shown as text in `check`, `status` and
+/// `migrations check`, and cannot rewrite what is printed above a prompt.
+#[test]
+fn names_from_a_database_cannot_drive_the_terminal() {
+    let e = Env::new();
+    e.seeded("dev");
+    rusqlite::Connection::open(e.db("dev"))
+        .unwrap()
+        .execute_batch("CREATE TABLE \"x\u{1b}[2J\u{1b}[1A\u{202e}y\" (a);")
+        .unwrap();
+    for args in [
+        &["check", "dev"][..],
+        &["status", "dev"][..],
+        &["migrations", "check", "dev"][..],
+    ] {
+        let (_, out, err) = e.run(args);
+        let all = out + &err;
+        assert!(all.contains("x\\u{1b}[2J"), "{args:?}: {all}");
+        assert!(
+            !all.contains('\u{1b}') && !all.contains('\u{202e}'),
+            "{args:?}: raw control characters in {all:?}"
+        );
+    }
+}
+
+/// CSV asked for on a terminal is shown escaped (a value can hold escape sequences); piped, the
+/// bytes are exactly the value's.
+#[test]
+fn csv_on_a_terminal_is_escaped_and_piped_it_is_exact() {
+    use crate::verbs::exit_code;
+    let e = Env::new();
+    e.ok(&["migrate", "dev"]);
+    let sql = "SELECT 'a' || char(27) || '[2Jb' AS x";
+    let piped = e.ok(&["query", "dev", sql, "--format", "csv"]);
+    assert!(piped.contains("a\u{1b}[2Jb"), "{piped:?}");
+    let mut cmd = std::process::Command::new(pipeline_db_e2e::bin());
+    cmd.arg("--data-dir")
+        .arg(e.data())
+        .args(["query", "dev", sql, "--format", "csv"]);
+    let mut p = expectrl::Session::spawn(cmd).expect("spawn in a pty");
+    p.set_expect_timeout(Some(Duration::from_secs(20)));
+    p.expect("a\\u{1b}[2Jb").unwrap();
+    assert_eq!(exit_code(&mut p), 0);
+}

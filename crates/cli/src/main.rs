@@ -1,10 +1,13 @@
 //! `pipeline-db`: parses the command line, confirms, displays. Every rule is a core call.
 
 /// Output that never panics: a closed pipe or a failing disk must not turn into a crash, so write
-/// errors on stdout/stderr are ignored (the exit code still tells the outcome).
-macro_rules! outln { ($($t:tt)*) => {{ use std::io::Write as _; let _ = writeln!(std::io::stdout(), $($t)*); }} }
-macro_rules! errln { ($($t:tt)*) => {{ use std::io::Write as _; let _ = writeln!(std::io::stderr(), $($t)*); }} }
-macro_rules! errp { ($($t:tt)*) => {{ use std::io::Write as _; let _ = write!(std::io::stderr(), $($t)*); }} }
+/// errors on stdout/stderr are ignored (the exit code still tells the outcome). What it prints is
+/// made terminal-safe (`ui::terminal_safe`): names and values read from a database or a file
+/// cannot move the cursor, rewrite a plan above a prompt or retitle the window. Data output (CSV,
+/// JSON) is written by its own writers, byte for byte.
+macro_rules! outln { ($($t:tt)*) => {{ use std::io::Write as _; let _ = writeln!(std::io::stdout(), "{}", crate::ui::terminal_safe(&format!($($t)*))); }} }
+macro_rules! errln { ($($t:tt)*) => {{ use std::io::Write as _; let _ = writeln!(std::io::stderr(), "{}", crate::ui::terminal_safe(&format!($($t)*))); }} }
+macro_rules! errp { ($($t:tt)*) => {{ use std::io::Write as _; let _ = write!(std::io::stderr(), "{}", crate::ui::terminal_safe(&format!($($t)*))); }} }
 
 mod cli;
 mod commands;

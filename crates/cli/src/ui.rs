@@ -26,10 +26,36 @@ pub fn print_data_dir(ws: &pipeline_db_core::Workspace) {
 }
 
 pub fn print_json<T: Serialize>(value: &T) {
+    use std::io::Write as _;
     match serde_json::to_string_pretty(value) {
-        Ok(s) => outln!("{s}"),
+        // JSON escapes control characters itself; its text goes out as it is.
+        Ok(s) => {
+            let _ = writeln!(std::io::stdout(), "{s}");
+        }
         Err(e) => errln!("error: cannot serialize output: {e}"),
     }
+}
+
+/// `s` with every control character but newline and tab, and every bidirectional override,
+/// written as `\u{..}` (core's `text::printable`, line by line).
+pub fn terminal_safe(s: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !s.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let lines: Vec<String> = s
+        .split('\n')
+        .map(|line| {
+            line.split('\t')
+                .map(pipeline_db_core::storage::text::printable)
+                .collect::<Vec<_>>()
+                .join("\t")
+        })
+        .collect();
+    std::borrow::Cow::Owned(lines.join("\n"))
 }
 
 pub fn print_error(e: &Error, json: bool) {
@@ -259,6 +285,52 @@ pub fn retention(r: &Option<pipeline_db_core::safety::retention::RetentionReport
     }
     if let Some(e) = &r.error {
         errln!("warning: retention after the backup failed: {e}");
+    }
+}
+
+/// Data written to a terminal (CSV or JSON asked for without `--output`): line by line through
+/// [`terminal_safe`], since a value holding escape sequences would drive the terminal. Piped or
+/// redirected, the bytes go out as they are.
+pub struct TerminalSafe<W: std::io::Write> {
+    inner: W,
+    line: Vec<u8>,
+}
+
+impl<W: std::io::Write> TerminalSafe<W> {
+    pub fn new(inner: W) -> Self {
+        TerminalSafe {
+            inner,
+            line: Vec::new(),
+        }
+    }
+
+    fn emit(&mut self) -> std::io::Result<()> {
+        let text = String::from_utf8_lossy(&self.line).into_owned();
+        self.line.clear();
+        self.inner.write_all(terminal_safe(&text).as_bytes())
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for TerminalSafe<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        for part in buf.split_inclusive(|b| *b == b'\n') {
+            self.line.extend_from_slice(part);
+            if part.ends_with(b"\n") {
+                self.emit()?;
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.emit()?;
+        self.inner.flush()
+    }
+}
+
+impl<W: std::io::Write> Drop for TerminalSafe<W> {
+    fn drop(&mut self) {
+        let _ = std::io::Write::flush(self);
     }
 }
 

@@ -33,8 +33,12 @@ pub fn run(ws: &Workspace, a: ExportArgs) -> Result<u8> {
     };
     let bar = ui::Bar::new();
     let out = {
-        let mut stdout = std::io::stdout().lock();
-        export::run(ws, &req, &mut stdout, &bar)
+        use std::io::IsTerminal as _;
+        let stdout = std::io::stdout().lock();
+        match std::io::stdout().is_terminal() {
+            true => export::run(ws, &req, &mut ui::TerminalSafe::new(stdout), &bar),
+            false => export::run(ws, &req, &mut { stdout }, &bar),
+        }
     };
     bar.finish();
     let out = out?;

@@ -25,8 +25,12 @@ pub fn run(ws: &Workspace, a: QueryArgs) -> Result<u8> {
     };
     match format {
         Some(f) => {
-            let mut out = std::io::stdout().lock();
-            res.write(f, &mut out)?;
+            use std::io::IsTerminal as _;
+            let out = std::io::stdout().lock();
+            match std::io::stdout().is_terminal() {
+                true => res.write(f, &mut crate::ui::TerminalSafe::new(out))?,
+                false => res.write(f, &mut { out })?,
+            }
         }
         None => print_table(&res, terminal_width()),
     }
