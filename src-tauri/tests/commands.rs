@@ -787,3 +787,46 @@ fn status_says_which_actions_cannot_apply_and_the_commands_refuse_them() {
     );
     assert_eq!(prod["actions"]["reset"]["available"], true);
 }
+
+/// Unpinning a protected env's backup lets retention delete it: core asks for the typed name,
+/// which the window gives only through the native dialog (the page cannot click it). Declined,
+/// the backup stays pinned; accepted, it is unpinned. Pinning asks nothing.
+#[test]
+fn unpinning_a_prod_backup_needs_the_native_dialog() {
+    for accept in [false, true] {
+        let h = harness(Options {
+            accept,
+            ..Options::default()
+        });
+        {
+            use pipeline_db_core::verbs::migrate;
+            let req = migrate::MigrateRequest { env: "prod".into() };
+            let p = migrate::plan(&h.ws, &req).unwrap();
+            let forced = pipeline_db_core::Confirmed {
+                yes: true,
+                typed_env: Some("prod".into()),
+            };
+            migrate::execute(&h.ws, &p, &forced, &pipeline_db_core::progress::Quiet).unwrap();
+        }
+        let b = pipeline_db_core::verbs::backup::run(&h.ws, "prod", &Default::default())
+            .unwrap()
+            .backup;
+        let name = b.path.file_name().unwrap().to_str().unwrap();
+        let pin = |pinned: bool| {
+            h.invoke(
+                "pin_backup",
+                json!({"env": "prod", "backup": name, "pinned": pinned}),
+            )
+        };
+        assert_eq!(pin(true).unwrap()["changed"], true);
+        match accept {
+            false => {
+                let e = pin(false).unwrap_err();
+                assert_eq!(kind(&e), "cancelled", "{e}");
+            }
+            true => assert_eq!(pin(false).unwrap()["pinned"], false),
+        }
+        let view = h.invoke("backups_view", json!({"env": "prod"})).unwrap();
+        assert_eq!(view["backups"][0]["pinned"], !accept, "{view}");
+    }
+}

@@ -1432,3 +1432,27 @@ fn a_restore_takes_no_new_backup_when_a_verified_one_holds_exactly_the_database(
     );
     assert_eq!(plan["backup"]["existing"], false, "{plan}");
 }
+
+/// Unpinning a prod backup lets retention delete it at prod's next backup: it needs the typed
+/// name (`--force` is not enough), as a prune of prod does. Pinning asks nothing.
+#[test]
+fn unpinning_a_prod_backup_needs_the_typed_name() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    ok(dir, &["migrate", "prod"]);
+    ok(dir, &["backup", "prod"]);
+    let b = backups(dir, "prod")[0].clone();
+    let name = b.file_name().unwrap().to_str().unwrap();
+    let pinned = || pipeline_db_core::backups::pins::is_pinned(&b);
+    ok(dir, &["backups", "pin", "prod", name]);
+    assert!(pinned());
+    let (code, _, err) = run(dir, &["backups", "unpin", "prod", name, "--force"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("type `prod`"), "{err}");
+    assert!(pinned(), "still pinned");
+    ok(
+        dir,
+        &["backups", "unpin", "prod", name, "--confirm-env", "prod"],
+    );
+    assert!(!pinned());
+}

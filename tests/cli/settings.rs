@@ -279,3 +279,20 @@ fn repointing_prod_with_data_needs_the_typed_name_and_a_refusal_is_logged() {
     e.ok(&["env", "path", "prod", s(&other), "--confirm-env", "prod"]);
     assert!(e.ok(&["config", "show"]).contains(s(&other)));
 }
+
+/// Lowering retention so far that prod's backups would go at its next backup is confirmed as a
+/// prune of prod is: by the typed name (y/N or --force is not enough); the plan says what goes.
+#[test]
+fn lowering_retention_below_prods_backups_needs_the_typed_name() {
+    let e = Env::new();
+    e.ok(&["migrate", "prod"]);
+    for _ in 0..3 {
+        e.ok(&["backup", "prod"]);
+    }
+    let (code, out, err) = e.run(&["config", "set", "retention", "1", "--force"]);
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(err.contains("type `prod`"), "{err}");
+    let plan = e.ok(&["config", "set", "retention", "1", "--dry-run"]);
+    assert!(plan.contains("it deletes 2 of prod's backups"), "{plan}");
+    e.ok(&["config", "set", "retention", "1", "--confirm-env", "prod"]);
+}

@@ -394,6 +394,8 @@ pub enum BackupsCmd {
         /// Machine-readable output on stdout (JSON; errors too, as {"error": {...}})
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
     },
     /// Delete old backups by the retention rules (never the newest verified one, undo's, a pinned
     /// one); the same rules run on their own after every backup

@@ -5,8 +5,11 @@ use pipeline_db_core::backups::verify::VerifyReport;
 use pipeline_db_core::safety::retention::{self, BackupsView};
 use pipeline_db_core::verbs::pin::{self, PinOutcome};
 use pipeline_db_core::verbs::prune::{self, PrunePlan};
-use pipeline_db_core::Verb;
+use pipeline_db_core::{Confirmation, Confirmed, Verb};
 use tauri::State;
+
+use crate::confirm::ProtectedAction;
+use crate::error::CmdError;
 
 use super::blocking;
 use super::guard::{self, Answer, Planned};
@@ -69,7 +72,8 @@ pub async fn backups_view(state: State<'_, AppState>, env: String) -> CmdResult<
 }
 
 /// Pins or unpins one of `env`'s listed backups (core resolves it from the listing, takes the
-/// env's lock and writes the audit line). Pinning loses nothing, so no confirmation is asked.
+/// env's lock and writes the audit line). Pinning loses nothing; unpinning a protected env's
+/// backup is confirmed as core says, in the native dialog (the page cannot click it).
 #[tauri::command]
 pub async fn pin_backup(
     state: State<'_, AppState>,
@@ -77,6 +81,36 @@ pub async fn pin_backup(
     backup: String,
     pinned: bool,
 ) -> CmdResult<PinOutcome> {
-    let ws = state.ws();
-    blocking(move || Ok(pin::set(&ws, &env, &backup, pinned)?)).await
+    let st = state.inner().clone();
+    blocking(move || {
+        let ws = st.ws();
+        let confirmed = match pin::confirmation(&ws, &env, pinned)? {
+            Confirmation::None => Confirmed::default(),
+            _ => {
+                let target = ws.env(&env)?;
+                let summary = format!(
+                    "Unpin {backup}: retention may then delete it at {env}'s next backup."
+                );
+                let action = ProtectedAction {
+                    verb: Verb::Unpin.as_str(),
+                    env: &env,
+                    path: &target.path,
+                    summary: &summary,
+                    protected: target.protected,
+                    first: "Nothing is deleted now.",
+                };
+                if !st.confirmer.confirm(&action) {
+                    return Err(CmdError::cancelled(format!(
+                        "unpinning a backup of {env} was cancelled in the confirmation dialog; nothing was changed"
+                    )));
+                }
+                Confirmed {
+                    yes: true,
+                    typed_env: Some(env.clone()),
+                }
+            }
+        };
+        Ok(pin::set(&ws, &env, &backup, pinned, &confirmed)?)
+    })
+    .await
 }

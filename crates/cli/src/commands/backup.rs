@@ -2,7 +2,7 @@
 
 use pipeline_db_core::backups::verify;
 use pipeline_db_core::verbs::backup::{self, BackupOptions};
-use pipeline_db_core::{exit, Plan, Result, Verb, Workspace};
+use pipeline_db_core::{exit, Confirmation, Confirmed, Plan, Result, Verb, Workspace};
 
 use crate::cli::{BackupArgs, BackupsCmd};
 use crate::ui;
@@ -67,13 +67,32 @@ pub fn run_backups(ws: &Workspace, cmd: BackupsCmd) -> Result<u8> {
             confirm,
             plan,
         } => run_prune(ws, env, keep, confirm, plan),
-        BackupsCmd::Pin { env, name, json } => run_pin(ws, &env, &name, true, json),
-        BackupsCmd::Unpin { env, name, json } => run_pin(ws, &env, &name, false, json),
+        BackupsCmd::Pin { env, name, json } => {
+            run_pin(ws, &env, &name, true, json, &Default::default())
+        }
+        BackupsCmd::Unpin {
+            env,
+            name,
+            json,
+            confirm,
+        } => run_pin(ws, &env, &name, false, json, &confirm),
     }
 }
 
-fn run_pin(ws: &Workspace, env: &str, name: &str, pinned: bool, json: bool) -> Result<u8> {
-    let out = pipeline_db_core::verbs::pin::set(ws, env, name, pinned)?;
+fn run_pin(
+    ws: &Workspace,
+    env: &str,
+    name: &str,
+    pinned: bool,
+    json: bool,
+    confirm: &crate::cli::ConfirmArgs,
+) -> Result<u8> {
+    use pipeline_db_core::verbs::pin;
+    let answer = match pin::confirmation(ws, env, pinned)? {
+        Confirmation::None => Confirmed::default(),
+        needed => ui::confirm(needed, env, Verb::Unpin, confirm)?,
+    };
+    let out = pin::set(ws, env, name, pinned, &answer)?;
     if json {
         ui::print_json(&out);
         return Ok(exit::OK);

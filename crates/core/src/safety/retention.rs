@@ -165,6 +165,34 @@ fn unmet(
     ))
 }
 
+/// How many of each env's backups `policy` would delete now (what `backups prune` would, and at
+/// least what the next backup's retention pass will): env names with a count above zero. The
+/// newest backup stands for the newest verified one, as the next backup's pass keeps its own.
+pub(crate) fn would_delete(ws: &Workspace, policy: &Retention) -> Result<Vec<(String, usize)>> {
+    let mut out = vec![];
+    for t in ws.envs.values() {
+        let list = crate::backups::record::list(t)?;
+        let guards = Guards {
+            newest_verified: list.last().map(|b| b.path.clone()),
+            undo_target: crate::safety::audit::last_undoable(ws, &t.name)?.and_then(|e| e.backup),
+            just_made: None,
+        };
+        let n = select(
+            &list,
+            policy,
+            policy.keep,
+            &guards,
+            others_bytes(ws, &t.name),
+        )
+        .delete
+        .len();
+        if n > 0 {
+            out.push((t.name.clone(), n));
+        }
+    }
+    Ok(out)
+}
+
 /// Bytes used by the backups of every env but `env`.
 pub(crate) fn others_bytes(ws: &Workspace, env: &str) -> u64 {
     ws.envs

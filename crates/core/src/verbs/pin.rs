@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::safety::confirm::{Confirmation, Confirmed};
 use crate::verb::Verb;
 use crate::workspace::config::Workspace;
 
@@ -19,11 +20,33 @@ pub struct PinOutcome {
     pub changed: bool,
 }
 
-/// Pins (`pinned`) or unpins the backup `name` of `env` (a name from `backups list`, or the
-/// path the listing gave it). Under the env's lock, so a retention pass never decides on a pin
-/// that is changing; one audit line.
-pub fn set(ws: &Workspace, env: &str, name: &str, pinned: bool) -> Result<PinOutcome> {
+/// What pinning (`pinned`) or unpinning a backup of `env` must be confirmed with: unpinning one
+/// of a protected env lets retention delete it at that env's next backup, so it is confirmed as a
+/// prune of it is (the typed name); pinning loses nothing.
+pub fn confirmation(ws: &Workspace, env: &str, pinned: bool) -> Result<Confirmation> {
     let target = ws.env(env)?;
+    Ok(match (pinned, target.protected) {
+        (false, true) => Confirmation::TypeEnvName,
+        _ => Confirmation::None,
+    })
+}
+
+/// Pins (`pinned`) or unpins the backup `name` of `env` (a name from `backups list`, or the
+/// path the listing gave it), confirmed as [`confirmation`] says. Under the env's lock, so a
+/// retention pass never decides on a pin that is changing; one audit line.
+pub fn set(
+    ws: &Workspace,
+    env: &str,
+    name: &str,
+    pinned: bool,
+    confirmed: &Confirmed,
+) -> Result<PinOutcome> {
+    let target = ws.env(env)?;
+    if !confirmed.satisfies(confirmation(ws, env, pinned)?, env) {
+        return Err(Error::Refused(format!(
+            "unpinning a backup of {env} lets retention delete it (it is protected): type `{env}` at the prompt or pass --confirm-env {env}; nothing was changed"
+        )));
+    }
     let backup = crate::backups::names::from_listing(&target.backup_dir, name)?;
     crate::backups::record::read_manifest(&backup).map_err(|e| {
         Error::Refused(format!(

@@ -396,9 +396,31 @@ fn plan_retention(ws: &Workspace, keep: usize, max_total_mib: Option<u64>) -> Re
     if let Some(m) = max_total_mib {
         e.changes.push(format!("retention.max_total_mib = {m}"));
     }
-    e.notes.push(
-        "takes effect at the next `pipeline-db backups prune`; no backup is deleted now".into(),
-    );
+    let policy = crate::workspace::config::Retention {
+        keep,
+        max_total_mib: max_total_mib.unwrap_or(now.max_total_mib),
+        ..now.clone()
+    };
+    let doomed = crate::safety::retention::would_delete(ws, &policy)?;
+    // Backups it will delete of a protected env: confirmed as a prune of that env would be.
+    if let Some((env, _)) = doomed
+        .iter()
+        .find(|(env, _)| ws.envs.get(env).is_some_and(|t| t.protected))
+    {
+        e.confirm = Confirmation::TypeEnvName;
+        e.env = Some(env.clone());
+    }
+    e.notes.push(match doomed.is_empty() {
+        true => "no backup is deleted now; it applies at each env's next backup (automatic retention) and at `pipeline-db backups prune`".into(),
+        false => format!(
+            "nothing is deleted now, but at each env's next backup (automatic retention) or `pipeline-db backups prune` it deletes {}",
+            doomed
+                .iter()
+                .map(|(env, n)| format!("{n} of {env}'s backups"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    });
     e.finish(ws, None)
 }
 
