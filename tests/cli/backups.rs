@@ -876,6 +876,27 @@ fn check_keeps_a_byte_identical_evidence_copy_of_a_corrupt_database() {
     assert_eq!(evidence.len(), 1, "{evidence:?}");
     assert_eq!(std::fs::read(&evidence[0]).unwrap(), bytes);
 
+    // The same damage checked again is the same evidence: one copy, named again.
+    let r = cmd(dir).args(["check", "dev", "--json"]).output().unwrap();
+    assert_eq!(r.status.code(), Some(5));
+    let v: Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!(
+        v["evidence"][0].as_str().unwrap(),
+        evidence[0].to_str().unwrap()
+    );
+    let count = || {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .contains("dev.sqlite3.corrupt-")
+            })
+            .count()
+    };
+    assert_eq!(count(), 1);
+
     // Not a database at all: same rule.
     std::fs::write(&path, b"this is not sqlite").unwrap();
     let r = cmd(dir).args(["check", "dev", "--json"]).output().unwrap();
@@ -883,6 +904,7 @@ fn check_keeps_a_byte_identical_evidence_copy_of_a_corrupt_database() {
     let v: Value = serde_json::from_slice(&r.stdout).unwrap();
     let ev = PathBuf::from(v["evidence"][0].as_str().unwrap());
     assert_eq!(std::fs::read(ev).unwrap(), b"this is not sqlite");
+    assert_eq!(count(), 2, "other bytes: another copy");
 }
 
 fn set_v1_checksum(dir: &Path, sql: &str) {

@@ -16,6 +16,18 @@ pub fn keep_evidence(path: &Path) -> Result<Vec<PathBuf>> {
         if suffix == "-wal" && !src.exists() {
             continue;
         }
+        // The same damage seen again (`check` run twice) is the same evidence: kept once.
+        if let Some(kept) = already_kept(path, &src, suffix)? {
+            out.push(kept);
+            continue;
+        }
+        let size = std::fs::metadata(&src).map_or(0, |m| m.len());
+        let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        crate::safety::space::require(
+            dir,
+            size + (1 << 20),
+            "an evidence copy of the damaged file",
+        )?;
         let mut dst = path.as_os_str().to_owned();
         dst.push(format!(".corrupt-{ts}{suffix}"));
         let dst = PathBuf::from(dst);
@@ -45,6 +57,41 @@ pub fn keep_evidence(path: &Path) -> Result<Vec<PathBuf>> {
     }
     fs::fsync_dir(path.parent().unwrap_or(Path::new(".")))?;
     Ok(out)
+}
+
+/// An evidence copy of `src` kept earlier (`<db>.corrupt-<ts><suffix>` beside `db`, of its size
+/// and sha256), if any.
+fn already_kept(db: &Path, src: &Path, suffix: &str) -> Result<Option<PathBuf>> {
+    let (Some(dir), Some(name)) = (db.parent(), db.file_name()) else {
+        return Ok(None);
+    };
+    let prefix = format!("{}.corrupt-", name.to_string_lossy());
+    let Ok(meta) = std::fs::metadata(src) else {
+        return Ok(None);
+    };
+    let mut want = None;
+    for n in fs::list_dir(dir) {
+        let n = n.to_string_lossy().into_owned();
+        let rest = match n.strip_prefix(&prefix) {
+            Some(rest) if !n.contains(fs::TEMP_MARKER) => rest,
+            _ => continue,
+        };
+        if rest.ends_with("-wal") != (suffix == "-wal") {
+            continue;
+        }
+        let p = dir.join(&n);
+        if !std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_file() && m.len() == meta.len()) {
+            continue;
+        }
+        let want = match &want {
+            Some(w) => w,
+            None => want.insert(crate::storage::hash::file(src)?),
+        };
+        if &crate::storage::hash::file(&p)? == want {
+            return Ok(Some(p));
+        }
+    }
+    Ok(None)
 }
 
 /// Refuses unless `copy` holds exactly the first `len` bytes of `original` (both read again).
