@@ -1345,3 +1345,21 @@ fn csv_on_a_terminal_is_escaped_and_piped_it_is_exact() {
     p.expect("a\\u{1b}[2Jb").unwrap();
     assert_eq!(exit_code(&mut p), 0);
 }
+
+/// `undo` restores the backup of the last action on the env's file: once the env points at
+/// another file (`env path`), that backup never held it, and undo refuses instead of replacing
+/// the new file with the old one's content.
+#[test]
+fn undo_after_the_env_was_pointed_at_another_file_is_refused() {
+    let e = Env::new();
+    e.seeded("dev");
+    e.ok(&["reset", "dev", "--force"]);
+    let other = e.data().join("elsewhere.sqlite3");
+    e.ok(&["env", "path", "dev", other.to_str().unwrap(), "--force"]);
+    e.ok(&["migrate", "dev"]);
+    let before = fingerprint(&other);
+    let (code, _, err) = e.run(&["undo", "dev", "--force"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("its path changed since"), "{err}");
+    assert_eq!(fingerprint(&other), before);
+}

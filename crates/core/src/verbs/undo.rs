@@ -95,6 +95,21 @@ fn describe(
             "nothing to undo for {env}: the audit log has no successful action with a pre-action backup (see `pipeline-db log --env {env}`)"
         ))
     })?;
+    // The action was on the file the env names now: an env pointed elsewhere since (`env path`,
+    // or removed and added again) has another database, which that backup never held.
+    let same_file = |a: &std::path::Path, b: &std::path::Path| {
+        let canon =
+            |p: &std::path::Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        canon(a) == canon(b)
+    };
+    if !same_file(&action.file, &target.path) {
+        return Err(Error::Refused(format!(
+            "cannot undo the last {} of {env}: it was on {}, and {env} is {} now (its path changed since); that backup never held this file. Restore it by name if you mean to (`pipeline-db restore {env} BACKUP`); nothing was changed",
+            action.verb,
+            action.file.display(),
+            target.path.display()
+        )));
+    }
     let backup = action.backup.clone().unwrap_or_default();
     if !backup.exists() {
         return Err(Error::Refused(format!(
