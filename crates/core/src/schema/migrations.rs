@@ -184,6 +184,25 @@ pub(crate) fn pending_or_refuse(
             });
         }
     }
+    // Migrations apply in order: one pending below an applied one is a gap no run of ours
+    // leaves (a history edited by hand), and applying it now would run it on a later schema.
+    let newest_applied = all
+        .iter()
+        .filter(|m| m.state == MigrationState::Applied)
+        .map(|m| m.version)
+        .max();
+    let mut bad = bad;
+    bad.extend(
+        all.iter()
+            .filter(|m| m.state == MigrationState::Pending)
+            .filter(|m| newest_applied.is_some_and(|n| m.version < n))
+            .map(|m| {
+                format!(
+                    "V{} `{}` is not recorded while a later migration is (a gap in the history)",
+                    m.version, m.name
+                )
+            }),
+    );
     if !bad.is_empty() {
         return Err(Error::Divergent {
             path: path.to_path_buf(),
