@@ -205,8 +205,11 @@ fn put_back_message(
 ) -> String {
     // The cause happened after the database was written: its own "nothing was changed" (said
     // where it is raised, e.g. by a check) does not hold here.
-    let cause = cause.to_string().replace(&format!("; {UNCHANGED}"), "");
-    match failed {
+    let unsaid = |s: &str| s.replace(&format!("; {UNCHANGED}"), "");
+    let cause = unsaid(&cause.to_string());
+    // Nor does the put-back's own error's (a full disk says it, e.g.).
+    let failed = failed.map(unsaid);
+    match failed.as_deref() {
         Some(WRITTEN_SINCE) => format!(
             "{verb} of {env} failed its check after the database was written ({cause}), and its previous content was not put back ({WRITTEN_SINCE}); {env} holds what the {verb} wrote and what that program wrote since, not checked. Run `pipeline-db check {env}`; its verified pre-{verb} backup is {} (restoring it would erase those writes)",
             backup.display()

@@ -194,7 +194,7 @@ pub fn read_untrusted(path: &Path, follow: bool, cap: u64) -> Result<Option<Vec<
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) if super::os::is_symlink_refusal(&e) => {
             return Err(Error::Refused(format!(
-                "{} is a symbolic link: pipeline-db reads its own files of the data dir only as files, never through a link; put the file it points to in its place; nothing was changed",
+                "{} is a symbolic link: pipeline-db reads its own files of the data dir only as files, never through a link; put the file it points to in its place",
                 path.display()
             )))
         }
@@ -210,7 +210,7 @@ pub fn read_untrusted(path: &Path, follow: bool, cap: u64) -> Result<Option<Vec<
         .map_err(Error::io("reading", path))?;
     if bytes.len() as u64 > cap {
         return Err(Error::Refused(format!(
-            "{} is larger than the {} such a file can be: it was not written by pipeline-db as it is; move it away; nothing was changed",
+            "{} is larger than the {} such a file can be: it was not written by pipeline-db as it is; move it away",
             path.display(),
             crate::storage::text::bytes(cap)
         )));
@@ -221,7 +221,7 @@ pub fn read_untrusted(path: &Path, follow: bool, cap: u64) -> Result<Option<Vec<
 /// The refusal of a data-dir file that is no regular file (a FIFO would make a read wait forever).
 fn not_a_data_file(path: &Path, meta: &std::fs::Metadata) -> Error {
     Error::Refused(format!(
-        "{} is {}, not a regular file: pipeline-db neither reads nor writes it; remove it (pipeline-db makes it again as a file); nothing was changed",
+        "{} is {}, not a regular file: pipeline-db neither reads nor writes it; remove it (pipeline-db makes it again as a file)",
         path.display(),
         super::os::special_file_kind(&meta.file_type())
     ))
