@@ -1382,24 +1382,3 @@ fn a_migration_history_with_a_gap_is_refused_before_any_backup() {
     assert_eq!(fingerprint(&e.db("dev")), before);
     assert!(dev_backups(&e, ".zst").is_empty(), "no backup taken");
 }
-
-/// Backups of the file an env pointed at before (`env path` since) are not its to delete:
-/// retention keeps them, saying why, as the note of `env path` promises.
-#[test]
-fn retention_keeps_the_backups_of_the_file_an_env_pointed_at_before() {
-    let e = Env::new();
-    e.seeded("dev");
-    std::fs::write(e.data().join("pipeline-db.toml"), "[retention]\nkeep = 2\n").unwrap();
-    e.ok(&["backup", "dev"]);
-    e.ok(&["backup", "dev"]);
-    let old = dev_backups(&e, "-manual.sqlite3.zst");
-    let other = e.data().join("elsewhere.sqlite3");
-    e.ok(&["env", "path", "dev", other.to_str().unwrap(), "--force"]);
-    e.ok(&["migrate", "dev"]);
-    e.ok(&["backup", "dev"]);
-    let out = e.ok(&["backup", "dev"]);
-    let left = dev_backups(&e, "-manual.sqlite3.zst");
-    assert!(old.iter().all(|b| left.contains(b)), "{out}: {left:?}");
-    let (_, list, _) = e.run(&["backups", "prune", "dev", "--dry-run"]);
-    assert!(list.contains("a backup of another file"), "{list}");
-}

@@ -35,9 +35,6 @@ pub(crate) struct Guards {
     pub newest_verified: Option<PathBuf>,
     pub undo_target: Option<PathBuf>,
     pub just_made: Option<PathBuf>,
-    /// The env's database now: a backup of another file (taken before the env was pointed
-    /// elsewhere) is not this env's to delete; it is left where it is.
-    pub file: Option<PathBuf>,
 }
 
 impl Guards {
@@ -51,12 +48,6 @@ impl Guards {
             Some("the backup `undo` would restore")
         } else if b.pinned {
             Some("pinned")
-        } else if self
-            .file
-            .as_ref()
-            .is_some_and(|f| !same_file(f, &b.source_path))
-        {
-            Some("a backup of another file (the env's path changed since)")
         } else {
             None
         }
@@ -185,7 +176,6 @@ pub(crate) fn would_delete(ws: &Workspace, policy: &Retention) -> Result<Vec<(St
             newest_verified: list.last().map(|b| b.path.clone()),
             undo_target: crate::safety::audit::last_undoable(ws, &t.name)?.and_then(|e| e.backup),
             just_made: None,
-            file: Some(t.path.clone()),
         };
         let n = select(
             &list,
@@ -271,7 +261,6 @@ fn apply_after(
         newest_verified: Some(just_made.path.clone()),
         undo_target: crate::safety::audit::last_undoable(ws, &target.name)?.and_then(|e| e.backup),
         just_made: Some(just_made.path.clone()),
-        file: Some(target.path.clone()),
     };
     let others = others_bytes(ws, &target.name);
     let sel = select(&list, &ws.retention, ws.retention.keep, &guards, others);

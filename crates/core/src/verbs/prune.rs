@@ -69,7 +69,6 @@ fn plan_with(
         newest_verified: newest_verified(ws, &list),
         undo_target: crate::verbs::undo::target_backup(ws, &target.name)?,
         just_made: None,
-        file: Some(target.path.clone()),
     };
     let sel = retention::select(&list, &ws.retention, keep, &guards, others_bytes);
     let frees_bytes = sel.delete.iter().map(|d| d.size_bytes).sum();
