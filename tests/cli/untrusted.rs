@@ -1361,7 +1361,7 @@ fn undo_after_the_env_was_pointed_at_another_file_is_refused() {
     let before = fingerprint(&other);
     let (code, _, err) = e.run(&["undo", "dev", "--force"]);
     assert_eq!(code, 3, "{err}");
-    assert!(err.contains("its path changed since"), "{err}");
+    assert!(err.contains("was pointed at another file since"), "{err}");
     assert_eq!(fingerprint(&other), before);
 }
 
@@ -1381,4 +1381,37 @@ fn a_migration_history_with_a_gap_is_refused_before_any_backup() {
     assert!(err.contains("a gap in the history"), "{err}");
     assert_eq!(fingerprint(&e.db("dev")), before);
     assert!(dev_backups(&e, ".zst").is_empty(), "no backup taken");
+}
+
+/// Moving the whole data dir (a new laptop, another disk) is no repointing: `undo` still brings
+/// back what the last action replaced.
+#[test]
+fn undo_works_after_the_whole_data_dir_was_moved() {
+    let e = Env::new();
+    e.seeded("dev");
+    let before = fingerprint(&e.db("dev"));
+    e.ok(&["reset", "dev", "--force"]);
+    let moved = tempfile::TempDir::new().unwrap();
+    let to = moved.path().join("data");
+    assert!(std::process::Command::new("cp")
+        .arg("-a")
+        .arg(e.data())
+        .arg(&to)
+        .status()
+        .unwrap()
+        .success());
+    let out = pipeline_db_e2e::command(&to)
+        .args(["undo", "dev", "--force"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut after = fingerprint(&to.join("dev.sqlite3"));
+    let mut was = before;
+    after.remove("pipeline_db_meta");
+    was.remove("pipeline_db_meta");
+    assert_eq!(after, was);
 }

@@ -101,6 +101,23 @@ pub fn last_undoable(ws: &crate::Workspace, env: &str) -> Result<Option<AuditEnt
     }))
 }
 
+/// Whether `env` was pointed at another file after `action` (an `env path`, `env remove` or
+/// `env add` of that name that succeeded later in the log): its backup then never held the file
+/// the env names now. Moving the whole data dir is no such change.
+pub fn repointed_after(ws: &crate::Workspace, env: &str, action: &AuditEntry) -> Result<bool> {
+    use crate::verb::Verb;
+    let (entries, _) = read(&ws.audit_path(), Some(env))?;
+    let same =
+        |e: &AuditEntry| e.time == action.time && e.pid == action.pid && e.verb == action.verb;
+    let Some(at) = entries.iter().rposition(same) else {
+        return Ok(false);
+    };
+    let repoint = [Verb::EnvPath, Verb::EnvRemove, Verb::EnvAdd].map(|v| v.as_str());
+    Ok(entries[at + 1..]
+        .iter()
+        .any(|e| e.outcome == "ok" && repoint.contains(&e.verb.as_str())))
+}
+
 /// Records the outcome of a verb; a failure to log is reported in the logs, never hides the result.
 pub(crate) struct Recorder {
     pub log: PathBuf,

@@ -97,14 +97,9 @@ fn describe(
     })?;
     // The action was on the file the env names now: an env pointed elsewhere since (`env path`,
     // or removed and added again) has another database, which that backup never held.
-    let same_file = |a: &std::path::Path, b: &std::path::Path| {
-        let canon =
-            |p: &std::path::Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-        canon(a) == canon(b)
-    };
-    if !same_file(&action.file, &target.path) {
+    if audit::repointed_after(ws, env, &action)? {
         return Err(Error::Refused(format!(
-            "cannot undo the last {} of {env}: it was on {}, and {env} is {} now (its path changed since); that backup never held this file. Restore it by name if you mean to (`pipeline-db restore {env} BACKUP`); nothing was changed",
+            "cannot undo the last {} of {env}: it was on {}, and {env} was pointed at another file since (its path changed: it is {} now); that backup never held this file. Restore it by name if you mean to (`pipeline-db restore {env} BACKUP`); nothing was changed",
             action.verb,
             action.file.display(),
             target.path.display()
