@@ -1123,15 +1123,7 @@ fn a_restore_source_overwritten_while_the_prompt_waits_is_refused() {
 /// Runs `args`, which must finish within 30 s (a hang is killed and fails the test); returns the
 /// exit code and everything printed.
 fn finishes(e: &Env, args: &[&str]) -> (Option<i32>, String) {
-    let mut child = std::process::Command::new(pipeline_db_e2e::bin())
-        .arg("--data-dir")
-        .arg(e.data())
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = pipeline_db_e2e::spawn_piped(e.data(), args, &[]);
     let started = Instant::now();
     while child.try_wait().unwrap().is_none() {
         if started.elapsed() > Duration::from_secs(30) {

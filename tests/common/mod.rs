@@ -202,6 +202,23 @@ pub fn sha256(path: &Path) -> String {
     hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
 }
 
+/// `pipeline-db --data-dir DIR ARGS` started with `vars` set, no stdin and its output piped.
+pub fn spawn_piped(dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> std::process::Child {
+    std::process::Command::new(bin())
+        .arg("--data-dir")
+        .arg(dir)
+        .env_remove("PIPELINE_DB_HOME")
+        .env_remove("PIPELINE_DB_CONFIG")
+        .env("RUST_LOG", "warn")
+        .envs(vars.iter().copied())
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 /// A running `pipeline-db` stopped at a sleeping failpoint: the child, the rest of its stderr, and
 /// what it printed up to the failpoint.
 pub fn at_failpoint(
@@ -214,19 +231,7 @@ pub fn at_failpoint(
     String,
 ) {
     use std::io::BufRead;
-    let mut child = std::process::Command::new(bin())
-        .arg("--data-dir")
-        .arg(dir)
-        .env_remove("PIPELINE_DB_HOME")
-        .env_remove("PIPELINE_DB_CONFIG")
-        .env("RUST_LOG", "warn")
-        .env("PIPELINE_DB_FAILPOINT", failpoint)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_piped(dir, args, &[("PIPELINE_DB_FAILPOINT", failpoint)]);
     let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
     let mut seen = String::new();
     let mut line = String::new();
