@@ -1317,6 +1317,17 @@ fn names_from_a_database_cannot_drive_the_terminal() {
             "{args:?}: raw control characters in {all:?}"
         );
     }
+    // The error line of a refusal naming it too (a view from elsewhere: seed refuses).
+    rusqlite::Connection::open(e.db("dev"))
+        .unwrap()
+        .execute_batch("CREATE VIEW \"v\u{1b}[2J\" AS SELECT 1;")
+        .unwrap();
+    let (code, _, err) = e.run(&["seed", "dev", "--jobs", "1"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("v\\u{1b}[2J") && !err.contains('\u{1b}'),
+        "{err:?}"
+    );
 }
 
 /// CSV asked for on a terminal is shown escaped (a value can hold escape sequences); piped, the

@@ -61,7 +61,7 @@ pub fn terminal_safe(s: &str) -> std::borrow::Cow<'_, str> {
 pub fn print_error(e: &Error, json: bool) {
     // The one line that says what went wrong must get out: a failed write (a transient I/O
     // error on stderr) is retried a few times before giving up.
-    let line = format!("error: {e}\n");
+    let line = format!("error: {}\n", terminal_safe(&e.to_string()));
     for _ in 0..5 {
         use std::io::Write as _;
         let mut err = std::io::stderr().lock();
