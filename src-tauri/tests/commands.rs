@@ -830,3 +830,23 @@ fn unpinning_a_prod_backup_needs_the_native_dialog() {
         assert_eq!(view["backups"][0]["pinned"], !accept, "{view}");
     }
 }
+
+/// A y/N plan of dev is confirmed in the native dialog too, not by the page: a page that
+/// redeems its token without the user (one invoke() away) changes nothing when the dialog is
+/// declined.
+#[test]
+fn dev_denied_in_the_native_dialog_changes_nothing() {
+    let h = harness(Options {
+        accept: false,
+        ..Default::default()
+    });
+    h.seeded("dev", 5);
+    let before = h.rows("dev");
+    let t = h.token("plan_reset", json!({"env": "dev", "sampleData": false}));
+    let e = h
+        .invoke("reset_env", reset_body("dev", Some(&t), None))
+        .unwrap_err();
+    assert_eq!(kind(&e), "cancelled", "{e}");
+    assert_eq!(h.rows("dev"), before);
+    assert!(h.backups("dev").is_empty(), "no backup either");
+}

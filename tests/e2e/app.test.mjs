@@ -83,6 +83,12 @@ async function dismissToasts(s) {
   await s.exec("document.querySelectorAll('.toasts .toast').forEach(t => t.remove())");
 }
 
+/** Accepts core's y/N in the native dialog raised in Rust (the page cannot click it). Cancel
+ * holds the focus: Tab moves it to the action, Return presses it. */
+async function acceptNative(title) {
+  await nativeDialog(title, [{ key: ["Tab"] }, { key: ["Return"] }]);
+}
+
 async function confirmPlan(s) {
   await s.waitFor('[data-testid="plan-modal"]');
   await s.click('[data-testid="plan-confirm"]');
@@ -159,6 +165,7 @@ try {
     assert.match(await s.text(modal), /500/);
     await shot(s, "05-plan-modal");
     await s.click('[data-testid="plan-confirm"]');
+    await acceptNative("Confirm reset of DEV");
     await toastOk(s, (t) => /Backup: .*pre-reset/.test(t));
     await s.waitFor('[data-testid="rows-dev"]', (t) => /jobs 0/.test(t));
     await s.waitFor('[data-testid="last-backup-dev"]', (t) => t !== "never");
@@ -169,6 +176,7 @@ try {
     await s.click('[data-testid="act-undo-dev"]');
     await s.waitFor('[data-testid="plan-modal"]', (t) => /undoes reset/.test(t));
     await s.click('[data-testid="plan-confirm"]');
+    await acceptNative("Confirm undo of DEV");
     await toastOk(s);
     await s.waitFor('[data-testid="rows-dev"]', (t) => /jobs 500/.test(t));
     await dismissToasts(s);
@@ -248,6 +256,7 @@ try {
     await nativeDialog("Restore dev from a backup file", [{ key: ["ctrl+l"] }, { type: src }, { key: ["Return"] }]);
     await s.waitFor('[data-testid="plan-source"]', (t) => t.includes(src));
     await s.click('[data-testid="plan-confirm"]');
+    await acceptNative("Confirm restore of DEV");
     // A new pre-restore backup, or none when a verified one (here the cancelled seed's pre-seed
     // backup, if nothing changed since) already held exactly the database.
     await toastOk(s, (t) => /Backup: .*pre-restore|No new backup: .* already held this database/.test(t));
@@ -346,6 +355,7 @@ try {
     await s.waitFor('[data-testid="plan-backup"]', (t) => /pre-import/.test(t));
     await shot(s, "14-import-plan");
     await s.click('[data-testid="plan-confirm"]');
+    await acceptNative("Confirm import of DEV");
     await toastOk(s, (t) => /2 rows imported into users/.test(t));
     await s.click('[data-testid="tab-users"]');
     await s.waitFor('[data-testid="data-browser"] table', (t) => /imported\.one/.test(t) && /imported\.two/.test(t));

@@ -83,31 +83,41 @@ where
         yes: true,
         typed_env: answer.typed_env.clone(),
     };
-    if plan.confirmation() == Confirmation::TypeEnvName {
-        if answer.typed_env.as_deref() != Some(env) {
-            return Err(CmdError::refused(format!(
-                "{verb} of {env} needs the env name typed: type `{env}` to confirm; nothing was changed"
-            )));
+    // Core's yes is given where the page cannot give it: the native dialog, for y/N as for the
+    // typed name (a page alone, one invoke() away from every command, confirms nothing).
+    match plan.confirmation() {
+        Confirmation::TypeEnvName => {
+            if answer.typed_env.as_deref() != Some(env) {
+                return Err(CmdError::refused(format!(
+                    "{verb} of {env} needs the env name typed: type `{env}` to confirm; nothing was changed"
+                )));
+            }
+            native_confirm(st, verb, env, &target.path, &plan)?;
         }
-        native_confirm(st, verb, env, &target.path, &plan.summary())?;
+        Confirmation::YesNo => native_confirm(st, verb, env, &target.path, &plan)?,
+        Confirmation::None => {}
     }
     Ok((plan, confirmed))
 }
 
-fn native_confirm(
+fn native_confirm<P: Plan>(
     st: &AppState,
     verb: Verb,
     env: &str,
     path: &Path,
-    summary: &str,
+    plan: &P,
 ) -> CmdResult<()> {
+    let summary = plan.summary();
     let action = ProtectedAction {
         verb: verb.as_str(),
         env,
         path,
-        summary,
-        protected: true,
-        first: "A verified backup is taken first.",
+        summary: &summary,
+        protected: st.ws().env(env).map_or(true, |t| t.protected),
+        first: match plan.backup_step() {
+            Some(_) => "A verified backup is taken first.",
+            None => "The plan in the window says what it changes.",
+        },
     };
     if st.confirmer.confirm(&action) {
         return Ok(());
