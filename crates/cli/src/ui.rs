@@ -49,10 +49,17 @@ pub fn terminal_safe(s: &str) -> std::borrow::Cow<'_, str> {
     let lines: Vec<String> = s
         .split('\n')
         .map(|line| {
-            line.split('\t')
+            // A CRLF line ending (CSV's) stays one: only a CR inside a line can rewrite it.
+            let (body, cr) = match line.strip_suffix('\r') {
+                Some(body) => (body, "\r"),
+                None => (line, ""),
+            };
+            let safe = body
+                .split('\t')
                 .map(pipeline_db_core::storage::text::printable)
                 .collect::<Vec<_>>()
-                .join("\t")
+                .join("\t");
+            safe + cr
         })
         .collect();
     std::borrow::Cow::Owned(lines.join("\n"))

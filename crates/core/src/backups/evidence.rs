@@ -16,8 +16,14 @@ pub fn keep_evidence(path: &Path) -> Result<Vec<PathBuf>> {
         if suffix == "-wal" && !src.exists() {
             continue;
         }
-        // The same damage seen again (`check` run twice) is the same evidence: kept once.
-        if let Some(kept) = already_kept(path, &src, suffix)? {
+        // The same damage seen again (`check` run twice) is the same evidence: kept once — for a
+        // file alone (a file and its log are kept as a pair of one time, always made together).
+        let has_log = std::fs::symlink_metadata(fs_sidecar(path, "-wal")).is_ok();
+        if let Some(kept) = (!has_log)
+            .then(|| already_kept(path, &src, suffix))
+            .transpose()?
+            .flatten()
+        {
             out.push(kept);
             continue;
         }
@@ -57,6 +63,10 @@ pub fn keep_evidence(path: &Path) -> Result<Vec<PathBuf>> {
     }
     fs::fsync_dir(path.parent().unwrap_or(Path::new(".")))?;
     Ok(out)
+}
+
+fn fs_sidecar(path: &Path, suffix: &str) -> PathBuf {
+    crate::storage::db::sidecar(path, suffix)
 }
 
 /// An evidence copy of `src` kept earlier (`<db>.corrupt-<ts><suffix>` beside `db`, of its size

@@ -277,17 +277,19 @@ pub(crate) fn decompress_hashed(path: &Path, out: &Path, progress: &dyn Fn(u64))
     // is bounded by the free space, less a reserve, checked before the first byte.
     let dir = out.parent().unwrap_or(Path::new("."));
     let available = fs::available_space(dir)?;
-    let limit = available.saturating_sub(DECOMPRESS_RESERVE);
+    // What it may write: the free space less a reserve (64 MiB, or a tenth of a small disk's).
+    let reserve = DECOMPRESS_RESERVE.min(available / 10);
+    let limit = available - reserve;
     let mut to = fs::create_new(out)?;
     let mut done = 0u64;
     let sha = decode_hashed(path, file, &mut |chunk| {
         if done + chunk.len() as u64 > limit {
             return Err(Error::NoSpace {
                 dir: dir.to_path_buf(),
-                needed: done + chunk.len() as u64 + DECOMPRESS_RESERVE,
+                needed: done + chunk.len() as u64 + reserve,
                 available,
                 what: format!(
-                    "decompressing {}, which holds at least that much: its stream was stopped and the partial copy removed",
+                    "decompressing {}: it was stopped there, the partial copy removed",
                     path.display()
                 ),
             });
@@ -303,7 +305,7 @@ pub(crate) fn decompress_hashed(path: &Path, out: &Path, progress: &dyn Fn(u64))
     Ok(sha)
 }
 
-/// Free space a decompression leaves on its disk.
+/// Free space a decompression leaves on its disk (a tenth of it on a disk with less than 640 MiB free).
 const DECOMPRESS_RESERVE: u64 = 64 << 20;
 
 /// Decodes the zstd stream read from `from` (the file at `path`), handing each chunk of content

@@ -13,7 +13,7 @@ static CONFINED: OnceLock<PathBuf> = OnceLock::new();
 static SETTING: Mutex<()> = Mutex::new(());
 
 /// Points SQLite's temporary files at `data_dir` for the rest of the process — once, by the first
-/// workspace whose data dir exists as a directory (not a symlink); later calls keep it (SQLite
+/// workspace whose data dir exists as a directory (or a link to one); later calls keep it (SQLite
 /// reads the setting at every temporary file and it must not change under connections). Where it
 /// cannot be set, SQLite's default stays and a warning says so. Returns the directory in use.
 pub fn confine(data_dir: &Path) -> Option<&'static Path> {
@@ -24,13 +24,14 @@ pub fn confine(data_dir: &Path) -> Option<&'static Path> {
     if let Some(dir) = CONFINED.get() {
         return Some(dir);
     }
-    if !std::fs::symlink_metadata(data_dir).is_ok_and(|m| m.is_dir()) {
+    if !std::fs::metadata(data_dir).is_ok_and(|m| m.is_dir()) {
         return None;
     }
     match point_sqlite_at(data_dir) {
         Ok(()) => Some(CONFINED.get_or_init(|| data_dir.to_path_buf())),
         Err(e) => {
-            tracing::warn!("SQLite's temporary files stay in the system's temp dir: {e}");
+            // A read-only data dir, say: nothing fails, and a warning on every command is noise.
+            tracing::info!("SQLite's temporary files stay in the system's temp dir: {e}");
             None
         }
     }

@@ -943,17 +943,6 @@ fn stage(
 fn require_as_planned(source: &RestoreSource, v: &VerifyReport, c: &Connection) -> Result<()> {
     let staged = plan::table_rows(&db::row_counts(c)?);
     let planned = &source.verification.schema_version;
-    // The env the plan named as the source's (from its manifest, for a compressed backup) must
-    // be the one its tag says, when both say one.
-    if let (Some(tag), Some(shown)) = (&v.tagged_env, &source.verification.tagged_env) {
-        let detail = format!(
-            "it is tagged {tag}, but the plan showed a backup of {shown}: its manifest does not describe it"
-        );
-        if tag != shown {
-            let path = source.path.clone();
-            return Err(Error::SourceUnsound { path, detail });
-        }
-    }
     if staged == source.tables && &v.schema_version == planned {
         return Ok(());
     }

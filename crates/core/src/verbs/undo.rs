@@ -96,8 +96,14 @@ fn describe(
         ))
     })?;
     // The action was on the file the env names now: an env pointed elsewhere since (`env path`,
-    // or removed and added again) has another database, which that backup never held.
-    if audit::repointed_after(ws, env, &action)? {
+    // or removed and added again) has another database, which that backup never held. Both are
+    // needed: a moved data dir changes the path without any repointing, and an `env path` may
+    // point the env at the very file it had.
+    let same_file = |a: &std::path::Path, b: &std::path::Path| {
+        let canon = |p: &std::path::Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.into());
+        canon(a) == canon(b)
+    };
+    if audit::repointed_after(ws, env, &action)? && !same_file(&action.file, &target.path) {
         return Err(Error::Refused(format!(
             "cannot undo the last {} of {env}: it was on {}, and {env} was pointed at another file since (its path changed: it is {} now); that backup never held this file. Restore it by name if you mean to (`pipeline-db restore {env} BACKUP`); nothing was changed",
             action.verb,
