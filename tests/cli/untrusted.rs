@@ -896,6 +896,10 @@ fn env_add_of_a_file_with_a_log_but_no_index_is_refused_and_writes_nothing_besid
         "{err}"
     );
     assert_eq!(pipeline_db_e2e::files_under(outside.path()), before);
+    assert!(
+        !e.data().join("pipeline-db.toml").exists(),
+        "nothing was written"
+    );
 }
 
 /// A copy of `src` in SQLite's UTF-16 encoding: the same schema, rows and pragmas.
@@ -978,6 +982,10 @@ fn a_utf16_database_is_refused_before_anything_changes() {
     let (code, _, err) = e.run(&["env", "add", "side", path]);
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("text encoding is UTF-16le"), "{err}");
+    assert!(
+        !e.data().join("pipeline-db.toml").exists(),
+        "nothing was written"
+    );
 }
 
 /// A manifest vouches only for a backup in a backup dir of ours: beside a file from elsewhere it is
@@ -1072,7 +1080,9 @@ fn a_compressed_file_from_elsewhere_is_decompressed_in_the_data_dir_within_the_f
     assert_eq!(listed(), before, "nothing written beside the file");
     let free = (100u64 << 20).to_string();
     let small_disk = |args: &[&str]| run_with(&e, &[("PIPELINE_DB_TEST_FREE_BYTES", &free)], args);
-    let (code, out) = small_disk(&["restore", "dev", bomb.to_str().unwrap(), "--dry-run"]);
+    let dev_before = fingerprint(&e.db("dev"));
+    let (code, out) = small_disk(&["restore", "dev", bomb.to_str().unwrap(), "--force"]);
+    assert_eq!(fingerprint(&e.db("dev")), dev_before, "nothing was changed");
     assert_eq!(code, Some(3), "{out}");
     assert!(
         out.contains("not enough free space") && out.contains("decompressing"),
