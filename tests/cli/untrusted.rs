@@ -1227,6 +1227,43 @@ fn a_manifest_dated_in_the_future_does_not_make_its_backup_the_newest() {
     assert!(left.contains(&all[1]) && left.contains(&all[2]), "{left:?}");
 }
 
+/// A manifest in dev's backup dir that names another env vouches for nothing there: the backup is
+/// not dev's to list or to count, `backups verify` checks the file in full, and a restore's plan
+/// does not say it was "taken from" the env the manifest names. An export cannot be filed in the
+/// backups dir either (retention would count it, and could delete it).
+#[test]
+fn a_manifest_naming_another_env_than_its_backup_dir_vouches_for_nothing() {
+    let e = Env::new();
+    e.seeded("dev");
+    e.seeded("test");
+    e.ok(&["backup", "dev"]);
+    let backup = dev_backup(&e, "-manual.sqlite3.zst");
+    let manifest = PathBuf::from(format!("{}.json", backup.display()));
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    m["env"] = "test".into();
+    std::fs::write(&manifest, m.to_string()).unwrap();
+    let listed = e.ok(&["backups", "list", "--json"]);
+    assert!(!listed.contains("-manual.sqlite3.zst\""), "{listed}");
+    let path = backup.to_str().unwrap();
+    let out = e.ok(&["backups", "verify", path, "--json"]);
+    assert!(
+        out.contains("\"has_manifest\": false"),
+        "checked in full: {out}"
+    );
+    let plan = e.ok(&["restore", "dev", path, "--dry-run", "--json"]);
+    assert!(!plan.contains("taken from test"), "{plan}");
+
+    let into = e
+        .data()
+        .join("backups/dev/dev-20200101T000000000Z-manual.sqlite3");
+    let before = dev_backups(&e, "");
+    let (code, _, err) = e.run(&["backup", "test", "--output", into.to_str().unwrap()]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("inside the backups dir"), "{err}");
+    assert_eq!(dev_backups(&e, ""), before, "nothing filed there");
+}
+
 /// A sample user renamed by hand: seed says what is missing and how to get it back, exit 3,
 /// instead of "Query returned no rows".
 #[test]

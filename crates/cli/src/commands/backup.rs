@@ -143,10 +143,13 @@ fn run_list(ws: &Workspace, env: Option<String>, json: bool) -> Result<u8> {
         0 => "none".to_string(),
         m => ui::human_bytes(m * 1024 * 1024),
     };
+    let per_env = match r.max_total_mib {
+        0 => "no size bound per env".to_string(),
+        m => format!("at most {} per env", limit(m)),
+    };
     outln!(
-        "retention: keep {} per env, at most {} per env, data dir budget {} (all envs use {})",
+        "retention: keep {} per env, {per_env}, data dir budget {} (all envs use {})",
         r.keep,
-        limit(r.max_total_mib),
         limit(r.budget_mib),
         ui::human_bytes(all_envs_bytes(ws)?)
     );

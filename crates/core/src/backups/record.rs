@@ -151,26 +151,28 @@ pub fn manifest_path(backup: &Path) -> PathBuf {
 }
 
 /// A backup's manifest, when it vouches for it: the backup lies in one of `ws`'s backup dirs, where
-/// only pipeline-db writes. A manifest beside a file elsewhere (a USB stick, a download) is as
-/// easy to forge as the file: such a file is checked as one without a manifest.
+/// only pipeline-db writes, and the manifest names that dir's env (a backup is filed under the env
+/// it was taken from). A manifest beside a file elsewhere (a USB stick, a download) is as easy to
+/// forge as the file: such a file is checked as one without a manifest.
 pub(crate) fn trusted_manifest(
     ws: &crate::workspace::config::Workspace,
     backup: &Path,
 ) -> Option<BackupRecord> {
-    in_backup_dir(ws, backup)
-        .then(|| read_manifest(backup).ok())
-        .flatten()
+    let env = backup_dir_env(ws, backup)?;
+    read_manifest(backup).ok().filter(|m| m.env == env)
 }
 
-/// Whether `path` lies directly in one of `ws`'s env backup dirs (compared canonically).
-pub(crate) fn in_backup_dir(ws: &crate::workspace::config::Workspace, path: &Path) -> bool {
+/// The env whose backup dir `path` lies directly in (compared canonically), if any.
+pub(crate) fn backup_dir_env(
+    ws: &crate::workspace::config::Workspace,
+    path: &Path,
+) -> Option<String> {
     let canon = |p: &Path| std::fs::canonicalize(p).ok();
-    let Some(dir) = path.parent().and_then(canon) else {
-        return false;
-    };
+    let dir = path.parent().and_then(canon)?;
     ws.envs
         .values()
-        .any(|t| canon(&t.backup_dir).as_deref() == Some(dir.as_path()))
+        .find(|t| canon(&t.backup_dir).as_deref() == Some(dir.as_path()))
+        .map(|t| t.name.clone())
 }
 
 /// A manifest is a few KiB: anything over this was not written by us.
@@ -201,6 +203,14 @@ pub fn list(target: &crate::workspace::env::EnvTarget) -> Result<Vec<BackupRecor
             continue;
         }
         match read_manifest(&p) {
+            // Filed under another env than its manifest names: not a backup this dir's env can
+            // count on (nor one its retention may delete).
+            Ok(rec) if rec.env != target.name => tracing::warn!(
+                "skipping {}: its manifest names env {}, but it lies in {}'s backup dir",
+                p.display(),
+                rec.env,
+                target.name
+            ),
             Ok(mut rec) => {
                 // A manifest is data-dir content: it cannot make a backup newer than its name
                 // says (the newest verified backup is what retention never deletes). The name

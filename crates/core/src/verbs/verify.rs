@@ -13,8 +13,12 @@ use crate::workspace::config::Workspace;
 /// `backups verify NAME`: resolves a name (in any env's backup dir) or path, verifies, records.
 pub fn named(ws: &Workspace, arg: &str) -> Result<VerifyReport> {
     let path = resolve(ws, arg)?;
-    // A manifest vouches only in a backup dir of ours: a file elsewhere is checked in full.
-    let vouched = record::in_backup_dir(ws, &path) && record::manifest_path(&path).exists();
+    // A manifest vouches only in a backup dir of ours, for that dir's env: anything else is
+    // checked in full (a manifest there that cannot be read fails the verification).
+    let vouched = record::backup_dir_env(ws, &path).is_some_and(|env| {
+        record::manifest_path(&path).exists()
+            && record::read_manifest(&path).map_or(true, |m| m.env == env)
+    });
     let r = match vouched {
         true => verify::verify(&path, None),
         false => unvouched(ws, &path)?,
