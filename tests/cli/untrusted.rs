@@ -1417,6 +1417,18 @@ fn a_migration_history_with_a_gap_is_refused_before_any_backup() {
     assert!(err.contains("a gap in the history"), "{err}");
     assert_eq!(fingerprint(&e.db("dev")), before);
     assert!(dev_backups(&e, ".zst").is_empty(), "no backup taken");
+    // The cards do not offer what migrate refuses: status gives migrate's own reason.
+    let status: serde_json::Value =
+        serde_json::from_str(&e.ok(&["status", "dev", "--json"])).unwrap();
+    let migrate = &status[0]["actions"]["migrate"];
+    assert_eq!(migrate["available"], false, "{migrate}");
+    assert!(
+        migrate["reason"]
+            .as_str()
+            .unwrap()
+            .contains("a gap in the history"),
+        "{migrate}"
+    );
 }
 
 /// Moving the whole data dir (a new laptop, another disk) is no repointing: `undo` still brings

@@ -82,6 +82,8 @@ pub struct Facts<'a> {
     pub backups: usize,
     /// `status`'s health word (`ok`, `missing`, or the kind of what stops changes).
     pub health: &'a str,
+    /// Why `migrate` refuses the file's migration history (divergent, a gap, newer), if it does.
+    pub migrate_refused: Option<&'a str>,
 }
 
 /// Why the changing verbs refuse the file as it is (from `status`'s health), and whether reset
@@ -136,7 +138,8 @@ fn by_state(ws: &Workspace, target: &EnvTarget, facts: Facts<'_>) -> Actions {
         migrate: Availability::unless(
             facts
                 .up_to_date
-                .map(|v| format!("nothing to apply: {env} is at V{v}, the latest migration")),
+                .map(|v| format!("nothing to apply: {env} is at V{v}, the latest migration"))
+                .or(facts.migrate_refused.map(str::to_string)),
         ),
         seed: Availability::unless(target.protected.then(|| no_sample_data(env))),
         reset: Availability::unless(
@@ -176,6 +179,7 @@ mod tests {
             up_to_date: None,
             backups: 1,
             health,
+            migrate_refused: None,
         }
     }
 

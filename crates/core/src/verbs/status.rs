@@ -73,10 +73,11 @@ fn one(ws: &Workspace, t: &EnvTarget) -> EnvStatus {
         last_action_at: None,
         actions: Actions::default(),
     };
-    if let Err(e) = fill(ws, t, &mut s) {
+    let migrate_refused = fill(ws, t, &mut s).unwrap_or_else(|e| {
         s.health = e.kind().into();
         s.error = Some(e.to_string());
-    }
+        None
+    });
     let latest =
         s.health == "ok" && s.pending_migrations.is_empty() && s.divergent_migrations.is_empty();
     s.actions = actions::of(
@@ -87,14 +88,16 @@ fn one(ws: &Workspace, t: &EnvTarget) -> EnvStatus {
             up_to_date: s.schema_version.filter(|_| latest),
             backups: backups.len(),
             health: &s.health,
+            migrate_refused: migrate_refused.as_deref(),
         },
     );
     s
 }
 
-fn fill(ws: &Workspace, t: &EnvTarget, s: &mut EnvStatus) -> Result<()> {
+/// Fills in what the file holds; returns why `migrate` would refuse its history, if it would.
+fn fill(ws: &Workspace, t: &EnvTarget, s: &mut EnvStatus) -> Result<Option<String>> {
     let Some(c) = session::inspect(ws, t)? else {
-        return Ok(());
+        return Ok(None);
     };
     let id = tag::identity(&c)?;
     if let Identity::Tagged(tag) = &id {
@@ -112,6 +115,9 @@ fn fill(ws: &Workspace, t: &EnvTarget, s: &mut EnvStatus) -> Result<()> {
             MigrationState::Applied => s.schema_version = Some(m.version),
         }
     }
+    let migrate_refused = migrations::pending_or_refuse(&c, &t.path, &t.name)
+        .err()
+        .map(|e| e.to_string());
     s.row_counts = db::row_counts(&c)?;
     s.tables = crate::plan::table_rows(&s.row_counts);
     s.health = "ok".into();
@@ -121,7 +127,7 @@ fn fill(ws: &Workspace, t: &EnvTarget, s: &mut EnvStatus) -> Result<()> {
         s.health = health;
         s.error = Some(problem);
     }
-    Ok(())
+    Ok(migrate_refused)
 }
 
 /// What stops changes to the file, with next steps that work from where the user stands (the
