@@ -293,6 +293,18 @@ fn lowering_retention_below_prods_backups_needs_the_typed_name() {
     assert_eq!(code, 3, "{out}{err}");
     assert!(err.contains("type `prod`"), "{err}");
     let plan = e.ok(&["config", "set", "retention", "1", "--dry-run"]);
-    assert!(plan.contains("it deletes 2 of prod's backups"), "{plan}");
+    assert!(
+        plan.contains("`pipeline-db backups prune` deletes 2 of prod's backups"),
+        "{plan}"
+    );
     e.ok(&["config", "set", "retention", "1", "--confirm-env", "prod"]);
+    // What the plan said is what a prune does.
+    let listed = || {
+        e.ok(&["backups", "list", "prod", "--json"])
+            .matches("\"path\"")
+            .count()
+    };
+    assert_eq!(listed(), 3);
+    e.ok(&["backups", "prune", "prod", "--confirm-env", "prod"]);
+    assert_eq!(listed(), 1);
 }

@@ -413,7 +413,7 @@ fn plan_retention(ws: &Workspace, keep: usize, max_total_mib: Option<u64>) -> Re
     e.notes.push(match doomed.is_empty() {
         true => "no backup is deleted now; it applies at each env's next backup (automatic retention) and at `pipeline-db backups prune`".into(),
         false => format!(
-            "nothing is deleted now, but at each env's next backup (automatic retention) or `pipeline-db backups prune` it deletes {}",
+            "nothing is deleted now; under it `pipeline-db backups prune` deletes {} (each env's next backup deletes the same, plus the oldest it no longer keeps beside itself)",
             doomed
                 .iter()
                 .map(|(env, n)| format!("{n} of {env}'s backups"))
