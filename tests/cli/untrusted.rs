@@ -1439,19 +1439,14 @@ fn undo_works_after_the_whole_data_dir_was_moved() {
     e.seeded("dev");
     let before = fingerprint(&e.db("dev"));
     e.ok(&["reset", "dev", "--force"]);
-    let moved = tempfile::TempDir::new().unwrap();
+    let moved = tempfile::TempDir::new_in(e.data().parent().unwrap()).unwrap();
     let to = moved.path().join("data");
-    assert!(std::process::Command::new("cp")
-        .arg("-a")
-        .arg(e.data())
-        .arg(&to)
-        .status()
-        .unwrap()
-        .success());
-    let out = pipeline_db_e2e::command(&to)
-        .args(["undo", "dev", "--force"])
-        .output()
-        .unwrap();
+    std::fs::rename(e.data(), &to).unwrap();
+    // Retention keeps undo's target in the moved dir (keep = 1: only the guards keep anything).
+    std::fs::write(to.join("pipeline-db.toml"), "[retention]\nkeep = 1\n").unwrap();
+    let run = |args: &[&str]| pipeline_db_e2e::command(&to).args(args).output().unwrap();
+    assert!(run(&["backup", "dev"]).status.success());
+    let out = run(&["undo", "dev", "--force"]);
     assert!(
         out.status.success(),
         "{}",
@@ -1486,4 +1481,131 @@ fn undo_of_a_retag_and_after_a_no_op_env_path_and_a_small_disk_keep_working() {
         &["backups", "verify", zst.to_str().unwrap()],
     );
     assert_eq!(code, Some(0), "{out}");
+}
+
+/// A retention policy edited by hand is checked as `config set` checks it: a limit too large to
+/// mean anything (in bytes it wrapped to nothing, and every backup went) or `keep = 0` is refused
+/// when the config loads, and no command runs under it.
+#[test]
+fn a_retention_policy_out_of_range_in_the_config_is_refused_and_deletes_nothing() {
+    let e = Env::new();
+    e.seeded("dev");
+    e.ok(&["backup", "dev"]);
+    let before = dev_backups(&e, ".zst");
+    for bad in [
+        "budget_mib = 17592186044416",
+        "max_total_mib = 17592186044416",
+        "keep = 0",
+    ] {
+        let cfg = e.data().join("pipeline-db.toml");
+        std::fs::write(&cfg, format!("[retention]\n{bad}\n")).unwrap();
+        let (code, _, err) = e.run(&["backup", "dev"]);
+        assert_eq!(code, 2, "{bad}: {err}");
+        assert!(err.contains("out of range"), "{bad}: {err}");
+        assert_eq!(dev_backups(&e, ".zst"), before, "{bad}");
+    }
+}
+
+/// Only a regular file of its own is a backup: a link in the backup dir to the live database
+/// (with a manifest made to match it) is not listed, so a restore does not take it for "a backup
+/// that already holds exactly this database" and takes a real one; a directory named like a
+/// backup neither counts nor stops retention.
+#[test]
+fn a_link_to_the_live_database_in_the_backup_dir_is_no_backup() {
+    let e = Env::new();
+    e.seeded("dev");
+    e.ok(&["backup", "dev"]);
+    let old = dev_backup(&e, "-manual.sqlite3.zst");
+    e.ok(&["seed", "dev", "--jobs", "7"]);
+    rusqlite::Connection::open(e.db("dev"))
+        .unwrap()
+        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+        .unwrap();
+    let dir = e.data().join("backups/dev");
+    let manifest = |name: &str| {
+        let mut m: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(format!("{}.json", old.display())).unwrap(),
+        )
+        .unwrap();
+        m["sha256"] = pipeline_db_e2e::sha256(&e.db("dev")).into();
+        m["size_bytes"] = std::fs::metadata(e.db("dev")).unwrap().len().into();
+        m["stored"] = serde_json::Value::Null;
+        m["created_at"] = "2099-12-31T23:59:59Z".into();
+        std::fs::write(dir.join(format!("{name}.json")), m.to_string()).unwrap();
+    };
+    let link = "dev-20991231T235959000Z-manual.sqlite3";
+    std::os::unix::fs::symlink(e.db("dev"), dir.join(link)).unwrap();
+    manifest(link);
+    let hard = "dev-20991231T235958000Z-manual.sqlite3";
+    std::fs::hard_link(e.db("dev"), dir.join(hard)).unwrap();
+    manifest(hard);
+    let folder = "dev-20000101T000000000Z-manual.sqlite3.zst";
+    std::fs::create_dir(dir.join(folder)).unwrap();
+    manifest(folder);
+    let listed = e.ok(&["backups", "list", "dev", "--json"]);
+    for name in [link, hard, folder] {
+        assert!(!listed.contains(name), "{name} listed: {listed}");
+    }
+    let plan = e.ok(&["restore", "dev", old.to_str().unwrap(), "--dry-run"]);
+    assert!(!plan.contains("already holds exactly"), "{plan}");
+    e.ok(&["restore", "dev", old.to_str().unwrap(), "--force"]);
+    assert_eq!(
+        dev_backups(&e, "-pre-restore.sqlite3.zst").len(),
+        1,
+        "a real pre-restore backup"
+    );
+    std::fs::write(e.data().join("pipeline-db.toml"), "[retention]\nkeep = 1\n").unwrap();
+    let out = e.ok(&["backup", "dev"]);
+    assert!(!out.contains("failed"), "{out}");
+    assert!(dir.join(folder).is_dir() && dir.join(link).exists());
+}
+
+/// Retention counts what backups take on disk, not what their manifests claim: a manifest in
+/// test's backup dir claiming 9 GiB does not make prod's next backup delete prod's others.
+#[test]
+fn retention_counts_measured_sizes_not_manifest_claims() {
+    let e = Env::new();
+    e.ok(&["migrate", "prod"]);
+    for _ in 0..3 {
+        e.ok(&["backup", "prod"]);
+    }
+    e.seeded("test");
+    e.ok(&["backup", "test"]);
+    let test_backup = std::fs::read_dir(e.data().join("backups/test"))
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with("-manual.sqlite3.zst"))
+        .unwrap();
+    let m_path = format!("{}.json", test_backup.display());
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&m_path).unwrap()).unwrap();
+    m["stored"]["bytes"] = (9u64 << 30).into();
+    std::fs::write(&m_path, m.to_string()).unwrap();
+    let out = e.ok(&["backup", "prod"]);
+    assert!(!out.contains("Retention deleted"), "{out}");
+    let prod = std::fs::read_dir(e.data().join("backups/prod"))
+        .unwrap()
+        .filter(|f| f.as_ref().unwrap().path().extension() == Some("zst".as_ref()))
+        .count();
+    assert_eq!(prod, 4);
+}
+
+/// A manifest cannot make a backup older than its name says either: prune keeps the newest by
+/// name, whatever its manifest's date.
+#[test]
+fn a_backdated_manifest_does_not_make_the_newest_backup_the_oldest() {
+    let e = Env::new();
+    e.seeded("dev");
+    for _ in 0..3 {
+        e.ok(&["backup", "dev"]);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let all = dev_backups(&e, "-manual.sqlite3.zst");
+    let newest = PathBuf::from(format!("{}.json", all[2].display()));
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&newest).unwrap()).unwrap();
+    m["created_at"] = "2020-01-01T00:00:00Z".into();
+    std::fs::write(&newest, m.to_string()).unwrap();
+    e.ok(&["backups", "prune", "dev", "--keep", "1", "--force"]);
+    assert_eq!(dev_backups(&e, "-manual.sqlite3.zst"), vec![all[2].clone()]);
 }

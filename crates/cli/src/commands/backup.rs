@@ -155,7 +155,7 @@ fn run_list(ws: &Workspace, env: Option<String>, json: bool) -> Result<u8> {
     );
     for t in &targets {
         let mine: Vec<_> = all.iter().filter(|b| b.record.env == t.name).collect();
-        let total: u64 = mine.iter().map(|b| b.record.disk_bytes()).sum();
+        let total: u64 = mine.iter().map(|b| b.record.on_disk_bytes()).sum();
         outln!(
             "{}: {}, {} on disk",
             t.name,
@@ -200,7 +200,7 @@ fn all_envs_bytes(ws: &Workspace) -> Result<u64> {
     for t in ws.envs.values() {
         total += pipeline_db_core::backups::record::list(t)?
             .iter()
-            .map(|b| b.disk_bytes())
+            .map(|b| b.on_disk_bytes())
             .sum::<u64>();
     }
     Ok(total)

@@ -132,11 +132,15 @@ fn config_show(ws: &Workspace, json: bool) {
     outln!("config file:   {}{exists}", config_file.display());
     outln!("busy timeout:  {} ms", ws.busy_timeout_ms);
     let bound = match ws.retention.max_total_mib {
-        0 => "no size bound".to_string(),
+        0 => "no size bound per env".to_string(),
         m => format!("at most {m} MiB per env"),
     };
+    let budget = match ws.retention.budget_mib {
+        0 => "no budget for the data dir's backups".to_string(),
+        m => format!("data dir budget {m} MiB"),
+    };
     outln!(
-        "retention:     keep {} backups per env, {bound}",
+        "retention:     keep {} backups per env, {bound}, {budget}",
         ws.retention.keep
     );
     outln!("environments:");

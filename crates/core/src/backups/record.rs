@@ -60,12 +60,22 @@ pub struct BackupRecord {
     /// content's, which the stored file decompresses to).
     #[serde(default)]
     pub stored: Option<crate::backups::stored::Stored>,
+    /// The file's size as measured when it was listed (not part of the manifest): what retention
+    /// counts, whatever the manifest claims.
+    #[serde(skip)]
+    pub measured_bytes: Option<u64>,
 }
 
 impl BackupRecord {
-    /// Bytes the backup takes on disk (the compressed file's, when compressed).
+    /// Bytes the manifest says the backup takes on disk (the compressed file's, when compressed).
     pub fn disk_bytes(&self) -> u64 {
         self.stored.as_ref().map_or(self.size_bytes, |s| s.bytes)
+    }
+
+    /// Bytes the backup takes on disk as measured by [`list`] (the manifest's figure for a
+    /// record that was not listed).
+    pub fn on_disk_bytes(&self) -> u64 {
+        self.measured_bytes.unwrap_or_else(|| self.disk_bytes())
     }
 }
 
@@ -195,11 +205,29 @@ pub fn list(target: &crate::workspace::env::EnvTarget) -> Result<Vec<BackupRecor
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
         Err(e) => return Err(Error::io("reading backup dir", &target.backup_dir)(e)),
     };
+    let live = fs::file_identity(&target.path);
     let mut out = vec![];
     for e in rd.flatten() {
         let p = e.path();
         let name = e.file_name().to_string_lossy().into_owned();
         if !is_backup_name(&name) {
+            continue;
+        }
+        // Only a regular file of its own is a backup: not a link, a directory, or another name
+        // of the env's live database (which would "hold exactly the database" whatever it holds).
+        let meta = match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.is_file() => m,
+            _ => {
+                tracing::warn!("skipping {}: not a regular file", p.display());
+                continue;
+            }
+        };
+        if live.is_some() && fs::file_identity(&p) == live {
+            tracing::warn!(
+                "skipping {}: it is {}'s live database",
+                p.display(),
+                target.name
+            );
             continue;
         }
         match read_manifest(&p) {
@@ -216,20 +244,23 @@ pub fn list(target: &crate::workspace::env::EnvTarget) -> Result<Vec<BackupRecor
                 // says (the newest verified backup is what retention never deletes). The name
                 // is given as the backup starts, so the manifest's time is a little later; a day
                 // later is no backup's.
+                // Nor older than its name: a backup is named as it starts, so its manifest's
+                // time is at most a minute before (clock steps), and never a day after.
                 let parse = crate::storage::time::parse;
-                let later = |named: &String| match (parse(named), parse(&rec.created_at)) {
-                    (Some(n), Some(m)) => m - n > 86_400,
+                let disagrees = |named: &String| match (parse(named), parse(&rec.created_at)) {
+                    (Some(n), Some(m)) => m - n > 86_400 || n - m > 60,
                     (Some(_), None) => true,
                     _ => false,
                 };
-                if let Some(named) = time_in_name(&name).filter(later) {
+                if let Some(named) = time_in_name(&name).filter(disagrees) {
                     tracing::warn!(
-                        "{name}: its manifest dates it {}, its name {named}: the earlier counts",
+                        "{name}: its manifest dates it {}, its name {named}: the name counts",
                         rec.created_at
                     );
                     rec.created_at = named;
                 }
                 rec.pinned = crate::backups::pins::is_pinned(&p);
+                rec.measured_bytes = Some(meta.len());
                 rec.path = p;
                 out.push(rec);
             }

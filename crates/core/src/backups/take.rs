@@ -72,6 +72,7 @@ pub(crate) fn backup_now(
         row_counts: snap.row_counts,
         pinned: false,
         stored: snap.stored,
+        measured_bytes: None,
     };
     crate::backups::record::record(&rec, &ws.backups_root().join("ledger.jsonl"))?;
     tracing::info!(backup = %rec.path.display(), "verified backup written");

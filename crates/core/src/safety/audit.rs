@@ -94,10 +94,22 @@ fn printable_entry(mut e: AuditEntry) -> AuditEntry {
 
 /// The last successful action on `env` that took a pre-action backup (manual backups excluded):
 /// what `undo` undoes, and whose backup retention and prune never delete.
+///
+/// Its backup is named by file in the env's backup dir now, where every pre-action backup is
+/// taken: the log holds the absolute path of the time, which a moved data dir no longer has (and
+/// a copied one still points into the original).
 pub fn last_undoable(ws: &crate::Workspace, env: &str) -> Result<Option<AuditEntry>> {
     let (entries, _) = read(&ws.audit_path(), Some(env))?;
-    Ok(entries.into_iter().rev().find(|e| {
+    let found = entries.into_iter().rev().find(|e| {
         e.outcome == "ok" && e.backup.is_some() && e.verb != crate::verb::Verb::Backup.as_str()
+    });
+    let dir = ws.env(env).ok().map(|t| t.backup_dir);
+    Ok(found.map(|mut e| {
+        let name = e.backup.as_deref().and_then(Path::file_name);
+        if let (Some(dir), Some(name)) = (&dir, name) {
+            e.backup = Some(dir.join(name));
+        }
+        e
     }))
 }
 

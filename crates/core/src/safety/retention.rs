@@ -76,7 +76,7 @@ fn item(b: &BackupRecord, why: impl Into<String>) -> PruneItem {
     PruneItem {
         path: b.path.clone(),
         created_at: b.created_at.clone(),
-        size_bytes: b.disk_bytes(),
+        size_bytes: b.on_disk_bytes(),
         why: why.into(),
     }
 }
@@ -90,9 +90,11 @@ pub(crate) fn select(
     guards: &Guards,
     others_bytes: u64,
 ) -> Selection {
-    let env_max = (policy.max_total_mib > 0).then(|| policy.max_total_mib * MIB);
-    let budget = (policy.budget_mib > 0).then(|| policy.budget_mib * MIB);
-    let mut env_bytes: u64 = list.iter().map(|b| b.disk_bytes()).sum();
+    let env_max = Retention::bytes(policy.max_total_mib);
+    // The other envs' backups alone over the budget: deleting this env's cannot meet it, so none
+    // is deleted for it (it is reported).
+    let budget = Retention::bytes(policy.budget_mib).filter(|m| others_bytes <= *m);
+    let mut env_bytes: u64 = list.iter().map(|b| b.on_disk_bytes()).sum();
     let mut count = list.len();
     // The `keep` newest are never deleted by the count rule (only a size rule reaches them).
     let over = list.len().saturating_sub(keep);
@@ -113,7 +115,7 @@ pub(crate) fn select(
         match guards.why_kept(b) {
             Some(g) => sel.protected.push(item(b, format!("{why}, but kept: {g}"))),
             None => {
-                env_bytes -= b.disk_bytes();
+                env_bytes -= b.on_disk_bytes();
                 count -= 1;
                 sel.delete.push(item(b, why));
             }
@@ -125,8 +127,8 @@ pub(crate) fn select(
         count,
         env_bytes,
         others_bytes,
-        env_max,
-        budget,
+        Retention::bytes(policy.max_total_mib),
+        Retention::bytes(policy.budget_mib),
     );
     sel
 }
@@ -161,7 +163,8 @@ fn unmet(
     };
     Some(format!(
         "{over}: what is left is protected (newest verified, undo's target, pinned or just made) \
-         or belongs to other envs; pin fewer backups, raise the limit, or run `backups prune`"
+         or belongs to other envs (an env's backups are not deleted for a budget the others \
+         fill alone); pin fewer backups, raise the limit, or prune the other envs' backups"
     ))
 }
 
@@ -200,7 +203,7 @@ pub(crate) fn others_bytes(ws: &Workspace, env: &str) -> u64 {
         .filter(|t| t.name != env)
         .filter_map(|t| crate::backups::record::list(t).ok())
         .flatten()
-        .map(|b| b.disk_bytes())
+        .map(|b| b.on_disk_bytes())
         .sum()
 }
 
@@ -270,7 +273,7 @@ fn apply_after(
         record_deletions(ws, target, &sel.delete, report)?;
     }
     report.kept = list.len() - report.deleted.len();
-    report.kept_bytes = list.iter().map(|b| b.disk_bytes()).sum::<u64>()
+    report.kept_bytes = list.iter().map(|b| b.on_disk_bytes()).sum::<u64>()
         - report.deleted.iter().map(|d| d.size_bytes).sum::<u64>();
     Ok(())
 }
@@ -355,7 +358,7 @@ pub struct BackupsView {
 pub fn view(ws: &Workspace, env: &str) -> Result<BackupsView> {
     let target = ws.env(env)?;
     let backups = crate::backups::record::list(&target)?;
-    let env_bytes = backups.iter().map(|b| b.disk_bytes()).sum();
+    let env_bytes = backups.iter().map(|b| b.on_disk_bytes()).sum();
     Ok(BackupsView {
         env: target.name.clone(),
         policy: ws.retention.clone(),

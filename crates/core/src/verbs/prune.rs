@@ -63,7 +63,7 @@ fn plan_with(
     others_bytes: u64,
 ) -> Result<PrunePlan> {
     let keep = keep.unwrap_or(ws.retention.keep);
-    let mib = |m: u64| (m > 0).then(|| m * 1024 * 1024);
+    let mib = crate::workspace::config::Retention::bytes;
     let list = crate::backups::record::list(target)?;
     let guards = Guards {
         newest_verified: newest_verified(ws, &list),
@@ -81,7 +81,7 @@ fn plan_with(
         confirmation: Confirmation::for_target(target, !sel.delete.is_empty()),
         delete: sel.delete,
         protected: sel.protected,
-        total_bytes_before: list.iter().map(|b| b.disk_bytes()).sum(),
+        total_bytes_before: list.iter().map(|b| b.on_disk_bytes()).sum(),
         frees_bytes,
         unmet: sel.unmet,
         deleted: false,

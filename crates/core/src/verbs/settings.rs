@@ -27,12 +27,9 @@ use crate::workspace::config::{
 };
 use crate::workspace::env::{check_env_name, EnvTarget, ALWAYS_PROTECTED, BUILTIN_ENVS};
 
-/// Bounds of `retention.keep` (at least one backup is always kept, for undo).
-pub const KEEP_RANGE: std::ops::RangeInclusive<usize> = 1..=1000;
-/// Upper bound of `retention.max_total_mib` (1 TiB; 0 = no bound).
-pub const MAX_TOTAL_MIB: u64 = 1 << 20;
 /// Bounds of `busy_timeout_ms` (10 minutes at most).
 pub use crate::workspace::config::BUSY_TIMEOUT_RANGE;
+pub use crate::workspace::config::{KEEP_RANGE, MAX_TOTAL_MIB};
 /// The audit log's env for changes that concern no single env (not a valid env name).
 pub const WORKSPACE_AUDIT_ENV: &str = "*";
 
@@ -368,18 +365,13 @@ fn plan_env_path(ws: &Workspace, name: &str, path: Option<&Path>) -> Result<Sett
 }
 
 fn plan_retention(ws: &Workspace, keep: usize, max_total_mib: Option<u64>) -> Result<SettingsPlan> {
-    if !KEEP_RANGE.contains(&keep) {
-        return Err(Error::InvalidInput(format!(
-            "retention keep {keep} is out of range; keep {} to {} backups per env",
-            KEEP_RANGE.start(),
-            KEEP_RANGE.end()
-        )));
-    }
-    if let Some(m) = max_total_mib.filter(|m| *m > MAX_TOTAL_MIB) {
-        return Err(Error::InvalidInput(format!(
-            "retention max_total_mib {m} is out of range; use 0 (no bound) to {MAX_TOTAL_MIB}"
-        )));
-    }
+    let now = &ws.retention;
+    let policy = crate::workspace::config::Retention {
+        keep,
+        max_total_mib: max_total_mib.unwrap_or(now.max_total_mib),
+        ..now.clone()
+    };
+    policy.check().map_err(Error::InvalidInput)?;
     let mut e = Editor::open(ws, Verb::ConfigSet, None)?;
     let t = e.table("retention")?;
     t["keep"] = toml_edit::value(keep as i64);
@@ -387,7 +379,6 @@ fn plan_retention(ws: &Workspace, keep: usize, max_total_mib: Option<u64>) -> Re
         t["max_total_mib"] = toml_edit::value(m as i64);
     }
     e.changes.push(format!("retention.keep = {keep}"));
-    let now = &ws.retention;
     let tighter_budget =
         max_total_mib.is_some_and(|m| m > 0 && (now.max_total_mib == 0 || m < now.max_total_mib));
     if keep < now.keep || tighter_budget {
@@ -396,11 +387,6 @@ fn plan_retention(ws: &Workspace, keep: usize, max_total_mib: Option<u64>) -> Re
     if let Some(m) = max_total_mib {
         e.changes.push(format!("retention.max_total_mib = {m}"));
     }
-    let policy = crate::workspace::config::Retention {
-        keep,
-        max_total_mib: max_total_mib.unwrap_or(now.max_total_mib),
-        ..now.clone()
-    };
     let doomed = crate::safety::retention::would_delete(ws, &policy)?;
     // Backups it will delete of a protected env: confirmed as a prune of that env would be.
     if let Some((env, _)) = doomed

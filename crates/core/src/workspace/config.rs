@@ -90,6 +90,44 @@ pub struct Retention {
 
 /// The default budget of the data dir's backups: 8 GiB.
 pub const DEFAULT_BUDGET_MIB: u64 = 8 * 1024;
+/// Bounds of `retention.keep` (at least one backup is always kept, for undo).
+pub const KEEP_RANGE: std::ops::RangeInclusive<usize> = 1..=1000;
+/// Upper bound of `retention.max_total_mib` (1 TiB; 0 = no bound).
+pub const MAX_TOTAL_MIB: u64 = 1 << 20;
+/// Upper bound of `retention.budget_mib` (16 TiB; 0 = no bound).
+pub const MAX_BUDGET_MIB: u64 = 1 << 24;
+
+impl Retention {
+    /// What is out of range, in the config's own words: the one check of a policy, wherever it
+    /// comes from (a file edited by hand, `config set`). A limit past its bound would not mean
+    /// "no limit" (in bytes it could wrap to nothing), and `keep = 0` would delete every backup.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        if !KEEP_RANGE.contains(&self.keep) {
+            return Err(format!(
+                "retention keep {} is out of range; keep {} to {} backups per env",
+                self.keep,
+                KEEP_RANGE.start(),
+                KEEP_RANGE.end()
+            ));
+        }
+        for (key, value, max) in [
+            ("max_total_mib", self.max_total_mib, MAX_TOTAL_MIB),
+            ("budget_mib", self.budget_mib, MAX_BUDGET_MIB),
+        ] {
+            if value > max {
+                return Err(format!(
+                    "retention {key} {value} is out of range; use 0 (no bound) to {max}"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A limit in MiB as bytes (`None`: no bound).
+    pub fn bytes(mib: u64) -> Option<u64> {
+        (mib > 0).then(|| mib.saturating_mul(1024 * 1024))
+    }
+}
 
 impl Default for Retention {
     fn default() -> Self {
@@ -283,6 +321,10 @@ fn read_config(explicit: Option<&Path>, data_dir: &Path) -> Result<(Config, Opti
     let config: Config = toml::from_str(&text).map_err(|e| Error::Config {
         path: path.clone(),
         message: e.message().to_string(),
+    })?;
+    config.retention.check().map_err(|message| Error::Config {
+        path: path.clone(),
+        message,
     })?;
     Ok((config, Some(path)))
 }
