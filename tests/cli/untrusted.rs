@@ -1609,3 +1609,47 @@ fn a_backdated_manifest_does_not_make_the_newest_backup_the_oldest() {
     e.ok(&["backups", "prune", "dev", "--keep", "1", "--force"]);
     assert_eq!(dev_backups(&e, "-manual.sqlite3.zst"), vec![all[2].clone()]);
 }
+
+/// `backups verify` names only the checks it made: a compressed backup without a frame checksum
+/// is not said to have one, and a manifest with no record of the compressed file fails (every
+/// manifest of ours has it) instead of passing unchecked.
+#[test]
+fn backups_verify_names_only_the_checks_it_made() {
+    let e = Env::new();
+    e.seeded("dev");
+    e.ok(&["backup", "dev"]);
+    let ours = dev_backup(&e, "-manual.sqlite3.zst");
+    let content = zstd::decode_all(std::fs::File::open(&ours).unwrap()).unwrap();
+    let mut enc = zstd::Encoder::new(Vec::new(), 1).unwrap();
+    enc.include_checksum(false).unwrap();
+    std::io::Write::write_all(&mut enc, &content).unwrap();
+    let bare = enc.finish().unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{}.json", ours.display())).unwrap())
+            .unwrap();
+    let dir = e.data().join("backups/dev");
+    let put = |name: &str, stored: serde_json::Value| {
+        let mut m = manifest.clone();
+        m["stored"] = stored;
+        std::fs::write(dir.join(format!("{name}.json")), m.to_string()).unwrap();
+    };
+    let recorded = "dev-20261201T000000001Z-manual.sqlite3.zst";
+    std::fs::write(dir.join(recorded), &bare).unwrap();
+    put(
+        recorded,
+        serde_json::json!({
+            "format": "zstd",
+            "bytes": bare.len(),
+            "sha256": pipeline_db_e2e::sha256(&dir.join(recorded)),
+        }),
+    );
+    let out = e.ok(&["backups", "verify", recorded]);
+    assert!(out.contains("it carries no frame checksum"), "{out}");
+    assert!(!out.contains("(frame checksum)"), "{out}");
+    let unrecorded = "dev-20261201T000000002Z-manual.sqlite3.zst";
+    std::fs::write(dir.join(unrecorded), &bare).unwrap();
+    put(unrecorded, serde_json::Value::Null);
+    let (code, out, err) = e.run(&["backups", "verify", unrecorded]);
+    assert_ne!(code, 0, "{out}");
+    assert!((out + &err).contains("no record of the stored"), "{err}");
+}

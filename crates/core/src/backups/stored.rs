@@ -308,6 +308,14 @@ pub(crate) fn decompress_hashed(path: &Path, out: &Path, progress: &dyn Fn(u64))
 /// Free space a decompression leaves on its disk (a tenth of it on a disk with less than 640 MiB free).
 const DECOMPRESS_RESERVE: u64 = 64 << 20;
 
+/// Whether the file starts with a zstd frame whose header says it ends with a checksum of its
+/// content (ours do; a stream from elsewhere may not, or may start with a skippable frame).
+pub(crate) fn has_frame_checksum(path: &Path) -> bool {
+    let mut head = [0u8; 5];
+    let read = std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head));
+    read.is_ok() && head[..4] == [0x28, 0xB5, 0x2F, 0xFD] && head[4] & 0b100 != 0
+}
+
 /// Decodes the zstd stream read from `from` (the file at `path`), handing each chunk of content
 /// to `sink`; returns the content's sha256, computed on a second thread meanwhile. A stream that
 /// does not decode is a failed verification of `path`.

@@ -97,7 +97,12 @@ fn compressed(path: &Path, manifest: Option<&BackupRecord>, full: bool) -> Verif
             )),
             Err(e) => Some(e.to_string()),
         },
-        _ => None,
+        Some(_) => None,
+        // Every manifest of ours for a compressed backup records the stored file.
+        None if manifest.is_some() => Some(
+            "its manifest has no record of the stored (compressed) file, so the file cannot be checked against it".into(),
+        ),
+        None => None,
     };
     let plain = match stored_problem {
         Some(p) => Err(p),
@@ -108,7 +113,10 @@ fn compressed(path: &Path, manifest: Option<&BackupRecord>, full: bool) -> Verif
     };
     let mut r = match plain {
         Ok(plain) => {
-            checks.push("zstd stream decompressed (frame checksum)".into());
+            checks.push(match crate::backups::stored::has_frame_checksum(path) {
+                true => "zstd stream decompressed (frame checksum)".into(),
+                false => "zstd stream decompressed (it carries no frame checksum)".into(),
+            });
             inspect(
                 &plain.path,
                 manifest.as_ref(),

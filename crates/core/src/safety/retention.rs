@@ -243,8 +243,12 @@ pub(crate) fn after_backup(
     };
     if let Err(e) = apply_after(ws, target, just_made, &mut report) {
         tracing::warn!("retention after a backup of {}: {e}", target.name);
+        let left = match report.deleted.len() {
+            0 => "the backups were left as they are".to_string(),
+            n => format!("{n} listed above were deleted before it, the others left as they are"),
+        };
         report.error = Some(format!(
-            "{e}; the backups were left as they are (run `pipeline-db backups prune {}` later)",
+            "{e}; {left} (run `pipeline-db backups prune {}` later)",
             target.name
         ));
     }

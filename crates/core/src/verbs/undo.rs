@@ -235,13 +235,14 @@ mod tests {
         let mut other = entry("reset", "ok", Some("t1"));
         other.env = "test".into();
         audit::append(&log, &other).unwrap();
+        // Named in the env's backup dir now, wherever the log says it was.
         assert_eq!(
             target_backup(&ws, "dev").unwrap(),
-            Some(PathBuf::from("b2"))
+            Some(ws.env("dev").unwrap().backup_dir.join("b2"))
         );
         assert_eq!(
             target_backup(&ws, "test").unwrap(),
-            Some(PathBuf::from("t1"))
+            Some(ws.env("test").unwrap().backup_dir.join("t1"))
         );
         assert_eq!(
             plan(&ws, "dev").unwrap_err().exit_code(),
