@@ -30,8 +30,28 @@ pub trait FilePicker: Send + Sync {
 
 /// The title of the native confirmation dialog (E2E tests find it by this name).
 pub fn dialog_title(action: &ProtectedAction<'_>) -> String {
-    format!("Confirm {} of {}", action.verb, action.env.to_uppercase())
+    let of = if action.verb.ends_with(" of") {
+        ""
+    } else {
+        " of"
+    };
+    format!("Confirm {}{of} {}", action.verb, action.env.to_uppercase())
 }
+
+/// What an action is done to, in the dialog's words.
+fn subject(a: &ProtectedAction<'_>) -> String {
+    match a.env {
+        ALL_ENVS => ALL_ENVS.to_string(),
+        env => format!(
+            "the {}environment {env}",
+            if a.protected { "PROTECTED " } else { "" }
+        ),
+    }
+}
+
+/// The `env` of an action that concerns every env (a retention change no protected env's
+/// backups are deleted by).
+pub const ALL_ENVS: &str = "all environments";
 
 pub struct NativeDialogs;
 
@@ -42,10 +62,9 @@ impl Confirmer for NativeDialogs {
             .set_level(rfd::MessageLevel::Warning)
             .set_title(dialog_title(a))
             .set_description(format!(
-                "You are about to {} the {}environment {}.\n\nFile: {}\n{}\n\n{}",
+                "You are about to {} {}.\n\nFile: {}\n{}\n\n{}",
                 a.verb,
-                if a.protected { "PROTECTED " } else { "" },
-                a.env,
+                subject(a),
                 a.path.display(),
                 a.summary,
                 a.first

@@ -277,3 +277,38 @@ fn paths_come_from_native_dialogs_not_from_the_webview() {
         .unwrap();
     assert!(h.config().is_some());
 }
+
+/// Lowering retention so far that prod's backups would go is confirmed for prod, as core's plan
+/// says (the native dialog names prod): accepted, it is written; declined, nothing is. (The
+/// dialog once named "all environments", and core then refused the answer every time.)
+#[test]
+fn lowering_retention_that_deletes_prods_backups_is_confirmed_for_prod() {
+    for accept in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = Workspace::at(dir.path().join("data")).unwrap();
+        {
+            use pipeline_db_core::verbs::migrate;
+            let p = migrate::plan(&ws, &migrate::MigrateRequest { env: "prod".into() }).unwrap();
+            let typed = pipeline_db_core::Confirmed {
+                yes: true,
+                typed_env: Some("prod".into()),
+            };
+            migrate::execute(&ws, &p, &typed, &pipeline_db_core::progress::Quiet).unwrap();
+            for _ in 0..3 {
+                pipeline_db_core::verbs::backup::run(&ws, "prod", &Default::default()).unwrap();
+            }
+        }
+        let h = harness(dir, None, accept);
+        let done = h.invoke("set_retention", json!({"keep": 1, "maxTotalMib": null}));
+        match accept {
+            true => {
+                done.unwrap();
+                assert!(h.config().unwrap().contains("keep = 1"));
+            }
+            false => {
+                assert_eq!(kind(&done.unwrap_err()), "cancelled");
+                assert!(!h.config().is_some_and(|c| c.contains("keep = 1")));
+            }
+        }
+    }
+}

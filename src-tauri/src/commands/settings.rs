@@ -39,6 +39,9 @@ fn confirm_change(
     if plan.confirmation == Confirmation::None {
         return Ok(Confirmed::default());
     }
+    // Core names the env the change must be confirmed for (a protected env whose backups a lower
+    // retention deletes), when it is not the change's own.
+    let env = plan.env.as_deref().or(env);
     let ws = st.ws();
     let target = env.map(|e| ws.env(e)).transpose()?;
     let path = target
@@ -48,7 +51,7 @@ fn confirm_change(
     let summary = plan.changes.join("; ");
     let action = ProtectedAction {
         verb,
-        env: env.unwrap_or("all environments"),
+        env: env.unwrap_or(crate::confirm::ALL_ENVS),
         path: &path,
         summary: &summary,
         protected: target.as_ref().is_some_and(|t| t.protected),
