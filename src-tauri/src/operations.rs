@@ -10,8 +10,10 @@ use std::sync::{Arc, Mutex};
 use crate::error::CmdError;
 use crate::tokens::TokenStore;
 
-/// Each operation's flag, and whether it has started (else it was cancelled ahead of its start).
-type Table = HashMap<String, (Arc<AtomicBool>, bool)>;
+/// Each operation's flag, and how many calls run under its id (0: cancelled ahead of its start).
+/// A second call naming a running operation's id (a replayed token, which then fails) shares the
+/// entry, so its end does not forget the operation still running.
+type Table = HashMap<String, (Arc<AtomicBool>, usize)>;
 
 #[derive(Default)]
 pub struct Operations {
@@ -39,7 +41,13 @@ impl Running<'_> {
 
 impl Drop for Running<'_> {
     fn drop(&mut self) {
-        self.ops.lock().remove(&self.id);
+        let mut t = self.ops.lock();
+        if let Some(e) = t.get_mut(&self.id) {
+            e.1 = e.1.saturating_sub(1);
+            if e.1 == 0 {
+                t.remove(&self.id);
+            }
+        }
     }
 }
 
@@ -57,7 +65,7 @@ impl Operations {
             false => {
                 let mut t = self.lock();
                 let e = t.entry(id.clone()).or_default();
-                e.1 = true;
+                e.1 += 1;
                 e.0.clone()
             }
         };
@@ -74,13 +82,13 @@ impl Operations {
         let mut flags = self.lock();
         // Cancels kept for tokens that expired unused are dropped: the table stays as small as
         // the operations running plus the plans outstanding.
-        flags.retain(|k, (_, started)| *started || tokens.is_outstanding(k));
+        flags.retain(|k, (_, running)| *running > 0 || tokens.is_outstanding(k));
         if let Some((f, _)) = flags.get(id) {
             f.store(true, Ordering::SeqCst);
             return Ok(());
         }
         if !id.is_empty() && tokens.is_outstanding(id) {
-            flags.insert(id.to_string(), (Arc::new(AtomicBool::new(true)), false));
+            flags.insert(id.to_string(), (Arc::new(AtomicBool::new(true)), 0));
             return Ok(());
         }
         Err(CmdError::refused(
@@ -91,5 +99,25 @@ impl Operations {
     /// Registered operations (running or cancelled before they started).
     pub fn registered(&self) -> usize {
         self.lock().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A second call under a running operation's id (a replayed token) ends without making the
+    /// running one impossible to cancel.
+    #[test]
+    fn a_second_call_under_a_running_id_does_not_forget_the_first() {
+        let ops = Operations::default();
+        let tokens = TokenStore::new(std::time::Duration::from_secs(60));
+        let first = ops.begin(Some("t1"));
+        drop(ops.begin(Some("t1")));
+        ops.cancel("t1", &tokens).unwrap();
+        assert!(first.cancelled());
+        drop(first);
+        assert_eq!(ops.registered(), 0);
+        assert!(ops.cancel("t1", &tokens).is_err(), "finished: nothing to cancel");
     }
 }
