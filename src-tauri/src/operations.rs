@@ -118,6 +118,9 @@ mod tests {
         assert!(first.cancelled());
         drop(first);
         assert_eq!(ops.registered(), 0);
-        assert!(ops.cancel("t1", &tokens).is_err(), "finished: nothing to cancel");
+        assert!(
+            ops.cancel("t1", &tokens).is_err(),
+            "finished: nothing to cancel"
+        );
     }
 }

@@ -819,6 +819,13 @@ fn unpinning_a_prod_backup_needs_the_native_dialog() {
             )
         };
         assert_eq!(pin(true).unwrap()["changed"], true);
+        // A name that is no backup of prod is refused before any dialog: the dialog only names
+        // a backup core resolved (declined, a dialog would answer "cancelled").
+        let bogus = h.invoke(
+            "pin_backup",
+            json!({"env": "prod", "backup": "no-such.sqlite3.zst", "pinned": false}),
+        );
+        assert_ne!(kind(&bogus.unwrap_err()), "cancelled");
         match accept {
             false => {
                 let e = pin(false).unwrap_err();
@@ -849,4 +856,12 @@ fn dev_denied_in_the_native_dialog_changes_nothing() {
     assert_eq!(kind(&e), "cancelled", "{e}");
     assert_eq!(h.rows("dev"), before);
     assert!(h.backups("dev").is_empty(), "no backup either");
+    // A token for another reset (here: without sample data) is refused before any dialog is
+    // raised (declined, a dialog would answer "cancelled").
+    let t = h.token("plan_reset", json!({"env": "dev", "sampleData": false}));
+    let mut body = reset_body("dev", Some(&t), None);
+    body["sampleData"] = true.into();
+    let e = h.invoke("reset_env", body).unwrap_err();
+    assert_eq!(kind(&e), "token", "{e}");
+    assert_eq!(h.rows("dev"), before);
 }

@@ -48,12 +48,15 @@ pub async fn reset_env<R: Runtime>(
     let st = state.inner().clone();
     blocking(move || {
         let running = st.ops.begin(answer.token.as_deref());
-        let (p, confirmed) = guard::authorize::<ResetPlan>(&st, Verb::Reset, &env, &answer)?;
-        if p.sample_data.is_some() != sample_data {
-            return Err(CmdError::token(
-                "this confirmation was for another reset; open the plan again; nothing was changed",
-            ));
-        }
+        let (p, confirmed) =
+            guard::authorize_if(&st, Verb::Reset, &env, &answer, |p: &ResetPlan| {
+                match p.sample_data.is_some() == sample_data {
+                    true => Ok(()),
+                    false => Err(CmdError::token(
+                        "this confirmation was for another reset; open the plan again; nothing was changed",
+                    )),
+                }
+            })?;
         let obs = EventObserver::for_op(app, "reset", &running)?;
         Ok(reset::execute(&st.ws(), &p, &confirmed, &obs)?)
     })

@@ -88,9 +88,11 @@ pub async fn pin_backup(
             Confirmation::None => Confirmed::default(),
             _ => {
                 let target = ws.env(&env)?;
-                let summary = format!(
-                    "Unpin {backup}: retention may then delete it at {env}'s next backup."
-                );
+                // Only a backup core resolved is named in the dialog (never the page's text).
+                let resolved = pin::resolve(&ws, &env, &backup)?;
+                let name = resolved.file_name().unwrap_or_default().to_string_lossy();
+                let summary =
+                    format!("Unpin {name}: retention may then delete it at {env}'s next backup.");
                 let action = ProtectedAction {
                     verb: Verb::Unpin.as_str(),
                     env: &env,

@@ -66,6 +66,21 @@ pub fn authorize<P>(
 where
     P: Plan + Clone + Send + Sync + 'static,
 {
+    authorize_if(st, verb, env, answer, |_| Ok(()))
+}
+
+/// [`authorize`], refusing with `matches`'s error — before any dialog is raised — a token whose
+/// plan is not for the call's other arguments (another backup, with or without sample data).
+pub fn authorize_if<P>(
+    st: &AppState,
+    verb: Verb,
+    env: &str,
+    answer: &Answer,
+    matches: impl FnOnce(&P) -> CmdResult<()>,
+) -> CmdResult<(P, Confirmed)>
+where
+    P: Plan + Clone + Send + Sync + 'static,
+{
     let target = st.ws().env(env)?;
     let shown = st.tokens.redeem(
         answer.token.as_deref(),
@@ -79,6 +94,7 @@ where
         .downcast_ref::<P>()
         .cloned()
         .ok_or_else(|| CmdError::internal("a token was issued for another kind of plan"))?;
+    matches(&plan)?;
     let confirmed = Confirmed {
         yes: true,
         typed_env: answer.typed_env.clone(),

@@ -69,12 +69,18 @@ pub async fn restore_env<R: Runtime>(
     let st = state.inner().clone();
     blocking(move || {
         let running = st.ops.begin(answer.token.as_deref());
-        let (p, confirmed) = guard::authorize::<RestorePlan>(&st, Verb::Restore, &env, &answer)?;
-        if p.source.path.to_string_lossy() != backup && !p.source.path.ends_with(&backup) {
-            return Err(CmdError::token(
-                "this confirmation was for a restore from another backup; open the plan again; nothing was changed",
-            ));
-        }
+        let (p, confirmed) =
+            guard::authorize_if(&st, Verb::Restore, &env, &answer, |p: &RestorePlan| {
+                let source = &p.source.path;
+                let named = !backup.is_empty()
+                    && (source.to_string_lossy() == backup || source.ends_with(&backup));
+                match named {
+                    true => Ok(()),
+                    false => Err(CmdError::token(
+                        "this confirmation was for a restore from another backup; open the plan again; nothing was changed",
+                    )),
+                }
+            })?;
         let obs = EventObserver::for_op(app, "restore", &running)?;
         Ok(restore::execute(&st.ws(), &p, &confirmed, &obs)?)
     })

@@ -31,6 +31,20 @@ pub fn confirmation(ws: &Workspace, env: &str, pinned: bool) -> Result<Confirmat
     })
 }
 
+/// The backup `name` of `env` names (a name from `backups list`, or the path the listing gave it),
+/// when it is one: in the env's backup dir, with a manifest. What a confirmation shows.
+pub fn resolve(ws: &Workspace, env: &str, name: &str) -> Result<std::path::PathBuf> {
+    let target = ws.env(env)?;
+    let backup = crate::backups::names::from_listing(&target.backup_dir, name)?;
+    crate::backups::record::read_manifest(&backup).map_err(|e| {
+        Error::Refused(format!(
+            "{} has no readable manifest, so it is not one of {env}'s backups ({e}); nothing was changed",
+            backup.display()
+        ))
+    })?;
+    Ok(backup)
+}
+
 /// Pins (`pinned`) or unpins the backup `name` of `env` (a name from `backups list`, or the
 /// path the listing gave it), confirmed as [`confirmation`] says. Under the env's lock, so a
 /// retention pass never decides on a pin that is changing; one audit line.
@@ -47,13 +61,7 @@ pub fn set(
             "unpinning a backup of {env} lets retention delete it (it is protected): type `{env}` at the prompt or pass --confirm-env {env}; nothing was changed"
         )));
     }
-    let backup = crate::backups::names::from_listing(&target.backup_dir, name)?;
-    crate::backups::record::read_manifest(&backup).map_err(|e| {
-        Error::Refused(format!(
-            "{} has no readable manifest, so it is not one of {env}'s backups ({e}); nothing was changed",
-            backup.display()
-        ))
-    })?;
+    let backup = resolve(ws, env, name)?;
     let verb = if pinned { Verb::Pin } else { Verb::Unpin };
     let what = if pinned { "pinned" } else { "unpinned" };
     let name = backup
