@@ -8,43 +8,68 @@
 #   ./scripts/reset_db.sh dev --with-sample-data
 #   ./scripts/reset_db.sh dev --force             # no confirmation prompt
 #   ./scripts/reset_db.sh prod                    # additional safety confirmations
+#   ./scripts/reset_db.sh                         # the environment defaults to dev, as on the platform
 set -euo pipefail
 
+me="$(basename "$0")"
 usage() {
-  echo "usage: $(basename "$0") [dev|test|prod] [--force] [--with-sample-data]" >&2
+  echo "usage: $me [dev|test|prod] [--force] [--with-sample-data]" >&2
   exit 2
 }
 
 env=""
-args=()
+force=""
+sample=""
 for a in "$@"; do
   case "$a" in
     dev|test|prod)
-      [ -z "$env" ] || usage
+      if [ -n "$env" ] && [ "$env" != "$a" ]; then
+        echo "$me: one environment at a time ('$env' and '$a' given)" >&2
+        usage
+      fi
       env="$a" ;;
-    --force|--with-sample-data) args+=("$a") ;;
-    -h|--help) echo "usage: $(basename "$0") [dev|test|prod] [--force] [--with-sample-data]"; exit 0 ;;
-    *) echo "$(basename "$0"): unknown argument '$a'" >&2; usage ;;
+    # A flag given twice means the same as once.
+    --force) force="--force" ;;
+    --with-sample-data) sample="--with-sample-data" ;;
+    -h|--help) echo "usage: $me [dev|test|prod] [--force] [--with-sample-data]"; exit 0 ;;
+    *) echo "$me: unknown argument '$a'" >&2; usage ;;
   esac
 done
-[ -n "$env" ] || { echo "$(basename "$0"): the environment (dev, test or prod) is required" >&2; usage; }
+if [ -z "$env" ]; then
+  env=dev
+  echo "$me: no environment given: dev" >&2
+fi
 
-root="$(cd "$(dirname "$0")/.." && pwd)"
+# The binary: $PIPELINE_DB_BIN, else the one installed on PATH, else this checkout's build.
 bin="${PIPELINE_DB_BIN:-}"
 if [ -z "$bin" ]; then
-  for cand in "$root/target/release/pipeline-db" "$root/target/debug/pipeline-db" "$(command -v pipeline-db || true)"; do
+  root="$(cd "$(dirname "$0")/.." && pwd)"
+  for cand in "$(command -v pipeline-db || true)" "$root/target/release/pipeline-db" "$root/target/debug/pipeline-db"; do
     if [ -n "$cand" ] && [ -x "$cand" ]; then bin="$cand"; break; fi
   done
 fi
 if [ -z "$bin" ]; then
-  (cd "$root" && cargo build --release -q -p pipeline-db-cli)
-  bin="$root/target/release/pipeline-db"
+  echo "$me: pipeline-db not found: install it, or build it (make build), or set PIPELINE_DB_BIN" >&2
+  exit 127
 fi
+
+args=(reset "$env")
+[ -z "$force" ] || args+=("$force")
+[ -z "$sample" ] || args+=("$sample")
 set +e
-"$bin" reset "$env" "${args[@]}"
-code=$?
-if [ "$code" -eq 3 ] && [ "$env" = prod ] && [ ! -t 0 ]; then
-  # pipeline-db refused (prod needs its name typed): say how, in this script's own terms.
-  echo "$(basename "$0"): prod is reset only after its name is typed: run '$(basename "$0") prod' on a terminal and type 'prod' (from a script: pipeline-db reset prod --confirm-env prod)" >&2
+if [ "$env" = prod ] && [ ! -t 0 ]; then
+  # No one to ask on this stdin: what pipeline-db says is kept, so that the hint below is added
+  # only to the refusal it is about (not to "prod does not exist yet", say).
+  exec 3>&1
+  said="$("$bin" "${args[@]}" 2>&1 >&3 3>&-)"
+  code=$?
+  exec 3>&-
+  [ -z "$said" ] || printf '%s\n' "$said" >&2
+  if [ "$code" -eq 3 ] && [[ "$said" == *"needs the env name typed"* ]]; then
+    echo "$me: prod is reset only after its name is typed: run '$me prod' on a terminal and type 'prod' (from a script: pipeline-db reset prod --confirm-env prod)" >&2
+  fi
+else
+  "$bin" "${args[@]}"
+  code=$?
 fi
 exit "$code"

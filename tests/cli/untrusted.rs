@@ -583,6 +583,7 @@ fn messages_name_a_next_step_that_works_from_where_the_user_stands() {
     let out = e.ok(&["log", "--env", "prod"]);
     assert!(out.contains("No actions on prod"), "{out}");
     // The script's prod reset without a terminal: its hint is in the script's own terms.
+    e.ok(&["migrate", "prod", "--confirm-env", "prod"]);
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/reset_db.sh");
     let out = std::process::Command::new("bash")
         .arg(&script)

@@ -838,9 +838,15 @@ fn reset_db_sh_keeps_the_platform_interface() {
             .output()
             .unwrap()
     };
-    assert_eq!(run(&[]).status.code(), Some(2));
     assert_eq!(run(&["staging"]).status.code(), Some(2));
     assert_eq!(run(&["dev", "--yes"]).status.code(), Some(2));
+    let two = run(&["dev", "prod"]);
+    assert_eq!(two.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&two.stderr).contains("one environment at a time"));
+    // No environment: dev, as on the platform (and still confirmed: no TTY, no --force, refused).
+    let none = run(&[]);
+    assert_eq!(none.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("no environment given: dev"));
     assert_eq!(
         run(&["dev"]).status.code(),
         Some(3),
@@ -861,17 +867,42 @@ fn reset_db_sh_keeps_the_platform_interface() {
     );
     assert_eq!(run(&["dev", "--force"]).status.code(), Some(0));
     assert_eq!(fingerprint(&e.db("dev"))["jobs"].0, 0);
+    // A flag given twice means what it means once; no environment is dev.
+    let twice = run(&[
+        "--with-sample-data",
+        "--force",
+        "--force",
+        "--with-sample-data",
+    ]);
+    assert_eq!(
+        twice.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&twice.stderr)
+    );
+    assert_eq!(fingerprint(&e.db("dev"))["jobs"].0, 500);
     assert_eq!(
         run(&["prod", "--force"]).status.code(),
         Some(3),
         "prod: --force is never enough"
     );
-    assert_eq!(
-        run(&["prod", "--with-sample-data", "--force"])
-            .status
-            .code(),
-        Some(3)
-    );
+    let sample = run(&["prod", "--with-sample-data", "--force"]);
+    assert_eq!(sample.status.code(), Some(3));
+    // The typed-name hint only where the name was the reason.
+    assert!(!String::from_utf8_lossy(&sample.stderr).contains("on a terminal and type"));
+    // Not found: a clear message, no build started.
+    let lone = tempfile::TempDir::new().unwrap();
+    std::fs::copy(&script, lone.path().join("reset_db.sh")).unwrap();
+    let out = std::process::Command::new("bash")
+        .arg(lone.path().join("reset_db.sh"))
+        .args(["dev", "--force"])
+        .env("PATH", "/usr/bin:/bin")
+        .env_remove("PIPELINE_DB_BIN")
+        .env("PIPELINE_DB_HOME", e.data())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(127));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pipeline-db not found"));
 }
 
 // ---------- interactive confirmation through a real terminal ----------

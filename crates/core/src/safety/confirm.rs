@@ -65,11 +65,11 @@ impl Confirmed {
         }
         Err(Error::Refused(match needed {
             Confirmation::TypeEnvName => format!(
-                "{verb} of {env} needs the env name typed{}: type `{env}` at the prompt or pass --confirm-env {env} (--force alone is never enough); {UNCHANGED}",
+                "{verb} of {env} needs the env name typed{}, and it was not: type `{env}` when asked on a terminal, or pass --confirm-env {env} (--force alone is never enough); {UNCHANGED}",
                 if target.protected { " (it is protected)" } else { "" }
             ),
             _ => format!(
-                "{verb} of {env} needs confirmation: answer y at the prompt, or pass --force; {UNCHANGED}"
+                "{verb} of {env} needs confirmation, and none was given: answer y when asked on a terminal, or pass --force; {UNCHANGED}"
             ),
         }))
     }

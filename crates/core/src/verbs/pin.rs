@@ -58,7 +58,7 @@ pub fn set(
     let target = ws.env(env)?;
     if !confirmed.satisfies(confirmation(ws, env, pinned)?, env) {
         return Err(Error::Refused(format!(
-            "unpinning a backup of {env} lets retention delete it (it is protected): type `{env}` at the prompt or pass --confirm-env {env}; nothing was changed"
+            "unpinning a backup of {env} lets retention delete it (it is protected), and its name was not typed: type `{env}` when asked on a terminal, or pass --confirm-env {env}; nothing was changed"
         )));
     }
     let backup = resolve(ws, env, name)?;

@@ -246,10 +246,10 @@ fn require_confirmed(plan: &SettingsPlan, confirmed: &Confirmed) -> Result<()> {
     let verb = plan.verb;
     Err(Error::Refused(match plan.confirmation {
         Confirmation::TypeEnvName => format!(
-            "{verb} {env} needs the env name typed (it is protected): type `{env}` at the prompt or pass --confirm-env {env}; nothing was written"
+            "{verb} {env} needs the env name typed (it is protected), and it was not: type `{env}` when asked on a terminal, or pass --confirm-env {env}; nothing was written"
         ),
         _ => format!(
-            "{verb} {env} needs confirmation ({}): answer y at the prompt, or pass --force; nothing was written",
+            "{verb} {env} needs confirmation ({}), and none was given: answer y when asked on a terminal, or pass --force; nothing was written",
             plan.changes.join("; ")
         ),
     }))
