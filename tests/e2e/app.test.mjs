@@ -108,6 +108,10 @@ try {
     await s.waitFor('[data-testid="env-card-test"]');
     const prod = await s.waitFor('[data-testid="env-card-prod"]');
     assert.match(await s.text(prod), /PROTECTED/);
+    // Seeding prod is shown, and disabled with core's reason (the page does not decide it).
+    const [off, why] = await s.exec("const b = document.querySelector('[data-testid=act-seed-prod]'); return [b.disabled, b.title]");
+    assert.equal(off, true);
+    assert.match(why, /sample data is never written/);
     assert.equal(await s.text(await s.find('[data-testid="health-dev"]')), "missing");
     assert.match(await s.exec("return document.title"), /DEV/);
     await shot(s, "01-empty-dashboard");
