@@ -1654,3 +1654,41 @@ fn backups_verify_names_only_the_checks_it_made() {
     assert_ne!(code, 0, "{out}");
     assert!((out + &err).contains("no record of the stored"), "{err}");
 }
+
+/// A query whose temporary files (here a DISTINCT of 90 MB of random blobs) would take more than
+/// it may of the free space where they go is stopped, says so, and leaves no file behind; the
+/// allowance (half of the free space) is lowered to 2 MB for the test.
+#[test]
+fn a_query_whose_temporary_files_would_fill_the_disk_is_stopped() {
+    let e = Env::new();
+    e.ok(&["migrate", "dev"]);
+    let before: Vec<_> = std::fs::read_dir(e.data())
+        .unwrap()
+        .flatten()
+        .map(|f| f.path())
+        .collect();
+    let (code, out) = run_with(
+        &e,
+        &[("PIPELINE_DB_TEST_QUERY_ROOM_BYTES", "2000000")],
+        &[
+            "query",
+            "dev",
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300000) \
+             SELECT count(*) FROM (SELECT DISTINCT randomblob(300) FROM n)",
+            "--timeout-ms",
+            "60000",
+        ],
+    );
+    assert_eq!(code, Some(3), "{out}");
+    assert!(
+        out.contains("the free space in") && out.contains("a query may take"),
+        "{out}"
+    );
+    assert!(!out.contains("warning"), "{out}");
+    let after: Vec<_> = std::fs::read_dir(e.data())
+        .unwrap()
+        .flatten()
+        .map(|f| f.path())
+        .collect();
+    assert_eq!(after, before, "nothing left in the data dir");
+}

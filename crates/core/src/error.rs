@@ -180,6 +180,15 @@ pub enum Error {
     #[error("refused: {what}. Queries only read: one SELECT (WITH, EXPLAIN and read-only PRAGMAs such as table_info also work); {UNCHANGED}")]
     SqlRefused { what: String },
 
+    /// While a query ran, the free space where it writes its temporary files (a big sort,
+    /// grouping or DISTINCT) fell by more than it may take.
+    #[error("the query was stopped: while it ran, the free space in {} (where its temporary files go: a big sort, grouping or DISTINCT) fell by {}, more than the {} a query may take there (half of what was free when it started); {UNCHANGED}. Narrow it (WHERE, LIMIT), or free some space", dir.display(), crate::storage::text::bytes(*used), crate::storage::text::bytes(*allowed))]
+    QueryNoRoom {
+        dir: PathBuf,
+        used: u64,
+        allowed: u64,
+    },
+
     /// A query ran past its time limit and was interrupted.
     #[error("the query was stopped after its time limit of {limit_ms} ms; {UNCHANGED}. Narrow it (WHERE, LIMIT) or give it more time with --timeout-ms MS")]
     QueryTimeout { limit_ms: u64 },
@@ -251,7 +260,9 @@ impl Error {
             | Config { .. }
             | Missing { .. } => exit::USAGE,
             Stale { .. } | ForeignSchema { .. } => exit::REFUSED,
-            SqlRefused { .. } | QueryTimeout { .. } | BadInput { .. } => exit::REFUSED,
+            SqlRefused { .. } | QueryTimeout { .. } | QueryNoRoom { .. } | BadInput { .. } => {
+                exit::REFUSED
+            }
             PutBack { .. } => exit::FAILED,
             SourceUnsound { .. } => exit::FAILED,
             Internal(_) | SavedQueries { .. } => exit::FAILED,
@@ -288,7 +299,7 @@ impl Error {
             ForeignApplication { .. } => "foreign_application",
             Refused(_) => "refused",
             Busy { .. } | DbLocked { .. } => "busy",
-            NoSpace { .. } | DiskFull { .. } => "no_space",
+            NoSpace { .. } | DiskFull { .. } | QueryNoRoom { .. } => "no_space",
             ReadOnly { .. } => "read_only",
             HotJournal { .. } => "hot_journal",
             TooSlow { .. } => "too_slow",

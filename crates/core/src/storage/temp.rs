@@ -36,6 +36,12 @@ pub fn confine(data_dir: &Path) -> Option<&'static Path> {
         }
     }
 }
+/// Where SQLite's temporary files go in this process: the data dir once [`confine`]d, else the
+/// system's temp dir SQLite falls back to.
+pub fn dir() -> PathBuf {
+    CONFINED.get().cloned().unwrap_or_else(std::env::temp_dir)
+}
+
 /// SQLite's own setting (`sqlite3_temp_directory`, through its pragma: no unsafe code here).
 fn point_sqlite_at(dir: &Path) -> std::io::Result<()> {
     let text = dir

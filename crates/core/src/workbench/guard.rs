@@ -5,6 +5,7 @@
 //! DEFENSIVE, trusted_schema off, no ATTACH that creates or writes: `storage::db`), `PRAGMA
 //! query_only = 1`, the authorizer below, and `sqlite3_stmt_readonly` checked after prepare.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -179,11 +180,52 @@ pub struct Guarded {
     timed_out: Arc<AtomicBool>,
     /// Set when [`Guarded::watch`] interrupted a statement because the caller cancelled.
     cancelled: AtomicBool,
+    /// Set (to the bytes taken) when [`Guarded::watch`] interrupted a statement whose temporary
+    /// files had taken half of the free space.
+    out_of_room: Mutex<Option<(PathBuf, u64, u64)>>,
     timeout: Option<Duration>,
 }
 
 /// How often [`Guarded::watch`] asks the observer whether the caller cancelled.
 const CANCEL_POLL: Duration = Duration::from_millis(25);
+/// Every how many polls it measures the free space (about 4 times a second).
+const ROOM_POLLS: u32 = 10;
+
+/// The free space where SQLite writes a query's temporary files, when the query started.
+struct Room {
+    dir: PathBuf,
+    free_at_start: u64,
+    /// Bytes the query may take: half of what was free.
+    allowance: u64,
+}
+
+impl Room {
+    /// `None` when the free space cannot be measured (then only the time limit bounds it).
+    fn now() -> Option<Room> {
+        let dir = crate::storage::temp::dir();
+        let free_at_start = crate::storage::fs::available_space(&dir).ok()?;
+        let mut allowance = free_at_start / 2;
+        #[cfg(feature = "failpoints")]
+        if let Some(n) = std::env::var("PIPELINE_DB_TEST_QUERY_ROOM_BYTES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            allowance = n;
+        }
+        Some(Room {
+            dir,
+            free_at_start,
+            allowance,
+        })
+    }
+
+    /// The dir, the bytes taken since the start and the allowance, once they are over it.
+    fn over(&self) -> Option<(PathBuf, u64, u64)> {
+        let free = crate::storage::fs::available_space(&self.dir).ok()?;
+        let taken = self.free_at_start.saturating_sub(free);
+        (taken > self.allowance).then(|| (self.dir.clone(), taken, self.allowance))
+    }
+}
 
 /// Opens `env`'s database for untrusted SQL (header and env-tag checks first; writes nothing,
 /// takes no lock). `timeout`: the time limit from now (`None`: none, for exports of a table).
@@ -236,6 +278,7 @@ pub(crate) fn guard(conn: Connection, timeout: Option<Duration>) -> Result<Guard
         denied,
         timed_out,
         cancelled: AtomicBool::new(false),
+        out_of_room: Mutex::new(None),
         timeout,
     })
 }
@@ -276,6 +319,10 @@ impl Guarded {
         }
         match e.sqlite_error_code() {
             Some(OperationInterrupted) if self.cancelled.load(Ordering::SeqCst) => Error::Cancelled,
+            Some(OperationInterrupted) if self.room_taken().is_some() => {
+                let (dir, used, allowed) = self.room_taken().unwrap_or_default();
+                Error::QueryNoRoom { dir, used, allowed }
+            }
             Some(OperationInterrupted) if self.timed_out.load(Ordering::Relaxed) => {
                 Error::QueryTimeout {
                     limit_ms: self.timeout.map_or(0, |t| t.as_millis() as u64),
@@ -310,21 +357,43 @@ impl Guarded {
         &self.conn
     }
 
+    fn room_taken(&self) -> Option<(PathBuf, u64, u64)> {
+        self.out_of_room.lock().ok().and_then(|r| r.clone())
+    }
+
     /// Runs `body` while a second thread asks `obs` every 25 ms whether the caller cancelled;
     /// if so the running statement is interrupted (SQLite's `sqlite3_interrupt`) and its error
-    /// becomes [`Error::Cancelled`] through [`Guarded::error`]. The watcher ends with `body`.
+    /// becomes [`Error::Cancelled`] through [`Guarded::error`]. The same thread watches the free
+    /// space where SQLite writes its temporary files: a query whose temporary files take half of
+    /// what was free when it started is interrupted too ([`Error::QueryNoRoom`]) — a bad query
+    /// never fills the disk the env's database (and everything else) writes to. The watcher ends
+    /// with `body`.
     pub fn watch<T>(&self, obs: &dyn Observer, body: impl FnOnce() -> Result<T>) -> Result<T> {
         let interrupt = self.conn.get_interrupt_handle();
         let cancelled = &self.cancelled;
+        let out_of_room = &self.out_of_room;
         // Dropping `done` ends the watcher at once (no poll interval added to a quick query).
         let (done, ended) = std::sync::mpsc::channel::<()>();
         std::thread::scope(|s| {
             s.spawn(move || {
+                let room = Room::now();
+                let mut polls = 0u32;
                 while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
                     ended.recv_timeout(CANCEL_POLL)
                 {
                     if obs.cancelled() {
                         cancelled.store(true, Ordering::SeqCst);
+                        interrupt.interrupt();
+                        return;
+                    }
+                    polls += 1;
+                    if polls % ROOM_POLLS != 0 {
+                        continue;
+                    }
+                    if let Some(taken) = room.as_ref().and_then(Room::over) {
+                        if let Ok(mut r) = out_of_room.lock() {
+                            *r = Some(taken);
+                        }
                         interrupt.interrupt();
                         return;
                     }
