@@ -387,7 +387,7 @@ impl Guarded {
                         return;
                     }
                     polls += 1;
-                    if polls % ROOM_POLLS != 0 {
+                    if !polls.is_multiple_of(ROOM_POLLS) {
                         continue;
                     }
                     if let Some(taken) = room.as_ref().and_then(Room::over) {
