@@ -19,6 +19,11 @@ pub struct ProtectedAction<'a> {
 pub trait Confirmer: Send + Sync {
     /// True only if the user explicitly accepted.
     fn confirm(&self, action: &ProtectedAction<'_>) -> bool;
+
+    /// What the user typed in the native dialog that asks for the env's name before accepting
+    /// (`None`: cancelled). Only this text goes to core as the typed name: the page never types
+    /// it, and no adapter makes it up.
+    fn type_name(&self, action: &ProtectedAction<'_>) -> Option<String>;
 }
 
 pub trait FilePicker: Send + Sync {
@@ -79,6 +84,26 @@ impl Confirmer for NativeDialogs {
             .show();
         matches!(answer, rfd::MessageDialogResult::Custom(s) if s == ok)
     }
+
+    fn type_name(&self, a: &ProtectedAction<'_>) -> Option<String> {
+        let ok = format!("{} {}", capitalize(a.verb), a.env);
+        let text = format!(
+            "You are about to {} {}.\n\nFile: {}\n{}\n\n{}",
+            a.verb,
+            subject(a),
+            a.path.display(),
+            a.summary,
+            a.first
+        );
+        #[cfg(target_os = "linux")]
+        return crate::typed_dialog::ask(dialog_title(a), text, a.env.to_string(), ok);
+        // Elsewhere no native dialog with a text field is wired: the y/N dialog stands for it.
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = (ok, text);
+            self.confirm(a).then(|| a.env.to_string())
+        }
+    }
 }
 
 impl FilePicker for NativeDialogs {
@@ -110,6 +135,24 @@ pub struct Always(pub bool);
 impl Confirmer for Always {
     fn confirm(&self, _: &ProtectedAction<'_>) -> bool {
         self.0
+    }
+
+    /// Accepting, the name is typed as asked.
+    fn type_name(&self, a: &ProtectedAction<'_>) -> Option<String> {
+        self.0.then(|| a.env.to_string())
+    }
+}
+
+/// Test double: accepts every dialog, and types this text where a name is asked.
+pub struct Typist(pub String);
+
+impl Confirmer for Typist {
+    fn confirm(&self, _: &ProtectedAction<'_>) -> bool {
+        true
+    }
+
+    fn type_name(&self, _: &ProtectedAction<'_>) -> Option<String> {
+        Some(self.0.clone())
     }
 }
 

@@ -12,6 +12,8 @@ pub mod operations;
 pub mod state;
 pub mod tokens;
 pub mod ts;
+#[cfg(target_os = "linux")]
+mod typed_dialog;
 
 pub use state::AppState;
 

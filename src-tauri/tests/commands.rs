@@ -17,12 +17,10 @@ fn reset_without_a_token_is_rejected_and_nothing_changes() {
     let h = harness(Options::default());
     h.seeded("dev", 20);
     let before = h.rows("dev");
-    let e = h
-        .invoke("reset_env", reset_body("dev", None, None))
-        .unwrap_err();
+    let e = h.invoke("reset_env", reset_body("dev", None)).unwrap_err();
     assert_eq!(kind(&e), "token", "{e}");
     let e = h
-        .invoke("reset_env", reset_body("dev", Some("forged"), None))
+        .invoke("reset_env", reset_body("dev", Some("forged")))
         .unwrap_err();
     assert_eq!(kind(&e), "token", "{e}");
     assert_eq!(h.rows("dev"), before);
@@ -34,14 +32,12 @@ fn a_confirmed_reset_runs_once_and_a_replay_is_rejected() {
     let h = harness(Options::default());
     h.seeded("dev", 20);
     let t = h.token("plan_reset", json!({"env": "dev", "sampleData": false}));
-    let out = h
-        .invoke("reset_env", reset_body("dev", Some(&t), None))
-        .unwrap();
+    let out = h.invoke("reset_env", reset_body("dev", Some(&t))).unwrap();
     assert!(out["backup"]["path"].is_string(), "{out}");
     assert_eq!(h.rows("dev")["jobs"], 0);
     let backups_after_first = h.backups("dev");
     let e = h
-        .invoke("reset_env", reset_body("dev", Some(&t), None))
+        .invoke("reset_env", reset_body("dev", Some(&t)))
         .unwrap_err();
     assert_eq!(kind(&e), "token");
     assert!(
@@ -60,7 +56,7 @@ fn a_plan_made_stale_by_a_change_is_rejected() {
     let before = h.rows("dev");
     let backups = h.backups("dev");
     let e = h
-        .invoke("reset_env", reset_body("dev", Some(&t), None))
+        .invoke("reset_env", reset_body("dev", Some(&t)))
         .unwrap_err();
     // Core re-makes the plan under the lock and compares it with the one the token keeps.
     assert_eq!(kind(&e), "stale_plan");
@@ -80,7 +76,7 @@ fn a_token_for_another_env_or_verb_is_rejected() {
     let before = h.rows("test");
     let t = h.token("plan_reset", json!({"env": "dev", "sampleData": false}));
     let e = h
-        .invoke("reset_env", reset_body("test", Some(&t), None))
+        .invoke("reset_env", reset_body("test", Some(&t)))
         .unwrap_err();
     assert!(
         e["message"].as_str().unwrap().contains("not reset of test"),
@@ -88,7 +84,7 @@ fn a_token_for_another_env_or_verb_is_rejected() {
     );
     let t = h.token("plan_backup", json!({"env": "dev", "export": false}));
     let e = h
-        .invoke("reset_env", reset_body("dev", Some(&t), None))
+        .invoke("reset_env", reset_body("dev", Some(&t)))
         .unwrap_err();
     assert_eq!(kind(&e), "token", "{e}");
     assert_eq!(h.rows("test"), before);
@@ -104,7 +100,7 @@ fn an_expired_token_is_rejected() {
     h.seeded("dev", 10);
     let t = h.token("plan_reset", json!({"env": "dev", "sampleData": false}));
     let e = h
-        .invoke("reset_env", reset_body("dev", Some(&t), None))
+        .invoke("reset_env", reset_body("dev", Some(&t)))
         .unwrap_err();
     assert_eq!(kind(&e), "token", "{e}");
     assert_eq!(h.rows("dev")["jobs"], 10);
@@ -125,7 +121,7 @@ fn prod_denied_in_the_native_dialog_changes_nothing() {
     let before = status::status(&h.ws, Some("prod")).unwrap()[0].clone();
     let t = h.token("plan_reset", json!({"env": "prod", "sampleData": false}));
     let e = h
-        .invoke("reset_env", reset_body("prod", Some(&t), Some("prod")))
+        .invoke("reset_env", reset_body("prod", Some(&t)))
         .unwrap_err();
     assert_eq!(kind(&e), "cancelled", "{e}");
     let after = status::status(&h.ws, Some("prod")).unwrap()[0].clone();
@@ -159,12 +155,11 @@ fn migrating_prod_with_data_follows_cores_rule_typed_name_then_the_native_dialog
         prod_with_data_and_v2_pending(&h);
         let planned = h.invoke("plan_migrate", json!({"env": "prod"})).unwrap();
         assert_eq!(planned["confirmation"], "type_env_name", "{planned}");
-        let body = |t: &str, typed: Option<&str>| json!({"env": "prod", "answer": {"token": t, "typedEnv": typed}});
         let t = planned["issued"]["token"].as_str().unwrap();
-        let e = h.invoke("migrate_env", body(t, None)).unwrap_err();
-        assert_eq!(kind(&e), "refused", "{e}");
-        let t = h.token("plan_migrate", json!({"env": "prod"}));
-        let r = h.invoke("migrate_env", body(&t, Some("prod")));
+        let r = h.invoke(
+            "migrate_env",
+            json!({"env": "prod", "answer": {"token": t}}),
+        );
         let version = status::status(&h.ws, Some("prod")).unwrap()[0].schema_version;
         if accept {
             assert!(r.is_ok(), "{r:?}");
@@ -178,22 +173,31 @@ fn migrating_prod_with_data_follows_cores_rule_typed_name_then_the_native_dialog
     }
 }
 
+/// prod's name is typed in the native dialog, and only there: a page that sends a name of its
+/// own changes nothing (there is no such field), and a name typed wrong — or in another case —
+/// is refused with nothing changed.
 #[test]
-fn prod_needs_the_typed_name_even_when_the_dialog_would_accept() {
-    let h = harness(Options::default());
-    with_prod(&h);
-    for typed in [None, Some("PROD"), Some("dev")] {
+fn prod_needs_its_name_typed_in_the_native_dialog() {
+    for typed in ["", "PROD", "dev", "prod "] {
+        let h = harness(Options {
+            types: Some(typed),
+            ..Options::default()
+        });
+        with_prod(&h);
         let t = h.token("plan_reset", json!({"env": "prod", "sampleData": false}));
-        let e = h
-            .invoke("reset_env", reset_body("prod", Some(&t), typed))
-            .unwrap_err();
+        let mut body = reset_body("prod", Some(&t));
+        body["answer"]["typedEnv"] = "prod".into();
+        let e = h.invoke("reset_env", body).unwrap_err();
         assert_eq!(kind(&e), "refused", "{typed:?}: {e}");
+        assert!(h.backups("prod").is_empty());
     }
-    assert!(h.backups("prod").is_empty());
+    let h = harness(Options {
+        types: Some("prod"),
+        ..Options::default()
+    });
+    with_prod(&h);
     let t = h.token("plan_reset", json!({"env": "prod", "sampleData": false}));
-    let out = h
-        .invoke("reset_env", reset_body("prod", Some(&t), Some("prod")))
-        .unwrap();
+    let out = h.invoke("reset_env", reset_body("prod", Some(&t))).unwrap();
     assert!(
         out["backup"]["path"].is_string(),
         "prod reset takes a backup: {out}"
@@ -337,8 +341,7 @@ fn undo_restores_what_the_reset_replaced_and_needs_its_own_token() {
     let h = harness(Options::default());
     h.seeded("dev", 30);
     let t = h.token("plan_reset", json!({"env": "dev", "sampleData": false}));
-    h.invoke("reset_env", reset_body("dev", Some(&t), None))
-        .unwrap();
+    h.invoke("reset_env", reset_body("dev", Some(&t))).unwrap();
     assert_eq!(h.rows("dev")["jobs"], 0);
     let e = h
         .invoke("undo_env", json!({"env": "dev", "answer": {"token": null}}))
@@ -838,6 +841,31 @@ fn unpinning_a_prod_backup_needs_the_native_dialog() {
     }
 }
 
+/// Unpinning a prod backup with its name typed wrong in the native dialog is refused: the pin
+/// stays (the adapter no longer takes the dialog's click for the typed name).
+#[test]
+fn unpinning_a_prod_backup_with_the_name_typed_wrong_is_refused() {
+    let h = harness(Options {
+        types: Some("Prod"),
+        ..Options::default()
+    });
+    with_prod(&h);
+    let b = pipeline_db_core::verbs::backup::run(&h.ws, "prod", &Default::default())
+        .unwrap()
+        .backup;
+    let name = b.path.file_name().unwrap().to_str().unwrap();
+    let pin = |pinned: bool| {
+        h.invoke(
+            "pin_backup",
+            json!({"env": "prod", "backup": name, "pinned": pinned}),
+        )
+    };
+    pin(true).unwrap();
+    assert_eq!(kind(&pin(false).unwrap_err()), "refused");
+    let view = h.invoke("backups_view", json!({"env": "prod"})).unwrap();
+    assert_eq!(view["backups"][0]["pinned"], true, "{view}");
+}
+
 /// A y/N plan of dev is confirmed in the native dialog too, not by the page: a page that
 /// redeems its token without the user (one invoke() away) changes nothing when the dialog is
 /// declined.
@@ -851,7 +879,7 @@ fn dev_denied_in_the_native_dialog_changes_nothing() {
     let before = h.rows("dev");
     let t = h.token("plan_reset", json!({"env": "dev", "sampleData": false}));
     let e = h
-        .invoke("reset_env", reset_body("dev", Some(&t), None))
+        .invoke("reset_env", reset_body("dev", Some(&t)))
         .unwrap_err();
     assert_eq!(kind(&e), "cancelled", "{e}");
     assert_eq!(h.rows("dev"), before);
@@ -859,7 +887,7 @@ fn dev_denied_in_the_native_dialog_changes_nothing() {
     // A token for another reset (here: without sample data) is refused before any dialog is
     // raised (declined, a dialog would answer "cancelled").
     let t = h.token("plan_reset", json!({"env": "dev", "sampleData": false}));
-    let mut body = reset_body("dev", Some(&t), None);
+    let mut body = reset_body("dev", Some(&t));
     body["sampleData"] = true.into();
     let e = h.invoke("reset_env", body).unwrap_err();
     assert_eq!(kind(&e), "token", "{e}");

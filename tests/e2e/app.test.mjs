@@ -226,21 +226,31 @@ try {
     await dismissToasts(s);
   });
 
-  await step("prod reset: typed name, then Return in the native dialog answers Cancel (its default) and changes nothing", async () => {
+  await step("prod reset: the name typed in the native dialog, then Return answers Cancel (its default) and changes nothing", async () => {
     await s.click('[data-testid="act-reset-prod"]');
     await s.waitFor('[data-testid="plan-modal"]', (t) => /PROTECTED/.test(t));
-    const confirm = await s.find('[data-testid="plan-confirm"]');
-    assert.equal(await s.exec("return document.querySelector('[data-testid=plan-confirm]').disabled"), true);
-    await s.type('[data-testid="typed-env"]', "prod");
+    assert.match(await s.text(await s.find('[data-testid="typed-next"]')), /type prod/);
+    assert.equal(await s.exec("return document.querySelector('[data-testid=plan-modal] input')"), null, "the page types no name");
     await shot(s, "06-prod-plan-modal");
-    await s.clickEl(confirm);
+    await s.click('[data-testid="plan-confirm"]');
     process.env.SHOT_DIALOG = "07-native-prod-dialog";
-    await nativeDialog("Confirm reset of PROD", [{ key: ["Return"] }]);
+    await nativeDialog("Confirm reset of PROD", [{ type: "prod" }, { key: ["Return"] }]);
     delete process.env.SHOT_DIALOG;
     await s.waitFor('[data-testid="toast-error"]', (t) => /cancelled/.test(t), 20000);
     assert.equal(await s.text(await s.find('[data-testid="health-prod"]')), "ok");
     assert.ok(!existsSync(join(DATA, "backups", "prod")) || !readdirSync(join(DATA, "backups", "prod")).some((f) => f.includes("pre-reset")),
       "no pre-reset backup was taken");
+    await dismissToasts(s);
+  });
+
+  await step("prod reset: the name typed in the native dialog and its action button: done, after a verified backup", async () => {
+    await s.click('[data-testid="act-reset-prod"]');
+    await s.waitFor('[data-testid="plan-modal"]', (t) => /PROTECTED/.test(t));
+    await s.click('[data-testid="plan-confirm"]');
+    // Tab from the text field to Cancel, then to the action button.
+    await nativeDialog("Confirm reset of PROD", [{ type: "prod" }, { key: ["Tab"] }, { key: ["Tab"] }, { key: ["Return"] }]);
+    await toastOk(s, (t) => /prod/.test(t));
+    assert.ok(readdirSync(join(DATA, "backups", "prod")).some((f) => f.includes("pre-reset")), "a pre-reset backup of prod");
     await dismissToasts(s);
   });
 

@@ -13,7 +13,7 @@ describe("PlanModal", () => {
     expect(screen.getByTestId("rows-at-risk").textContent).toBe("506");
     expect(screen.getByTestId("plan-tables").textContent).not.toContain("pipeline_db_meta 1");
     expect(screen.getByTestId("plan-bookkeeping").textContent).toContain("bookkeeping: 2 tables, 3 rows");
-    expect(screen.queryByTestId("typed-env")).toBeNull();
+    expect(screen.queryByTestId("typed-next")).toBeNull();
   });
 
   it("a reset of empty tables says so: only bookkeeping rows go", () => {
@@ -30,26 +30,19 @@ describe("PlanModal", () => {
     const oncancel = vi.fn();
     render(PlanModal, { planned: planned("dev", false), issuedAt: 0, now: () => 0, onconfirm, oncancel });
     await fireEvent.click(screen.getByTestId("plan-confirm"));
-    expect(onconfirm).toHaveBeenCalledWith("");
+    expect(onconfirm).toHaveBeenCalled();
     await fireEvent.click(screen.getByTestId("plan-cancel"));
     expect(oncancel).toHaveBeenCalled();
   });
 
-  it("prod: the button stays disabled until the env name is typed exactly", async () => {
+  it("prod: no name is typed in the page; the modal says the native dialog asks for it", async () => {
     const onconfirm = vi.fn();
     render(PlanModal, { planned: planned("prod", true), issuedAt: 0, now: () => 0, onconfirm, oncancel: vi.fn() });
-    const button = screen.getByTestId("plan-confirm") as HTMLButtonElement;
-    const input = screen.getByTestId("typed-env") as HTMLInputElement;
     expect(screen.getByTestId("plan-modal").textContent).toContain("PROTECTED");
-    expect(button.disabled).toBe(true);
-    await fireEvent.input(input, { target: { value: "Prod" } });
-    expect(button.disabled).toBe(true);
-    await fireEvent.click(button);
-    expect(onconfirm).not.toHaveBeenCalled();
-    await fireEvent.input(input, { target: { value: "prod" } });
-    expect(button.disabled).toBe(false);
-    await fireEvent.click(button);
-    expect(onconfirm).toHaveBeenCalledWith("prod");
+    expect(screen.getByTestId("plan-modal").querySelector("input")).toBeNull();
+    expect(screen.getByTestId("typed-next").textContent).toContain("type prod");
+    await fireEvent.click(screen.getByTestId("plan-confirm"));
+    expect(onconfirm).toHaveBeenCalled();
   });
 
   it("an expired plan cannot be confirmed", () => {

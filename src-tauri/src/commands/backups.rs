@@ -9,7 +9,6 @@ use pipeline_db_core::{Confirmation, Confirmed, Verb};
 use tauri::State;
 
 use crate::confirm::ProtectedAction;
-use crate::error::CmdError;
 
 use super::blocking;
 use super::guard::{self, Answer, Planned};
@@ -84,7 +83,8 @@ pub async fn pin_backup(
     let st = state.inner().clone();
     blocking(move || {
         let ws = st.ws();
-        let confirmed = match pin::confirmation(&ws, &env, pinned)? {
+        let needed = pin::confirmation(&ws, &env, pinned)?;
+        let confirmed = match needed {
             Confirmation::None => Confirmed::default(),
             _ => {
                 let target = ws.env(&env)?;
@@ -101,15 +101,7 @@ pub async fn pin_backup(
                     protected: target.protected,
                     first: "Nothing is deleted now.",
                 };
-                if !st.confirmer.confirm(&action) {
-                    return Err(CmdError::cancelled(format!(
-                        "unpinning a backup of {env} was cancelled in the confirmation dialog; nothing was changed"
-                    )));
-                }
-                Confirmed {
-                    yes: true,
-                    typed_env: Some(env.clone()),
-                }
+                super::guard::native_answer(&st, needed, &action)?
             }
         };
         Ok(pin::set(&ws, &env, &backup, pinned, &confirmed)?)

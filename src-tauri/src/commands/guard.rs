@@ -3,7 +3,6 @@
 //! typed env name, the name the user typed and the native dialog. Core's `execute` then re-makes
 //! the plan under the lock and refuses if it changed.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use pipeline_db_core::{Confirmation, Confirmed, Plan, Verb};
@@ -21,8 +20,6 @@ use crate::AppState;
 #[ts(optional_fields = nullable)]
 pub struct Answer {
     pub token: Option<String>,
-    /// The env name the user typed (protected envs).
-    pub typed_env: Option<String>,
 }
 
 /// A plan with the token that confirms it.
@@ -95,51 +92,56 @@ where
         .cloned()
         .ok_or_else(|| CmdError::internal("a token was issued for another kind of plan"))?;
     matches(&plan)?;
-    let confirmed = Confirmed {
-        yes: true,
-        typed_env: answer.typed_env.clone(),
-    };
     // Core's yes is given where the page cannot give it: the native dialog, for y/N as for the
     // typed name (a page alone, one invoke() away from every command, confirms nothing).
-    match plan.confirmation() {
-        Confirmation::TypeEnvName => {
-            if answer.typed_env.as_deref() != Some(env) {
-                return Err(CmdError::refused(format!(
-                    "{verb} of {env} needs the env name typed: type `{env}` to confirm; nothing was changed"
-                )));
-            }
-            native_confirm(st, verb, env, &target.path, &plan)?;
-        }
-        Confirmation::YesNo => native_confirm(st, verb, env, &target.path, &plan)?,
-        Confirmation::None => {}
-    }
-    Ok((plan, confirmed))
-}
-
-fn native_confirm<P: Plan>(
-    st: &AppState,
-    verb: Verb,
-    env: &str,
-    path: &Path,
-    plan: &P,
-) -> CmdResult<()> {
     let summary = plan.summary();
     let action = ProtectedAction {
         verb: verb.as_str(),
         env,
-        path,
+        path: &target.path,
         summary: &summary,
-        protected: st.ws().env(env).map_or(true, |t| t.protected),
+        protected: target.protected,
         first: match plan.backup_step() {
             Some(_) => "A verified backup is taken first.",
             None => "The plan in the window says what it changes.",
         },
     };
-    if st.confirmer.confirm(&action) {
-        return Ok(());
+    let confirmed = native_answer(st, plan.confirmation(), &action)?;
+    Ok((plan, confirmed))
+}
+
+/// Asks in a native dialog what core says `needed` takes — the y/N, or the env's name typed
+/// there — and returns the answer for core (which checks it again against the plan it makes).
+/// Declined: cancelled; a name typed wrong: refused. Nothing needed: nothing asked.
+pub fn native_answer(
+    st: &AppState,
+    needed: Confirmation,
+    action: &ProtectedAction<'_>,
+) -> CmdResult<Confirmed> {
+    let (verb, env) = (action.verb, action.env);
+    let answer = match needed {
+        Confirmation::None => return Ok(Confirmed::default()),
+        Confirmation::YesNo => st.confirmer.confirm(action).then_some(Confirmed {
+            yes: true,
+            typed_env: None,
+        }),
+        Confirmation::TypeEnvName => st.confirmer.type_name(action).map(|typed| Confirmed {
+            yes: true,
+            typed_env: Some(typed),
+        }),
+    };
+    let Some(answer) = answer else {
+        tracing::info!(verb, env, "declined in the native dialog");
+        return Err(CmdError::cancelled(format!(
+            "{verb} of {env} was cancelled in the confirmation dialog; nothing was changed"
+        )));
+    };
+    if !answer.satisfies(needed, env) {
+        let typed =
+            pipeline_db_core::storage::text::echo(answer.typed_env.as_deref().unwrap_or_default());
+        return Err(CmdError::refused(format!(
+            "`{typed}` is not `{env}`: {verb} of {env} needs its name typed exactly; nothing was changed"
+        )));
     }
-    tracing::info!(verb = verb.as_str(), env, "declined in the native dialog");
-    Err(CmdError::cancelled(format!(
-        "{verb} of {env} was cancelled in the confirmation dialog; nothing was changed"
-    )))
+    Ok(answer)
 }

@@ -28,8 +28,9 @@ fn apply(
 
 /// A settings change core says must be confirmed (removing an env, repointing one that holds
 /// data, lowering retention; protected envs always) happens only after the native dialog, raised
-/// here, accepts: the page cannot make it on its own. The answer goes to core, which checks it
-/// against the plan it makes for the write (the dialog stands for the typed name).
+/// here, accepts — with the env's name typed in it where core asks for that: the page cannot make
+/// it on its own. The answer goes to core, which checks it against the plan it makes for the
+/// write.
 fn confirm_change(
     st: &AppState,
     verb: &str,
@@ -57,16 +58,7 @@ fn confirm_change(
         protected: target.as_ref().is_some_and(|t| t.protected),
         first: "Nothing is deleted now; the config file is rewritten.",
     };
-    if st.confirmer.confirm(&action) {
-        Ok(Confirmed {
-            yes: true,
-            typed_env: env.map(str::to_string),
-        })
-    } else {
-        Err(CmdError::cancelled(format!(
-            "{verb} cancelled in the confirmation dialog; nothing was changed"
-        )))
-    }
+    super::guard::native_answer(st, plan.confirmation, &action)
 }
 
 fn pick_file(st: &AppState, title: &str) -> CmdResult<PathBuf> {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use pipeline_db_core::verbs::seed::SeedOptions;
 use pipeline_db_core::{verbs::seed, verbs::status, Confirmed, Quiet, Workspace};
-use pipeline_db_desktop::confirm::{Always, FixedFile};
+use pipeline_db_desktop::confirm::{Always, Confirmer, FixedFile, Typist};
 use pipeline_db_desktop::tokens::{TokenStore, TOKEN_TTL};
 use pipeline_db_desktop::AppState;
 use serde_json::{json, Value};
@@ -30,6 +30,9 @@ pub struct Options {
     pub save_to: Option<PathBuf>,
     /// Written to `pipeline-db.toml` before the workspace is loaded.
     pub config: Option<&'static str>,
+    /// What the user types where a native dialog asks for an env's name (accepting every
+    /// dialog); `None`: `accept` decides, and accepting types the name asked for.
+    pub types: Option<&'static str>,
 }
 
 impl Default for Options {
@@ -39,6 +42,7 @@ impl Default for Options {
             ttl: TOKEN_TTL,
             save_to: None,
             config: None,
+            types: None,
         }
     }
 }
@@ -51,7 +55,10 @@ pub fn harness(o: Options) -> Harness {
     let ws = Workspace::at(dir.path()).unwrap();
     let state = AppState::with(
         ws.clone(),
-        Arc::new(Always(o.accept)),
+        match o.types {
+            Some(text) => Arc::new(Typist(text.into())) as Arc<dyn Confirmer>,
+            None => Arc::new(Always(o.accept)),
+        },
         Arc::new(FixedFile(o.save_to)),
         TokenStore::new(o.ttl),
     );
@@ -106,8 +113,8 @@ impl Harness {
     }
 }
 
-pub fn reset_body(env: &str, token: Option<&str>, typed: Option<&str>) -> Value {
-    json!({"env": env, "sampleData": false, "answer": {"token": token, "typedEnv": typed}})
+pub fn reset_body(env: &str, token: Option<&str>) -> Value {
+    json!({"env": env, "sampleData": false, "answer": {"token": token}})
 }
 
 pub fn kind(e: &Value) -> &str {

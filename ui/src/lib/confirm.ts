@@ -1,17 +1,16 @@
 // When the plan modal's confirm button may be pressed. The Rust side checks the same things again
-// (token, typed name, native dialog): this only keeps the window honest and helpful.
+// (token, native dialog): this only keeps the window honest and helpful.
 import type { Planned } from "./types";
 
+/** A protected env: its name is typed in the native dialog that follows (never in the page). */
 export function needsTypedName(p: Planned): boolean {
   return p.confirmation === "type_env_name";
 }
 
-/** Exact, case-sensitive match of the env name (surrounding spaces are not forgiven). */
-export function canConfirm(p: Planned, typed: string, now: number, issuedAt: number): boolean {
+export function canConfirm(p: Planned, now: number, issuedAt: number): boolean {
   if (now - issuedAt >= p.issued.expires_in_ms) return false;
   // Core says whether an import can run (bad rows, duplicates, missing references: it cannot).
-  if (p.plan.verb === "import" && !p.plan.importable) return false;
-  return needsTypedName(p) ? typed === p.plan.env : true;
+  return !(p.plan.verb === "import" && !p.plan.importable);
 }
 
 export function secondsLeft(p: Planned, now: number, issuedAt: number): number {

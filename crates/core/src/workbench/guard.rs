@@ -204,14 +204,13 @@ impl Room {
     fn now() -> Option<Room> {
         let dir = crate::storage::temp::dir();
         let free_at_start = crate::storage::fs::available_space(&dir).ok()?;
-        let mut allowance = free_at_start / 2;
         #[cfg(feature = "failpoints")]
-        if let Some(n) = std::env::var("PIPELINE_DB_TEST_QUERY_ROOM_BYTES")
+        let test = std::env::var("PIPELINE_DB_TEST_QUERY_ROOM_BYTES")
             .ok()
-            .and_then(|v| v.parse().ok())
-        {
-            allowance = n;
-        }
+            .and_then(|v| v.parse().ok());
+        #[cfg(not(feature = "failpoints"))]
+        let test = None;
+        let allowance = test.unwrap_or(free_at_start / 2);
         Some(Room {
             dir,
             free_at_start,

@@ -3,8 +3,4 @@
 /**
  * What the window sends with a changing command.
  */
-export type Answer = { token?: string | null, 
-/**
- * The env name the user typed (protected envs).
- */
-typedEnv?: string | null, };
+export type Answer = { token?: string | null, };
