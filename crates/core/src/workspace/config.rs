@@ -322,9 +322,9 @@ fn read_config(explicit: Option<&Path>, data_dir: &Path) -> Result<(Config, Opti
         path: path.clone(),
         message: e.message().to_string(),
     })?;
-    config.retention.check().map_err(|message| Error::Config {
+    config.retention.check().map_err(|why| Error::Config {
         path: path.clone(),
-        message,
+        message: format!("{why}: fix it in the file (no command runs under a policy out of range)"),
     })?;
     Ok((config, Some(path)))
 }
