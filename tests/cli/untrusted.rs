@@ -1681,7 +1681,7 @@ fn a_query_whose_temporary_files_would_fill_the_disk_is_stopped() {
     );
     assert_eq!(code, Some(3), "{out}");
     assert!(
-        out.contains("the free space in") && out.contains("a query may take"),
+        out.contains("its temporary files in") && out.contains("a query may take"),
         "{out}"
     );
     assert!(!out.contains("warning"), "{out}");

@@ -180,9 +180,8 @@ pub enum Error {
     #[error("refused: {what}. Queries only read: one SELECT (WITH, EXPLAIN and read-only PRAGMAs such as table_info also work); {UNCHANGED}")]
     SqlRefused { what: String },
 
-    /// While a query ran, the free space where it writes its temporary files (a big sort,
-    /// grouping or DISTINCT) fell by more than it may take.
-    #[error("the query was stopped: while it ran, the free space in {} (where its temporary files go: a big sort, grouping or DISTINCT) fell by {}, more than the {} a query may take there (half of what was free when it started); {UNCHANGED}. Narrow it (WHERE, LIMIT), or free some space", dir.display(), crate::storage::text::bytes(*used), crate::storage::text::bytes(*allowed))]
+    /// A query's temporary files (a big sort, grouping or DISTINCT) took more than it may.
+    #[error("the query was stopped: its temporary files in {} (a big sort, grouping or DISTINCT) had grown to {}, more than the {} a query may take there (half of what was free when it started); {UNCHANGED}. Narrow it (WHERE, LIMIT), or free some space", dir.display(), crate::storage::text::bytes(*used), crate::storage::text::bytes(*allowed))]
     QueryNoRoom {
         dir: PathBuf,
         used: u64,

@@ -191,11 +191,14 @@ const CANCEL_POLL: Duration = Duration::from_millis(25);
 /// Every how many polls it measures the free space (about 4 times a second).
 const ROOM_POLLS: u32 = 10;
 
-/// The free space where SQLite writes a query's temporary files, when the query started.
+/// What SQLite's temporary files (a big sort, grouping or DISTINCT) may take while a query runs:
+/// half of the free space where they go, when it started. They are measured themselves — the
+/// `etilqs_*` files this process holds open there (unlinked as SQLite opens them, so only its
+/// open descriptors show them) — never the disk's free space, which other writers and an export's
+/// own output change.
 struct Room {
     dir: PathBuf,
-    free_at_start: u64,
-    /// Bytes the query may take: half of what was free.
+    /// Bytes the temporary files may take: half of what was free.
     allowance: u64,
 }
 
@@ -211,19 +214,34 @@ impl Room {
         #[cfg(not(feature = "failpoints"))]
         let test = None;
         let allowance = test.unwrap_or(free_at_start / 2);
-        Some(Room {
-            dir,
-            free_at_start,
-            allowance,
-        })
+        Some(Room { dir, allowance })
     }
 
-    /// The dir, the bytes taken since the start and the allowance, once they are over it.
+    /// The dir, the bytes the temporary files take and the allowance, once they are over it.
     fn over(&self) -> Option<(PathBuf, u64, u64)> {
-        let free = crate::storage::fs::available_space(&self.dir).ok()?;
-        let taken = self.free_at_start.saturating_sub(free);
+        let taken = temp_file_bytes(&self.dir);
         (taken > self.allowance).then(|| (self.dir.clone(), taken, self.allowance))
     }
+}
+
+/// Bytes in SQLite's temporary files that this process holds open in `dir` (Linux: its open
+/// descriptors; elsewhere none are seen, and the time limit alone bounds a query).
+fn temp_file_bytes(dir: &std::path::Path) -> u64 {
+    let Ok(fds) = std::fs::read_dir("/proc/self/fd") else {
+        return 0;
+    };
+    fds.flatten()
+        .filter(|fd| {
+            std::fs::read_link(fd.path()).is_ok_and(|target| {
+                target.parent() == Some(dir)
+                    && target
+                        .file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with("etilqs_"))
+            })
+        })
+        .filter_map(|fd| std::fs::metadata(fd.path()).ok())
+        .map(|m| m.len())
+        .sum()
 }
 
 /// Opens `env`'s database for untrusted SQL (header and env-tag checks first; writes nothing,
