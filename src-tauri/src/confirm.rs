@@ -97,11 +97,16 @@ impl Confirmer for NativeDialogs {
         );
         #[cfg(target_os = "linux")]
         return crate::typed_dialog::ask(dialog_title(a), text, a.env.to_string(), ok);
-        // Elsewhere no native dialog with a text field is wired: the y/N dialog stands for it.
+        // Elsewhere no native dialog with a text field is wired, and a click must not stand for
+        // the typed name: the action is not confirmed (the CLI's typed prompt does it).
         #[cfg(not(target_os = "linux"))]
         {
             let _ = (ok, text);
-            self.confirm(a).then(|| a.env.to_string())
+            tracing::warn!(
+                "typing {}'s name needs the Linux build's native dialog: use `pipeline-db`",
+                a.env
+            );
+            None
         }
     }
 }

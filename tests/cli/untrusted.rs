@@ -1484,27 +1484,34 @@ fn undo_of_a_retag_and_after_a_no_op_env_path_and_a_small_disk_keep_working() {
     assert_eq!(code, Some(0), "{out}");
 }
 
-/// A retention policy edited by hand is checked as `config set` checks it: a limit too large to
-/// mean anything (in bytes it wrapped to nothing, and every backup went) or `keep = 0` is refused
-/// when the config loads, and no command runs under it.
+/// A retention policy edited by hand is checked as `config set` checks it: under a limit too large
+/// to mean anything (in bytes it wrapped to nothing, and every backup went) or `keep = 0`,
+/// retention deletes nothing and says why; every command still runs, and `config set` fixes it.
 #[test]
-fn a_retention_policy_out_of_range_in_the_config_is_refused_and_deletes_nothing() {
+fn a_retention_policy_out_of_range_in_the_config_deletes_nothing_and_can_be_fixed() {
     let e = Env::new();
     e.seeded("dev");
     e.ok(&["backup", "dev"]);
-    let before = dev_backups(&e, ".zst");
+    let cfg = e.data().join("pipeline-db.toml");
     for bad in [
         "budget_mib = 17592186044416",
         "max_total_mib = 17592186044416",
         "keep = 0",
     ] {
-        let cfg = e.data().join("pipeline-db.toml");
+        let before = dev_backups(&e, ".zst");
         std::fs::write(&cfg, format!("[retention]\n{bad}\n")).unwrap();
-        let (code, _, err) = e.run(&["backup", "dev"]);
-        assert_eq!(code, 2, "{bad}: {err}");
-        assert!(err.contains("out of range"), "{bad}: {err}");
-        assert_eq!(dev_backups(&e, ".zst"), before, "{bad}");
+        let (code, out, err) = e.run(&["backup", "dev"]);
+        assert_eq!(code, 0, "{bad}: {err}");
+        assert!((out + &err).contains("out of range"), "{bad}: {err}");
+        let after = dev_backups(&e, ".zst");
+        assert!(
+            before.iter().all(|b| after.contains(b)),
+            "{bad}: nothing deleted"
+        );
+        assert_eq!(after.len(), before.len() + 1, "{bad}");
     }
+    e.ok(&["config", "set", "retention", "1", "--force"]);
+    assert!(std::fs::read_to_string(&cfg).unwrap().contains("keep = 1"));
 }
 
 /// Only a regular file of its own is a backup: a link in the backup dir to the live database

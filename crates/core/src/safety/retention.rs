@@ -90,10 +90,17 @@ pub(crate) fn select(
     guards: &Guards,
     others_bytes: u64,
 ) -> Selection {
+    // A policy the config holds out of range deletes nothing: it is reported until it is fixed.
+    if let Err(why) = policy.check() {
+        return Selection {
+            unmet: Some(format!(
+                "{why}: nothing is deleted until it is fixed (`pipeline-db config set retention N`)"
+            )),
+            ..Selection::default()
+        };
+    }
     let env_max = Retention::bytes(policy.max_total_mib);
-    // The other envs' backups alone over the budget: deleting this env's cannot meet it, so none
-    // is deleted for it (it is reported).
-    let budget = Retention::bytes(policy.budget_mib).filter(|m| others_bytes <= *m);
+    let budget = Retention::bytes(policy.budget_mib);
     let mut env_bytes: u64 = list.iter().map(|b| b.on_disk_bytes()).sum();
     let mut count = list.len();
     // The `keep` newest are never deleted by the count rule (only a size rule reaches them).
@@ -163,8 +170,7 @@ fn unmet(
     };
     Some(format!(
         "{over}: what is left is protected (newest verified, undo's target, pinned or just made) \
-         or belongs to other envs (an env's backups are not deleted for a budget the others \
-         fill alone); pin fewer backups, raise the limit, or prune the other envs' backups"
+         or belongs to other envs; pin fewer backups, raise the limit, or run `backups prune`"
     ))
 }
 
