@@ -54,6 +54,18 @@ fn subject(a: &ProtectedAction<'_>) -> String {
     }
 }
 
+/// What a confirmation dialog says of the action.
+fn description(a: &ProtectedAction<'_>) -> String {
+    format!(
+        "You are about to {} {}.\n\nFile: {}\n{}\n\n{}",
+        a.verb,
+        subject(a),
+        a.path.display(),
+        a.summary,
+        a.first
+    )
+}
+
 /// The `env` of an action that concerns every env (a retention change no protected env's
 /// backups are deleted by).
 pub const ALL_ENVS: &str = "all environments";
@@ -66,14 +78,7 @@ impl Confirmer for NativeDialogs {
         let answer = rfd::MessageDialog::new()
             .set_level(rfd::MessageLevel::Warning)
             .set_title(dialog_title(a))
-            .set_description(format!(
-                "You are about to {} {}.\n\nFile: {}\n{}\n\n{}",
-                a.verb,
-                subject(a),
-                a.path.display(),
-                a.summary,
-                a.first
-            ))
+            .set_description(description(a))
             // Cancel is the first button, so it holds the focus: Return or Space on a dialog
             // raised while the user was typing answers Cancel. Only a click on the action (or
             // moving the focus to it) accepts.
@@ -87,14 +92,7 @@ impl Confirmer for NativeDialogs {
 
     fn type_name(&self, a: &ProtectedAction<'_>) -> Option<String> {
         let ok = format!("{} {}", capitalize(a.verb), a.env);
-        let text = format!(
-            "You are about to {} {}.\n\nFile: {}\n{}\n\n{}",
-            a.verb,
-            subject(a),
-            a.path.display(),
-            a.summary,
-            a.first
-        );
+        let text = description(a);
         #[cfg(target_os = "linux")]
         return crate::typed_dialog::ask(dialog_title(a), text, a.env.to_string(), ok);
         // Elsewhere no native dialog with a text field is wired, and a click must not stand for

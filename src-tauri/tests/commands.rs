@@ -811,16 +811,8 @@ fn unpinning_a_prod_backup_needs_the_native_dialog() {
             };
             migrate::execute(&h.ws, &p, &forced, &pipeline_db_core::progress::Quiet).unwrap();
         }
-        let b = pipeline_db_core::verbs::backup::run(&h.ws, "prod", &Default::default())
-            .unwrap()
-            .backup;
-        let name = b.path.file_name().unwrap().to_str().unwrap();
-        let pin = |pinned: bool| {
-            h.invoke(
-                "pin_backup",
-                json!({"env": "prod", "backup": name, "pinned": pinned}),
-            )
-        };
+        let name = prod_backup(&h);
+        let pin = |pinned: bool| pin_prod(&h, &name, pinned);
         assert_eq!(pin(true).unwrap()["changed"], true);
         // A name that is no backup of prod is refused before any dialog: the dialog only names
         // a backup core resolved (declined, a dialog would answer "cancelled").
@@ -850,16 +842,8 @@ fn unpinning_a_prod_backup_with_the_name_typed_wrong_is_refused() {
         ..Options::default()
     });
     with_prod(&h);
-    let b = pipeline_db_core::verbs::backup::run(&h.ws, "prod", &Default::default())
-        .unwrap()
-        .backup;
-    let name = b.path.file_name().unwrap().to_str().unwrap();
-    let pin = |pinned: bool| {
-        h.invoke(
-            "pin_backup",
-            json!({"env": "prod", "backup": name, "pinned": pinned}),
-        )
-    };
+    let name = prod_backup(&h);
+    let pin = |pinned: bool| pin_prod(&h, &name, pinned);
     pin(true).unwrap();
     assert_eq!(kind(&pin(false).unwrap_err()), "refused");
     let view = h.invoke("backups_view", json!({"env": "prod"})).unwrap();
@@ -892,4 +876,20 @@ fn dev_denied_in_the_native_dialog_changes_nothing() {
     let e = h.invoke("reset_env", body).unwrap_err();
     assert_eq!(kind(&e), "token", "{e}");
     assert_eq!(h.rows("dev"), before);
+}
+
+/// A backup of prod taken through core; its file name.
+fn prod_backup(h: &Harness) -> String {
+    let b = pipeline_db_core::verbs::backup::run(&h.ws, "prod", &Default::default())
+        .unwrap()
+        .backup;
+    b.path.file_name().unwrap().to_str().unwrap().to_string()
+}
+
+/// Pins or unpins prod's backup `name` through the window.
+fn pin_prod(h: &Harness, name: &str, pinned: bool) -> Result<Value, Value> {
+    h.invoke(
+        "pin_backup",
+        json!({"env": "prod", "backup": name, "pinned": pinned}),
+    )
 }
