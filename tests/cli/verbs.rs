@@ -893,10 +893,20 @@ fn reset_db_sh_keeps_the_platform_interface() {
     // Not found: a clear message, no build started.
     let lone = tempfile::TempDir::new().unwrap();
     std::fs::copy(&script, lone.path().join("reset_db.sh")).unwrap();
-    let out = std::process::Command::new("bash")
+    // A PATH with only the tools the script uses (an installed pipeline-db is not on it).
+    let tools = lone.path().join("bin");
+    std::fs::create_dir(&tools).unwrap();
+    for t in ["basename", "dirname"] {
+        let found = ["/usr/bin", "/bin"]
+            .iter()
+            .map(|d| std::path::Path::new(d).join(t))
+            .find(|p| p.exists());
+        std::os::unix::fs::symlink(found.unwrap(), tools.join(t)).unwrap();
+    }
+    let out = std::process::Command::new("/bin/bash")
         .arg(lone.path().join("reset_db.sh"))
         .args(["dev", "--force"])
-        .env("PATH", "/usr/bin:/bin")
+        .env("PATH", &tools)
         .env_remove("PIPELINE_DB_BIN")
         .env("PIPELINE_DB_HOME", e.data())
         .output()
