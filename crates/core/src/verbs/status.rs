@@ -115,9 +115,15 @@ fn fill(ws: &Workspace, t: &EnvTarget, s: &mut EnvStatus) -> Result<Option<Strin
             MigrationState::Applied => s.schema_version = Some(m.version),
         }
     }
-    let migrate_refused = migrations::pending_or_refuse(&c, &t.path, &t.name)
-        .err()
-        .map(|e| e.to_string());
+    // Migrate's own verdict on the history, read again only when it has something to say about
+    // (a history all applied is up to date: `status` stays one read of it).
+    let settled = s.pending_migrations.is_empty() && s.divergent_migrations.is_empty();
+    let migrate_refused = match settled {
+        true => None,
+        false => migrations::pending_or_refuse(&c, &t.path, &t.name)
+            .err()
+            .map(|e| e.to_string()),
+    };
     s.row_counts = db::row_counts(&c)?;
     s.tables = crate::plan::table_rows(&s.row_counts);
     s.health = "ok".into();
