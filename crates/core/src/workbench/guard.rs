@@ -207,13 +207,7 @@ impl Room {
     fn now() -> Option<Room> {
         let dir = crate::storage::temp::dir();
         let free_at_start = crate::storage::fs::available_space(&dir).ok()?;
-        #[cfg(feature = "failpoints")]
-        let test = std::env::var("PIPELINE_DB_TEST_QUERY_ROOM_BYTES")
-            .ok()
-            .and_then(|v| v.parse().ok());
-        #[cfg(not(feature = "failpoints"))]
-        let test = None;
-        let allowance = test.unwrap_or(free_at_start / 2);
+        let allowance = test_allowance().unwrap_or(free_at_start / 2);
         Some(Room { dir, allowance })
     }
 
@@ -222,6 +216,16 @@ impl Room {
         let taken = temp_file_bytes(&self.dir);
         (taken > self.allowance).then(|| (self.dir.clone(), taken, self.allowance))
     }
+}
+
+/// The tests' lower allowance (`PIPELINE_DB_TEST_QUERY_ROOM_BYTES`, failpoints builds only).
+fn test_allowance() -> Option<u64> {
+    #[cfg(feature = "failpoints")]
+    return std::env::var("PIPELINE_DB_TEST_QUERY_ROOM_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    #[cfg(not(feature = "failpoints"))]
+    None
 }
 
 /// Bytes in SQLite's temporary files that this process holds open in `dir` (Linux: its open
