@@ -293,6 +293,43 @@ fn an_export_killed_before_its_rename_leaves_no_file_and_its_temp_is_cleaned_nex
     assert_eq!(std::fs::read_to_string(&file).unwrap().lines().count(), 300);
 }
 
+/// The clean-up of dead exports' temp files in the output directory (the user's own) removes only
+/// names exactly as pipeline-db makes them: a file that merely contains the marker is theirs.
+#[test]
+fn an_export_leaves_the_users_files_that_merely_look_like_temp_files() {
+    let e = Env::new();
+    e.seeded("dev");
+    let docs = tempfile::tempdir().unwrap();
+    let dir = docs.path();
+    let theirs = ["thesis.pdb-tmp-final.docx", "log.pdb-tmp-999999-x"];
+    for n in theirs {
+        std::fs::write(dir.join(n), "precious").unwrap();
+    }
+    let dead = dir.join(".users.csv.pdb-tmp-999999999-1");
+    std::fs::write(&dead, "").unwrap();
+    let out = dir.join("users.csv");
+    e.ok(&[
+        "export",
+        "dev",
+        "users",
+        "--format",
+        "csv",
+        "--output",
+        s(&out),
+    ]);
+    for n in theirs {
+        assert_eq!(
+            std::fs::read_to_string(dir.join(n)).unwrap(),
+            "precious",
+            "{n}"
+        );
+    }
+    assert!(
+        !dead.exists(),
+        "a dead export's own temp file is still cleaned"
+    );
+}
+
 // ---------- import ----------
 
 /// Export dev's tables, import them into an empty test: the same rows (ids, text, JSON), and

@@ -94,28 +94,46 @@ pub fn available_space(path: &Path) -> Result<u64> {
 }
 
 /// Removes our leftover temporary files (from a killed process) in `dir`; returns what it removed.
-/// Only files whose owner pid is no longer alive are touched.
+/// Only names exactly as [`temp_beside`] makes them (`.NAME.pdb-tmp-PID-NANOS`, digits only) of
+/// regular files of this user whose owner pid is no longer alive are touched: `dir` may be a
+/// directory of the user's own (an export's, an added env's), where a file that merely contains
+/// the marker is theirs.
 pub fn clean_temp_files(dir: &Path) -> Vec<PathBuf> {
     let mut removed = vec![];
     for name in list_dir(dir) {
-        let name = name.to_string_lossy().into_owned();
-        let Some(idx) = name.find(TEMP_MARKER) else {
+        let Some(pid) = name.to_str().and_then(temp_owner) else {
             continue;
         };
-        let pid: Option<i32> = name[idx + TEMP_MARKER.len()..]
-            .split('-')
-            .next()
-            .and_then(|p| p.parse().ok());
-        if pid.is_some_and(pid_alive) {
+        if pid_alive(pid) {
             continue;
         }
         let path = dir.join(&name);
-        if std::fs::remove_file(&path).is_ok() {
+        let ours = std::fs::symlink_metadata(&path).is_ok_and(|m| super::os::own_regular_file(&m));
+        if ours && std::fs::remove_file(&path).is_ok() {
             tracing::info!(path = %path.display(), "removed leftover temporary file");
             removed.push(path);
         }
     }
     removed
+}
+
+/// The pid in a name [`temp_beside`] made (`.NAME.pdb-tmp-PID-NANOS`, or SQLite's sidecar of such
+/// a temp copy: `-journal`, `-wal`, `-shm` after it); `None` for any other name.
+fn temp_owner(name: &str) -> Option<i32> {
+    let (head, tail) = name.rsplit_once(TEMP_MARKER)?;
+    let tail = ["-journal", "-wal", "-shm"]
+        .iter()
+        .find_map(|s| tail.strip_suffix(s))
+        .unwrap_or(tail);
+    let (pid, nanos) = tail.split_once('-')?;
+    let digits = |s: &str, max: usize| {
+        !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_digit())
+    };
+    let named = head.len() > 1 && head.starts_with('.');
+    if !named || !digits(pid, 10) || !digits(nanos, 10) {
+        return None;
+    }
+    pid.parse().ok().filter(|p| *p > 0)
 }
 
 fn pid_alive(pid: i32) -> bool {
@@ -287,5 +305,48 @@ mod tests {
         let removed = clean_temp_files(d.path());
         assert_eq!(removed, vec![dead.clone()]);
         assert!(live.exists());
+    }
+
+    #[test]
+    fn names_that_only_contain_the_marker_are_the_users_and_stay() {
+        let d = tempfile::tempdir().unwrap();
+        let theirs = [
+            format!("thesis{TEMP_MARKER}final.docx"),
+            format!("log{TEMP_MARKER}999999999-1"),
+            format!(".x{TEMP_MARKER}999999999-1.bak"),
+            format!(".x{TEMP_MARKER}999999999-"),
+            format!(".x{TEMP_MARKER}0-1"),
+            format!(".{TEMP_MARKER}999999999-1"),
+            format!(".x{TEMP_MARKER}99999999999-1"),
+        ];
+        for n in &theirs {
+            std::fs::write(d.path().join(n), "precious").unwrap();
+        }
+        // A directory and a link with our exact shape are not files of ours either.
+        std::fs::create_dir(d.path().join(format!(".d{TEMP_MARKER}999999999-1"))).unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(
+            d.path().join(&theirs[0]),
+            d.path().join(format!(".l{TEMP_MARKER}999999999-1")),
+        )
+        .unwrap();
+        assert_eq!(clean_temp_files(d.path()), Vec::<PathBuf>::new());
+        for n in &theirs {
+            assert_eq!(
+                std::fs::read_to_string(d.path().join(n)).unwrap(),
+                "precious"
+            );
+        }
+        let ours = temp_beside(&d.path().join("users.csv"));
+        std::fs::write(&ours, "").unwrap();
+        let name = ours.file_name().unwrap().to_string_lossy().into_owned();
+        let me = Some(std::process::id() as i32);
+        assert_eq!(temp_owner(&name), me);
+        assert_eq!(
+            temp_owner(&format!("{name}-journal")),
+            me,
+            "SQLite's sidecar of a temp copy"
+        );
+        assert_eq!(temp_owner(&format!("{name}-journal-wal")), None);
     }
 }

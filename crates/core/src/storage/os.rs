@@ -272,6 +272,22 @@ pub fn file_identity(path: &Path) -> Option<(u64, u64)> {
     }
 }
 
+/// Whether `m` (from `symlink_metadata`) is a regular file of this process's user: the only
+/// kind of leftover temp file a clean-up removes (another user's file, a link or a directory that
+/// happens to carry our marker is left alone). Without owners (not Unix): any regular file.
+pub fn own_regular_file(m: &std::fs::Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: geteuid has no preconditions.
+        m.is_file() && m.uid() == unsafe { libc::geteuid() }
+    }
+    #[cfg(not(unix))]
+    {
+        m.is_file()
+    }
+}
+
 /// What a non-regular file is ("a FIFO (named pipe)", "a socket", …), for the refusal.
 pub fn special_file_kind(t: &std::fs::FileType) -> &'static str {
     #[cfg(unix)]
