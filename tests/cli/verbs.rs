@@ -1139,3 +1139,49 @@ fn check_reports_a_drifted_job_summary_and_migrations_repair_rebuilds_it() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("job_daily_stats matches"), "{out}");
 }
+
+/// A check after the commit that fails (here injected; another program writing between the commit
+/// and the check does the same) never says "nothing was changed": the change is in the database,
+/// the message and the audit line name the pre-action backup, and undo restores it.
+#[test]
+fn a_check_failing_after_the_commit_says_the_change_is_in_and_undo_restores_its_backup() {
+    let e = Env::new();
+    e.seeded("dev");
+    let before = data_fingerprint(&e.db("dev"));
+    let args = [
+        "reset",
+        "dev",
+        "--force",
+        "--with-sample-data",
+        "--jobs",
+        "50",
+    ];
+    let (code, _, err) = e.run_with_failpoint(&args, "ritual:check_after=error");
+    assert_eq!(code, 5, "{err}");
+    assert!(err.contains("was committed"), "{err}");
+    assert!(!err.contains("nothing was changed"), "{err}");
+    assert!(
+        err.contains("pre-reset") && err.contains("pipeline-db undo dev"),
+        "{err}"
+    );
+    let jobs: i64 = rusqlite::Connection::open(e.db("dev"))
+        .unwrap()
+        .query_row("SELECT count(*) FROM jobs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(jobs, 50, "the reset is in the database");
+    let log: serde_json::Value =
+        serde_json::from_str(&e.ok(&["log", "--env", "dev", "--json"])).unwrap();
+    let last = log.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["outcome"], "committed, check failed", "{last}");
+    assert!(
+        last["backup"].as_str().unwrap().contains("pre-reset"),
+        "{last}"
+    );
+    // Undo's target is that backup (no fingerprint was recorded: the name is typed).
+    e.ok(&["undo", "dev", "--force", "--confirm-env", "dev"]);
+    assert_eq!(
+        data_fingerprint(&e.db("dev")),
+        before,
+        "undo brought the old rows back"
+    );
+}

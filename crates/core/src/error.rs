@@ -158,6 +158,17 @@ pub enum Error {
         put_back_failed: Option<String>,
     },
 
+    /// The change was committed; the checks after it found problems. Never "nothing was changed".
+    #[error("{}", committed_check_failed_message(*verb, env, path, detail, backup.as_deref()))]
+    CommittedCheckFailed {
+        verb: crate::verb::Verb,
+        env: String,
+        path: PathBuf,
+        detail: String,
+        /// The verified pre-action backup, if the action took one (undo's target).
+        backup: Option<PathBuf>,
+    },
+
     #[error("{} failed verification ({detail}); {UNCHANGED}. Choose another backup (`pipeline-db backups list`)", path.display())]
     SourceUnsound { path: PathBuf, detail: String },
 
@@ -239,6 +250,7 @@ impl Error {
     pub fn backup_taken(&self) -> Option<&std::path::Path> {
         match self {
             Error::PutBack { backup, .. } => Some(backup),
+            Error::CommittedCheckFailed { backup, .. } => backup.as_deref(),
             Error::Step { source, .. } => source.backup_taken(),
             _ => None,
         }
@@ -265,7 +277,9 @@ impl Error {
             PutBack { .. } => exit::FAILED,
             SourceUnsound { .. } => exit::FAILED,
             Internal(_) | SavedQueries { .. } => exit::FAILED,
-            NotADatabase { .. } | Corrupt { .. } => exit::NOT_A_DATABASE,
+            NotADatabase { .. } | Corrupt { .. } | CommittedCheckFailed { .. } => {
+                exit::NOT_A_DATABASE
+            }
             TagMismatch { .. }
             | Untagged { .. }
             | ForeignApplication { .. }
@@ -312,6 +326,7 @@ impl Error {
             Cancelled => "cancelled",
             Stale { .. } => "stale_plan",
             PutBack { .. } => "put_back",
+            CommittedCheckFailed { .. } => "committed_check_failed",
             SourceUnsound { .. } => "backup_verify",
             ForeignSchema { .. } => "foreign_schema",
             Missing { .. } => "missing",
@@ -409,4 +424,25 @@ pub(crate) fn limit_hit(e: &rusqlite::Error) -> Option<std::time::Duration> {
         return None;
     }
     LIMIT_HIT.with(|c| c.take())
+}
+
+/// What a committed change whose checks after failed left, and what to do next.
+fn committed_check_failed_message(
+    verb: crate::verb::Verb,
+    env: &str,
+    path: &std::path::Path,
+    detail: &str,
+    backup: Option<&std::path::Path>,
+) -> String {
+    let next = match backup {
+        Some(b) => format!(
+            "The verified pre-{verb} backup {} holds what was there before: `pipeline-db undo {env}` restores it; `pipeline-db check {env}` names the problems",
+            b.display()
+        ),
+        None => format!("`pipeline-db check {env}` names the problems"),
+    };
+    format!(
+        "{verb} of {env} was committed, but the check after it found problems in {} ({detail}): the database holds the change (another program may also have written to it meanwhile). {next}",
+        path.display()
+    )
 }

@@ -100,8 +100,9 @@ fn printable_entry(mut e: AuditEntry) -> AuditEntry {
 /// a copied one still points into the original).
 pub fn last_undoable(ws: &crate::Workspace, env: &str) -> Result<Option<AuditEntry>> {
     let (entries, _) = read(&ws.audit_path(), Some(env))?;
+    let committed = |o: &str| o == "ok" || o == COMMITTED_CHECK_FAILED;
     let found = entries.into_iter().rev().find(|e| {
-        e.outcome == "ok" && e.backup.is_some() && e.verb != crate::verb::Verb::Backup.as_str()
+        committed(&e.outcome) && e.backup.is_some() && e.verb != crate::verb::Verb::Backup.as_str()
     });
     let dir = ws.env(env).ok().map(|t| t.backup_dir);
     Ok(found.map(|mut e| {
@@ -112,6 +113,10 @@ pub fn last_undoable(ws: &crate::Workspace, env: &str) -> Result<Option<AuditEnt
         e
     }))
 }
+
+/// The outcome of an action that was committed but failed its checks after: it changed the
+/// database (undo's target), unlike a `failed` one.
+pub const COMMITTED_CHECK_FAILED: &str = "committed, check failed";
 
 /// Whether `env` was pointed at another file after `action` (an `env path`, `env remove` or
 /// `env add` of that name that succeeded later in the log): its backup then never held the file
@@ -198,6 +203,10 @@ impl Recorder {
                 ("refused", Some(e.to_string()))
             }
             Err(Error::Cancelled) => ("cancelled", None),
+            // Committed: undo can restore its backup (see `last_undoable`).
+            Err(e @ Error::CommittedCheckFailed { .. }) => {
+                (COMMITTED_CHECK_FAILED, Some(e.to_string()))
+            }
             Err(e) => ("failed", Some(e.to_string())),
         };
         let entry = AuditEntry {

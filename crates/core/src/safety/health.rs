@@ -45,10 +45,16 @@ pub(crate) fn require_healthy(conn: &Connection, target: &EnvTarget) -> Result<(
 }
 
 /// After commit: `pragma` (`integrity_check` or `quick_check`) and `foreign_key_check` must be
-/// clean.
+/// clean — both read in one read transaction, so they check one state of the file.
 pub(crate) fn verify_after(c: &Connection, target: &EnvTarget, pragma: &str) -> Result<()> {
-    let mut problems = db::check(c, pragma)?;
-    problems.extend(db::foreign_key_problems(c)?);
+    c.execute_batch("BEGIN")
+        .map_err(Error::sql("starting a read transaction"))?;
+    let problems = db::check(c, pragma).and_then(|mut p| {
+        p.extend(db::foreign_key_problems(c)?);
+        Ok(p)
+    });
+    let _ = c.execute_batch("COMMIT");
+    let problems = problems?;
     if problems.is_empty() {
         return Ok(());
     }
@@ -60,6 +66,28 @@ pub(crate) fn verify_after(c: &Connection, target: &EnvTarget, pragma: &str) -> 
             problems.into_iter().take(3).collect::<Vec<_>>().join("; ")
         ),
     })
+}
+
+/// A check after the commit failed: the change is in the database whatever the check says, so the
+/// error says so and names the pre-action backup, if any (the audit line records it: undo
+/// restores it, and retention keeps it as undo's target).
+pub(crate) fn committed_but(
+    e: Error,
+    verb: crate::verb::Verb,
+    target: &EnvTarget,
+    backup: Option<&std::path::Path>,
+) -> Error {
+    let detail = match e {
+        Error::Corrupt { detail, .. } => detail,
+        e => e.to_string(),
+    };
+    Error::CommittedCheckFailed {
+        verb,
+        env: target.name.clone(),
+        path: target.path.clone(),
+        detail,
+        backup: backup.map(std::path::Path::to_path_buf),
+    }
 }
 
 /// Refuses a database whose schema is not what the embedded migrations produce at its version

@@ -125,8 +125,10 @@ pub(crate) fn run<C: Change>(
             Opened::Missing(_lock) => {
                 let plan = recheck(shown, change.replan(None))?;
                 obs.stage("creating");
-                let out = session::create_new_db(ws, target, |c| change.create(c, &plan, obs))
-                    .step(shown.verb(), &target.name, "create", UNCHANGED)?;
+                let out = session::create_new_db(ws, target, shown.verb(), |c| {
+                    change.create(c, &plan, obs)
+                })
+                .step(shown.verb(), &target.name, "create", UNCHANGED)?;
                 (plan, None, out)
             }
             Opened::Existing(s) => in_transaction(ws, target, shown, obs, change, rec, &s.conn)?,
@@ -170,7 +172,7 @@ fn rebuild_damaged<C: Change>(
     }
     crate::storage::fs::fsync_dir(target.path.parent().unwrap_or(Path::new(".")))?;
     obs.stage("creating");
-    let out = session::create_new_db(ws, target, |c| change.create(c, &plan, obs)).map_err(|e| {
+    let out = session::create_new_db(ws, target, shown.verb(), |c| change.create(c, &plan, obs)).map_err(|e| {
         Error::Step {
             verb,
             env: target.name.clone(),
@@ -220,7 +222,8 @@ fn in_transaction<C: Change>(
             .then(|| s.spawn(|| fingerprint_after(&target.path, ws.busy_timeout())));
         let checked = match change.check_after(&plan) {
             true => timing::step("verify after", || {
-                health::verify_after(c, target, "integrity_check")
+                crate::storage::failpoint::hit("ritual:check_after")
+                    .and_then(|()| health::verify_after(c, target, "integrity_check"))
             }),
             false => Ok(()),
         };
@@ -229,6 +232,10 @@ fn in_transaction<C: Change>(
                 .unwrap_or_else(|_| Err(Error::Internal("the fingerprint thread panicked".into())))
         });
         checked.map(|()| fingerprint)
+    })
+    .map_err(|e| {
+        let made = backup.as_ref().map(|b| b.path.as_path());
+        health::committed_but(e, shown.verb(), target, made)
     })?;
     if change.compact_after() {
         timing::step("compact", || compact(c, &target.path));

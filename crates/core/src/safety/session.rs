@@ -184,6 +184,7 @@ pub(crate) fn clear_stale_sidecars(db_path: &Path) -> Result<()> {
 pub(crate) fn create_new_db<T>(
     ws: &Workspace,
     target: &EnvTarget,
+    verb: crate::verb::Verb,
     build: impl FnOnce(&Connection) -> Result<T>,
 ) -> Result<T> {
     if target.path.parent() == Some(ws.data_dir.as_path()) {
@@ -209,8 +210,10 @@ pub(crate) fn create_new_db<T>(
             .map_err(Error::io("placing new database", &target.path))?;
         fs::fsync_dir(target.path.parent().unwrap_or(Path::new(".")))?;
         // The same post-change checks as for an existing database.
-        let ro = db::open(&target.path, Access::ReadOnly, ws.busy_timeout())?;
-        crate::safety::health::verify_after(&ro, target, "integrity_check")?;
+        // From here the new file is in place: a failure says so.
+        let placed = |e| crate::safety::health::committed_but(e, verb, target, None);
+        let ro = db::open(&target.path, Access::ReadOnly, ws.busy_timeout()).map_err(placed)?;
+        crate::safety::health::verify_after(&ro, target, "integrity_check").map_err(placed)?;
         Ok(out)
     })();
     if result.is_err() {

@@ -554,7 +554,7 @@ fn restore_locked<P: Plan>(
                 .step(verb, env, "verify", UNCHANGED)?
                 .0;
             evidence = crate::backups::evidence::keep_evidence(&target.path)?;
-            return replace_damaged(ws, target, &staging).map(|c| (None, c));
+            return replace_damaged(ws, target, verb, &staging).map(|c| (None, c));
         }
         let opened = ritual::open(ws, target, verb, true)?;
         fresh = Some(recheck(shown, || replan(LiveCheck::DoneUnderLock))?);
@@ -605,9 +605,13 @@ fn restore_locked<P: Plan>(
                 fs::rename_noreplace(&staging, &target.path)
                     .map_err(Error::io("placing restored database", &target.path))?;
                 fs::fsync_dir(target.path.parent().unwrap_or(Path::new(".")))?;
-                let c = db::open(&target.path, Access::ReadWrite, ws.busy_timeout())?;
-                crate::safety::health::verify_after(&c, target, "integrity_check")?;
-                Ok((None, db::row_counts(&c)?))
+                // From here the restored file is in place: a failure says so.
+                let placed = |e| crate::safety::health::committed_but(e, verb, target, None);
+                let c =
+                    db::open(&target.path, Access::ReadWrite, ws.busy_timeout()).map_err(placed)?;
+                crate::safety::health::verify_after(&c, target, "integrity_check")
+                    .map_err(placed)?;
+                Ok((None, db::row_counts(&c).map_err(placed)?))
             }
             Opened::Existing(mut s) => {
                 // Undo's "after" fingerprint is taken from the staged copy on a second core while
@@ -809,6 +813,7 @@ fn fingerprint_file(path: &Path) -> Result<crate::storage::fingerprint::Fingerpr
 fn replace_damaged(
     ws: &Workspace,
     target: &EnvTarget,
+    verb: Verb,
     staging: &Path,
 ) -> Result<BTreeMap<String, u64>> {
     let via_api = (|| {
@@ -839,9 +844,11 @@ fn replace_damaged(
             .map_err(Error::io("replacing damaged database", &target.path))?;
         fs::fsync_dir(target.path.parent().unwrap_or(Path::new(".")))?;
     }
-    let c = db::open(&target.path, Access::ReadWrite, ws.busy_timeout())?;
-    crate::safety::health::verify_after(&c, target, "integrity_check")?;
-    db::row_counts(&c)
+    // The damaged file was replaced (its evidence copy kept): a failure from here says so.
+    let placed = |e| crate::safety::health::committed_but(e, verb, target, None);
+    let c = db::open(&target.path, Access::ReadWrite, ws.busy_timeout()).map_err(placed)?;
+    crate::safety::health::verify_after(&c, target, "integrity_check").map_err(placed)?;
+    db::row_counts(&c).map_err(placed)
 }
 
 /// What was staged: its row counts and the size of its pages (bytes past its last page, which
