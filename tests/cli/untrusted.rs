@@ -314,6 +314,33 @@ fn an_audit_log_with_bytes_that_are_not_utf8_still_reads() {
     assert!(plan.contains("\"undo\""), "{plan}");
 }
 
+/// An audit log whose last line was cut short (a crash, a full disk, an editor dropping the final
+/// newline): the next line starts on a line of its own, so only the cut line is lost and undo
+/// targets the action that really was last.
+#[test]
+fn an_audit_log_cut_mid_line_loses_only_that_line() {
+    let e = Env::new();
+    e.seeded("dev");
+    e.ok(&["seed", "dev", "--jobs", "6", "--rng-seed", "1"]);
+    e.ok(&["seed", "dev", "--jobs", "7", "--rng-seed", "2"]);
+    let log = e.data().join("audit.jsonl");
+    let bytes = std::fs::read(&log).unwrap();
+    std::fs::write(&log, &bytes[..bytes.len() - 1]).unwrap();
+    e.ok(&["reset", "dev", "--force"]);
+    let v: serde_json::Value =
+        serde_json::from_str(&e.ok(&["log", "--env", "dev", "--json"])).unwrap();
+    let verbs: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["verb"].as_str().unwrap())
+        .collect();
+    assert_eq!(verbs.last(), Some(&"reset"), "{verbs:?}");
+    let plan: serde_json::Value =
+        serde_json::from_str(&e.ok(&["undo", "dev", "--dry-run", "--json"])).unwrap();
+    assert_eq!(plan["action"]["verb"], "reset", "{plan}");
+}
+
 #[test]
 fn numbers_out_of_range_are_usage_errors_not_panics() {
     let e = Env::new();

@@ -159,7 +159,7 @@ pub fn append_line(path: &Path, line: &[u8]) -> Result<()> {
         std::fs::create_dir_all(d).map_err(Error::io("creating", d))?;
     }
     let mut opts = OpenOptions::new();
-    opts.append(true).create(true);
+    opts.append(true).read(true).create(true);
     let mut f = super::os::private_no_follow(&mut opts, path)
         .and_then(|()| opts.open(path))
         .map_err(|e| match std::fs::symlink_metadata(path) {
@@ -171,8 +171,33 @@ pub fn append_line(path: &Path, line: &[u8]) -> Result<()> {
     if !meta.is_file() {
         return Err(not_a_data_file(path, &meta));
     }
+    // A last line cut short (a crash, a full disk, an editor) must not swallow this one: it
+    // starts on a line of its own.
+    let mut owned;
+    let mut line = line;
+    if !line.is_empty() && !ends_with_newline(&f, meta.len()) {
+        owned = Vec::with_capacity(line.len() + 1);
+        owned.push(b'\n');
+        owned.extend_from_slice(line);
+        line = &owned;
+    }
     f.write_all(line).map_err(Error::io("writing", path))?;
     f.sync_data().map_err(Error::io("fsync", path))
+}
+
+/// Whether the file of `len` bytes is empty or ends with a newline (unreadable: treated as not).
+fn ends_with_newline(f: &std::fs::File, len: u64) -> bool {
+    if len == 0 {
+        return true;
+    }
+    let mut last = [0u8; 1];
+    #[cfg(unix)]
+    let read = std::os::unix::fs::FileExt::read_exact_at(f, &mut last, len - 1);
+    #[cfg(windows)]
+    let read = std::os::windows::fs::FileExt::seek_read(f, &mut last, len - 1).map(|_| ());
+    #[cfg(not(any(unix, windows)))]
+    let read: std::io::Result<()> = Err(std::io::ErrorKind::Unsupported.into());
+    read.is_ok() && last[0] == b'\n'
 }
 
 /// Fails unless a log line could be appended to `path` (creates it empty if missing). A symlink
