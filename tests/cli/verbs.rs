@@ -1185,3 +1185,38 @@ fn a_check_failing_after_the_commit_says_the_change_is_in_and_undo_restores_its_
         "undo brought the old rows back"
     );
 }
+
+/// Undo confirmed on a plan that said "unchanged since the action" is refused when another program
+/// changed the database before it ran (a count-preserving UPDATE here): that change needs the name
+/// typed, on a plan that names it. Nothing is restored.
+#[test]
+fn undo_refuses_a_change_made_after_its_plan_said_unchanged() {
+    let e = Env::new();
+    e.seeded("dev");
+    e.ok(&["seed", "dev", "--jobs", "6", "--rng-seed", "7"]);
+    let (child, err, _) = pipeline_db_e2e::at_failpoint(
+        e.data(),
+        "undo:before_execute=sleep:3000",
+        &["undo", "dev", "--force"],
+    );
+    rusqlite::Connection::open(e.db("dev"))
+        .unwrap()
+        .execute(
+            "UPDATE users SET email = 'changed@example.org' WHERE username = 'admin'",
+            [],
+        )
+        .unwrap();
+    let after_edit = data_fingerprint(&e.db("dev"));
+    let (code, rest) = pipeline_db_e2e::finish(child, err);
+    assert_eq!(code, Some(3), "{rest}");
+    assert!(rest.contains("changed since"), "{rest}");
+    assert!(
+        rest.contains("users"),
+        "the plan names what changed: {rest}"
+    );
+    assert_eq!(
+        data_fingerprint(&e.db("dev")),
+        after_edit,
+        "nothing restored"
+    );
+}

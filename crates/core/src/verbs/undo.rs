@@ -80,7 +80,7 @@ pub fn plan(ws: &Workspace, env: &str) -> Result<UndoPlan> {
 }
 
 /// The undo plan; `fingerprint`: also compare the database with what the action left (the
-/// re-check under the lock skips it: the rows and the action identify the plan); `relied_on`: the
+/// re-check under the lock does it when the shown plan said "unchanged"); `relied_on`: the
 /// existing backup the shown plan relied on (see [`restore::plan_path`]).
 fn describe(
     ws: &Workspace,
@@ -188,9 +188,26 @@ pub fn execute(
     obs: &dyn crate::Observer,
 ) -> Result<RestoreOutcome> {
     let target = ws.env(&shown.env)?;
+    crate::storage::failpoint::hit("undo:before_execute")?;
+    // A plan that said "unchanged since the action" was confirmed on that: under the lock the
+    // database is compared with what the action left again, and a change since is refused (it
+    // needs the name typed, on a plan that names it).
+    let unchanged = shown.changed_since.is_empty() && !shown.change_unknown;
     let done = restore::run_shown(ws, &target, shown, &shown.restore, confirmed, obs, |live| {
         let relied = restore::relied_on(&shown.restore.backup);
-        describe(ws, &shown.env, false, relied, live)
+        let now = describe(ws, &shown.env, unchanged, relied, live)?;
+        match unchanged && (!now.changed_since.is_empty() || now.change_unknown) {
+            true => Err(Error::Stale {
+                env: shown.env.clone(),
+                what: format!(
+                    "{} changed since the {} it would undo: {}",
+                    shown.env,
+                    shown.action.verb,
+                    now.changed_since.join("; ")
+                ),
+            }),
+            false => Ok(now),
+        }
     })?;
     Ok(done.out)
 }
