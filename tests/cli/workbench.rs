@@ -330,6 +330,54 @@ fn an_export_leaves_the_users_files_that_merely_look_like_temp_files() {
     );
 }
 
+/// An export never lands on the workspace's own files (the config, a journal beside a database,
+/// the backups dir), and one whose audit line cannot be written is refused before it writes.
+#[test]
+fn an_export_onto_the_workspaces_own_files_or_without_its_audit_line_is_refused() {
+    let e = Env::new();
+    e.seeded("dev");
+    std::fs::create_dir_all(e.data().join("backups/dev")).unwrap();
+    let before = std::fs::read_dir(e.data()).unwrap().count();
+    for own in [
+        "pipeline-db.toml",
+        "dev.sqlite3-journal",
+        "backups/dev/x.csv",
+        "later.sqlite3-wal",
+    ] {
+        let out = e.data().join(own);
+        let (code, _, err) = e.run(&[
+            "export",
+            "dev",
+            "users",
+            "--format",
+            "csv",
+            "--output",
+            s(&out),
+        ]);
+        assert_eq!(code, 3, "{own}: {err}");
+        assert!(err.contains("export somewhere else"), "{own}: {err}");
+        assert!(!out.exists(), "{own}");
+    }
+    assert_eq!(std::fs::read_dir(e.data()).unwrap().count(), before);
+    e.ok(&["status", "dev"]);
+    // The audit log replaced by a directory: no line can be appended, so nothing is exported.
+    let log = e.data().join("audit.jsonl");
+    std::fs::rename(&log, e.data().join("audit.moved")).unwrap();
+    std::fs::create_dir(&log).unwrap();
+    let out = out_dir(&e).join("users.csv");
+    let (code, _, err) = e.run(&[
+        "export",
+        "dev",
+        "users",
+        "--format",
+        "csv",
+        "--output",
+        s(&out),
+    ]);
+    assert_ne!(code, 0, "{err}");
+    assert!(!out.exists(), "nothing exported without its audit line");
+}
+
 // ---------- import ----------
 
 /// Export dev's tables, import them into an empty test: the same rows (ids, text, JSON), and

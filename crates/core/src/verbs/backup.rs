@@ -192,31 +192,9 @@ pub fn check_output_path(p: &Path) -> Result<PathBuf> {
     crate::backups::names::check_output_path(p)
 }
 
-/// An export must not land on (or beside) any env's live database, in the backups dir, nor beside
-/// an existing manifest.
+/// An export must not land on one of the workspace's own files, nor beside an existing manifest.
 fn refuse_live_names(ws: &Workspace, out: &Path) -> Result<()> {
-    for t in ws.envs.values() {
-        for suffix in ["", "-wal", "-shm", "-journal", ".lock"] {
-            let mut live = t.path.as_os_str().to_owned();
-            live.push(suffix);
-            if out == Path::new(&live) {
-                return Err(Error::Refused(format!(
-                    "{} is {}'s live database (or one of its files); export somewhere else",
-                    out.display(),
-                    t.name
-                )));
-            }
-        }
-    }
-    // The backups dir is retention's: an export there could be deleted as an old backup, or
-    // counted as one.
-    let root = std::fs::canonicalize(ws.backups_root()).ok();
-    if root.is_some_and(|r| out.starts_with(r)) {
-        return Err(Error::Refused(format!(
-            "{} is inside the backups dir, which retention manages (an export there could be deleted as an old backup); export somewhere else",
-            out.display()
-        )));
-    }
+    crate::workspace::own_files::refuse(ws, out)?;
     let manifest = manifest_path(out);
     if std::fs::symlink_metadata(&manifest).is_ok() {
         return Err(Error::Refused(format!(

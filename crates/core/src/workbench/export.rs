@@ -116,6 +116,8 @@ fn export(
             "export writes csv, json or ndjson (the table format is `pipeline-db query`'s)".into(),
         ));
     }
+    // One audit line per export: refused before anything is read when it cannot be written.
+    audit::require_writable(&ws.audit_path())?;
     let started = Instant::now();
     let timeout = match req.source {
         Source::Table(_) | Source::Jobs(_) => None,
@@ -190,6 +192,8 @@ fn export(
             Ok((rows, counted.n, None))
         }
         Some(p) => {
+            let checked = crate::backups::names::check_output_path(p)?;
+            crate::workspace::own_files::refuse(ws, &checked)?;
             let (rows, bytes, path) = write_new_file(p, |w, dest| stream(w, dest))?;
             Ok((rows, bytes, Some(path)))
         }
