@@ -341,6 +341,42 @@ fn an_audit_log_cut_mid_line_loses_only_that_line() {
     assert_eq!(plan["action"]["verb"], "reset", "{plan}");
 }
 
+/// An argument that is not UTF-8 is a usage error (exit 2, JSON with --json), not a panic; output
+/// that cannot be written to stdout (a full disk) is no silent success.
+#[test]
+fn a_non_utf8_argument_and_an_unwritable_stdout_are_reported() {
+    use std::os::unix::ffi::OsStrExt;
+    let e = Env::new();
+    let bad = std::ffi::OsStr::from_bytes(b"d\xffv");
+    let out = std::process::Command::new(pipeline_db_e2e::bin())
+        .arg("--data-dir")
+        .arg(e.data())
+        .args([
+            std::ffi::OsStr::new("status"),
+            bad,
+            std::ffi::OsStr::new("--json"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["error"]["kind"], "usage", "{v}");
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = std::process::Command::new(pipeline_db_e2e::bin())
+        .arg("--data-dir")
+        .arg(e.data())
+        .args(["status", "--json"])
+        .stdout(full)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("could not be written to stdout"), "{err}");
+}
+
 #[test]
 fn numbers_out_of_range_are_usage_errors_not_panics() {
     let e = Env::new();

@@ -1,11 +1,12 @@
 //! `pipeline-db`: parses the command line, confirms, displays. Every rule is a core call.
 
-/// Output that never panics: a closed pipe or a failing disk must not turn into a crash, so write
-/// errors on stdout/stderr are ignored (the exit code still tells the outcome). What it prints is
+/// Output that never panics: a closed pipe or a failing disk must not turn into a crash. A failed
+/// write to stdout is remembered (`ui::wrote`) and reported once at the end (exit 1 where the
+/// command itself succeeded); stderr's are ignored. What it prints is
 /// made terminal-safe (`ui::terminal_safe`): names and values read from a database or a file
 /// cannot move the cursor, rewrite a plan above a prompt or retitle the window. Data output (CSV,
 /// JSON) is written by its own writers, byte for byte.
-macro_rules! outln { ($($t:tt)*) => {{ use std::io::Write as _; let _ = writeln!(std::io::stdout(), "{}", crate::ui::terminal_safe(&format!($($t)*))); }} }
+macro_rules! outln { ($($t:tt)*) => {{ use std::io::Write as _; crate::ui::wrote(writeln!(std::io::stdout(), "{}", crate::ui::terminal_safe(&format!($($t)*)))); }} }
 macro_rules! errln { ($($t:tt)*) => {{ use std::io::Write as _; let _ = writeln!(std::io::stderr(), "{}", crate::ui::terminal_safe(&format!($($t)*))); }} }
 macro_rules! errp { ($($t:tt)*) => {{ use std::io::Write as _; let _ = write!(std::io::stderr(), "{}", crate::ui::terminal_safe(&format!($($t)*))); }} }
 
@@ -54,6 +55,14 @@ fn main() -> ExitCode {
         }
         commands::run(&ws, cli.command)
     });
+    let result = result.map(|code| match ui::stdout_failure() {
+        // The command ran; what it printed did not arrive: say so, and do not exit 0.
+        Some(why) if code == 0 => {
+            errln!("error: the output could not be written to stdout ({why}); the command itself completed (`pipeline-db log` shows what it did)");
+            1
+        }
+        _ => code,
+    });
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -93,7 +102,7 @@ fn warn_unknown_env_vars() {
 /// like every other error. Help and version go out as clap prints them.
 fn usage_error(e: clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
-    let json = std::env::args().any(|a| a == "--json");
+    let json = std::env::args_os().any(|a| a == "--json");
     if json && !matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
         let rendered = e.render().to_string();
         let message = rendered

@@ -25,13 +25,31 @@ pub fn print_data_dir(ws: &pipeline_db_core::Workspace) {
     );
 }
 
+/// The first failed write to stdout (a full disk, a closed descriptor); a reader that went away
+/// (a broken pipe: `| head`) is no failure.
+static STDOUT_FAILURE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Remembers a failed write to stdout (see [`stdout_failure`]).
+pub fn wrote(r: std::io::Result<()>) {
+    if let Err(e) = r {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            let _ = STDOUT_FAILURE.set(e.to_string());
+        }
+    }
+}
+
+/// Why a write to stdout failed, if one did; stdout is flushed first.
+pub fn stdout_failure() -> Option<String> {
+    use std::io::Write as _;
+    wrote(std::io::stdout().flush());
+    STDOUT_FAILURE.get().cloned()
+}
+
 pub fn print_json<T: Serialize>(value: &T) {
     use std::io::Write as _;
     match serde_json::to_string_pretty(value) {
         // JSON escapes control characters itself; its text goes out as it is.
-        Ok(s) => {
-            let _ = writeln!(std::io::stdout(), "{s}");
-        }
+        Ok(s) => wrote(writeln!(std::io::stdout(), "{s}")),
         Err(e) => errln!("error: cannot serialize output: {e}"),
     }
 }
