@@ -918,6 +918,45 @@ fn set_v1_checksum(dir: &Path, sql: &str) {
         .unwrap();
 }
 
+/// `migrations check` vouches only for a history it knows: a version newer than this pipeline-db,
+/// a migration recorded with another checksum and a gap are drift (exit 1), and a changing verb
+/// refuses such a file before any backup is taken.
+#[test]
+fn migrations_check_reports_an_unknown_changed_or_missing_migration_as_drift() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    dev_with_jobs(dir, "5");
+    let history = |sql: &str| {
+        Connection::open(db(dir, "dev"))
+            .unwrap()
+            .execute_batch(sql)
+            .unwrap()
+    };
+    history(
+        "INSERT INTO refinery_schema_history VALUES (3, 'future', '2026-12-03T00:00:00Z', '123')",
+    );
+    let (code, out, err) = run(dir, &["migrations", "check", "dev"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("V3 future"), "{out}");
+    let backups = || std::fs::read_dir(dir.join("backups/dev")).map_or(0, |d| d.count());
+    let before = backups();
+    let (code, _, err) = run(dir, &["env", "set", "dev", "--force"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("V3 future"), "{err}");
+    assert_eq!(backups(), before, "refused before any backup");
+    history("DELETE FROM refinery_schema_history WHERE version = 3; UPDATE refinery_schema_history SET checksum = '999' WHERE version = 2");
+    let (code, out, _) = run(dir, &["migrations", "check", "dev"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("changed") && out.contains("V2"), "{out}");
+    let v2 = pipeline_db_core::schema::migrations::embedded()[1]
+        .checksum()
+        .to_string();
+    history(&format!("UPDATE refinery_schema_history SET checksum = '{v2}' WHERE version = 2; DELETE FROM refinery_schema_history WHERE version = 1"));
+    let (code, out, _) = run(dir, &["migrations", "check", "dev"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("missing") && out.contains("V1"), "{out}");
+}
+
 #[test]
 fn migrations_repair_fixes_only_whitespace_differences() {
     let d = TempDir::new().unwrap();

@@ -2,6 +2,8 @@
 
 use rusqlite::Connection;
 
+use crate::schema::migrations::DriftItem;
+
 use crate::error::{Error, Result};
 use crate::storage::db;
 use crate::workspace::env::EnvTarget;
@@ -93,8 +95,15 @@ pub(crate) fn committed_but(
 /// Refuses a database whose schema is not what the embedded migrations produce at its version
 /// (a trigger or view added, an object of ours dropped or changed by another program): a change
 /// must never run a trigger or read a view it did not create.
-pub(crate) fn require_our_schema(conn: &Connection, target: &EnvTarget) -> Result<()> {
-    let Some(drift) = foreign_objects(conn, target)? else {
+/// `checksums_may_differ`: a migration recorded with another checksum is tolerated (`migrations
+/// repair`, which checks such a difference itself); every other history difference counts.
+pub(crate) fn require_our_schema(
+    conn: &Connection,
+    target: &EnvTarget,
+    checksums_may_differ: bool,
+) -> Result<()> {
+    let tolerated = |d: &DriftItem| checksums_may_differ && d.is_changed_checksum();
+    let Some(drift) = foreign_objects_but(conn, target, tolerated)? else {
         return Ok(());
     };
     Err(Error::Refused(format!(
@@ -109,11 +118,20 @@ pub(crate) fn require_our_schema(conn: &Connection, target: &EnvTarget) -> Resul
 /// anything that runs (a trigger, a view) or that changes or removes an object of ours counts.
 /// Reads `sqlite_schema` only.
 pub(crate) fn foreign_objects(conn: &Connection, target: &EnvTarget) -> Result<Option<String>> {
+    foreign_objects_but(conn, target, |_| false)
+}
+
+/// [`foreign_objects`], leaving out the differences `tolerated` accepts.
+fn foreign_objects_but(
+    conn: &Connection,
+    target: &EnvTarget,
+    tolerated: impl Fn(&DriftItem) -> bool,
+) -> Result<Option<String>> {
     let drift = crate::schema::migrations::drift(conn)?;
     let harmful: Vec<String> = drift
         .differences
         .iter()
-        .filter(|d| !d.is_inert())
+        .filter(|d| !d.is_inert() && !tolerated(d))
         .take(5)
         .map(|d| format!("{} {} `{}`", d.change, d.object_type, d.name))
         .collect();

@@ -55,6 +55,11 @@ pub(crate) trait Change {
     fn requires_our_schema(&self) -> bool {
         true
     }
+    /// Whether a migration recorded with another checksum is tolerated by that rule (`migrations
+    /// repair`, which checks such a difference itself).
+    fn tolerates_changed_checksums(&self) -> bool {
+        false
+    }
     /// Whether the file must already carry this env's tag (`env set` is the one that retags).
     fn requires_tag(&self) -> bool {
         true
@@ -204,7 +209,7 @@ fn in_transaction<C: Change>(
     session::begin_immediate(c, &target.path, ws.busy_timeout_ms)?;
     let (plan, backup, out) = session::commit_or_rollback(c, &target.path, || {
         if change.requires_our_schema() {
-            health::require_our_schema(c, target)?;
+            health::require_our_schema(c, target, change.tolerates_changed_checksums())?;
         }
         let (plan, backup) =
             recheck_and_back_up(ws, target, shown, obs, || change.replan(Some(c)), c)?;

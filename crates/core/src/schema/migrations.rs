@@ -418,6 +418,11 @@ impl DriftItem {
     pub fn is_inert(&self) -> bool {
         self.change == "extra" && matches!(self.object_type.as_str(), "table" | "index")
     }
+
+    /// A migration recorded with another checksum than the embedded file's.
+    pub fn is_changed_checksum(&self) -> bool {
+        self.change == "changed" && self.object_type == "migration"
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -460,7 +465,11 @@ impl DriftReport {
 /// Compares the live schema with what the embedded migrations, up to the applied version,
 /// produce in an in-memory database.
 pub(crate) fn drift(conn: &Connection) -> Result<DriftReport> {
-    let version = schema_version(conn)?.unwrap_or(0);
+    // A history this pipeline-db cannot vouch for (a version it does not know, one applied with
+    // another checksum, a gap) is drift itself; the schema is compared with what the migrations
+    // it knows produce, up to the recorded version.
+    let history = history_drift(conn)?;
+    let version = schema_version(conn)?.unwrap_or(0).min(latest_version());
     let mem = Connection::open_in_memory().map_err(Error::sql("opening in-memory database"))?;
     mem.execute_batch("BEGIN")
         .map_err(Error::sql("in-memory schema"))?;
@@ -479,7 +488,7 @@ pub(crate) fn drift(conn: &Connection) -> Result<DriftReport> {
     }
     let expected = schema_objects(&mem)?;
     let shown = |(sql, table): &SchemaRow| format!("{sql} (on {table})");
-    let mut differences = vec![];
+    let mut differences = history;
     for (key, e) in &expected {
         match actual.get(key) {
             None => differences.push(item("missing", key, Some(&e.0), None)),
@@ -499,6 +508,38 @@ pub(crate) fn drift(conn: &Connection) -> Result<DriftReport> {
         compared_with_version: version,
         differences,
     })
+}
+
+/// The migration history's differences from the embedded migrations, as drift of object type
+/// `migration`: `extra` (applied but unknown here, e.g. newer than this pipeline-db), `changed`
+/// (applied with another checksum), `missing` (not recorded while a later one is: a gap).
+fn history_drift(conn: &Connection) -> Result<Vec<DriftItem>> {
+    let all = list(Some(conn))?;
+    let newest_applied = all
+        .iter()
+        .filter(|m| m.state != MigrationState::Pending)
+        .map(|m| m.version)
+        .max();
+    let key = |m: &MigrationInfo| {
+        (
+            "migration".to_string(),
+            format!("V{} {}", m.version, m.name),
+        )
+    };
+    Ok(all
+        .iter()
+        .filter_map(|m| {
+            let (embedded, applied) = (m.checksum.as_ref(), m.applied_checksum.as_ref());
+            match m.state {
+                MigrationState::Missing => Some(item("extra", &key(m), None, applied)),
+                MigrationState::Divergent => Some(item("changed", &key(m), embedded, applied)),
+                MigrationState::Pending if newest_applied.is_some_and(|n| m.version < n) => {
+                    Some(item("missing", &key(m), embedded, None))
+                }
+                _ => None,
+            }
+        })
+        .collect())
 }
 
 fn item(

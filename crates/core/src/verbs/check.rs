@@ -161,7 +161,7 @@ fn inspect(
     tag_finding(&conn, target, r)?;
     migrations_finding(&conn, target, r)?;
     r.findings.push(drift_finding(&migrations::drift(&conn)?));
-    if crate::safety::health::require_our_schema(&conn, target).is_err() {
+    if crate::safety::health::require_our_schema(&conn, target, false).is_err() {
         // A view or trigger from elsewhere is never queried (a view can be an endless query):
         // the summary is not recounted until the schema is ours again.
         r.findings.push(finding(
