@@ -1762,3 +1762,22 @@ fn a_query_whose_temporary_files_would_fill_the_disk_is_stopped() {
         .collect();
     assert_eq!(after, before, "nothing left in the data dir");
 }
+
+/// A data dir whose path is not UTF-8 is refused before anything is created (every path goes into
+/// the audit log and the manifests as text): no action runs unlogged.
+#[test]
+fn a_data_dir_that_is_not_utf8_is_refused_before_anything_is_created() {
+    use std::os::unix::ffi::OsStrExt;
+    let e = Env::new();
+    let dir = e.data().join(std::ffi::OsStr::from_bytes(b"u\xff"));
+    let out = std::process::Command::new(pipeline_db_e2e::bin())
+        .arg("--data-dir")
+        .arg(&dir)
+        .args(["reset", "dev", "--force"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("not valid UTF-8"), "{err}");
+    assert!(!dir.exists(), "nothing created");
+}

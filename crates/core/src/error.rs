@@ -184,7 +184,8 @@ pub enum Error {
     #[error("{} does not exist; {next}", path.display())]
     Missing { path: PathBuf, next: String },
 
-    #[error("internal error ({0}); {UNCHANGED}. Please report it")]
+    /// A bug of ours; where it happened is not known here, so it claims nothing about the data.
+    #[error("internal error ({0}). Please report it; `pipeline-db status` and `pipeline-db log` show what the database holds and what was done")]
     Internal(String),
 
     /// Untrusted SQL (the query console, `export --query`) asked for something that is not a read.

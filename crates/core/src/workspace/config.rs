@@ -164,6 +164,18 @@ impl Workspace {
             (None, None) => probe_dir,
         };
         let data_dir = canonical_lenient(&data_dir);
+        // Every path we keep is written into the audit log and manifests as text.
+        for (what, p) in [
+            ("data dir", Some(&data_dir)),
+            ("config file", opts.config.as_ref()),
+        ] {
+            if let Some(p) = p.filter(|p| p.to_str().is_none()) {
+                return Err(Error::InvalidInput(format!(
+                    "the {what} path {} is not valid UTF-8: pipeline-db records every path it uses in its audit log and backup manifests as text; choose a path that is",
+                    p.display()
+                )));
+            }
+        }
         let busy_timeout_ms = opts
             .busy_timeout
             .map(|d| d.as_millis() as u64)
