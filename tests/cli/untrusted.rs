@@ -1781,3 +1781,27 @@ fn a_data_dir_that_is_not_utf8_is_refused_before_anything_is_created() {
     assert!(err.contains("not valid UTF-8"), "{err}");
     assert!(!dir.exists(), "nothing created");
 }
+
+/// A directory or a symbolic link where the lock file goes is refused with what it is and the
+/// next step (exit 3), not a bare OS error; nothing changes.
+#[test]
+fn a_lock_file_that_is_a_directory_or_a_link_is_named_with_the_next_step() {
+    let e = Env::new();
+    e.seeded("dev");
+    let before = fingerprint(&e.db("dev"));
+    let lock = e.data().join("dev.sqlite3.lock");
+    let _ = std::fs::remove_file(&lock);
+    std::fs::create_dir(&lock).unwrap();
+    let (code, _, err) = e.run(&["seed", "dev", "--jobs", "3"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("a directory") && err.contains("Remove it"),
+        "{err}"
+    );
+    std::fs::remove_dir(&lock).unwrap();
+    std::os::unix::fs::symlink(e.data().join("elsewhere"), &lock).unwrap();
+    let (code, _, err) = e.run(&["seed", "dev", "--jobs", "3"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("a symbolic link"), "{err}");
+    assert_eq!(fingerprint(&e.db("dev")), before);
+}

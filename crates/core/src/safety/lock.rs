@@ -35,7 +35,18 @@ pub fn acquire(db_path: &Path, timeout: Duration, verb: &str) -> Result<EnvLock>
                     what: format!("cannot create the lock file: {e}"),
                 }
             }
-            _ => Error::io("opening lock file", &path)(e),
+            _ => match std::fs::symlink_metadata(&path) {
+                // Not a file of ours: say what it is and what to do.
+                Ok(m) if !m.is_file() => Error::Refused(format!(
+                    "{} is {}, not pipeline-db's lock file (a regular file beside the database); nothing was changed. Remove it — pipeline-db makes it again as a file",
+                    path.display(),
+                    match m.file_type().is_symlink() {
+                        true => "a symbolic link",
+                        false => crate::storage::os::special_file_kind(&m.file_type()),
+                    }
+                )),
+                _ => Error::io("opening lock file", &path)(e),
+            },
         })?;
     let start = Instant::now();
     loop {
