@@ -43,20 +43,31 @@ pub fn append(log: &Path, entry: &AuditEntry) -> Result<()> {
     crate::storage::fs::append_line(log, &line)
 }
 
-/// The most of the audit log read (about a million entries): a bigger file is refused, not read
-/// into memory.
+/// The most of the audit log read (about a million entries): of a bigger log only its newest
+/// lines, this many bytes of them, are read (it only grows; nothing is read into memory unbounded).
 const AUDIT_CAP: u64 = 256 << 20;
 
 /// Reads the log, newest last, optionally only one env's entries. Unparseable lines are skipped
 /// (a line cut by a crash) and counted.
 ///
 /// The log is a file anyone can edit: it is read as bytes, and a line that is not UTF-8 JSON of
-/// an entry is skipped and counted, never an error; a log that is no regular file, a link, or
-/// over [`AUDIT_CAP`] is refused.
+/// an entry is skipped and counted, never an error; a log that is no regular file or a link is
+/// refused; of one over [`AUDIT_CAP`] only the newest entries are read.
 pub fn read(log: &Path, env: Option<&str>) -> Result<(Vec<AuditEntry>, usize)> {
-    let Some(bytes) = crate::storage::fs::read_untrusted(log, false, AUDIT_CAP)? else {
+    read_capped(log, env, AUDIT_CAP)
+}
+
+fn read_capped(log: &Path, env: Option<&str>, cap: u64) -> Result<(Vec<AuditEntry>, usize)> {
+    let Some((bytes, skipped)) = crate::storage::fs::read_untrusted_tail(log, cap)? else {
         return Ok((vec![], 0));
     };
+    if skipped {
+        tracing::warn!(
+            "{} is larger than {}: only its newest entries are read (move it away to start a new one; nothing needs the older ones)",
+            log.display(),
+            crate::storage::text::bytes(cap)
+        );
+    }
     let mut bad = 0;
     let mut out = vec![];
     let lines = bytes
@@ -284,4 +295,41 @@ pub fn require_writable(log: &Path) -> Result<()> {
         }
         e => e,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Of a log over the cap only the newest whole lines are read: the last action is found.
+    #[test]
+    fn a_log_over_the_cap_is_read_from_its_newest_whole_line() {
+        let d = tempfile::tempdir().unwrap();
+        let log = d.path().join("audit.jsonl");
+        let entry = |verb: &str| AuditEntry {
+            time: "2026-12-03T00:00:00Z".into(),
+            user: "u".into(),
+            pid: 1,
+            env: "dev".into(),
+            file: "dev.sqlite3".into(),
+            verb: verb.into(),
+            summary: "x".repeat(100),
+            backup: None,
+            outcome: "ok".into(),
+            error: None,
+            duration_ms: 0,
+            after: None,
+        };
+        for i in 0..50 {
+            append(&log, &entry(if i == 49 { "reset" } else { "seed" })).unwrap();
+        }
+        let len = std::fs::metadata(&log).unwrap().len();
+        let (all, bad) = read_capped(&log, None, len).unwrap();
+        assert_eq!((all.len(), bad), (50, 0));
+        // A cap that falls mid-line: the cut line is dropped, not counted as unreadable.
+        let (tail, bad) = read_capped(&log, None, len / 3).unwrap();
+        assert!(tail.len() < 50 && tail.len() >= 15, "{}", tail.len());
+        assert_eq!(bad, 0);
+        assert_eq!(tail.last().unwrap().verb, "reset");
+    }
 }

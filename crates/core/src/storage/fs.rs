@@ -228,6 +228,51 @@ pub fn check_appendable_if_present(path: &Path) -> Result<()> {
 /// before anything is read (opening does not wait), and so is a file over `cap` bytes.
 pub fn read_untrusted(path: &Path, follow: bool, cap: u64) -> Result<Option<Vec<u8>>> {
     use std::io::Read;
+    let Some((f, _)) = open_untrusted(path, follow)? else {
+        return Ok(None);
+    };
+    let mut bytes = vec![];
+    f.take(cap + 1)
+        .read_to_end(&mut bytes)
+        .map_err(Error::io("reading", path))?;
+    if bytes.len() as u64 > cap {
+        return Err(Error::Refused(format!(
+            "{} is larger than the {} such a file can be: it was not written by pipeline-db as it is; move it away",
+            path.display(),
+            crate::storage::text::bytes(cap)
+        )));
+    }
+    Ok(Some(bytes))
+}
+
+/// [`read_untrusted`] of a log that only grows: at most its last `cap` bytes, from the first
+/// whole line in them; `true` with them when the lines before were left unread.
+pub fn read_untrusted_tail(path: &Path, cap: u64) -> Result<Option<(Vec<u8>, bool)>> {
+    use std::io::{Read, Seek};
+    let Some((mut f, meta)) = open_untrusted(path, false)? else {
+        return Ok(None);
+    };
+    let skipped = meta.len() > cap;
+    if skipped {
+        f.seek(std::io::SeekFrom::Start(meta.len() - cap))
+            .map_err(Error::io("reading", path))?;
+    }
+    let mut bytes = vec![];
+    f.take(cap)
+        .read_to_end(&mut bytes)
+        .map_err(Error::io("reading", path))?;
+    if skipped {
+        let first_whole = bytes
+            .iter()
+            .position(|b| *b == b'\n')
+            .map_or(bytes.len(), |i| i + 1);
+        bytes.drain(..first_whole);
+    }
+    Ok(Some((bytes, skipped)))
+}
+
+/// Opens a data-dir file anyone may have replaced for reading (see [`read_untrusted`]).
+fn open_untrusted(path: &Path, follow: bool) -> Result<Option<(std::fs::File, std::fs::Metadata)>> {
     let mut opts = OpenOptions::new();
     opts.read(true);
     let opened =
@@ -247,18 +292,7 @@ pub fn read_untrusted(path: &Path, follow: bool, cap: u64) -> Result<Option<Vec<
     if !meta.is_file() {
         return Err(not_a_data_file(path, &meta));
     }
-    let mut bytes = vec![];
-    f.take(cap + 1)
-        .read_to_end(&mut bytes)
-        .map_err(Error::io("reading", path))?;
-    if bytes.len() as u64 > cap {
-        return Err(Error::Refused(format!(
-            "{} is larger than the {} such a file can be: it was not written by pipeline-db as it is; move it away",
-            path.display(),
-            crate::storage::text::bytes(cap)
-        )));
-    }
-    Ok(Some(bytes))
+    Ok(Some((f, meta)))
 }
 
 /// The refusal of a data-dir file that is no regular file (a FIFO would make a read wait forever).
