@@ -1805,3 +1805,40 @@ fn a_lock_file_that_is_a_directory_or_a_link_is_named_with_the_next_step() {
     assert!(err.contains("a symbolic link"), "{err}");
     assert_eq!(fingerprint(&e.db("dev")), before);
 }
+
+/// `env path` while a verb runs on the env's file waits for it (its lock), then gives up with
+/// exit 4: the env is never repointed under a running action, whose audit line would come after
+/// the repoint and make undo take its backup for the new file's.
+#[test]
+fn env_path_waits_for_a_verb_running_on_the_env() {
+    let e = Env::new();
+    e.seeded("dev");
+    let (child, err, _) = pipeline_db_e2e::at_failpoint(
+        e.data(),
+        "seed:batch=sleep:3000",
+        &["seed", "dev", "--jobs", "10"],
+    );
+    let other = e.data().join("other.sqlite3");
+    let (code, _, msg) = e.run(&[
+        "--busy-timeout-ms",
+        "300",
+        "env",
+        "path",
+        "dev",
+        other.to_str().unwrap(),
+        "--force",
+    ]);
+    assert_eq!(code, 4, "{msg}");
+    assert!(
+        msg.contains("in use by another pipeline-db process"),
+        "{msg}"
+    );
+    let (code, rest) = pipeline_db_e2e::finish(child, err);
+    assert_eq!(code, Some(0), "{rest}");
+    let status = e.ok(&["status", "dev", "--json"]);
+    assert!(
+        !status.contains("other.sqlite3"),
+        "dev was not repointed: {status}"
+    );
+    e.ok(&["env", "path", "dev", other.to_str().unwrap(), "--force"]);
+}

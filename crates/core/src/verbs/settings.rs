@@ -214,6 +214,17 @@ fn run(
     let write = |plan: SettingsPlan| {
         require_confirmed(&plan, confirmed)?;
         crate::safety::audit::require_writable(&ws.audit_path())?;
+        // Repointing or removing an env waits for a verb running on its file (it holds the
+        // file's lock): changed under it, the verb's audit line would come after the change, and
+        // undo would take its backup for one of the new file's.
+        let _lock = match verb {
+            Verb::EnvPath | Verb::EnvRemove => ws
+                .env(env)
+                .ok()
+                .map(|t| crate::safety::lock::acquire(&t.path, ws.busy_timeout(), verb.as_str()))
+                .transpose()?,
+            _ => None,
+        };
         write_config(&plan)?;
         Ok(SettingsOutcome {
             plan,
