@@ -1220,3 +1220,24 @@ fn undo_refuses_a_change_made_after_its_plan_said_unchanged() {
         "nothing restored"
     );
 }
+
+/// The env's lock is let go only after the action's audit line is written: another process cannot
+/// act on the env (a retention pass reading undo's target from the log) in between.
+#[test]
+fn the_env_lock_is_held_until_the_audit_line_is_written() {
+    let e = Env::new();
+    e.seeded("dev");
+    let (child, err, _) = pipeline_db_e2e::at_failpoint(
+        e.data(),
+        "audit:before_line=sleep:3000",
+        &["seed", "dev", "--jobs", "5"],
+    );
+    let (code, _, msg) = e.run(&["--busy-timeout-ms", "300", "seed", "dev", "--jobs", "1"]);
+    assert_eq!(
+        code, 4,
+        "still locked while the first seed's line is written: {msg}"
+    );
+    let (code, rest) = pipeline_db_e2e::finish(child, err);
+    assert_eq!(code, Some(0), "{rest}");
+    e.ok(&["seed", "dev", "--jobs", "1"]);
+}

@@ -155,6 +155,9 @@ pub(crate) struct Recorder {
     pub started: std::time::Instant,
     /// A fingerprint taken by the verb itself while it still held the lock (else taken at finish).
     after: std::sync::Mutex<Option<crate::storage::fingerprint::Fingerprint>>,
+    /// The env's lock, kept until the line is written: nobody acts on the env (a retention pass
+    /// reading undo's target, say) between the action and its line.
+    held: std::sync::Mutex<Vec<crate::safety::lock::EnvLock>>,
 }
 
 /// Runs `body` as one audited action: exactly one line is appended whatever its outcome, with the
@@ -170,7 +173,9 @@ pub(crate) fn recorded<T>(
     let rec = Recorder::new(ws.audit_path(), env, file, verb);
     let result = body(&rec);
     let (summary, backup) = describe(&result);
+    let _ = crate::storage::failpoint::hit("audit:before_line");
     rec.finish(&summary, backup.as_deref(), &result);
+    // `rec` drops here: the env's lock it held (if any) is let go after the line is written.
     result
 }
 
@@ -183,6 +188,15 @@ impl Recorder {
             verb,
             started: std::time::Instant::now(),
             after: Default::default(),
+            held: Default::default(),
+        }
+    }
+
+    /// Keeps `lock` (a clone of the env's lock the action took) until the action's line is
+    /// written.
+    pub fn hold(&self, lock: &crate::safety::lock::EnvLock) {
+        if let Ok(mut h) = self.held.lock() {
+            h.push(lock.clone());
         }
     }
 

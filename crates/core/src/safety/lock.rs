@@ -7,9 +7,16 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 
-/// Held while a verb changes a database; released on drop (also when the process dies).
-#[derive(Debug)]
+/// Held while a verb changes a database; released when its last clone is dropped (also when the
+/// process dies). A clone keeps it until the action's audit line is written (see
+/// [`crate::safety::audit::Recorder::hold`]).
+#[derive(Debug, Clone)]
 pub struct EnvLock {
+    _held: std::sync::Arc<Held>,
+}
+
+#[derive(Debug)]
+struct Held {
     file: File,
     path: PathBuf,
 }
@@ -78,10 +85,12 @@ pub fn acquire(db_path: &Path, timeout: Duration, verb: &str) -> Result<EnvLock>
     let _ = write!(file, "{} {}", std::process::id(), verb);
     let _ = file.flush();
     tracing::debug!(lock = %path.display(), verb, "lock taken");
-    Ok(EnvLock { file, path })
+    Ok(EnvLock {
+        _held: std::sync::Arc::new(Held { file, path }),
+    })
 }
 
-impl Drop for EnvLock {
+impl Drop for Held {
     fn drop(&mut self) {
         let _ = self.file.set_len(0);
         let _ = self.file.unlock();

@@ -115,7 +115,7 @@ pub(crate) fn run<C: Change>(
         let started = Instant::now();
         timing::reset();
         if shown.damaged() {
-            let (plan, evidence, out) = rebuild_damaged(ws, target, shown, obs, change)?;
+            let (plan, evidence, out) = rebuild_damaged(ws, target, shown, obs, change, rec)?;
             return Ok(Done {
                 plan,
                 out,
@@ -126,7 +126,9 @@ pub(crate) fn run<C: Change>(
                 retention: None,
             });
         }
-        let (plan, backup, out) = match open(ws, target, shown.verb(), change.requires_tag())? {
+        let opened = open(ws, target, shown.verb(), change.requires_tag())?;
+        rec.hold(opened.lock());
+        let (plan, backup, out) = match opened {
             Opened::Missing(_lock) => {
                 let plan = recheck(shown, change.replan(None))?;
                 obs.stage("creating");
@@ -160,9 +162,11 @@ fn rebuild_damaged<C: Change>(
     shown: &C::Plan,
     obs: &dyn Observer,
     change: &C,
+    rec: &Recorder,
 ) -> Result<(C::Plan, Vec<PathBuf>, C::Out)> {
     let verb = shown.verb();
     let _lock = lock(ws, target, verb)?;
+    rec.hold(&_lock);
     let plan = recheck(shown, change.replan_damaged())?;
     obs.stage("keeping evidence");
     let evidence = crate::backups::evidence::keep_evidence(&target.path)?;

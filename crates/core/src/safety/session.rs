@@ -98,6 +98,16 @@ pub(crate) enum Opened {
     Existing(Session),
 }
 
+impl Opened {
+    /// The env's lock this open holds.
+    pub(crate) fn lock(&self) -> &EnvLock {
+        match self {
+            Opened::Missing(l) => l,
+            Opened::Existing(s) => &s._lock,
+        }
+    }
+}
+
 /// Refuses early, before any backup or write, when the database or its directory is read-only.
 fn preflight_writable(target: &EnvTarget) -> Result<()> {
     let dir = target.path.parent().unwrap_or(Path::new("."));

@@ -548,6 +548,7 @@ fn restore_locked<P: Plan>(
     let result = (|| {
         if plan.current_damaged.is_some() {
             let _lock = ritual::lock(ws, target, verb)?;
+            rec.hold(&_lock);
             // The damaged file was not opened: the plan made again checks it itself.
             fresh = Some(recheck(shown, || replan(LiveCheck::Run))?);
             plan.source.verification = stage(&plan.source, &staging, (env, None), obs, || ())
@@ -557,6 +558,7 @@ fn restore_locked<P: Plan>(
             return replace_damaged(ws, target, verb, &staging).map(|c| (None, c));
         }
         let opened = ritual::open(ws, target, verb, true)?;
+        rec.hold(opened.lock());
         fresh = Some(recheck(shown, || replan(LiveCheck::DoneUnderLock))?);
         let page_size = match &opened {
             Opened::Existing(s) => Some(page_size(&s.conn)?),
