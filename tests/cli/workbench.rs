@@ -53,6 +53,11 @@ fn query_refuses_every_kind_of_write_naming_it_and_leaves_the_file_byte_identica
         ("PRAGMA writable_schema = 1", "PRAGMA writable_schema"),
         ("PRAGMA user_version = 7", "PRAGMA user_version = 7"),
         ("PRAGMA journal_mode = DELETE", "PRAGMA journal_mode"),
+        // Not called read-only by SQLite even without a value: named, not "changes the database".
+        (
+            "PRAGMA journal_mode",
+            "PRAGMA journal_mode (not on the read-only list)",
+        ),
         ("SELECT load_extension('/tmp/evil.so')", "load_extension"),
         ("VACUUM", "changes the database"),
         (&vacuum, "refused"),

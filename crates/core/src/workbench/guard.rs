@@ -56,7 +56,7 @@ const PRAGMAS_WITH_ARGUMENT: [&str; 10] = [
 ];
 
 /// PRAGMAs that read a setting; with a value they would set it, so a value is refused.
-const PRAGMAS_WITHOUT_VALUE: [&str; 16] = [
+const PRAGMAS_WITHOUT_VALUE: [&str; 15] = [
     "application_id",
     "user_version",
     "schema_version",
@@ -66,7 +66,6 @@ const PRAGMAS_WITHOUT_VALUE: [&str; 16] = [
     "freelist_count",
     "encoding",
     "foreign_keys",
-    "journal_mode",
     "compile_options",
     "collation_list",
     "function_list",
