@@ -548,3 +548,46 @@ fn the_plan_binds_the_input_files_sha256() {
             .unwrap();
     assert_ne!(a["file_sha256"], b["file_sha256"]);
 }
+
+/// The import file is named as what it is in every refusal of its path (the path checks are
+/// shared with backups given as paths), and a path that is no regular file is refused with exit 3
+/// as README's exit codes say — before anything opens it (a FIFO would make the read wait).
+#[cfg(unix)]
+#[test]
+fn an_import_path_that_is_missing_or_no_regular_file_is_refused_as_an_import_file() {
+    let e = Env::new();
+    e.ok(&["migrate", "dev"]);
+    let dir = out_dir(&e);
+    let fifo = dir.join("fifo.csv");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let missing = dir.join("nope.csv");
+    let dotdot = format!("{}/../nope.csv", dir.display());
+    let cases: [(&[&str], i32, &str); 4] = [
+        (&[s(&missing)], 2, "cannot read import file"),
+        (&[&dotdot], 2, "invalid import file path"),
+        (
+            &[s(&fifo)],
+            3,
+            "is a FIFO (named pipe), not a regular file; refusing to read it as an import file",
+        ),
+        (
+            &["/dev/zero", "--format", "csv"],
+            3,
+            "is a character device, not a regular file",
+        ),
+    ];
+    for (args, code, says) in cases {
+        let args = [&["import", "dev", "users"][..], args, &["--force"]].concat();
+        let started = Instant::now();
+        let (got, _, err) = e.run(&args);
+        assert!(started.elapsed() < Duration::from_secs(20), "{args:?} hung");
+        assert_eq!(got, code, "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: wanted {says:?} in {err}");
+        assert!(!err.contains("backup"), "{args:?}: not a backup: {err}");
+    }
+    assert_eq!(backups(&e, "dev"), 0);
+}

@@ -38,6 +38,9 @@ mod rows;
 use checks::{same_columns, Inserter, Lookups, SeenKeys, Validator, ROWS_PER_INSERT};
 use rows::{open_rows, Read, Row, Table};
 
+/// What the input is called in messages.
+const INPUT: &str = "import file";
+
 /// Problems of each kind listed in a plan (all are counted).
 pub const LISTED: usize = 20;
 
@@ -250,7 +253,7 @@ pub fn plan(ws: &Workspace, req: &ImportRequest) -> Result<ImportPlan> {
                 req.file.display()
             ))
         })?;
-    let file = crate::backups::names::check_input_path(&req.file)?;
+    let file = crate::backups::names::check_input_path(&req.file, INPUT)?;
     let conn = session::inspect_for_change(ws, &target)?.ok_or_else(|| Error::Missing {
         path: target.path.clone(),
         next: format!(
