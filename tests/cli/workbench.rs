@@ -20,7 +20,7 @@ fn backups(e: &Env, env: &str) -> usize {
     std::fs::read_dir(e.data().join("backups").join(env))
         .map(|d| {
             d.flatten()
-                .filter(|f| f.file_name().to_string_lossy().ends_with(".sqlite3"))
+                .filter(|f| pipeline_db_e2e::is_backup_name(&f.file_name().to_string_lossy()))
                 .count()
         })
         .unwrap_or(0)
@@ -590,4 +590,165 @@ fn an_import_path_that_is_missing_or_no_regular_file_is_refused_as_an_import_fil
         assert!(!err.contains("backup"), "{args:?}: not a backup: {err}");
     }
     assert_eq!(backups(&e, "dev"), 0);
+}
+
+/// A child stopped at a sleeping failpoint, given `secs` to finish: one still running then is
+/// killed and the test fails (it hung). Returns its exit code, stdout and the rest of its stderr.
+fn finish_within(
+    mut child: std::process::Child,
+    err: std::io::BufReader<std::process::ChildStderr>,
+    secs: u64,
+) -> (Option<i32>, String, String) {
+    let (mut out, mut err) = (child.stdout.take().unwrap(), err);
+    let read_out = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut out, &mut s).unwrap();
+        s
+    });
+    let read_err = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut err, &mut s).unwrap();
+        s
+    });
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!(
+                "still running after {secs} s (it hung): {}",
+                read_err.join().unwrap()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    (
+        status.code(),
+        read_out.join().unwrap(),
+        read_err.join().unwrap(),
+    )
+}
+
+fn users_named(e: &Env, env: &str, name: &str) -> String {
+    e.ok(&[
+        "query",
+        env,
+        &format!("SELECT count(*) FROM users WHERE username = '{name}'"),
+        "--format",
+        "csv",
+    ])
+    .lines()
+    .nth(1)
+    .unwrap()
+    .to_string()
+}
+
+fn one_user(name: &str) -> String {
+    format!("{USERS_HEADER}{name},{name}@example.org,$argon2id$x,viewer\n")
+}
+
+/// The rows inserted are the bytes the plan hashed and the user confirmed, or none: under the
+/// lock the file is opened once — refused if it is not the planned file —, and the bytes read from
+/// that open file for the insert, after the backup, must have the planned sha256, or the import
+/// is rolled back before its COMMIT.
+#[cfg(unix)]
+#[test]
+fn an_import_inserts_the_bytes_it_planned_or_nothing() {
+    let e = Env::new();
+    e.seeded("dev");
+    let run = |f: &Path, failpoint: &str| {
+        pipeline_db_e2e::at_failpoint(
+            e.data(),
+            failpoint,
+            &["import", "dev", "users", s(f), "--force", "--json"],
+        )
+    };
+    // Replaced (a new file renamed over it) while the backup is taken: the file opened under the
+    // lock is still the planned one, and its rows go in.
+    let f = write(&e, "live.csv", one_user("ann").as_bytes());
+    let planned = sha256(&f);
+    let (child, err, _) = run(&f, "import:before_insert=sleep:1500");
+    let t = write(&e, "t.csv", one_user("sam").as_bytes());
+    std::fs::rename(&t, &f).unwrap();
+    let (code, out, rest) = finish_within(child, err, 60);
+    assert_eq!(code, Some(0), "{rest}");
+    let out: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(out["plan"]["file_sha256"], planned.as_str(), "{out}");
+    assert_eq!(out["inserted"], 1);
+    assert_eq!(users_named(&e, "dev", "ann"), "1", "the planned row");
+    assert_eq!(users_named(&e, "dev", "sam"), "0", "not the new file's");
+
+    // Written in place (same file) while the backup is taken: refused, rolled back.
+    let before = fingerprint(&e.db("dev"));
+    let backups_before = backups(&e, "dev");
+    let f = write(&e, "inplace.csv", one_user("bob").as_bytes());
+    let (child, err, _) = run(&f, "import:before_insert=sleep:1500");
+    std::fs::write(&f, one_user("cat")).unwrap();
+    let (code, _, rest) = finish_within(child, err, 60);
+    assert_eq!(code, Some(3), "{rest}");
+    for says in [
+        "import file",
+        "changed: the bytes read for the insert",
+        "are not the planned ones",
+        "nothing was changed",
+    ] {
+        assert!(rest.contains(says), "{says:?} in {rest}");
+    }
+    assert_eq!(fingerprint(&e.db("dev")), before, "neither file's rows");
+    assert_eq!(
+        backups(&e, "dev"),
+        backups_before + 1,
+        "its backup was taken"
+    );
+
+    // Replaced between the confirmation and the lock: refused before the backup.
+    let f = write(&e, "early.csv", one_user("dan").as_bytes());
+    let (child, err, _) = run(&f, "import:before_replan=sleep:1500");
+    let t = write(&e, "t2.csv", one_user("eve").as_bytes());
+    std::fs::rename(&t, &f).unwrap();
+    let (code, _, rest) = finish_within(child, err, 60);
+    assert_eq!(code, Some(3), "{rest}");
+    assert!(
+        rest.contains("replaced or written since the plan read it"),
+        "{rest}"
+    );
+    assert_eq!(fingerprint(&e.db("dev")), before);
+    assert_eq!(backups(&e, "dev"), backups_before + 1, "no new backup");
+}
+
+/// A FIFO put in the import file's place between the confirmation and the import: opening it
+/// under the env's write lock waited forever for a writer. It is opened without waiting and
+/// refused as at the plan; nothing is imported and the lock is let go.
+#[cfg(unix)]
+#[test]
+fn a_fifo_swapped_in_after_the_plan_is_refused_without_waiting_under_the_lock() {
+    let e = Env::new();
+    e.seeded("dev");
+    let before = fingerprint(&e.db("dev"));
+    let f = write(&e, "u.csv", one_user("ann").as_bytes());
+    let (child, err, _) = pipeline_db_e2e::at_failpoint(
+        e.data(),
+        "import:before_replan=sleep:1500",
+        &["import", "dev", "users", s(&f), "--force"],
+    );
+    std::fs::remove_file(&f).unwrap();
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&f)
+        .status()
+        .unwrap()
+        .success());
+    let (code, _, rest) = finish_within(child, err, 30);
+    assert_eq!(code, Some(3), "{rest}");
+    assert!(
+        rest.contains(
+            "is a FIFO (named pipe), not a regular file; refusing to read it as an import file"
+        ),
+        "{rest}"
+    );
+    assert_eq!(fingerprint(&e.db("dev")), before, "nothing imported");
+    assert_eq!(backups(&e, "dev"), 0, "refused before the backup");
+    e.ok(&["backup", "dev"]); // the lock was let go
 }

@@ -70,6 +70,11 @@ impl<R: BufRead> CsvReader<R> {
         }
     }
 
+    /// The reader, with whatever it had read ahead and not used.
+    pub fn into_inner(self) -> R {
+        self.r
+    }
+
     /// The next record and the line it starts on; `None` at the end of the file.
     pub fn next_record(&mut self) -> Result<Option<(u64, Vec<Field>)>, InputError> {
         if !self.started {
@@ -270,6 +275,11 @@ pub struct LineReader<R> {
 impl<R: BufRead> LineReader<R> {
     pub fn new(r: R) -> LineReader<R> {
         LineReader { r, line: 0 }
+    }
+
+    /// The reader, with whatever it had read ahead and not used.
+    pub fn into_inner(self) -> R {
+        self.r
     }
 
     /// The next non-blank line and its number; `None` at the end of the file.
