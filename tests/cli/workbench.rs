@@ -434,7 +434,7 @@ fn a_refused_file_is_shown_as_a_plan_that_lists_its_bad_rows() {
     assert_eq!(code, 3, "{err}");
     let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(plan["importable"], false, "{plan}");
-    assert_eq!(plan["rows"], 26);
+    assert_eq!(plan["rows"], 3, "the rows no check refused");
     assert_eq!(plan["bad_row_count"], 22);
     assert_eq!(
         plan["bad_rows"].as_array().unwrap().len(),
@@ -751,4 +751,55 @@ fn a_fifo_swapped_in_after_the_plan_is_refused_without_waiting_under_the_lock() 
     assert_eq!(fingerprint(&e.db("dev")), before, "nothing imported");
     assert_eq!(backups(&e, "dev"), 0, "refused before the backup");
     e.ok(&["backup", "dev"]); // the lock was let go
+}
+
+/// The plan's count of rows to add is the rows that meet every check: bad rows, duplicates and
+/// missing references are counted apart (a row with two problems, once). Blank lines are no rows,
+/// in CSV (empty ones, anywhere: trailing ones refused the whole file) as in NDJSON, and the plan
+/// says how many were skipped.
+#[test]
+fn the_plan_counts_only_the_rows_it_would_add_and_skips_blank_lines() {
+    let e = Env::new();
+    e.seeded("dev");
+    let csv = format!(
+        "{USERS_HEADER}ann,ann@example.org,$argon2id$x,analyst\n\
+         bob,bob@example.org,$argon2id$x,boss\n\
+         admin,carl@example.org,$argon2id$x,boss\n\
+         dan,dan@example.org,$argon2id$x\n\
+         admin,eve@example.org,$argon2id$x,viewer\n"
+    );
+    let f = write(&e, "mixed.csv", csv.as_bytes());
+    let (code, out, err) = e.run(&["import", "dev", "users", s(&f), "--dry-run", "--json"]);
+    assert_eq!(code, 3, "{err}");
+    let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(plan["rows"], 1, "ann alone would be added: {plan}");
+    assert_eq!(plan["bad_row_count"], 3, "{plan}");
+    assert_eq!(plan["duplicate_count"], 2, "{plan}");
+    let (_, out, _) = e.run(&["import", "dev", "users", s(&f), "--dry-run"]);
+    assert!(out.contains("add:        1 row to users"), "{out}");
+
+    let blank = format!(
+        "\r\n{USERS_HEADER}ann,ann@example.org,$argon2id$x,analyst\n\n\
+         fay,fay@example.org,$argon2id$x,viewer\r\n\r\n\n"
+    );
+    let ndjson = "{\"username\":\"ann\",\"email\":\"ann@example.org\",\"hashed_password\":\"$argon2id$x\"}\n  \n\
+         {\"username\":\"fay\",\"email\":\"fay@example.org\",\"hashed_password\":\"$argon2id$x\"}\n\n\n\n";
+    for (name, bytes) in [("blank.csv", blank.as_str()), ("blank.ndjson", ndjson)] {
+        let f = write(&e, name, bytes.as_bytes());
+        let plan: serde_json::Value =
+            serde_json::from_str(&e.ok(&["import", "dev", "users", s(&f), "--dry-run", "--json"]))
+                .unwrap();
+        assert_eq!(plan["importable"], true, "{name}: {plan}");
+        assert_eq!(plan["rows"], 2, "{name}: {plan}");
+        assert_eq!(
+            plan["notes"][0], "4 blank lines skipped (they are no rows)",
+            "{name}: {plan}"
+        );
+    }
+    let f = out_dir(&e).join("blank.csv");
+    let out: serde_json::Value =
+        serde_json::from_str(&e.ok(&["import", "dev", "users", s(&f), "--force", "--json"]))
+            .unwrap();
+    assert_eq!(out["inserted"], 2, "{out}");
+    assert_eq!(users_named(&e, "dev", "fay"), "1");
 }

@@ -266,15 +266,25 @@ fn push_field(
     Ok(())
 }
 
-/// Lines of an NDJSON file, bounded, UTF-8, blank lines skipped, CRLF accepted.
+/// Lines of an NDJSON file, bounded, UTF-8, blank lines skipped (and counted), CRLF accepted.
 pub struct LineReader<R> {
     r: R,
     line: u64,
+    blank: u64,
 }
 
 impl<R: BufRead> LineReader<R> {
     pub fn new(r: R) -> LineReader<R> {
-        LineReader { r, line: 0 }
+        LineReader {
+            r,
+            line: 0,
+            blank: 0,
+        }
+    }
+
+    /// How many blank (or all-whitespace) lines were skipped so far.
+    pub fn blank_lines(&self) -> u64 {
+        self.blank
     }
 
     /// The reader, with whatever it had read ahead and not used.
@@ -329,6 +339,7 @@ impl<R: BufRead> LineReader<R> {
                 )
             })?;
             if text.trim().is_empty() {
+                self.blank += 1;
                 if eof {
                     return Ok(None);
                 }

@@ -115,7 +115,9 @@ pub struct ImportPlan {
     pub(crate) identity: file::Identity,
     /// The file's columns, in its order.
     pub columns: Vec<String>,
-    /// Rows the file holds, all to be added.
+    /// Rows of the file that meet every check (their type, the schema's rules, no duplicate key, no
+    /// missing reference): all of them are added when the plan is importable. The others are
+    /// counted apart, as bad rows, duplicates or missing references. Blank lines are no rows.
     pub rows: u64,
     /// Rows that cannot be imported as they are: a value not of its column's type, a wrong
     /// number of fields, a rule of the schema broken (the first few; all are counted). A file that
@@ -360,26 +362,36 @@ fn note(list: &mut Vec<RowIssue>, count: &mut u64, issues: impl IntoIterator<Ite
 /// Rows handed to the validator's thread at a time.
 const BATCH: usize = 512;
 
+/// Rows for the validator, and the lines among them that a look-up already refused (a duplicate,
+/// a missing reference; in file order): those are not counted as rows to add whatever the
+/// validator says.
+#[derive(Default)]
+struct ToCheck {
+    rows: Vec<Row>,
+    refused: Vec<u64>,
+}
+
 /// Reads the whole file: every row typed and checked against the schema (on a second thread),
 /// bad rows, duplicates and missing references counted (the first few listed).
 fn analyse(c: &Connection, table: &Table, p: &mut ImportPlan, input: file::Opened) -> Result<()> {
     let name = p.table.clone();
-    let (to_check, checking) = std::sync::mpsc::sync_channel::<Vec<Row>>(16);
-    let (mut broken, broken_count) = std::thread::scope(|s| {
+    let (to_check, checking) = std::sync::mpsc::sync_channel::<ToCheck>(16);
+    let (rows_read, (mut broken, broken_count, broken_unrefused)) = std::thread::scope(|s| {
         let validating = s.spawn(move || validate(&name, table, checking));
         let read = read_rows(c, table, p, input, &to_check);
         drop(to_check);
         let broken = validating
             .join()
             .unwrap_or_else(|_| Err(Error::Internal("the validator thread panicked".into())));
-        read.and(broken)
+        read.and_then(|n| Ok((n, broken?)))
     })?;
+    p.rows -= broken_unrefused;
     p.bad_row_count += broken_count;
     broken.append(&mut p.bad_rows);
     broken.sort_by_key(|i| i.line);
     broken.truncate(LISTED);
     p.bad_rows = broken;
-    if p.rows == 0 && p.bad_row_count == 0 {
+    if rows_read == 0 && p.bad_row_count == 0 {
         return Err(Error::BadInput {
             path: p.file.clone(),
             detail: "it holds no rows".into(),
@@ -390,27 +402,29 @@ fn analyse(c: &Connection, table: &Table, p: &mut ImportPlan, input: file::Opene
 }
 
 /// The file's rows: typed, looked up, then sent to the validator in batches; then the size and
-/// sha256 of every byte read.
+/// sha256 of every byte read. Counts as rows to add those no check refused yet (the validator's
+/// refusals are taken off by the caller); returns how many rows were read.
 fn read_rows(
     c: &Connection,
     table: &Table,
     p: &mut ImportPlan,
     input: file::Opened,
-    to_check: &std::sync::mpsc::SyncSender<Vec<Row>>,
-) -> Result<()> {
+    to_check: &std::sync::mpsc::SyncSender<ToCheck>,
+) -> Result<u64> {
     let env_has_rows = p.tables.iter().any(|t| t.name == p.table && t.rows > 0);
     let seen = SeenKeys::new(table)?;
     let mut lookups = Lookups::new(c, table, env_has_rows);
     let mut rows = Rows::new(input.hashed()?, p.format, table);
     rows.header(&p.file, table)?;
     p.columns = rows.columns().to_vec();
-    let mut batch = Vec::with_capacity(BATCH);
+    let mut batch = ToCheck::default();
+    let mut read = 0;
     loop {
         let row = match rows.next_row() {
             Ok(None) => break,
             Ok(Some(Read::Row(row))) => row,
             Ok(Some(Read::Bad(issue))) => {
-                p.rows += 1;
+                read += 1;
                 note(&mut p.bad_rows, &mut p.bad_row_count, [issue]);
                 continue;
             }
@@ -421,38 +435,49 @@ fn read_rows(
                 break;
             }
         };
-        p.rows += 1;
+        read += 1;
         let dups = lookups.duplicates(&row, &seen)?;
-        note(&mut p.duplicates, &mut p.duplicate_count, dups);
         let missing = lookups.missing_references(&row)?;
+        match dups.is_empty() && missing.is_empty() {
+            true => p.rows += 1,
+            false => batch.refused.push(row.line),
+        }
+        note(&mut p.duplicates, &mut p.duplicate_count, dups);
         note(
             &mut p.missing_references,
             &mut p.missing_reference_count,
             missing,
         );
-        batch.push(row);
-        if batch.len() == BATCH && to_check.send(std::mem::take(&mut batch)).is_err() {
+        batch.rows.push(row);
+        if batch.rows.len() == BATCH && to_check.send(std::mem::take(&mut batch)).is_err() {
             break; // the validator stopped: its error is reported
         }
     }
     let _ = to_check.send(batch);
-    let read = rows.finish()?;
-    (p.file_bytes, p.file_sha256) = (read.bytes, read.sha256);
-    Ok(())
+    match rows.blank_lines() {
+        0 => {}
+        1 => p.notes.push("1 blank line skipped (it is no row)".into()),
+        n => p
+            .notes
+            .push(format!("{n} blank lines skipped (they are no rows)")),
+    }
+    let whole = rows.finish()?;
+    (p.file_bytes, p.file_sha256) = (whole.bytes, whole.sha256);
+    Ok(read)
 }
 
 /// The validator's thread: every row against the schema's constraints; the first few that break
-/// one, and how many do.
+/// one, how many do, and how many of those no look-up had refused.
 fn validate(
     table_name: &str,
     table: &Table,
-    rows: std::sync::mpsc::Receiver<Vec<Row>>,
-) -> Result<(Vec<RowIssue>, u64)> {
+    rows: std::sync::mpsc::Receiver<ToCheck>,
+) -> Result<(Vec<RowIssue>, u64, u64)> {
     let mut validator = Validator::new(table_name)?;
-    let (mut listed, mut count) = (vec![], 0);
+    let (mut listed, mut count, mut unrefused) = (vec![], 0, 0);
     for batch in rows {
         // Runs of rows giving the same columns, ROWS_PER_INSERT at a time.
-        let mut rest = batch.as_slice();
+        let mut rest = batch.rows.as_slice();
         while let Some(first) = rest.first() {
             let run = rest
                 .iter()
@@ -460,11 +485,15 @@ fn validate(
                 .take_while(|r| same_columns(first, r))
                 .count();
             let broken = validator.check_many(table, &rest[..run])?;
+            unrefused += broken
+                .iter()
+                .filter(|i| batch.refused.binary_search(&i.line).is_err())
+                .count() as u64;
             note(&mut listed, &mut count, broken);
             rest = &rest[run..];
         }
     }
-    Ok((listed, count))
+    Ok((listed, count, unrefused))
 }
 
 /// A row that breaks a rule refuses the file; a database error (a full disk) is the database's.

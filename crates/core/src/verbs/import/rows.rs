@@ -100,6 +100,8 @@ pub(super) struct Rows {
     table: Vec<(String, String)>,
     types: Vec<String>,
     json: Vec<bool>,
+    /// CSV: empty lines skipped.
+    blank: u64,
 }
 
 fn bad_file(file: &Path, e: InputError) -> Error {
@@ -127,15 +129,25 @@ impl Rows {
             table: table.columns.clone(),
             types: table.columns.iter().map(|c| c.1.clone()).collect(),
             json: (0..table.columns.len()).map(|i| table.is_json(i)).collect(),
+            blank: 0,
+        }
+    }
+
+    /// Blank lines skipped so far: in CSV empty ones (a line of spaces is a row), in NDJSON those
+    /// holding only whitespace.
+    pub fn blank_lines(&self) -> u64 {
+        match &self.r {
+            Reader::Csv(_) => self.blank,
+            Reader::Ndjson(r) => r.blank_lines(),
         }
     }
 
     /// Reads a CSV file's header (an unknown or repeated column is refused here); NDJSON has none.
     pub fn header(&mut self, file: &Path, table: &Table) -> Result<()> {
-        let Reader::Csv(r) = &mut self.r else {
+        if !matches!(self.r, Reader::Csv(_)) {
             return Ok(());
-        };
-        let Some((line, header)) = r.next_record().map_err(|e| bad_file(file, e))? else {
+        }
+        let Some((line, header)) = self.csv_record().map_err(|e| bad_file(file, e))? else {
             return Err(bad_file(
                 file,
                 InputError {
@@ -150,6 +162,21 @@ impl Rows {
         Ok(())
     }
 
+    /// The next CSV record that is not an empty line (one unquoted empty field), counting those.
+    fn csv_record(
+        &mut self,
+    ) -> std::result::Result<Option<(u64, Vec<crate::workbench::input::Field>)>, InputError> {
+        let Reader::Csv(r) = &mut self.r else {
+            return Ok(None);
+        };
+        loop {
+            match r.next_record()? {
+                Some((_, fields)) if is_blank(&fields) => self.blank += 1,
+                other => return Ok(other),
+            }
+        }
+    }
+
     /// Reads what is left of the file: the size and sha256 of every byte of it that was read.
     pub fn finish(self) -> Result<super::file::Whole> {
         let r = match self.r {
@@ -159,6 +186,11 @@ impl Rows {
         // What the buffer read ahead was hashed as it was read.
         r.into_inner().finish()
     }
+}
+
+/// Whether a CSV record is an empty line: one field, empty and unquoted (`""` is an empty string).
+fn is_blank(fields: &[crate::workbench::input::Field]) -> bool {
+    matches!(fields, [f] if f.text.is_empty() && !f.quoted)
 }
 
 /// The header's columns and their indexes in the table.
@@ -217,8 +249,8 @@ impl Rows {
     /// The next row (or bad row); `Err`: the file cannot be read on from the line it names.
     pub fn next_row(&mut self) -> std::result::Result<Option<Read>, InputError> {
         match &mut self.r {
-            Reader::Csv(r) => {
-                let Some((line, fields)) = r.next_record()? else {
+            Reader::Csv(_) => {
+                let Some((line, fields)) = self.csv_record()? else {
                     return Ok(None);
                 };
                 Ok(Some(csv_row(
