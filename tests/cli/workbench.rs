@@ -803,3 +803,63 @@ fn the_plan_counts_only_the_rows_it_would_add_and_skips_blank_lines() {
     assert_eq!(out["inserted"], 2, "{out}");
     assert_eq!(users_named(&e, "dev", "fay"), "1");
 }
+
+/// A row without an id gets the largest id so far + 1 when it is inserted; a later row giving
+/// that id was planned as importable and then refused by the insert (`UNIQUE constraint failed:
+/// users.id`). The plan follows the ids SQLite gives, in the file's order, and lists that row.
+#[test]
+fn the_plan_refuses_an_id_that_sqlite_gives_an_earlier_row_without_one() {
+    let e = Env::new();
+    e.seeded("dev"); // users 1..=6
+    let row = |id: &str, name: &str| format!("{id},{name},{name}@example.org,$argon2id$x,viewer\n");
+    let header = "id,username,email,hashed_password,role\n";
+    // ann gets 7; bob gives 8; cat gets 9 (after bob's 8), which dan gives too.
+    let csv = [
+        header,
+        &row("", "ann"),
+        &row("8", "bob"),
+        &row("", "cat"),
+        &row("9", "dan"),
+    ]
+    .concat();
+    let f = write(&e, "ids.csv", csv.as_bytes());
+    let before = fingerprint(&e.db("dev"));
+    let (code, out, err) = e.run(&["import", "dev", "users", s(&f), "--dry-run", "--json"]);
+    assert_eq!(code, 3, "{err}");
+    let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(plan["importable"], false, "{plan}");
+    assert_eq!(plan["duplicate_count"], 1, "{plan}");
+    assert_eq!(plan["duplicates"][0]["line"], 5, "{plan}");
+    assert_eq!(plan["duplicates"][0]["column"], "id", "{plan}");
+    let rule = plan["duplicates"][0]["rule"].as_str().unwrap();
+    assert!(
+        rule.contains("line 4 gives no id, so SQLite gives it 9"),
+        "{rule}"
+    );
+    let (code, _, err) = e.run(&["import", "dev", "users", s(&f), "--force"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("line 5") && err.contains("line 4 gives no id"),
+        "{err}"
+    );
+    assert_eq!(fingerprint(&e.db("dev")), before);
+    // Without dan's id the ids follow on: imported as planned.
+    let csv = [
+        header,
+        &row("", "ann"),
+        &row("8", "bob"),
+        &row("", "cat"),
+        &row("10", "dan"),
+    ]
+    .concat();
+    std::fs::write(&f, csv).unwrap();
+    e.ok(&["import", "dev", "users", s(&f), "--force"]);
+    let ids = e.ok(&[
+        "query",
+        "dev",
+        "SELECT group_concat(id) FROM (SELECT id FROM users WHERE id > 6 ORDER BY id)",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(ids.lines().nth(1), Some("\"7,8,9,10\""), "{ids}");
+}
