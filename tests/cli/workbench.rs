@@ -20,7 +20,7 @@ fn backups(e: &Env, env: &str) -> usize {
     std::fs::read_dir(e.data().join("backups").join(env))
         .map(|d| {
             d.flatten()
-                .filter(|f| f.file_name().to_string_lossy().ends_with(".sqlite3"))
+                .filter(|f| pipeline_db_e2e::is_backup_name(&f.file_name().to_string_lossy()))
                 .count()
         })
         .unwrap_or(0)
@@ -524,7 +524,7 @@ fn a_refused_file_is_shown_as_a_plan_that_lists_its_bad_rows() {
     assert_eq!(code, 3, "{err}");
     let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(plan["importable"], false, "{plan}");
-    assert_eq!(plan["rows"], 26);
+    assert_eq!(plan["rows"], 3, "the rows no check refused");
     assert_eq!(plan["bad_row_count"], 22);
     assert_eq!(
         plan["bad_rows"].as_array().unwrap().len(),
@@ -637,4 +637,319 @@ fn the_plan_binds_the_input_files_sha256() {
         serde_json::from_str(&e.ok(&["import", "dev", "users", s(&f), "--dry-run", "--json"]))
             .unwrap();
     assert_ne!(a["file_sha256"], b["file_sha256"]);
+}
+
+/// The import file is named as what it is in every refusal of its path (the path checks are
+/// shared with backups given as paths), and a path that is no regular file is refused with exit 3
+/// as README's exit codes say — before anything opens it (a FIFO would make the read wait).
+#[cfg(unix)]
+#[test]
+fn an_import_path_that_is_missing_or_no_regular_file_is_refused_as_an_import_file() {
+    let e = Env::new();
+    e.ok(&["migrate", "dev"]);
+    let dir = out_dir(&e);
+    let fifo = dir.join("fifo.csv");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let missing = dir.join("nope.csv");
+    let dotdot = format!("{}/../nope.csv", dir.display());
+    let cases: [(&[&str], i32, &str); 4] = [
+        (&[s(&missing)], 2, "cannot read import file"),
+        (&[&dotdot], 2, "invalid import file path"),
+        (
+            &[s(&fifo)],
+            3,
+            "is a FIFO (named pipe), not a regular file; refusing to read it as an import file",
+        ),
+        (
+            &["/dev/zero", "--format", "csv"],
+            3,
+            "is a character device, not a regular file",
+        ),
+    ];
+    for (args, code, says) in cases {
+        let args = [&["import", "dev", "users"][..], args, &["--force"]].concat();
+        let started = Instant::now();
+        let (got, _, err) = e.run(&args);
+        assert!(started.elapsed() < Duration::from_secs(20), "{args:?} hung");
+        assert_eq!(got, code, "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: wanted {says:?} in {err}");
+        assert!(!err.contains("backup"), "{args:?}: not a backup: {err}");
+    }
+    assert_eq!(backups(&e, "dev"), 0);
+}
+
+/// A child stopped at a sleeping failpoint, given `secs` to finish: one still running then is
+/// killed and the test fails (it hung). Returns its exit code, stdout and the rest of its stderr.
+fn finish_within(
+    mut child: std::process::Child,
+    err: std::io::BufReader<std::process::ChildStderr>,
+    secs: u64,
+) -> (Option<i32>, String, String) {
+    let (mut out, mut err) = (child.stdout.take().unwrap(), err);
+    let read_out = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut out, &mut s).unwrap();
+        s
+    });
+    let read_err = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut err, &mut s).unwrap();
+        s
+    });
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!(
+                "still running after {secs} s (it hung): {}",
+                read_err.join().unwrap()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    (
+        status.code(),
+        read_out.join().unwrap(),
+        read_err.join().unwrap(),
+    )
+}
+
+fn users_named(e: &Env, env: &str, name: &str) -> String {
+    e.ok(&[
+        "query",
+        env,
+        &format!("SELECT count(*) FROM users WHERE username = '{name}'"),
+        "--format",
+        "csv",
+    ])
+    .lines()
+    .nth(1)
+    .unwrap()
+    .to_string()
+}
+
+fn one_user(name: &str) -> String {
+    format!("{USERS_HEADER}{name},{name}@example.org,$argon2id$x,viewer\n")
+}
+
+/// The rows inserted are the bytes the plan hashed and the user confirmed, or none: under the
+/// lock the file is opened once — refused if it is not the planned file —, and the bytes read from
+/// that open file for the insert, after the backup, must have the planned sha256, or the import
+/// is rolled back before its COMMIT.
+#[cfg(unix)]
+#[test]
+fn an_import_inserts_the_bytes_it_planned_or_nothing() {
+    let e = Env::new();
+    e.seeded("dev");
+    let run = |f: &Path, failpoint: &str| {
+        pipeline_db_e2e::at_failpoint(
+            e.data(),
+            failpoint,
+            &["import", "dev", "users", s(f), "--force", "--json"],
+        )
+    };
+    // Replaced (a new file renamed over it) while the backup is taken: the file opened under the
+    // lock is still the planned one, and its rows go in.
+    let f = write(&e, "live.csv", one_user("ann").as_bytes());
+    let planned = sha256(&f);
+    let (child, err, _) = run(&f, "import:before_insert=sleep:1500");
+    let t = write(&e, "t.csv", one_user("sam").as_bytes());
+    std::fs::rename(&t, &f).unwrap();
+    let (code, out, rest) = finish_within(child, err, 60);
+    assert_eq!(code, Some(0), "{rest}");
+    let out: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(out["plan"]["file_sha256"], planned.as_str(), "{out}");
+    assert_eq!(out["inserted"], 1);
+    assert_eq!(users_named(&e, "dev", "ann"), "1", "the planned row");
+    assert_eq!(users_named(&e, "dev", "sam"), "0", "not the new file's");
+
+    // Written in place (same file) while the backup is taken: refused, rolled back.
+    let before = fingerprint(&e.db("dev"));
+    let backups_before = backups(&e, "dev");
+    let f = write(&e, "inplace.csv", one_user("bob").as_bytes());
+    let (child, err, _) = run(&f, "import:before_insert=sleep:1500");
+    std::fs::write(&f, one_user("cat")).unwrap();
+    let (code, _, rest) = finish_within(child, err, 60);
+    assert_eq!(code, Some(3), "{rest}");
+    for says in [
+        "import file",
+        "changed: the bytes read for the insert",
+        "are not the planned ones",
+        "nothing was changed",
+    ] {
+        assert!(rest.contains(says), "{says:?} in {rest}");
+    }
+    assert_eq!(fingerprint(&e.db("dev")), before, "neither file's rows");
+    assert_eq!(
+        backups(&e, "dev"),
+        backups_before + 1,
+        "its backup was taken"
+    );
+
+    // Replaced between the confirmation and the lock: refused before the backup.
+    let f = write(&e, "early.csv", one_user("dan").as_bytes());
+    let (child, err, _) = run(&f, "import:before_replan=sleep:1500");
+    let t = write(&e, "t2.csv", one_user("eve").as_bytes());
+    std::fs::rename(&t, &f).unwrap();
+    let (code, _, rest) = finish_within(child, err, 60);
+    assert_eq!(code, Some(3), "{rest}");
+    assert!(
+        rest.contains("replaced or written since the plan read it"),
+        "{rest}"
+    );
+    assert_eq!(fingerprint(&e.db("dev")), before);
+    assert_eq!(backups(&e, "dev"), backups_before + 1, "no new backup");
+}
+
+/// A FIFO put in the import file's place between the confirmation and the import: opening it
+/// under the env's write lock waited forever for a writer. It is opened without waiting and
+/// refused as at the plan; nothing is imported and the lock is let go.
+#[cfg(unix)]
+#[test]
+fn a_fifo_swapped_in_after_the_plan_is_refused_without_waiting_under_the_lock() {
+    let e = Env::new();
+    e.seeded("dev");
+    let before = fingerprint(&e.db("dev"));
+    let f = write(&e, "u.csv", one_user("ann").as_bytes());
+    let (child, err, _) = pipeline_db_e2e::at_failpoint(
+        e.data(),
+        "import:before_replan=sleep:1500",
+        &["import", "dev", "users", s(&f), "--force"],
+    );
+    std::fs::remove_file(&f).unwrap();
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&f)
+        .status()
+        .unwrap()
+        .success());
+    let (code, _, rest) = finish_within(child, err, 30);
+    assert_eq!(code, Some(3), "{rest}");
+    assert!(
+        rest.contains(
+            "is a FIFO (named pipe), not a regular file; refusing to read it as an import file"
+        ),
+        "{rest}"
+    );
+    assert_eq!(fingerprint(&e.db("dev")), before, "nothing imported");
+    assert_eq!(backups(&e, "dev"), 0, "refused before the backup");
+    e.ok(&["backup", "dev"]); // the lock was let go
+}
+
+/// The plan's count of rows to add is the rows that meet every check: bad rows, duplicates and
+/// missing references are counted apart (a row with two problems, once). Blank lines are no rows,
+/// in CSV (empty ones, anywhere: trailing ones refused the whole file) as in NDJSON, and the plan
+/// says how many were skipped.
+#[test]
+fn the_plan_counts_only_the_rows_it_would_add_and_skips_blank_lines() {
+    let e = Env::new();
+    e.seeded("dev");
+    let csv = format!(
+        "{USERS_HEADER}ann,ann@example.org,$argon2id$x,analyst\n\
+         bob,bob@example.org,$argon2id$x,boss\n\
+         admin,carl@example.org,$argon2id$x,boss\n\
+         dan,dan@example.org,$argon2id$x\n\
+         admin,eve@example.org,$argon2id$x,viewer\n"
+    );
+    let f = write(&e, "mixed.csv", csv.as_bytes());
+    let (code, out, err) = e.run(&["import", "dev", "users", s(&f), "--dry-run", "--json"]);
+    assert_eq!(code, 3, "{err}");
+    let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(plan["rows"], 1, "ann alone would be added: {plan}");
+    assert_eq!(plan["bad_row_count"], 3, "{plan}");
+    assert_eq!(plan["duplicate_count"], 2, "{plan}");
+    let (_, out, _) = e.run(&["import", "dev", "users", s(&f), "--dry-run"]);
+    assert!(out.contains("add:        1 row to users"), "{out}");
+
+    let blank = format!(
+        "\r\n{USERS_HEADER}ann,ann@example.org,$argon2id$x,analyst\n\n\
+         fay,fay@example.org,$argon2id$x,viewer\r\n\r\n\n"
+    );
+    let ndjson = "{\"username\":\"ann\",\"email\":\"ann@example.org\",\"hashed_password\":\"$argon2id$x\"}\n  \n\
+         {\"username\":\"fay\",\"email\":\"fay@example.org\",\"hashed_password\":\"$argon2id$x\"}\n\n\n\n";
+    for (name, bytes) in [("blank.csv", blank.as_str()), ("blank.ndjson", ndjson)] {
+        let f = write(&e, name, bytes.as_bytes());
+        let plan: serde_json::Value =
+            serde_json::from_str(&e.ok(&["import", "dev", "users", s(&f), "--dry-run", "--json"]))
+                .unwrap();
+        assert_eq!(plan["importable"], true, "{name}: {plan}");
+        assert_eq!(plan["rows"], 2, "{name}: {plan}");
+        assert_eq!(
+            plan["notes"][0], "4 blank lines skipped (they are no rows)",
+            "{name}: {plan}"
+        );
+    }
+    let f = out_dir(&e).join("blank.csv");
+    let out: serde_json::Value =
+        serde_json::from_str(&e.ok(&["import", "dev", "users", s(&f), "--force", "--json"]))
+            .unwrap();
+    assert_eq!(out["inserted"], 2, "{out}");
+    assert_eq!(users_named(&e, "dev", "fay"), "1");
+}
+
+/// A row without an id gets the largest id so far + 1 when it is inserted; a later row giving
+/// that id was planned as importable and then refused by the insert (`UNIQUE constraint failed:
+/// users.id`). The plan follows the ids SQLite gives, in the file's order, and lists that row.
+#[test]
+fn the_plan_refuses_an_id_that_sqlite_gives_an_earlier_row_without_one() {
+    let e = Env::new();
+    e.seeded("dev"); // users 1..=6
+    let row = |id: &str, name: &str| format!("{id},{name},{name}@example.org,$argon2id$x,viewer\n");
+    let header = "id,username,email,hashed_password,role\n";
+    // ann gets 7; bob gives 8; cat gets 9 (after bob's 8), which dan gives too.
+    let csv = [
+        header,
+        &row("", "ann"),
+        &row("8", "bob"),
+        &row("", "cat"),
+        &row("9", "dan"),
+    ]
+    .concat();
+    let f = write(&e, "ids.csv", csv.as_bytes());
+    let before = fingerprint(&e.db("dev"));
+    let (code, out, err) = e.run(&["import", "dev", "users", s(&f), "--dry-run", "--json"]);
+    assert_eq!(code, 3, "{err}");
+    let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(plan["importable"], false, "{plan}");
+    assert_eq!(plan["duplicate_count"], 1, "{plan}");
+    assert_eq!(plan["duplicates"][0]["line"], 5, "{plan}");
+    assert_eq!(plan["duplicates"][0]["column"], "id", "{plan}");
+    let rule = plan["duplicates"][0]["rule"].as_str().unwrap();
+    assert!(
+        rule.contains("line 4 gives no id, so SQLite gives it 9"),
+        "{rule}"
+    );
+    let (code, _, err) = e.run(&["import", "dev", "users", s(&f), "--force"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("line 5") && err.contains("line 4 gives no id"),
+        "{err}"
+    );
+    assert_eq!(fingerprint(&e.db("dev")), before);
+    // Without dan's id the ids follow on: imported as planned.
+    let csv = [
+        header,
+        &row("", "ann"),
+        &row("8", "bob"),
+        &row("", "cat"),
+        &row("10", "dan"),
+    ]
+    .concat();
+    std::fs::write(&f, csv).unwrap();
+    e.ok(&["import", "dev", "users", s(&f), "--force"]);
+    let ids = e.ok(&[
+        "query",
+        "dev",
+        "SELECT group_concat(id) FROM (SELECT id FROM users WHERE id > 6 ORDER BY id)",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(ids.lines().nth(1), Some("\"7,8,9,10\""), "{ids}");
 }

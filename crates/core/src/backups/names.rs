@@ -211,25 +211,35 @@ pub fn check_output_path(p: &Path) -> Result<PathBuf> {
     Ok(out)
 }
 
-/// A backup given as a path (`restore ENV ./x.sqlite3`): same character rules, must be an existing
-/// regular file. Returns the resolved path.
-pub fn check_input_path(p: &Path) -> Result<PathBuf> {
-    check_path_components("backup path", p)?;
+/// A file given as a path — a backup (`restore ENV ./x.sqlite3`), an import file — named in
+/// every message by `noun` ("backup", "import file"): same character rules, must be an existing
+/// regular file (a FIFO, a device or a directory is refused, exit 3, without being opened).
+/// Returns the resolved path (a symlink to a regular file is followed, here, once).
+pub fn check_input_path(p: &Path, noun: &str) -> Result<PathBuf> {
+    check_path_components(&format!("{noun} path"), p)?;
     let meta = std::fs::metadata(p)
-        .map_err(|e| Error::InvalidInput(format!("cannot read backup {}: {e}", p.display())))?;
+        .map_err(|e| Error::InvalidInput(format!("cannot read {noun} {}: {e}", p.display())))?;
     if !meta.is_file() {
-        return Err(Error::InvalidInput(format!(
-            "{} is not a regular file",
-            p.display()
-        )));
+        return Err(not_a_regular_input(p, noun, &meta.file_type()));
     }
     std::fs::canonicalize(p).map_err(Error::io("resolving", p))
+}
+
+/// The refusal of an input that is no regular file (a FIFO would make a read wait forever), at
+/// the plan and whenever the file is opened again.
+pub fn not_a_regular_input(p: &Path, noun: &str, t: &std::fs::FileType) -> Error {
+    Error::Refused(format!(
+        "{} is {}, not a regular file; refusing to read it as {} {noun}, nothing was read. Give the path of a regular file",
+        p.display(),
+        crate::storage::os::special_file_kind(t),
+        if noun.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" },
+    ))
 }
 
 /// A backup argument: a plain name is looked up in `dir`; anything with a `/` is a path.
 pub fn resolve_backup_arg(dir: &Path, arg: &str) -> Result<PathBuf> {
     if arg.contains('/') {
-        check_input_path(Path::new(arg))
+        check_input_path(Path::new(arg), "backup")
     } else {
         resolve_in_dir(dir, arg)
     }

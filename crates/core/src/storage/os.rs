@@ -288,6 +288,22 @@ pub fn own_regular_file(m: &std::fs::Metadata) -> bool {
     }
 }
 
+/// (device, file number) of an open file's metadata: (st_dev, st_ino) on Unix. Elsewhere std's
+/// metadata has no stable file number: (0, 0), and the callers' other facts (size, modification
+/// time, a sha256 of what is read) must then tell files apart.
+pub fn identity_of(meta: &std::fs::Metadata) -> (u64, u64) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        (meta.dev(), meta.ino())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        (0, 0)
+    }
+}
+
 /// What a non-regular file is ("a FIFO (named pipe)", "a socket", …), for the refusal.
 pub fn special_file_kind(t: &std::fs::FileType) -> &'static str {
     #[cfg(unix)]

@@ -46,7 +46,7 @@ pub fn all(ws: &Workspace, env: Option<&str>) -> Result<Vec<VerifyReport>> {
 
 fn resolve(ws: &Workspace, arg: &str) -> Result<PathBuf> {
     if arg.contains('/') {
-        return names::check_input_path(Path::new(arg));
+        return names::check_input_path(Path::new(arg), "backup");
     }
     names::check_backup_name(arg)?;
     let found: Vec<PathBuf> = ws

@@ -70,6 +70,11 @@ impl<R: BufRead> CsvReader<R> {
         }
     }
 
+    /// The reader, with whatever it had read ahead and not used.
+    pub fn into_inner(self) -> R {
+        self.r
+    }
+
     /// The next record and the line it starts on; `None` at the end of the file.
     pub fn next_record(&mut self) -> Result<Option<(u64, Vec<Field>)>, InputError> {
         if !self.started {
@@ -261,15 +266,30 @@ fn push_field(
     Ok(())
 }
 
-/// Lines of an NDJSON file, bounded, UTF-8, blank lines skipped, CRLF accepted.
+/// Lines of an NDJSON file, bounded, UTF-8, blank lines skipped (and counted), CRLF accepted.
 pub struct LineReader<R> {
     r: R,
     line: u64,
+    blank: u64,
 }
 
 impl<R: BufRead> LineReader<R> {
     pub fn new(r: R) -> LineReader<R> {
-        LineReader { r, line: 0 }
+        LineReader {
+            r,
+            line: 0,
+            blank: 0,
+        }
+    }
+
+    /// How many blank (or all-whitespace) lines were skipped so far.
+    pub fn blank_lines(&self) -> u64 {
+        self.blank
+    }
+
+    /// The reader, with whatever it had read ahead and not used.
+    pub fn into_inner(self) -> R {
+        self.r
     }
 
     /// The next non-blank line and its number; `None` at the end of the file.
@@ -319,6 +339,7 @@ impl<R: BufRead> LineReader<R> {
                 )
             })?;
             if text.trim().is_empty() {
+                self.blank += 1;
                 if eof {
                     return Ok(None);
                 }

@@ -43,11 +43,15 @@ fn key_columns(table: &Table) -> Vec<(&'static str, bool, Option<usize>)> {
 
 /// Keys seen earlier in the file, one table per key column in a private temporary SQLite file
 /// (journal off: it is scratch, deleted when closed; a few MiB of cache): memory stays the same
-/// whatever the number of rows, and keys that come in order (an export's) are appended.
+/// whatever the number of rows, and keys that come in order (an export's) are appended. Beside
+/// them, the ids SQLite will give the rows that give none, and their lines.
 pub(super) struct SeenKeys {
     c: Connection,
     sql: Vec<String>,
 }
+
+const ASSIGN: &str = "INSERT OR IGNORE INTO assigned (id, line) VALUES (?1, ?2)";
+const ASSIGNED_TO: &str = "SELECT line FROM assigned WHERE id = ?1";
 
 impl SeenKeys {
     pub fn new(table: &Table) -> Result<SeenKeys> {
@@ -66,6 +70,8 @@ impl SeenKeys {
             .map_err(what())?;
             sql.push(format!("INSERT OR IGNORE INTO k{i} (v) VALUES (?1)"));
         }
+        c.execute_batch("CREATE TABLE assigned (id INTEGER PRIMARY KEY, line INTEGER NOT NULL)")
+            .map_err(what())?;
         c.execute_batch("BEGIN").map_err(what())?;
         Ok(SeenKeys { c, sql })
     }
@@ -75,6 +81,27 @@ impl SeenKeys {
         let what = || Error::sql("remembering a key");
         let mut stmt = self.c.prepare_cached(&self.sql[k]).map_err(what())?;
         Ok(stmt.execute([v]).map_err(what())? == 1)
+    }
+
+    /// Remembers that SQLite will give the row of `line` the id `id`.
+    fn assign(&self, id: i64, line: u64) -> Result<()> {
+        let what = || Error::sql("remembering an id");
+        let mut stmt = self.c.prepare_cached(ASSIGN).map_err(what())?;
+        stmt.execute(rusqlite::params![id, line as i64])
+            .map_err(what())?;
+        Ok(())
+    }
+
+    /// The line of the row without an id that SQLite will give `id`, if any.
+    fn assigned_to(&self, id: i64) -> Result<Option<u64>> {
+        use rusqlite::OptionalExtension;
+        let what = || Error::sql("looking up an id");
+        let mut stmt = self.c.prepare_cached(ASSIGNED_TO).map_err(what())?;
+        let line: Option<i64> = stmt
+            .query_row([id], |r| r.get(0))
+            .optional()
+            .map_err(what())?;
+        Ok(line.map(|l| l as u64))
     }
 }
 
@@ -87,6 +114,12 @@ pub(super) struct Lookups<'c> {
     env_has_rows: bool,
     table: String,
     known: HashSet<(&'static str, i64)>,
+    /// The `id` column, and the largest id so far: the env's, then every id given or assigned
+    /// in the file, in its order (`None`: not read from the env yet).
+    id: Option<usize>,
+    largest_id: Option<i64>,
+    /// The first id SQLite will give an id-less row of the file: no smaller id needs looking up.
+    first_assigned: Option<i64>,
 }
 
 impl<'c> Lookups<'c> {
@@ -114,6 +147,69 @@ impl<'c> Lookups<'c> {
             env_has_rows,
             table: table.name.clone(),
             known: HashSet::new(),
+            id: table.index("id"),
+            largest_id: None,
+            first_assigned: None,
+        }
+    }
+
+    /// Follows the ids SQLite gives: a row without an id (or with a NULL one) gets the largest id
+    /// in the table at its insert + 1 (our tables' `INTEGER PRIMARY KEY` has no AUTOINCREMENT), and
+    /// rows are inserted in the file's order. A row giving the id an earlier id-less row will get
+    /// is refused here, as the insert would refuse it.
+    fn assigned_ids(&mut self, row: &Row, seen: &SeenKeys) -> Result<Option<RowIssue>> {
+        let largest = match self.largest_id {
+            Some(n) => n,
+            None => {
+                let sql = format!(
+                    "SELECT coalesce(max(id), 0) FROM {}",
+                    db::quote_ident(&self.table)
+                );
+                self.c
+                    .query_row(&sql, [], |r| r.get(0))
+                    .map_err(Error::sql("reading the largest id"))?
+            }
+        };
+        let issue = |value: String, rule: String| RowIssue {
+            line: row.line,
+            column: "id".into(),
+            value,
+            rule,
+        };
+        match row.get(self.id) {
+            Some(Value::Integer(id)) => {
+                self.largest_id = Some(largest.max(*id));
+                if self.first_assigned.is_none_or(|first| *id < first) {
+                    return Ok(None);
+                }
+                Ok(seen.assigned_to(*id)?.map(|line| {
+                    issue(
+                        id.to_string(),
+                        format!(
+                            "line {line} gives no id, so SQLite gives it {id} (the largest id before it + 1), the id of this row too; give line {line} an id, or this row another"
+                        ),
+                    )
+                }))
+            }
+            _ => match largest.checked_add(1) {
+                Some(next) => {
+                    seen.assign(next, row.line)?;
+                    self.largest_id = Some(next);
+                    self.first_assigned.get_or_insert(next);
+                    Ok(None)
+                }
+                // SQLite then picks an unused id at random: what it will be cannot be said.
+                None => {
+                    self.largest_id = Some(largest);
+                    Ok(Some(issue(
+                        "NULL".into(),
+                        format!(
+                            "an id is needed: {} already holds the largest possible id ({largest}), so SQLite would pick one at random",
+                            self.table
+                        ),
+                    )))
+                }
+            },
         }
     }
 
@@ -127,7 +223,7 @@ impl<'c> Lookups<'c> {
 
     /// The row's keys that the env or an earlier line of the file already has.
     pub fn duplicates(&mut self, row: &Row, seen: &SeenKeys) -> Result<Vec<RowIssue>> {
-        let mut out = vec![];
+        let mut out: Vec<RowIssue> = self.assigned_ids(row, seen)?.into_iter().collect();
         for (k, (col, i, sql)) in self.keys.iter().enumerate() {
             let Some(v) = row.get(*i).filter(|v| **v != Value::Null) else {
                 continue;

@@ -8,8 +8,9 @@
 //! looked up in the env. Rows that break a rule, duplicates (nothing is skipped or overwritten)
 //! and references to missing rows are listed in the plan, which then says the import cannot run.
 //! Otherwise, like every change: confirmation (y/N, the typed name on a protected env), lock, the
-//! plan again (the file's sha256 must be the one planned), a verified backup, every row inserted
-//! in one transaction with the constraints enforced, the foreign-key check, commit — or nothing.
+//! plan again (the file opened once, and still the planned file), a verified backup, every row
+//! inserted in one transaction with the constraints enforced — read from that open file, whose
+//! bytes must have the planned sha256 —, the foreign-key check, commit — or nothing.
 
 use std::path::{Path, PathBuf};
 
@@ -33,10 +34,14 @@ use crate::workspace::env::EnvTarget;
 /// The tables `import` writes.
 pub const TABLES: [&str; 3] = ["users", "pipelines", "jobs"];
 mod checks;
+mod file;
 mod rows;
 
 use checks::{same_columns, Inserter, Lookups, SeenKeys, Validator, ROWS_PER_INSERT};
-use rows::{open_rows, Read, Row, Table};
+use rows::{Read, Row, Rows, Table};
+
+/// What the input is called in messages.
+const INPUT: &str = "import file";
 
 /// Problems of each kind listed in a plan (all are counted).
 pub const LISTED: usize = 20;
@@ -100,11 +105,19 @@ pub struct ImportPlan {
     pub table: String,
     pub file: PathBuf,
     pub format: InputFormat,
+    /// The size and sha256 of the bytes the plan read (and analysed), in that one read.
     pub file_bytes: u64,
     pub file_sha256: String,
+    /// The file as the plan opened it (device, file number, size, modification time): the import
+    /// refuses another one before its backup; the sha256 of the bytes it inserts is the proof.
+    #[serde(skip)]
+    #[cfg_attr(feature = "ts", ts(skip))]
+    pub(crate) identity: file::Identity,
     /// The file's columns, in its order.
     pub columns: Vec<String>,
-    /// Rows the file holds, all to be added.
+    /// Rows of the file that meet every check (their type, the schema's rules, no duplicate key, no
+    /// missing reference): all of them are added when the plan is importable. The others are
+    /// counted apart, as bad rows, duplicates or missing references. Blank lines are no rows.
     pub rows: u64,
     /// Rows that cannot be imported as they are: a value not of its column's type, a wrong
     /// number of fields, a rule of the schema broken (the first few; all are counted). A file that
@@ -228,8 +241,8 @@ pub struct ImportOutcome {
     pub retention: Option<crate::safety::retention::RetentionReport>,
 }
 
-/// Plans an import: reads the env read-only (one read transaction) and the whole file, whose
-/// sha256 is computed on a second thread meanwhile. A file that cannot be planned at all (no
+/// Plans an import: reads the env read-only (one read transaction) and the whole file — opened
+/// once, hashed (on a second thread) as it is read, so the sha256 is that of the bytes analysed. A file that cannot be planned at all (no
 /// header, an unknown column, no rows) is refused here; bad rows, duplicates and missing
 /// references are listed in the plan, which [`ImportPlan::refusal`] then refuses.
 pub fn plan(ws: &Workspace, req: &ImportRequest) -> Result<ImportPlan> {
@@ -250,7 +263,7 @@ pub fn plan(ws: &Workspace, req: &ImportRequest) -> Result<ImportPlan> {
                 req.file.display()
             ))
         })?;
-    let file = crate::backups::names::check_input_path(&req.file)?;
+    let file = crate::backups::names::check_input_path(&req.file, INPUT)?;
     let conn = session::inspect_for_change(ws, &target)?.ok_or_else(|| Error::Missing {
         path: target.path.clone(),
         next: format!(
@@ -269,16 +282,9 @@ pub fn plan(ws: &Workspace, req: &ImportRequest) -> Result<ImportPlan> {
         )));
     }
     let mut p = empty_plan(&target, req, file.clone(), format);
-    std::thread::scope(|s| {
-        let hashing = s.spawn(|| file_facts(&file));
-        let read = read_env_and_file(&target, &conn, &mut p);
-        let facts = hashing
-            .join()
-            .unwrap_or_else(|_| Err(Error::Internal("the sha256 thread panicked".into())));
-        read?;
-        (p.file_bytes, p.file_sha256) = facts?;
-        Ok::<_, Error>(())
-    })?;
+    let input = file::open(&file)?;
+    p.identity = input.identity.clone();
+    read_env_and_file(&target, &conn, &mut p, input)?;
     Ok(p)
 }
 
@@ -297,6 +303,7 @@ fn empty_plan(
         format,
         file_bytes: 0,
         file_sha256: String::new(),
+        identity: file::Identity::default(),
         columns: vec![],
         rows: 0,
         bad_rows: vec![],
@@ -315,22 +322,20 @@ fn empty_plan(
 }
 
 /// The env's side of the plan and the file's rows, in one read transaction of the env.
-fn read_env_and_file(target: &EnvTarget, conn: &Connection, p: &mut ImportPlan) -> Result<()> {
+fn read_env_and_file(
+    target: &EnvTarget,
+    conn: &Connection,
+    p: &mut ImportPlan,
+    input: file::Opened,
+) -> Result<()> {
     conn.execute_batch("BEGIN")
         .map_err(Error::sql("starting a read transaction"))?;
     let read = Table::read(conn, &p.table).and_then(|table| {
         describe_env(target, conn, p)?;
-        analyse(conn, &table, p)
+        analyse(conn, &table, p, input)
     });
     let _ = conn.execute_batch("ROLLBACK");
     read
-}
-
-fn file_facts(file: &Path) -> Result<(u64, String)> {
-    let bytes = std::fs::metadata(file)
-        .map_err(Error::io("reading", file))?
-        .len();
-    Ok((bytes, crate::storage::hash::file(file)?))
 }
 
 /// The env's side of the plan: rows per table, the backup.
@@ -357,26 +362,36 @@ fn note(list: &mut Vec<RowIssue>, count: &mut u64, issues: impl IntoIterator<Ite
 /// Rows handed to the validator's thread at a time.
 const BATCH: usize = 512;
 
+/// Rows for the validator, and the lines among them that a look-up already refused (a duplicate,
+/// a missing reference; in file order): those are not counted as rows to add whatever the
+/// validator says.
+#[derive(Default)]
+struct ToCheck {
+    rows: Vec<Row>,
+    refused: Vec<u64>,
+}
+
 /// Reads the whole file: every row typed and checked against the schema (on a second thread),
 /// bad rows, duplicates and missing references counted (the first few listed).
-fn analyse(c: &Connection, table: &Table, p: &mut ImportPlan) -> Result<()> {
+fn analyse(c: &Connection, table: &Table, p: &mut ImportPlan, input: file::Opened) -> Result<()> {
     let name = p.table.clone();
-    let (to_check, checking) = std::sync::mpsc::sync_channel::<Vec<Row>>(16);
-    let (mut broken, broken_count) = std::thread::scope(|s| {
+    let (to_check, checking) = std::sync::mpsc::sync_channel::<ToCheck>(16);
+    let (rows_read, (mut broken, broken_count, broken_unrefused)) = std::thread::scope(|s| {
         let validating = s.spawn(move || validate(&name, table, checking));
-        let read = read_rows(c, table, p, &to_check);
+        let read = read_rows(c, table, p, input, &to_check);
         drop(to_check);
         let broken = validating
             .join()
             .unwrap_or_else(|_| Err(Error::Internal("the validator thread panicked".into())));
-        read.and(broken)
+        read.and_then(|n| Ok((n, broken?)))
     })?;
+    p.rows -= broken_unrefused;
     p.bad_row_count += broken_count;
     broken.append(&mut p.bad_rows);
     broken.sort_by_key(|i| i.line);
     broken.truncate(LISTED);
     p.bad_rows = broken;
-    if p.rows == 0 && p.bad_row_count == 0 {
+    if rows_read == 0 && p.bad_row_count == 0 {
         return Err(Error::BadInput {
             path: p.file.clone(),
             detail: "it holds no rows".into(),
@@ -386,25 +401,30 @@ fn analyse(c: &Connection, table: &Table, p: &mut ImportPlan) -> Result<()> {
     Ok(())
 }
 
-/// The file's rows: typed, looked up, then sent to the validator in batches.
+/// The file's rows: typed, looked up, then sent to the validator in batches; then the size and
+/// sha256 of every byte read. Counts as rows to add those no check refused yet (the validator's
+/// refusals are taken off by the caller); returns how many rows were read.
 fn read_rows(
     c: &Connection,
     table: &Table,
     p: &mut ImportPlan,
-    to_check: &std::sync::mpsc::SyncSender<Vec<Row>>,
-) -> Result<()> {
+    input: file::Opened,
+    to_check: &std::sync::mpsc::SyncSender<ToCheck>,
+) -> Result<u64> {
     let env_has_rows = p.tables.iter().any(|t| t.name == p.table && t.rows > 0);
     let seen = SeenKeys::new(table)?;
     let mut lookups = Lookups::new(c, table, env_has_rows);
-    let mut rows = open_rows(&p.file, p.format, table)?;
+    let mut rows = Rows::new(input.hashed()?, p.format, table);
+    rows.header(&p.file, table)?;
     p.columns = rows.columns().to_vec();
-    let mut batch = Vec::with_capacity(BATCH);
+    let mut batch = ToCheck::default();
+    let mut read = 0;
     loop {
         let row = match rows.next_row() {
             Ok(None) => break,
             Ok(Some(Read::Row(row))) => row,
             Ok(Some(Read::Bad(issue))) => {
-                p.rows += 1;
+                read += 1;
                 note(&mut p.bad_rows, &mut p.bad_row_count, [issue]);
                 continue;
             }
@@ -415,36 +435,49 @@ fn read_rows(
                 break;
             }
         };
-        p.rows += 1;
+        read += 1;
         let dups = lookups.duplicates(&row, &seen)?;
-        note(&mut p.duplicates, &mut p.duplicate_count, dups);
         let missing = lookups.missing_references(&row)?;
+        match dups.is_empty() && missing.is_empty() {
+            true => p.rows += 1,
+            false => batch.refused.push(row.line),
+        }
+        note(&mut p.duplicates, &mut p.duplicate_count, dups);
         note(
             &mut p.missing_references,
             &mut p.missing_reference_count,
             missing,
         );
-        batch.push(row);
-        if batch.len() == BATCH && to_check.send(std::mem::take(&mut batch)).is_err() {
+        batch.rows.push(row);
+        if batch.rows.len() == BATCH && to_check.send(std::mem::take(&mut batch)).is_err() {
             break; // the validator stopped: its error is reported
         }
     }
     let _ = to_check.send(batch);
-    Ok(())
+    match rows.blank_lines() {
+        0 => {}
+        1 => p.notes.push("1 blank line skipped (it is no row)".into()),
+        n => p
+            .notes
+            .push(format!("{n} blank lines skipped (they are no rows)")),
+    }
+    let whole = rows.finish()?;
+    (p.file_bytes, p.file_sha256) = (whole.bytes, whole.sha256);
+    Ok(read)
 }
 
 /// The validator's thread: every row against the schema's constraints; the first few that break
-/// one, and how many do.
+/// one, how many do, and how many of those no look-up had refused.
 fn validate(
     table_name: &str,
     table: &Table,
-    rows: std::sync::mpsc::Receiver<Vec<Row>>,
-) -> Result<(Vec<RowIssue>, u64)> {
+    rows: std::sync::mpsc::Receiver<ToCheck>,
+) -> Result<(Vec<RowIssue>, u64, u64)> {
     let mut validator = Validator::new(table_name)?;
-    let (mut listed, mut count) = (vec![], 0);
+    let (mut listed, mut count, mut unrefused) = (vec![], 0, 0);
     for batch in rows {
         // Runs of rows giving the same columns, ROWS_PER_INSERT at a time.
-        let mut rest = batch.as_slice();
+        let mut rest = batch.rows.as_slice();
         while let Some(first) = rest.first() {
             let run = rest
                 .iter()
@@ -452,11 +485,15 @@ fn validate(
                 .take_while(|r| same_columns(first, r))
                 .count();
             let broken = validator.check_many(table, &rest[..run])?;
+            unrefused += broken
+                .iter()
+                .filter(|i| batch.refused.binary_search(&i.line).is_err())
+                .count() as u64;
             note(&mut listed, &mut count, broken);
             rest = &rest[run..];
         }
     }
-    Ok((listed, count))
+    Ok((listed, count, unrefused))
 }
 
 /// A row that breaks a rule refuses the file; a database error (a full disk) is the database's.
@@ -487,6 +524,7 @@ pub fn execute(
     let change = Import {
         target: &target,
         shown,
+        input: std::sync::Mutex::new(None),
     };
     let done = ritual::run(ws, &target, shown, confirmed, obs, &change)?;
     Ok(ImportOutcome {
@@ -501,22 +539,34 @@ pub fn execute(
 struct Import<'a> {
     target: &'a EnvTarget,
     shown: &'a ImportPlan,
+    /// The file, opened once under the lock by `replan`; `apply` inserts what it reads from it.
+    input: std::sync::Mutex<Option<file::Opened>>,
 }
 
 impl Change for Import<'_> {
     type Plan = ImportPlan;
     type Out = u64;
 
-    /// Under the lock: the env again, and the file by its sha256 — the same bytes give the same
-    /// rows, and everything else about them is enforced again while they are inserted.
+    /// Under the lock: the env again, and the file opened — once: `apply` reads the rows from
+    /// this open file — and refused unless it is still the one planned (device, file number,
+    /// size, modification time). Its sha256 is the plan's promise, kept by `apply`: the bytes it
+    /// inserts are hashed as they are read, and any other sha256 rolls the import back.
     fn replan(&self, conn: Option<&Connection>) -> Result<ImportPlan> {
+        crate::storage::failpoint::hit("import:before_replan")?;
         let c = conn.ok_or_else(|| Error::Missing {
             path: self.target.path.clone(),
             next: format!("create it with `pipeline-db migrate {}`", self.target.name),
         })?;
         let mut p = self.shown.clone();
         p.confirmation = Confirmation::for_target(self.target, true);
-        (p.file_bytes, p.file_sha256) = file_facts(&p.file)?;
+        let input = file::open(&p.file)?;
+        if input.identity != self.shown.identity {
+            return Err(changed(
+                &p,
+                "it was replaced or written since the plan read it (its device, file number, size or modification time differ)".into(),
+            ));
+        }
+        *self.input.lock().unwrap_or_else(|e| e.into_inner()) = Some(input);
         describe_env(self.target, c, &mut p)?;
         p.require_importable()?;
         Ok(p)
@@ -526,13 +576,22 @@ impl Change for Import<'_> {
     /// off meanwhile (a statement journal per row otherwise) and the summary gets the new jobs'
     /// groups, as stored, once at the end — in this same transaction.
     fn apply(&self, c: &Connection, p: &ImportPlan, obs: &dyn Observer) -> Result<u64> {
+        crate::storage::failpoint::hit("import:before_insert")?;
+        let input = self
+            .input
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .ok_or_else(|| {
+                Error::Internal("the import file was not opened under the lock".into())
+            })?;
         let table = Table::read(c, &p.table)?;
         obs.stage("importing");
         let n = match p.table == "jobs" {
-            true => {
-                stats::with_triggers_off(c, |tally| insert_all(c, &table, p, obs, Some(tally)))?
-            }
-            false => insert_all(c, &table, p, obs, None)?,
+            true => stats::with_triggers_off(c, |tally| {
+                insert_all(c, &table, p, obs, Some(tally), input)
+            })?,
+            false => insert_all(c, &table, p, obs, None, input)?,
         };
         tag::write_tag(c, &self.target.name, None, "import")?;
         Ok(n)
@@ -562,45 +621,75 @@ fn add_to_tally(c: &Connection, table: &Table, row: &Row, tally: &mut Tally) -> 
 }
 
 /// Inserts every row of the file, in order, read and typed on a second thread meanwhile; any
-/// problem is the file's refusal.
+/// problem is the file's refusal, and bytes other than the planned ones refuse the import (in
+/// its transaction, which the ritual then rolls back).
 fn insert_all(
     c: &Connection,
     table: &Table,
     p: &ImportPlan,
     obs: &dyn Observer,
     tally: Option<&mut Tally>,
+    input: file::Opened,
 ) -> Result<u64> {
     let (to_insert, rows) = std::sync::mpsc::sync_channel::<Vec<Read>>(16);
     std::thread::scope(|s| {
-        let reading = s.spawn(move || read_batches(p, table, to_insert));
+        let reading = s.spawn(move || read_batches(p, table, input, to_insert));
         let inserted = insert_batches(c, table, p, obs, tally, rows);
         let read = reading
             .join()
             .unwrap_or_else(|_| Err(Error::Internal("the reading thread panicked".into())));
-        // A file that cannot be read on ends the inserts early: that is the error to report.
+        // A file that changed, or that cannot be read on, ends the inserts early: that is the
+        // error to report.
         read.and(inserted)
     })
 }
 
-/// The reading thread: the file's rows in batches, until the end or until nobody listens.
+/// The reading thread: the file's rows in batches, until the end or until nobody listens; then
+/// the rest of the file, whose bytes must all be the planned ones (size and sha256).
 fn read_batches(
     p: &ImportPlan,
     table: &Table,
+    input: file::Opened,
     to_insert: std::sync::mpsc::SyncSender<Vec<Read>>,
 ) -> Result<()> {
-    let mut rows = open_rows(&p.file, p.format, table)?;
-    let mut batch = Vec::with_capacity(BATCH);
-    while let Some(read) = rows.next_row().map_err(|e| Error::BadInput {
-        path: p.file.clone(),
-        detail: e.to_string(),
-    })? {
-        batch.push(read);
-        if batch.len() == BATCH && to_insert.send(std::mem::take(&mut batch)).is_err() {
-            return Ok(());
+    let mut rows = Rows::new(input.hashed()?, p.format, table);
+    let read = rows.header(&p.file, table).and_then(|()| {
+        let mut batch = Vec::with_capacity(BATCH);
+        while let Some(read) = rows.next_row().map_err(|e| Error::BadInput {
+            path: p.file.clone(),
+            detail: e.to_string(),
+        })? {
+            batch.push(read);
+            if batch.len() == BATCH && to_insert.send(std::mem::take(&mut batch)).is_err() {
+                return Ok(());
+            }
         }
+        let _ = to_insert.send(batch);
+        Ok(())
+    });
+    drop(to_insert);
+    let whole = rows.finish()?;
+    if (whole.bytes, whole.sha256.as_str()) != (p.file_bytes, p.file_sha256.as_str()) {
+        return Err(changed(
+            p,
+            format!(
+                "the bytes read for the insert ({}, sha256 {}) are not the planned ones ({}, sha256 {}); the rows were rolled back",
+                crate::storage::text::bytes(whole.bytes),
+                &whole.sha256[..12],
+                crate::storage::text::bytes(p.file_bytes),
+                &p.file_sha256[..12.min(p.file_sha256.len())]
+            ),
+        ));
     }
-    let _ = to_insert.send(batch);
-    Ok(())
+    read
+}
+
+/// The refusal of an import file that is not the one planned.
+fn changed(p: &ImportPlan, why: String) -> Error {
+    Error::Stale {
+        env: p.env.clone(),
+        what: format!("the {INPUT} {} changed: {why}", p.file.display()),
+    }
 }
 
 fn insert_batches(

@@ -9,6 +9,7 @@ use std::path::Path;
 use rusqlite::types::Value;
 use rusqlite::Connection;
 
+use super::file::Hashed;
 use super::{InputFormat, RowIssue};
 use crate::error::{Error, Result};
 use crate::workbench::input::{CsvReader, InputError, LineReader};
@@ -83,19 +84,24 @@ pub(super) enum Read {
     Bad(RowIssue),
 }
 
-pub(super) enum Rows {
-    Csv {
-        r: CsvReader<BufReader<std::fs::File>>,
-        columns: Vec<String>,
-        index: Vec<usize>,
-        types: Vec<String>,
-    },
-    Ndjson {
-        r: LineReader<BufReader<std::fs::File>>,
-        columns: Vec<String>,
-        table: Vec<(String, String)>,
-        json: Vec<bool>,
-    },
+enum Reader {
+    Csv(CsvReader<BufReader<Hashed>>),
+    Ndjson(LineReader<BufReader<Hashed>>),
+}
+
+/// The rows of an import file, read through one open file that hashes what it reads.
+pub(super) struct Rows {
+    r: Reader,
+    /// The columns the rows give: the CSV header's (once read), or the table's (NDJSON).
+    columns: Vec<String>,
+    /// CSV: each header column's index in the table.
+    index: Vec<usize>,
+    /// The table's columns and declared types.
+    table: Vec<(String, String)>,
+    types: Vec<String>,
+    json: Vec<bool>,
+    /// CSV: empty lines skipped.
+    blank: u64,
 }
 
 fn bad_file(file: &Path, e: InputError) -> Error {
@@ -105,39 +111,86 @@ fn bad_file(file: &Path, e: InputError) -> Error {
     }
 }
 
-/// Opens `file` and reads its header (CSV): an unknown or repeated column is refused here.
-pub(super) fn open_rows(file: &Path, format: InputFormat, table: &Table) -> Result<Rows> {
-    let f = std::fs::File::open(file).map_err(Error::io("opening", file))?;
-    let r = BufReader::with_capacity(1 << 16, f);
-    match format {
-        InputFormat::Csv => {
-            let mut r = CsvReader::new(r);
-            let Some((line, header)) = r.next_record().map_err(|e| bad_file(file, e))? else {
-                return Err(bad_file(
-                    file,
-                    InputError {
-                        line: 1,
-                        message: "the file is empty (a header line is needed)".into(),
-                    },
-                ));
-            };
-            let (columns, index) = header_columns(table, header.into_iter().map(|f| f.text), line)
-                .map_err(|e| bad_file(file, e))?;
-            let types = table.columns.iter().map(|c| c.1.clone()).collect();
-            Ok(Rows::Csv {
-                r,
-                columns,
-                index,
-                types,
-            })
-        }
-        InputFormat::Ndjson => Ok(Rows::Ndjson {
-            r: LineReader::new(r),
-            columns: table.columns.iter().map(|c| c.0.clone()).collect(),
+impl Rows {
+    /// The rows of `r` for `table`; nothing is read before [`Rows::header`].
+    pub fn new(r: Hashed, format: InputFormat, table: &Table) -> Rows {
+        let r = BufReader::with_capacity(1 << 16, r);
+        let r = match format {
+            InputFormat::Csv => Reader::Csv(CsvReader::new(r)),
+            InputFormat::Ndjson => Reader::Ndjson(LineReader::new(r)),
+        };
+        Rows {
+            r,
+            columns: match format {
+                InputFormat::Csv => vec![],
+                InputFormat::Ndjson => table.columns.iter().map(|c| c.0.clone()).collect(),
+            },
+            index: vec![],
             table: table.columns.clone(),
+            types: table.columns.iter().map(|c| c.1.clone()).collect(),
             json: (0..table.columns.len()).map(|i| table.is_json(i)).collect(),
-        }),
+            blank: 0,
+        }
     }
+
+    /// Blank lines skipped so far: in CSV empty ones (a line of spaces is a row), in NDJSON those
+    /// holding only whitespace.
+    pub fn blank_lines(&self) -> u64 {
+        match &self.r {
+            Reader::Csv(_) => self.blank,
+            Reader::Ndjson(r) => r.blank_lines(),
+        }
+    }
+
+    /// Reads a CSV file's header (an unknown or repeated column is refused here); NDJSON has none.
+    pub fn header(&mut self, file: &Path, table: &Table) -> Result<()> {
+        if !matches!(self.r, Reader::Csv(_)) {
+            return Ok(());
+        }
+        let Some((line, header)) = self.csv_record().map_err(|e| bad_file(file, e))? else {
+            return Err(bad_file(
+                file,
+                InputError {
+                    line: 1,
+                    message: "the file is empty (a header line is needed)".into(),
+                },
+            ));
+        };
+        (self.columns, self.index) =
+            header_columns(table, header.into_iter().map(|f| f.text), line)
+                .map_err(|e| bad_file(file, e))?;
+        Ok(())
+    }
+
+    /// The next CSV record that is not an empty line (one unquoted empty field), counting those.
+    fn csv_record(
+        &mut self,
+    ) -> std::result::Result<Option<(u64, Vec<crate::workbench::input::Field>)>, InputError> {
+        let Reader::Csv(r) = &mut self.r else {
+            return Ok(None);
+        };
+        loop {
+            match r.next_record()? {
+                Some((_, fields)) if is_blank(&fields) => self.blank += 1,
+                other => return Ok(other),
+            }
+        }
+    }
+
+    /// Reads what is left of the file: the size and sha256 of every byte of it that was read.
+    pub fn finish(self) -> Result<super::file::Whole> {
+        let r = match self.r {
+            Reader::Csv(r) => r.into_inner(),
+            Reader::Ndjson(r) => r.into_inner(),
+        };
+        // What the buffer read ahead was hashed as it was read.
+        r.into_inner().finish()
+    }
+}
+
+/// Whether a CSV record is an empty line: one field, empty and unquoted (`""` is an empty string).
+fn is_blank(fields: &[crate::workbench::input::Field]) -> bool {
+    matches!(fields, [f] if f.text.is_empty() && !f.quoted)
 }
 
 /// The header's columns and their indexes in the table.
@@ -190,30 +243,29 @@ pub(super) fn unreadable(line: u64, rule: String) -> RowIssue {
 
 impl Rows {
     pub fn columns(&self) -> &[String] {
-        match self {
-            Rows::Csv { columns, .. } | Rows::Ndjson { columns, .. } => columns,
-        }
+        &self.columns
     }
 
     /// The next row (or bad row); `Err`: the file cannot be read on from the line it names.
     pub fn next_row(&mut self) -> std::result::Result<Option<Read>, InputError> {
-        match self {
-            Rows::Csv {
-                r,
-                columns,
-                index,
-                types,
-            } => {
-                let Some((line, fields)) = r.next_record()? else {
+        match &mut self.r {
+            Reader::Csv(_) => {
+                let Some((line, fields)) = self.csv_record()? else {
                     return Ok(None);
                 };
-                Ok(Some(csv_row(line, fields, columns, index, types)))
+                Ok(Some(csv_row(
+                    line,
+                    fields,
+                    &self.columns,
+                    &self.index,
+                    &self.types,
+                )))
             }
-            Rows::Ndjson { r, table, json, .. } => {
+            Reader::Ndjson(r) => {
                 let Some((line, text)) = r.next_line()? else {
                     return Ok(None);
                 };
-                Ok(Some(ndjson_row(line, &text, table, json)))
+                Ok(Some(ndjson_row(line, &text, &self.table, &self.json)))
             }
         }
     }
