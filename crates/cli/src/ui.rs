@@ -45,6 +45,12 @@ pub fn stdout_failure() -> Option<String> {
     STDOUT_FAILURE.get().cloned()
 }
 
+/// "1 row", "2 rows".
+pub fn rows(n: impl Into<u64>) -> String {
+    let n = n.into();
+    format!("{n} row{}", if n == 1 { "" } else { "s" })
+}
+
 pub fn print_json<T: Serialize>(value: &T) {
     use std::io::Write as _;
     match serde_json::to_string_pretty(value) {

@@ -45,14 +45,14 @@ pub fn run(ws: &Workspace, a: ExportArgs) -> Result<u8> {
     match (&out.path, a.json) {
         (Some(_), true) => ui::print_json(&out),
         (Some(p), false) => outln!(
-            "Exported {} rows of {} to {} ({}, {} ms).",
-            out.rows,
+            "Exported {} of {} to {} ({}, {} ms).",
+            ui::rows(out.rows),
             a.env,
             p.display(),
             ui::human_bytes(out.bytes),
             out.duration_ms
         ),
-        (None, _) => errln!("({} rows exported, {} ms)", out.rows, out.duration_ms),
+        (None, _) => errln!("({} exported, {} ms)", ui::rows(out.rows), out.duration_ms),
     }
     Ok(exit::OK)
 }

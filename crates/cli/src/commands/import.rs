@@ -58,8 +58,8 @@ pub fn run(ws: &Workspace, a: ImportArgs) -> Result<u8> {
         }
         ui::retention(&out.retention);
         outln!(
-            "Imported {} rows into {}.{} in {} ms.",
-            out.inserted,
+            "Imported {} into {}.{} in {} ms.",
+            ui::rows(out.inserted),
             a.env,
             out.plan.table,
             out.duration_ms

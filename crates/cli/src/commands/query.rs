@@ -42,7 +42,11 @@ pub fn run(ws: &Workspace, a: QueryArgs) -> Result<u8> {
             a.env
         );
     } else if format.is_none() {
-        errln!("({} rows, {} ms)", res.rows.len(), res.elapsed_ms);
+        errln!(
+            "({}, {} ms)",
+            ui::rows(res.rows.len() as u64),
+            res.elapsed_ms
+        );
     }
     Ok(exit::OK)
 }
