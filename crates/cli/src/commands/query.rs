@@ -44,7 +44,7 @@ pub fn run(ws: &Workspace, a: QueryArgs) -> Result<u8> {
     } else if format.is_none() {
         errln!(
             "({}, {} ms)",
-            ui::rows(res.rows.len() as u64),
+            crate::ui::rows(res.rows.len() as u64),
             res.elapsed_ms
         );
     }
