@@ -8,13 +8,19 @@ import type { TableRows } from "./TableRows";
 /**
  * What an import will do.
  */
-export type ImportPlan = { verb: "import", env: string, path: string, table: string, file: string, format: InputFormat, file_bytes: number, file_sha256: string, 
+export type ImportPlan = { verb: "import", env: string, path: string, table: string, file: string, format: InputFormat, 
+/**
+ * The size and sha256 of the bytes the plan read (and analysed), in that one read.
+ */
+file_bytes: number, file_sha256: string, 
 /**
  * The file's columns, in its order.
  */
 columns: Array<string>, 
 /**
- * Rows the file holds, all to be added.
+ * Rows of the file that meet every check (their type, the schema's rules, no duplicate key, no
+ * missing reference): all of them are added when the plan is importable. The others are
+ * counted apart, as bad rows, duplicates or missing references. Blank lines are no rows.
  */
 rows: number, 
 /**
