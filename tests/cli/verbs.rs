@@ -1177,8 +1177,9 @@ fn a_check_failing_after_the_commit_says_the_change_is_in_and_undo_restores_its_
         last["backup"].as_str().unwrap().contains("pre-reset"),
         "{last}"
     );
-    // Undo's target is that backup (no fingerprint was recorded: the name is typed).
-    e.ok(&["undo", "dev", "--force", "--confirm-env", "dev"]);
+    // Undo's target is that backup; what the change left was recorded, so a y/N (--force) is
+    // enough while nothing changed since.
+    e.ok(&["undo", "dev", "--force"]);
     assert_eq!(
         data_fingerprint(&e.db("dev")),
         before,

@@ -363,6 +363,25 @@ fn an_export_onto_the_workspaces_own_files_or_without_its_audit_line_is_refused(
         assert!(err.contains("export somewhere else"), "{own}: {err}");
         assert!(!out.exists(), "{own}");
     }
+    // With a config elsewhere, the data dir's own config (read by every run without --config)
+    // is still refused.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let cfg = elsewhere.path().join("my.toml");
+    std::fs::write(&cfg, "[retention]\nkeep = 5\n").unwrap();
+    let own = e.data().join("pipeline-db.toml");
+    let (code, _, err) = e.run(&[
+        "--config",
+        s(&cfg),
+        "export",
+        "dev",
+        "users",
+        "--format",
+        "csv",
+        "--output",
+        s(&own),
+    ]);
+    assert_eq!(code, 3, "{err}");
+    assert!(!own.exists());
     assert_eq!(std::fs::read_dir(e.data()).unwrap().count(), before);
     e.ok(&["status", "dev"]);
     // The audit log replaced by a directory: no line can be appended, so nothing is exported.

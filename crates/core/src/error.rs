@@ -397,6 +397,7 @@ impl<T> StepExt<T> for Result<T> {
             | Error::ForeignSchema { .. }
             | Error::BackupVerify { .. }
             | Error::BadInput { .. }
+            | Error::CommittedCheckFailed { .. }
             | Error::Step { .. }) => e,
             e => Error::Step {
                 verb,

@@ -247,12 +247,15 @@ impl Recorder {
             error,
             duration_ms: self.started.elapsed().as_millis() as u64,
             after: match (result, backup) {
-                (Ok(_), Some(_)) if self.verb != crate::verb::Verb::Backup => self
-                    .after
-                    .lock()
-                    .ok()
-                    .and_then(|mut a| a.take())
-                    .or_else(|| self.fingerprint_now()),
+                (Ok(_) | Err(Error::CommittedCheckFailed { .. }), Some(_))
+                    if self.verb != crate::verb::Verb::Backup =>
+                {
+                    self.after
+                        .lock()
+                        .ok()
+                        .and_then(|mut a| a.take())
+                        .or_else(|| self.fingerprint_now())
+                }
                 _ => None,
             },
         };

@@ -240,12 +240,19 @@ fn in_transaction<C: Change>(
             f.join()
                 .unwrap_or_else(|_| Err(Error::Internal("the fingerprint thread panicked".into())))
         });
-        checked.map(|()| fingerprint)
-    })
-    .map_err(|e| {
-        let made = backup.as_ref().map(|b| b.path.as_path());
-        health::committed_but(e, shown.verb(), target, made)
-    })?;
+        (checked, fingerprint)
+    });
+    let after = match after {
+        (Ok(()), fingerprint) => fingerprint,
+        (Err(e), fingerprint) => {
+            // Committed all the same: what it left is recorded for undo, as for a success.
+            if let Some(Ok(fp)) = fingerprint {
+                rec.set_after(fp);
+            }
+            let made = backup.as_ref().map(|b| b.path.as_path());
+            return Err(health::committed_but(e, shown.verb(), target, made));
+        }
+    };
     if change.compact_after() {
         timing::step("compact", || compact(c, &target.path));
     }

@@ -117,11 +117,12 @@ pub fn clean_temp_files(dir: &Path) -> Vec<PathBuf> {
     removed
 }
 
-/// The pid in a name [`temp_beside`] made (`.NAME.pdb-tmp-PID-NANOS`, or SQLite's sidecar of such
-/// a temp copy: `-journal`, `-wal`, `-shm` after it); `None` for any other name.
+/// The pid in a name [`temp_beside`] made (`.NAME.pdb-tmp-PID-NANOS`, with SQLite's sidecar suffix
+/// of such a temp copy — `-journal`, `-wal`, `-shm` — or the compressed copy's `.zst` after it);
+/// `None` for any other name.
 fn temp_owner(name: &str) -> Option<i32> {
     let (head, tail) = name.rsplit_once(TEMP_MARKER)?;
-    let tail = ["-journal", "-wal", "-shm"]
+    let tail = ["-journal", "-wal", "-shm", ".zst"]
         .iter()
         .find_map(|s| tail.strip_suffix(s))
         .unwrap_or(tail);
@@ -406,6 +407,12 @@ mod tests {
             me,
             "SQLite's sidecar of a temp copy"
         );
+        assert_eq!(
+            temp_owner(&format!("{name}.zst")),
+            me,
+            "the compressed temp of a backup"
+        );
         assert_eq!(temp_owner(&format!("{name}-journal-wal")), None);
+        assert_eq!(temp_owner(&format!("{name}.zst.bak")), None);
     }
 }

@@ -34,8 +34,12 @@ pub(crate) fn refuse(ws: &Workspace, out: &Path) -> Result<()> {
     if inside(out, &ws.backups_root()) {
         return refuse("inside the backups dir, which retention manages (an export there could be deleted as an old backup)".into());
     }
-    let config = crate::verbs::settings::config_target(ws);
-    if same_path(out, &config) || same_path(out, &ws.audit_path()) {
+    // The config this run reads, and the data dir's own, which a run without `--config` reads.
+    let configs = [
+        crate::verbs::settings::config_target(ws),
+        ws.data_dir.join(crate::workspace::config::CONFIG_FILE_NAME),
+    ];
+    if configs.iter().any(|c| same_path(out, c)) || same_path(out, &ws.audit_path()) {
         return refuse("pipeline-db's own config or audit log".into());
     }
     if inside(out, &ws.data_dir.join(crate::workbench::saved::DIR)) {
