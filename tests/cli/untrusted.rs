@@ -1842,3 +1842,25 @@ fn env_path_waits_for_a_verb_running_on_the_env() {
     );
     e.ok(&["env", "path", "dev", other.to_str().unwrap(), "--force"]);
 }
+
+/// Removing an added env whose directory is gone (an unmounted disk) works: no verb can be running
+/// there, and no lock file is made beside a file that is no longer an env.
+#[test]
+fn env_remove_of_an_env_whose_directory_is_gone_works_and_leaves_no_lock_file() {
+    let e = Env::new();
+    let ext = tempfile::tempdir().unwrap();
+    let dir = ext.path().join("disk");
+    std::fs::create_dir(&dir).unwrap();
+    let file = dir.join("x.sqlite3");
+    rusqlite::Connection::open(&file)
+        .unwrap()
+        .execute_batch("CREATE TABLE legacy(a); INSERT INTO legacy VALUES (1);")
+        .unwrap();
+    e.ok(&["env", "add", "xe", file.to_str().unwrap()]);
+    e.ok(&["env", "remove", "xe", "--force"]);
+    assert!(!dir.join("x.sqlite3.lock").exists(), "no lock file made");
+    e.ok(&["env", "add", "xe", file.to_str().unwrap()]);
+    let gone = ext.path().join("gone");
+    std::fs::rename(&dir, &gone).unwrap();
+    e.ok(&["env", "remove", "xe", "--force"]);
+}

@@ -218,11 +218,7 @@ fn run(
         // file's lock): changed under it, the verb's audit line would come after the change, and
         // undo would take its backup for one of the new file's.
         let _lock = match verb {
-            Verb::EnvPath | Verb::EnvRemove => ws
-                .env(env)
-                .ok()
-                .map(|t| crate::safety::lock::acquire(&t.path, ws.busy_timeout(), verb.as_str()))
-                .transpose()?,
+            Verb::EnvPath | Verb::EnvRemove => running_verb_lock(ws, env, verb)?,
             _ => None,
         };
         write_config(&plan)?;
@@ -245,6 +241,29 @@ fn run(
             Err(_) => (format!("{verb} {env}"), None),
         },
     )
+}
+
+/// The env's lock, waited for while a verb runs on its file. A verb running there holds its lock
+/// file open, so with no lock file (a file on an unmounted disk, a directory it cannot write) none
+/// runs and none is created; a lock file that cannot be opened proves nothing either way and is
+/// passed over (only another process holding it refuses the change).
+fn running_verb_lock(
+    ws: &Workspace,
+    env: &str,
+    verb: Verb,
+) -> Result<Option<crate::safety::lock::EnvLock>> {
+    let Ok(t) = ws.env(env) else { return Ok(None) };
+    if std::fs::symlink_metadata(crate::safety::lock::lock_path(&t.path)).is_err() {
+        return Ok(None);
+    }
+    match crate::safety::lock::acquire(&t.path, ws.busy_timeout(), verb.as_str()) {
+        Ok(l) => Ok(Some(l)),
+        Err(e @ Error::Busy { .. }) => Err(e),
+        Err(e) => {
+            tracing::warn!("{env}'s lock not taken ({e}): no verb can be holding it");
+            Ok(None)
+        }
+    }
 }
 
 /// Enforces the confirmation a settings plan asks for (`plan.confirmation`, decided in core), on
