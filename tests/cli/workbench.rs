@@ -972,3 +972,26 @@ fn the_plan_refuses_an_id_that_sqlite_gives_an_earlier_row_without_one() {
     ]);
     assert_eq!(ids.lines().nth(1), Some("\"7,8,9,10\""), "{ids}");
 }
+
+/// In an empty table the first id given sets where SQLite's ids go on, negative ones too: an
+/// id-less row after -5 gets -4, not 1.
+#[test]
+fn the_plan_follows_negative_ids_in_an_empty_table() {
+    let e = Env::new();
+    e.ok(&["migrate", "dev", "--force"]);
+    let clash = write(&e, "n1.csv", b"id,name\n-5,a\n,b\n-4,c\n");
+    let (code, _, err) = e.run(&["import", "dev", "pipelines", s(&clash), "--force"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("SQLite gives it -4"), "{err}");
+    let fine = write(&e, "n2.csv", b"id,name\n-5,a\n,b\n1,c\n");
+    e.ok(&["import", "dev", "pipelines", s(&fine), "--force"]);
+    let ids: Vec<i64> = rusqlite::Connection::open(e.db("dev"))
+        .unwrap()
+        .prepare("SELECT id FROM pipelines ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(ids, [-5, -4, 1]);
+}

@@ -117,7 +117,8 @@ pub(super) struct Lookups<'c> {
     /// The `id` column, and the largest id so far: the env's, then every id given or assigned
     /// in the file, in its order (`None`: not read from the env yet).
     id: Option<usize>,
-    largest_id: Option<i64>,
+    /// `None` until read from the table; then the largest id so far (`None`: no row yet).
+    largest_id: Option<Option<i64>>,
     /// The first id SQLite will give an id-less row of the file: no smaller id needs looking up.
     first_assigned: Option<i64>,
 }
@@ -158,13 +159,11 @@ impl<'c> Lookups<'c> {
     /// rows are inserted in the file's order. A row giving the id an earlier id-less row will get
     /// is refused here, as the insert would refuse it.
     fn assigned_ids(&mut self, row: &Row, seen: &SeenKeys) -> Result<Option<RowIssue>> {
-        let largest = match self.largest_id {
+        // An empty table gives an id-less row 1; else the largest id + 1 (which may be negative).
+        let largest: Option<i64> = match self.largest_id {
             Some(n) => n,
             None => {
-                let sql = format!(
-                    "SELECT coalesce(max(id), 0) FROM {}",
-                    db::quote_ident(&self.table)
-                );
+                let sql = format!("SELECT max(id) FROM {}", db::quote_ident(&self.table));
                 self.c
                     .query_row(&sql, [], |r| r.get(0))
                     .map_err(Error::sql("reading the largest id"))?
@@ -178,7 +177,7 @@ impl<'c> Lookups<'c> {
         };
         match row.get(self.id) {
             Some(Value::Integer(id)) => {
-                self.largest_id = Some(largest.max(*id));
+                self.largest_id = Some(Some(largest.map_or(*id, |l| l.max(*id))));
                 if self.first_assigned.is_none_or(|first| *id < first) {
                     return Ok(None);
                 }
@@ -191,10 +190,10 @@ impl<'c> Lookups<'c> {
                     )
                 }))
             }
-            _ => match largest.checked_add(1) {
+            _ => match largest.map_or(Some(1), |l| l.checked_add(1)) {
                 Some(next) => {
                     seen.assign(next, row.line)?;
-                    self.largest_id = Some(next);
+                    self.largest_id = Some(Some(next));
                     self.first_assigned.get_or_insert(next);
                     Ok(None)
                 }
@@ -204,7 +203,8 @@ impl<'c> Lookups<'c> {
                     Ok(Some(issue(
                         "NULL".into(),
                         format!(
-                            "an id is needed: {} already holds the largest possible id ({largest}), so SQLite would pick one at random",
+                            "an id is needed: the largest possible id ({}) is taken by then (in {} or an earlier line of the file), so SQLite would pick one at random",
+                            i64::MAX,
                             self.table
                         ),
                     )))
