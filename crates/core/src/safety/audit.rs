@@ -63,7 +63,7 @@ fn read_capped(log: &Path, env: Option<&str>, cap: u64) -> Result<(Vec<AuditEntr
     };
     if skipped {
         tracing::warn!(
-            "{} is larger than {}: only its newest entries are read (move it away to start a new one; nothing needs the older ones)",
+            "{} is larger than {}: only its newest entries are read here (undo, and retention keeping undo's target, read the whole log)",
             log.display(),
             crate::storage::text::bytes(cap)
         );
@@ -109,12 +109,20 @@ fn printable_entry(mut e: AuditEntry) -> AuditEntry {
 /// Its backup is named by file in the env's backup dir now, where every pre-action backup is
 /// taken: the log holds the absolute path of the time, which a moved data dir no longer has (and
 /// a copied one still points into the original).
+///
+/// The whole log is read, however big (line by line: see [`for_each_entry`]): an action older than
+/// the newest lines is still undo's target, and retention must see it.
 pub fn last_undoable(ws: &crate::Workspace, env: &str) -> Result<Option<AuditEntry>> {
-    let (entries, _) = read(&ws.audit_path(), Some(env))?;
     let committed = |o: &str| o == "ok" || o == COMMITTED_CHECK_FAILED;
-    let found = entries.into_iter().rev().find(|e| {
-        committed(&e.outcome) && e.backup.is_some() && e.verb != crate::verb::Verb::Backup.as_str()
-    });
+    let mut found = None;
+    for_each_entry(&ws.audit_path(), env, |e| {
+        let undoable = committed(&e.outcome)
+            && e.backup.is_some()
+            && e.verb != crate::verb::Verb::Backup.as_str();
+        if undoable {
+            found = Some(e);
+        }
+    })?;
     let dir = ws.env(env).ok().map(|t| t.backup_dir);
     Ok(found.map(|mut e| {
         let name = e.backup.as_deref().and_then(Path::file_name);
@@ -134,16 +142,72 @@ pub const COMMITTED_CHECK_FAILED: &str = "committed, check failed";
 /// the env names now. Moving the whole data dir is no such change.
 pub fn repointed_after(ws: &crate::Workspace, env: &str, action: &AuditEntry) -> Result<bool> {
     use crate::verb::Verb;
-    let (entries, _) = read(&ws.audit_path(), Some(env))?;
     let same =
         |e: &AuditEntry| e.time == action.time && e.pid == action.pid && e.verb == action.verb;
-    let Some(at) = entries.iter().rposition(same) else {
-        return Ok(false);
-    };
     let repoint = [Verb::EnvPath, Verb::EnvRemove, Verb::EnvAdd].map(|v| v.as_str());
-    Ok(entries[at + 1..]
-        .iter()
-        .any(|e| e.outcome == "ok" && repoint.contains(&e.verb.as_str())))
+    // After the action's last line: a repoint that succeeded.
+    let (mut seen, mut repointed) = (false, false);
+    for_each_entry(&ws.audit_path(), env, |e| {
+        if same(&e) {
+            (seen, repointed) = (true, false);
+        } else if seen && e.outcome == "ok" && repoint.contains(&e.verb.as_str()) {
+            repointed = true;
+        }
+    })?;
+    Ok(repointed)
+}
+
+/// The longest line [`for_each_entry`] reads (an entry is a few hundred bytes); a longer one is
+/// passed over unread, as any line that is no entry.
+const LINE_CAP: u64 = 1 << 20;
+
+/// Hands every readable entry of `env` in the log to `f`, oldest first: the whole file, however big,
+/// one line in memory at a time. The log is opened as [`read`] opens it (no link, no FIFO).
+fn for_each_entry(log: &Path, env: &str, mut f: impl FnMut(AuditEntry)) -> Result<()> {
+    use std::io::{BufRead, Read};
+    let Some((file, _)) = crate::storage::fs::open_untrusted(log, false)? else {
+        return Ok(());
+    };
+    let mut r = std::io::BufReader::with_capacity(1 << 20, file);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = (&mut r)
+            .take(LINE_CAP)
+            .read_until(b'\n', &mut line)
+            .map_err(Error::io("reading", log))?;
+        if n == 0 {
+            return Ok(());
+        }
+        if line.last() != Some(&b'\n') && n as u64 == LINE_CAP {
+            skip_rest_of_line(&mut r).map_err(Error::io("reading", log))?;
+            continue;
+        }
+        if let Ok(e) = serde_json::from_slice::<AuditEntry>(&line) {
+            if e.env == env {
+                f(printable_entry(e));
+            }
+        }
+    }
+}
+
+fn skip_rest_of_line(r: &mut impl std::io::BufRead) -> std::io::Result<()> {
+    loop {
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        match buf.iter().position(|b| *b == b'\n') {
+            Some(i) => {
+                r.consume(i + 1);
+                return Ok(());
+            }
+            None => {
+                let n = buf.len();
+                r.consume(n);
+            }
+        }
+    }
 }
 
 /// Records the outcome of a verb; a failure to log is reported in the logs, never hides the result.
@@ -348,5 +412,39 @@ mod tests {
         assert!(tail.len() < 50 && tail.len() >= 15, "{}", tail.len());
         assert_eq!(bad, 0);
         assert_eq!(tail.last().unwrap().verb, "reset");
+    }
+
+    /// Undo's target and the repoint check read the whole log line by line: an over-long line
+    /// (passed over) and many newer lines of other envs do not hide the action.
+    #[test]
+    fn undos_target_is_found_behind_long_lines_and_other_envs_lines() {
+        let d = tempfile::tempdir().unwrap();
+        let ws = crate::Workspace::at(d.path()).unwrap();
+        let log = ws.audit_path();
+        let entry = |env: &str, verb: &str, backup: Option<&str>| AuditEntry {
+            time: "2026-12-03T00:00:00Z".into(),
+            user: "u".into(),
+            pid: 1,
+            env: env.into(),
+            file: "x.sqlite3".into(),
+            verb: verb.into(),
+            summary: String::new(),
+            backup: backup.map(PathBuf::from),
+            outcome: "ok".into(),
+            error: None,
+            duration_ms: 0,
+            after: None,
+        };
+        append(&log, &entry("dev", "reset", Some("b1.sqlite3.zst"))).unwrap();
+        crate::storage::fs::append_line(&log, &vec![b'x'; (LINE_CAP as usize) * 2]).unwrap();
+        for _ in 0..100 {
+            append(&log, &entry("test", "seed", Some("t.sqlite3.zst"))).unwrap();
+        }
+        let found = last_undoable(&ws, "dev").unwrap().unwrap();
+        assert_eq!(found.verb, "reset");
+        assert!(found.backup.unwrap().ends_with("b1.sqlite3.zst"));
+        assert!(!repointed_after(&ws, "dev", &entry("dev", "reset", None)).unwrap());
+        append(&log, &entry("dev", "env path", None)).unwrap();
+        assert!(repointed_after(&ws, "dev", &entry("dev", "reset", None)).unwrap());
     }
 }

@@ -273,7 +273,10 @@ pub fn read_untrusted_tail(path: &Path, cap: u64) -> Result<Option<(Vec<u8>, boo
 }
 
 /// Opens a data-dir file anyone may have replaced for reading (see [`read_untrusted`]).
-fn open_untrusted(path: &Path, follow: bool) -> Result<Option<(std::fs::File, std::fs::Metadata)>> {
+pub fn open_untrusted(
+    path: &Path,
+    follow: bool,
+) -> Result<Option<(std::fs::File, std::fs::Metadata)>> {
     let mut opts = OpenOptions::new();
     opts.read(true);
     let opened =
