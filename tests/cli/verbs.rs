@@ -1242,3 +1242,36 @@ fn the_env_lock_is_held_until_the_audit_line_is_written() {
     assert_eq!(code, Some(0), "{rest}");
     e.ok(&["seed", "dev", "--jobs", "1"]);
 }
+
+/// Undo confirmed (name typed) on a plan that named the changes since the action: a further change
+/// made while it waited is one the plan did not name, so it is refused too; nothing is restored.
+#[test]
+fn undo_refuses_a_change_made_after_a_plan_that_named_other_changes() {
+    let e = Env::new();
+    e.seeded("dev");
+    e.ok(&["seed", "dev", "--jobs", "6", "--rng-seed", "7"]);
+    let db = || rusqlite::Connection::open(e.db("dev")).unwrap();
+    db().execute("UPDATE users SET role = 'viewer' WHERE id = 1", [])
+        .unwrap();
+    let (child, err, _) = pipeline_db_e2e::at_failpoint(
+        e.data(),
+        "undo:before_execute=sleep:3000",
+        &["undo", "dev", "--force", "--confirm-env", "dev"],
+    );
+    db().execute(
+        "UPDATE pipelines SET description = 'IMPORTANT' WHERE id = 1",
+        [],
+    )
+    .unwrap();
+    let after_edit = data_fingerprint(&e.db("dev"));
+    let (code, rest) = pipeline_db_e2e::finish(child, err);
+    assert_eq!(code, Some(3), "{rest}");
+    assert!(rest.contains("changed since the plan was shown"), "{rest}");
+    assert_eq!(
+        data_fingerprint(&e.db("dev")),
+        after_edit,
+        "nothing restored"
+    );
+    // Planned again, it names both and runs.
+    e.ok(&["undo", "dev", "--force", "--confirm-env", "dev"]);
+}

@@ -27,6 +27,11 @@ pub struct UndoPlan {
     /// The action recorded no fingerprint, so changes since cannot be ruled out.
     pub change_unknown: bool,
     pub confirmation: Confirmation,
+    /// A digest of what the database held when the plan was made: a change after it (while the
+    /// prompt waits) is refused under the lock, whatever the plan said of changes before it.
+    #[serde(skip)]
+    #[cfg_attr(feature = "ts", ts(skip))]
+    pub database_now: Option<String>,
 }
 
 impl Plan for UndoPlan {
@@ -37,10 +42,14 @@ impl Plan for UndoPlan {
     /// The action undone and what its restore replaces (re-made under the lock without the
     /// fingerprint, which the shown plan's confirmation already reflects).
     fn promises(&self) -> Promises {
-        self.restore.promises_without_confirmation().item(
+        let p = self.restore.promises_without_confirmation().item(
             "undoes",
             format!("{} at {}", self.action.verb, self.action.time),
-        )
+        );
+        match &self.database_now {
+            Some(d) => p.item("the database as it was when the plan was made", d.clone()),
+            None => p,
+        }
     }
     fn backup_step(&self) -> Option<&BackupStep> {
         self.restore.backup.as_ref()
@@ -76,16 +85,15 @@ pub fn target_backup(ws: &Workspace, env: &str) -> Result<Option<PathBuf>> {
 }
 
 pub fn plan(ws: &Workspace, env: &str) -> Result<UndoPlan> {
-    describe(ws, env, true, None, restore::LiveCheck::Run)
+    describe(ws, env, None, restore::LiveCheck::Run)
 }
 
-/// The undo plan; `fingerprint`: also compare the database with what the action left (the
-/// re-check under the lock does it when the shown plan said "unchanged"); `relied_on`: the
+/// The undo plan, the database compared with what the action left (also in the re-check under the
+/// lock: a change while the prompt waited is refused); `relied_on`: the
 /// existing backup the shown plan relied on (see [`restore::plan_path`]).
 fn describe(
     ws: &Workspace,
     env: &str,
-    fingerprint: bool,
     relied_on: Option<&std::path::Path>,
     live: restore::LiveCheck,
 ) -> Result<UndoPlan> {
@@ -119,25 +127,25 @@ fn describe(
             backup.display()
         )));
     }
-    // The database is compared with what the action left on the other core while the restore is
-    // planned (both only read).
-    let (restore, changed_since) = std::thread::scope(|s| {
-        let changed = match (&action.after, fingerprint) {
-            (Some(after), true) => Some(s.spawn(|| changed(ws, &target, after))),
-            _ => None,
-        };
+    // The database is fingerprinted on the other core while the restore is planned (both only
+    // read): compared with what the action left, and kept as a digest for the re-check.
+    let (restore, now) = std::thread::scope(|s| {
+        let now = s.spawn(|| current(ws, &target));
         let restore = restore::plan_path(ws, &target, &backup, Verb::Undo, relied_on, live);
-        let changed = changed.map(|c| {
-            c.join()
-                .unwrap_or_else(|_| Err(Error::Internal("the fingerprint thread panicked".into())))
-        });
-        (restore, changed)
+        let now = now
+            .join()
+            .unwrap_or_else(|_| Err(Error::Internal("the fingerprint thread panicked".into())));
+        (restore, now)
     });
-    let restore = restore?;
-    let (changed_since, change_unknown) = match (changed_since, fingerprint) {
-        (_, false) => (vec![], false),
-        (Some(changed), true) => (changed?, false),
-        (None, true) => (vec![], true),
+    let (restore, now) = (restore?, now?);
+    let change_unknown = action.after.is_none();
+    let changed_since = match (&action.after, &now) {
+        (Some(after), Now::Print(fp)) => crate::storage::fingerprint::differences(after, fp),
+        (None, Now::Print(_)) => vec![],
+        (_, Now::Missing) => vec!["the database file no longer exists".into()],
+        (_, Now::Unreadable(e)) => vec![format!(
+            "the database cannot be read ({e}); it will be kept as evidence"
+        )],
     };
     let confirmation = if changed_since.is_empty() && !change_unknown {
         restore.confirmation
@@ -152,14 +160,37 @@ fn describe(
         changed_since,
         change_unknown,
         confirmation,
+        database_now: Some(now.digest()),
     })
 }
 
-fn changed(
-    ws: &Workspace,
-    target: &crate::workspace::env::EnvTarget,
-    after: &crate::storage::fingerprint::Fingerprint,
-) -> Result<Vec<String>> {
+/// What the database holds now.
+enum Now {
+    Print(crate::storage::fingerprint::Fingerprint),
+    Missing,
+    /// A damaged file (the restore keeps it as evidence), and why.
+    Unreadable(String),
+}
+
+impl Now {
+    /// A short digest of it, for the plan's promises.
+    fn digest(&self) -> String {
+        match self {
+            Now::Print(fp) => {
+                let text: String = fp
+                    .tables
+                    .iter()
+                    .map(|(t, p)| format!("{t}:{}:{};", p.rows, p.hash))
+                    .collect();
+                crate::storage::hash::sha256_hex(text.as_bytes())[..16].to_string()
+            }
+            Now::Missing => "missing".into(),
+            Now::Unreadable(_) => "unreadable".into(),
+        }
+    }
+}
+
+fn current(ws: &Workspace, target: &crate::workspace::env::EnvTarget) -> Result<Now> {
     let now = (|| {
         let Some(conn) = crate::safety::session::inspect_for_change(ws, target)? else {
             return Ok(None);
@@ -168,12 +199,10 @@ fn changed(
         crate::storage::fingerprint::of(&conn).map(Some)
     })();
     Ok(match now {
-        Ok(Some(now)) => crate::storage::fingerprint::differences(after, &now),
-        Ok(None) => vec!["the database file no longer exists".into()],
+        Ok(Some(fp)) => Now::Print(fp),
+        Ok(None) => Now::Missing,
         Err(e) if e.exit_code() == crate::error::exit::NOT_A_DATABASE => {
-            vec![format!(
-                "the database cannot be read ({e}); it will be kept as evidence"
-            )]
+            Now::Unreadable(e.to_string())
         }
         Err(e) => return Err(e),
     })
@@ -195,7 +224,7 @@ pub fn execute(
     let unchanged = shown.changed_since.is_empty() && !shown.change_unknown;
     let done = restore::run_shown(ws, &target, shown, &shown.restore, confirmed, obs, |live| {
         let relied = restore::relied_on(&shown.restore.backup);
-        let now = describe(ws, &shown.env, unchanged, relied, live)?;
+        let now = describe(ws, &shown.env, relied, live)?;
         match unchanged && (!now.changed_since.is_empty() || now.change_unknown) {
             true => Err(Error::Stale {
                 env: shown.env.clone(),
