@@ -343,6 +343,20 @@ fn an_export_onto_the_workspaces_own_files_or_without_its_audit_line_is_refused(
     e.seeded("dev");
     std::fs::create_dir_all(e.data().join("backups/dev")).unwrap();
     let before = std::fs::read_dir(e.data()).unwrap().count();
+    // `export dev users` as CSV to `out`, after the global options `pre`.
+    let export = |pre: &[&str], out: &Path| {
+        let mut args = pre.to_vec();
+        args.extend([
+            "export",
+            "dev",
+            "users",
+            "--format",
+            "csv",
+            "--output",
+            s(out),
+        ]);
+        e.run(&args)
+    };
     for own in [
         "pipeline-db.toml",
         "dev.sqlite3-journal",
@@ -350,15 +364,7 @@ fn an_export_onto_the_workspaces_own_files_or_without_its_audit_line_is_refused(
         "later.sqlite3-wal",
     ] {
         let out = e.data().join(own);
-        let (code, _, err) = e.run(&[
-            "export",
-            "dev",
-            "users",
-            "--format",
-            "csv",
-            "--output",
-            s(&out),
-        ]);
+        let (code, _, err) = export(&[], &out);
         assert_eq!(code, 3, "{own}: {err}");
         assert!(err.contains("export somewhere else"), "{own}: {err}");
         assert!(!out.exists(), "{own}");
@@ -369,17 +375,7 @@ fn an_export_onto_the_workspaces_own_files_or_without_its_audit_line_is_refused(
     let cfg = elsewhere.path().join("my.toml");
     std::fs::write(&cfg, "[retention]\nkeep = 5\n").unwrap();
     let own = e.data().join("pipeline-db.toml");
-    let (code, _, err) = e.run(&[
-        "--config",
-        s(&cfg),
-        "export",
-        "dev",
-        "users",
-        "--format",
-        "csv",
-        "--output",
-        s(&own),
-    ]);
+    let (code, _, err) = export(&["--config", s(&cfg)], &own);
     assert_eq!(code, 3, "{err}");
     assert!(!own.exists());
     assert_eq!(std::fs::read_dir(e.data()).unwrap().count(), before);
@@ -389,15 +385,7 @@ fn an_export_onto_the_workspaces_own_files_or_without_its_audit_line_is_refused(
     std::fs::rename(&log, e.data().join("audit.moved")).unwrap();
     std::fs::create_dir(&log).unwrap();
     let out = out_dir(&e).join("users.csv");
-    let (code, _, err) = e.run(&[
-        "export",
-        "dev",
-        "users",
-        "--format",
-        "csv",
-        "--output",
-        s(&out),
-    ]);
+    let (code, _, err) = export(&[], &out);
     assert_ne!(code, 0, "{err}");
     assert!(!out.exists(), "nothing exported without its audit line");
 }
