@@ -244,7 +244,14 @@ pub fn write_new_file<T>(
     let dir = path.parent().unwrap_or(Path::new("/")).to_path_buf();
     fs::clean_temp_files(&dir);
     let tmp = fs::temp_beside(&path);
-    let file = fs::create_new(&tmp)?;
+    // The temp file is ours: a directory that cannot take it is what the user must fix.
+    let file = fs::create_new(&tmp).map_err(|e| match e {
+        Error::ReadOnly { what, .. } => Error::ReadOnly {
+            path: dir.clone(),
+            what: format!("the export cannot be written in this directory ({what})"),
+        },
+        e => e,
+    })?;
     let written = (|| {
         // Written on a second thread that starts the disk's writeback as it goes: the fsync
         // below then has little left to do.

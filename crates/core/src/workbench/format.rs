@@ -302,13 +302,37 @@ pub(crate) fn json_value(out: &mut Vec<u8>, v: ValueRef<'_>, json_column: bool, 
     }
 }
 
+/// The columns' names as JSON keys, each once: a query may name two columns alike (`SELECT 1 a,
+/// 2 a`), and a JSON object with a key twice keeps one value in most readers. A repeated name gets
+/// `_2`, `_3`, … (skipping any name a column already has).
+fn unique_keys(columns: &[Column]) -> Vec<String> {
+    let mut taken: std::collections::HashSet<String> =
+        columns.iter().map(|c| c.name.clone()).collect();
+    let mut seen = std::collections::HashSet::new();
+    columns
+        .iter()
+        .map(|c| {
+            if seen.insert(c.name.clone()) {
+                return c.name.clone();
+            }
+            let name = (2..)
+                .map(|i| format!("{}_{i}", c.name))
+                .find(|n| !taken.contains(n))
+                .unwrap_or_default();
+            taken.insert(name.clone());
+            seen.insert(name.clone());
+            name
+        })
+        .collect()
+}
+
 impl RowSink for Json<'_> {
     fn begin(&mut self, columns: &[Column]) -> Result<()> {
         self.columns = columns.to_vec();
-        self.keys = columns
+        self.keys = unique_keys(columns)
             .iter()
-            .map(|c| {
-                let mut k = serde_json::to_vec(&c.name).unwrap_or_default();
+            .map(|name| {
+                let mut k = serde_json::to_vec(name).unwrap_or_default();
                 k.push(b':');
                 k
             })
@@ -358,6 +382,15 @@ impl RowSink for Json<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_keys_are_unique_when_a_query_names_two_columns_alike() {
+        let cols: Vec<Column> = ["a", "a", "a_2", "b", "a"]
+            .iter()
+            .map(|n| Column::of_query(n))
+            .collect();
+        assert_eq!(unique_keys(&cols), ["a", "a_3", "a_2", "b", "a_4"]);
+    }
 
     fn write(format: Format, cols: &[Column], rows: &[Vec<ValueRef<'_>>]) -> String {
         let mut out = Vec::new();
