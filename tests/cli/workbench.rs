@@ -983,3 +983,21 @@ fn the_plan_follows_negative_ids_in_an_empty_table() {
         .collect();
     assert_eq!(ids, [-5, -4, 1]);
 }
+
+/// Two result columns named alike are two JSON keys, not one key twice (which most readers
+/// collapse into one value).
+#[test]
+fn json_output_keeps_both_of_two_columns_named_alike() {
+    let e = Env::new();
+    e.seeded("dev");
+    let out = e.ok(&[
+        "export",
+        "dev",
+        "--query",
+        "SELECT 1 a, 2 a",
+        "--format",
+        "ndjson",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v, serde_json::json!({"a": 1, "a_2": 2}), "{out}");
+}
