@@ -568,7 +568,7 @@ fn inspect_identity(
             "{drift}, and the file holds data but no env tag: it is attached for reading. Tagging refuses a file whose schema differs and reset refuses an untagged one, so first make the schema match (`pipeline-db migrations check {name}` lists the differences), then tag it with `pipeline-db env set {name}`"
         )),
         Some(drift) => e.notes.push(format!(
-            "{drift}: it is attached for reading; changing verbs other than reset refuse it until `pipeline-db reset {name}` rebuilds it (after a verified backup)"
+            "{drift}: it is attached for reading; changing verbs other than reset and restore refuse it until `pipeline-db reset {name}` rebuilds it or `pipeline-db restore {name} BACKUP` replaces it (each after a verified backup)"
         )),
         None => e.checks.push("schema: no trigger, view or changed object from elsewhere".into()),
     }

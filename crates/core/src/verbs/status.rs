@@ -142,7 +142,7 @@ fn problem(t: &EnvTarget, tag: Option<Error>, drift: Option<String>) -> Option<(
     let env = &t.name;
     let drifted = |d: &str| {
         format!(
-            "{d}: it can be read, but changing verbs other than reset refuse it; `pipeline-db migrations check {env}` lists the differences, `pipeline-db reset {env}` rebuilds it after a verified backup"
+            "{d}: it can be read, but changing verbs other than reset and restore refuse it; `pipeline-db migrations check {env}` lists the differences, `pipeline-db reset {env}` rebuilds it and `pipeline-db restore {env} BACKUP` replaces it, each after a verified backup"
         )
     };
     match (tag, drift) {
