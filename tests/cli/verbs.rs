@@ -329,7 +329,7 @@ fn an_error_after_the_drop_step_leaves_the_database_as_before() {
         e.run_with_failpoint(&["reset", "dev", "--force"], "reset:after_drop=error");
     assert_eq!(code, 1, "{err}");
     assert!(
-        err.contains("step `drop`") && err.contains("nothing was changed"),
+        err.contains("step `drop`") && err.contains("the database was not changed"),
         "{err}"
     );
     assert_eq!(fingerprint(&e.db("dev")), old);
@@ -1274,4 +1274,72 @@ fn undo_refuses_a_change_made_after_a_plan_that_named_other_changes() {
     );
     // Planned again, it names both and runs.
     e.ok(&["undo", "dev", "--force", "--confirm-env", "dev"]);
+}
+
+/// A change that fails after its pre-action backup was made (rolled back) says the database was
+/// not changed and names the backup it kept (a new file in the backup dir), as its audit line does;
+/// a backup whose manifest cannot be written is removed, so "nothing was changed" is then true.
+#[test]
+fn a_failure_after_the_backup_names_the_backup_it_kept() {
+    let e = Env::new();
+    e.seeded("dev");
+    let before = fingerprint(&e.db("dev"));
+    let backups = || {
+        std::fs::read_dir(e.data().join("backups/dev"))
+            .map(|d| {
+                d.flatten()
+                    .map(|f| f.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_else(|_| Vec::<String>::new())
+    };
+    let cases = [
+        (
+            vec!["seed", "dev", "--jobs", "5"],
+            "seed:batch=error",
+            "pre-seed",
+        ),
+        (
+            vec!["reset", "dev", "--force"],
+            "reset:after_drop=error",
+            "pre-reset",
+        ),
+    ];
+    for (args, fp, reason) in cases {
+        let (code, _, err) = e.run_with_failpoint(&args, fp);
+        assert_ne!(code, 0, "{fp}");
+        assert!(!err.contains("nothing was changed"), "{fp}: {err}");
+        assert!(err.contains("the database was not changed"), "{fp}: {err}");
+        assert!(
+            err.contains(reason) && err.contains("was kept"),
+            "{fp}: {err}"
+        );
+        assert_eq!(fingerprint(&e.db("dev")), before, "{fp}");
+        let log: serde_json::Value =
+            serde_json::from_str(&e.ok(&["log", "--env", "dev", "--json"])).unwrap();
+        let last = log.as_array().unwrap().last().unwrap().clone();
+        assert!(last["backup"].as_str().unwrap().contains(reason), "{last}");
+        assert!(
+            backups().iter().any(|n| n.contains(reason)),
+            "{:?}",
+            backups()
+        );
+    }
+    // The restore's copy failing after its pre-restore backup.
+    let b = e.data().join("older.sqlite3");
+    e.ok(&["backup", "dev", "--output", b.to_str().unwrap()]);
+    let (_, _, err) = e.run_with_failpoint(
+        &["restore", "dev", b.to_str().unwrap(), "--force"],
+        "restore:mid_copy=error",
+    );
+    assert!(!err.contains("nothing was changed"), "{err}");
+    assert!(err.contains("was kept"), "{err}");
+    // No manifest, no backup: the placed file is removed and the claim is true again.
+    let n = backups().len();
+    let (code, _, err) =
+        e.run_with_failpoint(&["seed", "dev", "--jobs", "5"], "backup:manifest=error");
+    assert_ne!(code, 0);
+    assert!(err.contains("nothing was changed"), "{err}");
+    assert_eq!(backups().len(), n, "no stray backup: {:?}", backups());
+    assert_eq!(fingerprint(&e.db("dev")), before);
 }

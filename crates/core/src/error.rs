@@ -158,6 +158,11 @@ pub enum Error {
         put_back_failed: Option<String>,
     },
 
+    /// A change that failed (and was rolled back) after its pre-action backup was made: the
+    /// database is as it was, and the backup — a new file in the backup dir — is named.
+    #[error("{}", backup_kept_message(source, backup))]
+    BackupKept { source: Box<Error>, backup: PathBuf },
+
     /// The change was committed; the checks after it found problems. Never "nothing was changed".
     #[error("{}", committed_check_failed_message(*verb, env, path, detail, backup.as_deref()))]
     CommittedCheckFailed {
@@ -252,6 +257,7 @@ impl Error {
         match self {
             Error::PutBack { backup, .. } => Some(backup),
             Error::CommittedCheckFailed { backup, .. } => backup.as_deref(),
+            Error::BackupKept { backup, .. } => Some(backup),
             Error::Step { source, .. } => source.backup_taken(),
             _ => None,
         }
@@ -293,7 +299,7 @@ impl Error {
             | NewerSchema { .. } => exit::REFUSED,
             Busy { .. } | DbLocked { .. } => exit::BUSY,
             Sqlite { source, .. } => sqlite_exit_code(source),
-            Step { source, .. } => source.exit_code(),
+            Step { source, .. } | BackupKept { source, .. } => source.exit_code(),
             Cancelled => exit::CANCELLED,
             Io { .. } | BackupVerify { .. } | DiskFull { .. } | CheckFailed(_) => exit::FAILED,
         }
@@ -322,7 +328,7 @@ impl Error {
             Io { .. } => "io",
             Sqlite { .. } => "sqlite",
             BackupVerify { .. } => "backup_verify",
-            Step { source, .. } => source.kind(),
+            Step { source, .. } | BackupKept { source, .. } => source.kind(),
             CheckFailed(_) => "check_failed",
             Cancelled => "cancelled",
             Stale { .. } => "stale_plan",
@@ -398,6 +404,7 @@ impl<T> StepExt<T> for Result<T> {
             | Error::BackupVerify { .. }
             | Error::BadInput { .. }
             | Error::CommittedCheckFailed { .. }
+            | Error::BackupKept { .. }
             | Error::Step { .. }) => e,
             e => Error::Step {
                 verb,
@@ -446,5 +453,42 @@ fn committed_check_failed_message(
     format!(
         "{verb} of {env} was committed, but the check after it found problems in {} ({detail}): the database holds the change (another program may also have written to it meanwhile). {next}",
         path.display()
+    )
+}
+
+impl Error {
+    /// `self`, from a change that failed after the pre-action backup `backup` was made: says the
+    /// database was not changed (it was rolled back) and names the backup, which stays.
+    pub(crate) fn backup_kept(self, backup: &std::path::Path) -> Error {
+        match self {
+            e @ (Error::BackupKept { .. }
+            | Error::PutBack { .. }
+            | Error::CommittedCheckFailed { .. }) => e,
+            e => Error::BackupKept {
+                source: Box::new(e),
+                backup: backup.to_path_buf(),
+            },
+        }
+    }
+
+    /// Whether this is (or wraps) a cancel by the user.
+    pub fn is_cancel(&self) -> bool {
+        match self {
+            Error::Cancelled => true,
+            Error::Step { source, .. } | Error::BackupKept { source, .. } => source.is_cancel(),
+            _ => false,
+        }
+    }
+}
+
+/// The source's message, its "nothing was changed" narrowed to the database, and the backup kept.
+fn backup_kept_message(source: &Error, backup: &std::path::Path) -> String {
+    let said = source
+        .to_string()
+        .replace(UNCHANGED, "the database was not changed")
+        .replace("Nothing was changed", "The database was not changed");
+    format!(
+        "{said}; the backup taken before it, {}, was kept (it holds the database as it was when it was taken)",
+        backup.display()
     )
 }

@@ -128,7 +128,26 @@ pub fn is_backup_name(name: &str) -> bool {
 /// `expected` are the row counts they read, and the snapshot must match them. The copy goes to a
 /// temp name, is fsynced, `quick_check`ed and counted, then renamed to `dest` without ever
 /// Writes the sidecar manifest (create-new, fsynced) and appends the ledger entry.
+/// Writes the manifest beside the placed backup, then its ledger line. A backup whose manifest
+/// cannot be written is removed (no listing, retention or restore would know it: a stray file);
+/// one whose ledger line fails stays (its manifest lists it) and the error names it.
 pub(crate) fn record(rec: &BackupRecord, ledger: &Path) -> Result<()> {
+    if let Err(e) = write_manifest(rec) {
+        if std::fs::remove_file(&rec.path).is_ok() {
+            if let Some(dir) = rec.path.parent() {
+                let _ = fs::fsync_dir(dir);
+            }
+        }
+        return Err(e);
+    }
+    let mut line = serde_json::to_vec(rec)
+        .map_err(|e| Error::Internal(format!("serializing a ledger line: {e}")))?;
+    line.push(b'\n');
+    append_line(ledger, &line).map_err(|e| e.backup_kept(&rec.path))
+}
+
+fn write_manifest(rec: &BackupRecord) -> Result<()> {
+    crate::storage::failpoint::hit("backup:manifest")?;
     let manifest = manifest_path(&rec.path);
     let json = serde_json::to_vec_pretty(rec)
         .map_err(|e| Error::Internal(format!("serializing a manifest: {e}")))?;
@@ -144,10 +163,7 @@ pub(crate) fn record(rec: &BackupRecord, ledger: &Path) -> Result<()> {
     if let Some(dir) = manifest.parent() {
         fs::fsync_dir(dir)?;
     }
-    let mut line = serde_json::to_vec(rec)
-        .map_err(|e| Error::Internal(format!("serializing a ledger line: {e}")))?;
-    line.push(b'\n');
-    append_line(ledger, &line)
+    Ok(())
 }
 
 fn append_line(path: &Path, line: &[u8]) -> Result<()> {

@@ -288,10 +288,10 @@ impl Recorder {
     fn finish<T>(&self, summary: &str, backup: Option<&Path>, result: &Result<T>) {
         let (outcome, error) = match result {
             Ok(_) => ("ok", None),
+            Err(e) if e.is_cancel() => ("cancelled", None),
             Err(e) if e.exit_code() == crate::error::exit::REFUSED => {
                 ("refused", Some(e.to_string()))
             }
-            Err(Error::Cancelled) => ("cancelled", None),
             // Committed: undo can restore its backup (see `last_undoable`).
             Err(e @ Error::CommittedCheckFailed { .. }) => {
                 (COMMITTED_CHECK_FAILED, Some(e.to_string()))

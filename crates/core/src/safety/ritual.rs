@@ -211,15 +211,22 @@ fn in_transaction<C: Change>(
         .map_err(Error::sql("foreign_keys off"))?;
     db::bulk_insert_pragmas(c)?;
     session::begin_immediate(c, &target.path, ws.busy_timeout_ms)?;
+    // The backup, once made: a failure after it (rolled back) names it, as the audit line does.
+    let made = std::cell::RefCell::new(None::<PathBuf>);
     let (plan, backup, out) = session::commit_or_rollback(c, &target.path, || {
         if change.requires_our_schema() {
             health::require_our_schema(c, target, change.tolerates_changed_checksums())?;
         }
         let (plan, backup) =
             recheck_and_back_up(ws, target, shown, obs, || change.replan(Some(c)), c)?;
+        *made.borrow_mut() = backup.as_ref().map(|b| b.path.clone());
         let out = change.apply(c, &plan, obs)?;
         require_foreign_keys(c)?;
         Ok((plan, backup, out))
+    })
+    .map_err(|e| match made.borrow().as_deref() {
+        Some(b) => e.backup_kept(b),
+        None => e,
     })?;
     c.pragma_update(None, "foreign_keys", true)
         .map_err(Error::sql("foreign_keys on"))?;
@@ -360,7 +367,9 @@ pub(crate) fn back_up_then_release(
         Ok(b)
     })?;
     // Refused early when something was committed right after the lock was let go.
-    watch.require_unchanged()?;
+    watch
+        .require_unchanged()
+        .map_err(|e| e.backup_kept(&backup.path))?;
     Ok((backup, watch))
 }
 

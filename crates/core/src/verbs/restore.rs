@@ -687,10 +687,12 @@ fn copy_in(
 ) -> Result<BackupRecord> {
     let env = target.name.as_str();
     let (backup, watch) = ritual::back_up_then_release(ws, target, verb, step, live, obs, held)?;
+    // Until the copy commits, a failure leaves the database as it was: it names the backup.
+    let kept = |e: Error| e.backup_kept(&backup.path);
     // This connection's own commits (the page copy, its checkpoint) leave its `data_version` as
     // it is: a change of it below means another program wrote after the copy.
-    let version = data_version(live)?;
-    crate::storage::failpoint::hit("restore:before_copy")?;
+    let version = data_version(live).map_err(kept)?;
+    crate::storage::failpoint::hit("restore:before_copy").map_err(kept)?;
     crate::storage::timing::step("restore: copy into the live database", || {
         copy_into(
             staging,
@@ -701,7 +703,8 @@ fn copy_in(
             Some(&watch),
         )
     })
-    .step(verb, env, "copy", UNCHANGED)?;
+    .step(verb, env, "copy", UNCHANGED)
+    .map_err(kept)?;
     let after = crate::storage::failpoint::hit("restore:after_copy").and_then(|()| {
         crate::storage::timing::step("restore: checkpoint + verify after", || {
             verify_restored(live, target, (staging, staged), ws.busy_timeout())
