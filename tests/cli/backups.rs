@@ -1517,3 +1517,25 @@ fn unpinning_a_prod_backup_needs_the_typed_name() {
     );
     assert!(!pinned());
 }
+
+/// A prune that stops at a deletion names what it deleted before and says the rest was not
+/// deleted: never a bare error after some backups are gone.
+#[test]
+fn a_prune_that_stops_part_way_names_what_it_deleted() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    dev_with_jobs(dir, "5");
+    for _ in 0..3 {
+        ok(dir, &["backup", "dev"]);
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+    }
+    let out = pipeline_db_e2e::command(dir)
+        .env("PIPELINE_DB_FAILPOINT", "retention:before_delete=error@2")
+        .args(["backups", "prune", "dev", "--keep", "1", "--force"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("deleted before it: "), "{err}");
+    assert!(err.contains("planned deletions were not made"), "{err}");
+}

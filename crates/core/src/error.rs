@@ -143,6 +143,11 @@ pub enum Error {
     #[error("{0}")]
     CheckFailed(String),
 
+    /// A step-by-step action (deleting backups) that stopped part-way; the message lists what
+    /// was done before it stopped and what was left.
+    #[error("{0}")]
+    PartlyDone(String),
+
     /// Cancelled at a prompt, or by the user while a change ran (core then rolled it back).
     #[error("cancelled; {UNCHANGED}")]
     Cancelled,
@@ -301,7 +306,9 @@ impl Error {
             Sqlite { source, .. } => sqlite_exit_code(source),
             Step { source, .. } | BackupKept { source, .. } => source.exit_code(),
             Cancelled => exit::CANCELLED,
-            Io { .. } | BackupVerify { .. } | DiskFull { .. } | CheckFailed(_) => exit::FAILED,
+            Io { .. } | BackupVerify { .. } | DiskFull { .. } | CheckFailed(_) | PartlyDone(_) => {
+                exit::FAILED
+            }
         }
     }
 
@@ -330,6 +337,7 @@ impl Error {
             BackupVerify { .. } => "backup_verify",
             Step { source, .. } | BackupKept { source, .. } => source.kind(),
             CheckFailed(_) => "check_failed",
+            PartlyDone(_) => "partly_done",
             Cancelled => "cancelled",
             Stale { .. } => "stale_plan",
             PutBack { .. } => "put_back",

@@ -1,7 +1,7 @@
 //! Test-only named points where a process can be made to pause, abort or fail.
 //!
 //! With the `failpoints` feature, `PIPELINE_DB_FAILPOINT=<name>=<action>` (action: `abort`,
-//! `error`, or `sleep:<ms>`) acts when the code reaches `hit("<name>")`. Without the feature,
+//! `error`, `error@N` — the N-th time —, or `sleep:<ms>`) acts when the code reaches `hit("<name>")`. Without the feature,
 //! `hit` is a no-op the compiler removes.
 
 use crate::error::Result;
@@ -27,6 +27,29 @@ pub fn hit(name: &str) -> Result<()> {
                     path: point.into(),
                     source: std::io::Error::other("failpoint"),
                 })
+            }
+            // `error@N`: the N-th time the point is reached (a failure part-way through a loop).
+            a if a.starts_with("error@") => {
+                static HITS: std::sync::Mutex<Vec<(String, u64)>> = std::sync::Mutex::new(vec![]);
+                let nth: u64 = a[6..].parse().unwrap_or(1);
+                let mut hits = HITS.lock().unwrap_or_else(|p| p.into_inner());
+                let n = match hits.iter_mut().find(|(p, _)| p == point) {
+                    Some((_, n)) => {
+                        *n += 1;
+                        *n
+                    }
+                    None => {
+                        hits.push((point.to_string(), 1));
+                        1
+                    }
+                };
+                if n == nth {
+                    return Err(crate::Error::Io {
+                        op: "injected failure at",
+                        path: point.into(),
+                        source: std::io::Error::other("failpoint"),
+                    });
+                }
             }
             a if a.starts_with("sleep:") => {
                 let ms = a[6..].parse().unwrap_or(1000);

@@ -121,8 +121,9 @@ pub fn execute(ws: &Workspace, shown: &PrunePlan, confirmed: &Confirmed) -> Resu
         let others = crate::safety::retention::others_bytes(ws, &t.name);
         let mut p = plan_with(ws, &t, Some(shown.keep), others)?;
         crate::safety::plan::require_unchanged(shown, &p)?;
-        for d in &p.delete {
-            retention::remove(&d.path)?;
+        for (i, d) in p.delete.iter().enumerate() {
+            retention::remove(&d.path)
+                .map_err(|e| stopped_at(e, &p.delete[..i], p.delete.len()))?;
         }
         if !p.delete.is_empty() {
             crate::storage::fs::fsync_dir(&t.backup_dir)?;
@@ -161,4 +162,21 @@ impl Plan for PrunePlan {
             .item("keep", self.keep)
             .item("delete", delete.join(", "))
     }
+}
+
+/// A prune that stopped at a deletion: what it deleted before (each named), and that the rest is
+/// left.
+fn stopped_at(e: crate::Error, deleted: &[PruneItem], planned: usize) -> crate::Error {
+    let names: Vec<String> = deleted
+        .iter()
+        .map(|d| d.path.display().to_string())
+        .collect();
+    let before = match names.is_empty() {
+        true => "nothing was deleted before it".to_string(),
+        false => format!("deleted before it: {}", names.join(", ")),
+    };
+    crate::Error::PartlyDone(format!(
+        "{e}; {before}; the other {} planned deletions were not made",
+        planned - deleted.len()
+    ))
 }
