@@ -1539,3 +1539,43 @@ fn a_prune_that_stops_part_way_names_what_it_deleted() {
     assert!(err.contains("deleted before it: "), "{err}");
     assert!(err.contains("planned deletions were not made"), "{err}");
 }
+
+/// Automatic retention that stops part-way reports what it kept as it is on disk (not 0), and no
+/// "what is left is protected" note for a pass that did not finish.
+#[test]
+fn retention_that_stops_part_way_reports_what_is_kept() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    dev_with_jobs(dir, "5");
+    for _ in 0..3 {
+        ok(dir, &["backup", "dev"]);
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+    }
+    ok(dir, &["config", "set", "retention", "10", "--force"]);
+    // keep = 1 now: the next backup's pass deletes several, and stops at the second.
+    std::fs::write(
+        dir.join("pipeline-db.toml"),
+        std::fs::read_to_string(dir.join("pipeline-db.toml"))
+            .unwrap()
+            .replace("keep = 10", "keep = 1"),
+    )
+    .unwrap();
+    let out = pipeline_db_e2e::command(dir)
+        .env("PIPELINE_DB_FAILPOINT", "retention:before_delete=error@2")
+        .args(["backup", "dev", "--json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = &v["retention"];
+    assert!(
+        r["error"].as_str().unwrap().contains("deleted before it"),
+        "{r}"
+    );
+    let on_disk = std::fs::read_dir(dir.join("backups/dev"))
+        .unwrap()
+        .flatten()
+        .filter(|f| f.file_name().to_string_lossy().ends_with(".sqlite3.zst"))
+        .count();
+    assert_eq!(r["kept"].as_u64().unwrap() as usize, on_disk, "{r}");
+    assert!(r["unmet"].is_null(), "{r}");
+}

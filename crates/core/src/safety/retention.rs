@@ -279,13 +279,19 @@ fn apply_after(
     let sel = select(&list, &ws.retention, ws.retention.keep, &guards, others);
     report.protected = sel.protected;
     report.unmet = sel.unmet;
-    if !sel.delete.is_empty() {
-        record_deletions(ws, target, &sel.delete, report)?;
-    }
+    let deleted = match sel.delete.is_empty() {
+        true => Ok(()),
+        false => record_deletions(ws, target, &sel.delete, report),
+    };
+    // What is kept is what was not deleted, also after a failure part-way.
     report.kept = list.len() - report.deleted.len();
     report.kept_bytes = list.iter().map(|b| b.on_disk_bytes()).sum::<u64>()
         - report.deleted.iter().map(|d| d.size_bytes).sum::<u64>();
-    Ok(())
+    if deleted.is_err() {
+        // "What is left is protected" was worked out for a pass that finished: not said now.
+        report.unmet = None;
+    }
+    deleted
 }
 
 /// Deletes `delete` as one audited action ("backups prune", automatic), recording each deleted

@@ -186,7 +186,7 @@ fn rebuild_damaged<C: Change>(
             verb,
             env: target.name.clone(),
             step: "create",
-            state: "the damaged file was removed after its evidence copy was kept; no database exists now: run the same command again",
+            state: "the damaged file was removed after its evidence copy (ENV.sqlite3.corrupt-<time>, beside it) was kept; no database exists now: run the same command again (on a protected env, `pipeline-db migrate ENV` creates it)",
             source: Box::new(e),
         }
     })?;

@@ -345,7 +345,7 @@ fn plan_detach(ws: &Workspace, name: &str) -> Result<SettingsPlan> {
     e.changes.push(format!("remove [envs.{name}]"));
     e.confirm = confirmation_for(&target, true);
     e.notes.push(format!(
-        "{} and the backups in {} are left where they are (an env added again under this name counts them as its own backups, for retention; `undo` does not restore them into its file)",
+        "{} and the backups in {} are left where they are (an env added again under this name counts them as its own backups, for retention; `undo` restores them only if the same file is added again)",
         target.path.display(),
         target.backup_dir.display()
     ));
