@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 
 /// Held while a verb changes a database; released when its last clone is dropped (also when the
 /// process dies). A clone keeps it until the action's audit line is written (see
-/// [`crate::safety::audit::Recorder::hold`]).
+/// the audit `Recorder`'s `hold`).
 #[derive(Debug, Clone)]
 pub struct EnvLock {
     _held: std::sync::Arc<Held>,
