@@ -1524,16 +1524,8 @@ fn unpinning_a_prod_backup_needs_the_typed_name() {
 fn a_prune_that_stops_part_way_names_what_it_deleted() {
     let d = TempDir::new().unwrap();
     let dir = d.path();
-    dev_with_jobs(dir, "5");
-    for _ in 0..3 {
-        ok(dir, &["backup", "dev"]);
-        std::thread::sleep(std::time::Duration::from_millis(1100));
-    }
-    let out = pipeline_db_e2e::command(dir)
-        .env("PIPELINE_DB_FAILPOINT", "retention:before_delete=error@2")
-        .args(["backups", "prune", "dev", "--keep", "1", "--force"])
-        .output()
-        .unwrap();
+    dev_with_three_backups(dir);
+    let out = deleting_fails_second(dir, &["backups", "prune", "dev", "--keep", "1", "--force"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("deleted before it: "), "{err}");
@@ -1546,11 +1538,7 @@ fn a_prune_that_stops_part_way_names_what_it_deleted() {
 fn retention_that_stops_part_way_reports_what_is_kept() {
     let d = TempDir::new().unwrap();
     let dir = d.path();
-    dev_with_jobs(dir, "5");
-    for _ in 0..3 {
-        ok(dir, &["backup", "dev"]);
-        std::thread::sleep(std::time::Duration::from_millis(1100));
-    }
+    dev_with_three_backups(dir);
     ok(dir, &["config", "set", "retention", "10", "--force"]);
     // keep = 1 now: the next backup's pass deletes several, and stops at the second.
     std::fs::write(
@@ -1560,11 +1548,7 @@ fn retention_that_stops_part_way_reports_what_is_kept() {
             .replace("keep = 10", "keep = 1"),
     )
     .unwrap();
-    let out = pipeline_db_e2e::command(dir)
-        .env("PIPELINE_DB_FAILPOINT", "retention:before_delete=error@2")
-        .args(["backup", "dev", "--json"])
-        .output()
-        .unwrap();
+    let out = deleting_fails_second(dir, &["backup", "dev", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let r = &v["retention"];
     assert!(
@@ -1578,4 +1562,22 @@ fn retention_that_stops_part_way_reports_what_is_kept() {
         .count();
     assert_eq!(r["kept"].as_u64().unwrap() as usize, on_disk, "{r}");
     assert!(r["unmet"].is_null(), "{r}");
+}
+
+/// dev with a few jobs and three manual backups, a second apart (names never collide).
+fn dev_with_three_backups(dir: &Path) {
+    dev_with_jobs(dir, "5");
+    for _ in 0..3 {
+        ok(dir, &["backup", "dev"]);
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+    }
+}
+
+/// Runs `args` with the second deletion of a backup failing.
+fn deleting_fails_second(dir: &Path, args: &[&str]) -> std::process::Output {
+    pipeline_db_e2e::command(dir)
+        .env("PIPELINE_DB_FAILPOINT", "retention:before_delete=error@2")
+        .args(args)
+        .output()
+        .unwrap()
 }

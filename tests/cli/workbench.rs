@@ -911,16 +911,19 @@ fn the_plan_refuses_an_id_that_sqlite_gives_an_earlier_row_without_one() {
     e.seeded("dev"); // users 1..=6
     let row = |id: &str, name: &str| format!("{id},{name},{name}@example.org,$argon2id$x,viewer\n");
     let header = "id,username,email,hashed_password,role\n";
-    // ann gets 7; bob gives 8; cat gets 9 (after bob's 8), which dan gives too.
-    let csv = [
-        header,
-        &row("", "ann"),
-        &row("8", "bob"),
-        &row("", "cat"),
-        &row("9", "dan"),
-    ]
-    .concat();
-    let f = write(&e, "ids.csv", csv.as_bytes());
+    // ann gets 7; bob gives 8; cat gets 9 (after bob's 8), and dan gives `dan`.
+    let ids = |dan: &str| {
+        [
+            header,
+            &row("", "ann"),
+            &row("8", "bob"),
+            &row("", "cat"),
+            &row(dan, "dan"),
+        ]
+        .concat()
+    };
+    // dan giving 9 too clashes.
+    let f = write(&e, "ids.csv", ids("9").as_bytes());
     let before = fingerprint(&e.db("dev"));
     let (code, out, err) = e.run(&["import", "dev", "users", s(&f), "--dry-run", "--json"]);
     assert_eq!(code, 3, "{err}");
@@ -942,15 +945,7 @@ fn the_plan_refuses_an_id_that_sqlite_gives_an_earlier_row_without_one() {
     );
     assert_eq!(fingerprint(&e.db("dev")), before);
     // Without dan's id the ids follow on: imported as planned.
-    let csv = [
-        header,
-        &row("", "ann"),
-        &row("8", "bob"),
-        &row("", "cat"),
-        &row("10", "dan"),
-    ]
-    .concat();
-    std::fs::write(&f, csv).unwrap();
+    std::fs::write(&f, ids("10")).unwrap();
     e.ok(&["import", "dev", "users", s(&f), "--force"]);
     let ids = e.ok(&[
         "query",
