@@ -1581,3 +1581,31 @@ fn deleting_fails_second(dir: &Path, args: &[&str]) -> std::process::Output {
         .output()
         .unwrap()
 }
+
+/// `backups prune --dry-run` writes nothing, its verification log included.
+#[test]
+fn a_prune_dry_run_writes_nothing() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    dev_with_three_backups(dir);
+    let log = dir.join("backups/verifications.jsonl");
+    let before = std::fs::read(&log).ok();
+    let listing = |p: &Path| {
+        let mut v: Vec<(String, u64)> = pipeline_db_e2e::files_under(p)
+            .into_iter()
+            .map(|f| {
+                let n = std::fs::metadata(p.join(&f)).map(|m| m.len()).unwrap();
+                (f, n)
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let files = listing(&dir.join("backups"));
+    ok(
+        dir,
+        &["backups", "prune", "dev", "--keep", "1", "--dry-run"],
+    );
+    assert_eq!(std::fs::read(&log).ok(), before);
+    assert_eq!(listing(&dir.join("backups")), files);
+}

@@ -40,11 +40,15 @@ pub struct PrunePlan {
     pub confirmation: Confirmation,
 }
 
-/// The newest backup of the list that passes a full verification now (recorded in the log).
-fn newest_verified(ws: &Workspace, list: &[BackupRecord]) -> Option<PathBuf> {
+/// The newest backup of the list that passes a full verification now (recorded in the
+/// verification log when `record`: by the prune itself, not by a plan or a dry run, which write
+/// nothing).
+fn newest_verified(ws: &Workspace, list: &[BackupRecord], record: bool) -> Option<PathBuf> {
     list.iter().rev().find_map(|b| {
         let r = crate::backups::verify::verify(&b.path, Some(b));
-        crate::backups::verify::record(ws, &r);
+        if record {
+            crate::backups::verify::record(ws, &r);
+        }
         r.ok.then(|| b.path.clone())
     })
 }
@@ -53,20 +57,23 @@ fn newest_verified(ws: &Workspace, list: &[BackupRecord]) -> Option<PathBuf> {
 /// other envs' backups count against the data dir's budget as `others_bytes`.
 pub fn plan(ws: &Workspace, target: &EnvTarget, keep: Option<usize>) -> Result<PrunePlan> {
     let others = crate::safety::retention::others_bytes(ws, &target.name);
-    plan_with(ws, target, keep, others)
+    plan_with(ws, target, keep, others, false)
 }
 
+/// The plan; `record`: the verifications it makes go into the verification log (the prune under
+/// its lock).
 fn plan_with(
     ws: &Workspace,
     target: &EnvTarget,
     keep: Option<usize>,
     others_bytes: u64,
+    record: bool,
 ) -> Result<PrunePlan> {
     let keep = keep.unwrap_or(ws.retention.keep);
     let mib = crate::workspace::config::Retention::bytes;
     let list = crate::backups::record::list(target)?;
     let guards = Guards {
-        newest_verified: newest_verified(ws, &list),
+        newest_verified: newest_verified(ws, &list, record),
         undo_target: crate::verbs::undo::target_backup(ws, &target.name)?,
         just_made: None,
     };
@@ -99,7 +106,7 @@ pub fn plan_all(ws: &Workspace, env: Option<&str>, keep: Option<usize>) -> Resul
     for t in &targets {
         let freed: u64 = plans.iter().map(|p| p.frees_bytes).sum();
         let others = crate::safety::retention::others_bytes(ws, &t.name).saturating_sub(freed);
-        plans.push(plan_with(ws, t, keep, others)?);
+        plans.push(plan_with(ws, t, keep, others, false)?);
     }
     Ok(plans)
 }
@@ -119,7 +126,7 @@ pub fn execute(ws: &Workspace, shown: &PrunePlan, confirmed: &Confirmed) -> Resu
         crate::safety::plan::require_confirmed(shown, confirmed, &t)?;
         let _lock = ritual::lock(ws, &t, Verb::Prune)?;
         let others = crate::safety::retention::others_bytes(ws, &t.name);
-        let mut p = plan_with(ws, &t, Some(shown.keep), others)?;
+        let mut p = plan_with(ws, &t, Some(shown.keep), others, true)?;
         crate::safety::plan::require_unchanged(shown, &p)?;
         for (i, d) in p.delete.iter().enumerate() {
             retention::remove(&d.path)
