@@ -1609,3 +1609,41 @@ fn a_prune_dry_run_writes_nothing() {
     assert_eq!(std::fs::read(&log).ok(), before);
     assert_eq!(listing(&dir.join("backups")), files);
 }
+
+/// `backups prune` of every env that stops in the second env also says what the first deleted in
+/// the same command (done and audited, not printed yet).
+#[test]
+fn a_prune_of_every_env_that_stops_names_what_earlier_envs_deleted() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    dev_with_three_backups(dir);
+    ok(
+        dir,
+        &[
+            "reset",
+            "test",
+            "--with-sample-data",
+            "--jobs",
+            "5",
+            "--force",
+        ],
+    );
+    for _ in 0..3 {
+        ok(dir, &["backup", "test"]);
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+    }
+    let dev_before = std::fs::read_dir(dir.join("backups/dev")).unwrap().count();
+    let out = pipeline_db_e2e::command(dir)
+        .env("PIPELINE_DB_FAILPOINT", "retention:before_delete=error@4")
+        .args(["backups", "prune", "--keep", "1", "--force"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let dev_after = std::fs::read_dir(dir.join("backups/dev")).unwrap().count();
+    assert!(dev_after < dev_before, "dev was pruned first");
+    assert!(
+        err.contains("deleted before it by this command: dev: "),
+        "{err}"
+    );
+}

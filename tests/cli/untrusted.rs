@@ -1342,7 +1342,8 @@ fn seed_after_a_sample_user_was_renamed_says_what_is_missing() {
     let (code, _, err) = e.run(&["seed", "dev", "--jobs", "10"]);
     assert_eq!(code, 3, "{err}");
     assert!(
-        err.contains("`ada.lovelace` is gone") && err.contains("the database was not changed"),
+        err.contains("`ada.lovelace` is gone")
+            && err.contains("pipeline-db did not change the database"),
         "{err}"
     );
     assert_eq!(fingerprint(&e.db("dev")), before);

@@ -329,7 +329,7 @@ fn an_error_after_the_drop_step_leaves_the_database_as_before() {
         e.run_with_failpoint(&["reset", "dev", "--force"], "reset:after_drop=error");
     assert_eq!(code, 1, "{err}");
     assert!(
-        err.contains("step `drop`") && err.contains("the database was not changed"),
+        err.contains("step `drop`") && err.contains("pipeline-db did not change the database"),
         "{err}"
     );
     assert_eq!(fingerprint(&e.db("dev")), old);
@@ -1309,9 +1309,13 @@ fn a_failure_after_the_backup_names_the_backup_it_kept() {
         let (code, _, err) = e.run_with_failpoint(&args, fp);
         assert_ne!(code, 0, "{fp}");
         assert!(!err.contains("nothing was changed"), "{fp}: {err}");
-        assert!(err.contains("the database was not changed"), "{fp}: {err}");
         assert!(
-            err.contains(reason) && err.contains("was kept"),
+            err.contains("pipeline-db did not change the database"),
+            "{fp}: {err}"
+        );
+        assert!(
+            err.contains(reason)
+                && err.contains("stays (it holds the database as it was before this action)"),
             "{fp}: {err}"
         );
         assert_eq!(fingerprint(&e.db("dev")), before, "{fp}");
@@ -1328,12 +1332,24 @@ fn a_failure_after_the_backup_names_the_backup_it_kept() {
     // The restore's copy failing after its pre-restore backup.
     let b = e.data().join("older.sqlite3");
     e.ok(&["backup", "dev", "--output", b.to_str().unwrap()]);
+    for fp in ["restore:mid_copy=error", "restore:before_copy=error"] {
+        let (_, _, err) =
+            e.run_with_failpoint(&["restore", "dev", b.to_str().unwrap(), "--force"], fp);
+        assert!(!err.contains("nothing was changed"), "{fp}: {err}");
+        assert!(
+            err.contains("pipeline-db did not change the database"),
+            "{fp}: {err}"
+        );
+    }
     let (_, _, err) = e.run_with_failpoint(
         &["restore", "dev", b.to_str().unwrap(), "--force"],
         "restore:mid_copy=error",
     );
     assert!(!err.contains("nothing was changed"), "{err}");
-    assert!(err.contains("was kept"), "{err}");
+    assert!(
+        err.contains("stays (it holds the database as it was before this action)"),
+        "{err}"
+    );
     // No manifest, no backup: the placed file is removed and the claim is true again.
     let n = backups().len();
     let (code, _, err) =

@@ -790,8 +790,8 @@ fn an_import_inserts_the_bytes_it_planned_or_nothing() {
         "import file",
         "changed: the bytes read for the insert",
         "are not the planned ones",
-        "the database was not changed",
-        "was kept",
+        "pipeline-db did not change the database",
+        "stays (it holds the database as it was before this action)",
     ] {
         assert!(rest.contains(says), "{says:?} in {rest}");
     }

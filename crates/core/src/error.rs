@@ -489,14 +489,21 @@ impl Error {
     }
 }
 
-/// The source's message, its "nothing was changed" narrowed to the database, and the backup kept.
+/// The source's message without its own "nothing was changed" (the data dir holds a new backup),
+/// then what is true: pipeline-db did not change the database, and the backup stays.
 fn backup_kept_message(source: &Error, backup: &std::path::Path) -> String {
-    let said = source
-        .to_string()
-        .replace(UNCHANGED, "the database was not changed")
-        .replace("Nothing was changed", "The database was not changed");
+    let mut said = source.to_string();
+    for (from, to) in [
+        (format!("; {UNCHANGED}"), ""),
+        (format!(", {UNCHANGED}"), ""),
+        ("Nothing was changed; ".to_string(), ""),
+        ("Nothing was changed. ".to_string(), ""),
+        (UNCHANGED.to_string(), "pipeline-db changed nothing"),
+    ] {
+        said = said.replace(&from, to);
+    }
     format!(
-        "{said}; the backup taken before it, {}, was kept (it holds the database as it was when it was taken)",
+        "{said}; pipeline-db did not change the database (it was rolled back); the backup {} stays (it holds the database as it was before this action)",
         backup.display()
     )
 }

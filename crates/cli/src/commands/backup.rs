@@ -268,13 +268,17 @@ fn run_prune(
         if !flags.json && !p.confirmation().eq(&pipeline_db_core::Confirmation::None) {
             print_prune(&p);
         }
-        let confirmed =
-            ui::confirm(p.confirmation(), &p.env, Verb::Prune, &confirm).inspect_err(|e| {
+        let done = ui::confirm(p.confirmation(), &p.env, Verb::Prune, &confirm)
+            .inspect_err(|e| {
                 if matches!(e, pipeline_db_core::Error::Cancelled) {
                     pipeline_db_core::safety::audit::record_refusal(ws, &p.env, Verb::Prune, e);
                 }
-            })?;
-        plans.push(prune::execute(ws, &p, &confirmed)?);
+            })
+            .and_then(|confirmed| prune::execute(ws, &p, &confirmed));
+        match done {
+            Ok(p) => plans.push(p),
+            Err(e) => return Err(with_earlier_deletions(e, &plans)),
+        }
     }
     if flags.json {
         ui::print_json(&plans);
@@ -284,6 +288,33 @@ fn run_prune(
         print_prune(p);
     }
     Ok(exit::OK)
+}
+
+/// A prune of several envs that stopped at one: the error also says what the envs before it
+/// deleted in this command (done, and audited, but not printed yet).
+fn with_earlier_deletions(
+    e: pipeline_db_core::Error,
+    done: &[pipeline_db_core::verbs::prune::PrunePlan],
+) -> pipeline_db_core::Error {
+    let earlier: Vec<String> = done
+        .iter()
+        .filter(|p| p.deleted && !p.delete.is_empty())
+        .map(|p| {
+            let names: Vec<String> = p
+                .delete
+                .iter()
+                .map(|d| d.path.display().to_string())
+                .collect();
+            format!("{}: {}", p.env, names.join(", "))
+        })
+        .collect();
+    match earlier.is_empty() {
+        true => e,
+        false => pipeline_db_core::Error::PartlyDone(format!(
+            "{e}; deleted before it by this command: {}",
+            earlier.join("; ")
+        )),
+    }
 }
 
 fn print_prune(p: &pipeline_db_core::verbs::prune::PrunePlan) {

@@ -120,20 +120,15 @@ pub fn is_backup_name(name: &str) -> bool {
     !name.starts_with('.') && (name.ends_with(".sqlite3") || name.ends_with(".sqlite3.zst"))
 }
 
-/// Takes a verified snapshot of the database at `src_path`.
-///
-/// The copy is read through a fresh read-only connection in one read transaction (a connection
-/// that holds the write lock cannot be a backup source). Callers about to destroy data hold
-/// `BEGIN IMMEDIATE` on their own connection first, so the snapshot is exactly what they see:
-/// `expected` are the row counts they read, and the snapshot must match them. The copy goes to a
-/// temp name, is fsynced, `quick_check`ed and counted, then renamed to `dest` without ever
-/// Writes the sidecar manifest (create-new, fsynced) and appends the ledger entry.
 /// Writes the manifest beside the placed backup, then its ledger line. A backup whose manifest
 /// cannot be written is removed (no listing, retention or restore would know it: a stray file);
 /// one whose ledger line fails stays (its manifest lists it) and the error names it.
 pub(crate) fn record(rec: &BackupRecord, ledger: &Path) -> Result<()> {
+    // The file just placed, by identity: only it is removed if its manifest fails.
+    let placed = fs::file_identity(&rec.path);
     if let Err(e) = write_manifest(rec) {
-        if std::fs::remove_file(&rec.path).is_ok() {
+        let ours = placed.is_some() && fs::file_identity(&rec.path) == placed;
+        if ours && std::fs::remove_file(&rec.path).is_ok() {
             if let Some(dir) = rec.path.parent() {
                 let _ = fs::fsync_dir(dir);
             }
@@ -143,7 +138,12 @@ pub(crate) fn record(rec: &BackupRecord, ledger: &Path) -> Result<()> {
     let mut line = serde_json::to_vec(rec)
         .map_err(|e| Error::Internal(format!("serializing a ledger line: {e}")))?;
     line.push(b'\n');
-    append_line(ledger, &line).map_err(|e| e.backup_kept(&rec.path))
+    append_line(ledger, &line).map_err(|e| {
+        Error::PartlyDone(format!(
+            "{e}: the backup {} was made, verified and listed (its manifest is written), but its line in the ledger is missing; nothing else was changed",
+            rec.path.display()
+        ))
+    })
 }
 
 fn write_manifest(rec: &BackupRecord) -> Result<()> {
