@@ -997,3 +997,28 @@ fn json_output_keeps_both_of_two_columns_named_alike() {
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(v, serde_json::json!({"a": 1, "a_2": 2}), "{out}");
 }
+
+/// An export into a pipe whose reader stops early (`| head`) ends as a Unix tool does there:
+/// quietly, exit 141 (128 + SIGPIPE), no error message.
+#[test]
+fn an_export_into_a_pipe_closed_early_ends_quietly() {
+    use std::io::Read;
+    let e = Env::new();
+    e.seeded("dev");
+    let sql = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 2000000) SELECT x FROM c";
+    let mut child = std::process::Command::new(pipeline_db_e2e::bin())
+        .arg("--data-dir")
+        .arg(e.data())
+        .args(["export", "dev", "--query", sql, "--format", "csv"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut head = [0u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut head).unwrap();
+    // The reader is gone (stdout dropped above).
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{err}");
+    assert!(!err.contains("error"), "{err}");
+}

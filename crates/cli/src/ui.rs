@@ -45,6 +45,20 @@ pub fn stdout_failure() -> Option<String> {
     STDOUT_FAILURE.get().cloned()
 }
 
+/// The exit code of a process a closed pipe stopped (128 + SIGPIPE), as the shell reports it.
+pub const EXIT_BROKEN_PIPE: u8 = 141;
+
+/// Whether `e` is a write into a pipe whose reader went away.
+pub fn is_broken_pipe(e: &pipeline_db_core::Error) -> bool {
+    match e {
+        pipeline_db_core::Error::Io { source, .. } => {
+            source.kind() == std::io::ErrorKind::BrokenPipe
+        }
+        pipeline_db_core::Error::Step { source, .. } => is_broken_pipe(source),
+        _ => false,
+    }
+}
+
 /// "1 row", "2 rows".
 pub fn rows(n: impl Into<u64>) -> String {
     let n = n.into();

@@ -41,6 +41,11 @@ pub fn run(ws: &Workspace, a: ExportArgs) -> Result<u8> {
         }
     };
     bar.finish();
+    // A reader that stopped early (`| head`) ends the export as it ends any Unix tool writing
+    // into a closed pipe: quietly, with 128 + SIGPIPE (the audit line says it was cut short).
+    if matches!(&out, Err(e) if crate::ui::is_broken_pipe(e)) && a.output.is_none() {
+        return Ok(crate::ui::EXIT_BROKEN_PIPE);
+    }
     let out = out?;
     match (&out.path, a.json) {
         (Some(_), true) => ui::print_json(&out),
