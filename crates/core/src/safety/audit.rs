@@ -382,27 +382,33 @@ pub fn require_writable(log: &Path) -> Result<()> {
 mod tests {
     use super::*;
 
+    /// An `ok` entry of `verb` on `env`, with `backup`.
+    fn entry(env: &str, verb: &str, backup: Option<&str>) -> AuditEntry {
+        AuditEntry {
+            time: "2026-12-03T00:00:00Z".into(),
+            user: "u".into(),
+            pid: 1,
+            env: env.into(),
+            file: "x.sqlite3".into(),
+            verb: verb.into(),
+            summary: String::new(),
+            backup: backup.map(PathBuf::from),
+            outcome: "ok".into(),
+            error: None,
+            duration_ms: 0,
+            after: None,
+        }
+    }
+
     /// Of a log over the cap only the newest whole lines are read: the last action is found.
     #[test]
     fn a_log_over_the_cap_is_read_from_its_newest_whole_line() {
         let d = tempfile::tempdir().unwrap();
         let log = d.path().join("audit.jsonl");
-        let entry = |verb: &str| AuditEntry {
-            time: "2026-12-03T00:00:00Z".into(),
-            user: "u".into(),
-            pid: 1,
-            env: "dev".into(),
-            file: "dev.sqlite3".into(),
-            verb: verb.into(),
-            summary: "x".repeat(100),
-            backup: None,
-            outcome: "ok".into(),
-            error: None,
-            duration_ms: 0,
-            after: None,
-        };
         for i in 0..50 {
-            append(&log, &entry(if i == 49 { "reset" } else { "seed" })).unwrap();
+            let mut e = entry("dev", if i == 49 { "reset" } else { "seed" }, None);
+            e.summary = "x".repeat(100);
+            append(&log, &e).unwrap();
         }
         let len = std::fs::metadata(&log).unwrap().len();
         let (all, bad) = read_capped(&log, None, len).unwrap();
@@ -421,20 +427,6 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let ws = crate::Workspace::at(d.path()).unwrap();
         let log = ws.audit_path();
-        let entry = |env: &str, verb: &str, backup: Option<&str>| AuditEntry {
-            time: "2026-12-03T00:00:00Z".into(),
-            user: "u".into(),
-            pid: 1,
-            env: env.into(),
-            file: "x.sqlite3".into(),
-            verb: verb.into(),
-            summary: String::new(),
-            backup: backup.map(PathBuf::from),
-            outcome: "ok".into(),
-            error: None,
-            duration_ms: 0,
-            after: None,
-        };
         append(&log, &entry("dev", "reset", Some("b1.sqlite3.zst"))).unwrap();
         crate::storage::fs::append_line(&log, &vec![b'x'; (LINE_CAP as usize) * 2]).unwrap();
         for _ in 0..100 {
