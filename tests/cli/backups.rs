@@ -349,6 +349,8 @@ fn restore_interrupted_mid_copy_leaves_the_old_database() {
     let p = backed_up(dir, "300");
     ok(dir, &["reset", "dev", "--force"]);
     let before = dump(&db(dir, "dev"));
+    // Held open by another program: restore copies page by page.
+    let _reader = pipeline_db_e2e::open_reader(&db(dir, "dev"));
     for action in ["error", "abort"] {
         let out = cmd(dir)
             .env(
@@ -437,6 +439,7 @@ fn restore_puts_the_old_content_back_when_the_live_file_is_not_the_staged_copy()
     let (d, p) = changed_since_backup("300");
     let dir = d.path();
     let before = dump(&db(dir, "dev"));
+    let _reader = pipeline_db_e2e::open_reader(&db(dir, "dev"));
     let (child, err, seen) = pipeline_db_e2e::at_failpoint(
         dir,
         "restore:after_copy=sleep:2000",
@@ -476,6 +479,7 @@ fn restore_puts_the_old_content_back_when_the_live_file_is_not_the_staged_copy()
 fn restore_checks_through_sqlite_when_a_reader_holds_the_log() {
     let (d, p) = changed_since_backup("300");
     let dir = d.path();
+    let _idle = pipeline_db_e2e::open_reader(&db(dir, "dev"));
     let (child, err, seen) = pipeline_db_e2e::at_failpoint(
         dir,
         "restore:after_copy=sleep:1500",
@@ -564,6 +568,7 @@ fn restore_takes_a_new_backup_when_another_program_commits_while_it_stages() {
 fn restore_does_not_put_back_over_writes_made_after_its_copy() {
     let (d, p) = changed_since_backup("50");
     let dir = d.path();
+    let _reader = pipeline_db_e2e::open_reader(&db(dir, "dev"));
     let (child, err, seen) = pipeline_db_e2e::at_failpoint(
         dir,
         "restore:after_copy=sleep:2000",
@@ -602,10 +607,15 @@ fn restore_of_a_file_with_bytes_past_its_last_page() {
     bytes.extend_from_slice(&[0xAB; 3000]);
     std::fs::write(&out, &bytes).unwrap();
     ok(dir, &["seed", "dev", "--jobs", "10"]);
-    let v = json(
-        dir,
-        &["restore", "dev", out.to_str().unwrap(), "--force", "--json"],
-    );
+    let restore = || {
+        json(
+            dir,
+            &["restore", "dev", out.to_str().unwrap(), "--force", "--json"],
+        )
+    };
+    // Held open by another program: copied page by page, then compared page for page.
+    let reader = pipeline_db_e2e::open_reader(&db(dir, "dev"));
+    let v = restore();
     let steps: Vec<&str> = v["timings"]
         .as_array()
         .unwrap()
@@ -616,10 +626,31 @@ fn restore_of_a_file_with_bytes_past_its_last_page() {
         steps.contains(&"restore: compare with the staged copy"),
         "{steps:?}"
     );
-    assert_eq!(
-        scalar(&db(dir, "dev"), "SELECT count(*) FROM jobs"),
-        "Integer(40)"
+    assert!(
+        v["placed"]
+            .as_str()
+            .unwrap()
+            .contains("another connection has the database open"),
+        "{v}"
     );
+    let jobs = || scalar(&db(dir, "dev"), "SELECT count(*) FROM jobs");
+    assert_eq!(jobs(), "Integer(40)");
+    drop(reader);
+    // Alone: the staged copy, extra bytes and all, is renamed into place.
+    ok(dir, &["seed", "dev", "--jobs", "10"]);
+    let v = restore();
+    assert!(v["placed"].as_str().unwrap().starts_with("renamed"), "{v}");
+    assert_eq!(jobs(), "Integer(40)");
+    // A live file with bytes past its last page is not replaced by a rename (it would drop them).
+    let v = restore();
+    assert!(
+        v["placed"]
+            .as_str()
+            .unwrap()
+            .contains("bytes past its last page"),
+        "{v}"
+    );
+    assert_eq!(jobs(), "Integer(40)");
 }
 
 #[test]

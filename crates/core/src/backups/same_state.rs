@@ -100,14 +100,24 @@ fn candidates(
         .collect())
 }
 
+/// Whether the verified backup `r` holds exactly the live main file `live` (see the module's
+/// "exactly"). Restore's rename proves with it, holding the database alone, that nothing was
+/// committed since its pre-restore backup.
+pub(crate) fn holds_exactly(live: &Path, r: &BackupRecord) -> Result<bool> {
+    same_content(live, r)
+}
+
 /// Whether `r`'s file holds what its manifest records and that content is the live file's.
 fn same_content(live: &Path, r: &BackupRecord) -> Result<bool> {
     let mut from = std::fs::File::open(live).map_err(Error::io("reading", live))?;
+    let lock_page = LOCK_BYTE_PAGE..LOCK_BYTE_PAGE + header_page_size(live);
     let mut mine = vec![0u8; 1 << 20];
     let mut same = true;
     let mut compare = |at: u64, chunk: &[u8]| -> Result<()> {
         let mine = &mut mine[..chunk.len()];
-        same = same && from.read_exact(mine).is_ok() && equal_but_counters(at, mine, chunk);
+        same = same
+            && from.read_exact(mine).is_ok()
+            && equal_but_lock_page(at, mine, chunk, &lock_page);
         match same {
             true => Ok(()),
             // Stops reading at the first difference.
@@ -191,6 +201,29 @@ fn plain_with(path: &Path, sink: &mut dyn FnMut(u64, &[u8]) -> Result<()>) -> Re
         sink(at, &buf[..n])?;
         at += n as u64;
     }
+}
+
+/// The page size a database header states (bytes 16–17; 1 means 65536), for the lock-byte page's
+/// extent; SQLite's default when the header cannot be read (the comparison then fails anyway).
+fn header_page_size(path: &Path) -> u64 {
+    let mut b = [0u8; 18];
+    let read = std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut b));
+    match (read, u16::from_be_bytes([b[16], b[17]])) {
+        (Ok(()), 1) => 65536,
+        (Ok(()), n) if n >= 512 => u64::from(n),
+        _ => 4096,
+    }
+}
+
+/// [`equal_but_counters`], the bytes of `lock_page` (which SQLite never writes) aside.
+fn equal_but_lock_page(at: u64, a: &[u8], b: &[u8], lock_page: &std::ops::Range<u64>) -> bool {
+    let end = at + a.len() as u64;
+    if a.len() != b.len() || end <= lock_page.start || at >= lock_page.end {
+        return equal_but_counters(at, a, b);
+    }
+    let from = lock_page.start.saturating_sub(at) as usize;
+    let to = (lock_page.end.min(end) - at) as usize;
+    equal_but_counters(at, &a[..from], &b[..from]) && a[to..] == b[to..]
 }
 
 /// `a == b` for the chunk at offset `at`, the header's [`COUNTERS`] aside.

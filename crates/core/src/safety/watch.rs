@@ -49,10 +49,7 @@ impl Watch {
     pub fn require_unchanged(&self) -> Result<()> {
         match self.now()? == self.seen {
             true => Ok(()),
-            false => Err(Error::Refused(format!(
-                "{} changed right after it was backed up (another program wrote to it, or checkpointed its log); {UNCHANGED}. Try again",
-                self.path.display()
-            ))),
+            false => Err(changed_since_backup(&self.path)),
         }
     }
 
@@ -62,6 +59,15 @@ impl Watch {
             false => change_counter(&self.path),
         }
     }
+}
+
+/// The refusal of a change whose database was written (or its log checkpointed) after its backup:
+/// that commit is in no backup.
+pub(crate) fn changed_since_backup(path: &Path) -> Error {
+    Error::Refused(format!(
+        "{} changed right after it was backed up (another program wrote to it, or checkpointed its log); {UNCHANGED}. Try again",
+        path.display()
+    ))
 }
 
 /// `PRAGMA data_version` of `c`: it moves when another connection commits (or checkpoints with
