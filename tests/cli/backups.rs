@@ -1678,3 +1678,116 @@ fn a_prune_of_every_env_that_stops_names_what_earlier_envs_deleted() {
         "{err}"
     );
 }
+
+/// Alone with dev, restore renames its staged copy over the file. A program that opens dev while
+/// restore holds it waits for the lock, then finds the file replaced: SQLite refuses its write
+/// (`SQLITE_READONLY_DBMOVED`) instead of letting it land in the old file unseen. The restored
+/// file keeps the live file's permission bits, is in WAL mode, and nothing is left beside it.
+#[test]
+fn a_program_opening_the_database_during_a_rename_loses_no_write() {
+    use std::os::unix::fs::PermissionsExt;
+    let (d, p) = changed_since_backup("50");
+    let dir = d.path();
+    let live = db(dir, "dev");
+    std::fs::set_permissions(&live, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let (child, err, seen) = pipeline_db_e2e::at_failpoint(
+        dir,
+        "restore:before_rename=sleep:1500",
+        &["restore", "dev", &p, "--force", "--json"],
+    );
+    let other = Connection::open(&live).unwrap();
+    other
+        .busy_timeout(std::time::Duration::from_secs(20))
+        .unwrap();
+    let write = other.execute("DELETE FROM jobs WHERE id = (SELECT max(id) FROM jobs)", []);
+    let (code, out, rest) = pipeline_db_e2e::finish_with_stdout(child, err);
+    assert_eq!(code, Some(0), "{seen}{rest}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(v["placed"].as_str().unwrap().starts_with("renamed"), "{v}");
+    let refused = write.expect_err("the write into the replaced file must fail");
+    assert_eq!(
+        refused.sqlite_error().map(|e| e.extended_code),
+        Some(1032),
+        "SQLITE_READONLY_DBMOVED: {refused}"
+    );
+    assert_eq!(
+        scalar(&live, "SELECT count(*) FROM jobs"),
+        "Integer(50)",
+        "the restored rows"
+    );
+    let meta = std::fs::metadata(&live).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o640);
+    let head = std::fs::read(&live).unwrap();
+    assert_eq!((head[18], head[19]), (2, 2), "WAL mode");
+    drop(other);
+    let beside: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("dev.sqlite3") || n.contains(".pdb-tmp-"))
+        .collect();
+    let mut beside = beside;
+    beside.sort();
+    assert!(
+        beside.iter().all(|n| [
+            "dev.sqlite3",
+            "dev.sqlite3.lock",
+            "dev.sqlite3-wal",
+            "dev.sqlite3-shm"
+        ]
+        .contains(&n.as_str())),
+        "{beside:?}"
+    );
+}
+
+/// A file with a second name (a hard link) would be split by a rename — the other name keeping
+/// the old content: restore copies page by page into it instead, and says why.
+#[test]
+fn restore_copies_page_by_page_into_a_file_with_two_names() {
+    let (d, p) = changed_since_backup("50");
+    let dir = d.path();
+    let alias = dir.join("alias.sqlite3");
+    std::fs::hard_link(db(dir, "dev"), &alias).unwrap();
+    let v = json(dir, &["restore", "dev", &p, "--force", "--json"]);
+    assert!(
+        v["placed"].as_str().unwrap().contains("more than one name"),
+        "{v}"
+    );
+    assert_eq!(scalar(&alias, "SELECT count(*) FROM jobs"), "Integer(50)");
+}
+
+/// A backup reads the live file itself (its quiesced main file is copied as a file). On POSIX
+/// systems closing any handle of a file drops every lock the process holds on it, SQLite's too;
+/// another program closing its last connection would then take the database for itself,
+/// checkpoint without regard to the change still running and delete the log that change writes
+/// into. The live file is read through a handle kept open: the log stays, the reset lands whole.
+#[test]
+fn a_program_closing_its_connection_during_a_reset_leaves_the_reset_s_log_in_place() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    dev_with_jobs(dir, "300");
+    let (child, err, seen) = pipeline_db_e2e::at_failpoint(
+        dir,
+        "reset:after_drop=sleep:1500",
+        &["reset", "dev", "--force"],
+    );
+    let wal = dir.join("dev.sqlite3-wal");
+    assert!(wal.exists(), "{seen}");
+    // The other program (the sqlite3 shell, with the system's SQLite): opens, reads, closes.
+    let other = std::process::Command::new("sqlite3")
+        .arg(db(dir, "dev"))
+        .arg("SELECT count(*) FROM sqlite_schema")
+        .output()
+        .expect("the sqlite3 shell (scripts/deps.sh test installs it)");
+    assert!(other.status.success(), "{other:?}");
+    assert!(
+        wal.exists(),
+        "the reset's log was deleted under it by another program's close"
+    );
+    let (code, rest) = pipeline_db_e2e::finish(child, err);
+    assert_eq!(code, Some(0), "{seen}{rest}");
+    assert_eq!(
+        scalar(&db(dir, "dev"), "SELECT count(*) FROM jobs"),
+        "Integer(0)"
+    );
+}

@@ -72,22 +72,32 @@ fn exported() -> (tempfile::TempDir, std::path::PathBuf) {
     (other, exported)
 }
 
+/// Every other run holds dev open in another connection (this process's), so that restore
+/// copies page by page into the live file; the others let it rename its staged copy over it.
 fn kill_during_restore(r: &mut Report, what: &str, template: &tempfile::TempDir, args: &[&str]) {
     let old = fingerprint(&db(template.path())).unwrap();
     let (new, took) = new_state(template.path(), args);
     let mut t = Tally::default();
     let mut rng = Lcg(4242);
-    // Half the runs (50 by default, see `runs`) abort at the named point, the others are killed.
+    // Half the runs (50 by default, see `runs`) abort at a named point, the others are killed.
     let n = runs(50);
     for i in 0..n {
         let d = fresh_copy(template.path());
+        let held_open = i % 2 == 1;
+        let reader = held_open.then(|| pipeline_db_e2e::open_reader(&db(d.path())));
         if i < n.div_ceil(2) {
+            // Page copy: mid-copy; rename: just before it, or just after it (before its check).
+            let point = match (held_open, i % 4) {
+                (true, _) => "restore:mid_copy",
+                (false, 0) => "restore:before_rename",
+                (false, _) => "restore:after_copy",
+            };
             let o = cli(d.path(), args)
-                .env("PIPELINE_DB_FAILPOINT", "restore:mid_copy=abort")
+                .env("PIPELINE_DB_FAILPOINT", format!("{point}=abort"))
                 .output()
                 .unwrap();
             if o.status.success() {
-                t.fail("failpoint restore:mid_copy was never reached");
+                t.fail(format!("failpoint {point} was never reached"));
             }
         } else {
             let delay =
@@ -101,6 +111,7 @@ fn kill_during_restore(r: &mut Report, what: &str, template: &tempfile::TempDir,
             let _ = child.kill();
             let _ = child.wait();
         }
+        drop(reader);
         judge(&mut t, d.path(), &old, &new, true);
     }
     r.add(what, t);

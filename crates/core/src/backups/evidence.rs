@@ -45,14 +45,15 @@ pub fn keep_evidence(path: &Path) -> Result<Vec<PathBuf>> {
             if !meta.is_file() {
                 return Err(fs::not_a_regular_file(&src, &meta));
             }
-            let from = std::fs::File::open(&src).map_err(Error::io("reading", &src))?;
+            // The database itself may be held by a connection of ours: read through a kept handle.
+            let (from, _) = crate::storage::held_open::reader_if(&src, suffix.is_empty())?;
             let mut to = fs::create_new(&tmp)?;
             std::io::copy(&mut std::io::Read::take(from, meta.len()), &mut to)
                 .map_err(Error::io("writing evidence", &tmp))?;
             to.sync_all().map_err(Error::io("fsync", &tmp))?;
             drop(to);
             // The copy must be the file, byte for byte, before anything may replace the file.
-            same_bytes(&src, &tmp, meta.len())?;
+            same_bytes((&src, suffix.is_empty()), &tmp, meta.len())?;
             fs::rename_noreplace(&tmp, &dst).map_err(Error::io("placing evidence", &dst))
         })();
         if let Err(e) = copied {
@@ -104,10 +105,11 @@ fn already_kept(db: &Path, src: &Path, suffix: &str) -> Result<Option<PathBuf>> 
     Ok(None)
 }
 
-/// Refuses unless `copy` holds exactly the first `len` bytes of `original` (both read again).
-fn same_bytes(original: &Path, copy: &Path, len: u64) -> Result<()> {
+/// Refuses unless `copy` holds exactly the first `len` bytes of `original` (both read again;
+/// `original` through a kept handle when it is the database itself).
+fn same_bytes((original, live): (&Path, bool), copy: &Path, len: u64) -> Result<()> {
     let digest = |p: &Path, n: u64| -> Result<String> {
-        let f = std::fs::File::open(p).map_err(Error::io("reading", p))?;
+        let (f, _) = crate::storage::held_open::reader_if(p, live && p == original)?;
         let mut h = crate::storage::hash::Sha256::new();
         let mut r = std::io::Read::take(f, n);
         let mut buf = vec![0u8; 1 << 16];

@@ -107,10 +107,12 @@ pub(crate) fn holds_exactly(live: &Path, r: &BackupRecord) -> Result<bool> {
     same_content(live, r)
 }
 
-/// Whether `r`'s file holds what its manifest records and that content is the live file's.
+/// Whether `r`'s file holds what its manifest records and that content is the live file's (read
+/// through a kept handle: see [`held_open`](crate::storage::held_open)).
 fn same_content(live: &Path, r: &BackupRecord) -> Result<bool> {
-    let mut from = std::fs::File::open(live).map_err(Error::io("reading", live))?;
-    let lock_page = LOCK_BYTE_PAGE..LOCK_BYTE_PAGE + header_page_size(live);
+    let mut from = crate::storage::held_open::reader(live)?;
+    let lock_page = LOCK_BYTE_PAGE..LOCK_BYTE_PAGE + header_page_size(&mut from);
+    from.seek_to(0);
     let mut mine = vec![0u8; 1 << 20];
     let mut same = true;
     let mut compare = |at: u64, chunk: &[u8]| -> Result<()> {
@@ -145,7 +147,7 @@ fn same_content(live: &Path, r: &BackupRecord) -> Result<bool> {
     Ok(same && at_end && stored_ok && content == r.sha256)
 }
 
-/// Whether `a` is exactly the first `len` bytes of `b` (the database's pages: `b` may have bytes
+/// Whether `a` (the live file, read through a kept handle) is exactly the first `len` bytes of `b` (the database's pages: `b` may have bytes
 /// past its last page, which SQLite ignores and a copy drops), the header's [`COUNTERS`] and the
 /// lock-byte page aside. Restore proves with it that the live file is, page for page, the staged
 /// copy that passed its checks.
@@ -155,12 +157,10 @@ pub(crate) fn same_pages(a: &Path, b: &Path, len: u64, page_size: u64) -> Result
 
 /// [`same_pages`], `lock_page` aside.
 fn same_pages_but(a: &Path, b: &Path, len: u64, lock_page: std::ops::Range<u64>) -> Result<bool> {
-    let open = |p: &Path| {
-        let f = std::fs::File::open(p).map_err(Error::io("reading", p))?;
-        let len = f.metadata().map_err(Error::io("reading", p))?.len();
-        Ok::<_, Error>((f, len))
-    };
-    let ((mut fa, len_a), (mut fb, len_b)) = (open(a)?, open(b)?);
+    let mut fa = crate::storage::held_open::reader(a)?;
+    let len_a = fa.len();
+    let mut fb = std::fs::File::open(b).map_err(Error::io("reading", b))?;
+    let len_b = fb.metadata().map_err(Error::io("reading", b))?.len();
     if len_a != len || len_b < len {
         return Ok(false);
     }
@@ -205,10 +205,11 @@ fn plain_with(path: &Path, sink: &mut dyn FnMut(u64, &[u8]) -> Result<()>) -> Re
 
 /// The page size a database header states (bytes 16–17; 1 means 65536), for the lock-byte page's
 /// extent; SQLite's default when the header cannot be read (the comparison then fails anyway).
-fn header_page_size(path: &Path) -> u64 {
-    let mut b = [0u8; 18];
-    let read = std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut b));
-    match (read, u16::from_be_bytes([b[16], b[17]])) {
+fn header_page_size(f: &mut crate::storage::held_open::At) -> u64 {
+    let mut b = [0u8; 2];
+    f.seek_to(16);
+    let read = f.read_exact(&mut b);
+    match (read, u16::from_be_bytes(b)) {
         (Ok(()), 1) => 65536,
         (Ok(()), n) if n >= 512 => u64::from(n),
         _ => 4096,

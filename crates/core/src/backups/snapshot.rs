@@ -387,11 +387,9 @@ const FILE_CHUNK: u64 = 64 << 20;
 /// writes; a backup has no WAL beside it). The caller fsyncs and verifies it like any copy.
 fn copy_file(src_path: &Path, tmp: &Path, obs: &dyn Observer) -> Result<()> {
     use std::io::{Read, Seek, SeekFrom, Write};
-    let mut from = std::fs::File::open(src_path).map_err(Error::io("opening", src_path))?;
-    let total = from
-        .metadata()
-        .map_err(Error::io("reading", src_path))?
-        .len();
+    // A live file: read through a kept handle (see `held_open`).
+    let mut from = crate::storage::held_open::reader(src_path)?;
+    let total = from.len();
     let mut to = fs::create_new(tmp)?;
     let mut done = 0;
     loop {
@@ -472,7 +470,7 @@ pub fn verify_file(path: &Path, expected: Option<&BTreeMap<String, u64>>) -> Res
         path: path.to_path_buf(),
         detail,
     };
-    db::check_header(path).map_err(|e| fail(e.to_string()))?;
+    db::check_copy_header(path).map_err(|e| fail(e.to_string()))?;
     let conn = db::open(path, Access::ReadOnly, Duration::from_secs(1))
         .map_err(|e| fail(e.to_string()))?;
     let open = || db::open(path, Access::ReadOnly, Duration::from_secs(1));

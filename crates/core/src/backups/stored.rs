@@ -57,8 +57,9 @@ pub(crate) struct Pass {
 
 /// One read of `from` gives the compressed file `out` (multi-threaded zstd, written on a second
 /// thread that starts the writeback early, fsynced); the content's sha256 is computed on the way.
-/// `mark_rollback`: the content's header bytes 18–19 say "rollback journal" (a copy of a WAL
-/// database's quiesced main file is then a self-contained database). `out` is removed on failure.
+/// `mark_rollback`: `from` is a live WAL database's quiesced main file (read through a kept handle,
+/// see [`held_open`](crate::storage::held_open)), and the content's header bytes 18–19 say
+/// "rollback journal" (the copy is then a self-contained database). `out` is removed on failure.
 pub(crate) fn copy_compressing(
     from: &Path,
     out: &Path,
@@ -81,11 +82,7 @@ fn compressing_pass(
     let full = |at: &Path, e: std::io::Error| {
         crate::storage::db::promote_disk_full(at, Error::io("writing", at)(e))
     };
-    let mut from = File::open(from_path).map_err(Error::io("reading", from_path))?;
-    let total = from
-        .metadata()
-        .map_err(Error::io("reading", from_path))?
-        .len();
+    let (mut from, total) = crate::storage::held_open::reader_if(from_path, mark_rollback)?;
     let mut enc = encoder(out)?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
@@ -214,11 +211,7 @@ fn read_back_against(
 ) -> Result<(String, String)> {
     let marked = reference.is_some_and(|r| r.marked) && total >= 100;
     let mut against = reference
-        .map(|r| {
-            File::open(r.path)
-                .map(|f| (f, r.path))
-                .map_err(Error::io("reading", r.path))
-        })
+        .map(|r| crate::storage::held_open::reader_if(r.path, r.marked).map(|(f, _)| (f, r.path)))
         .transpose()?;
     let differs = || Error::BackupVerify {
         path: path.to_path_buf(),

@@ -205,7 +205,7 @@ fn check(
     access: Access,
     r: &mut VerifyReport,
 ) -> Result<(), String> {
-    db::check_header(path).map_err(|e| e.to_string())?;
+    db::check_copy_header(path).map_err(|e| e.to_string())?;
     r.checks.push("header".into());
     let want = manifest.filter(|_| full).map(|m| m.sha256.as_str());
     std::thread::scope(|s| {

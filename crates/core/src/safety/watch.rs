@@ -81,8 +81,9 @@ pub(crate) fn data_version(c: &Connection) -> Result<i64> {
 fn change_counter(path: &Path) -> Result<i64> {
     use std::io::Read;
     let mut head = [0u8; 28];
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut head))
+    // A live file: read through a kept handle (see `held_open`).
+    crate::storage::held_open::reader(path)?
+        .read_exact(&mut head)
         .map_err(Error::io("reading the header of", path))?;
     Ok(u32::from_be_bytes([head[24], head[25], head[26], head[27]]) as i64)
 }

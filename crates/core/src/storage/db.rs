@@ -21,7 +21,18 @@ pub enum FileState {
 
 /// Checks the 16-byte SQLite header of an existing file without modifying it.
 /// SQLite itself would treat a 0- or 1-byte file as an empty database; we refuse it.
+/// For an env's database (or a file about to become one), which connections of this process may
+/// hold open: read through a kept handle (see [`held_open`](crate::storage::held_open)).
 pub fn check_header(path: &Path) -> Result<FileState> {
+    header_of(path, true)
+}
+
+/// [`check_header`] of a file no connection of ours holds: a backup, a copy, a file to restore.
+pub fn check_copy_header(path: &Path) -> Result<FileState> {
+    header_of(path, false)
+}
+
+fn header_of(path: &Path, live: bool) -> Result<FileState> {
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FileState::Missing),
@@ -41,9 +52,11 @@ pub fn check_header(path: &Path) -> Result<FileState> {
         )));
     }
     let mut head = [0u8; 16];
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut head))
-        .map_err(Error::io("reading", path))?;
+    match live {
+        true => crate::storage::held_open::reader(path)?.read_exact(&mut head),
+        false => std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)),
+    }
+    .map_err(Error::io("reading", path))?;
     if &head != SQLITE_HEADER {
         return Err(not_db("its header is not `SQLite format 3`".into()));
     }

@@ -8,6 +8,7 @@ pub mod fingerprint;
 pub mod flush_behind;
 pub mod fs;
 pub mod hash;
+pub mod held_open;
 pub mod os;
 pub(crate) mod sql_tokens;
 pub mod temp;

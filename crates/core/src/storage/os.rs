@@ -288,6 +288,25 @@ pub fn own_regular_file(m: &std::fs::Metadata) -> bool {
     }
 }
 
+/// Reads into `buf` from `offset` of `f` without moving (or using) its shared position.
+pub fn read_at(f: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileExt;
+        f.read_at(buf, offset)
+    }
+    #[cfg(windows)]
+    {
+        use std::os::windows::fs::FileExt;
+        f.seek_read(buf, offset)
+    }
+    #[cfg(not(any(unix, windows)))]
+    {
+        let _ = (f, buf, offset);
+        Err(std::io::ErrorKind::Unsupported.into())
+    }
+}
+
 /// Whether the file `live` (from `symlink_metadata`) can be replaced by renaming `staged` (a new
 /// file of ours beside it) over it without changing anything but its content: a regular file with
 /// one name, on the same device, with the staged file's owner and group (its permission bits are

@@ -714,6 +714,8 @@ fn copy_in(
         staging,
         backup: &backup,
         version,
+        bytes: staged.bytes,
+        obs,
         busy_timeout: ws.busy_timeout(),
     };
     match swap::try_rename(&swap, live, watch, fingerprint).map_err(kept)? {

@@ -48,6 +48,9 @@ pub(super) struct Swap<'a> {
     pub backup: &'a BackupRecord,
     /// The live connection's `data_version` right after the backup.
     pub version: i64,
+    /// The staged copy's size, for progress.
+    pub bytes: u64,
+    pub obs: &'a dyn crate::progress::Observer,
     pub busy_timeout: Duration,
 }
 
@@ -64,6 +67,7 @@ pub(super) fn try_rename(
     if let Err(why) = replaceable(live, s) {
         return Ok(Placed::PageCopy(why, watch));
     }
+    let placeholder = in_memory()?;
     // The watch's own connection would count as another one.
     drop(watch);
     if let Err(why) = timing::step("restore: take the database alone", || alone(live, s)) {
@@ -77,6 +81,8 @@ pub(super) fn try_rename(
     }
     let ready = ready_to_rename(s, fingerprint);
     let renamed = ready.and_then(|fp| {
+        // The last moment a cancel is taken: the rename is the restore.
+        crate::progress::bytes_or_cancel(s.obs, "restoring", 0, s.bytes)?;
         crate::storage::failpoint::hit("restore:before_rename")?;
         let id = fs::file_identity(s.staging);
         std::fs::rename(s.staging, &s.target.path).map_err(Error::io(
@@ -86,7 +92,7 @@ pub(super) fn try_rename(
         Ok((fp, id))
     });
     // The old file's connection closes (its lock goes with it); the live one is the new file's.
-    let old = std::mem::replace(live, in_memory()?);
+    let old = std::mem::replace(live, placeholder);
     drop(old);
     let reopened = db::open(&s.target.path, Access::ReadWrite, s.busy_timeout);
     let placed =
@@ -95,6 +101,11 @@ pub(super) fn try_rename(
         (Ok(((fp, took), id)), reopened) => {
             *live = reopened.map_err(placed)?;
             fs::fsync_dir(s.target.path.parent().unwrap_or(Path::new("."))).map_err(placed)?;
+            s.obs.bytes(&crate::progress::Progress {
+                stage: "restoring",
+                done: s.bytes,
+                total: s.bytes,
+            });
             Ok(Placed::Renamed(fp, took, id))
         }
         (Err(e), Ok(c)) => {
