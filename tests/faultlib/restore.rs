@@ -43,6 +43,7 @@ pub fn cases() -> Vec<Case> {
             kill_during_restore(r, what, template.get(), &args);
             drop(other);
         }),
+        Case::new("among_other_programs", among_other_programs),
         Case::new("prod_into_dev", prod_into_dev),
         Case::new("newer_schema_refused", move |r| newer_schema(r, t2.get())),
     ]
@@ -115,6 +116,160 @@ fn kill_during_restore(r: &mut Report, what: &str, template: &tempfile::TempDir,
         judge(&mut t, d.path(), &old, &new, true);
     }
     r.add(what, t);
+}
+
+/// Restores while other programs come and go — the sqlite3 shell, with the system's SQLite, one
+/// short connection per statement, as a web app's pool does: a writer adding users, two readers
+/// counting jobs. Restore renames its staged copy when no connection is open and copies page by
+/// page when one is, and refuses when a write landed after its backup. Readers must see one whole
+/// database or the other (300 or 4,000 jobs); every write the shell reported committed must be in
+/// the database at the end or in a pre-restore backup (a write into a file restore replaced would
+/// be in neither: lost).
+fn among_other_programs(r: &mut Report) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let t = seeded_template(300);
+    let dir = t.path();
+    let small = dir.join("small.sqlite3");
+    must(dir, &["backup", "dev", "--output", small.to_str().unwrap()]);
+    let (other, big) = exported();
+    // Every pre-restore backup is kept: a write may be only in one of them.
+    must(dir, &["config", "set", "retention", "1000", "--force"]);
+    let live = db(dir);
+    let shell = |sql: &str| {
+        Command::new("sqlite3")
+            .arg(&live)
+            .args([".timeout 5000", sql])
+            .output()
+            .expect("the sqlite3 shell (scripts/deps.sh test installs it)")
+    };
+    let stop = AtomicBool::new(false);
+    let mut t_ = Tally::default();
+    let mut renamed = 0u32;
+    let (committed, seen) = std::thread::scope(|sc| {
+        let writer = sc.spawn(|| {
+            let mut committed = vec![];
+            for i in 0.. {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let o = shell(&format!(
+                    "INSERT INTO users (username, email, hashed_password, role) VALUES ('w{i}', 'w{i}@x.org', '$argon2id$x', 'viewer')"
+                ));
+                if o.status.success() {
+                    committed.push(i);
+                }
+                std::thread::sleep(Duration::from_millis(30));
+            }
+            committed
+        });
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                sc.spawn(|| {
+                    let mut odd = vec![];
+                    while !stop.load(Ordering::Relaxed) {
+                        let o = shell("SELECT count(*) FROM jobs");
+                        let out = String::from_utf8_lossy(&o.stdout).trim().to_string();
+                        let err = String::from_utf8_lossy(&o.stderr).to_string();
+                        let fine = match o.status.success() {
+                            true => out == "300" || out == "4000",
+                            // Waiting too long, or a file taken away mid-open, is no wrong answer.
+                            false => err.contains("locked") || err.contains("busy"),
+                        };
+                        if !fine {
+                            odd.push(format!("reader: {out:?} {err:?}"));
+                        }
+                    }
+                    odd
+                })
+            })
+            .collect();
+        for k in 0..runs(30) {
+            let from = if k % 2 == 0 { &big } else { &small };
+            t_.runs += 1;
+            let o = run(
+                dir,
+                &[
+                    "restore",
+                    "dev",
+                    from.to_str().unwrap(),
+                    "--force",
+                    "--json",
+                ],
+            );
+            match o.status.code() {
+                Some(0) => {
+                    t_.new += 1;
+                    let v: serde_json::Value =
+                        serde_json::from_slice(&o.stdout).unwrap_or_default();
+                    let placed = v["placed"].as_str().unwrap_or_default();
+                    renamed += u32::from(placed.starts_with("renamed"));
+                }
+                // Refused: another program wrote after the backup, or changed what was planned.
+                Some(3) => t_.old += 1,
+                // Restored, and then another program wrote before the check after: said so,
+                // nothing put back over its write.
+                _ if stderr(&o).contains("another program wrote to it after") => t_.new += 1,
+                _ => t_.fail(format!("restore failed: {}", stderr(&o))),
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        let seen: Vec<String> = readers
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| vec!["a reader panicked".into()])
+            })
+            .collect();
+        (writer.join().unwrap_or_default(), seen)
+    });
+    for s in seen.into_iter().take(5) {
+        t_.fail(s);
+    }
+    if renamed == 0 || renamed == t_.new {
+        t_.fail(format!(
+            "{renamed} of {} restores renamed: the rename and the page copy were not both tested",
+            t_.new
+        ));
+    }
+    // Every committed write: in the database now, or in a backup taken before it was replaced.
+    let mut states = vec![live.clone()];
+    states.extend(check_backups(&mut t_, dir));
+    let has = |p: &Path, i: i64| {
+        let plain = pipeline_db_e2e::content(p).ok()?;
+        let c = rusqlite::Connection::open(&plain.path).ok()?;
+        c.query_row(
+            "SELECT count(*) FROM users WHERE email = ?1",
+            [format!("w{i}@x.org")],
+            |r| r.get::<_, i64>(0),
+        )
+        .ok()
+    };
+    let lost: Vec<i64> = committed
+        .iter()
+        .copied()
+        .filter(|i| !states.iter().any(|p| has(p, *i) == Some(1)))
+        .collect();
+    if !lost.is_empty() {
+        t_.lost_rows += lost.len() as u64;
+        t_.problems.push(format!(
+            "{} of {} committed writes are in no state: {:?}",
+            lost.len(),
+            committed.len(),
+            &lost[..lost.len().min(5)]
+        ));
+    }
+    if !integrity_ok(&live) {
+        t_.fail("dev failed integrity_check");
+    }
+    drop(other);
+    r.add(
+        &format!(
+            "restores among other programs ({} writes committed; {renamed} renamed, {} copied page by page; refused = old)",
+            committed.len(),
+            t_.new - renamed
+        ),
+        t_,
+    );
 }
 
 fn prod_into_dev(r: &mut Report) {

@@ -819,8 +819,9 @@ fn verify_renamed(
     let (now, staged) = (plan::table_rows(&now?), plan::table_rows(&staged.counts));
     match now == staged {
         true => Ok(()),
+        // The file is the verified staged copy: only another program can have changed its rows.
         false => Err(Error::CheckFailed(format!(
-            "after restoring, {} holds {} but the backup held {}",
+            "after the rename, {} holds {} but the backup held {}: another program wrote to it after the restore",
             target.path.display(),
             plan::summarize(&now),
             plan::summarize(&staged)
