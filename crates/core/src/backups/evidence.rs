@@ -96,7 +96,11 @@ fn already_kept(db: &Path, src: &Path, suffix: &str) -> Result<Option<PathBuf>> 
         }
         let want = match &want {
             Some(w) => w,
-            None => want.insert(crate::storage::hash::file(src)?),
+            None => want.insert(match suffix {
+                // The database itself may be held by a connection of ours.
+                "" => crate::storage::hash::live_file(src)?,
+                _ => crate::storage::hash::file(src)?,
+            }),
         };
         if &crate::storage::hash::file(&p)? == want {
             return Ok(Some(p));

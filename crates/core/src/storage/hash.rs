@@ -130,6 +130,17 @@ pub fn file(path: &Path) -> Result<String> {
     file_with_progress(path, &|_| {})
 }
 
+/// [`file`] of a live database's file, read through a kept handle (see
+/// [`held_open`](super::held_open)).
+pub fn live_file(path: &Path) -> Result<String> {
+    stream(
+        super::held_open::reader(path)?,
+        None::<&mut File>,
+        path,
+        &|_| {},
+    )
+}
+
 /// [`file`], calling `progress` with the bytes read so far after each megabyte.
 pub fn file_with_progress(path: &Path, progress: &dyn Fn(u64)) -> Result<String> {
     let f = File::open(path).map_err(Error::io("reading", path))?;
@@ -151,7 +162,7 @@ pub(crate) fn copy_hashed(
 }
 
 fn stream(
-    mut from: File,
+    mut from: impl Read,
     mut to: Option<&mut File>,
     path: &Path,
     progress: &dyn Fn(u64),
