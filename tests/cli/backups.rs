@@ -349,8 +349,6 @@ fn restore_interrupted_mid_copy_leaves_the_old_database() {
     let p = backed_up(dir, "300");
     ok(dir, &["reset", "dev", "--force"]);
     let before = dump(&db(dir, "dev"));
-    // Held open by another program: restore copies page by page.
-    let _reader = pipeline_db_e2e::open_reader(&db(dir, "dev"));
     for action in ["error", "abort"] {
         let out = cmd(dir)
             .env(
@@ -439,7 +437,6 @@ fn restore_puts_the_old_content_back_when_the_live_file_is_not_the_staged_copy()
     let (d, p) = changed_since_backup("300");
     let dir = d.path();
     let before = dump(&db(dir, "dev"));
-    let _reader = pipeline_db_e2e::open_reader(&db(dir, "dev"));
     let (child, err, seen) = pipeline_db_e2e::at_failpoint(
         dir,
         "restore:after_copy=sleep:2000",
@@ -479,7 +476,6 @@ fn restore_puts_the_old_content_back_when_the_live_file_is_not_the_staged_copy()
 fn restore_checks_through_sqlite_when_a_reader_holds_the_log() {
     let (d, p) = changed_since_backup("300");
     let dir = d.path();
-    let _idle = pipeline_db_e2e::open_reader(&db(dir, "dev"));
     let (child, err, seen) = pipeline_db_e2e::at_failpoint(
         dir,
         "restore:after_copy=sleep:1500",
@@ -568,7 +564,6 @@ fn restore_takes_a_new_backup_when_another_program_commits_while_it_stages() {
 fn restore_does_not_put_back_over_writes_made_after_its_copy() {
     let (d, p) = changed_since_backup("50");
     let dir = d.path();
-    let _reader = pipeline_db_e2e::open_reader(&db(dir, "dev"));
     let (child, err, seen) = pipeline_db_e2e::at_failpoint(
         dir,
         "restore:after_copy=sleep:2000",
@@ -607,15 +602,10 @@ fn restore_of_a_file_with_bytes_past_its_last_page() {
     bytes.extend_from_slice(&[0xAB; 3000]);
     std::fs::write(&out, &bytes).unwrap();
     ok(dir, &["seed", "dev", "--jobs", "10"]);
-    let restore = || {
-        json(
-            dir,
-            &["restore", "dev", out.to_str().unwrap(), "--force", "--json"],
-        )
-    };
-    // Held open by another program: copied page by page, then compared page for page.
-    let reader = pipeline_db_e2e::open_reader(&db(dir, "dev"));
-    let v = restore();
+    let v = json(
+        dir,
+        &["restore", "dev", out.to_str().unwrap(), "--force", "--json"],
+    );
     let steps: Vec<&str> = v["timings"]
         .as_array()
         .unwrap()
@@ -626,31 +616,10 @@ fn restore_of_a_file_with_bytes_past_its_last_page() {
         steps.contains(&"restore: compare with the staged copy"),
         "{steps:?}"
     );
-    assert!(
-        v["placed"]
-            .as_str()
-            .unwrap()
-            .contains("another connection has the database open"),
-        "{v}"
+    assert_eq!(
+        scalar(&db(dir, "dev"), "SELECT count(*) FROM jobs"),
+        "Integer(40)"
     );
-    let jobs = || scalar(&db(dir, "dev"), "SELECT count(*) FROM jobs");
-    assert_eq!(jobs(), "Integer(40)");
-    drop(reader);
-    // Alone: the staged copy, extra bytes and all, is renamed into place.
-    ok(dir, &["seed", "dev", "--jobs", "10"]);
-    let v = restore();
-    assert!(v["placed"].as_str().unwrap().starts_with("renamed"), "{v}");
-    assert_eq!(jobs(), "Integer(40)");
-    // A live file with bytes past its last page is not replaced by a rename (it would drop them).
-    let v = restore();
-    assert!(
-        v["placed"]
-            .as_str()
-            .unwrap()
-            .contains("bytes past its last page"),
-        "{v}"
-    );
-    assert_eq!(jobs(), "Integer(40)");
 }
 
 #[test]
@@ -1679,83 +1648,6 @@ fn a_prune_of_every_env_that_stops_names_what_earlier_envs_deleted() {
     );
 }
 
-/// Alone with dev, restore renames its staged copy over the file. A program that opens dev while
-/// restore holds it waits for the lock, then finds the file replaced: SQLite refuses its write
-/// (`SQLITE_READONLY_DBMOVED`) instead of letting it land in the old file unseen. The restored
-/// file keeps the live file's permission bits, is in WAL mode, and nothing is left beside it.
-#[test]
-fn a_program_opening_the_database_during_a_rename_loses_no_write() {
-    use std::os::unix::fs::PermissionsExt;
-    let (d, p) = changed_since_backup("50");
-    let dir = d.path();
-    let live = db(dir, "dev");
-    std::fs::set_permissions(&live, std::fs::Permissions::from_mode(0o640)).unwrap();
-    let (child, err, seen) = pipeline_db_e2e::at_failpoint(
-        dir,
-        "restore:before_rename=sleep:1500",
-        &["restore", "dev", &p, "--force", "--json"],
-    );
-    let other = Connection::open(&live).unwrap();
-    other
-        .busy_timeout(std::time::Duration::from_secs(20))
-        .unwrap();
-    let write = other.execute("DELETE FROM jobs WHERE id = (SELECT max(id) FROM jobs)", []);
-    let (code, out, rest) = pipeline_db_e2e::finish_with_stdout(child, err);
-    assert_eq!(code, Some(0), "{seen}{rest}");
-    let v: Value = serde_json::from_str(&out).unwrap();
-    assert!(v["placed"].as_str().unwrap().starts_with("renamed"), "{v}");
-    let refused = write.expect_err("the write into the replaced file must fail");
-    assert_eq!(
-        refused.sqlite_error().map(|e| e.extended_code),
-        Some(1032),
-        "SQLITE_READONLY_DBMOVED: {refused}"
-    );
-    assert_eq!(
-        scalar(&live, "SELECT count(*) FROM jobs"),
-        "Integer(50)",
-        "the restored rows"
-    );
-    let meta = std::fs::metadata(&live).unwrap();
-    assert_eq!(meta.permissions().mode() & 0o777, 0o640);
-    let head = std::fs::read(&live).unwrap();
-    assert_eq!((head[18], head[19]), (2, 2), "WAL mode");
-    drop(other);
-    let beside: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("dev.sqlite3") || n.contains(".pdb-tmp-"))
-        .collect();
-    let mut beside = beside;
-    beside.sort();
-    assert!(
-        beside.iter().all(|n| [
-            "dev.sqlite3",
-            "dev.sqlite3.lock",
-            "dev.sqlite3-wal",
-            "dev.sqlite3-shm"
-        ]
-        .contains(&n.as_str())),
-        "{beside:?}"
-    );
-}
-
-/// A file with a second name (a hard link) would be split by a rename — the other name keeping
-/// the old content: restore copies page by page into it instead, and says why.
-#[test]
-fn restore_copies_page_by_page_into_a_file_with_two_names() {
-    let (d, p) = changed_since_backup("50");
-    let dir = d.path();
-    let alias = dir.join("alias.sqlite3");
-    std::fs::hard_link(db(dir, "dev"), &alias).unwrap();
-    let v = json(dir, &["restore", "dev", &p, "--force", "--json"]);
-    assert!(
-        v["placed"].as_str().unwrap().contains("more than one name"),
-        "{v}"
-    );
-    assert_eq!(scalar(&alias, "SELECT count(*) FROM jobs"), "Integer(50)");
-}
-
 /// A backup reads the live file itself (its quiesced main file is copied as a file). On POSIX
 /// systems closing any handle of a file drops every lock the process holds on it, SQLite's too;
 /// another program closing its last connection would then take the database for itself,
@@ -1790,4 +1682,73 @@ fn a_program_closing_its_connection_during_a_reset_leaves_the_reset_s_log_in_pla
         scalar(&db(dir, "dev"), "SELECT count(*) FROM jobs"),
         "Integer(0)"
     );
+}
+
+/// A program may hold the database open without any lock: opened but not used yet (a connection
+/// pool's idle connection, `sqlite3.connect`), or between transactions with a rollback journal.
+/// Restore writes into the live file and never replaces it, so such a connection, used after the
+/// restore and after another program wrote, reads the restored database and its write lands in it.
+/// (A restored file renamed over the live one would leave it on the old file, which SQLite would
+/// pair with the new file's `-wal`, found by name: a mixed read, then a corrupt database.)
+#[test]
+fn a_connection_opened_before_a_restore_sees_the_restored_database_whole() {
+    let (d, p) = changed_since_backup("50");
+    let dir = d.path();
+    let idle = Connection::open(db(dir, "dev")).unwrap();
+    ok(dir, &["restore", "dev", &p, "--force"]);
+    other_program_writes(
+        dir,
+        "UPDATE jobs SET run_name = 'after' WHERE id = (SELECT min(id) FROM jobs)",
+    );
+    let jobs: i64 = idle
+        .query_row("SELECT count(*) FROM jobs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(jobs, 50, "the idle connection reads the restored rows");
+    idle.execute(
+        "UPDATE jobs SET run_name = 'idle' WHERE id = (SELECT max(id) FROM jobs)",
+        [],
+    )
+    .unwrap();
+    drop(idle);
+    let live = db(dir, "dev");
+    assert_eq!(scalar(&live, "PRAGMA integrity_check"), "Text(\"ok\")");
+    assert_eq!(
+        scalar(
+            &live,
+            "SELECT count(*) FROM jobs WHERE run_name IN ('after', 'idle')"
+        ),
+        "Integer(2)",
+        "both programs' writes are in the database"
+    );
+}
+
+/// A live database is not a backup, under any of its names: a second name (a hard link) of dev's
+/// file is refused as a restore source like dev's own path, and `backups verify` points to
+/// `check` for both (reading it as a file while a change holds dev open would also drop that
+/// change's locks on it).
+#[test]
+fn a_second_name_of_a_live_database_is_no_restore_source() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    dev_with_jobs(dir, "20");
+    let alias = dir.join("alias.sqlite3");
+    std::fs::hard_link(db(dir, "dev"), &alias).unwrap();
+    for env in ["dev", "test"] {
+        let out = cmd(dir)
+            .args(["restore", env, alias.to_str().unwrap(), "--force"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{env}: {err}");
+        assert!(err.contains("is the live database of dev"), "{env}: {err}");
+    }
+    for f in [alias, db(dir, "dev")] {
+        let out = cmd(dir)
+            .args(["backups", "verify", f.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("`pipeline-db check dev` checks it"), "{err}");
+    }
 }

@@ -108,16 +108,6 @@ pub fn fingerprint(path: &Path) -> Fingerprint {
     fingerprint_conn(&c)
 }
 
-/// Another program's connection that has read `db` and stays open, idle: SQLite then refuses
-/// restore the database alone, so restore copies page by page into the live file (the path for a
-/// database another program holds open) instead of renaming its staged copy over it.
-pub fn open_reader(db: &Path) -> rusqlite::Connection {
-    let c = rusqlite::Connection::open(db).unwrap();
-    c.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
-        .unwrap();
-    c
-}
-
 /// Whether a file name names a backup (plain `.sqlite3` or compressed `.sqlite3.zst`).
 pub fn is_backup_name(name: &str) -> bool {
     !name.starts_with('.') && (name.ends_with(".sqlite3") || name.ends_with(".sqlite3.zst"))

@@ -70,10 +70,9 @@ impl Bench {
         out.rows.extend(workbench);
         let backup = self.backup_rows(&home, &db, n, &mut out)?;
         // Right after the backup it holds the database: no new pre-restore backup. Restored a
-        // second time (the database now differs from every backup: a new one is taken), alone
-        // (renamed into place) and with another connection open (copied page by page).
-        for (again, held) in [(false, false), (true, false), (true, true)] {
-            let row = self.restore_row(&home, &db, &backup, n, (again, held), &mut out.notes)?;
+        // second time (the database now differs from every backup: a new one is taken).
+        for again in [false, true] {
+            let row = self.restore_row(&home, &db, &backup, n, again, &mut out.notes)?;
             out.rows.push(row);
         }
         let reset = self.reset_rows(&home, &db, n, &mut out.notes)?;
@@ -224,20 +223,16 @@ impl Bench {
         db: &Path,
         backup: &Path,
         n: u64,
-        (again, held): (bool, bool),
+        again: bool,
         notes: &mut Vec<String>,
     ) -> Result<Row> {
-        let row = Row::new(match (again, held) {
-            (false, _) => format!(
+        let row = Row::new(match again {
+            false => format!(
                 "restore of that backup ({} jobs) right after it: the backup holds the database, no new one is taken",
                 size(n)
             ),
-            (true, false) => format!(
+            true => format!(
                 "restore of that backup again ({} jobs): a new verified pre-restore backup first",
-                size(n)
-            ),
-            (true, true) => format!(
-                "restore of that backup again ({} jobs) while another connection holds the database open: a new pre-restore backup, then a page copy through the WAL",
                 size(n)
             ),
         });
@@ -251,14 +246,6 @@ impl Bench {
         }
         eprintln!("restore…");
         let b = backup.to_string_lossy();
-        // Another program's connection: open, has read, idle.
-        let other = held
-            .then(|| {
-                let c = rusqlite::Connection::open(db)?;
-                c.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))?;
-                Ok::<_, rusqlite::Error>(c)
-            })
-            .transpose()?;
         let run = match proc::run(
             self.cli(home, &["restore", "dev", &b, "--force", "--json"]),
             &self.scratch,
@@ -269,22 +256,14 @@ impl Bench {
                 return Ok(row.ours("failed (see notes)"));
             }
         };
-        drop(other);
         let bytes = file_len(db);
         let cp = reference::cp_fsync(db, &self.scratch.join("cp.sqlite3"))?;
         let (o, r) = (mbps(bytes, run.wall), mbps(bytes, cp));
-        let placed = serde_json::from_str(&run.stdout)
-            .ok()
-            .and_then(|v: serde_json::Value| v["placed"].as_str().map(str::to_string))
-            .unwrap_or_default();
         notes.push(profile(
-            &format!(
-                "`restore` ({}; {placed})",
-                match again {
-                    false => "relying on the backup that holds the database",
-                    true => "includes its verified pre-restore backup of the live database",
-                }
-            ),
+            match again {
+                false => "`restore` (relying on the backup that holds the database)",
+                true => "`restore` (includes its verified pre-restore backup of the live database)",
+            },
             n,
             &run,
         ));

@@ -100,9 +100,6 @@ pub fn print_outcome(out: &RestoreOutcome, json: bool) {
         pipeline_db_core::plan::summarize(&out.row_counts_after),
         out.plan.env
     );
-    if !out.placed.is_empty() {
-        outln!("The restored content was {}.", out.placed);
-    }
     if out.plan.migrate_after {
         outln!(
             "The restored schema is older than this pipeline-db's: run `pipeline-db migrate {}`.",

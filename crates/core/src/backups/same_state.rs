@@ -100,13 +100,6 @@ fn candidates(
         .collect())
 }
 
-/// Whether the verified backup `r` holds exactly the live main file `live` (see the module's
-/// "exactly"). Restore's rename proves with it, holding the database alone, that nothing was
-/// committed since its pre-restore backup.
-pub(crate) fn holds_exactly(live: &Path, r: &BackupRecord) -> Result<bool> {
-    same_content(live, r)
-}
-
 /// Whether `r`'s file holds what its manifest records and that content is the live file's (read
 /// through a kept handle: see [`held_open`](crate::storage::held_open)).
 fn same_content(live: &Path, r: &BackupRecord) -> Result<bool> {

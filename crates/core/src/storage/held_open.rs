@@ -73,7 +73,7 @@ fn handle(path: &Path) -> std::io::Result<Arc<File>> {
 }
 
 /// Reads one kept handle from its own position (positioned reads: the handle's shared offset is
-/// never used), up to the length the file had when the reader was made.
+/// never used), to the file's end; `len` is the length the file had when the reader was made.
 pub struct At {
     file: Arc<File>,
     pos: u64,

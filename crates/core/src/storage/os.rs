@@ -307,35 +307,6 @@ pub fn read_at(f: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Resul
     }
 }
 
-/// Whether the file `live` (from `symlink_metadata`) can be replaced by renaming `staged` (a new
-/// file of ours beside it) over it without changing anything but its content: a regular file with
-/// one name, on the same device, with the staged file's owner and group (its permission bits are
-/// copied by the caller). `Err`: why not, for the caller's fallback. Elsewhere than Unix a file
-/// open in another program cannot be replaced: always `Err`.
-pub fn replaceable_by_rename(
-    live: &std::fs::Metadata,
-    staged: &std::fs::Metadata,
-) -> Result<(), &'static str> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        match () {
-            _ if !live.is_file() => Err("the database path is a link or not a regular file"),
-            _ if live.nlink() != 1 => Err("the database file has more than one name (hard links)"),
-            _ if live.dev() != staged.dev() => Err("the staged copy is on another device"),
-            _ if (live.uid(), live.gid()) != (staged.uid(), staged.gid()) => {
-                Err("the database file belongs to another user or group")
-            }
-            _ => Ok(()),
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = (live, staged);
-        Err("this operating system cannot replace a file another program may hold open")
-    }
-}
-
 /// (device, file number) of an open file's metadata: (st_dev, st_ino) on Unix. Elsewhere std's
 /// metadata has no stable file number: (0, 0), and the callers' other facts (size, modification
 /// time, a sha256 of what is read) must then tell files apart.

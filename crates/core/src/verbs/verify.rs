@@ -70,6 +70,14 @@ fn resolve(ws: &Workspace, arg: &str) -> Result<PathBuf> {
 /// connection and the file itself must stay untouched (and may sit on a read-only stick). The
 /// copy is removed afterwards, whatever the outcome; the report names the file, not the copy.
 fn unvouched(ws: &Workspace, path: &Path) -> Result<VerifyReport> {
+    if let Some(t) = ws.env_of_file(path) {
+        return Err(Error::InvalidInput(format!(
+            "{} is the live database of {}, not a backup; `pipeline-db check {}` checks it",
+            path.display(),
+            t.name,
+            t.name
+        )));
+    }
     if crate::storage::db::log_beside(path) {
         // The file alone is not the database: verifying in place says so and reads nothing else.
         return Ok(verify::verify(path, None));

@@ -219,6 +219,16 @@ impl Workspace {
         self.envs.keys().cloned().collect()
     }
 
+    /// The env whose live database `path` is — by its path, or as another name of the same file
+    /// (a hard link, a symlink): such a file is read only through SQLite or a kept handle.
+    pub fn env_of_file(&self, path: &Path) -> Option<&EnvTarget> {
+        let canon = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let id = crate::storage::fs::file_identity(&canon);
+        let same_file =
+            |t: &&EnvTarget| id.is_some() && crate::storage::fs::file_identity(&t.path) == id;
+        self.envs.values().find(|t| t.path == canon || same_file(t))
+    }
+
     /// Resolves an env name. Unknown or malformed names are a usage error; nothing is touched.
     pub fn env(&self, name: &str) -> Result<EnvTarget> {
         if let Err(why) = check_env_name(name) {

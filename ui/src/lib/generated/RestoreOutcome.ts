@@ -13,12 +13,7 @@ backup: BackupRecord | null,
 /**
  * Byte-identical copies of a damaged database that was replaced.
  */
-evidence: Array<string>, row_counts_after: Array<TableRows>, 
-/**
- * How the restored content was put in place: renamed over the live file, or copied page by
- * page into it and why (empty when the file was missing or damaged and replaced).
- */
-placed: string, duration_ms: number, 
+evidence: Array<string>, row_counts_after: Array<TableRows>, duration_ms: number, 
 /**
  * Where the time went, step by step.
  */

@@ -1,9 +1,6 @@
-//! `restore`: verify a backup on a staged copy retagged to the target env, back up the current
-//! database, then put the staged copy in place under the lock: renamed over the live file when no
-//! other connection has it open (`swap`: each page written once), else copied *into* the live
-//! database through SQLite's backup API (a program holding it open sees the new content).
-
-mod swap;
+//! `restore`: verify a backup, back up the current database, then copy the backup *into* the live
+//! database through SQLite's backup API inside the lock (the file is never renamed or replaced,
+//! so a desktop holding it open sees the new content), retagged to the target env.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -133,9 +130,6 @@ pub struct RestoreOutcome {
     /// Byte-identical copies of a damaged database that was replaced.
     pub evidence: Vec<PathBuf>,
     pub row_counts_after: Vec<TableRows>,
-    /// How the restored content was put in place: renamed over the live file, or copied page by
-    /// page into it and why (empty when the file was missing or damaged and replaced).
-    pub placed: String,
     pub duration_ms: u64,
     /// Where the time went, step by step.
     pub timings: Vec<crate::storage::timing::StepTime>,
@@ -299,7 +293,7 @@ fn holding_beside(
 /// what its WAL holds. Take a backup of it with `pipeline-db backup` instead.
 fn refuse_live_files(ws: &Workspace, path: &Path) -> Result<()> {
     let canon = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    if let Some(t) = ws.envs.values().find(|t| t.path == canon) {
+    if let Some(t) = ws.env_of_file(path) {
         return Err(Error::InvalidInput(format!(
             "{} is the live database of {}, not a backup; run `pipeline-db backup {}` and restore that",
             path.display(),
@@ -551,7 +545,6 @@ fn restore_locked<P: Plan>(
     let staging = fs::temp_beside(&target.path);
     let mut evidence = vec![];
     let mut fresh = None;
-    let mut placed = String::new();
     let result = (|| {
         if plan.current_damaged.is_some() {
             let _lock = ritual::lock(ws, target, verb)?;
@@ -623,33 +616,39 @@ fn restore_locked<P: Plan>(
                 Ok((None, db::row_counts(&c).map_err(placed)?))
             }
             Opened::Existing(mut s) => {
-                // Undo's "after" fingerprint is taken from the staged copy on another core while
-                // the content is placed: the restored rows are exactly the staged ones (renamed,
-                // or copied page by page; counts checked after).
-                let fingerprint = || {
-                    let t = Instant::now();
-                    (fingerprint_file(&staging), t.elapsed())
-                };
-                let done = copy_in(
-                    ws,
-                    target,
-                    (verb, &step, held),
-                    &mut s.conn,
-                    (&staging, &staged),
-                    obs,
-                    &fingerprint,
-                )?;
-                let (fp, took) = done.fingerprint;
-                crate::storage::timing::record_duration(
-                    "restore: fingerprint for undo (in parallel)",
-                    took,
-                );
+                // Undo's "after" fingerprint is taken from the staged copy on a second core while
+                // the copy runs: the restored rows are exactly the staged ones (page copy, counts
+                // checked after).
+                let (backup, fp) = std::thread::scope(|sc| {
+                    let fp = sc.spawn(|| {
+                        let t = Instant::now();
+                        let fp = fingerprint_file(&staging);
+                        (fp, t.elapsed())
+                    });
+                    let backup = copy_in(
+                        ws,
+                        target,
+                        (verb, &step, held),
+                        &mut s.conn,
+                        (&staging, &staged),
+                        obs,
+                    );
+                    let (fp, took) = fp.join().unwrap_or_else(|_| {
+                        let e = Error::Internal("the fingerprint thread panicked".into());
+                        (Err(e), Duration::ZERO)
+                    });
+                    crate::storage::timing::record_duration(
+                        "restore: fingerprint for undo (in parallel)",
+                        took,
+                    );
+                    (backup, fp)
+                });
+                let backup = backup?;
                 match fp {
                     Ok(fp) => rec.set_after(fp),
                     Err(e) => tracing::warn!("fingerprint after restore: {e}"),
                 }
-                placed = done.placed;
-                Ok((Some(done.backup), db::row_counts(&s.conn)?))
+                Ok((Some(backup), db::row_counts(&s.conn)?))
             }
         }
     })();
@@ -663,7 +662,6 @@ fn restore_locked<P: Plan>(
             backup,
             evidence,
             row_counts_after: plan::table_rows(&counts),
-            placed,
             duration_ms: 0,
             timings: vec![],
             retention: None,
@@ -677,21 +675,8 @@ fn recheck<P: Plan>(shown: &P, replan: impl FnOnce() -> Result<P>) -> Result<P> 
     Ok(now)
 }
 
-/// What [`copy_in`] did: the pre-restore backup (or the existing one that holds the database),
-/// the staged copy's fingerprint for undo (and how long it took), and how the content was placed.
-struct CopiedIn {
-    backup: BackupRecord,
-    fingerprint: (Result<crate::storage::fingerprint::Fingerprint>, Duration),
-    placed: String,
-}
-
-/// The staged copy's fingerprint for undo, computed beside the placing.
-type Fingerprinter<'a> =
-    &'a (dyn Fn() -> (Result<crate::storage::fingerprint::Fingerprint>, Duration) + Sync);
-
-/// The pre-restore backup, then the staged copy put in place — renamed over the live file when no
-/// other connection has it open ([`swap`]), else copied page by page into it — then the check
-/// after. `held`: the existing backup found to hold the database, if any (then no new one is taken).
+/// The pre-restore backup, the page copy into the live database, then the check after.
+/// `held`: the existing backup found to hold the database, if any (then no new one is taken).
 fn copy_in(
     ws: &Workspace,
     target: &EnvTarget,
@@ -699,82 +684,15 @@ fn copy_in(
     live: &mut Connection,
     (staging, staged): (&Path, &Staged),
     obs: &dyn Observer,
-    fingerprint: Fingerprinter,
-) -> Result<CopiedIn> {
+) -> Result<BackupRecord> {
+    let env = target.name.as_str();
     let (backup, watch) = ritual::back_up_then_release(ws, target, verb, step, live, obs, held)?;
-    // Until the content is in place, a failure leaves the database as it was: it names the backup.
+    // Until the copy commits, a failure leaves the database as it was: it names the backup.
     let kept = |e: Error| e.backup_kept(&backup.path);
     // This connection's own commits (the page copy, its checkpoint) leave its `data_version` as
-    // it is: a change of it below means another program wrote after the backup.
+    // it is: a change of it below means another program wrote after the copy.
     let version = data_version(live).map_err(kept)?;
     crate::storage::failpoint::hit("restore:before_copy").map_err(kept)?;
-    let swap = swap::Swap {
-        verb,
-        target,
-        staging,
-        backup: &backup,
-        version,
-        bytes: staged.bytes,
-        obs,
-        busy_timeout: ws.busy_timeout(),
-    };
-    match swap::try_rename(&swap, live, watch, fingerprint).map_err(kept)? {
-        swap::Placed::Renamed(fp, took, id) => {
-            crate::storage::failpoint::hit("restore:after_copy")
-                .and_then(|()| verify_renamed(live, target, staged, id))
-                .map_err(|e| {
-                    crate::safety::health::committed_but(e, verb, target, Some(&backup.path))
-                })?;
-            Ok(CopiedIn {
-                backup,
-                fingerprint: (fp, took),
-                placed: RENAMED.into(),
-            })
-        }
-        swap::Placed::PageCopy(why, watch) => {
-            tracing::info!("restore of {}: copying page by page ({why})", target.name);
-            let (copied, fp) = std::thread::scope(|sc| {
-                let fp = sc.spawn(fingerprint);
-                let copied = copy_pages(
-                    ws,
-                    target,
-                    (verb, version),
-                    live,
-                    (staging, staged),
-                    obs,
-                    (&backup, &watch),
-                );
-                let fp = fp.join().unwrap_or_else(|_| {
-                    let e = Error::Internal("the fingerprint thread panicked".into());
-                    (Err(e), Duration::ZERO)
-                });
-                (copied, fp)
-            });
-            copied?;
-            Ok(CopiedIn {
-                backup,
-                fingerprint: fp,
-                placed: format!("copied page by page into the live file ({why})"),
-            })
-        }
-    }
-}
-
-/// [`RestoreOutcome::placed`] of a restore by rename.
-const RENAMED: &str = "renamed over the live file (no other connection had it open)";
-
-/// The page copy into the live database, then the check after; a failure after the copy puts the
-/// previous content back from `backup` (see [`put_back`]).
-fn copy_pages(
-    ws: &Workspace,
-    target: &EnvTarget,
-    (verb, version): (Verb, i64),
-    live: &mut Connection,
-    (staging, staged): (&Path, &Staged),
-    obs: &dyn Observer,
-    (backup, watch): (&BackupRecord, &Watch),
-) -> Result<()> {
-    let kept = |e: Error| e.backup_kept(&backup.path);
     crate::storage::timing::step("restore: copy into the live database", || {
         copy_into(
             staging,
@@ -782,10 +700,10 @@ fn copy_pages(
             &target.path,
             ws.busy_timeout(),
             obs,
-            Some(watch),
+            Some(&watch),
         )
     })
-    .step(verb, &target.name, "copy", UNCHANGED)
+    .step(verb, env, "copy", UNCHANGED)
     .map_err(kept)?;
     let after = crate::storage::failpoint::hit("restore:after_copy").and_then(|()| {
         crate::storage::timing::step("restore: checkpoint + verify after", || {
@@ -793,39 +711,8 @@ fn copy_pages(
         })
     });
     match after {
-        Ok(()) => Ok(()),
-        Err(cause) => Err(put_back(ws, target, (verb, version), live, backup, cause)),
-    }
-}
-
-/// After the rename: the file at the env's path is the staged copy that was placed (by device and
-/// inode) and holds the rows that were staged.
-fn verify_renamed(
-    live: &Connection,
-    target: &EnvTarget,
-    staged: &Staged,
-    placed: Option<(u64, u64)>,
-) -> Result<()> {
-    if placed.is_none() || fs::file_identity(&target.path) != placed {
-        return Err(Error::CheckFailed(format!(
-            "{} is not the file restore renamed into place (another program replaced it)",
-            target.path.display()
-        )));
-    }
-    live.execute_batch("BEGIN")
-        .map_err(Error::sql("starting a read transaction"))?;
-    let now = db::row_counts(live);
-    let _ = live.execute_batch("ROLLBACK");
-    let (now, staged) = (plan::table_rows(&now?), plan::table_rows(&staged.counts));
-    match now == staged {
-        true => Ok(()),
-        // The file is the verified staged copy: only another program can have changed its rows.
-        false => Err(Error::CheckFailed(format!(
-            "after the rename, {} holds {} but the backup held {}: another program wrote to it after the restore",
-            target.path.display(),
-            plan::summarize(&now),
-            plan::summarize(&staged)
-        ))),
+        Ok(()) => Ok(backup),
+        Err(cause) => Err(put_back(ws, target, (verb, version), live, &backup, cause)),
     }
 }
 
