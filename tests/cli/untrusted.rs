@@ -1865,3 +1865,42 @@ fn env_remove_of_an_env_whose_directory_is_gone_works_and_leaves_no_lock_file() 
     std::fs::rename(&dir, &gone).unwrap();
     e.ok(&["env", "remove", "xe", "--force"]);
 }
+
+/// `PIPELINE_DB_HOME=` (set but empty: a script's variable that was never filled) must not mean
+/// "the default data dir": refused, exit 2, nothing created there; with `--data-dir` on the command
+/// line it is ignored. Likewise an empty `PIPELINE_DB_CONFIG`.
+#[test]
+fn an_empty_data_dir_or_config_variable_is_refused_not_taken_for_the_default() {
+    let home = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let run = |vars: &[(&str, &str)], args: &[&str]| {
+        let mut c = std::process::Command::new(pipeline_db_e2e::bin());
+        c.env_remove("PIPELINE_DB_HOME")
+            .env_remove("PIPELINE_DB_CONFIG")
+            .env("HOME", home.path())
+            .env("XDG_DATA_HOME", home.path().join("xdg"))
+            .envs(vars.iter().copied())
+            .args(args)
+            .stdin(std::process::Stdio::null());
+        let o = c.output().unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    for var in ["PIPELINE_DB_HOME", "PIPELINE_DB_CONFIG"] {
+        let (code, err) = run(&[(var, "")], &["migrate", "dev"]);
+        assert_eq!(code, Some(2), "{var}: {err}");
+        assert!(err.contains(&format!("{var} is set but empty")), "{err}");
+    }
+    assert!(
+        pipeline_db_e2e::files_under(home.path()).is_empty(),
+        "nothing made in the default data dir"
+    );
+    let dir = data.path().to_str().unwrap();
+    let (code, err) = run(
+        &[("PIPELINE_DB_HOME", "")],
+        &["--data-dir", dir, "migrate", "dev"],
+    );
+    assert_eq!(code, Some(0), "{err}");
+}

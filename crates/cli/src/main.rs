@@ -22,6 +22,9 @@ use clap::FromArgMatches;
 use pipeline_db_core::{Workspace, WorkspaceOptions};
 
 fn main() -> ExitCode {
+    if let Some(code) = refuse_empty_env_vars() {
+        return code;
+    }
     let (cli, matches) = match generate::command()
         .try_get_matches()
         .and_then(|m| cli::Cli::from_arg_matches(&m).map(|c| (c, m)))
@@ -70,6 +73,42 @@ fn main() -> ExitCode {
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// `PIPELINE_DB_HOME=` (set, but empty — a script's variable that was never filled) is neither a
+/// directory nor "unset": pipeline-db must not fall back to the default data dir and act there.
+/// Refused (exit 2) unless the command line names the directory itself; likewise the config.
+fn refuse_empty_env_vars() -> Option<ExitCode> {
+    for (var, flag) in [
+        ("PIPELINE_DB_HOME", "--data-dir"),
+        ("PIPELINE_DB_CONFIG", "--config"),
+    ] {
+        let empty = std::env::var_os(var).is_some_and(|v| v.is_empty());
+        let given = std::env::args_os().any(|a| {
+            let a = a.to_string_lossy();
+            a == flag || a.starts_with(&format!("{flag}="))
+        });
+        if empty && given {
+            // The command line names it; clap would still reject the empty variable.
+            // (Single-threaded here: nothing else reads the environment yet.)
+            std::env::remove_var(var);
+            continue;
+        }
+        if empty {
+            let msg = format!(
+                "{var} is set but empty; set it to a {} or unset it (`unset {var}`)",
+                if flag == "--data-dir" {
+                    "directory"
+                } else {
+                    "file"
+                }
+            );
+            let json = std::env::args_os().any(|a| a == "--json");
+            ui::print_error(&pipeline_db_core::Error::InvalidInput(msg), json);
+            return Some(ExitCode::from(2));
+        }
+    }
+    None
 }
 
 /// A misspelt `PIPELINE_DB_HOME` would silently mean the default data dir: name any

@@ -164,6 +164,21 @@ pub fn refusal(action: &AuthAction<'_>) -> Option<String> {
     Some(what)
 }
 
+/// A refusal named after the statement when the authorizer's first question hides it: ANALYZE
+/// first asks to create its statistics table, which reads as a CREATE the user never wrote.
+fn by_statement(e: Error, sql: &str) -> Error {
+    let first = crate::storage::sql_tokens::tokens(sql)
+        .into_iter()
+        .find(|t| t.kind != crate::storage::sql_tokens::Kind::Comment)
+        .map(|t| t.text(sql).to_ascii_uppercase());
+    match (e, first.as_deref()) {
+        (Error::SqlRefused { .. }, Some("ANALYZE")) => Error::SqlRefused {
+            what: "ANALYZE (it writes its statistics into the database)".into(),
+        },
+        (e, _) => e,
+    }
+}
+
 fn is_schema_table(name: &str) -> bool {
     matches!(
         name,
@@ -311,7 +326,10 @@ impl Guarded {
                 what: format!("SQL of {} bytes (at most {MAX_SQL_BYTES})", sql.len()),
             });
         }
-        let stmt = self.conn.prepare(sql).map_err(|e| self.error(e))?;
+        let stmt = self
+            .conn
+            .prepare(sql)
+            .map_err(|e| by_statement(self.error(e), sql))?;
         if !stmt.readonly() {
             return Err(Error::SqlRefused {
                 what: "a statement that changes the database".into(),
@@ -480,7 +498,8 @@ mod tests {
             ("VACUUM", "changes the database"),
             ("VACUUM INTO '/tmp/pdb-guard-test.db'", ""),
             ("SELECT 1; SELECT 2", "more than one statement"),
-            ("ANALYZE", ""),
+            ("ANALYZE", "ANALYZE (it writes its statistics"),
+            ("/* c */ analyze t", "ANALYZE (it writes its statistics"),
             ("REINDEX", ""),
         ] {
             let e = g.prepare(bad).map(|_| ()).unwrap_err();
