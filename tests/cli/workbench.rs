@@ -851,6 +851,30 @@ fn a_fifo_swapped_in_after_the_plan_is_refused_without_waiting_under_the_lock() 
     e.ok(&["backup", "dev"]); // the lock was let go
 }
 
+/// An import file removed after the plan was shown is a change since the plan (exit 3, as a file
+/// replaced), not a mistake on the command line.
+#[test]
+fn an_import_file_removed_after_the_plan_is_a_change_since_the_plan() {
+    let e = Env::new();
+    e.seeded("dev");
+    let before = fingerprint(&e.db("dev"));
+    let f = write(&e, "u.csv", one_user("ann").as_bytes());
+    let (child, err, _) = pipeline_db_e2e::at_failpoint(
+        e.data(),
+        "import:before_replan=sleep:1500",
+        &["import", "dev", "users", s(&f), "--force"],
+    );
+    std::fs::remove_file(&f).unwrap();
+    let (code, _, rest) = finish_within(child, err, 30);
+    assert_eq!(code, Some(3), "{rest}");
+    assert!(
+        rest.contains("it was removed after the plan read it"),
+        "{rest}"
+    );
+    assert_eq!(fingerprint(&e.db("dev")), before, "nothing imported");
+    assert_eq!(backups(&e, "dev"), 0, "refused before the backup");
+}
+
 /// The plan's count of rows to add is the rows that meet every check: bad rows, duplicates and
 /// missing references are counted apart (a row with two problems, once). Blank lines are no rows,
 /// in CSV (empty ones, anywhere: trailing ones refused the whole file) as in NDJSON, and the plan

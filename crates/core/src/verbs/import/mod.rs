@@ -559,7 +559,11 @@ impl Change for Import<'_> {
         })?;
         let mut p = self.shown.clone();
         p.confirmation = Confirmation::for_target(self.target, true);
-        let input = file::open(&p.file)?;
+        // Gone or unreadable since the plan read it: the file changed, not the command line.
+        let input = file::open(&p.file).map_err(|e| match p.file.symlink_metadata() {
+            Err(_) => changed(&p, "it was removed after the plan read it".into()),
+            Ok(_) => e,
+        })?;
         if input.identity != self.shown.identity {
             return Err(changed(
                 &p,
