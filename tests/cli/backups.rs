@@ -816,6 +816,15 @@ fn check_reports_a_healthy_database() {
         "{r}"
     );
     assert!(r["last_verified_backup_age_secs"].as_i64().unwrap() >= 0);
+    // The filesystem is named: a temp dir is a local one (a network one would fail the check).
+    assert!(
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["check"] == "filesystem" && f["detail"] == "a local filesystem"),
+        "{r}"
+    );
     // An index of the user's own is named and passes (verbs, backups and restore work beside it).
     Connection::open(db(dir, "dev"))
         .unwrap()

@@ -138,6 +138,68 @@ pub fn available_space(existing: &Path) -> std::io::Result<u64> {
     }
 }
 
+/// The kind of network (or user-space) filesystem holding `existing`, if it is one: SQLite's locks
+/// and its WAL's shared memory are not reliable there ("WAL does not work over a network
+/// filesystem", sqlite.org/wal.html). `statfs`'s `f_type` on Linux (NFS, SMB/CIFS, 9P — WSL2's
+/// Windows drives, VM shares —, FUSE — sshfs and others —, Ceph, AFS, Lustre, GlusterFS-like
+/// FUSE), `f_fstypename` on macOS; `None` for a local disk, and where it cannot be told.
+pub fn network_filesystem(existing: &Path) -> Option<&'static str> {
+    #[cfg(target_os = "linux")]
+    {
+        let c = std::ffi::CString::new(existing.as_os_str().as_encoded_bytes()).ok()?;
+        // SAFETY: statfs writes into the zeroed struct we own.
+        let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+        if unsafe { libc::statfs(c.as_ptr(), &mut st) } != 0 {
+            return None;
+        }
+        #[allow(clippy::unnecessary_cast)] // f_type's width differs between Linux targets
+        network_magic(st.f_type as i64)
+    }
+    #[cfg(target_os = "macos")]
+    {
+        let c = std::ffi::CString::new(existing.as_os_str().as_encoded_bytes()).ok()?;
+        // SAFETY: statfs writes into the zeroed struct we own; f_fstypename is NUL-terminated.
+        let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+        if unsafe { libc::statfs(c.as_ptr(), &mut st) } != 0 {
+            return None;
+        }
+        let name = unsafe { std::ffi::CStr::from_ptr(st.f_fstypename.as_ptr()) };
+        match name.to_str().ok()? {
+            "nfs" => Some("NFS"),
+            "smbfs" => Some("SMB"),
+            "afpfs" => Some("AFP"),
+            "webdav" => Some("WebDAV"),
+            n if n.starts_with("osxfuse") || n.starts_with("macfuse") => Some("FUSE"),
+            _ => None,
+        }
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
+    {
+        let _ = existing;
+        None
+    }
+}
+
+/// [`network_filesystem`]'s Linux `f_type` magic numbers (linux/magic.h and the filesystems').
+pub fn network_magic(f_type: i64) -> Option<&'static str> {
+    // Some targets report f_type sign-extended: compare the low 32 bits.
+    match f_type as u32 {
+        0x6969 => Some("NFS"),
+        0x517B => Some("SMB"),
+        0xFF53_4D42 => Some("CIFS"),
+        0xFE53_4D42 => Some("SMB2"),
+        0x0102_1997 => Some("9P (a VM share or WSL's Windows drive)"),
+        0x6573_5546 => Some("FUSE (sshfs or another user-space filesystem)"),
+        0x00C3_6400 => Some("Ceph"),
+        0x5346_414F => Some("AFS"),
+        0x0BD0_0BD0 => Some("Lustre"),
+        0x7375_7245 => Some("Coda"),
+        0x0116_1970 => Some("GFS2"),
+        0x7461_636F => Some("OCFS2"),
+        _ => None,
+    }
+}
+
 /// Asks the kernel to start writing `len` bytes at `offset` of `file` to the disk and, when
 /// `wait` is given, waits until the earlier range `wait` (offset, len) is written
 /// (`sync_file_range` on Linux). Only a head start for the caller's fsync, never instead of it:
@@ -459,6 +521,35 @@ pub mod portable {
                 assert!(super::super::is_symlink_refusal(&e) || e.to_string().contains("symlink"));
                 super::refuse_symlink(&b).unwrap();
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The magic numbers as Linux reports them (some targets sign-extend `f_type`), and a local
+    /// disk — the temp dir, and `/dev/shm` (tmpfs) where there is one — is none of them.
+    #[test]
+    fn network_filesystems_are_named_and_local_ones_are_not() {
+        assert_eq!(super::network_magic(0x6969), Some("NFS"));
+        assert_eq!(
+            super::network_magic(0xFF53_4D42_u32 as i32 as i64),
+            Some("CIFS")
+        );
+        assert!(super::network_magic(0x0102_1997).unwrap().starts_with("9P"));
+        assert!(super::network_magic(0x6573_5546)
+            .unwrap()
+            .starts_with("FUSE"));
+        for local in [0xEF53_i64, 0x0102_1994, 0x5846_5342, 0x9123_683E] {
+            assert_eq!(super::network_magic(local), None, "{local:#x}"); // ext4 tmpfs xfs btrfs
+        }
+        let d = tempfile::tempdir().unwrap();
+        assert_eq!(super::network_filesystem(d.path()), None);
+        if std::path::Path::new("/dev/shm").is_dir() {
+            assert_eq!(
+                super::network_filesystem(std::path::Path::new("/dev/shm")),
+                None
+            );
         }
     }
 }

@@ -16,8 +16,8 @@ use crate::workspace::config::Workspace;
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Finding {
-    /// `header`, `integrity`, `foreign_keys`, `drift`, `job_summary`, `env_tag`, `migrations`,
-    /// `backup`.
+    /// `header`, `filesystem`, `integrity`, `foreign_keys`, `drift`, `job_summary`, `env_tag`,
+    /// `migrations`, `backup`.
     pub check: &'static str,
     pub ok: bool,
     pub detail: String,
@@ -89,7 +89,10 @@ fn run_checks(ws: &Workspace, target: &crate::workspace::env::EnvTarget) -> Resu
                 .push(format!("create it with `pipeline-db migrate {env}`"));
             return Ok(r);
         }
-        Ok(FileState::Database) => r.findings.push(finding("header", true, "SQLite format 3")),
+        Ok(FileState::Database) => {
+            r.findings.push(finding("header", true, "SQLite format 3"));
+            filesystem_finding(target, &mut r);
+        }
         Err(e @ Error::NotADatabase { .. }) => {
             r.findings.push(finding("header", false, e.to_string()));
             return corrupt(r, &target.path, has_backups);
@@ -108,6 +111,29 @@ fn run_checks(ws: &Workspace, target: &crate::workspace::env::EnvTarget) -> Resu
         return corrupt(r, &target.path, has_backups);
     }
     Ok(r)
+}
+
+/// SQLite's locks and its WAL's shared memory are not reliable on a network filesystem: a database
+/// there can be corrupted by two programs that each believe they hold the lock. Said, not refused
+/// (one program on one machine may get by); `check` exits 1 on it.
+fn filesystem_finding(target: &crate::workspace::env::EnvTarget, r: &mut CheckReport) {
+    let Some(kind) = crate::storage::os::network_filesystem(&target.path) else {
+        r.findings
+            .push(finding("filesystem", true, "a local filesystem"));
+        return;
+    };
+    r.findings.push(finding(
+        "filesystem",
+        false,
+        format!(
+            "{} is on a network filesystem ({kind}): SQLite's locks and its write-ahead log are not reliable there (\"WAL does not work over a network filesystem\", sqlite.org/wal.html)",
+            target.path.display()
+        ),
+    ));
+    r.advice.push(format!(
+        "keep {}'s database on a local disk: copy it there and point the env at it with `pipeline-db env path {} NEWPATH`",
+        target.name, target.name
+    ));
 }
 
 fn is_corrupt_sqlite(e: &Error) -> bool {

@@ -2,7 +2,7 @@
 
 export type Finding = { 
 /**
- * `header`, `integrity`, `foreign_keys`, `drift`, `job_summary`, `env_tag`, `migrations`,
- * `backup`.
+ * `header`, `filesystem`, `integrity`, `foreign_keys`, `drift`, `job_summary`, `env_tag`,
+ * `migrations`, `backup`.
  */
 check: string, ok: boolean, detail: string, };
