@@ -1751,7 +1751,21 @@ fn a_second_name_of_a_live_database_is_no_restore_source() {
         assert_eq!(out.status.code(), Some(2), "{env}: {err}");
         assert!(err.contains("is the live database of dev"), "{env}: {err}");
     }
-    for f in [alias, db(dir, "dev")] {
+    // Its `-shm` too (SQLite's locks are on it): never read as a backup.
+    let _open = Connection::open(db(dir, "dev")).unwrap();
+    _open
+        .query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
+        .unwrap();
+    let shm = dir.join("dev.sqlite3-shm");
+    assert!(shm.exists());
+    let out = cmd(dir)
+        .args(["restore", "dev", shm.to_str().unwrap(), "--force"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("is the live database of dev"), "{err}");
+    for f in [alias, db(dir, "dev"), shm] {
         let out = cmd(dir)
             .args(["backups", "verify", f.to_str().unwrap()])
             .output()

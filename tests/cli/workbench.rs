@@ -851,6 +851,33 @@ fn a_fifo_swapped_in_after_the_plan_is_refused_without_waiting_under_the_lock() 
     e.ok(&["backup", "dev"]); // the lock was let go
 }
 
+/// An env's own database (or one of its files), under any name, is no import file: refused before
+/// it is opened (read as a file while the plan's connection is open, it would drop that
+/// connection's locks).
+#[test]
+fn an_env_s_own_database_is_no_import_file() {
+    let e = Env::new();
+    e.seeded("dev");
+    let alias = e.data().join("rows.csv");
+    std::fs::hard_link(e.db("dev"), &alias).unwrap();
+    for (f, format) in [(e.db("dev"), "csv"), (alias, "csv")] {
+        let (code, _, err) = e.run(&[
+            "import",
+            "dev",
+            "users",
+            s(&f),
+            "--format",
+            format,
+            "--force",
+        ]);
+        assert_eq!(code, 2, "{err}");
+        assert!(
+            err.contains("is dev's database (or one of its files)"),
+            "{err}"
+        );
+    }
+}
+
 /// An import file removed after the plan was shown is a change since the plan (exit 3, as a file
 /// replaced), not a mistake on the command line.
 #[test]

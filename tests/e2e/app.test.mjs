@@ -26,8 +26,20 @@ async function shot(s, name) {
   writeFileSync(join(SHOTS, `${name}.png`), await s.screenshot());
 }
 
-/** Waits for a native window whose title contains `title`, focuses it, sends `keys`. */
-async function nativeDialog(title, keys, timeoutMs = 15000) {
+/** A native file dialog: as `nativeDialog`, and the window must belong to the app's file-dialog
+ * child process (`--file-dialog`): GTK's chooser opens and closes the files it lists, which in
+ * the app's own process would drop its SQLite locks. */
+async function fileDialog(title, keys) {
+  await nativeDialog(title, keys, 15000, (w) => {
+    const pid = execFileSync("xdotool", ["getwindowpid", w], { encoding: "utf8" }).trim();
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    assert.ok(cmd.includes("--file-dialog"), `the file dialog runs in the app's process: ${cmd.join(" ")}`);
+  });
+}
+
+/** Waits for a native window whose title contains `title`, focuses it, sends `keys`
+ * (`check(windowId)` first, if given). */
+async function nativeDialog(title, keys, timeoutMs = 15000, check = undefined) {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     let ids = "";
@@ -38,6 +50,7 @@ async function nativeDialog(title, keys, timeoutMs = 15000) {
     }
     if (ids) {
       const w = ids.split("\n")[0];
+      if (check) check(w);
       await sleep(600);
       if (process.env.SHOT_DIALOG) {
         execFileSync("import", ["-window", "root", join(SHOTS, `${process.env.SHOT_DIALOG}.png`)]);
@@ -258,7 +271,7 @@ try {
     const dest = join(EXPORT_DIR, "dev-export.sqlite3");
     await s.click('[data-testid="act-export-dev"]');
     await confirmPlan(s);
-    await nativeDialog("Export backup of dev", [{ key: ["ctrl+a"] }, { type: dest }, { key: ["Return"] }]);
+    await fileDialog("Export backup of dev", [{ key: ["ctrl+a"] }, { type: dest }, { key: ["Return"] }]);
     await toastOk(s, (t) => t.includes(dest));
     assert.ok(existsSync(dest), `${dest} exists`);
     await dismissToasts(s);
@@ -267,7 +280,7 @@ try {
   await step("restore dev from a file picked in the native open dialog", async () => {
     const src = join(EXPORT_DIR, "dev-export.sqlite3");
     await s.click('[data-testid="act-restore-dev"]');
-    await nativeDialog("Restore dev from a backup file", [{ key: ["ctrl+l"] }, { type: src }, { key: ["Return"] }]);
+    await fileDialog("Restore dev from a backup file", [{ key: ["ctrl+l"] }, { type: src }, { key: ["Return"] }]);
     await s.waitFor('[data-testid="plan-source"]', (t) => t.includes(src));
     await s.click('[data-testid="plan-confirm"]');
     await acceptNative("Confirm restore of DEV");
@@ -333,7 +346,7 @@ try {
     const summary = await s.text(await s.find('[data-testid="query-summary"]'));
     failed = Number(summary.match(/^([\d,]+) rows?/)[1].replace(/,/g, ""));
     await s.click('[data-testid="query-view"] [data-testid="export-open"]');
-    await nativeDialog("Export rows of dev", [{ key: ["ctrl+a"] }, { type: dest }, { key: ["Return"] }]);
+    await fileDialog("Export rows of dev", [{ key: ["ctrl+a"] }, { type: dest }, { key: ["Return"] }]);
     await toastOk(s, (t) => t.includes(dest));
     const lines = csvLines(dest);
     assert.equal(lines[0], '"id","run_name","status"');
@@ -350,7 +363,7 @@ try {
     await s.click('[data-testid="filter-apply"]');
     await s.select('[data-testid="data-browser"] [data-testid="export-format"]', "ndjson");
     await s.click('[data-testid="data-browser"] [data-testid="export-open"]');
-    await nativeDialog("Export rows of dev", [{ key: ["ctrl+a"] }, { type: dest }, { key: ["Return"] }]);
+    await fileDialog("Export rows of dev", [{ key: ["ctrl+a"] }, { type: dest }, { key: ["Return"] }]);
     await toastOk(s, (t) => t.includes(dest));
     const rows = readFileSync(dest, "utf8").trim().split("\n").map((l) => JSON.parse(l));
     assert.equal(rows.length, failed);
@@ -364,7 +377,7 @@ try {
       "imported.two,two@example.org,$argon2id$x,viewer\r\n");
     await s.click('[data-testid="tab-users"]');
     await s.click('[data-testid="import-users"]');
-    await nativeDialog("Import rows into dev users", [{ key: ["ctrl+l"] }, { type: csv }, { key: ["Return"] }]);
+    await fileDialog("Import rows into dev users", [{ key: ["ctrl+l"] }, { type: csv }, { key: ["Return"] }]);
     await s.waitFor('[data-testid="plan-import"]', (t) => t.includes(`2 rows into users from ${csv}`));
     await s.waitFor('[data-testid="plan-backup"]', (t) => /pre-import/.test(t));
     await shot(s, "14-import-plan");
@@ -396,12 +409,12 @@ try {
     await s.type('[data-testid="attach-name"]', "demo");
     // The exported dev backup is tagged dev: refused with core's message, nothing written.
     await s.click('[data-testid="attach-open"]');
-    await nativeDialog(title, [{ key: ["ctrl+l"] }, { type: join(EXPORT_DIR, "dev-export.sqlite3") }, { key: ["Return"] }]);
+    await fileDialog(title, [{ key: ["ctrl+l"] }, { type: join(EXPORT_DIR, "dev-export.sqlite3") }, { key: ["Return"] }]);
     await s.waitFor('[data-testid="settings-error"]', (t) => /tagged `dev`, not `demo`/.test(t));
     assert.ok(!existsSync(join(DATA, "pipeline-db.toml")), "no config written by a refusal");
     await dismissToasts(s);
     await s.click('[data-testid="attach-open"]');
-    await nativeDialog(title, [{ key: ["ctrl+l"] }, { type: demo }, { key: ["Return"] }]);
+    await fileDialog(title, [{ key: ["ctrl+l"] }, { type: demo }, { key: ["Return"] }]);
     await toastOk(s, (t) => /Added environment demo/.test(t));
     await s.waitFor('[data-testid="settings-env-demo"]');
     await shot(s, "09-settings");

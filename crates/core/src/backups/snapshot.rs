@@ -382,8 +382,8 @@ pub(crate) fn quiesced(src_path: &Path, busy_timeout: Duration) -> bool {
 /// Bytes per copy step of the file copy (progress and cancel between steps).
 const FILE_CHUNK: u64 = 64 << 20;
 
-/// Copies the quiesced main file to `tmp` (`copy_file_range` on Linux, through `std::io::copy`),
-/// marks the copy as a rollback-journal database (header bytes 18–19: what `journal_mode=DELETE`
+/// Copies the quiesced main file to `tmp` (read by offset through its kept handle, 1 MiB at a
+/// time), marks the copy as a rollback-journal database (header bytes 18–19: what `journal_mode=DELETE`
 /// writes; a backup has no WAL beside it). The caller fsyncs and verifies it like any copy.
 fn copy_file(src_path: &Path, tmp: &Path, obs: &dyn Observer) -> Result<()> {
     use std::io::{Read, Seek, SeekFrom, Write};
@@ -391,10 +391,21 @@ fn copy_file(src_path: &Path, tmp: &Path, obs: &dyn Observer) -> Result<()> {
     let mut from = crate::storage::held_open::reader(src_path)?;
     let total = from.len();
     let mut to = fs::create_new(tmp)?;
+    let mut buf = vec![0u8; 1 << 20];
     let mut done = 0;
     loop {
-        let n = std::io::copy(&mut (&mut from).take(FILE_CHUNK), &mut to)
-            .map_err(|e| db::promote_disk_full(tmp, Error::io("copying into", tmp)(e)))?;
+        let mut n = 0u64;
+        while n < FILE_CHUNK {
+            let k = match from.read(&mut buf) {
+                Ok(0) => break,
+                Ok(k) => k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::io("reading", src_path)(e)),
+            };
+            to.write_all(&buf[..k])
+                .map_err(|e| db::promote_disk_full(tmp, Error::io("copying into", tmp)(e)))?;
+            n += k as u64;
+        }
         done += n;
         crate::progress::bytes_or_cancel(obs, "copying", done, total)?;
         if n == 0 || done >= total {

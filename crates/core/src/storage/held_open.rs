@@ -13,13 +13,12 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
 
 struct Held {
-    path: PathBuf,
     id: (u64, u64),
     file: Arc<File>,
 }
@@ -52,20 +51,30 @@ fn handle(path: &Path) -> std::io::Result<Arc<File>> {
         return File::open(path).map(Arc::new);
     }
     let mut held = HELD.lock().unwrap_or_else(|p| p.into_inner());
-    // A file no longer at its path (replaced or deleted): its handle protects no lock any more.
-    held.retain(|h| super::os::file_identity(&h.path) == Some(h.id));
+    // A file with no name left (replaced by a rename, or deleted): no program can open it again,
+    // so no lock on it protects anything. A file that lost one of its names is still in place.
+    held.retain(|h| super::os::still_named(&h.file));
     let id = super::os::file_identity(path);
     if let Some(h) = held.iter().find(|h| Some(h.id) == id) {
         return Ok(h.file.clone());
     }
-    let file = Arc::new(File::open(path)?);
-    // Kept even when it cannot be looked at: dropping it would close it.
-    let id = file
-        .metadata()
-        .map(|m| super::os::identity_of(&m))
-        .unwrap_or((0, 0));
+    // Never waits (a FIFO put in the file's place would hold every caller of this lock), and only
+    // a regular file is kept (closing anything else drops no database's lock).
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true);
+    super::os::reading_untrusted(&mut opts, path, false)?;
+    let file = opts.open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other(format!(
+            "{} is a {}, not a regular file",
+            path.display(),
+            super::os::special_file_kind(&meta.file_type())
+        )));
+    }
+    let file = Arc::new(file);
+    let id = super::os::identity_of(&meta);
     held.push(Held {
-        path: path.to_path_buf(),
         id,
         file: file.clone(),
     });
@@ -162,6 +171,7 @@ mod tests {
         std::fs::write(&p, b"old").unwrap();
         let mut s = String::new();
         reader(&p).unwrap().read_to_string(&mut s).unwrap();
+        let old = crate::storage::os::file_identity(&p).unwrap();
         let tmp = dir.path().join("g");
         std::fs::write(&tmp, b"newer").unwrap();
         std::fs::rename(&tmp, &p).unwrap();
@@ -171,8 +181,44 @@ mod tests {
         r.read_to_string(&mut t).unwrap();
         assert_eq!((s.as_str(), t.as_str()), ("old", "newer"));
         let held = HELD.lock().unwrap();
-        assert!(held
-            .iter()
-            .all(|h| h.path != p || h.id == crate::storage::os::file_identity(&p).unwrap()));
+        assert!(
+            held.iter().all(|h| h.id != old),
+            "the replaced file's handle is closed"
+        );
+    }
+
+    /// A file read first through a second name (a hard link) keeps its handle when that name is
+    /// removed: the file is still in place, and a connection of ours may hold locks on it.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn removing_another_name_of_a_live_file_keeps_its_handle() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.sqlite3");
+        let alias = dir.path().join("alias.sqlite3");
+        let a = rusqlite::Connection::open(&p).unwrap();
+        a.execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE t(x); INSERT INTO t VALUES (1);")
+            .unwrap();
+        let held = locks_on(&p);
+        std::fs::hard_link(&p, &alias).unwrap();
+        reader(&alias).unwrap().read_to_end(&mut vec![]).unwrap();
+        std::fs::remove_file(&alias).unwrap();
+        reader(&p).unwrap().read_to_end(&mut vec![]).unwrap();
+        assert_eq!(locks_on(&p), held, "a's locks are kept");
+        drop(a);
+    }
+
+    /// A FIFO in a live file's place is refused at once (the open does not wait for a writer).
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_is_refused_without_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&p)
+            .status()
+            .unwrap()
+            .success());
+        let e = reader(&p).err().expect("refused");
+        assert!(e.to_string().contains("not a regular file"), "{e}");
     }
 }

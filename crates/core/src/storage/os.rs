@@ -350,6 +350,21 @@ pub fn own_regular_file(m: &std::fs::Metadata) -> bool {
     }
 }
 
+/// Whether the open file `f` still has a name in some directory (`st_nlink` > 0 by `fstat`; where
+/// that cannot be read, or elsewhere than Unix: assumed yes).
+pub fn still_named(f: &std::fs::File) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        f.metadata().map_or(true, |m| m.nlink() > 0)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = f;
+        true
+    }
+}
+
 /// Reads into `buf` from `offset` of `f` without moving (or using) its shared position.
 pub fn read_at(f: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
     #[cfg(unix)]

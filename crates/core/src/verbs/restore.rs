@@ -295,7 +295,7 @@ fn refuse_live_files(ws: &Workspace, path: &Path) -> Result<()> {
     let canon = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     if let Some(t) = ws.env_of_file(path) {
         return Err(Error::InvalidInput(format!(
-            "{} is the live database of {}, not a backup; run `pipeline-db backup {}` and restore that",
+            "{} is the live database of {} (or one of its files), not a backup; run `pipeline-db backup {}` and restore that",
             path.display(),
             t.name,
             t.name

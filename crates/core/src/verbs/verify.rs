@@ -72,7 +72,7 @@ fn resolve(ws: &Workspace, arg: &str) -> Result<PathBuf> {
 fn unvouched(ws: &Workspace, path: &Path) -> Result<VerifyReport> {
     if let Some(t) = ws.env_of_file(path) {
         return Err(Error::InvalidInput(format!(
-            "{} is the live database of {}, not a backup; `pipeline-db check {}` checks it",
+            "{} is the live database of {} (or one of its files), not a backup; `pipeline-db check {}` checks it",
             path.display(),
             t.name,
             t.name

@@ -220,13 +220,18 @@ impl Workspace {
     }
 
     /// The env whose live database `path` is — by its path, or as another name of the same file
-    /// (a hard link, a symlink): such a file is read only through SQLite or a kept handle.
+    /// (a hard link, a symlink) — or one of its `-wal`, `-shm` or `-journal` files: such a file is
+    /// read only through SQLite or a kept handle.
     pub fn env_of_file(&self, path: &Path) -> Option<&EnvTarget> {
         let canon = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
         let id = crate::storage::fs::file_identity(&canon);
-        let same_file =
-            |t: &&EnvTarget| id.is_some() && crate::storage::fs::file_identity(&t.path) == id;
-        self.envs.values().find(|t| t.path == canon || same_file(t))
+        let files = |t: &EnvTarget| {
+            ["", "-wal", "-shm", "-journal"].map(|s| crate::storage::db::sidecar(&t.path, s))
+        };
+        let same = |f: &PathBuf| {
+            f == &canon || (id.is_some() && crate::storage::fs::file_identity(f) == id)
+        };
+        self.envs.values().find(|t| files(t).iter().any(same))
     }
 
     /// Resolves an env name. Unknown or malformed names are a usage error; nothing is touched.

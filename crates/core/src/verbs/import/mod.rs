@@ -264,6 +264,16 @@ pub fn plan(ws: &Workspace, req: &ImportRequest) -> Result<ImportPlan> {
             ))
         })?;
     let file = crate::backups::names::check_input_path(&req.file, INPUT)?;
+    if let Some(t) = ws.env_of_file(&file) {
+        // Rows come from a CSV or NDJSON file; and reading an env's own files as files while its
+        // connections are open would drop their locks.
+        return Err(Error::InvalidInput(format!(
+            "{} is {}'s database (or one of its files), not rows to import; `pipeline-db export {}` writes rows as CSV or NDJSON; nothing was imported",
+            req.file.display(),
+            t.name,
+            t.name
+        )));
+    }
     let conn = session::inspect_for_change(ws, &target)?.ok_or_else(|| Error::Missing {
         path: target.path.clone(),
         next: format!(
