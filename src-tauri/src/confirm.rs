@@ -27,11 +27,27 @@ pub trait Confirmer: Send + Sync {
     fn type_name(&self, action: &ProtectedAction<'_>) -> Option<String>;
 }
 
+/// What a file dialog answered: a path, `None` if the user cancelled, `Err` (why) if it could not
+/// be shown — never reported as a cancel.
+pub type Picked = Result<Option<PathBuf>, String>;
+
 pub trait FilePicker: Send + Sync {
-    /// Where to export a backup, or `None` if the user cancelled.
-    fn save_path(&self, title: &str, suggested_name: &str) -> Option<PathBuf>;
-    /// A backup file to restore from, or `None` if the user cancelled.
-    fn open_path(&self, title: &str, start_dir: &Path) -> Option<PathBuf>;
+    /// Where to write (a backup export, rows, a new database).
+    fn save_path(&self, title: &str, suggested_name: &str) -> Picked;
+    /// A file to read (a backup to restore, rows to import, a database to add).
+    fn open_path(&self, title: &str, start_dir: &Path) -> Picked;
+}
+
+/// A dialog's answer for a command: the path, or the error saying it was cancelled (`cancelled`:
+/// what that left undone) or could not be shown.
+pub fn chosen(picked: Picked, cancelled: &str) -> crate::error::CmdResult<PathBuf> {
+    match picked {
+        Ok(Some(p)) => Ok(p),
+        Ok(None) => Err(crate::error::CmdError::cancelled(cancelled)),
+        Err(why) => Err(crate::error::CmdError::internal(format!(
+            "the file dialog could not be shown ({why}); nothing was changed"
+        ))),
+    }
 }
 
 /// The title of the native confirmation dialog (E2E tests find it by this name).
@@ -114,29 +130,29 @@ impl Confirmer for NativeDialogs {
 /// it lists, which would drop this process's database locks).
 #[cfg(target_os = "linux")]
 impl FilePicker for NativeDialogs {
-    fn save_path(&self, title: &str, suggested_name: &str) -> Option<PathBuf> {
+    fn save_path(&self, title: &str, suggested_name: &str) -> Picked {
         crate::file_dialog::ask("save", title, suggested_name.as_ref())
     }
 
-    fn open_path(&self, title: &str, start_dir: &Path) -> Option<PathBuf> {
+    fn open_path(&self, title: &str, start_dir: &Path) -> Picked {
         crate::file_dialog::ask("open", title, start_dir.as_os_str())
     }
 }
 
 #[cfg(not(target_os = "linux"))]
 impl FilePicker for NativeDialogs {
-    fn save_path(&self, title: &str, suggested_name: &str) -> Option<PathBuf> {
-        rfd::FileDialog::new()
+    fn save_path(&self, title: &str, suggested_name: &str) -> Picked {
+        Ok(rfd::FileDialog::new()
             .set_title(title)
             .set_file_name(suggested_name)
-            .save_file()
+            .save_file())
     }
 
-    fn open_path(&self, title: &str, start_dir: &Path) -> Option<PathBuf> {
-        rfd::FileDialog::new()
+    fn open_path(&self, title: &str, start_dir: &Path) -> Picked {
+        Ok(rfd::FileDialog::new()
             .set_title(title)
             .set_directory(start_dir)
-            .pick_file()
+            .pick_file())
     }
 }
 
@@ -178,11 +194,30 @@ impl Confirmer for Typist {
 pub struct FixedFile(pub Option<PathBuf>);
 
 impl FilePicker for FixedFile {
-    fn save_path(&self, _: &str, _: &str) -> Option<PathBuf> {
-        self.0.clone()
+    fn save_path(&self, _: &str, _: &str) -> Picked {
+        Ok(self.0.clone())
     }
 
-    fn open_path(&self, _: &str, _: &Path) -> Option<PathBuf> {
-        self.0.clone()
+    fn open_path(&self, _: &str, _: &Path) -> Picked {
+        Ok(self.0.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// A dialog that could not be shown is an error of its own, never a cancel.
+    #[test]
+    fn a_dialog_not_shown_is_not_a_cancel() {
+        let p = std::path::PathBuf::from("/x");
+        assert_eq!(super::chosen(Ok(Some(p.clone())), "c").unwrap(), p);
+        let cancelled = super::chosen(Ok(None), "cancelled; nothing was changed").unwrap_err();
+        assert_eq!(cancelled.kind, "cancelled");
+        let failed = super::chosen(Err("no display".into()), "c").unwrap_err();
+        assert_ne!(failed.kind, "cancelled");
+        assert!(
+            failed.message.contains("could not be shown (no display)"),
+            "{}",
+            failed.message
+        );
     }
 }

@@ -13,48 +13,60 @@ use std::path::PathBuf;
 /// The first argument that makes `pipeline-db-desktop` a file dialog instead of the app.
 pub const FLAG: &str = "--file-dialog";
 
+/// The child's exit codes: a path printed, the user cancelled, misuse, no display to show it on,
+/// the path could not be written out.
+const CHOSEN: i32 = 0;
+const CANCELLED: i32 = 1;
+const MISUSE: i32 = 2;
+const NO_DISPLAY: i32 = 3;
+const NOT_PRINTED: i32 = 4;
+
 /// In `main`, before anything else: when started as a file dialog (`FLAG open|save TITLE ARG`),
-/// shows it, prints the chosen path (its bytes) and exits — 0 with a path, 1 cancelled, 2 misuse.
+/// shows it, prints the chosen path (its bytes) and exits with one of the codes above.
 pub fn serve_if_asked() {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     if args.first().map(OsString::as_os_str) != Some(OsStr::new(FLAG)) {
         return;
     }
     let code = match args.as_slice() {
-        [_, kind, title, arg] => match show(kind, &title.to_string_lossy(), arg) {
-            Some(p) => {
-                use std::io::Write;
-                let mut out = std::io::stdout();
-                let written = out.write_all(path_bytes(&p)).and_then(|()| out.flush());
-                i32::from(written.is_err())
+        [_, kind, title, arg] if kind == "open" || kind == "save" => {
+            // GTK would wait for a display forever.
+            let display = ["DISPLAY", "WAYLAND_DISPLAY"]
+                .iter()
+                .any(|v| std::env::var_os(v).is_some_and(|d| !d.is_empty()));
+            match display {
+                false => NO_DISPLAY,
+                true => match show(kind == "open", &title.to_string_lossy(), arg) {
+                    Some(p) => {
+                        use std::io::Write;
+                        let mut out = std::io::stdout();
+                        match out.write_all(path_bytes(&p)).and_then(|()| out.flush()) {
+                            Ok(()) => CHOSEN,
+                            Err(_) => NOT_PRINTED,
+                        }
+                    }
+                    None => CANCELLED,
+                },
             }
-            None => 1,
-        },
-        _ => 2,
+        }
+        _ => MISUSE,
     };
     std::process::exit(code);
 }
 
-fn show(kind: &OsStr, title: &str, arg: &OsStr) -> Option<PathBuf> {
+fn show(open: bool, title: &str, arg: &OsStr) -> Option<PathBuf> {
     let dialog = rfd::FileDialog::new().set_title(title);
-    match kind.to_str()? {
-        "open" => dialog.set_directory(arg).pick_file(),
-        "save" => dialog.set_file_name(arg.to_string_lossy()).save_file(),
-        _ => None,
+    match open {
+        true => dialog.set_directory(arg).pick_file(),
+        false => dialog.set_file_name(arg.to_string_lossy()).save_file(),
     }
 }
 
-/// Shows a file dialog in a child process (see the module); `None` when the user cancelled — or
-/// when the dialog could not be shown, which is logged.
-pub fn ask(kind: &str, title: &str, arg: &OsStr) -> Option<PathBuf> {
-    let exe = match std::env::current_exe() {
-        Ok(exe) => exe,
-        Err(e) => {
-            tracing::error!("no file dialog: this program's path cannot be read: {e}");
-            return None;
-        }
-    };
-    let out = std::process::Command::new(exe)
+/// Shows a file dialog in a child process (see the module): the path, `None` when the user
+/// cancelled, `Err` (why) when it could not be shown. The child is this very program
+/// (`/proc/self/exe`: also after a package upgrade replaced the file on disk).
+pub fn ask(kind: &str, title: &str, arg: &OsStr) -> crate::confirm::Picked {
+    let out = std::process::Command::new("/proc/self/exe")
         .arg(FLAG)
         .arg(kind)
         .arg(title)
@@ -62,17 +74,12 @@ pub fn ask(kind: &str, title: &str, arg: &OsStr) -> Option<PathBuf> {
         .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::inherit())
         .output();
-    match out {
-        Ok(o) if o.status.success() && !o.stdout.is_empty() => Some(path_from(o.stdout)),
-        Ok(o) if o.status.code() == Some(1) => None,
-        Ok(o) => {
-            tracing::error!("the file dialog process ended with {}", o.status);
-            None
-        }
-        Err(e) => {
-            tracing::error!("the file dialog process could not start: {e}");
-            None
-        }
+    let o = out.map_err(|e| format!("its process could not start: {e}"))?;
+    match o.status.code() {
+        Some(CHOSEN) if !o.stdout.is_empty() => Ok(Some(path_from(o.stdout))),
+        Some(CANCELLED) => Ok(None),
+        Some(NO_DISPLAY) => Err("there is no display to show it on".into()),
+        _ => Err(format!("its process ended with {}", o.status)),
     }
 }
 

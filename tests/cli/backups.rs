@@ -822,7 +822,7 @@ fn check_reports_a_healthy_database() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|f| f["check"] == "filesystem" && f["detail"] == "a local filesystem"),
+            .any(|f| f["check"] == "filesystem" && f["detail"] == "not a network filesystem"),
         "{r}"
     );
     // An index of the user's own is named and passes (verbs, backups and restore work beside it).

@@ -1897,6 +1897,17 @@ fn an_empty_data_dir_or_config_variable_is_refused_not_taken_for_the_default() {
         pipeline_db_e2e::files_under(home.path()).is_empty(),
         "nothing made in the default data dir"
     );
+    // Not fooled by a value that looks like the flag; help and version need no data dir.
+    let (code, err) = run(
+        &[("PIPELINE_DB_HOME", "")],
+        &["query", "dev", "--", "--data-dir=/tmp\nSELECT 1"],
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("PIPELINE_DB_HOME is set but empty"), "{err}");
+    for help in [&["--help"][..], &["--version"], &["migrate", "--help"]] {
+        let (code, err) = run(&[("PIPELINE_DB_HOME", "")], help);
+        assert_eq!(code, Some(0), "{help:?}: {err}");
+    }
     let dir = data.path().to_str().unwrap();
     let (code, err) = run(
         &[("PIPELINE_DB_HOME", "")],

@@ -30,7 +30,8 @@ async function shot(s, name) {
  * child process (`--file-dialog`): GTK's chooser opens and closes the files it lists, which in
  * the app's own process would drop its SQLite locks. */
 async function fileDialog(title, keys) {
-  await nativeDialog(title, keys, 15000, (w) => {
+  // A process of its own: GTK starts there first, so the dialog is given longer to settle.
+  await nativeDialog(title, keys, 15000, 1500, (w) => {
     const pid = execFileSync("xdotool", ["getwindowpid", w], { encoding: "utf8" }).trim();
     const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
     assert.ok(cmd.includes("--file-dialog"), `the file dialog runs in the app's process: ${cmd.join(" ")}`);
@@ -39,7 +40,7 @@ async function fileDialog(title, keys) {
 
 /** Waits for a native window whose title contains `title`, focuses it, sends `keys`
  * (`check(windowId)` first, if given). */
-async function nativeDialog(title, keys, timeoutMs = 15000, check = undefined) {
+async function nativeDialog(title, keys, timeoutMs = 15000, settleMs = 600, check = undefined) {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     let ids = "";
@@ -51,7 +52,7 @@ async function nativeDialog(title, keys, timeoutMs = 15000, check = undefined) {
     if (ids) {
       const w = ids.split("\n")[0];
       if (check) check(w);
-      await sleep(600);
+      await sleep(settleMs);
       if (process.env.SHOT_DIALOG) {
         execFileSync("import", ["-window", "root", join(SHOTS, `${process.env.SHOT_DIALOG}.png`)]);
       }

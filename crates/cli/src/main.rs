@@ -22,9 +22,7 @@ use clap::FromArgMatches;
 use pipeline_db_core::{Workspace, WorkspaceOptions};
 
 fn main() -> ExitCode {
-    if let Some(code) = refuse_empty_env_vars() {
-        return code;
-    }
+    let empty = take_empty_env_vars();
     let (cli, matches) = match generate::command()
         .try_get_matches()
         .and_then(|m| cli::Cli::from_arg_matches(&m).map(|c| (c, m)))
@@ -39,6 +37,9 @@ fn main() -> ExitCode {
         _ => {}
     }
     init_logging(cli.verbose);
+    if let Some(code) = refuse_empty(&empty, &matches, commands::wants_json(&cli.command)) {
+        return code;
+    }
     ui::set_data_dir_source(match matches.value_source("data_dir") {
         Some(clap::parser::ValueSource::CommandLine) => "from --data-dir",
         Some(clap::parser::ValueSource::EnvVariable) => "from PIPELINE_DB_HOME",
@@ -75,40 +76,42 @@ fn main() -> ExitCode {
     }
 }
 
-/// `PIPELINE_DB_HOME=` (set, but empty — a script's variable that was never filled) is neither a
-/// directory nor "unset": pipeline-db must not fall back to the default data dir and act there.
-/// Refused (exit 2) unless the command line names the directory itself; likewise the config.
-fn refuse_empty_env_vars() -> Option<ExitCode> {
-    for (var, flag) in [
-        ("PIPELINE_DB_HOME", "--data-dir"),
-        ("PIPELINE_DB_CONFIG", "--config"),
+/// The variables clap reads that are set but empty (`PIPELINE_DB_HOME=`: a script's variable that
+/// was never filled), taken out of the environment before clap sees them (clap would reject them
+/// even beside `--help` or the flag itself); [`refuse_empty`] decides once the line is parsed.
+/// Single-threaded here: nothing else reads the environment yet.
+fn take_empty_env_vars() -> Vec<(&'static str, &'static str)> {
+    let mut empty = vec![];
+    for (var, arg) in [
+        ("PIPELINE_DB_HOME", "data_dir"),
+        ("PIPELINE_DB_CONFIG", "config"),
     ] {
-        let empty = std::env::var_os(var).is_some_and(|v| v.is_empty());
-        let given = std::env::args_os().any(|a| {
-            let a = a.to_string_lossy();
-            a == flag || a.starts_with(&format!("{flag}="))
-        });
-        if empty && given {
-            // The command line names it; clap would still reject the empty variable.
-            // (Single-threaded here: nothing else reads the environment yet.)
+        if std::env::var_os(var).is_some_and(|v| v.is_empty()) {
             std::env::remove_var(var);
-            continue;
-        }
-        if empty {
-            let msg = format!(
-                "{var} is set but empty; set it to a {} or unset it (`unset {var}`)",
-                if flag == "--data-dir" {
-                    "directory"
-                } else {
-                    "file"
-                }
-            );
-            let json = std::env::args_os().any(|a| a == "--json");
-            ui::print_error(&pipeline_db_core::Error::InvalidInput(msg), json);
-            return Some(ExitCode::from(2));
+            empty.push((var, arg));
         }
     }
-    None
+    empty
+}
+
+/// An empty variable is neither a directory nor "unset": pipeline-db must not fall back to the
+/// default data dir (or config) and act there. Refused (exit 2) unless the command line gives it.
+fn refuse_empty(
+    empty: &[(&str, &str)],
+    matches: &clap::ArgMatches,
+    json: bool,
+) -> Option<ExitCode> {
+    let (var, arg) = empty.iter().find(|(_, arg)| {
+        matches.value_source(arg) != Some(clap::parser::ValueSource::CommandLine)
+    })?;
+    let what = if *arg == "data_dir" {
+        "directory"
+    } else {
+        "file"
+    };
+    let msg = format!("{var} is set but empty; set it to a {what} or unset it (`unset {var}`)");
+    ui::print_error(&pipeline_db_core::Error::InvalidInput(msg), json);
+    Some(ExitCode::from(2))
 }
 
 /// A misspelt `PIPELINE_DB_HOME` would silently mean the default data dir: name any

@@ -184,9 +184,10 @@ pub async fn backup_env<R: Runtime>(
         let output = if export {
             let name = format!("{env}-export.sqlite3");
             let title = format!("Export backup of {env}");
-            Some(st.files.save_path(&title, &name).ok_or_else(|| {
-                CmdError::cancelled("export cancelled in the save dialog; nothing was written")
-            })?)
+            Some(crate::confirm::chosen(
+                st.files.save_path(&title, &name),
+                "export cancelled in the save dialog; nothing was written",
+            )?)
         } else {
             None
         };

@@ -10,7 +10,7 @@ use tauri::{AppHandle, Runtime, State};
 use super::blocking;
 use super::guard::{self, Answer, Planned};
 use super::progress::EventObserver;
-use crate::error::{CmdError, CmdResult};
+use crate::error::CmdResult;
 use crate::AppState;
 
 /// The title of Import…'s open dialog (E2E tests find it by this name).
@@ -31,10 +31,11 @@ pub async fn plan_import(
     blocking(move || {
         let ws = st.ws();
         ws.env(&env)?;
-        let file = st
-            .files
-            .open_path(&import_dialog_title(&env, &table), &ws.data_dir)
-            .ok_or_else(|| CmdError::cancelled("no file chosen; nothing was changed"))?;
+        let file = crate::confirm::chosen(
+            st.files
+                .open_path(&import_dialog_title(&env, &table), &ws.data_dir),
+            "no file chosen; nothing was changed",
+        )?;
         let req = ImportRequest {
             env,
             table,

@@ -52,10 +52,11 @@ fn pick(st: &AppState, env: &str) -> CmdResult<String> {
         ws.data_dir.clone()
     };
     let title = format!("Restore {env} from a backup file");
-    st.files
-        .open_path(&title, &start)
-        .map(|p: PathBuf| p.to_string_lossy().into_owned())
-        .ok_or_else(|| CmdError::cancelled("no file chosen; nothing was changed"))
+    crate::confirm::chosen(
+        st.files.open_path(&title, &start),
+        "no file chosen; nothing was changed",
+    )
+    .map(|p: PathBuf| p.to_string_lossy().into_owned())
 }
 
 #[tauri::command]

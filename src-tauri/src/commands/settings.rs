@@ -12,7 +12,7 @@ use tauri::State;
 
 use super::blocking;
 use crate::confirm::ProtectedAction;
-use crate::error::{CmdError, CmdResult};
+use crate::error::CmdResult;
 use crate::AppState;
 
 /// Applies a change through core, then swaps in the reloaded workspace.
@@ -68,9 +68,10 @@ fn pick_file(st: &AppState, title: &str) -> CmdResult<PathBuf> {
     } else {
         std::env::current_dir().unwrap_or_else(|_| "/".into())
     };
-    st.files
-        .open_path(title, &start)
-        .ok_or_else(|| CmdError::cancelled("no file chosen; nothing was changed"))
+    crate::confirm::chosen(
+        st.files.open_path(title, &start),
+        "no file chosen; nothing was changed",
+    )
 }
 
 /// Title of the open dialog of "Open an existing database…" (E2E tests find it by this name).
@@ -134,14 +135,13 @@ pub async fn set_env_path(
                 &st,
                 &format!("Database file for environment {env}"),
             )?),
-            PathChoice::New => Some(
-                st.files
-                    .save_path(
-                        &format!("New database file for environment {env}"),
-                        &format!("{env}.sqlite3"),
-                    )
-                    .ok_or_else(|| CmdError::cancelled("no file chosen; nothing was changed"))?,
-            ),
+            PathChoice::New => Some(crate::confirm::chosen(
+                st.files.save_path(
+                    &format!("New database file for environment {env}"),
+                    &format!("{env}.sqlite3"),
+                ),
+                "no file chosen; nothing was changed",
+            )?),
             PathChoice::Default => None,
         };
         let plan = settings::set_env_path(&st.ws(), &env, path.as_deref(), Apply::DryRun)?;

@@ -80,12 +80,10 @@ pub async fn export_rows<R: Runtime>(
             ExportWhat::Jobs { filter } => (Source::Jobs(filter), "jobs"),
         };
         let name = format!("{env}-{stem}.{}", format.as_str());
-        let output = st
-            .files
-            .save_path(&export_dialog_title(&env), &name)
-            .ok_or_else(|| {
-                CmdError::cancelled("export cancelled in the save dialog; nothing was written")
-            })?;
+        let output = crate::confirm::chosen(
+            st.files.save_path(&export_dialog_title(&env), &name),
+            "export cancelled in the save dialog; nothing was written",
+        )?;
         let obs = EventObserver::for_op(app, "export", &running)?;
         let req = ExportRequest {
             env,

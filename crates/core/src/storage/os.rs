@@ -138,12 +138,13 @@ pub fn available_space(existing: &Path) -> std::io::Result<u64> {
     }
 }
 
-/// The kind of network (or user-space) filesystem holding `existing`, if it is one: SQLite's locks
-/// and its WAL's shared memory are not reliable there ("WAL does not work over a network
-/// filesystem", sqlite.org/wal.html). `statfs`'s `f_type` on Linux (NFS, SMB/CIFS, 9P — WSL2's
-/// Windows drives, VM shares —, FUSE — sshfs and others —, Ceph, AFS, Lustre, GlusterFS-like
-/// FUSE), `f_fstypename` on macOS; `None` for a local disk, and where it cannot be told.
-pub fn network_filesystem(existing: &Path) -> Option<&'static str> {
+/// The kind of network filesystem holding `existing`, if it is one: SQLite's locks and its WAL's
+/// shared memory are not reliable there ("WAL does not work over a network filesystem",
+/// sqlite.org/wal.html). `statfs`'s `f_type` on Linux (NFS, SMB/CIFS, 9P — WSL2's Windows drives,
+/// VM shares —, Ceph, AFS, Lustre, …; a FUSE filesystem by its type in `/proc/self/mountinfo`:
+/// sshfs, rclone, s3fs and the like are network ones, bindfs, ntfs-3g or gocryptfs are not),
+/// `f_fstypename` on macOS; `None` for a local disk, and where it cannot be told.
+pub fn network_filesystem(existing: &Path) -> Option<String> {
     #[cfg(target_os = "linux")]
     {
         let c = std::ffi::CString::new(existing.as_os_str().as_encoded_bytes()).ok()?;
@@ -153,7 +154,14 @@ pub fn network_filesystem(existing: &Path) -> Option<&'static str> {
             return None;
         }
         #[allow(clippy::unnecessary_cast)] // f_type's width differs between Linux targets
-        network_magic(st.f_type as i64)
+        match network_magic(st.f_type as i64) {
+            Some(FUSE) => {
+                let types = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+                let canon = std::fs::canonicalize(existing).ok()?;
+                network_fuse(&mount_type(&types, &canon)?).map(|t| format!("FUSE: {t}"))
+            }
+            other => other.map(str::to_string),
+        }
     }
     #[cfg(target_os = "macos")]
     {
@@ -164,20 +172,85 @@ pub fn network_filesystem(existing: &Path) -> Option<&'static str> {
             return None;
         }
         let name = unsafe { std::ffi::CStr::from_ptr(st.f_fstypename.as_ptr()) };
-        match name.to_str().ok()? {
-            "nfs" => Some("NFS"),
-            "smbfs" => Some("SMB"),
-            "afpfs" => Some("AFP"),
-            "webdav" => Some("WebDAV"),
-            n if n.starts_with("osxfuse") || n.starts_with("macfuse") => Some("FUSE"),
-            _ => None,
-        }
+        let kind = match name.to_str().ok()? {
+            "nfs" => "NFS",
+            "smbfs" => "SMB",
+            "afpfs" => "AFP",
+            "webdav" => "WebDAV",
+            _ => return None,
+        };
+        Some(kind.to_string())
     }
     #[cfg(not(any(target_os = "linux", target_os = "macos")))]
     {
         let _ = existing;
         None
     }
+}
+
+/// FUSE's `f_type`: which filesystem it is, `/proc/self/mountinfo` says.
+const FUSE: &str = "FUSE";
+
+/// The type `/proc/self/mountinfo` (`mountinfo`: its text) gives the mount holding `path` (an
+/// absolute, canonical path): the longest mount point that is a prefix of it. Mount points are
+/// written with `\040`-style escapes.
+pub fn mount_type(mountinfo: &str, path: &Path) -> Option<String> {
+    let unescape = |s: &str| {
+        let b = s.as_bytes();
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            let octal = b
+                .get(i + 1..i + 4)
+                .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+            match (b[i], octal) {
+                (b'\\', Some(d)) => {
+                    out.push(d.iter().fold(0u8, |n, c| n.wrapping_mul(8) + (c - b'0')));
+                    i += 4;
+                }
+                (c, _) => {
+                    out.push(c);
+                    i += 1;
+                }
+            }
+        }
+        std::path::PathBuf::from(std::ffi::OsString::from(
+            String::from_utf8_lossy(&out).into_owned(),
+        ))
+    };
+    mountinfo
+        .lines()
+        .filter_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            let point = unescape(left.split(' ').nth(4)?);
+            let fstype = right.split(' ').next()?;
+            path.starts_with(&point)
+                .then(|| (point.as_os_str().len(), fstype.to_string()))
+        })
+        .max_by_key(|(len, _)| *len)
+        .map(|(_, t)| t)
+}
+
+/// Whether a FUSE filesystem type (`fuse.sshfs`, `fuse.bindfs`, …) reaches over a network.
+pub fn network_fuse(fstype: &str) -> Option<&str> {
+    let name = fstype.strip_prefix("fuse.").unwrap_or(fstype);
+    const NETWORK: [&str; 14] = [
+        "sshfs",
+        "rclone",
+        "s3fs",
+        "gcsfuse",
+        "goofys",
+        "davfs",
+        "glusterfs",
+        "ceph-fuse",
+        "ceph",
+        "juicefs",
+        "smbnetfs",
+        "curlftpfs",
+        "onedriver",
+        "google-drive-ocamlfuse",
+    ];
+    NETWORK.contains(&name).then_some(name)
 }
 
 /// [`network_filesystem`]'s Linux `f_type` magic numbers (linux/magic.h and the filesystems').
@@ -189,7 +262,7 @@ pub fn network_magic(f_type: i64) -> Option<&'static str> {
         0xFF53_4D42 => Some("CIFS"),
         0xFE53_4D42 => Some("SMB2"),
         0x0102_1997 => Some("9P (a VM share or WSL's Windows drive)"),
-        0x6573_5546 => Some("FUSE (sshfs or another user-space filesystem)"),
+        0x6573_5546 => Some(FUSE),
         0x00C3_6400 => Some("Ceph"),
         0x5346_414F => Some("AFS"),
         0x0BD0_0BD0 => Some("Lustre"),
@@ -552,9 +625,21 @@ mod tests {
             Some("CIFS")
         );
         assert!(super::network_magic(0x0102_1997).unwrap().starts_with("9P"));
-        assert!(super::network_magic(0x6573_5546)
-            .unwrap()
-            .starts_with("FUSE"));
+        assert_eq!(super::network_magic(0x6573_5546), Some(super::FUSE));
+        // A FUSE mount is named by its type: sshfs reaches over a network, bindfs does not.
+        let info = "36 35 98:0 / / rw - ext4 /dev/vda rw\n\
+                    40 36 0:50 / /mnt/far\\040away rw,nosuid - fuse.sshfs me@host:/srv rw\n\
+                    41 36 0:51 / /mnt/near rw - fuse.bindfs /data rw\n";
+        let at = |p: &str| super::mount_type(info, std::path::Path::new(p));
+        assert_eq!(
+            at("/mnt/far away/dev.sqlite3").as_deref(),
+            Some("fuse.sshfs")
+        );
+        assert_eq!(at("/mnt/near/dev.sqlite3").as_deref(), Some("fuse.bindfs"));
+        assert_eq!(at("/home/dev.sqlite3").as_deref(), Some("ext4"));
+        assert_eq!(super::network_fuse("fuse.sshfs"), Some("sshfs"));
+        assert_eq!(super::network_fuse("fuse.bindfs"), None);
+        assert_eq!(super::network_fuse("fuseblk"), None);
         for local in [0xEF53_i64, 0x0102_1994, 0x5846_5342, 0x9123_683E] {
             assert_eq!(super::network_magic(local), None, "{local:#x}"); // ext4 tmpfs xfs btrfs
         }

@@ -119,7 +119,7 @@ fn run_checks(ws: &Workspace, target: &crate::workspace::env::EnvTarget) -> Resu
 fn filesystem_finding(target: &crate::workspace::env::EnvTarget, r: &mut CheckReport) {
     let Some(kind) = crate::storage::os::network_filesystem(&target.path) else {
         r.findings
-            .push(finding("filesystem", true, "a local filesystem"));
+            .push(finding("filesystem", true, "not a network filesystem"));
         return;
     };
     r.findings.push(finding(
@@ -130,9 +130,10 @@ fn filesystem_finding(target: &crate::workspace::env::EnvTarget, r: &mut CheckRe
             target.path.display()
         ),
     ));
+    // A plain copy would miss what the log holds: a verified backup is the copy.
     r.advice.push(format!(
-        "keep {}'s database on a local disk: copy it there and point the env at it with `pipeline-db env path {} NEWPATH`",
-        target.name, target.name
+        "keep {env}'s database on a local disk: `pipeline-db backup {env} --output /local/disk/{env}.sqlite3` (a verified copy, the log included), then `pipeline-db env path {env} /local/disk/{env}.sqlite3`",
+        env = target.name
     ));
 }
 

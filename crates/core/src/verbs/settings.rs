@@ -470,7 +470,12 @@ fn check_file(
             path.display()
         )));
     }
-    let state = db::check_header(&path)?;
+    // A file offered for an env is read through a kept handle only when it is already an env's
+    // (a connection of ours may hold it): any other stays closed once looked at.
+    let state = match ws.env_of_file(&path) {
+        Some(_) => db::check_header(&path)?,
+        None => db::check_copy_header(&path)?,
+    };
     match state {
         FileState::Missing if must_exist => {
             return Err(Error::InvalidInput(format!(

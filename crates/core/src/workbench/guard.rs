@@ -167,10 +167,12 @@ pub fn refusal(action: &AuthAction<'_>) -> Option<String> {
 /// A refusal named after the statement when the authorizer's first question hides it: ANALYZE
 /// first asks to create its statistics table, which reads as a CREATE the user never wrote.
 fn by_statement(e: Error, sql: &str) -> Error {
+    // The statement's verb: its first word after EXPLAIN [QUERY PLAN].
     let first = crate::storage::sql_tokens::tokens(sql)
         .into_iter()
-        .find(|t| t.kind != crate::storage::sql_tokens::Kind::Comment)
-        .map(|t| t.text(sql).to_ascii_uppercase());
+        .filter(|t| t.kind != crate::storage::sql_tokens::Kind::Comment)
+        .map(|t| t.text(sql).to_ascii_uppercase())
+        .find(|w| !matches!(w.as_str(), "EXPLAIN" | "QUERY" | "PLAN"));
     match (e, first.as_deref()) {
         (Error::SqlRefused { .. }, Some("ANALYZE")) => Error::SqlRefused {
             what: "ANALYZE (it writes its statistics into the database)".into(),
@@ -500,6 +502,10 @@ mod tests {
             ("SELECT 1; SELECT 2", "more than one statement"),
             ("ANALYZE", "ANALYZE (it writes its statistics"),
             ("/* c */ analyze t", "ANALYZE (it writes its statistics"),
+            (
+                "EXPLAIN QUERY PLAN ANALYZE",
+                "ANALYZE (it writes its statistics",
+            ),
             ("REINDEX", ""),
         ] {
             let e = g.prepare(bad).map(|_| ()).unwrap_err();

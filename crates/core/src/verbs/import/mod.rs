@@ -571,8 +571,10 @@ impl Change for Import<'_> {
         p.confirmation = Confirmation::for_target(self.target, true);
         // Gone or unreadable since the plan read it: the file changed, not the command line.
         let input = file::open(&p.file).map_err(|e| match p.file.symlink_metadata() {
-            Err(_) => changed(&p, "it was removed after the plan read it".into()),
-            Ok(_) => e,
+            Err(gone) if gone.kind() == std::io::ErrorKind::NotFound => {
+                changed(&p, "it was removed after the plan read it".into())
+            }
+            _ => e,
         })?;
         if input.identity != self.shown.identity {
             return Err(changed(

@@ -162,6 +162,23 @@ fn dry_run_writes_nothing() {
     assert!(!t.data().exists(), "no data dir, no config, no audit log");
 }
 
+/// A file only offered as an env (a dry run here) is not kept open: it may sit on a stick the user
+/// wants to unmount, or be deleted (its space would stay used while the process runs).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_file_only_offered_as_an_env_is_not_kept_open() {
+    let t = T::new();
+    let db = t.tagged("offered.db", "staging");
+    attach(&t.ws(), &attach_req("staging", &db), true).unwrap();
+    let open: Vec<_> = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .filter(|l| l.starts_with(&db))
+        .collect();
+    assert!(open.is_empty(), "{open:?}");
+}
+
 /// Every refusal: the exit code, and neither the config, the audit log's absence of a change, nor
 /// the database file changed.
 fn refused(t: &T, req: &Attach, code: u8) -> Error {
