@@ -817,6 +817,27 @@ fn an_import_inserts_the_bytes_it_planned_or_nothing() {
     assert_eq!(backups(&e, "dev"), backups_before + 1, "no new backup");
 }
 
+/// Seeds dev, starts `import dev users u.csv --force`, and while it waits at its re-plan under the
+/// lock removes the file and calls `then` with its path (to put something in its place); returns
+/// the exit code, the rest of stderr, and dev's fingerprint from before.
+fn import_with_the_file_changed_after_the_plan(
+    e: &Env,
+    then: impl FnOnce(&Path),
+) -> (Option<i32>, String, pipeline_db_e2e::Fingerprint) {
+    e.seeded("dev");
+    let before = fingerprint(&e.db("dev"));
+    let f = write(e, "u.csv", one_user("ann").as_bytes());
+    let (child, err, _) = pipeline_db_e2e::at_failpoint(
+        e.data(),
+        "import:before_replan=sleep:1500",
+        &["import", "dev", "users", s(&f), "--force"],
+    );
+    std::fs::remove_file(&f).unwrap();
+    then(&f);
+    let (code, _, rest) = finish_within(child, err, 30);
+    (code, rest, before)
+}
+
 /// A FIFO put in the import file's place between the confirmation and the import: opening it
 /// under the env's write lock waited forever for a writer. It is opened without waiting and
 /// refused as at the plan; nothing is imported and the lock is let go.
@@ -824,21 +845,13 @@ fn an_import_inserts_the_bytes_it_planned_or_nothing() {
 #[test]
 fn a_fifo_swapped_in_after_the_plan_is_refused_without_waiting_under_the_lock() {
     let e = Env::new();
-    e.seeded("dev");
-    let before = fingerprint(&e.db("dev"));
-    let f = write(&e, "u.csv", one_user("ann").as_bytes());
-    let (child, err, _) = pipeline_db_e2e::at_failpoint(
-        e.data(),
-        "import:before_replan=sleep:1500",
-        &["import", "dev", "users", s(&f), "--force"],
-    );
-    std::fs::remove_file(&f).unwrap();
-    assert!(std::process::Command::new("mkfifo")
-        .arg(&f)
-        .status()
-        .unwrap()
-        .success());
-    let (code, _, rest) = finish_within(child, err, 30);
+    let (code, rest, before) = import_with_the_file_changed_after_the_plan(&e, |f| {
+        assert!(std::process::Command::new("mkfifo")
+            .arg(f)
+            .status()
+            .unwrap()
+            .success());
+    });
     assert_eq!(code, Some(3), "{rest}");
     assert!(
         rest.contains(
@@ -883,16 +896,7 @@ fn an_env_s_own_database_is_no_import_file() {
 #[test]
 fn an_import_file_removed_after_the_plan_is_a_change_since_the_plan() {
     let e = Env::new();
-    e.seeded("dev");
-    let before = fingerprint(&e.db("dev"));
-    let f = write(&e, "u.csv", one_user("ann").as_bytes());
-    let (child, err, _) = pipeline_db_e2e::at_failpoint(
-        e.data(),
-        "import:before_replan=sleep:1500",
-        &["import", "dev", "users", s(&f), "--force"],
-    );
-    std::fs::remove_file(&f).unwrap();
-    let (code, _, rest) = finish_within(child, err, 30);
+    let (code, rest, before) = import_with_the_file_changed_after_the_plan(&e, |_| {});
     assert_eq!(code, Some(3), "{rest}");
     assert!(
         rest.contains("it was removed after the plan read it"),
