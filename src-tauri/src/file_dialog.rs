@@ -13,6 +13,10 @@ use std::path::PathBuf;
 /// The first argument that makes `pipeline-db-desktop` a file dialog instead of the app.
 pub const FLAG: &str = "--file-dialog";
 
+/// What comes before the chosen path on the child's stdout: GLib may print its own messages there
+/// (`G_MESSAGES_DEBUG`), and a path holds no NUL byte, so the path is what follows the last mark.
+const MARK: &[u8] = b"\0pipeline-db-file-dialog-path\0";
+
 /// The child's exit codes: a path printed, the user cancelled, misuse, no display to show it on,
 /// the path could not be written out.
 const CHOSEN: i32 = 0;
@@ -28,6 +32,8 @@ pub fn serve_if_asked() {
     if args.first().map(OsString::as_os_str) != Some(OsStr::new(FLAG)) {
         return;
     }
+    // GLib's debug messages would go to stdout (single-threaded here: GTK is not started yet).
+    std::env::remove_var("G_MESSAGES_DEBUG");
     let code = match args.as_slice() {
         [_, kind, title, arg] if kind == "open" || kind == "save" => {
             // GTK would wait for a display forever.
@@ -40,7 +46,8 @@ pub fn serve_if_asked() {
                     Some(p) => {
                         use std::io::Write;
                         let mut out = std::io::stdout();
-                        match out.write_all(path_bytes(&p)).and_then(|()| out.flush()) {
+                        let framed = [MARK, path_bytes(&p)].concat();
+                        match out.write_all(&framed).and_then(|()| out.flush()) {
                             Ok(()) => CHOSEN,
                             Err(_) => NOT_PRINTED,
                         }
@@ -76,11 +83,21 @@ pub fn ask(kind: &str, title: &str, arg: &OsStr) -> crate::confirm::Picked {
         .output();
     let o = out.map_err(|e| format!("its process could not start: {e}"))?;
     match o.status.code() {
-        Some(CHOSEN) if !o.stdout.is_empty() => Ok(Some(path_from(o.stdout))),
+        Some(CHOSEN) => match framed_path(&o.stdout) {
+            Some(p) => Ok(Some(p)),
+            None => Err("its process printed no path".into()),
+        },
         Some(CANCELLED) => Ok(None),
         Some(NO_DISPLAY) => Err("there is no display to show it on".into()),
         _ => Err(format!("its process ended with {}", o.status)),
     }
+}
+
+/// The path after the last [`MARK`] on the child's stdout (anything before it is noise).
+fn framed_path(stdout: &[u8]) -> Option<PathBuf> {
+    let at = stdout.windows(MARK.len()).rposition(|w| w == MARK)?;
+    let bytes = &stdout[at + MARK.len()..];
+    (!bytes.is_empty()).then(|| path_from(bytes.to_vec()))
 }
 
 #[cfg(unix)]
@@ -97,11 +114,16 @@ fn path_from(bytes: Vec<u8>) -> PathBuf {
 
 #[cfg(test)]
 mod tests {
-    /// Any path, non-UTF-8 bytes included, crosses from the dialog's process unchanged.
+    /// Any path, non-UTF-8 bytes included, crosses from the dialog's process unchanged, whatever
+    /// GLib printed before it; no mark, or nothing after it, is no path.
     #[test]
     fn a_path_crosses_the_pipe_byte_for_byte() {
         use std::os::unix::ffi::OsStrExt;
         let p = std::path::Path::new(std::ffi::OsStr::from_bytes(b"/tmp/a b/\xff\xfe-\n.csv"));
-        assert_eq!(super::path_from(super::path_bytes(p).to_vec()), p);
+        let noise = b"(pipeline-db-desktop:1): GLib-GIO-DEBUG: found\n/not/this\n".to_vec();
+        let out = [noise.as_slice(), super::MARK, super::path_bytes(p)].concat();
+        assert_eq!(super::framed_path(&out).as_deref(), Some(p));
+        assert_eq!(super::framed_path(&noise), None);
+        assert_eq!(super::framed_path(super::MARK), None);
     }
 }

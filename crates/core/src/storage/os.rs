@@ -156,9 +156,15 @@ pub fn network_filesystem(existing: &Path) -> Option<String> {
         #[allow(clippy::unnecessary_cast)] // f_type's width differs between Linux targets
         match network_magic(st.f_type as i64) {
             Some(FUSE) => {
-                let types = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-                let canon = std::fs::canonicalize(existing).ok()?;
-                network_fuse(&mount_type(&types, &canon)?).map(|t| format!("FUSE: {t}"))
+                // Which FUSE filesystem, mountinfo says; one it cannot name is not called local.
+                let fstype = std::fs::read("/proc/self/mountinfo")
+                    .ok()
+                    .zip(std::fs::canonicalize(existing).ok())
+                    .and_then(|(info, canon)| mount_type(&info, &canon));
+                match fstype {
+                    Some(t) => fuse_not_known_local(&t).map(|t| format!("FUSE: {t}")),
+                    None => Some("FUSE (its type cannot be read)".to_string()),
+                }
             }
             other => other.map(str::to_string),
         }
@@ -191,12 +197,14 @@ pub fn network_filesystem(existing: &Path) -> Option<String> {
 /// FUSE's `f_type`: which filesystem it is, `/proc/self/mountinfo` says.
 const FUSE: &str = "FUSE";
 
-/// The type `/proc/self/mountinfo` (`mountinfo`: its text) gives the mount holding `path` (an
-/// absolute, canonical path): the longest mount point that is a prefix of it. Mount points are
-/// written with `\040`-style escapes.
-pub fn mount_type(mountinfo: &str, path: &Path) -> Option<String> {
-    let unescape = |s: &str| {
-        let b = s.as_bytes();
+/// The type `/proc/self/mountinfo` (`mountinfo`: its bytes) gives the mount holding `path` (an
+/// absolute, canonical path): the last of the longest mount points that are a prefix of it, by
+/// whole components. The kernel writes mount points as raw bytes, `\040`-style escapes for space,
+/// tab, newline and backslash.
+#[cfg(unix)]
+pub fn mount_type(mountinfo: &[u8], path: &Path) -> Option<String> {
+    use std::os::unix::ffi::OsStrExt;
+    let unescape = |b: &[u8]| {
         let mut out = Vec::with_capacity(b.len());
         let mut i = 0;
         while i < b.len() {
@@ -214,43 +222,45 @@ pub fn mount_type(mountinfo: &str, path: &Path) -> Option<String> {
                 }
             }
         }
-        std::path::PathBuf::from(std::ffi::OsString::from(
-            String::from_utf8_lossy(&out).into_owned(),
-        ))
+        std::path::PathBuf::from(std::ffi::OsStr::from_bytes(&out))
     };
-    mountinfo
-        .lines()
-        .filter_map(|l| {
-            let (left, right) = l.split_once(" - ")?;
-            let point = unescape(left.split(' ').nth(4)?);
-            let fstype = right.split(' ').next()?;
-            path.starts_with(&point)
-                .then(|| (point.as_os_str().len(), fstype.to_string()))
-        })
-        .max_by_key(|(len, _)| *len)
-        .map(|(_, t)| t)
+    let field = |b: &'_ [u8], n: usize| b.split(|c| *c == b' ').nth(n).map(<[u8]>::to_vec);
+    let mut best: Option<(usize, String)> = None;
+    for line in mountinfo.split(|c| *c == b'\n') {
+        let Some(at) = line.windows(3).position(|w| w == b" - ") else {
+            continue;
+        };
+        let (Some(point), Some(fstype)) = (field(&line[..at], 4), field(&line[at + 3..], 0)) else {
+            continue;
+        };
+        let point = unescape(&point);
+        let len = point.as_os_str().len();
+        if path.starts_with(&point) && best.as_ref().is_none_or(|(l, _)| len >= *l) {
+            best = Some((len, String::from_utf8_lossy(&fstype).into_owned()));
+        }
+    }
+    best.map(|(_, t)| t)
 }
 
-/// Whether a FUSE filesystem type (`fuse.sshfs`, `fuse.bindfs`, …) reaches over a network.
-pub fn network_fuse(fstype: &str) -> Option<&str> {
-    let name = fstype.strip_prefix("fuse.").unwrap_or(fstype);
-    const NETWORK: [&str; 14] = [
-        "sshfs",
-        "rclone",
-        "s3fs",
-        "gcsfuse",
-        "goofys",
-        "davfs",
-        "glusterfs",
-        "ceph-fuse",
-        "ceph",
-        "juicefs",
-        "smbnetfs",
-        "curlftpfs",
-        "onedriver",
-        "google-drive-ocamlfuse",
+/// A FUSE filesystem type from `mountinfo` (`fuse.sshfs`, `fuse.bindfs`, `fuseblk`, …): `None`
+/// for one known to keep its files on a local disk, else its name (sshfs, rclone, GNOME's gvfs
+/// shares, or one we do not know: SQLite's locks hold there only if it passes them on).
+pub fn fuse_not_known_local(fstype: &str) -> Option<String> {
+    const LOCAL: [&str; 12] = [
+        "fuseblk",
+        "fuse.bindfs",
+        "fuse.ntfs-3g",
+        "fuse.ntfs",
+        "fuse.gocryptfs",
+        "fuse.encfs",
+        "fuse.mergerfs",
+        "fuse.unionfs",
+        "fuse.lxcfs",
+        "fuse.squashfuse",
+        "fuse.fuse-overlayfs",
+        "fuse.cryfs",
     ];
-    NETWORK.contains(&name).then_some(name)
+    (!LOCAL.contains(&fstype)).then(|| fstype.to_string())
 }
 
 /// [`network_filesystem`]'s Linux `f_type` magic numbers (linux/magic.h and the filesystems').
@@ -617,6 +627,7 @@ pub mod portable {
 mod tests {
     /// The magic numbers as Linux reports them (some targets sign-extend `f_type`), and a local
     /// disk — the temp dir, and `/dev/shm` (tmpfs) where there is one — is none of them.
+    #[cfg(unix)]
     #[test]
     fn network_filesystems_are_named_and_local_ones_are_not() {
         assert_eq!(super::network_magic(0x6969), Some("NFS"));
@@ -630,16 +641,46 @@ mod tests {
         let info = "36 35 98:0 / / rw - ext4 /dev/vda rw\n\
                     40 36 0:50 / /mnt/far\\040away rw,nosuid - fuse.sshfs me@host:/srv rw\n\
                     41 36 0:51 / /mnt/near rw - fuse.bindfs /data rw\n";
-        let at = |p: &str| super::mount_type(info, std::path::Path::new(p));
+        let at = |p: &str| super::mount_type(info.as_bytes(), std::path::Path::new(p));
         assert_eq!(
             at("/mnt/far away/dev.sqlite3").as_deref(),
             Some("fuse.sshfs")
         );
         assert_eq!(at("/mnt/near/dev.sqlite3").as_deref(), Some("fuse.bindfs"));
         assert_eq!(at("/home/dev.sqlite3").as_deref(), Some("ext4"));
-        assert_eq!(super::network_fuse("fuse.sshfs"), Some("sshfs"));
-        assert_eq!(super::network_fuse("fuse.bindfs"), None);
-        assert_eq!(super::network_fuse("fuseblk"), None);
+        assert_eq!(
+            super::fuse_not_known_local("fuse.sshfs").as_deref(),
+            Some("fuse.sshfs")
+        );
+        assert_eq!(
+            super::fuse_not_known_local("fuse.gvfsd-fuse").as_deref(),
+            Some("fuse.gvfsd-fuse"),
+            "a share GNOME Files mounted"
+        );
+        assert_eq!(
+            super::fuse_not_known_local("fuse"),
+            Some("fuse".into()),
+            "unknown"
+        );
+        assert_eq!(super::fuse_not_known_local("fuse.bindfs"), None);
+        assert_eq!(super::fuse_not_known_local("fuseblk"), None);
+        // A mount point that is no UTF-8 elsewhere on the system, a sibling with a longer name,
+        // and raw bytes under it.
+        let mut raw = b"36 35 98:0 / / rw - ext4 /dev/vda rw\n".to_vec();
+        raw.extend_from_slice(b"50 36 0:9 / /tmp/bad\xff rw - tmpfs none rw\n");
+        raw.extend_from_slice(b"51 36 0:52 / /mnt/ab rw - fuse.sshfs h:/ rw\n");
+        raw.extend_from_slice(b"52 36 0:53 / /mnt/\xfex rw - fuse.sshfs h:/ rw\n");
+        let at = |p: &[u8]| {
+            use std::os::unix::ffi::OsStrExt;
+            super::mount_type(&raw, std::path::Path::new(std::ffi::OsStr::from_bytes(p)))
+        };
+        assert_eq!(
+            at(b"/mnt/a/dev.sqlite3").as_deref(),
+            Some("ext4"),
+            "by component"
+        );
+        assert_eq!(at(b"/mnt/ab/dev.sqlite3").as_deref(), Some("fuse.sshfs"));
+        assert_eq!(at(b"/mnt/\xfex/dev.sqlite3").as_deref(), Some("fuse.sshfs"));
         for local in [0xEF53_i64, 0x0102_1994, 0x5846_5342, 0x9123_683E] {
             assert_eq!(super::network_magic(local), None, "{local:#x}"); // ext4 tmpfs xfs btrfs
         }

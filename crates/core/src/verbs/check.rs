@@ -126,7 +126,7 @@ fn filesystem_finding(target: &crate::workspace::env::EnvTarget, r: &mut CheckRe
         "filesystem",
         false,
         format!(
-            "{} is on a network filesystem ({kind}): SQLite's locks and its write-ahead log are not reliable there (\"WAL does not work over a network filesystem\", sqlite.org/wal.html)",
+            "{} is on a network filesystem, or one not known to keep its files on a local disk ({kind}): SQLite's locks and its write-ahead log are not reliable there (\"WAL does not work over a network filesystem\", sqlite.org/wal.html)",
             target.path.display()
         ),
     ));
