@@ -29,17 +29,28 @@ async function shot(s, name) {
 /** A native file dialog: as `nativeDialog`, and the window must belong to the app's file-dialog
  * child process (`--file-dialog`): GTK's chooser opens and closes the files it lists, which in
  * the app's own process would drop its SQLite locks. */
+const usedDialogs = new Set();
 async function fileDialog(title, keys) {
-  // A process of its own: GTK starts there first, so the dialog is given longer to settle.
+  // A process of its own: GTK starts there first, so the dialog is given longer to settle. The
+  // window of the previous dialog of the same title may still be closing with its process: it is
+  // passed over.
   await nativeDialog(title, keys, 15000, 1500, (w) => {
-    const pid = execFileSync("xdotool", ["getwindowpid", w], { encoding: "utf8" }).trim();
-    const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    let pid, cmd;
+    try {
+      pid = execFileSync("xdotool", ["getwindowpid", w], { encoding: "utf8" }).trim();
+      cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    } catch {
+      return false; // gone meanwhile
+    }
+    if (usedDialogs.has(pid)) return false;
     assert.ok(cmd.includes("--file-dialog"), `the file dialog runs in the app's process: ${cmd.join(" ")}`);
+    usedDialogs.add(pid);
+    return true;
   });
 }
 
-/** Waits for a native window whose title contains `title`, focuses it, sends `keys`
- * (`check(windowId)` first, if given). */
+/** Waits for a native window whose title contains `title` (and for which `check(windowId)`, if
+ * given, says true), focuses it, sends `keys`. */
 async function nativeDialog(title, keys, timeoutMs = 15000, settleMs = 600, check = undefined) {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
@@ -49,9 +60,8 @@ async function nativeDialog(title, keys, timeoutMs = 15000, settleMs = 600, chec
     } catch {
       /* not there yet */
     }
-    if (ids) {
-      const w = ids.split("\n")[0];
-      if (check) check(w);
+    const w = ids ? ids.split("\n").find((id) => !check || check(id)) : undefined;
+    if (w) {
       await sleep(settleMs);
       if (process.env.SHOT_DIALOG) {
         execFileSync("import", ["-window", "root", join(SHOTS, `${process.env.SHOT_DIALOG}.png`)]);
