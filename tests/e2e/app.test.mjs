@@ -34,7 +34,7 @@ async function fileDialog(title, keys) {
   // A process of its own: GTK starts there first, so the dialog is given longer to settle. The
   // window of the previous dialog of the same title may still be closing with its process: it is
   // passed over.
-  await nativeDialog(title, keys, 15000, 1500, (w) => {
+  const w = await nativeDialog(title, keys, 15000, 1500, (w) => {
     let pid, cmd;
     try {
       pid = execFileSync("xdotool", ["getwindowpid", w], { encoding: "utf8" }).trim();
@@ -47,6 +47,38 @@ async function fileDialog(title, keys) {
     usedDialogs.add(pid);
     return true;
   });
+  // A key sent before the new process's dialog took it is lost (the dialog stays open): sent
+  // again, twice at most. Each sequence opens the location field and types the whole path.
+  for (let again = 0; again < 2 && (await stillOpen(w)); again++) {
+    console.log(`  (the dialog "${title}" is still open: its keys again)`);
+    await sendKeys(w, keys);
+  }
+}
+
+/** Whether window `w` is still mapped 4 s from now (polled). */
+async function stillOpen(w) {
+  const end = Date.now() + 4000;
+  while (Date.now() < end) {
+    let visible = "";
+    try {
+      visible = execFileSync("xdotool", ["search", "--onlyvisible", "--name", "."], { encoding: "utf8" });
+    } catch {
+      /* none */
+    }
+    if (!visible.split("\n").includes(w)) return false;
+    await sleep(200);
+  }
+  return true;
+}
+
+async function sendKeys(w, keys) {
+  for (const k of keys) {
+    // No window manager: focus the dialog, then type into whatever has the focus.
+    const args = k.type !== undefined ? ["type", "--delay", "20", k.type] : ["key", ...k.key];
+    execFileSync("xdotool", ["windowfocus", "--sync", w]);
+    execFileSync("xdotool", args);
+    await sleep(250);
+  }
 }
 
 /** Waits for a native window whose title contains `title` (and for which `check(windowId)`, if
@@ -66,14 +98,8 @@ async function nativeDialog(title, keys, timeoutMs = 15000, settleMs = 600, chec
       if (process.env.SHOT_DIALOG) {
         execFileSync("import", ["-window", "root", join(SHOTS, `${process.env.SHOT_DIALOG}.png`)]);
       }
-      for (const k of keys) {
-        // No window manager: focus the dialog, then type into whatever has the focus.
-        const args = k.type !== undefined ? ["type", "--delay", "20", k.type] : ["key", ...k.key];
-        execFileSync("xdotool", ["windowfocus", "--sync", w]);
-        execFileSync("xdotool", args);
-        await sleep(250);
-      }
-      return;
+      await sendKeys(w, keys);
+      return w;
     }
     await sleep(200);
   }
@@ -291,7 +317,7 @@ try {
   await step("restore dev from a file picked in the native open dialog", async () => {
     const src = join(EXPORT_DIR, "dev-export.sqlite3");
     await s.click('[data-testid="act-restore-dev"]');
-    await fileDialog("Restore dev from a backup file", [{ key: ["ctrl+l"] }, { type: src }, { key: ["Return"] }]);
+    await fileDialog("Restore dev from a backup file", [{ key: ["ctrl+l"] }, { key: ["ctrl+a"] }, { type: src }, { key: ["Return"] }]);
     await s.waitFor('[data-testid="plan-source"]', (t) => t.includes(src));
     await s.click('[data-testid="plan-confirm"]');
     await acceptNative("Confirm restore of DEV");
@@ -388,7 +414,7 @@ try {
       "imported.two,two@example.org,$argon2id$x,viewer\r\n");
     await s.click('[data-testid="tab-users"]');
     await s.click('[data-testid="import-users"]');
-    await fileDialog("Import rows into dev users", [{ key: ["ctrl+l"] }, { type: csv }, { key: ["Return"] }]);
+    await fileDialog("Import rows into dev users", [{ key: ["ctrl+l"] }, { key: ["ctrl+a"] }, { type: csv }, { key: ["Return"] }]);
     await s.waitFor('[data-testid="plan-import"]', (t) => t.includes(`2 rows into users from ${csv}`));
     await s.waitFor('[data-testid="plan-backup"]', (t) => /pre-import/.test(t));
     await shot(s, "14-import-plan");
@@ -420,12 +446,12 @@ try {
     await s.type('[data-testid="attach-name"]', "demo");
     // The exported dev backup is tagged dev: refused with core's message, nothing written.
     await s.click('[data-testid="attach-open"]');
-    await fileDialog(title, [{ key: ["ctrl+l"] }, { type: join(EXPORT_DIR, "dev-export.sqlite3") }, { key: ["Return"] }]);
+    await fileDialog(title, [{ key: ["ctrl+l"] }, { key: ["ctrl+a"] }, { type: join(EXPORT_DIR, "dev-export.sqlite3") }, { key: ["Return"] }]);
     await s.waitFor('[data-testid="settings-error"]', (t) => /tagged `dev`, not `demo`/.test(t));
     assert.ok(!existsSync(join(DATA, "pipeline-db.toml")), "no config written by a refusal");
     await dismissToasts(s);
     await s.click('[data-testid="attach-open"]');
-    await fileDialog(title, [{ key: ["ctrl+l"] }, { type: demo }, { key: ["Return"] }]);
+    await fileDialog(title, [{ key: ["ctrl+l"] }, { key: ["ctrl+a"] }, { type: demo }, { key: ["Return"] }]);
     await toastOk(s, (t) => /Added environment demo/.test(t));
     await s.waitFor('[data-testid="settings-env-demo"]');
     await shot(s, "09-settings");
