@@ -1,5 +1,6 @@
 //! Native dialogs raised from Rust (the webview cannot click them), behind small traits so tests
-//! inject accept/deny. The real ones use rfd's GTK backend, called off the main thread.
+//! inject accept/deny. The real ones use rfd's GTK backend, called off the main thread; the file
+//! dialogs, on Linux, in a child process (`file_dialog`).
 
 use std::path::{Path, PathBuf};
 
@@ -125,6 +126,20 @@ impl Confirmer for NativeDialogs {
     }
 }
 
+/// On Linux in a process of their own (`file_dialog`: GTK's chooser opens and closes the files
+/// it lists, which would drop this process's database locks).
+#[cfg(target_os = "linux")]
+impl FilePicker for NativeDialogs {
+    fn save_path(&self, title: &str, suggested_name: &str) -> Picked {
+        crate::file_dialog::ask("save", title, suggested_name.as_ref())
+    }
+
+    fn open_path(&self, title: &str, start_dir: &Path) -> Picked {
+        crate::file_dialog::ask("open", title, start_dir.as_os_str())
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
 impl FilePicker for NativeDialogs {
     fn save_path(&self, title: &str, suggested_name: &str) -> Picked {
         Ok(rfd::FileDialog::new()

@@ -8,6 +8,8 @@ include!("commands/list.rs");
 pub mod commands;
 pub mod confirm;
 pub mod error;
+#[cfg(target_os = "linux")]
+pub mod file_dialog;
 pub mod operations;
 pub mod state;
 pub mod tokens;

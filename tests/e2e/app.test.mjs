@@ -16,7 +16,19 @@ mkdirSync(SHOTS, { recursive: true });
 const steps = [];
 async function step(name, f) {
   const t0 = Date.now();
-  await f();
+  try {
+    await f();
+  } catch (e) {
+    // What the page showed when the step failed: its screenshot and every toast's text.
+    console.log(`FAIL ${name}`);
+    try {
+      writeFileSync(join(SHOTS, "failed-step.png"), await s.screenshot());
+      for (const el of await s.findAll('[data-testid^="toast"]')) console.log(`  toast: ${await s.text(el)}`);
+    } catch (e2) {
+      console.log(`  (no screenshot or toasts: ${e2})`);
+    }
+    throw e;
+  }
   steps.push(`ok   ${name} (${Date.now() - t0} ms)`);
   console.log(`ok   ${name}`);
 }
@@ -26,8 +38,64 @@ async function shot(s, name) {
   writeFileSync(join(SHOTS, `${name}.png`), await s.screenshot());
 }
 
-/** Waits for a native window whose title contains `title`, focuses it, sends `keys`. */
-async function nativeDialog(title, keys, timeoutMs = 15000) {
+/** A native file dialog: as `nativeDialog`, and the window must belong to the app's file-dialog
+ * child process (`--file-dialog`): GTK's chooser opens and closes the files it lists, which in
+ * the app's own process would drop its SQLite locks. */
+const usedDialogs = new Set();
+async function fileDialog(title, keys) {
+  // A process of its own: GTK starts there first, so the dialog is given longer to settle. The
+  // window of the previous dialog of the same title may still be closing with its process: it is
+  // passed over.
+  const w = await nativeDialog(title, keys, 15000, 1500, (w) => {
+    let pid, cmd;
+    try {
+      pid = execFileSync("xdotool", ["getwindowpid", w], { encoding: "utf8" }).trim();
+      cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    } catch {
+      return false; // gone meanwhile
+    }
+    if (usedDialogs.has(pid)) return false;
+    assert.ok(cmd.includes("--file-dialog"), `the file dialog runs in a process of its own: ${cmd.join(" ")}`);
+    usedDialogs.add(pid);
+    return true;
+  });
+  // A key sent before the new process's dialog took it is lost (the dialog stays open): sent
+  // again, twice at most. Each sequence opens the location field and types the whole path.
+  for (let again = 0; again < 2 && (await stillOpen(w)); again++) {
+    console.log(`  (the dialog "${title}" is still open: its keys again)`);
+    await sendKeys(w, keys);
+  }
+}
+
+/** Whether window `w` is still mapped 4 s from now (polled). */
+async function stillOpen(w) {
+  const end = Date.now() + 4000;
+  while (Date.now() < end) {
+    let visible = "";
+    try {
+      visible = execFileSync("xdotool", ["search", "--onlyvisible", "--name", "."], { encoding: "utf8" });
+    } catch {
+      /* none */
+    }
+    if (!visible.split("\n").includes(w)) return false;
+    await sleep(200);
+  }
+  return true;
+}
+
+async function sendKeys(w, keys) {
+  for (const k of keys) {
+    // No window manager: focus the dialog, then type into whatever has the focus.
+    const args = k.type !== undefined ? ["type", "--delay", "20", k.type] : ["key", ...k.key];
+    execFileSync("xdotool", ["windowfocus", "--sync", w]);
+    execFileSync("xdotool", args);
+    await sleep(250);
+  }
+}
+
+/** Waits for a native window whose title contains `title` (and for which `check(windowId)`, if
+ * given, says true), focuses it, sends `keys`. */
+async function nativeDialog(title, keys, timeoutMs = 15000, settleMs = 600, check = undefined) {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     let ids = "";
@@ -36,20 +104,14 @@ async function nativeDialog(title, keys, timeoutMs = 15000) {
     } catch {
       /* not there yet */
     }
-    if (ids) {
-      const w = ids.split("\n")[0];
-      await sleep(600);
+    const w = ids ? ids.split("\n").find((id) => !check || check(id)) : undefined;
+    if (w) {
+      await sleep(settleMs);
       if (process.env.SHOT_DIALOG) {
         execFileSync("import", ["-window", "root", join(SHOTS, `${process.env.SHOT_DIALOG}.png`)]);
       }
-      for (const k of keys) {
-        // No window manager: focus the dialog, then type into whatever has the focus.
-        const args = k.type !== undefined ? ["type", "--delay", "20", k.type] : ["key", ...k.key];
-        execFileSync("xdotool", ["windowfocus", "--sync", w]);
-        execFileSync("xdotool", args);
-        await sleep(250);
-      }
-      return;
+      await sendKeys(w, keys);
+      return w;
     }
     await sleep(200);
   }
@@ -258,7 +320,7 @@ try {
     const dest = join(EXPORT_DIR, "dev-export.sqlite3");
     await s.click('[data-testid="act-export-dev"]');
     await confirmPlan(s);
-    await nativeDialog("Export backup of dev", [{ key: ["ctrl+a"] }, { type: dest }, { key: ["Return"] }]);
+    await fileDialog("Export backup of dev", [{ key: ["ctrl+a"] }, { type: dest }, { key: ["Return"] }]);
     await toastOk(s, (t) => t.includes(dest));
     assert.ok(existsSync(dest), `${dest} exists`);
     await dismissToasts(s);
@@ -267,7 +329,7 @@ try {
   await step("restore dev from a file picked in the native open dialog", async () => {
     const src = join(EXPORT_DIR, "dev-export.sqlite3");
     await s.click('[data-testid="act-restore-dev"]');
-    await nativeDialog("Restore dev from a backup file", [{ key: ["ctrl+l"] }, { type: src }, { key: ["Return"] }]);
+    await fileDialog("Restore dev from a backup file", [{ key: ["ctrl+l"] }, { key: ["ctrl+a"] }, { type: src }, { key: ["Return"] }]);
     await s.waitFor('[data-testid="plan-source"]', (t) => t.includes(src));
     await s.click('[data-testid="plan-confirm"]');
     await acceptNative("Confirm restore of DEV");
@@ -333,7 +395,7 @@ try {
     const summary = await s.text(await s.find('[data-testid="query-summary"]'));
     failed = Number(summary.match(/^([\d,]+) rows?/)[1].replace(/,/g, ""));
     await s.click('[data-testid="query-view"] [data-testid="export-open"]');
-    await nativeDialog("Export rows of dev", [{ key: ["ctrl+a"] }, { type: dest }, { key: ["Return"] }]);
+    await fileDialog("Export rows of dev", [{ key: ["ctrl+a"] }, { type: dest }, { key: ["Return"] }]);
     await toastOk(s, (t) => t.includes(dest));
     const lines = csvLines(dest);
     assert.equal(lines[0], '"id","run_name","status"');
@@ -350,7 +412,7 @@ try {
     await s.click('[data-testid="filter-apply"]');
     await s.select('[data-testid="data-browser"] [data-testid="export-format"]', "ndjson");
     await s.click('[data-testid="data-browser"] [data-testid="export-open"]');
-    await nativeDialog("Export rows of dev", [{ key: ["ctrl+a"] }, { type: dest }, { key: ["Return"] }]);
+    await fileDialog("Export rows of dev", [{ key: ["ctrl+a"] }, { type: dest }, { key: ["Return"] }]);
     await toastOk(s, (t) => t.includes(dest));
     const rows = readFileSync(dest, "utf8").trim().split("\n").map((l) => JSON.parse(l));
     assert.equal(rows.length, failed);
@@ -364,7 +426,7 @@ try {
       "imported.two,two@example.org,$argon2id$x,viewer\r\n");
     await s.click('[data-testid="tab-users"]');
     await s.click('[data-testid="import-users"]');
-    await nativeDialog("Import rows into dev users", [{ key: ["ctrl+l"] }, { type: csv }, { key: ["Return"] }]);
+    await fileDialog("Import rows into dev users", [{ key: ["ctrl+l"] }, { key: ["ctrl+a"] }, { type: csv }, { key: ["Return"] }]);
     await s.waitFor('[data-testid="plan-import"]', (t) => t.includes(`2 rows into users from ${csv}`));
     await s.waitFor('[data-testid="plan-backup"]', (t) => /pre-import/.test(t));
     await shot(s, "14-import-plan");
@@ -396,12 +458,12 @@ try {
     await s.type('[data-testid="attach-name"]', "demo");
     // The exported dev backup is tagged dev: refused with core's message, nothing written.
     await s.click('[data-testid="attach-open"]');
-    await nativeDialog(title, [{ key: ["ctrl+l"] }, { type: join(EXPORT_DIR, "dev-export.sqlite3") }, { key: ["Return"] }]);
+    await fileDialog(title, [{ key: ["ctrl+l"] }, { key: ["ctrl+a"] }, { type: join(EXPORT_DIR, "dev-export.sqlite3") }, { key: ["Return"] }]);
     await s.waitFor('[data-testid="settings-error"]', (t) => /tagged `dev`, not `demo`/.test(t));
     assert.ok(!existsSync(join(DATA, "pipeline-db.toml")), "no config written by a refusal");
     await dismissToasts(s);
     await s.click('[data-testid="attach-open"]');
-    await nativeDialog(title, [{ key: ["ctrl+l"] }, { type: demo }, { key: ["Return"] }]);
+    await fileDialog(title, [{ key: ["ctrl+l"] }, { key: ["ctrl+a"] }, { type: demo }, { key: ["Return"] }]);
     await toastOk(s, (t) => /Added environment demo/.test(t));
     await s.waitFor('[data-testid="settings-env-demo"]');
     await shot(s, "09-settings");
