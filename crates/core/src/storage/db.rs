@@ -185,7 +185,9 @@ pub fn open(path: &Path, access: Access, busy_timeout: Duration) -> Result<Conne
         Access::ReadWrite => base | OpenFlags::SQLITE_OPEN_READ_WRITE,
     };
     let ctx = || format!("opening {}", path.display());
+    let mark = crate::storage::held_open::connection_opening();
     let conn = Connection::open_with_flags(path, flags).map_err(|e| classify(path, e, ctx()))?;
+    tie_to(&conn, mark).map_err(Error::sql(ctx()))?;
     conn.busy_timeout(busy_timeout).map_err(Error::sql(ctx()))?;
     harden(&conn).map_err(|e| classify(path, e, ctx()))?;
     conn.pragma_update(None, "foreign_keys", true)
@@ -204,6 +206,22 @@ pub fn open(path: &Path, access: Access, busy_timeout: Duration) -> Result<Conne
         tracing::debug!(path = %path.display(), %mode, "opened read-write");
     }
     Ok(conn)
+}
+
+/// Ties `mark` to `conn`: SQLite drops it with a function registered on the connection, which it
+/// destroys only after it closed the connection's files (`held_open` may then close its handles).
+/// Should the registration fail, SQLite drops the mark at once and the connection must not be
+/// used: the caller returns the error, dropping it.
+fn tie_to(
+    conn: &Connection,
+    mark: crate::storage::held_open::ConnectionMark,
+) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DIRECTONLY;
+    conn.create_scalar_function("pipeline_db_open_mark", 0, flags, move |_| {
+        let _ = &mark;
+        Ok(rusqlite::types::Null)
+    })
 }
 
 /// Test-only: `PIPELINE_DB_TEST_MAX_PAGE_COUNT` caps the database size (disk-full tests).

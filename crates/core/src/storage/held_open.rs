@@ -5,11 +5,16 @@
 //! program closing its last connection would checkpoint the WAL without regard to ours and delete
 //! it — and commits of ours that went to the deleted log would be lost.
 //!
-//! So a live file's handle is opened once per file (device + inode) and kept; it is closed only
-//! once the path names another file or none (replaced by a rename, or deleted): then no program can
-//! open the old file again and no lock on it protects anything. Reads go by offset
-//! ([`At`]), so threads share one handle safely. Elsewhere than Unix, where closing a handle
-//! leaves other handles' locks alone, every call opens a handle of its own.
+//! So a live file's handle is opened once per file (device + inode) and kept while a connection
+//! of ours may hold a lock: it is closed once no connection opened by `storage::db::open`
+//! is left open in the process and no reader uses it (with no connection open the process holds
+//! no SQLite lock to drop — and a USB stick holding an env can be unmounted while the desktop
+//! runs), or once the path names another file or none (replaced by a rename, or deleted: no
+//! program can open the old file again, so no lock on it protects anything). Connections are
+//! counted under the same lock as the handles, so none can open between the count read as zero
+//! and the close. Reads go by offset ([`At`]), so threads share one handle safely. Elsewhere than
+//! Unix, where closing a handle leaves other handles' locks alone, every call opens a handle of
+//! its own.
 
 use std::fs::File;
 use std::io::Read;
@@ -23,7 +28,54 @@ struct Held {
     file: Arc<File>,
 }
 
-static HELD: Mutex<Vec<Held>> = Mutex::new(Vec::new());
+/// The kept handles, and how many connections of ours are open (see the module).
+struct Kept {
+    handles: Vec<Held>,
+    connections: usize,
+}
+
+static KEPT: Mutex<Kept> = Mutex::new(Kept {
+    handles: Vec::new(),
+    connections: 0,
+});
+
+fn kept() -> std::sync::MutexGuard<'static, Kept> {
+    KEPT.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Kept {
+    /// With no connection of ours open, closes the handles no reader uses (`in_use`: a reader's
+    /// own, about to go).
+    fn release_idle(&mut self, in_use: Option<&Arc<File>>) {
+        if self.connections > 0 {
+            return;
+        }
+        self.handles.retain(|h| {
+            let going = in_use.is_some_and(|f| Arc::ptr_eq(f, &h.file));
+            Arc::strong_count(&h.file) > 1 + usize::from(going)
+        });
+    }
+}
+
+/// One open connection of ours, counted from before its open until SQLite destroys what was
+/// registered with it — after it closed the connection's files (`db::open` ties it to the
+/// connection).
+pub(crate) struct ConnectionMark(());
+
+/// Counts a connection about to be opened (before the open: a handle is never closed between the
+/// count and the connection's first lock).
+pub(crate) fn connection_opening() -> ConnectionMark {
+    kept().connections += 1;
+    ConnectionMark(())
+}
+
+impl Drop for ConnectionMark {
+    fn drop(&mut self) {
+        let mut k = kept();
+        k.connections = k.connections.saturating_sub(1);
+        k.release_idle(None);
+    }
+}
 
 /// A reader of the live file at `path` from its start (see the module).
 pub fn reader(path: &Path) -> Result<At> {
@@ -50,10 +102,11 @@ fn handle(path: &Path) -> std::io::Result<Arc<File>> {
     if !cfg!(unix) {
         return File::open(path).map(Arc::new);
     }
-    let mut held = HELD.lock().unwrap_or_else(|p| p.into_inner());
+    let mut k = kept();
     // A file with no name left (replaced by a rename, or deleted): no program can open it again,
     // so no lock on it protects anything. A file that lost one of its names is still in place.
-    held.retain(|h| super::os::still_named(&h.file));
+    k.handles.retain(|h| super::os::still_named(&h.file));
+    let held = &mut k.handles;
     let id = super::os::file_identity(path);
     if let Some(h) = held.iter().find(|h| Some(h.id) == id) {
         return Ok(h.file.clone());
@@ -105,6 +158,14 @@ impl At {
     }
 }
 
+impl Drop for At {
+    fn drop(&mut self) {
+        if cfg!(unix) {
+            kept().release_idle(Some(&self.file));
+        }
+    }
+}
+
 impl Read for At {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = super::os::read_at(&self.file, buf, self.pos)?;
@@ -133,6 +194,64 @@ mod tests {
             .count()
     }
 
+    /// A database in WAL mode at `p`, and a connection of ours to it (counted: `db::open`) that
+    /// holds a lock.
+    fn ours(p: &Path) -> rusqlite::Connection {
+        rusqlite::Connection::open(p)
+            .unwrap()
+            .execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE t(x); INSERT INTO t VALUES (1);")
+            .unwrap();
+        let a = crate::storage::db::open(
+            p,
+            crate::storage::db::Access::ReadWrite,
+            std::time::Duration::from_secs(5),
+        )
+        .unwrap();
+        a.execute_batch("INSERT INTO t VALUES (2)").unwrap();
+        a
+    }
+
+    /// Once no connection of ours is open, the handles no reader uses are closed (and the file
+    /// can go, its disk be unmounted); a reader still reading keeps its handle until it is done.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn handles_are_closed_once_no_connection_of_ours_is_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.sqlite3");
+        let a = ours(&p);
+        let opened = |p: &Path| {
+            std::fs::read_dir("/proc/self/fd")
+                .unwrap()
+                .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+                .filter(|t| t == p)
+                .count()
+        };
+        let sqlite_s = opened(&p);
+        let mut r = reader(&p).unwrap();
+        drop(reader(&p).unwrap());
+        assert_eq!(opened(&p), sqlite_s + 1, "one kept handle, while a is open");
+        // Other tests of this binary open connections of their own meanwhile: wait for them.
+        let quiet = || {
+            let end = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            while kept().connections > 0 && std::time::Instant::now() < end {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        };
+        drop(a);
+        quiet();
+        let mut first = [0u8; 16];
+        r.read_exact(&mut first).unwrap();
+        assert_eq!(&first, b"SQLite format 3\0", "the reader still reads");
+        drop(r);
+        quiet();
+        let left = kept()
+            .handles
+            .iter()
+            .any(|h| Some(h.id) == crate::storage::os::file_identity(&p));
+        assert!(!left, "no handle of a.sqlite3 is kept");
+        assert_eq!(opened(&p), 0, "nothing of this process has a.sqlite3 open");
+    }
+
     /// The POSIX rule this module exists for, and that its handles keep a connection's lock: a
     /// connection in WAL mode holds a shared lock on the file while it is open; reading the file
     /// through kept handles leaves it, closing a plain handle drops it.
@@ -141,9 +260,7 @@ mod tests {
     fn reading_through_a_kept_handle_keeps_sqlite_s_locks() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("a.sqlite3");
-        let a = rusqlite::Connection::open(&p).unwrap();
-        a.execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE t(x); INSERT INTO t VALUES (1);")
-            .unwrap();
+        let a = ours(&p);
         let held = locks_on(&p);
         assert!(held > 0, "a holds a lock");
         let mut bytes = vec![];
@@ -180,9 +297,9 @@ mod tests {
         let mut t = String::new();
         r.read_to_string(&mut t).unwrap();
         assert_eq!((s.as_str(), t.as_str()), ("old", "newer"));
-        let held = HELD.lock().unwrap();
+        let k = kept();
         assert!(
-            held.iter().all(|h| h.id != old),
+            k.handles.iter().all(|h| h.id != old),
             "the replaced file's handle is closed"
         );
     }
@@ -195,9 +312,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("a.sqlite3");
         let alias = dir.path().join("alias.sqlite3");
-        let a = rusqlite::Connection::open(&p).unwrap();
-        a.execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE t(x); INSERT INTO t VALUES (1);")
-            .unwrap();
+        let a = ours(&p);
         let held = locks_on(&p);
         std::fs::hard_link(&p, &alias).unwrap();
         reader(&alias).unwrap().read_to_end(&mut vec![]).unwrap();
