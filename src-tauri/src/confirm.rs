@@ -64,6 +64,8 @@ pub fn dialog_title(action: &ProtectedAction<'_>) -> String {
 fn subject(a: &ProtectedAction<'_>) -> String {
     match a.env {
         ALL_ENVS => ALL_ENVS.to_string(),
+        // A retention change deleting backups of several protected envs names them all.
+        env if env.contains(' ') => format!("the PROTECTED environments {env}"),
         env => format!(
             "the {}environment {env}",
             if a.protected { "PROTECTED " } else { "" }

@@ -893,3 +893,43 @@ fn pin_prod(h: &Harness, name: &str, pinned: bool) -> Result<Value, Value> {
         json!({"env": "prod", "backup": name, "pinned": pinned}),
     )
 }
+
+/// A lower retention that deletes backups of two protected envs asks for both names in the
+/// native dialog: one name alone is refused and nothing is written; both, typed together as the
+/// dialog asks, write it.
+#[test]
+fn lowering_retention_below_two_protected_envs_backups_needs_both_names_typed() {
+    for (typed, accepted) in [("prod", false), ("prod staging", true)] {
+        let h = harness(Options {
+            types: Some(typed),
+            config: Some("[envs.staging]\nprotected = true\n"),
+            ..Options::default()
+        });
+        for env in ["prod", "staging"] {
+            let p = migrate::plan(&h.ws, &migrate::MigrateRequest { env: env.into() }).unwrap();
+            migrate::execute(&h.ws, &p, &Confirmed::forced(), &Quiet).unwrap();
+            for _ in 0..3 {
+                pipeline_db_core::verbs::backup::run(&h.ws, env, &Default::default()).unwrap();
+            }
+        }
+        let config = || std::fs::read_to_string(h.ws.data_dir.join("pipeline-db.toml")).unwrap();
+        let before = config();
+        let r = h.invoke("set_retention", json!({"keep": 1, "maxTotalMib": null}));
+        match accepted {
+            false => {
+                let e = r.unwrap_err();
+                assert_eq!(kind(&e), "refused", "{e}");
+                let m = e["message"].as_str().unwrap();
+                assert!(
+                    m.contains("retention of prod staging needs their names typed exactly"),
+                    "{e}"
+                );
+                assert_eq!(config(), before, "nothing written");
+            }
+            true => {
+                r.unwrap();
+                assert!(config().contains("keep = 1"), "{}", config());
+            }
+        }
+    }
+}

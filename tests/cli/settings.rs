@@ -280,6 +280,50 @@ fn repointing_prod_with_data_needs_the_typed_name_and_a_refusal_is_logged() {
     assert!(e.ok(&["config", "show"]).contains(s(&other)));
 }
 
+/// A lower retention that deletes backups of two protected envs is confirmed for both: their
+/// names typed together (one of them is not enough), and nothing is written before.
+#[test]
+fn lowering_retention_below_two_protected_envs_backups_needs_both_names() {
+    let e = Env::new();
+    std::fs::create_dir_all(e.data()).unwrap();
+    let cfg = e.data().join("pipeline-db.toml");
+    std::fs::write(&cfg, "[envs.staging]\nprotected = true\n").unwrap();
+    for env in ["prod", "staging"] {
+        e.ok(&["migrate", env]);
+        for _ in 0..3 {
+            e.ok(&["backup", env]);
+        }
+    }
+    let before = std::fs::read_to_string(&cfg).unwrap();
+    let plan = e.ok(&["config", "set", "retention", "1", "--dry-run", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&plan).unwrap();
+    assert_eq!(v["env"], "prod staging", "{plan}");
+    assert_eq!(v["confirmation"], "type_env_name", "{plan}");
+    for one in ["prod", "staging"] {
+        let (code, out, err) = e.run(&["config", "set", "retention", "1", "--confirm-env", one]);
+        assert_eq!(code, 3, "{out}{err}");
+        assert!(
+            err.contains("protected envs prod, staging")
+                && err.contains("--confirm-env 'prod staging'"),
+            "{err}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(&cfg).unwrap(),
+        before,
+        "nothing written"
+    );
+    e.ok(&[
+        "config",
+        "set",
+        "retention",
+        "1",
+        "--confirm-env",
+        "prod staging",
+    ]);
+    assert!(std::fs::read_to_string(&cfg).unwrap().contains("keep = 1"));
+}
+
 /// Lowering retention so far that prod's backups would go at its next backup is confirmed as a
 /// prune of prod is: by the typed name (y/N or --force is not enough); the plan says what goes.
 #[test]

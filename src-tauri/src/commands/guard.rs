@@ -119,6 +119,8 @@ pub fn native_answer(
     action: &ProtectedAction<'_>,
 ) -> CmdResult<Confirmed> {
     let (verb, env) = (action.verb, action.env);
+    // "lower the backup retention of" already ends in its "of".
+    let of = if verb.ends_with(" of") { "" } else { " of" };
     let answer = match needed {
         Confirmation::None => return Ok(Confirmed::default()),
         Confirmation::YesNo => st.confirmer.confirm(action).then_some(Confirmed {
@@ -133,14 +135,20 @@ pub fn native_answer(
     let Some(answer) = answer else {
         tracing::info!(verb, env, "declined in the native dialog");
         return Err(CmdError::cancelled(format!(
-            "{verb} of {env} was cancelled in the confirmation dialog; nothing was changed"
+            "{verb}{of} {env} was cancelled in the confirmation dialog; nothing was changed"
         )));
     };
     if !answer.satisfies(needed, env) {
         let typed =
             pipeline_db_core::storage::text::echo(answer.typed_env.as_deref().unwrap_or_default());
+        // Several protected envs (a retention change) are typed together.
+        let names = if env.contains(' ') {
+            "their names"
+        } else {
+            "its name"
+        };
         return Err(CmdError::refused(format!(
-            "`{typed}` is not `{env}`: {verb} of {env} needs its name typed exactly; nothing was changed"
+            "`{typed}` is not `{env}`: {verb}{of} {env} needs {names} typed exactly; nothing was changed"
         )));
     }
     Ok(answer)

@@ -44,7 +44,13 @@ fn confirm_change(
     // retention deletes), when it is not the change's own.
     let env = plan.env.as_deref().or(env);
     let ws = st.ws();
-    let target = env.map(|e| ws.env(e)).transpose()?;
+    // Several protected envs whose backups a retention change deletes are named together (and
+    // typed so): no one env's file.
+    let several = env.is_some_and(|e| e.contains(settings::PROTECTED_NAMES_SEPARATOR));
+    let target = match several {
+        true => None,
+        false => env.map(|e| ws.env(e)).transpose()?,
+    };
     let path = target
         .as_ref()
         .map(|t| t.path.clone())
@@ -55,7 +61,7 @@ fn confirm_change(
         env: env.unwrap_or(crate::confirm::ALL_ENVS),
         path: &path,
         summary: &summary,
-        protected: target.as_ref().is_some_and(|t| t.protected),
+        protected: several || target.as_ref().is_some_and(|t| t.protected),
         first: "Nothing is deleted now; the config file is rewritten.",
     };
     super::guard::native_answer(st, plan.confirmation, &action)

@@ -60,6 +60,8 @@ pub struct SettingsPlan {
     pub config_path: PathBuf,
     /// The config file does not exist yet and is created.
     pub creates_config: bool,
+    /// The env the change is confirmed for; for a retention change that deletes backups of
+    /// protected envs, their names (several: separated by one space, typed so together).
     pub env: Option<String>,
     pub file: Option<FileCheck>,
     /// Each check that passed, in order.
@@ -275,6 +277,10 @@ fn require_confirmed(plan: &SettingsPlan, confirmed: &Confirmed) -> Result<()> {
     }
     let verb = plan.verb;
     Err(Error::Refused(match plan.confirmation {
+        Confirmation::TypeEnvName if env.contains(PROTECTED_NAMES_SEPARATOR) => format!(
+            "{verb} deletes backups of the protected envs {}: their names are typed together, and they were not: type `{env}` when asked on a terminal, or pass --confirm-env '{env}'; nothing was written",
+            env.split(PROTECTED_NAMES_SEPARATOR).collect::<Vec<_>>().join(", ")
+        ),
         Confirmation::TypeEnvName => format!(
             "{verb} {env} needs the env name typed (it is protected), and it was not: type `{env}` when asked on a terminal, or pass --confirm-env {env}; nothing was written"
         ),
@@ -287,6 +293,10 @@ fn require_confirmed(plan: &SettingsPlan, confirmed: &Confirmed) -> Result<()> {
 
 /// What a settings change for the whole workspace (retention, busy timeout) names at a prompt.
 pub const ALL_ENVS: &str = "all environments";
+
+/// Between the names of the protected envs a retention change deletes backups of, in
+/// [`SettingsPlan::env`] and in the text typed to confirm it (`prod staging`).
+pub const PROTECTED_NAMES_SEPARATOR: &str = " ";
 
 /// The checks of `env add` on the name alone (a window asks before it opens a file dialog):
 /// valid (exit 2) and not the name of an existing env (exit 3).
@@ -418,13 +428,16 @@ fn plan_retention(ws: &Workspace, keep: usize, max_total_mib: Option<u64>) -> Re
         e.changes.push(format!("retention.max_total_mib = {m}"));
     }
     let doomed = crate::safety::retention::would_delete(ws, &policy)?;
-    // Backups it will delete of a protected env: confirmed as a prune of that env would be.
-    if let Some((env, _)) = doomed
+    // Backups it will delete of a protected env: confirmed as a prune of that env would be — of
+    // each such env, so with several all their names are typed, as one text.
+    let protected: Vec<&str> = doomed
         .iter()
-        .find(|(env, _)| ws.envs.get(env).is_some_and(|t| t.protected))
-    {
+        .filter(|(env, _)| ws.envs.get(env).is_some_and(|t| t.protected))
+        .map(|(env, _)| env.as_str())
+        .collect();
+    if !protected.is_empty() {
         e.confirm = Confirmation::TypeEnvName;
-        e.env = Some(env.clone());
+        e.env = Some(protected.join(PROTECTED_NAMES_SEPARATOR));
     }
     e.notes.push(match doomed.is_empty() {
         true => "no backup is deleted now; it applies at each env's next backup (automatic retention) and at `pipeline-db backups prune`".into(),

@@ -13,7 +13,12 @@ verb: "env add" | "env remove" | "env path" | "config set", config_path: string,
 /**
  * The config file does not exist yet and is created.
  */
-creates_config: boolean, env: string | null, file: FileCheck | null, 
+creates_config: boolean, 
+/**
+ * The env the change is confirmed for; for a retention change that deletes backups of
+ * protected envs, their names (several: separated by one space, typed so together).
+ */
+env: string | null, file: FileCheck | null, 
 /**
  * Each check that passed, in order.
  */
