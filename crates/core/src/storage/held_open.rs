@@ -44,16 +44,13 @@ fn kept() -> std::sync::MutexGuard<'static, Kept> {
 }
 
 impl Kept {
-    /// With no connection of ours open, closes the handles no reader uses (`in_use`: a reader's
-    /// own, about to go).
-    fn release_idle(&mut self, in_use: Option<&Arc<File>>) {
+    /// With no connection of ours open, closes the handles no reader uses. Readers give up their
+    /// handle under this lock (`At`'s drop), so a count read here is never one about to drop.
+    fn release_idle(&mut self) {
         if self.connections > 0 {
             return;
         }
-        self.handles.retain(|h| {
-            let going = in_use.is_some_and(|f| Arc::ptr_eq(f, &h.file));
-            Arc::strong_count(&h.file) > 1 + usize::from(going)
-        });
+        self.handles.retain(|h| Arc::strong_count(&h.file) > 1);
     }
 }
 
@@ -73,7 +70,7 @@ impl Drop for ConnectionMark {
     fn drop(&mut self) {
         let mut k = kept();
         k.connections = k.connections.saturating_sub(1);
-        k.release_idle(None);
+        k.release_idle();
     }
 }
 
@@ -81,7 +78,11 @@ impl Drop for ConnectionMark {
 pub fn reader(path: &Path) -> Result<At> {
     let file = handle(path).map_err(Error::io("reading", path))?;
     let len = file.metadata().map_err(Error::io("reading", path))?.len();
-    Ok(At { file, pos: 0, len })
+    Ok(At {
+        file: Some(file),
+        pos: 0,
+        len,
+    })
 }
 
 /// A reader of `path` from its start, and its length: through a kept handle when it is a live
@@ -102,42 +103,54 @@ fn handle(path: &Path) -> std::io::Result<Arc<File>> {
     if !cfg!(unix) {
         return File::open(path).map(Arc::new);
     }
-    let mut k = kept();
-    // A file with no name left (replaced by a rename, or deleted): no program can open it again,
-    // so no lock on it protects anything. A file that lost one of its names is still in place.
-    k.handles.retain(|h| super::os::still_named(&h.file));
-    let held = &mut k.handles;
+    // Looked up and opened without the lock: a stalled disk holds up no other env's open or
+    // connection close.
     let id = super::os::file_identity(path);
-    if let Some(h) = held.iter().find(|h| Some(h.id) == id) {
-        return Ok(h.file.clone());
+    {
+        let mut k = kept();
+        // A file with no name left (replaced by a rename, or deleted): no program can open it
+        // again, so no lock on it protects anything. A file that lost one of its names is still
+        // in place.
+        k.handles.retain(|h| super::os::still_named(&h.file));
+        if let Some(h) = k.handles.iter().find(|h| Some(h.id) == id) {
+            return Ok(h.file.clone());
+        }
     }
-    // Never waits (a FIFO put in the file's place would hold every caller of this lock), and only
-    // a regular file is kept (closing anything else drops no database's lock).
+    // Never waits (a FIFO put in the file's place would hold every caller), and only a regular
+    // file is kept (closing anything else drops no database's lock). A regular file once opened
+    // is kept, not closed here — also should another thread have kept one of it meanwhile (both
+    // are then kept and go by the same rules).
     let mut opts = std::fs::OpenOptions::new();
     opts.read(true);
     super::os::reading_untrusted(&mut opts, path, false)?;
     let file = opts.open(path)?;
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Err(std::io::Error::other(format!(
-            "{} is a {}, not a regular file",
-            path.display(),
-            super::os::special_file_kind(&meta.file_type())
-        )));
+    let meta = file.metadata();
+    if let Ok(m) = &meta {
+        if !m.is_file() {
+            return Err(std::io::Error::other(format!(
+                "{} is a {}, not a regular file",
+                path.display(),
+                super::os::special_file_kind(&m.file_type())
+            )));
+        }
     }
     let file = Arc::new(file);
-    let id = super::os::identity_of(&meta);
-    held.push(Held {
-        id,
+    kept().handles.push(Held {
+        id: meta
+            .as_ref()
+            .map(super::os::identity_of)
+            .unwrap_or_default(),
         file: file.clone(),
     });
+    meta?;
     Ok(file)
 }
 
 /// Reads one kept handle from its own position (positioned reads: the handle's shared offset is
 /// never used), to the file's end; `len` is the length the file had when the reader was made.
 pub struct At {
-    file: Arc<File>,
+    /// `None` only in `drop`, which gives it up under the handles' lock.
+    file: Option<Arc<File>>,
     pos: u64,
     len: u64,
 }
@@ -160,15 +173,21 @@ impl At {
 
 impl Drop for At {
     fn drop(&mut self) {
+        let mut k = kept();
+        drop(self.file.take());
         if cfg!(unix) {
-            kept().release_idle(Some(&self.file));
+            k.release_idle();
         }
     }
 }
 
 impl Read for At {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = super::os::read_at(&self.file, buf, self.pos)?;
+        let file = self
+            .file
+            .as_ref()
+            .ok_or_else(|| std::io::Error::other("reader dropped"))?;
+        let n = super::os::read_at(file, buf, self.pos)?;
         self.pos += n as u64;
         Ok(n)
     }
@@ -227,9 +246,14 @@ mod tests {
                 .count()
         };
         let sqlite_s = opened(&p);
-        let mut r = reader(&p).unwrap();
+        let held = locks_on(&p);
         drop(reader(&p).unwrap());
+        // While a is open its handle stays, though no reader uses it: closing it would drop a's
+        // lock (the connection is counted from its open).
         assert_eq!(opened(&p), sqlite_s + 1, "one kept handle, while a is open");
+        assert_eq!(locks_on(&p), held, "a keeps its lock");
+        let mut r = reader(&p).unwrap();
+        assert_eq!(opened(&p), sqlite_s + 1, "the same handle");
         // Other tests of this binary open connections of their own meanwhile: wait for them.
         let quiet = || {
             let end = std::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -250,6 +274,63 @@ mod tests {
             .any(|h| Some(h.id) == crate::storage::os::file_identity(&p));
         assert!(!left, "no handle of a.sqlite3 is kept");
         assert_eq!(opened(&p), 0, "nothing of this process has a.sqlite3 open");
+    }
+
+    /// Readers of one file dropped on two threads at once, beside a connection closing: once all
+    /// are gone no handle is left (review 17: a reader gave up its handle after the lock, and the
+    /// other drop then counted it as still in use).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn readers_dropped_at_once_leave_no_handle() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.sqlite3");
+        drop(ours(&p));
+        let id = crate::storage::os::file_identity(&p);
+        let open = || {
+            let t = std::time::Duration::from_secs(5);
+            crate::storage::db::open(&p, crate::storage::db::Access::ReadOnly, t).unwrap()
+        };
+        // Threads kept running, each dropping its reader (or the connection) as soon as a round
+        // starts: the drops meet within microseconds.
+        let readers: Vec<Mutex<Option<At>>> = (0..3).map(|_| Mutex::new(None)).collect();
+        let conn: Mutex<Option<rusqlite::Connection>> = Mutex::new(None);
+        let (start, done) = (std::sync::Barrier::new(5), std::sync::Barrier::new(5));
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let mut left = None;
+        let round = |f: &(dyn Fn() + Sync)| loop {
+            start.wait();
+            if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                return;
+            }
+            f();
+            done.wait();
+        };
+        std::thread::scope(|s| {
+            let (round, conn) = (&round, &conn);
+            for r in &readers {
+                s.spawn(move || round(&|| drop(r.lock().unwrap().take())));
+            }
+            s.spawn(move || round(&|| drop(conn.lock().unwrap().take())));
+            for n in 0..20_000 {
+                for r in &readers {
+                    *r.lock().unwrap() = Some(reader(&p).unwrap());
+                }
+                *conn.lock().unwrap() = Some(open());
+                start.wait();
+                done.wait();
+                let k = kept();
+                if k.connections == 0 && k.handles.iter().any(|h| Some(h.id) == id) {
+                    left = Some(n);
+                    break;
+                }
+            }
+            stop.store(true, std::sync::atomic::Ordering::SeqCst);
+            start.wait();
+        });
+        assert_eq!(
+            left, None,
+            "no connection, no reader, yet a handle is kept (round)"
+        );
     }
 
     /// The POSIX rule this module exists for, and that its handles keep a connection's lock: a
