@@ -45,7 +45,7 @@ pub fn chosen(picked: Picked, cancelled: &str) -> crate::error::CmdResult<PathBu
         Ok(Some(p)) => Ok(p),
         Ok(None) => Err(crate::error::CmdError::cancelled(cancelled)),
         Err(why) => Err(crate::error::CmdError::internal(format!(
-            "the file dialog could not be shown ({why}); nothing was changed"
+            "the file dialog gave no answer ({why}); nothing was changed"
         ))),
     }
 }
@@ -217,7 +217,7 @@ mod tests {
         let failed = super::chosen(Err("no display".into()), "c").unwrap_err();
         assert_ne!(failed.kind, "cancelled");
         assert!(
-            failed.message.contains("could not be shown (no display)"),
+            failed.message.contains("gave no answer (no display)"),
             "{}",
             failed.message
         );

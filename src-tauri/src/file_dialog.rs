@@ -17,16 +17,21 @@ pub const FLAG: &str = "--file-dialog";
 /// (`G_MESSAGES_DEBUG`), and a path holds no NUL byte, so the path is what follows the last mark.
 const MARK: &[u8] = b"\0pipeline-db-file-dialog-path\0";
 
+/// What the child prints when the user cancelled: an exit code alone could be GDK's own (it ends
+/// the process with 1 when its display connection breaks), which must not read as a cancel.
+const CANCEL_MARK: &[u8] = b"\0pipeline-db-file-dialog-cancelled\0";
+
 /// The child's exit codes: a path printed, the user cancelled, misuse, no display to show it on,
-/// the path could not be written out.
+/// the answer could not be written out.
 const CHOSEN: i32 = 0;
-const CANCELLED: i32 = 1;
+const CANCELLED: i32 = 10;
 const MISUSE: i32 = 2;
 const NO_DISPLAY: i32 = 3;
 const NOT_PRINTED: i32 = 4;
 
 /// In `main`, before anything else: when started as a file dialog (`FLAG open|save TITLE ARG`),
-/// shows it, prints the chosen path (its bytes) and exits with one of the codes above.
+/// shows it, prints the chosen path (its bytes) or the cancel mark and exits with one of the
+/// codes above.
 pub fn serve_if_asked() {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     if args.first().map(OsString::as_os_str) != Some(OsStr::new(FLAG)) {
@@ -36,24 +41,10 @@ pub fn serve_if_asked() {
     std::env::remove_var("G_MESSAGES_DEBUG");
     let code = match args.as_slice() {
         [_, kind, title, arg] if kind == "open" || kind == "save" => {
-            // GTK would wait for a display forever.
-            let display = ["DISPLAY", "WAYLAND_DISPLAY"]
-                .iter()
-                .any(|v| std::env::var_os(v).is_some_and(|d| !d.is_empty()));
-            match display {
-                false => NO_DISPLAY,
-                true => match show(kind == "open", &title.to_string_lossy(), arg) {
-                    Some(p) => {
-                        use std::io::Write;
-                        let mut out = std::io::stdout();
-                        let framed = [MARK, path_bytes(&p)].concat();
-                        match out.write_all(&framed).and_then(|()| out.flush()) {
-                            Ok(()) => CHOSEN,
-                            Err(_) => NOT_PRINTED,
-                        }
-                    }
-                    None => CANCELLED,
-                },
+            match show(kind == "open", &title.to_string_lossy(), arg) {
+                Err(NoDisplay) => NO_DISPLAY,
+                Ok(Some(p)) => print(&[MARK, path_bytes(&p)].concat(), CHOSEN),
+                Ok(None) => print(CANCEL_MARK, CANCELLED),
             }
         }
         _ => MISUSE,
@@ -61,26 +52,65 @@ pub fn serve_if_asked() {
     leave(code)
 }
 
-/// Ends the dialog's process without running the libraries' exit handlers: rfd's GTK thread is
-/// still dispatching X events then, and `exit()` unloading Xlib under it crashed the process
-/// (SIGSEGV in `XSetErrorHandler` on a freed mutex, from a core dump of the E2E) after it had
-/// printed the path — the app then rightly took no path from it. Nothing is left buffered: the
-/// path was written and flushed, stderr is unbuffered.
+/// Writes `bytes` on stdout: `code` once they are out, else [`NOT_PRINTED`].
+fn print(bytes: &[u8], code: i32) -> i32 {
+    use std::io::Write;
+    let mut out = std::io::stdout();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => code,
+        Err(_) => NOT_PRINTED,
+    }
+}
+
+/// Ends the dialog's process without running the libraries' exit handlers: with GTK's threads
+/// still running, `exit()` unloading Xlib under them crashed the process (SIGSEGV in
+/// `XSetErrorHandler` on a freed mutex, from a core dump of the E2E, when rfd's GTK thread ran
+/// the dialog) after it had printed the path. Nothing is left buffered: the answer was written
+/// and flushed, stderr is unbuffered.
 fn leave(code: i32) -> ! {
     // SAFETY: `_exit` only ends the process; no Rust state is observed afterwards.
     unsafe { libc::_exit(code) }
 }
 
-fn show(open: bool, title: &str, arg: &OsStr) -> Option<PathBuf> {
-    let dialog = rfd::FileDialog::new().set_title(title);
-    match open {
-        true => dialog.set_directory(arg).pick_file(),
-        false => dialog.set_file_name(arg.to_string_lossy()).save_file(),
+/// GTK could not be started: no display, or none it can connect to.
+struct NoDisplay;
+
+/// GTK's file chooser (the one rfd shows), on this process's main thread: GTK is started here,
+/// so a display it cannot connect to is said at once (rfd's own thread would wait forever).
+fn show(open: bool, title: &str, arg: &OsStr) -> Result<Option<PathBuf>, NoDisplay> {
+    use gtk::prelude::*;
+    let display = ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|d| !d.is_empty()));
+    if !display || gtk::init().is_err() {
+        return Err(NoDisplay);
     }
+    let (action, accept) = match open {
+        true => (gtk::FileChooserAction::Open, "_Open"),
+        false => (gtk::FileChooserAction::Save, "_Save"),
+    };
+    let dialog = gtk::FileChooserNative::new(
+        Some(title),
+        None::<&gtk::Window>,
+        action,
+        Some(accept),
+        Some("_Cancel"),
+    );
+    match open {
+        true => {
+            dialog.set_current_folder(arg);
+        }
+        false => {
+            dialog.set_current_name(&arg.to_string_lossy());
+            dialog.set_do_overwrite_confirmation(true);
+        }
+    }
+    let chosen = dialog.run() == gtk::ResponseType::Accept;
+    Ok(chosen.then(|| dialog.filename()).flatten())
 }
 
 /// Shows a file dialog in a child process (see the module): the path, `None` when the user
-/// cancelled, `Err` (why) when it could not be shown. The child is this very program
+/// cancelled, `Err` (why) when it could not be shown or ended without an answer. The child is this very program
 /// (`/proc/self/exe`: also after a package upgrade replaced the file on disk).
 pub fn ask(kind: &str, title: &str, arg: &OsStr) -> crate::confirm::Picked {
     let out = std::process::Command::new("/proc/self/exe")
@@ -92,14 +122,22 @@ pub fn ask(kind: &str, title: &str, arg: &OsStr) -> crate::confirm::Picked {
         .stderr(std::process::Stdio::inherit())
         .output();
     let o = out.map_err(|e| format!("its process could not start: {e}"))?;
-    match o.status.code() {
-        Some(CHOSEN) => match framed_path(&o.stdout) {
+    answer(o.status.code(), &o.stdout)
+        .map_err(|why| why.unwrap_or(format!("its process ended with {}", o.status)))
+}
+
+/// The child's answer from its exit code and stdout; `Err(None)`: it ended some other way.
+fn answer(code: Option<i32>, stdout: &[u8]) -> Result<Option<PathBuf>, Option<String>> {
+    match code {
+        Some(CHOSEN) => match framed_path(stdout) {
             Some(p) => Ok(Some(p)),
-            None => Err("its process printed no path".into()),
+            None => Err(Some("its process printed no path".into())),
         },
-        Some(CANCELLED) => Ok(None),
-        Some(NO_DISPLAY) => Err("there is no display to show it on".into()),
-        _ => Err(format!("its process ended with {}", o.status)),
+        Some(CANCELLED) if stdout.ends_with(CANCEL_MARK) => Ok(None),
+        Some(NO_DISPLAY) => Err(Some(
+            "there is no display it can be shown on: none is set, or GTK cannot connect".into(),
+        )),
+        _ => Err(None),
     }
 }
 
@@ -126,6 +164,18 @@ fn path_from(bytes: Vec<u8>) -> PathBuf {
 mod tests {
     /// Any path, non-UTF-8 bytes included, crosses from the dialog's process unchanged, whatever
     /// GLib printed before it; no mark, or nothing after it, is no path.
+    /// Only the cancel mark is a cancel: GDK ends a process whose display connection broke with
+    /// exit code 1, printing nothing (review 18), and that is no answer, not "cancelled".
+    #[test]
+    fn only_the_cancel_mark_is_a_cancel() {
+        use super::{answer, CANCELLED, CANCEL_MARK};
+        assert_eq!(answer(Some(CANCELLED), CANCEL_MARK), Ok(None));
+        assert_eq!(answer(Some(CANCELLED), b""), Err(None));
+        assert_eq!(answer(Some(1), b""), Err(None));
+        assert_eq!(answer(Some(1), CANCEL_MARK), Err(None));
+        assert_eq!(answer(None, CANCEL_MARK), Err(None), "a signal");
+    }
+
     #[test]
     fn a_path_crosses_the_pipe_byte_for_byte() {
         use std::os::unix::ffi::OsStrExt;

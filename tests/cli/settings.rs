@@ -280,6 +280,34 @@ fn repointing_prod_with_data_needs_the_typed_name_and_a_refusal_is_logged() {
     assert!(e.ok(&["config", "show"]).contains(s(&other)));
 }
 
+/// A lower retention under which prod's next backup deletes one of its backups — though a prune
+/// now would delete none — needs prod's name typed too (review 18: it took a y/N, and the next
+/// `backup prod` deleted one); a higher one asks nothing of the kind.
+#[test]
+fn lowering_retention_so_that_prods_next_backup_deletes_one_needs_its_name() {
+    let e = Env::new();
+    e.ok(&["migrate", "prod"]);
+    for _ in 0..3 {
+        e.ok(&["backup", "prod"]);
+    }
+    let plan = e.ok(&["config", "set", "retention", "3", "--dry-run", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&plan).unwrap();
+    assert_eq!(
+        (&v["env"], &v["confirmation"]),
+        (&"prod".into(), &"type_env_name".into()),
+        "{plan}"
+    );
+    let (code, out, err) = e.run(&["config", "set", "retention", "3", "--force"]);
+    assert_eq!(code, 3, "{out}{err}");
+    e.ok(&["config", "set", "retention", "3", "--confirm-env", "prod"]);
+    let plan = e.ok(&["config", "set", "retention", "5", "--dry-run", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&plan).unwrap();
+    assert_eq!(
+        v["confirmation"], "none",
+        "raising deletes nothing more: {plan}"
+    );
+}
+
 /// A lower retention that deletes backups of two protected envs is confirmed for both: their
 /// names typed together (one of them is not enough), and nothing is written before.
 #[test]

@@ -174,18 +174,41 @@ fn unmet(
     ))
 }
 
-/// How many of each env's backups `policy` would delete now (what `backups prune` would, and at
-/// least what the next backup's retention pass will): env names with a count above zero. The
-/// newest backup stands for the newest verified one, as the next backup's pass keeps its own.
-pub(crate) fn would_delete(ws: &Workspace, policy: &Retention) -> Result<Vec<(String, usize)>> {
+/// When [`would_delete`] counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum When {
+    /// Now: what `backups prune` would delete.
+    Now,
+    /// At each env's next backup: its pass keeps the new backup (taken as big as the newest)
+    /// and may delete one more of these than a prune now.
+    NextBackup,
+}
+
+/// How many of each env's backups `policy` would delete (`when`): env names with a count above
+/// zero. Now, the newest backup stands for the newest verified one, as the next backup's pass
+/// keeps its own.
+pub(crate) fn would_delete(
+    ws: &Workspace,
+    policy: &Retention,
+    when: When,
+) -> Result<Vec<(String, usize)>> {
     let mut out = vec![];
     for t in ws.envs.values() {
-        let list = crate::backups::record::list(t)?;
-        let guards = Guards {
+        let mut list = crate::backups::record::list(t)?;
+        let mut guards = Guards {
             newest_verified: list.last().map(|b| b.path.clone()),
             undo_target: crate::safety::audit::last_undoable(ws, &t.name)?.and_then(|e| e.backup),
             just_made: None,
         };
+        if let (When::NextBackup, Some(newest)) = (when, list.last().cloned()) {
+            let next = BackupRecord {
+                path: newest.path.with_file_name(".the-next-backup"),
+                ..newest
+            };
+            guards.newest_verified = Some(next.path.clone());
+            guards.just_made = Some(next.path.clone());
+            list.push(next);
+        }
         let n = select(
             &list,
             policy,

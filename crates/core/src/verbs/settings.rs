@@ -103,6 +103,16 @@ pub fn config_target(ws: &Workspace) -> PathBuf {
         .unwrap_or_else(|| ws.data_dir.join(CONFIG_FILE_NAME))
 }
 
+/// The workspace as its config file says now, for a plan: a long-running adapter (the desktop)
+/// may hold one loaded before another program changed the config, and a plan made from it would
+/// miss what changed — an env added since as protected, whose backups a lower retention then
+/// deleted with only a y/N (review 18). The time limit given on the command line is kept.
+fn as_configured_now(ws: &Workspace) -> Result<Workspace> {
+    let mut now = reload(ws)?;
+    now.busy_timeout_ms = ws.busy_timeout_ms;
+    Ok(now)
+}
+
 /// The workspace again, after a change to its config (same data dir and config file).
 pub fn reload(ws: &Workspace) -> Result<Workspace> {
     let cfg = config_target(ws);
@@ -114,6 +124,7 @@ pub fn reload(ws: &Workspace) -> Result<Workspace> {
 }
 
 pub fn attach(ws: &Workspace, req: &Attach, dry_run: bool) -> Result<SettingsOutcome> {
+    let ws = &as_configured_now(ws)?;
     // Attaching never needs confirming (the file is only read).
     run(ws, &req.name, Verb::EnvAdd, mode(dry_run), || {
         plan_attach(ws, req)
@@ -130,6 +141,7 @@ pub enum Apply<'a> {
 
 /// Removes an added env from the config (always confirmed: see [`SettingsPlan::confirmation`]).
 pub fn detach(ws: &Workspace, name: &str, apply: Apply<'_>) -> Result<SettingsOutcome> {
+    let ws = &as_configured_now(ws)?;
     run(ws, name, Verb::EnvRemove, apply, || plan_detach(ws, name))
 }
 
@@ -141,6 +153,7 @@ pub fn set_env_path(
     path: Option<&Path>,
     apply: Apply<'_>,
 ) -> Result<SettingsOutcome> {
+    let ws = &as_configured_now(ws)?;
     run(ws, name, Verb::EnvPath, apply, || {
         plan_env_path(ws, name, path)
     })
@@ -153,12 +166,14 @@ pub fn set_retention(
     max_total_mib: Option<u64>,
     apply: Apply<'_>,
 ) -> Result<SettingsOutcome> {
+    let ws = &as_configured_now(ws)?;
     run(ws, WORKSPACE_AUDIT_ENV, Verb::ConfigSet, apply, || {
         plan_retention(ws, keep, max_total_mib)
     })
 }
 
 pub fn set_busy_timeout(ws: &Workspace, ms: u64, dry_run: bool) -> Result<SettingsOutcome> {
+    let ws = &as_configured_now(ws)?;
     // Never needs confirming.
     run(
         ws,
@@ -427,13 +442,24 @@ fn plan_retention(ws: &Workspace, keep: usize, max_total_mib: Option<u64>) -> Re
     if let Some(m) = max_total_mib {
         e.changes.push(format!("retention.max_total_mib = {m}"));
     }
-    let doomed = crate::safety::retention::would_delete(ws, &policy)?;
-    // Backups it will delete of a protected env: confirmed as a prune of that env would be — of
-    // each such env, so with several all their names are typed, as one text.
-    let protected: Vec<&str> = doomed
-        .iter()
-        .filter(|(env, _)| ws.envs.get(env).is_some_and(|t| t.protected))
+    use crate::safety::retention::{would_delete, When};
+    let doomed = would_delete(ws, &policy, When::Now)?;
+    // Backups it will delete of a protected env — at a prune now, or at the env's next backup
+    // (which deletes one more: review 18) —: confirmed as a prune of that env would be, for each
+    // such env, so with several all their names are typed, as one text.
+    // At the next backup, only where the change deletes more than the policy it replaces.
+    let before = would_delete(ws, now, When::NextBackup)?;
+    let count = |of: &[(String, usize)], env: &str| {
+        of.iter().find(|(e, _)| e == env).map_or(0, |(_, n)| *n)
+    };
+    let next = would_delete(ws, &policy, When::NextBackup)?;
+    let worse = next.iter().filter(|(env, n)| *n > count(&before, env));
+    let protected: Vec<&str> = worse
+        .chain(&doomed)
         .map(|(env, _)| env.as_str())
+        .filter(|env| ws.envs.get(*env).is_some_and(|t| t.protected))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
         .collect();
     if !protected.is_empty() {
         e.confirm = Confirmation::TypeEnvName;

@@ -474,3 +474,31 @@ fn a_change_that_needs_confirming_is_refused_without_it_and_writes_nothing() {
     assert_eq!(ws.retention.keep, 1);
     assert!(ws.env("staging").is_err());
 }
+
+/// A workspace loaded before another program added a protected env to the config (the desktop
+/// keeps its own until its next settings change): a lower retention that deletes that env's
+/// backups is still planned from the config as it is now, and needs that env's name typed
+/// (review 18: a y/N was enough, and qa's next backup deleted two).
+#[test]
+fn a_retention_change_is_planned_from_the_config_as_it_is_now() {
+    use crate::verbs::{backup, migrate};
+    let t = T::new();
+    let stale = t.ws();
+    t.write_config("[envs.qa]\nprotected = true\n");
+    let now = t.ws();
+    let p = migrate::plan(&now, &migrate::MigrateRequest { env: "qa".into() }).unwrap();
+    migrate::execute(&now, &p, &Confirmed::forced(), &crate::progress::Quiet).unwrap();
+    for _ in 0..3 {
+        backup::run(&now, "qa", &Default::default()).unwrap();
+    }
+    let before = std::fs::read_to_string(t.config()).unwrap();
+    let e = set_retention(&stale, 1, None, YES).unwrap_err();
+    assert_eq!(e.exit_code(), exit::REFUSED, "{e}");
+    assert!(e.to_string().contains("type `qa`"), "{e}");
+    assert_eq!(std::fs::read_to_string(t.config()).unwrap(), before);
+    let typed = Confirmed {
+        yes: true,
+        typed_env: Some("qa".into()),
+    };
+    set_retention(&stale, 1, None, Apply::Write(&typed)).unwrap();
+}
