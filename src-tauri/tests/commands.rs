@@ -933,3 +933,22 @@ fn lowering_retention_below_two_protected_envs_backups_needs_both_names_typed() 
         }
     }
 }
+
+/// An env marked protected from a terminal while the app runs is protected in the app's next
+/// plan: the typed name, not a y/N (the app reloads a config file that changed since it loaded it).
+#[test]
+fn an_env_protected_from_a_terminal_meanwhile_needs_its_name_typed() {
+    let h = harness(Options::default());
+    h.seeded("test", 10);
+    let plan = |h: &Harness| {
+        h.invoke("plan_reset", json!({"env": "test", "sampleData": false}))
+            .unwrap()
+    };
+    assert_eq!(plan(&h)["confirmation"], "yes_no");
+    std::fs::write(
+        h.ws.data_dir.join("pipeline-db.toml"),
+        "[envs.test]\nprotected = true\n",
+    )
+    .unwrap();
+    assert_eq!(plan(&h)["confirmation"], "type_env_name");
+}
