@@ -65,7 +65,9 @@ fn subject(a: &ProtectedAction<'_>) -> String {
     match a.env {
         ALL_ENVS => ALL_ENVS.to_string(),
         // A retention change deleting backups of several protected envs names them all.
-        env if env.contains(' ') => format!("the PROTECTED environments {env}"),
+        env if env.contains(pipeline_db_core::verbs::settings::PROTECTED_NAMES_SEPARATOR) => {
+            format!("the PROTECTED environments {env}")
+        }
         env => format!(
             "the {}environment {env}",
             if a.protected { "PROTECTED " } else { "" }

@@ -38,7 +38,7 @@ impl AppState {
         files: Arc<dyn FilePicker>,
         tokens: TokenStore,
     ) -> AppState {
-        let text = config_bytes(&ws);
+        let text = pipeline_db_core::verbs::settings::config_bytes(&ws);
         AppState {
             ws: Arc::new(RwLock::new((Arc::new(ws), text))),
             tokens: Arc::new(tokens),
@@ -55,7 +55,7 @@ impl AppState {
     /// own checks in core still run, and Settings shows the file.
     pub fn ws(&self) -> Arc<Workspace> {
         let (ws, text) = self.ws.read().unwrap_or_else(|e| e.into_inner()).clone();
-        let now = config_bytes(&ws);
+        let now = pipeline_db_core::verbs::settings::config_bytes(&ws);
         if now == text {
             return ws;
         }
@@ -76,12 +76,7 @@ impl AppState {
 
     /// Swaps in the workspace reloaded after a config change.
     pub fn set_ws(&self, ws: Workspace) {
-        let text = config_bytes(&ws);
+        let text = pipeline_db_core::verbs::settings::config_bytes(&ws);
         *self.ws.write().unwrap_or_else(|e| e.into_inner()) = (Arc::new(ws), text);
     }
-}
-
-/// The bytes of `ws`'s config file as it is now (`None`: none there).
-fn config_bytes(ws: &Workspace) -> Option<Vec<u8>> {
-    std::fs::read(pipeline_db_core::verbs::settings::config_target(ws)).ok()
 }

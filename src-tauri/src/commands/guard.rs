@@ -142,7 +142,7 @@ pub fn native_answer(
         let typed =
             pipeline_db_core::storage::text::echo(answer.typed_env.as_deref().unwrap_or_default());
         // Several protected envs (a retention change) are typed together.
-        let names = if env.contains(' ') {
+        let names = if env.contains(pipeline_db_core::verbs::settings::PROTECTED_NAMES_SEPARATOR) {
             "their names"
         } else {
             "its name"

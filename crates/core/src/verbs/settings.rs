@@ -113,6 +113,12 @@ fn as_configured_now(ws: &Workspace) -> Result<Workspace> {
     Ok(now)
 }
 
+/// The bytes of `ws`'s config file as it is now (`None`: there is none): an adapter that keeps a
+/// workspace compares them with those it loaded it from, and reloads when they differ.
+pub fn config_bytes(ws: &Workspace) -> Option<Vec<u8>> {
+    std::fs::read(config_target(ws)).ok()
+}
+
 /// The workspace again, after a change to its config (same data dir and config file).
 pub fn reload(ws: &Workspace) -> Result<Workspace> {
     let cfg = config_target(ws);
