@@ -28,6 +28,11 @@ const CANCELLED: i32 = 10;
 const MISUSE: i32 = 2;
 const NO_DISPLAY: i32 = 3;
 const NOT_PRINTED: i32 = 4;
+const ASKER_GONE: i32 = 5;
+
+/// The app's process id, set by [`ask`] in the child's environment: the child ends when the
+/// process that asked is gone (see [`end_with_the_asker`]).
+const ASKER_VAR: &str = "PIPELINE_DB_FILE_DIALOG_ASKER";
 
 /// In `main`, before anything else: when started as a file dialog (`FLAG open|save TITLE ARG`),
 /// shows it, prints the chosen path (its bytes) or the cancel mark and exits with one of the
@@ -37,6 +42,7 @@ pub fn serve_if_asked() {
     if args.first().map(OsString::as_os_str) != Some(OsStr::new(FLAG)) {
         return;
     }
+    end_with_the_asker();
     // GLib's debug messages would go to stdout (single-threaded here: GTK is not started yet).
     std::env::remove_var("G_MESSAGES_DEBUG");
     let code = match args.as_slice() {
@@ -70,6 +76,23 @@ fn print(bytes: &[u8], code: i32) -> i32 {
 fn leave(code: i32) -> ! {
     // SAFETY: `_exit` only ends the process; no Rust state is observed afterwards.
     unsafe { libc::_exit(code) }
+}
+
+/// A dialog whose app quit or crashed would stay on screen, its answer going nowhere: the kernel
+/// ends this process when the thread that started it ends (`PR_SET_PDEATHSIG`; that thread waits
+/// for the answer, so it ends only with the app). An app gone before this ran is seen by its
+/// process id no longer being this process's parent.
+fn end_with_the_asker() {
+    // SAFETY: prctl(PR_SET_PDEATHSIG) only sets which signal this process gets.
+    let armed = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) } == 0;
+    let asker = std::env::var(ASKER_VAR)
+        .ok()
+        .and_then(|v| v.parse::<i32>().ok());
+    // SAFETY: getppid only reads this process's parent id.
+    let parent = unsafe { libc::getppid() };
+    if !armed || asker.is_some_and(|a| a != parent) {
+        leave(ASKER_GONE)
+    }
 }
 
 /// GTK could not be started: no display, or none it can connect to.
@@ -118,6 +141,7 @@ pub fn ask(kind: &str, title: &str, arg: &OsStr) -> crate::confirm::Picked {
         .arg(kind)
         .arg(title)
         .arg(arg)
+        .env(ASKER_VAR, std::process::id().to_string())
         .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::inherit())
         .output();
