@@ -380,3 +380,63 @@ fn lowering_retention_below_prods_backups_needs_the_typed_name() {
     e.ok(&["backups", "prune", "prod", "--confirm-env", "prod"]);
     assert_eq!(listed(), 1);
 }
+
+/// An env pointed at a file another env keeps beside its database — its `-wal` (SQLite deleted it
+/// when `dev` checkpointed: test's 300 jobs gone with no backup), its `.lock` (taking `prod`'s lock
+/// emptied test's database) — is refused by `env path` and `env add`, and in a config edited by
+/// hand; a database beside which another program keeps a `.lock` of its own is refused by `env
+/// add`, and its lock file is never emptied or written (review 20).
+#[test]
+fn an_env_on_another_env_s_log_or_lock_or_beside_a_foreign_lock_is_refused() {
+    let e = Env::new();
+    e.ok(&["migrate", "dev"]);
+    let data = e.data().to_path_buf();
+    for beside in ["dev.sqlite3-wal", "dev.sqlite3-shm", "prod.sqlite3.lock"] {
+        let p = data.join(beside);
+        for args in [
+            vec!["env", "path", "test", s(&p)],
+            vec!["env", "add", "demo", s(&p)],
+        ] {
+            let (code, _, err) = e.run(&args);
+            // dev's -wal and -shm exist: not a database (5); prod's lock does not (2).
+            assert!([2, 5].contains(&code), "{args:?}: {err}");
+            assert!(!config(&e).exists(), "no config written");
+        }
+    }
+    let (code, _, err) = e.run(&["env", "path", "test", s(&data.join("prod.sqlite3.lock"))]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("pipeline-db's lock of env `prod`"), "{err}");
+    assert!(err.contains("nothing was written"), "{err}");
+    // By hand: the config no longer loads, so nothing runs against it.
+    std::fs::write(config(&e), "[envs.test]\npath = \"dev.sqlite3-wal\"\n").unwrap();
+    let (code, _, err) = e.run(&["seed", "test", "--jobs", "3"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("SQLite's log of env `dev`"), "{err}");
+    std::fs::remove_file(config(&e)).unwrap();
+
+    let outside = tempfile::tempdir().unwrap();
+    let app = db_file(outside.path(), "app.db", |c| {
+        c.execute_batch("CREATE TABLE notes(x); INSERT INTO notes VALUES (1);")
+            .unwrap()
+    });
+    let lock = outside.path().join("app.db.lock");
+    std::fs::write(&lock, "another program's own lock\n").unwrap();
+    let (code, _, err) = e.run(&["env", "add", "stage", s(&app)]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("not pipeline-db's lock"), "{err}");
+    assert!(!config(&e).exists(), "no config written");
+    // Added while the lock file was not there: the changing verb refuses it, untouched.
+    std::fs::remove_file(&lock).unwrap();
+    e.ok(&["env", "add", "stage", s(&app)]);
+    std::fs::write(&lock, "another program's own lock\n").unwrap();
+    let (code, _, err) = e.run(&["env", "set", "stage", "--force"]);
+    assert_eq!(code, 3, "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&lock).unwrap(),
+        "another program's own lock\n"
+    );
+    assert!(
+        !data.join("backups/stage").exists(),
+        "no backup made: refused before the ritual"
+    );
+}

@@ -1915,3 +1915,34 @@ fn an_empty_data_dir_or_config_variable_is_refused_not_taken_for_the_default() {
     );
     assert_eq!(code, Some(0), "{err}");
 }
+
+/// A table name read from a file holds a newline: the plans and `status` show it escaped, on its
+/// own line, never as lines of the plan it would forge ("backup: none needed") — in a restore
+/// source (from a USB stick) and in the live database (review 20).
+#[test]
+fn a_newline_in_a_table_name_prints_escaped_never_as_a_line_of_the_plan() {
+    let e = Env::new();
+    e.seeded("dev");
+    let forged = "  backup:     none needed (a dry run: nothing will be replaced)";
+    let sql = format!("CREATE TABLE \"zz\n{forged}\n  note\" (x);");
+    let source = edited_copy(&e, "usb.sqlite3", &sql);
+    let forges = |out: &str| {
+        out.lines()
+            .any(|l| l.starts_with("  backup:     none needed (a dry"))
+    };
+    let plan = e.ok(&["restore", "prod", source.to_str().unwrap(), "--dry-run"]);
+    assert!(!forges(&plan), "{plan}");
+    assert!(plan.contains("zz\\u{a}  backup:"), "shown, escaped: {plan}");
+    // The same table in the live database.
+    let c = rusqlite::Connection::open(e.db("dev")).unwrap();
+    c.execute_batch(&sql).unwrap();
+    drop(c);
+    for args in [
+        vec!["reset", "dev", "--dry-run"],
+        vec!["status", "dev"],
+        vec!["check", "dev"],
+    ] {
+        let (_, out, err) = e.run(&args);
+        assert!(!forges(&out) && !forges(&err), "{args:?}: {out}{err}");
+    }
+}

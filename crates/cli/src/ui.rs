@@ -74,6 +74,12 @@ pub fn print_json<T: Serialize>(value: &T) {
     }
 }
 
+/// A name read from a database (a table's, an index's), for a line of output: every control
+/// character escaped, newlines too — a name holding one would print as a line of a plan.
+pub fn name(s: &str) -> String {
+    pipeline_db_core::storage::text::printable(s)
+}
+
 /// `s` with every control character but newline and tab, and every bidirectional override,
 /// written as `\u{..}` (core's `text::printable`, line by line).
 pub fn terminal_safe(s: &str) -> std::borrow::Cow<'_, str> {

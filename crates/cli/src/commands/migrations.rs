@@ -74,7 +74,12 @@ fn check(ws: &Workspace, env: &str, json: bool) -> Result<u8> {
             report.compared_with_version
         );
         for d in &report.differences {
-            outln!("  {:<8} {} {}", d.change, d.object_type, d.name);
+            outln!(
+                "  {:<8} {} {}",
+                d.change,
+                d.object_type,
+                crate::ui::name(&d.name)
+            );
             if let Some(e) = &d.expected_sql {
                 outln!("           expected: {e}");
             }

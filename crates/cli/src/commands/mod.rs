@@ -136,7 +136,7 @@ fn print_tables(tables: &[pipeline_db_core::plan::TableRows]) {
     for t in tables.iter().filter(|t| t.kind == TableKind::Data) {
         outln!(
             "  {:<28} {:>14}",
-            t.name,
+            crate::ui::name(&t.name),
             crate::ui::counted(t.rows, "row", "rows")
         );
     }
@@ -149,10 +149,10 @@ fn print_tables(tables: &[pipeline_db_core::plan::TableRows]) {
 fn bookkeeping(tables: &[pipeline_db_core::plan::TableRows]) -> Option<String> {
     use pipeline_db_core::schema::tables::TableKind;
     let (n, rows) = pipeline_db_core::plan::totals(tables, TableKind::Bookkeeping);
-    let names: Vec<&str> = tables
+    let names: Vec<String> = tables
         .iter()
         .filter(|t| t.kind == TableKind::Bookkeeping)
-        .map(|t| t.name.as_str())
+        .map(|t| crate::ui::name(&t.name))
         .collect();
     (n > 0).then(|| {
         format!(

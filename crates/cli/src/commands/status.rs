@@ -69,7 +69,7 @@ fn print_one(s: &EnvStatus) {
         .tables
         .iter()
         .filter(|t| t.kind == TableKind::Data)
-        .map(|t| format!("{} {}", t.name, crate::ui::count(t.rows)))
+        .map(|t| format!("{} {}", crate::ui::name(&t.name), crate::ui::count(t.rows)))
         .collect();
     let (_, data_rows) = pipeline_db_core::plan::totals(&s.tables, TableKind::Data);
     outln!(

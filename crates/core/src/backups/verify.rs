@@ -242,7 +242,7 @@ fn check(
 /// verbs refuse, so none a restore refuses (a backup of such a database is restored with them).
 fn schema_differences(conn: &rusqlite::Connection) -> Result<(Vec<String>, Vec<String>)> {
     use crate::schema::migrations::{self, MigrationState};
-    let shown = |d: &migrations::DriftItem| format!("{} {} `{}`", d.change, d.object_type, d.name);
+    let shown = |d: &migrations::DriftItem| d.shown();
     let drift = migrations::drift(conn)?;
     let (inert, harmful) = drift.split_tolerated();
     let inert = inert.into_iter().map(shown).collect();

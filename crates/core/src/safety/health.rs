@@ -133,7 +133,7 @@ fn foreign_objects_but(
         .iter()
         .filter(|d| !d.is_inert() && !tolerated(d))
         .take(5)
-        .map(|d| format!("{} {} `{}`", d.change, d.object_type, d.name))
+        .map(|d| d.shown())
         .collect();
     if harmful.is_empty() {
         return Ok(None);

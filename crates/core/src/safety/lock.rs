@@ -79,15 +79,74 @@ pub fn acquire(db_path: &Path, timeout: Duration, verb: &str) -> Result<EnvLock>
             Err(TryLockError::Error(e)) => return Err(Error::io("locking", &path)(e)),
         }
     }
+    refuse_unless_ours(&mut file, &path)?;
     // Record who holds it, for the "in use by pid N" message of the next process.
     let _ = file.set_len(0);
     let _ = file.rewind();
-    let _ = write!(file, "{} {}", std::process::id(), verb);
+    // One write: a process killed meanwhile leaves the whole line or a prefix of it.
+    let _ = file.write_all(format!("{} {}", std::process::id(), verb).as_bytes());
     let _ = file.flush();
     tracing::debug!(lock = %path.display(), verb, "lock taken");
     Ok(EnvLock {
         _held: std::sync::Arc::new(Held { file, path }),
     })
+}
+
+/// Refuses a database whose lock file exists and is not pipeline-db's (see [`refuse_unless_ours`]):
+/// for `env add` / `env path`, before the env is written to the config. Opens nothing for writing.
+pub(crate) fn refuse_a_lock_file_not_ours(db_path: &Path) -> Result<()> {
+    let path = lock_path(db_path);
+    match std::fs::symlink_metadata(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("reading", &path)(e)),
+        Ok(m) if !m.is_file() => Err(Error::Refused(format!(
+            "{} is not a regular file, so it is not pipeline-db's lock file; nothing was written. Remove it, or point the env at a database without a file of that name beside it",
+            path.display()
+        ))),
+        Ok(_) => {
+            let mut opts = OpenOptions::new();
+            opts.read(true);
+            let mut file = crate::storage::os::private_no_follow(&mut opts, &path)
+                .and_then(|()| opts.open(&path))
+                .map_err(Error::io("reading", &path))?;
+            refuse_unless_ours(&mut file, &path)
+        }
+    }
+}
+
+/// What pipeline-db leaves in a lock file: nothing (released), or `PID VERB` (its holder, or a
+/// holder that died). Anything else is another program's file — a `.lock` of its own beside a
+/// database given as an env's path, or a database an env's path was pointed beside — and is
+/// neither emptied nor written: refused before any change, with what to do.
+fn refuse_unless_ours(file: &mut File, path: &Path) -> Result<()> {
+    const MAX: u64 = 128;
+    let len = file.metadata().map_err(Error::io("reading", path))?.len();
+    let mut held = Vec::new();
+    if len <= MAX {
+        file.rewind().map_err(Error::io("reading", path))?;
+        Read::by_ref(file)
+            .take(MAX + 1)
+            .read_to_end(&mut held)
+            .map_err(Error::io("reading", path))?;
+    }
+    if len <= MAX && held.len() as u64 <= MAX && is_ours(&held) {
+        return Ok(());
+    }
+    Err(Error::Refused(format!(
+        "{} holds {len} bytes that are not pipeline-db's lock (empty, or a pid and a verb): it may be another program's file, and pipeline-db would overwrite it. Nothing was changed. Move it away if it is not needed, or point the env at a database without a file of that name beside it",
+        path.display()
+    )))
+}
+
+/// `held` is empty, or `PID VERB` as [`acquire`] writes it, or a prefix of that (its writer was
+/// killed while writing).
+fn is_ours(held: &[u8]) -> bool {
+    let space = held.iter().position(|b| *b == b' ').unwrap_or(held.len());
+    let (pid, verb) = held.split_at(space);
+    pid.len() <= 10
+        && pid.iter().all(u8::is_ascii_digit)
+        && (verb.is_empty() || !pid.is_empty())
+        && verb.iter().all(|b| b.is_ascii_graphic() || *b == b' ')
 }
 
 impl Drop for Held {
@@ -116,5 +175,49 @@ mod tests {
         );
         drop(_held);
         acquire(&db, Duration::from_millis(10), "reset").unwrap();
+    }
+
+    /// Another program's `.lock` beside a database (or a database an env's path was pointed
+    /// beside) is refused, byte for byte as it was; ours — empty, `PID VERB`, or a prefix of it
+    /// left by a killed writer — is taken.
+    #[test]
+    fn a_lock_file_that_is_not_ours_is_left_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("app.db");
+        let lock = lock_path(&db);
+        let sqlite = [b"SQLite format 3\0".as_slice(), &[7u8; 4096]].concat();
+        let foreign: [&[u8]; 6] = [
+            b"12345\n",
+            b"owner=someone else",
+            &sqlite,
+            b"12345 reset\nmore",
+            b" reset",
+            &[b'1'; 200],
+        ];
+        for held in foreign {
+            std::fs::write(&lock, held).unwrap();
+            let e = acquire(&db, Duration::from_millis(10), "reset").unwrap_err();
+            assert_eq!(e.exit_code(), 3, "{e}");
+            assert!(e.to_string().contains("Nothing was changed"), "{e}");
+            assert_eq!(std::fs::read(&lock).unwrap(), held);
+        }
+        for ours in ["", "4242 reset", "4242 config set", "4242", "4242 res"] {
+            std::fs::write(&lock, ours).unwrap();
+            let held = acquire(&db, Duration::from_millis(10), "seed").unwrap();
+            let now = std::fs::read_to_string(&lock).unwrap();
+            assert_eq!(now, format!("{} seed", std::process::id()), "{ours:?}");
+            drop(held);
+            assert_eq!(std::fs::read(&lock).unwrap(), b"", "released: emptied");
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever a killed writer of ours left (any prefix of `PID VERB`) is ours.
+        #[test]
+        fn every_prefix_of_our_line_is_ours(pid in 1u32.., verb in "[a-z]{1,12}( [a-z]{1,12})?", cut in 0usize..40) {
+            let line = format!("{pid} {verb}");
+            let cut = cut.min(line.len());
+            proptest::prop_assert!(is_ours(&line.as_bytes()[..cut]));
+        }
     }
 }

@@ -120,7 +120,8 @@ pub(crate) fn list(conn: Option<&Connection>) -> Result<Vec<MigrationInfo>> {
     for h in applied {
         let info = out.entry(h.version).or_insert_with(|| MigrationInfo {
             version: h.version,
-            name: h.name.clone(),
+            // A name read from the file, shown in messages: its control characters escaped.
+            name: crate::storage::text::printable(&h.name),
             state: MigrationState::Missing,
             checksum: None,
             applied_checksum: None,
@@ -411,6 +412,13 @@ fn normalize_sql(sql: &str) -> String {
 }
 
 impl DriftItem {
+    /// `extra table `name``, for messages: a name read from the file with its control characters
+    /// (a newline would print as a line of its own) escaped.
+    pub fn shown(&self) -> String {
+        let name = crate::storage::text::printable(&self.name);
+        format!("{} {} `{name}`", self.change, self.object_type)
+    }
+
     /// An addition that never runs and changes nothing of ours — a table or an index of the
     /// user's own (e.g. a legacy database adopted with `env add`): verbs work beside it, and a
     /// restore brings it back. Anything that runs (a trigger, a view), or that changes or removes

@@ -208,7 +208,7 @@ fn drift_finding(drift: &migrations::DriftReport) -> Finding {
     let shown = |items: Vec<&migrations::DriftItem>| {
         items
             .iter()
-            .map(|d| format!("{} {} {}", d.change, d.object_type, d.name))
+            .map(|d| d.shown())
             .collect::<Vec<_>>()
             .join("; ")
     };

@@ -555,8 +555,10 @@ fn check_file(
             other.name
         )));
     }
-    e.checks
-        .push("not another env's file, not in the backups dir".into());
+    crate::safety::lock::refuse_a_lock_file_not_ours(&path)?;
+    e.checks.push(
+        "not another env's file, not in the backups dir, no other program's .lock beside it".into(),
+    );
     if state == FileState::Missing {
         return Ok(FileCheck {
             path,

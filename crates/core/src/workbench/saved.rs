@@ -21,7 +21,7 @@ pub const MAX_QUERIES: usize = 200;
 /// Longest name, in characters.
 pub const MAX_NAME_CHARS: usize = 64;
 /// The directory under the data dir.
-pub const DIR: &str = "queries";
+pub const DIR: &str = crate::workspace::config::SAVED_QUERIES_DIR;
 const VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -426,12 +426,118 @@ pub(crate) fn resolve_envs(
             )));
         }
     }
+    refuse_files_of_others(&out, config_path, data_dir).map_err(cfg_err)?;
     Ok(out)
+}
+
+/// The data dir's folder of saved queries (`workbench::saved`).
+pub const SAVED_QUERIES_DIR: &str = "queries";
+
+/// What SQLite and pipeline-db keep beside a database: an env whose path is one of them would be
+/// taken for part of the other env's database (SQLite deletes a log it has checkpointed; the
+/// lock is emptied and rewritten).
+const BESIDE: [(&str, &str); 4] = [
+    ("-wal", "SQLite's log"),
+    ("-shm", "SQLite's shared memory"),
+    ("-journal", "SQLite's journal"),
+    (".lock", "pipeline-db's lock"),
+];
+
+/// An env's path may not be a file another env's database keeps beside it, nor one of the data
+/// dir's own files (the config, the audit log, the saved queries): a change to that env would
+/// overwrite or delete it. By path, and by (device, inode) where the file exists.
+fn refuse_files_of_others(
+    envs: &BTreeMap<String, EnvTarget>,
+    config_path: Option<&Path>,
+    data_dir: &Path,
+) -> std::result::Result<(), String> {
+    let id = crate::storage::fs::file_identity;
+    let same = |a: &Path, b: &Path| a == b || id(a).is_some_and(|i| id(b) == Some(i));
+    let own = [
+        (
+            data_dir.join(CONFIG_FILE_NAME),
+            "the data dir's config file",
+        ),
+        (data_dir.join("audit.jsonl"), "the audit log"),
+    ];
+    let configs = config_path.map(|c| (c.to_path_buf(), "the config file in use"));
+    let queries = canonical_lenient(&data_dir.join(SAVED_QUERIES_DIR));
+    for t in envs.values() {
+        let beside = envs.values().filter(|o| o.name != t.name).flat_map(|o| {
+            BESIDE.map(|(suffix, what)| {
+                let f = crate::storage::db::sidecar(&o.path, suffix);
+                (f, format!("{what} of env `{}`'s database", o.name))
+            })
+        });
+        let own = own
+            .iter()
+            .chain(configs.iter())
+            .map(|(f, what)| (canonical_lenient(f), what.to_string()));
+        if let Some((_, what)) = beside.chain(own).find(|(f, _)| same(&t.path, f)) {
+            return Err(format!(
+                "env `{}`: path {} is {what}, which a change to `{}` would overwrite or delete; point it at a database file of its own",
+                t.name,
+                t.path.display(),
+                t.name
+            ));
+        }
+        if t.path.starts_with(&queries) {
+            return Err(format!(
+                "env `{}`: path {} is inside the saved queries dir; point it at a database file of its own",
+                t.name,
+                t.path.display()
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An env pointed at another env's `-wal`, `-shm`, `-journal` or `.lock` (SQLite deleted the
+    /// first once `dev` checkpointed; taking `prod`'s lock emptied the second), or at the data
+    /// dir's own files, is refused when the config loads — also through a hard link.
+    #[test]
+    fn an_env_on_a_file_another_env_keeps_beside_its_database_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let cfg = |path: &str| {
+            std::fs::write(
+                d.join(CONFIG_FILE_NAME),
+                format!("[envs.test]\npath = \"{path}\"\n"),
+            )
+            .unwrap();
+            Workspace::at(d)
+        };
+        for path in [
+            "dev.sqlite3-wal",
+            "dev.sqlite3-shm",
+            "prod.sqlite3-journal",
+            "prod.sqlite3.lock",
+            "audit.jsonl",
+            "pipeline-db.toml",
+            "queries/x.sqlite3",
+            "sub/../dev.sqlite3-wal",
+        ] {
+            std::fs::create_dir_all(d.join("sub")).unwrap();
+            let e = cfg(path).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{path}: {e}");
+            assert!(e.to_string().contains("env `test`"), "{path}: {e}");
+        }
+        std::fs::write(d.join("dev.sqlite3.lock"), "").unwrap();
+        std::fs::hard_link(d.join("dev.sqlite3.lock"), d.join("sub/link")).unwrap();
+        assert!(cfg("sub/link").is_err(), "a hard link to dev's lock");
+        for fine in [
+            "test.sqlite3",
+            "dev.sqlite3-walrus",
+            "sub/dev.sqlite3-wal",
+            "other.lock",
+        ] {
+            cfg(fine).unwrap_or_else(|e| panic!("{fine}: {e}"));
+        }
+    }
 
     #[test]
     fn builtins_and_extra_envs() {
