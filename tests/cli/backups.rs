@@ -1775,3 +1775,32 @@ fn a_second_name_of_a_live_database_is_no_restore_source() {
         assert!(err.contains("`pipeline-db check dev` checks it"), "{err}");
     }
 }
+
+/// A sparse file in another env's backup dir (9 GiB long, a few KiB on disk) is counted by the
+/// space it takes: the data dir's budget (8 GiB) does not make dev's next backup delete dev's
+/// good backups for space never used (review 20).
+#[test]
+fn a_sparse_file_does_not_count_its_length_against_the_budget() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    dev_with_jobs(dir, "5");
+    ok(dir, &["backup", "dev"]);
+    ok(dir, &["backup", "dev"]);
+    let before = backups(dir, "dev");
+    let test = dir.join("backups/test");
+    std::fs::create_dir_all(&test).unwrap();
+    let name = "test-20261203T000000000Z-manual.sqlite3";
+    let sparse = std::fs::File::create(test.join(name)).unwrap();
+    sparse.set_len(9 << 30).unwrap();
+    drop(sparse);
+    let manifest = std::fs::read_to_string(format!("{}.json", before[0].display()))
+        .unwrap()
+        .replace("\"env\": \"dev\"", "\"env\": \"test\"");
+    std::fs::write(test.join(format!("{name}.json")), manifest).unwrap();
+    let (code, out, err) = run(dir, &["backup", "dev", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["retention"]["deleted"], Value::Array(vec![]), "{v}");
+    let after = backups(dir, "dev");
+    assert!(before.iter().all(|b| after.contains(b)), "{after:?}");
+}

@@ -60,8 +60,8 @@ pub struct BackupRecord {
     /// content's, which the stored file decompresses to).
     #[serde(default)]
     pub stored: Option<crate::backups::stored::Stored>,
-    /// The file's size as measured when it was listed (not part of the manifest): what retention
-    /// counts, whatever the manifest claims.
+    /// The disk space the file takes as measured when it was listed (not part of the manifest):
+    /// what retention counts, whatever the manifest claims.
     #[serde(skip)]
     pub measured_bytes: Option<u64>,
 }
@@ -276,7 +276,7 @@ pub fn list(target: &crate::workspace::env::EnvTarget) -> Result<Vec<BackupRecor
                     rec.created_at = named;
                 }
                 rec.pinned = crate::backups::pins::is_pinned(&p);
-                rec.measured_bytes = Some(meta.len());
+                rec.measured_bytes = Some(crate::storage::fs::bytes_on_disk(&meta));
                 rec.path = p;
                 out.push(rec);
             }

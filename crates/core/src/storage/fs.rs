@@ -308,6 +308,21 @@ fn not_a_data_file(path: &Path, meta: &std::fs::Metadata) -> Error {
     ))
 }
 
+/// The disk space a file takes: its length, or less where fewer blocks are allocated (a sparse
+/// file — a 9 GiB one made with `truncate` takes a few KiB —, or a filesystem that compresses). A
+/// disk budget counted by length alone deleted good backups for space that was never used.
+pub fn bytes_on_disk(meta: &std::fs::Metadata) -> u64 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        meta.len().min(meta.blocks().saturating_mul(512))
+    }
+    #[cfg(not(unix))]
+    {
+        meta.len()
+    }
+}
+
 /// (device, inode) of the file at `path` following links; `None` if it does not exist. Two env
 /// paths name the same file exactly when these are equal (hard links included).
 pub fn file_identity(path: &Path) -> Option<(u64, u64)> {
