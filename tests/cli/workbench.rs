@@ -1077,3 +1077,40 @@ fn an_export_into_a_pipe_closed_early_ends_quietly() {
     assert_eq!(out.status.code(), Some(141), "{err}");
     assert!(!err.contains("error"), "{err}");
 }
+
+/// The rows a query holds for the console are bounded: a few zeroblob columns took 3.5 GB within
+/// the time limit; now the query stops with its own error past 128 MiB, exit 3, nothing written
+/// (review 19). (`/usr/bin/time` on this query: peak RSS 3.4–4.1 GB before, ≈ 170 MB after.)
+#[test]
+fn a_query_holding_more_than_the_console_keeps_is_stopped() {
+    let e = Env::new();
+    e.seeded("dev");
+    let before = fingerprint(&e.db("dev"));
+    let cols: Vec<String> = (0..20).map(|i| format!("zeroblob(999999) c{i}")).collect();
+    let sql = format!(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i<1000) SELECT {} FROM n",
+        cols.join(", ")
+    );
+    let (code, out, err) = e.run(&["query", "dev", &sql, "--format", "csv"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(out.is_empty(), "no partial result printed");
+    assert!(err.contains("the query console keeps in memory"), "{err}");
+    assert!(
+        err.contains("pipeline-db export"),
+        "names the way that streams: {err}"
+    );
+    assert_eq!(fingerprint(&e.db("dev")), before);
+}
+
+/// Text that is not UTF-8 in a result is named by row and column (it was "invalid utf-8
+/// sequence … at index 1" with no row or column) — never shown changed (review 19).
+#[test]
+fn text_that_is_not_utf8_in_a_query_result_is_named_by_row_and_column() {
+    let e = Env::new();
+    e.seeded("dev");
+    let sql = "SELECT 'fine' AS a, CAST(x'41ff42' AS TEXT) AS odd";
+    let (code, _, err) = e.run(&["query", "dev", sql]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("row 1, column `odd`"), "{err}");
+    assert!(err.contains("41ff42"), "its bytes: {err}");
+}

@@ -210,6 +210,10 @@ pub enum Error {
         allowed: u64,
     },
 
+    /// A query's rows, held in memory for the console, passed what it may hold.
+    #[error("the query was stopped: its first {rows} rows already hold {}, more than the {} the query console keeps in memory; {UNCHANGED}. Narrow it (WHERE, LIMIT, fewer or smaller columns), or export it — `pipeline-db export ENV --query SQL --output FILE` streams rows to a file", crate::storage::text::bytes(*held), crate::storage::text::bytes(*limit))]
+    QueryTooBig { rows: u64, held: u64, limit: u64 },
+
     /// A query ran past its time limit and was interrupted.
     #[error("the query was stopped after its time limit of {limit_ms} ms; {UNCHANGED}. Narrow it (WHERE, LIMIT) or give it more time with --timeout-ms MS")]
     QueryTimeout { limit_ms: u64 },
@@ -283,9 +287,11 @@ impl Error {
             | Config { .. }
             | Missing { .. } => exit::USAGE,
             Stale { .. } | ForeignSchema { .. } => exit::REFUSED,
-            SqlRefused { .. } | QueryTimeout { .. } | QueryNoRoom { .. } | BadInput { .. } => {
-                exit::REFUSED
-            }
+            SqlRefused { .. }
+            | QueryTimeout { .. }
+            | QueryNoRoom { .. }
+            | QueryTooBig { .. }
+            | BadInput { .. } => exit::REFUSED,
             PutBack { .. } => exit::FAILED,
             SourceUnsound { .. } => exit::FAILED,
             Internal(_) | SavedQueries { .. } => exit::FAILED,
@@ -348,6 +354,7 @@ impl Error {
             Internal(_) => "internal",
             SqlRefused { .. } => "sql_refused",
             QueryTimeout { .. } => "query_timeout",
+            QueryTooBig { .. } => "query_too_big",
             BadInput { .. } => "bad_input",
             SavedQueries { .. } => "saved_queries",
         }
