@@ -1114,3 +1114,25 @@ fn text_that_is_not_utf8_in_a_query_result_is_named_by_row_and_column() {
     assert!(err.contains("row 1, column `odd`"), "{err}");
     assert!(err.contains("41ff42"), "its bytes: {err}");
 }
+
+/// A query stuck inside one row (LIKEs with a long pattern over a long text: SQLite looks at the
+/// time limit only between rows) still ends by its limit: `--timeout-ms 100` ran 25 s and exited
+/// 0 (review 19); now it ends within the limit and core's 2 s grace, exit 3.
+#[test]
+fn a_query_stuck_inside_one_row_ends_by_its_time_limit() {
+    let e = Env::new();
+    e.seeded("dev");
+    let pattern = format!("%{}b", "a".repeat(900));
+    let likes: Vec<String> = (0..60).map(|i| format!("x LIKE p AS m{i}")).collect();
+    let sql = format!(
+        "WITH v(x, p) AS (SELECT printf('%.*c', 999000, 'a'), '{pattern}') SELECT {} FROM v",
+        likes.join(", ")
+    );
+    let t = Instant::now();
+    let (code, out, err) = e.run(&["query", "dev", &sql, "--timeout-ms", "100"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(out.is_empty());
+    assert!(err.contains("inside one row"), "{err}");
+    assert!(err.contains("stopped with this process"), "{err}");
+    assert!(t.elapsed() < Duration::from_secs(15), "{:?}", t.elapsed());
+}

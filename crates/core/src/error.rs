@@ -214,6 +214,10 @@ pub enum Error {
     #[error("the query was stopped: its first {rows} rows already hold {}, more than the {} the query console keeps in memory; {UNCHANGED}. Narrow it (WHERE, LIMIT, fewer or smaller columns), or export it — `pipeline-db export ENV --query SQL --output FILE` streams rows to a file", crate::storage::text::bytes(*held), crate::storage::text::bytes(*limit))]
     QueryTooBig { rows: u64, held: u64, limit: u64 },
 
+    /// A query passed its time limit inside one row, where SQLite does not look at the limit.
+    #[error("the query passed its time limit of {limit_ms} ms inside one row, where SQLite cannot stop it (a LIKE, instr or replace over long text costs seconds per call); {left}; {UNCHANGED}. Narrow it (WHERE, LIMIT, shorter text or patterns)")]
+    QueryRunaway { limit_ms: u64, left: String },
+
     /// A query ran past its time limit and was interrupted.
     #[error("the query was stopped after its time limit of {limit_ms} ms; {UNCHANGED}. Narrow it (WHERE, LIMIT) or give it more time with --timeout-ms MS")]
     QueryTimeout { limit_ms: u64 },
@@ -291,6 +295,7 @@ impl Error {
             | QueryTimeout { .. }
             | QueryNoRoom { .. }
             | QueryTooBig { .. }
+            | QueryRunaway { .. }
             | BadInput { .. } => exit::REFUSED,
             PutBack { .. } => exit::FAILED,
             SourceUnsound { .. } => exit::FAILED,
@@ -353,7 +358,7 @@ impl Error {
             Missing { .. } => "missing",
             Internal(_) => "internal",
             SqlRefused { .. } => "sql_refused",
-            QueryTimeout { .. } => "query_timeout",
+            QueryTimeout { .. } | QueryRunaway { .. } => "query_timeout",
             QueryTooBig { .. } => "query_too_big",
             BadInput { .. } => "bad_input",
             SavedQueries { .. } => "saved_queries",

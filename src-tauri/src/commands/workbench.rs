@@ -43,7 +43,7 @@ pub async fn run_query<R: Runtime>(
         let obs = EventObserver::for_op(app, "query", &running)?;
         let mut req = QueryRequest::new(&env, &sql);
         req.max_rows = max_rows.unwrap_or(query::DEFAULT_MAX_ROWS);
-        Ok(query::run_observed(&st.ws(), &req, &obs)?.view())
+        Ok(query::run_bounded(&st.ws(), &req, obs)?.view())
     })
     .await
 }

@@ -16,7 +16,18 @@ pub fn run(ws: &Workspace, a: QueryArgs) -> Result<u8> {
         max_rows: a.max_rows,
         timeout: Duration::from_millis(a.timeout_ms),
     };
-    let res = query::run(ws, &req)?;
+    // Past the limit, core answers without the thread still finishing a row; this process ends
+    // on the error, and the thread with it.
+    let res =
+        query::run_bounded(ws, &req, pipeline_db_core::progress::Quiet).map_err(|e| match e {
+            pipeline_db_core::Error::QueryRunaway { limit_ms, .. } => {
+                pipeline_db_core::Error::QueryRunaway {
+                    limit_ms,
+                    left: "it was stopped with this process".into(),
+                }
+            }
+            e => e,
+        })?;
     let format = match a.format {
         QueryFormat::Table => None,
         QueryFormat::Csv => Some(Format::Csv),

@@ -82,6 +82,72 @@ pub fn run_observed(ws: &Workspace, req: &QueryRequest, obs: &dyn Observer) -> R
     })
 }
 
+/// How long past its time limit a query's caller waits before answering without it.
+pub const GRACE: Duration = Duration::from_secs(2);
+/// Queries past their time limit that may still be finishing a row in the background.
+const MAX_FINISHING: usize = 2;
+static FINISHING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// [`run_observed`] on a thread of its own, answered by its time limit at the latest: SQLite
+/// looks at the limit (and at a cancel) only between the steps of a statement, and one row's
+/// expressions have none — one LIKE over a long text costs seconds, and the 100 KB of SQL a query
+/// may have hold thousands. Past the limit and [`GRACE`], [`Error::QueryRunaway`] is returned and
+/// the thread is left to end at the row's end (it only reads; its interrupt is set); at most
+/// [`MAX_FINISHING`] such threads at once, then new queries are refused until one ends. A process
+/// that exits on the error (the CLI) ends the thread with it.
+pub fn run_bounded<O: Observer + Send + 'static>(
+    ws: &Workspace,
+    req: &QueryRequest,
+    obs: O,
+) -> Result<QueryResult> {
+    use std::sync::atomic::Ordering;
+    let finishing = FINISHING.load(Ordering::SeqCst);
+    if finishing >= MAX_FINISHING {
+        return Err(Error::Refused(format!(
+            "{finishing} queries that passed their time limit are still finishing a row in the background (each stops at the end of its row); nothing was run. Try again when they have ended"
+        )));
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    // Whether the caller gave up on the thread (then the thread uncounts itself when it ends).
+    let state = std::sync::Arc::new(std::sync::Mutex::new((false, false)));
+    let (ws2, req2, st) = (ws.clone(), req.clone(), state.clone());
+    std::thread::Builder::new()
+        .name("query".into())
+        .spawn(move || {
+            let out = run_observed(&ws2, &req2, &obs);
+            let mut s = st.lock().unwrap_or_else(|e| e.into_inner());
+            s.0 = true;
+            if s.1 {
+                FINISHING.fetch_sub(1, Ordering::SeqCst);
+            }
+            let _ = tx.send(out);
+        })
+        .map_err(|e| Error::Internal(format!("the query thread could not start: {e}")))?;
+    match rx.recv_timeout(req.timeout + GRACE) {
+        Ok(out) => out,
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(Error::Internal(
+            "the query thread ended without an answer".into(),
+        )),
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
+            if s.0 {
+                drop(s);
+                return rx.recv().unwrap_or_else(|_| {
+                    Err(Error::Internal(
+                        "the query thread ended without an answer".into(),
+                    ))
+                });
+            }
+            s.1 = true;
+            FINISHING.fetch_add(1, Ordering::SeqCst);
+            Err(Error::QueryRunaway {
+                limit_ms: req.timeout.as_millis() as u64,
+                left: "it was left to finish that row in the background, where it only reads, and stops at the row's end".into(),
+            })
+        }
+    }
+}
+
 /// The result columns and at most `max_rows` rows (and whether more existed).
 #[allow(clippy::type_complexity)]
 fn collect(g: &guard::Guarded, req: &QueryRequest) -> Result<(Vec<Column>, Vec<Vec<Value>>, bool)> {
