@@ -1804,3 +1804,55 @@ fn a_sparse_file_does_not_count_its_length_against_the_budget() {
     let after = backups(dir, "dev");
     assert!(before.iter().all(|b| after.contains(b)), "{after:?}");
 }
+
+/// A backup that failed `backups verify` stays FAILED in a copy of the data dir (the log was keyed
+/// by absolute path: the copy listed it "verified" and `check` named it the newest verified
+/// backup), and is never shown verified when the log has grown past what is read of it (it was
+/// ignored whole past 64 MiB) (review 20).
+#[test]
+fn a_failed_verification_is_remembered_in_a_copied_data_dir_and_past_a_long_log() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path().join("data");
+    std::fs::create_dir(&dir).unwrap();
+    dev_with_jobs(&dir, "5");
+    ok(&dir, &["backup", "dev"]);
+    let damaged = backups(&dir, "dev").pop().unwrap();
+    let mut bytes = std::fs::read(&damaged).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0xff;
+    std::fs::write(&damaged, bytes).unwrap();
+    let (code, _, _) = run(&dir, &["backups", "verify", "--all"]);
+    assert_ne!(code, 0);
+    let state = |dir: &Path| {
+        let list: Value = json(dir, &["backups", "list", "dev", "--json"]);
+        let name = damaged.file_name().unwrap().to_str().unwrap();
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["path"].as_str().unwrap().ends_with(name))
+            .map(|b| b["trust"]["state"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    assert_eq!(state(&dir), "failed");
+    let copy = d.path().join("copy");
+    let status = std::process::Command::new("cp")
+        .args(["-a", dir.to_str().unwrap(), copy.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(state(&copy), "failed", "in the copy too");
+    let check = ok(&copy, &["check", "dev"]);
+    assert!(
+        !check
+            .lines()
+            .any(|l| l.contains("newest verified") && l.contains("manual")),
+        "{check}"
+    );
+    // 65 MiB appended after the record: it is no longer read, so the state is not known.
+    let log = dir.join("backups/verifications.jsonl");
+    let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    std::io::Write::write_all(&mut f, &vec![b' '; 65 << 20]).unwrap();
+    std::io::Write::write_all(&mut f, b"\n").unwrap();
+    drop(f);
+    assert_eq!(state(&dir), "unknown");
+}

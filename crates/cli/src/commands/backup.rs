@@ -167,6 +167,7 @@ fn run_list(ws: &Workspace, env: Option<String>, json: bool) -> Result<u8> {
                 verify::Trust::VerifiedWhenWritten => "verified".to_string(),
                 verify::Trust::Verified { .. } => "re-verified".to_string(),
                 verify::Trust::Failed { .. } => "FAILED".to_string(),
+                verify::Trust::Unknown { .. } => "unknown".to_string(),
             };
             let size = match &b.record.stored {
                 Some(st) => format!(

@@ -439,21 +439,55 @@ pub fn record(ws: &Workspace, r: &VerifyReport) {
     }
 }
 
-/// The latest recorded verification of each backup path.
-pub fn latest(ws: &Workspace) -> HashMap<PathBuf, VerifyReport> {
-    let bytes = crate::storage::fs::read_untrusted(&log_path(ws), false, 64 << 20)
-        .inspect_err(|e| tracing::warn!("verification log: {e}"))
-        .ok()
-        .flatten()
-        .unwrap_or_default();
-    let text = String::from_utf8_lossy(&bytes);
-    let mut out = HashMap::new();
-    for line in text.lines() {
-        if let Ok(r) = serde_json::from_str::<VerifyReport>(line) {
-            out.insert(r.path.clone(), r);
+/// The verification log as read: the latest record of each backup, and why it could not be read
+/// (then no backup's state is known from it).
+#[derive(Debug, Default)]
+pub struct Log {
+    latest: HashMap<PathBuf, VerifyReport>,
+    unread: Option<String>,
+    /// Lines before the part read were left unread: a backup with no record in it may have one.
+    older_unread: bool,
+}
+
+/// How far back the log is read: its last 64 MiB (tens of thousands of verifications — far more
+/// than retention keeps backups for); older lines are of backups long gone.
+const LOG_READ: u64 = 64 << 20;
+
+/// The latest recorded verification of each backup.
+pub fn latest(ws: &Workspace) -> Log {
+    let (bytes, older_unread) =
+        match crate::storage::fs::read_untrusted_tail(&log_path(ws), LOG_READ) {
+            Ok(read) => read.unwrap_or_default(),
+            Err(e) => {
+                tracing::warn!("verification log: {e}");
+                return Log {
+                    unread: Some(format!("the verification log could not be read ({e})")),
+                    ..Log::default()
+                };
+            }
+        };
+    let mut latest = HashMap::new();
+    for line in bytes.split(|b| *b == b'\n') {
+        if let Ok(r) = serde_json::from_slice::<VerifyReport>(line) {
+            latest.insert(log_key(&r.path), r);
         }
     }
-    out
+    Log {
+        latest,
+        unread: None,
+        older_unread,
+    }
+}
+
+/// What a record is found by: a backup in a backups dir by `<env>/<file>` (a data dir copied or
+/// moved elsewhere keeps the results of its backups — a failed one read as verified there), any
+/// other file by its path.
+fn log_key(path: &Path) -> PathBuf {
+    let names: Vec<&std::ffi::OsStr> = path.iter().collect();
+    match names.as_slice() {
+        [.., backups, env, file] if *backups == "backups" => Path::new(env).join(file),
+        _ => path.to_path_buf(),
+    }
 }
 
 /// How much a backup can be trusted, as `backups list` shows it.
@@ -464,12 +498,14 @@ pub enum Trust {
     VerifiedWhenWritten,
     /// Re-verified by `backups verify` (or restore/prune) at this time.
     Verified { at: String },
+    /// What the last verification found cannot be read (the log cannot be read).
+    Unknown { problem: String },
     /// The last verification failed, or the file no longer has its recorded size.
     Failed { at: Option<String>, problem: String },
 }
 
 /// The trust state of a listed backup from the log and a cheap size check (no hashing).
-pub fn trust(rec: &BackupRecord, log: &HashMap<PathBuf, VerifyReport>) -> Trust {
+pub fn trust(rec: &BackupRecord, log: &Log) -> Trust {
     let size = std::fs::metadata(&rec.path).map(|m| m.len()).ok();
     if size != Some(rec.disk_bytes()) {
         return Trust::Failed {
@@ -482,13 +518,21 @@ pub fn trust(rec: &BackupRecord, log: &HashMap<PathBuf, VerifyReport>) -> Trust 
             ),
         };
     }
-    match log.get(&rec.path) {
+    if let Some(why) = &log.unread {
+        return Trust::Unknown {
+            problem: format!("{why}; `pipeline-db backups verify` checks it again"),
+        };
+    }
+    match log.latest.get(&log_key(&rec.path)) {
         Some(r) if r.ok => Trust::Verified {
             at: r.verified_at.clone(),
         },
         Some(r) => Trust::Failed {
             at: Some(r.verified_at.clone()),
             problem: r.problem.clone().unwrap_or_default(),
+        },
+        None if log.older_unread => Trust::Unknown {
+            problem: format!("the verification log is over {} and only its last part was read; `pipeline-db backups verify` checks it again", crate::storage::text::bytes(LOG_READ)),
         },
         None => Trust::VerifiedWhenWritten,
     }

@@ -337,6 +337,7 @@ fn backup_age(ws: &Workspace, target: &crate::workspace::env::EnvTarget, r: &mut
             !matches!(
                 crate::backups::verify::trust(b, &log),
                 crate::backups::verify::Trust::Failed { .. }
+                    | crate::backups::verify::Trust::Unknown { .. }
             )
         })
     });
