@@ -176,6 +176,12 @@ fn edit(
     change: impl FnOnce(&mut Vec<SavedQuery>) -> Result<()>,
 ) -> Result<Vec<SavedQuery>> {
     let p = path(ws, env)?;
+    let dir = p.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(Error::io("creating", dir))?;
+    require_real_dir(dir)?;
+    // Two saves at once (two windows, the desktop's parallel commands) each wrote the list it
+    // had read: one of them was lost though both said "saved".
+    let _edit = lock_list(dir, ws.busy_timeout())?;
     let mut qs = load(&p)?;
     change(&mut qs)?;
     sort(&mut qs);
@@ -190,12 +196,37 @@ fn edit(
             MAX_FILE_BYTES / 1024
         )));
     }
-    let dir = p.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(Error::io("creating", dir))?;
-    require_real_dir(dir)?;
     fs::write_replace(&p, &text)?;
     tracing::info!(path = %p.display(), queries = qs.len(), "saved queries written");
     Ok(qs)
+}
+
+/// An exclusive lock on the queries dir's `.lock` file, held while a list is read, changed and
+/// written back; waits up to `timeout` for another save.
+fn lock_list(dir: &Path, timeout: std::time::Duration) -> Result<std::fs::File> {
+    let path = dir.join(".lock");
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true).write(true).create(true).truncate(false);
+    let file = crate::storage::os::private_no_follow(&mut opts, &path)
+        .and_then(|()| opts.open(&path))
+        .map_err(Error::io("opening", &path))?;
+    let start = std::time::Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) if start.elapsed() < timeout => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(Error::Refused(format!(
+                    "another save of queries held {} for {} ms; nothing was saved. Try again",
+                    path.display(),
+                    start.elapsed().as_millis()
+                )))
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("locking", &path)(e)),
+        }
+    }
 }
 
 fn sort(qs: &mut [SavedQuery]) {
