@@ -52,11 +52,12 @@ fn save_rename_delete_and_list_sorted_by_name() {
     assert_eq!(names(&list(&ws, "dev").unwrap()), ["Zz failures"]);
     // Kept in the data dir, not in the database; no temp file left behind.
     let dir = ws.data_dir.join(DIR);
-    let files: Vec<_> = std::fs::read_dir(&dir)
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
-    assert_eq!(files, [std::ffi::OsString::from("dev.json")]);
+    files.sort();
+    assert_eq!(files, [".lock", "dev.json"].map(std::ffi::OsString::from));
     assert!(!ws.data_dir.join("dev.sqlite3").exists());
 }
 
