@@ -72,4 +72,30 @@ describe("QueryView", () => {
     expect(String(args.sql)).toMatch(/^SELECT status/);
     await screen.findByTestId("saved-Mine");
   });
+
+  it("deletes or saves over a saved query only after a second click that names it", async () => {
+    const ontoast = vi.fn();
+    replies.delete_query = async () => [];
+    replies.save_query = async (a) => [{ name: a.name, sql: a.sql, saved_at: "" }];
+    render(QueryView, { env: "dev", ontoast });
+    const item = await screen.findByTestId("saved-Failed jobs");
+    await fireEvent.click(item.querySelector("[data-testid=delete-query]")!);
+    expect(screen.getByTestId("confirm-delete").textContent).toContain("Delete “Failed jobs”?");
+    await fireEvent.click(screen.getByTestId("confirm-no"));
+    expect(calls.some(([c]) => c === "delete_query")).toBe(false);
+    expect(screen.queryByTestId("confirm-delete")).toBeNull();
+    await fireEvent.click(item.querySelector("[data-testid=delete-query]")!);
+    await fireEvent.click(screen.getByTestId("confirm-yes"));
+    await waitFor(() => expect(ontoast).toHaveBeenCalledWith("ok", "Deleted “Failed jobs”."));
+    expect(calls.find(([c]) => c === "delete_query")![1]).toMatchObject({ env: "dev", name: "Failed jobs" });
+    // Save over: the editor holds a saved query once one is saved; replacing asks first.
+    await fireEvent.input(screen.getByTestId("save-name"), { target: { value: "Mine" } });
+    await fireEvent.click(screen.getByTestId("save-query"));
+    await fireEvent.click(await screen.findByTestId("save-over"));
+    expect(screen.getByTestId("confirm-over").textContent).toContain("Replace the saved SQL of “Mine”?");
+    expect(calls.filter(([c]) => c === "save_query")).toHaveLength(1);
+    await fireEvent.click(screen.getByTestId("confirm-yes"));
+    await waitFor(() => expect(calls.filter(([c]) => c === "save_query")).toHaveLength(2));
+    expect(calls.filter(([c]) => c === "save_query")[1][1]).toMatchObject({ name: "Mine", replace: true });
+  });
 });
