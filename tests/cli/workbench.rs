@@ -1136,3 +1136,60 @@ fn a_query_stuck_inside_one_row_ends_by_its_time_limit() {
     assert!(err.contains("stopped with this process"), "{err}");
     assert!(t.elapsed() < Duration::from_secs(15), "{:?}", t.elapsed());
 }
+
+/// CSV cells a spreadsheet would run as formulas: exported as the database holds them with a
+/// note naming how many, or after a `'` with --escape-formulas (review 19); JSON refuses the flag.
+#[test]
+fn formula_like_csv_cells_are_named_and_escaped_on_request() {
+    let e = Env::new();
+    e.seeded("dev");
+    let c = rusqlite::Connection::open(e.db("dev")).unwrap();
+    c.execute_batch(
+        "UPDATE pipelines SET description = '=HYPERLINK(\"http://evil.example/\",\"open\")' WHERE id = 1;
+         UPDATE pipelines SET description = '@SUM(1+1)' WHERE id = 2;",
+    )
+    .unwrap();
+    drop(c);
+    let dir = out_dir(&e);
+    let plain = dir.join("plain.csv");
+    let (code, _, err) = e.run(&[
+        "export",
+        "dev",
+        "pipelines",
+        "--format",
+        "csv",
+        "--output",
+        s(&plain),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("2 text cells begin with = + - @"), "{err}");
+    let text = std::fs::read_to_string(&plain).unwrap();
+    assert!(text.contains("\"@SUM(1+1)\""), "as the database holds it");
+    let escaped = dir.join("escaped.csv");
+    let args = [
+        "export",
+        "dev",
+        "pipelines",
+        "--format",
+        "csv",
+        "--output",
+        s(&escaped),
+        "--escape-formulas",
+        "--json",
+    ];
+    let out: serde_json::Value = serde_json::from_str(&e.ok(&args)).unwrap();
+    assert_eq!(out["formula_cells"], 2);
+    assert_eq!(out["formulas_escaped"], true);
+    let text = std::fs::read_to_string(&escaped).unwrap();
+    assert!(text.contains("\"'@SUM(1+1)\""), "{text}");
+    assert!(text.contains("\"'=HYPERLINK("), "{text}");
+    let (code, _, err) = e.run(&[
+        "export",
+        "dev",
+        "pipelines",
+        "--format",
+        "json",
+        "--escape-formulas",
+    ]);
+    assert_eq!(code, 2, "{err}");
+}

@@ -193,6 +193,10 @@ pub struct ExportArgs {
     /// With --output: print the outcome as JSON
     #[arg(long, requires = "output")]
     pub json: bool,
+    /// CSV for a spreadsheet: text beginning with = + - @ (which Excel or LibreOffice would run as
+    /// a formula) is written after a ' — the file then no longer imports back byte for byte
+    #[arg(long)]
+    pub escape_formulas: bool,
 }
 
 #[derive(Debug, Args)]

@@ -70,6 +70,7 @@ pub async fn export_rows<R: Runtime>(
     env: String,
     what: ExportWhat,
     format: Format,
+    escape_formulas: Option<bool>,
     op: String,
 ) -> CmdResult<ExportOutcome> {
     let st = state.inner().clone();
@@ -91,6 +92,7 @@ pub async fn export_rows<R: Runtime>(
             format,
             output: Some(output),
             timeout: Some(export::DEFAULT_QUERY_TIMEOUT),
+            escape_formulas: escape_formulas.unwrap_or(false),
         };
         Ok(export::run(&st.ws(), &req, &mut std::io::sink(), &obs)?)
     })

@@ -133,8 +133,8 @@ export const api = {
   runQuery: (env: string, sql: string, maxRows: number | null, op: string) =>
     invoke<QueryView>("run_query", { env, sql, maxRows, op }),
   /** Export…: Rust raises the native save dialog; core writes a new file (never overwrites). */
-  exportRows: (env: string, what: ExportWhat, format: Format, op: string) =>
-    invoke<ExportOutcome>("export_rows", { env, what, format, op }),
+  exportRows: (env: string, what: ExportWhat, format: Format, op: string, escapeFormulas = false) =>
+    invoke<ExportOutcome>("export_rows", { env, what, format, escapeFormulas, op }),
   schema: (env: string) => invoke<SchemaView>("schema", { env }),
   savedQueries: (env: string) => invoke<SavedQuery[]>("saved_queries", { env }),
   saveQuery: (env: string, name: string, sql: string, replace: boolean) =>

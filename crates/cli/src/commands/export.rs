@@ -30,6 +30,7 @@ pub fn run(ws: &Workspace, a: ExportArgs) -> Result<u8> {
                 .map(Duration::from_millis)
                 .unwrap_or(export::DEFAULT_QUERY_TIMEOUT),
         ),
+        escape_formulas: a.escape_formulas,
     };
     let bar = ui::Bar::new();
     let out = {
@@ -58,6 +59,18 @@ pub fn run(ws: &Workspace, a: ExportArgs) -> Result<u8> {
             out.duration_ms
         ),
         (None, _) => errln!("({} exported, {} ms)", ui::rows(out.rows), out.duration_ms),
+    }
+    if out.formula_cells > 0 && !a.json {
+        match out.formulas_escaped {
+            true => errln!(
+                "note: {} text cells a spreadsheet would run as formulas were written after a '",
+                out.formula_cells
+            ),
+            false => errln!(
+                "note: {} text cells begin with = + - @ (or a tab or CR before one): a spreadsheet opening this file may run them as formulas. They are written as the database holds them; --escape-formulas writes them after a '",
+                out.formula_cells
+            ),
+        }
     }
     Ok(exit::OK)
 }

@@ -53,6 +53,9 @@ pub struct ExportRequest {
     pub output: Option<PathBuf>,
     /// Time limit of a query export (`None`: none; a table export has none).
     pub timeout: Option<Duration>,
+    /// CSV: a text cell a spreadsheet would run as a formula is written after a `'` (the file
+    /// then no longer imports back byte for byte). Refused for JSON and NDJSON.
+    pub escape_formulas: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -66,6 +69,10 @@ pub struct ExportOutcome {
     pub rows: u64,
     pub bytes: u64,
     pub duration_ms: u64,
+    /// CSV: text cells a spreadsheet would run as formulas (`= + - @`, tab, CR first).
+    pub formula_cells: u64,
+    /// Whether those were written after a `'` (`escape_formulas`).
+    pub formulas_escaped: bool,
 }
 
 /// Time limit of a `--query` export unless another is given (a table export has none).
@@ -99,6 +106,13 @@ pub fn run(
         Verb::Export,
         |_| export(ws, req, out, obs),
         |result| match result {
+            Ok(o) if o.formulas_escaped => (
+                format!(
+                    "{what}: {} rows, {} bytes; {} formula-like cells written after a '",
+                    o.rows, o.bytes, o.formula_cells
+                ),
+                None,
+            ),
             Ok(o) => (format!("{what}: {} rows, {} bytes", o.rows, o.bytes), None),
             Err(_) => (what.clone(), None),
         },
@@ -114,6 +128,12 @@ fn export(
     if req.format == Format::Table {
         return Err(Error::InvalidInput(
             "export writes csv, json or ndjson (the table format is `pipeline-db query`'s)".into(),
+        ));
+    }
+    if req.escape_formulas && req.format != Format::Csv {
+        return Err(Error::InvalidInput(
+            "escaping formulas is for CSV (a spreadsheet runs formulas in CSV cells, not in JSON)"
+                .into(),
         ));
     }
     // One audit line per export: refused before anything is read when it cannot be written.
@@ -153,8 +173,9 @@ fn export(
             None => Column::of_query(n),
         })
         .collect();
+    let formulas = std::cell::Cell::new(0u64);
     let mut stream = |w: &mut dyn Write, dest: PathBuf| -> Result<u64> {
-        let mut sink = format::writer(req.format, w, dest)?;
+        let mut sink = format::csv_escaping(req.format, w, dest, req.escape_formulas)?;
         sink.begin(&columns)?;
         let mut rows = stmt.query([]).map_err(|e| g.error(e))?;
         let mut done = 0u64;
@@ -178,6 +199,7 @@ fn export(
             }
         }
         sink.end()?;
+        formulas.set(sink.formula_cells());
         obs.progress(&Progress {
             stage: "exporting",
             done,
@@ -207,6 +229,8 @@ fn export(
         rows,
         bytes,
         duration_ms: started.elapsed().as_millis() as u64,
+        formula_cells: formulas.get(),
+        formulas_escaped: req.escape_formulas && formulas.get() > 0,
     })
 }
 

@@ -73,6 +73,10 @@ pub trait RowSink {
     fn begin(&mut self, columns: &[Column]) -> Result<()>;
     fn row(&mut self, row: &[ValueRef<'_>]) -> Result<()>;
     fn end(&mut self) -> Result<()>;
+    /// Text cells a spreadsheet would take for a formula (CSV only; see [`formula_like`]).
+    fn formula_cells(&self) -> u64 {
+        0
+    }
 }
 
 /// A writer of `format` (not `table`) into `w`; `dest` names it in errors.
@@ -81,8 +85,19 @@ pub fn writer<'w>(
     w: &'w mut dyn Write,
     dest: PathBuf,
 ) -> Result<Box<dyn RowSink + 'w>> {
+    csv_escaping(format, w, dest, false)
+}
+
+/// [`writer`]; a CSV one writes a text cell a spreadsheet would run as a formula with a `'`
+/// before it when `escape_formulas` (and counts such cells either way).
+pub fn csv_escaping<'w>(
+    format: Format,
+    w: &'w mut dyn Write,
+    dest: PathBuf,
+    escape_formulas: bool,
+) -> Result<Box<dyn RowSink + 'w>> {
     Ok(match format {
-        Format::Csv => Box::new(Csv::new(w, dest)),
+        Format::Csv => Box::new(Csv::new(w, dest, escape_formulas)),
         Format::Json => Box::new(Json::new(w, dest, false)),
         Format::Ndjson => Box::new(Json::new(w, dest, true)),
         Format::Table => {
@@ -121,26 +136,37 @@ struct Csv<'w> {
     line: Vec<u8>,
     columns: usize,
     dest: PathBuf,
+    escape_formulas: bool,
+    formulas: u64,
 }
 
 impl<'w> Csv<'w> {
-    fn new(w: &'w mut dyn Write, dest: PathBuf) -> Csv<'w> {
+    fn new(w: &'w mut dyn Write, dest: PathBuf, escape_formulas: bool) -> Csv<'w> {
         Csv {
             w,
             line: Vec::with_capacity(4096),
             columns: 0,
             dest,
+            escape_formulas,
+            formulas: 0,
         }
     }
 
     /// Appends one field as csv-core's `NonNumeric` style writes it (a test holds the two equal):
-    /// as it is when it reads as a number, else in quotes with each quote doubled (RFC 4180).
+    /// as it is when it reads as a number, else in quotes with each quote doubled (RFC 4180) —
+    /// after a `'` when it would run as a formula and formulas are escaped.
     fn field(&mut self, bytes: &[u8]) {
         if reads_as_number(bytes) {
             self.line.extend_from_slice(bytes);
             return;
         }
         self.line.push(b'"');
+        if formula_like(bytes) {
+            self.formulas += 1;
+            if self.escape_formulas {
+                self.line.push(b'\'');
+            }
+        }
         let mut rest = bytes;
         while let Some(at) = memchr::memchr(b'"', rest) {
             self.line.extend_from_slice(&rest[..=at]);
@@ -249,6 +275,20 @@ impl RowSink for Csv<'_> {
     fn end(&mut self) -> Result<()> {
         self.w.flush().map_err(Error::io("writing", &self.dest))
     }
+
+    fn formula_cells(&self) -> u64 {
+        self.formulas
+    }
+}
+
+/// Whether a spreadsheet (Excel, LibreOffice, Google Sheets) opening the CSV would take a text
+/// cell for a formula and run it: it begins with `=`, `+`, `-` or `@`, or a tab or carriage
+/// return before one (OWASP's list). Numbers (`-5`) are written unquoted and are not counted.
+pub fn formula_like(text: &[u8]) -> bool {
+    matches!(
+        text.first(),
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
+    )
 }
 
 struct Json<'w> {
@@ -473,6 +513,47 @@ mod tests {
         let one = [Column::of_table("t", "a")];
         let rows = vec![vec![ValueRef::Null], vec![ValueRef::Text(b"")]];
         assert_eq!(write(Format::Csv, &one, &rows), "\"a\"\r\n\r\n\"\"\r\n");
+    }
+
+    /// Text a spreadsheet would run as a formula is counted, and written after a `'` only when
+    /// asked; numbers (`-3`) are neither (review 19).
+    #[test]
+    fn formula_like_cells_are_counted_and_escaped_only_when_asked() {
+        let cols = [Column::of_table("t", "a")];
+        let cells: [&[u8]; 7] = [
+            b"=HYPERLINK(\"http://x\")",
+            b"@SUM(1)",
+            b"+1+1",
+            b"-cmd",
+            b"\t=1",
+            b"plain = text",
+            b"",
+        ];
+        let rows: Vec<Vec<ValueRef<'_>>> = cells
+            .iter()
+            .map(|c| vec![ValueRef::Text(c)])
+            .chain([vec![ValueRef::Integer(-3)], vec![ValueRef::Real(-0.5)]])
+            .collect();
+        for escape in [false, true] {
+            let mut out = vec![];
+            let mut sink = csv_escaping(Format::Csv, &mut out, "t".into(), escape).unwrap();
+            sink.begin(&cols).unwrap();
+            for r in &rows {
+                sink.row(r).unwrap();
+            }
+            sink.end().unwrap();
+            assert_eq!(sink.formula_cells(), 5);
+            drop(sink);
+            let text = String::from_utf8(out).unwrap();
+            let q = if escape { "'" } else { "" };
+            assert!(
+                text.contains(&format!("\"{q}=HYPERLINK(\"\"http://x\"\")\"")),
+                "{text}"
+            );
+            assert!(text.contains(&format!("\"{q}@SUM(1)\"")), "{text}");
+            assert!(text.contains("\"plain = text\""), "{text}");
+            assert!(text.contains("\r\n-3\r\n-0.5\r\n"), "{text}");
+        }
     }
 
     #[test]

@@ -6,4 +6,12 @@ export type ExportOutcome = { env: string, source: Source, format: Format,
 /**
  * The file written (`None`: stdout).
  */
-path: string | null, rows: number, bytes: number, duration_ms: number, };
+path: string | null, rows: number, bytes: number, duration_ms: number, 
+/**
+ * CSV: text cells a spreadsheet would run as formulas (`= + - @`, tab, CR first).
+ */
+formula_cells: number, 
+/**
+ * Whether those were written after a `'` (`escape_formulas`).
+ */
+formulas_escaped: boolean, };

@@ -49,6 +49,7 @@ fn export_table(ws: &Workspace, env: &str, table: &str, dir: &Path) -> PathBuf {
         format: Format::Csv,
         output: Some(dir.join(format!("{env}-{table}.csv"))),
         timeout: None,
+        escape_formulas: false,
     };
     export::run(ws, &req, &mut std::io::sink(), &Quiet)
         .unwrap()
