@@ -1193,3 +1193,53 @@ fn formula_like_csv_cells_are_named_and_escaped_on_request() {
     ]);
     assert_eq!(code, 2, "{err}");
 }
+
+/// JSON exports: a JSON column's text with whitespace around it comes back byte for byte through
+/// NDJSON and import (it was trimmed); text that is not UTF-8 stops a JSON export, no file made,
+/// never written changed (it was U+FFFD) (review 19).
+#[test]
+fn json_exports_keep_json_text_exactly_and_refuse_text_that_is_not_utf8() {
+    let e = Env::new();
+    e.seeded("dev");
+    e.ok(&["migrate", "test"]);
+    let c = rusqlite::Connection::open(e.db("dev")).unwrap();
+    c.execute_batch("UPDATE pipelines SET config = ' {\"a\":1} ' WHERE id = 1;")
+        .unwrap();
+    let dir = out_dir(&e);
+    let file = dir.join("pipelines.ndjson");
+    e.ok(&[
+        "export",
+        "dev",
+        "pipelines",
+        "--format",
+        "ndjson",
+        "--output",
+        s(&file),
+    ]);
+    e.ok(&["import", "test", "pipelines", s(&file), "--force"]);
+    let t = rusqlite::Connection::open(e.db("test")).unwrap();
+    let config: Vec<u8> = t
+        .query_row(
+            "SELECT CAST(config AS BLOB) FROM pipelines WHERE id = 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(config, b" {\"a\":1} ");
+    c.execute_batch("UPDATE pipelines SET description = CAST(x'41ff42' AS TEXT) WHERE id = 2;")
+        .unwrap();
+    drop(c);
+    let bad = dir.join("bad.json");
+    let (code, _, err) = e.run(&[
+        "export",
+        "dev",
+        "pipelines",
+        "--format",
+        "json",
+        "--output",
+        s(&bad),
+    ]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("row 2, column `description`"), "{err}");
+    assert!(!bad.exists());
+}

@@ -7,7 +7,8 @@
 //!   Types are kept: integers and reals are numbers (±infinity, which JSON cannot hold, is the
 //!   string `"Infinity"` / `"-Infinity"`), NULL is `null`, text a string, a blob its lowercase
 //!   hex string. A column holding JSON is nested JSON, verbatim; in NDJSON a JSON text that spans
-//!   lines is written as a string instead (import accepts both, so it round-trips exactly).
+//!   lines, or has whitespace around it, is written as a string instead (import accepts both,
+//!   so it round-trips exactly). Text that is not UTF-8 stops a JSON export (never changed).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -315,7 +316,12 @@ impl<'w> Json<'w> {
 }
 
 /// Appends one value as JSON to `out`.
-pub(crate) fn json_value(out: &mut Vec<u8>, v: ValueRef<'_>, json_column: bool, one_line: bool) {
+pub(crate) fn json_value(
+    out: &mut Vec<u8>,
+    v: ValueRef<'_>,
+    json_column: bool,
+    one_line: bool,
+) -> std::result::Result<(), NotUtf8> {
     let string = |out: &mut Vec<u8>, s: &str| {
         // Writing a &str into a Vec cannot fail.
         let _ = serde_json::to_writer(&mut *out, s);
@@ -329,18 +335,28 @@ pub(crate) fn json_value(out: &mut Vec<u8>, v: ValueRef<'_>, json_column: bool, 
         ValueRef::Real(f) => string(out, &real_text(f)),
         ValueRef::Blob(b) => string(out, &hex::encode(b)),
         ValueRef::Text(t) => {
-            let text = String::from_utf8_lossy(t);
+            // JSON holds no bytes that are not UTF-8: such text is refused, never changed.
+            let text =
+                std::str::from_utf8(t).map_err(|_| NotUtf8(t[..t.len().min(16)].to_vec()))?;
+            // Nested only as it is: a JSON text with whitespace around it is a string (import
+            // reads both), so the bytes come back exactly.
             let nested = json_column
                 && !(one_line && text.contains(['\n', '\r']))
-                && serde_json::from_str::<serde::de::IgnoredAny>(&text).is_ok();
+                && text.trim_matches([' ', '\t', '\n', '\r']) == text
+                && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
             if nested {
-                out.extend_from_slice(text.trim_matches([' ', '\t', '\n', '\r']).as_bytes());
+                out.extend_from_slice(text.as_bytes());
             } else {
-                string(out, &text);
+                string(out, text);
             }
         }
     }
+    Ok(())
 }
+
+/// Text that is not UTF-8 (its first bytes), which JSON cannot hold.
+#[derive(Debug)]
+pub(crate) struct NotUtf8(pub Vec<u8>);
 
 /// The columns' names as JSON keys, each once: a query may name two columns alike (`SELECT 1 a,
 /// 2 a`), and a JSON object with a key twice keeps one value in most readers. A repeated name gets
@@ -396,7 +412,14 @@ impl RowSink for Json<'_> {
                 out.push(b',');
             }
             out.extend_from_slice(&self.keys[i]);
-            json_value(&mut out, *v, self.columns[i].json, self.ndjson);
+            json_value(&mut out, *v, self.columns[i].json, self.ndjson).map_err(|NotUtf8(b)| {
+                Error::Refused(format!(
+                    "row {}, column `{}` holds text that is not valid UTF-8 (its first bytes: {}), which JSON cannot hold: the export was stopped there (into a file: the file is not made). Export it as CSV, which keeps the bytes",
+                    self.rows + 1,
+                    crate::storage::text::printable(&self.columns[i].name),
+                    hex::encode(b)
+                ))
+            })?;
         }
         out.push(b'}');
         if self.ndjson {
