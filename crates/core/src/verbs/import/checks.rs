@@ -429,8 +429,10 @@ fn issue_of(table: &Table, row: &Row, e: &rusqlite::Error) -> RowIssue {
     }
 }
 
-/// Rows checked against the in-memory schema between two rollbacks (bounded memory).
+/// Rows checked against the in-memory schema between two rollbacks (bounded memory): 1,000, or
+/// fewer when they hold 16 MiB (1,000 rows of 1 MiB held 1 GB).
 const VALIDATE_BATCH: usize = 1_000;
+const VALIDATE_BYTES: usize = 16 << 20;
 
 /// The schema's own constraints, checked on an in-memory database built from the embedded
 /// migrations: rows are inserted and rolled back in batches. Uniqueness is checked against the env
@@ -439,6 +441,7 @@ pub(super) struct Validator {
     c: Connection,
     insert: Inserter,
     batch: usize,
+    batch_bytes: usize,
 }
 
 impl Validator {
@@ -473,6 +476,7 @@ impl Validator {
             c,
             insert: Inserter::new(),
             batch: 0,
+            batch_bytes: 0,
         })
     }
 
@@ -481,7 +485,10 @@ impl Validator {
     pub fn check_many(&mut self, table: &Table, rows: &[Row]) -> Result<Vec<RowIssue>> {
         if rows.len() > 1 {
             match self.insert.run(&self.c, table, rows) {
-                Ok(()) => return self.count(rows.len()).map(|()| vec![]),
+                Ok(()) => {
+                    let bytes = rows.iter().map(Row::bytes).sum();
+                    return self.count(rows.len(), bytes).map(|()| vec![]);
+                }
                 Err(e) if is_constraint(&e) => {}
                 Err(e) => return Err(Error::sql("validator")(e)),
             }
@@ -493,11 +500,13 @@ impl Validator {
         Ok(issues)
     }
 
-    /// Rolls the in-memory copy back every [`VALIDATE_BATCH`] rows (bounded memory).
-    fn count(&mut self, rows: usize) -> Result<()> {
+    /// Rolls the in-memory copy back every [`VALIDATE_BATCH`] rows or [`VALIDATE_BYTES`].
+    fn count(&mut self, rows: usize, bytes: usize) -> Result<()> {
         self.batch += rows;
-        if self.batch >= VALIDATE_BATCH {
+        self.batch_bytes += bytes;
+        if self.batch >= VALIDATE_BATCH || self.batch_bytes >= VALIDATE_BYTES {
             self.batch = 0;
+            self.batch_bytes = 0;
             self.c
                 .execute_batch("ROLLBACK; BEGIN")
                 .map_err(Error::sql("validator"))?;
@@ -522,7 +531,7 @@ impl Validator {
             }
             Err(e) => Some(issue_of(table, row, &e)),
         };
-        self.count(1)?;
+        self.count(1, row.bytes())?;
         Ok(issue)
     }
 }

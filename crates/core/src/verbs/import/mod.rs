@@ -369,8 +369,11 @@ fn note(list: &mut Vec<RowIssue>, count: &mut u64, issues: impl IntoIterator<Ite
     }
 }
 
-/// Rows handed to the validator's thread at a time.
+/// Rows handed to the validator's (or the inserter's) thread at a time: 512, or fewer when they
+/// hold 4 MiB already — 16 batches wait at most, so rows of 1 MiB (the longest a record may be)
+/// took 2 GB for a 3 GB file.
 const BATCH: usize = 512;
+const BATCH_BYTES: usize = 4 << 20;
 
 /// Rows for the validator, and the lines among them that a look-up already refused (a duplicate,
 /// a missing reference; in file order): those are not counted as rows to add whatever the
@@ -428,6 +431,7 @@ fn read_rows(
     rows.header(&p.file, table)?;
     p.columns = rows.columns().to_vec();
     let mut batch = ToCheck::default();
+    let mut batch_bytes = 0;
     let mut read = 0;
     loop {
         let row = match rows.next_row() {
@@ -458,9 +462,14 @@ fn read_rows(
             &mut p.missing_reference_count,
             missing,
         );
+        batch_bytes += row.bytes();
         batch.rows.push(row);
-        if batch.rows.len() == BATCH && to_check.send(std::mem::take(&mut batch)).is_err() {
-            break; // the validator stopped: its error is reported
+        let full = batch.rows.len() == BATCH || batch_bytes >= BATCH_BYTES;
+        if full {
+            batch_bytes = 0;
+            if to_check.send(std::mem::take(&mut batch)).is_err() {
+                break; // the validator stopped: its error is reported
+            }
         }
     }
     let _ = to_check.send(batch);
@@ -671,13 +680,18 @@ fn read_batches(
     let mut rows = Rows::new(input.hashed()?, p.format, table);
     let read = rows.header(&p.file, table).and_then(|()| {
         let mut batch = Vec::with_capacity(BATCH);
+        let mut batch_bytes = 0;
         while let Some(read) = rows.next_row().map_err(|e| Error::BadInput {
             path: p.file.clone(),
             detail: e.to_string(),
         })? {
+            batch_bytes += read.bytes();
             batch.push(read);
-            if batch.len() == BATCH && to_insert.send(std::mem::take(&mut batch)).is_err() {
-                return Ok(());
+            if batch.len() == BATCH || batch_bytes >= BATCH_BYTES {
+                batch_bytes = 0;
+                if to_insert.send(std::mem::take(&mut batch)).is_err() {
+                    return Ok(());
+                }
             }
         }
         let _ = to_insert.send(batch);

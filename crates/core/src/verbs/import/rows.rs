@@ -56,6 +56,20 @@ pub(super) struct Row {
 }
 
 impl Row {
+    /// About the memory the row's values take (text and blobs by their length).
+    pub fn bytes(&self) -> usize {
+        self.values
+            .iter()
+            .map(|(_, v)| {
+                32 + match v {
+                    Value::Text(t) => t.len(),
+                    Value::Blob(b) => b.len(),
+                    _ => 0,
+                }
+            })
+            .sum()
+    }
+
     pub fn get(&self, i: Option<usize>) -> Option<&Value> {
         let i = i?;
         self.values.iter().find(|(c, _)| *c == i).map(|(_, v)| v)
@@ -82,6 +96,16 @@ pub(super) enum Read {
     Row(Row),
     /// A row that cannot be typed; the rows after it are still read.
     Bad(RowIssue),
+}
+
+impl Read {
+    /// About the memory it takes (see [`Row::bytes`]).
+    pub fn bytes(&self) -> usize {
+        match self {
+            Read::Row(r) => r.bytes(),
+            Read::Bad(i) => 64 + i.value.len() + i.rule.len(),
+        }
+    }
 }
 
 enum Reader {
