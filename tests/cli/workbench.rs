@@ -1243,3 +1243,29 @@ fn json_exports_keep_json_text_exactly_and_refuse_text_that_is_not_utf8() {
     assert!(err.contains("row 2, column `description`"), "{err}");
     assert!(!bad.exists());
 }
+
+/// An export of a whole table of more columns than a query may select (a legacy table of 150) is
+/// no "too many columns" refusal; an empty query is a usage error, not "returns no rows" (review 19).
+#[test]
+fn a_wide_table_exports_and_an_empty_query_is_a_usage_error() {
+    let e = Env::new();
+    e.seeded("dev");
+    let cols: Vec<String> = (0..150).map(|i| format!("c{i} INTEGER")).collect();
+    let c = rusqlite::Connection::open(e.db("dev")).unwrap();
+    c.execute_batch(&format!(
+        "CREATE TABLE wide ({}); INSERT INTO wide (c0, c149) VALUES (1, 2);",
+        cols.join(", ")
+    ))
+    .unwrap();
+    drop(c);
+    let (code, out, err) = e.run(&["export", "dev", "wide", "--format", "csv"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.lines().next().unwrap().ends_with("\"c149\""), "{out}");
+    assert!(out.contains("1,,"), "{out}");
+    let (code, _, err) = e.run(&["query", "dev", " \n "]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no SQL given"), "{err}");
+    // A query still may not select more than 100 columns.
+    let (code, _, err) = e.run(&["query", "dev", "SELECT * FROM wide"]);
+    assert_ne!(code, 0, "{err}");
+}

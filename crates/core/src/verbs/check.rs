@@ -208,7 +208,10 @@ fn drift_finding(drift: &migrations::DriftReport) -> Finding {
     let shown = |items: Vec<&migrations::DriftItem>| {
         items
             .iter()
-            .map(|d| d.shown())
+            .map(|d| {
+                let name = crate::storage::text::printable(&d.name);
+                format!("{} {} {name}", d.change, d.object_type)
+            })
             .collect::<Vec<_>>()
             .join("; ")
     };

@@ -144,6 +144,13 @@ fn export(
         Source::Query(_) => req.timeout,
     };
     let g = guard::open(ws, &req.env, timeout)?;
+    if !matches!(req.source, Source::Query(_)) {
+        // Our own SQL of a whole table: as many columns as the table has (a legacy table of more
+        // than the 100 a query may select was refused as "too many columns").
+        let _ = g
+            .conn()
+            .set_limit(rusqlite::limits::Limit::SQLITE_LIMIT_COLUMN, 2000);
+    }
     let (sql, table, count) = match &req.source {
         Source::Query(sql) => (sql.clone(), None, None),
         Source::Table(t) => {

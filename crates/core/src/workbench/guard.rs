@@ -323,6 +323,11 @@ pub(crate) fn guard(conn: Connection, timeout: Option<Duration>) -> Result<Guard
 impl Guarded {
     /// Prepares one statement that only reads; anything else is [`Error::SqlRefused`].
     pub fn prepare(&self, sql: &str) -> Result<Statement<'_>> {
+        if sql.trim().is_empty() {
+            return Err(Error::InvalidInput(
+                "no SQL given: write one SELECT (or WITH, EXPLAIN, a read-only PRAGMA)".into(),
+            ));
+        }
         if sql.len() > MAX_SQL_BYTES as usize {
             return Err(Error::SqlRefused {
                 what: format!("SQL of {} bytes (at most {MAX_SQL_BYTES})", sql.len()),
