@@ -123,9 +123,10 @@ fn run_list(ws: &Workspace, env: Option<String>, json: bool) -> Result<u8> {
         None => ws.envs.values().cloned().collect(),
     };
     let log = verify::latest(ws);
+    let undo_targets = pipeline_db_core::verbs::undo::target_backups(ws)?;
     let mut all = vec![];
     for t in &targets {
-        let undo = pipeline_db_core::verbs::undo::target_backup(ws, &t.name)?;
+        let undo = undo_targets.get(&t.name).cloned();
         for record in pipeline_db_core::backups::record::list(t)? {
             all.push(Listed {
                 trust: verify::trust(&record, &log),

@@ -83,8 +83,12 @@ pub fn resolve_in_dir(dir: &Path, name: &str) -> Result<PathBuf> {
         ))
     })?;
     if !meta.file_type().is_file() {
+        let kind = match meta.file_type().is_symlink() {
+            true => "a symbolic link",
+            false => crate::storage::os::special_file_kind(&meta.file_type()),
+        };
         return Err(Error::Refused(format!(
-            "{} is not a regular file (a symlink or directory); refusing to use it",
+            "{} is {kind}, not a regular file: no backup; refusing to use it",
             path.display()
         )));
     }

@@ -113,24 +113,39 @@ fn printable_entry(mut e: AuditEntry) -> AuditEntry {
 /// The whole log is read, however big (line by line: see [`for_each_entry`]): an action older than
 /// the newest lines is still undo's target, and retention must see it.
 pub fn last_undoable(ws: &crate::Workspace, env: &str) -> Result<Option<AuditEntry>> {
+    Ok(undoable_in(ws, Some(env))?.remove(env))
+}
+
+/// [`last_undoable`] of every env, from one read of the log (a command about every env — a list,
+/// a retention plan — read a big log once per env).
+pub fn last_undoable_of_each(
+    ws: &crate::Workspace,
+) -> Result<std::collections::BTreeMap<String, AuditEntry>> {
+    undoable_in(ws, None)
+}
+
+fn undoable_in(
+    ws: &crate::Workspace,
+    env: Option<&str>,
+) -> Result<std::collections::BTreeMap<String, AuditEntry>> {
     let committed = |o: &str| o == "ok" || o == COMMITTED_CHECK_FAILED;
-    let mut found = None;
+    let mut found = std::collections::BTreeMap::new();
     for_each_entry(&ws.audit_path(), env, |e| {
         let undoable = committed(&e.outcome)
             && e.backup.is_some()
             && e.verb != crate::verb::Verb::Backup.as_str();
         if undoable {
-            found = Some(e);
+            found.insert(e.env.clone(), e);
         }
     })?;
-    let dir = ws.env(env).ok().map(|t| t.backup_dir);
-    Ok(found.map(|mut e| {
+    for (env, e) in found.iter_mut() {
+        let dir = ws.env(env).ok().map(|t| t.backup_dir);
         let name = e.backup.as_deref().and_then(Path::file_name);
         if let (Some(dir), Some(name)) = (&dir, name) {
             e.backup = Some(dir.join(name));
         }
-        e
-    }))
+    }
+    Ok(found)
 }
 
 /// The outcome of an action that was committed but failed its checks after: it changed the
@@ -147,7 +162,7 @@ pub fn repointed_after(ws: &crate::Workspace, env: &str, action: &AuditEntry) ->
     let repoint = [Verb::EnvPath, Verb::EnvRemove, Verb::EnvAdd].map(|v| v.as_str());
     // After the action's last line: a repoint that succeeded.
     let (mut seen, mut repointed) = (false, false);
-    for_each_entry(&ws.audit_path(), env, |e| {
+    for_each_entry(&ws.audit_path(), Some(env), |e| {
         if same(&e) {
             (seen, repointed) = (true, false);
         } else if seen && e.outcome == "ok" && repoint.contains(&e.verb.as_str()) {
@@ -161,9 +176,10 @@ pub fn repointed_after(ws: &crate::Workspace, env: &str, action: &AuditEntry) ->
 /// passed over unread, as any line that is no entry.
 const LINE_CAP: u64 = 1 << 20;
 
-/// Hands every readable entry of `env` in the log to `f`, oldest first: the whole file, however big,
-/// one line in memory at a time. The log is opened as [`read`] opens it (no link, no FIFO).
-fn for_each_entry(log: &Path, env: &str, mut f: impl FnMut(AuditEntry)) -> Result<()> {
+/// Hands every readable entry of `env` (of every env: `None`) in the log to `f`, oldest first: the
+/// whole file, however big, one line in memory at a time. The log is opened as [`read`] opens it
+/// (no link, no FIFO).
+fn for_each_entry(log: &Path, env: Option<&str>, mut f: impl FnMut(AuditEntry)) -> Result<()> {
     use std::io::{BufRead, Read};
     let Some((file, _)) = crate::storage::fs::open_untrusted(log, false)? else {
         return Ok(());
@@ -184,7 +200,7 @@ fn for_each_entry(log: &Path, env: &str, mut f: impl FnMut(AuditEntry)) -> Resul
             continue;
         }
         if let Ok(e) = serde_json::from_slice::<AuditEntry>(&line) {
-            if e.env == env {
+            if env.is_none_or(|env| e.env == env) {
                 f(printable_entry(e));
             }
         }

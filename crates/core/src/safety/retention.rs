@@ -193,11 +193,12 @@ pub(crate) fn would_delete(
     when: When,
 ) -> Result<Vec<(String, usize)>> {
     let mut out = vec![];
+    let mut undo_targets = crate::safety::audit::last_undoable_of_each(ws)?;
     for t in ws.envs.values() {
         let mut list = crate::backups::record::list(t)?;
         let mut guards = Guards {
             newest_verified: list.last().map(|b| b.path.clone()),
-            undo_target: crate::safety::audit::last_undoable(ws, &t.name)?.and_then(|e| e.backup),
+            undo_target: undo_targets.remove(&t.name).and_then(|e| e.backup),
             just_made: None,
         };
         if let (When::NextBackup, Some(newest)) = (when, list.last().cloned()) {

@@ -84,6 +84,14 @@ pub fn target_backup(ws: &Workspace, env: &str) -> Result<Option<PathBuf>> {
     Ok(last_action(ws, env)?.and_then(|e| e.backup))
 }
 
+/// [`target_backup`] of every env that has one, from one read of the audit log.
+pub fn target_backups(ws: &Workspace) -> Result<std::collections::BTreeMap<String, PathBuf>> {
+    Ok(audit::last_undoable_of_each(ws)?
+        .into_iter()
+        .filter_map(|(env, e)| Some((env, e.backup?)))
+        .collect())
+}
+
 pub fn plan(ws: &Workspace, env: &str) -> Result<UndoPlan> {
     describe(ws, env, None, restore::LiveCheck::Run)
 }
@@ -290,6 +298,12 @@ mod tests {
             target_backup(&ws, "test").unwrap(),
             Some(ws.env("test").unwrap().backup_dir.join("t1"))
         );
+        // Every env's from one read: the same.
+        let all = target_backups(&ws).unwrap();
+        assert_eq!(all.len(), 2, "{all:?}");
+        for env in ["dev", "test"] {
+            assert_eq!(all.get(env).cloned(), target_backup(&ws, env).unwrap());
+        }
         assert_eq!(
             plan(&ws, "dev").unwrap_err().exit_code(),
             3,
