@@ -114,13 +114,22 @@ pub fn run_bounded<O: Observer + Send + 'static>(
     std::thread::Builder::new()
         .name("query".into())
         .spawn(move || {
-            let out = run_observed(&ws2, &req2, &obs);
-            let mut s = st.lock().unwrap_or_else(|e| e.into_inner());
-            s.0 = true;
-            if s.1 {
-                FINISHING.fetch_sub(1, Ordering::SeqCst);
+            // Marks the thread ended however it ends (a panic too), uncounting it if abandoned.
+            struct Ended(std::sync::Arc<std::sync::Mutex<(bool, bool)>>);
+            impl Drop for Ended {
+                fn drop(&mut self) {
+                    let mut s = self.0.lock().unwrap_or_else(|e| e.into_inner());
+                    s.0 = true;
+                    if s.1 {
+                        FINISHING.fetch_sub(1, Ordering::SeqCst);
+                    }
+                }
             }
+            let ended = Ended(st);
+            let out = run_observed(&ws2, &req2, &obs);
+            // Sent before the thread counts as ended: a caller that sees it ended finds the answer.
             let _ = tx.send(out);
+            drop(ended);
         })
         .map_err(|e| Error::Internal(format!("the query thread could not start: {e}")))?;
     match rx.recv_timeout(req.timeout + GRACE) {
@@ -129,6 +138,9 @@ pub fn run_bounded<O: Observer + Send + 'static>(
             "the query thread ended without an answer".into(),
         )),
         Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            if let Ok(out) = rx.try_recv() {
+                return out;
+            }
             let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
             if s.0 {
                 drop(s);
