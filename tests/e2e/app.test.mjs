@@ -156,6 +156,16 @@ async function confirmPlan(s) {
   await s.click('[data-testid="plan-confirm"]');
 }
 
+// Until the plan modal has closed (the card may show the outcome a moment before it does; a click
+// elsewhere meanwhile is intercepted by the modal).
+async function planClosed(s, ms = 30000) {
+  const end = Date.now() + ms;
+  while (await s.exec("return !!document.querySelector('[data-testid=plan-modal]')")) {
+    if (Date.now() > end) throw new Error("the plan modal did not close");
+    await sleep(100);
+  }
+}
+
 // Cold start: from asking tauri-driver for a session (it launches the app) to the session being
 // ready, and to the first env card on the page.
 const t0 = Date.now();
@@ -473,6 +483,7 @@ try {
     await s.click('[data-testid="act-migrate-demo"]');
     await confirmPlan(s);
     await s.waitFor('[data-testid="health-demo"]', (t) => t === "ok", 30000);
+    await planClosed(s);
   });
 
   await step("Settings: About shows the version, the git commit and SQLite's version", async () => {
