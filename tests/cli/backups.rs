@@ -1817,6 +1817,11 @@ fn a_failed_verification_is_remembered_in_a_copied_data_dir_and_past_a_long_log(
     dev_with_jobs(&dir, "5");
     ok(&dir, &["backup", "dev"]);
     let damaged = backups(&dir, "dev").pop().unwrap();
+    // A good copy of it elsewhere, in a folder that looks like a backups dir (a USB stick).
+    let usb = d.path().join("usb/backups/dev");
+    std::fs::create_dir_all(&usb).unwrap();
+    let usb_copy = usb.join(damaged.file_name().unwrap());
+    std::fs::copy(&damaged, &usb_copy).unwrap();
     let mut bytes = std::fs::read(&damaged).unwrap();
     let at = bytes.len() / 2;
     bytes[at] ^= 0xff;
@@ -1834,6 +1839,9 @@ fn a_failed_verification_is_remembered_in_a_copied_data_dir_and_past_a_long_log(
             .unwrap()
     };
     assert_eq!(state(&dir), "failed");
+    // Verifying the good copy elsewhere says nothing of the damaged backup (review 21).
+    ok(&dir, &["backups", "verify", usb_copy.to_str().unwrap()]);
+    assert_eq!(state(&dir), "failed", "a copy elsewhere is another file");
     let copy = d.path().join("copy");
     let status = std::process::Command::new("cp")
         .args(["-a", dir.to_str().unwrap(), copy.to_str().unwrap()])

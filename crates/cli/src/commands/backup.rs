@@ -129,7 +129,7 @@ fn run_list(ws: &Workspace, env: Option<String>, json: bool) -> Result<u8> {
         let undo = undo_targets.get(&t.name).cloned();
         for record in pipeline_db_core::backups::record::list(t)? {
             all.push(Listed {
-                trust: verify::trust(&record, &log),
+                trust: verify::trust(ws, &record, &log),
                 undo_target: undo.as_ref() == Some(&record.path),
                 record,
             });

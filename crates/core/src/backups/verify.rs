@@ -429,7 +429,11 @@ pub fn record(ws: &Workspace, r: &VerifyReport) {
         let log = log_path(ws);
         std::fs::create_dir_all(ws.backups_root())
             .map_err(Error::io("creating", ws.backups_root()))?;
-        let mut line = serde_json::to_vec(r)
+        let line = LogLine {
+            report: r.clone(),
+            backup: own_backup(ws, &r.path),
+        };
+        let mut line = serde_json::to_vec(&line)
             .map_err(|e| Error::Internal(format!("serializing a verification: {e}")))?;
         line.push(b'\n');
         crate::storage::fs::append_line(&log, &line)
@@ -468,8 +472,9 @@ pub fn latest(ws: &Workspace) -> Log {
         };
     let mut latest = HashMap::new();
     for line in bytes.split(|b| *b == b'\n') {
-        if let Ok(r) = serde_json::from_slice::<VerifyReport>(line) {
-            latest.insert(log_key(&r.path), r);
+        if let Ok(line) = serde_json::from_slice::<LogLine>(line) {
+            let (key, r) = log_key(line, ws);
+            latest.insert(key, r);
         }
     }
     Log {
@@ -479,15 +484,37 @@ pub fn latest(ws: &Workspace) -> Log {
     }
 }
 
-/// What a record is found by: a backup in a backups dir by `<env>/<file>` (a data dir copied or
-/// moved elsewhere keeps the results of its backups — a failed one read as verified there), any
-/// other file by its path.
-fn log_key(path: &Path) -> PathBuf {
-    let names: Vec<&std::ffi::OsStr> = path.iter().collect();
-    match names.as_slice() {
-        [.., backups, env, file] if *backups == "backups" => Path::new(env).join(file),
-        _ => path.to_path_buf(),
-    }
+/// A line of the verification log: the report, and — for a backup in this workspace's backups
+/// dir when it was verified — its `<env>/<file>`, by which it is found again after the data dir
+/// was copied or moved (its absolute path then names another place: a failed backup read as
+/// verified there).
+#[derive(Serialize, Deserialize)]
+struct LogLine {
+    #[serde(flatten)]
+    report: VerifyReport,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    backup: Option<PathBuf>,
+}
+
+/// `<env>/<file>` of a file directly in an env's dir of this workspace's backups dir; `None` for
+/// any other file (a copy on a USB stick is another file, whatever its path looks like).
+fn own_backup(ws: &Workspace, path: &Path) -> Option<PathBuf> {
+    let root = crate::workspace::config::canonical_lenient(&ws.backups_root());
+    let rel = crate::workspace::config::canonical_lenient(path)
+        .strip_prefix(&root)
+        .ok()?
+        .to_path_buf();
+    (rel.components().count() == 2).then_some(rel)
+}
+
+/// What a record is found by: its `<env>/<file>` when it was one of this workspace's backups
+/// (see [`LogLine`]), else its path.
+fn log_key(line: LogLine, ws: &Workspace) -> (PathBuf, VerifyReport) {
+    let key = line
+        .backup
+        .or_else(|| own_backup(ws, &line.report.path))
+        .unwrap_or_else(|| line.report.path.clone());
+    (key, line.report)
 }
 
 /// How much a backup can be trusted, as `backups list` shows it.
@@ -505,7 +532,7 @@ pub enum Trust {
 }
 
 /// The trust state of a listed backup from the log and a cheap size check (no hashing).
-pub fn trust(rec: &BackupRecord, log: &Log) -> Trust {
+pub fn trust(ws: &Workspace, rec: &BackupRecord, log: &Log) -> Trust {
     let size = std::fs::metadata(&rec.path).map(|m| m.len()).ok();
     if size != Some(rec.disk_bytes()) {
         return Trust::Failed {
@@ -523,7 +550,8 @@ pub fn trust(rec: &BackupRecord, log: &Log) -> Trust {
             problem: format!("{why}; `pipeline-db backups verify` checks it again"),
         };
     }
-    match log.latest.get(&log_key(&rec.path)) {
+    let key = own_backup(ws, &rec.path).unwrap_or_else(|| rec.path.clone());
+    match log.latest.get(&key) {
         Some(r) if r.ok => Trust::Verified {
             at: r.verified_at.clone(),
         },

@@ -338,7 +338,7 @@ fn backup_age(ws: &Workspace, target: &crate::workspace::env::EnvTarget, r: &mut
     let newest = crate::backups::record::list(target).ok().and_then(|list| {
         list.into_iter().rev().find(|b| {
             !matches!(
-                crate::backups::verify::trust(b, &log),
+                crate::backups::verify::trust(ws, b, &log),
                 crate::backups::verify::Trust::Failed { .. }
                     | crate::backups::verify::Trust::Unknown { .. }
             )
