@@ -1933,14 +1933,19 @@ fn a_newline_in_a_table_name_prints_escaped_never_as_a_line_of_the_plan() {
     let plan = e.ok(&["restore", "prod", source.to_str().unwrap(), "--dry-run"]);
     assert!(!forges(&plan), "{plan}");
     assert!(plan.contains("zz\\u{a}  backup:"), "shown, escaped: {plan}");
-    // The same table in the live database.
+    // The same table in the live database, and an index of that kind (review 21: the reset plan's
+    // "other objects" printed it raw).
     let c = rusqlite::Connection::open(e.db("dev")).unwrap();
     c.execute_batch(&sql).unwrap();
+    c.execute_batch(&format!("CREATE INDEX \"idx\n{forged}\" ON users (email);"))
+        .unwrap();
     drop(c);
     for args in [
         vec!["reset", "dev", "--dry-run"],
         vec!["status", "dev"],
         vec!["check", "dev"],
+        vec!["export", "dev", "nosuch", "--format", "csv"],
+        vec!["migrations", "check", "dev"],
     ] {
         let (_, out, err) = e.run(&args);
         assert!(!forges(&out) && !forges(&err), "{args:?}: {out}{err}");

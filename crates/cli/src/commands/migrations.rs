@@ -81,10 +81,10 @@ fn check(ws: &Workspace, env: &str, json: bool) -> Result<u8> {
                 crate::ui::name(&d.name)
             );
             if let Some(e) = &d.expected_sql {
-                outln!("           expected: {e}");
+                outln!("           expected: {}", sql_block(e));
             }
             if let Some(a) = &d.actual_sql {
-                outln!("           actual:   {a}");
+                outln!("           actual:   {}", sql_block(a));
             }
         }
     }
@@ -155,4 +155,13 @@ fn print_repair(p: &pipeline_db_core::verbs::repair::RepairPlan) {
             f.version, f.name, f.recorded, f.embedded
         );
     }
+}
+
+/// SQL read from a file, its lines after the first indented under it (a newline in a name or a
+/// comment would print as a line of the report of its own).
+fn sql_block(sql: &str) -> String {
+    sql.lines()
+        .map(|l| crate::ui::name(l.trim_end_matches('\r')))
+        .collect::<Vec<_>>()
+        .join("\n                     ")
 }

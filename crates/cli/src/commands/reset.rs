@@ -96,7 +96,11 @@ fn print_plan(p: &ResetPlan) {
             outln!(
                 "  and {} other objects ({})",
                 p.other_objects.len(),
-                p.other_objects.join(", ")
+                p.other_objects
+                    .iter()
+                    .map(|o| crate::ui::name(o))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
         }
     }

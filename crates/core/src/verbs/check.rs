@@ -52,11 +52,14 @@ impl CheckReport {
     }
 }
 
+/// A finding; its detail is one line, control characters escaped (SQLite's messages name
+/// indexes and tables of the file, whose names may hold a newline that would print as a finding
+/// of its own).
 fn finding(check: &'static str, ok: bool, detail: impl Into<String>) -> Finding {
     Finding {
         check,
         ok,
-        detail: detail.into(),
+        detail: crate::storage::text::printable(&detail.into()),
     }
 }
 

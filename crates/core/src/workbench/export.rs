@@ -247,8 +247,13 @@ fn table_sql(g: &guard::Guarded, env: &str, table: &str) -> Result<String> {
     let tables = db::table_names(g.conn())?;
     if !tables.iter().any(|t| t == table) {
         return Err(Error::InvalidInput(format!(
-            "{env} has no table `{table}`; its tables: {}",
-            tables.join(", ")
+            "{env} has no table `{}`; its tables: {}",
+            crate::storage::text::printable(table),
+            tables
+                .iter()
+                .map(|t| crate::storage::text::printable(t))
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     }
     let q = db::quote_ident(table);
