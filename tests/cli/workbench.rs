@@ -1269,3 +1269,26 @@ fn a_wide_table_exports_and_an_empty_query_is_a_usage_error() {
     let (code, _, err) = e.run(&["query", "dev", "SELECT * FROM wide"]);
     assert_ne!(code, 0, "{err}");
 }
+
+/// A database another program holds is said as busy (exit 4), as before: the query's limit and
+/// grace start once it is open (it was "passed its time limit inside one row", exit 3) (review 21).
+#[test]
+fn a_query_of_a_database_held_by_another_program_is_busy_not_stuck() {
+    let e = Env::new();
+    e.seeded("dev");
+    let c = rusqlite::Connection::open(e.db("dev")).unwrap();
+    c.execute_batch("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; CREATE TABLE zz (a);")
+        .unwrap();
+    let (code, _, err) = e.run(&[
+        "--busy-timeout-ms",
+        "3000",
+        "query",
+        "dev",
+        "SELECT 1",
+        "--timeout-ms",
+        "100",
+    ]);
+    assert_eq!(code, 4, "{err}");
+    assert!(!err.contains("inside one row"), "{err}");
+    drop(c);
+}

@@ -57,6 +57,17 @@ pub fn run(ws: &Workspace, req: &QueryRequest) -> Result<QueryResult> {
 /// [`run`], stopped with [`Error::Cancelled`] as soon as `obs` says the caller cancelled (the
 /// running statement is interrupted, not waited for).
 pub fn run_observed(ws: &Workspace, req: &QueryRequest, obs: &dyn Observer) -> Result<QueryResult> {
+    run_opened(ws, req, obs, &mut || {})
+}
+
+/// [`run_observed`], calling `opened` once the database is open (a busy one is waited for in the
+/// open, by the busy timeout) and the time limit has started.
+fn run_opened(
+    ws: &Workspace,
+    req: &QueryRequest,
+    obs: &dyn Observer,
+    opened: &mut dyn FnMut(),
+) -> Result<QueryResult> {
     if req.max_rows == 0 || req.max_rows > MAX_MAX_ROWS {
         return Err(Error::InvalidInput(format!(
             "--max-rows must be between 1 and {MAX_MAX_ROWS}; for more rows use `pipeline-db export {} --query SQL`, which streams",
@@ -70,6 +81,7 @@ pub fn run_observed(ws: &Workspace, req: &QueryRequest, obs: &dyn Observer) -> R
     }
     let started = Instant::now();
     let g = guard::open(ws, &req.env, Some(req.timeout))?;
+    opened();
     let (columns, rows, truncated) = g.watch(obs, || collect(&g, req))?;
     tracing::debug!(rows = rows.len(), truncated, "query done");
     Ok(QueryResult {
@@ -93,8 +105,10 @@ static FINISHING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsiz
 /// expressions have none — one LIKE over a long text costs seconds, and the 100 KB of SQL a query
 /// may have hold thousands. Past the limit and [`GRACE`], [`Error::QueryRunaway`] is returned and
 /// the thread is left to end at the row's end (it only reads; its interrupt is set); at most
-/// [`MAX_FINISHING`] such threads at once, then new queries are refused until one ends. A process
-/// that exits on the error (the CLI) ends the thread with it.
+/// [`MAX_FINISHING`] such threads, new queries are refused until one ends (queries that ran
+/// together can leave more: one per query running). The wait starts once the database is open (a
+/// busy database is waited for by the busy timeout, and is said as busy). A process that exits on
+/// the error (the CLI) ends the thread with it.
 pub fn run_bounded<O: Observer + Send + 'static>(
     ws: &Workspace,
     req: &QueryRequest,
@@ -126,29 +140,38 @@ pub fn run_bounded<O: Observer + Send + 'static>(
                 }
             }
             let ended = Ended(st);
-            let out = run_observed(&ws2, &req2, &obs);
+            let opened = tx.clone();
+            let out = run_opened(&ws2, &req2, &obs, &mut || {
+                let _ = opened.send(Msg::Opened);
+            });
             // Sent before the thread counts as ended: a caller that sees it ended finds the answer.
-            let _ = tx.send(out);
+            let _ = tx.send(Msg::Done(out));
             drop(ended);
         })
         .map_err(|e| Error::Internal(format!("the query thread could not start: {e}")))?;
+    let gone = || Error::Internal("the query thread ended without an answer".into());
+    match rx.recv() {
+        Ok(Msg::Done(out)) => return out,
+        Ok(Msg::Opened) => {}
+        Err(_) => return Err(gone()),
+    }
     match rx.recv_timeout(req.timeout + GRACE) {
-        Ok(out) => out,
+        Ok(Msg::Done(out)) => out,
+        Ok(Msg::Opened) => Err(Error::Internal("the query thread opened twice".into())),
         Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(Error::Internal(
             "the query thread ended without an answer".into(),
         )),
         Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-            if let Ok(out) = rx.try_recv() {
+            if let Ok(Msg::Done(out)) = rx.try_recv() {
                 return out;
             }
             let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
             if s.0 {
                 drop(s);
-                return rx.recv().unwrap_or_else(|_| {
-                    Err(Error::Internal(
-                        "the query thread ended without an answer".into(),
-                    ))
-                });
+                return match rx.recv() {
+                    Ok(Msg::Done(out)) => out,
+                    _ => Err(gone()),
+                };
             }
             s.1 = true;
             FINISHING.fetch_add(1, Ordering::SeqCst);
@@ -158,6 +181,12 @@ pub fn run_bounded<O: Observer + Send + 'static>(
             })
         }
     }
+}
+
+/// What a query's thread tells its caller: the database is open (the time limit runs), the answer.
+enum Msg {
+    Opened,
+    Done(Result<QueryResult>),
 }
 
 /// The result columns and at most `max_rows` rows (and whether more existed).
