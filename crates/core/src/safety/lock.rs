@@ -133,7 +133,7 @@ fn refuse_unless_ours(file: &mut File, path: &Path) -> Result<()> {
         return Ok(());
     }
     Err(Error::Refused(format!(
-        "{} holds {len} bytes that are not pipeline-db's lock (empty, or a pid and a verb): it may be another program's file, and pipeline-db would overwrite it. Nothing was changed. Move it away if it is not needed, or point the env at a database without a file of that name beside it",
+        "{} holds {len} bytes that are not pipeline-db's lock (empty, or a pid and a verb): it may be another program's file, and pipeline-db would overwrite it, so it was left as it is. Move it away if it is not needed, or point the env at a database without a file of that name beside it",
         path.display()
     )))
 }
@@ -198,7 +198,7 @@ mod tests {
             std::fs::write(&lock, held).unwrap();
             let e = acquire(&db, Duration::from_millis(10), "reset").unwrap_err();
             assert_eq!(e.exit_code(), 3, "{e}");
-            assert!(e.to_string().contains("Nothing was changed"), "{e}");
+            assert!(e.to_string().contains("left as it is"), "{e}");
             assert_eq!(std::fs::read(&lock).unwrap(), held);
         }
         for ours in ["", "4242 reset", "4242 config set", "4242", "4242 res"] {
