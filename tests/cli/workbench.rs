@@ -1192,6 +1192,15 @@ fn formula_like_csv_cells_are_named_and_escaped_on_request() {
         "--escape-formulas",
     ]);
     assert_eq!(code, 2, "{err}");
+    // `query --format csv` too (review 21).
+    let sql = "SELECT description FROM pipelines WHERE id <= 2 ORDER BY id";
+    let (code, out, err) = e.run(&["query", "dev", sql, "--format", "csv"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\"@SUM(1+1)\""), "{out}");
+    assert!(err.contains("2 text cells begin with = + - @"), "{err}");
+    let (code, out, _) = e.run(&["query", "dev", sql, "--format", "csv", "--escape-formulas"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("\"'@SUM(1+1)\""), "{out}");
 }
 
 /// JSON exports: a JSON column's text with whitespace around it comes back byte for byte through
@@ -1262,9 +1271,11 @@ fn a_wide_table_exports_and_an_empty_query_is_a_usage_error() {
     assert_eq!(code, 0, "{err}");
     assert!(out.lines().next().unwrap().ends_with("\"c149\""), "{out}");
     assert!(out.contains("1,,"), "{out}");
-    let (code, _, err) = e.run(&["query", "dev", " \n "]);
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("no SQL given"), "{err}");
+    for empty in [" \n ", "/* c */", ";", " -- only a comment\n ;"] {
+        let (code, _, err) = e.run(&["query", "dev", empty]);
+        assert_eq!(code, 2, "{empty:?}: {err}");
+        assert!(err.contains("no SQL given"), "{err}");
+    }
     // A query still may not select more than 100 columns.
     let (code, _, err) = e.run(&["query", "dev", "SELECT * FROM wide"]);
     assert_ne!(code, 0, "{err}");

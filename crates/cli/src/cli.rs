@@ -171,6 +171,10 @@ pub struct QueryArgs {
     /// Stop the query after MS milliseconds
     #[arg(long, value_name = "MS", default_value_t = 10_000)]
     pub timeout_ms: u64,
+    /// CSV for a spreadsheet: text beginning with = + - @ (which Excel or LibreOffice would run as
+    /// a formula) is written after a '
+    #[arg(long)]
+    pub escape_formulas: bool,
 }
 
 #[derive(Debug, Args)]

@@ -34,16 +34,26 @@ pub fn run(ws: &Workspace, a: QueryArgs) -> Result<u8> {
         QueryFormat::Json => Some(Format::Json),
         QueryFormat::Ndjson => Some(Format::Ndjson),
     };
-    match format {
+    let formulas = match format {
         Some(f) => {
             use std::io::IsTerminal as _;
             let out = std::io::stdout().lock();
+            let escape = a.escape_formulas;
             match std::io::stdout().is_terminal() {
-                true => res.write(f, &mut crate::ui::TerminalSafe::new(out))?,
-                false => res.write(f, &mut { out })?,
+                true => res.write(f, &mut crate::ui::TerminalSafe::new(out), escape)?,
+                false => res.write(f, &mut { out }, escape)?,
             }
         }
-        None => print_table(&res, terminal_width()),
+        None => 0,
+    };
+    if format.is_none() {
+        print_table(&res, terminal_width());
+    }
+    if formulas > 0 {
+        match a.escape_formulas {
+            true => errln!("note: {formulas} text cells a spreadsheet would run as formulas were written after a '"),
+            false => errln!("note: {formulas} text cells begin with = + - @ (or a tab or CR before one): a spreadsheet opening this CSV may run them as formulas; --escape-formulas writes them after a '"),
+        }
     }
     if res.truncated {
         errln!(

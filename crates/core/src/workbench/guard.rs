@@ -323,7 +323,11 @@ pub(crate) fn guard(conn: Connection, timeout: Option<Duration>) -> Result<Guard
 impl Guarded {
     /// Prepares one statement that only reads; anything else is [`Error::SqlRefused`].
     pub fn prepare(&self, sql: &str) -> Result<Statement<'_>> {
-        if sql.trim().is_empty() {
+        // Nothing but whitespace, comments and semicolons: no statement at all.
+        let statement = crate::storage::sql_tokens::tokens(sql).iter().any(|t| {
+            t.kind != crate::storage::sql_tokens::Kind::Comment && &sql[t.start..t.end] != ";"
+        });
+        if !statement {
             return Err(Error::InvalidInput(
                 "no SQL given: write one SELECT (or WITH, EXPLAIN, a read-only PRAGMA)".into(),
             ));

@@ -289,14 +289,24 @@ impl QueryResult {
     }
 
     /// Writes the rows as CSV, JSON or NDJSON (see [`format`]).
-    pub fn write(&self, format: Format, w: &mut dyn Write) -> Result<()> {
-        let mut sink = format::writer(format, w, "<stdout>".into())?;
+    /// CSV: with `escape_formulas`, a text cell a spreadsheet would run as a formula is written
+    /// after a `'` (refused for JSON). Returns how many such cells CSV wrote (see
+    /// [`format::formula_like`]).
+    pub fn write(&self, format: Format, w: &mut dyn Write, escape_formulas: bool) -> Result<u64> {
+        if escape_formulas && format != Format::Csv {
+            return Err(Error::InvalidInput(
+                "escaping formulas is for CSV (a spreadsheet runs formulas in CSV cells, not in JSON)"
+                    .into(),
+            ));
+        }
+        let mut sink = format::csv_escaping(format, w, "<stdout>".into(), escape_formulas)?;
         sink.begin(&self.columns)?;
         for row in &self.rows {
             let refs: Vec<ValueRef<'_>> = row.iter().map(ValueRef::from).collect();
             sink.row(&refs)?;
         }
-        sink.end()
+        sink.end()?;
+        Ok(sink.formula_cells())
     }
 
     /// The rows as text for the terminal (`None`: NULL).
