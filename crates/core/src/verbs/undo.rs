@@ -42,10 +42,16 @@ impl Plan for UndoPlan {
     /// The action undone and what its restore replaces (re-made under the lock without the
     /// fingerprint, which the shown plan's confirmation already reflects).
     fn promises(&self) -> Promises {
-        let p = self.restore.promises_without_confirmation().item(
-            "undoes",
-            format!("{} at {}", self.action.verb, self.action.time),
-        );
+        // The confirmation asked for is promised too: an env made protected after the plan was
+        // shown needs its name typed, not the y/N of the plan (review 23).
+        let p = self
+            .restore
+            .promises_without_confirmation()
+            .item(
+                "undoes",
+                format!("{} at {}", self.action.verb, self.action.time),
+            )
+            .item("confirmation", format!("{:?}", self.confirmation));
         match &self.database_now {
             Some(d) => p.item("the database as it was when the plan was made", d.clone()),
             None => p,
