@@ -914,6 +914,16 @@ fn check_keeps_a_byte_identical_evidence_copy_of_a_corrupt_database() {
     let ev = PathBuf::from(v["evidence"][0].as_str().unwrap());
     assert_eq!(std::fs::read(ev).unwrap(), b"this is not sqlite");
     assert_eq!(count(), 2, "other bytes: another copy");
+
+    // With a log beside it: kept once as a pair too (every check made a new pair, review 23).
+    std::fs::write(dir.join("dev.sqlite3-wal"), b"a log that is not one").unwrap();
+    for round in 0..3 {
+        let r = cmd(dir).args(["check", "dev", "--json"]).output().unwrap();
+        assert_eq!(r.status.code(), Some(5));
+        let v: Value = serde_json::from_slice(&r.stdout).unwrap();
+        assert_eq!(v["evidence"].as_array().unwrap().len(), 2, "{v}");
+        assert_eq!(count(), 4, "round {round}: the pair once");
+    }
 }
 
 fn set_v1_checksum(dir: &Path, sql: &str) {

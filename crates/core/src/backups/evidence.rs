@@ -8,23 +8,19 @@ use crate::storage::fs;
 /// Copies the file (and its `-wal`, if any) to `<db>.corrupt-<ts>` (create-new, fsynced).
 pub fn keep_evidence(path: &Path) -> Result<Vec<PathBuf>> {
     let ts = crate::now_compact();
+    // The same damage seen again (`check` run twice) is the same evidence: kept once — a file
+    // alone, or a file and its log as the pair of one time (with a log, every `check` of the same
+    // damage made a new pair and filled the disk).
+    let has_log = std::fs::symlink_metadata(fs_sidecar(path, "-wal")).is_ok();
+    if let Some(kept) = already_kept_all(path, has_log)? {
+        return Ok(kept);
+    }
     let mut out = vec![];
     for suffix in ["", "-wal"] {
         let mut src = path.as_os_str().to_owned();
         src.push(suffix);
         let src = PathBuf::from(src);
         if suffix == "-wal" && !src.exists() {
-            continue;
-        }
-        // The same damage seen again (`check` run twice) is the same evidence: kept once — for a
-        // file alone (a file and its log are kept as a pair of one time, always made together).
-        let has_log = std::fs::symlink_metadata(fs_sidecar(path, "-wal")).is_ok();
-        if let Some(kept) = (!has_log)
-            .then(|| already_kept(path, &src, suffix))
-            .transpose()?
-            .flatten()
-        {
-            out.push(kept);
             continue;
         }
         let size = std::fs::metadata(&src).map_or(0, |m| m.len());
@@ -72,6 +68,22 @@ fn fs_sidecar(path: &Path, suffix: &str) -> PathBuf {
 
 /// An evidence copy of `src` kept earlier (`<db>.corrupt-<ts><suffix>` beside `db`, of its size
 /// and sha256), if any.
+/// Evidence kept before of exactly this damage: a `.corrupt-<ts>` copy equal to the database and,
+/// when it has a log, that copy's `-wal` equal to the log.
+fn already_kept_all(db: &Path, has_log: bool) -> Result<Option<Vec<PathBuf>>> {
+    let Some(copy) = already_kept(db, db, "")? else {
+        return Ok(None);
+    };
+    if !has_log {
+        return Ok(Some(vec![copy]));
+    }
+    let copy_wal = fs_sidecar(&copy, "-wal");
+    let same = std::fs::symlink_metadata(&copy_wal).is_ok_and(|m| m.is_file())
+        && crate::storage::hash::file(&copy_wal)?
+            == crate::storage::hash::file(&fs_sidecar(db, "-wal"))?;
+    Ok(same.then(|| vec![copy, copy_wal]))
+}
+
 fn already_kept(db: &Path, src: &Path, suffix: &str) -> Result<Option<PathBuf>> {
     let (Some(dir), Some(name)) = (db.parent(), db.file_name()) else {
         return Ok(None);
