@@ -253,3 +253,33 @@ fn import_goes_through_the_plan_and_its_token() {
     assert!(e["message"].as_str().unwrap().contains("duplicate"), "{e}");
     assert_eq!(h.rows("dev")["users"], users + 1);
 }
+
+/// The page's env and table are checked before a native file dialog is raised: its title and the
+/// suggested file name were the page's unchecked text (5 KB with newlines and an RTL override)
+/// (review 23). With the dialog's test double answering "cancel", a dialog raised shows as a
+/// cancel; a refusal before it shows as the check's own error.
+#[test]
+fn page_text_is_checked_before_a_file_dialog_shows_it() {
+    let h = harness(Options::default());
+    h.seeded("dev", 3);
+    let evil = format!("prod\n\nCONFIRM: type prod\u{202e}{}", "x".repeat(5000));
+    let e = h
+        .invoke(
+            "export_rows",
+            json!({"env": evil, "what": {"kind": "query", "sql": "SELECT 1"}, "format": "csv", "op": "wb-9"}),
+        )
+        .unwrap_err();
+    assert_eq!(kind(&e), "invalid_env", "{e}");
+    let e = h
+        .invoke("plan_import", json!({"env": "dev", "table": evil}))
+        .unwrap_err();
+    assert_eq!(kind(&e), "invalid_input", "{e}");
+    // A good env still reaches the dialog (here: cancelled).
+    let e = h
+        .invoke(
+            "export_rows",
+            json!({"env": "dev", "what": {"kind": "query", "sql": "SELECT 1"}, "format": "csv", "op": "wb-10"}),
+        )
+        .unwrap_err();
+    assert_eq!(kind(&e), "cancelled", "{e}");
+}

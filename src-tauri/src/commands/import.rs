@@ -30,7 +30,9 @@ pub async fn plan_import(
     let st = state.inner().clone();
     blocking(move || {
         let ws = st.ws();
+        // Checked before the dialog: its title is never the page's unchecked text.
         ws.env(&env)?;
+        import::check_table(&table)?;
         let file = crate::confirm::chosen(
             st.files
                 .open_path(&import_dialog_title(&env, &table), &ws.data_dir),

@@ -80,6 +80,8 @@ pub async fn export_rows<R: Runtime>(
             ExportWhat::Query { sql } => (Source::Query(sql), "query"),
             ExportWhat::Jobs { filter } => (Source::Jobs(filter), "jobs"),
         };
+        // Checked before the dialog: its title and file name are never the page's unchecked text.
+        st.ws().env(&env)?;
         let name = format!("{env}-{stem}.{}", format.as_str());
         let output = crate::confirm::chosen(
             st.files.save_path(&export_dialog_title(&env), &name),

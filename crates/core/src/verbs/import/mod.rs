@@ -245,15 +245,21 @@ pub struct ImportOutcome {
 /// once, hashed (on a second thread) as it is read, so the sha256 is that of the bytes analysed. A file that cannot be planned at all (no
 /// header, an unknown column, no rows) is refused here; bad rows, duplicates and missing
 /// references are listed in the plan, which [`ImportPlan::refusal`] then refuses.
-pub fn plan(ws: &Workspace, req: &ImportRequest) -> Result<ImportPlan> {
-    let target = ws.env(&req.env)?;
-    if !TABLES.contains(&req.table.as_str()) {
-        return Err(Error::InvalidInput(format!(
+/// Refuses a table an import does not write (before anything is asked or read).
+pub fn check_table(table: &str) -> Result<()> {
+    match TABLES.contains(&table) {
+        true => Ok(()),
+        false => Err(Error::InvalidInput(format!(
             "import writes {}; not `{}`",
             TABLES.join(", "),
-            req.table
-        )));
+            crate::storage::text::echo(table)
+        ))),
     }
+}
+
+pub fn plan(ws: &Workspace, req: &ImportRequest) -> Result<ImportPlan> {
+    let target = ws.env(&req.env)?;
+    check_table(&req.table)?;
     let format = req
         .format
         .or_else(|| InputFormat::from_path(&req.file))
