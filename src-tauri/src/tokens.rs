@@ -70,12 +70,28 @@ impl TokenStore {
         }
     }
 
+    /// How many plans may wait for their confirmation at once (far more than a window shows).
+    pub const MAX_OUTSTANDING: usize = 256;
+
     pub fn issue(&self, binding: Binding, shown: Shown) -> Issued {
         let token = random_token();
         let plan_hash = binding.plan_hash.clone();
         let mut g = self.grants.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         g.retain(|_, (_, _, expires)| *expires > now);
+        // A page issuing plans in a loop kept 100,000 tokens (each issue swept them all under the
+        // lock redeem takes): past the cap the oldest plan's token goes (its confirm then asks to
+        // open the plan again).
+        while g.len() >= Self::MAX_OUTSTANDING {
+            let Some(oldest) = g
+                .iter()
+                .min_by_key(|(_, (_, _, e))| *e)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            g.remove(&oldest);
+        }
         g.insert(token.clone(), (binding, shown, now + self.ttl));
         Issued {
             token,
@@ -219,5 +235,21 @@ mod tests {
         assert!(e.message.contains("open the plan first"), "{e}");
         let e = redeem(&s, Some(""), &want(Verb::Reset, "dev")).unwrap_err();
         assert!(e.message.contains("open the plan first"), "{e}");
+    }
+
+    /// A page issuing plans in a loop keeps at most `MAX_OUTSTANDING` tokens: the oldest go, the
+    /// newest still work (review 23: 100,000 were kept, each issue sweeping them all).
+    #[test]
+    fn outstanding_tokens_are_capped_and_the_oldest_go_first() {
+        let s = TokenStore::new(TOKEN_TTL);
+        let first = s.issue(binding(Verb::Reset, "dev", "h"), shown()).token;
+        let mut last = String::new();
+        for _ in 0..TokenStore::MAX_OUTSTANDING + 50 {
+            last = s.issue(binding(Verb::Reset, "dev", "h"), shown()).token;
+        }
+        let held = s.grants.lock().unwrap().len();
+        assert_eq!(held, TokenStore::MAX_OUTSTANDING);
+        assert!(redeem(&s, Some(&first), &want(Verb::Reset, "dev")).is_err());
+        assert!(redeem(&s, Some(&last), &want(Verb::Reset, "dev")).is_ok());
     }
 }
