@@ -283,3 +283,32 @@ fn page_text_is_checked_before_a_file_dialog_shows_it() {
         .unwrap_err();
     assert_eq!(kind(&e), "cancelled", "{e}");
 }
+
+/// An import plan core refuses (a bad row) is refused before any dialog asks about it: with the
+/// dialog's double answering no, the refusal is core's, not "cancelled" (review 23: a y/N asked
+/// "import 0 rows into users" and core refused after).
+#[test]
+fn an_import_plan_that_cannot_run_is_refused_before_the_dialog() {
+    let out = tempfile::tempdir().unwrap();
+    let csv = out.path().join("users.csv");
+    std::fs::write(
+        &csv,
+        "username,email,hashed_password,role\r\nnew.user,new@example.org,$argon2id$x,boss\r\n",
+    )
+    .unwrap();
+    let h = harness(Options {
+        save_to: Some(csv.clone()),
+        accept: false,
+        ..Default::default()
+    });
+    h.seeded("dev", 1);
+    let planned = h
+        .invoke("plan_import", json!({"env": "dev", "table": "users"}))
+        .unwrap();
+    assert_eq!(planned["plan"]["importable"], false, "{planned}");
+    let t = planned["issued"]["token"].as_str().unwrap();
+    let e = h
+        .invoke("import_env", json!({"env": "dev", "answer": {"token": t}}))
+        .unwrap_err();
+    assert_eq!(kind(&e), "bad_input", "{e}");
+}

@@ -59,7 +59,11 @@ pub async fn import_env<R: Runtime>(
     let st = state.inner().clone();
     blocking(move || {
         let running = st.ops.begin(answer.token.as_deref());
-        let (p, confirmed) = guard::authorize::<ImportPlan>(&st, Verb::Import, &env, &answer)?;
+        // A plan core refuses (bad rows, duplicates) is refused before any dialog asks about it.
+        let (p, confirmed) =
+            guard::authorize_if::<ImportPlan>(&st, Verb::Import, &env, &answer, |p| {
+                p.refusal().map_or(Ok(()), |e| Err(e.into()))
+            })?;
         let obs = EventObserver::for_op(app, "import", &running)?;
         Ok(import::execute(&st.ws(), &p, &confirmed, &obs)?)
     })
