@@ -43,7 +43,10 @@ fi
 # The binary: $PIPELINE_DB_BIN, else the one installed on PATH, else this checkout's build.
 bin="${PIPELINE_DB_BIN:-}"
 if [ -z "$bin" ]; then
-  root="$(cd "$(dirname "$0")/.." && pwd)"
+  # The script's own place, through any symlink to it (a link in the platform's repo at
+  # backend/scripts/reset_db.sh finds this checkout's build).
+  self="$(readlink -f "$0" 2>/dev/null || echo "$0")"
+  root="$(cd "$(dirname "$self")/.." && pwd)"
   for cand in "$(command -v pipeline-db || true)" "$root/target/release/pipeline-db" "$root/target/debug/pipeline-db"; do
     if [ -n "$cand" ] && [ -x "$cand" ]; then bin="$cand"; break; fi
   done

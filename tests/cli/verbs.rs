@@ -913,6 +913,32 @@ fn reset_db_sh_keeps_the_platform_interface() {
         .unwrap();
     assert_eq!(out.status.code(), Some(127));
     assert!(String::from_utf8_lossy(&out.stderr).contains("pipeline-db not found"));
+    // Through a symlink where the platform keeps it (backend/scripts/reset_db.sh): the script
+    // finds this checkout's build from its own place, not the link's (review 22).
+    let platform = tempfile::TempDir::new().unwrap();
+    let scripts = platform.path().join("backend/scripts");
+    std::fs::create_dir_all(&scripts).unwrap();
+    std::os::unix::fs::symlink(&script, scripts.join("reset_db.sh")).unwrap();
+    let readlink = ["/usr/bin/readlink", "/bin/readlink"]
+        .iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .unwrap();
+    std::os::unix::fs::symlink(readlink, tools.join("readlink")).unwrap();
+    let out = std::process::Command::new("/bin/bash")
+        .arg("./backend/scripts/reset_db.sh")
+        .args(["test", "--force"])
+        .current_dir(platform.path())
+        .env("PATH", &tools)
+        .env_remove("PIPELINE_DB_BIN")
+        .env("PIPELINE_DB_HOME", e.data())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 // ---------- interactive confirmation through a real terminal ----------

@@ -45,7 +45,11 @@ PIPELINE_DB_HOME="$home" /usr/bin/pipeline-db status
 PIPELINE_DB_HOME="$home" /usr/bin/pipeline-db status dev --json | grep -q '"jobs"'
 bash -c 'source /usr/share/bash-completion/completions/pipeline-db && complete -p pipeline-db' >/dev/null
 zcat /usr/share/man/man1/pipeline-db.1.gz | grep -q '^\.TH pipeline-db 1'
-echo "ok: the installed CLI reset dev with sample data, status, completion, man page"
+# The platform's interface, installed beside the CLI (it finds pipeline-db on PATH).
+[ -x /usr/share/pipeline-db/reset_db.sh ] || { echo "reset_db.sh is not installed executable" >&2; exit 1; }
+PIPELINE_DB_HOME="$home" /usr/share/pipeline-db/reset_db.sh test --force --with-sample-data
+PIPELINE_DB_HOME="$home" /usr/bin/pipeline-db status test --json | grep -q '"jobs"'
+echo "ok: the installed CLI reset dev with sample data, status, completion, man page, reset_db.sh"
 
 echo "--- the WebDriver E2E against the installed app"
 SHOTS="$root/target/screenshots-installed" make --no-print-directory e2e APP=/usr/bin/pipeline-db-desktop
