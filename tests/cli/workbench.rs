@@ -1152,15 +1152,7 @@ fn formula_like_csv_cells_are_named_and_escaped_on_request() {
     drop(c);
     let dir = out_dir(&e);
     let plain = dir.join("plain.csv");
-    let (code, _, err) = e.run(&[
-        "export",
-        "dev",
-        "pipelines",
-        "--format",
-        "csv",
-        "--output",
-        s(&plain),
-    ]);
+    let (code, _, err) = export_pipelines(&e, "csv", &plain);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("2 text cells begin with = + - @"), "{err}");
     let text = std::fs::read_to_string(&plain).unwrap();
@@ -1239,15 +1231,7 @@ fn json_exports_keep_json_text_exactly_and_refuse_text_that_is_not_utf8() {
         .unwrap();
     drop(c);
     let bad = dir.join("bad.json");
-    let (code, _, err) = e.run(&[
-        "export",
-        "dev",
-        "pipelines",
-        "--format",
-        "json",
-        "--output",
-        s(&bad),
-    ]);
+    let (code, _, err) = export_pipelines(&e, "json", &bad);
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("row 2, column `description`"), "{err}");
     assert!(!bad.exists());
@@ -1302,4 +1286,17 @@ fn a_query_of_a_database_held_by_another_program_is_busy_not_stuck() {
     assert_eq!(code, 4, "{err}");
     assert!(!err.contains("inside one row"), "{err}");
     drop(c);
+}
+
+/// `export dev pipelines --format FORMAT --output OUT`: (exit code, stdout, stderr).
+fn export_pipelines(e: &Env, format: &str, out: &Path) -> (i32, String, String) {
+    e.run(&[
+        "export",
+        "dev",
+        "pipelines",
+        "--format",
+        format,
+        "--output",
+        s(out),
+    ])
 }
