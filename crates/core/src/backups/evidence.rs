@@ -11,7 +11,7 @@ pub fn keep_evidence(path: &Path) -> Result<Vec<PathBuf>> {
     // The same damage seen again (`check` run twice) is the same evidence: kept once — a file
     // alone, or a file and its log as the pair of one time (with a log, every `check` of the same
     // damage made a new pair and filled the disk).
-    let has_log = std::fs::symlink_metadata(fs_sidecar(path, "-wal")).is_ok();
+    let has_log = std::fs::metadata(fs_sidecar(path, "-wal")).is_ok_and(|m| m.is_file());
     if let Some(kept) = already_kept_all(path, has_log)? {
         return Ok(kept);
     }
@@ -66,42 +66,51 @@ fn fs_sidecar(path: &Path, suffix: &str) -> PathBuf {
     crate::storage::db::sidecar(path, suffix)
 }
 
-/// An evidence copy of `src` kept earlier (`<db>.corrupt-<ts><suffix>` beside `db`, of its size
-/// and sha256), if any.
 /// Evidence kept before of exactly this damage: a `.corrupt-<ts>` copy equal to the database and,
-/// when it has a log, that copy's `-wal` equal to the log.
+/// when it has a log, that copy's `-wal` equal to the log (any such copy: an older one kept before
+/// the log appeared, or with another log, is passed over).
 fn already_kept_all(db: &Path, has_log: bool) -> Result<Option<Vec<PathBuf>>> {
-    let Some(copy) = already_kept(db, db, "")? else {
-        return Ok(None);
-    };
+    let copies = already_kept(db, db, "")?;
     if !has_log {
-        return Ok(Some(vec![copy]));
+        return Ok(copies.into_iter().next().map(|c| vec![c]));
     }
-    let copy_wal = fs_sidecar(&copy, "-wal");
-    let same = std::fs::symlink_metadata(&copy_wal).is_ok_and(|m| m.is_file())
-        && crate::storage::hash::file(&copy_wal)?
-            == crate::storage::hash::file(&fs_sidecar(db, "-wal"))?;
-    Ok(same.then(|| vec![copy, copy_wal]))
+    let mut log = None;
+    for copy in copies {
+        let copy_wal = fs_sidecar(&copy, "-wal");
+        if !std::fs::symlink_metadata(&copy_wal).is_ok_and(|m| m.is_file()) {
+            continue;
+        }
+        let want = match &log {
+            Some(h) => h,
+            None => log.insert(crate::storage::hash::file(&fs_sidecar(db, "-wal"))?),
+        };
+        if &crate::storage::hash::file(&copy_wal)? == want {
+            return Ok(Some(vec![copy, copy_wal]));
+        }
+    }
+    Ok(None)
 }
 
-fn already_kept(db: &Path, src: &Path, suffix: &str) -> Result<Option<PathBuf>> {
+/// Every evidence copy of `src` kept earlier (`<db>.corrupt-<ts><suffix>` beside `db`, of its
+/// size and sha256), oldest name first.
+fn already_kept(db: &Path, src: &Path, suffix: &str) -> Result<Vec<PathBuf>> {
     let (Some(dir), Some(name)) = (db.parent(), db.file_name()) else {
-        return Ok(None);
+        return Ok(vec![]);
     };
     let prefix = format!("{}.corrupt-", name.to_string_lossy());
     let Ok(meta) = std::fs::metadata(src) else {
-        return Ok(None);
+        return Ok(vec![]);
     };
+    let mut names: Vec<String> = fs::list_dir(dir)
+        .into_iter()
+        .map(|n| n.to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&prefix) && !n.contains(fs::TEMP_MARKER))
+        .filter(|n| n.ends_with("-wal") == (suffix == "-wal"))
+        .collect();
+    names.sort();
     let mut want = None;
-    for n in fs::list_dir(dir) {
-        let n = n.to_string_lossy().into_owned();
-        let rest = match n.strip_prefix(&prefix) {
-            Some(rest) if !n.contains(fs::TEMP_MARKER) => rest,
-            _ => continue,
-        };
-        if rest.ends_with("-wal") != (suffix == "-wal") {
-            continue;
-        }
+    let mut out = vec![];
+    for n in names {
         let p = dir.join(&n);
         if !std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_file() && m.len() == meta.len()) {
             continue;
@@ -115,10 +124,10 @@ fn already_kept(db: &Path, src: &Path, suffix: &str) -> Result<Option<PathBuf>> 
             }),
         };
         if &crate::storage::hash::file(&p)? == want {
-            return Ok(Some(p));
+            out.push(p);
         }
     }
-    Ok(None)
+    Ok(out)
 }
 
 /// Refuses unless `copy` holds exactly the first `len` bytes of `original` (both read again;
