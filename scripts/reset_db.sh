@@ -44,8 +44,18 @@ fi
 bin="${PIPELINE_DB_BIN:-}"
 if [ -z "$bin" ]; then
   # The script's own place, through any symlink to it (a link in the platform's repo at
-  # backend/scripts/reset_db.sh finds this checkout's build).
-  self="$(readlink -f "$0" 2>/dev/null || echo "$0")"
+  # backend/scripts/reset_db.sh finds this checkout's build). Plain `readlink` (no -f: macOS
+  # before 12.3 and busybox differ), one link at a time, relative targets from the link's dir.
+  self="$0"
+  hops=0
+  while [ -L "$self" ] && [ "$hops" -lt 40 ]; do
+    target="$(readlink "$self")"
+    case "$target" in
+      /*) self="$target" ;;
+      *) self="$(dirname "$self")/$target" ;;
+    esac
+    hops=$((hops + 1))
+  done
   root="$(cd "$(dirname "$self")/.." && pwd)"
   for cand in "$(command -v pipeline-db || true)" "$root/target/release/pipeline-db" "$root/target/debug/pipeline-db"; do
     if [ -n "$cand" ] && [ -x "$cand" ]; then bin="$cand"; break; fi
