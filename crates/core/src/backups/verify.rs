@@ -471,9 +471,10 @@ pub fn latest(ws: &Workspace) -> Log {
             }
         };
     let mut latest = HashMap::new();
+    let root = crate::workspace::config::canonical_lenient(&ws.backups_root());
     for line in bytes.split(|b| *b == b'\n') {
         if let Ok(line) = serde_json::from_slice::<LogLine>(line) {
-            let (key, r) = log_key(line, ws);
+            let (key, r) = log_key(line, &root);
             latest.insert(key, r);
         }
     }
@@ -508,11 +509,17 @@ fn own_backup(ws: &Workspace, path: &Path) -> Option<PathBuf> {
 }
 
 /// What a record is found by: its `<env>/<file>` when it was one of this workspace's backups
-/// (see [`LogLine`]), else its path.
-fn log_key(line: LogLine, ws: &Workspace) -> (PathBuf, VerifyReport) {
+/// (see [`LogLine`]; a line of an older version: its path as written under `root`, the backups
+/// dir canonicalized once — no file is looked up per line), else its path.
+fn log_key(line: LogLine, root: &Path) -> (PathBuf, VerifyReport) {
+    let under_root = || {
+        let rel = line.report.path.strip_prefix(root).ok()?;
+        (rel.components().count() == 2).then(|| rel.to_path_buf())
+    };
     let key = line
         .backup
-        .or_else(|| own_backup(ws, &line.report.path))
+        .clone()
+        .or_else(under_root)
         .unwrap_or_else(|| line.report.path.clone());
     (key, line.report)
 }
