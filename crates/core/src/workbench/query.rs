@@ -175,11 +175,39 @@ pub fn run_bounded<O: Observer + Send + 'static>(
             }
             s.1 = true;
             FINISHING.fetch_add(1, Ordering::SeqCst);
+            drop(s);
+            // The statement's first step may be waiting for another program's lock (a rollback
+            // journal's writer): then it is busy, not stuck inside a row.
+            if let Some(busy) = locked_by_another(ws, req) {
+                return Err(busy);
+            }
             Err(Error::QueryRunaway {
                 limit_ms: req.timeout.as_millis() as u64,
                 left: "it was left to finish that row in the background, where it only reads, and stops at the row's end".into(),
             })
         }
+    }
+}
+
+/// [`Error::DbLocked`] when `req.env`'s database cannot be read at once now (another program holds
+/// SQLite's lock): read on a connection of its own that does not wait.
+fn locked_by_another(ws: &Workspace, req: &QueryRequest) -> Option<Error> {
+    use crate::storage::db;
+    let path = ws.env(&req.env).ok()?.path;
+    // Through `db::open` like every connection of ours (its file handles are kept: closing a
+    // handle of its own would drop the locks of this process's other connections on the file).
+    let read = db::open(&path, db::Access::ReadOnly, Duration::ZERO).and_then(|c| {
+        c.query_row("SELECT count(*) FROM sqlite_schema", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map_err(Error::sql("reading"))
+    });
+    match read {
+        Err(e) if e.exit_code() == crate::exit::BUSY => Some(Error::DbLocked {
+            path,
+            waited_ms: (req.timeout + GRACE).as_millis() as u64,
+        }),
+        _ => None,
     }
 }
 
@@ -315,5 +343,35 @@ impl QueryResult {
             .iter()
             .map(|r| r.iter().map(|v| format::text_of(v.into())).collect())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::safety::confirm::Confirmed;
+    use crate::verbs::migrate::{self, MigrateRequest};
+
+    /// A database another program holds (a rollback journal's writer) is told apart from a query
+    /// stuck inside a row: the probe reads it as locked while the writer holds it, and not after
+    /// (review 24: a query whose first step waited for the lock was said to be stuck, exit 3).
+    #[test]
+    fn a_database_another_program_holds_is_told_apart_from_a_stuck_row() {
+        let d = tempfile::tempdir().unwrap();
+        let ws = Workspace::at(d.path()).unwrap();
+        let plan = migrate::plan(&ws, &MigrateRequest { env: "dev".into() }).unwrap();
+        migrate::execute(&ws, &plan, &Confirmed::forced(), &Quiet).unwrap();
+        let req = QueryRequest::new("dev", "SELECT 1");
+        let writer = rusqlite::Connection::open(d.path().join("dev.sqlite3")).unwrap();
+        let _: String = writer
+            .query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))
+            .unwrap();
+        writer
+            .execute_batch("BEGIN EXCLUSIVE; CREATE TABLE zz (a);")
+            .unwrap();
+        let e = locked_by_another(&ws, &req).expect("locked");
+        assert_eq!(e.exit_code(), crate::exit::BUSY, "{e}");
+        writer.execute_batch("ROLLBACK").unwrap();
+        assert!(locked_by_another(&ws, &req).is_none());
     }
 }
