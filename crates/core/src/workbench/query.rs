@@ -158,35 +158,44 @@ pub fn run_bounded<O: Observer + Send + 'static>(
     match rx.recv_timeout(req.timeout + GRACE) {
         Ok(Msg::Done(out)) => out,
         Ok(Msg::Opened) => Err(Error::Internal("the query thread opened twice".into())),
-        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(Error::Internal(
-            "the query thread ended without an answer".into(),
-        )),
-        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-            if let Ok(Msg::Done(out)) = rx.try_recv() {
-                return out;
-            }
-            let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
-            if s.0 {
-                drop(s);
-                return match rx.recv() {
-                    Ok(Msg::Done(out)) => out,
-                    _ => Err(gone()),
-                };
-            }
-            s.1 = true;
-            FINISHING.fetch_add(1, Ordering::SeqCst);
-            drop(s);
-            // The statement's first step may be waiting for another program's lock (a rollback
-            // journal's writer): then it is busy, not stuck inside a row.
-            if let Some(busy) = locked_by_another(ws, req) {
-                return Err(busy);
-            }
-            Err(Error::QueryRunaway {
-                limit_ms: req.timeout.as_millis() as u64,
-                left: "it was left to finish that row in the background, where it only reads, and stops at the row's end".into(),
-            })
-        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(gone()),
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => past_the_limit(ws, req, &rx, &state),
     }
+}
+
+/// The answer once a query's limit and [`GRACE`] have passed: the thread's, if it has just ended;
+/// else the thread is given up (counted in [`FINISHING`] until it ends) and the query is said
+/// busy (another program holds the database) or stuck inside a row.
+fn past_the_limit(
+    ws: &Workspace,
+    req: &QueryRequest,
+    rx: &std::sync::mpsc::Receiver<Msg>,
+    state: &std::sync::Mutex<(bool, bool)>,
+) -> Result<QueryResult> {
+    let gone = || Error::Internal("the query thread ended without an answer".into());
+    if let Ok(Msg::Done(out)) = rx.try_recv() {
+        return out;
+    }
+    let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
+    if s.0 {
+        drop(s);
+        return match rx.recv() {
+            Ok(Msg::Done(out)) => out,
+            _ => Err(gone()),
+        };
+    }
+    s.1 = true;
+    FINISHING.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    drop(s);
+    // The statement's first step may be waiting for another program's lock (a rollback
+    // journal's writer): then it is busy, not stuck inside a row.
+    if let Some(busy) = locked_by_another(ws, req) {
+        return Err(busy);
+    }
+    Err(Error::QueryRunaway {
+        limit_ms: req.timeout.as_millis() as u64,
+        left: "it was left to finish that row in the background, where it only reads, and stops at the row's end".into(),
+    })
 }
 
 /// [`Error::DbLocked`] when `req.env`'s database cannot be read at once now (another program holds
