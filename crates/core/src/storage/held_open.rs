@@ -251,7 +251,8 @@ mod tests {
         // While a is open its handle stays, though no reader uses it: closing it would drop a's
         // lock (the connection is counted from its open).
         assert_eq!(opened(&p), sqlite_s + 1, "one kept handle, while a is open");
-        assert_eq!(locks_on(&p), held, "a keeps its lock");
+        // (Closing a handle of the file drops every lock: 0. SQLite's own number may vary.)
+        assert!(held > 0 && locks_on(&p) > 0, "a keeps its lock");
         let mut r = reader(&p).unwrap();
         assert_eq!(opened(&p), sqlite_s + 1, "the same handle");
         // Other tests of this binary open connections of their own meanwhile: wait for them.
@@ -347,9 +348,9 @@ mod tests {
         let mut bytes = vec![];
         reader(&p).unwrap().read_to_end(&mut bytes).unwrap();
         reader(&p).unwrap().read_to_end(&mut bytes).unwrap();
-        assert_eq!(
-            locks_on(&p),
-            held,
+        // (Closing a handle of the file drops every lock: 0. SQLite's own number may vary.)
+        assert!(
+            locks_on(&p) > 0,
             "reading through kept handles keeps a's lock"
         );
         // What the module guards against: a plain handle, closed, drops a's lock.
