@@ -1109,7 +1109,13 @@ fn text_that_is_not_utf8_in_a_query_result_is_named_by_row_and_column() {
     let e = Env::new();
     e.seeded("dev");
     let sql = "SELECT 'fine' AS a, CAST(x'41ff42' AS TEXT) AS odd";
+    let before = fingerprint(&e.db("dev"));
     let (code, _, err) = e.run(&["query", "dev", sql]);
+    assert_eq!(
+        fingerprint(&e.db("dev")),
+        before,
+        "nothing was changed, as it says"
+    );
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("row 1, column `odd`"), "{err}");
     assert!(err.contains("41ff42"), "its bytes: {err}");
@@ -1128,8 +1134,14 @@ fn a_query_stuck_inside_one_row_ends_by_its_time_limit() {
         "WITH v(x, p) AS (SELECT printf('%.*c', 999000, 'a'), '{pattern}') SELECT {} FROM v",
         likes.join(", ")
     );
+    let before = fingerprint(&e.db("dev"));
     let t = Instant::now();
     let (code, out, err) = e.run(&["query", "dev", &sql, "--timeout-ms", "100"]);
+    assert_eq!(
+        fingerprint(&e.db("dev")),
+        before,
+        "nothing was changed, as it says"
+    );
     assert_eq!(code, 3, "{err}");
     assert!(out.is_empty());
     assert!(err.contains("inside one row"), "{err}");
