@@ -1128,12 +1128,7 @@ fn text_that_is_not_utf8_in_a_query_result_is_named_by_row_and_column() {
 fn a_query_stuck_inside_one_row_ends_by_its_time_limit() {
     let e = Env::new();
     e.seeded("dev");
-    let pattern = format!("%{}b", "a".repeat(900));
-    let likes: Vec<String> = (0..60).map(|i| format!("x LIKE p AS m{i}")).collect();
-    let sql = format!(
-        "WITH v(x, p) AS (SELECT printf('%.*c', 999000, 'a'), '{pattern}') SELECT {} FROM v",
-        likes.join(", ")
-    );
+    let sql = stuck_row_sql();
     let before = fingerprint(&e.db("dev"));
     let t = Instant::now();
     let (code, out, err) = e.run(&["query", "dev", &sql, "--timeout-ms", "100"]);
@@ -1147,6 +1142,55 @@ fn a_query_stuck_inside_one_row_ends_by_its_time_limit() {
     assert!(err.contains("inside one row"), "{err}");
     assert!(err.contains("stopped with this process"), "{err}");
     assert!(t.elapsed() < Duration::from_secs(15), "{:?}", t.elapsed());
+}
+
+/// The SQL of a row that takes tens of seconds inside itself: LIKEs with a long pattern over a
+/// long text (SQLite looks at a time limit or an interrupt only between rows).
+fn stuck_row_sql() -> String {
+    let pattern = format!("%{}b", "a".repeat(900));
+    let likes: Vec<String> = (0..60).map(|i| format!("x LIKE p AS m{i}")).collect();
+    format!(
+        "WITH v(x, p) AS (SELECT printf('%.*c', 999000, 'a'), '{pattern}') SELECT {} FROM v",
+        likes.join(", ")
+    )
+}
+
+/// `export --query` stuck inside one row ends by its time limit like `query` (it ran on past its
+/// limit, and Cancel waited for the row): exit 3 within the limit and core's 2 s grace, and no
+/// file — neither at the name asked for nor a temp file beside it.
+#[test]
+fn an_export_stuck_inside_one_row_ends_by_its_time_limit_and_leaves_no_file() {
+    let e = Env::new();
+    e.seeded("dev");
+    let dir = out_dir(&e);
+    let file = dir.join("stuck.csv");
+    let t = Instant::now();
+    let (code, out, err) = e.run(&[
+        "export",
+        "dev",
+        "--query",
+        &stuck_row_sql(),
+        "--format",
+        "csv",
+        "--timeout-ms",
+        "100",
+        "--output",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 3, "{err}");
+    assert!(out.is_empty());
+    assert!(t.elapsed() < Duration::from_secs(15), "{:?}", t.elapsed());
+    assert!(err.contains("inside one row"), "{err}");
+    assert!(err.contains("nothing is made at"), "{err}");
+    assert!(err.contains("stopped with this process"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+    assert!(left.is_empty(), "no file, no temp file: {left:?}");
+    let audit = std::fs::read_to_string(e.data().join("audit.jsonl")).unwrap();
+    let last = audit.lines().last().unwrap();
+    assert!(
+        last.contains("export of query") && last.contains("inside one row"),
+        "{last}"
+    );
 }
 
 /// CSV cells a spreadsheet would run as formulas: exported as the database holds them with a

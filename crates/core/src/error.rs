@@ -152,6 +152,11 @@ pub enum Error {
     #[error("cancelled; {UNCHANGED}")]
     Cancelled,
 
+    /// Cancelled while reading (a query, an export) where SQLite could not stop at once: the
+    /// reading thread was left to end by itself (`left` says how).
+    #[error("cancelled; {left}; {UNCHANGED}")]
+    CancelledLeftFinishing { left: String },
+
     #[error("{}", put_back_message(*verb, env, cause, backup, put_back_failed.as_deref()))]
     PutBack {
         verb: crate::verb::Verb,
@@ -316,7 +321,7 @@ impl Error {
             Busy { .. } | DbLocked { .. } => exit::BUSY,
             Sqlite { source, .. } => sqlite_exit_code(source),
             Step { source, .. } | BackupKept { source, .. } => source.exit_code(),
-            Cancelled => exit::CANCELLED,
+            Cancelled | CancelledLeftFinishing { .. } => exit::CANCELLED,
             Io { .. } | BackupVerify { .. } | DiskFull { .. } | CheckFailed(_) | PartlyDone(_) => {
                 exit::FAILED
             }
@@ -349,7 +354,7 @@ impl Error {
             Step { source, .. } | BackupKept { source, .. } => source.kind(),
             CheckFailed(_) => "check_failed",
             PartlyDone(_) => "partly_done",
-            Cancelled => "cancelled",
+            Cancelled | CancelledLeftFinishing { .. } => "cancelled",
             Stale { .. } => "stale_plan",
             PutBack { .. } => "put_back",
             CommittedCheckFailed { .. } => "committed_check_failed",
@@ -494,7 +499,7 @@ impl Error {
     /// Whether this is (or wraps) a cancel by the user.
     pub fn is_cancel(&self) -> bool {
         match self {
-            Error::Cancelled => true,
+            Error::Cancelled | Error::CancelledLeftFinishing { .. } => true,
             Error::Step { source, .. } | Error::BackupKept { source, .. } => source.is_cancel(),
             _ => false,
         }

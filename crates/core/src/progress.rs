@@ -29,6 +29,22 @@ pub trait Observer: Sync {
 pub struct Quiet;
 impl Observer for Quiet {}
 
+/// One observer shared by a caller and the thread doing its work.
+impl<O: Observer + Send + ?Sized> Observer for std::sync::Arc<O> {
+    fn stage(&self, name: &'static str) {
+        (**self).stage(name)
+    }
+    fn progress(&self, p: &Progress) {
+        (**self).progress(p)
+    }
+    fn bytes(&self, p: &Progress) {
+        (**self).bytes(p)
+    }
+    fn cancelled(&self) -> bool {
+        (**self).cancelled()
+    }
+}
+
 /// Reports `done` of `total` bytes at `stage`, then `Err(Cancelled)` if the observer asks to stop:
 /// the one checkpoint of every copy loop (a cancelled copy is undone by its caller).
 pub(crate) fn bytes_or_cancel(

@@ -96,7 +96,7 @@ pub async fn export_rows<R: Runtime>(
             timeout: Some(export::DEFAULT_QUERY_TIMEOUT),
             escape_formulas: escape_formulas.unwrap_or(false),
         };
-        Ok(export::run(&st.ws(), &req, &mut std::io::sink(), &obs)?)
+        Ok(export::run(&st.ws(), &req, Box::new(std::io::sink()), obs)?)
     })
     .await
 }

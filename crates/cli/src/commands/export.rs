@@ -32,14 +32,36 @@ pub fn run(ws: &Workspace, a: ExportArgs) -> Result<u8> {
         ),
         escape_formulas: a.escape_formulas,
     };
-    let bar = ui::Bar::new();
+    let bar = std::sync::Arc::new(ui::Bar::new());
     let out = {
         use std::io::IsTerminal as _;
-        let stdout = std::io::stdout().lock();
-        match std::io::stdout().is_terminal() {
-            true => export::run(ws, &req, &mut ui::TerminalSafe::new(stdout), &bar),
-            false => export::run(ws, &req, &mut { stdout }, &bar),
-        }
+        let stdout = std::io::BufWriter::new(std::io::stdout());
+        let out: Box<dyn std::io::Write + Send> = match std::io::stdout().is_terminal() {
+            true => Box::new(ui::TerminalSafe::new(stdout)),
+            false => Box::new(stdout),
+        };
+        // Past the limit, core answers without the thread still finishing a row; this process
+        // ends on the error, and the thread with it.
+        export::run(ws, &req, out, bar.clone()).map_err(|e| match e {
+            pipeline_db_core::Error::QueryRunaway { limit_ms, .. } => {
+                pipeline_db_core::Error::QueryRunaway {
+                    limit_ms,
+                    left: export::left_when_given_up(
+                        req.output.as_deref(),
+                        "stopped with this process",
+                    ),
+                }
+            }
+            pipeline_db_core::Error::CancelledLeftFinishing { .. } => {
+                pipeline_db_core::Error::CancelledLeftFinishing {
+                    left: export::left_when_given_up(
+                        req.output.as_deref(),
+                        "stopped with this process",
+                    ),
+                }
+            }
+            e => e,
+        })
     };
     bar.finish();
     // A reader that stopped early (`| head`) ends the export as it ends any Unix tool writing

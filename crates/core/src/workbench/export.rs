@@ -16,6 +16,7 @@ use crate::safety::audit;
 use crate::storage::flush_behind::FlushBehind;
 use crate::storage::{db, fs};
 use crate::verb::Verb;
+use crate::workbench::bounded::{self, GivenUp, Work};
 use crate::workbench::format::{self, Column, Format};
 use crate::workbench::guard;
 use crate::workspace::config::Workspace;
@@ -83,11 +84,14 @@ const PROGRESS_EVERY: u64 = 10_000;
 
 /// Exports `req` into a new file (`req.output`) or into `out`; one audit line per export,
 /// whatever its outcome (a usage error — an unknown env — is not an attempt and is not logged).
-pub fn run(
+/// The rows are read on a thread of their own ([`bounded`]): the answer comes by a query's time
+/// limit + [`bounded::GRACE`], or [`bounded::GRACE`] after `obs` cancels, even while SQLite is
+/// inside one row, where it looks at neither; the unfinished file is then removed at once.
+pub fn run<O: Observer + Send + 'static>(
     ws: &Workspace,
     req: &ExportRequest,
-    out: &mut dyn Write,
-    obs: &dyn Observer,
+    out: Box<dyn Write + Send>,
+    obs: O,
 ) -> Result<ExportOutcome> {
     let target = ws.env(&req.env)?;
     let dest = req
@@ -104,7 +108,7 @@ pub fn run(
         &target.name,
         &target.path,
         Verb::Export,
-        |_| export(ws, req, out, obs),
+        |_| export_bounded(ws, req, out, obs),
         |result| match result {
             Ok(o) if o.formulas_escaped => (
                 format!(
@@ -119,11 +123,61 @@ pub fn run(
     )
 }
 
+/// What an export given up on inside a row leaves: the unfinished file is removed (or the
+/// caller's output stops at or before that row); `reading` says what became of the reading.
+pub fn left_when_given_up(output: Option<&Path>, reading: &str) -> String {
+    match output {
+        Some(p) => format!(
+            "the unfinished file was removed and nothing is made at {}; the reading was {reading}",
+            p.display()
+        ),
+        None => format!("the output stops at or before that row; the reading was {reading}"),
+    }
+}
+
+/// [`export`] on a thread of its own, answered by its limit or a cancel (see [`run`]).
+fn export_bounded<O: Observer + Send + 'static>(
+    ws: &Workspace,
+    req: &ExportRequest,
+    out: Box<dyn Write + Send>,
+    obs: O,
+) -> Result<ExportOutcome> {
+    let limit = match req.source {
+        Source::Query(_) => req.timeout,
+        Source::Table(_) | Source::Jobs(_) => None,
+    };
+    let obs = std::sync::Arc::new(obs);
+    let (ws2, req2, obs2) = (ws.clone(), req.clone(), obs.clone());
+    let left = left_when_given_up(
+        req.output.as_deref(),
+        "left to stop at the row's end in the background",
+    );
+    bounded::run(
+        limit,
+        &|| obs.cancelled(),
+        move |w| {
+            let mut out = out;
+            export(&ws2, &req2, &mut out, &*obs2, w)
+        },
+        |why| match why {
+            GivenUp::Limit => Error::QueryRunaway {
+                limit_ms: limit.unwrap_or_default().as_millis() as u64,
+                left,
+            },
+            GivenUp::Cancelled => Error::CancelledLeftFinishing { left },
+            GivenUp::CancelledWaiting => Error::CancelledLeftFinishing {
+                left: crate::workbench::query::LEFT_WAITING.into(),
+            },
+        },
+    )
+}
+
 fn export(
     ws: &Workspace,
     req: &ExportRequest,
     out: &mut dyn Write,
     obs: &dyn Observer,
+    work: &Work,
 ) -> Result<ExportOutcome> {
     if req.format == Format::Table {
         return Err(Error::InvalidInput(
@@ -144,6 +198,7 @@ fn export(
         Source::Query(_) => req.timeout,
     };
     let g = guard::open(ws, &req.env, timeout)?;
+    work.opened()?;
     if !matches!(req.source, Source::Query(_)) {
         // Our own SQL of a whole table: as many columns as the table has (a legacy table of more
         // than the 100 a query may select was refused as "too many columns").
@@ -223,7 +278,7 @@ fn export(
         Some(p) => {
             let checked = crate::backups::names::check_output_path(p)?;
             crate::workspace::own_files::refuse(ws, &checked)?;
-            let (rows, bytes, path) = write_new_file(p, |w, dest| stream(w, dest))?;
+            let (rows, bytes, path) = write_new_file(p, Some(work), |w, dest| stream(w, dest))?;
             Ok((rows, bytes, Some(path)))
         }
     })?;
@@ -271,9 +326,12 @@ fn table_sql(g: &guard::Guarded, env: &str, table: &str) -> Result<String> {
 /// control characters, the directory exists, nothing there yet), written to a temp file beside it
 /// (created new, never through a symlink), fsynced, renamed into place without replacing
 /// anything, the directory fsynced. On any failure the temp file is removed and nothing is at
-/// the final name. Returns (what `body` returned, bytes, the final path).
+/// the final name. Returns (what `body` returned, bytes, the final path). With `work`, the temp
+/// file is registered with it (removed by a caller that gives up) and nothing is renamed into
+/// place once the caller has given up.
 pub fn write_new_file<T>(
     requested: &Path,
+    work: Option<&Work>,
     body: impl FnOnce(&mut dyn Write, PathBuf) -> Result<T>,
 ) -> Result<(T, u64, PathBuf)> {
     let path = crate::backups::names::check_output_path(requested)?;
@@ -288,6 +346,10 @@ pub fn write_new_file<T>(
         },
         e => e,
     })?;
+    if let Some(Err(e)) = work.map(|w| w.leaves(&tmp)) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
     let written = (|| {
         // Written on a second thread that starts the disk's writeback as it goes: the fsync
         // below then has little left to do.
@@ -301,6 +363,9 @@ pub fn write_new_file<T>(
         crate::storage::failpoint::hit("export:before_fsync")?;
         file.sync_all().map_err(Error::io("fsync", &tmp))?;
         crate::storage::failpoint::hit("export:before_rename")?;
+        if work.is_some_and(|w| !w.commit()) {
+            return Err(Error::Cancelled);
+        }
         fs::rename_noreplace(&tmp, &path).map_err(|e| match e.kind() {
             std::io::ErrorKind::AlreadyExists => Error::Refused(format!(
                 "{} appeared while the export was written; it was not overwritten and {UNCHANGED}. Choose another name",

@@ -3,6 +3,7 @@
 //! import itself is a changing verb, `verbs::import`); the schema as the desktop draws it
 //! ([`schema`]) and the saved queries of each env, kept in the data dir ([`saved`]).
 
+pub mod bounded;
 pub mod export;
 pub mod format;
 pub mod guard;

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::progress::{Observer, Quiet};
+use crate::workbench::bounded::{self, GivenUp};
 use crate::workbench::format::{self, Column, Format};
 use crate::workbench::guard;
 use crate::workspace::config::Workspace;
@@ -57,16 +58,17 @@ pub fn run(ws: &Workspace, req: &QueryRequest) -> Result<QueryResult> {
 /// [`run`], stopped with [`Error::Cancelled`] as soon as `obs` says the caller cancelled (the
 /// running statement is interrupted, not waited for).
 pub fn run_observed(ws: &Workspace, req: &QueryRequest, obs: &dyn Observer) -> Result<QueryResult> {
-    run_opened(ws, req, obs, &mut || {})
+    run_opened(ws, req, obs, &mut || Ok(()))
 }
 
 /// [`run_observed`], calling `opened` once the database is open (a busy one is waited for in the
-/// open, by the busy timeout) and the time limit has started.
+/// open, by the busy timeout) and the time limit has started; it may stop the query
+/// (`Err(Cancelled)`: its caller has given up on it).
 fn run_opened(
     ws: &Workspace,
     req: &QueryRequest,
     obs: &dyn Observer,
-    opened: &mut dyn FnMut(),
+    opened: &mut dyn FnMut() -> Result<()>,
 ) -> Result<QueryResult> {
     if req.max_rows == 0 || req.max_rows > MAX_MAX_ROWS {
         return Err(Error::InvalidInput(format!(
@@ -81,7 +83,7 @@ fn run_opened(
     }
     let started = Instant::now();
     let g = guard::open(ws, &req.env, Some(req.timeout))?;
-    opened();
+    opened()?;
     let (columns, rows, truncated) = g.watch(obs, || collect(&g, req))?;
     tracing::debug!(rows = rows.len(), truncated, "query done");
     Ok(QueryResult {
@@ -94,109 +96,48 @@ fn run_opened(
     })
 }
 
-/// How long past its time limit a query's caller waits before answering without it.
-pub const GRACE: Duration = Duration::from_secs(2);
-/// Queries past their time limit that may still be finishing a row in the background.
-const MAX_FINISHING: usize = 2;
-static FINISHING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+pub use crate::workbench::bounded::GRACE;
 
-/// [`run_observed`] on a thread of its own, answered by its time limit at the latest: SQLite
-/// looks at the limit (and at a cancel) only between the steps of a statement, and one row's
-/// expressions have none — one LIKE over a long text costs seconds, and the 100 KB of SQL a query
-/// may have hold thousands. Past the limit and [`GRACE`], [`Error::QueryRunaway`] is returned and
-/// the thread is left to end at the row's end (it only reads; its interrupt is set); at most
-/// [`MAX_FINISHING`] such threads, new queries are refused until one ends (queries that ran
-/// together can leave more: one per query running). The wait starts once the database is open (a
-/// busy database is waited for by the busy timeout, and is said as busy). A process that exits on
-/// the error (the CLI) ends the thread with it.
+/// [`run_observed`] on a thread of its own ([`bounded`]), answered by its time limit + [`GRACE`]
+/// at the latest, or [`GRACE`] after `obs` cancels, even inside one row, where SQLite does not
+/// look at either: then [`Error::QueryRunaway`] (or [`Error::CancelledLeftFinishing`]) is returned and the
+/// thread is left to end at the row's end (it only reads; its interrupt is set). A busy database
+/// is waited for by the busy timeout, and is said as busy.
 pub fn run_bounded<O: Observer + Send + 'static>(
     ws: &Workspace,
     req: &QueryRequest,
     obs: O,
 ) -> Result<QueryResult> {
-    use std::sync::atomic::Ordering;
-    let finishing = FINISHING.load(Ordering::SeqCst);
-    if finishing >= MAX_FINISHING {
-        return Err(Error::Refused(format!(
-            "{finishing} queries that passed their time limit are still finishing a row in the background (each stops at the end of its row); nothing was run. Try again when they have ended"
-        )));
-    }
-    let (tx, rx) = std::sync::mpsc::channel();
-    // Whether the caller gave up on the thread (then the thread uncounts itself when it ends).
-    let state = std::sync::Arc::new(std::sync::Mutex::new((false, false)));
-    let (ws2, req2, st) = (ws.clone(), req.clone(), state.clone());
-    std::thread::Builder::new()
-        .name("query".into())
-        .spawn(move || {
-            // Marks the thread ended however it ends (a panic too), uncounting it if abandoned.
-            struct Ended(std::sync::Arc<std::sync::Mutex<(bool, bool)>>);
-            impl Drop for Ended {
-                fn drop(&mut self) {
-                    let mut s = self.0.lock().unwrap_or_else(|e| e.into_inner());
-                    s.0 = true;
-                    if s.1 {
-                        FINISHING.fetch_sub(1, Ordering::SeqCst);
-                    }
-                }
-            }
-            let ended = Ended(st);
-            let opened = tx.clone();
-            let out = run_opened(&ws2, &req2, &obs, &mut || {
-                let _ = opened.send(Msg::Opened);
-            });
-            // Sent before the thread counts as ended: a caller that sees it ended finds the answer.
-            let _ = tx.send(Msg::Done(out));
-            drop(ended);
-        })
-        .map_err(|e| Error::Internal(format!("the query thread could not start: {e}")))?;
-    let gone = || Error::Internal("the query thread ended without an answer".into());
-    match rx.recv() {
-        Ok(Msg::Done(out)) => return out,
-        Ok(Msg::Opened) => {}
-        Err(_) => return Err(gone()),
-    }
-    match rx.recv_timeout(req.timeout + GRACE) {
-        Ok(Msg::Done(out)) => out,
-        Ok(Msg::Opened) => Err(Error::Internal("the query thread opened twice".into())),
-        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(gone()),
-        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => past_the_limit(ws, req, &rx, &state),
-    }
+    let obs = std::sync::Arc::new(obs);
+    let (ws2, req2, obs2) = (ws.clone(), req.clone(), obs.clone());
+    bounded::run(
+        Some(req.timeout),
+        &|| obs.cancelled(),
+        move |w| run_opened(&ws2, &req2, &*obs2, &mut || w.opened()),
+        |why| match why {
+            // The statement's first step may be waiting for another program's lock (a rollback
+            // journal's writer): then it is busy, not stuck inside a row.
+            GivenUp::Limit => locked_by_another(ws, req).unwrap_or(Error::QueryRunaway {
+                limit_ms: req.timeout.as_millis() as u64,
+                left: LEFT_FINISHING.into(),
+            }),
+            GivenUp::Cancelled => Error::CancelledLeftFinishing {
+                left: LEFT_FINISHING.into(),
+            },
+            GivenUp::CancelledWaiting => Error::CancelledLeftFinishing {
+                left: LEFT_WAITING.into(),
+            },
+        },
+    )
 }
 
-/// The answer once a query's limit and [`GRACE`] have passed: the thread's, if it has just ended;
-/// else the thread is given up (counted in [`FINISHING`] until it ends) and the query is said
-/// busy (another program holds the database) or stuck inside a row.
-fn past_the_limit(
-    ws: &Workspace,
-    req: &QueryRequest,
-    rx: &std::sync::mpsc::Receiver<Msg>,
-    state: &std::sync::Mutex<(bool, bool)>,
-) -> Result<QueryResult> {
-    let gone = || Error::Internal("the query thread ended without an answer".into());
-    if let Ok(Msg::Done(out)) = rx.try_recv() {
-        return out;
-    }
-    let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
-    if s.0 {
-        drop(s);
-        return match rx.recv() {
-            Ok(Msg::Done(out)) => out,
-            _ => Err(gone()),
-        };
-    }
-    s.1 = true;
-    FINISHING.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    drop(s);
-    // The statement's first step may be waiting for another program's lock (a rollback
-    // journal's writer): then it is busy, not stuck inside a row.
-    if let Some(busy) = locked_by_another(ws, req) {
-        return Err(busy);
-    }
-    Err(Error::QueryRunaway {
-        limit_ms: req.timeout.as_millis() as u64,
-        left: "it was left to finish that row in the background, where it only reads, and stops at the row's end".into(),
-    })
-}
+/// What happens to a query given up on while its open waits for a busy database.
+pub const LEFT_WAITING: &str =
+    "it was waiting for the database, which another program holds, and stops without reading once it gets it";
+
+/// What happens to a query given up on inside a row.
+pub const LEFT_FINISHING: &str =
+    "it was left to finish that row in the background, where it only reads, and stops at the row's end";
 
 /// [`Error::DbLocked`] when `req.env`'s database cannot be read at once now (another program holds
 /// SQLite's lock): read on a connection of its own that does not wait.
@@ -218,12 +159,6 @@ fn locked_by_another(ws: &Workspace, req: &QueryRequest) -> Option<Error> {
         }),
         _ => None,
     }
-}
-
-/// What a query's thread tells its caller: the database is open (the time limit runs), the answer.
-enum Msg {
-    Opened,
-    Done(Result<QueryResult>),
 }
 
 /// The result columns and at most `max_rows` rows (and whether more existed).

@@ -51,7 +51,7 @@ fn export_table(ws: &Workspace, env: &str, table: &str, dir: &Path) -> PathBuf {
         timeout: None,
         escape_formulas: false,
     };
-    export::run(ws, &req, &mut std::io::sink(), &Quiet)
+    export::run(ws, &req, Box::new(std::io::sink()), Quiet)
         .unwrap()
         .path
         .unwrap()
