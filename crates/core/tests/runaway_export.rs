@@ -58,10 +58,11 @@ fn files_in(dir: &Path) -> Vec<String> {
 fn an_export_stuck_inside_a_row_is_answered_by_its_limit_or_a_cancel_and_leaves_no_file() {
     let (_dir, ws) = common::seeded(5);
     let out = tempfile::tempdir().unwrap();
-    let sql = slow_row(5);
+    // ≈ 8 s: both rows given up on below are still running when the third export comes.
+    let sql = slow_row(10);
     let started = Instant::now();
 
-    // By the limit: answered at 100 ms + the 2 s grace, long before the row's ≈ 4 s.
+    // By the limit: answered at 100 ms + the 2 s grace, long before the row ends.
     let t = Instant::now();
     let req = request(
         &sql,
