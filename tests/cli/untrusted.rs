@@ -1951,3 +1951,41 @@ fn a_newline_in_a_table_name_prints_escaped_never_as_a_line_of_the_plan() {
         assert!(!forges(&out) && !forges(&err), "{args:?}: {out}{err}");
     }
 }
+
+/// Another program moves a database file into the env's path while a verb runs (the usual
+/// atomic replace, `mv new.sqlite3 dev.sqlite3`) (review 26): the verb's connection still has the
+/// old file open while SQLite finds the log beside the path, and its backup was of the old file —
+/// a reset exited 0 and emptied the file moved in, which no backup held. Now the verb sees the
+/// path name another file before it commits: refused, rolled back, and the file moved in is left
+/// as it was.
+#[test]
+fn a_database_file_moved_into_place_while_a_verb_runs_is_refused_and_left_as_it_is() {
+    for (failpoint, args) in [
+        (
+            "reset:after_drop=sleep:2000",
+            &["reset", "dev", "--force"][..],
+        ),
+        (
+            "seed:batch=sleep:2000",
+            &["seed", "dev", "--jobs", "50"][..],
+        ),
+    ] {
+        let e = Env::new();
+        e.seeded("dev");
+        let other = edited_copy(&e, "other.sqlite3", "UPDATE users SET role = 'viewer'");
+        let moved_in = fingerprint(&other);
+        let (child, err, seen) = pipeline_db_e2e::at_failpoint(e.data(), failpoint, args);
+        std::fs::rename(&other, e.db("dev")).unwrap();
+        let (code, rest) = pipeline_db_e2e::finish(child, err);
+        assert_eq!(code, Some(3), "{args:?}: {seen}{rest}");
+        assert!(rest.contains("was replaced by another file"), "{rest}");
+        assert!(rest.contains("rolled back"), "{rest}");
+        assert_eq!(
+            fingerprint(&e.db("dev")),
+            moved_in,
+            "{args:?}: the file moved in is as it was"
+        );
+        let (code, out, err) = e.run(&["check", "dev"]);
+        assert_eq!(code, 0, "{args:?}: {out}{err}");
+    }
+}

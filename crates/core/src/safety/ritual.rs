@@ -138,7 +138,9 @@ pub(crate) fn run<C: Change>(
                 .step(shown.verb(), &target.name, "create", UNCHANGED)?;
                 (plan, None, out)
             }
-            Opened::Existing(s) => in_transaction(ws, target, shown, obs, change, rec, &s.conn)?,
+            Opened::Existing(s) => {
+                in_transaction(ws, target, shown, obs, change, rec, (&s.conn, s.file))?
+            }
         };
         Ok(Done {
             plan,
@@ -205,7 +207,7 @@ fn in_transaction<C: Change>(
     obs: &dyn Observer,
     change: &C,
     rec: &Recorder,
-    c: &Connection,
+    (c, file): (&Connection, (u64, u64)),
 ) -> Result<(C::Plan, Option<BackupRecord>, C::Out)> {
     c.pragma_update(None, "foreign_keys", false)
         .map_err(Error::sql("foreign_keys off"))?;
@@ -220,8 +222,11 @@ fn in_transaction<C: Change>(
         let (plan, backup) =
             recheck_and_back_up(ws, target, shown, obs, || change.replan(Some(c)), c)?;
         *made.borrow_mut() = backup.as_ref().map(|b| b.path.clone());
+        // The backup (taken by path) is of the file this connection changes.
+        session::require_same_file(target, file, "before the backup was checked")?;
         let out = change.apply(c, &plan, obs)?;
         require_foreign_keys(c)?;
+        session::require_same_file(target, file, "while the change ran")?;
         Ok((plan, backup, out))
     })
     .map_err(|e| match made.borrow().as_deref() {
@@ -230,6 +235,16 @@ fn in_transaction<C: Change>(
     })?;
     c.pragma_update(None, "foreign_keys", true)
         .map_err(Error::sql("foreign_keys on"))?;
+    // Replaced in the moment between the last look and COMMIT: committed into the file this
+    // connection has open, whose log SQLite finds by path — beside the other file.
+    if session::require_same_file(target, file, "").is_err() {
+        let made = backup.as_ref().map(|b| b.path.as_path());
+        let e = Error::Refused(format!(
+            "{} was replaced by another file, or removed, as the change committed: the change went into the file pipeline-db had open, and SQLite's log (-wal) beside the path may now be read with the other file",
+            target.path.display()
+        ));
+        return Err(health::committed_but(e, shown.verb(), target, made));
+    }
     // Undo's "after" fingerprint (when there is something to undo) is read on a second core
     // while the checks after run: both read the committed database, still under the env's lock.
     let after = std::thread::scope(|s| {

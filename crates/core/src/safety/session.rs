@@ -47,6 +47,9 @@ pub(crate) fn inspect_for_change(ws: &Workspace, target: &EnvTarget) -> Result<O
 /// An existing database opened for a change: identity checked, lock held.
 pub(crate) struct Session {
     pub conn: Connection,
+    /// The file the connection opened (device, inode): the path must name it until the change
+    /// is committed and checked ([`require_same_file`]).
+    pub file: (u64, u64),
     _lock: EnvLock,
 }
 
@@ -84,11 +87,22 @@ pub(crate) fn open_for_change(
             let ro = db::open(&target.path, Access::ReadOnly, ws.busy_timeout())?;
             crate::storage::timing::step("open: quick_check", || require_healthy(&ro, target))?;
             drop(ro);
+            let before = crate::storage::fs::file_identity(&target.path);
             let conn = db::open(&target.path, Access::ReadWrite, ws.busy_timeout())?;
+            // The file stayed in place while it was opened: the connection holds the file the
+            // path names (checked again before the change commits and after).
+            let file = match (before, crate::storage::fs::file_identity(&target.path)) {
+                (Some(a), Some(b)) if a == b => a,
+                _ => return Err(replaced(target, "while it was opened")),
+            };
             if tagged {
                 tag::require_identity(&conn, target)?;
             }
-            Ok(Opened::Existing(Session { conn, _lock: lock }))
+            Ok(Opened::Existing(Session {
+                conn,
+                file,
+                _lock: lock,
+            }))
         }
     }
 }
@@ -105,6 +119,27 @@ impl Opened {
             Opened::Missing(l) => l,
             Opened::Existing(s) => &s._lock,
         }
+    }
+}
+
+/// Refuses when `target.path` no longer names `file`, the file a connection of ours opened:
+/// another program renamed or moved a file into its place (or removed it). The connection would
+/// change the file it has open, while SQLite finds the log (`-wal`) by path — beside the other
+/// file — and every backup taken by path would be of the other file.
+pub(crate) fn require_same_file(target: &EnvTarget, file: (u64, u64), when: &str) -> Result<()> {
+    match crate::storage::fs::file_identity(&target.path) {
+        Some(now) if now == file => Ok(()),
+        _ => Err(replaced(target, when)),
+    }
+}
+
+fn replaced(target: &EnvTarget, when: &str) -> Error {
+    Error::Stale {
+        env: target.name.clone(),
+        what: format!(
+            "{} was replaced by another file, or removed, {when}",
+            target.path.display()
+        ),
     }
 }
 
