@@ -191,6 +191,13 @@ macro_rules! plan_basics {
 }
 pub(crate) use plan_basics;
 
+/// Which file is at `path` now: (device, inode), or `missing`. A plan records it when it is made.
+pub fn file_id(path: &Path) -> String {
+    crate::storage::fs::file_identity(path)
+        .map(|(dev, ino)| format!("device {dev}, inode {ino}"))
+        .unwrap_or_else(|| "missing".into())
+}
+
 /// The items a plan promises (file identity, rows per table, backup, migrations, …), in order.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Promises(Vec<(String, String)>);
@@ -208,12 +215,10 @@ impl Promises {
         self
     }
 
-    /// The file at `path`: which file (device, inode) or that it is missing.
-    pub fn file(self, key: &str, path: &Path) -> Promises {
-        let id = crate::storage::fs::file_identity(path)
-            .map(|(dev, ino)| format!("device {dev}, inode {ino}"))
-            .unwrap_or_else(|| "missing".into());
-        self.item(key, id)
+    /// Which file a plan was made from ([`file_id`], recorded then: the plan re-made under the
+    /// lock records the file there now, and another file there is a difference).
+    pub fn file(self, key: &str, recorded: &str) -> Promises {
+        self.item(key, recorded)
     }
 
     /// Rows per table, one item each.
@@ -379,16 +384,16 @@ mod tests {
     fn a_missing_file_and_an_existing_one_are_different_promises() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("x.sqlite3");
-        let missing = Promises::new(Verb::Migrate, "dev").file("file", &p);
+        let missing = Promises::new(Verb::Migrate, "dev").file("file", &file_id(&p));
         std::fs::write(&p, b"").unwrap();
-        let there = Promises::new(Verb::Migrate, "dev").file("file", &p);
+        let there = Promises::new(Verb::Migrate, "dev").file("file", &file_id(&p));
         assert_ne!(missing.digest(), there.digest());
         let link = d.path().join("y.sqlite3");
         std::fs::hard_link(&p, &link).unwrap();
         assert_eq!(
             there.digest(),
             Promises::new(Verb::Migrate, "dev")
-                .file("file", &link)
+                .file("file", &file_id(&link))
                 .digest(),
             "a hard link is the same file"
         );

@@ -30,6 +30,9 @@ pub struct BackupPlan {
     pub verb: Verb,
     pub env: String,
     pub path: PathBuf,
+    /// Which file was at `path` when the plan was made (device, inode), or `missing`: the plan
+    /// re-made under the lock refuses another file there.
+    pub file_id: String,
     pub size_bytes: u64,
     pub row_counts: std::collections::BTreeMap<String, u64>,
     pub backup_dir: PathBuf,
@@ -51,6 +54,7 @@ pub fn plan(ws: &Workspace, env: &str, export: bool) -> Result<BackupPlan> {
         verb: Verb::Backup,
         env: target.name.clone(),
         path: target.path.clone(),
+        file_id: crate::safety::plan::file_id(&target.path),
         size_bytes: crate::safety::space::db_bytes(&target.path),
         row_counts: crate::storage::db::row_counts(&conn)?,
         backup_dir: target.backup_dir.clone(),
@@ -76,7 +80,7 @@ impl Plan for BackupPlan {
     /// A backup changes nothing: only which file it copies is promised.
     fn promises(&self) -> Promises {
         Promises::new(Verb::Backup, &self.env)
-            .file("file", &self.path)
+            .file("file", &self.file_id)
             .item("export", self.export)
     }
 }
@@ -104,12 +108,14 @@ pub fn run_observed(
     opts: &BackupOptions,
     obs: &dyn Observer,
 ) -> Result<BackupOutcome> {
+    let ws = &ws.as_configured_now()?;
     crate::storage::timing::reset();
     let target = ws.env(env)?;
     let shown = BackupPlan {
         verb: Verb::Backup,
         env: target.name.clone(),
         path: target.path.clone(),
+        file_id: crate::safety::plan::file_id(&target.path),
         size_bytes: 0,
         row_counts: Default::default(),
         backup_dir: target.backup_dir.clone(),

@@ -25,6 +25,9 @@ pub struct MigratePlan {
     pub verb: Verb,
     pub env: String,
     pub path: std::path::PathBuf,
+    /// Which file was at `path` when the plan was made (device, inode), or `missing`: the plan
+    /// re-made under the lock refuses another file there.
+    pub file_id: String,
     pub protected: bool,
     pub exists: bool,
     pub identity: Option<Identity>,
@@ -48,7 +51,7 @@ impl Plan for MigratePlan {
     }
     fn promises(&self) -> Promises {
         Promises::new(Verb::Migrate, &self.env)
-            .file("file", &self.path)
+            .file("file", &self.file_id)
             .item("confirmation", format!("{:?}", self.confirmation))
             .item("schema version", format!("{:?}", self.current_version))
             .item("pending", plan::versions(&self.pending))
@@ -92,6 +95,7 @@ fn describe(target: &EnvTarget, conn: Option<&Connection>) -> Result<MigratePlan
         verb: Verb::Migrate,
         env: target.name.clone(),
         path: target.path.clone(),
+        file_id: crate::safety::plan::file_id(&target.path),
         protected: target.protected,
         exists: conn.is_some(),
         identity: None,
@@ -141,6 +145,7 @@ pub fn execute(
     confirmed: &Confirmed,
     obs: &dyn Observer,
 ) -> Result<MigrateOutcome> {
+    let ws = &ws.as_configured_now()?;
     let target = ws.env(&shown.env)?;
     let done = ritual::run(
         ws,

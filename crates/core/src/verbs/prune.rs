@@ -121,6 +121,7 @@ pub fn execute(ws: &Workspace, shown: &PrunePlan, confirmed: &Confirmed) -> Resu
             ..shown.clone()
         });
     }
+    let ws = &ws.as_configured_now()?;
     let t = ws.env(&shown.env)?;
     let done = ritual::audited(ws, &t.name, &t.path, shown, |_| {
         crate::safety::plan::require_confirmed(shown, confirmed, &t)?;

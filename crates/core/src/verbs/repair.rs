@@ -36,6 +36,9 @@ pub struct RepairPlan {
     pub verb: Verb,
     pub env: String,
     pub path: std::path::PathBuf,
+    /// Which file was at `path` when the plan was made (device, inode), or `missing`: the plan
+    /// re-made under the lock refuses another file there.
+    pub file_id: String,
     pub fixes: Vec<ChecksumFix>,
     /// (day, pipeline, status) groups where `job_daily_stats` differs from a recount of the jobs;
     /// non-zero: the table is rebuilt.
@@ -69,7 +72,7 @@ impl Plan for RepairPlan {
     }
     fn promises(&self) -> Promises {
         Promises::new(Verb::Repair, &self.env)
-            .file("file", &self.path)
+            .file("file", &self.file_id)
             .item("confirmation", format!("{:?}", self.confirmation))
             .item("fixes", format!("{:?}", self.fixes))
             .item("summary differences", self.summary_differences)
@@ -167,6 +170,7 @@ fn describe(target: &EnvTarget, conn: Option<&Connection>) -> Result<RepairPlan>
         verb: Verb::Repair,
         env: target.name.clone(),
         path: target.path.clone(),
+        file_id: crate::safety::plan::file_id(&target.path),
         fixes: fixes(conn, target)?,
         summary_differences: summary_differences(conn)?,
         backup: None,
@@ -187,6 +191,7 @@ fn describe(target: &EnvTarget, conn: Option<&Connection>) -> Result<RepairPlan>
 
 /// Repairs what `shown` lists through the change ritual (verified backup first).
 pub fn execute(ws: &Workspace, shown: &RepairPlan, confirmed: &Confirmed) -> Result<RepairOutcome> {
+    let ws = &ws.as_configured_now()?;
     let target = ws.env(&shown.env)?;
     let done = ritual::run(
         ws,

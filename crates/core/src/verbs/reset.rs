@@ -35,6 +35,9 @@ pub struct ResetPlan {
     pub verb: Verb,
     pub env: String,
     pub path: std::path::PathBuf,
+    /// Which file was at `path` when the plan was made (device, inode), or `missing`: the plan
+    /// re-made under the lock refuses another file there.
+    pub file_id: String,
     pub protected: bool,
     pub exists: bool,
     pub size_bytes: u64,
@@ -76,7 +79,7 @@ impl Plan for ResetPlan {
     }
     fn promises(&self) -> Promises {
         Promises::new(Verb::Reset, &self.env)
-            .file("file", &self.path)
+            .file("file", &self.file_id)
             .item("confirmation", format!("{:?}", self.confirmation))
             .rows("drop", &self.tables)
             .item("other objects", self.other_objects.join(", "))
@@ -197,6 +200,7 @@ fn describe(
         verb: Verb::Reset,
         env: target.name.clone(),
         path: target.path.clone(),
+        file_id: crate::safety::plan::file_id(&target.path),
         protected: target.protected,
         exists: conn.is_some(),
         size_bytes: crate::safety::space::db_bytes(&target.path),
@@ -254,6 +258,7 @@ pub fn execute(
     confirmed: &Confirmed,
     obs: &dyn Observer,
 ) -> Result<ResetOutcome> {
+    let ws = &ws.as_configured_now()?;
     let target = ws.env(&shown.env)?;
     let change = Reset {
         ws,

@@ -32,6 +32,8 @@ use crate::workspace::env::EnvTarget;
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RestoreSource {
     pub path: PathBuf,
+    /// Which file was at `path` when the plan was made (device, inode), or `missing`.
+    pub file_id: String,
     /// The manifest that vouches for it (only in a backup dir of ours).
     pub manifest: Option<BackupRecord>,
     /// The sha256 of the SQLite content the plan read, for a file no manifest vouches for: the
@@ -53,6 +55,9 @@ pub struct RestorePlan {
     pub verb: Verb,
     pub env: String,
     pub path: PathBuf,
+    /// Which file was at `path` when the plan was made (device, inode), or `missing`: the plan
+    /// re-made under the lock refuses another file there.
+    pub file_id: String,
     pub protected: bool,
     pub exists: bool,
     pub identity: Option<Identity>,
@@ -104,11 +109,11 @@ impl RestorePlan {
     /// What is replaced and what replaces it (undo adds its own confirmation rule).
     pub(crate) fn promises_without_confirmation(&self) -> Promises {
         Promises::new(self.verb, &self.env)
-            .file("file", &self.path)
+            .file("file", &self.file_id)
             .rows("replace", &self.tables)
             .item("damaged", self.current_damaged.is_some())
             .item("source", self.source.path.display())
-            .file("source file", &self.source.path)
+            .file("source file", &self.source.file_id)
             .item(
                 "source sha256",
                 self.source
@@ -180,6 +185,7 @@ pub(crate) fn plan_path(
         verb,
         env: target.name.clone(),
         path: target.path.clone(),
+        file_id: crate::safety::plan::file_id(&target.path),
         protected: target.protected,
         exists,
         identity: None,
@@ -354,6 +360,7 @@ fn inspect_source(
     };
     Ok(RestoreSource {
         path: path.to_path_buf(),
+        file_id: crate::safety::plan::file_id(path),
         content_sha256,
         manifest,
         total_rows: tables.iter().map(|t| t.rows).sum(),
@@ -392,6 +399,7 @@ fn from_manifest(path: &Path, m: BackupRecord) -> Result<RestoreSource> {
     };
     Ok(RestoreSource {
         path: path.to_path_buf(),
+        file_id: crate::safety::plan::file_id(path),
         total_rows: tables.iter().map(|t| t.rows).sum(),
         tables,
         verification,
@@ -480,6 +488,7 @@ pub fn execute(
     confirmed: &Confirmed,
     obs: &dyn Observer,
 ) -> Result<RestoreOutcome> {
+    let ws = &ws.as_configured_now()?;
     let target = ws.env(&shown.env)?;
     let source = shown.source.path.clone();
     let done = run_shown(ws, &target, shown, shown, confirmed, obs, |live| {

@@ -22,6 +22,9 @@ pub struct RetagPlan {
     pub verb: Verb,
     pub env: String,
     pub path: std::path::PathBuf,
+    /// Which file was at `path` when the plan was made (device, inode), or `missing`: the plan
+    /// re-made under the lock refuses another file there.
+    pub file_id: String,
     pub current: Identity,
     pub backup: BackupStep,
     pub confirmation: Confirmation,
@@ -34,7 +37,7 @@ impl Plan for RetagPlan {
     }
     fn promises(&self) -> Promises {
         Promises::new(Verb::Retag, &self.env)
-            .file("file", &self.path)
+            .file("file", &self.file_id)
             .item("confirmation", format!("{:?}", self.confirmation))
             .item("current tag", format!("{:?}", self.current))
             .backup(Some(&self.backup))
@@ -88,6 +91,7 @@ fn describe(ws: &Workspace, target: &EnvTarget, conn: &Connection) -> Result<Ret
         verb: Verb::Retag,
         env: target.name.clone(),
         path: target.path.clone(),
+        file_id: crate::safety::plan::file_id(&target.path),
         current,
         backup: BackupStep::new(
             target,
@@ -101,6 +105,7 @@ fn describe(ws: &Workspace, target: &EnvTarget, conn: &Connection) -> Result<Ret
 
 /// Retags the file of `shown` through the change ritual (verified backup first).
 pub fn execute(ws: &Workspace, shown: &RetagPlan, confirmed: &Confirmed) -> Result<RetagOutcome> {
+    let ws = &ws.as_configured_now()?;
     let target = ws.env(&shown.env)?;
     let change = Retag {
         ws,

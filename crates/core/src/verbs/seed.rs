@@ -26,6 +26,9 @@ pub struct SeedPlan {
     pub verb: Verb,
     pub env: String,
     pub path: std::path::PathBuf,
+    /// Which file was at `path` when the plan was made (device, inode), or `missing`: the plan
+    /// re-made under the lock refuses another file there.
+    pub file_id: String,
     pub exists: bool,
     pub options: SeedOptions,
     pub tables: Vec<TableRows>,
@@ -49,7 +52,8 @@ impl Plan for SeedPlan {
     }
     fn promises(&self) -> Promises {
         Promises::new(Verb::Seed, &self.env)
-            .file("file", &self.path)
+            .file("file", &self.file_id)
+            .item("confirmation", format!("{:?}", self.confirmation))
             .rows("add to", &self.tables)
             .backup(self.backup.as_ref())
             .item("options", format!("{:?}", self.options))
@@ -108,6 +112,7 @@ fn describe(target: &EnvTarget, opts: &SeedOptions, conn: Option<&Connection>) -
         verb: Verb::Seed,
         env: target.name.clone(),
         path: target.path.clone(),
+        file_id: crate::safety::plan::file_id(&target.path),
         exists: conn.is_some(),
         options: opts.clone(),
         tables: vec![],
@@ -164,6 +169,7 @@ pub fn execute(
     confirmed: &Confirmed,
     obs: &dyn Observer,
 ) -> Result<SeedOutcome> {
+    let ws = &ws.as_configured_now()?;
     let target = ws.env(&shown.env)?;
     let change = Seed {
         target: &target,

@@ -108,9 +108,7 @@ pub fn config_target(ws: &Workspace) -> PathBuf {
 /// miss what changed — an env added since as protected, whose backups a lower retention then
 /// deleted with only a y/N (review 18). The time limit given on the command line is kept.
 fn as_configured_now(ws: &Workspace) -> Result<Workspace> {
-    let mut now = reload(ws)?;
-    now.busy_timeout_ms = ws.busy_timeout_ms;
-    Ok(now)
+    ws.as_configured_now()
 }
 
 /// The bytes of `ws`'s config file as it is now (`None`: there is none): an adapter that keeps a

@@ -230,6 +230,7 @@ pub fn execute(
     confirmed: &Confirmed,
     obs: &dyn crate::Observer,
 ) -> Result<RestoreOutcome> {
+    let ws = &ws.as_configured_now()?;
     let target = ws.env(&shown.env)?;
     crate::storage::failpoint::hit("undo:before_execute")?;
     // A plan that said "unchanged since the action" was confirmed on that: under the lock the

@@ -203,6 +203,25 @@ impl Workspace {
         })
     }
 
+    /// This workspace as its config file says now (same data dir and config file; the busy
+    /// timeout given on the command line kept). A change runs on it, not on the workspace its
+    /// plan was shown from: an adapter (the CLI at a prompt, the desktop) may hold one loaded
+    /// before another program changed the config — an env protected since would otherwise be
+    /// changed on a y/N, and retention would keep the old count (review 26).
+    pub fn as_configured_now(&self) -> Result<Workspace> {
+        let cfg = self
+            .config_path
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join(CONFIG_FILE_NAME));
+        let mut now = Workspace::load(&WorkspaceOptions {
+            data_dir: Some(self.data_dir.clone()),
+            config: cfg.exists().then_some(cfg),
+            busy_timeout: None,
+        })?;
+        now.busy_timeout_ms = self.busy_timeout_ms;
+        Ok(now)
+    }
+
     /// A workspace with only the built-in envs under `data_dir` (tests, embedding).
     pub fn at(data_dir: impl Into<PathBuf>) -> Result<Workspace> {
         Workspace::load(&WorkspaceOptions {

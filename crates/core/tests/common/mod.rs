@@ -28,3 +28,11 @@ pub fn seed_dev(ws: &Workspace, opts: &SeedOptions) -> seed::SeedOutcome {
     let plan = seed::plan(ws, &req).unwrap();
     seed::execute(ws, &plan, &Confirmed::forced(), &Quiet).unwrap()
 }
+
+/// Rows in `table` of dev, read through a plain SQLite connection.
+#[allow(dead_code)]
+pub fn count(ws: &Workspace, table: &str) -> i64 {
+    let c = rusqlite::Connection::open(ws.env("dev").unwrap().path).unwrap();
+    c.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+        .unwrap()
+}

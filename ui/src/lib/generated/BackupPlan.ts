@@ -3,7 +3,12 @@
 /**
  * A manual backup: what it will copy and where.
  */
-export type BackupPlan = { verb: "backup", env: string, path: string, size_bytes: number, row_counts: { [key in string]: number }, backup_dir: string, 
+export type BackupPlan = { verb: "backup", env: string, path: string, 
+/**
+ * Which file was at `path` when the plan was made (device, inode), or `missing`: the plan
+ * re-made under the lock refuses another file there.
+ */
+file_id: string, size_bytes: number, row_counts: { [key in string]: number }, backup_dir: string, 
 /**
  * An export to a file of the user's choosing instead of the env's backup dir.
  */

@@ -8,7 +8,12 @@ import type { TableRows } from "./TableRows";
 /**
  * What an import will do.
  */
-export type ImportPlan = { verb: "import", env: string, path: string, table: string, file: string, format: InputFormat, 
+export type ImportPlan = { verb: "import", env: string, path: string, 
+/**
+ * Which file was at `path` when the plan was made (device, inode), or `missing`: the plan
+ * re-made under the lock refuses another file there.
+ */
+file_id: string, table: string, file: string, format: InputFormat, 
 /**
  * The size and sha256 of the bytes the plan read (and analysed), in that one read.
  */

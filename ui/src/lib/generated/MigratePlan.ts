@@ -5,4 +5,9 @@ import type { Identity } from "./Identity";
 import type { MigrationInfo } from "./MigrationInfo";
 import type { SpaceCheck } from "./SpaceCheck";
 
-export type MigratePlan = { verb: "migrate", env: string, path: string, protected: boolean, exists: boolean, identity: Identity | null, current_version: number | null, target_version: number, pending: Array<MigrationInfo>, total_rows: number, backup: BackupStep | null, space: Array<SpaceCheck>, confirmation: Confirmation, notes: Array<string>, };
+export type MigratePlan = { verb: "migrate", env: string, path: string, 
+/**
+ * Which file was at `path` when the plan was made (device, inode), or `missing`: the plan
+ * re-made under the lock refuses another file there.
+ */
+file_id: string, protected: boolean, exists: boolean, identity: Identity | null, current_version: number | null, target_version: number, pending: Array<MigrationInfo>, total_rows: number, backup: BackupStep | null, space: Array<SpaceCheck>, confirmation: Confirmation, notes: Array<string>, };

@@ -3,7 +3,12 @@ import type { BackupStep } from "./BackupStep";
 import type { ChecksumFix } from "./ChecksumFix";
 import type { Confirmation } from "./Confirmation";
 
-export type RepairPlan = { verb: "migrations repair", env: string, path: string, fixes: Array<ChecksumFix>, 
+export type RepairPlan = { verb: "migrations repair", env: string, path: string, 
+/**
+ * Which file was at `path` when the plan was made (device, inode), or `missing`: the plan
+ * re-made under the lock refuses another file there.
+ */
+file_id: string, fixes: Array<ChecksumFix>, 
 /**
  * (day, pipeline, status) groups where `job_daily_stats` differs from a recount of the jobs;
  * non-zero: the table is rebuilt.

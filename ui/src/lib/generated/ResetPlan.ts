@@ -10,7 +10,12 @@ import type { TableRows } from "./TableRows";
 /**
  * What a reset will do. Printed by `--dry-run`/`--json`, rendered by the desktop.
  */
-export type ResetPlan = { verb: "reset", env: string, path: string, protected: boolean, exists: boolean, size_bytes: number, identity: Identity | null, 
+export type ResetPlan = { verb: "reset", env: string, path: string, 
+/**
+ * Which file was at `path` when the plan was made (device, inode), or `missing`: the plan
+ * re-made under the lock refuses another file there.
+ */
+file_id: string, protected: boolean, exists: boolean, size_bytes: number, identity: Identity | null, 
 /**
  * Every table that will be dropped, with its rows (tables the tool does not know included):
  * the user's tables first, then pipeline-db's bookkeeping (`kind`).

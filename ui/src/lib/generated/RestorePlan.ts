@@ -9,7 +9,12 @@ import type { TableRows } from "./TableRows";
 /**
  * What a restore will do. Printed by `--dry-run`/`--json`, rendered by the desktop.
  */
-export type RestorePlan = { verb: "restore" | "undo", env: string, path: string, protected: boolean, exists: boolean, identity: Identity | null, 
+export type RestorePlan = { verb: "restore" | "undo", env: string, path: string, 
+/**
+ * Which file was at `path` when the plan was made (device, inode), or `missing`: the plan
+ * re-made under the lock refuses another file there.
+ */
+file_id: string, protected: boolean, exists: boolean, identity: Identity | null, 
 /**
  * What the database holds now (all of it is replaced).
  */

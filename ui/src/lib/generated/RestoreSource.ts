@@ -8,6 +8,10 @@ import type { VerifyReport } from "./VerifyReport";
  */
 export type RestoreSource = { path: string, 
 /**
+ * Which file was at `path` when the plan was made (device, inode), or `missing`.
+ */
+file_id: string, 
+/**
  * The manifest that vouches for it (only in a backup dir of ours).
  */
 manifest: BackupRecord | null, 

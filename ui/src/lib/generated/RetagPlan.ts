@@ -3,4 +3,9 @@ import type { BackupStep } from "./BackupStep";
 import type { Confirmation } from "./Confirmation";
 import type { Identity } from "./Identity";
 
-export type RetagPlan = { verb: "env set", env: string, path: string, current: Identity, backup: BackupStep, confirmation: Confirmation, };
+export type RetagPlan = { verb: "env set", env: string, path: string, 
+/**
+ * Which file was at `path` when the plan was made (device, inode), or `missing`: the plan
+ * re-made under the lock refuses another file there.
+ */
+file_id: string, current: Identity, backup: BackupStep, confirmation: Confirmation, };

@@ -5,7 +5,12 @@ import type { SeedOptions } from "./SeedOptions";
 import type { SpaceCheck } from "./SpaceCheck";
 import type { TableRows } from "./TableRows";
 
-export type SeedPlan = { verb: "seed", env: string, path: string, exists: boolean, options: SeedOptions, tables: Array<TableRows>, backup: BackupStep | null, 
+export type SeedPlan = { verb: "seed", env: string, path: string, 
+/**
+ * Which file was at `path` when the plan was made (device, inode), or `missing`: the plan
+ * re-made under the lock refuses another file there.
+ */
+file_id: string, exists: boolean, options: SeedOptions, tables: Array<TableRows>, backup: BackupStep | null, 
 /**
  * Room checked for the new rows (and the backup) beside the env's file.
  */

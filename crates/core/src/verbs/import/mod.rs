@@ -102,6 +102,9 @@ pub struct ImportPlan {
     pub verb: Verb,
     pub env: String,
     pub path: PathBuf,
+    /// Which file was at `path` when the plan was made (device, inode), or `missing`: the plan
+    /// re-made under the lock refuses another file there.
+    pub file_id: String,
     pub table: String,
     pub file: PathBuf,
     pub format: InputFormat,
@@ -154,7 +157,7 @@ impl Plan for ImportPlan {
     }
     fn promises(&self) -> Promises {
         Promises::new(Verb::Import, &self.env)
-            .file("file", &self.path)
+            .file("file", &self.file_id)
             .item("confirmation", format!("{:?}", self.confirmation))
             .rows("env", &self.tables)
             .backup(self.backup.as_ref())
@@ -314,6 +317,7 @@ fn empty_plan(
         verb: Verb::Import,
         env: target.name.clone(),
         path: target.path.clone(),
+        file_id: crate::safety::plan::file_id(&target.path),
         table: req.table.clone(),
         file,
         format,
@@ -545,6 +549,7 @@ pub fn execute(
     confirmed: &Confirmed,
     obs: &dyn Observer,
 ) -> Result<ImportOutcome> {
+    let ws = &ws.as_configured_now()?;
     let target = ws.env(&shown.env)?;
     let change = Import {
         target: &target,
