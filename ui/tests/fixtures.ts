@@ -10,7 +10,7 @@ export const issued: Issued = { token: "t", expires_in_ms: 120_000, plan_hash: "
 
 export function resetPlan(over: Partial<ResetPlan> = {}): ResetPlan {
   return {
-    verb: "reset", env: "dev", path: "/data/dev.sqlite3", protected: false, exists: true, size_bytes: 0,
+    verb: "reset", env: "dev", path: "/data/dev.sqlite3", file_id: "device 1, inode 2", protected: false, exists: true, size_bytes: 0,
     identity: null, tables: [], total_rows: 0, data_rows: 0, other_objects: [], backup: null, migrations: [], sample_data: null,
     space: [], confirmation: "yes_no", damaged: null, notes: [], ...over,
   };
@@ -18,7 +18,7 @@ export function resetPlan(over: Partial<ResetPlan> = {}): ResetPlan {
 
 export function migratePlan(over: Partial<MigratePlan> = {}): MigratePlan {
   return {
-    verb: "migrate", env: "dev", path: "/data/dev.sqlite3", protected: false, exists: true, identity: null,
+    verb: "migrate", env: "dev", path: "/data/dev.sqlite3", file_id: "device 1, inode 2", protected: false, exists: true, identity: null,
     current_version: null, target_version: 2, pending: [], total_rows: 0, backup: null, space: [],
     confirmation: "none", notes: [], ...over,
   };
@@ -27,7 +27,7 @@ export function migratePlan(over: Partial<MigratePlan> = {}): MigratePlan {
 export function restoreSource(over: Partial<RestoreSource> = {}): RestoreSource {
   const path = over.path ?? "/b/x.sqlite3";
   return {
-    path, manifest: null, tables: [], total_rows: 0,
+    path, file_id: "device 1, inode 3", manifest: null, tables: [], total_rows: 0,
     verification: {
       path, ok: true, verified_at: "2026-11-26T13:00:00Z", has_manifest: false, sha256_matches: null,
       schema_version: 2, tagged_env: "dev", problem: null, checks: ["header", "schema V2 as the migrations make it"],
@@ -38,7 +38,7 @@ export function restoreSource(over: Partial<RestoreSource> = {}): RestoreSource 
 
 export function restorePlan(over: Partial<RestorePlan> = {}): RestorePlan {
   return {
-    verb: "restore", env: "dev", path: "/data/dev.sqlite3", protected: false, exists: true, identity: null,
+    verb: "restore", env: "dev", path: "/data/dev.sqlite3", file_id: "device 1, inode 2", protected: false, exists: true, identity: null,
     tables: [], total_rows: 0, source: restoreSource(), backup: null, space: [], confirmation: "yes_no",
     migrate_after: false, current_damaged: null, notes: [], ...over,
   };
@@ -99,7 +99,7 @@ export function envStatus(over: Partial<EnvStatus> = {}): EnvStatus {
 
 export function importPlan(over: Partial<ImportPlan> = {}): ImportPlan {
   return {
-    verb: "import", env: "dev", path: "/data/dev.sqlite3", table: "users", file: "/in/users.csv", format: "csv",
+    verb: "import", env: "dev", path: "/data/dev.sqlite3", file_id: "device 1, inode 2", table: "users", file: "/in/users.csv", format: "csv",
     file_bytes: 80, file_sha256: "ab", columns: ["username", "email"], rows: 2, bad_rows: [], bad_row_count: 0, duplicates: [], duplicate_count: 0,
     missing_references: [], missing_reference_count: 0, duplicate_policy: "refuse the file", tables: [{ name: "users", rows: 6, kind: "data" }], importable: true,
     backup: { required: true, reason: "pre-import", dir: "/data/backups/dev", path: "/data/backups/dev/dev-x-pre-import.sqlite3", why: "an import adds rows", existing: false },
