@@ -846,6 +846,62 @@ fn check_reports_a_healthy_database() {
     assert!(out.contains("missing index jobs_created"), "{out}");
 }
 
+/// A damaged database is replaced by removing it (after its evidence copy): not while another
+/// program has it open (review 25: a restore and a reset removed it under a program holding a
+/// write transaction, whose next commit then went into the removed file, exit 0). Refused, exit 4,
+/// the file left as it is; once the program lets go, the same commands work.
+#[test]
+fn a_damaged_database_another_program_has_open_is_not_replaced() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    dev_with_jobs(dir, "400");
+    let backup = dir.join("before.sqlite3");
+    let (code, _, err) = run(
+        dir,
+        &["backup", "dev", "--output", backup.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{err}");
+    let path = db(dir, "dev");
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE;")
+        .unwrap();
+    let mut bytes = std::fs::read(&path).unwrap();
+    for b in &mut bytes[4096..4096 * 8] {
+        *b = 0x55;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    // The other program: this test's process, holding the file open.
+    let held = std::fs::File::open(&path).unwrap();
+    let me = format!("pid {}", std::process::id());
+    for args in [
+        &["reset", "dev", "--confirm-env", "dev", "--force"][..],
+        &[
+            "restore",
+            "dev",
+            backup.to_str().unwrap(),
+            "--confirm-env",
+            "dev",
+            "--force",
+        ][..],
+    ] {
+        let (code, out, err) = run(dir, args);
+        assert_eq!(code, 4, "{args:?}: {out}{err}");
+        assert!(
+            err.contains("another program has it open") && err.contains(&me),
+            "{err}"
+        );
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            bytes,
+            "{args:?}: left as it is"
+        );
+    }
+    drop(held);
+    let (code, out, err) = run(dir, &["reset", "dev", "--confirm-env", "dev", "--force"]);
+    assert_eq!(code, 0, "{out}{err}");
+}
+
 #[test]
 fn check_keeps_a_byte_identical_evidence_copy_of_a_corrupt_database() {
     let d = TempDir::new().unwrap();

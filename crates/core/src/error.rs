@@ -69,6 +69,11 @@ pub enum Error {
     #[error("{} is locked by another connection (a write transaction is open); waited {waited_ms} ms. Close the other program or try again", path.display())]
     DbLocked { path: PathBuf, waited_ms: u64 },
 
+    /// A damaged database is replaced only by removing it: not while another program has it
+    /// open, whose next writes would go into the removed file and be lost.
+    #[error("{} is damaged and is replaced by removing it, but another program has it open ({by}): what that program writes next would go into the removed file and be lost. The damaged file was left as it is; {UNCHANGED}. Close that program and try again", path.display())]
+    OpenElsewhere { path: PathBuf, by: String },
+
     #[error("not enough free space in {}: {} needed ({what}), {} available; nothing was changed. Free some space or prune backups (`pipeline-db backups prune`)", dir.display(), crate::storage::text::bytes(*needed), crate::storage::text::bytes(*available))]
     NoSpace {
         dir: PathBuf,
@@ -318,7 +323,7 @@ impl Error {
             | TooSlow { .. }
             | Divergent { .. }
             | NewerSchema { .. } => exit::REFUSED,
-            Busy { .. } | DbLocked { .. } => exit::BUSY,
+            Busy { .. } | DbLocked { .. } | OpenElsewhere { .. } => exit::BUSY,
             Sqlite { source, .. } => sqlite_exit_code(source),
             Step { source, .. } | BackupKept { source, .. } => source.exit_code(),
             Cancelled | CancelledLeftFinishing { .. } => exit::CANCELLED,
@@ -341,7 +346,7 @@ impl Error {
             Untagged { .. } => "untagged",
             ForeignApplication { .. } => "foreign_application",
             Refused(_) => "refused",
-            Busy { .. } | DbLocked { .. } => "busy",
+            Busy { .. } | DbLocked { .. } | OpenElsewhere { .. } => "busy",
             NoSpace { .. } | DiskFull { .. } | QueryNoRoom { .. } => "no_space",
             ReadOnly { .. } => "read_only",
             HotJournal { .. } => "hot_journal",
@@ -421,6 +426,7 @@ impl<T> StepExt<T> for Result<T> {
             // happened and what the database holds; keep them.
             e @ (Error::Busy { .. }
             | Error::DbLocked { .. }
+            | Error::OpenElsewhere { .. }
             | Error::Refused(_)
             | Error::Cancelled
             | Error::Stale { .. }

@@ -6,6 +6,24 @@ use crate::error::{Error, Result};
 use crate::storage::fs;
 
 /// Copies the file (and its `-wal`, if any) to `<db>.corrupt-<ts>` (create-new, fsynced).
+/// Refuses ([`Error::OpenElsewhere`]) when another process has the damaged database at `path`
+/// (or its log, shared memory or journal) open: replacing it removes the file, and that program
+/// would go on writing into the removed one. Checked before the evidence copy is kept.
+pub fn require_not_open_elsewhere(path: &Path) -> Result<()> {
+    let files: Vec<PathBuf> = ["", "-wal", "-shm", "-journal"]
+        .iter()
+        .map(|s| crate::storage::db::sidecar(path, s))
+        .collect();
+    let refs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    match crate::storage::os::opened_by_others(&refs) {
+        Some(by) => Err(crate::Error::OpenElsewhere {
+            path: path.to_path_buf(),
+            by,
+        }),
+        None => Ok(()),
+    }
+}
+
 pub fn keep_evidence(path: &Path) -> Result<Vec<PathBuf>> {
     let ts = crate::now_compact();
     // The same damage seen again (`check` run twice) is the same evidence: kept once — a file

@@ -170,6 +170,7 @@ fn rebuild_damaged<C: Change>(
     let _lock = lock(ws, target, verb)?;
     rec.hold(&_lock);
     let plan = recheck(shown, change.replan_damaged())?;
+    crate::backups::evidence::require_not_open_elsewhere(&target.path)?;
     obs.stage("keeping evidence");
     let evidence = crate::backups::evidence::keep_evidence(&target.path)?;
     for suffix in ["-wal", "-shm", "-journal", ""] {

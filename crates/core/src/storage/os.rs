@@ -349,6 +349,49 @@ pub fn pid_alive(pid: i32) -> bool {
     }
 }
 
+/// Another process that has one of `paths` open, as "pid N (name)" — read from `/proc/*/fd`
+/// on Linux (a `stat` through each descriptor's link: nothing is opened, so no lock of this
+/// process is dropped). `None`: none found — or not knowable here (elsewhere than Linux, or a
+/// process of another user when not root), which callers must say.
+pub fn opened_by_others(paths: &[&Path]) -> Option<String> {
+    let ids: Vec<(u64, u64)> = paths.iter().filter_map(|p| file_identity(p)).collect();
+    if ids.is_empty() {
+        return None;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        let me = std::process::id().to_string();
+        for proc_dir in std::fs::read_dir("/proc").ok()?.flatten() {
+            let pid = proc_dir.file_name().to_string_lossy().into_owned();
+            if pid == me || !pid.bytes().all(|b| b.is_ascii_digit()) {
+                continue;
+            }
+            let Ok(fds) = std::fs::read_dir(proc_dir.path().join("fd")) else {
+                continue;
+            };
+            let holds = fds.flatten().any(|fd| {
+                std::fs::metadata(fd.path())
+                    .map(|m| ids.contains(&identity_of(&m)))
+                    .unwrap_or(false)
+            });
+            if holds {
+                let name = std::fs::read_to_string(proc_dir.path().join("comm"))
+                    .map(|n| n.trim().to_string())
+                    .unwrap_or_default();
+                return Some(format!(
+                    "pid {pid} ({})",
+                    crate::storage::text::printable(&name)
+                ));
+            }
+        }
+        None
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
 /// The names in a directory (empty if it cannot be read). On Unix through opendir/readdir, whose
 /// `closedir` error is ignored (std's `ReadDir` panics on it under injected I/O faults).
 pub fn list_dir(dir: &Path) -> Vec<std::ffi::OsString> {

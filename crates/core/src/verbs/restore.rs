@@ -563,6 +563,7 @@ fn restore_locked<P: Plan>(
             plan.source.verification = stage(&plan.source, &staging, (env, None), obs, || ())
                 .step(verb, env, "verify", UNCHANGED)?
                 .0;
+            crate::backups::evidence::require_not_open_elsewhere(&target.path)?;
             evidence = crate::backups::evidence::keep_evidence(&target.path)?;
             return replace_damaged(ws, target, verb, &staging).map(|c| (None, c));
         }
@@ -846,6 +847,11 @@ fn replace_damaged(
         crate::safety::health::verify_after(&c, target, "integrity_check")
     })();
     if let Err(e) = via_api {
+        // Another program holds it: replacing the file would lose what it writes next.
+        if e.exit_code() == crate::exit::BUSY {
+            return Err(e);
+        }
+        crate::backups::evidence::require_not_open_elsewhere(&target.path)?;
         tracing::warn!(
             "restoring over the damaged file through the backup API failed ({e}); replacing it"
         );
