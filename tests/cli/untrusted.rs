@@ -1950,6 +1950,31 @@ fn a_newline_in_a_table_name_prints_escaped_never_as_a_line_of_the_plan() {
         let (_, out, err) = e.run(&args);
         assert!(!forges(&out) && !forges(&err), "{args:?}: {out}{err}");
     }
+    // That index damaged: SQLite's message names it, in the plans' notes (review 25).
+    let c = rusqlite::Connection::open(e.db("dev")).unwrap();
+    c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode = DELETE;")
+        .unwrap();
+    let (root, page): (i64, i64) = c
+        .query_row(
+            "SELECT rootpage, (SELECT page_size FROM pragma_page_size) FROM sqlite_schema WHERE name LIKE 'idx%'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    drop(c);
+    let mut bytes = std::fs::read(e.db("dev")).unwrap();
+    let at = ((root - 1) * page) as usize + 3;
+    let cells = u16::from_be_bytes([bytes[at], bytes[at + 1]]);
+    bytes[at..at + 2].copy_from_slice(&(cells - 1).to_be_bytes());
+    std::fs::write(e.db("dev"), &bytes).unwrap();
+    for args in [
+        vec!["reset", "dev", "--dry-run"],
+        vec!["restore", "dev", source.to_str().unwrap(), "--dry-run"],
+    ] {
+        let (_, out, err) = e.run(&args);
+        assert!(out.contains("damaged"), "{args:?}: {out}{err}");
+        assert!(!forges(&out) && !forges(&err), "{args:?}: {out}{err}");
+    }
 }
 
 /// Another program moves a database file into the env's path while a verb runs (the usual

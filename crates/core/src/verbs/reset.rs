@@ -174,12 +174,14 @@ fn plan_for(ws: &Workspace, target: &EnvTarget, sample: Option<SeedOptions>) -> 
         Err(e) if crate::safety::health::is_damaged(&e) => {
             let mut p = describe(target, sample, None)?;
             p.exists = true;
+            // SQLite's message names objects of the file (an index named with newlines).
+            let e = crate::storage::text::printable(&e.to_string());
             p.notes = vec![format!(
                 "{} is damaged ({e}); no verified backup can be taken of it: it is kept as a byte-identical evidence copy `{}.corrupt-<time>`, then a new database is built",
                 target.path.display(),
                 target.path.display()
             )];
-            p.damaged = Some(e.to_string());
+            p.damaged = Some(e);
             // Nothing can be backed up verified: the typed env name (never `--force` alone), on
             // every env. A file that only *looked* damaged (a transient read error) is looked at
             // again under the lock, where the plan must still say damaged.

@@ -218,11 +218,13 @@ pub(crate) fn plan_path(
         }
         // A damaged database cannot be backed up verified: it is kept byte for byte instead.
         Err(e) if crate::safety::health::is_damaged(&e) => {
+            // SQLite's message names objects of the file (an index named with newlines).
+            let e = crate::storage::text::printable(&e.to_string());
             p.notes.push(format!(
                 "the current database is damaged ({e}); it is kept as a byte-identical evidence copy `{}.corrupt-<time>` instead of a verified backup",
                 target.path.display()
             ));
-            p.current_damaged = Some(e.to_string());
+            p.current_damaged = Some(e);
         }
         Err(e) => return Err(e),
     }
