@@ -204,3 +204,58 @@ fn an_untagged_file_that_drifted_is_told_the_steps_that_work_in_order() {
     let v = json(&e, &["status", "demo", "--json"]);
     assert_eq!(v[0]["health"], "ok", "{v}");
 }
+
+/// The packaging helpers are inputs too (review 27): `manpages DIR` wrote through a symlink
+/// named like a page (overwriting the file it pointed at) and over existing pages; `completions`
+/// panicked (exit 101) on a closed pipe or a full disk.
+#[test]
+fn man_pages_are_written_as_new_files_and_completions_fail_cleanly() {
+    let d = tempfile::tempdir().unwrap();
+    let victim = d.path().join("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    let man = d.path().join("man");
+    std::fs::create_dir(&man).unwrap();
+    std::os::unix::fs::symlink(&victim, man.join("pipeline-db.1")).unwrap();
+    let e = Env::new();
+    let (code, _, err) = e.run(&["manpages", man.to_str().unwrap()]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("nothing is written over"), "{err}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    let fresh = d.path().join("fresh");
+    let (code, _, err) = e.run(&["manpages", fresh.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(fresh.join("pipeline-db-reset.1").exists());
+    let (code, _, err) = e.run(&["manpages", fresh.to_str().unwrap()]);
+    assert_eq!(code, 3, "a second run writes over nothing: {err}");
+    // A full disk and a reader that stopped: exit 1 and 141, no panic.
+    let full = std::process::Command::new(pipeline_db_e2e::bin())
+        .args(["completions", "bash"])
+        .stdout(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/full")
+                .unwrap(),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(
+        full.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&full.stderr)
+    );
+    let mut child = std::process::Command::new(pipeline_db_e2e::bin())
+        .args(["completions", "bash"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(141),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
