@@ -1718,7 +1718,9 @@ fn a_prune_of_every_env_that_stops_names_what_earlier_envs_deleted() {
     let dev_after = std::fs::read_dir(dir.join("backups/dev")).unwrap().count();
     assert!(dev_after < dev_before, "dev was pruned first");
     assert!(
-        err.contains("deleted before it by this command: dev: "),
+        err.contains(
+            "this command deleted backups of other envs before it stopped at test — dev: "
+        ),
         "{err}"
     );
 }

@@ -259,3 +259,80 @@ fn man_pages_are_written_as_new_files_and_completions_fail_cleanly() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Inputs that were taken without a word or with a wrong exit (review 27, review 25).
+#[test]
+fn arguments_that_cannot_mean_what_they_say_are_usage_errors() {
+    let e = Env::new();
+    e.seeded("dev");
+    let before = pipeline_db_e2e::fingerprint(&e.db("dev"));
+    for args in [
+        // Sample sizes without --with-sample-data were dropped; a name typed for another env.
+        &["reset", "dev", "--force", "--jobs", "5"][..],
+        &["reset", "dev", "--force", "--confirm-env", "test"][..],
+        // Time limits out of range (0 ran an export into an error after its header).
+        &["query", "dev", "SELECT 1", "--timeout-ms", "0"][..],
+        &["query", "dev", "SELECT 1", "--timeout-ms", "600001"][..],
+        &[
+            "export",
+            "dev",
+            "--query",
+            "SELECT 1",
+            "--format",
+            "csv",
+            "--timeout-ms",
+            "0",
+        ][..],
+    ] {
+        let (code, _, err) = e.run(args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+    }
+    assert_eq!(pipeline_db_e2e::fingerprint(&e.db("dev")), before);
+    // `query --format csv | head`: the reader stopped, as for export: 141, not an error.
+    let mut child = pipeline_db_e2e::spawn_piped(
+        e.data(),
+        &["query", "dev", "SELECT * FROM jobs", "--format", "csv"],
+        &[],
+    );
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(141),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A prune of every env refuses an env whose answer core does not accept before deleting any
+/// env's backups (review 25: dev's were deleted, then prod's refusal said "nothing was changed").
+#[test]
+fn a_prune_of_every_env_refuses_before_it_deletes_anything() {
+    let e = Env::new();
+    e.seeded("dev");
+    e.ok(&["migrate", "prod", "--confirm-env", "prod"]);
+    for env in ["dev", "dev", "prod", "prod"] {
+        e.ok(&["backup", env]);
+    }
+    let count = |env: &str| files_in(&e.data().join("backups").join(env)).len();
+    let (dev, prod) = (count("dev"), count("prod"));
+    let (code, _, err) = e.run(&["backups", "prune", "--keep", "1", "--force"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("prod"), "{err}");
+    assert_eq!(
+        (count("dev"), count("prod")),
+        (dev, prod),
+        "nothing deleted: {err}"
+    );
+    let (code, _, err) = e.run(&[
+        "backups",
+        "prune",
+        "--keep",
+        "1",
+        "--force",
+        "--confirm-env",
+        "prod",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(count("dev") < dev && count("prod") < prod);
+}

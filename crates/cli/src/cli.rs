@@ -168,8 +168,8 @@ pub struct QueryArgs {
     /// Return at most N rows (a notice says when more existed); at most 100000
     #[arg(long, value_name = "N", default_value_t = pipeline_db_core::workbench::query::DEFAULT_MAX_ROWS)]
     pub max_rows: u64,
-    /// Stop the query after MS milliseconds
-    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    /// Stop the query after MS milliseconds (1 to 600000)
+    #[arg(long, value_name = "MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
     pub timeout_ms: u64,
     /// CSV for a spreadsheet: text beginning with = + - @ (which Excel or LibreOffice would run as
     /// a formula) is written after a '
@@ -191,8 +191,8 @@ pub struct ExportArgs {
     /// Write to this new file (never overwritten); default: stdout
     #[arg(long, value_name = "PATH")]
     pub output: Option<std::path::PathBuf>,
-    /// Stop a --query export after MS milliseconds (default 600000)
-    #[arg(long, value_name = "MS", requires = "query")]
+    /// Stop a --query export after MS milliseconds (default 600000; 1 to 86400000, a day)
+    #[arg(long, value_name = "MS", requires = "query", value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
     pub timeout_ms: Option<u64>,
     /// With --output: print the outcome as JSON
     #[arg(long, requires = "output")]

@@ -139,6 +139,16 @@ pub fn confirm(
     verb: Verb,
     args: &ConfirmArgs,
 ) -> Result<Confirmed, Error> {
+    // A name typed for another env is a mistake (a prune of every env takes the protected
+    // envs' names, each checked by core against its own env).
+    if let Some(typed) = args.confirm_env.as_deref() {
+        if verb != Verb::Prune && typed != env {
+            return Err(Error::InvalidInput(format!(
+                "--confirm-env names `{}`, but this {verb} is of `{env}`; nothing was changed",
+                crate::ui::name(typed)
+            )));
+        }
+    }
     let mut c = Confirmed {
         yes: args.force,
         typed_env: args.confirm_env.clone(),

@@ -262,6 +262,9 @@ fn run_prune(
 ) -> Result<u8> {
     use pipeline_db_core::verbs::prune;
     let mut plans = vec![];
+    // Every env's answer first: one core will not accept is refused before any env's backups are
+    // deleted (review 25: dev's were deleted, then prod's refusal said "nothing was changed").
+    let mut todo = vec![];
     for p in prune::plan_all(ws, env.as_deref(), keep)? {
         if flags.dry_run || p.delete.is_empty() {
             plans.push(p);
@@ -270,16 +273,25 @@ fn run_prune(
         if !flags.json && !p.confirmation().eq(&pipeline_db_core::Confirmation::None) {
             print_prune(&p);
         }
-        let done = ui::confirm(p.confirmation(), &p.env, Verb::Prune, &confirm)
-            .inspect_err(|e| {
+        let confirmed =
+            ui::confirm(p.confirmation(), &p.env, Verb::Prune, &confirm).inspect_err(|e| {
                 if matches!(e, pipeline_db_core::Error::Cancelled) {
                     pipeline_db_core::safety::audit::record_refusal(ws, &p.env, Verb::Prune, e);
                 }
-            })
-            .and_then(|confirmed| prune::execute(ws, &p, &confirmed));
-        match done {
+            })?;
+        todo.push((p, confirmed));
+    }
+    if let Some((p, c)) = todo
+        .iter()
+        .find(|(p, c)| !c.satisfies(p.confirmation(), &p.env))
+    {
+        // Core refuses it (and logs the refusal); nothing was deleted yet.
+        prune::execute(ws, p, c)?;
+    }
+    for (p, confirmed) in todo {
+        match prune::execute(ws, &p, &confirmed) {
             Ok(p) => plans.push(p),
-            Err(e) => return Err(with_earlier_deletions(e, &plans)),
+            Err(e) => return Err(with_earlier_deletions(e, &p.env, &plans)),
         }
     }
     if flags.json {
@@ -296,6 +308,7 @@ fn run_prune(
 /// deleted in this command (done, and audited, but not printed yet).
 fn with_earlier_deletions(
     e: pipeline_db_core::Error,
+    env: &str,
     done: &[pipeline_db_core::verbs::prune::PrunePlan],
 ) -> pipeline_db_core::Error {
     let earlier: Vec<String> = done
@@ -312,8 +325,9 @@ fn with_earlier_deletions(
         .collect();
     match earlier.is_empty() {
         true => e,
+        // What `e` says of the database and the backups is of `env` only.
         false => pipeline_db_core::Error::PartlyDone(format!(
-            "{e}; deleted before it by this command: {}",
+            "this command deleted backups of other envs before it stopped at {env} — {}. At {env}: {e}",
             earlier.join("; ")
         )),
     }

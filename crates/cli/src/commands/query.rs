@@ -39,9 +39,14 @@ pub fn run(ws: &Workspace, a: QueryArgs) -> Result<u8> {
             use std::io::IsTerminal as _;
             let out = std::io::stdout().lock();
             let escape = a.escape_formulas;
-            match std::io::stdout().is_terminal() {
-                true => res.write(f, &mut crate::ui::TerminalSafe::new(out), escape)?,
-                false => res.write(f, &mut { out }, escape)?,
+            let written = match std::io::stdout().is_terminal() {
+                true => res.write(f, &mut crate::ui::TerminalSafe::new(out), escape),
+                false => res.write(f, &mut { out }, escape),
+            };
+            // A reader that stopped early (`| head`) ends it as any Unix tool: 128 + SIGPIPE.
+            match written {
+                Err(e) if crate::ui::is_broken_pipe(&e) => return Ok(crate::ui::EXIT_BROKEN_PIPE),
+                w => w?,
             }
         }
         None => 0,

@@ -18,7 +18,31 @@ pub fn seed_options(s: &SeedSizeArgs) -> SeedOptions {
     }
 }
 
+/// The sample-data sizes given on this command line (not defaults): without `--with-sample-data`
+/// they would be dropped without a word.
+fn seed_sizes_given() -> Vec<String> {
+    use clap::parser::ValueSource;
+    let Ok(m) = crate::generate::command().try_get_matches_from(std::env::args_os()) else {
+        return vec![];
+    };
+    let Some(r) = m.subcommand_matches("reset") else {
+        return vec![];
+    };
+    ["users", "pipelines", "jobs", "rng_seed", "as_of"]
+        .into_iter()
+        .filter(|id| r.value_source(id) == Some(ValueSource::CommandLine))
+        .map(|id| format!("--{}", id.replace('_', "-")))
+        .collect()
+}
+
 pub fn run(ws: &Workspace, a: ResetArgs) -> Result<u8> {
+    let given = seed_sizes_given();
+    if !a.with_sample_data && !given.is_empty() {
+        return Err(pipeline_db_core::Error::InvalidInput(format!(
+            "{} size the sample data, which a reset adds only with --with-sample-data; nothing was changed",
+            given.join(", ")
+        )));
+    }
     let req = ResetRequest {
         env: a.env.clone(),
         sample_data: a.with_sample_data.then(|| seed_options(&a.seed)),
