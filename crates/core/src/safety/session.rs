@@ -98,18 +98,18 @@ pub(crate) fn open_for_change(
             if tagged {
                 tag::require_identity(&conn, target)?;
             }
-            Ok(Opened::Existing(Session {
+            Ok(Opened::Existing(Box::new(Session {
                 conn,
                 file,
                 _lock: lock,
-            }))
+            })))
         }
     }
 }
 
 pub(crate) enum Opened {
     Missing(EnvLock),
-    Existing(Session),
+    Existing(Box<Session>),
 }
 
 impl Opened {
