@@ -1932,3 +1932,46 @@ fn a_failed_verification_is_remembered_in_a_copied_data_dir_and_past_a_long_log(
     drop(f);
     assert_eq!(state(&dir), "unknown");
 }
+
+/// `check` said "ok … newest verified backup" of a backup whose stored bytes had changed since it
+/// was verified (review 25: one byte flipped, same size). Its sha256 is read again now: the
+/// changed one is named, exit 1, and the newest one that still matches is the one named good.
+#[test]
+fn check_hashes_the_newest_verified_backup_again() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    dev_with_jobs(dir, "50");
+    ok(dir, &["backup", "dev"]);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    ok(dir, &["backup", "dev"]);
+    let mut backups: Vec<PathBuf> = std::fs::read_dir(dir.join("backups/dev"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(".zst"))
+        .collect();
+    backups.sort();
+    let newest = backups.last().unwrap().clone();
+    let mut bytes = std::fs::read(&newest).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&newest, &bytes).unwrap();
+    let (code, out, err) = run(dir, &["check", "dev"]);
+    assert_eq!(code, 1, "{out}{err}");
+    let name = newest.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        out.lines()
+            .any(|l| l.contains(&name) && l.contains("no longer has the sha256")),
+        "{out}"
+    );
+    let older = backups[backups.len() - 2]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert!(
+        out.lines()
+            .any(|l| l.contains("newest verified backup") && l.contains(&older)),
+        "{out}"
+    );
+}

@@ -338,14 +338,43 @@ fn migrations_finding(
 
 fn backup_age(ws: &Workspace, target: &crate::workspace::env::EnvTarget, r: &mut CheckReport) {
     let log = crate::backups::verify::latest(ws);
-    let newest = crate::backups::record::list(target).ok().and_then(|list| {
-        list.into_iter().rev().find(|b| {
-            !matches!(
-                crate::backups::verify::trust(ws, b, &log),
-                crate::backups::verify::Trust::Failed { .. }
-                    | crate::backups::verify::Trust::Unknown { .. }
-            )
+    let trusted: Vec<_> = crate::backups::record::list(target)
+        .map(|list| {
+            list.into_iter()
+                .rev()
+                .filter(|b| {
+                    !matches!(
+                        crate::backups::verify::trust(ws, b, &log),
+                        crate::backups::verify::Trust::Failed { .. }
+                            | crate::backups::verify::Trust::Unknown { .. }
+                    )
+                })
+                .collect()
         })
+        .unwrap_or_default();
+    // Verified once is not proof it is still good: the stored bytes are hashed again now, and
+    // one changed on disk since (a bit flipped on a USB stick) is named, not counted.
+    let newest = trusted.into_iter().find(|b| {
+        let recorded = b.stored.as_ref().map_or(&b.sha256, |s| &s.sha256);
+        match crate::storage::hash::file(&b.path) {
+            Ok(now) if &now == recorded => true,
+            Ok(_) => {
+                r.findings.push(finding(
+                    "backup",
+                    false,
+                    format!(
+                        "{} no longer has the sha256 it was verified with (changed on disk since): `pipeline-db backups verify {}` checks it",
+                        b.path.display(),
+                        target.name
+                    ),
+                ));
+                false
+            }
+            Err(e) => {
+                r.findings.push(finding("backup", false, format!("{e}")));
+                false
+            }
+        }
     });
     match newest {
         Some(b) => {
@@ -355,7 +384,7 @@ fn backup_age(ws: &Workspace, target: &crate::workspace::env::EnvTarget, r: &mut
                 "backup",
                 true,
                 format!(
-                    "newest verified backup {} ({})",
+                    "newest verified backup {} ({}; its stored bytes hashed again now)",
                     b.path.display(),
                     b.created_at
                 ),
