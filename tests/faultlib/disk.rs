@@ -21,7 +21,8 @@ const RESET: [&str; 10] = [
 
 pub fn cases() -> Vec<Case> {
     let template = Shared::new(|| seeded_template(2000));
-    let (t1, t2, t3, t4, t5, t6, t7) = (
+    let (t1, t2, t3, t4, t5, t6, t7, t8) = (
+        template.clone(),
         template.clone(),
         template.clone(),
         template.clone(),
@@ -61,6 +62,9 @@ pub fn cases() -> Vec<Case> {
             writeback_case(r, t7.get())
         }),
         Case::new("ulimit_f", move |r| ulimit_case(r, t4.get())),
+        Case::new("no_room_for_the_audit_line", move |r| {
+            audit_room_case(r, &t8)
+        }),
     ]
 }
 
@@ -138,6 +142,55 @@ fn tmpfs_case(r: &mut Report, template: &Shared<tempfile::TempDir>, name: &str, 
             t.fail(format!("0-byte leftovers: {zero:?}"));
         }
         judge(&mut t, fs.dir.path(), &old, &old, true);
+    }
+    r.add(name, t);
+}
+
+/// A data dir already full when an action starts: there is no room for its audit line, so the
+/// action is refused before it starts (review 27: exports went on, exit 0, their lines cut short
+/// by the full disk and then skipped as unreadable) — the database and the log as they were.
+fn audit_room_case(r: &mut Report, template: &Shared<tempfile::TempDir>) {
+    let name = "no room for the audit line";
+    if !is_root() {
+        r.not_run(name, "needs root to mount a tmpfs");
+        return;
+    }
+    let template = template.get();
+    let old = fingerprint(&db(template.path())).unwrap();
+    let size: u64 = files_under(template.path())
+        .iter()
+        .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        .sum();
+    let mut t = Tally::default();
+    for args in [
+        &["export", "dev", "jobs", "--format", "csv"][..],
+        &["config", "set", "busy-timeout", "100"][..],
+    ] {
+        let Some(fs) = Tmpfs::new(size * 2 / 1024 + 512) else {
+            r.not_run(name, "mount -t tmpfs failed");
+            return;
+        };
+        copy_tree(template.path(), fs.dir.path());
+        let audit = fs.dir.path().join("audit.jsonl");
+        let log_before = std::fs::read(&audit).unwrap_or_default();
+        let ballast = fill(fs.dir.path());
+        let out = cli(fs.dir.path(), args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        std::fs::remove_file(&ballast).unwrap();
+        if out.status.code() != Some(3) || !err.contains("room for the audit line") {
+            t.fail(format!(
+                "{args:?} on a full data dir: {:?} {err}",
+                out.status.code()
+            ));
+        }
+        if std::fs::read(&audit).unwrap_or_default() != log_before {
+            t.fail(format!("{args:?}: the audit log changed"));
+        }
+        judge(&mut t, fs.dir.path(), &old, &old, false);
     }
     r.add(name, t);
 }

@@ -43,6 +43,11 @@ pub fn append(log: &Path, entry: &AuditEntry) -> Result<()> {
     crate::storage::fs::append_line(log, &line)
 }
 
+/// The free space an action needs on the audit log's disk before it starts (its line is a few
+/// KiB at most; the rest is margin for what else writes there meanwhile).
+const AUDIT_ROOM: u64 = 256 << 10;
+const NO_ROOM_FOR_THE_LINE: &str = "room for the audit line every action writes";
+
 /// The most of the audit log read (about a million entries): of a bigger log only its newest
 /// lines, this many bytes of them, are read (it only grows; nothing is read into memory unbounded).
 const AUDIT_CAP: u64 = 256 << 20;
@@ -339,6 +344,11 @@ impl Recorder {
                 _ => None,
             },
         };
+        // Refused for want of room for this very line: writing it would cut it short.
+        if matches!(result, Err(Error::NoSpace { what, .. }) if what == NO_ROOM_FOR_THE_LINE) {
+            tracing::warn!("not logged (no room for the audit line): {summary}");
+            return;
+        }
         // The log was checked writable before the action (`require_writable`); a failure now must
         // not hide what happened to the database, so it is reported, not returned.
         if let Err(e) = append(&self.log, &entry) {
@@ -378,6 +388,19 @@ fn clone_for_log(err: &Error) -> Error {
 
 /// Refuses an action whose audit line could not be written, before anything changes.
 pub fn require_writable(log: &Path) -> Result<()> {
+    // A full disk takes the line half-way (review 27: exports went on, exit 0, their lines cut
+    // short): the action is refused while there is not room for the line with margin.
+    let dir = log.parent().unwrap_or(Path::new("."));
+    if let Ok(available) = crate::storage::os::available_space(dir) {
+        if available < AUDIT_ROOM {
+            return Err(Error::NoSpace {
+                dir: dir.to_path_buf(),
+                needed: AUDIT_ROOM,
+                available,
+                what: NO_ROOM_FOR_THE_LINE.into(),
+            });
+        }
+    }
     crate::storage::fs::check_appendable(log).map_err(|e| match e {
         Error::Io { source, .. }
             if matches!(
