@@ -30,7 +30,7 @@ export function restoreSource(over: Partial<RestoreSource> = {}): RestoreSource 
     path, file_id: "device 1, inode 3", manifest: null, tables: [], total_rows: 0,
     verification: {
       path, ok: true, verified_at: "2026-11-26T13:00:00Z", has_manifest: false, sha256_matches: null,
-      schema_version: 2, tagged_env: "dev", problem: null, checks: ["header", "schema V2 as the migrations make it"],
+      schema_version: 2, tagged_env: "dev", problem: null, checks: ["header", "schema V2 as the migrations make it"], inconclusive: false,
     },
     ...over,
   };

@@ -239,6 +239,10 @@ fn run_verify(
                         " (no manifest: its sha256 cannot be compared)"
                     }
                 ),
+                Some(p) if r.inconclusive => outln!(
+                    "NOT CHECKED  {}: {p} (nothing is known of the backup itself: its state is left as it was)",
+                    r.path.display()
+                ),
                 Some(p) => outln!("FAILED  {}: {p}", r.path.display()),
             }
         }

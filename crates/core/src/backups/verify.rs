@@ -36,6 +36,11 @@ pub struct VerifyReport {
     /// What was checked, in order (adapters print exactly this: nothing else was verified).
     #[serde(default)]
     pub checks: Vec<String>,
+    /// The check could not be made here (no room to decompress it, no permission to read it):
+    /// `problem` says why, nothing is known of the backup itself, and the result is not recorded
+    /// (a backup verified before stays verified).
+    #[serde(default)]
+    pub inconclusive: bool,
 }
 
 impl VerifyReport {
@@ -75,6 +80,22 @@ pub(crate) fn describe_failure(path: &Path, problem: String) -> VerifyReport {
         problem: Some(problem),
         schema_differences: vec![],
         checks: vec![],
+        inconclusive: false,
+    }
+}
+
+/// Whether `e` says nothing of the backup, only of where it was checked: no room, no permission.
+fn environmental(e: &Error) -> bool {
+    match e {
+        Error::NoSpace { .. } | Error::DiskFull { .. } | Error::ReadOnly { .. } => true,
+        Error::Io { source, .. } => matches!(
+            source.kind(),
+            std::io::ErrorKind::StorageFull
+                | std::io::ErrorKind::QuotaExceeded
+                | std::io::ErrorKind::PermissionDenied
+                | std::io::ErrorKind::ReadOnlyFilesystem
+        ),
+        _ => false,
     }
 }
 
@@ -91,17 +112,18 @@ fn compressed(path: &Path, manifest: Option<&BackupRecord>, full: bool) -> Verif
                 checks.push("sha256 of the stored (compressed) file against its manifest".into());
                 None
             }
-            Ok(sha) => Some(format!(
+            Ok(sha) => Some((format!(
                 "the stored file's sha256 {sha} differs from the manifest's {}: it was changed or damaged after it was written",
                 st.sha256
-            )),
-            Err(e) => Some(e.to_string()),
+            ), false)),
+            Err(e) => Some((e.to_string(), environmental(&e))),
         },
         Some(_) => None,
         // Every manifest of ours for a compressed backup records the stored file.
-        None if manifest.is_some() => Some(
+        None if manifest.is_some() => Some((
             "its manifest has no record of the stored (compressed) file, so the file cannot be checked against it".into(),
-        ),
+            false,
+        )),
         None => None,
     };
     let plain = match stored_problem {
@@ -109,7 +131,7 @@ fn compressed(path: &Path, manifest: Option<&BackupRecord>, full: bool) -> Verif
         // Beside it: this is a backup of a backup dir's (files from elsewhere are checked on a
         // private copy in the data dir, `verbs::verify`).
         None => crate::backups::stored::plain(path, path.parent().unwrap_or(Path::new(".")))
-            .map_err(|e| e.to_string()),
+            .map_err(|e| (e.to_string(), environmental(&e))),
     };
     let mut r = match plain {
         Ok(plain) => {
@@ -125,8 +147,9 @@ fn compressed(path: &Path, manifest: Option<&BackupRecord>, full: bool) -> Verif
                 Access::ReadOnly,
             )
         }
-        Err(problem) => VerifyReport {
+        Err((problem, inconclusive)) => VerifyReport {
             has_manifest: manifest.is_some(),
+            inconclusive,
             ..describe_failure(path, problem)
         },
     };
@@ -184,6 +207,7 @@ fn inspect(
         problem: None,
         schema_differences: vec![],
         checks: vec![],
+        inconclusive: false,
     };
     match manifest_problem.map_or_else(
         || check(path, sidecar.as_ref(), full, known_sha, access, &mut r),
@@ -425,6 +449,14 @@ fn log_path(ws: &Workspace) -> PathBuf {
 
 /// Appends a verification result to the log (best effort: a failure to log is only logged).
 pub fn record(ws: &Workspace, r: &VerifyReport) {
+    // Nothing was learnt of the backup: its trust stays what it was.
+    if r.inconclusive {
+        tracing::warn!(
+            "{} could not be verified here: not recorded",
+            r.path.display()
+        );
+        return;
+    }
     let res = (|| {
         let log = log_path(ws);
         std::fs::create_dir_all(ws.backups_root())

@@ -398,6 +398,7 @@ fn from_manifest(path: &Path, m: BackupRecord) -> Result<RestoreSource> {
         checks: vec![
             "its manifest (rows, schema version, env); the content is decompressed and checked against it after you confirm".into(),
         ],
+        inconclusive: false,
     };
     Ok(RestoreSource {
         path: path.to_path_buf(),

@@ -28,4 +28,10 @@ schema_differences?: Array<string>,
 /**
  * What was checked, in order (adapters print exactly this: nothing else was verified).
  */
-checks: Array<string>, };
+checks: Array<string>, 
+/**
+ * The check could not be made here (no room to decompress it, no permission to read it):
+ * `problem` says why, nothing is known of the backup itself, and the result is not recorded
+ * (a backup verified before stays verified).
+ */
+inconclusive: boolean, };
