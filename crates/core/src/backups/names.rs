@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 pub const MAX_NAME_BYTES: usize = 200;
 
 /// Characters that make a name look like something else: bidi overrides, zero-width marks, BOM.
-fn is_deceptive(c: char) -> bool {
+pub(crate) fn is_deceptive(c: char) -> bool {
     matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 

@@ -506,6 +506,24 @@ fn check_file(
             path.display()
         )));
     }
+    // Written to the config and echoed in every message: a newline would forge a line.
+    if abs.to_str().is_some_and(|t| {
+        t.chars()
+            .any(|c| c.is_control() || crate::backups::names::is_deceptive(c))
+    }) {
+        return Err(Error::InvalidInput(format!(
+            "the path {} contains control or invisible characters; give a plain path",
+            crate::storage::text::echo(&abs.to_string_lossy())
+        )));
+    }
+    // A link to nothing yet would be created through: the new database would be made wherever
+    // the link points (review 27: two envs on one future file; a file in the backups dir).
+    if std::fs::symlink_metadata(&abs).is_ok_and(|m| m.file_type().is_symlink()) && !abs.exists() {
+        return Err(Error::InvalidInput(format!(
+            "{} is a symbolic link to a file that does not exist; give the path the database is (or will be) at itself",
+            abs.display()
+        )));
+    }
     let path = canonical_lenient(&abs);
     if crate::workspace::config::in_backups_dir(&ws.data_dir, &path) {
         return Err(Error::Refused(format!(
