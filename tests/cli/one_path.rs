@@ -143,3 +143,20 @@ fn an_undo_planned_before_another_action_is_refused_not_run_on_the_new_data() {
     assert_eq!(exit_code(&mut p), 3);
     assert_eq!(fingerprint(&e.db("dev")), changed);
 }
+
+/// With `--json` on a terminal the plan was not shown before its question (review 27: only
+/// "reset dev? [y/N]"): it is shown (on stderr; stdout stays the JSON alone) before the prompt.
+#[test]
+fn a_json_run_on_a_terminal_shows_the_plan_before_it_asks() {
+    let e = Env::new();
+    e.seeded("dev");
+    let mut p = spawn_pty(&e, "reset dev --json");
+    let shown = p.expect("reset dev? [y/N]").unwrap();
+    let before = String::from_utf8_lossy(shown.before()).into_owned();
+    assert!(
+        before.contains("will drop:") && before.contains("backup:"),
+        "{before}"
+    );
+    p.send_line("n").unwrap();
+    assert_eq!(exit_code(&mut p), 130);
+}

@@ -6,7 +6,7 @@
 /// made terminal-safe (`ui::terminal_safe`): names and values read from a database or a file
 /// cannot move the cursor, rewrite a plan above a prompt or retitle the window. Data output (CSV,
 /// JSON) is written by its own writers, byte for byte.
-macro_rules! outln { ($($t:tt)*) => {{ use std::io::Write as _; crate::ui::wrote(writeln!(std::io::stdout(), "{}", crate::ui::terminal_safe(&format!($($t)*)))); }} }
+macro_rules! outln { ($($t:tt)*) => {{ crate::ui::out_line(&crate::ui::terminal_safe(&format!($($t)*))); }} }
 macro_rules! errln { ($($t:tt)*) => {{ use std::io::Write as _; let _ = writeln!(std::io::stderr(), "{}", crate::ui::terminal_safe(&format!($($t)*))); }} }
 macro_rules! errp { ($($t:tt)*) => {{ use std::io::Write as _; let _ = write!(std::io::stderr(), "{}", crate::ui::terminal_safe(&format!($($t)*))); }} }
 

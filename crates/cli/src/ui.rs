@@ -30,6 +30,28 @@ pub fn print_data_dir(ws: &pipeline_db_core::Workspace) {
 static STDOUT_FAILURE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 /// Remembers a failed write to stdout (see [`stdout_failure`]).
+/// Whether `outln!` writes to stderr for now: the plan shown before a prompt with `--json`,
+/// whose stdout is the JSON alone.
+static OUT_TO_STDERR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// One line of output: on stdout (or stderr within [`on_stderr`]).
+pub fn out_line(line: &str) {
+    use std::io::Write as _;
+    match OUT_TO_STDERR.load(std::sync::atomic::Ordering::Relaxed) {
+        true => {
+            let _ = writeln!(std::io::stderr(), "{line}");
+        }
+        false => wrote(writeln!(std::io::stdout(), "{line}")),
+    }
+}
+
+/// Runs `f` with `outln!` writing to stderr.
+pub fn on_stderr(f: impl FnOnce()) {
+    OUT_TO_STDERR.store(true, std::sync::atomic::Ordering::Relaxed);
+    f();
+    OUT_TO_STDERR.store(false, std::sync::atomic::Ordering::Relaxed);
+}
+
 pub fn wrote(r: std::io::Result<()>) {
     if let Err(e) = r {
         if e.kind() != std::io::ErrorKind::BrokenPipe {

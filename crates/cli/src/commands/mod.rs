@@ -118,6 +118,21 @@ fn plan_and_confirm<P: Plan>(
         crate::ui::print_data_dir(ws);
         print(&plan);
     }
+    // With --json, stdout is the outcome's JSON alone: a plan someone is asked about is shown
+    // on stderr first (review 27: only "reset dev? [y/N]" was shown).
+    let given = Confirmed {
+        yes: confirm.force,
+        typed_env: confirm.confirm_env.clone(),
+    };
+    let asks = plan.confirmation() != Confirmation::None
+        && !given.satisfies(plan.confirmation(), env)
+        && std::io::IsTerminal::is_terminal(&std::io::stdin());
+    if flags.json && asks {
+        crate::ui::on_stderr(|| {
+            crate::ui::print_data_dir(ws);
+            print(&plan);
+        });
+    }
     let confirmed =
         crate::ui::confirm(plan.confirmation(), env, verb, confirm).inspect_err(|e| {
             if matches!(e, pipeline_db_core::Error::Cancelled) {
