@@ -267,9 +267,8 @@ fn arguments_that_cannot_mean_what_they_say_are_usage_errors() {
     e.seeded("dev");
     let before = pipeline_db_e2e::fingerprint(&e.db("dev"));
     for args in [
-        // Sample sizes without --with-sample-data were dropped; a name typed for another env.
+        // Sample sizes without --with-sample-data were dropped.
         &["reset", "dev", "--force", "--jobs", "5"][..],
-        &["reset", "dev", "--force", "--confirm-env", "test"][..],
         // Time limits out of range (0 ran an export into an error after its header).
         &["query", "dev", "SELECT 1", "--timeout-ms", "0"][..],
         &["query", "dev", "SELECT 1", "--timeout-ms", "600001"][..],
@@ -287,6 +286,9 @@ fn arguments_that_cannot_mean_what_they_say_are_usage_errors() {
         let (code, _, err) = e.run(args);
         assert_eq!(code, 2, "{args:?}: {err}");
     }
+    // A name typed for another env: refused, exit 3 (dev was reset).
+    let (code, _, err) = e.run(&["reset", "dev", "--force", "--confirm-env", "test"]);
+    assert_eq!(code, 3, "{err}");
     assert_eq!(pipeline_db_e2e::fingerprint(&e.db("dev")), before);
     // `query --format csv | head`: the reader stopped, as for export: 141, not an error.
     let mut child = pipeline_db_e2e::spawn_piped(

@@ -163,9 +163,10 @@ pub fn confirm(
 ) -> Result<Confirmed, Error> {
     // A name typed for another env is a mistake (a prune of every env takes the protected
     // envs' names, each checked by core against its own env).
+    // (Where the typed name is needed, core refuses a wrong one itself, saying which it needs.)
     if let Some(typed) = args.confirm_env.as_deref() {
-        if verb != Verb::Prune && typed != env {
-            return Err(Error::InvalidInput(format!(
+        if verb != Verb::Prune && typed != env && needed != Confirmation::TypeEnvName {
+            return Err(Error::Refused(format!(
                 "--confirm-env names `{}`, but this {verb} is of `{env}`; nothing was changed",
                 crate::ui::name(typed)
             )));
