@@ -1975,3 +1975,60 @@ fn check_hashes_the_newest_verified_backup_again() {
         "{out}"
     );
 }
+
+/// Rows another program wrote past the CHECK constraints (`PRAGMA ignore_check_constraints`):
+/// `check` called the env corrupt and named restore or reset, and both refused — no backup of it
+/// can be restored, so none is taken — a dead end (review 25). `reset --keep-evidence` is the way
+/// out: planned as damaged (typed name), a byte-identical evidence copy kept, the env rebuilt;
+/// the refusal and `check` name it.
+#[test]
+fn rows_that_break_check_constraints_have_a_way_out_that_keeps_them() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    dev_with_jobs(dir, "30");
+    let c = Connection::open(db(dir, "dev")).unwrap();
+    c.execute_batch(
+        "PRAGMA ignore_check_constraints = 1; UPDATE users SET role = 'boss' WHERE id = 1;
+         PRAGMA wal_checkpoint(TRUNCATE);",
+    )
+    .unwrap();
+    drop(c);
+    let (code, out, _) = run(dir, &["check", "dev"]);
+    assert_eq!(code, 5, "{out}");
+    assert!(out.contains("--keep-evidence"), "{out}");
+    let (code, _, err) = run(dir, &["reset", "dev", "--force"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("reset ENV --keep-evidence"), "{err}");
+    // Planned as damaged: the typed name, never --force alone.
+    let (code, _, err) = run(dir, &["reset", "dev", "--keep-evidence", "--force"]);
+    assert_eq!(code, 3, "{err}");
+    let (code, out, err) = run(
+        dir,
+        &[
+            "reset",
+            "dev",
+            "--keep-evidence",
+            "--confirm-env",
+            "dev",
+            "--force",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let evidence: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().into_owned();
+            n.contains("dev.sqlite3.corrupt-") && !n.ends_with("-wal")
+        })
+        .collect();
+    assert_eq!(evidence.len(), 1, "{evidence:?}");
+    let kept = Connection::open(&evidence[0]).unwrap();
+    let role: String = kept
+        .query_row("SELECT role FROM users WHERE id = 1", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(role, "boss", "the rows are kept as they were");
+    let (code, out, _) = run(dir, &["check", "dev"]);
+    assert_eq!(code, 0, "{out}");
+}

@@ -249,6 +249,11 @@ pub struct ResetArgs {
     /// Insert sample data after the reset (never on protected envs)
     #[arg(long)]
     pub with_sample_data: bool,
+    /// Also check what a restore checks (CHECK constraints, foreign keys): a database that
+    /// breaks them is kept as a byte-identical evidence copy instead of a backup, then rebuilt
+    /// (needs the env name typed)
+    #[arg(long)]
+    pub keep_evidence: bool,
     #[command(flatten)]
     pub seed: SeedSizeArgs,
     #[command(flatten)]

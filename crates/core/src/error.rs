@@ -36,7 +36,7 @@ pub enum Error {
     #[error("{} is not a SQLite database ({reason}); nothing was changed. Check the path, or restore a backup with `pipeline-db restore`", path.display())]
     NotADatabase { path: PathBuf, reason: String },
 
-    #[error("{} is corrupt ({detail}); nothing was changed. Restore a backup (`pipeline-db backups list {env}`, then `pipeline-db restore {env} <backup>`), or rebuild it with `pipeline-db reset {env}`, which keeps the damaged file as a byte-identical evidence copy first", path.display())]
+    #[error("{} is corrupt ({detail}); nothing was changed. Restore a backup (`pipeline-db backups list {env}`, then `pipeline-db restore {env} <backup>`), or rebuild it with `pipeline-db reset {env} --keep-evidence`, which keeps the damaged file as a byte-identical evidence copy first", path.display())]
     Corrupt {
         path: PathBuf,
         env: String,

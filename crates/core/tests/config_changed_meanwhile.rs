@@ -19,6 +19,7 @@ fn an_env_protected_after_its_plan_was_shown_is_not_changed_on_a_y() {
     let req = ResetRequest {
         env: "dev".into(),
         sample_data: None,
+        keep_evidence: false,
     };
     let plan = reset::plan(&ws, &req).unwrap();
     assert_eq!(format!("{:?}", plan.confirmation), "YesNo");
@@ -45,6 +46,7 @@ fn retention_after_a_change_follows_the_config_as_it_is_then() {
     let req = ResetRequest {
         env: "dev".into(),
         sample_data: None,
+        keep_evidence: false,
     };
     let plan = reset::plan(&ws, &req).unwrap();
     config(dir.path(), "[retention]\nkeep = 50\n");

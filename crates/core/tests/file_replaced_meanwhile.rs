@@ -22,6 +22,7 @@ fn another_file_renamed_into_place_after_the_plan_is_refused_as_stale() {
     let req = ResetRequest {
         env: "dev".into(),
         sample_data: None,
+        keep_evidence: false,
     };
     let plan = reset::plan(&ws, &req).unwrap();
     std::fs::rename(&other, &dev).unwrap();

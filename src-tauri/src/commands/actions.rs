@@ -20,6 +20,7 @@ fn reset_request(env: String, sample_data: bool) -> ResetRequest {
     ResetRequest {
         env,
         sample_data: sample_data.then(SeedOptions::default),
+        keep_evidence: false,
     }
 }
 

@@ -46,6 +46,7 @@ pub fn run(ws: &Workspace, a: ResetArgs) -> Result<u8> {
     let req = ResetRequest {
         env: a.env.clone(),
         sample_data: a.with_sample_data.then(|| seed_options(&a.seed)),
+        keep_evidence: a.keep_evidence,
     };
     let Some((plan, confirmed)) = super::plan_and_confirm(
         ws,

@@ -432,7 +432,7 @@ fn page_size(c: &Connection) -> i32 {
 /// and connections from `open`; the file cannot change meanwhile) and its foreign keys. Its
 /// schema is the change's to check (`require_our_schema`): only reset changes a database whose
 /// schema a restore refuses, and its plan says that `undo` will not bring it back.
-fn restorable(
+pub(crate) fn restorable(
     conn: &Connection,
     open: &(dyn Fn() -> Result<Connection> + Sync),
 ) -> Result<Vec<String>> {
@@ -469,7 +469,7 @@ fn restorable(
 fn unrestorable(problems: &[String]) -> String {
     let first: Vec<&str> = problems.iter().take(3).map(String::as_str).collect();
     format!(
-        "the database breaks what a restore checks ({}{}): a backup of it could not be restored, so it is not taken; `pipeline-db check` names the problems",
+        "the database breaks what a restore checks ({}{}): a backup of it could not be restored, so it is not taken; `pipeline-db check` names the problems. To rebuild it anyway, keeping a byte-identical evidence copy instead of a backup: `pipeline-db reset ENV --keep-evidence`",
         first.join("; "),
         if problems.len() > 3 { "; …" } else { "" }
     )

@@ -420,11 +420,11 @@ fn corrupt(mut r: CheckReport, path: &Path, has_backups: bool) -> Result<CheckRe
 fn recovery_advice(env: &str, has_backups: bool) -> String {
     if has_backups {
         format!(
-            "recover with `pipeline-db backups list {env}` then `pipeline-db restore {env} <backup>` (or `pipeline-db undo {env}` if its last action was the damage), or rebuild it empty with `pipeline-db reset {env}` (the damaged file is kept as evidence)"
+            "recover with `pipeline-db backups list {env}` then `pipeline-db restore {env} <backup>` (or `pipeline-db undo {env}` if its last action was the damage); where that refuses (rows that break CHECK constraints or foreign keys cannot be backed up first), rebuild it empty with `pipeline-db reset {env} --keep-evidence` (the damaged file is kept as a byte-identical evidence copy), then restore"
         )
     } else {
         format!(
-            "{env} has no backup to restore: rebuild it with `pipeline-db reset {env}` (the damaged file is kept as a byte-identical evidence copy first), or restore a backup from elsewhere with `pipeline-db restore {env} FILE`"
+            "{env} has no backup to restore: rebuild it with `pipeline-db reset {env} --keep-evidence` (the damaged file is kept as a byte-identical evidence copy first), or restore a backup from elsewhere with `pipeline-db restore {env} FILE`"
         )
     }
 }

@@ -25,6 +25,11 @@ pub struct ResetRequest {
     pub env: String,
     /// `Some` = insert sample data after the rebuild.
     pub sample_data: Option<SeedOptions>,
+    /// Also check what a restore checks (every row's CHECK constraints, the foreign keys) before
+    /// planning: a database that breaks them cannot be backed up restorably, so it is planned as
+    /// damaged — kept as a byte-identical evidence copy, then rebuilt (the typed env name). The
+    /// way out for rows another program wrote past the constraints.
+    pub keep_evidence: bool,
 }
 
 /// What a reset will do. Printed by `--dry-run`/`--json`, rendered by the desktop.
@@ -144,7 +149,7 @@ pub fn plan(ws: &Workspace, req: &ResetRequest) -> Result<ResetPlan> {
     if !target.path.exists() {
         refuse_missing_protected(&target)?;
     }
-    plan_for(ws, &target, req.sample_data.clone())
+    plan_for(ws, &target, req.sample_data.clone(), req.keep_evidence)
 }
 
 /// A protected env that does not exist yet is created by migrate, not reset (there is nothing to
@@ -162,10 +167,18 @@ fn refuse_missing_protected(target: &EnvTarget) -> Result<()> {
 /// The plan from a read-only look, `quick_check` included: a damaged file (not a database, or
 /// failing its checks) is planned as "keep evidence, rebuild" — the one way out when there is no
 /// backup to restore.
-fn plan_for(ws: &Workspace, target: &EnvTarget, sample: Option<SeedOptions>) -> Result<ResetPlan> {
+fn plan_for(
+    ws: &Workspace,
+    target: &EnvTarget,
+    sample: Option<SeedOptions>,
+    deep: bool,
+) -> Result<ResetPlan> {
     let looked = session::inspect_for_change(ws, target).and_then(|conn| {
         if let Some(c) = &conn {
             crate::safety::health::require_healthy(c, target)?;
+            if deep {
+                require_restorable(ws, target, c)?;
+            }
         }
         Ok(conn)
     });
@@ -174,8 +187,13 @@ fn plan_for(ws: &Workspace, target: &EnvTarget, sample: Option<SeedOptions>) -> 
         Err(e) if crate::safety::health::is_damaged(&e) => {
             let mut p = describe(target, sample, None)?;
             p.exists = true;
-            // SQLite's message names objects of the file (an index named with newlines).
-            let e = crate::storage::text::printable(&e.to_string());
+            // What is wrong, without the advice the error carries (the plan is the advice). SQLite's
+            // message names objects of the file (an index named with newlines).
+            let e = match e {
+                Error::Corrupt { detail, .. } => detail,
+                e => e.to_string(),
+            };
+            let e = crate::storage::text::printable(&e);
             p.notes = vec![format!(
                 "{} is damaged ({e}); no verified backup can be taken of it: it is kept as a byte-identical evidence copy `{}.corrupt-<time>`, then a new database is built",
                 target.path.display(),
@@ -189,6 +207,29 @@ fn plan_for(ws: &Workspace, target: &EnvTarget, sample: Option<SeedOptions>) -> 
             Ok(p)
         }
         Err(e) => Err(e),
+    }
+}
+
+/// [`Error::Corrupt`] when the database breaks what a restore checks (CHECK constraints, foreign
+/// keys): no backup of it could be restored.
+fn require_restorable(ws: &Workspace, target: &EnvTarget, c: &Connection) -> Result<()> {
+    let open = || db::open(&target.path, db::Access::ReadOnly, ws.busy_timeout());
+    let problems = crate::backups::snapshot::restorable(c, &open)?;
+    match problems.is_empty() {
+        true => Ok(()),
+        false => Err(Error::Corrupt {
+            path: target.path.clone(),
+            env: target.name.clone(),
+            detail: format!(
+                "it breaks what a restore checks: {}",
+                problems
+                    .iter()
+                    .take(3)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        }),
     }
 }
 
@@ -299,6 +340,7 @@ impl Change for Reset<'_> {
         let req = ResetRequest {
             env: self.target.name.clone(),
             sample_data: self.sample_data.clone(),
+            keep_evidence: false,
         };
         check_rules(self.target, &req)?;
         if conn.is_none() {
@@ -339,7 +381,8 @@ impl Change for Reset<'_> {
     }
 
     fn replan_damaged(&self) -> Result<ResetPlan> {
-        plan_for(self.ws, self.target, self.sample_data.clone())
+        // The plan said damaged: under the lock it must still be, by the same deep look.
+        plan_for(self.ws, self.target, self.sample_data.clone(), true)
     }
 }
 

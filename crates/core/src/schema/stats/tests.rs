@@ -162,6 +162,7 @@ fn reset_with_sample_data_keeps_the_summary_in_step() {
     let req = reset::ResetRequest {
         env: "dev".into(),
         sample_data: Some(opts(400)),
+        keep_evidence: false,
     };
     let p = reset::plan(&ws, &req).unwrap();
     reset::execute(&ws, &p, &Confirmed::forced(), &Quiet).unwrap();
