@@ -1385,3 +1385,18 @@ fn a_failure_after_the_backup_names_the_backup_it_kept() {
     assert_eq!(backups().len(), n, "no stray backup: {:?}", backups());
     assert_eq!(fingerprint(&e.db("dev")), before);
 }
+
+/// The audit line of a seed says what it added, not what it was asked for (review 25: a seed
+/// that added nothing was logged — and offered for undo — as "seed 6 users / 20 pipelines / 500
+/// jobs").
+#[test]
+fn a_seed_is_logged_with_what_it_really_added() {
+    let e = Env::new();
+    e.seeded("dev");
+    e.ok(&["seed", "dev"]);
+    let log: serde_json::Value =
+        serde_json::from_str(&e.ok(&["log", "--env", "dev", "--json"])).unwrap();
+    let last = log.as_array().unwrap().last().unwrap();
+    let summary = last["summary"].as_str().unwrap();
+    assert!(summary.contains("0 jobs added") && summary.contains("already there"), "{summary}");
+}

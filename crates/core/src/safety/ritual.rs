@@ -74,6 +74,10 @@ pub(crate) trait Change {
     fn compact_after(&self) -> bool {
         false
     }
+    /// What was done, for the audit line (`None`: the plan's summary says it).
+    fn summary_done(&self, _plan: &Self::Plan, _out: &Self::Out) -> Option<String> {
+        None
+    }
 }
 
 /// What the ritual did: the plan as re-made under the lock (what was really done), the verb's
@@ -88,6 +92,9 @@ pub(crate) struct Done<P, T> {
     pub timings: Vec<timing::StepTime>,
     /// The automatic retention pass after the backup (`None`: no backup was made).
     pub retention: Option<crate::safety::retention::RetentionReport>,
+    /// What was done, for the audit line, when the plan alone cannot say it (`None`: the plan's
+    /// summary; a seed says what it really added).
+    pub summary: Option<String>,
 }
 
 impl<P, T> Done<P, T> {
@@ -117,6 +124,7 @@ pub(crate) fn run<C: Change>(
         if shown.damaged() {
             let (plan, evidence, out) = rebuild_damaged(ws, target, shown, obs, change, rec)?;
             return Ok(Done {
+                summary: change.summary_done(&plan, &out),
                 plan,
                 out,
                 backup: None,
@@ -143,6 +151,7 @@ pub(crate) fn run<C: Change>(
             }
         };
         Ok(Done {
+            summary: change.summary_done(&plan, &out),
             plan,
             out,
             backup,
@@ -486,7 +495,10 @@ pub(crate) fn audited<P: Plan, T>(
     body: impl FnOnce(&Recorder) -> Result<Done<P, T>>,
 ) -> Result<Done<P, T>> {
     audit::recorded(ws, env, file, shown.verb(), body, |result| match result {
-        Ok(d) => (d.plan.summary(), d.backup.as_ref().map(|b| b.path.clone())),
+        Ok(d) => (
+            d.summary.clone().unwrap_or_else(|| d.plan.summary()),
+            d.backup.as_ref().map(|b| b.path.clone()),
+        ),
         Err(e) => (shown.summary(), e.backup_taken().map(Path::to_path_buf)),
     })
 }

@@ -126,6 +126,7 @@ pub fn run_observed(
     let done = ritual::audited(ws, &target.name, &target.path, &shown, |_| {
         let rec = take(ws, &target, opts, obs)?;
         Ok(ritual::Done {
+            summary: None,
             evidence: vec![],
             plan: shown.clone(),
             backup: Some(rec.clone()),

@@ -138,6 +138,7 @@ pub fn execute(ws: &Workspace, shown: &PrunePlan, confirmed: &Confirmed) -> Resu
         }
         p.deleted = true;
         Ok(ritual::Done {
+            summary: None,
             evidence: vec![],
             plan: p.clone(),
             out: p,

@@ -529,6 +529,7 @@ pub(crate) fn run_shown<P: Plan>(
             ..out
         };
         Ok(ritual::Done {
+            summary: None,
             evidence: out.evidence.clone(),
             backup: out.backup.clone(),
             duration_ms: out.duration_ms,

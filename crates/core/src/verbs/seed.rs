@@ -193,6 +193,12 @@ struct Seed<'a> {
 impl Change for Seed<'_> {
     type Plan = SeedPlan;
     type Out = SeedCounts;
+    fn summary_done(&self, _plan: &SeedPlan, out: &SeedCounts) -> Option<String> {
+        Some(format!(
+            "seed: {} users, {} pipelines, {} jobs added ({} already there)",
+            out.users_inserted, out.pipelines_inserted, out.jobs_inserted, out.skipped_existing
+        ))
+    }
 
     fn replan(&self, conn: Option<&Connection>) -> Result<SeedPlan> {
         check_rules(self.target, self.options)?;
