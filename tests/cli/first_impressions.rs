@@ -338,3 +338,26 @@ fn a_prune_of_every_env_refuses_before_it_deletes_anything() {
     assert_eq!(code, 0, "{err}");
     assert!(count("dev") < dev && count("prod") < prod);
 }
+
+/// Output that said something untrue (review 27): `log --limit 0` said no action was recorded,
+/// and help written to a full disk exited 0.
+#[test]
+fn help_to_a_full_disk_fails_and_a_zero_limit_is_a_usage_error() {
+    let e = Env::new();
+    e.seeded("dev");
+    let (code, _, err) = e.run(&["log", "--limit", "0"]);
+    assert_eq!(code, 2, "{err}");
+    for args in [&["--help"][..], &["--version"][..]] {
+        let out = std::process::Command::new(pipeline_db_e2e::bin())
+            .args(args)
+            .stdout(
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open("/dev/full")
+                    .unwrap(),
+            )
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+    }
+}

@@ -1398,5 +1398,8 @@ fn a_seed_is_logged_with_what_it_really_added() {
         serde_json::from_str(&e.ok(&["log", "--env", "dev", "--json"])).unwrap();
     let last = log.as_array().unwrap().last().unwrap();
     let summary = last["summary"].as_str().unwrap();
-    assert!(summary.contains("0 jobs added") && summary.contains("already there"), "{summary}");
+    assert!(
+        summary.contains("0 jobs added") && summary.contains("already there"),
+        "{summary}"
+    );
 }

@@ -543,8 +543,8 @@ pub struct LogArgs {
     /// Only this env's entries
     #[arg(long)]
     pub env: Option<String>,
-    /// Show only the last N entries
-    #[arg(long, value_name = "N")]
+    /// Show only the last N entries (at least 1)
+    #[arg(long, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub limit: Option<usize>,
     /// Machine-readable output on stdout (JSON; errors too, as {"error": {...}})
     #[arg(long)]

@@ -159,8 +159,21 @@ fn usage_error(e: clap::Error) -> ExitCode {
         }));
         return ExitCode::from(2);
     }
-    let _ = e.print();
-    ExitCode::from(if e.use_stderr() { 2 } else { 0 })
+    let printed = e.print();
+    if e.use_stderr() {
+        return ExitCode::from(2);
+    }
+    // Help or the version on stdout: a full disk or closed pipe is not a success.
+    match printed.and_then(|()| std::io::Write::flush(&mut std::io::stdout())) {
+        Ok(()) => ExitCode::from(0),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            ExitCode::from(ui::EXIT_BROKEN_PIPE)
+        }
+        Err(e) => {
+            errln!("error: writing to stdout: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 fn init_logging(verbose: u8) {

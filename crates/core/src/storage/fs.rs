@@ -302,7 +302,7 @@ pub fn open_untrusted(
 /// The refusal of a data-dir file that is no regular file (a FIFO would make a read wait forever).
 fn not_a_data_file(path: &Path, meta: &std::fs::Metadata) -> Error {
     Error::Refused(format!(
-        "{} is {}, not a regular file: pipeline-db neither reads nor writes it; remove it (pipeline-db makes it again as a file)",
+        "{} is {}, not a regular file: pipeline-db neither reads nor writes it. Give pipeline-db the path of a regular file instead (a leftover of this kind in the data dir can be moved away: pipeline-db makes the file again)",
         path.display(),
         super::os::special_file_kind(&meta.file_type())
     ))

@@ -416,10 +416,20 @@ fn plan_env_path(ws: &Workspace, name: &str, path: Option<&Path>) -> Result<Sett
             None
         }
     };
-    e.notes.push(format!(
-        "the previous file {} is left where it is",
-        target.path.display()
-    ));
+    let new_path = file.as_ref().map_or_else(
+        || canonical_lenient(&ws.data_dir.join(format!("{name}.sqlite3"))),
+        |f| f.path.clone(),
+    );
+    match new_path == target.path {
+        true => e.notes.push(format!(
+            "{name} already uses {}: only the config's wording changes",
+            target.path.display()
+        )),
+        false => e.notes.push(format!(
+            "the previous file {} is left where it is",
+            target.path.display()
+        )),
+    }
     e.finish(ws, file)
 }
 
