@@ -2032,3 +2032,42 @@ fn rows_that_break_check_constraints_have_a_way_out_that_keeps_them() {
     let (code, out, _) = run(dir, &["check", "dev"]);
     assert_eq!(code, 0, "{out}");
 }
+
+/// A restore that wrote the database, failed its check, and could not put the previous content
+/// back is what `undo` must undo next: its pre-restore backup, not the action before it (review
+/// 25: undo offered the pre-seed backup, which would have lost the state the restore replaced).
+#[test]
+fn undo_after_a_restore_that_was_not_put_back_takes_the_pre_restore_backup() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    dev_with_jobs(dir, "50");
+    ok(dir, &["backup", "dev"]);
+    let manual = std::fs::read_dir(dir.join("backups/dev"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with("-manual.sqlite3.zst"))
+        .unwrap();
+    ok(dir, &["seed", "dev", "--jobs", "20", "--rng-seed", "5"]);
+    let out = pipeline_db_e2e::command(dir)
+        .env(
+            "PIPELINE_DB_FAILPOINT",
+            "restore:after_copy=error,restore:mid_copy=error@2",
+        )
+        .args(["restore", "dev", manual.to_str().unwrap(), "--force"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("was not put back"), "{err}");
+    let plan: serde_json::Value =
+        serde_json::from_str(&ok(dir, &["undo", "dev", "--dry-run", "--json"])).unwrap();
+    let from = plan["restore"]["source"]["path"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        from.contains("pre-restore"),
+        "undo would restore {from}: {plan}"
+    );
+}

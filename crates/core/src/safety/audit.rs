@@ -313,10 +313,16 @@ impl Recorder {
             Err(e) if e.exit_code() == crate::error::exit::REFUSED => {
                 ("refused", Some(e.to_string()))
             }
-            // Committed: undo can restore its backup (see `last_undoable`).
-            Err(e @ Error::CommittedCheckFailed { .. }) => {
-                (COMMITTED_CHECK_FAILED, Some(e.to_string()))
-            }
+            // Committed: undo can restore its backup (see `last_undoable`). So is a restore whose
+            // previous content could not be put back: the database holds what it wrote, and undo
+            // must bring back its pre-restore backup, not an older action's (review 25).
+            Err(e @ Error::CommittedCheckFailed { .. })
+            | Err(
+                e @ Error::PutBack {
+                    put_back_failed: Some(_),
+                    ..
+                },
+            ) => (COMMITTED_CHECK_FAILED, Some(e.to_string())),
             Err(e) => ("failed", Some(e.to_string())),
         };
         let entry = AuditEntry {
@@ -332,15 +338,20 @@ impl Recorder {
             error,
             duration_ms: self.started.elapsed().as_millis() as u64,
             after: match (result, backup) {
-                (Ok(_) | Err(Error::CommittedCheckFailed { .. }), Some(_))
-                    if self.verb != crate::verb::Verb::Backup =>
-                {
-                    self.after
-                        .lock()
-                        .ok()
-                        .and_then(|mut a| a.take())
-                        .or_else(|| self.fingerprint_now())
-                }
+                (
+                    Ok(_)
+                    | Err(Error::CommittedCheckFailed { .. })
+                    | Err(Error::PutBack {
+                        put_back_failed: Some(_),
+                        ..
+                    }),
+                    Some(_),
+                ) if self.verb != crate::verb::Verb::Backup => self
+                    .after
+                    .lock()
+                    .ok()
+                    .and_then(|mut a| a.take())
+                    .or_else(|| self.fingerprint_now()),
                 _ => None,
             },
         };
