@@ -2014,3 +2014,35 @@ fn a_database_file_moved_into_place_while_a_verb_runs_is_refused_and_left_as_it_
         assert_eq!(code, 0, "{args:?}: {out}{err}");
     }
 }
+
+/// Ctrl-C twice once the change is committed (review 25): the second press quit at once, exit
+/// 130 ("cancelled") with the database reset and no audit line — `undo` then offered the action
+/// before it. Once committed, Ctrl-C says so and the checks and the audit line are finished.
+#[test]
+fn ctrl_c_after_the_commit_does_not_lose_the_audit_line() {
+    let e = Env::new();
+    e.seeded("dev");
+    let (child, err, seen) = pipeline_db_e2e::at_failpoint(
+        e.data(),
+        "ritual:check_after=sleep:2000",
+        &["reset", "dev", "--force"],
+    );
+    for _ in 0..2 {
+        std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (code, rest) = pipeline_db_e2e::finish(child, err);
+    assert_eq!(code, Some(0), "{seen}{rest}");
+    assert!(rest.contains("the change is committed"), "{rest}");
+    let log: serde_json::Value =
+        serde_json::from_str(&e.ok(&["log", "--env", "dev", "--json"])).unwrap();
+    let last = log.as_array().unwrap().last().unwrap();
+    assert_eq!(
+        (last["verb"].as_str(), last["outcome"].as_str()),
+        (Some("reset"), Some("ok")),
+        "{last}"
+    );
+}

@@ -258,6 +258,9 @@ impl Bar {
 
 impl Observer for Bar {
     fn stage(&self, name: &'static str) {
+        if name == pipeline_db_core::progress::COMMITTED {
+            crate::interrupt::committed();
+        }
         self.bar.set_message(name);
     }
 

@@ -25,6 +25,11 @@ pub trait Observer: Sync {
     }
 }
 
+/// The stage a change reports once it is committed (its checks, undo's fingerprint and its audit
+/// line follow): from here a cancel cannot undo anything, and an adapter should not let the user
+/// stop the process (the change would stay without its audit line).
+pub const COMMITTED: &str = "committed: checking";
+
 /// Observes nothing.
 pub struct Quiet;
 impl Observer for Quiet {}

@@ -243,6 +243,7 @@ fn in_transaction<C: Change>(
         Some(b) => e.backup_kept(b),
         None => e,
     })?;
+    obs.stage(crate::progress::COMMITTED);
     c.pragma_update(None, "foreign_keys", true)
         .map_err(Error::sql("foreign_keys on"))?;
     // Replaced in the moment between the last look and COMMIT: committed into the file this

@@ -719,6 +719,7 @@ fn copy_in(
     })
     .step(verb, env, "copy", UNCHANGED)
     .map_err(kept)?;
+    obs.stage(crate::progress::COMMITTED);
     let after = crate::storage::failpoint::hit("restore:after_copy").and_then(|()| {
         crate::storage::timing::step("restore: checkpoint + verify after", || {
             verify_restored(live, target, (staging, staged), ws.busy_timeout())
