@@ -2071,3 +2071,54 @@ fn undo_after_a_restore_that_was_not_put_back_takes_the_pre_restore_backup() {
         "undo would restore {from}: {plan}"
     );
 }
+
+/// An env whose file is outside the data dir: its evidence copy went beside that file (review
+/// 27: 1.4 MB written outside the data dir by `check`). It is kept in `<data>/evidence/<env>/`.
+#[test]
+fn evidence_of_a_file_outside_the_data_dir_is_kept_in_the_data_dir() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    let outside = TempDir::new().unwrap();
+    let file = outside.path().join("t.sqlite3");
+    ok(
+        dir,
+        &["env", "path", "test", file.to_str().unwrap(), "--force"],
+    );
+    ok(dir, &["reset", "test", "--force", "--with-sample-data"]);
+    Connection::open(&file)
+        .unwrap()
+        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE;")
+        .unwrap();
+    let mut bytes = std::fs::read(&file).unwrap();
+    for b in &mut bytes[4096..4096 * 8] {
+        *b = 0x55;
+    }
+    std::fs::write(&file, &bytes).unwrap();
+    let (code, out, err) = run(dir, &["check", "test"]);
+    assert_eq!(code, 5, "{out}{err}");
+    let beside: Vec<String> = std::fs::read_dir(outside.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".corrupt-"))
+        .collect();
+    assert!(
+        beside.is_empty(),
+        "written outside the data dir: {beside:?}"
+    );
+    let kept: Vec<PathBuf> = std::fs::read_dir(dir.join("evidence/test"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(std::fs::read(&kept[0]).unwrap(), bytes);
+    // The reset that rebuilds it names and keeps the same evidence there.
+    let (code, out, err) = run(dir, &["reset", "test", "--confirm-env", "test", "--force"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&kept[0].display().to_string())
+            || err.contains(&kept[0].display().to_string()),
+        "{out}{err}"
+    );
+}

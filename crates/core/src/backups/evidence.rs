@@ -24,13 +24,35 @@ pub fn require_not_open_elsewhere(path: &Path) -> Result<()> {
     }
 }
 
-pub fn keep_evidence(path: &Path) -> Result<Vec<PathBuf>> {
+/// Where the evidence of env `env`'s damaged file `path` is kept: beside it when it is in the data
+/// dir, else in `<data>/evidence/<env>/` — nothing is written outside the data dir but the env's
+/// own database.
+pub fn dir_for(ws: &crate::Workspace, env: &str, path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if p == ws.data_dir => p.to_path_buf(),
+        _ => ws
+            .data_dir
+            .join(crate::workspace::config::EVIDENCE_DIR)
+            .join(env),
+    }
+}
+
+/// How a plan names the evidence copy to come: `<dir>/<name>.corrupt-<time>`.
+pub fn planned_name(ws: &crate::Workspace, env: &str, path: &Path) -> PathBuf {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    dir_for(ws, env, path).join(format!("{name}.corrupt-<time>"))
+}
+
+/// Keeps byte-identical copies of the damaged file `path` (and its `-wal`) in `dir`
+/// ([`dir_for`]) as `<name>.corrupt-<time>[-wal]`; the same damage kept before is named again.
+pub fn keep_evidence(path: &Path, dir: &Path) -> Result<Vec<PathBuf>> {
     let ts = crate::now_compact();
+    std::fs::create_dir_all(dir).map_err(Error::io("creating", dir))?;
     // The same damage seen again (`check` run twice) is the same evidence: kept once — a file
     // alone, or a file and its log as the pair of one time (with a log, every `check` of the same
     // damage made a new pair and filled the disk).
     let has_log = std::fs::metadata(fs_sidecar(path, "-wal")).is_ok_and(|m| m.is_file());
-    if let Some(kept) = already_kept_all(path, has_log)? {
+    if let Some(kept) = already_kept_all(path, dir, has_log)? {
         return Ok(kept);
     }
     let mut out = vec![];
@@ -42,15 +64,14 @@ pub fn keep_evidence(path: &Path) -> Result<Vec<PathBuf>> {
             continue;
         }
         let size = std::fs::metadata(&src).map_or(0, |m| m.len());
-        let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         crate::safety::space::require(
-            dir,
+            dir.to_path_buf(),
             size + (1 << 20),
             "an evidence copy of the damaged file",
         )?;
-        let mut dst = path.as_os_str().to_owned();
-        dst.push(format!(".corrupt-{ts}{suffix}"));
-        let dst = PathBuf::from(dst);
+        let mut name = path.file_name().unwrap_or_default().to_os_string();
+        name.push(format!(".corrupt-{ts}{suffix}"));
+        let dst = dir.join(name);
         // Copied under a temp name, then renamed: a failed copy never looks like evidence.
         let tmp = fs::temp_beside(&dst);
         let copied = (|| {
@@ -76,7 +97,7 @@ pub fn keep_evidence(path: &Path) -> Result<Vec<PathBuf>> {
         }
         out.push(dst);
     }
-    fs::fsync_dir(path.parent().unwrap_or(Path::new(".")))?;
+    fs::fsync_dir(dir)?;
     Ok(out)
 }
 
@@ -87,8 +108,8 @@ fn fs_sidecar(path: &Path, suffix: &str) -> PathBuf {
 /// Evidence kept before of exactly this damage: a `.corrupt-<ts>` copy equal to the database and,
 /// when it has a log, that copy's `-wal` equal to the log (any such copy: an older one kept before
 /// the log appeared, or with another log, is passed over).
-fn already_kept_all(db: &Path, has_log: bool) -> Result<Option<Vec<PathBuf>>> {
-    let copies = already_kept(db, db, "")?;
+fn already_kept_all(db: &Path, dir: &Path, has_log: bool) -> Result<Option<Vec<PathBuf>>> {
+    let copies = already_kept(db, dir, "")?;
     if !has_log {
         return Ok(copies.into_iter().next().map(|c| vec![c]));
     }
@@ -109,10 +130,10 @@ fn already_kept_all(db: &Path, has_log: bool) -> Result<Option<Vec<PathBuf>>> {
     Ok(None)
 }
 
-/// Every evidence copy of `src` kept earlier (`<db>.corrupt-<ts><suffix>` beside `db`, of its
+/// Every evidence copy of `src` kept earlier (`<name>.corrupt-<ts><suffix>` in `dir`, of its
 /// size and sha256), oldest name first.
-fn already_kept(db: &Path, src: &Path, suffix: &str) -> Result<Vec<PathBuf>> {
-    let (Some(dir), Some(name)) = (db.parent(), db.file_name()) else {
+fn already_kept(src: &Path, dir: &Path, suffix: &str) -> Result<Vec<PathBuf>> {
+    let Some(name) = src.file_name() else {
         return Ok(vec![]);
     };
     let prefix = format!("{}.corrupt-", name.to_string_lossy());

@@ -181,7 +181,10 @@ fn rebuild_damaged<C: Change>(
     let plan = recheck(shown, change.replan_damaged())?;
     crate::backups::evidence::require_not_open_elsewhere(&target.path)?;
     obs.stage("keeping evidence");
-    let evidence = crate::backups::evidence::keep_evidence(&target.path)?;
+    let evidence = crate::backups::evidence::keep_evidence(
+        &target.path,
+        &crate::backups::evidence::dir_for(ws, &target.name, &target.path),
+    )?;
     for suffix in ["-wal", "-shm", "-journal", ""] {
         let p = db::sidecar(&target.path, suffix);
         match std::fs::remove_file(&p) {
@@ -198,7 +201,7 @@ fn rebuild_damaged<C: Change>(
             verb,
             env: target.name.clone(),
             step: "create",
-            state: "the damaged file was removed after its evidence copy (ENV.sqlite3.corrupt-<time>, beside it) was kept; no database exists now: run the same command again (on a protected env, `pipeline-db migrate ENV` creates it)",
+            state: "the damaged file was removed after its evidence copy (<file>.corrupt-<time>, beside it in the data dir, or in <data>/evidence/ENV/) was kept; no database exists now: run the same command again (on a protected env, `pipeline-db migrate ENV` creates it)",
             source: Box::new(e),
         }
     })?;

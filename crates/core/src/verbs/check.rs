@@ -98,7 +98,12 @@ fn run_checks(ws: &Workspace, target: &crate::workspace::env::EnvTarget) -> Resu
         }
         Err(e @ Error::NotADatabase { .. }) => {
             r.findings.push(finding("header", false, e.to_string()));
-            return corrupt(r, &target.path, has_backups);
+            return corrupt(
+                r,
+                &crate::backups::evidence::dir_for(ws, &target.name, &target.path),
+                &target.path,
+                has_backups,
+            );
         }
         Err(e) => return Err(e),
     }
@@ -106,12 +111,22 @@ fn run_checks(ws: &Workspace, target: &crate::workspace::env::EnvTarget) -> Resu
         Ok(()) => {}
         Err(e) if e.exit_code() == exit::NOT_A_DATABASE || is_corrupt_sqlite(&e) => {
             r.findings.push(finding("integrity", false, e.to_string()));
-            return corrupt(r, &target.path, has_backups);
+            return corrupt(
+                r,
+                &crate::backups::evidence::dir_for(ws, &target.name, &target.path),
+                &target.path,
+                has_backups,
+            );
         }
         Err(e) => return Err(e),
     }
     if r.findings.iter().any(|f| f.check == "integrity" && !f.ok) {
-        return corrupt(r, &target.path, has_backups);
+        return corrupt(
+            r,
+            &crate::backups::evidence::dir_for(ws, &target.name, &target.path),
+            &target.path,
+            has_backups,
+        );
     }
     Ok(r)
 }
@@ -400,9 +415,14 @@ fn backup_age(ws: &Workspace, target: &crate::workspace::env::EnvTarget, r: &mut
 }
 
 /// Keeps a byte-identical evidence copy and says how to recover.
-fn corrupt(mut r: CheckReport, path: &Path, has_backups: bool) -> Result<CheckReport> {
+fn corrupt(
+    mut r: CheckReport,
+    evidence_dir: &Path,
+    path: &Path,
+    has_backups: bool,
+) -> Result<CheckReport> {
     r.corrupt = true;
-    r.evidence = crate::backups::evidence::keep_evidence(path)?;
+    r.evidence = crate::backups::evidence::keep_evidence(path, evidence_dir)?;
     r.advice.push(format!(
         "nothing was changed or repaired; evidence kept at {}",
         r.evidence

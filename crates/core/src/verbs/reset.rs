@@ -195,9 +195,9 @@ fn plan_for(
             };
             let e = crate::storage::text::printable(&e);
             p.notes = vec![format!(
-                "{} is damaged ({e}); no verified backup can be taken of it: it is kept as a byte-identical evidence copy `{}.corrupt-<time>`, then a new database is built",
+                "{} is damaged ({e}); no verified backup can be taken of it: it is kept as a byte-identical evidence copy `{}`, then a new database is built",
                 target.path.display(),
-                target.path.display()
+                crate::backups::evidence::planned_name(ws, &target.name, &target.path).display()
             )];
             p.damaged = Some(e);
             // Nothing can be backed up verified: the typed env name (never `--force` alone), on

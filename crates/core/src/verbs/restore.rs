@@ -221,8 +221,8 @@ pub(crate) fn plan_path(
             // SQLite's message names objects of the file (an index named with newlines).
             let e = crate::storage::text::printable(&e.to_string());
             p.notes.push(format!(
-                "the current database is damaged ({e}); it is kept as a byte-identical evidence copy `{}.corrupt-<time>` instead of a verified backup",
-                target.path.display()
+                "the current database is damaged ({e}); it is kept as a byte-identical evidence copy `{}` instead of a verified backup",
+                crate::backups::evidence::planned_name(ws, &target.name, &target.path).display()
             ));
             p.current_damaged = Some(e);
         }
@@ -568,7 +568,10 @@ fn restore_locked<P: Plan>(
                 .step(verb, env, "verify", UNCHANGED)?
                 .0;
             crate::backups::evidence::require_not_open_elsewhere(&target.path)?;
-            evidence = crate::backups::evidence::keep_evidence(&target.path)?;
+            evidence = crate::backups::evidence::keep_evidence(
+                &target.path,
+                &crate::backups::evidence::dir_for(ws, &target.name, &target.path),
+            )?;
             return replace_damaged(ws, target, verb, &staging).map(|c| (None, c));
         }
         let opened = ritual::open(ws, target, verb, true)?;

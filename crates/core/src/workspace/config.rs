@@ -449,6 +449,10 @@ pub(crate) fn resolve_envs(
     Ok(out)
 }
 
+/// The data dir's folder of evidence copies of damaged files of envs kept outside it
+/// (`backups::evidence::dir_for`).
+pub const EVIDENCE_DIR: &str = "evidence";
+
 /// The data dir's folder of saved queries (`workbench::saved`).
 pub const SAVED_QUERIES_DIR: &str = "queries";
 
@@ -481,6 +485,7 @@ fn refuse_files_of_others(
     ];
     let configs = config_path.map(|c| (c.to_path_buf(), "the config file in use"));
     let queries = canonical_lenient(&data_dir.join(SAVED_QUERIES_DIR));
+    let evidence = canonical_lenient(&data_dir.join(EVIDENCE_DIR));
     for t in envs.values() {
         let beside = envs.values().filter(|o| o.name != t.name).flat_map(|o| {
             BESIDE.map(|(suffix, what)| {
@@ -500,12 +505,14 @@ fn refuse_files_of_others(
                 t.name
             ));
         }
-        if t.path.starts_with(&queries) {
-            return Err(format!(
-                "env `{}`: path {} is inside the saved queries dir; point it at a database file of its own",
-                t.name,
-                t.path.display()
-            ));
+        for (dir, what) in [(&queries, "saved queries"), (&evidence, "evidence")] {
+            if t.path.starts_with(dir) {
+                return Err(format!(
+                    "env `{}`: path {} is inside the {what} dir; point it at a database file of its own",
+                    t.name,
+                    t.path.display()
+                ));
+            }
         }
     }
     Ok(())

@@ -45,6 +45,12 @@ pub(crate) fn refuse(ws: &Workspace, out: &Path) -> Result<()> {
     if inside(out, &ws.data_dir.join(crate::workbench::saved::DIR)) {
         return refuse("inside the saved queries dir".into());
     }
+    if inside(
+        out,
+        &ws.data_dir.join(crate::workspace::config::EVIDENCE_DIR),
+    ) {
+        return refuse("inside the evidence dir (byte-identical copies of damaged files)".into());
+    }
     let name = out.file_name().and_then(|n| n.to_str()).unwrap_or_default();
     let in_data_dir = out.parent().is_some_and(|p| same_path(p, &ws.data_dir));
     if in_data_dir && SIDECARS.iter().any(|s| name.ends_with(s)) {
