@@ -218,14 +218,34 @@ fn verify_room_case(r: &mut Report, template: &Shared<tempfile::TempDir>) {
         return;
     };
     copy_tree(template.path(), fs.dir.path());
-    let made = cli(fs.dir.path(), &["backup", "dev"]).output().unwrap();
-    if !made.status.success() {
-        t.fail(format!("backup: {}", stderr(&made)));
+    for _ in 0..2 {
+        let made = cli(fs.dir.path(), &["backup", "dev"]).output().unwrap();
+        if !made.status.success() {
+            t.fail(format!("backup: {}", stderr(&made)));
+        }
     }
+    let backups = |dir: &Path| files_under(&dir.join("backups/dev")).len();
+    let before = backups(fs.dir.path());
     let ballast = fill(fs.dir.path());
     let out = cli(fs.dir.path(), &["backups", "verify", "--all"])
         .output()
         .unwrap();
+    // Review 28: prune took the backup it could not check for a bad one and deleted the only
+    // verified backup of the data.
+    let prune = cli(
+        fs.dir.path(),
+        &["backups", "prune", "dev", "--keep", "1", "--force"],
+    )
+    .output()
+    .unwrap();
+    if prune.status.code() != Some(3) || backups(fs.dir.path()) != before {
+        t.fail(format!(
+            "prune on a full disk: {:?} {}; {} of {before} backup files left",
+            prune.status.code(),
+            stderr(&prune),
+            backups(fs.dir.path())
+        ));
+    }
     std::fs::remove_file(&ballast).unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     if !text.contains("NOT CHECKED") || text.contains("FAILED") {

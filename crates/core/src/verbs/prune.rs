@@ -11,7 +11,7 @@ use crate::safety::ritual;
 use crate::verb::Verb;
 
 use crate::backups::record::BackupRecord;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::safety::retention::{self, Guards};
 use crate::workspace::config::Workspace;
 use crate::workspace::env::EnvTarget;
@@ -43,14 +43,27 @@ pub struct PrunePlan {
 /// The newest backup of the list that passes a full verification now (recorded in the
 /// verification log when `record`: by the prune itself, not by a plan or a dry run, which write
 /// nothing).
-fn newest_verified(ws: &Workspace, list: &[BackupRecord], record: bool) -> Option<PathBuf> {
-    list.iter().rev().find_map(|b| {
+/// A backup that cannot be checked here (no room to decompress it) refuses the prune: it may be
+/// the newest verified one, which is never deleted (review 28: it was taken for a bad one, and the
+/// only verified backup holding the data was deleted).
+fn newest_verified(ws: &Workspace, list: &[BackupRecord], record: bool) -> Result<Option<PathBuf>> {
+    for b in list.iter().rev() {
         let r = crate::backups::verify::verify(&b.path, Some(b));
         if record {
             crate::backups::verify::record(ws, &r);
         }
-        r.ok.then(|| b.path.clone())
-    })
+        if r.inconclusive {
+            return Err(Error::Refused(format!(
+                "{} could not be checked here ({}), so which backup is the newest verified one — never deleted — is not known; nothing was deleted. Free some space and prune again",
+                b.path.display(),
+                r.problem.unwrap_or_default()
+            )));
+        }
+        if r.ok {
+            return Ok(Some(b.path.clone()));
+        }
+    }
+    Ok(None)
 }
 
 /// What prune would delete in `target`'s backup dir (verifies backups, deletes nothing). The
@@ -73,7 +86,7 @@ fn plan_with(
     let mib = crate::workspace::config::Retention::bytes;
     let list = crate::backups::record::list(target)?;
     let guards = Guards {
-        newest_verified: newest_verified(ws, &list, record),
+        newest_verified: newest_verified(ws, &list, record)?,
         undo_target: crate::verbs::undo::target_backup(ws, &target.name)?,
         just_made: None,
     };
