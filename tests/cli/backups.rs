@@ -1964,6 +1964,13 @@ fn check_hashes_the_newest_verified_backup_again() {
             .any(|l| l.contains(&name) && l.contains("no longer has the sha256")),
         "{out}"
     );
+    // The command it names works (review 28: it named `backups verify dev`, exit 2).
+    assert!(
+        out.contains(&format!("`pipeline-db backups verify {name}`")),
+        "{out}"
+    );
+    let (code, _, err) = run(dir, &["backups", "verify", &name]);
+    assert_eq!(code, 1, "{err}");
     let older = backups[backups.len() - 2]
         .file_name()
         .unwrap()

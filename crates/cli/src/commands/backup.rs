@@ -265,6 +265,15 @@ fn run_prune(
     flags: crate::cli::PlanArgs,
 ) -> Result<u8> {
     use pipeline_db_core::verbs::prune;
+    // A name typed for another env than the one pruned is a mistake (review 28: it deleted).
+    if let (Some(e), Some(typed)) = (env.as_deref(), confirm.confirm_env.as_deref()) {
+        if typed != e {
+            return Err(pipeline_db_core::Error::Refused(format!(
+                "--confirm-env names `{}`, but this prune is of `{e}`; nothing was changed",
+                ui::name(typed)
+            )));
+        }
+    }
     let mut plans = vec![];
     // Every env's answer first: one core will not accept is refused before any env's backups are
     // deleted (review 25: dev's were deleted, then prod's refusal said "nothing was changed").

@@ -380,7 +380,7 @@ fn backup_age(ws: &Workspace, target: &crate::workspace::env::EnvTarget, r: &mut
                     format!(
                         "{} no longer has the sha256 it was verified with (changed on disk since): `pipeline-db backups verify {}` checks it",
                         b.path.display(),
-                        target.name
+                        b.path.file_name().unwrap_or_default().to_string_lossy()
                     ),
                 ));
                 false
@@ -407,6 +407,8 @@ fn backup_age(ws: &Workspace, target: &crate::workspace::env::EnvTarget, r: &mut
             r.last_verified_backup = Some(b.path);
             r.last_verified_backup_age_secs = age;
         }
+        // Backups that changed since they were verified are named above, not good.
+        None if r.findings.iter().any(|f| f.check == "backup" && !f.ok) => {}
         None => {
             r.findings
                 .push(finding("backup", true, "no verified backup yet"));
