@@ -326,6 +326,19 @@ fn a_prune_of_every_env_refuses_before_it_deletes_anything() {
         (dev, prod),
         "nothing deleted: {err}"
     );
+    // One env's prune with another env's name typed (review 28: dev's backups were deleted).
+    let (code, _, err) = e.run(&[
+        "backups",
+        "prune",
+        "dev",
+        "--keep",
+        "1",
+        "--force",
+        "--confirm-env",
+        "prod",
+    ]);
+    assert_eq!(code, 3, "{err}");
+    assert_eq!(count("dev"), dev, "{err}");
     let (code, _, err) = e.run(&[
         "backups",
         "prune",
