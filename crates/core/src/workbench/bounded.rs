@@ -185,15 +185,11 @@ struct Waiter<T> {
 impl<T> Waiter<T> {
     fn wait(&mut self, cancelled: &dyn Fn() -> bool) -> Waited<T> {
         loop {
+            // The channel first: an answer that came by the deadline is taken (review 28).
             let now = Instant::now();
-            if self.deadline.is_some_and(|d| now >= d) {
-                return Waited::Past(match (self.cancel_seen, self.opened) {
-                    (true, true) => GivenUp::Cancelled,
-                    (true, false) => GivenUp::CancelledWaiting,
-                    (false, _) => GivenUp::Limit,
-                });
-            }
-            let step = self.deadline.map_or(POLL, |d| (d - now).min(POLL));
+            let step = self
+                .deadline
+                .map_or(POLL, |d| d.saturating_duration_since(now).min(POLL));
             match self.rx.recv_timeout(step) {
                 Ok(Msg::Opened) => {
                     self.opened = true;
@@ -207,6 +203,13 @@ impl<T> Waiter<T> {
                 self.cancel_seen = true;
                 let by = Instant::now() + GRACE;
                 self.deadline = Some(self.deadline.map_or(by, |d| d.min(by)));
+            }
+            if self.deadline.is_some_and(|d| Instant::now() >= d) {
+                return Waited::Past(match (self.cancel_seen, self.opened) {
+                    (true, true) => GivenUp::Cancelled,
+                    (true, false) => GivenUp::CancelledWaiting,
+                    (false, _) => GivenUp::Limit,
+                });
             }
         }
     }
@@ -225,6 +228,12 @@ fn give_up<T>(
     given_up: impl FnOnce(GivenUp) -> Error,
 ) -> Result<T> {
     let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
+    // An answer sent just now (before the thread marked itself ended) is taken.
+    while let Ok(msg) = rx.try_recv() {
+        if let Msg::Done(out) = msg {
+            return out;
+        }
+    }
     if s.ended || s.committing {
         drop(s);
         // Its answer is there, or comes once the result is made (bounded by the disk, not a row).
