@@ -2036,6 +2036,18 @@ fn rows_that_break_check_constraints_have_a_way_out_that_keeps_them() {
         .query_row("SELECT role FROM users WHERE id = 1", [], |r| r.get(0))
         .unwrap();
     assert_eq!(role, "boss", "the rows are kept as they were");
+    // The plan counted what it dropped, and the audit line names the evidence (review 28).
+    assert!(out.contains("will drop:  3 tables"), "{out}");
+    let log: serde_json::Value =
+        serde_json::from_str(&ok(dir, &["log", "--env", "dev", "--json"])).unwrap();
+    let summary = log.as_array().unwrap().last().unwrap()["summary"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        summary.contains("3 tables") && summary.contains(&*evidence[0].to_string_lossy()),
+        "{summary}"
+    );
     let (code, out, _) = run(dir, &["check", "dev"]);
     assert_eq!(code, 0, "{out}");
 }

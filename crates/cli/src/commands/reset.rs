@@ -111,7 +111,8 @@ fn print_plan(p: &ResetPlan) {
             }
         );
     }
-    if p.exists && p.damaged.is_none() {
+    // A damaged file that could be read (rows breaking CHECK constraints): what it holds, too.
+    if p.exists && (p.damaged.is_none() || !p.tables.is_empty()) {
         outln!(
             "  will drop:  {}",
             pipeline_db_core::plan::summarize(&p.tables)

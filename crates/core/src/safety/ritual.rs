@@ -123,8 +123,16 @@ pub(crate) fn run<C: Change>(
         timing::reset();
         if shown.damaged() {
             let (plan, evidence, out) = rebuild_damaged(ws, target, shown, obs, change, rec)?;
+            // The audit line names the evidence kept instead of a backup.
+            let kept: Vec<String> = evidence.iter().map(|p| p.display().to_string()).collect();
             return Ok(Done {
-                summary: change.summary_done(&plan, &out),
+                summary: Some(format!(
+                    "{}; the damaged file kept as evidence: {}",
+                    change
+                        .summary_done(&plan, &out)
+                        .unwrap_or_else(|| plan.summary()),
+                    kept.join(", ")
+                )),
                 plan,
                 out,
                 backup: None,
@@ -185,6 +193,8 @@ fn rebuild_damaged<C: Change>(
         &target.path,
         &crate::backups::evidence::dir_for(ws, &target.name, &target.path),
     )?;
+    // From here the damaged file goes: no stopping half-way (its evidence is kept).
+    obs.stage(crate::progress::COMMITTED);
     for suffix in ["-wal", "-shm", "-journal", ""] {
         let p = db::sidecar(&target.path, suffix);
         match std::fs::remove_file(&p) {

@@ -176,38 +176,55 @@ fn plan_for(
     let looked = session::inspect_for_change(ws, target).and_then(|conn| {
         if let Some(c) = &conn {
             crate::safety::health::require_healthy(c, target)?;
-            if deep {
-                require_restorable(ws, target, c)?;
-            }
         }
         Ok(conn)
     });
     match looked {
-        Ok(conn) => describe(target, sample, conn.as_ref()),
+        Ok(conn) => {
+            let mut p = describe(target, sample, conn.as_ref())?;
+            // Readable, but what a restore checks fails: planned as damaged, its rows counted.
+            if let (true, Some(c)) = (deep, &conn) {
+                if let Err(e) = require_restorable(ws, target, c) {
+                    planned_as_damaged(ws, target, &mut p, e)?;
+                }
+            }
+            Ok(p)
+        }
         Err(e) if crate::safety::health::is_damaged(&e) => {
             let mut p = describe(target, sample, None)?;
             p.exists = true;
-            // What is wrong, without the advice the error carries (the plan is the advice). SQLite's
-            // message names objects of the file (an index named with newlines).
-            let e = match e {
-                Error::Corrupt { detail, .. } => detail,
-                e => e.to_string(),
-            };
-            let e = crate::storage::text::printable(&e);
-            p.notes = vec![format!(
-                "{} is damaged ({e}); no verified backup can be taken of it: it is kept as a byte-identical evidence copy `{}`, then a new database is built",
-                target.path.display(),
-                crate::backups::evidence::planned_name(ws, &target.name, &target.path).display()
-            )];
-            p.damaged = Some(e);
-            // Nothing can be backed up verified: the typed env name (never `--force` alone), on
-            // every env. A file that only *looked* damaged (a transient read error) is looked at
-            // again under the lock, where the plan must still say damaged.
-            p.confirmation = Confirmation::TypeEnvName;
+            planned_as_damaged(ws, target, &mut p, e)?;
             Ok(p)
         }
         Err(e) => Err(e),
     }
+}
+
+/// `p` as the plan of a damaged file (`e` says why; any other error is returned): kept as a
+/// byte-identical evidence copy, then rebuilt, on the typed env name.
+fn planned_as_damaged(ws: &Workspace, target: &EnvTarget, p: &mut ResetPlan, e: Error) -> Result<()> {
+    if !crate::safety::health::is_damaged(&e) {
+        return Err(e);
+    }
+    // What is wrong, without the advice the error carries (the plan is the advice). SQLite's
+    // message names objects of the file (an index named with newlines).
+    let e = match e {
+        Error::Corrupt { detail, .. } => detail,
+        e => e.to_string(),
+    };
+    let e = crate::storage::text::printable(&e);
+    p.notes = vec![format!(
+        "{} is damaged ({e}); no verified backup can be taken of it: it is kept as a byte-identical evidence copy `{}`, then a new database is built",
+        target.path.display(),
+        crate::backups::evidence::planned_name(ws, &target.name, &target.path).display()
+    )];
+    p.damaged = Some(e);
+    // Nothing can be backed up verified: the typed env name (never `--force` alone), on every
+    // env. A file that only *looked* damaged (a transient read error) is looked at again under
+    // the lock, where the plan must still say damaged.
+    p.confirmation = Confirmation::TypeEnvName;
+    p.backup = None;
+    Ok(())
 }
 
 /// [`Error::Corrupt`] when the database breaks what a restore checks (CHECK constraints, foreign
