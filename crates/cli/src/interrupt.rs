@@ -15,7 +15,7 @@ pub fn install() {
     let installed = ctrlc::set_handler(|| {
         if RUNNING.load(Ordering::SeqCst) && COMMITTED.load(Ordering::SeqCst) {
             // Quitting now would leave the committed change without its checks and audit line.
-            eprintln!("\nthe change is committed: its checks and its audit line are being written (seconds); Ctrl-C cannot stop them now");
+            eprintln!("\nthe change is committed: its checks, its audit line and what follows it (compaction, retention) are being finished; Ctrl-C cannot stop them now");
         } else if RUNNING.load(Ordering::SeqCst) && !REQUESTED.swap(true, Ordering::SeqCst) {
             eprintln!("\nstopping at the next safe point… (Ctrl-C again to quit at once)");
         } else {

@@ -349,47 +349,103 @@ pub fn pid_alive(pid: i32) -> bool {
     }
 }
 
-/// Another process that has one of `paths` open, as "pid N (name)" — read from `/proc/*/fd`
-/// on Linux (a `stat` through each descriptor's link: nothing is opened, so no lock of this
-/// process is dropped). `None`: none found — or not knowable here (elsewhere than Linux, or a
-/// process of another user when not root), which callers must say.
+/// Another process that has one of `paths` open, as "pid N (name)": read from `/proc/*/fd` on
+/// Linux (a `stat` through each descriptor's link: nothing is opened, so no lock of this process
+/// is dropped), and — where that cannot see (another user's process when not root; elsewhere than
+/// Linux) — SQLite's own locks asked with `F_GETLK`: a connection in a transaction locks the
+/// database file, and every connection to a WAL database holds a lock on its `-shm`. The caller
+/// must hold no SQLite lock of its own on these files (a handle opened and closed here would drop
+/// it). `None`: none found; an idle connection to a rollback-journal database of another user is
+/// the one that cannot be seen, and is logged as such.
 pub fn opened_by_others(paths: &[&Path]) -> Option<String> {
     let ids: Vec<(u64, u64)> = paths.iter().filter_map(|p| file_identity(p)).collect();
     if ids.is_empty() {
         return None;
     }
-    #[cfg(target_os = "linux")]
-    {
-        let me = std::process::id().to_string();
-        for proc_dir in std::fs::read_dir("/proc").ok()?.flatten() {
-            let pid = proc_dir.file_name().to_string_lossy().into_owned();
-            if pid == me || !pid.bytes().all(|b| b.is_ascii_digit()) {
-                continue;
-            }
-            let Ok(fds) = std::fs::read_dir(proc_dir.path().join("fd")) else {
-                continue;
-            };
-            let holds = fds.flatten().any(|fd| {
-                std::fs::metadata(fd.path())
-                    .map(|m| ids.contains(&identity_of(&m)))
-                    .unwrap_or(false)
-            });
-            if holds {
-                let name = std::fs::read_to_string(proc_dir.path().join("comm"))
-                    .map(|n| n.trim().to_string())
-                    .unwrap_or_default();
-                return Some(format!(
-                    "pid {pid} ({})",
-                    crate::storage::text::printable(&name)
-                ));
-            }
+    if let Some(found) = opened_in_proc(&ids) {
+        return Some(found);
+    }
+    // SQLite's lock bytes: the database's PENDING/RESERVED/SHARED range, the `-shm`'s locks and
+    // its DMS byte.
+    for p in paths {
+        let name = p.to_string_lossy();
+        let (start, len) = match name.ends_with("-shm") {
+            true => (120, 9),
+            false if name.ends_with("-wal") || name.ends_with("-journal") => continue,
+            false => (0x4000_0000, 512),
+        };
+        if let Some(pid) = lock_holder(p, start, len) {
+            return Some(format!(
+                "pid {pid}, which holds a SQLite lock on {}",
+                p.display()
+            ));
         }
-        None
     }
-    #[cfg(not(target_os = "linux"))]
-    {
-        None
+    None
+}
+
+/// Linux: the first other process with a descriptor on one of `ids` (see [`opened_by_others`]).
+#[cfg(target_os = "linux")]
+fn opened_in_proc(ids: &[(u64, u64)]) -> Option<String> {
+    let me = std::process::id().to_string();
+    let mut unseen = 0usize;
+    for proc_dir in std::fs::read_dir("/proc").ok()?.flatten() {
+        let pid = proc_dir.file_name().to_string_lossy().into_owned();
+        if pid == me || !pid.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(fds) = std::fs::read_dir(proc_dir.path().join("fd")) else {
+            unseen += 1;
+            continue;
+        };
+        let holds = fds.flatten().any(|fd| {
+            std::fs::metadata(fd.path())
+                .map(|m| ids.contains(&identity_of(&m)))
+                .unwrap_or(false)
+        });
+        if holds {
+            let name = std::fs::read_to_string(proc_dir.path().join("comm"))
+                .map(|n| n.trim().to_string())
+                .unwrap_or_default();
+            return Some(format!(
+                "pid {pid} ({})",
+                crate::storage::text::printable(&name)
+            ));
+        }
     }
+    if unseen > 0 {
+        tracing::warn!(
+            "{unseen} processes of other users could not be looked at for the file (not root): only their SQLite locks are checked"
+        );
+    }
+    None
+}
+
+#[cfg(not(target_os = "linux"))]
+fn opened_in_proc(_ids: &[(u64, u64)]) -> Option<String> {
+    None
+}
+
+/// The pid of another process holding a POSIX lock on `len` bytes of `path` from `start`.
+#[cfg(unix)]
+fn lock_holder(path: &Path, start: i64, len: i64) -> Option<i32> {
+    use std::os::fd::AsRawFd;
+    let f = std::fs::File::open(path).ok()?;
+    // SAFETY: a zeroed flock is a valid value; fcntl(F_GETLK) only reads and writes it.
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = libc::F_WRLCK as _;
+    fl.l_whence = libc::SEEK_SET as _;
+    fl.l_start = start as _;
+    fl.l_len = len as _;
+    // SAFETY: a valid descriptor and a valid flock for the call.
+    let r = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_GETLK, &mut fl) };
+    let unlocked = libc::F_UNLCK as libc::c_short;
+    (r == 0 && fl.l_type != unlocked).then_some(fl.l_pid as i32)
+}
+
+#[cfg(not(unix))]
+fn lock_holder(_path: &Path, _start: i64, _len: i64) -> Option<i32> {
+    None
 }
 
 /// The names in a directory (empty if it cannot be read). On Unix through opendir/readdir, whose
@@ -668,6 +724,42 @@ pub mod portable {
 
 #[cfg(test)]
 mod tests {
+    /// Another process's SQLite lock is seen by `F_GETLK` — what finds another user's program
+    /// holding a damaged database, where `/proc` cannot look (review 28) — and that program is
+    /// named by `opened_by_others`.
+    #[cfg(unix)]
+    #[test]
+    fn another_process_holding_a_sqlite_lock_is_seen() {
+        use std::io::BufRead;
+        let d = tempfile::tempdir().unwrap();
+        let db = d.path().join("x.sqlite3");
+        rusqlite::Connection::open(&db)
+            .unwrap()
+            .execute_batch("CREATE TABLE t (a);")
+            .unwrap();
+        assert_eq!(super::lock_holder(&db, 0x4000_0000, 512), None);
+        let mut child = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import sqlite3,sys,time; c=sqlite3.connect(sys.argv[1], isolation_level=None); c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(30)",
+            ])
+            .arg(&db)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 runs the other program");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "locked");
+        let pid = child.id() as i32;
+        assert_eq!(super::lock_holder(&db, 0x4000_0000, 512), Some(pid));
+        let by = super::opened_by_others(&[&db]).expect("seen");
+        assert!(by.contains(&format!("pid {pid}")), "{by}");
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
     /// The magic numbers as Linux reports them (some targets sign-extend `f_type`), and a local
     /// disk — the temp dir, and `/dev/shm` (tmpfs) where there is one — is none of them.
     #[cfg(unix)]

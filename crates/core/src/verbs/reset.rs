@@ -202,7 +202,12 @@ fn plan_for(
 
 /// `p` as the plan of a damaged file (`e` says why; any other error is returned): kept as a
 /// byte-identical evidence copy, then rebuilt, on the typed env name.
-fn planned_as_damaged(ws: &Workspace, target: &EnvTarget, p: &mut ResetPlan, e: Error) -> Result<()> {
+fn planned_as_damaged(
+    ws: &Workspace,
+    target: &EnvTarget,
+    p: &mut ResetPlan,
+    e: Error,
+) -> Result<()> {
     if !crate::safety::health::is_damaged(&e) {
         return Err(e);
     }
