@@ -193,6 +193,14 @@ fn run_list(ws: &Workspace, env: Option<String>, json: bool) -> Result<u8> {
                 }
             );
         }
+        for (p, bytes) in pipeline_db_core::backups::record::unrecorded(t) {
+            outln!(
+                "  not recorded ({} on disk): {} — no manifest (the process making it was stopped before writing one); not restorable by name nor counted by retention; `pipeline-db backups verify {}` checks it as a file from elsewhere",
+                ui::human_bytes(bytes),
+                p.display(),
+                p.display()
+            );
+        }
     }
     Ok(exit::OK)
 }

@@ -287,6 +287,31 @@ pub fn list(target: &crate::workspace::env::EnvTarget) -> Result<Vec<BackupRecor
     Ok(out)
 }
 
+/// Files in `target`'s backup dir named like backups but without a manifest: a process stopped
+/// between placing the file and writing its manifest (kill -9, power loss). They are no backups
+/// of the ledger (not restorable by name, not counted by retention), but they are shown, with
+/// their size on disk, rather than skipped unseen.
+pub fn unrecorded(target: &crate::workspace::env::EnvTarget) -> Vec<(PathBuf, u64)> {
+    let Ok(rd) = std::fs::read_dir(&target.backup_dir) else {
+        return vec![];
+    };
+    let mut out: Vec<(PathBuf, u64)> = rd
+        .flatten()
+        .filter(|e| is_backup_name(&e.file_name().to_string_lossy()))
+        .filter_map(|e| {
+            let p = e.path();
+            let meta = std::fs::symlink_metadata(&p).ok().filter(|m| m.is_file())?;
+            let missing = matches!(
+                std::fs::symlink_metadata(manifest_path(&p)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound
+            );
+            missing.then(|| (p, crate::storage::fs::bytes_on_disk(&meta)))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
