@@ -862,15 +862,7 @@ fn a_damaged_database_another_program_has_open_is_not_replaced() {
     );
     assert_eq!(code, 0, "{err}");
     let path = db(dir, "dev");
-    Connection::open(&path)
-        .unwrap()
-        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE;")
-        .unwrap();
-    let mut bytes = std::fs::read(&path).unwrap();
-    for b in &mut bytes[4096..4096 * 8] {
-        *b = 0x55;
-    }
-    std::fs::write(&path, &bytes).unwrap();
+    let bytes = garble(&path);
     // The other program: this test's process, holding the file open.
     let held = std::fs::File::open(&path).unwrap();
     let me = format!("pid {}", std::process::id());
@@ -902,24 +894,29 @@ fn a_damaged_database_another_program_has_open_is_not_replaced() {
     assert_eq!(code, 0, "{out}{err}");
 }
 
+/// The database at `path` with everything in its main file (no WAL beside it) and pages 2..8
+/// garbled: damaged past `quick_check`. Returns its bytes now.
+fn garble(path: &Path) -> Vec<u8> {
+    Connection::open(path)
+        .unwrap()
+        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE;")
+        .unwrap();
+    let mut bytes = std::fs::read(path).unwrap();
+    for b in &mut bytes[4096..4096 * 8] {
+        *b = 0x55;
+    }
+    std::fs::write(path, &bytes).unwrap();
+    bytes
+}
+
 #[test]
 fn check_keeps_a_byte_identical_evidence_copy_of_a_corrupt_database() {
     let d = TempDir::new().unwrap();
     let dir = d.path();
     dev_with_jobs(dir, "400");
     let path = db(dir, "dev");
-    // Everything in the main file, no WAL beside it.
-    Connection::open(&path)
-        .unwrap()
-        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE;")
-        .unwrap();
+    let bytes = garble(&path);
     assert!(!dir.join("dev.sqlite3-wal").exists());
-    let mut bytes = std::fs::read(&path).unwrap();
-    let page = 4096;
-    for b in &mut bytes[page..page * 8] {
-        *b = 0x55; // garble pages 2..8
-    }
-    std::fs::write(&path, &bytes).unwrap();
     let (code, out, err) = run(dir, &["check", "dev"]);
     assert_eq!(code, 5, "{out}{err}");
     // No backup exists: the next step named is one that works from here (reset keeps evidence).
@@ -2104,15 +2101,7 @@ fn evidence_of_a_file_outside_the_data_dir_is_kept_in_the_data_dir() {
         &["env", "path", "test", file.to_str().unwrap(), "--force"],
     );
     ok(dir, &["reset", "test", "--force", "--with-sample-data"]);
-    Connection::open(&file)
-        .unwrap()
-        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE;")
-        .unwrap();
-    let mut bytes = std::fs::read(&file).unwrap();
-    for b in &mut bytes[4096..4096 * 8] {
-        *b = 0x55;
-    }
-    std::fs::write(&file, &bytes).unwrap();
+    let bytes = garble(&file);
     let (code, out, err) = run(dir, &["check", "test"]);
     assert_eq!(code, 5, "{out}{err}");
     let beside: Vec<String> = std::fs::read_dir(outside.path())

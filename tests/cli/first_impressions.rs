@@ -244,18 +244,19 @@ fn man_pages_are_written_as_new_files_and_completions_fail_cleanly() {
         "{}",
         String::from_utf8_lossy(&full.stderr)
     );
-    let mut child = std::process::Command::new(pipeline_db_e2e::bin())
-        .args(["completions", "bash"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let e = Env::new();
+    assert_reader_stopped_early(&e, &["completions", "bash"]);
+}
+
+/// `pipeline-db ARGS` whose reader closed its end at once ends as any Unix tool: 141, no error.
+fn assert_reader_stopped_early(e: &Env, args: &[&str]) {
+    let mut child = pipeline_db_e2e::spawn_piped(e.data(), args, &[]);
     drop(child.stdout.take());
     let out = child.wait_with_output().unwrap();
     assert_eq!(
         out.status.code(),
         Some(141),
-        "{}",
+        "{args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
 }
@@ -291,18 +292,9 @@ fn arguments_that_cannot_mean_what_they_say_are_usage_errors() {
     assert_eq!(code, 3, "{err}");
     assert_eq!(pipeline_db_e2e::fingerprint(&e.db("dev")), before);
     // `query --format csv | head`: the reader stopped, as for export: 141, not an error.
-    let mut child = pipeline_db_e2e::spawn_piped(
-        e.data(),
+    assert_reader_stopped_early(
+        &e,
         &["query", "dev", "SELECT * FROM jobs", "--format", "csv"],
-        &[],
-    );
-    drop(child.stdout.take());
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(141),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
 }
 

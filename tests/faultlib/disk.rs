@@ -82,17 +82,22 @@ fn fill(dir: &Path) -> std::path::PathBuf {
     ballast
 }
 
+/// The template's fingerprint and the bytes of its files (what a tmpfs must hold of it).
+fn fingerprint_and_size(dir: &Path) -> (Fp, u64) {
+    let size = files_under(dir)
+        .iter()
+        .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        .sum();
+    (fingerprint(&db(dir)).unwrap(), size)
+}
+
 fn tmpfs_case(r: &mut Report, template: &Shared<tempfile::TempDir>, name: &str, point: &str) {
     if !is_root() {
         r.not_run(name, "needs root to mount a tmpfs");
         return;
     }
     let template = template.get();
-    let old = fingerprint(&db(template.path())).unwrap();
-    let size = files_under(template.path())
-        .iter()
-        .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
-        .sum::<u64>();
+    let (old, size) = fingerprint_and_size(template.path());
     let mut t = Tally::default();
     for _ in 0..runs(5) {
         // Room for the preflight (2x the database), not for what comes after the ballast.
@@ -158,11 +163,7 @@ fn audit_room_case(r: &mut Report, template: &Shared<tempfile::TempDir>) {
         return;
     }
     let template = template.get();
-    let old = fingerprint(&db(template.path())).unwrap();
-    let size: u64 = files_under(template.path())
-        .iter()
-        .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
-        .sum();
+    let (old, size) = fingerprint_and_size(template.path());
     let mut t = Tally::default();
     for args in [
         &["export", "dev", "jobs", "--format", "csv"][..],
@@ -207,11 +208,7 @@ fn verify_room_case(r: &mut Report, template: &Shared<tempfile::TempDir>) {
         return;
     }
     let template = template.get();
-    let old = fingerprint(&db(template.path())).unwrap();
-    let size: u64 = files_under(template.path())
-        .iter()
-        .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
-        .sum();
+    let (old, size) = fingerprint_and_size(template.path());
     let mut t = Tally::default();
     let Some(fs) = Tmpfs::new(size * 4 / 1024 + 512) else {
         r.not_run(name, "mount -t tmpfs failed");
