@@ -2160,3 +2160,26 @@ fn a_backup_file_without_its_manifest_is_listed_as_not_recorded() {
     let (code, out, err) = run(dir, &["backups", "verify", orphan.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}{err}");
 }
+
+/// The row that breaks its CHECK constraint is the env tag's own (review 29): `reset
+/// --keep-evidence` asked for `env set`, which refused for the same row — a loop with no exit.
+#[test]
+fn keep_evidence_works_when_the_broken_row_is_the_env_tag() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    dev_with_jobs(dir, "10");
+    let c = Connection::open(db(dir, "dev")).unwrap();
+    c.execute_batch(
+        "PRAGMA ignore_check_constraints = 1; UPDATE pipeline_db_meta SET env = '';
+         PRAGMA wal_checkpoint(TRUNCATE);",
+    )
+    .unwrap();
+    drop(c);
+    let (code, out, err) = run(
+        dir,
+        &["reset", "dev", "--keep-evidence", "--confirm-env", "dev", "--force"],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, _) = run(dir, &["check", "dev"]);
+    assert_eq!(code, 0, "{out}");
+}

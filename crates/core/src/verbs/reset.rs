@@ -181,14 +181,24 @@ fn plan_for(
     });
     match looked {
         Ok(conn) => {
-            let mut p = describe(target, sample, conn.as_ref())?;
-            // Readable, but what a restore checks fails: planned as damaged, its rows counted.
+            // Readable, but what a restore checks fails: planned as damaged like an unreadable
+            // file (no tag required — the bad row may be the tag's —, no room for a backup that
+            // is not taken), with what it holds counted.
             if let (true, Some(c)) = (deep, &conn) {
                 if let Err(e) = require_restorable(ws, target, c) {
+                    let mut p = describe(target, sample, None)?;
+                    p.exists = true;
+                    if let Ok(counts) = db::row_counts(c) {
+                        p.tables = plan::table_rows(&counts);
+                        p.total_rows = p.tables.iter().map(|t| t.rows).sum();
+                        p.data_rows =
+                            plan::totals(&p.tables, crate::schema::tables::TableKind::Data).1;
+                    }
                     planned_as_damaged(ws, target, &mut p, e)?;
+                    return Ok(p);
                 }
             }
-            Ok(p)
+            describe(target, sample, conn.as_ref())
         }
         Err(e) if crate::safety::health::is_damaged(&e) => {
             let mut p = describe(target, sample, None)?;
