@@ -2177,9 +2177,55 @@ fn keep_evidence_works_when_the_broken_row_is_the_env_tag() {
     drop(c);
     let (code, out, err) = run(
         dir,
-        &["reset", "dev", "--keep-evidence", "--confirm-env", "dev", "--force"],
+        &[
+            "reset",
+            "dev",
+            "--keep-evidence",
+            "--confirm-env",
+            "dev",
+            "--force",
+        ],
     );
     assert_eq!(code, 0, "{out}{err}");
     let (code, out, _) = run(dir, &["check", "dev"]);
     assert_eq!(code, 0, "{out}");
+}
+
+/// A FIFO named like a damaged database's `-shm` (review 29): the check for another program's
+/// locks opened it and waited forever, holding the env's lock. It is not opened now.
+#[test]
+fn a_fifo_beside_a_damaged_database_does_not_hang_its_reset() {
+    let d = TempDir::new().unwrap();
+    let dir = d.path();
+    dev_with_jobs(dir, "30");
+    let path = db(dir, "dev");
+    garble(&path);
+    let fifo = dir.join("dev.sqlite3-shm");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let mut child = pipeline_db_e2e::spawn_piped(
+        dir,
+        &["reset", "dev", "--confirm-env", "dev", "--force"],
+        &[],
+    );
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("the reset hung on the FIFO");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        status.code().is_some(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -61,6 +61,12 @@ pub(crate) struct ConnectionMark(());
 
 /// Counts a connection about to be opened (before the open: a handle is never closed between the
 /// count and the connection's first lock).
+/// Whether a connection opened by `storage::db::open` is open in this process now (a handle of
+/// a file it may lock must then not be opened and closed outside this module).
+pub(crate) fn connections_open() -> bool {
+    kept().connections > 0
+}
+
 pub(crate) fn connection_opening() -> ConnectionMark {
     kept().connections += 1;
     ConnectionMark(())

@@ -365,6 +365,14 @@ pub fn opened_by_others(paths: &[&Path]) -> Option<String> {
     if let Some(found) = opened_in_proc(&ids) {
         return Some(found);
     }
+    // A connection of ours open anywhere in the process (a query the desktop left finishing):
+    // closing the probe's handle could drop its locks on the file, so the probe is not made.
+    if crate::storage::held_open::connections_open() {
+        tracing::warn!(
+            "a connection of this process is open: SQLite's locks on the file are not probed"
+        );
+        return None;
+    }
     // SQLite's lock bytes: the database's PENDING/RESERVED/SHARED range, the `-shm`'s locks and
     // its DMS byte.
     for p in paths {
@@ -430,7 +438,16 @@ fn opened_in_proc(_ids: &[(u64, u64)]) -> Option<String> {
 #[cfg(unix)]
 fn lock_holder(path: &Path, start: i64, len: i64) -> Option<i32> {
     use std::os::fd::AsRawFd;
-    let f = std::fs::File::open(path).ok()?;
+    use std::os::unix::fs::OpenOptionsExt;
+    // Only a regular file, opened without waiting (a FIFO named like the `-shm` would block).
+    if !std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file()) {
+        return None;
+    }
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(path)
+        .ok()?;
     // SAFETY: a zeroed flock is a valid value; fcntl(F_GETLK) only reads and writes it.
     let mut fl: libc::flock = unsafe { std::mem::zeroed() };
     fl.l_type = libc::F_WRLCK as _;
