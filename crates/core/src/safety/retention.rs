@@ -35,6 +35,9 @@ pub(crate) struct Guards {
     pub newest_verified: Option<PathBuf>,
     pub undo_target: Option<PathBuf>,
     pub just_made: Option<PathBuf>,
+    /// Backups that could not be checked now (no room to decompress them): any may be the newest
+    /// verified one, so none is deleted.
+    pub unchecked: Vec<PathBuf>,
 }
 
 impl Guards {
@@ -46,6 +49,8 @@ impl Guards {
             Some("the newest verified backup")
         } else if is(&self.undo_target) {
             Some("the backup `undo` would restore")
+        } else if self.unchecked.iter().any(|p| same_file(p, &b.path)) {
+            Some("not checked now (no room to decompress it): it may be the newest verified backup")
         } else if b.pinned {
             Some("pinned")
         } else {
@@ -200,6 +205,7 @@ pub(crate) fn would_delete(
             newest_verified: list.last().map(|b| b.path.clone()),
             undo_target: undo_targets.remove(&t.name).and_then(|e| e.backup),
             just_made: None,
+            unchecked: vec![],
         };
         if let (When::NextBackup, Some(newest)) = (when, list.last().cloned()) {
             let next = BackupRecord {
@@ -298,6 +304,7 @@ fn apply_after(
         newest_verified: Some(just_made.path.clone()),
         undo_target: crate::safety::audit::last_undoable(ws, &target.name)?.and_then(|e| e.backup),
         just_made: Some(just_made.path.clone()),
+        unchecked: vec![],
     };
     let others = others_bytes(ws, &target.name);
     let sel = select(&list, &ws.retention, ws.retention.keep, &guards, others);

@@ -11,7 +11,7 @@ use crate::safety::ritual;
 use crate::verb::Verb;
 
 use crate::backups::record::BackupRecord;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::safety::retention::{self, Guards};
 use crate::workspace::config::Workspace;
 use crate::workspace::env::EnvTarget;
@@ -43,27 +43,30 @@ pub struct PrunePlan {
 /// The newest backup of the list that passes a full verification now (recorded in the
 /// verification log when `record`: by the prune itself, not by a plan or a dry run, which write
 /// nothing).
-/// A backup that cannot be checked here (no room to decompress it) refuses the prune: it may be
-/// the newest verified one, which is never deleted (review 28: it was taken for a bad one, and the
-/// only verified backup holding the data was deleted).
-fn newest_verified(ws: &Workspace, list: &[BackupRecord], record: bool) -> Result<Option<PathBuf>> {
+/// The newest backup of the list that passes a full verification now (recorded in the
+/// verification log when `record`: by the prune itself, not by a plan or a dry run, which write
+/// nothing), and the newer ones that could not be checked here (no room to decompress them): any
+/// of those may be the newest verified one, so they are kept too (review 28: one was taken for a
+/// bad one, and the only verified backup of the data was deleted; review 29: refusing the prune
+/// instead left a full disk full).
+fn newest_verified(
+    ws: &Workspace,
+    list: &[BackupRecord],
+    record: bool,
+) -> (Option<PathBuf>, Vec<PathBuf>) {
+    let mut unchecked = vec![];
     for b in list.iter().rev() {
         let r = crate::backups::verify::verify(&b.path, Some(b));
         if record {
             crate::backups::verify::record(ws, &r);
         }
         if r.inconclusive {
-            return Err(Error::Refused(format!(
-                "{} could not be checked here ({}), so which backup is the newest verified one — never deleted — is not known; nothing was deleted. Free some space and prune again",
-                b.path.display(),
-                r.problem.unwrap_or_default()
-            )));
-        }
-        if r.ok {
-            return Ok(Some(b.path.clone()));
+            unchecked.push(b.path.clone());
+        } else if r.ok {
+            return (Some(b.path.clone()), unchecked);
         }
     }
-    Ok(None)
+    (None, unchecked)
 }
 
 /// What prune would delete in `target`'s backup dir (verifies backups, deletes nothing). The
@@ -85,10 +88,12 @@ fn plan_with(
     let keep = keep.unwrap_or(ws.retention.keep);
     let mib = crate::workspace::config::Retention::bytes;
     let list = crate::backups::record::list(target)?;
+    let (newest, unchecked) = newest_verified(ws, &list, record);
     let guards = Guards {
-        newest_verified: newest_verified(ws, &list, record)?,
+        newest_verified: newest,
         undo_target: crate::verbs::undo::target_backup(ws, &target.name)?,
         just_made: None,
+        unchecked,
     };
     let sel = retention::select(&list, &ws.retention, keep, &guards, others_bytes);
     let frees_bytes = sel.delete.iter().map(|d| d.size_bytes).sum();

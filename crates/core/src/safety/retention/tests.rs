@@ -44,6 +44,7 @@ fn the_oldest_beyond_keep_go_and_guards_stay() {
         newest_verified: Some(list[5].path.clone()),
         undo_target: Some(list[0].path.clone()),
         just_made: Some(list[5].path.clone()),
+        unchecked: vec![],
     };
     let sel = select(&list, &policy(2, 0, 0), 2, &guards, 0);
     assert_eq!(
@@ -115,7 +116,7 @@ proptest! {
     ) {
         let list: Vec<_> = sizes.iter().enumerate().map(|(i, s)| rec(i, s * MIB, pins[i])).collect();
         let at = |i: Option<usize>| i.and_then(|i| list.get(i)).map(|b| b.path.clone());
-        let guards = Guards { newest_verified: at(newest), undo_target: at(undo), just_made: list.last().map(|b| b.path.clone()) };
+        let guards = Guards { newest_verified: at(newest), undo_target: at(undo), just_made: list.last().map(|b| b.path.clone()), unchecked: vec![] };
         let sel = select(&list, &policy(keep, max_mib, budget_mib), keep, &guards, others * MIB);
         for d in &sel.delete {
             let b = list.iter().find(|b| b.path == d.path).unwrap();
