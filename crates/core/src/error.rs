@@ -133,7 +133,10 @@ pub enum Error {
     #[error("{} failed verification: {detail}; nothing was changed (a backup being taken is not kept)", path.display())]
     BackupVerify { path: PathBuf, detail: String },
 
-    #[error("{verb} of {env} failed at step `{step}`: {source}; {state}")]
+    #[error(
+        "{verb} of {env} failed at step `{step}`: {}",
+        step_message(source, state)
+    )]
     Step {
         verb: crate::verb::Verb,
         env: String,
@@ -243,6 +246,15 @@ pub enum Error {
 
 /// Why a put-back is not done when another program wrote after the copy (it would erase that).
 pub(crate) const WRITTEN_SINCE: &str = "another program wrote to it after the copy (or checkpointed its log), and copying the previous content back would erase its writes";
+
+/// A step's error and the state it leaves, the state said once (the error may say it already).
+fn step_message(source: &Error, state: &str) -> String {
+    let source = source.to_string();
+    match source.to_lowercase().contains(&state.to_lowercase()) {
+        true => source,
+        false => format!("{source}; {state}"),
+    }
+}
 
 fn put_back_message(
     verb: crate::verb::Verb,

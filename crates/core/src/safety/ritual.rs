@@ -193,8 +193,6 @@ fn rebuild_damaged<C: Change>(
         &target.path,
         &crate::backups::evidence::dir_for(ws, &target.name, &target.path),
     )?;
-    // From here the damaged file goes: no stopping half-way (its evidence is kept).
-    obs.stage(crate::progress::COMMITTED);
     for suffix in ["-wal", "-shm", "-journal", ""] {
         let p = db::sidecar(&target.path, suffix);
         match std::fs::remove_file(&p) {
@@ -215,6 +213,8 @@ fn rebuild_damaged<C: Change>(
             source: Box::new(e),
         }
     })?;
+    // The new database is in place: its audit line (naming the evidence) is what is left.
+    obs.stage(crate::progress::COMMITTED);
     Ok((plan, evidence, out))
 }
 

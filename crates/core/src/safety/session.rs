@@ -247,8 +247,29 @@ pub(crate) fn create_new_db<T>(
         let out = build(&conn)?;
         conn.execute_batch("COMMIT")
             .map_err(|e| db::classify(&tmp, e, "committing".into()))?;
+        // Everything into the main file before it is placed: a checkpoint that failed (a full
+        // disk) is otherwise silent at close, and the file would be placed without its log
+        // (review 29: a reset on a full disk placed a malformed database).
+        let (busy, log, done): (i64, i64, i64) = conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .map_err(|e| db::classify(&tmp, e, "writing the new database's log into it".into()))?;
+        if busy != 0 || log != done {
+            return Err(Error::CheckFailed(format!(
+                "the new database's log could not be written into {} ({done} of {log} pages); nothing was placed",
+                tmp.display()
+            )));
+        }
         conn.close()
             .map_err(|(_, e)| db::classify(&tmp, e, "closing".into()))?;
+        let wal = db::sidecar(&tmp, "-wal");
+        if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
+            return Err(Error::CheckFailed(format!(
+                "the new database's log {} was left holding changes; nothing was placed",
+                wal.display()
+            )));
+        }
         fs::fsync_file(&tmp)?;
         clear_stale_sidecars(&target.path)?;
         fs::rename_noreplace(&tmp, &target.path)
