@@ -270,6 +270,9 @@ fn arguments_that_cannot_mean_what_they_say_are_usage_errors() {
     for args in [
         // Sample sizes without --with-sample-data were dropped.
         &["reset", "dev", "--force", "--jobs", "5"][..],
+        // A prune keeping none (config and `config set` take 1 to 1000); `-` as a file name.
+        &["backups", "prune", "dev", "--keep", "0", "--force"][..],
+        &["backup", "dev", "--output", "-"][..],
         // Time limits out of range (0 ran an export into an error after its header).
         &["query", "dev", "SELECT 1", "--timeout-ms", "0"][..],
         &["query", "dev", "SELECT 1", "--timeout-ms", "600001"][..],
@@ -287,6 +290,18 @@ fn arguments_that_cannot_mean_what_they_say_are_usage_errors() {
         let (code, _, err) = e.run(args);
         assert_eq!(code, 2, "{args:?}: {err}");
     }
+    // A FIFO where the lock file goes: refused, exit 3, saying what it is ("Illegal seek", 1).
+    let fifo = e.data().join("dev.sqlite3.lock");
+    let _ = std::fs::remove_file(&fifo);
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let (code, _, err) = e.run(&["seed", "dev", "--jobs", "1"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("is a FIFO"), "{err}");
+    std::fs::remove_file(&fifo).unwrap();
     // A name typed for another env: refused, exit 3 (dev was reset).
     let (code, _, err) = e.run(&["reset", "dev", "--force", "--confirm-env", "test"]);
     assert_eq!(code, 3, "{err}");

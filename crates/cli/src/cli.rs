@@ -415,8 +415,8 @@ pub enum BackupsCmd {
     Prune {
         /// Environment: dev, test, prod, or one the config adds (`pipeline-db config show`)
         env: Option<String>,
-        /// Keep this many backups per env (default: the config's retention.keep)
-        #[arg(long, value_name = "N")]
+        /// Keep this many backups per env, 1 to 1000 (default: the config's retention.keep)
+        #[arg(long, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1000))]
         keep: Option<usize>,
         #[command(flatten)]
         confirm: ConfirmArgs,

@@ -189,6 +189,13 @@ fn check_path_components(what: &str, p: &Path) -> Result<String> {
 /// names; its directory must exist and is resolved (symlinks in it followed once, here); the file
 /// itself must not exist (never overwritten, never a symlink followed). Returns the resolved path.
 pub fn check_output_path(p: &Path) -> Result<PathBuf> {
+    // `-` means stdout to most tools; here it would be a file named `-` in the current dir.
+    if p == Path::new("-") {
+        return Err(Error::InvalidInput(
+            "`-` is not an output file here: give a path (an export without --output writes to stdout)"
+                .into(),
+        ));
+    }
     let name = check_path_components("output path", p)?;
     let abs = std::path::absolute(p).map_err(Error::io("resolving", p))?;
     let parent = abs.parent().unwrap_or(Path::new("/"));

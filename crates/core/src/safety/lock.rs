@@ -44,17 +44,16 @@ pub fn acquire(db_path: &Path, timeout: Duration, verb: &str) -> Result<EnvLock>
             }
             _ => match std::fs::symlink_metadata(&path) {
                 // Not a file of ours: say what it is and what to do.
-                Ok(m) if !m.is_file() => Error::Refused(format!(
-                    "{} is {}, not pipeline-db's lock file (a regular file beside the database); nothing was changed. Remove it — pipeline-db makes it again as a file",
-                    path.display(),
-                    match m.file_type().is_symlink() {
-                        true => "a symbolic link",
-                        false => crate::storage::os::special_file_kind(&m.file_type()),
-                    }
-                )),
+                Ok(m) if !m.is_file() => not_a_lock_file(&path, &m),
                 _ => Error::io("opening lock file", &path)(e),
             },
         })?;
+    // A FIFO or device opens read-write without waiting: refused as clearly (review 27: "Illegal
+    // seek", exit 1).
+    let meta = file.metadata().map_err(Error::io("reading", &path))?;
+    if !meta.is_file() {
+        return Err(not_a_lock_file(&path, &meta));
+    }
     let start = Instant::now();
     loop {
         match file.try_lock() {
@@ -112,6 +111,18 @@ pub(crate) fn refuse_a_lock_file_not_ours(db_path: &Path) -> Result<()> {
             refuse_unless_ours(&mut file, &path)
         }
     }
+}
+
+/// The refusal of a lock path that is no regular file.
+fn not_a_lock_file(path: &Path, m: &std::fs::Metadata) -> Error {
+    Error::Refused(format!(
+        "{} is {}, not pipeline-db's lock file (a regular file beside the database); nothing was changed. Remove it — pipeline-db makes it again as a file",
+        path.display(),
+        match m.file_type().is_symlink() {
+            true => "a symbolic link",
+            false => crate::storage::os::special_file_kind(&m.file_type()),
+        }
+    ))
 }
 
 /// What pipeline-db leaves in a lock file: nothing (released), or `PID VERB` (its holder, or a
