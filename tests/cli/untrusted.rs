@@ -263,7 +263,7 @@ fn a_symlinked_backups_dir_is_refused_before_anything_is_created_or_deleted() {
     let dev_dir = e.data().join("backups").join("dev");
     let _ = std::fs::remove_dir_all(&dev_dir);
     std::os::unix::fs::symlink(e.data().join("backups").join("prod"), &dev_dir).unwrap();
-    let (code, _, err) = e.run(&["backups", "prune", "dev", "--keep", "0", "--force"]);
+    let (code, _, err) = e.run(&["backups", "prune", "dev", "--keep", "1", "--force"]);
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("symlink"), "{err}");
     assert_eq!(
