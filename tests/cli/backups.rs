@@ -1980,6 +1980,16 @@ fn check_hashes_the_newest_verified_backup_again() {
     );
 }
 
+/// `reset dev --keep-evidence`, confirmed with the typed name.
+const RESET_KEEPING_EVIDENCE: &[&str] = &[
+    "reset",
+    "dev",
+    "--keep-evidence",
+    "--confirm-env",
+    "dev",
+    "--force",
+];
+
 /// Rows another program wrote past the CHECK constraints (`PRAGMA ignore_check_constraints`):
 /// `check` called the env corrupt and named restore or reset, and both refused — no backup of it
 /// can be restored, so none is taken — a dead end (review 25). `reset --keep-evidence` is the way
@@ -2006,17 +2016,7 @@ fn rows_that_break_check_constraints_have_a_way_out_that_keeps_them() {
     // Planned as damaged: the typed name, never --force alone.
     let (code, _, err) = run(dir, &["reset", "dev", "--keep-evidence", "--force"]);
     assert_eq!(code, 3, "{err}");
-    let (code, out, err) = run(
-        dir,
-        &[
-            "reset",
-            "dev",
-            "--keep-evidence",
-            "--confirm-env",
-            "dev",
-            "--force",
-        ],
-    );
+    let (code, out, err) = run(dir, RESET_KEEPING_EVIDENCE);
     assert_eq!(code, 0, "{out}{err}");
     let evidence: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
@@ -2175,17 +2175,7 @@ fn keep_evidence_works_when_the_broken_row_is_the_env_tag() {
     )
     .unwrap();
     drop(c);
-    let (code, out, err) = run(
-        dir,
-        &[
-            "reset",
-            "dev",
-            "--keep-evidence",
-            "--confirm-env",
-            "dev",
-            "--force",
-        ],
-    );
+    let (code, out, err) = run(dir, RESET_KEEPING_EVIDENCE);
     assert_eq!(code, 0, "{out}{err}");
     let (code, out, _) = run(dir, &["check", "dev"]);
     assert_eq!(code, 0, "{out}");
