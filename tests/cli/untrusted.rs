@@ -271,6 +271,13 @@ fn a_symlinked_backups_dir_is_refused_before_anything_is_created_or_deleted() {
         prod_backups,
         "prod's backups intact"
     );
+    // `status` does not call that "never" (review 27): it cannot list them, and says why.
+    let (code, out, err) = e.run(&["status", "dev"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("last backup: unknown (") && out.contains("symlink"),
+        "{out}"
+    );
     // A link to a place that does not exist: refused before the directory is created there.
     std::fs::remove_file(&dev_dir).unwrap();
     let elsewhere = e.data().join("elsewhere");

@@ -91,7 +91,7 @@ export function actions(over: Partial<Actions> = {}): Actions {
 
 export function envStatus(over: Partial<EnvStatus> = {}): EnvStatus {
   return {
-    env: "dev", path: "/data/dev.sqlite3", protected: false, exists: true, size_bytes: 4096, health: "ok", error: null,
+    env: "dev", path: "/data/dev.sqlite3", protected: false, exists: true, size_bytes: 4096, health: "ok", error: null, backups_error: null,
     identity: null, schema_version: 2, pending_migrations: [], divergent_migrations: [], row_counts: {}, tables: [],
     sample_data: null, last_backup: null, last_action: null, last_action_at: null, actions: actions(), ...over,
   };

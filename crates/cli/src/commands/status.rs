@@ -93,7 +93,10 @@ fn print_one(s: &EnvStatus) {
             b.reason.as_str(),
             b.path.display()
         ),
-        None => outln!("  last backup: never"),
+        None => match &s.backups_error {
+            Some(e) => outln!("  last backup: unknown ({})", e),
+            None => outln!("  last backup: never"),
+        },
     }
     print_last_action(s);
     print_unavailable(s);

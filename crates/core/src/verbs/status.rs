@@ -35,6 +35,9 @@ pub struct EnvStatus {
     pub tables: Vec<crate::plan::TableRows>,
     pub sample_data: Option<bool>,
     pub last_backup: Option<BackupRecord>,
+    /// Why the env's backups could not be listed (a backups dir that is a file or a symlink):
+    /// then `last_backup` says nothing, not "never".
+    pub backups_error: Option<String>,
     pub last_action: Option<String>,
     pub last_action_at: Option<String>,
     /// Which actions can apply now, and why not (core's answer; the window's buttons show it).
@@ -51,7 +54,10 @@ pub fn status(ws: &Workspace, env: Option<&str>) -> Result<Vec<EnvStatus>> {
 }
 
 fn one(ws: &Workspace, t: &EnvTarget) -> EnvStatus {
-    let backups = crate::backups::record::list(t).unwrap_or_default();
+    let (backups, backups_error) = match crate::backups::record::list(t) {
+        Ok(b) => (b, None),
+        Err(e) => (vec![], Some(e.to_string())),
+    };
     let exists = t.path.exists();
     let mut s = EnvStatus {
         env: t.name.clone(),
@@ -69,6 +75,7 @@ fn one(ws: &Workspace, t: &EnvTarget) -> EnvStatus {
         tables: vec![],
         sample_data: None,
         last_backup: backups.last().cloned(),
+        backups_error,
         last_action: None,
         last_action_at: None,
         actions: Actions::default(),

@@ -12,7 +12,12 @@ health: string, error: string | null, identity: Identity | null, schema_version:
 /**
  * The same counts, the user's tables first, each with its kind (data or bookkeeping).
  */
-tables: Array<TableRows>, sample_data: boolean | null, last_backup: BackupRecord | null, last_action: string | null, last_action_at: string | null, 
+tables: Array<TableRows>, sample_data: boolean | null, last_backup: BackupRecord | null, 
+/**
+ * Why the env's backups could not be listed (a backups dir that is a file or a symlink):
+ * then `last_backup` says nothing, not "never".
+ */
+backups_error: string | null, last_action: string | null, last_action_at: string | null, 
 /**
  * Which actions can apply now, and why not (core's answer; the window's buttons show it).
  */
