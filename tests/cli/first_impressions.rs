@@ -228,22 +228,7 @@ fn man_pages_are_written_as_new_files_and_completions_fail_cleanly() {
     let (code, _, err) = e.run(&["manpages", fresh.to_str().unwrap()]);
     assert_eq!(code, 3, "a second run writes over nothing: {err}");
     // A full disk and a reader that stopped: exit 1 and 141, no panic.
-    let full = std::process::Command::new(pipeline_db_e2e::bin())
-        .args(["completions", "bash"])
-        .stdout(
-            std::fs::OpenOptions::new()
-                .write(true)
-                .open("/dev/full")
-                .unwrap(),
-        )
-        .output()
-        .unwrap();
-    assert_eq!(
-        full.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&full.stderr)
-    );
+    assert_a_full_disk_fails(&["completions", "bash"]);
     let e = Env::new();
     assert_reader_stopped_early(&e, &["completions", "bash"]);
 }
@@ -368,16 +353,26 @@ fn help_to_a_full_disk_fails_and_a_zero_limit_is_a_usage_error() {
     let (code, _, err) = e.run(&["log", "--limit", "0"]);
     assert_eq!(code, 2, "{err}");
     for args in [&["--help"][..], &["--version"][..]] {
-        let out = std::process::Command::new(pipeline_db_e2e::bin())
-            .args(args)
-            .stdout(
-                std::fs::OpenOptions::new()
-                    .write(true)
-                    .open("/dev/full")
-                    .unwrap(),
-            )
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_a_full_disk_fails(args);
     }
+}
+
+/// `pipeline-db ARGS` writing its output to a full disk (`/dev/full`): exit 1, no panic.
+fn assert_a_full_disk_fails(args: &[&str]) {
+    let out = std::process::Command::new(pipeline_db_e2e::bin())
+        .args(args)
+        .stdout(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/full")
+                .unwrap(),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
